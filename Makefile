@@ -1,0 +1,53 @@
+# watchlake — `make demo` then `make test` on a fresh Debian/Ubuntu machine with Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+LAKE ?= ./lake
+export DEBIAN_FRONTEND := noninteractive
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test test-fast lint typecheck java chromium install sample-data bench clean
+
+# Python packages: one version set that resolves with apache-flink's pins (constraints.txt).
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/.installed java
+
+# PyFlink needs a JDK (11 or 17); install one through apt when `java` is missing.
+java:
+	@command -v java >/dev/null || { echo "installing a JDK for PyFlink (apt)"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; }
+	@java -version 2>&1 | head -1
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own here).
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium (apt)"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
+	@chromium --version 2>/dev/null | head -1
+
+demo: install
+	$(BIN)/watchlake --lake $(LAKE) demo
+
+test: install chromium
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not flink and not e2e"
+
+lint: install
+	$(BIN)/ruff check pipeline jobs dashboards tests benchmarks
+	$(BIN)/mypy
+
+sample-data: install
+	$(BIN)/watchlake sample-data regenerate
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(LAKE) ./streams test-results

@@ -1,0 +1,223 @@
+"""A lake root on a local path or ``s3://bucket/prefix``, with atomic, complete-only writes.
+
+Readers never see half a file: locally a file is written under a ``.tmp`` name in its target
+folder, fsynced, then renamed into place (and the folder fsynced); on S3 the object appears only
+when its single PUT / multipart upload completes. Files whose names start with ``.`` or ``_``
+and ``*.tmp`` files are never part of a table.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from pipeline.errors import WriteError
+from pipeline.lake import layout
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+
+PARQUET_COMPRESSION = "zstd"
+ROW_GROUP_SIZE = 128 * 1024
+"""Rows per Parquet row group; tiny row groups made queries 10–30x slower (perf-baseline.md)."""
+
+
+def s3_filesystem(endpoint_url: str | None = None, region: str = "us-east-1") -> pafs.S3FileSystem:
+    """A pyarrow S3 filesystem for AWS or any S3-compatible endpoint (``http://host:port``).
+
+    Credentials come from the usual AWS environment variables / profile chain.
+    """
+    kwargs: dict[str, Any] = {"region": region}
+    if endpoint_url:
+        u = urlparse(endpoint_url)
+        kwargs["endpoint_override"] = u.netloc or u.path
+        kwargs["scheme"] = u.scheme or "https"
+        kwargs["allow_bucket_creation"] = True
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        kwargs.update(access_key=key, secret_key=secret,
+                      session_token=os.environ.get("AWS_SESSION_TOKEN"))
+    return pafs.S3FileSystem(**kwargs)
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A committed file: its path relative to the lake root, rows and bytes."""
+
+    path: str
+    rows: int
+    bytes: int
+
+
+def _is_data_file(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return not (base.startswith(".") or base.startswith("_") or base.endswith(".tmp"))
+
+
+class Lake:
+    """A lake root. Paths given to methods are relative to the root and use ``/``."""
+
+    def __init__(self, root: str | Path, *, endpoint_url: str | None = None,
+                 region: str = "us-east-1"):
+        text = str(root)
+        self.is_s3 = text.startswith("s3://")
+        self.endpoint_url, self.region = endpoint_url, region
+        if self.is_s3:
+            self.fs: pafs.FileSystem = s3_filesystem(endpoint_url, region)
+            self.base = text[len("s3://"):].rstrip("/")
+            self.root = "s3://" + self.base
+        else:
+            self.fs = pafs.LocalFileSystem()
+            self.base = str(Path(text).expanduser().resolve())
+            self.root = self.base
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Lake:
+        s = settings.lake
+        return cls(s.root, endpoint_url=s.s3_endpoint_url, region=s.s3_region)
+
+    def __repr__(self) -> str:
+        return f"Lake({self.root!r})"
+
+    # -- paths -------------------------------------------------------------------------------
+
+    def path(self, rel: str = "") -> str:
+        """Filesystem path (for ``self.fs``) of a path relative to the root."""
+        rel = rel.strip("/")
+        return f"{self.base}/{rel}" if rel else self.base
+
+    def uri(self, rel: str = "") -> str:
+        """A location DuckDB/pyarrow understand: an absolute local path or ``s3://…``."""
+        p = self.path(rel)
+        return f"s3://{p}" if self.is_s3 else p
+
+    def table_path(self, table_name: str) -> str:
+        return layout.table(table_name).prefix
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.get_file_info(self.path(rel)).type != pafs.FileType.NotFound
+
+    def list_files(self, rel: str, suffix: str = "") -> list[str]:
+        """Data files below ``rel`` (recursive), relative to the root, sorted; temp and hidden
+        files are skipped. A missing folder lists as empty."""
+        base = self.path(rel)
+        if self.fs.get_file_info(base).type != pafs.FileType.Directory:
+            return []
+        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        out = []
+        for info in infos:
+            if info.type != pafs.FileType.File or not info.path.endswith(suffix):
+                continue
+            rel_path = info.path[len(self.base) + 1:]
+            if all(_is_data_file(part) for part in rel_path.split("/")):
+                out.append(rel_path)
+        return sorted(out)
+
+    def table_files(self, table_name: str) -> list[str]:
+        spec = layout.table(table_name)
+        return self.list_files(spec.prefix, "." + spec.fmt)
+
+    def size(self, rel: str) -> int:
+        return int(self.fs.get_file_info(self.path(rel)).size or 0)
+
+    # -- atomic writes -----------------------------------------------------------------------
+
+    def write_bytes(self, rel: str, data: bytes) -> FileInfo:
+        """Write ``data`` to ``rel`` so that the file appears complete or not at all.
+
+        Raises:
+            WriteError: the write failed; no partial file is left at ``rel``.
+        """
+        target = self.path(rel)
+        try:
+            if self.is_s3:
+                with self.fs.open_output_stream(target) as out:
+                    out.write(data)
+            else:
+                _local_atomic_write(target, data)
+        except OSError as exc:
+            raise WriteError(self.uri(rel), str(exc)) from exc
+        return FileInfo(rel, 0, len(data))
+
+    def write_parquet(self, rel: str, table: pa.Table, *, sort_by: list[str] | None = None) -> FileInfo:
+        """Write one Parquet file (zstd, row groups of :data:`ROW_GROUP_SIZE`) atomically."""
+        if sort_by:
+            table = table.sort_by([(c, "ascending") for c in sort_by])
+        buf = io.BytesIO()
+        pq.write_table(table.combine_chunks(), buf, compression=PARQUET_COMPRESSION,
+                       row_group_size=ROW_GROUP_SIZE)
+        info = self.write_bytes(rel, buf.getvalue())
+        return FileInfo(rel, table.num_rows, info.bytes)
+
+    def write_partition(self, table_name: str, values: dict[str, str], table: pa.Table, *,
+                        tag: str | None = None, sort_by: list[str] | None = None) -> FileInfo:
+        """Write ``table`` as a new file in one validated partition of ``table_name``."""
+        rel = f"{layout.partition_path(table_name, values)}/{layout.file_name(tag=tag)}"
+        return self.write_parquet(rel, table, sort_by=sort_by)
+
+    def write_json(self, rel: str, obj: Any) -> FileInfo:
+        """Atomically write a JSON document (ledger entries, state files)."""
+        return self.write_bytes(rel, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.fs.open_input_stream(self.path(rel)) as f:
+            return bytes(f.read())
+
+    def read_json(self, rel: str) -> Any:
+        return json.loads(self.read_bytes(rel))
+
+    def delete(self, rel: str) -> None:
+        """Delete a file or a whole folder; a missing path is not an error."""
+        p = self.path(rel)
+        info = self.fs.get_file_info(p)
+        if info.type == pafs.FileType.Directory:
+            self.fs.delete_dir(p)
+        elif info.type == pafs.FileType.File:
+            self.fs.delete_file(p)
+
+    def iter_partitions(self, table_name: str) -> Iterator[tuple[dict[str, str], str]]:
+        """``(partition values, folder)`` for every leaf partition folder that holds files."""
+        seen: set[str] = set()
+        for f in self.table_files(table_name):
+            folder = f.rsplit("/", 1)[0]
+            if folder not in seen:
+                seen.add(folder)
+                yield layout.parse_partition_path(table_name, folder), folder
+
+
+def _local_atomic_write(target: str, data: bytes) -> None:
+    folder = os.path.dirname(target)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,52 @@
+"""Shared fixtures. Every test gets its own lake, stream store and config, and never reads the
+developer's ``watchlake.toml`` or ``WATCHLAKE__*`` environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Settings, load_settings
+from pipeline.lake import Lake
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("WATCHLAKE_SHARED_DATA", REPO.parent / "shared" / "data"))
+SAMPLE_DATA = REPO / "sample_data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run each test in a temp folder with no WATCHLAKE__ variables from the outside."""
+    for name in list(os.environ):
+        if name.startswith("WATCHLAKE__"):
+            monkeypatch.delenv(name)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+
+
+@pytest.fixture
+def lake_root(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, lake_root: Path) -> Settings:
+    return load_settings(env={}, overrides={"lake.root": str(lake_root),
+                                            "stream.root": str(tmp_path / "streams")})
+
+
+@pytest.fixture
+def lake(settings: Settings) -> Lake:
+    return Lake.from_settings(settings)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real third-party data in ../shared/data (required: tests on real data never skip
+    silently in CI)."""
+    if not SHARED_DATA.exists():
+        pytest.fail(f"real test data not found at {SHARED_DATA}; set WATCHLAKE_SHARED_DATA")
+    return SHARED_DATA

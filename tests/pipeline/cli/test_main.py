@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from pipeline.cli import main
+
+
+def test_help_lists_subcommands(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "config" in out and "demo" in out
+
+
+def test_bad_config_value_is_one_line_naming_the_key(capsys, monkeypatch):
+    monkeypatch.setenv("WATCHLAKE__LOADER__BUFFER_SECONDS", "901")
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["watchlake: error: config `loader.buffer_seconds` = 901: must be between 0 and 900"]
+
+
+def test_missing_config_file(capsys):
+    assert main(["--config", "missing.toml", "config"]) == 2
+    assert "missing.toml" in capsys.readouterr().err
+
+
+def test_lake_flag_overrides_config(capsys, tmp_path):
+    assert main(["--lake", str(tmp_path / "l"), "config", "--format", "json"]) == 0
+    assert str(tmp_path / "l") in capsys.readouterr().out
+
+
+def test_console_script_imports_no_heavy_modules():
+    code = ("import sys; from pipeline.cli import build_parser; build_parser(); "
+            "heavy = {'pyflink', 'streamlit', 'duckdb', 'polars', 'boto3'} & set(sys.modules); "
+            "print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
