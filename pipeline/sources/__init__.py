@@ -1,0 +1,1 @@
+"""Readers for real AWS formats and seeded synthetic generators."""
