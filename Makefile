@@ -12,7 +12,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Python packages: one version set that resolves with apache-flink's pins (constraints.txt).
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
