@@ -1,0 +1,29 @@
+"""Metric anomaly detection and CloudTrail Insights.
+
+Detectors are streaming (``learn_one`` / ``score_one``, see :mod:`pipeline.anomaly.base`), one
+module each; :func:`make_detector` builds one by name. :mod:`pipeline.anomaly.band` gives
+CloudWatch's ``ANOMALY_DETECTION_BAND``; :mod:`pipeline.anomaly.nab` scores detectors the way
+the Numenta Anomaly Benchmark does; :mod:`pipeline.anomaly.insights` finds CloudTrail Insights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.errors import RuleError
+
+DEFAULT_DETECTOR = "multiview"
+DETECTORS = ("multiview", "zscore")
+
+
+def make_detector(name: str = DEFAULT_DETECTOR, **params: Any) -> Any:
+    """A fresh detector by name (``multiview`` — the default — or ``zscore``)."""
+    if name == "multiview":
+        from pipeline.anomaly.multiview import MultiViewDetector
+
+        return MultiViewDetector(**params)
+    if name == "zscore":
+        from pipeline.anomaly.zscore import ZScoreDetector
+
+        return ZScoreDetector(**params)
+    raise RuleError(name, f"unknown detector (known: {', '.join(DETECTORS)})", field="detector")

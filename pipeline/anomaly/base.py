@@ -1,0 +1,61 @@
+"""The streaming-detector contract shared by every metric anomaly detector.
+
+A detector follows one series, one point at a time: :meth:`Detector.score_one` judges a point
+*before* it is learnt (so scores and bands are causal: they use only earlier points), then
+:meth:`Detector.learn_one` folds the point into the state. ``step`` does both and is what jobs
+call. State per series is bounded by a constant (fixed-size arrays and scalars, never a growing
+history), and can be snapshotted with :meth:`Detector.state` / restored with ``from_state`` so a
+streaming engine (Flink keyed state) can checkpoint it.
+
+Timestamps are epoch seconds (float) for speed; values are floats (``None``/NaN = missing,
+skipped without learning).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """The verdict on one point.
+
+    Attributes:
+        score: anomaly score in [0, 1] (0 during warm-up and for missing values).
+        expected: the model's forecast of the point made from earlier points (None in warm-up).
+        lower, upper: ``expected ∓ k·σ`` with σ the model's residual scale (None in warm-up);
+            ``lower`` is clamped at 0 for series that have never been negative.
+        warm: False while the detector is still warming up.
+    """
+
+    score: float
+    expected: float | None
+    lower: float | None
+    upper: float | None
+    warm: bool
+
+
+WARMUP_SCORE = Score(0.0, None, None, None, False)
+
+
+class Detector(Protocol):
+    """What every detector implements (river-style ``learn_one`` / ``score_one``)."""
+
+    name: str
+
+    def score_one(self, t: float, x: float | None) -> Score:
+        """Judge point ``x`` at epoch second ``t`` using only what was learnt before."""
+        ...
+
+    def learn_one(self, t: float, x: float | None) -> None:
+        """Fold the point into the state (detectors skip or clip points they flag)."""
+        ...
+
+    def step(self, t: float, x: float | None) -> Score:
+        """``score_one`` then ``learn_one``; the streaming entry point."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-serialisable snapshot of the whole state (bounded size)."""
+        ...

@@ -1,0 +1,146 @@
+"""The forecasting model behind the default detector and the expected band.
+
+Three one-step-ahead forecasters share one bounded state (about 200 floats per series):
+
+* ``level``  — an exponentially weighted mean of recent values (no seasonality);
+* ``daily``  — a slow level plus an hour-of-day profile (24 bins, Holt-Winters style);
+* ``weekly`` — the same slow level plus an hour-of-week profile (168 bins).
+
+Each forecaster's mean absolute one-step error is tracked (exponentially weighted), and the
+forecast in use is the one with the smallest error among those with enough history (daily after
+two days, weekly after two weeks), with a 10 % hysteresis in favour of the simpler one — so a
+seasonal profile is used only where it actually predicts better. σ (the band's unit) is
+``1.2533 ×`` that error (the mean absolute deviation of a normal residual), floored at half the
+series' observed resolution so quantised or constant series do not get a zero-width band.
+Profiles learn at a rate derived from the observed sampling interval, so 1-minute and 5-minute
+series keep the same memory in days.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+_SQRT_PI_2 = math.sqrt(math.pi / 2)  # E|N(0,1)|⁻¹: σ = 1.2533 · mean |residual|
+_DAY = 86400.0
+_WEEK = 7 * _DAY
+
+
+class SeasonalModel:
+    """Bounded-state forecaster (see module docstring). Not thread-safe; one per series."""
+
+    __slots__ = ("alpha_fast", "alpha_slow", "alpha_err", "warmup", "n", "t0", "tl", "dt",
+                 "fast", "slow", "daily", "daily_n", "weekly", "weekly_n", "err", "err_n",
+                 "resolution", "prev", "nonneg")
+
+    def __init__(self, *, alpha_fast: float = 0.1, alpha_slow: float = 0.01,
+                 alpha_err: float = 0.01, warmup: int = 30) -> None:
+        self.alpha_fast, self.alpha_slow, self.alpha_err = alpha_fast, alpha_slow, alpha_err
+        self.warmup = warmup
+        self.n = 0
+        self.t0 = self.tl = 0.0
+        self.dt = 0.0
+        self.fast = self.slow = 0.0
+        self.daily = [0.0] * 24
+        self.daily_n = [0] * 24
+        self.weekly = [0.0] * 168
+        self.weekly_n = [0] * 168
+        self.err = [0.0, 0.0, 0.0]
+        self.err_n = [0, 0, 0]
+        self.resolution = math.inf
+        self.prev = math.nan
+        self.nonneg = True
+
+    # -- forecasting -------------------------------------------------------------------
+    def _forecasts(self, t: float) -> tuple[float, float | None, float | None, int, int]:
+        h = int(t // 3600)
+        hod, how = h % 24, (h + 72) % 168  # epoch day 0 was a Thursday; how 0 = Monday 00h
+        span = t - self.t0
+        p1 = self.slow + self.daily[hod] if span >= 2 * _DAY and self.daily_n[hod] >= 3 else None
+        p2 = (self.slow + self.weekly[how]
+              if span >= 2 * _WEEK and self.weekly_n[how] >= 2 else None)
+        return self.fast, p1, p2, hod, how
+
+    def best(self, t: float) -> tuple[float, float] | None:
+        """``(expected, sigma)`` for time ``t`` from the best forecaster, or None in warm-up."""
+        if self.n < self.warmup:
+            return None
+        p0, p1, p2, _, _ = self._forecasts(t)
+        err = self.err
+        choice, e = p0, err[0]
+        if p1 is not None and self.err_n[1] >= 20 and err[1] < 0.9 * e:
+            choice, e = p1, err[1]
+        if p2 is not None and self.err_n[2] >= 20 and err[2] < 0.9 * e:
+            choice, e = p2, err[2]
+        sigma = _SQRT_PI_2 * e
+        floor = 0.5 * self.resolution if self.resolution != math.inf else 0.0
+        return choice, max(sigma, floor, 1e-9 * (abs(choice) + 1.0))
+
+    # -- learning ----------------------------------------------------------------------
+    def learn(self, t: float, x: float) -> None:
+        """Fold ``x`` observed at ``t`` into every forecaster and its error tracker."""
+        if self.n == 0:
+            self.t0 = self.tl = t
+            self.fast = self.slow = x
+            self.prev = x
+            self.nonneg = x >= 0
+            self.n = 1
+            return
+        gap = t - self.tl
+        if gap > 0:
+            self.dt = gap if self.dt == 0.0 else self.dt + 0.05 * (gap - self.dt)
+            self.tl = t
+        d = abs(x - self.prev)
+        if 0.0 < d < self.resolution:
+            self.resolution = d
+        self.prev = x
+        if x < 0:
+            self.nonneg = False
+        p0, p1, p2, hod, how = self._forecasts(t)
+        ae, err, err_n = self.alpha_err, self.err, self.err_n
+        cap = 4.0 * (err[0] if err_n[0] else abs(x - p0)) + 1e-12
+        r = min(abs(x - p0), cap)
+        err[0] = r if err_n[0] == 0 else err[0] + ae * (r - err[0])
+        err_n[0] += 1
+        if p1 is not None:
+            r = min(abs(x - p1), 4.0 * err[1] + 1e-12 if err_n[1] else cap)
+            err[1] = r if err_n[1] == 0 else err[1] + ae * (r - err[1])
+            err_n[1] += 1
+        if p2 is not None:
+            r = min(abs(x - p2), 4.0 * err[2] + 1e-12 if err_n[2] else cap)
+            err[2] = r if err_n[2] == 0 else err[2] + ae * (r - err[2])
+            err_n[2] += 1
+        self.fast += self.alpha_fast * (x - self.fast)
+        per_hour = 3600.0 / self.dt if self.dt > 0 else 12.0
+        dev = x - self.slow
+        dn = self.daily_n[hod] + 1
+        self.daily_n[hod] = dn
+        g = max(1.0 / dn, 1.0 / (3.0 * per_hour))  # ~3 days of memory per bin
+        self.daily[hod] += g * (dev - self.daily[hod])
+        wn = self.weekly_n[how] + 1
+        self.weekly_n[how] = wn
+        g = max(1.0 / wn, 1.0 / (2.0 * per_hour))  # ~2 weeks of memory per bin
+        self.weekly[how] += g * (dev - self.weekly[how])
+        self.slow += self.alpha_slow * (x - self.daily[hod] - self.slow)
+        self.n += 1
+
+    def relevel(self, x: float) -> None:
+        """Accept ``x`` as the new level after a persistent shift (keeps the profiles)."""
+        self.fast = x
+        self.slow = x - (sum(self.daily) / 24.0)
+        self.prev = x
+
+    # -- state -------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """JSON-serialisable snapshot (fixed size: ~400 numbers)."""
+        return {k: (list(v) if isinstance(v, list) else v) for k in self.__slots__
+                for v in [getattr(self, k)]}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SeasonalModel:
+        """Inverse of :meth:`state`."""
+        m = cls.__new__(cls)
+        for k in cls.__slots__:
+            v = state[k]
+            setattr(m, k, list(v) if isinstance(v, list) else v)
+        return m
