@@ -1,4 +1,10 @@
-"""DuckDB connections with one view per lake table.
+"""DuckDB connections with one view per lake table, and the safe query runner.
+
+:func:`connect` / :func:`register_table` give other modules a plain connection with one view per
+lake table (unrestricted: for trusted job code). :func:`run_query` is what user-typed SQL goes
+through: catalogue views (:mod:`pipeline.query.catalog`), time pruning, a default time bound on
+large raw tables, and a connection locked to read-only access of the lake
+(:mod:`pipeline.query.safety`).
 
 Local lakes are scanned with DuckDB's own ``read_parquet`` (Hive partitions, partition pruning
 on ``dt``/``hour``/``month`` predicates). An ``s3://`` lake is scanned through a pyarrow dataset
@@ -9,7 +15,9 @@ empty lake.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -80,3 +88,97 @@ def connect(lake: Lake, tables: list[str] | None = None) -> duckdb.DuckDBPyConne
 
 def _sql_str(text: str) -> str:
     return text.replace("'", "''")
+
+
+# -- the safe query runner used by `watchlake sql`, investigations and Logs Insights ------------
+
+@dataclass
+class QueryResult:
+    """Rows of one query plus what the user must be told about how it ran.
+
+    Attributes:
+        table: the result rows (at most ``max_rows``).
+        notes: human sentences: the default time bound applied, truncation, pruning.
+        truncated: more rows existed than ``max_rows``.
+        seconds: wall time of planning + execution.
+    """
+
+    table: pa.Table
+    notes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    seconds: float = 0.0
+    sql: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.column_names)
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Rows as tuples of Python values."""
+        cols = [c.to_pylist() for c in self.table.columns]
+        return list(zip(*cols)) if cols else []
+
+
+def run_query(lake: Lake, sql: str, *, default_bound_hours: int | None = 24, max_rows: int = 10_000,
+              params: dict[str, Any] | list[Any] | None = None) -> QueryResult:
+    """Run one read-only statement against the lake's views, safely.
+
+    The statement is checked and analysed (:mod:`pipeline.query.safety`); views it reads are
+    built over only the partitions its time bounds touch; a reference to a large raw table
+    without a lower time bound gets the default bound (the newest ``default_bound_hours`` of that
+    table's data, ``None`` to disable), which is stated in ``notes``; the connection is then locked
+    to the lake (no writes, no outside files, no configuration changes) before the query runs.
+
+    Raises:
+        QueryError: the statement is refused, or DuckDB rejects it (message and position kept).
+    """
+    import time
+
+    import duckdb
+
+    from pipeline.errors import QueryError
+    from pipeline.query import catalog, safety
+    from pipeline.timeutil import iso
+
+    t0 = time.perf_counter()
+    scratch = duckdb.connect()
+    views = {name: spec.time_columns + ("dt",) for name, spec in catalog.VIEWS.items()}
+    analysis = safety.analyse(sql, lake.root, views, scratch)
+    windows: dict[str, catalog.Window] = {}
+    notes: list[str] = []
+    for view in sorted(analysis.tables):
+        spec = catalog.VIEWS[view]
+        bound = analysis.bounds.get(view)
+        if view in analysis.unbounded and spec.large and default_bound_hours and spec.table:
+            extent = catalog.table_extent(lake, spec.table)
+            if extent is None:
+                continue
+            end = extent[1] if bound is None or bound.upper is None else min(extent[1], bound.upper)
+            start = end - timedelta(hours=default_bound_hours)
+            windows[view] = catalog.Window(start, end, predicate=True)
+            notes.append(f"no time bound on {view}: limited to the newest {default_bound_hours} h of its "
+                         f"data, [{iso(start)}, {iso(end)}) (add a WHERE condition on "
+                         f"{spec.time_columns[0]} to choose the range)")
+        elif bound is not None and bound.lower is not None:
+            windows[view] = catalog.Window(bound.lower, bound.upper)
+    con = duckdb.connect()
+    catalog.build(con, lake, windows)
+    safety.lock_down(con, lake.root)
+    try:
+        reader = con.sql(analysis.sql, params=params).to_arrow_reader(min(max_rows + 1, 1 << 20))
+        batches, count = [], 0
+        for batch in reader:
+            batches.append(batch)
+            count += batch.num_rows
+            if count > max_rows:
+                break
+        table = pa.Table.from_batches(batches, schema=reader.schema).slice(0, max_rows)
+    except duckdb.Error as exc:
+        text = str(exc).strip()
+        raise QueryError(text.splitlines()[0] if text else type(exc).__name__, query=sql) from None
+    finally:
+        con.close()
+    truncated = count > max_rows
+    if truncated:
+        notes.append(f"output truncated to {max_rows} rows (query.max_rows)")
+    return QueryResult(table, notes, truncated, time.perf_counter() - t0, analysis.sql)
