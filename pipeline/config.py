@@ -61,9 +61,11 @@ class LoaderSettings:
     buffer_mib: int = 64
     buffer_seconds: int = 300
     max_batch_records: int = 1_000_000
+    max_buffered_mib: int = 512  # all partitions' buffers together; the fullest flush first beyond it
 
     def validate(self) -> None:
         _range("loader.buffer_mib", self.buffer_mib, 1, 128)
+        _range("loader.max_buffered_mib", self.max_buffered_mib, 1, 65536)
         _range("loader.buffer_seconds", self.buffer_seconds, 0, 900)
         _range("loader.max_batch_records", self.max_batch_records, 1, 10_000_000)
 

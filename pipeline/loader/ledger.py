@@ -1,0 +1,86 @@
+"""The commit ledger under ``_ledger/``: one JSON entry per commit, per partition.
+
+Layout: ``_ledger/<table>/<partition path below the table>/<commit id>.json``. A commit's data
+files are named ``part-<stamp>-<uuid>-<commit id>.parquet``, so every data file maps back to the
+entry that made it. Entry kinds:
+
+- ``load``: rows the loader wrote (``files``, ``rows``, ``bytes``, ``origins``);
+- ``adopted``: a complete data file found without its entry (a loader died between the atomic
+  rename and the ledger write). Readers already see such a file and its keys take part in
+  de-duplication, so adopting it is the only consistent choice; adoption just records it;
+- ``compact``: a compaction, written as ``state: intent`` (inputs + output) before the output
+  becomes visible and rewritten as ``state: done`` after the inputs are gone.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pipeline.lake import layout
+from pipeline.timeutil import iso, utcnow
+
+if TYPE_CHECKING:
+    from pipeline.lake import Lake
+
+_TAG_RE = re.compile(r"-([0-9a-f]{18,40})\.(?:parquet|jsonl\.gz)$")
+
+
+def new_run_id() -> str:
+    """A fresh 12-hex-digit id for one loader run; commit ids extend it."""
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass
+class CommitIds:
+    """Deterministic commit ids of one run: ``<run id><6 hex counter>``."""
+
+    run: str
+    n: int = 0
+
+    def next(self) -> str:
+        self.n += 1
+        return f"{self.run}{self.n:06x}"
+
+
+def commit_of(file_path: str) -> str | None:
+    """The commit id a data file was written under, from its name; None for foreign files."""
+    m = _TAG_RE.search(file_path)
+    return m.group(1) if m else None
+
+
+def ledger_folder(table_name: str, folder: str) -> str:
+    """Ledger folder of one partition folder (``raw/cloudtrail/dt=…/hour=…``)."""
+    prefix = layout.table(table_name).prefix
+    below = folder[len(prefix):].strip("/")
+    return f"{layout.LEDGER_PREFIX}/{table_name}/{below}".rstrip("/")
+
+
+def entry_path(table_name: str, folder: str, commit: str) -> str:
+    return f"{ledger_folder(table_name, folder)}/{commit}.json"
+
+
+def write_entry(lake: Lake, table_name: str, folder: str, commit: str, kind: str,
+                **fields: Any) -> str:
+    """Atomically write (or replace) the ledger entry of ``commit``; returns its path."""
+    rel = entry_path(table_name, folder, commit)
+    lake.write_json(rel, {"commit": commit, "table": table_name, "partition": folder, "kind": kind,
+                          "written_at": iso(utcnow()), **fields})
+    return rel
+
+
+def entries(lake: Lake, table_name: str, folder: str) -> dict[str, dict[str, Any]]:
+    """Every ledger entry of one partition, by commit id."""
+    out: dict[str, dict[str, Any]] = {}
+    for rel in lake.list_files(ledger_folder(table_name, folder), ".json"):
+        commit = rel.rsplit("/", 1)[-1][: -len(".json")]
+        out[commit] = lake.read_json(rel)
+    return out
+
+
+def commit_ids(lake: Lake, table_name: str, folder: str) -> set[str]:
+    """Commit ids that have an entry in one partition (names only, no reads)."""
+    return {rel.rsplit("/", 1)[-1][: -len(".json")]
+            for rel in lake.list_files(ledger_folder(table_name, folder), ".json")}
