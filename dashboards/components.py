@@ -1,0 +1,141 @@
+"""Shared UI pieces: the sidebar time-range picker, auto-refresh, tables, charts, empty states.
+
+Safety: values that come from data are only ever shown through ``st.dataframe``, ``st.code``,
+``st.text``, widget options or Plotly charts whose labels went through :func:`esc` — never
+through markdown or HTML — so a ``<script>`` or ``**markdown**`` in an event is shown as typed.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import streamlit as st
+
+from dashboards import data, timerange
+
+RANGE_KEY = "wl_range"
+
+
+def sidebar_time_picker() -> tuple[datetime, datetime]:
+    """Render the shared time-range picker in the sidebar and store the range in session state.
+
+    Presets end at the lake's newest data (UTC). Every page reads the result with
+    :func:`time_range`; the widgets live in the entry script, so the choice survives page
+    switches.
+    """
+    oldest, newest = data.data_extent()
+    with st.sidebar:
+        st.subheader("Time range (UTC)")
+        choice = st.selectbox("Time range", timerange.CHOICES, key=RANGE_KEY,
+                              index=timerange.CHOICES.index(timerange.DEFAULT),
+                              label_visibility="collapsed")
+        custom = None
+        if choice == timerange.CUSTOM:
+            end_default = timerange.anchor(newest)
+            start_default = end_default - timedelta(days=1)
+            c1, c2 = st.columns(2)
+            d0 = c1.date_input("Start date", start_default.date(), key="wl_d0")
+            t0 = c2.time_input("Start time", start_default.time(), key="wl_t0", step=60)
+            d1 = c1.date_input("End date", end_default.date(), key="wl_d1")
+            t1 = c2.time_input("End time", end_default.time(), key="wl_t1", step=60)
+            custom = (d0, t0 or time(0), d1, t1 or time(0))
+        try:
+            start, end = timerange.resolve(choice, oldest=oldest, newest=newest, custom=custom)
+        except ValueError as exc:
+            st.error(str(exc))
+            start, end = timerange.resolve(timerange.DEFAULT, oldest=oldest, newest=newest)
+        st.caption(timerange.label(start, end))
+        if newest is not None:
+            st.caption(f"Newest data: {newest:%Y-%m-%d %H:%M:%S} UTC")
+        else:
+            st.caption("The lake has no data yet.")
+    st.session_state["wl_start"], st.session_state["wl_end"] = start, end
+    return start, end
+
+
+def time_range() -> tuple[datetime, datetime]:
+    """The range chosen in the sidebar (the default preset if the picker has not run)."""
+    start, end = st.session_state.get("wl_start"), st.session_state.get("wl_end")
+    if start is None or end is None:
+        oldest, newest = data.data_extent()
+        return timerange.resolve(timerange.DEFAULT, oldest=oldest, newest=newest)
+    return start, end
+
+
+def _watch_lake() -> None:
+    if data.fresh_version() != st.session_state.get("_wl_version"):
+        data.invalidate_listing()
+        st.rerun()
+
+
+def auto_refresh() -> None:
+    """Re-run the app when the lake's file listing changes (checked every refresh interval)."""
+    secs = data.refresh_seconds()
+    if secs <= 0:
+        return
+    with st.sidebar:
+        st.fragment(run_every=timedelta(seconds=secs))(_watch_lake)()
+        st.caption(f"Auto-refresh: checks for new data every {secs} s")
+
+
+def no_data(what: str, hint: str = "") -> None:
+    """A clear empty state for a section whose table has no rows yet."""
+    st.info(f"No {what} yet." + (f" {hint}" if hint else ""), icon=":material/hourglass_empty:")
+
+
+def count(n: int | float | None) -> str:
+    """``12345`` → ``'12,345'`` (``'0'`` for None)."""
+    return f"{int(n or 0):,}"
+
+
+def human_bytes(n: int) -> str:
+    from pipeline.console import human_bytes as hb
+
+    return hb(n)
+
+
+def age(ts: datetime | None, now: datetime | None = None) -> str:
+    """How long ago ``ts`` was, e.g. ``'17d 3h'`` (``'—'`` for None)."""
+    if ts is None:
+        return "—"
+    seconds = int(((now or datetime.now(UTC)) - ts).total_seconds())
+    if seconds < 0:
+        return "in the future"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {rest % 60}s"
+
+
+def table(frame: Any, **kwargs: Any) -> None:
+    """A full-width data table (values are rendered as text by the grid)."""
+    st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
+
+
+def esc(values: Any) -> Any:
+    """HTML-escape chart labels: Plotly renders a subset of HTML in text, escaping shows the
+    original characters instead (``&lt;b&gt;`` is drawn as ``<b>``)."""
+    if isinstance(values, str):
+        return html.escape(values, quote=False)
+    try:
+        import polars as pl
+
+        if isinstance(values, pl.Series):
+            return values.map_elements(lambda v: html.escape(v, quote=False) if isinstance(v, str) else v,
+                                       return_dtype=values.dtype)
+    except ImportError:  # pragma: no cover
+        pass
+    return [html.escape(v, quote=False) if isinstance(v, str) else v for v in values]
+
+
+def chart(fig: Any, key: str) -> None:
+    """An interactive Plotly chart (zoom, pan, hover), full width, UTC axis."""
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified",
+                      legend={"orientation": "h", "y": -0.2})
+    st.plotly_chart(fig, width="stretch", key=key)

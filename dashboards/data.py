@@ -1,0 +1,209 @@
+"""The dashboards' one data-access module: every page gets its data here, cached.
+
+Pages never hold SQL; they call the functions below, which run the plain queries in
+:mod:`dashboards.queries` through one shared :class:`~dashboards.lakedb.LakeDB`.
+
+Caching guarantees:
+    * results are cached per (lake root, lake fingerprint, query, arguments) with
+      ``st.cache_data``; the fingerprint is a hash of the lake's data-file listing, so new data
+      (a new file, a compaction) yields new cache keys and is never hidden by the cache;
+    * the fingerprint itself is re-listed at most every :data:`LISTING_TTL` seconds;
+    * the DuckDB session is a ``st.cache_resource`` singleton per fingerprint (views are rebuilt
+      when files appear, because an empty table's view differs from a populated one's).
+
+The lake root comes from ``WATCHLAKE_DASHBOARD_LAKE`` (set by ``watchlake dashboard``), else
+from the watchlake configuration (``watchlake.toml`` / ``WATCHLAKE__LAKE__ROOT``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from dashboards.lakedb import LakeDB, fingerprint
+from dashboards.queries import cloudtrail as q_ct
+from dashboards.queries import overview as q_ov
+from pipeline.lake import Lake
+
+LAKE_ENV = "WATCHLAKE_DASHBOARD_LAKE"
+ENDPOINT_ENV = "WATCHLAKE_DASHBOARD_S3_ENDPOINT"
+REFRESH_ENV = "WATCHLAKE_DASHBOARD_REFRESH"
+LISTING_TTL = 2.0
+
+CtFilter = q_ct.CtFilter
+DIMENSIONS = q_ct.DIMENSIONS
+OUTCOMES = q_ct.OUTCOMES
+
+
+def lake_root() -> str:
+    """The lake the dashboard shows (see module docstring)."""
+    root = os.environ.get(LAKE_ENV)
+    if root:
+        return root
+    from pipeline.config import load_settings
+
+    return load_settings().lake.root
+
+
+def refresh_seconds() -> int:
+    """How often the app checks the lake for new data (0 disables auto-refresh)."""
+    raw = os.environ.get(REFRESH_ENV)
+    if raw is not None and raw.strip().isdigit():
+        return int(raw)
+    from pipeline.config import load_settings
+
+    return load_settings().dashboard.refresh_seconds
+
+
+@st.cache_resource(show_spinner=False)
+def _lake(root: str) -> Lake:
+    return Lake(root, endpoint_url=os.environ.get(ENDPOINT_ENV) or None)
+
+
+@st.cache_data(ttl=LISTING_TTL, show_spinner=False)
+def _fingerprint(root: str) -> str:
+    return fingerprint(_lake(root))
+
+
+def fresh_version() -> str:
+    """The lake fingerprint, listed now (used by the auto-refresh check)."""
+    return fingerprint(_lake(lake_root()))
+
+
+def version() -> str:
+    """The lake fingerprint this script run uses (pinned per run in session state)."""
+    pinned = st.session_state.get("_wl_version") if _in_app() else None
+    return pinned or _fingerprint(lake_root())
+
+
+def pin_version() -> str:
+    """Fix the fingerprint for the current script run (call once at the top of the app)."""
+    v = _fingerprint(lake_root())
+    st.session_state["_wl_version"] = v
+    return v
+
+
+def _in_app() -> bool:
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        return get_script_run_ctx() is not None
+    except Exception:  # pragma: no cover - streamlit internals moved
+        return False
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _db(root: str, ver: str) -> LakeDB:
+    return LakeDB(_lake(root))
+
+
+def db() -> LakeDB:
+    """The shared DuckDB session for the current lake version."""
+    return _db(lake_root(), version())
+
+
+QUERIES: dict[str, Callable[..., Any]] = {
+    "ct.facets": q_ct.facets,
+    "ct.summary": q_ct.summary,
+    "ct.timeline": q_ct.timeline,
+    "ct.top": q_ct.top,
+    "ct.events": q_ct.events,
+    "ct.event": q_ct.event,
+    "ov.sources": q_ov.sources,
+    "ov.volume": q_ov.volume,
+    "ov.rejected_summary": q_ov.rejected_summary,
+    "ov.rejected_recent": q_ov.rejected_recent,
+    "ov.storage": q_ov.storage,
+}
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _run(root: str, ver: str, name: str, args: tuple[Any, ...]) -> Any:
+    return QUERIES[name](_db(root, ver), *args)
+
+
+def run(name: str, *args: Any) -> Any:
+    """Run the registered query ``name`` through the cache."""
+    return _run(lake_root(), version(), name, args)
+
+
+# -- lake-wide ---------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _extent(root: str, ver: str) -> tuple[datetime | None, datetime | None]:
+    d = _db(root, ver)
+    los, his = [], []
+    for table in ("cloudtrail", "metrics", "logs", "records"):
+        lo, hi = d.time_extent(table)
+        if lo is not None:
+            los.append(lo)
+        if hi is not None:
+            his.append(hi)
+    return (min(los) if los else None), (max(his) if his else None)
+
+
+def data_extent() -> tuple[datetime | None, datetime | None]:
+    """Oldest and newest event time over the raw tables (None, None on an empty lake)."""
+    return _extent(lake_root(), version())
+
+
+def has(view: str) -> bool:
+    """True when the lake has data behind ``view``."""
+    return db().has(view)
+
+
+# -- overview ----------------------------------------------------------------------------------
+
+def sources(start: datetime, end: datetime) -> Any:
+    return run("ov.sources", start, end)
+
+
+def volume(start: datetime, end: datetime, bucket: int) -> Any:
+    return run("ov.volume", start, end, bucket)
+
+
+def rejected_summary() -> Any:
+    return run("ov.rejected_summary")
+
+
+def rejected_recent(limit: int = 20) -> Any:
+    return run("ov.rejected_recent", limit)
+
+
+def storage() -> Any:
+    return run("ov.storage")
+
+
+# -- cloudtrail --------------------------------------------------------------------------------
+
+def ct_facets(start: datetime, end: datetime) -> dict[str, list[str]]:
+    return run("ct.facets", start, end)
+
+
+def ct_summary(flt: CtFilter) -> dict[str, int]:
+    return run("ct.summary", flt)
+
+
+def ct_timeline(flt: CtFilter, bucket: int) -> Any:
+    return run("ct.timeline", flt, bucket)
+
+
+def ct_top(flt: CtFilter, n: int = 10) -> Any:
+    return run("ct.top", flt, n)
+
+
+def ct_events(flt: CtFilter, limit: int = 500) -> Any:
+    return run("ct.events", flt, limit)
+
+
+def ct_event(event_id: str, dt: str | None = None) -> dict[str, Any] | None:
+    return run("ct.event", event_id, dt)
+
+
+def invalidate_listing() -> None:
+    """Forget the cached file listing so the next run sees new files at once."""
+    _fingerprint.clear()

@@ -1,0 +1,173 @@
+"""One read-only DuckDB session over a lake, shared by every dashboard page.
+
+:class:`LakeDB` opens the lake's views once (the SQL team's catalog when it is installed,
+otherwise :func:`pipeline.query.duck.connect`), adds a ``rejected`` view over ``errors/`` when
+the catalog does not provide one, and serialises queries with a lock: Streamlit runs each browser
+session in its own thread and a DuckDB connection is not meant to be shared between threads
+while a query runs.
+
+Guarantees:
+    * queries return polars DataFrames; a missing view raises :class:`KeyError` only through
+      :meth:`LakeDB.require`, every page checks :meth:`LakeDB.has` first;
+    * :func:`fingerprint` changes whenever a data file is added, replaced or removed, so caches
+      keyed on it never serve stale results after new data lands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.fs as pafs
+
+from pipeline.lake import Lake, layout
+
+if TYPE_CHECKING:
+    import polars as pl
+
+TIME_COLUMNS: dict[str, str] = {
+    "cloudtrail": "eventTime",
+    "metrics": "timestamp",
+    "logs": "timestamp",
+    "records": "approximateArrivalTimestamp",
+}
+"""The event-time column of each raw table (what the time-range picker filters on)."""
+
+_PART_RE = re.compile(r"(?:^|/)(dt|hour|month)=([^/]+)")
+
+
+@dataclass(frozen=True)
+class LakeFile:
+    """A data file below the lake root, with the table it belongs to."""
+
+    path: str
+    bytes: int
+    table: str
+
+
+def list_lake_files(lake: Lake) -> list[LakeFile]:
+    """Every data file of every registered table (temp, hidden and ledger files excluded)."""
+    base = lake.path("")
+    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
+        return []
+    prefixes = sorted(((spec.prefix, name) for name, spec in layout.TABLES.items()),
+                      key=lambda p: -len(p[0]))
+    out: list[LakeFile] = []
+    for info in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
+        if info.type != pafs.FileType.File:
+            continue
+        rel = info.path[len(base) + 1:]
+        parts = rel.split("/")
+        if any(p.startswith((".", "_")) or p.endswith(".tmp") for p in parts):
+            continue
+        for prefix, name in prefixes:
+            if rel.startswith(prefix + "/"):
+                out.append(LakeFile(rel, int(info.size or 0), name))
+                break
+    return sorted(out, key=lambda f: f.path)
+
+
+def fingerprint(lake: Lake) -> str:
+    """A short hash of the lake's data-file listing (names and sizes)."""
+    h = hashlib.sha1()
+    for f in list_lake_files(lake):
+        h.update(f"{f.path}\0{f.bytes}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _partition_key(path: str) -> tuple[str, ...]:
+    return tuple(v for _, v in _PART_RE.findall(path))
+
+
+class LakeDB:
+    """A locked DuckDB connection with one view per lake table (see module docstring)."""
+
+    def __init__(self, lake: Lake):
+        self.lake = lake
+        self._lock = threading.Lock()
+        self.con = _open(lake)
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.files = list_lake_files(lake)
+        if "rejected" not in self._views():
+            self._add_rejected_view()
+        self.views = self._views()
+
+    def _views(self) -> set[str]:
+        rows = self.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        return {r[0] for r in rows}
+
+    def _add_rejected_view(self) -> None:
+        files = [f for f in self.files if f.table == "errors"]
+        if not files or self.lake.is_s3:
+            return
+        glob = self.lake.uri(layout.table("errors").prefix) + "/**/*.jsonl.gz"
+        cols = ("{'source': 'VARCHAR', 'origin': 'VARCHAR', 'line': 'BIGINT', 'field': 'VARCHAR', "
+                "'reason': 'VARCHAR', 'raw': 'VARCHAR', 'rejected_at': 'TIMESTAMPTZ'}")
+        self.con.execute(
+            "CREATE OR REPLACE VIEW rejected AS SELECT * FROM read_json("
+            f"'{glob.replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', "
+            f"columns = {cols}, hive_partitioning = false, ignore_errors = true)")
+
+    def has(self, view: str) -> bool:
+        """True when ``view`` exists and has at least one data file behind it (or rows)."""
+        if view not in self.views:
+            return False
+        if view in layout.TABLES:
+            return any(f.table == view for f in self.files)
+        return True
+
+    def df(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        """Run one read-only query and return its result as a polars DataFrame."""
+        with self._lock:
+            return self.con.sql(sql, params=params or []).pl()
+
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.con.execute(sql, params or []).fetchall()
+
+    def records(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts with nested structs kept as dicts (through Arrow)."""
+        with self._lock:
+            return self.con.sql(sql, params=params or []).arrow().read_all().to_pylist()
+
+    def columns(self, view: str) -> list[str]:
+        """Column names of a view (empty when it does not exist)."""
+        if view not in self.views:
+            return []
+        with self._lock:
+            return [r[0] for r in self.con.execute(f'DESCRIBE "{view}"').fetchall()]
+
+    def time_extent(self, table: str) -> tuple[datetime | None, datetime | None]:
+        """Oldest and newest event time of a raw table, reading only its first and last
+        partitions (Hive ``dt``/``hour`` order), so it stays fast on a large lake."""
+        files = [f.path for f in self.files if f.table == table]
+        col = TIME_COLUMNS.get(table)
+        if not files or col is None:
+            return None, None
+        keyed = sorted(files, key=_partition_key)
+        first_key, last_key = _partition_key(keyed[0]), _partition_key(keyed[-1])
+        firsts = [self.lake.uri(p) for p in keyed if _partition_key(p) == first_key]
+        lasts = [self.lake.uri(p) for p in keyed if _partition_key(p) == last_key]
+        lo = self.rows(f'SELECT min("{col}") FROM read_parquet(?)', [firsts])[0][0]
+        hi = self.rows(f'SELECT max("{col}") FROM read_parquet(?)', [lasts])[0][0]
+        return lo, hi
+
+
+def _open(lake: Lake) -> Any:
+    """The SQL team's catalog connection when available, else one view per lake table."""
+    try:
+        from pipeline.query import catalog  # type: ignore[attr-defined]
+    except ImportError:
+        catalog = None
+    if catalog is not None and hasattr(catalog, "connect"):
+        try:
+            return catalog.connect(lake)
+        except TypeError:
+            pass
+    from pipeline.query.duck import connect
+
+    return connect(lake)

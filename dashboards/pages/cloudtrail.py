@@ -1,0 +1,85 @@
+"""CloudTrail explorer: filter, timeline, top talkers and the full JSON of any event."""
+
+from __future__ import annotations
+
+import json
+
+import plotly.express as px
+import streamlit as st
+
+from dashboards import components as ui
+from dashboards import data, timerange
+
+st.title("CloudTrail explorer")
+start, end = ui.time_range()
+
+if not data.has("cloudtrail"):
+    ui.no_data("CloudTrail events", "Load some with `watchlake ingest`.")
+    st.stop()
+
+facets = data.ct_facets(start, end)
+LABELS = {"principal": "Principal", "eventSource": "Event source", "eventName": "Event name",
+          "awsRegion": "Region", "errorCode": "Error code", "sourceIPAddress": "Source IP"}
+
+
+def picker(dim: str, col: st.delta_generator.DeltaGenerator) -> tuple[str, ...]:
+    key = f"ct_{dim}"
+    chosen = list(st.session_state.get(key, []))
+    options = facets[dim] + [v for v in chosen if v not in facets[dim]]
+    return tuple(col.multiselect(LABELS[dim], options, key=key, placeholder="any"))
+
+
+row1 = st.columns(3)
+row2 = st.columns(4)
+selected = {dim: picker(dim, col) for dim, col in
+            zip(["principal", "eventSource", "eventName"], row1)}
+selected.update({dim: picker(dim, col) for dim, col in
+                 zip(["awsRegion", "errorCode", "sourceIPAddress"], row2)})
+outcome = row2[3].selectbox("Outcome", data.OUTCOMES, key="ct_outcome")
+flt = data.CtFilter(start, end, outcome=outcome, **selected)
+
+summ = data.ct_summary(flt)
+cols = st.columns(5)
+for col, (label, key) in zip(cols, [("Events", "events"), ("Errors", "errors"),
+                                    ("Principals", "principals"), ("APIs", "apis"),
+                                    ("Source IPs", "source_ips")]):
+    col.metric(label, ui.count(summ[key]))
+
+if summ["events"] == 0:
+    ui.no_data("events match these filters in the selected range")
+    st.stop()
+
+bucket = timerange.bucket_seconds(start, end)
+tl = data.ct_timeline(flt, bucket)
+fig = px.bar(tl, x="bucket", y="events", color="outcome",
+             color_discrete_map={"ok": "#4c78a8", "error": "#e45756"},
+             title=f"Events per {bucket // 60} min" if bucket < 3600 else f"Events per {bucket // 3600} h")
+ui.chart(fig, key="ct_timeline")
+
+tops = data.ct_top(flt)
+t1, t2 = st.columns(2)
+t3, t4 = st.columns(2)
+for col, (title, key) in zip([t1, t2, t3, t4], [("Top principals", "principals"), ("Top APIs", "apis"),
+                                                 ("Top errors", "errors"), ("Top source IPs", "source_ips")]):
+    with col:
+        st.markdown(f"**{title}**")
+        frame = tops[key]
+        if frame.height == 0:
+            st.caption("none")
+        else:
+            ui.table(frame, column_config={"events": st.column_config.ProgressColumn(
+                "events", format="%d", min_value=0, max_value=int(frame["events"].max()))})
+
+st.subheader("Events")
+evs = data.ct_events(flt)
+st.caption(f"Newest {ui.count(evs.height)} of {ui.count(summ['events'])} matching events")
+ui.table(evs.drop("dt"))
+
+ids = evs["eventID"].to_list()
+meta = {r["eventID"]: r for r in evs.select("eventID", "eventTime", "eventName", "dt").iter_rows(named=True)}
+choice = st.selectbox("Show the full JSON of event", ids, key="ct_event",
+                      format_func=lambda i: f"{meta[i]['eventTime']:%Y-%m-%d %H:%M:%S} · "
+                                            f"{meta[i]['eventName']} · {i}")
+if choice:
+    record = data.ct_event(choice, meta[choice]["dt"])
+    st.code(json.dumps(record, indent=2, ensure_ascii=False), language="json")

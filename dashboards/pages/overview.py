@@ -1,0 +1,60 @@
+"""Overview: pipeline health at a glance."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from dashboards import components as ui
+from dashboards import data, timerange
+
+st.title("Overview")
+start, end = ui.time_range()
+
+# -- sources -----------------------------------------------------------------------------------
+st.subheader("Sources")
+src = data.sources(start, end)
+if int(src["rows_total"].sum()) == 0:
+    ui.no_data("data in the lake", "Load some with `watchlake ingest` (or run `make demo`).")
+else:
+    labels = {"cloudtrail": "CloudTrail events", "metrics": "Metric points", "logs": "Log events",
+              "records": "Kinesis records"}
+    cols = st.columns(len(src))
+    for col, row in zip(cols, src.iter_rows(named=True)):
+        col.metric(labels.get(row["source"], row["source"]), ui.count(row["rows_in_range"]),
+                   help=f"in the selected range; {ui.count(row['rows_total'])} in the lake")
+    shown = src.with_columns(
+        src["newest_event"].map_elements(ui.age, return_dtype=str).alias("newest_event_age"))
+    ui.table(shown, column_config={
+        "rows_in_range": st.column_config.NumberColumn("rows in range", format="localized"),
+        "rows_total": st.column_config.NumberColumn("rows total", format="localized"),
+    })
+
+    vol = data.volume(start, end, timerange.bucket_seconds(start, end, 150))
+    if vol.height:
+        fig = px.bar(vol, x="bucket", y="events", color="source", title="Volume per source")
+        ui.chart(fig, key="ov_volume")
+    else:
+        ui.no_data("events in the selected range")
+
+# -- rejected ----------------------------------------------------------------------------------
+st.subheader("Rejected records")
+rej = data.rejected_summary()
+if rej.height == 0:
+    ui.no_data("rejected records", "Everything loaded so far was valid.")
+else:
+    st.metric("Rejected records (all time)", ui.count(rej["records"].sum()))
+    ui.table(rej)
+    with st.expander("Newest rejections"):
+        ui.table(data.rejected_recent())
+
+# -- storage -----------------------------------------------------------------------------------
+st.subheader("Lake storage")
+sto = data.storage()
+if sto.height == 0:
+    ui.no_data("files in the lake")
+else:
+    c1, c2 = st.columns(2)
+    c1.metric("Files", ui.count(sto["files"].sum()))
+    c2.metric("Size", ui.human_bytes(int(sto["bytes"].sum())))
+    ui.table(sto.with_columns(sto["bytes"].map_elements(ui.human_bytes, return_dtype=str).alias("size")))
