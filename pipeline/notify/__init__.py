@@ -1,0 +1,194 @@
+"""SNS-like notifications: topics fan a message out to every subscriber.
+
+Public API (reuse it to send anything through a topic)::
+
+    from pipeline.notify import publish
+    result = publish(lake, "oncall", "ALARM: \\"cpu-high\\" in US East (N. Virginia)", {"AlarmName": …})
+
+or, for many messages, one :class:`Notifier` (topics and outbox loaded once)::
+
+    with Notifier(lake) as n:
+        n.publish("oncall", subject, message)
+
+Guarantees:
+
+* every subscriber of the topic gets the message; a failing subscriber never blocks the others;
+* an undelivered message is kept in the lake's outbox (``notify/outbox.json``) and retried by the
+  next :class:`Notifier` (any later publish, ``watchlake topics retry``, the alarm job), up to
+  ``maxAttempts`` attempts; a message refused with a non-retryable HTTP 4xx, or out of attempts, is
+  moved to ``notify/dead_letter.jsonl`` with its last error;
+* once a webhook has failed all its immediate retries in a session, further messages to it in that
+  session go straight to the outbox (so a dead endpoint cannot stall an alarm replay);
+* the envelope is SNS's (``Type``, ``MessageId``, ``TopicArn``, ``Subject``, ``Message`` — the JSON
+  text of ``message`` —, ``Timestamp``, ``SignatureVersion``, ``UnsubscribeURL``,
+  ``MessageAttributes``); ``Subject`` is < 100 characters without line breaks; the body is limited
+  to 256 KiB.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import InputError
+from pipeline.notify.delivery import DeliveryError, append_line, deliver
+from pipeline.notify.topics import Subscription, Topic, TopicStore, topic_arn, topic_name
+from pipeline.timeutil import iso, to_utc, utcnow
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from pipeline.lake import Lake
+
+__all__ = ["Notifier", "PublishResult", "publish", "TopicStore", "Topic", "Subscription",
+           "DeliveryError", "topic_name", "topic_arn", "OUTBOX_PATH", "DEAD_LETTER_PATH"]
+
+OUTBOX_PATH = "notify/outbox.json"
+DEAD_LETTER_PATH = "notify/dead_letter.jsonl"
+MAX_MESSAGE_BYTES = 262_144
+
+
+@dataclass
+class PublishResult:
+    """Outcome of one publish: the message id and how many subscribers got it now."""
+
+    message_id: str
+    topic: str
+    delivered: int = 0
+    queued: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Notifier:
+    """Publishes to topics of one lake; use as a context manager so the outbox is saved."""
+
+    def __init__(self, lake: Lake, *, sleep: Callable[[float], None] = time.sleep,
+                 retry_pending: bool = True):
+        self.lake, self.sleep = lake, sleep
+        self.store = TopicStore(lake)
+        self.outbox: list[dict[str, Any]] = lake.read_json(OUTBOX_PATH) if lake.exists(OUTBOX_PATH) else []
+        self._outbox_dirty = False
+        self._broken: set[str] = set()
+        self.stats = {"published": 0, "delivered": 0, "queued": 0, "dead": 0, "retried_ok": 0}
+        if retry_pending and self.outbox:
+            self.retry_outbox()
+
+    def __enter__(self) -> Notifier:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._outbox_dirty:
+            self.lake.write_json(OUTBOX_PATH, self.outbox)
+            self._outbox_dirty = False
+
+    def publish(self, topic: str, subject: str | None, message: dict[str, Any] | str, *,
+                attributes: dict[str, str] | None = None, at: datetime | None = None) -> PublishResult:
+        """Send ``message`` (a dict is sent as its JSON text) to every subscriber of ``topic``.
+
+        Raises:
+            InputError: unknown topic, bad subject, or a body above 256 KiB.
+        """
+        t = self.store.get(topic)
+        if t is None:
+            raise InputError("topic does not exist (create it with `watchlake topics create`)",
+                             field="topic", value=topic)
+        if subject is not None and (len(subject) >= 100 or "\n" in subject or "\r" in subject):
+            raise InputError("Subject must be under 100 characters without line breaks",
+                             field="Subject", value=subject)
+        body = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
+        if len(body.encode("utf-8")) > MAX_MESSAGE_BYTES:
+            raise InputError("message body exceeds 256 KiB", field="Message", value=len(body))
+        mid = str(uuid.uuid4())
+        stamp = to_utc(at) if at is not None else utcnow()
+        envelope = {
+            "Type": "Notification", "MessageId": mid, "TopicArn": t.arn, "Subject": subject,
+            "Message": body,
+            "Timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
+            "SignatureVersion": "1", "Signature": "", "SigningCertURL": "",
+            "UnsubscribeURL": "",
+            "MessageAttributes": {k: {"Type": "String", "Value": v} for k, v in (attributes or {}).items()},
+        }
+        result = PublishResult(mid, t.name)
+        self.stats["published"] += 1
+        for sub in t.subscriptions:
+            self._send(sub, dict(envelope, UnsubscribeURL=f"watchlake topics unsubscribe {sub.arn}"),
+                       result)
+        return result
+
+    def _send(self, sub: Subscription, envelope: dict[str, Any], result: PublishResult) -> None:
+        if sub.arn in self._broken:
+            self._queue(sub, envelope, "endpoint failed earlier in this session", 0)
+            result.queued += 1
+            self.stats["queued"] += 1
+            return
+        try:
+            deliver(self.lake, sub, envelope, sleep=self.sleep)
+            result.delivered += 1
+            self.stats["delivered"] += 1
+        except DeliveryError as e:
+            result.errors.append(str(e))
+            if e.retryable:
+                self._broken.add(sub.arn)
+                self._queue(sub, envelope, e.reason, e.attempts)
+                result.queued += 1
+                self.stats["queued"] += 1
+            else:
+                self._dead({"subscription": sub.arn, "envelope": envelope, "attempts": e.attempts,
+                            "last_error": e.reason})
+                result.dead += 1
+
+    def _queue(self, sub: Subscription, envelope: dict[str, Any], reason: str, attempts: int) -> None:
+        self.outbox.append({"subscription": sub.arn, "envelope": envelope, "attempts": attempts,
+                            "last_error": reason, "queued_at": iso(utcnow())})
+        self._outbox_dirty = True
+
+    def _dead(self, item: dict[str, Any]) -> None:
+        self.stats["dead"] += 1
+        append_line(self.lake, DEAD_LETTER_PATH, json.dumps(item, ensure_ascii=False))
+
+    def retry_outbox(self) -> dict[str, int]:
+        """Try every queued message once (no inline backoff); returns counts delivered/left/dead."""
+        subs = {s.arn: s for t in self.store.topics.values() for s in t.subscriptions}
+        left: list[dict[str, Any]] = []
+        counts = {"delivered": 0, "left": 0, "dead": 0}
+        for item in self.outbox:
+            sub = subs.get(item["subscription"])
+            if sub is None:  # unsubscribed since: SNS drops it
+                counts["dead"] += 1
+                self._dead({**item, "last_error": "subscription no longer exists"})
+                continue
+            if sub.arn in self._broken:
+                left.append(item)
+                continue
+            try:
+                deliver(self.lake, sub, item["envelope"], sleep=self.sleep, retries=False)
+                counts["delivered"] += 1
+                self.stats["retried_ok"] += 1
+            except DeliveryError as e:
+                item = {**item, "attempts": item["attempts"] + 1, "last_error": e.reason}
+                if not e.retryable or item["attempts"] >= int(sub.delivery_policy()["maxAttempts"]):
+                    counts["dead"] += 1
+                    self._dead(item)
+                else:
+                    self._broken.add(sub.arn)
+                    left.append(item)
+        counts["left"] = len(left)
+        if left != self.outbox:
+            self.outbox = left
+            self._outbox_dirty = True
+        return counts
+
+
+def publish(lake: Lake, topic: str, subject: str | None, message: dict[str, Any] | str, *,
+            attributes: dict[str, str] | None = None) -> PublishResult:
+    """Publish one message to ``topic`` (name or SNS ARN); see the module docstring."""
+    with Notifier(lake) as n:
+        return n.publish(topic, subject, message, attributes=attributes)

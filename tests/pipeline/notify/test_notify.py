@@ -1,0 +1,150 @@
+"""SNS-like topics: fan-out, JSONL files, webhook retries against a local HTTP server, outbox."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.notify import DEAD_LETTER_PATH, OUTBOX_PATH, Notifier, TopicStore, publish
+from pipeline.notify.delivery import backoff_delays
+from pipeline.notify.topics import topic_name
+
+FAST = {"numRetries": 3, "minDelayTarget": 0.01, "maxDelayTarget": 0.04, "timeoutSeconds": 2}
+
+
+class _Server:
+    """A local webhook that fails the first ``fail`` requests with ``status``."""
+
+    def __init__(self, fail: int = 0, status: int = 500):
+        self.fail, self.status = fail, status
+        self.requests: list[tuple[dict, bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                code = outer.status if len(outer.requests) <= outer.fail else 200
+                self.send_response(code)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *a):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _topic(lake, *subs):
+    store = TopicStore(lake)
+    for protocol, endpoint, kw in subs:
+        store.subscribe("oncall", protocol, endpoint, **kw)
+    store.save()
+
+
+def _lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_topic_names_and_arns():
+    assert topic_name("arn:aws:sns:us-west-2:111122223333:oncall") == "oncall"
+    assert topic_name("alerts.fifo") == "alerts.fifo"
+    with pytest.raises(InputError):
+        topic_name("bad name")
+    with pytest.raises(InputError):
+        topic_name("arn:aws:lambda:us-east-1:1:function:f")
+
+
+def test_fan_out_to_file_stdout_and_webhook(lake, tmp_path, capsys):
+    with _Server() as srv:
+        _topic(lake, ("file", "notify/oncall.jsonl", {}), ("file", str(tmp_path / "raw.jsonl"), {"raw": True}),
+               ("stdout", "", {}), ("http", srv.url, {"policy": FAST}))
+        r = publish(lake, "arn:aws:sns:us-east-1:123456789012:oncall", "ALARM: \"x\"", {"AlarmName": "x"})
+        assert (r.delivered, r.queued) == (4, 0)
+        env = _lines(lake_root := tmp_path / "lake" / "notify" / "oncall.jsonl")[0]
+        assert lake_root.exists()
+        assert env["Type"] == "Notification" and env["Subject"] == "ALARM: \"x\""
+        assert json.loads(env["Message"]) == {"AlarmName": "x"}
+        assert env["TopicArn"] == "arn:aws:sns:us-east-1:123456789012:oncall"
+        assert env["Timestamp"].endswith("Z") and len(env["Timestamp"]) == 24
+        assert _lines(tmp_path / "raw.jsonl") == [{"AlarmName": "x"}]
+        assert json.loads(capsys.readouterr().out.strip())["MessageId"] == r.message_id
+        headers, body = srv.requests[0]
+        assert headers["x-amz-sns-message-type"] == "Notification"
+        assert headers["x-amz-sns-message-id"] == r.message_id
+        assert json.loads(body)["Message"] == '{"AlarmName": "x"}'
+
+
+def test_webhook_retries_with_backoff_then_succeeds(lake):
+    slept: list[float] = []
+    with _Server(fail=2) as srv:
+        _topic(lake, ("http", srv.url, {"policy": FAST}))
+        with Notifier(lake, sleep=slept.append) as n:
+            r = n.publish("oncall", None, {"a": 1})
+        assert r.delivered == 1 and len(srv.requests) == 3
+        assert slept == [0.01, 0.02]  # exponential from minDelayTarget
+        # every attempt carries the same message id
+        assert len({h["x-amz-sns-message-id"] for h, _ in srv.requests}) == 1
+
+
+def test_backoff_schedule_is_capped():
+    assert backoff_delays({"numRetries": 5, "minDelayTarget": 1, "maxDelayTarget": 20}) == [1, 2, 4, 8, 16]
+    assert backoff_delays({"numRetries": 7, "minDelayTarget": 1, "maxDelayTarget": 20})[-2:] == [20, 20]
+
+
+def test_failing_subscriber_does_not_block_others_and_is_retried_later(lake, tmp_path):
+    with _Server(fail=4) as srv:  # 1 + 3 retries fail, the later retry succeeds
+        _topic(lake, ("http", srv.url, {"policy": FAST}), ("file", "out.jsonl", {}))
+        with Notifier(lake, sleep=lambda s: None) as n:
+            r1 = n.publish("oncall", None, {"n": 1})
+            r2 = n.publish("oncall", None, {"n": 2})  # endpoint known broken: queued at once
+        assert (r1.delivered, r1.queued) == (1, 1) and (r2.delivered, r2.queued) == (1, 1)
+        assert len(srv.requests) == 4
+        assert [json.loads(e["Message"])["n"] for e in _lines(tmp_path / "lake" / "out.jsonl")] == [1, 2]
+        assert len(lake.read_json(OUTBOX_PATH)) == 2
+        with Notifier(lake, sleep=lambda s: None) as n:  # a later session drains the outbox
+            pass
+        assert lake.read_json(OUTBOX_PATH) == []
+        delivered = [json.loads(json.loads(b)["Message"])["n"] for _, b in srv.requests[4:]]
+        assert delivered == [1, 2]
+
+
+def test_client_error_is_not_retried_and_goes_to_dead_letter(lake, tmp_path):
+    with _Server(fail=99, status=403) as srv:
+        _topic(lake, ("http", srv.url, {"policy": FAST}))
+        r = publish(lake, "oncall", None, {"n": 1})
+        assert (r.delivered, r.queued, r.dead) == (0, 0, 1) and len(srv.requests) == 1
+    dead = _lines(tmp_path / "lake" / DEAD_LETTER_PATH)
+    assert dead[0]["last_error"] == "HTTP 403"
+
+
+def test_unreachable_endpoint_is_kept(lake):
+    _topic(lake, ("http", "http://127.0.0.1:9/none", {"policy": {**FAST, "numRetries": 0}}))
+    r = publish(lake, "oncall", None, {"n": 1})
+    assert r.queued == 1 and "connection failed" in r.errors[0]
+    assert len(lake.read_json(OUTBOX_PATH)) == 1
+
+
+def test_publish_validation(lake):
+    _topic(lake, ("stdout", "", {}))
+    with pytest.raises(InputError, match="topic does not exist"):
+        publish(lake, "nope", None, {})
+    with pytest.raises(InputError, match="Subject"):
+        publish(lake, "oncall", "x" * 100, {})
+    with pytest.raises(InputError, match="256 KiB"):
+        publish(lake, "oncall", None, "x" * 262_145)
+    with pytest.raises(InputError, match="protocol"):
+        TopicStore(lake).subscribe("oncall", "sms", "+1")
