@@ -1,0 +1,122 @@
+"""Run rules over events in either engine and return the same :class:`Match` es.
+
+* :func:`match_lake` — DuckDB, retroactive: one scan of the ``cloudtrail`` view over a time
+  range evaluates every rule's compiled predicate (:mod:`.sql`) and returns the matching rows.
+* :func:`match_events` — Python, for new events: evaluates the same predicates
+  (:mod:`.evaluate`) on event dicts (raw CloudTrail records or lake rows).
+
+Both return matches sorted by (rule, time, eventID) and carry, for every rule, the first value
+of each path the rule groups or dedups by, so findings are then built by one shared function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pipeline.detections import fields
+from pipeline.detections.evaluate import evaluate
+from pipeline.detections.model import Rule
+from pipeline.detections.sql import Compiler, register_functions
+from pipeline.timeutil import parse_time, to_utc
+
+if TYPE_CHECKING:
+    import duckdb
+
+BASE_PATHS = ("userIdentity.arn", "sourceIPAddress", "userIdentity.accessKeyId")
+
+
+@dataclass(frozen=True)
+class Match:
+    """One event matched by one rule."""
+
+    rule_id: str
+    event_id: str
+    time: datetime
+    principal: str | None
+    source_ip: str | None
+    access_key: str | None
+    keys: tuple[str | None, ...]
+    """First value of each of the rule's :meth:`Rule.key_paths`."""
+
+    def sort_key(self) -> tuple[str, datetime, str]:
+        return (self.rule_id, self.time, self.event_id)
+
+
+def _first(view: fields.EventView, path: str) -> str | None:
+    c = fields.candidates(view, fields.resolve(path))
+    return c[0] if c else None
+
+
+def _event_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return to_utc(value)
+    return parse_time(str(value))
+
+
+def match_events(rules: list[Rule], events: Iterable[dict[str, Any]]) -> list[Match]:
+    """Python engine: every (rule, event) match among ``events``."""
+    out: list[Match] = []
+    for ev in events:
+        view = fields.EventView(ev)
+        base: tuple[str | None, ...] | None = None
+        for rule in rules:
+            if not evaluate(rule.predicate, view):
+                continue
+            if base is None:
+                base = tuple(_first(view, p) for p in BASE_PATHS)
+            out.append(Match(rule.id, str(ev.get("eventID")), _event_time(ev.get("eventTime")),
+                             base[0], base[1], base[2],
+                             tuple(_first(view, p) for p in rule.key_paths())))
+    return sorted(out, key=Match.sort_key)
+
+
+def _first_sql(path: str, comp: Compiler) -> str:
+    kind, expr = fields.sql_candidates(fields.resolve(path), depth=900 + len(path) + id(comp) % 7)
+    if kind == "none":
+        return "NULL::VARCHAR"
+    return expr if kind == "scalar" else f"({expr})[1]"
+
+
+def time_filter(start: datetime | None, end: datetime | None) -> str:
+    """SQL predicate on ``eventTime`` (half-open ``[start, end)``) plus ``dt`` partition pruning."""
+    conds = []
+    if start is not None:
+        s = to_utc(start)
+        conds += [f"dt >= '{s:%Y-%m-%d}'", f"\"eventTime\" >= TIMESTAMPTZ '{s.isoformat()}'"]
+    if end is not None:
+        e = to_utc(end)
+        conds += [f"dt <= '{e:%Y-%m-%d}'", f"\"eventTime\" < TIMESTAMPTZ '{e.isoformat()}'"]
+    return " AND ".join(conds) or "true"
+
+
+def match_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "true") -> str:
+    """One query that evaluates every rule on each row of ``source`` and returns one row per
+    (rule index, event): ``idx, eventID, eventTime, principal, ip, access_key, k0, k1…``."""
+    comp = Compiler()
+    key_paths = sorted({p for r in rules for p in r.key_paths()})
+    hits = ", ".join(f"CASE WHEN {comp.compile(r.predicate)} THEN {i} END" for i, r in enumerate(rules))
+    keys = "".join(f", {_first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths))
+    base = ", ".join(_first_sql(p, comp) for p in BASE_PATHS)
+    return (f"SELECT unnest(h) AS idx, * EXCLUDE (h) FROM (SELECT list_filter([{hits}], lambda x: x IS NOT NULL) AS h, "
+            f"\"eventID\", \"eventTime\", {base}{keys} FROM {source} WHERE {where}) WHERE len(h) > 0")
+
+
+def match_lake(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: datetime | None = None,
+               end: datetime | None = None, source: str = "cloudtrail") -> list[Match]:
+    """DuckDB engine: every (rule, event) match in ``source`` with ``start <= eventTime < end``."""
+    if not rules:
+        return []
+    register_functions(con)
+    key_paths = sorted({p for r in rules for p in r.key_paths()})
+    col = {p: j for j, p in enumerate(key_paths)}
+    rows = con.execute(match_sql(rules, source, time_filter(start, end))).fetchall()
+    out = []
+    for row in rows:
+        rule = rules[row[0]]
+        keys = row[6:]
+        out.append(Match(rule.id, str(row[1]), to_utc(row[2]), row[3], row[4], row[5],
+                         tuple(keys[col[p]] for p in rule.key_paths())))
+    return sorted(out, key=Match.sort_key)

@@ -1,0 +1,112 @@
+"""The DuckDB engine: compile a predicate tree (:mod:`pipeline.detections.ir`) to a SQL boolean
+over the ``cloudtrail`` view, with the semantics of :mod:`pipeline.detections.evaluate`.
+
+Every leaf is wrapped in ``coalesce(…, false)`` so that it is never NULL; ``NOT`` is then plain
+SQL ``NOT`` (the pySigma SQLite/DuckDB backends' NULL-safe negation). Case-insensitive tests
+compare ``lower(candidate)`` with a lowered constant; globs become ``LIKE … ESCAPE '\\'``;
+``re`` becomes ``regexp_matches``; ``cidr`` calls the ``wl_cidr`` function
+(:func:`register_functions`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.detections import fields
+from pipeline.detections.evaluate import NUMBER_RE, ip_in_cidr
+from pipeline.detections.fields import sql_str
+from pipeline.detections.ir import And, Const, Node, Not, Or, Pred, glob_like, lower_glob
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the scalar functions compiled rules call (``wl_cidr(value, network)``)."""
+    try:
+        con.create_function("wl_cidr", ip_in_cidr, ["VARCHAR", "VARCHAR"], "BOOLEAN",
+                            null_handling="special", side_effects=False)  # type: ignore[call-overload]
+    except Exception as exc:  # already registered on this connection
+        if "already" not in str(exc).lower():
+            raise
+
+
+def _test(pred: Pred, s: str) -> str:
+    op, arg, cased = pred.op, pred.arg, pred.cased
+    low = s if cased else f"lower({s})"
+    if op == "eq":
+        return f"{low} = {sql_str(arg if cased else arg.lower())}"
+    if op == "like":
+        pattern = glob_like(arg if cased else lower_glob(arg))
+        return f"{low} LIKE {sql_str(pattern)} ESCAPE '\\'"
+    if op == "re":
+        return f"regexp_matches({s}, {sql_str(arg)})"
+    if op == "cidr":
+        return f"wl_cidr({s}, {sql_str(arg)})"
+    if op == "num":
+        cmp, value = arg
+        return (f"(regexp_full_match({s}, {sql_str(NUMBER_RE)}) AND "
+                f"TRY_CAST({s} AS DOUBLE) {cmp} {float(value)!r})")
+    raise ValueError(f"no per-candidate test for op {op!r}")
+
+
+def _any(kind: str, expr: str, var: str, test: str) -> str:
+    """``test`` (written over ``var``) holds for some candidate of ``expr``."""
+    if kind == "scalar":
+        return f"coalesce(({expr}) IS NOT NULL AND ({test.replace(var, expr)}), false)"
+    return f"coalesce(list_bool_or([{test} for {var} in {expr}]), false)"
+
+
+class Compiler:
+    """Compiles trees; one instance numbers lambda variables uniquely."""
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def _var(self) -> str:
+        self._n += 1
+        return f"__c{self._n}_"
+
+    def compile(self, node: Node) -> str:
+        if isinstance(node, Pred):
+            return self._leaf(node)
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.compile(i) for i in node.items) + ")" if node.items else "true"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.compile(i) for i in node.items) + ")" if node.items else "false"
+        if isinstance(node, Not):
+            return f"(NOT {self.compile(node.item)})"
+        if isinstance(node, Const):
+            return "true" if node.value else "false"
+        raise TypeError(f"not a predicate node: {node!r}")
+
+    def _leaf(self, pred: Pred) -> str:
+        kind, expr = fields.sql_candidates(fields.resolve(pred.path), depth=self._n + 1)
+        self._n += 1
+        if kind == "none":
+            return "true" if pred.op == "absent" else "false"
+        if pred.op == "absent":
+            return f"({expr} IS NULL)" if kind == "scalar" else f"(len({expr}) = 0)"
+        var = self._var()
+        if pred.op == "fieldref":
+            other_path, mode = pred.arg
+            okind, oexpr = fields.sql_candidates(fields.resolve(other_path), depth=self._n + 1)
+            self._n += 1
+            if okind == "none":
+                return "false"
+            ovar = self._var()
+            a, b = (var, ovar) if pred.cased else (f"lower({var})", f"lower({ovar})")
+            cmp = {"eq": f"{a} = {b}", "contains": f"contains({a}, {b})",
+                   "startswith": f"starts_with({a}, {b})", "endswith": f"ends_with({a}, {b})"}[mode]
+            inner = _any(okind, oexpr, ovar, cmp)
+            test = f"NOT {inner}" if pred.negate_each else inner
+            return _any(kind, expr, var, test)
+        test = _test(pred, var)
+        if pred.negate_each:
+            test = f"NOT coalesce({test}, false)"
+        return _any(kind, expr, var, test)
+
+
+def compile_sql(node: Node) -> str:
+    """SQL boolean expression for ``node`` over the ``cloudtrail`` view's columns."""
+    return Compiler().compile(node)
