@@ -1,0 +1,85 @@
+"""Rollup engines: the contract both engines meet, and the DuckDB engine.
+
+An engine turns a :class:`Task` (the source files feeding one target partition and the time
+range ``[lo, hi)`` to compute) into rollup rows in :data:`~pipeline.rollup.schema.ROLLUP`
+order and schema. Engines never write to the lake; :mod:`pipeline.rollup.runner` does.
+The PyFlink engine lives in ``jobs/flink_rollup.py`` (it needs the JVM).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+import pyarrow as pa
+
+from pipeline.rollup import sql
+from pipeline.rollup.schema import ROLLUP
+from pipeline.rollup.tiers import Job
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass(frozen=True)
+class Task:
+    """Compute ``job`` for one target partition over ``[lo, hi)`` from ``files`` (lake URIs)."""
+
+    folder: str                   # target partition folder, relative to the lake root
+    values: dict[str, str]        # its partition values
+    files: tuple[str, ...]
+    lo: datetime
+    hi: datetime
+
+
+class Engine(Protocol):
+    name: str
+
+    def compute(self, job: Job, tasks: list[Task]) -> Iterator[tuple[Task, pa.Table]]:
+        """Yield ``(task, rows)`` for every task (rows may be empty)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Cast an engine's result to the exact :data:`ROLLUP` schema (ms timestamps, int8 signs)."""
+    table = table.select(ROLLUP.names)
+    return table.cast(ROLLUP)
+
+
+class DuckDBEngine:
+    """Rollups as DuckDB SQL over the source Parquet files (:mod:`pipeline.rollup.sql`)."""
+
+    name = "duckdb"
+
+    def __init__(self, threads: int | None = None) -> None:
+        import duckdb
+
+        self.con: duckdb.DuckDBPyConnection = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+
+    def query(self, job: Job, task: Task) -> str:
+        files = list(task.files)
+        if job.kind == "raw":
+            return sql.raw_query(files, job.period, task.lo, task.hi)
+        if job.kind == "merge":
+            return sql.merge_query(files, job.period, task.lo, task.hi)
+        if job.kind == "activity":
+            return sql.activity_query(files, task.lo, task.hi)
+        raise ValueError(f"unknown job kind {job.kind!r}")
+
+    def compute(self, job: Job, tasks: list[Task]) -> Iterator[tuple[Task, pa.Table]]:
+        for task in tasks:
+            if not task.files or task.lo >= task.hi:
+                yield task, ROLLUP.empty_table()
+                continue
+            table = self.con.sql(self.query(job, task)).arrow().read_all()
+            yield task, conform(table)
+
+    def close(self) -> None:
+        self.con.close()

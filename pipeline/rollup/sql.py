@@ -1,0 +1,157 @@
+"""The rollup queries in DuckDB SQL: raw datapoints → buckets, buckets → coarser buckets, and
+CloudTrail events → per-minute activity counts.
+
+Every query reads a list of Parquet files, keeps rows with ``lo <= timestamp < hi`` and returns
+rows in :data:`pipeline.rollup.schema.ROLLUP` column order. Partials:
+
+* ``sample_count``/``sum``/``min``/``max`` are SUM/SUM/MIN/MAX of the source partials, so a
+  statistic set (Metric Streams, PutMetricData StatisticValues) merges exactly like single
+  datapoints (which are statistic sets with SampleCount 1).
+* the sketch gets every value of a ``values``/``counts`` list, and a statistic set only when it
+  is a set of equal values (``min = max`` and ``sum = min × sample_count``; CloudWatch's rule,
+  aws-semantics.md §1.3). ``sketch_count`` counts what went in, so a percentile is answered
+  only where ``sketch_count = sample_count``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pipeline.rollup.sketch import sql_key, sql_sign
+from pipeline.timeutil import iso
+
+ACTIVITY_NAMESPACE = "CloudTrail/Activity"
+
+
+def _files(files: list[str]) -> str:
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+
+
+def _range(col: str, lo: datetime, hi: datetime) -> str:
+    return f"{col} >= TIMESTAMPTZ '{iso(lo)}' AND {col} < TIMESTAMPTZ '{iso(hi)}'"
+
+
+_OUT = """
+SELECT st.sid AS _wl_series_id, st.namespace, st.metric_name, st.dimensions, st.unit,
+       st.b AS "timestamp", CAST({period} AS INTEGER) AS period,
+       st.sample_count, st."sum", st."min", st."max",
+       coalesce(sk.sketch, []) AS sketch, coalesce(sk.sketch_count, 0.0) AS sketch_count
+FROM stats st LEFT JOIN sk ON st.sid = sk.sid AND st.b = sk.b
+ORDER BY st.namespace, st.metric_name, st.dimensions, st.unit, st.b
+"""
+
+_SKETCH = """
+sk AS (
+    SELECT sid, b,
+           list({{'sign': sg, 'key': k, 'count': c}} ORDER BY sg, k) AS sketch,
+           sum(c) AS sketch_count
+    FROM keys GROUP BY sid, b
+)"""
+
+
+def raw_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
+    """Raw datapoints (table ``metrics``) → buckets of ``period`` seconds."""
+    return f"""
+WITH src AS (
+    SELECT _wl_series_id AS sid, namespace, metric_name, dimensions, unit,
+           time_bucket(INTERVAL '{period} seconds', "timestamp") AS b,
+           sample_count, "sum", "min", "max", "values", counts
+    FROM read_parquet({_files(files)}, union_by_name = true)
+    WHERE {_range('"timestamp"', lo, hi)}
+),
+stats AS (
+    SELECT sid, b, any_value(namespace) AS namespace, any_value(metric_name) AS metric_name,
+           any_value(dimensions) AS dimensions, any_value(unit) AS unit,
+           sum(sample_count) AS sample_count, sum("sum") AS "sum",
+           min("min") AS "min", max("max") AS "max"
+    FROM src GROUP BY sid, b
+),
+pts AS (
+    SELECT sid, b, "min" AS v, sample_count AS c FROM src
+    WHERE "values" IS NULL AND sample_count > 0 AND "min" = "max" AND "sum" = "min" * sample_count
+    UNION ALL
+    SELECT sid, b, v, c FROM (
+        SELECT sid, b, unnest("values") AS v,
+               unnest(coalesce(counts, list_transform("values", lambda x: 1.0))) AS c
+        FROM src WHERE "values" IS NOT NULL
+    ) WHERE v IS NOT NULL AND c > 0
+),
+keys AS (
+    SELECT sid, b, {sql_sign('v')} AS sg, {sql_key('v')} AS k, sum(c) AS c
+    FROM pts GROUP BY ALL
+),
+{_SKETCH.format()}
+{_OUT.format(period=period)}"""
+
+
+def merge_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
+    """Buckets of a finer tier → buckets of ``period`` seconds (partials merged, never averaged)."""
+    return f"""
+WITH src AS (
+    SELECT _wl_series_id AS sid, namespace, metric_name, dimensions, unit,
+           time_bucket(INTERVAL '{period} seconds', "timestamp") AS b,
+           sample_count, "sum", "min", "max", sketch, sketch_count
+    FROM read_parquet({_files(files)}, union_by_name = true)
+    WHERE {_range('"timestamp"', lo, hi)}
+),
+stats AS (
+    SELECT sid, b, any_value(namespace) AS namespace, any_value(metric_name) AS metric_name,
+           any_value(dimensions) AS dimensions, any_value(unit) AS unit,
+           sum(sample_count) AS sample_count, sum("sum") AS "sum",
+           min("min") AS "min", max("max") AS "max"
+    FROM src GROUP BY sid, b
+),
+keys AS (
+    SELECT sid, b, e.sign AS sg, e.key AS k, sum(e.count) AS c
+    FROM (SELECT sid, b, unnest(sketch) AS e FROM src) GROUP BY ALL
+),
+{_SKETCH.format()}
+{_OUT.format(period=period)}"""
+
+
+def activity_query(files: list[str], lo: datetime, hi: datetime) -> str:
+    """CloudTrail events → per-minute call counts in namespace ``CloudTrail/Activity``.
+
+    Three metrics, unit ``Count``, one datapoint per minute that saw a call (a minute without
+    calls has no datapoint, like a metric filter without a default value):
+
+    * ``CallCount`` with no dimensions: all calls;
+    * ``CallCount`` by ``EventSource`` + ``EventName``;
+    * ``ErrorCount`` by ``EventSource`` + ``EventName`` + ``ErrorCode`` (events with an
+      ``errorCode`` only).
+
+    The value of a datapoint is the number of calls in that minute, so at 5m/1h ``Sum`` is the
+    number of calls, ``Maximum`` the busiest minute and ``p99`` a per-minute rate percentile.
+    Dimensions are canonical JSON and the series id is computed as
+    :func:`pipeline.sources.cloudwatch.series_id` computes it, so these series look exactly
+    like published metrics.
+    """
+    return f"""
+WITH ev AS (
+    SELECT time_bucket(INTERVAL '60 seconds', "eventTime") AS b,
+           coalesce("eventSource", 'unknown') AS es, coalesce("eventName", 'unknown') AS en,
+           "errorCode" AS ec
+    FROM read_parquet({_files(files)}, union_by_name = true)
+    WHERE {_range('"eventTime"', lo, hi)}
+),
+counts AS (
+    SELECT b, 'CallCount' AS metric_name, '{{}}' AS dimensions, count(*) AS n FROM ev GROUP BY b
+    UNION ALL
+    SELECT b, 'CallCount', json_object('EventName', en, 'EventSource', es)::VARCHAR, count(*)
+    FROM ev GROUP BY b, es, en
+    UNION ALL
+    SELECT b, 'ErrorCount', json_object('ErrorCode', ec, 'EventName', en, 'EventSource', es)::VARCHAR,
+           count(*)
+    FROM ev WHERE ec IS NOT NULL GROUP BY b, es, en, ec
+)
+SELECT left(md5(concat_ws(chr(31), '{ACTIVITY_NAMESPACE}', metric_name, dimensions, 'Count')), 16)
+           AS _wl_series_id,
+       '{ACTIVITY_NAMESPACE}' AS namespace, metric_name,
+       dimensions, 'Count' AS unit, b AS "timestamp", CAST(60 AS INTEGER) AS period,
+       CAST(1 AS DOUBLE) AS sample_count, CAST(n AS DOUBLE) AS "sum",
+       CAST(n AS DOUBLE) AS "min", CAST(n AS DOUBLE) AS "max",
+       [{{'sign': CAST(1 AS TINYINT), 'key': {sql_key('CAST(n AS DOUBLE)')}, 'count': CAST(1 AS DOUBLE)}}]
+           AS sketch,
+       CAST(1 AS DOUBLE) AS sketch_count
+FROM counts
+ORDER BY namespace, metric_name, dimensions, unit, b"""

@@ -1,0 +1,109 @@
+"""get_metric_data / list_metrics on rolled-up generated data; expected values are computed
+straight from the raw points with numpy."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from pipeline.errors import QueryError
+from pipeline.query.metrics import get_metric_data, list_metrics
+from pipeline.rollup.engine import DuckDBEngine
+from pipeline.rollup.runner import run_rollups
+from pipeline.rollup.sketch import ALPHA
+from tests.pipeline.rollup.gen import T0, point, write_metrics
+
+NOW = T0 + timedelta(days=2)
+
+
+@pytest.fixture
+def filled(lake, settings):
+    rng = random.Random(7)
+    rows = [point(T0 + timedelta(seconds=15 * i), round(rng.lognormvariate(3, 1), 3))
+            for i in range(4 * 60 * 8)]                     # 8 hours, 4 points a minute
+    rows.append(point(T0 + timedelta(hours=9), stats=(10, 100.0, 1.0, 30.0)))   # a statistic set
+    rows.append(point(T0 + timedelta(hours=9), 5.0, unit="Seconds"))           # another unit
+    write_metrics(lake, rows)
+    run_rollups(lake, settings, DuckDBEngine())
+    return rows
+
+
+def _raw(rows, lo, hi, unit="Milliseconds"):
+    return np.array([r["sum"] for r in rows if lo <= r["timestamp"] < hi and r["unit"] == unit])
+
+
+@pytest.mark.parametrize("period", [60, 300, 3600])
+def test_simple_stats_match_raw(lake, filled, period):
+    got = {s: get_metric_data(lake, "App", "Latency", {"Host": "a"}, s, T0, T0 + timedelta(hours=8),
+                              period, unit="Milliseconds", now=NOW)
+           for s in ("SampleCount", "Sum", "Minimum", "Maximum", "Average")}
+    assert got["Sum"].tier == {60: "1m", 300: "5m", 3600: "1h"}[period]
+    assert len(got["Sum"].timestamps) == 8 * 3600 // period
+    for i, ts in enumerate(got["Sum"].timestamps):
+        v = _raw(filled, ts, ts + timedelta(seconds=period))
+        assert got["SampleCount"].values[i] == len(v)
+        assert got["Minimum"].values[i] == v.min() and got["Maximum"].values[i] == v.max()
+        assert got["Sum"].values[i] == pytest.approx(v.sum(), rel=1e-12)
+        assert got["Average"].values[i] == pytest.approx(v.mean(), rel=1e-12)
+
+
+@pytest.mark.parametrize("stat,q", [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)])
+def test_percentiles_within_sketch_error_at_every_tier(lake, filled, stat, q):
+    for period in (60, 300, 3600, 7200):
+        md = get_metric_data(lake, "App", "Latency", {"Host": "a"}, stat, T0, T0 + timedelta(hours=8),
+                             period, unit="Milliseconds", now=NOW)
+        assert md.values
+        for ts, got in zip(md.timestamps, md.values):
+            exact = np.quantile(_raw(filled, ts, ts + timedelta(seconds=period)), q, method="lower")
+            assert abs(got - exact) <= ALPHA * exact * (1 + 1e-9)
+
+
+def test_statistic_set_has_no_percentile_but_counts(lake, filled):
+    span = (T0 + timedelta(hours=9), T0 + timedelta(hours=10))
+    md = get_metric_data(lake, "App", "Latency", {"Host": "a"}, "p50", *span, 3600,
+                         unit="Milliseconds", now=NOW)
+    assert md.values == []
+    md = get_metric_data(lake, "App", "Latency", {"Host": "a"}, "Average", *span, 3600,
+                         unit="Milliseconds", now=NOW)
+    assert md.values == [10.0]
+
+
+def test_units_kept_apart(lake, filled):
+    with pytest.raises(QueryError, match="several units.*Milliseconds, Seconds"):
+        get_metric_data(lake, "App", "Latency", {"Host": "a"}, "Sum", T0, T0 + timedelta(hours=10),
+                        3600, now=NOW)
+    md = get_metric_data(lake, "App", "Latency", {"Host": "a"}, "Sum", T0, T0 + timedelta(hours=10),
+                         3600, unit="Seconds", now=NOW)
+    assert md.values == [5.0] and md.unit == "Seconds"
+
+
+def test_start_inclusive_end_exclusive_and_unknown_series(lake, filled):
+    md = get_metric_data(lake, "App", "Latency", {"Host": "a"}, "SampleCount", T0 + timedelta(minutes=1),
+                         T0 + timedelta(minutes=3), 60, unit="Milliseconds", now=NOW)
+    assert md.timestamps == [T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)]
+    assert md.values == [4.0, 4.0]
+    md = get_metric_data(lake, "App", "Latency", {"Host": "zzz"}, "Sum", T0, NOW, now=NOW)
+    assert md.values == [] and md.timestamps == []
+
+
+def test_old_range_at_fine_period_is_empty_not_error(lake, filled):
+    md = get_metric_data(lake, "App", "Latency", {"Host": "a"}, "Sum", T0, T0 + timedelta(hours=8), 60,
+                         unit="Milliseconds", now=T0 + timedelta(days=20))
+    assert md.values == [] and md.messages
+    md = get_metric_data(lake, "App", "Latency", {"Host": "a"}, "Sum", T0, T0 + timedelta(hours=8), None,
+                         unit="Milliseconds", now=T0 + timedelta(days=20))
+    assert md.period % 300 == 0 and len(md.values) == 8 * 3600 // md.period
+
+
+def test_bad_stat(lake, filled):
+    with pytest.raises(QueryError, match="unknown statistic"):
+        get_metric_data(lake, "App", "Latency", {"Host": "a"}, "Median", T0, NOW, now=NOW)
+
+
+def test_list_metrics(lake, filled):
+    ms = list_metrics(lake)
+    assert [(m.namespace, m.metric_name, m.dimensions, m.unit) for m in ms] == [
+        ("App", "Latency", {"Host": "a"}, "Milliseconds"), ("App", "Latency", {"Host": "a"}, "Seconds")]
