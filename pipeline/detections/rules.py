@@ -60,7 +60,8 @@ def load_rules(*locations: str | Path) -> RuleSet:
             try:
                 rules = parse_file(f)
             except RuleError as exc:
-                out.problems.append(Problem(str(f), exc.rule, exc.reason + (f" (field `{exc.field}`)" if exc.field else "")))
+                fld = f" (field `{exc.field}`)" if exc.field else ""
+                out.problems.append(Problem(str(f), exc.rule, exc.reason + fld))
                 continue
             for r in rules:
                 if r.id in seen:

@@ -190,7 +190,7 @@ def parse_rule(doc: Any, path: str = "") -> Rule:
     ext = doc.get("watchlake") or {}
     if not isinstance(ext, dict):
         raise RuleError(label, "must be a mapping", path=path, field="watchlake")
-    dedup_by = ext.get("dedup_by", list(agg.group_by) if agg and agg.group_by else [PRINCIPAL])
+    dedup_by = ext.get("dedup_by", list(agg.group_by) if agg else [PRINCIPAL])
     dedup_window = (_duration(ext["dedup_window"], label, path, "watchlake.dedup_window")
                     if "dedup_window" in ext else (agg.timeframe if agg else DEFAULT_DEDUP_WINDOW))
     threshold = ext.get("threshold", 1)

@@ -1,0 +1,135 @@
+"""The detection job: run rules retroactively over the lake (DuckDB) or follow new files (Python).
+
+* :func:`run_retro` — one DuckDB scan of ``cloudtrail`` in ``[start, end)`` evaluates every rule,
+  findings are built and merged into the ``findings`` table (a re-run of the same range replaces
+  the rules' earlier findings there).
+* :class:`Follower` — watches the ``cloudtrail`` table for committed files it has not seen
+  (checkpoint in ``_state/detect/follow.json``), evaluates their rows with the Python engine,
+  and updates findings. Matches of the session are kept (they are rare next to events) so a
+  finding that a later file extends is updated, not duplicated. Given the same files, the findings
+  equal :func:`run_retro`'s (tests/pipeline/detections/test_detect_job.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pipeline.console import Progress
+from pipeline.detections.engine import Match, match_events, match_lake, time_filter
+from pipeline.detections.findings import Finding, findings_for, findings_table, write_findings
+from pipeline.detections.model import Rule
+from pipeline.lake import Lake
+from pipeline.query.duck import connect
+
+STATE = "_state/detect/follow.json"
+
+
+@dataclass
+class DetectResult:
+    events: int = 0
+    matches: list[Match] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    written: int = 0
+    files: int = 0
+
+
+def notify_findings(lake: Lake, topic: str, findings: list[Finding]) -> int:
+    """Publish each finding to an SNS-like topic (:mod:`pipeline.notify`); returns messages sent."""
+    from pipeline.notify import Notifier
+
+    sent = 0
+    with Notifier(lake) as n:
+        for f in findings:
+            row = f.row("", datetime.now().astimezone())
+            msg = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+            n.publish(topic, f"watchlake {f.rule.level.upper()}: {f.rule.title}"[:99], msg)
+            sent += 1
+    return sent
+
+
+def run_retro(lake: Lake, rules: list[Rule], start: datetime | None = None, end: datetime | None = None,
+              *, write: bool = True, notify_topic: str | None = None) -> DetectResult:
+    """Evaluate ``rules`` over the lake's CloudTrail events in ``[start, end)`` with DuckDB."""
+    con = connect(lake, ["cloudtrail"])
+    res = DetectResult()
+    res.files = len(lake.table_files("cloudtrail"))
+    row = con.execute(f"SELECT count(*) FROM cloudtrail WHERE {time_filter(start, end)}").fetchone()
+    res.events = int(row[0]) if row else 0
+    res.matches = match_lake(con, rules, start, end)
+    res.findings = findings_for(rules, res.matches)
+    if write:
+        res.written = write_findings(lake, findings_table(res.findings, "duckdb"),
+                                     replace_rules={r.id for r in rules}, replace_from=start, replace_to=end)
+    if notify_topic and res.findings:
+        notify_findings(lake, notify_topic, res.findings)
+    return res
+
+
+def read_rows(lake: Lake, rel: str) -> list[dict[str, Any]]:
+    """The rows of one committed cloudtrail file as event dicts (JSON columns stay text)."""
+    import pyarrow.parquet as pq
+
+    with lake.fs.open_input_file(lake.path(rel)) as fh:
+        return pq.read_table(fh).to_pylist()  # type: ignore[no-any-return]
+
+
+class Follower:
+    """Evaluates new committed cloudtrail files as they appear (see the module docstring)."""
+
+    def __init__(self, lake: Lake, rules: list[Rule], *, from_start: bool = False, resume: bool = True,
+                 notify_topic: str | None = None):
+        self.lake, self.rules, self.notify_topic = lake, rules, notify_topic
+        self.seen: set[str] = set()
+        self.matches: list[Match] = []
+        self.reported: dict[str, int] = {}
+        if resume and lake.exists(STATE):
+            self.seen = set(lake.read_json(STATE).get("files", []))
+        elif not from_start:
+            self.seen = set(lake.table_files("cloudtrail"))
+        self.events = 0
+
+    def poll(self) -> list[Finding]:
+        """Process files committed since the last poll; returns findings that are new or grew."""
+        new = [f for f in self.lake.table_files("cloudtrail") if f not in self.seen]
+        if not new:
+            return []
+        fresh: list[Match] = []
+        for rel in new:
+            rows = read_rows(self.lake, rel)
+            self.events += len(rows)
+            fresh += match_events(self.rules, rows)
+        self.matches += fresh
+        changed: list[Finding] = []
+        if fresh:
+            ids = {m.rule_id for m in fresh}
+            rules = [r for r in self.rules if r.id in ids]
+            all_f = findings_for(rules, [m for m in self.matches if m.rule_id in ids])
+            changed = [f for f in all_f if self.reported.get(f.finding_id) != len(f.matches)]
+            write_findings(self.lake, findings_table(changed, "python"))
+            for f in changed:
+                self.reported[f.finding_id] = len(f.matches)
+            if self.notify_topic and changed:
+                notify_findings(self.lake, self.notify_topic, changed)
+        self.seen.update(new)
+        self.lake.write_json(STATE, {"files": sorted(self.seen)})
+        return changed
+
+    def run(self, *, interval: float = 5.0, iterations: int | None = None, quiet: bool = False,
+            on_findings: Callable[[list[Finding]], None] | None = None) -> int:
+        """Poll every ``interval`` seconds (``iterations`` times, or until interrupted)."""
+        n = 0
+        with Progress("detect --follow: events", enabled=not quiet) as prog:
+            while iterations is None or n < iterations:
+                before = self.events
+                changed = self.poll()
+                prog.advance(self.events - before, f"{len(self.reported)} findings")
+                if changed and on_findings:
+                    on_findings(changed)
+                n += 1
+                if iterations is None or n < iterations:
+                    time.sleep(interval)
+        return n

@@ -1,0 +1,220 @@
+"""Findings: matches grouped by rule, dedup key and window; the lake table ``findings``.
+
+Columns of ``findings`` (partitioned by ``dt`` of ``time``; the SQL view of the same name):
+
+=================  =====================================================================================
+``finding_id``     stable id: hash of rule_id, dedup_key and the first event's eventID
+``rule_id``        the rule's own id (a Sigma rule's UUID, an EventBridge/rate rule's ``id``)
+``rule_kind``      ``sigma`` | ``eventbridge`` | ``rate``
+``title``          the rule's title
+``level``          informational | low | medium | high | critical
+``mitre``          MITRE ATT&CK tags (``T1562.008``, ``defense-evasion`` …)
+``time``           eventTime of the first event of the finding
+``last_time``      eventTime of the last event
+``principal``      ``userIdentity.arn`` of the first event
+``source_ip``      ``sourceIPAddress`` of the first event
+``access_key``     ``userIdentity.accessKeyId`` of the first event
+``event_ids``      eventIDs of every event in the finding, in time order
+``event_count``    number of events
+``dedup_key``      ``path=value`` pairs the finding is grouped by (default: principal)
+``dedup_window_s`` seconds after ``time`` during which a repeat updates this finding
+``window_start``   = ``time``; ``window_end`` = ``time + dedup_window_s``
+``threshold``      events needed before the finding is reported (per-event rules), or the
+                   aggregation's limit (counting rules)
+``condition``      the aggregation (``count() by sourceIPAddress > 5 within 600s``) or empty
+``_wl_detected_at`` when the finding was (last) written; ``_wl_engine`` ``duckdb`` | ``python``
+=================  =====================================================================================
+
+Per-event rules: in time order, an event whose dedup key has an open finding with
+``event.time < window_end`` joins it; otherwise it opens a new one. A finding is reported only
+when it has at least ``threshold`` events. Counting rules (Sigma ``| count() … > N``, rate rules):
+per group, a sliding ``timeframe`` of matches; when the condition holds, a finding opens with the
+events in the timeframe, and later matches before its ``window_end`` join it; after it closes,
+counting starts afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from pipeline.detections.engine import Match
+from pipeline.detections.model import Rule
+from pipeline.schemas import PREFIX, TS
+from pipeline.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from pipeline.lake import Lake
+
+FINDINGS = pa.schema([
+    ("finding_id", pa.string()), ("rule_id", pa.string()), ("rule_kind", pa.string()),
+    ("title", pa.string()), ("level", pa.string()), ("mitre", pa.list_(pa.string())),
+    ("time", TS), ("last_time", TS), ("principal", pa.string()), ("source_ip", pa.string()),
+    ("access_key", pa.string()), ("event_ids", pa.list_(pa.string())), ("event_count", pa.int64()),
+    ("dedup_key", pa.string()), ("dedup_window_s", pa.int64()), ("window_start", TS), ("window_end", TS),
+    ("threshold", pa.int64()), ("condition", pa.string()),
+    (f"{PREFIX}detected_at", TS), (f"{PREFIX}engine", pa.string()),
+])
+
+
+@dataclass
+class Finding:
+    rule: Rule
+    dedup_key: str
+    matches: list[Match] = field(default_factory=list)
+
+    @property
+    def first(self) -> Match:
+        return self.matches[0]
+
+    @property
+    def window_end(self) -> datetime:
+        return self.first.time + timedelta(seconds=self.rule.dedup_window)
+
+    @property
+    def finding_id(self) -> str:
+        text = f"{self.rule.id}\x1f{self.dedup_key}\x1f{self.first.event_id}"
+        return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [m.event_id for m in self.matches]
+
+    def row(self, engine: str, now: datetime) -> dict[str, Any]:
+        r, f = self.rule, self.first
+        return {
+            "finding_id": self.finding_id, "rule_id": r.id, "rule_kind": r.kind, "title": r.title,
+            "level": r.level, "mitre": r.mitre, "time": f.time, "last_time": self.matches[-1].time,
+            "principal": f.principal, "source_ip": f.source_ip, "access_key": f.access_key,
+            "event_ids": self.event_ids, "event_count": len(self.matches), "dedup_key": self.dedup_key,
+            "dedup_window_s": r.dedup_window, "window_start": f.time, "window_end": self.window_end,
+            "threshold": int(r.aggregation.value) if r.aggregation else r.threshold,
+            "condition": r.aggregation.describe() if r.aggregation else "",
+            f"{PREFIX}detected_at": now, f"{PREFIX}engine": engine,
+        }
+
+
+def _dedup_key(rule: Rule, m: Match) -> str:
+    paths = rule.key_paths()
+    values = dict(zip(paths, m.keys))
+    return ", ".join(f"{p}={values.get(p) if values.get(p) is not None else '-'}" for p in rule.dedup_by)
+
+
+def _group_key(rule: Rule, m: Match) -> tuple[str | None, ...]:
+    assert rule.aggregation is not None
+    values = dict(zip(rule.key_paths(), m.keys))
+    return tuple(values.get(p) for p in rule.aggregation.group_by)
+
+
+def build_findings(rule: Rule, matches: Iterable[Match]) -> list[Finding]:
+    """Findings of one rule from its matches (any order; they are sorted by time, eventID)."""
+    ordered = sorted((m for m in matches if m.rule_id == rule.id), key=lambda m: (m.time, m.event_id))
+    out: list[Finding] = []
+    if rule.aggregation is None:
+        open_: dict[str, Finding] = {}
+        for m in ordered:
+            key = _dedup_key(rule, m)
+            f = open_.get(key)
+            if f is not None and m.time < f.window_end:
+                f.matches.append(m)
+                continue
+            f = Finding(rule, key, [m])
+            open_[key] = f
+            out.append(f)
+        return [f for f in out if len(f.matches) >= rule.threshold]
+    agg = rule.aggregation
+    groups: dict[tuple[str | None, ...], list[Match]] = {}
+    for m in ordered:
+        groups.setdefault(_group_key(rule, m), []).append(m)
+    span = timedelta(seconds=agg.timeframe)
+    field_idx = rule.key_paths().index(agg.field) if agg.field else None
+    for _, ms in sorted(groups.items(), key=lambda kv: (kv[1][0].time, kv[1][0].event_id)):
+        window: deque[Match] = deque()
+        current: Finding | None = None
+        for m in ms:
+            if current is not None:
+                if m.time < current.window_end:
+                    current.matches.append(m)
+                    continue
+                current = None
+            window.append(m)
+            while window and window[0].time < m.time - span:
+                window.popleft()
+            n = len({w.keys[field_idx] for w in window if w.keys[field_idx] is not None}) \
+                if field_idx is not None else len(window)
+            if agg.holds(n):
+                current = Finding(rule, _dedup_key(rule, window[0]), list(window))
+                out.append(current)
+                window.clear()
+    return sorted(out, key=lambda f: (f.first.time, f.first.event_id))
+
+
+def findings_for(rules: list[Rule], matches: list[Match]) -> list[Finding]:
+    """Findings of every rule, in time order."""
+    by_rule: dict[str, list[Match]] = {}
+    for m in matches:
+        by_rule.setdefault(m.rule_id, []).append(m)
+    out = [f for r in rules if r.id in by_rule for f in build_findings(r, by_rule[r.id])]
+    return sorted(out, key=lambda f: (f.first.time, f.rule.id, f.first.event_id))
+
+
+def findings_table(findings: list[Finding], engine: str, now: datetime | None = None) -> pa.Table:
+    stamp = now or utcnow()
+    return pa.Table.from_pylist([f.row(engine, stamp) for f in findings], schema=FINDINGS)
+
+
+def write_findings(lake: Lake, table: pa.Table, *, replace_rules: set[str] | None = None,
+                   replace_from: datetime | None = None, replace_to: datetime | None = None) -> int:
+    """Merge ``table`` into the lake's ``findings``: per ``dt`` partition, rows with the same
+    ``finding_id`` are replaced (an updated finding), and so are existing rows of
+    ``replace_rules`` whose ``time`` is in ``[replace_from, replace_to)`` (a re-run of a range).
+    Each touched partition is rewritten as one new file before the old files are deleted, so a
+    reader may briefly see a finding twice but never misses one. Returns rows written."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from pipeline.lake import layout
+
+    new_by_dt: dict[str, pa.Table] = {}
+    if table.num_rows:
+        dts = pc.strftime(table.column("time"), format="%Y-%m-%d").to_pylist()
+        for dt in sorted(set(dts)):
+            new_by_dt[dt] = table.filter(pa.array([d == dt for d in dts]))
+    touched = set(new_by_dt)
+    if replace_rules:
+        for values, _folder in lake.iter_partitions("findings"):
+            dt = values["dt"]
+            if (replace_from is None or dt >= f"{replace_from:%Y-%m-%d}") and \
+                    (replace_to is None or dt <= f"{replace_to:%Y-%m-%d}"):
+                touched.add(dt)
+    written = 0
+    for dt in sorted(touched):
+        folder = layout.partition_path("findings", {"dt": dt})
+        old_files = lake.list_files(folder, ".parquet")
+        parts = []
+        new = new_by_dt.get(dt, FINDINGS.empty_table())
+        new_ids = set(new.column("finding_id").to_pylist())
+        for f in old_files:
+            with lake.fs.open_input_file(lake.path(f)) as fh:
+                old = pq.read_table(fh).select(FINDINGS.names).cast(FINDINGS)
+            keep = []
+            for fid, rid, t in zip(old.column("finding_id").to_pylist(), old.column("rule_id").to_pylist(),
+                                   old.column("time").to_pylist()):
+                drop = fid in new_ids or (
+                    replace_rules is not None and rid in replace_rules
+                    and (replace_from is None or t >= replace_from) and (replace_to is None or t < replace_to))
+                keep.append(not drop)
+            parts.append(old.filter(pa.array(keep, pa.bool_())))
+        merged = pa.concat_tables([*parts, new]) if parts else new
+        if merged.num_rows:
+            lake.write_partition("findings", {"dt": dt}, merged, sort_by=["time", "rule_id"])
+            written += new.num_rows
+        for f in old_files:
+            lake.delete(f)
+    return written
