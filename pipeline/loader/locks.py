@@ -36,7 +36,13 @@ def lock_dir(lake: Lake) -> str:
 def locked(lake: Lake, name: str) -> Iterator[None]:
     """Hold the exclusive lock ``name`` (any text; hashed to a file name) for the block."""
     digest = hashlib.sha1(name.encode()).hexdigest()[:20]
-    path = os.path.join(lock_dir(lake), f"{digest}.lock")
+    with flock(os.path.join(lock_dir(lake), f"{digest}.lock")):
+        yield
+
+
+@contextmanager
+def flock(path: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file ``path`` (created if missing) for the block."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
