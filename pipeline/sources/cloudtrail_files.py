@@ -1,0 +1,156 @@
+"""Recognise CloudTrail file layouts by content and turn them into ``cloudtrail`` batches.
+
+Recognised, whatever the file name or extension (gzip or not):
+
+* S3 log files ``{"Records": [event, …]}`` (position = array index);
+* bare arrays of events (CloudTrail Lake / EventBridge exports; position = array index);
+* NDJSON, one event per line, and concatenated or pretty-printed single events
+  (position = line where the event starts);
+* ``aws cloudtrail lookup-events`` output ``{"Events": [{…, "CloudTrailEvent": "<json>"}]}`` or
+  an array of such items (the embedded event is parsed);
+* EventBridge envelopes ``{"detail-type": "AWS API Call via CloudTrail", "detail": event}``;
+* Insight events (``eventType`` ``AwsCloudTrailInsight``) like any other event;
+* digest files (``digestStartTime`` + ``logFiles``): recognised and skipped, counted in
+  ``Batch.skipped["digest_files"]``.
+
+Anything else becomes a rejection with the file, position and reason; a damaged file keeps the
+events before the damage (see :mod:`pipeline.sources.jsondocs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from pipeline.sources.base import Batch, Rejection
+from pipeline.sources.cloudtrail import SOURCE, events_to_table
+from pipeline.sources.conform import dumps, no_gc
+from pipeline.sources.jsondocs import documents
+from pipeline.sources.locations import Decoded
+
+BATCH_SIZE = 100_000
+
+
+def is_digest(value: Any) -> bool:
+    """True for a CloudTrail digest file body (log file integrity validation)."""
+    return isinstance(value, dict) and "digestStartTime" in value and "logFiles" in value
+
+
+class _FileState:
+    """Accumulates one file's events and rejections; flushes batches of ``batch_size``."""
+
+    def __init__(self, dec: Decoded, batch_size: int):
+        self.origin = dec.unit.origin
+        self.raw_bytes = dec.raw_bytes
+        self.batch_size = batch_size
+        self.events: list[Any] = []
+        self.positions: list[int] = []
+        self.rejections: list[Rejection] = []
+        self.skipped: dict[str, int] = {}
+
+    def reject(self, pos: int | None, reason: str, raw: bytes = b"", field: str | None = None) -> None:
+        self.rejections.append(Rejection(SOURCE, self.origin, pos, field, reason, raw))
+
+    def add(self, pos: int, event: Any) -> None:
+        self.events.append(event)
+        self.positions.append(pos)
+
+    def full(self) -> bool:
+        return len(self.events) >= self.batch_size
+
+    def flush(self, final: bool = False) -> Batch | None:
+        if not self.events and not self.rejections and not (final and self.skipped):
+            return None
+        table, rej = events_to_table(self.events, self.origin, positions=self.positions)
+        batch = Batch(SOURCE, table, self.origin, self.rejections + rej, dict(self.skipped),
+                      self.raw_bytes)
+        self.events, self.positions, self.rejections, self.skipped = [], [], [], {}
+        self.raw_bytes = 0
+        return batch
+
+
+def _lookup_item(st: _FileState, pos: int, item: dict[str, Any]) -> None:
+    text = item.get("CloudTrailEvent")
+    if not isinstance(text, str):
+        st.reject(pos, "lookup-events item: `CloudTrailEvent` is not a JSON string", dumps(item),
+                  "CloudTrailEvent")
+        return
+    try:
+        st.add(pos, orjson.loads(text))
+    except orjson.JSONDecodeError as exc:
+        st.reject(pos, f"lookup-events item: malformed CloudTrailEvent JSON: {exc}", text.encode(),
+                  "CloudTrailEvent")
+
+
+def _element(st: _FileState, pos: int, value: Any) -> None:
+    """One array element or line: an event, a lookup-events item or an EventBridge envelope."""
+    if isinstance(value, dict):
+        if "CloudTrailEvent" in value and "eventVersion" not in value:
+            _lookup_item(st, pos, value)
+            return
+        if "detail-type" in value and isinstance(value.get("detail"), dict):
+            st.add(pos, value["detail"])
+            return
+    st.add(pos, value)
+
+
+def _value(st: _FileState, line: int | None, value: Any) -> Iterator[Batch]:
+    """Expand one top-level JSON value; yield batches whenever ``batch_size`` is reached."""
+    items: list[Any] | None = None
+    if isinstance(value, dict):
+        if isinstance(value.get("Records"), list):
+            items = value["Records"]
+        elif isinstance(value.get("Events"), list) and "eventVersion" not in value:
+            items = value["Events"]
+        elif is_digest(value):
+            st.skipped["digest_files"] = st.skipped.get("digest_files", 0) + 1
+            return
+    elif isinstance(value, list):
+        items = value
+    if items is None:
+        _element(st, line if line is not None else 0, value)
+    else:
+        for i, item in enumerate(items):
+            _element(st, i if line is None else line, item)
+            if st.full():
+                b = st.flush()
+                if b is not None:
+                    yield b
+    if st.full():
+        b = st.flush()
+        if b is not None:
+            yield b
+
+
+def read_file(dec: Decoded, *, batch_size: int = BATCH_SIZE) -> Iterator[Batch]:
+    """Batches of one decoded file (at least one batch if the file had anything to report)."""
+    with no_gc():
+        yield from _read_file(dec, batch_size)
+
+
+def _read_file(dec: Decoded, batch_size: int) -> Iterator[Batch]:
+    st = _FileState(dec, batch_size)
+    problem_reported = dec.problem is None
+    for doc in documents(dec.data):
+        if doc.error is not None:
+            reason = doc.error
+            if not problem_reported:
+                reason, problem_reported = f"{dec.problem}; {reason}", True
+            if doc.partial:
+                reason = f"{reason} (kept the {doc.salvaged} complete records before it)"
+            st.reject(doc.line, reason, doc.raw)
+        if doc.value is not None:
+            yield from _value(st, doc.line, doc.value)
+    if not problem_reported:
+        st.reject(None, dec.problem or "damaged input", dec.data[-200:])
+    b = st.flush(final=True)
+    if b is not None:
+        yield b
+
+
+def read(decoded: Iterable[Decoded], *, batch_size: int = BATCH_SIZE) -> Iterator[Batch]:
+    """CloudTrail batches for every decoded unit, in order."""
+    for dec in decoded:
+        yield from read_file(dec, batch_size=batch_size)
