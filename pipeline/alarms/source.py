@@ -1,0 +1,203 @@
+"""Where alarm datapoints come from: an interface, an in-memory source and the lake source.
+
+A source returns, for one metric and statistic, the value of every *sliding* window
+``[t, t + period)`` whose start ``t`` lies on the evaluation grid (every 60 s, or every 10 s for
+periods under a minute) and whose end is ≤ ``end`` — exactly the datapoints an alarm evaluated
+each minute looks at. Missing windows are NaN. ``as_of`` hides samples that had not arrived yet
+(late data), where the source knows arrival times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from pipeline.alarms.model import MetricRef
+from pipeline.alarms.validate import percentile_of
+from pipeline.errors import RuleError
+from pipeline.timeutil import EPOCH, to_utc
+
+if TYPE_CHECKING:
+    from pipeline.lake import Lake
+
+
+def grid_step(period: int) -> int:
+    """Seconds between evaluations: 60, or 10 for high-resolution periods (10/20/30 s)."""
+    return 60 if period >= 60 else 10
+
+
+def epoch(t: datetime) -> int:
+    return int((to_utc(t) - EPOCH).total_seconds())
+
+
+@dataclass(frozen=True)
+class Datapoints:
+    """Sliding-window datapoints: window ``i`` is ``[start + i·step, start + i·step + period)``."""
+
+    start: int
+    step: int
+    period: int
+    values: np.ndarray
+    counts: np.ndarray | None = None
+
+    def index(self, window_start: int) -> int:
+        return (window_start - self.start) // self.step
+
+
+class MetricSource(Protocol):
+    def datapoints(self, metric: MetricRef, period: int, start: datetime, end: datetime, *,
+                   as_of: datetime | None = None) -> Datapoints:
+        """Windows with starts ``start, start+step, …`` and ends ≤ ``end``."""
+        ...
+
+
+def _window_count(start: int, end: int, step: int, period: int) -> int:
+    return max(0, (end - period - start) // step + 1)
+
+
+def combine(stat: str, start: int, step: int, period: int, n: int, ts: np.ndarray, vals: np.ndarray,
+            counts: np.ndarray | None = None) -> Datapoints:
+    """Aggregate samples (``ts`` epoch seconds, values, optional sample counts) into sliding windows.
+
+    Percentiles use the nearest-rank definition on the raw samples (CloudWatch's estimator is
+    undocumented); other extended statistics are not computed in memory.
+    """
+    w = period // step
+    nb = n + w - 1  # buckets covering every window
+    if counts is None:
+        counts = np.ones(len(vals))
+    keep = (ts >= start) & (ts < start + nb * step)
+    ts, vals, counts = ts[keep], vals[keep], counts[keep]
+    b = ((ts - start) // step).astype(np.int64)
+    cnt = np.bincount(b, weights=counts, minlength=nb)
+    csum = np.concatenate([[0.0], np.cumsum(cnt)])
+    wcnt = csum[w:w + n] - csum[:n]
+    out = np.full(n, np.nan)
+    has = wcnt > 0
+    p = percentile_of(stat)
+    if stat in ("Sum", "Average", "SampleCount"):
+        s = np.concatenate([[0.0], np.cumsum(np.bincount(b, weights=vals * counts, minlength=nb))])
+        wsum = s[w:w + n] - s[:n]
+        out[has] = {"Sum": wsum, "Average": wsum / np.where(has, wcnt, 1), "SampleCount": wcnt}[stat][has]
+    elif stat in ("Minimum", "Maximum"):
+        fill = np.inf if stat == "Minimum" else -np.inf
+        per = np.full(nb, fill)
+        (np.minimum if stat == "Minimum" else np.maximum).at(per, b, vals)
+        if w == 1:
+            agg = per[:n]
+        else:
+            view = np.lib.stride_tricks.sliding_window_view(per, w)[:n]
+            agg = view.min(axis=1) if stat == "Minimum" else view.max(axis=1)
+        out[has] = agg[has]
+    elif p is not None:
+        order = np.argsort(b, kind="stable")
+        b_sorted, v_sorted = b[order], vals[order]
+        edges = np.searchsorted(b_sorted, np.arange(nb + 1))
+        for i in np.nonzero(has)[0]:
+            window = np.sort(v_sorted[edges[i]:edges[i + w]])
+            rank = max(1, int(np.ceil(p * len(window))))
+            out[i] = window[rank - 1]
+    else:
+        raise RuleError(stat, "statistic not computable by the in-memory source", field="Statistic")
+    return Datapoints(start, step, period, out, wcnt)
+
+
+class MemorySource:
+    """Samples held in memory, keyed by (namespace, metric name, dimensions); for tests and benchmarks.
+
+    ``add(metric, times, values, arrivals=None)``: ``arrivals`` (epoch seconds) say when each
+    sample became visible; ``as_of`` then hides later arrivals (late data).
+    """
+
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, str, tuple[tuple[str, str], ...]],
+                          tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+
+    def add(self, metric: MetricRef, times: list[datetime] | np.ndarray, values: list[float] | np.ndarray,
+            arrivals: list[datetime] | np.ndarray | None = None) -> None:
+        ts = np.array([epoch(t) for t in times], dtype=np.int64) if isinstance(times, list) else times
+        arr = None
+        if arrivals is not None:
+            arr = (np.array([epoch(t) for t in arrivals], dtype=np.int64)
+                   if isinstance(arrivals, list) else arrivals)
+        self.series[(metric.namespace, metric.metric_name, metric.dimensions)] = (
+            np.asarray(ts, dtype=np.int64), np.asarray(values, dtype=np.float64), arr)
+
+    def datapoints(self, metric: MetricRef, period: int, start: datetime, end: datetime, *,
+                   as_of: datetime | None = None) -> Datapoints:
+        step = grid_step(period)
+        s, e = epoch(start), epoch(end)
+        n = _window_count(s, e, step, period)
+        found = self.series.get((metric.namespace, metric.metric_name, metric.dimensions))
+        if found is None:
+            return Datapoints(s, step, period, np.full(n, np.nan), np.zeros(n))
+        ts, vals, arr = found
+        if as_of is not None and arr is not None:
+            seen = arr <= epoch(as_of)
+            ts, vals = ts[seen], vals[seen]
+        return combine(metric.stat, s, step, period, n, ts, vals)
+
+
+_PARTIALS = {"Sum": ("Sum",), "SampleCount": ("SampleCount",), "Average": ("Sum", "SampleCount"),
+             "Minimum": ("Minimum",), "Maximum": ("Maximum",)}
+
+
+class LakeSource:
+    """Datapoints from the lake's metric tiers through ``pipeline.query.metrics.get_metric_data``.
+
+    Period 60 s (and high-resolution periods) read the statistic at that period directly. Longer
+    periods slide every minute: SampleCount/Sum/Average/Minimum/Maximum are combined from 1-minute
+    partials; other statistics are read at the full period once per minute offset.
+    """
+
+    def __init__(self, lake: Lake):
+        self.lake = lake
+
+    def _fetch(self, metric: MetricRef, stat: str, start: int, end: int, period: int) -> tuple[np.ndarray, np.ndarray]:
+        from datetime import timedelta
+
+        from pipeline.query.metrics import get_metric_data
+
+        s, e = EPOCH + timedelta(seconds=start), EPOCH + timedelta(seconds=end)
+        md = get_metric_data(self.lake, metric.namespace, metric.metric_name, metric.dimension_dict, stat,
+                             s, e, period, max_points=max(1440, (end - start) // period + 2),
+                             unit=metric.unit, now=e)
+        ts = np.array([epoch(t) for t in md.timestamps], dtype=np.int64)
+        vals = np.array([np.nan if v is None else v for v in md.values], dtype=np.float64)
+        return ts, vals
+
+    def datapoints(self, metric: MetricRef, period: int, start: datetime, end: datetime, *,
+                   as_of: datetime | None = None) -> Datapoints:
+        step = grid_step(period)
+        s, e = epoch(start), epoch(end)
+        n = _window_count(s, e, step, period)
+        need_counts = percentile_of(metric.stat) is not None
+        if period == step or metric.stat not in _PARTIALS:
+            values = np.full(n, np.nan)
+            counts = np.full(n, np.nan) if need_counts else None
+            for offset in range(0, period, step) if period > step else [0]:
+                for stat, target in [(metric.stat, values)] + ([("SampleCount", counts)] if counts is not None else []):
+                    ts, vals = self._fetch(metric, stat, s + offset, e, period)
+                    idx = (ts - s) // step
+                    ok = (idx >= 0) & (idx < n) & ((ts - s) % step == 0)
+                    target[idx[ok]] = vals[ok]
+            return Datapoints(s, step, period, values, counts)
+        parts = {p: self._fetch(metric, p, s, e, step) for p in _PARTIALS[metric.stat]}
+        if metric.stat == "Average":
+            (ts, sums), (ts2, cnts) = parts["Sum"], parts["SampleCount"]
+            return combine("Average", s, step, period, n, ts2, sums_per(ts, sums, ts2) / np.where(cnts > 0, cnts, 1),
+                           counts=cnts)
+        ts, vals = parts[metric.stat]
+        ok = ~np.isnan(vals)
+        if metric.stat in ("Sum", "SampleCount"):
+            return combine("Sum", s, step, period, n, ts[ok], vals[ok])
+        return combine(metric.stat, s, step, period, n, ts[ok], vals[ok])
+
+
+def sums_per(ts: np.ndarray, sums: np.ndarray, target_ts: np.ndarray) -> np.ndarray:
+    """Align ``sums`` (at ``ts``) to ``target_ts`` (0 where absent)."""
+    lookup = dict(zip(ts.tolist(), sums.tolist(), strict=True))
+    return np.array([lookup.get(t, 0.0) for t in target_ts.tolist()], dtype=np.float64)
