@@ -91,6 +91,9 @@ class TierSettings:
                               self.recompute_window_minutes)
         if self.clock not in ("data", "wall"):
             raise ConfigError("tiers.clock", "must be 'data' or 'wall'", self.clock)
+        from pipeline.rollup.tiers import check_tier_settings  # periods and retention as a chain
+
+        check_tier_settings(self)
 
 
 @dataclass

@@ -110,13 +110,13 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
         cutoff = ceil(clock - timedelta(seconds=_source_keep(settings, job)), job.period)
     else:
         cutoff = floor(clock - window, job.period)
-    tasks: list[tuple[Task, str, datetime | None, list[str]]] = []
+    tasks: list[tuple[Task, dict[str, str], datetime | None]] = []
     for tfolder, (values, folders) in sorted(groups.items()):
-        files = [f for folder in folders for f in sources[folder]]
-        fp = fingerprint(files)
+        fps = {folder: fingerprint(sources[folder]) for folder in folders}
         exists = lake.exists(f"{tfolder}/{job.file_name}")
-        entry = job_state.get(tfolder)
-        if exists and not full and entry and entry.get("fp") == fp:
+        recorded = job_state.get(tfolder, {}).get("sources", {})
+        # sources that disappeared (retention) do not count as a change
+        if exists and not full and all(recorded.get(f) == fp for f, fp in fps.items()):
             report.unchanged += 1
             continue
         lo, hi = partition_range(values)
@@ -127,14 +127,15 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
                     report.late.append(tfolder)
                 continue
             lo, keep_before = cutoff, cutoff
+        files = [f for folder in folders for f in sources[folder]]
         task = Task(tfolder, values, tuple(lake.uri(f.rel) for f in files), lo, hi)
-        tasks.append((task, fp, keep_before, folders))
-    by_folder = {t.folder: (fp, kb, folders) for t, fp, kb, folders in tasks}
+        tasks.append((task, {**recorded, **fps}, keep_before))
+    by_folder = {t.folder: (fps, kb) for t, fps, kb in tasks}
     for task, rows in engine.compute(job, [t for t, *_ in tasks]):
-        fp, keep_before, folders = by_folder[task.folder]
+        fps, keep_before = by_folder[task.folder]
         report.rows_in += rows.num_rows
         report.rows += _write(lake, task, job, rows, keep_before)
-        job_state[task.folder] = {"fp": fp, "sources": folders}
+        job_state[task.folder] = {"sources": fps}
         report.built.append(task.folder)
         save_state(lake, state)
         if progress:

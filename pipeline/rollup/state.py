@@ -1,8 +1,8 @@
 """What the rollup jobs have built, and the data clock.
 
 The state (``_state/rollups.json`` in the lake; hidden from every table) records, per job and
-target partition, a fingerprint of the source files it was built from (path, size, mtime) and
-the source partitions it read. A rerun rebuilds only partitions whose sources changed, and
+target partition, the source partitions it was built from, each with a fingerprint of its
+files (path, size, mtime). A rerun rebuilds only partitions whose sources changed, and
 retention refuses to drop a source partition no job has rolled up yet.
 """
 
