@@ -10,17 +10,16 @@ Views (each a z-like "how unusual" number, computed before the point is learnt):
 * **variance** — the ratio of recent to long-run squared residuals, for a series that becomes
   erratic without moving its mean.
 
-Raw views are not comparable across series (CPU is spiky, latency is smooth), so each series
-keeps a running mean and spread of its own combined surprise (learnt on unflagged points only)
-and reports how far the current surprise stands above it — the "anomaly likelihood" idea of
-Numenta's HTM detector, in closed form. The score is mapped into [0, 1] with 0.5 at
-``surprise == scale``.
+Raw views are not comparable across series (CPU is spiky, latency is smooth), so each view is
+calibrated against its own history (:class:`TailCalibrator`): the surprise is ``−log10`` of the
+share of past points that were at least as unusual. The score is ``S / (S + scale)`` for surprise
+``S`` (0.5 at one-in-``10^scale`` rarity), in [0, 1).
 
-Flagged points (score ≥ ``flag``) are not learnt; after ``relevel_after`` consecutive flagged
-points the model accepts the new level (a level shift becomes the new normal). Once an episode
-has been reported, further points of the same episode (within ``refractory`` points) are
-reported at a reduced score, so one incident yields one alert rather than a burst.
-State is a fixed number of floats per series.
+Flagged points (score ≥ ``flag``) are not learnt by the forecaster; after ``relevel_after``
+consecutive flagged points it accepts the new level (a level shift becomes the new normal). Once
+an episode has been reported, points within ``refractory`` points of the alert are reported at half
+their score, so one incident yields one alert rather than a burst. State is a fixed number of
+floats per series (about 700).
 """
 
 from __future__ import annotations
@@ -29,35 +28,36 @@ import math
 from typing import Any
 
 from pipeline.anomaly.base import WARMUP_SCORE, Score
+from pipeline.anomaly.calibrate import TailCalibrator
 from pipeline.anomaly.model import SeasonalModel
+
+_Judged = tuple[list[int], list[float], float, float]  # (views, raw values, forecast, sigma)
 
 
 class MultiViewDetector:
     """Default streaming detector (``name = "multiview"``); see the module docstring."""
 
     name = "multiview"
-    __slots__ = ("k", "flag", "scale", "relevel_after", "refractory", "model", "m_short",
-                 "v_short", "v_long", "s_mean", "s_var", "s_n", "flagged_run", "since_alert",
-                 "drift_mean", "drift_dev", "warm_n")
+    __slots__ = ("k", "flag", "scale", "relevel_after", "refractory", "model", "calib",
+                 "m_short", "v_short", "v_long", "drift_mean", "drift_dev", "flagged_run",
+                 "since_alert", "warm_n")
 
-    def __init__(self, *, k: float = 2.0, flag: float = 0.5, scale: float = 4.0,
-                 relevel_after: int = 12, refractory: int = 24, warmup: int = 30) -> None:
+    def __init__(self, *, k: float = 2.0, flag: float = 0.5, scale: float = 3.0,
+                 relevel_after: int = 12, refractory: int = 36, warmup: int = 30) -> None:
         self.k, self.flag, self.scale = k, flag, scale
         self.relevel_after, self.refractory = relevel_after, refractory
         self.model = SeasonalModel(warmup=warmup)
+        self.calib = TailCalibrator(7)
         self.m_short = 0.0      # EW mean of residuals (α = 0.3)
-        self.v_short = 0.0      # EW mean of squared standardised residuals (α = 0.1)
-        self.v_long = 1.0
+        self.v_short = 1.0      # EW mean of squared standardised residuals (α = 0.1)
+        self.v_long = 1.0       # the same, slow (α = 0.005)
         self.drift_mean = math.nan  # short average of values (α = 0.2)
-        self.drift_dev = 0.0    # EW mean |x - slow level|
-        self.s_mean = 0.0       # running mean / variance of the combined surprise
-        self.s_var = 1.0
-        self.s_n = 0
+        self.drift_dev = 0.0    # EW mean |x − slow level|
         self.flagged_run = 0
         self.since_alert = 1 << 30
         self.warm_n = warmup
 
-    def _surprise(self, t: float, x: float) -> tuple[float, float, float] | None:
+    def _views(self, t: float, x: float) -> _Judged | None:
         b = self.model.best(t)
         if b is None:
             return None
@@ -66,64 +66,61 @@ class MultiViewDetector:
         z = abs(r) / sigma
         m = self.m_short + 0.3 * (r - self.m_short)
         z_shift = abs(m) / (sigma * 0.42)  # sd of an α=0.3 EW mean of iid residuals
-        v = self.v_short + 0.1 * (min(z * z, 100.0) - self.v_short)
-        z_var = max(0.0, v / max(self.v_long, 1e-6) - 1.0)
-        raw = z if z > z_shift else z_shift
-        if z_var > raw:
-            raw = z_var
-        if not math.isnan(self.drift_mean) and self.drift_dev > 0:
-            dm = self.drift_mean + 0.2 * (x - self.drift_mean)
-            zd = abs(dm - self.model.slow) / (3.0 * self.drift_dev)
-            if zd > raw:
-                raw = zd
-        return raw, p, sigma
+        zz = z * z
+        v = self.v_short + 0.1 * ((zz if zz < 100.0 else 100.0) - self.v_short)
+        z_var = v / self.v_long - 1.0 if v > self.v_long else 0.0
+        dm = self.drift_mean + 0.2 * (x - self.drift_mean)
+        z_drift = abs(dm - self.model.slow) / self.drift_dev if self.drift_dev > 0 else 0.0
+        d = dm - self.model.slow
+        return [0 if r >= 0 else 1, 2 if m >= 0 else 3, 4, 5 if d >= 0 else 6], \
+            [z, z_shift, z_var, z_drift], p, sigma
 
-    def score_one(self, t: float, x: float | None) -> Score:
-        return self._judge(t, x)[0]
-
-    def _judge(self, t: float, x: float | None) -> tuple[Score, tuple[float, float, float] | None,
-                                                          float]:
+    def _judge(self, t: float, x: float | None) -> tuple[Score, _Judged | None, float]:
         if x is None or x != x:
             return WARMUP_SCORE, None, 0.0
-        s = self._surprise(t, x)
-        if s is None:
+        j = self._views(t, x)
+        if j is None:
             return WARMUP_SCORE, None, 0.0
-        raw, p, sigma = s
-        full = self._calibrate(raw)
+        views, raws, p, sigma = j
+        s = self.calib.surprise(views, raws) - 0.6  # − log10(4): four views are looked at
+        full = s / (s + self.scale) if s > 0 else 0.0
         score = full * 0.5 if self.since_alert < self.refractory else full
         lo = p - self.k * sigma
         if self.model.nonneg and lo < 0:
             lo = 0.0
-        return Score(score, p, lo, p + self.k * sigma, True), s, full
+        return Score(score, p, lo, p + self.k * sigma, True), j, full
 
-    def _calibrate(self, raw: float) -> float:
-        if self.s_n < 10:
-            return 0.0
-        sd = math.sqrt(self.s_var) if self.s_var > 0.01 else 0.1
-        u = (raw - self.s_mean) / sd
-        if u <= 0:
-            return 0.0
-        q = u / self.scale
-        return 1.0 - math.exp(-0.6931471805599453 * q * q)
+    def score_one(self, t: float, x: float | None) -> Score:
+        """Judge ``x`` at ``t`` from earlier points only (does not change the state)."""
+        return self._judge(t, x)[0]
 
     def learn_one(self, t: float, x: float | None) -> None:
-        _, s, full = self._judge(t, x)
-        self._learn(t, x, s, full)
+        """Learn ``x`` (skipped by the forecaster if the detector flags it)."""
+        _, j, full = self._judge(t, x)
+        self._learn(t, x, j, full)
 
     def step(self, t: float, x: float | None) -> Score:
-        sc, s, full = self._judge(t, x)
-        self._learn(t, x, s, full)
+        """Score then learn one point (one model evaluation)."""
+        sc, j, full = self._judge(t, x)
+        self._learn(t, x, j, full)
         return sc
 
-    def _learn(self, t: float, x: float | None, s: tuple[float, float, float] | None,
-               score: float) -> None:
+    def _learn(self, t: float, x: float | None, j: _Judged | None, score: float) -> None:
         if x is None or x != x:
             return
         model = self.model
-        self._learn_views(t, x, s)
-        if s is None:
+        self.drift_mean = x if self.drift_mean != self.drift_mean else (
+            self.drift_mean + 0.2 * (x - self.drift_mean))
+        self.drift_dev += 0.01 * (abs(x - model.slow) - self.drift_dev)
+        if j is None:
             model.learn(t, x)
             return
+        views, raws, p, sigma = j
+        self.calib.learn(views, raws)
+        r = x - p
+        self.m_short += 0.3 * (r - self.m_short)
+        zz = (r / sigma) ** 2
+        self.v_short += 0.1 * ((zz if zz < 100.0 else 100.0) - self.v_short)
         if score >= self.flag:
             self.since_alert = 0 if self.since_alert >= self.refractory else self.since_alert + 1
             self.flagged_run += 1
@@ -134,37 +131,24 @@ class MultiViewDetector:
             return
         self.since_alert += 1
         self.flagged_run = 0
-        raw = s[0]
-        a = 0.002 if self.s_n > 500 else 1.0 / (self.s_n + 1)
-        d = raw - self.s_mean
-        self.s_mean += a * d
-        self.s_var += a * (d * d - self.s_var)
-        self.s_n += 1
+        self.v_long += 0.005 * ((zz if zz < 16.0 else 16.0) - self.v_long)
         model.learn(t, x)
 
-    def _learn_views(self, t: float, x: float, s: tuple[float, float, float] | None) -> None:
-        self.drift_mean = x if math.isnan(self.drift_mean) else (
-            self.drift_mean + 0.2 * (x - self.drift_mean))
-        self.drift_dev += 0.01 * (abs(x - self.model.slow) - self.drift_dev)
-        if s is None:
-            return
-        _, p, sigma = s
-        r = x - p
-        self.m_short += 0.3 * (r - self.m_short)
-        zz = min((r / sigma) ** 2, 100.0)
-        self.v_short += 0.1 * (zz - self.v_short)
-        self.v_long += 0.005 * (min(zz, 16.0) - self.v_long)
-
     def state(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__slots__ if k != "model"}
+        """JSON-serialisable snapshot of the whole state (fixed size)."""
+        out: dict[str, Any] = {k: getattr(self, k) for k in self.__slots__
+                               if k not in ("model", "calib")}
         out["model"] = self.model.state()
+        out["calib"] = self.calib.state()
         return out
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> MultiViewDetector:
+        """Inverse of :meth:`state`."""
         d = cls.__new__(cls)
         for k in cls.__slots__:
-            if k != "model":
+            if k not in ("model", "calib"):
                 setattr(d, k, state[k])
         d.model = SeasonalModel.from_state(state["model"])
+        d.calib = TailCalibrator.from_state(state["calib"])
         return d

@@ -1,0 +1,99 @@
+"""NAB scorer against hand-computed cases (numbers worked out on paper from NAB's rules)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from pipeline.anomaly import nab
+
+# σ(y) = 2/(1+e^(5y)) − 1, computed by hand:
+SIG_M1 = 0.986614   # y = −1:    e^−5 = 0.0067379 → 2/1.0067379 − 1
+SIG_M05 = 0.848283  # y = −0.5:  e^−2.5 = 0.0820850 → 2/1.0820850 − 1
+SIG_P0556 = -0.882929  # y = 5/9: e^2.7778 = 16.0836 → 2/17.0836 − 1
+
+
+def _scores(n: int, hits: list[int], value: float = 0.9) -> list[float]:
+    s = [0.0] * n
+    for i in hits:
+        s[i] = value
+    return s
+
+
+def test_sigmoid_and_probation() -> None:
+    assert nab.scaled_sigmoid(-1.0) == pytest.approx(SIG_M1, abs=1e-6)
+    assert nab.scaled_sigmoid(-0.5) == pytest.approx(SIG_M05, abs=1e-6)
+    assert nab.scaled_sigmoid(0.0) == 0.0
+    assert nab.scaled_sigmoid(3.01) == -1.0
+    assert nab.probation_rows(100) == 15
+    assert nab.probation_rows(4032) == 604
+    assert nab.probation_rows(18050) == 750
+
+
+def test_detection_at_left_edge_is_perfect() -> None:
+    r = nab.score_file(_scores(100, [40]), [(40, 49)], 0.5)
+    assert (r.tp, r.fp, r.fn) == (1, 0, 0)
+    assert r.raw == pytest.approx(1.0)
+    assert nab.normalised([r]) == pytest.approx(100.0)
+
+
+def test_mid_window_detection_and_later_ones_ignored() -> None:
+    r = nab.score_file(_scores(100, [45, 46, 49]), [(40, 49)], 0.5)
+    assert r.tp == 1 and r.fp == 0
+    assert r.raw == pytest.approx(SIG_M05 / SIG_M1, abs=1e-5)  # 0.859795
+    # normalised: 100 · (0.859795 + 1) / 2
+    assert nab.normalised([r]) == pytest.approx(92.98975, abs=1e-3)
+
+
+def test_false_positives_before_and_after_a_window() -> None:
+    # row 20: before any window → −0.11; row 54: 5 rows past a 10-row window, y = 5/9
+    r = nab.score_file(_scores(100, [10, 20, 54]), [(40, 49)], 0.5)
+    assert (r.tp, r.fp, r.fn) == (0, 2, 1)  # row 10 is in the 15-row probation: ignored
+    assert r.raw == pytest.approx(-0.11 + 0.11 * SIG_P0556 - 1.0, abs=1e-5)
+    far = nab.score_file(_scores(100, [90]), [(40, 49)], 0.5)  # 41 rows past: y > 3 → −1
+    assert far.raw == pytest.approx(-0.11 - 1.0)
+
+
+def test_threshold_profiles_and_corpus_normalisation() -> None:
+    s = _scores(200, [60, 150])
+    s[60] = 0.4
+    wins = [(60, 69), (140, 159)]
+    at_05 = nab.score_file(s, wins, 0.5)
+    assert (at_05.tp, at_05.fn) == (1, 1)
+    # row 150 in a 20-row window: y = −(159 − 150 + 1)/20 = −0.5
+    assert at_05.raw == pytest.approx(SIG_M05 / SIG_M1 - 1.0, abs=1e-5)
+    low_fn = nab.score_file(s, wins, 0.5, nab.PROFILES["reward_low_FN"])
+    assert low_fn.raw == pytest.approx(SIG_M05 / SIG_M1 - 2.0, abs=1e-5)
+    assert low_fn.null == -4.0 and low_fn.perfect == 2.0
+    both = nab.score_file(s, wins, 0.3)
+    assert both.raw == pytest.approx(1.0 + SIG_M05 / SIG_M1, abs=1e-5)
+    # corpus: Σraw = (0.859795 − 1) + (1 + 0.859795) = 1.71959, Σnull = −4, Σperfect = 4
+    assert nab.normalised([at_05, both]) == pytest.approx(100 * (1.71959 + 4) / 8, abs=1e-3)
+    thr, best = nab.optimise_threshold([(s, wins)])
+    assert thr <= 0.4 and best == pytest.approx(nab.normalised([both]))
+
+
+def test_window_rows_and_loading(tmp_path) -> None:
+    t0 = datetime(2014, 3, 14)
+    ts = [t0 + timedelta(minutes=5 * i) for i in range(20)]
+    assert nab.window_rows(ts, [(ts[3], ts[7])]) == [(3, 7)]
+    p = tmp_path / "windows.json"
+    p.write_text('{"g/f.csv": [["2014-03-14 00:15:00.000000", "2014-03-14 00:35:00.000000"]]}')
+    assert nab.load_windows(p) == {"f.csv": [(ts[3], ts[7])]}
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(nab.InputError, match="bad.json"):
+        nab.load_windows(bad)
+
+
+def test_real_nab_dev_windows_cover_the_labels(shared_data) -> None:
+    import json
+
+    wins = nab.load_windows(shared_data / "nab-dev" / "labels" / "windows.json")
+    labels = json.loads((shared_data / "nab-dev" / "labels" / "labels.json").read_text())
+    for key, stamps in labels.items():
+        w = wins[key.split("/")[-1]]
+        for s in stamps:
+            t = datetime.fromisoformat(s)
+            assert any(a <= t <= b for a, b in w)
