@@ -9,6 +9,8 @@ for fields the schema does not name. The *candidates* of a path are:
 * at each step below a list, the key is looked up in every element (one level of list);
 * a null or missing value gives no candidate (so "absent" and "null" are the same);
 * a final list gives the list itself (as compact JSON text) **and** each non-null element;
+* fields the schema does not name are read from ``_wl_extra`` in a lake row, and from the event
+  itself in a raw CloudTrail dict (which has no ``_wl_extra``);
 * objects and lists compare as compact JSON text (``{"a":1}``; a whole JSON column compares as
   its stored text); ``true``/``false`` and numbers as their JSON spelling; ``eventTime`` as
   ``YYYY-MM-DDTHH:MM:SSZ``.
@@ -161,7 +163,8 @@ def candidates(view: EventView, access: Access) -> list[str]:
             return [value]
         return [to_text(value)]
     if access.kind == "json":
-        nodes: list[Any] = [view.parsed(access.column)]
+        raw_extra = access.column == (EXTRA,) and EXTRA not in view.event
+        nodes: list[Any] = [view.event if raw_extra else view.parsed(access.column)]
         for key in access.keys:
             nxt: list[Any] = []
             for x in nodes:
