@@ -162,7 +162,7 @@ def run_query(lake: Lake, sql: str, *, default_bound_hours: int | None = 24, max
         elif bound is not None and bound.lower is not None:
             windows[view] = catalog.Window(bound.lower, bound.upper)
     con = duckdb.connect()
-    catalog.build(con, lake, windows)
+    catalog.build(con, lake, windows, sorted(analysis.referenced) or None)
     safety.lock_down(con, lake.root)
     try:
         reader = con.sql(analysis.sql, params=params).to_arrow_reader(min(max_rows + 1, 1 << 20))

@@ -67,12 +67,14 @@ class Analysis:
         tables: lake views referenced by name (lower case).
         bounds: per view, the widest bound across the references that are bounded.
         unbounded: views with at least one reference that has no lower time bound.
+        referenced: every lake view named anywhere in the statement.
     """
 
     sql: str
     tables: set[str] = field(default_factory=set)
     bounds: dict[str, Bound] = field(default_factory=dict)
     unbounded: set[str] = field(default_factory=set)
+    referenced: set[str] = field(default_factory=set)
 
 
 def check_statement(sql: str) -> str:
@@ -136,6 +138,8 @@ def analyse(sql: str, lake_root: str, views: dict[str, tuple[str, ...]],
             _check_function(fn, lake_root, sql, table=True)
         elif cls == "FUNCTION":
             _check_function(node, lake_root, sql, table=False)
+        if node.get("type") == "BASE_TABLE" and str(node.get("table_name", "")).lower() in views:
+            result.referenced.add(str(node["table_name"]).lower())
         if node.get("type") == "SELECT_NODE":
             _bounds_of_select(node, views, cte_names, scratch, result)
     return result

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 
 import duckdb
 import pyarrow as pa
@@ -56,21 +54,29 @@ def test_connect_keeps_working_for_other_teams(lake):
     assert con.execute("SELECT count(*) FROM cloudtrail").fetchone() == (1,)
 
 
-def test_cli_sql_formats(lake, tmp_path):
+def test_cli_sql_formats(lake, tmp_path, capsys, monkeypatch):
+    import io
+
+    from pipeline.cli import main
+
     write_events(lake, [event("CreateUser", "2026-11-01T10:00:00Z"), event("DeleteUser", "2026-11-01T10:05:00Z")])
-    base = [sys.executable, "-m", "pipeline", "--lake", str(lake.root), "sql"]
+    base = ["--lake", str(lake.root), "sql"]
     q = "SELECT eventName, userIdentity.userName AS who FROM cloudtrail ORDER BY eventTime"
-    out = subprocess.run(base + [q, "--format", "json"], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == [{"eventName": "CreateUser", "who": "alice"},
-                                      {"eventName": "DeleteUser", "who": "alice"}]
-    assert "no time bound on cloudtrail" in out.stderr
-    out = subprocess.run(base + [q, "--format", "csv"], capture_output=True, text=True, check=True)
-    assert out.stdout.splitlines() == ["eventName,who", "CreateUser,alice", "DeleteUser,alice"]
+    assert main(base + [q, "--format", "json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == [{"eventName": "CreateUser", "who": "alice"},
+                                   {"eventName": "DeleteUser", "who": "alice"}]
+    assert "no time bound on cloudtrail" in out.err
+    assert main(base + [q, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["eventName,who", "CreateUser,alice", "DeleteUser,alice"]
     pq_file = tmp_path / "o.parquet"
-    subprocess.run(base + [q, "--format", "parquet", "--output", str(pq_file)], check=True, capture_output=True)
+    assert main(base + [q, "--format", "parquet", "--output", str(pq_file)]) == 0
     assert __import__("pyarrow.parquet", fromlist=["x"]).read_table(pq_file).num_rows == 2
-    bad = subprocess.run(base + ["DROP VIEW cloudtrail"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "refused" in bad.stderr
-    inter = subprocess.run(base, input="SELECT count(*) AS n\n FROM cloudtrail;\n.quit\n",
-                           capture_output=True, text=True, check=True)
-    assert inter.stdout.split()[-1] == "2"
+    assert main(base + [q]) == 0
+    assert capsys.readouterr().out.splitlines()[2].split() == ["CreateUser", "alice"]
+    assert main(base + ["DROP VIEW cloudtrail"]) == 2
+    assert "refused" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("SELECT count(*) AS n\n FROM cloudtrail;\nDELETE FROM x;\n.quit\n"))
+    assert main(base) == 0
+    out = capsys.readouterr()
+    assert out.out.split()[-1] == "2" and "refused" in out.err
