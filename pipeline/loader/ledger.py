@@ -71,16 +71,24 @@ def write_entry(lake: Lake, table_name: str, folder: str, commit: str, kind: str
     return rel
 
 
+def _entry_names(lake: Lake, table_name: str, folder: str) -> list[str]:
+    import pyarrow.fs as pafs
+
+    base = lake.path(ledger_folder(table_name, folder))
+    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
+        return []
+    return [i.base_name for i in lake.fs.get_file_info(pafs.FileSelector(base))
+            if i.type == pafs.FileType.File and i.base_name.endswith(".json")
+            and not i.base_name.startswith(".")]
+
+
 def entries(lake: Lake, table_name: str, folder: str) -> dict[str, dict[str, Any]]:
     """Every ledger entry of one partition, by commit id."""
-    out: dict[str, dict[str, Any]] = {}
-    for rel in lake.list_files(ledger_folder(table_name, folder), ".json"):
-        commit = rel.rsplit("/", 1)[-1][: -len(".json")]
-        out[commit] = lake.read_json(rel)
-    return out
+    led = ledger_folder(table_name, folder)
+    return {name[: -len(".json")]: lake.read_json(f"{led}/{name}")
+            for name in sorted(_entry_names(lake, table_name, folder))}
 
 
 def commit_ids(lake: Lake, table_name: str, folder: str) -> set[str]:
     """Commit ids that have an entry in one partition (names only, no reads)."""
-    return {rel.rsplit("/", 1)[-1][: -len(".json")]
-            for rel in lake.list_files(ledger_folder(table_name, folder), ".json")}
+    return {name[: -len(".json")] for name in _entry_names(lake, table_name, folder)}

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.lake import Lake
-from pipeline.loader import Loader
+from pipeline.loader import Loader, ledger
 from pipeline.query.duck import connect
 from pipeline.schemas import CLOUDTRAIL
 from pipeline.sources.base import Rejection
@@ -128,6 +128,9 @@ def test_orphan_file_is_adopted_and_dedups(lake: Lake, settings: Settings):
         f.write(b"half a file")
     s = load(lake, settings, ct_batch(rows))
     assert (s.loaded, s.duplicates, s.adopted_files) == (30, 20, 1)
+    entries = ledger.entries(lake, "cloudtrail", "raw/cloudtrail/dt=2026-11-01/hour=08")
+    assert sorted(e["kind"] for e in entries.values()) == ["adopted", "load"]
+    assert Loader(lake, settings.loader).add_all([ct_batch(rows)]).adopted_files == 0
     assert event_ids(lake) == [f"ev-{i:08d}" for i in range(50)]
     assert not [n for n in os.listdir(folder) if n.endswith(".tmp")]
     assert lake.exists("_ledger/cloudtrail/dt=2026-11-01/hour=08/0123456789abcdef01.json")

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import Settings
+from pipeline.lake import Lake
+from pipeline.loader import Loader, ledger
+from pipeline.loader.compact import compact, compact_partition
+from pipeline.query.duck import connect
+from tests.pipeline.loader.helpers import ct_batch, ct_rows
+
+
+def small_files(lake: Lake, settings: Settings, n_batches: int = 6, per: int = 300) -> None:
+    settings.loader.buffer_seconds = 0  # zero buffering: one file per batch and partition
+    loader = Loader(lake, settings.loader)
+    for i in range(n_batches):
+        loader.add(ct_batch(ct_rows(per, start=i * per, step=timedelta(seconds=5))))
+    loader.close()
+
+
+def ids(lake: Lake) -> list[tuple[str, int]]:
+    return connect(lake, ["cloudtrail"]).execute(
+        "SELECT eventID, count(*) FROM cloudtrail GROUP BY 1 ORDER BY 1").fetchall()
+
+
+def test_compact_merges_and_keeps_every_row_once(lake: Lake, settings: Settings):
+    small_files(lake, settings)  # 1800 events 5 s apart from 08:00 → hours 08, 09, 10
+    before = lake.table_files("cloudtrail")
+    assert len(before) > 6
+    s = compact(lake, ["cloudtrail"])
+    after = lake.table_files("cloudtrail")
+    assert (s.compacted, s.files_out, len(after)) == (3, 3, 3)
+    assert s.rows == 1800 and s.files_in == len(before)
+    assert ids(lake) == [(f"ev-{i:08d}", 1) for i in range(1800)]
+    assert sum(pq.read_metadata(lake.path(f)).num_rows for f in after) == 1800
+    again = compact(lake, ["cloudtrail"])
+    assert again.compacted == 0 and lake.table_files("cloudtrail") == after
+    # a later load still de-duplicates against the compacted files
+    assert Loader(lake, settings.loader).add_all([ct_batch(ct_rows(10))]).duplicates == 10
+
+
+def test_crash_after_publish_is_rolled_forward(lake: Lake, settings: Settings, monkeypatch):
+    small_files(lake, settings, 3, 100)  # all in hour 08
+    folder = "raw/cloudtrail/dt=2026-11-01/hour=08"
+    real_delete = Lake.delete
+
+    def crash(self, rel):  # die after the output became visible, before the inputs are gone
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Lake, "delete", crash)
+    with pytest.raises(KeyboardInterrupt):
+        compact_partition(lake, "cloudtrail", folder, ledger.CommitIds("abcdefabcdef"))
+    monkeypatch.setattr(Lake, "delete", real_delete)
+    assert any(n.endswith(".intent") for n in ledger.commit_ids(lake, "cloudtrail", folder))
+    # the next loader that touches the partition finishes the swap before de-duplicating
+    s = Loader(lake, settings.loader).add_all([ct_batch(ct_rows(310))])
+    assert (s.loaded, s.duplicates) == (10, 300)
+    assert ids(lake) == [(f"ev-{i:08d}", 1) for i in range(310)]
+    assert not any(n.endswith(".intent") for n in ledger.commit_ids(lake, "cloudtrail", folder))
+
+
+def test_crash_before_intent_leaves_nothing_visible(lake: Lake, settings: Settings, monkeypatch):
+    small_files(lake, settings, 3, 100)
+    folder = "raw/cloudtrail/dt=2026-11-01/hour=08"
+    before = lake.table_files("cloudtrail")
+
+    def crash(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ledger, "write_entry", crash)
+    with pytest.raises(KeyboardInterrupt):
+        compact_partition(lake, "cloudtrail", folder, ledger.CommitIds("abcdefabcdef"))
+    monkeypatch.undo()
+    assert lake.table_files("cloudtrail") == before and ids(lake) == [(f"ev-{i:08d}", 1) for i in range(300)]
+    assert compact(lake, ["cloudtrail"]).compacted == 1
+    assert ids(lake) == [(f"ev-{i:08d}", 1) for i in range(300)]
+    import os
+    assert not [n for n in os.listdir(lake.path(folder)) if n.startswith(".")]
+
+
+def test_compact_cli(lake: Lake, settings: Settings, capsys):
+    small_files(lake, settings, 4, 100)
+    assert main(["--lake", settings.lake.root, "compact", "--table", "cloudtrail"]) == 0
+    err = capsys.readouterr().err
+    assert "partitions compacted  1" in err and "4 → 1" in err
