@@ -1,5 +1,9 @@
 """watchlake dashboards: the Streamlit entry point (``watchlake dashboard``).
 
+Pages live in ``views/`` rather than ``pages/``: with a ``pages/`` folder next to the entry
+script, Streamlit's AppTest falls back to its old pages-directory mode and re-runs only the page,
+skipping this script (and the shared sidebar) on every rerun.
+
 Runs on every script run, whatever the page: pins the lake version for this run, draws the shared
 sidebar (navigation, UTC time-range picker, auto-refresh) and then runs the selected page.
 """
@@ -10,11 +14,12 @@ import streamlit as st
 
 from dashboards import components, data
 
-st.set_page_config(page_title="watchlake", page_icon=":material/monitoring:", layout="wide")
+# No page_icon and no page icons: material-symbol favicons are fetched from fonts.gstatic.com.
+st.set_page_config(page_title="watchlake", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/monitor_heart:", default=True),
-    st.Page("pages/cloudtrail.py", title="CloudTrail", icon=":material/manage_search:",
+    st.Page("views/overview.py", title="Overview", default=True),
+    st.Page("views/cloudtrail.py", title="CloudTrail",
             url_path="cloudtrail"),
 ]
 

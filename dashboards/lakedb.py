@@ -1,14 +1,13 @@
 """One read-only DuckDB session over a lake, shared by every dashboard page.
 
-:class:`LakeDB` opens the lake's views once (the SQL team's catalog when it is installed,
-otherwise :func:`pipeline.query.duck.connect`), adds a ``rejected`` view over ``errors/`` when
-the catalog does not provide one, and serialises queries with a lock: Streamlit runs each browser
-session in its own thread and a DuckDB connection is not meant to be shared between threads
-while a query runs.
+:class:`LakeDB` opens the lake's views once (one per lake table from
+:func:`pipeline.query.duck.connect`, plus the SQL catalogue's ``metrics_raw``, ``alarm_state``,
+``rejected`` …) and serialises queries with a lock: Streamlit runs each browser session in its
+own thread and a DuckDB connection is not meant to be shared between threads mid-query.
 
 Guarantees:
-    * queries return polars DataFrames; a missing view raises :class:`KeyError` only through
-      :meth:`LakeDB.require`, every page checks :meth:`LakeDB.has` first;
+    * queries return polars DataFrames; pages check :meth:`LakeDB.has` before reading a view,
+      so an empty or missing table is an empty state, never an error;
     * :func:`fingerprint` changes whenever a data file is added, replaced or removed, so caches
       keyed on it never serve stale results after new data lands.
 """
@@ -36,6 +35,9 @@ TIME_COLUMNS: dict[str, str] = {
     "records": "approximateArrivalTimestamp",
 }
 """The event-time column of each raw table (what the time-range picker filters on)."""
+
+VIEW_TABLES: dict[str, str] = {"metrics_raw": "metrics", "rejected": "errors"}
+"""Catalogue views whose lake table has another name."""
 
 _PART_RE = re.compile(r"(?:^|/)(dt|hour|month)=([^/]+)")
 
@@ -92,33 +94,23 @@ class LakeDB:
         self.con = _open(lake)
         self.con.execute("SET TimeZone = 'UTC'")
         self.files = list_lake_files(lake)
-        if "rejected" not in self._views():
-            self._add_rejected_view()
         self.views = self._views()
+        self._alarm_rows: int | None = None
 
     def _views(self) -> set[str]:
         rows = self.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
         return {r[0] for r in rows}
 
-    def _add_rejected_view(self) -> None:
-        files = [f for f in self.files if f.table == "errors"]
-        if not files or self.lake.is_s3:
-            return
-        glob = self.lake.uri(layout.table("errors").prefix) + "/**/*.jsonl.gz"
-        cols = ("{'source': 'VARCHAR', 'origin': 'VARCHAR', 'line': 'BIGINT', 'field': 'VARCHAR', "
-                "'reason': 'VARCHAR', 'raw': 'VARCHAR', 'rejected_at': 'TIMESTAMPTZ'}")
-        self.con.execute(
-            "CREATE OR REPLACE VIEW rejected AS SELECT * FROM read_json("
-            f"'{glob.replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', "
-            f"columns = {cols}, hive_partitioning = false, ignore_errors = true)")
-
     def has(self, view: str) -> bool:
-        """True when ``view`` exists and has at least one data file behind it (or rows)."""
+        """True when ``view`` exists and has data behind it (a file of its table, or rows)."""
         if view not in self.views:
             return False
-        if view in layout.TABLES:
-            return any(f.table == view for f in self.files)
-        return True
+        if view == "alarm_state":
+            if self._alarm_rows is None:
+                self._alarm_rows = int(self.rows("SELECT count(*) FROM alarm_state")[0][0])
+            return self._alarm_rows > 0
+        table = VIEW_TABLES.get(view, view)
+        return any(f.table == table for f in self.files)
 
     def df(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run one read-only query and return its result as a polars DataFrame."""
@@ -158,16 +150,11 @@ class LakeDB:
 
 
 def _open(lake: Lake) -> Any:
-    """The SQL team's catalog connection when available, else one view per lake table."""
-    try:
-        from pipeline.query import catalog  # type: ignore[attr-defined]
-    except ImportError:
-        catalog = None
-    if catalog is not None and hasattr(catalog, "connect"):
-        try:
-            return catalog.connect(lake)
-        except TypeError:
-            pass
+    """One view per lake table (``pipeline.query.duck``) plus the SQL catalogue's views
+    (``metrics_raw``, ``alarm_state``, ``rejected`` …, ``pipeline.query.catalog``)."""
+    from pipeline.query import catalog
     from pipeline.query.duck import connect
 
-    return connect(lake)
+    con = connect(lake)
+    catalog.build(con, lake)
+    return con

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -75,9 +76,21 @@ def rejected_recent(db: LakeDB, limit: int = 20) -> pl.DataFrame:
 
     if not db.has("rejected"):
         return pl.DataFrame()
-    return db.df("SELECT rejected_at, source, origin, line, field, reason, "
-                 "left(CAST(raw AS VARCHAR), 200) AS raw FROM rejected "
-                 "ORDER BY rejected_at DESC NULLS LAST LIMIT ?", [limit])
+
+    frame = db.df("SELECT rejected_at, source, origin, line, field, reason, raw FROM rejected "
+                  "ORDER BY rejected_at DESC NULLS LAST LIMIT ?", [limit])
+    return frame.with_columns(pl.col("raw").map_elements(_raw_text, return_dtype=pl.String))
+
+
+def _raw_text(value: str | None) -> str | None:
+    """The loader stores rejected bytes base64-encoded; show them as (lossy) text, cut at 200."""
+    if value is None:
+        return None
+    try:
+        text = base64.b64decode(value, validate=True).decode("utf-8", errors="replace")
+    except ValueError:
+        text = value
+    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def storage(db: LakeDB) -> pl.DataFrame:

@@ -8,6 +8,7 @@ dashboards show data literally.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from collections import defaultdict
@@ -143,6 +144,7 @@ def build(root: str) -> FixtureLake:
         by_source[r["source"]].append(r)
     for source, items in by_source.items():
         folder = layout.partition_path("errors", {"source": source, "dt": "2026-11-10"})
-        body = "".join(json.dumps(r) + "\n" for r in items).encode()
+        body = "".join(json.dumps({**r, "raw": base64.b64encode(r["raw"].encode()).decode()}) + "\n"
+                       for r in items).encode()
         lake.write_bytes(f"{folder}/{layout.file_name('jsonl.gz')}", gzip.compress(body))
     return FixtureLake(lake, ct, mt, lg, rc, rejected, rows[-3]["eventID"])

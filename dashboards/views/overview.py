@@ -30,10 +30,11 @@ else:
         "rows_total": st.column_config.NumberColumn("rows total", format="localized"),
     })
 
-    vol = data.volume(start, end, timerange.bucket_seconds(start, end, 150))
+    bucket = timerange.bucket_seconds(start, end, 150)
+    vol = data.volume(start, end, bucket)
     if vol.height:
         fig = px.bar(vol, x="bucket", y="events", color="source", title="Volume per source")
-        ui.chart(fig, key="ov_volume")
+        ui.chart(ui.time_bars(fig, start, end, bucket), key="ov_volume")
     else:
         ui.no_data("events in the selected range")
 

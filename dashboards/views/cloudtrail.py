@@ -54,7 +54,7 @@ tl = data.ct_timeline(flt, bucket)
 fig = px.bar(tl, x="bucket", y="events", color="outcome",
              color_discrete_map={"ok": "#4c78a8", "error": "#e45756"},
              title=f"Events per {bucket // 60} min" if bucket < 3600 else f"Events per {bucket // 3600} h")
-ui.chart(fig, key="ct_timeline")
+ui.chart(ui.time_bars(fig, start, end, bucket), key="ct_timeline")
 
 tops = data.ct_top(flt)
 t1, t2 = st.columns(2)
