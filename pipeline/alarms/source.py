@@ -156,18 +156,30 @@ class LakeSource:
     def __init__(self, lake: Lake):
         self.lake = lake
 
+    CHUNK = 14 * 86400
+    """Ranges are read in chunks of at most 14 days, each *as of its own end*, so a replay sees the
+    1-minute tier an alarm evaluating at that time would have seen (CloudWatch's age rules)."""
+
     def _fetch(self, metric: MetricRef, stat: str, start: int, end: int, period: int) -> tuple[np.ndarray, np.ndarray]:
         from datetime import timedelta
 
         from pipeline.query.metrics import get_metric_data
 
-        s, e = EPOCH + timedelta(seconds=start), EPOCH + timedelta(seconds=end)
-        md = get_metric_data(self.lake, metric.namespace, metric.metric_name, metric.dimension_dict, stat,
-                             s, e, period, max_points=max(1440, (end - start) // period + 2),
-                             unit=metric.unit, now=e)
-        ts = np.array([epoch(t) for t in md.timestamps], dtype=np.int64)
-        vals = np.array([np.nan if v is None else v for v in md.values], dtype=np.float64)
-        return ts, vals
+        ts_all: list[int] = []
+        vals_all: list[float] = []
+        chunk = self.CHUNK - self.CHUNK % period
+        lo = start
+        while lo < end:
+            hi = min(end, lo + chunk)
+            if hi - lo < period:
+                break
+            s, e = EPOCH + timedelta(seconds=lo), EPOCH + timedelta(seconds=hi)
+            md = get_metric_data(self.lake, metric.namespace, metric.metric_name, metric.dimension_dict, stat,
+                                 s, e, period, max_points=(hi - lo) // period + 2, unit=metric.unit, now=e)
+            ts_all += [epoch(t) for t in md.timestamps]
+            vals_all += [np.nan if v is None else float(v) for v in md.values]
+            lo = hi
+        return np.array(ts_all, dtype=np.int64), np.array(vals_all, dtype=np.float64)
 
     def datapoints(self, metric: MetricRef, period: int, start: datetime, end: datetime, *,
                    as_of: datetime | None = None) -> Datapoints:
