@@ -21,6 +21,7 @@ from pipeline.lake import Lake
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 
 STAGES: list[tuple[str, str]] = [
+    ("detections", "jobs.detect_demo:detect_stage"),
 ]
 
 
