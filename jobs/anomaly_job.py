@@ -1,0 +1,243 @@
+"""``watchlake anomalies detect``: run the streaming detectors over the lake's metric rollups.
+
+Reads one statistic of every series (or those matching ``--namespace`` / ``--metric``) from a
+rollup table (``metrics_5m`` by default, or ``metrics_1m``) in time order, feeds each series to
+its own detector and writes every scored point into the lake table ``anomalies`` (see
+:mod:`pipeline.anomaly.table`).
+
+* **Replay** (``start``/``end`` given): fresh detectors are trained on up to 14 days before
+  ``start`` (CloudWatch trains on two weeks) and rows are written for ``[start, end)``. Rows the
+  same job key wrote before in that range are replaced, so a replay is idempotent.
+* **Follow** (no ``start``): per-series detector state is kept in ``_state/anomalies/<key>.json``
+  with the last time processed; each run scores only newer points and appends them. ``--follow``
+  repeats this every ``interval`` seconds.
+
+The job key is ``<detector>-<table>-<stat>``; results of different keys never overwrite each
+other.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, make_detector
+from pipeline.anomaly.table import ANOMALIES, SORT_KEYS
+from pipeline.errors import QueryError
+from pipeline.lake import Lake
+from pipeline.timeutil import from_epoch, to_utc
+
+STATS = {"Average": "sum / sample_count", "Sum": "sum", "Minimum": "min", "Maximum": "max",
+         "SampleCount": "sample_count"}
+TABLES = ("metrics_1m", "metrics_5m")
+TRAINING = timedelta(days=14)
+
+
+@dataclass
+class SeriesData:
+    """One series read from a rollup table, in time order (epoch seconds)."""
+
+    series_id: str
+    namespace: str
+    metric_name: str
+    dimensions: str
+    unit: str
+    period: int
+    times: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+
+@dataclass
+class DetectResult:
+    """What one detect run did."""
+
+    series: int = 0
+    points: int = 0
+    rows: int = 0
+    anomalies: int = 0
+    files: int = 0
+    top: list[tuple[float, str, datetime]] = field(default_factory=list)
+
+
+def job_key(detector: str, table: str, stat: str) -> str:
+    return f"{detector}-{table.replace('_', '')}-{stat}"
+
+
+def read_series(lake: Lake, table: str = "metrics_5m", stat: str = "Average", *,
+                start: datetime | None = None, end: datetime | None = None,
+                namespace: str | None = None, metric: str | None = None,
+                ) -> Iterator[SeriesData]:
+    """Each series of ``table`` as ``stat`` values in ``[start, end)``, in time order."""
+    from pipeline.query.duck import connect
+
+    if table not in TABLES:
+        raise QueryError(f"anomaly detection reads {' or '.join(TABLES)}, not {table!r}")
+    if stat not in STATS:
+        raise QueryError(f"statistic {stat!r} not supported (use one of {', '.join(STATS)})")
+    if not lake.table_files(table):
+        return
+    where: list[str] = ["sample_count > 0"]
+    params: list[Any] = []
+    if start is not None:
+        where.append("timestamp >= ?")
+        params.append(to_utc(start))
+    if end is not None:
+        where.append("timestamp < ?")
+        params.append(to_utc(end))
+    if namespace:
+        where.append("namespace = ?")
+        params.append(namespace)
+    if metric:
+        where.append("metric_name = ?")
+        params.append(metric)
+    con = connect(lake, [table])
+    try:
+        cur = con.execute(
+            f"SELECT namespace, metric_name, dimensions, unit, period, "
+            f"epoch_ms(timestamp) / 1000.0 AS t, {STATS[stat]} AS v FROM {table} "
+            f"WHERE {' AND '.join(where)} "
+            f"ORDER BY namespace, metric_name, dimensions, unit, timestamp", params)
+        cur_sd: SeriesData | None = None
+        while rows := cur.fetchmany(50_000):
+            for ns, name, dims, unit, period, t, v in rows:
+                sid = f"{ns}|{name}|{dims}|{unit}|{stat}"
+                if cur_sd is None or cur_sd.series_id != sid:
+                    if cur_sd is not None:
+                        yield cur_sd
+                    cur_sd = SeriesData(sid, ns, name, dims, unit, int(period))
+                if v is not None:
+                    cur_sd.times.append(float(t))
+                    cur_sd.values.append(float(v))
+        if cur_sd is not None:
+            yield cur_sd
+    finally:
+        con.close()
+
+
+def _state_path(key: str) -> str:
+    return f"_state/anomalies/{key}.json"
+
+
+def load_state(lake: Lake, key: str) -> dict[str, Any]:
+    """Saved per-series state of a follow job (empty when none)."""
+    rel = _state_path(key)
+    return lake.read_json(rel) if lake.exists(rel) else {}
+
+
+def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
+           detector: str = DEFAULT_DETECTOR, threshold: float = DEFAULT_THRESHOLD,
+           start: datetime | None = None, end: datetime | None = None,
+           namespace: str | None = None, metric: str | None = None,
+           progress: Any = None) -> DetectResult:
+    """One replay (``start`` given) or one follow step (no ``start``); see the module docstring."""
+    key = job_key(detector, table, stat)
+    replay = start is not None
+    state = {} if replay else load_state(lake, key)
+    read_from = to_utc(start) - TRAINING if start is not None else None
+    res = DetectResult()
+    cols: dict[str, list[Any]] = {n: [] for n in ANOMALIES.names}
+    emit_from = to_utc(start).timestamp() if start is not None else -1.0
+    for sd in read_series(lake, table, stat, start=read_from, end=end, namespace=namespace,
+                          metric=metric):
+        res.series += 1
+        saved = state.get(sd.series_id)
+        if saved is not None and detector == "multiview":
+            from pipeline.anomaly.multiview import MultiViewDetector
+
+            det: Any = MultiViewDetector.from_state(saved["det"])
+            last = float(saved["last"])
+        else:
+            det, last = make_detector(detector), -1.0
+        step = det.step
+        for t, v in zip(sd.times, sd.values, strict=True):
+            if t <= last:
+                continue
+            sc = step(t, v)
+            res.points += 1
+            if not sc.warm or t < emit_from:
+                continue
+            flagged = sc.score >= threshold
+            for name, val in (("series_id", sd.series_id), ("namespace", sd.namespace),
+                              ("metric_name", sd.metric_name), ("dimensions", sd.dimensions),
+                              ("unit", sd.unit), ("stat", stat), ("period", sd.period),
+                              ("timestamp", int(t * 1000)), ("value", v), ("score", sc.score),
+                              ("expected", sc.expected), ("lower", sc.lower),
+                              ("upper", sc.upper), ("is_anomaly", flagged),
+                              ("detector", detector)):
+                cols[name].append(val)
+            if flagged:
+                res.anomalies += 1
+                res.top.append((sc.score, f"{sd.metric_name} {sd.dimensions}", from_epoch(t, "s")))
+        if sd.times and detector == "multiview":
+            state[sd.series_id] = {"last": max(last, sd.times[-1]), "det": det.state()}
+        if progress is not None:
+            progress.advance(1, sd.metric_name)
+    res.top = sorted(res.top, reverse=True)[:5]
+    table_rows = pa.Table.from_pydict(cols, schema=ANOMALIES)
+    res.rows = table_rows.num_rows
+    res.files = _write(lake, key, table_rows, (start, end) if replay else None)
+    if not replay:
+        lake.write_json(_state_path(key), state)
+    return res
+
+
+def _write(lake: Lake, key: str, rows: pa.Table,
+           replace: tuple[datetime | None, datetime | None] | None) -> int:
+    """Write rows per day partition; in replay mode replace this key's rows in the range."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if rows.num_rows == 0:
+        return 0
+    days = pc.strftime(rows["timestamp"], format="%Y-%m-%d").to_pylist()
+    files = 0
+    for day in sorted(set(days)):
+        part = rows.filter(pc.equal(pa.array(days), day))
+        old_files = []
+        if replace is not None:
+            folder = f"anomalies/dt={day}"
+            old_files = [f for f in lake.list_files(folder, ".parquet") if f"-{key}." in f]
+            lo, hi = replace
+            for f in old_files:
+                old = pq.read_table(lake.path(f), filesystem=lake.fs).select(ANOMALIES.names)
+                ts = old["timestamp"]
+                keep = pc.invert(pc.and_(
+                    pc.greater_equal(ts, pa.scalar(to_utc(lo), ANOMALIES.field("timestamp").type))
+                    if lo else pa.array([True] * old.num_rows),
+                    pc.less(ts, pa.scalar(to_utc(hi), ANOMALIES.field("timestamp").type))
+                    if hi else pa.array([True] * old.num_rows)))
+                part = pa.concat_tables([old.filter(keep).cast(ANOMALIES), part])
+        lake.write_partition("anomalies", {"dt": day}, part,
+                             tag=key, sort_by=SORT_KEYS)
+        for f in old_files:
+            lake.delete(f)
+        files += 1
+    return files
+
+
+def follow(lake: Lake, *, interval: float = 60.0, iterations: int | None = None,
+           **kwargs: Any) -> list[DetectResult]:
+    """Run :func:`detect` in follow mode every ``interval`` seconds (``iterations`` times)."""
+    out: list[DetectResult] = []
+    i = 0
+    while iterations is None or i < iterations:
+        out.append(detect(lake, **kwargs))
+        i += 1
+        if iterations is None or i < iterations:
+            time.sleep(interval)
+    return out
+
+
+def state_summary(lake: Lake, key: str) -> str:
+    """Short description of a follow job's saved state (for the CLI)."""
+    st = load_state(lake, key)
+    if not st:
+        return "none"
+    last = max(float(v["last"]) for v in st.values())
+    return f"{len(st)} series, up to {from_epoch(last, 's').isoformat()} ({len(json.dumps(st)) // 1024} KiB)"
