@@ -60,4 +60,4 @@ def test_cli_replay_on_rolled_up_metrics(rolled, tmp_path, capsys):
     assert [t["NewStateValue"] for t in out["Transitions"]] == ["OK"]
     assert main(base + ["alarms", "history", "lat", "--format", "json"]) == 0
     items = json.loads(capsys.readouterr().out)["AlarmHistoryItems"]
-    assert [i["HistoryItemType"] for i in items] == ["StateUpdate", "ConfigurationUpdate"]
+    assert sorted(i["HistoryItemType"] for i in items) == ["ConfigurationUpdate", "StateUpdate"]
