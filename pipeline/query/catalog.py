@@ -78,8 +78,8 @@ VIEWS: dict[str, ViewSpec] = {v.name: v for v in [
              ("timestamp", "time", "ts")),
     ViewSpec("insights", "insights", "CloudTrail Insights events (CloudTrail schema); partition dt",
              ("eventTime",)),
-    ViewSpec("findings", "findings", "audit detection findings (rule, severity, matching eventIDs); "
-             "partition dt", ("timestamp", "first_seen", "window_start", "time")),
+    ViewSpec("findings", "findings", "audit detection findings (rule, level, MITRE tags, matching eventIDs); "
+             "partition dt", ("time", "timestamp", "window_start")),
     ViewSpec("rejected", "errors", "rejected input with reason, origin and raw bytes (errors/*.jsonl.gz)",
              ("rejected_at",)),
 ]}
@@ -103,8 +103,10 @@ FALLBACK_SCHEMAS: dict[str, pa.Schema] = {
                            ("window_end", TS), ("dedup_key", _STR), ("mitre", pa.list_(_STR)),
                            ("event_ids", pa.list_(_STR))]),
     "errors": REJECTED,
-    "alarm_state": pa.schema([("alarm_name", _STR), ("state_value", _STR), ("state_reason", _STR),
-                              ("state_updated_timestamp", TS)]),
+    "alarm_state": pa.schema([("alarm_name", _STR), ("alarm_type", _STR), ("alarm_arn", _STR),
+                              ("state_value", _STR), ("state_reason", _STR), ("state_reason_data", _STR),
+                              ("state_updated_timestamp", _STR), ("state_transitioned_timestamp", _STR),
+                              ("last_evaluated", _STR), ("actions_enabled", pa.bool_())]),
 }
 FALLBACK_SCHEMAS["metrics_5m"] = FALLBACK_SCHEMAS["metrics_1h"] = FALLBACK_SCHEMAS["metrics_1m"]
 
@@ -118,15 +120,33 @@ class Window:
     predicate: bool = False
 
 
-def declared_schema(table: str) -> pa.Schema | None:
-    """The schema a table's owners declared, else the documented fallback (no partition cols)."""
-    import pipeline.schemas as schemas
+OWNER_SCHEMAS = {
+    "metrics_1m": ("pipeline.rollup.schema", "ROLLUP"),
+    "metrics_5m": ("pipeline.rollup.schema", "ROLLUP"),
+    "metrics_1h": ("pipeline.rollup.schema", "ROLLUP"),
+    "alarm_history": ("pipeline.alarms.store", "HISTORY_SCHEMA"),
+    "findings": ("pipeline.detections.findings", "FINDINGS"),
+    "anomalies": ("pipeline.anomaly.schema", "ANOMALIES"),
+}
+"""Where the owning team declares a derived table's schema (module, attribute)."""
 
-    for attr in ("RAW_SCHEMAS", "DERIVED_SCHEMAS", "SCHEMAS"):
-        found = getattr(schemas, attr, {}).get(table)
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-    return FALLBACK_SCHEMAS.get(table, RAW_SCHEMAS.get(table))
+
+def declared_schema(table: str) -> pa.Schema | None:
+    """The schema a table's owners declared (raw tables in :mod:`pipeline.schemas`, derived ones in
+    :data:`OWNER_SCHEMAS`), else the documented fallback. Partition columns are not included."""
+    import importlib
+
+    if table in RAW_SCHEMAS:
+        return RAW_SCHEMAS[table]
+    if table in OWNER_SCHEMAS:
+        module, attr = OWNER_SCHEMAS[table]
+        try:
+            found = getattr(importlib.import_module(module), attr, None)
+        except ImportError:
+            found = None
+        if isinstance(found, pa.Schema):
+            return found
+    return FALLBACK_SCHEMAS.get(table)
 
 
 def partition_span(table: str, values: dict[str, str]) -> tuple[datetime, datetime] | None:
