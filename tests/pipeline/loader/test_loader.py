@@ -110,11 +110,11 @@ def test_time_hint_flushes_old_buffers(lake: Lake, settings: Settings):
 
 def test_memory_cap_flushes_fullest_partitions(lake: Lake, settings: Settings):
     loader = Loader(lake, settings.loader)
-    batch = ct_batch(ct_rows(2000, step=timedelta(minutes=3)))  # 100 hour partitions
+    batch = ct_batch(ct_rows(600, step=timedelta(minutes=3)))  # 30 hour partitions
     loader.max_buffered = batch.table.nbytes // 2
     loader.add(batch)
     assert loader.buffered_bytes <= loader.max_buffered
-    assert loader.close().loaded == 2000
+    assert loader.close().loaded == 600
 
 
 def test_orphan_file_is_adopted_and_dedups(lake: Lake, settings: Settings):

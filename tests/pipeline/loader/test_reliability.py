@@ -1,0 +1,122 @@
+"""SIGKILL the loader at random moments and rerun; run two loaders at once. Every key must end up
+in the lake exactly once and every visible file must be complete."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.lake import Lake
+from pipeline.query.duck import connect
+
+REPO = Path(__file__).resolve().parents[3]
+
+WORKER = r"""
+import sys, json
+from datetime import timedelta
+from pipeline.config import load_settings
+from pipeline.lake import Lake
+from pipeline.loader import Loader
+from tests.pipeline.loader.helpers import ct_batch, ct_rows
+
+root, order = sys.argv[1], sys.argv[2]
+settings = load_settings(env={}, overrides={"lake.root": root, "loader.buffer_seconds": "0"})
+loader = Loader(Lake(root), settings.loader)
+batches = list(range(30))
+if order == "reverse":
+    batches.reverse()
+print("ready", flush=True)
+for b in batches:
+    rows = ct_rows(1000, start=b * 800, step=timedelta(seconds=7))   # 200 keys overlap the next batch
+    if b % 7 == 0:
+        rows[0]["eventTime"] = None                                  # one rejection every 7 batches
+    loader.add(ct_batch(rows, origin=f"batch-{b}"))
+s = loader.close()
+print(json.dumps({"in": s.records_in, "loaded": s.loaded, "rejected": s.rejected, "dup": s.duplicates}), flush=True)
+"""
+N_KEYS = 29 * 800 + 1000  # ev-00000000 … ev-00024199
+REJECTED = {"ev-00000000"}  # the other rejected rows' keys also arrive, valid, in the previous batch
+
+
+def start(root: str, order: str = "forward") -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-c", WORKER, root, order], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def check(lake: Lake) -> None:
+    for f in lake.table_files("cloudtrail"):
+        pq.read_metadata(lake.path(f))  # every visible file is complete
+    rows = connect(lake, ["cloudtrail"]).execute(
+        "SELECT eventID, count(*) FROM cloudtrail GROUP BY 1 HAVING count(*) > 1").fetchall()
+    assert rows == []
+
+
+def expected_ids() -> list[str]:
+    return sorted({f"ev-{i:08d}" for i in range(N_KEYS)} - REJECTED)
+
+
+def ids(lake: Lake) -> list[str]:
+    return [r[0] for r in connect(lake, ["cloudtrail"]).execute(
+        "SELECT eventID FROM cloudtrail ORDER BY 1").fetchall()]
+
+
+@pytest.mark.slow
+def test_sigkill_at_20_random_moments(lake_root: Path):
+    lake = Lake(lake_root)
+    rng = random.Random(4)
+    p = start(str(lake_root))
+    assert p.stdout.readline().strip() == "ready"
+    t0 = time.monotonic()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    full = time.monotonic() - t0
+    import shutil
+
+    shutil.rmtree(lake_root)
+    kills = 0
+    while kills < 20:
+        p = start(str(lake_root))
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0, full))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            kills += 1
+        p.wait(timeout=60)
+        check(lake)
+    p = start(str(lake_root))
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    check(lake)
+    assert ids(lake) == expected_ids()
+    import json
+
+    s = json.loads(out.strip().splitlines()[-1])
+    assert s["in"] == s["loaded"] + s["rejected"] + s["dup"]
+    assert not list(lake_root.rglob("*.tmp")) and not list(lake_root.rglob("*.pending"))
+
+
+@pytest.mark.slow
+def test_two_loaders_at_once(lake_root: Path):
+    lake = Lake(lake_root)
+    a, b = start(str(lake_root)), start(str(lake_root), "reverse")
+    for p in (a, b):
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+    check(lake)
+    assert ids(lake) == expected_ids()
+    # loading the same input a third time changes nothing
+    before = sorted(lake.list_files(""))
+    p = start(str(lake_root))
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert '"loaded": 0' in out
+    assert sorted(lake.list_files("")) == before
