@@ -1,0 +1,28 @@
+"""Bulk backfill: readers (:func:`pipeline.sources.read`) straight into the loader."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pipeline.console import Progress
+from pipeline.loader.core import Loader, LoadSummary
+
+if TYPE_CHECKING:
+    from pipeline.config import LoaderSettings
+    from pipeline.lake import Lake
+
+
+def ingest(lake: Lake, settings: LoaderSettings, kind: str, locations: Sequence[str | os.PathLike[str]], *,
+           quiet: bool = True, endpoint_url: str | None = None, since: Any = None, until: Any = None,
+           **options: Any) -> LoadSummary:
+    """Read ``locations`` as ``kind`` and load every batch; returns the loader's summary.
+
+    Exactly-once and accounting guarantees are the :class:`~pipeline.loader.Loader`'s.
+    """
+    from pipeline.sources import read
+
+    batches = read(kind, list(locations), endpoint_url=endpoint_url, since=since, until=until, **options)
+    loader = Loader(lake, settings, progress=Progress(f"ingest {kind}", enabled=not quiet))
+    return loader.add_all(batches)
