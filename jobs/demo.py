@@ -22,6 +22,7 @@ SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 
 STAGES: list[tuple[str, str]] = [
     ("detections", "jobs.detect_demo:detect_stage"),
+    ("alarms", "jobs.alarm_demo:alarm_stage"),
 ]
 
 
