@@ -6,40 +6,11 @@ from __future__ import annotations
 
 from pipeline.detections import catalog as cat
 from pipeline.detections.fields import resolve
-from pipeline.detections.ir import And, Node, Not, Or, Pred, leaves
+from pipeline.detections.ir import And, Node, Not, Or, Pred, leaves, required_values
 from pipeline.detections.model import Rule
 from pipeline.schemas import CLOUDTRAIL, PREFIX
 
 RECORD_FIELDS = frozenset(f.name for f in CLOUDTRAIL if not f.name.startswith(PREFIX))
-
-
-def required_values(node: Node) -> tuple[dict[str, set[str]], list[str]]:
-    """Values (lower case) each path must equal for ``node`` to hold, and contradictions found."""
-    if isinstance(node, Pred):
-        if node.op == "eq" and not node.negate_each and not node.cased:
-            return {node.path: {node.arg.lower()}}, []
-        return {}, []
-    if isinstance(node, Or):
-        parts = [required_values(i) for i in node.items]
-        problems = [p for _, ps in parts for p in ps]
-        common = set.intersection(*(set(c) for c, _ in parts)) if parts else set()
-        return {k: set().union(*(c[k] for c, _ in parts)) for k in common}, problems
-    if isinstance(node, And):
-        out: dict[str, set[str]] = {}
-        problems = []
-        for item in node.items:
-            c, ps = required_values(item)
-            problems += ps
-            for k, v in c.items():
-                if k in out:
-                    both = out[k] & v
-                    if not both:
-                        problems.append(f"`{k}` must equal {sorted(out[k])} and {sorted(v)} in the same event")
-                    out[k] = both
-                else:
-                    out[k] = set(v)
-        return out, problems
-    return {}, []
 
 
 def _positive_leaves(node: Node) -> list[Pred]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.detections import fields
 from pipeline.detections.evaluate import evaluate
+from pipeline.detections.ir import required_values
 from pipeline.detections.model import Rule
 from pipeline.detections.sql import Compiler, register_functions
 from pipeline.timeutil import parse_time, to_utc
@@ -59,10 +60,24 @@ def _event_time(value: Any) -> datetime:
 def match_events(rules: list[Rule], events: Iterable[dict[str, Any]]) -> list[Match]:
     """Python engine: every (rule, event) match among ``events``."""
     out: list[Match] = []
+    # rules that require particular eventNames are only tried on events with one of them
+    by_name: dict[str, list[Rule]] = {}
+    always: list[Rule] = []
+    for rule in rules:
+        names = required_values(rule.predicate)[0].get("eventName")
+        if names is None:
+            always.append(rule)
+        for n in names or ():
+            by_name.setdefault(n, []).append(rule)
+    order = {r.id: i for i, r in enumerate(rules)}
     for ev in events:
         view = fields.EventView(ev)
         base: tuple[str | None, ...] | None = None
-        for rule in rules:
+        name = ev.get("eventName")
+        candidates = always + by_name.get(name.lower(), []) if isinstance(name, str) else always
+        if len(candidates) > len(always):
+            candidates = sorted(candidates, key=lambda r: order[r.id])
+        for rule in candidates:
             if not evaluate(rule.predicate, view):
                 continue
             if base is None:
@@ -97,11 +112,14 @@ def match_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "true"
     (rule index, event): ``idx, eventID, eventTime, principal, ip, access_key, k0, k1…``."""
     comp = Compiler()
     key_paths = sorted({p for r in rules for p in r.key_paths()})
-    hits = ", ".join(f"CASE WHEN {comp.compile(r.predicate)} THEN {i} END" for i, r in enumerate(rules))
+    preds = [comp.compile(r.predicate) for r in rules]
+    hits = ", ".join(f"CASE WHEN {p} THEN {i} END" for i, p in enumerate(preds))
+    anyp = " OR ".join(f"({p})" for p in preds)
     keys = "".join(f", {_first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths))
     base = ", ".join(_first_sql(p, comp) for p in BASE_PATHS)
+    # the OR filter first (cheap for the many rows no rule matches), then which rules matched
     return (f"SELECT unnest(h) AS idx, * EXCLUDE (h) FROM (SELECT list_filter([{hits}], lambda x: x IS NOT NULL) AS h, "
-            f"\"eventID\", \"eventTime\", {base}{keys} FROM {source} WHERE {where}) WHERE len(h) > 0")
+            f"\"eventID\", \"eventTime\", {base}{keys} FROM {source} WHERE ({where}) AND ({anyp}))")
 
 
 def match_lake(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: datetime | None = None,
