@@ -33,8 +33,10 @@ def register(sub: Any) -> None:
 def _print_findings(findings: list[Any], limit: int) -> None:
     for f in findings[:limit]:
         first = f.first
-        print(f"{first.time:%Y-%m-%dT%H:%M:%SZ}  {f.rule.level:<8} {f.rule.title[:48]:<48} "
-              f"{len(f.matches):>4} ev  {first.principal or '-'}  {first.source_ip or '-'}")
+        who = first.principal or "-"
+        who = who if len(who) <= 50 else who[:24] + "…" + who[-25:]
+        print(f"{first.time:%Y-%m-%dT%H:%M:%SZ}  {f.rule.level:<8} {f.rule.title[:44]:<44} "
+              f"{len(f.matches):>4} ev  {who}  {first.source_ip or '-'}")
     if len(findings) > limit:
         print(f"… {len(findings) - limit} more (query the `findings` view)")
 

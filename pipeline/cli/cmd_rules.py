@@ -29,11 +29,12 @@ def run_check(args: argparse.Namespace, ctx: Any) -> int:
     from collections import Counter
 
     from pipeline.console import summary
-    from pipeline.detections.check import never_fire_reasons
+    from pipeline.detections.check import coverage
     from pipeline.detections.rules import BUNDLED, load_rules
 
     ruleset = load_rules(*(args.paths or [BUNDLED]))
-    never = {r.id: never_fire_reasons(r) for r in ruleset.rules}
+    cov = {r.id: coverage(r) for r in ruleset.rules}
+    never = {r.id: cov[r.id].never for r in ruleset.rules}
     fired: Counter[str] | None = None
     if args.fired:
         from pipeline.detections.engine import match_lake
@@ -43,7 +44,8 @@ def run_check(args: argparse.Namespace, ctx: Any) -> int:
     if args.json:
         print(json.dumps({
             "parsed": [{"id": r.id, "title": r.title, "kind": r.kind, "path": r.path, "warnings": r.warnings,
-                        "never_fires": never[r.id], **({"matches": fired[r.id]} if fired is not None else {})}
+                        "never_fires": never[r.id],
+                        "dead_alternatives": cov[r.id].dead, **({"matches": fired[r.id]} if fired is not None else {})}
                        for r in ruleset.rules],
             "unsupported": [{"path": p.path, "rule": p.rule, "reason": p.reason} for p in ruleset.problems],
         }, indent=1))
@@ -55,12 +57,14 @@ def run_check(args: argparse.Namespace, ctx: Any) -> int:
             print(f"unsupported: {len(ruleset.problems)}")
             for p in ruleset.problems:
                 print(f"  {p.path.rsplit('/', 1)[-1]}: {p.reason}")
-        bad = [r for r in ruleset.rules if never[r.id]]
-        if bad:
-            print(f"never-firing names or fields: {len(bad)} rules")
-            for r in bad:
-                for reason in never[r.id]:
-                    print(f"  {r.path.rsplit('/', 1)[-1]}: {reason}")
+        for label, attr in (("never fire", "never"), ("never-matching names or fields (rule still fires "
+                                                           "through its other values)", "dead")):
+            bad = [r for r in ruleset.rules if getattr(cov[r.id], attr)]
+            if bad:
+                print(f"{label}: {len(bad)}")
+                for r in bad:
+                    for reason in getattr(cov[r.id], attr):
+                        print(f"  {r.path.rsplit('/', 1)[-1]}: {reason}")
         warned = [r for r in ruleset.rules if r.warnings]
         if warned:
             print(f"warnings: {len(warned)}")
@@ -73,6 +77,7 @@ def run_check(args: argparse.Namespace, ctx: Any) -> int:
     summary("rules check", {
         "files": ruleset.files, "parsed": len(ruleset.rules), "unsupported": len(ruleset.problems),
         "never fire": sum(1 for r in ruleset.rules if never[r.id]),
+        "with dead names": sum(1 for r in ruleset.rules if cov[r.id].dead),
         **({"fired in lake": sum(1 for r in ruleset.rules if fired[r.id])} if fired is not None else {}),
     })
     return 1 if ruleset.problems else 0

@@ -24,7 +24,9 @@ SIGNIN = {"ConsoleLogin", "GetSigninToken", "CheckMfa", "SwitchRole", "RenewRole
           "PasswordRecoveryRequested", "PasswordRecoveryCompleted", "ConsoleLogout"}
 EXTRA = {"signin.amazonaws.com": SIGNIN,
          "sts.amazonaws.com": {"AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"},
-         "s3.amazonaws.com": {"ReplicateObject"}}
+         # S3 bucket-level events whose CloudTrail name differs from the API operation
+         "s3.amazonaws.com": {"ReplicateObject", "GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock",
+                              "DeleteBucketPublicAccessBlock"}}
 _LAMBDA_VERSION = re.compile(r"^(?P<op>[A-Za-z]+?)(?:\d{8}(?:v\d+)?)$")
 
 
