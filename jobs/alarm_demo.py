@@ -37,8 +37,9 @@ def _retarget(docs: list[dict[str, Any]], ns: str, name: str, dims: dict[str, st
             d.update(Namespace=ns, MetricName=name, Dimensions=dim_list, Threshold=round(threshold, 3))
 
 
-def _pick_series(lake: Any) -> tuple[Any, datetime, datetime, float] | None:
-    """The rolled-up series with the most 1-minute rows: (info, first, last, p99 of averages)."""
+def _pick_series(lake: Any, wanted: tuple[str, str, dict[str, str]]) -> tuple[Any, datetime, datetime, float] | None:
+    """The wanted series if the lake has it, else the one with the most 1-minute rows:
+    (info, first minute, last minute, p99 of its 1-minute averages)."""
     from pipeline.query.metrics import list_metrics
 
     infos = list_metrics(lake)
@@ -47,15 +48,17 @@ def _pick_series(lake: Any) -> tuple[Any, datetime, datetime, float] | None:
         return None
     import duckdb
 
+    from pipeline.sources.cloudwatch import canonical_dimensions
+
     con = duckdb.connect()
     try:
-        cols = {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name=true)",
-                                          [files]).fetchall()}
-        ts = "bucket" if "bucket" in cols else "timestamp"
-        row = con.execute(
-            f"SELECT namespace, metric_name, dimensions, min({ts}), max({ts}), count(*), "
-            f"quantile_cont(sum / sample_count, 0.99) FROM read_parquet(?, union_by_name=true) "
-            f"GROUP BY ALL ORDER BY count(*) DESC, namespace, metric_name LIMIT 1", [files]).fetchone()
+        sql = ("SELECT namespace, metric_name, dimensions, min(timestamp), max(timestamp), count(*), "
+               "quantile_cont(sum / sample_count, 0.99) FROM read_parquet(?, union_by_name=true) {where} "
+               "GROUP BY ALL ORDER BY count(*) DESC, namespace, metric_name LIMIT 1")
+        row = con.execute(sql.format(where="WHERE namespace = ? AND metric_name = ? AND dimensions = ?"),
+                          [files, wanted[0], wanted[1], canonical_dimensions(wanted[2])]).fetchone()
+        if row is None:
+            row = con.execute(sql.format(where=""), [files]).fetchone()
     finally:
         con.close()
     if row is None:
@@ -75,11 +78,11 @@ def alarm_stage(demo: Demo) -> dict[str, Any]:
     target = "sample definitions as written"
     source = None
     picked = None
+    wanted = ("AWS/EC2", "CPUUtilization", {"InstanceId": "i-0a1b2c3d4e5f60718"})
     try:
-        picked = _pick_series(lake)
+        picked = _pick_series(lake, wanted)
     except Exception as e:  # a lake without rollups still gets a demo
         target = f"rollups unreadable ({type(e).__name__}); synthetic series"
-    wanted = ("AWS/EC2", "CPUUtilization", {"InstanceId": "i-0123456789abcdef0"})
     if picked is not None:
         info, first, last, p99 = picked
         start, end = to_utc(first) + timedelta(hours=1), to_utc(last) + timedelta(minutes=1)
@@ -126,6 +129,6 @@ def _synthetic(docs: list[dict[str, Any]]) -> tuple[Any, datetime, datetime]:
     values[1800:1830] += 50  # incident 1
     values[2500:2520] += 45  # incident 2
     src = MemorySource()
-    ref = MetricRef("AWS/EC2", "CPUUtilization", (("InstanceId", "i-0123456789abcdef0"),), "Average")
+    ref = MetricRef("AWS/EC2", "CPUUtilization", (("InstanceId", "i-0a1b2c3d4e5f60718"),), "Average")
     src.add(ref, [t0 + timedelta(minutes=i) for i in range(minutes)], values.tolist())
     return src, t0 + timedelta(hours=12), t0 + timedelta(minutes=minutes)
