@@ -19,8 +19,12 @@ st.set_page_config(page_title="watchlake", layout="wide")
 
 PAGES = [
     st.Page("views/overview.py", title="Overview", default=True),
-    st.Page("views/cloudtrail.py", title="CloudTrail",
-            url_path="cloudtrail"),
+    st.Page("views/metrics.py", title="Metrics", url_path="metrics"),
+    st.Page("views/alarms.py", title="Alarms", url_path="alarms"),
+    st.Page("views/anomalies.py", title="Anomalies & Insights", url_path="anomalies"),
+    st.Page("views/cloudtrail.py", title="CloudTrail", url_path="cloudtrail"),
+    st.Page("views/findings.py", title="Findings", url_path="findings"),
+    st.Page("views/investigate.py", title="Investigate", url_path="investigate"),
 ]
 
 page = st.navigation(PAGES)

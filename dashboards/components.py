@@ -16,6 +16,10 @@ import streamlit as st
 from dashboards import data, timerange
 
 RANGE_KEY = "wl_range"
+STATE_COLORS = {"ALARM": "red", "OK": "green", "INSUFFICIENT_DATA": "gray"}
+STATE_HEX = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#9e9e9e"}
+LEVEL_HEX = {"critical": "#7b1fa2", "high": "#d62728", "medium": "#ff7f0e", "low": "#1f77b4",
+             "informational": "#9e9e9e"}
 
 
 def sidebar_time_picker() -> tuple[datetime, datetime]:
@@ -146,3 +150,35 @@ def chart(fig: Any, key: str) -> None:
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified",
                       legend={"orientation": "h", "y": -0.2})
     st.plotly_chart(fig, width="stretch", key=key)
+
+
+def md_escape(text: str) -> str:
+    """Backslash-escape every ASCII punctuation character (CommonMark), so data placed in a
+    markdown-rendering element (alerts, labels) shows as typed."""
+    return "".join("\\" + c if (c.isascii() and not c.isalnum() and not c.isspace()) else c
+                   for c in str(text))
+
+
+def notice(kind: str, text: str) -> None:
+    """An info/warning/error box whose text may contain data (escaped, see :func:`md_escape`)."""
+    getattr(st, kind)(md_escape(text))
+
+
+def dims_label(dimensions_json: str) -> str:
+    """``{"InstanceId":"i-1"}`` → ``InstanceId=i-1`` (``(no dimensions)`` for ``{}``)."""
+    import json
+
+    dims = json.loads(dimensions_json)
+    return ", ".join(f"{k}={v}" for k, v in dims.items()) or "(no dimensions)"
+
+
+def period_label(seconds: int | None) -> str:
+    if not seconds:
+        return "—"
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} d"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"

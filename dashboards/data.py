@@ -25,7 +25,11 @@ from typing import Any
 import streamlit as st
 
 from dashboards.lakedb import LakeDB, fingerprint
+from dashboards.queries import alarms as q_al
 from dashboards.queries import cloudtrail as q_ct
+from dashboards.queries import detections as q_de
+from dashboards.queries import investigate as q_inv
+from dashboards.queries import metrics as q_mx
 from dashboards.queries import overview as q_ov
 from pipeline.lake import Lake
 
@@ -37,6 +41,11 @@ LISTING_TTL = 2.0
 CtFilter = q_ct.CtFilter
 DIMENSIONS = q_ct.DIMENSIONS
 OUTCOMES = q_ct.OUTCOMES
+METRIC_STATISTICS = q_mx.STATISTICS
+METRIC_PERIODS = q_mx.PERIODS
+ALARM_STATES = q_al.STATES
+FINDING_LEVELS = q_de.LEVELS
+render_alarm_tree = q_al.render_tree
 
 
 def lake_root() -> str:
@@ -118,6 +127,24 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "ov.rejected_summary": q_ov.rejected_summary,
     "ov.rejected_recent": q_ov.rejected_recent,
     "ov.storage": q_ov.storage,
+    "mx.series": q_mx.series,
+    "mx.data": q_mx.data,
+    "mx.thresholds": q_mx.thresholds,
+    "al.states": q_al.states,
+    "al.history": q_al.history,
+    "al.intervals": q_al.intervals,
+    "al.trees": q_al.composite_trees,
+    "de.findings": q_de.findings,
+    "de.finding_counts": q_de.finding_counts,
+    "de.finding_events": q_de.finding_events,
+    "de.anomalies": q_de.anomalies,
+    "de.anomaly_summary": q_de.anomaly_summary,
+    "de.anomaly_series": q_de.anomaly_series,
+    "de.insights": q_de.insights,
+    "inv.sql": q_inv.run_sql,
+    "inv.saved": q_inv.run_saved,
+    "inv.changes": q_inv.what_changed,
+    "inv.alarms": q_inv.metric_alarm_names,
 }
 
 
@@ -202,6 +229,135 @@ def ct_events(flt: CtFilter, limit: int = 500) -> Any:
 
 def ct_event(event_id: str, dt: str | None = None) -> dict[str, Any] | None:
     return run("ct.event", event_id, dt)
+
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+def metric_series() -> Any:
+    return run("mx.series")
+
+
+def metric_data(namespace: str, metric_name: str, dimensions: str, stat: str, start: datetime,
+                end: datetime, period: int | None, unit: str | None) -> dict[str, Any]:
+    return run("mx.data", namespace, metric_name, dimensions, stat, start, end, period, unit)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def metric_band(timestamps: list[datetime], values: list[float], k: float) -> dict[str, Any]:
+    return q_mx.band(timestamps, values, k)
+
+
+def metric_thresholds(namespace: str, metric_name: str, dimensions: str) -> list[dict[str, Any]]:
+    return run("mx.thresholds", namespace, metric_name, dimensions)
+
+
+
+# -- alarms ------------------------------------------------------------------------------------
+
+def alarm_states() -> Any:
+    return run("al.states")
+
+
+def alarm_history(start: datetime, end: datetime, name: str | None = None) -> Any:
+    return run("al.history", start, end, name)
+
+
+def alarm_intervals(start: datetime, end: datetime) -> Any:
+    return run("al.intervals", start, end)
+
+
+def alarm_trees() -> list[dict[str, Any]]:
+    return run("al.trees")
+
+
+# -- findings, anomalies, insights ---------------------------------------------------------------
+
+def findings(start: datetime, end: datetime, levels: tuple[str, ...] = (), rules: tuple[str, ...] = ()) -> Any:
+    return run("de.findings", start, end, levels, rules)
+
+
+def finding_counts(start: datetime, end: datetime) -> Any:
+    return run("de.finding_counts", start, end)
+
+
+def finding_events(finding_id: str) -> Any:
+    return run("de.finding_events", finding_id)
+
+
+def anomalies(start: datetime, end: datetime) -> Any:
+    return run("de.anomalies", start, end)
+
+
+def anomaly_summary(start: datetime, end: datetime) -> Any:
+    return run("de.anomaly_summary", start, end)
+
+
+def anomaly_series(series_id: str, start: datetime, end: datetime) -> Any:
+    return run("de.anomaly_series", series_id, start, end)
+
+
+def insights(start: datetime, end: datetime) -> Any:
+    return run("de.insights", start, end)
+
+
+# -- investigate -------------------------------------------------------------------------------
+
+def _query_settings() -> tuple[int, int]:
+    from pipeline.config import load_settings
+
+    q = load_settings().query
+    return q.default_bound_hours, q.max_rows
+
+
+def run_sql(sql: str) -> dict[str, Any]:
+    """User SQL through the safe read-only runner (cached per lake version and text)."""
+    bound, max_rows = _query_settings()
+    return run("inv.sql", sql, bound, max_rows)
+
+
+@st.cache_data(show_spinner=False)
+def investigations() -> dict[str, dict[str, Any]]:
+    """The saved investigations: name → description and parameters."""
+    return q_inv.catalog()
+
+
+def run_investigation(name: str, values: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return run("inv.saved", name, values, _query_settings()[1])
+
+
+def metric_alarm_names() -> list[str]:
+    return run("inv.alarms")
+
+
+def what_changed(alarm: str, hours: int) -> dict[str, Any]:
+    return run("inv.changes", alarm, hours)
+
+
+def to_csv(table: Any) -> bytes:
+    """A pyarrow table as CSV bytes (for download buttons)."""
+    import io
+
+    import pyarrow.csv as pcsv
+
+    buf = io.BytesIO()
+    pcsv.write_csv(_plain(table), buf)
+    return buf.getvalue()
+
+
+def _plain(table: Any) -> Any:
+    """Nested/list columns as JSON text, so every column can be written as CSV."""
+    import json
+
+    import pyarrow as pa
+
+    cols = []
+    for col in table.columns:
+        if pa.types.is_nested(col.type) or pa.types.is_binary(col.type):
+            col = pa.array([None if v is None else json.dumps(v, default=str) for v in col.to_pylist()],
+                           pa.string())
+        cols.append(col)
+    return pa.table(dict(zip(table.column_names, cols)))
 
 
 def invalidate_listing() -> None:

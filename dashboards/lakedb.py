@@ -52,7 +52,9 @@ class LakeFile:
 
 
 def list_lake_files(lake: Lake) -> list[LakeFile]:
-    """Every data file of every registered table (temp, hidden and ledger files excluded)."""
+    """Every file below the lake root: table data files carry their table's name, other files
+    (alarm state, rollup state …) ``"(<folder> state)"``; temp, hidden and ``_ledger`` files are
+    excluded."""
     base = lake.path("")
     if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
         return []
@@ -66,10 +68,8 @@ def list_lake_files(lake: Lake) -> list[LakeFile]:
         parts = rel.split("/")
         if any(p.startswith((".", "_")) or p.endswith(".tmp") for p in parts):
             continue
-        for prefix, name in prefixes:
-            if rel.startswith(prefix + "/"):
-                out.append(LakeFile(rel, int(info.size or 0), name))
-                break
+        table = next((name for prefix, name in prefixes if rel.startswith(prefix + "/")), None)
+        out.append(LakeFile(rel, int(info.size or 0), table or f"({parts[0]} state)"))
     return sorted(out, key=lambda f: f.path)
 
 

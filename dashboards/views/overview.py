@@ -59,3 +59,30 @@ else:
     c1.metric("Files", ui.count(sto["files"].sum()))
     c2.metric("Size", ui.human_bytes(int(sto["bytes"].sum())))
     ui.table(sto.with_columns(sto["bytes"].map_elements(ui.human_bytes, return_dtype=str).alias("size")))
+
+# -- alarms, findings, anomalies -----------------------------------------------------------------
+st.subheader("Alarms")
+alarms = data.alarm_states()
+if alarms.height == 0:
+    ui.no_data("alarms", "Create some with `watchlake alarms put FILE`.")
+else:
+    cols = st.columns(3)
+    for col, state in zip(cols, data.ALARM_STATES):
+        col.metric(f"Alarms {state}", ui.count((alarms["state_value"] == state).sum()))
+    ui.table(alarms.select("alarm_name", "state_value", "state_transitioned_timestamp", "state_reason"))
+
+st.subheader("Recent findings")
+recent = data.findings(start, end)
+if recent.height == 0:
+    ui.no_data("findings in the selected range")
+else:
+    st.metric("Findings in range", ui.count(recent.height))
+    ui.table(recent.sort("time", descending=True).head(10))
+
+st.subheader("Recent anomalies")
+anoms = data.anomalies(start, end)
+if anoms.height == 0:
+    ui.no_data("anomalies in the selected range")
+else:
+    st.metric("Anomalies in range", ui.count(anoms.height))
+    ui.table(anoms.sort("timestamp", descending=True).head(10))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute below
 
 from pipeline.lake import Lake, layout
 from pipeline.schemas import CLOUDTRAIL, LOGS, METRICS, RECORDS
@@ -56,6 +57,9 @@ class FixtureLake:
     records: pa.Table
     rejected: list[dict]
     xss_event_id: str
+    findings: pa.Table | None
+    anomalies: pa.Table | None
+    insights: pa.Table | None
 
 
 def cloudtrail_rows() -> list[dict]:
@@ -80,6 +84,13 @@ def cloudtrail_rows() -> list[dict]:
     xss["userAgent"] = XSS_AGENT
     xss["requestParameters"] = XSS_PARAMS
     xss["userIdentity"] = {"type": "IAMUser", "userName": XSS_USER, "accountId": ACCOUNT}
+    for j, minute in enumerate((20, 50)):  # changes to i-0bbb shortly before its alarm fires
+        rows.append({**rows[1], "eventID": f"chg-{j}", "requestID": f"chg-req-{j}",
+                     "eventTime": START + timedelta(hours=47, minutes=minute), "eventSource": "ec2.amazonaws.com",
+                     "eventName": "ModifyInstanceAttribute", "readOnly": False, "errorCode": None,
+                     "errorMessage": None, "userAgent": "aws-cli/2.15.0",
+                     "requestParameters": json.dumps({"instanceId": "i-0bbb", "attribute": "instanceType"})})
+    rows.sort(key=lambda r: r["eventTime"])
     return rows
 
 
@@ -111,8 +122,9 @@ def _write(lake: Lake, table_name: str, schema: pa.Schema, rows: list[dict], tim
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def build(root: str) -> FixtureLake:
-    """Write the fixture lake at ``root`` and return it with its inputs."""
+def build(root: str, *, derived: bool = True) -> FixtureLake:
+    """Write the fixture lake at ``root`` and return it with its inputs (``derived``: also
+    rollups, alarms, findings, anomalies and insights)."""
     lake = Lake(root)
     rows = cloudtrail_rows()
     ct = _write(lake, "cloudtrail", CLOUDTRAIL, rows, "eventTime")
@@ -147,4 +159,93 @@ def build(root: str) -> FixtureLake:
         body = "".join(json.dumps({**r, "raw": base64.b64encode(r["raw"].encode()).decode()}) + "\n"
                        for r in items).encode()
         lake.write_bytes(f"{folder}/{layout.file_name('jsonl.gz')}", gzip.compress(body))
-    return FixtureLake(lake, ct, mt, lg, rc, rejected, rows[-3]["eventID"])
+    extra = build_derived(lake, rows) if derived else {"findings": None, "anomalies": None, "insights": None}
+    xss_id = next(r["eventID"] for r in rows if r["userAgent"] == XSS_AGENT)
+    return FixtureLake(lake, ct, mt, lg, rc, rejected, xss_id, **extra)
+
+
+ALARMS = [
+    {"AlarmName": "cpu-high-bbb", "Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
+     "Dimensions": [{"Name": "InstanceId", "Value": "i-0bbb"}], "Statistic": "Average", "Period": 60,
+     "EvaluationPeriods": 3, "DatapointsToAlarm": 3, "Threshold": 65.0,
+     "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "missing"},
+    {"AlarmName": "cpu-high-aaa", "Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
+     "Dimensions": [{"Name": "InstanceId", "Value": "i-0aaa"}], "Statistic": "Average", "Period": 60,
+     "EvaluationPeriods": 3, "DatapointsToAlarm": 3, "Threshold": 50.0,
+     "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "missing"},
+    {"AlarmName": "any-cpu-high", "AlarmRule": 'ALARM("cpu-high-bbb") OR ALARM("cpu-high-aaa")'},
+]
+
+
+def build_derived(lake: Lake, ct_rows: list[dict]) -> dict:
+    """Rollups (the real job), alarms replayed over the metric day (the real engine), and
+    findings / anomalies / insights rows written in their tables' schemas."""
+    from jobs.batch_rollup import rollup
+    from pipeline.alarms.engine import Engine
+    from pipeline.alarms.store import AlarmStore
+    from pipeline.alarms.validate import parse_alarm
+    from pipeline.anomaly.table import ANOMALIES
+    from pipeline.config import load_settings
+    from pipeline.detections.findings import FINDINGS
+
+    rollup(lake, load_settings(env={}, overrides={"lake.root": lake.root}), "duckdb")
+    store = AlarmStore(lake)
+    store.put([parse_alarm(d) for d in ALARMS], at=START)
+    store.save()
+    eng = Engine(lake)
+    eng.replay(START + timedelta(hours=24), START + timedelta(hours=47, minutes=59), record=True)
+    eng.save()
+
+    denied = [r for r in ct_rows if r["errorCode"] == "AccessDenied"]
+    now = datetime(2026, 11, 10, tzinfo=UTC)
+    findings = []
+    for i, (rule, level, events) in enumerate([
+            ("access-denied-burst", "high", denied[-5:]), ("access-denied-burst", "high", denied[:3]),
+            ("assume-role-by-service", "medium", [r for r in ct_rows if r["eventName"] == "AssumeRole"][-2:]),
+            ("listusers-recon", "low", [r for r in ct_rows if r["eventName"] == "ListUsers"][-1:])]):
+        first, last = events[0], events[-1]
+        findings.append({
+            "finding_id": f"f{i}", "rule_id": rule, "rule_kind": "rate", "title": rule.replace("-", " "),
+            "level": level, "mitre": ["T1087"], "time": first["eventTime"], "last_time": last["eventTime"],
+            "principal": first["userIdentity"].get("arn"), "source_ip": first["sourceIPAddress"],
+            "access_key": None, "event_ids": [e["eventID"] for e in events], "event_count": len(events),
+            "dedup_key": "principal", "dedup_window_s": 3600, "window_start": first["eventTime"],
+            "window_end": first["eventTime"] + timedelta(hours=1), "threshold": 1, "condition": "",
+            "_wl_detected_at": now, "_wl_engine": "duckdb"})
+    ft = pa.Table.from_pylist(findings, schema=FINDINGS)
+    for day in sorted({f["time"].strftime("%Y-%m-%d") for f in findings}):
+        lake.write_partition("findings", {"dt": day},
+                             ft.filter(pa.compute.equal(pa.compute.strftime(ft["time"], "%Y-%m-%d"), day)))
+
+    t0 = START + timedelta(hours=24)
+    anomalies = []
+    for m in range(0, 24 * 60, 5):
+        v = 60.0 + (m % 10) + (40.0 if m in (600, 605) else 0.0)
+        hit = m in (600, 605)
+        anomalies.append({
+            "series_id": "AWS/EC2|CPUUtilization|{\"InstanceId\":\"i-0bbb\"}|Percent|Average",
+            "namespace": "AWS/EC2", "metric_name": "CPUUtilization",
+            "dimensions": '{"InstanceId":"i-0bbb"}', "unit": "Percent", "stat": "Average", "period": 300,
+            "timestamp": t0 + timedelta(minutes=m), "value": v, "score": 0.99 if hit else 0.1,
+            "expected": 64.5, "lower": 58.0, "upper": 71.0, "is_anomaly": hit, "detector": "multiview"})
+    at = pa.Table.from_pylist(anomalies, schema=ANOMALIES)
+    lake.write_partition("anomalies", {"dt": t0.strftime("%Y-%m-%d")}, at)
+
+    insight_rows = []
+    for i, (kind, name) in enumerate([("ApiCallRateInsight", "ListUsers"), ("ApiErrorRateInsight", "GetObject")]):
+        for state in ("Start", "End"):
+            t = START + timedelta(hours=30 + i * 5, minutes=0 if state == "Start" else 45)
+            insight_rows.append({
+                "eventVersion": "1.08", "eventTime": t, "awsRegion": "us-east-1",
+                "eventID": f"ins-{i}-{state}", "eventType": "AwsCloudTrailInsight",
+                "eventSource": "iam.amazonaws.com" if name == "ListUsers" else "s3.amazonaws.com",
+                "eventName": name, "recipientAccountId": ACCOUNT, "eventCategory": "Insight",
+                "sharedEventID": f"shared-{i}",
+                "insightDetails": json.dumps({"state": state, "eventSource": "x", "eventName": name,
+                                              "insightType": kind,
+                                              "insightContext": {"statistics": {
+                                                  "baseline": {"average": 1.5}, "insight": {"average": 9.0}}}}),
+                "_wl_origin": "fixture", "_wl_ingest_time": now})
+    it = pa.Table.from_pylist(insight_rows, schema=CLOUDTRAIL)
+    lake.write_partition("insights", {"dt": "2026-11-09"}, it)
+    return {"findings": ft, "anomalies": at, "insights": it}

@@ -1,0 +1,49 @@
+"""Anomalies and Insights: scored points over their expected bands; CloudTrail Insights events."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboards import components as ui
+from dashboards import data
+
+st.title("Anomalies & Insights")
+start, end = ui.time_range()
+
+st.subheader("Metric anomalies")
+summary = data.anomaly_summary(start, end)
+if summary.height == 0:
+    ui.no_data("anomaly scores in the selected range", "Score metrics with `watchlake anomalies detect`.")
+else:
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Scored points", ui.count(summary["points"].sum()))
+    c2.metric("Anomalies", ui.count(summary["anomalies"].sum()))
+    c3.metric("Series with anomalies", ui.count((summary["anomalies"] > 0).sum()))
+    sid = st.selectbox("Series", summary["series_id"].to_list(), key="an_series")
+    pts = data.anomaly_series(sid, start, end)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=pts["timestamp"], y=pts["upper"], mode="lines", line={"width": 0},
+                             showlegend=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=pts["timestamp"], y=pts["lower"], mode="lines", line={"width": 0},
+                             fill="tonexty", fillcolor="rgba(128,128,128,0.25)", name="expected band"))
+    fig.add_trace(go.Scatter(x=pts["timestamp"], y=pts["value"], mode="lines", name="value",
+                             line={"color": "#1f77b4"}))
+    hits = pts.filter(pts["is_anomaly"])
+    fig.add_trace(go.Scatter(x=hits["timestamp"], y=hits["value"], mode="markers", name="anomaly",
+                             marker={"color": "#d62728", "size": 9},
+                             customdata=hits["score"], hovertemplate="score %{customdata:.2f}"))
+    fig.update_layout(title=ui.esc(sid))
+    fig.update_xaxes(range=[start, end])
+    ui.chart(fig, key="an_chart")
+    st.markdown("**Most anomalous points**")
+    ui.table(data.anomalies(start, end))
+
+st.subheader("CloudTrail Insights")
+ins = data.insights(start, end)
+if ins.height == 0:
+    ui.no_data("CloudTrail Insights events in the selected range",
+               "Insights are computed from API call and error rates (`watchlake anomalies insights`).")
+else:
+    st.metric("Insight events", ui.count(ins.height))
+    ui.table(ins)

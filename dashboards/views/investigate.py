@@ -1,0 +1,68 @@
+"""Investigate: saved investigations, a read-only SQL console, and "what changed before this alarm"."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import components as ui
+from dashboards import data
+
+st.title("Investigate")
+
+
+def show_result(res: dict, key: str) -> None:
+    if res["error"]:
+        ui.notice("error", res["error"])
+        return
+    for note in res["notes"]:
+        ui.notice("info", note)
+    table = res["table"]
+    st.caption(f"{ui.count(table.num_rows)} rows in {res['seconds']:.2f} s"
+               + (" (truncated)" if res["truncated"] else ""))
+    ui.table(table)
+    st.download_button("Download CSV", data.to_csv(table), file_name=f"{key}.csv", mime="text/csv",
+                       key=f"{key}_csv")
+
+
+saved, console, changed = st.tabs(["Saved investigations", "SQL console", "What changed before this alarm?"])
+
+with saved:
+    invs = data.investigations()
+    name = st.selectbox("Investigation", list(invs), key="inv_name")
+    if name:
+        inv = invs[name]
+        st.caption(ui.md_escape(inv["description"]))
+        with st.form("inv_form"):
+            values = {}
+            for p in inv["params"]:
+                values[p["name"]] = st.text_input(
+                    f"{p['name']} ({p['type']})", value=p["default"] or "", key=f"inv_{name}_{p['name']}",
+                    help=ui.md_escape(p["description"]) or None)
+            go = st.form_submit_button("Run investigation")
+        if go or st.session_state.get("inv_ran") == name:
+            st.session_state["inv_ran"] = name
+            given = {k: v for k, v in values.items() if v != ""}
+            show_result(data.run_investigation(name, tuple(sorted(given.items()))), key=f"inv_{name}")
+
+with console:
+    st.caption("One read-only SELECT over the lake's views (cloudtrail, metrics_raw, metrics_1m/5m/1h, logs, "
+               "records, alarm_state, alarm_history, anomalies, insights, findings, rejected). Writes, "
+               "files outside the lake and settings are refused.")
+    with st.form("sql_form"):
+        sql = st.text_area("SQL", key="sql_text", height=140,
+                           value="SELECT eventSource, eventName, count(*) AS calls\nFROM cloudtrail\n"
+                                 "GROUP BY ALL ORDER BY calls DESC LIMIT 20")
+        run = st.form_submit_button("Run query")
+    if run or st.session_state.get("sql_ran"):
+        st.session_state["sql_ran"] = True
+        show_result(data.run_sql(sql), key="query")
+
+with changed:
+    alarms = data.metric_alarm_names()
+    if not alarms:
+        ui.no_data("metric alarms")
+    else:
+        c1, c2 = st.columns([3, 1])
+        alarm = c1.selectbox("Alarm", alarms, key="chg_alarm")
+        hours = c2.number_input("Look back (hours)", min_value=1, max_value=24 * 14, value=2, key="chg_hours")
+        show_result(data.what_changed(alarm, int(hours)), key=f"changes_{alarm}")
