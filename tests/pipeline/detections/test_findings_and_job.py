@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from jobs.detect_job import Follower, run_retro
@@ -143,3 +144,17 @@ def test_cli_detect_and_rules_check(tmp_path, lake, capsys):
     assert main(["--lake", lake.root, "rules", "check", str(rules), "--fired"]) == 0
     out = capsys.readouterr()
     assert "parsed: 3 rules" in out.out
+
+
+def test_cli_follow_processes_committed_files(tmp_path, lake, capsys):
+    rules = _rules(tmp_path)
+    write_events(lake, _events())
+    assert main(["--lake", lake.root, "-q", "detect", "--rules", str(rules), "--follow", "--from-start",
+                 "--iterations", "1", "--interval", "0"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"events\s+8\n", err)
+    assert connect(lake, ["findings"]).execute("select count(*) from findings").fetchall() == [(4,)]
+    # a second follower resumes from the checkpoint: nothing new, nothing duplicated
+    assert main(["--lake", lake.root, "-q", "detect", "--rules", str(rules), "--follow",
+                 "--iterations", "1", "--interval", "0"]) == 0
+    assert connect(lake, ["findings"]).execute("select count(*) from findings").fetchall() == [(4,)]
