@@ -12,7 +12,7 @@ from pipeline.detections.rules import BUNDLED, load_rules
 
 def test_bundled_rules_all_parse():
     rs = load_rules(BUNDLED)
-    assert rs.problems == [] and len(rs.rules) == 57 + 7 + 6
+    assert rs.problems == [] and len(rs.rules) == 57 + 7 + 7
 
 
 def test_watchlake_rules_find_stratus_techniques(shared_data):
