@@ -58,8 +58,18 @@ def _window_count(start: int, end: int, step: int, period: int) -> int:
     return max(0, (end - period - start) // step + 1)
 
 
+def _window_sum(per: np.ndarray, w: int, n: int) -> np.ndarray:
+    """Sum of each run of ``w`` buckets: exact adds for short windows, prefix sums for long ones."""
+    if w == 1:
+        return per[:n].copy()
+    if w <= 64:
+        return np.lib.stride_tricks.sliding_window_view(per, w)[:n].sum(axis=1)
+    c = np.concatenate([[0.0], np.cumsum(per)])
+    return c[w:w + n] - c[:n]
+
+
 def combine(stat: str, start: int, step: int, period: int, n: int, ts: np.ndarray, vals: np.ndarray,
-            counts: np.ndarray | None = None) -> Datapoints:
+            counts: np.ndarray | None = None, sums: np.ndarray | None = None) -> Datapoints:
     """Aggregate samples (``ts`` epoch seconds, values, optional sample counts) into sliding windows.
 
     Percentiles use the nearest-rank definition on the raw samples (CloudWatch's estimator is
@@ -71,16 +81,17 @@ def combine(stat: str, start: int, step: int, period: int, n: int, ts: np.ndarra
         counts = np.ones(len(vals))
     keep = (ts >= start) & (ts < start + nb * step)
     ts, vals, counts = ts[keep], vals[keep], counts[keep]
+    if sums is not None:
+        sums = np.asarray(sums, dtype=np.float64)
     b = ((ts - start) // step).astype(np.int64)
-    cnt = np.bincount(b, weights=counts, minlength=nb)
-    csum = np.concatenate([[0.0], np.cumsum(cnt)])
-    wcnt = csum[w:w + n] - csum[:n]
+    cnt = np.bincount(b, weights=counts, minlength=nb).astype(np.float64)
+    wcnt = _window_sum(cnt, w, n)
     out = np.full(n, np.nan)
     has = wcnt > 0
     p = percentile_of(stat)
     if stat in ("Sum", "Average", "SampleCount"):
-        s = np.concatenate([[0.0], np.cumsum(np.bincount(b, weights=vals * counts, minlength=nb))])
-        wsum = s[w:w + n] - s[:n]
+        weights = sums[keep] if sums is not None else vals * counts
+        wsum = _window_sum(np.bincount(b, weights=weights, minlength=nb).astype(np.float64), w, n)
         out[has] = {"Sum": wsum, "Average": wsum / np.where(has, wcnt, 1), "SampleCount": wcnt}[stat][has]
     elif stat in ("Minimum", "Maximum"):
         fill = np.inf if stat == "Minimum" else -np.inf
@@ -200,8 +211,10 @@ class LakeSource:
         parts = {p: self._fetch(metric, p, s, e, step) for p in _PARTIALS[metric.stat]}
         if metric.stat == "Average":
             (ts, sums), (ts2, cnts) = parts["Sum"], parts["SampleCount"]
-            return combine("Average", s, step, period, n, ts2, sums_per(ts, sums, ts2) / np.where(cnts > 0, cnts, 1),
-                           counts=cnts)
+            ok2 = ~np.isnan(cnts) & (cnts > 0)
+            ts2, cnts = ts2[ok2], cnts[ok2]
+            aligned = sums_per(ts, sums, ts2)
+            return combine("Average", s, step, period, n, ts2, aligned / cnts, counts=cnts, sums=aligned)
         ts, vals = parts[metric.stat]
         ok = ~np.isnan(vals)
         if metric.stat in ("Sum", "SampleCount"):

@@ -12,18 +12,19 @@ import pytest
 from pipeline.alarms.model import MetricRef
 from pipeline.alarms.source import LakeSource, MemorySource
 from pipeline.cli import main
+from pipeline.lake import Lake
 from tests.pipeline.rollup.gen import T0, point, write_metrics
 
 VALUES = [float((m * 7) % 13) if m % 17 else np.nan for m in range(180)]  # gaps every 17 minutes
 
 
-@pytest.fixture
-def rolled(lake, capsys):
+@pytest.fixture(scope="module")
+def rolled(tmp_path_factory):
+    lake = Lake(tmp_path_factory.mktemp("rolled") / "lake")
     rows = [point(T0 + timedelta(minutes=m, seconds=s), v + s / 10) for m, v in enumerate(VALUES)
             if not np.isnan(v) for s in (0, 20, 40)]
     write_metrics(lake, rows)
     assert main(["--lake", lake.root, "-q", "rollup"]) == 0
-    capsys.readouterr()
     mem = MemorySource()
     ref = MetricRef("App", "Latency", (("Host", "a"),), "Average")
     mem.add(ref, [r["timestamp"] for r in rows], [r["sum"] for r in rows])
@@ -50,6 +51,7 @@ def test_cli_replay_on_rolled_up_metrics(rolled, tmp_path, capsys):
                              "Period": 60, "EvaluationPeriods": 2, "Threshold": 16,
                              "ComparisonOperator": "GreaterThanOrEqualToThreshold"}))
     base = ["--lake", lake.root]
+    capsys.readouterr()
     assert main(base + ["alarms", "put", str(f)]) == 0
     capsys.readouterr()
     assert main(base + ["alarms", "replay", "--from", "2026-11-05T00:01:00Z", "--to", "2026-11-05T03:00:00Z",
