@@ -31,15 +31,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.console import Progress, human_bytes, human_count
 from pipeline.errors import PipelineError
 from pipeline.lake import layout
-from pipeline.loader import ledger, rejects
-from pipeline.loader.index import KeyIndex
-from pipeline.loader.locks import locked
-from pipeline.loader.partition import conform, first_occurrences, key_array, split, stamp_ingest_time, validate
+from pipeline.loader import rejects
+from pipeline.loader.commit import Committer, Work
+from pipeline.loader.partition import conform, split, stamp_ingest_time, validate
 from pipeline.sources.base import Batch, Rejection
 from pipeline.timeutil import utcnow
 
@@ -118,8 +116,7 @@ class Loader:
         self.max_buffered = settings.max_buffered_mib * MIB
         self.buffers: dict[str, _Buffer] = {}
         self.buffered_bytes = 0
-        self.indexes: dict[str, KeyIndex] = {}
-        self.ids = ledger.CommitIds(ledger.new_run_id())
+        self.committer = Committer(lake, workers=2)
         self.summary = LoadSummary()
         self.commits: list[str] = []
         self._t0 = time.perf_counter()
@@ -154,11 +151,15 @@ class Loader:
             self.buffered_bytes += part.nbytes
             if buf.nbytes >= self.buffer_bytes:
                 self._flush(folder)
-        if self.buffered_bytes > self.max_buffered:
+        if self.buffered_bytes + self.committer.inflight_bytes() > self.max_buffered:
             for folder in sorted(self.buffers, key=lambda f: -self.buffers[f].nbytes):
                 self._flush(folder)
                 if self.buffered_bytes <= self.max_buffered // 2:
                     break
+            while self.committer.inflight and (self.buffered_bytes + self.committer.inflight_bytes()
+                                               > self.max_buffered):
+                self.committer.wait_oldest()
+            self._apply()
         if self.progress is not None:
             self.progress.advance(batch.records_in, f"loaded {human_count(s.loaded)}")
         self.tick()
@@ -182,15 +183,25 @@ class Loader:
             self._flush(folder)
 
     def pending(self, table_name: str) -> list[pa.Table]:
-        """Rows of ``table_name`` still buffered (not yet committed)."""
-        return [t for b in self.buffers.values() if b.table_name == table_name for t in b.tables]
+        """Rows of ``table_name`` buffered or being committed (not yet committed)."""
+        return [t for b in self.buffers.values() if b.table_name == table_name
+                for t in b.tables] + self.committer.pending(table_name)
+
+    def sync(self) -> None:
+        """Wait for every commit in flight and update the summary (buffers stay buffered)."""
+        self.committer.drain()
+        self._apply()
 
     def close(self) -> LoadSummary:
         """Flush everything and return the summary; raises AccountingError if counts disagree."""
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            self.committer.close()
+        self._apply()
         s = self.summary
         s.seconds = time.perf_counter() - self._t0
-        s.adopted_files = sum(i.adopted for i in self.indexes.values())
+        s.adopted_files = sum(i.adopted for i in self.committer.indexes.values())
         if self.progress is not None:
             self.progress.close()
         if not s.balanced():
@@ -216,40 +227,21 @@ class Loader:
         if buf is None:
             return
         self.buffered_bytes -= buf.nbytes
-        name = buf.table_name
-        table = pa.concat_tables(buf.tables) if len(buf.tables) > 1 else buf.tables[0]
-        buf.tables.clear()
-        keys = key_array(name, table)
-        keep = first_occurrences(keys)
-        if keep is not None:
-            idx = pa.array(keep)
-            table, keys = table.take(idx), keys.take(idx)
-        dup_in_batch = buf.rows - table.num_rows
-        index = self.indexes.get(name)
-        if index is None:
-            index = self.indexes[name] = KeyIndex(self.lake, name)
-        with locked(self.lake, folder):
-            state = index.refresh(folder)
-            seen = state.contains(keys)
-            n_seen = pc.sum(seen).as_py() or 0
-            if n_seen:
-                fresh = pc.invert(seen)
-                table, keys = table.filter(fresh), keys.filter(fresh)
-            self.summary.duplicates += dup_in_batch + n_seen
-            if table.num_rows == 0:
-                return
-            commit = self.ids.next()
-            rel = f"{folder}/{layout.file_name(tag=commit)}"
-            info = self.lake.write_parquet(rel, table)
-            ledger.write_entry(self.lake, name, folder, commit, "load",
-                               files=[{"path": rel, "rows": info.rows, "bytes": info.bytes}],
-                               rows=info.rows, origins=sorted(buf.origins)[:20],
-                               origin_count=len(buf.origins))
-            state.add(keys)
-            state.files.add(rel)
+        self.committer.submit(Work(buf.table_name, folder, buf.tables, buf.rows, buf.nbytes, buf.origins))
+        while len(self.committer.inflight) > 4:
+            self.committer.wait_oldest()
+        self._apply()
+
+    def _apply(self) -> None:
+        """Fold finished commits into the summary."""
+        self.committer.reap()
         s = self.summary
-        s.loaded += info.rows
-        s.files += 1
-        s.bytes += info.bytes
-        s.per_table[name] = s.per_table.get(name, 0) + info.rows
-        self.commits.append(commit)
+        for o in self.committer.done:
+            s.duplicates += o.duplicates
+            if o.commit is not None:
+                s.loaded += o.rows
+                s.files += o.files
+                s.bytes += o.bytes
+                s.per_table[o.table_name] = s.per_table.get(o.table_name, 0) + o.rows
+                self.commits.append(o.commit)
+        self.committer.done.clear()

@@ -12,6 +12,7 @@ least-recently-used beyond :data:`MAX_CACHED_KEYS`.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,7 @@ class KeyIndex:
         self.parts: OrderedDict[str, PartitionKeys] = OrderedDict()
         self.adopted = 0
         self.recovered = 0
+        self._mu = threading.Lock()  # guards ``parts`` and counters; callers serialise per folder
 
     def refresh(self, folder: str) -> PartitionKeys:
         """Bring the key set of ``folder`` up to date with the folder (call under its lock)."""
@@ -92,7 +94,8 @@ class KeyIndex:
                 lake.fs.delete_file(info.path)  # a dead writer's temporary file (we hold the lock)
             elif base.endswith(".parquet") and not base.startswith((".", "_")):
                 visible.add(f"{folder}/{base}")
-        state = self.parts.pop(folder, None)
+        with self._mu:
+            state = self.parts.pop(folder, None)
         if state is None or not state.files <= visible:
             state = PartitionKeys()  # first touch, or files went away (compaction): reload
         for rel in sorted(visible - state.files):
@@ -101,8 +104,9 @@ class KeyIndex:
             commit = ledger.commit_of(rel)
             if commit is None or commit not in ids:
                 self._adopt(folder, rel, commit)
-        self.parts[folder] = state
-        self._evict()
+        with self._mu:
+            self.parts[folder] = state
+            self._evict()
         return state
 
     def _adopt(self, folder: str, rel: str, commit: str | None) -> None:
@@ -110,7 +114,8 @@ class KeyIndex:
         ledger.write_entry(self.lake, self.table_name, folder, commit or _safe_id(rel), "adopted",
                            files=[{"path": rel, "rows": meta.num_rows, "bytes": self.lake.size(rel)}],
                            rows=meta.num_rows)
-        self.adopted += 1
+        with self._mu:
+            self.adopted += 1
 
     def _roll_forward(self, folder: str, ids: set[str]) -> bool:
         """Finish compactions whose intent was recorded but whose swap did not complete."""
@@ -118,7 +123,8 @@ class KeyIndex:
         for commit in sorted(i for i in ids if i.endswith(".intent")):
             rel = ledger.entry_path(self.table_name, folder, commit)
             finish_compaction(self.lake, self.table_name, folder, self.lake.read_json(rel))
-            self.recovered += 1
+            with self._mu:
+                self.recovered += 1
             done = True
         return done
 

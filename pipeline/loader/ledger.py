@@ -14,6 +14,8 @@ entry that made it. Entry kinds:
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -64,10 +66,24 @@ def entry_path(table_name: str, folder: str, commit: str) -> str:
 
 def write_entry(lake: Lake, table_name: str, folder: str, commit: str, kind: str,
                 **fields: Any) -> str:
-    """Atomically write (or replace) the ledger entry of ``commit``; returns its path."""
+    """Atomically write (or replace) the ledger entry of ``commit``; returns its path.
+
+    Entries are renamed into place but not fsync-ed: an entry lost to a power failure is
+    re-created by adoption (:mod:`pipeline.loader.index`), whereas data files are always
+    fsync-ed before their entry is written.
+    """
     rel = entry_path(table_name, folder, commit)
-    lake.write_json(rel, {"commit": commit, "table": table_name, "partition": folder, "kind": kind,
-                          "written_at": iso(utcnow()), **fields})
+    doc = {"commit": commit, "table": table_name, "partition": folder, "kind": kind,
+           "written_at": iso(utcnow()), **fields}
+    if lake.is_s3:
+        lake.write_json(rel, doc)
+        return rel
+    target = lake.path(rel)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    tmp = f"{os.path.dirname(target)}/.{os.path.basename(target)}.{uuid.uuid4().hex[:8]}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True, default=str)
+    os.replace(tmp, target)
     return rel
 
 

@@ -90,6 +90,7 @@ def test_zero_buffering_writes_per_batch_and_size_hint_flushes(lake: Lake, setti
     loader.buffer_bytes = ct_batch(big[:1000]).table.nbytes * 2  # ~2 batches fill a buffer
     for i in range(3):
         loader.add(ct_batch(big[i * 1000:(i + 1) * 1000]))
+    loader.sync()
     assert loader.summary.files == 1 and len(loader.buffers) == 1
     s2 = loader.close()
     assert (s2.files, s2.loaded) == (2, 3000)
@@ -102,9 +103,11 @@ def test_time_hint_flushes_old_buffers(lake: Lake, settings: Settings):
     loader.add(ct_batch(ct_rows(10)))
     now[0] = 59.0
     loader.tick()
+    loader.sync()
     assert loader.summary.files == 0
     now[0] = 60.0
     loader.tick()
+    loader.sync()
     assert loader.summary.files == 1 and not loader.buffers
 
 
