@@ -246,8 +246,13 @@ class Engine:
         if record:
             for t in res.transitions:
                 self._transition(self.store.alarms[t.alarm_name], t, origin="replay", actions=notify)
-            for name in res.final_states:
-                self.store.state(name).last_evaluated = iso(end)
+            for name, final in res.final_states.items():
+                st = self.store.state(name)
+                st.last_evaluated = iso(end)
+                if st.state_value != final:  # no transition in the range: the replay's start state stands
+                    st.state_value, st.state_reason = final, "Unchecked: Initial alarm creation"
+                    st.state_reason_data = None
+                    st.state_updated_timestamp = st.state_transitioned_timestamp = iso(start)
             res.notifications = self.notifications
         return res
 

@@ -309,6 +309,9 @@ def parse_composite_alarm(doc: dict[str, Any], path: str | None = None) -> Compo
     unknown = sorted(set(doc) - COMPOSITE_FIELDS)
     if unknown:
         raise c.err(unknown[0], "unknown PutCompositeAlarm field")
+    for key in ("ActionsSuppressor", "ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod"):
+        if key in doc:
+            raise c.err(key, "composite action suppression is not supported here (remove the field)")
     common = _common(c)
     text = c.str_("AlarmRule", required=True)
     assert text is not None
