@@ -1,0 +1,128 @@
+"""Demo stages "ingest" and "stream": load the committed sample data into the demo lake.
+
+- ``ingest``: every kind under ``sample_data/`` (CloudTrail S3-layout gzip, Metric Streams
+  files, CloudWatch Logs subscription payloads and exports, Kinesis get-records output and a
+  Lambda Kinesis event) through the readers into the loader. Re-running it loads nothing new.
+- ``stream``: creates a local Kinesis-like stream ``demo-clickstream`` (2 shards), puts the
+  clickstream records of the sample get-records files (once, when the stream is new) and runs
+  the Firehose-like loader on it until it has drained it (``watchlake load --once``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.console import human_bytes
+from pipeline.loader import Loader, LoadSummary
+
+if TYPE_CHECKING:
+    from jobs.demo import Demo
+
+STREAM = "demo-clickstream"
+
+
+def _units(sample: Path) -> list[tuple[str, list[Path], dict[str, Any]]]:
+    """(kind, locations, reader options) for every sample input that exists."""
+    out: list[tuple[str, list[Path], dict[str, Any]]] = []
+    for kind in ("cloudtrail", "metrics"):
+        if (sample / kind).is_dir():
+            out.append((kind, [sample / kind], {}))
+    logs = sample / "logs"
+    payloads = [p for p in (logs / "firehose", logs / "lambda", logs / "raw") if p.exists()]
+    if payloads:
+        out.append(("logs", payloads, {}))
+    if (logs / "filter-log-events.json").exists():
+        out.append(("logs", [logs / "filter-log-events.json"], {"log_group": "/aws/lambda/orders-api"}))
+    records = sample / "records"
+    for f in sorted(records.glob("get-records-*.json")):
+        shard = f.name[len("get-records-"):].rsplit("-", 1)[0]
+        out.append(("records", [f], {"stream_name": "clickstream", "shard_id": shard}))
+    if (records / "lambda-kinesis-event.json").exists():
+        out.append(("records", [records / "lambda-kinesis-event.json"], {}))
+    return out
+
+
+def _merge(total: LoadSummary, s: LoadSummary) -> None:
+    for name in ("records_in", "loaded", "rejected", "duplicates", "files", "bytes", "error_files", "inputs"):
+        setattr(total, name, getattr(total, name) + getattr(s, name))
+    for k, v in s.per_table.items():
+        total.per_table[k] = total.per_table.get(k, 0) + v
+    for k, v in s.skipped.items():
+        total.skipped[k] = total.skipped.get(k, 0) + v
+
+
+def _lines(s: LoadSummary) -> dict[str, Any]:
+    return {
+        "records in": f"{s.records_in:,}",
+        "loaded": f"{s.loaded:,}" + (" (" + ", ".join(f"{k} {v:,}" for k, v in sorted(s.per_table.items())) + ")"
+                                     if s.per_table else ""),
+        "rejected": f"{s.rejected:,}",
+        "duplicates dropped": f"{s.duplicates:,}",
+        "files written": f"{s.files} ({human_bytes(s.bytes)})",
+        **({"skipped": ", ".join(f"{k} {v}" for k, v in sorted(s.skipped.items()))} if s.skipped else {}),
+    }
+
+
+def ingest_stage(demo: Demo) -> dict[str, Any]:
+    """Load all of ``sample_data/`` into the demo lake; returns the summary lines."""
+    from pipeline.sources import read
+
+    total = LoadSummary()
+    missing = []
+    for kind, locations, options in _units(demo.sample_dir):
+        try:
+            batches = read(kind, [str(p) for p in locations], **options)
+            _merge(total, Loader(demo.lake, demo.settings.loader).add_all(batches))
+        except ImportError:
+            missing.append(kind)  # that reader has not been installed in this checkout
+    lines = _lines(total)
+    if missing:
+        lines["readers missing"] = ", ".join(sorted(set(missing)))
+    con_counts = _table_counts(demo)
+    lines["lake rows"] = ", ".join(f"{k} {v:,}" for k, v in con_counts.items())
+    demo.state["ingest"] = total
+    return lines
+
+
+def _table_counts(demo: Demo) -> dict[str, int]:
+    from pipeline.query.duck import connect
+
+    tables = ["cloudtrail", "metrics", "logs", "records"]
+    con = connect(demo.lake, tables)
+    return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}  # type: ignore[index]
+
+
+def _clickstream(sample: Path) -> list[tuple[str, bytes]]:
+    """(partition key, data) of the clickstream (JSON object) records in the sample get-records files."""
+    out = []
+    for f in sorted((sample / "records").glob("get-records-*.json")):
+        for r in json.loads(f.read_text()).get("Records", []):
+            data = base64.b64decode(r["Data"])
+            if data[:1] == b"{" and b'"eventID"' not in data and b'"metric_name"' not in data:
+                out.append((r["PartitionKey"], data))
+    return out
+
+
+def stream_stage(demo: Demo) -> dict[str, Any]:
+    """Create a local stream, put sample records (once), drain it into the lake."""
+    from pipeline.errors import InputError
+    from pipeline.loader.from_stream import load_from_stream
+    from pipeline.stream import Stream
+    from pipeline.stream.consumer import Checkpoints, LocalConsumer
+
+    root = demo.settings.stream.root
+    put = 0
+    try:
+        stream = Stream.create(root, STREAM, 2)
+        records = _clickstream(demo.sample_dir)
+        for i in range(0, len(records), 500):
+            put += len(stream.put(records[i:i + 500]))
+    except InputError:
+        stream = Stream.open(root, STREAM)  # created by an earlier demo run: nothing new to put
+    consumer = LocalConsumer(stream, Checkpoints.for_consumer(root, STREAM, "demo-loader"))
+    s = load_from_stream(consumer, Loader(demo.lake, demo.settings.loader), once=True)
+    return {"stream": f"{STREAM} ({len(stream.shard_ids)} shards, {root})", "records put": f"{put:,}",
+            **_lines(s)}
