@@ -7,11 +7,12 @@ per-minute count over the **7 days preceding** the minute (whole days; at least 
 history is required, so the first day is never judged).
 
 Test (AWS's own is undocumented): over the 5 minutes ending at a minute, the count ``c`` is
-unusual when ``c ≥ 10``, ``c ≥ 3 λ`` and ``c ≥ λ + 5 √λ`` with ``λ = 5 × baseline`` (a
+unusual when ``c ≥ 5``, ``c ≥ 3 λ`` and ``c ≥ λ + 5 √λ`` with ``λ = 5 × baseline`` (a
 Poisson-style 5-sigma excess that also needs a real multiple of the usual rate and a minimum
-volume, so a quiet API does not fire on a handful of calls). The insight starts at the first
-minute of that window above the baseline rate and ends after the last minute above it once the
-5-minute count has fallen back under ``λ + 2 √λ`` (baseline frozen at the start).
+volume, so a quiet API does not fire on two or three calls). The insight starts at the first
+minute of that window that is clearly above the baseline rate (``> b + 3 √b + 1`` calls) and
+ends after the last such minute once the 5-minute count has fallen back under ``λ + 2 √λ``
+(baseline frozen at the start).
 
 Each insight is a pair of events in CloudTrail's Insights format (see
 :func:`pipeline.anomaly.insight_events.insight_pair`), sharing one ``sharedEventID``; IDs are
@@ -33,7 +34,7 @@ from pipeline.timeutil import from_epoch, to_utc
 
 CALL_RATE, ERROR_RATE = "ApiCallRateInsight", "ApiErrorRateInsight"
 WINDOW = 5          # minutes summed by the test
-MIN_COUNT = 10      # calls (or errors) in the window before anything is unusual
+MIN_COUNT = 5       # calls (or errors) in the window before anything is unusual
 FACTOR = 3.0        # ... at least this multiple of the baseline
 SIGMAS = 5.0        # ... and this many Poisson standard deviations above it
 END_SIGMAS = 2.0
@@ -89,12 +90,13 @@ def find_episodes(counts: list[float], first_judged: int = 0,
         lam = WINDOW * base
         c = cs[i + 1] - cs[w0]
         if c >= MIN_COUNT and c >= FACTOR * lam and c >= lam + SIGMAS * math.sqrt(lam):
-            start = next(j for j in range(w0, i + 1) if counts[j] > base)
+            hot = base + 3.0 * math.sqrt(base) + 1.0  # a minute clearly above the usual rate
+            start = next((j for j in range(w0, i + 1) if counts[j] > hot), w0)
             end_limit = lam + END_SIGMAS * math.sqrt(lam)
             j = i + 1
             while j < n and cs[j + 1] - cs[max(0, j - WINDOW + 1)] > end_limit:
                 j += 1
-            last = max(k for k in range(start, j) if counts[k] > base)
+            last = max((k for k in range(start, j) if counts[k] > hot), default=i)
             # baseline: the whole days before the insight start
             bdays = min(BASELINE_DAYS, start // DAY_MIN)
             blen = bdays * DAY_MIN

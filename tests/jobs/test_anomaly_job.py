@@ -57,3 +57,19 @@ def test_bad_arguments_and_empty_lake(lake) -> None:
     with pytest.raises(QueryError, match="p99"):
         list(read_series(lake, "metrics_5m", "p99"))
     assert detect(lake).series == 0
+
+
+def test_demo_stages(lake, settings) -> None:
+    from jobs.anomaly_demo import anomaly_stage, insights_stage
+    from jobs.demo import Demo
+
+    demo = Demo(lake=lake, settings=settings, quiet=True)
+    assert "skipped" in anomaly_stage(demo)
+    write_rollups(lake)
+    out = anomaly_stage(demo)
+    assert "2 series, 3,000 points" in out["source"]
+    # the real sample CloudTrail (read from sample_data): both labelled scenarios are found
+    ins = insights_stage(demo)
+    assert ins["access_denied_burst"].startswith("found")
+    assert ins["api_call_rate_spike"].startswith("found")
+    assert lake.table_files("insights")

@@ -1,0 +1,107 @@
+"""Demo stages: metric anomalies over the rollups, and CloudTrail Insights.
+
+``anomaly_stage`` replays the default detector over every series of ``metrics_5m`` (or
+``metrics_1m`` when that is all there is), writes the ``anomalies`` table and checks the flagged
+points against ``sample_data/labels/metric_anomalies.json``. ``insights_stage`` finds CloudTrail
+Insights in the lake's ``cloudtrail`` table (or, if the lake has none, straight from
+``sample_data/cloudtrail``), writes the ``insights`` table and checks them against the labelled
+``access_denied_burst`` and ``api_call_rate_spike`` scenarios.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pipeline.timeutil import parse_time
+
+if TYPE_CHECKING:
+    from jobs.demo import Demo
+
+INSIGHT_SCENARIOS = ("access_denied_burst", "api_call_rate_spike")
+
+
+def _labels(demo: Demo, name: str) -> list[dict[str, Any]]:
+    path = demo.sample_dir / "labels" / name
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def anomaly_stage(demo: Demo) -> dict[str, Any]:
+    from jobs.anomaly_job import detect
+    from pipeline.query.duck import connect
+
+    lake = demo.lake
+    table = next((t for t in ("metrics_5m", "metrics_1m") if lake.table_files(t)), None)
+    if table is None:
+        return {"skipped": "no metric rollups in the lake (run the ingest and rollups stages)"}
+    con = connect(lake, [table])
+    row = con.execute(f"SELECT min(timestamp) FROM {table}").fetchone()
+    first = row[0] if row else None
+    con.close()
+    res = detect(lake, table=table, start=first) if first else detect(lake, table=table)
+    con = connect(lake, ["anomalies"])
+    flagged = con.execute(
+        "SELECT namespace, metric_name, dimensions, timestamp FROM anomalies "
+        "WHERE is_anomaly AND detector = 'multiview' AND stat = 'Average' ORDER BY timestamp"
+    ).fetchall()
+    con.close()
+    labels = [a for a in _labels(demo, "metric_anomalies.json") if a.get("kind") != "gap"]
+    found, matched = [], set()
+    for a in labels:
+        lo = parse_time(a["start"]) - timedelta(minutes=10)
+        hi = parse_time(a["end"]) + timedelta(minutes=30)
+        dims = json.dumps(a["dimensions"], sort_keys=True, separators=(",", ":"))
+        hits = [i for i, (ns, m, d, t) in enumerate(flagged)
+                if ns == a["namespace"] and m == a["metric_name"]
+                and json.loads(d) == json.loads(dims) and lo <= t < hi]
+        if hits:
+            found.append(a["anomaly"])
+            matched.update(hits)
+    out: dict[str, Any] = {
+        "source": f"{table} Average, {res.series} series, {res.points:,} points",
+        "anomalies table": f"{res.rows:,} rows (score, expected band), {res.anomalies} flagged",
+    }
+    if labels:
+        out["labelled found"] = f"{len(found)}/{len(labels)}: {', '.join(found) or '-'}"
+        out["missed"] = ", ".join(a["anomaly"] for a in labels if a["anomaly"] not in found) or "-"
+        out["other flagged points"] = len(flagged) - len(matched)
+    return out
+
+
+def insights_stage(demo: Demo) -> dict[str, Any]:
+    from pipeline.anomaly.insight_events import write_insights
+    from pipeline.anomaly.insights import InsightsResult, detect_insights, run_insights
+
+    lake = demo.lake
+    if lake.table_files("cloudtrail"):
+        res = run_insights(lake)
+        source = "lake table cloudtrail"
+    else:
+        import duckdb
+        import pyarrow as pa
+
+        from pipeline.sources import read
+
+        tables = [b.table for b in read("cloudtrail", demo.sample_dir / "cloudtrail")]
+        con = duckdb.connect()
+        con.register("cloudtrail", pa.concat_tables(tables))
+        res = InsightsResult()
+        res.insights, res.apis, res.minutes = detect_insights(con)
+        con.close()
+        res.events, res.files = write_insights(lake, res.insights, None, None)
+        source = "sample_data/cloudtrail (the lake has no cloudtrail table)"
+    out = {"source": source, **res.summary()}
+    scenarios = {s["scenario"]: s for s in _labels(demo, "cloudtrail_scenarios.json")}
+    for name in INSIGHT_SCENARIOS:
+        sc = scenarios.get(name)
+        if sc is None:
+            continue
+        lo, hi = parse_time(sc["start"]) - timedelta(minutes=5), parse_time(sc["end"])
+        hit = [i for i in res.insights if lo <= i.start_time < hi]
+        out[name] = (f"found ({len(hit)} insights, {hit[0].insight_type}, "
+                     f"start {hit[0].start_time:%H:%M})" if hit else "MISSED")
+    return out
+
+
+__all__ = ["anomaly_stage", "insights_stage"]
