@@ -25,6 +25,7 @@ STAGES: list[tuple[str, str]] = [
     ("stream", "jobs.ingest_demo:stream_stage"),
     ("detections", "jobs.detect_demo:detect_stage"),
     ("alarms", "jobs.alarm_demo:alarm_stage"),
+    ("investigate", "jobs.investigate_demo:investigate_stage"),
 ]
 
 

@@ -84,7 +84,9 @@ def what_changed(lake: Lake, moment: Moment, *, lookback: timedelta = timedelta(
                if services else "false")
     sql = f"""
 WITH hits AS (
-    SELECT eventTime, eventSource, eventName, userIdentity.arn AS who, sourceIPAddress, errorCode, eventID,
+    SELECT eventTime, eventSource, eventName,
+           coalesce(userIdentity.arn, userIdentity.invokedBy, userIdentity.type) AS who,
+           sourceIPAddress, errorCode, eventID,
            {which} AS matched,
            1 - epoch(TIMESTAMPTZ '{moment.at.isoformat()}' - eventTime) / {span} AS closeness,
            (CASE WHEN {exact} THEN 0.5 ELSE 0.25 END) + (CASE WHEN {service} THEN 0.3 ELSE 0 END)
