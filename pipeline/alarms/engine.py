@@ -76,6 +76,8 @@ class Engine:
         self._notifier = notifier
         self._own_notifier = False
         self.notifications = 0
+        self.errors: list[tuple[str, str]] = []
+        """(alarm, message) of evaluations that failed (bad data, ambiguous units); their state is kept."""
 
     def __enter__(self) -> Engine:
         return self
@@ -146,8 +148,12 @@ class Engine:
         for alarm in self.store.metric_alarms():
             assert isinstance(alarm, MetricAlarm)
             b = floor(at, grid_step(alarm.period))
-            prep = prepare(alarm, self.source, b, b, as_of=to_utc(at), band_fn=self.band_fn)
             st = self.store.state(alarm.name)
+            try:
+                prep = prepare(alarm, self.source, b, b, as_of=to_utc(at), band_fn=self.band_fn)
+            except PipelineError as e:  # CloudWatch's EvaluationState EVALUATION_ERROR: state kept
+                self.errors.append((alarm.name, str(e)))
+                continue
             ev = evaluate_one(prep, b, st.state_value)
             st.last_evaluated = iso(b)
             if ev.state != st.state_value:
@@ -217,7 +223,11 @@ class Engine:
         for alarm in selected:
             if not isinstance(alarm, MetricAlarm):
                 continue
-            prep = prepare(alarm, self.source, start, end, band_fn=self.band_fn)
+            try:
+                prep = prepare(alarm, self.source, start, end, band_fn=self.band_fn)
+            except PipelineError as e:
+                self.errors.append((alarm.name, str(e)))
+                continue
             bounds = boundaries_between(start, end, alarm.period)
             states = _evaluate_many(prep, bounds, INSUFFICIENT_DATA)
             codes[alarm.name] = (bounds, states)

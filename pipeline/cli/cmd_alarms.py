@@ -158,7 +158,7 @@ def run_evaluate(args: argparse.Namespace, ctx: Any) -> int:
         from pipeline.errors import InputError
 
         raise InputError("use either --at or --follow", field="--at")
-    total = 0
+    total = errors = 0
     rounds = 0
     try:
         while True:
@@ -167,6 +167,9 @@ def run_evaluate(args: argparse.Namespace, ctx: Any) -> int:
                 ts = eng.evaluate(at)
                 n_alarms = len(eng.store.alarms)
             _print_transitions(ts)
+            for name, msg in eng.errors:
+                print(f"watchlake: alarm {name}: evaluation error (state kept): {msg}", file=sys.stderr)
+            errors += len(eng.errors)
             total += len(ts)
             rounds += 1
             if not args.follow or (args.iterations and rounds >= args.iterations):
@@ -178,7 +181,7 @@ def run_evaluate(args: argparse.Namespace, ctx: Any) -> int:
         pass
     if not ctx.quiet:
         summary("alarms evaluate", {"as of": args.at or "now", "evaluations": rounds, "alarms": n_alarms,
-                                    "state changes": total})
+                                    "state changes": total, "evaluation errors": errors})
     return 0
 
 
@@ -201,6 +204,8 @@ def run_replay(args: argparse.Namespace, ctx: Any) -> int:
                          progress=prog.advance)
     if args.record or args.notify:
         eng.save()
+    for name, msg in eng.errors:
+        print(f"watchlake: alarm {name}: evaluation error (skipped): {msg}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps({"Transitions": [
             {"AlarmName": t.alarm_name, "Timestamp": iso(t.at), "OldStateValue": t.old_state,
@@ -215,7 +220,8 @@ def run_replay(args: argparse.Namespace, ctx: Any) -> int:
             "evaluations": f"{res.evaluations:,}", "state changes": len(res.transitions),
             "minutes in ALARM": ", ".join(f"{k}={v}" for k, v in sorted(res.minutes_in_alarm.items())) or "-",
             "recorded": "yes" if args.record or args.notify else "no (dry run; --record to keep)",
-            "notifications": eng.notifications, "time": f"{time.perf_counter() - t0:.2f} s"})
+            "notifications": eng.notifications, "evaluation errors": len(eng.errors),
+            "time": f"{time.perf_counter() - t0:.2f} s"})
     return 0
 
 

@@ -84,3 +84,21 @@ def test_replay_record_keeps_final_states(lake):
     eng.set_state("a", "ALARM", "forced", at=minute(0))
     eng.replay(minute(10), minute(20), record=True)  # no data in range: stays INSUFFICIENT_DATA
     assert eng.store.state("a").state_value == "INSUFFICIENT_DATA"
+
+
+def test_evaluation_error_keeps_state_and_others_run(lake):
+    class Broken(MemorySource):
+        def datapoints(self, metric, period, start, end, *, as_of=None):
+            if metric.metric_name == "Bad":
+                from pipeline.errors import QueryError
+
+                raise QueryError("App Bad has several units (Count, Percent); pass one with unit=")
+            return super().datapoints(metric, period, start, end, as_of=as_of)
+
+    src = Broken()
+    src.add(MetricRef("App", "Errors", (("Service", "api"),), "Average"), [minute(0)], [9.0])
+    eng = engine_with(lake, [alarm_doc("good", EvaluationPeriods=1), alarm_doc("bad", MetricName="Bad")], src)
+    (t,) = eng.evaluate(minute(1))
+    assert (t.alarm_name, t.new_state) == ("good", "ALARM")
+    assert eng.store.state("bad").state_value == "INSUFFICIENT_DATA"
+    assert eng.errors[0][0] == "bad" and "several units" in eng.errors[0][1]
