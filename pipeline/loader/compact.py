@@ -93,10 +93,9 @@ def compact_partition(lake: Lake, table_name: str, folder: str, ids: ledger.Comm
     s = summary or CompactSummary()
     with locked(lake, folder):
         index = KeyIndex(lake, table_name)
-        index.refresh(folder)  # rolls interrupted compactions forward, adopts, removes temp files
+        visible, _ = index.tidy(folder)  # rolls interrupted compactions forward, removes temp files
         s.recovered += index.recovered
-        files = lake.list_files(folder, ".parquet")
-        small = [f for f in files if lake.size(f) < small_bytes]
+        small = sorted(f for f in visible if lake.size(f) < small_bytes)
         if len(small) < min_files:
             return False
         schemas = {pq.read_schema(lake.path(f), filesystem=lake.fs).remove_metadata() for f in small}

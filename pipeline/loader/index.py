@@ -79,8 +79,9 @@ class KeyIndex:
         self.recovered = 0
         self._mu = threading.Lock()  # guards ``parts`` and counters; callers serialise per folder
 
-    def refresh(self, folder: str) -> PartitionKeys:
-        """Bring the key set of ``folder`` up to date with the folder (call under its lock)."""
+    def tidy(self, folder: str) -> tuple[set[str], set[str]]:
+        """Roll interrupted compactions forward and delete dead writers' temporary files (call
+        under the folder's lock); returns the visible data files and the ledger's commit ids."""
         lake = self.lake
         infos = _list(lake, folder)
         ids = ledger.commit_ids(lake, self.table_name, folder)
@@ -94,6 +95,12 @@ class KeyIndex:
                 lake.fs.delete_file(info.path)  # a dead writer's temporary file (we hold the lock)
             elif base.endswith(".parquet") and not base.startswith((".", "_")):
                 visible.add(f"{folder}/{base}")
+        return visible, ids
+
+    def refresh(self, folder: str) -> PartitionKeys:
+        """Bring the key set of ``folder`` up to date with the folder (call under its lock)."""
+        lake = self.lake
+        visible, ids = self.tidy(folder)
         with self._mu:
             state = self.parts.pop(folder, None)
         if state is None or not state.files <= visible:
