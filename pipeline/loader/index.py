@@ -30,7 +30,7 @@ from pipeline.schemas import RECORD_KEYS
 if TYPE_CHECKING:
     from pipeline.lake import Lake
 
-MAX_CACHED_KEYS = 8_000_000
+MAX_CACHED_KEYS = 2_000_000
 
 
 @dataclass

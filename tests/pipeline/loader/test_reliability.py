@@ -120,3 +120,58 @@ def test_two_loaders_at_once(lake_root: Path):
     assert p.returncode == 0, err
     assert '"loaded": 0' in out
     assert sorted(lake.list_files("")) == before
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_sigkill_stream_loader_then_rerun(lake_root: Path, tmp_path: Path):
+    from pipeline.stream import Stream
+
+    streams = tmp_path / "streams"
+    s = Stream.create(str(streams), "ks", 3)
+    for i in range(0, 6000, 500):
+        s.put([(f"k{j % 97}", f"r{j}".encode()) for j in range(i, i + 500)])
+    env = {**os.environ, "PYTHONPATH": str(REPO), "WATCHLAKE__STREAM__ROOT": str(streams),
+           "WATCHLAKE__LOADER__BUFFER_SECONDS": "0"}
+    args = ["--lake", str(lake_root), "-q", "load", "--from-stream", "ks", "--once"]
+    rng = random.Random(9)
+    for _ in range(8):
+        p = _cli(args, env)
+        time.sleep(rng.uniform(0.5, 2.5))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+        p.wait(timeout=60)
+    p = _cli(args, env)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    lake = Lake(lake_root)
+    for f in lake.table_files("records"):
+        pq.read_metadata(lake.path(f))
+    rows = connect(lake, ["records"]).execute(
+        "SELECT count(*), count(DISTINCT (shardId, sequenceNumber)), count(DISTINCT data) FROM records").fetchone()
+    assert rows == (6000, 6000, 6000)
+
+
+@pytest.mark.slow
+def test_continuous_load_stops_cleanly_on_sigterm(lake_root: Path, tmp_path: Path):
+    from pipeline.stream import Stream
+
+    streams = tmp_path / "streams"
+    s = Stream.create(str(streams), "live", 2)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "WATCHLAKE__STREAM__ROOT": str(streams),
+           "WATCHLAKE__LOADER__BUFFER_SECONDS": "900"}
+    p = _cli(["--lake", str(lake_root), "load", "--from-stream", "live", "--poll-seconds", "0.2"], env)
+    s.put([(f"k{j}", f"r{j}".encode()) for j in range(300)])
+    time.sleep(3)
+    s.put([(f"k{j}", f"r{j}".encode()) for j in range(300, 400)])
+    time.sleep(1)
+    p.send_signal(signal.SIGTERM)  # buffered rows (900 s hint) are flushed on the way out
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert "loaded              400" in err
+    n = connect(Lake(lake_root), ["records"]).execute("SELECT count(*) FROM records").fetchone()[0]
+    assert n == 400
