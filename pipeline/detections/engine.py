@@ -110,16 +110,20 @@ def time_filter(start: datetime | None, end: datetime | None) -> str:
 def match_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "true") -> str:
     """One query that evaluates every rule on each row of ``source`` and returns one row per
     (rule index, event): ``idx, eventID, eventTime, principal, ip, access_key, k0, k1…``."""
-    comp = Compiler()
+    lowered: dict[str, str] = {}
+    comp = Compiler(lowered)
     key_paths = sorted({p for r in rules for p in r.key_paths()})
     preds = [comp.compile(r.predicate) for r in rules]
     hits = ", ".join(f"CASE WHEN {p} THEN {i} END" for i, p in enumerate(preds))
     anyp = " OR ".join(f"({p})" for p in preds)
     keys = "".join(f", {_first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths))
     base = ", ".join(_first_sql(p, comp) for p in BASE_PATHS)
-    # the OR filter first (cheap for the many rows no rule matches), then which rules matched
+    low = "".join(f", lower({expr}) AS {alias}" for expr, alias in lowered.items())
+    # each column lowered once per row; the OR filter first (cheap for the many rows no rule
+    # matches), then which rules matched
     return (f"SELECT unnest(h) AS idx, * EXCLUDE (h) FROM (SELECT list_filter([{hits}], lambda x: x IS NOT NULL) AS h, "
-            f"\"eventID\", \"eventTime\", {base}{keys} FROM {source} WHERE ({where}) AND ({anyp}))")
+            f"\"eventID\", \"eventTime\", {base}{keys} FROM (SELECT *{low} FROM {source} WHERE {where}) "
+            f"WHERE {anyp})")
 
 
 def match_lake(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: datetime | None = None,

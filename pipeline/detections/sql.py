@@ -31,9 +31,9 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
             raise
 
 
-def _test(pred: Pred, s: str) -> str:
+def _test(pred: Pred, s: str, lowered: bool = False) -> str:
     op, arg, cased = pred.op, pred.arg, pred.cased
-    low = s if cased else f"lower({s})"
+    low = s if cased or lowered else f"lower({s})"
     if op == "eq":
         return f"{low} = {sql_str(arg if cased else arg.lower())}"
     if op == "like":
@@ -58,10 +58,16 @@ def _any(kind: str, expr: str, var: str, test: str) -> str:
 
 
 class Compiler:
-    """Compiles trees; one instance numbers lambda variables uniquely."""
+    """Compiles trees; one instance numbers lambda variables uniquely.
 
-    def __init__(self) -> None:
+    With ``lowered`` (a dict), case-insensitive tests on plain columns read a precomputed
+    ``lower(column)`` alias instead (``lowered[expr] = alias``), so a query over many rules
+    lowers each column once per row; the caller must then select those aliases.
+    """
+
+    def __init__(self, lowered: dict[str, str] | None = None) -> None:
         self._n = 0
+        self.lowered = lowered
 
     def _var(self) -> str:
         self._n += 1
@@ -101,6 +107,12 @@ class Compiler:
             inner = _any(okind, oexpr, ovar, cmp)
             test = f"NOT {inner}" if pred.negate_each else inner
             return _any(kind, expr, var, test)
+        if kind == "scalar" and self.lowered is not None and pred.op in ("eq", "like") and not pred.cased:
+            alias = self.lowered.setdefault(expr, f"__lc{len(self.lowered)}")
+            test = _test(pred, alias, lowered=True)
+            if pred.negate_each:
+                test = f"NOT coalesce({test}, false)"
+            return f"coalesce({alias} IS NOT NULL AND ({test}), false)"
         test = _test(pred, var)
         if pred.negate_each:
             test = f"NOT coalesce({test}, false)"
