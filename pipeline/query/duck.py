@@ -141,9 +141,9 @@ def run_query(lake: Lake, sql: str, *, default_bound_hours: int | None = 24, max
     from pipeline.timeutil import iso
 
     t0 = time.perf_counter()
-    scratch = duckdb.connect()
+    con = duckdb.connect()  # parses and evaluates bound constants first, then holds the views
     views = {name: spec.time_columns + ("dt",) for name, spec in catalog.VIEWS.items()}
-    analysis = safety.analyse(sql, lake.root, views, scratch)
+    analysis = safety.analyse(sql, lake.root, views, con)
     windows: dict[str, catalog.Window] = {}
     notes: list[str] = []
     for view in sorted(analysis.tables):
@@ -161,7 +161,6 @@ def run_query(lake: Lake, sql: str, *, default_bound_hours: int | None = 24, max
                          f"{spec.time_columns[0]} to choose the range)")
         elif bound is not None and bound.lower is not None:
             windows[view] = catalog.Window(bound.lower, bound.upper)
-    con = duckdb.connect()
     catalog.build(con, lake, windows, sorted(analysis.referenced) or None)
     safety.lock_down(con, lake.root)
     try:

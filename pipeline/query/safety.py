@@ -123,7 +123,7 @@ def analyse(sql: str, lake_root: str, views: dict[str, tuple[str, ...]],
     text = check_statement(sql)
     body = _strip_explain(text) or text
     scratch = con or duckdb.connect()
-    raw = scratch.execute("SELECT json_serialize_sql($1)", [body]).fetchone()
+    raw = _one(scratch, "SELECT json_serialize_sql($1)", [body])
     tree = json.loads(raw[0]) if raw else {"error": True}
     if tree.get("error"):
         raise QueryError(f"cannot analyse query: {tree.get('error_message', 'parse error')}", query=sql)
@@ -294,11 +294,11 @@ def _constant_time(expr: Any, con: duckdb.DuckDBPyConnection) -> datetime | None
     if not isinstance(expr, dict) or any(isinstance(n, dict) and n.get("class") in ("COLUMN_REF", "SUBQUERY")
                                          for n in _walk(expr)):
         return None
-    template = json.loads(con.execute("SELECT json_serialize_sql('SELECT 1')").fetchone()[0])  # type: ignore[index]
+    template = json.loads(_one(con, "SELECT json_serialize_sql('SELECT 1')")[0])
     template["statements"][0]["node"]["select_list"] = [expr]
     try:
-        inner = con.execute("SELECT json_deserialize_sql($1)", [json.dumps(template)]).fetchone()[0]  # type: ignore[index]
-        row = con.execute(f"SELECT CAST(({inner[len('SELECT '):]}) AS TIMESTAMPTZ)").fetchone()
+        inner = _one(con, "SELECT json_deserialize_sql($1)", [json.dumps(template)])[0]
+        row = _one(con, f"SELECT CAST(({inner[len('SELECT '):]}) AS TIMESTAMPTZ)")
     except Exception:
         return None
     if not row or row[0] is None:
@@ -308,6 +308,12 @@ def _constant_time(expr: Any, con: duckdb.DuckDBPyConnection) -> datetime | None
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple[Any, ...]:
+    """The first row, fetching the result completely (a half-read result blocks the connection)."""
+    rows = con.execute(sql, params).fetchall()
+    return tuple(rows[0]) if rows else ()
+
 
 def _walk(obj: Any) -> Iterator[Any]:
     stack = [obj]
