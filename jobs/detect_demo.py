@@ -83,7 +83,7 @@ def detect_stage(demo: Demo) -> dict[str, object]:
             print(f"  scenario {name}: {'FOUND by ' + '; '.join(rules) if rules else 'MISSED'}")
     levels = Counter(f.rule.level for f in res.findings)
     return {
-        "rules": f"{len(ruleset.rules)} ({len(ruleset.problems)} unusable)",
+        "rules": f"{len(ruleset.rules)} ({len(ruleset.problems)} unusable, {len(ruleset.disabled)} disabled)",
         "events scanned": f"{res.events:,}",
         "findings": f"{len(res.findings)} (" + ", ".join(f"{levels[lv]} {lv}" for lv in
                                                           ("critical", "high", "medium", "low") if levels[lv]) + ")",

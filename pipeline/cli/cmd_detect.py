@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     _print_findings(res.findings, args.show)
     by_level = Counter(f.rule.level for f in res.findings)
     summary("detect", {
-        "rules": f"{len(ruleset.rules)} ({len(ruleset.problems)} unusable)",
+        "rules": f"{len(ruleset.rules)} ({len(ruleset.problems)} unusable, {len(ruleset.disabled)} disabled)",
         "events scanned": f"{res.events:,}",
         "matches": f"{len(res.matches):,}",
         "findings": f"{len(res.findings)} ("

@@ -45,20 +45,28 @@ def run_check(args: argparse.Namespace, ctx: Any) -> int:
         print(json.dumps({
             "parsed": [{"id": r.id, "title": r.title, "kind": r.kind, "path": r.path, "warnings": r.warnings,
                         "never_fires": never[r.id],
-                        "dead_alternatives": cov[r.id].dead, **({"matches": fired[r.id]} if fired is not None else {})}
+                        "dead_alternatives": cov[r.id].dead,
+                        "suspicious": cov[r.id].suspicious, **({"matches": fired[r.id]} if fired is not None else {})}
                        for r in ruleset.rules],
             "unsupported": [{"path": p.path, "rule": p.rule, "reason": p.reason} for p in ruleset.problems],
+            "disabled": [{"path": p.path, "rule": p.rule, "reason": p.reason} for p in ruleset.disabled],
         }, indent=1))
     else:
         kinds = Counter(r.kind for r in ruleset.rules)
-        print(f"parsed: {len(ruleset.rules)} rules ("
+        kinds.update(["disabled"] * len(ruleset.disabled))
+        print(f"parsed: {len(ruleset.rules) + len(ruleset.disabled)} rules ("
               + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ")")
         if ruleset.problems:
             print(f"unsupported: {len(ruleset.problems)}")
             for p in ruleset.problems:
                 print(f"  {p.path.rsplit('/', 1)[-1]}: {p.reason}")
+        if ruleset.disabled:
+            print(f"disabled by watchlake-tuning.yml: {len(ruleset.disabled)}")
+            for p in ruleset.disabled:
+                print(f"  {p.path.rsplit('/', 1)[-1]}: {p.reason}")
         for label, attr in (("never fire", "never"), ("never-matching names or fields (rule still fires "
-                                                           "through its other values)", "dead")):
+                                                           "through its other values)", "dead"),
+                            ("suspicious", "suspicious")):
             bad = [r for r in ruleset.rules if getattr(cov[r.id], attr)]
             if bad:
                 print(f"{label}: {len(bad)}")
@@ -75,7 +83,8 @@ def run_check(args: argparse.Namespace, ctx: Any) -> int:
             silent = [r for r in ruleset.rules if not fired[r.id]]
             print(f"matched nothing in the lake: {len(silent)} of {len(ruleset.rules)}")
     summary("rules check", {
-        "files": ruleset.files, "parsed": len(ruleset.rules), "unsupported": len(ruleset.problems),
+        "files": ruleset.files, "parsed": len(ruleset.rules) + len(ruleset.disabled),
+        "unsupported": len(ruleset.problems), "disabled": len(ruleset.disabled),
         "never fire": sum(1 for r in ruleset.rules if never[r.id]),
         "with dead names": sum(1 for r in ruleset.rules if cov[r.id].dead),
         **({"fired in lake": sum(1 for r in ruleset.rules if fired[r.id])} if fired is not None else {}),

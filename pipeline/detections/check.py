@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from pipeline.detections import catalog as cat
 from pipeline.detections.fields import resolve
-from pipeline.detections.ir import And, Node, Not, Or, Pred, leaves, required_values
+from pipeline.detections.ir import And, Node, Not, Or, Pred, glob_text, leaves, required_values
 from pipeline.detections.model import Rule
 from pipeline.schemas import CLOUDTRAIL, PREFIX
 
@@ -45,6 +45,7 @@ class Coverage:
 
     never: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
+    suspicious: list[str] = field(default_factory=list)
 
 
 def coverage(rule: Rule, use_catalog: bool = True) -> Coverage:
@@ -66,6 +67,15 @@ def coverage(rule: Rule, use_catalog: bool = True) -> Coverage:
     for p in leaves(rule.predicate):
         if p.op == "fieldref" and resolve(p.arg[0]).kind == "none":
             out.dead.append(f"fieldref `{p.arg[0]}` cannot exist")
+    for p in leaves(rule.predicate):
+        text = glob_text(tuple(t for t in p.arg if t[0] == "lit")) if p.op == "like" else \
+            p.arg if p.op == "eq" else ""
+        head = text.split(".")[0]
+        if "." in text and " " not in text and (head in RECORD_FIELDS and head != text) and \
+                resolve(text).kind != "none" and head in ("requestParameters", "responseElements",
+                                                          "additionalEventData", "userIdentity"):
+            out.suspicious.append(f"`{p.path}` is compared with the text `{text}`, which is a field path "
+                                  f"(missing |fieldref?)")
     if use_catalog:
         _catalog_checks(rule, required, out)
     out.never, out.dead = list(dict.fromkeys(out.never)), list(dict.fromkeys(out.dead))

@@ -4,6 +4,7 @@ detonations (technique → rule decided by hand from technique_index.json's even
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from pipeline.detections.engine import match_events
 from pipeline.detections.findings import findings_for
@@ -12,7 +13,9 @@ from pipeline.detections.rules import BUNDLED, load_rules
 
 def test_bundled_rules_all_parse():
     rs = load_rules(BUNDLED)
-    assert rs.problems == [] and len(rs.rules) == 57 + 7 + 7
+    assert rs.problems == [] and len(rs.rules) + len(rs.disabled) == 57 + 7 + 7
+    assert sorted(Path(p.path).name for p in rs.disabled) == ["aws_iam_backdoor_users_keys.yml",
+                                                              "aws_sts_assumerole_misuse.yml"]
 
 
 def test_watchlake_rules_find_stratus_techniques(shared_data):
