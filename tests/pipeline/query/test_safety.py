@@ -11,8 +11,11 @@ from pipeline.query.duck import run_query
 from tests.pipeline.query.ctdata import event, write_events
 
 
-@pytest.fixture
-def ct_lake(lake):
+@pytest.fixture(scope="module")
+def ct_lake(tmp_path_factory):
+    from pipeline.lake import Lake
+
+    lake = Lake(tmp_path_factory.mktemp("safety") / "lake")
     write_events(lake, [event("CreateUser", "2026-11-01T10:00:00Z"),
                         event("ListUsers", "2026-11-02T11:00:00Z", read_only=True),
                         event("DeleteUser", "2026-11-03T12:30:00Z")])
