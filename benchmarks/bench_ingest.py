@@ -156,6 +156,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="100k events instead of 1M")
     ap.add_argument("--events", type=int, help="event count (overrides --small)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per engine, alternating; best is reported")
     ap.add_argument("--child", nargs=3, metavar=("ENGINE", "IN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -171,9 +172,13 @@ def main() -> None:
     gz = sum(os.path.getsize(f) for f in _files(folder))
     print(f"input: {n:,} events in {len(_files(folder))} gzip files, {gz / 2**20:.1f} MiB "
           f"(generated/cached in {time.perf_counter() - t0:.1f} s); {os.cpu_count()} CPUs")
-    results = {}
-    for engine in ("duckdb", "watchlake"):
-        r = results[engine] = _child(engine, folder, DATA / f"out-{engine}")
+    results: dict[str, dict] = {}
+    for _ in range(args.repeat):  # alternate engines so both see the same machine load
+        for engine in ("duckdb", "watchlake"):
+            r = _child(engine, folder, DATA / f"out-{engine}")
+            if engine not in results or r["seconds"] < results[engine]["seconds"]:
+                results[engine] = r
+    for engine, r in results.items():
         rate = r["events"] / r["seconds"]
         print(f"{engine:10s} {r['events']:>9,} events  {r['seconds']:6.2f} s  {rate:>9,.0f} ev/s  "
               f"{r['files']:>4} files  {r['bytes'] / 2**20:7.1f} MiB  peak RSS {r['peak_rss_mib']:7.0f} MiB")

@@ -92,7 +92,7 @@ def _table_counts(demo: Demo) -> dict[str, int]:
 
     tables = ["cloudtrail", "metrics", "logs", "records"]
     con = connect(demo.lake, tables)
-    return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}  # type: ignore[index]
+    return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in tables}
 
 
 def _clickstream(sample: Path) -> list[tuple[str, bytes]]:
