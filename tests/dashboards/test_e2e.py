@@ -115,3 +115,38 @@ def test_hostile_event_is_shown_as_text(page, console_errors, artifacts):
     page.screenshot(path=str(artifacts / "cloudtrail-hostile-event.png"))
     assert dialogs == []
     assert console_errors == []
+
+
+@pytest.fixture
+def live_lake(tmp_path):
+    """A lake of its own (this test adds data) served with a 2-second refresh check."""
+    from tests.dashboards.conftest import APP, server_env, start_streamlit, stop
+
+    fx = lakegen.build(str(tmp_path / "lake"), derived=False)
+    log = tmp_path / "streamlit.log"
+    proc, url = start_streamlit(APP, server_env(fx.lake.root, 2), log)
+    try:
+        yield fx, url
+    finally:
+        stop(proc, log)
+
+
+def test_page_refreshes_itself_when_data_lands(page, console_errors, live_lake):
+    import pyarrow as pa
+
+    from pipeline.schemas import CLOUDTRAIL
+
+    fx, url = live_lake
+    page.goto(url)
+    wait_for_app(page)
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
+    page.get_by_role("option", name="All data", exact=True).click()
+    wait_for_app(page)
+    total = fx.cloudtrail.num_rows
+    expect(metric(page, "CloudTrail events")).to_have_text(f"{total:,}")
+    row = lakegen.cloudtrail_rows()[-1]
+    extra = [{**row, "eventID": f"live-{i}"} for i in range(5)]
+    fx.lake.write_partition("cloudtrail", {"dt": f"{row['eventTime']:%Y-%m-%d}", "hour": f"{row['eventTime']:%H}"},
+                            pa.Table.from_pylist(extra, schema=CLOUDTRAIL))
+    expect(metric(page, "CloudTrail events")).to_have_text(f"{total + 5:,}", timeout=30_000)  # no reload
+    assert console_errors == []
