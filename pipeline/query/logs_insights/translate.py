@@ -18,44 +18,24 @@ has a null.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
 
 from pipeline.errors import QueryError
-from pipeline.query.logs_insights.lexer import DURATION_UNITS
 from pipeline.query.logs_insights.parser import Command, Expr
-from pipeline.schemas import CLOUDTRAIL, CLOUDTRAIL_JSON_FIELDS, LOGS, PREFIX
-
-
-@dataclass(frozen=True)
-class Source:
-    """A view Logs Insights can query and how its fields map to SQL."""
-
-    view: str
-    time_col: str
-    schema: pa.Schema
-    system: dict[str, str]
-    json_columns: frozenset[str] = frozenset()
-    discover_in: str | None = None      # JSON text column searched for unknown fields
-
-
-SOURCES = {
-    "cloudtrail": Source(
-        "cloudtrail", "eventTime", CLOUDTRAIL,
-        {"@timestamp": '"eventTime"', "@message": '"__message"',
-         "@logStream": "\"recipientAccountId\" || '_CloudTrail_' || \"awsRegion\"",
-         "@log": "\"recipientAccountId\" || ':cloudtrail'", "@ingestionTime": f'"{PREFIX}ingest_time"'},
-        frozenset(CLOUDTRAIL_JSON_FIELDS) | {"userIdentity.sessionContext.webIdFederationData"},
-        discover_in=f"{PREFIX}extra"),
-    "logs": Source(
-        "logs", "timestamp", LOGS,
-        {"@timestamp": '"timestamp"', "@message": '"message"', "@logStream": '"logStream"',
-         "@log": "coalesce(\"owner\", '') || ':' || \"logGroup\"", "@ingestionTime": '"ingestionTime"'},
-        discover_in="message"),
-}
+from pipeline.query.logs_insights.sources import (
+    SOURCES,
+    Source,
+    event_json,
+    floor_time,
+    glob_to_regex,
+    json_path,
+    lit,
+    named_regex,
+    seconds,
+)
 
 AGGREGATES = {"count", "count_distinct", "sum", "avg", "min", "max", "pct", "stddev", "earliest",
               "latest", "sortsfirst", "sortslast"}
@@ -105,7 +85,7 @@ class _Translator:
         message = ""
         plain = not any(c.name in ("fields", "display", "stats") for c in commands)
         if self.src.system["@message"] == '"__message"' and ("@message" in self.query or plain):
-            message = f", {_event_json(self.src)} AS __message"
+            message = f", {event_json(self.src)} AS __message"
         self.st.ctes.append(("src", f'SELECT *{message} FROM "{self.src.view}"{where}'))
         for cmd in commands:
             getattr(self, f"c_{cmd.name}")(cmd)
@@ -183,16 +163,16 @@ class _Translator:
         pattern = cmd.items[0][0]
         subject = self.expr(cmd.expr).sql
         if pattern.kind == "str":
-            regex, names = _glob_to_regex(pattern.value), cmd.names
+            regex, names = glob_to_regex(pattern.value), cmd.names
         else:
-            regex, names = _named_regex(pattern.value, self.err(pattern.pos, "regex needs (?<name>…) groups"))
+            regex, names = named_regex(pattern.value, self.err(pattern.pos, "regex needs (?<name>…) groups"))
         col = self.new_col()
-        name_list = ", ".join(_lit(n) for n in names)
-        self.push(f"SELECT *, regexp_extract({subject}, {_lit(regex)}, [{name_list}]) AS \"{col}\" FROM {{prev}}")
+        name_list = ", ".join(lit(n) for n in names)
+        self.push(f"SELECT *, regexp_extract({subject}, {lit(regex)}, [{name_list}]) AS \"{col}\" FROM {{prev}}")
         adds = []
         for n in names:
             c = self.new_col()
-            adds.append(f"NULLIF(\"{col}\"[{_lit(n)}], '') AS \"{c}\"")
+            adds.append(f"NULLIF(\"{col}\"[{lit(n)}], '') AS \"{c}\"")
             self.st.symbols[n] = c
             self.st.kinds[n] = "json"
         self.push(f"SELECT *, {', '.join(adds)} FROM {{prev}}")
@@ -228,13 +208,13 @@ class _Translator:
                 return _Value(e.value.upper(), "bool")
             return self.field_sql(e.value, e.pos)
         if k == "str":
-            return _Value(_lit(e.value), "str")
+            return _Value(lit(e.value), "str")
         if k == "num":
             return _Value(e.value, "num")
         if k == "duration":
-            return _Value(str(_seconds(e.value)), "num")
+            return _Value(str(seconds(e.value)), "num")
         if k == "regex":
-            return _Value(_lit(e.value), "str")
+            return _Value(lit(e.value), "str")
         if k == "star":
             raise self.err(e.pos, "'*' is only allowed in count(*)")
         if k == "unary":
@@ -244,8 +224,8 @@ class _Translator:
             return self.binary(e)
         if k == "like":
             left, pat = self.expr(e.args[0]), e.args[1]
-            test = (f"regexp_matches({left.sql}, {_lit(pat.value)})" if pat.kind == "regex"
-                    else f"contains({left.sql}, {_lit(pat.value)})")
+            test = (f"regexp_matches({left.sql}, {lit(pat.value)})" if pat.kind == "regex"
+                    else f"contains({left.sql}, {lit(pat.value)})")
             return _Value(f"(NOT coalesce({test}, false))" if e.negated else test, "bool")
         if k == "in":
             left = self.expr(e.args[0])
@@ -287,12 +267,12 @@ class _Translator:
             if len(args) != 1 or args[0].kind != "duration":
                 raise self.err(e.pos, "bin() needs a period such as 5m or 1h")
             t = self.field_sql("@timestamp", e.pos).sql
-            return _Value(_floor_time(t, _seconds(args[0].value)), "time")
+            return _Value(floor_time(t, seconds(args[0].value)), "time")
         if name in ("datefloor", "dateceil"):
             if len(args) != 2 or args[1].kind != "duration":
                 raise self.err(e.pos, f"{name}(time, period) needs a period such as 1h")
-            t, p = self.expr(args[0]).sql, _seconds(args[1].value)
-            floor = _floor_time(t, p)
+            t, p = self.expr(args[0]).sql, seconds(args[1].value)
+            floor = floor_time(t, p)
             return _Value(floor if name == "datefloor" else
                           f"(CASE WHEN {floor} = {t} THEN {floor} ELSE {floor} + to_microseconds({int(p * 1e6)}) END)",
                           "time")
@@ -368,102 +348,22 @@ class _Translator:
                 raise self.err(pos, f"unknown field {name!r}")
             col = f'"{self.src.discover_in}"'
             doc = f"CASE WHEN json_valid({col}) THEN {col} END"  # plain-text messages have no fields
-            return _Value(f"json_extract_string({doc}, {_lit(_json_path(parts))})", "json")
+            return _Value(f"json_extract_string({doc}, {lit(json_path(parts))})", "json")
         typ: pa.DataType = self.src.schema.field(parts[0]).type
         sql = f'"{parts[0]}"'
         i = 1
         while i < len(parts) and pa.types.is_struct(typ) and typ.get_field_index(parts[i]) >= 0:
             typ = typ.field(parts[i]).type
-            sql += f"[{_lit(parts[i])}]"
+            sql += f"[{lit(parts[i])}]"
             i += 1
         if i < len(parts):
             if not pa.types.is_string(typ):
                 raise self.err(pos, f"unknown field {name!r}")
-            return _Value(f"json_extract_string({sql}, {_lit(_json_path(parts[i:]))})", "json")
+            return _Value(f"json_extract_string({sql}, {lit(json_path(parts[i:]))})", "json")
         kind = ("time" if pa.types.is_timestamp(typ) else "num" if pa.types.is_integer(typ) or
                 pa.types.is_floating(typ) else "bool" if pa.types.is_boolean(typ) else "text")
         return _Value(sql, kind)
 
 
-def _event_json(src: Source) -> str:
-    """The event as CloudTrail JSON text: JSON-text fields embedded as JSON, times as ``…Z``."""
-    parts = []
-    for f in src.schema:
-        if f.name.startswith(PREFIX):
-            continue
-        col = f'"{f.name}"'
-        if f.name in src.json_columns:
-            col = f"json({col})"
-        elif pa.types.is_timestamp(f.type):
-            col = f"strftime({col}, '%Y-%m-%dT%H:%M:%SZ')"
-        parts.append(f'"{f.name}" := {col}')
-    return f"CAST(to_json(struct_pack({', '.join(parts)})) AS VARCHAR)"
-
-
-def _json_path(parts: list[str]) -> str:
-    out = "$"
-    for p in parts:
-        out += f"[{p}]" if p.isdigit() else f'."{p}"'
-    return out
-
-
 def _num(v: _Value) -> str:
     return v.sql if v.kind == "num" else f"TRY_CAST({v.sql} AS DOUBLE)"
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _seconds(text: str) -> float:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([A-Za-z]+)", text)
-    assert m is not None
-    return float(m.group(1)) * DURATION_UNITS[m.group(2).lower()]
-
-
-def _floor_time(t: str, seconds: float) -> str:
-    us = int(round(seconds * 1_000_000))
-    return f"make_timestamptz(CAST(floor(epoch_us({t}) / {us}) AS BIGINT) * {us})"
-
-
-def _glob_to_regex(glob: str) -> str:
-    parts = glob.split("*")
-    special = set("\\.^$|?*+()[]{}")
-    esc = ["".join("\\" + c if c in special else c for c in p) for p in parts]
-    out = esc[0]
-    for i, p in enumerate(esc[1:]):
-        last = i == len(esc) - 2
-        out += ("(.*)" if last else "(.*?)") + p
-    return out
-
-
-def _named_regex(regex: str, error: QueryError) -> tuple[str, list[str]]:
-    """RE2 form of a Logs Insights regex: named groups become plain groups (their names returned
-    in order, matched to groups by position), other groups become non-capturing."""
-    out, names, i, in_class = [], [], 0, False
-    while i < len(regex):
-        c = regex[i]
-        if c == "\\":
-            out.append(regex[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            m = re.match(r"\(\?P?<([A-Za-z_@][A-Za-z0-9_@.]*)>", regex[i:])
-            if m:
-                names.append(m.group(1))
-                out.append("(")
-                i += m.end()
-                continue
-            if not regex.startswith("(?", i):
-                out.append("(?:")
-                i += 1
-                continue
-        out.append(c)
-        i += 1
-    if not names:
-        raise error
-    return "".join(out), names
