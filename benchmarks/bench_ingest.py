@@ -94,7 +94,8 @@ def generate(n: int, folder: Path, seed: int = 7) -> None:
     """``n`` events over 7 days in S3-layout gzip files of 2,000 events (level 6, like AWS)."""
     import orjson
 
-    if folder.exists() and (folder / "DONE").read_text().strip() == str(n) if (folder / "DONE").exists() else False:
+    done = folder.parent / f"{folder.name}.done"
+    if folder.exists() and done.exists() and done.read_text().strip() == str(n):
         return
     shutil.rmtree(folder, ignore_errors=True)
     r = random.Random(seed)
@@ -108,21 +109,21 @@ def generate(n: int, folder: Path, seed: int = 7) -> None:
         day.mkdir(parents=True, exist_ok=True)
         name = f"111122223333_CloudTrail_us-east-1_{t.strftime('%Y%m%dT%H%MZ')}_{f:08d}.json.gz"
         (day / name).write_bytes(gzip.compress(orjson.dumps({"Records": events}), compresslevel=6))
-    (folder / "DONE").write_text(str(n))
+    done.write_text(str(n))
 
 
 def _files(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.rglob("*.json.gz"))
 
 
-def run_watchlake(folder: Path, out: Path) -> dict:
+def run_watchlake(folder: Path, out: Path, workers: int = 2) -> dict:
     from pipeline.config import load_settings
     from pipeline.lake import Lake
     from pipeline.loader.ingest import ingest
 
     settings = load_settings(env={}, overrides={"lake.root": str(out)})
     t0 = time.perf_counter()
-    s = ingest(Lake(out), settings.loader, "cloudtrail", [str(folder)])
+    s = ingest(Lake(out), settings.loader, "cloudtrail", [str(folder)], workers=workers)
     secs = time.perf_counter() - t0
     return {"events": s.loaded, "seconds": secs, "files": s.files, "bytes": s.bytes,
             "duplicates": s.duplicates, "rejected": s.rejected}

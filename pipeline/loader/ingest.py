@@ -16,13 +16,19 @@ if TYPE_CHECKING:
 
 def ingest(lake: Lake, settings: LoaderSettings, kind: str, locations: Sequence[str | os.PathLike[str]], *,
            quiet: bool = True, endpoint_url: str | None = None, since: Any = None, until: Any = None,
-           **options: Any) -> LoadSummary:
+           workers: int = 1, **options: Any) -> LoadSummary:
     """Read ``locations`` as ``kind`` and load every batch; returns the loader's summary.
 
+    ``workers`` > 1 reads files in that many processes (:mod:`pipeline.loader.parallel`).
     Exactly-once and accounting guarantees are the :class:`~pipeline.loader.Loader`'s.
     """
+    from pipeline.loader.parallel import batches as parallel_batches
     from pipeline.sources import read
 
-    batches = read(kind, list(locations), endpoint_url=endpoint_url, since=since, until=until, **options)
+    if workers > 1:
+        batches = parallel_batches(kind, list(locations), workers=workers, endpoint_url=endpoint_url,
+                                   since=since, until=until, **options)
+    else:
+        batches = read(kind, list(locations), endpoint_url=endpoint_url, since=since, until=until, **options)
     loader = Loader(lake, settings, progress=Progress(f"ingest {kind}", enabled=not quiet))
     return loader.add_all(batches)
