@@ -126,7 +126,7 @@ OWNER_SCHEMAS = {
     "metrics_1h": ("pipeline.rollup.schema", "ROLLUP"),
     "alarm_history": ("pipeline.alarms.store", "HISTORY_SCHEMA"),
     "findings": ("pipeline.detections.findings", "FINDINGS"),
-    "anomalies": ("pipeline.anomaly.schema", "ANOMALIES"),
+    "anomalies": ("pipeline.anomaly.table", "ANOMALIES"),
 }
 """Where the owning team declares a derived table's schema (module, attribute)."""
 

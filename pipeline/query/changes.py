@@ -144,7 +144,8 @@ def alarm_moment(lake: Lake, name: str, at: datetime | None = None) -> Moment:
 
 
 def anomaly_moment(lake: Lake, key: str, at: datetime | None = None) -> Moment:
-    """The latest anomaly (at or before ``at``) whose id, detector or series matches ``key``."""
+    """The latest flagged point (``is_anomaly``, at or before ``at``) whose series id, detector or
+    metric name is ``key``; its dimensions and namespace describe the resource."""
     import duckdb
 
     from pipeline.query import catalog
@@ -158,6 +159,8 @@ def anomaly_moment(lake: Lake, key: str, at: datetime | None = None) -> Moment:
     if time_col is None or "dimensions" not in present or not keys:
         raise QueryError("the anomalies table has no time/dimensions/id columns to look up an anomaly")
     cond = " OR ".join(f"CAST(\"{c}\" AS VARCHAR) = {_lit(key)}" for c in keys)
+    if "is_anomaly" in present:
+        cond = f"({cond}) AND is_anomaly"
     if at is not None:
         cond = f"({cond}) AND \"{time_col}\" <= TIMESTAMPTZ '{at.isoformat()}'"
     ns = ", namespace" if "namespace" in present else ", NULL"

@@ -103,3 +103,20 @@ def test_cli_changes(incident, capsys):
                  f"InstanceId={INST}", "--lookback", "20m", "--format", "csv"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 3 and out[1].startswith("1,")
+
+
+def test_anomaly_moment(incident):
+    from pipeline.anomaly.table import ANOMALIES
+    from pipeline.query.changes import anomaly_moment
+
+    sid = f'AWS/EC2|CPUUtilization|{{"InstanceId":"{INST}"}}|Percent|Average'
+    rows = [{"series_id": sid, "namespace": "AWS/EC2", "metric_name": "CPUUtilization",
+             "dimensions": f'{{"InstanceId":"{INST}"}}', "timestamp": ts, "score": s, "is_anomaly": s > 0.9}
+            for ts, s in ((datetime(2026, 11, 3, 13, 0, tzinfo=UTC), 0.2), (AT, 0.97),
+                          (datetime(2026, 11, 3, 15, 0, tzinfo=UTC), 0.5))]
+    incident.write_partition("anomalies", {"dt": "2026-11-03"}, pa.Table.from_pylist(rows, schema=ANOMALIES))
+    moment = anomaly_moment(incident, sid)
+    assert moment.at == AT and moment.dims == {"InstanceId": INST} and moment.namespace == "AWS/EC2"
+    assert what_changed(incident, moment).table.column("eventName").to_pylist()[0] == "ModifyInstanceAttribute"
+    with pytest.raises(QueryError, match="no anomaly"):
+        anomaly_moment(incident, "nope")
