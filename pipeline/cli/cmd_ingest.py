@@ -17,6 +17,8 @@ def register(sub: Any) -> None:
     p.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint for s3:// sources")
     p.add_argument("--since", help="only S3-layout date folders from this day (ISO 8601, -7d …)")
     p.add_argument("--until", help="only S3-layout date folders before this day")
+    p.add_argument("--workers", type=int, default=1,
+                   help="reader processes (default 1); files are decompressed and parsed in parallel")
     m = p.add_argument_group("metrics CSV / get-metric-* input")
     m.add_argument("--namespace")
     m.add_argument("--metric-name")
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     from pipeline.loader.ingest import ingest
 
     s = ingest(ctx.lake, ctx.settings.loader, args.kind, args.sources, quiet=ctx.quiet,
-               endpoint_url=args.endpoint_url, since=args.since, until=args.until, **_options(args))
+               endpoint_url=args.endpoint_url, since=args.since, until=args.until,
+               workers=max(1, args.workers), **_options(args))
     summary(f"ingest {args.kind}", s.lines())
     return 0

@@ -56,3 +56,13 @@ def test_ingest_cli_gzip_with_bad_records(lake: Lake, settings: Settings, tmp_pa
     errs = lake.table_files("errors")
     assert len(errs) == 1 and errs[0].startswith("errors/cloudtrail/")
     assert main(["--lake", settings.lake.root, "ingest", "cloudtrail", str(tmp_path / "nope")]) == 2
+
+
+def test_parallel_readers_load_the_same_keys(shared_data: Path, lake: Lake, settings: Settings, tmp_path: Path):
+    folder = shared_data / "stratus-cloudtrail" / "detonation-logs"
+    events = _events(folder)
+    s = ingest(lake, settings.loader, "cloudtrail", [folder], workers=2)
+    assert (s.records_in, s.loaded, s.inputs) == (len(events), len(events), len(list(folder.glob("*.json"))))
+    ids = connect(lake, ["cloudtrail"]).execute("SELECT eventID FROM cloudtrail").fetchall()
+    assert sorted(r[0] for r in ids) == sorted(e["eventID"] for e in events)
+    assert main(["--lake", settings.lake.root, "ingest", "cloudtrail", str(folder), "--workers", "2"]) == 0
