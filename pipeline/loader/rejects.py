@@ -65,4 +65,7 @@ def write(lake: Lake, source: str, rejections: list[Rejection], now: datetime) -
         if any(f.endswith(f"-{tag}.jsonl.gz") for f in lake.list_files(root, ".jsonl.gz")):
             return None
         folder = layout.partition_path("errors", {"source": source, "dt": now.strftime("%Y-%m-%d")})
-        return lake.write_bytes(f"{folder}/part-{tag}.jsonl.gz", encode(rejections, now))
+        data = encode(rejections, now)
+        if lake.is_s3:  # pyarrow's S3 output stream gzips ``*.gz`` names itself
+            data = gzip.decompress(data)
+        return lake.write_bytes(f"{folder}/part-{tag}.jsonl.gz", data)

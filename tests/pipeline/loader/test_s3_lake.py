@@ -1,0 +1,53 @@
+"""The loader on an s3:// lake served by moto's S3 server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from pipeline.config import load_settings
+from pipeline.lake import Lake
+from pipeline.loader import Loader
+from pipeline.loader.compact import compact
+from pipeline.query.duck import connect
+from tests.pipeline.loader.helpers import ct_batch, ct_rows
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.mark.slow
+def test_load_dedup_errors_and_compact_on_s3(s3, monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    boto3.client("s3", endpoint_url=s3, region_name="us-east-1").create_bucket(Bucket="lake")
+    settings = load_settings(env={}, overrides={"lake.root": "s3://lake/wl", "lake.s3_endpoint_url": s3,
+                                                "loader.buffer_seconds": "0"})
+    lake = Lake.from_settings(settings)
+    rows = ct_rows(50)
+    rows[3]["eventTime"] = None
+    s = Loader(lake, settings.loader).add_all([ct_batch(rows[:30]), ct_batch(rows[20:])])
+    assert (s.loaded, s.rejected, s.duplicates, s.files) == (49, 1, 10, 2)
+    assert Loader(lake, settings.loader).add_all([ct_batch(rows)]).loaded == 0
+    n = connect(lake, ["cloudtrail"]).execute("SELECT count(*), count(DISTINCT eventID) FROM cloudtrail").fetchall()
+    assert n == [(49, 49)]
+    err = lake.table_files("errors")
+    assert len(err) == 1
+    with lake.fs.open_input_stream(lake.path(err[0]), compression=None) as f:
+        line = json.loads(gzip.decompress(f.read()).splitlines()[0])  # stored once-gzipped
+    assert line["reason"] == "missing event time"
+    c = compact(lake, ["cloudtrail"])
+    assert (c.compacted, c.files_in, c.files_out) == (1, 2, 1)
+    assert connect(lake, ["cloudtrail"]).execute("SELECT count(*) FROM cloudtrail").fetchall() == [(49,)]
