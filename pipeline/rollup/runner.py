@@ -131,15 +131,20 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
         task = Task(tfolder, values, tuple(lake.uri(f.rel) for f in files), lo, hi)
         tasks.append((task, {**recorded, **fps}, keep_before))
     by_folder = {t.folder: (fps, kb) for t, fps, kb in tasks}
+    saved = time.perf_counter()
     for task, rows in engine.compute(job, [t for t, *_ in tasks]):
         fps, keep_before = by_folder[task.folder]
         report.rows_in += rows.num_rows
         report.rows += _write(lake, task, job, rows, keep_before)
         job_state[task.folder] = {"sources": fps}
         report.built.append(task.folder)
-        save_state(lake, state)
+        if time.perf_counter() - saved > 5:  # a crash re-does at most ~5 s of (idempotent) work
+            save_state(lake, state)
+            saved = time.perf_counter()
         if progress:
             progress(f"{job.name} {task.folder.rsplit('/', 1)[-1]}: {rows.num_rows:,} rows")
+    if tasks:
+        save_state(lake, state)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -157,6 +162,5 @@ def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = 
     for job in jobs or JOBS:
         report.jobs.append(run_job(lake, settings, engine, job, state, clock, full=full,
                                    progress=progress))
-    save_state(lake, state)
     report.seconds = time.perf_counter() - t0
     return report

@@ -74,7 +74,7 @@ def chain(rows):
     return m5_chain, m5_direct, h1_chain, h1_direct
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(raw_rows())
 def test_tier_from_tier_equals_tier_from_raw_exactly(rows):
     m5c, m5d, h1c, h1d = chain(rows)
@@ -88,7 +88,7 @@ def test_tier_from_tier_equals_tier_from_raw_exactly(rows):
             assert a[k]["sketch"] == b[k]["sketch"]
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(raw_rows(values=st.floats(-1e9, 1e9, allow_nan=False)))
 def test_arbitrary_floats_differ_only_by_rounding(rows):
     m5_chain, m5_direct, _, _ = chain(rows)
