@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipeline.console import Progress
 from pipeline.loader.core import Loader, LoadSummary
+from pipeline.sources.base import Batch
 
 if TYPE_CHECKING:
     from pipeline.config import LoaderSettings
@@ -25,9 +27,12 @@ def ingest(lake: Lake, settings: LoaderSettings, kind: str, locations: Sequence[
     from pipeline.loader.parallel import batches as parallel_batches
     from pipeline.sources import read
 
+    batches: Iterable[Batch]
     if workers > 1:
-        batches = parallel_batches(kind, list(locations), workers=workers, endpoint_url=endpoint_url,
-                                   since=since, until=until, **options)
+        it = parallel_batches(kind, list(locations), workers=workers, endpoint_url=endpoint_url,
+                              since=since, until=until, **options)
+        first = next(it, None)  # fork the readers now, before the loader starts its threads
+        batches = itertools.chain([first] if first is not None else [], it)
     else:
         batches = read(kind, list(locations), endpoint_url=endpoint_url, since=since, until=until, **options)
     loader = Loader(lake, settings, progress=Progress(f"ingest {kind}", enabled=not quiet))
