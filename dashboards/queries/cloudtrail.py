@@ -173,7 +173,8 @@ def event(db: LakeDB, event_id: str, dt: str | None = None) -> dict[str, Any] | 
 
 
 def to_cloudtrail_json(row: dict[str, Any]) -> dict[str, Any]:
-    """A lake row back in CloudTrail's record shape (see :func:`event`)."""
+    """A lake row back in CloudTrail's record shape (see :func:`event`): JSON-text fields
+    (top-level free-form fields and ``userIdentity.sessionContext.webIdFederationData``) parsed."""
     out: dict[str, Any] = {}
     pipeline: dict[str, Any] = {}
     for key, value in row.items():
@@ -192,10 +193,17 @@ def to_cloudtrail_json(row: dict[str, Any]) -> dict[str, Any]:
             continue
         if key in CLOUDTRAIL_JSON_FIELDS and isinstance(value, str):
             try:
-                value = json.loads(value)
+                out[key] = json.loads(value)  # the event's own JSON, kept exactly
+                continue
             except ValueError:
                 pass
-        out[key] = _prune(value)
+        out[key] = _prune(value)  # structs: drop the all-null members Parquet adds
+    session = out.get("userIdentity", {}).get("sessionContext", {})
+    if isinstance(session.get("webIdFederationData"), str):  # stored as JSON text (schemas.py)
+        try:
+            session["webIdFederationData"] = json.loads(session["webIdFederationData"])
+        except ValueError:
+            pass
     if pipeline:
         out["_wl"] = pipeline
     return json.loads(json.dumps(out, default=_iso))
