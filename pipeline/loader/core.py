@@ -11,7 +11,9 @@ Guarantees:
 
 - **Buffering** (Firehose buffering hints): each destination partition has its own buffer, which
   is flushed when it holds ``buffer_mib`` of Arrow data or is ``buffer_seconds`` old, whichever
-  comes first; beyond ``max_buffered_mib`` over all partitions the fullest buffers flush first, so
+  comes first; beyond ``max_buffered_mib`` over all partitions the buffers written to least
+  recently flush first (with time-ordered input those partitions are complete, so each still
+  becomes one file), so
   memory is bounded by these settings, not by the input.
 - **Exactly once**: a flush de-duplicates by record key within itself, then, holding the
   partition lock, against every visible file of the partition (:mod:`pipeline.loader.index`),
@@ -103,6 +105,7 @@ class _Buffer:
     rows: int = 0
     since: float = 0.0
     origins: set[str] = field(default_factory=set)
+    touched: int = 0
 
 
 class Loader:
@@ -116,6 +119,7 @@ class Loader:
         self.max_buffered = settings.max_buffered_mib * MIB
         self.buffers: dict[str, _Buffer] = {}
         self.buffered_bytes = 0
+        self._touch = 0
         self.committer = Committer(lake, workers=2)
         self.summary = LoadSummary()
         self.commits: list[str] = []
@@ -145,6 +149,8 @@ class Loader:
             if buf is None:
                 buf = self.buffers[folder] = _Buffer(batch.table_name, folder, since=self.clock())
             buf.tables.append(part)
+            self._touch += 1
+            buf.touched = self._touch
             buf.rows += part.num_rows
             buf.nbytes += part.nbytes
             buf.origins.add(batch.origin)
@@ -152,7 +158,7 @@ class Loader:
             if buf.nbytes >= self.buffer_bytes:
                 self._flush(folder)
         if self.buffered_bytes + self.committer.inflight_bytes() > self.max_buffered:
-            for folder in sorted(self.buffers, key=lambda f: -self.buffers[f].nbytes):
+            for folder in sorted(self.buffers, key=lambda f: self.buffers[f].touched):
                 self._flush(folder)
                 if self.buffered_bytes <= self.max_buffered // 2:
                     break

@@ -111,7 +111,7 @@ def test_time_hint_flushes_old_buffers(lake: Lake, settings: Settings):
     assert loader.summary.files == 1 and not loader.buffers
 
 
-def test_memory_cap_flushes_fullest_partitions(lake: Lake, settings: Settings):
+def test_memory_cap_flushes_least_recent_partitions(lake: Lake, settings: Settings):
     loader = Loader(lake, settings.loader)
     batch = ct_batch(ct_rows(600, step=timedelta(minutes=3)))  # 30 hour partitions
     loader.max_buffered = batch.table.nbytes // 2
@@ -168,3 +168,11 @@ def test_schema_is_conformed(lake: Lake, settings: Settings, bad: str):
     b = ct_batch(ct_rows(3))
     b.table = b.table.select(list(reversed(b.table.column_names)))
     assert load(lake, settings, b).loaded == 3
+
+
+def test_memory_cap_keeps_one_file_per_partition_for_time_ordered_input(lake: Lake, settings: Settings):
+    loader = Loader(lake, settings.loader)
+    batches = [ct_batch(ct_rows(200, start=i * 200, step=timedelta(seconds=90))) for i in range(10)]
+    loader.max_buffered = batches[0].table.nbytes * 2  # room for about two batches
+    s = loader.add_all(batches)  # 2000 events × 90 s = 50 hours, in time order
+    assert s.loaded == 2000 and s.files == 50 == len({f.rsplit("/", 1)[0] for f in lake.table_files("cloudtrail")})
