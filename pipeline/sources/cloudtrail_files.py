@@ -64,8 +64,8 @@ class _FileState:
         if not self.events and not self.rejections and not (final and self.skipped):
             return None
         table, rej = events_to_table(self.events, self.origin, positions=self.positions)
-        batch = Batch(SOURCE, table, self.origin, self.rejections + rej, dict(self.skipped),
-                      self.raw_bytes)
+        rejections = sorted(self.rejections + rej, key=lambda r: -1 if r.line is None else r.line)
+        batch = Batch(SOURCE, table, self.origin, rejections, dict(self.skipped), self.raw_bytes)
         self.events, self.positions, self.rejections, self.skipped = [], [], [], {}
         self.raw_bytes = 0
         return batch
