@@ -12,6 +12,8 @@ A rate rule is YAML::
     key: source_ip                      # source_ip | principal | access_key | any field path
     window: 5m                          # default 5 minutes
     limit: 20                           # fire when more than 20 events share a key in a window
+    dedup_window: 1h                    # later events of the same key within 1 h of the finding's
+                                        # first event update it (default 1 h, at least `window`)
 
 ``filter`` is an EventBridge event pattern (:mod:`pipeline.detections.eventbridge`); without it
 every event counts.
@@ -23,7 +25,7 @@ from typing import Any
 
 from pipeline.detections.eventbridge import compile_pattern
 from pipeline.detections.ir import Const
-from pipeline.detections.model import LEVELS, PRINCIPAL, Aggregation, Rule
+from pipeline.detections.model import DEFAULT_DEDUP_WINDOW, LEVELS, PRINCIPAL, Aggregation, Rule
 from pipeline.errors import InputError, RuleError
 from pipeline.timeutil import parse_duration
 
@@ -45,6 +47,14 @@ def parse_rate(doc: dict[str, Any], path: str = "") -> Rule:
         raise RuleError(rid, "not a duration", path=path, field="window", value=doc.get("window")) from None
     if window <= 0:
         raise RuleError(rid, "must be positive", path=path, field="window", value=doc.get("window"))
+    try:
+        dedup = parse_duration(doc.get("dedup_window", DEFAULT_DEDUP_WINDOW))
+    except InputError:
+        raise RuleError(rid, "not a duration", path=path, field="dedup_window",
+                        value=doc.get("dedup_window")) from None
+    if dedup < window:
+        raise RuleError(rid, "must be at least `window`", path=path, field="dedup_window",
+                        value=doc.get("dedup_window"))
     key = str(doc.get("key", "source_ip"))
     key_path = KEYS.get(key, key)
     level = str(doc.get("level", "medium")).lower()
@@ -55,5 +65,5 @@ def parse_rate(doc: dict[str, Any], path: str = "") -> Rule:
     agg = Aggregation((key_path,), ">", float(limit), window)
     return Rule(id=rid, title=str(doc.get("title") or rid), kind="rate", predicate=node, level=level,
                 tags=tuple(str(t) for t in doc.get("tags") or ()), aggregation=agg,
-                dedup_by=(key_path,), dedup_window=window, path=path,
+                dedup_by=(key_path,), dedup_window=dedup, path=path,
                 description=str(doc.get("description") or ""))
