@@ -38,4 +38,7 @@ def run_insights(lake: Lake, query: str, *, source: str = "cloudtrail", start: d
     from pipeline.query.duck import run_query
 
     sql = to_sql(query, source=source, start=start, end=end, max_rows=max_rows)
-    return run_query(lake, sql, default_bound_hours=default_bound_hours, max_rows=max_rows)
+    result = run_query(lake, sql, default_bound_hours=default_bound_hours, max_rows=max_rows)
+    result.notes = [n.split(" (add a WHERE")[0] + " (give a start time to choose the range)"
+                    if "(add a WHERE" in n else n for n in result.notes]
+    return result

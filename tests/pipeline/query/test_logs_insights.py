@@ -236,3 +236,10 @@ def test_cli_insights(li_lake, capsys):
     assert 'FROM "cloudtrail"' in capsys.readouterr().out
     assert main(base + ["fields a | diff"]) == 2
     assert "position 11" in capsys.readouterr().err
+
+
+def test_without_start_the_default_bound_is_stated(li_lake):
+    r = run_insights(li_lake, "stats count(*) as n", default_bound_hours=24)
+    assert r.rows() == [(10,)]  # newest partition 10:00–11:00 → [10-31T11:00, 11-01T11:00) holds all ten
+    assert r.notes == ["no time bound on cloudtrail: limited to the newest 24 h of its data, "
+                       "[2026-10-31T11:00:00Z, 2026-11-01T11:00:00Z) (give a start time to choose the range)"]
