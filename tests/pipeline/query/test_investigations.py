@@ -249,3 +249,19 @@ def test_cli_investigate(inv_lake, capsys):
     out = capsys.readouterr()
     assert [r["eventName"] for r in json.loads(out.out)] == ["CreateAccessKey", "ConsoleLogin"]
     assert "window [2026-11-01T00:00:00Z" in out.err
+
+
+def test_bad_investigation_files_name_file_and_line(tmp_path):
+    from pipeline.errors import InputError
+
+    bad = tmp_path / "bad.sql"
+    bad.write_text("-- name: bad\n-- description: x\n-- param: who text — not a type\nSELECT 1\n")
+    with pytest.raises(InputError) as info:
+        inv.load(bad)
+    assert info.value.line == 3 and str(bad) in str(info.value)
+    bad.write_text("-- name: bad\n-- description: x\nSELECT $who\n")
+    with pytest.raises(InputError, match=r"undeclared parameter \$who"):
+        inv.load(bad)
+    bad.write_text("SELECT 1\n")
+    with pytest.raises(InputError, match="name"):
+        inv.load(bad)
