@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.alarms import notification, rule
-from pipeline.alarms.evaluate import BandFn, boundaries_between, decide_codes_at, evaluate_one, prepare, reason_for
+from pipeline.alarms.evaluate import (
+    BandFn,
+    boundaries_between,
+    decide_codes_at,
+    evaluate_one,
+    fetch_start,
+    prepare,
+    reason_for,
+)
 from pipeline.alarms.evaluate import evaluate_many as _evaluate_many
 from pipeline.alarms.missing import CODE_STATES, decide
 from pipeline.alarms.model import ALARM, INSUFFICIENT_DATA, OK, STATES, Alarm, CompositeAlarm, MetricAlarm, alarm_arn
@@ -220,6 +228,11 @@ class Engine:
         res = ReplayResult()
         codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         selected = [a for a in self.store.alarms.values() if names is None or a.name in names]
+        metric_alarms = [a for a in selected if isinstance(a, MetricAlarm)]
+        preload = getattr(self.source, "preload", None)
+        if preload is not None and metric_alarms:
+            first = min(fetch_start(a, start) for a in metric_alarms)
+            preload([a.metric for a in metric_alarms], _at(first), end)
         for alarm in selected:
             if not isinstance(alarm, MetricAlarm):
                 continue

@@ -89,15 +89,18 @@ def classify(alarm: MetricAlarm, values: np.ndarray, lower: np.ndarray | None = 
     return codes
 
 
+def fetch_start(alarm: MetricAlarm, first: datetime) -> int:
+    """Epoch second of the first window evaluating from ``first`` needs (band history included)."""
+    start = epoch(first) - missing.evaluation_range(alarm.evaluation_periods) * alarm.period
+    if alarm.band is not None:
+        start -= int(BAND_HISTORY.total_seconds())
+    return start - start % grid_step(alarm.period)
+
+
 def prepare(alarm: MetricAlarm, source: MetricSource, first: datetime, last: datetime, *,
             as_of: datetime | None = None, band_fn: BandFn | None = None) -> Prepared:
     """Fetch and classify everything needed to evaluate at every boundary in ``[first, last]``."""
-    r = missing.evaluation_range(alarm.evaluation_periods)
-    step = grid_step(alarm.period)
-    start = epoch(first) - r * alarm.period
-    if alarm.band is not None:
-        start -= int(BAND_HISTORY.total_seconds())
-    start -= start % step
+    start = fetch_start(alarm, first)
     dp = source.datapoints(alarm.metric, alarm.period, EPOCH + timedelta(seconds=start), last, as_of=as_of)
     lower = upper = None
     if alarm.band is not None:

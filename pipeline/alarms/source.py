@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -166,6 +166,76 @@ class LakeSource:
 
     def __init__(self, lake: Lake):
         self.lake = lake
+        self._cache: dict[tuple[str, str, tuple[tuple[str, str], ...], str | None], dict[str, np.ndarray]] = {}
+        self._cached_range: tuple[int, int] | None = None
+
+    def preload(self, metrics: list[MetricRef], start: datetime, end: datetime) -> int:
+        """Read the 1-minute tier once for many series over ``[start, end)`` (one DuckDB scan).
+
+        Replays call this so each alarm does not query the lake on its own. Only series with one
+        unit (or the alarm's Unit) are cached; anything else still goes through get_metric_data,
+        which reports ambiguous units. Returns the number of series cached.
+        """
+        from pipeline.query.metrics import canonical
+        from pipeline.rollup.tiers import partition_range
+
+        s, e = epoch(start), epoch(end)
+        files = [self.lake.uri(f) for values, folder in self.lake.iter_partitions("metrics_1m")
+                 if (r := partition_range(values))[0] < to_utc(end) and r[1] > to_utc(start)
+                 for f in self.lake.list_files(folder, ".parquet")]
+        keys = {(m.namespace, m.metric_name, canonical(m.dimension_dict)): m for m in metrics}
+        self._cache, self._cached_range = {}, (s, e)
+        if not files or not keys:
+            return 0
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("CREATE TEMP TABLE want(ns VARCHAR, mn VARCHAR, dims VARCHAR)")
+            con.executemany("INSERT INTO want VALUES (?, ?, ?)", list(keys))
+            cols: dict[str, Any] = con.execute(
+                "SELECT namespace, metric_name, dimensions, unit, epoch(\"timestamp\")::BIGINT AS ts, "
+                "sample_count, \"sum\", \"min\", \"max\" FROM read_parquet(?, union_by_name = true) r "
+                "JOIN want w ON r.namespace = w.ns AND r.metric_name = w.mn AND r.dimensions = w.dims "
+                "WHERE \"timestamp\" >= to_timestamp(?) AND \"timestamp\" < to_timestamp(?) "
+                "ORDER BY namespace, metric_name, dimensions, unit, ts", [files, s, e]).fetchnumpy()
+        finally:
+            con.close()
+        n = len(cols["ts"])
+        if n == 0:
+            return 0
+        ident = [f"{a}\x1f{b}\x1f{c}\x1f{d}" for a, b, c, d in zip(
+            cols["namespace"], cols["metric_name"], cols["dimensions"], cols["unit"], strict=True)]
+        bounds = [0] + [i for i in range(1, n) if ident[i] != ident[i - 1]] + [n]
+        units: dict[str, list[str]] = {}
+        for lo in bounds[:-1]:
+            key, _, unit = ident[lo].rpartition("\x1f")
+            units.setdefault(key, []).append(unit)
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            ns, mn, dims, unit = ident[lo].split("\x1f")
+            m = keys[(ns, mn, dims)]
+            several = len(units[f"{ns}\x1f{mn}\x1f{dims}"]) > 1
+            if (m.unit is None and several) or (m.unit is not None and unit != m.unit):
+                continue
+            self._cache[(ns, mn, m.dimensions, m.unit)] = {
+                k: np.asarray(cols[c][lo:hi], dtype=np.float64 if k != "ts" else np.int64)
+                for k, c in (("ts", "ts"), ("n", "sample_count"), ("sum", "sum"), ("min", "min"), ("max", "max"))}
+        return len(self._cache)
+
+    def _from_cache(self, metric: MetricRef, period: int, s: int, e: int, n: int) -> Datapoints | None:
+        rng = self._cached_range
+        if rng is None or metric.stat not in _PARTIALS or period < 60 or s < rng[0] or e > rng[1]:
+            return None
+        got = self._cache.get((metric.namespace, metric.metric_name, metric.dimensions, metric.unit))
+        if got is None:
+            return None
+        ts, cnt = got["ts"], got["n"]
+        if metric.stat in ("Minimum", "Maximum"):
+            return combine(metric.stat, s, 60, period, n, ts, got["min" if metric.stat == "Minimum" else "max"],
+                           counts=cnt)
+        return combine(metric.stat, s, 60, period, n, ts, got["sum"] / np.where(cnt > 0, cnt, 1), counts=cnt,
+                       sums=got["sum"])
 
     CHUNK = 14 * 86400
     """Ranges are read in chunks of at most 14 days, each *as of its own end*, so a replay sees the
@@ -197,6 +267,9 @@ class LakeSource:
         step = grid_step(period)
         s, e = epoch(start), epoch(end)
         n = _window_count(s, e, step, period)
+        cached = self._from_cache(metric, period, s, e, n)
+        if cached is not None:
+            return cached
         need_counts = percentile_of(metric.stat) is not None
         if period == step or metric.stat not in _PARTIALS:
             values = np.full(n, np.nan)
