@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.errors import InputError
 from pipeline.schemas import RECORDS, TS
 from pipeline.stream import shards as sh
+from pipeline.stream.log import Chunk
 from pipeline.stream.store import ITERATOR_TYPES, Stream
 
 
@@ -142,28 +144,51 @@ class LocalConsumer(BaseConsumer):
     def __init__(self, stream: Stream, checkpoints: Checkpoints, start: StartPosition = StartPosition()):
         self.stream, self.stream_name, self.checkpoints = stream, stream.name, checkpoints
         super().__init__()
-        self.offsets: dict[str, int] = {}
+        self.positions: dict[str, tuple[int, int]] = {}
         for sid in stream.shard_ids:
             cp = self.state.get(sid)
             if cp:
-                self.offsets[sid] = stream.position(sid, cp["type"], cp["seq"])
+                self.positions[sid] = stream.position(sid, cp["type"], cp["seq"])
             else:
-                self.offsets[sid] = stream.position(sid, start.type, start.sequence_number, start.timestamp)
+                self.positions[sid] = stream.position(sid, start.type, start.sequence_number, start.timestamp)
 
     def poll(self, limit: int = 10_000) -> list[pa.Table]:
-        """Up to ``limit`` records per shard after the current position; advances the position."""
+        """Up to ``limit`` records per shard after the current position; advances the position.
+
+        Columnar: each stored chunk becomes Arrow columns without a per-record Python step."""
         out = []
         for idx, sid in enumerate(self.stream.shard_ids):
-            frames, nxt = self.stream.read(sid, self.offsets[sid], limit)
-            self.offsets[sid] = nxt
-            if not frames:
+            chunks, nxt = self.stream.read(sid, self.positions[sid], limit)
+            self.positions[sid] = nxt
+            if not chunks:
                 continue
-            seqs = [sh.sequence_number(idx, f.offset) for f in frames]
-            out.append(records_table(self.stream_name, sid, seqs, [f.arrival_ms for f in frames],
-                                     [f.partition_key for f in frames], [f.data for f in frames]))
-            self.last_read[sid] = seqs[-1]
+            out.append(chunks_table(self.stream_name, sid, idx, chunks))
+            last = chunks[-1]
+            self.last_read[sid] = sh.sequence_number(idx, last.offset, last.first + len(last) - 1)
         self.caught_up = not out
         return out
+
+
+def chunks_table(stream: str, shard_id: str, shard: int, chunks: list[Chunk]) -> pa.Table:
+    """Stored chunks of one shard as a table in the ``records`` schema (column-wise)."""
+    parts = []
+    for c in chunks:
+        n = len(c)
+        prefix = f"49{shard:06d}{c.offset:038d}"
+        idx = pc.utf8_lpad(pc.cast(pa.array(np.arange(c.first, c.first + n, dtype=np.int64)), pa.string()),
+                           10, "0")
+        seqs = pc.binary_join_element_wise(pa.repeat(prefix, n), idx, "")
+        parts.append(pa.table({
+            "streamName": pa.repeat(stream, n),
+            "shardId": pa.repeat(shard_id, n),
+            "sequenceNumber": seqs,
+            "partitionKey": c.keys,
+            "approximateArrivalTimestamp": pa.repeat(pa.scalar(c.arrival_ms, pa.int64()), n).cast(TS),
+            "data": c.data,
+            "_wl_origin": pc.binary_join_element_wise(pa.repeat(f"kinesis:{stream}/{shard_id}/", n), seqs, ""),
+            "_wl_ingest_time": pa.nulls(n, TS),
+        }, schema=RECORDS))
+    return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
 
 def describe_state(state: dict[str, Any]) -> str:

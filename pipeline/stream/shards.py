@@ -56,21 +56,22 @@ def shard_index(sid: str) -> int:
     return int(sid[8:])
 
 
-def sequence_number(shard: int, offset: int) -> str:
-    """A 56-digit sequence number, increasing with the record's byte offset in its shard.
+def sequence_number(shard: int, offset: int, index: int = 0) -> str:
+    """A 56-digit sequence number, increasing with the record's position in its shard.
 
-    Layout: ``49`` + 6 digits of shard index + 48 digits of offset; string order equals numeric
-    order within a shard, and the number locates the record directly.
+    Layout: ``49`` + 6 digits of shard index + 38 digits of chunk offset + 10 digits of index in
+    the chunk; string order equals numeric order within a shard, and the number locates the
+    record directly.
     """
-    return f"49{shard:06d}{offset:048d}"
+    return f"49{shard:06d}{offset:038d}{index:010d}"
 
 
-def parse_sequence_number(seq: str, shard: int | None = None) -> tuple[int, int]:
-    """``(shard index, offset)`` of a sequence number made by :func:`sequence_number`."""
+def parse_sequence_number(seq: str, shard: int | None = None) -> tuple[int, int, int]:
+    """``(shard index, chunk offset, index)`` of a sequence number made by :func:`sequence_number`."""
     if len(seq) != SEQ_DIGITS or not seq.isdigit() or not seq.startswith("49"):
         raise InputError("not a sequence number of this stream", field="SequenceNumber", value=seq)
-    idx, offset = int(seq[2:8]), int(seq[8:])
+    idx, offset, index = int(seq[2:8]), int(seq[8:46]), int(seq[46:])
     if shard is not None and idx != shard:
         raise InputError(f"sequence number belongs to shard {idx}, not {shard}",
                          field="SequenceNumber", value=seq)
-    return idx, offset
+    return idx, offset, index

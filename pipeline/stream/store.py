@@ -29,7 +29,7 @@ from typing import Any
 
 from pipeline.errors import InputError, InputNotFoundError
 from pipeline.stream import shards as sh
-from pipeline.stream.log import MAX_RECORD_BYTES, Frame, ShardLog
+from pipeline.stream.log import MAX_RECORD_BYTES, Chunk, ShardLog
 from pipeline.timeutil import EPOCH, epoch_ms, iso
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -44,6 +44,10 @@ def _now_ms() -> int:
 class PutResult:
     shard_id: str
     sequence_number: str
+
+
+Position = tuple[int, int]
+"""(chunk offset, record index) in a shard."""
 
 
 class Stream:
@@ -144,85 +148,83 @@ class Stream:
             with flock(os.path.join(self.folder, sid + ".lock")):
                 placed = log.append([(kb, data) for _, kb, data in items], now)
                 log.trim(now - self.retention_ms)
-            for (i, _, _), (offset, _arrival) in zip(items, placed):
-                results[i] = PutResult(sid, sh.sequence_number(idx, offset))
+            for (i, _, _), (offset, index, _arrival) in zip(items, placed):
+                results[i] = PutResult(sid, sh.sequence_number(idx, offset, index))
         return [r for r in results if r is not None]
 
     # -- consumer ------------------------------------------------------------------------------
 
     def position(self, shard_id: str, iterator_type: str, sequence_number: str | None = None,
-                 timestamp: datetime | None = None) -> int:
-        """The shard offset an iterator of this type starts at (GetShardIterator)."""
+                 timestamp: datetime | None = None) -> Position:
+        """The position an iterator of this type starts at (GetShardIterator)."""
         log = self.log(shard_id)
         idx = self.shard_ids.index(shard_id)
         if iterator_type == "TRIM_HORIZON":
             return self._first_live(log)
         if iterator_type == "LATEST":
-            return log.end_offset()
+            return (log.end_offset(), 0)
         if iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
             if sequence_number is None:
                 raise InputError(f"{iterator_type} needs a sequence number", field="StartingSequenceNumber")
-            _, offset = sh.parse_sequence_number(sequence_number, idx)
+            _, offset, index = sh.parse_sequence_number(sequence_number, idx)
             if offset < log.first_offset():
                 return self._first_live(log)  # expired: continue from the oldest kept record
-            frame = log.frame_at(offset)
-            if frame is None:
+            chunk = log.chunk_at(offset)
+            if chunk is None or index >= len(chunk):
                 raise InputError("no record with this sequence number in the shard",
                                  field="StartingSequenceNumber", value=sequence_number)
             if iterator_type == "AT_SEQUENCE_NUMBER":
-                return offset
-            _, nxt = log.read(offset, limit=1)
+                return (offset, index)
+            _, nxt = log.read(offset, index, limit=1)
             return nxt
         if iterator_type == "AT_TIMESTAMP":
             if timestamp is None:
                 raise InputError("AT_TIMESTAMP needs a timestamp", field="Timestamp")
-            return max(log.offset_at_time(epoch_ms(timestamp)), self._first_live(log))
+            return max(log.position_at_time(epoch_ms(timestamp)), self._first_live(log))
         raise InputError(f"unknown iterator type (known: {', '.join(ITERATOR_TYPES)})",
                          field="ShardIteratorType", value=iterator_type)
 
-    def _first_live(self, log: ShardLog) -> int:
+    def _first_live(self, log: ShardLog) -> Position:
         cutoff = self.clock() - self.retention_ms
-        frames, _ = log.read(log.first_offset(), limit=1)
-        if frames and frames[0].arrival_ms < cutoff:
-            return log.offset_at_time(cutoff)
-        return log.first_offset()
+        chunks, _ = log.read(log.first_offset(), 0, limit=1)
+        if chunks and chunks[0].arrival_ms < cutoff:
+            return log.position_at_time(cutoff)
+        return (log.first_offset(), 0)
 
-    def read(self, shard_id: str, offset: int, limit: int = 10_000) -> tuple[list[Frame], int]:
-        """Records from ``offset`` (skipping any older than retention) and the next offset."""
-        frames, nxt = self.log(shard_id).read(offset, limit)
+    def read(self, shard_id: str, position: Position, limit: int = 10_000) -> tuple[list[Chunk], Position]:
+        """Records from ``position`` (skipping any older than retention) and the next position."""
+        chunks, nxt = self.log(shard_id).read(position[0], position[1], limit)
         cutoff = self.clock() - self.retention_ms
-        if frames and frames[0].arrival_ms < cutoff:
-            frames = [f for f in frames if f.arrival_ms >= cutoff]
-        return frames, nxt
+        if chunks and chunks[0].arrival_ms < cutoff:
+            chunks = [c for c in chunks if c.arrival_ms >= cutoff]
+        return chunks, nxt
 
-    def iterator(self, shard_id: str, offset: int) -> str:
+    def iterator(self, shard_id: str, position: Position) -> str:
         """An opaque shard iterator token for :meth:`get_records`."""
-        return base64.urlsafe_b64encode(json.dumps([self.name, shard_id, offset]).encode()).decode()
+        return base64.urlsafe_b64encode(json.dumps([self.name, shard_id, *position]).encode()).decode()
 
     def get_records(self, iterator: str, limit: int = 10_000) -> dict[str, Any]:
         """GetRecords: ``{"Records": [...], "NextShardIterator", "MillisBehindLatest"}`` with
         ``Data`` base64 and ``ApproximateArrivalTimestamp`` in epoch seconds, as the AWS CLI prints."""
         try:
-            name, sid, offset = json.loads(base64.urlsafe_b64decode(iterator.encode()))
+            name, sid, offset, index = json.loads(base64.urlsafe_b64decode(iterator.encode()))
         except (ValueError, TypeError):
             raise InputError("invalid shard iterator", field="ShardIterator", value=iterator) from None
         if name != self.name:
             raise InputError("shard iterator belongs to another stream", field="ShardIterator", value=name)
-        frames, nxt = self.read(sid, int(offset), limit)
+        chunks, nxt = self.read(sid, (int(offset), int(index)), limit)
         idx = self.shard_ids.index(sid)
-        end = self.log(sid).end_offset()
         behind = 0
-        if nxt < end:
-            more, _ = self.log(sid).read(nxt, limit=1)
+        if nxt[0] < self.log(sid).end_offset():
+            more, _ = self.log(sid).read(*nxt, limit=1)
             behind = max(0, self.clock() - more[0].arrival_ms) if more else 0
-        return {
-            "Records": [{"SequenceNumber": sh.sequence_number(idx, f.offset),
-                         "ApproximateArrivalTimestamp": f.arrival_ms / 1000,
-                         "Data": base64.b64encode(f.data).decode(), "PartitionKey": f.partition_key}
-                        for f in frames],
-            "NextShardIterator": self.iterator(sid, nxt),
-            "MillisBehindLatest": behind,
-        }
+        records = []
+        for c in chunks:
+            for i, (key, data) in enumerate(zip(c.keys.to_pylist(), c.data.to_pylist())):
+                records.append({"SequenceNumber": sh.sequence_number(idx, c.offset, c.first + i),
+                                "ApproximateArrivalTimestamp": c.arrival_ms / 1000,
+                                "Data": base64.b64encode(data).decode(), "PartitionKey": key})
+        return {"Records": records, "NextShardIterator": self.iterator(sid, nxt), "MillisBehindLatest": behind}
 
     def describe(self) -> dict[str, Any]:
         """DescribeStream-like summary, plus per-shard record offsets."""

@@ -76,8 +76,8 @@ def test_iterator_types(tmp_path):
     later = s.put([("k", b"r3"), ("k", b"r4")])
 
     def data(pos):
-        frames, _ = s.read(sid, pos)
-        return [f.data for f in frames]
+        chunks, _ = s.read(sid, pos)
+        return [d for c in chunks for d in c.data.to_pylist()]
 
     assert data(s.position(sid, "TRIM_HORIZON")) == [b"r0", b"r1", b"r2", b"r3", b"r4"]
     assert data(s.position(sid, "LATEST")) == []
@@ -91,6 +91,8 @@ def test_iterator_types(tmp_path):
     assert doc["MillisBehindLatest"] == 0
     with pytest.raises(InputError, match="no record"):
         s.position(sid, "AT_SEQUENCE_NUMBER", sh.sequence_number(0, 5))
+    with pytest.raises(InputError, match="no record"):
+        s.position(sid, "AT_SEQUENCE_NUMBER", sh.sequence_number(0, 0, 3))  # chunk 0 holds 3 records
 
 
 def test_retention_skips_and_trims(tmp_path):
@@ -101,13 +103,11 @@ def test_retention_skips_and_trims(tmp_path):
     s.put([("k", b"old")])
     clock.ms += 23 * 3_600_000
     s.put([("k", b"mid")])
-    frames, _ = s.read(sid, s.position(sid, "TRIM_HORIZON"))
-    assert [f.data for f in frames] == [b"old", b"mid"]
+    assert _data(s, sid, s.position(sid, "TRIM_HORIZON")) == [b"old", b"mid"]
     clock.ms += 2 * 3_600_000  # "old" is now 25 h old
     segs = s.log(sid).segments()
     os.utime(segs[0][1], (clock.ms / 1000 - 25 * 3600,) * 2)
-    frames, _ = s.read(sid, s.position(sid, "TRIM_HORIZON"))
-    assert [f.data for f in frames] == [b"mid"]
+    assert _data(s, sid, s.position(sid, "TRIM_HORIZON")) == [b"mid"]
     s.put([("k", b"new")])
     assert len(s.log(sid).segments()) == 2  # the expired sealed segment was deleted
 
@@ -118,25 +118,35 @@ def test_torn_tail_is_invisible_and_truncated(tmp_path):
     s.put([("k", b"one")])
     path = s.log(sid).segments()[-1][1]
     with open(path, "ab") as f:
-        f.write(b"WK\x10\x00\x00")  # a writer killed mid-frame
+        f.write(b"WC\x10\x00\x00")  # a writer killed mid-chunk
     reopened = Stream.open(str(tmp_path), "s")
-    frames, _ = reopened.read(sid, 0)
-    assert [f.data for f in frames] == [b"one"]
+    assert _data(reopened, sid, (0, 0)) == [b"one"]
     reopened.put([("k", b"two")])
-    frames, _ = Stream.open(str(tmp_path), "s").read(sid, 0)
-    assert [f.data for f in frames] == [b"one", b"two"]
+    assert _data(Stream.open(str(tmp_path), "s"), sid, (0, 0)) == [b"one", b"two"]
 
 
 def test_log_segments_roll_and_read_across(tmp_path):
     log = ShardLog(str(tmp_path / "shard"), segment_bytes=200)
     for i in range(20):
-        log.append([(b"k", f"rec-{i}".encode() * 5)], 1000 + i)
+        log.append([(b"k", f"rec-{i}".encode() * 5), (b"k2", f"two-{i}".encode())], 1000 + i)
     assert len(log.segments()) > 3
-    frames, end = log.read(0, limit=100)
-    assert [f.data for f in frames] == [f"rec-{i}".encode() * 5 for i in range(20)]
-    assert end == log.end_offset()
-    frames, _ = log.read(frames[7].offset, limit=3)
-    assert [f.data[:6] for f in frames] == [b"rec-7r", b"rec-8r", b"rec-9r"]
+    chunks, end = log.read(0, 0, limit=100)
+    want = [d for i in range(20) for d in (f"rec-{i}".encode() * 5, f"two-{i}".encode())]
+    assert [d for c in chunks for d in c.data.to_pylist()] == want
+    assert end == (log.end_offset(), 0)
+    chunks, nxt = log.read(chunks[7].offset, 1, limit=3)  # from the 2nd record of chunk 7
+    assert [d[:6] for c in chunks for d in c.data.to_pylist()] == [b"two-7", b"rec-8r", b"two-8"]
+    assert nxt == (chunks[-1].offset, 2) or nxt[1] == 0
+
+
+def test_big_puts_split_into_chunks(tmp_path):
+    s = Stream.create(str(tmp_path), "s", 1)
+    records = [("k", bytes([i % 251]) * 100) for i in range(70_000)]
+    res = s.put(records)
+    assert len({sh.parse_sequence_number(r.sequence_number)[1] for r in res}) == 2  # 65,536 per chunk
+    chunks, _ = s.read("shardId-000000000000", (0, 0), limit=100_000)
+    assert sum(len(c) for c in chunks) == 70_000
+    assert chunks[-1].data[-1].as_py() == records[-1][1]
 
 
 def test_consumer_checkpoints_at_least_once(tmp_path):
@@ -159,3 +169,8 @@ def test_consumer_checkpoints_at_least_once(tmp_path):
     latest = LocalConsumer(s, Checkpoints.for_consumer(str(tmp_path), "s", "c2"), StartPosition("LATEST"))
     s.put([("z", b"new")])
     assert [t.column("data").to_pylist() for t in latest.poll()] == [[b"new"]]
+
+
+def _data(s: Stream, sid: str, pos) -> list[bytes]:
+    chunks, _ = s.read(sid, pos)
+    return [d for c in chunks for d in c.data.to_pylist()]
