@@ -14,10 +14,11 @@ an internal API), not a proof.
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import re
 from functools import lru_cache
+
+import orjson
 
 SIGNIN = {"ConsoleLogin", "GetSigninToken", "CheckMfa", "SwitchRole", "RenewRole", "ExternalIdPDirectoryLogin",
           "UserAuthentication", "CredentialChallenge", "CredentialVerification", "PasswordUpdated",
@@ -45,10 +46,10 @@ def catalog() -> dict[str, frozenset[str]]:
             p = os.path.join(folder, version, "service-2.json")
             if os.path.exists(p + ".gz"):
                 with gzip.open(p + ".gz") as fh:
-                    model = json.load(fh)
+                    model = orjson.loads(fh.read())
             elif os.path.exists(p):
-                with open(p, encoding="utf-8") as fh:
-                    model = json.load(fh)
+                with open(p, "rb") as fh:
+                    model = orjson.loads(fh.read())
             else:
                 continue
             meta = model.get("metadata", {})
@@ -61,6 +62,21 @@ def catalog() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
+@lru_cache(maxsize=1)
+def catalog_lower() -> dict[str, frozenset[str]]:
+    """:func:`catalog` with lower-case event names (for case-insensitive rule values)."""
+    return {src: frozenset(n.lower() for n in names) for src, names in catalog().items()}
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for src, names in catalog_lower().items():
+        for n in names:
+            out.setdefault(n, []).append(src)
+    return out
+
+
 def known_name(names: frozenset[str], event_name: str) -> bool:
     if event_name in names:
         return True
@@ -70,5 +86,4 @@ def known_name(names: frozenset[str], event_name: str) -> bool:
 
 def sources_with(event_name: str) -> list[str]:
     """Event sources whose models have ``event_name`` (case-insensitive)."""
-    low = event_name.lower()
-    return sorted(src for src, names in catalog().items() if any(n.lower() == low for n in names))
+    return sorted(_index().get(event_name.lower(), []))

@@ -92,8 +92,8 @@ def _catalog_checks(rule: Rule, required: dict[str, set[str]], out: Coverage) ->
         msg = f"eventSource `{src_spell.get(s, s)}` is not a CloudTrail event source (not in botocore's models)"
         (out.never if len(bad_sources) == len(sources) else out.dead).append(msg)
     names = required.get("eventName", set())
-    pool = [frozenset(x.lower() for x in catalog[known_sources[s]]) for s in sources if s in known_sources] \
-        or [frozenset(x.lower() for x in v) for v in catalog.values()]
+    lower = cat.catalog_lower()
+    pool = [lower[known_sources[s]] for s in sources if s in known_sources] or list(lower.values())
     bad_names = [n for n in sorted(names) if not any(cat.known_name(p, n) for p in pool)]
     for n in bad_names:
         where = cat.sources_with(n)
