@@ -7,8 +7,8 @@ bound as parameters, never spliced into SQL.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dashboards.lakedb import LakeDB
@@ -149,11 +149,20 @@ def events(db: LakeDB, flt: CtFilter, limit: int = 500) -> pl.DataFrame:
 
     if not db.has("cloudtrail"):
         return pl.DataFrame(schema=dict.fromkeys(EVENT_COLUMNS, pl.String))
-    where, params = flt.where()
-    return db.df(
-        f"SELECT eventTime, {PRINCIPAL} AS principal, eventSource, eventName, awsRegion, "
-        "sourceIPAddress, errorCode, userAgent, eventID, dt FROM cloudtrail "
-        f"WHERE {where} ORDER BY eventTime DESC, eventID LIMIT ?", [*params, limit])
+    # newest first: try the last hour of the range, then 8 h, 64 h, then all of it, so the usual
+    # case reads only the newest partitions/row groups instead of sorting the whole range
+    span = flt.end - flt.start
+    for hours in (1, 8, 64, None):
+        window = flt if hours is None or timedelta(hours=hours) >= span else \
+            replace(flt, start=flt.end - timedelta(hours=hours))
+        where, params = window.where()
+        frame = db.df(
+            f"SELECT eventTime, {PRINCIPAL} AS principal, eventSource, eventName, awsRegion, "
+            "sourceIPAddress, errorCode, userAgent, eventID, dt FROM cloudtrail "
+            f"WHERE {where} ORDER BY eventTime DESC, eventID LIMIT ?", [*params, limit])
+        if frame.height >= limit or window is flt:
+            return frame
+    return frame  # pragma: no cover - the loop always returns
 
 
 def event(db: LakeDB, event_id: str, dt: str | None = None) -> dict[str, Any] | None:
