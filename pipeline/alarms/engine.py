@@ -70,6 +70,14 @@ def _at(epoch_s: int) -> datetime:
     return EPOCH + timedelta(seconds=int(epoch_s))
 
 
+def _try_preload(preload: Callable[..., Any], metrics: list[Any], start: datetime, end: datetime) -> None:
+    """Bulk-read the metrics; on any failure each alarm reads (and reports errors) on its own."""
+    try:
+        preload(metrics, start, end)
+    except Exception:  # noqa: BLE001 - an optimisation only; per-alarm reads surface the real error
+        pass
+
+
 class Engine:
     """Alarms of one lake with a metric source; call :meth:`save` (or use ``with``) to persist."""
 
@@ -153,8 +161,12 @@ class Engine:
     def evaluate(self, at: datetime, *, origin: str = "evaluate") -> list[Transition]:
         """Evaluate every alarm as of ``at`` (floored to the evaluation grid) and apply changes."""
         out: list[Transition] = []
-        for alarm in self.store.metric_alarms():
-            assert isinstance(alarm, MetricAlarm)
+        metric_alarms = [a for a in self.store.metric_alarms() if isinstance(a, MetricAlarm)]
+        preload = getattr(self.source, "preload", None)
+        if preload is not None and metric_alarms:
+            first = min(fetch_start(a, floor(at, 60)) for a in metric_alarms)
+            _try_preload(preload, [a.metric for a in metric_alarms], _at(first), floor(at, 60))
+        for alarm in metric_alarms:
             b = floor(at, grid_step(alarm.period))
             st = self.store.state(alarm.name)
             try:
@@ -232,7 +244,7 @@ class Engine:
         preload = getattr(self.source, "preload", None)
         if preload is not None and metric_alarms:
             first = min(fetch_start(a, start) for a in metric_alarms)
-            preload([a.metric for a in metric_alarms], _at(first), end)
+            _try_preload(preload, [a.metric for a in metric_alarms], _at(first), end)
         for alarm in selected:
             if not isinstance(alarm, MetricAlarm):
                 continue
