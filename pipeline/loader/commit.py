@@ -69,8 +69,8 @@ def commit(lake: Lake, index: KeyIndex, work: Work, commit_id: str) -> Outcome:
         out.duplicates += n_seen
         if table.num_rows == 0:
             return out
-        rel = f"{folder}/{layout.file_name(tag=commit_id)}"
-        info = lake.write_parquet(rel, table)
+        info = lake.write_partition(name, layout.parse_partition_path(name, folder), table, tag=commit_id)
+        rel = info.path
         ledger.write_entry(lake, name, folder, commit_id, "load",
                            files=[{"path": rel, "rows": info.rows, "bytes": info.bytes}],
                            rows=info.rows, origins=sorted(work.origins)[:20], origin_count=len(work.origins))
