@@ -157,13 +157,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="100k events instead of 1M")
     ap.add_argument("--events", type=int, help="event count (overrides --small)")
+    ap.add_argument("--workers", type=int, default=2, help="watchlake reader processes (default 2)")
     ap.add_argument("--repeat", type=int, default=2, help="runs per engine, alternating; best is reported")
     ap.add_argument("--child", nargs=3, metavar=("ENGINE", "IN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         engine, folder, out = args.child
-        res = (run_watchlake if engine == "watchlake" else run_duckdb)(Path(folder), Path(out))
-        res["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if engine.startswith("watchlake"):
+            res = run_watchlake(Path(folder), Path(out), workers=int(engine.split(":")[1]))
+        else:
+            res = run_duckdb(Path(folder), Path(out))
+        res["peak_rss_mib"] = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
         print(json.dumps(res))
         return
     n = args.events or (100_000 if args.small else 1_000_000)
@@ -176,7 +181,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     for _ in range(args.repeat):  # alternate engines so both see the same machine load
         for engine in ("duckdb", "watchlake"):
-            r = _child(engine, folder, DATA / f"out-{engine}")
+            r = _child(engine if engine == "duckdb" else f"watchlake:{args.workers}", folder, DATA / f"out-{engine}")
             if engine not in results or r["seconds"] < results[engine]["seconds"]:
                 results[engine] = r
     for engine, r in results.items():
