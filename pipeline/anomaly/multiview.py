@@ -8,7 +8,13 @@ Views (each a z-like "how unusual" number, computed before the point is learnt):
 * **drift** — the distance of a short average from the slow (seasonally adjusted) level, in units
   of the slow level's typical spread, for changes too gradual for the one-step forecaster;
 * **variance** — the ratio of recent to long-run squared residuals, for a series that becomes
-  erratic without moving its mean.
+  erratic without moving its mean;
+* **robust shift** — the median of the last 7 standardised residuals: insensitive to isolated
+  spikes (so a spiky series does not hide a level change behind its spikes), it moves as soon
+  as half the recent points sit at a new level.
+
+Signed views (spike, shift, drift, robust shift) keep separate histograms for up and down moves:
+many metrics spike one way only (CPU bursts), and a drop on such a series is still news.
 
 Raw views are not comparable across series (CPU is spiky, latency is smooth), so each view is
 calibrated against its own history (:class:`TailCalibrator`): the surprise is ``−log10`` of the
@@ -19,7 +25,7 @@ Flagged points (score ≥ ``flag``) are not learnt by the forecaster; after ``re
 consecutive flagged points it accepts the new level (a level shift becomes the new normal). Once
 an episode has been reported, points within ``refractory`` points of the alert are reported at half
 their score, so one incident yields one alert rather than a burst. State is a fixed number of
-floats per series (about 700).
+floats per series (about 1,000).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pipeline.anomaly.base import WARMUP_SCORE, Score
 from pipeline.anomaly.calibrate import TailCalibrator
 from pipeline.anomaly.model import SeasonalModel
 
+MEDIAN_OF = 7
 _Judged = tuple[list[int], list[float], float, float]  # (views, raw values, forecast, sigma)
 
 
@@ -40,14 +47,15 @@ class MultiViewDetector:
     name = "multiview"
     __slots__ = ("k", "flag", "scale", "relevel_after", "refractory", "model", "calib",
                  "m_short", "v_short", "v_long", "drift_mean", "drift_dev", "flagged_run",
-                 "since_alert", "warm_n")
+                 "since_alert", "warm_n", "recent")
 
     def __init__(self, *, k: float = 2.0, flag: float = 0.5, scale: float = 3.0,
                  relevel_after: int = 12, refractory: int = 36, warmup: int = 30) -> None:
         self.k, self.flag, self.scale = k, flag, scale
         self.relevel_after, self.refractory = relevel_after, refractory
         self.model = SeasonalModel(warmup=warmup)
-        self.calib = TailCalibrator(7)
+        self.calib = TailCalibrator(9)
+        self.recent = [0.0] * MEDIAN_OF  # last standardised residuals (ring buffer)
         self.m_short = 0.0      # EW mean of residuals (α = 0.3)
         self.v_short = 1.0      # EW mean of squared standardised residuals (α = 0.1)
         self.v_long = 1.0       # the same, slow (α = 0.005)
@@ -72,8 +80,10 @@ class MultiViewDetector:
         dm = self.drift_mean + 0.2 * (x - self.drift_mean)
         z_drift = abs(dm - self.model.slow) / self.drift_dev if self.drift_dev > 0 else 0.0
         d = dm - self.model.slow
-        return [0 if r >= 0 else 1, 2 if m >= 0 else 3, 4, 5 if d >= 0 else 6], \
-            [z, z_shift, z_var, z_drift], p, sigma
+        rec = self.recent
+        med = sorted([*rec[1:], r / sigma])[MEDIAN_OF // 2]
+        return [0 if r >= 0 else 1, 2 if m >= 0 else 3, 4, 5 if d >= 0 else 6,
+                7 if med >= 0 else 8], [z, z_shift, z_var, z_drift, abs(med)], p, sigma
 
     def _judge(self, t: float, x: float | None) -> tuple[Score, _Judged | None, float]:
         if x is None or x != x:
@@ -82,7 +92,7 @@ class MultiViewDetector:
         if j is None:
             return WARMUP_SCORE, None, 0.0
         views, raws, p, sigma = j
-        s = self.calib.surprise(views, raws) - 0.6  # − log10(4): four views are looked at
+        s = self.calib.surprise(views, raws) - 0.7  # − log10(5): five views are looked at
         full = s / (s + self.scale) if s > 0 else 0.0
         score = full * 0.5 if self.since_alert < self.refractory else full
         lo = p - self.k * sigma
@@ -119,6 +129,9 @@ class MultiViewDetector:
         self.calib.learn(views, raws)
         r = x - p
         self.m_short += 0.3 * (r - self.m_short)
+        rec = self.recent
+        rec.pop(0)
+        rec.append(r / sigma)
         zz = (r / sigma) ** 2
         self.v_short += 0.1 * ((zz if zz < 100.0 else 100.0) - self.v_short)
         if score >= self.flag:
@@ -127,6 +140,7 @@ class MultiViewDetector:
             if self.flagged_run >= self.relevel_after:
                 model.relevel(x)
                 self.m_short = 0.0
+                self.recent = [0.0] * MEDIAN_OF
                 self.flagged_run = 0
             return
         self.since_alert += 1

@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 KINDS = ("ec2_cpu", "network_in", "disk_write", "rds_cpu", "elb_requests", "latency",
          "asg_size")
+#: Shapes used only for held-out validation (never for choosing the threshold).
+HELDOUT_KINDS = ("batch_sawtooth", "bursty_network", "smooth_latency", "ec2_cpu", "elb_requests")
 ANOMALIES = ("spike", "level_up", "level_down", "variance", "ramp", "flatline",
              "pattern_break", "dip")
 STEP = 300
@@ -95,6 +97,25 @@ def _base(kind: str, n: int, rng: random.Random) -> tuple[list[float], float, fl
         lvl, sd = rng.uniform(20, 200), rng.uniform(0.02, 0.1)
         return [lvl * (1 + abs(rng.gauss(0, sd)) + (rng.paretovariate(3) - 1) * 0.05)
                 for _ in t], lvl, lvl * sd
+    if kind == "batch_sawtooth":  # a batch job fills a buffer, flushes every few hours
+        lvl, per, sd = rng.uniform(10, 60), rng.choice([30, 45, 72, 96]), rng.uniform(0.3, 2)
+        return [lvl * (0.3 + 0.7 * (i % per) / per) + rng.gauss(0, sd) for i in t], lvl, sd
+    if kind == "bursty_network":  # heavy-tailed bytes with a weekly business-hours pattern
+        lvl = rng.uniform(1e5, 1e7)
+        out = []
+        for i in t:
+            day, hour = (i // DAY) % 7, (i % DAY) / 12
+            busy = 1.0 if day < 5 and 8 <= hour < 18 else 0.35
+            out.append(lvl * busy * (rng.paretovariate(2.5) - 0.6))
+        return out, lvl * 0.6, lvl * 0.5
+    if kind == "smooth_latency":  # p99 latency: AR(1), slow random walk in the level
+        lvl, sd = rng.uniform(80, 400), rng.uniform(0.01, 0.04)
+        out, ar, walk = [], 0.0, 0.0
+        for _ in t:
+            ar = 0.8 * ar + rng.gauss(0, sd * lvl)
+            walk += rng.gauss(0, lvl * 0.002)
+            out.append(max(1.0, lvl + walk + ar))
+        return out, lvl * 0.3, sd * lvl * 1.7
     lvl = rng.randint(2, 10)  # asg_size
     out, cur = [], float(lvl)
     for _ in t:
@@ -140,11 +161,16 @@ def _inject(kind: str, typ: str, v: list[float], o: int, scale: float, sd: float
             v[i] = float(round(v[i]))
 
 
-def make_series(seed: int, kind: str | None = None, n: int = 4032) -> Series:
-    """One labelled series; the same ``seed`` always gives the same series."""
+def make_series(seed: int, kind: str | None = None, n: int = 4032,
+                magnitude: float = 1.0) -> Series:
+    """One labelled series; the same ``seed`` always gives the same series.
+
+    ``magnitude`` scales every injected anomaly (held-out sets use smaller ones).
+    """
     rng = random.Random(seed)
     kind = kind or rng.choice(KINDS)
     values, scale, sd = _base(kind, n, rng)
+    scale, sd = scale * magnitude, sd * magnitude
     count = rng.choice([1, 1, 2, 2, 3])
     lo = int(0.15 * n) + DAY // 2
     slots = sorted(rng.sample(range(lo, n - DAY // 2, DAY), count))
@@ -168,3 +194,14 @@ def make_series(seed: int, kind: str | None = None, n: int = 4032) -> Series:
 def corpus(seeds: range, n: int = 4032) -> list[Series]:
     """A reproducible labelled corpus, kinds rotating so each is represented."""
     return [make_series(s, KINDS[s % len(KINDS)], n) for s in seeds]
+
+
+def heldout_corpus(seeds: range) -> list[Series]:
+    """Held-out validation series: other shapes (:data:`HELDOUT_KINDS`), lengths from one to
+    four weeks and anomalies at 0.8× the magnitude — nothing here was used to pick parameters."""
+    out = []
+    for s in seeds:
+        rng = random.Random(s * 7919)
+        n = rng.choice([2016, 4032, 6048, 8064])
+        out.append(make_series(s, HELDOUT_KINDS[s % len(HELDOUT_KINDS)], n, magnitude=0.8))
+    return out

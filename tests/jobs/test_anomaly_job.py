@@ -59,6 +59,7 @@ def test_bad_arguments_and_empty_lake(lake) -> None:
     assert detect(lake).series == 0
 
 
+@pytest.mark.slow
 def test_demo_stages(lake, settings) -> None:
     from jobs.anomaly_demo import anomaly_stage, insights_stage
     from jobs.demo import Demo
