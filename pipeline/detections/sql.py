@@ -10,6 +10,7 @@ compare ``lower(candidate)`` with a lowered constant; globs become ``LIKE … ES
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from pipeline.detections import fields
@@ -116,7 +117,33 @@ class Compiler:
         test = _test(pred, var)
         if pred.negate_each:
             test = f"NOT coalesce({test}, false)"
-        return _any(kind, expr, var, test)
+        full = _any(kind, expr, var, test)
+        guard = _json_guard(pred)
+        return f"({guard} AND {full})" if guard else full
+
+
+_SAFE = re.compile(r"[a-z0-9 _\-:.@+=,]+")
+
+
+def _json_guard(pred: Pred) -> str | None:
+    """A cheap test on the raw JSON text that every event the leaf can match passes: the last
+    key appears as ``"key"``, and a literal part of an eq/like value appears (lower-cased) when it
+    cannot be spelled differently in JSON (no escaped characters, not a number). Lets DuckDB skip
+    the JSON walk on most rows; never changes the result."""
+    access = fields.resolve(pred.path)
+    if access.kind != "json" or pred.negate_each or pred.op == "absent":
+        return None
+    col = ".".join(fields.quote_ident(c) for c in access.column)
+    key = access.keys[-1]
+    if '"' in key or "\\" in key:
+        return None
+    parts = [f"contains({col}, {sql_str(chr(34) + key + chr(34))})"]
+    if pred.op in ("eq", "like") and not pred.cased:
+        lits = [pred.arg] if pred.op == "eq" else [t for k, t in pred.arg if k == "lit"]
+        best = max((x.lower() for x in lits), key=len, default="")
+        if best and _SAFE.fullmatch(best) and re.search(r"[a-df-z]", best):
+            parts.append(f"contains(lower({col}), {sql_str(best)})")
+    return " AND ".join(parts)
 
 
 def compile_sql(node: Node) -> str:
