@@ -127,24 +127,24 @@ def build_actors(rng: random.Random) -> list[Actor]:
             (2, "iam:ListAttachedRolePolicies"), (1, "iam:AttachRolePolicy"), (1, "iam:CreateRole"),
             (4, "ec2:DescribeInstances"), (3, "ec2:DescribeSecurityGroups"),
             (2, "cloudtrail:DescribeTrails"), (2, "cloudtrail:GetTrailStatus"),
-            (2, "cloudtrail:LookupEvents"), (3, "s3:ListBuckets"), (2, "s3:GetBucketPolicy"),
+            (2, "cloudtrail:LookupEvents"), (1, "s3:ListBuckets"), (1, "s3:GetBucketPolicy"),
             (2, "monitoring:DescribeAlarms"), (1, "monitoring:PutMetricAlarm"),
             (1, "iam:GetUserMissing"), (1, "sts:GetCallerIdentity"))),
         Actor("bob", "IAMUser", True, 8, office[1:3] + home[1:2], REGIONS, (
             (6, "ec2:DescribeInstances"), (3, "ec2:DescribeVolumes"), (2, "ec2:CreateTags"),
             (1, "ec2:RunInstances"), (1, "ec2:TerminateInstances"), (4, "lambda:ListFunctions"),
             (3, "lambda:GetFunction"), (1, "lambda:UpdateFunctionCode"), (4, "logs:DescribeLogGroups"),
-            (3, "logs:FilterLogEvents"), (3, "s3:ListBuckets"), (2, "dynamodb:DescribeTable"),
+            (3, "logs:FilterLogEvents"), (1, "s3:ListBuckets"), (2, "dynamodb:DescribeTable"),
             (2, "sts:GetCallerIdentity"), (1, "iam:ListUsersDenied"), (1, "ssm:GetParameter"),
             (2, "monitoring:GetMetricData"))),
         Actor("carol", "IAMUser", True, 5, office[2:4], (HOME_REGION,), (
             (5, "lambda:ListFunctions"), (3, "lambda:GetFunction"), (4, "logs:DescribeLogGroups"),
             (4, "logs:FilterLogEvents"), (3, "monitoring:GetMetricData"), (2, "dynamodb:DescribeTable"),
-            (2, "sqs:GetQueueAttributes"), (1, "sqs:SendMessage"), (2, "s3:ListBuckets"),
+            (2, "sqs:GetQueueAttributes"), (1, "sqs:SendMessage"), (1, "s3:ListBuckets"),
             (1, "secretsmanager:GetSecretValue"), (1, "iam:CreateAccessKeyDenied"))),
         Actor("erin", "IAMUser", True, 3, office[3:4] + home[2:3], REGIONS, (
             (4, "cloudtrail:LookupEvents"), (3, "cloudtrail:DescribeTrails"), (3, "iam:ListUsers"),
-            (2, "iam:GetAccountAuthorizationDetails"), (3, "s3:GetBucketAcl"), (2, "s3:GetBucketPolicy"),
+            (2, "iam:GetAccountAuthorizationDetails"), (3, "s3:GetBucketAcl"), (1, "s3:GetBucketPolicy"),
             (2, "ec2:DescribeSecurityGroups"), (2, "config:DescribeConfigRules"),
             (1, "ec2:ModifyInstanceAttributeDenied"))),
     ]

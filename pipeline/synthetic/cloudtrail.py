@@ -14,8 +14,9 @@ calls per hour, scaled by a daily and weekly rhythm (humans: office hours on wee
 around the clock with a mild daily wave); humans sign in to the console on working days
 (with an occasional failed attempt). The mean rate over a week is ``rate`` events/s.
 
-Determinism and memory: each hour draws from its own generator seeded by ``(seed, hour)``, so
-the output depends only on the arguments, and only one hour of events is held in memory.
+Determinism and memory: each file window draws from its own generator seeded by
+``(seed, hour, window)``, so the output depends only on the arguments, and only one window of
+events is held in memory.
 """
 
 from __future__ import annotations
@@ -133,29 +134,37 @@ class S3Writer:
         self.result.paths.append(folder / name)
 
 
-def _hour_events(rng: random.Random, nrng: np.random.Generator, actors: list[Actor], hour: datetime,
-                 rate: float, window_end: datetime) -> list[dict[str, Any]]:
-    total_w = sum(a.weight for a in actors)
-    wd, h = hour.weekday(), hour.hour
+def _logins(rng: random.Random, actors: list[Actor], hour: datetime) -> list[dict[str, Any]]:
+    """Morning console sign-ins of the humans (weekdays, 08:00–08:50), an occasional failure first."""
     events: list[dict[str, Any]] = []
+    if hour.weekday() >= 5 or hour.hour != 8:
+        return events
     for a in actors:
-        factor = _office(h, wd) / _HUMAN_MEAN if a.human else _machine(h, wd) / _MACHINE_MEAN
-        n = int(nrng.poisson(rate * 3600 * a.weight / total_w * factor))
-        weights = [w for w, _ in a.habits]
-        habits = rng.choices([hb for _, hb in a.habits], weights=weights, k=n)
-        for habit in habits:
-            when = hour + timedelta(seconds=rng.random() * 3600)
-            region = a.regions[0] if len(a.regions) == 1 or rng.random() < 0.85 else rng.choice(a.regions[1:])
-            console = a.human and rng.random() < 0.35
-            events.append(assemble(rng, a, when.replace(microsecond=0), api_call(habit, rng, a),
-                                   region=region, console=console))
-        if a.human and wd < 5 and h == 8 and rng.random() < 0.9:
-            when = hour + timedelta(seconds=rng.randrange(0, 3000))
+        if a.human and rng.random() < 0.9:
+            when = hour + timedelta(seconds=rng.randrange(30, 3000))
             if rng.random() < 0.08:
                 events.append(console_login(rng, a, when - timedelta(seconds=30), success=False))
             events.append(console_login(rng, a, when, mfa_used=a.mfa))
-    limit = iso(window_end)
-    return [e for e in events if e["eventTime"] < limit]
+    return events
+
+
+def _slice_events(rng: random.Random, nrng: np.random.Generator, actors: list[Actor], t0: datetime,
+                  seconds: int, rate: float) -> list[dict[str, Any]]:
+    """Baseline API calls of every actor in ``[t0, t0 + seconds)`` (inside one hour)."""
+    total_w = sum(a.weight for a in actors)
+    wd, h = t0.weekday(), t0.hour
+    events: list[dict[str, Any]] = []
+    for a in actors:
+        factor = _office(h, wd) / _HUMAN_MEAN if a.human else _machine(h, wd) / _MACHINE_MEAN
+        n = int(nrng.poisson(rate * seconds * a.weight / total_w * factor))
+        weights = [w for w, _ in a.habits]
+        habits = rng.choices([hb for _, hb in a.habits], weights=weights, k=n)
+        for habit in habits:
+            when = t0 + timedelta(seconds=int(rng.random() * seconds))
+            region = a.regions[0] if len(a.regions) == 1 or rng.random() < 0.85 else rng.choice(a.regions[1:])
+            console = a.human and rng.random() < 0.35
+            events.append(assemble(rng, a, when, api_call(habit, rng, a), region=region, console=console))
+    return events
 
 
 def generate(out: Path, *, seed: int, start: datetime, duration_s: int, rate: float = DEFAULT_RATE,
@@ -165,38 +174,48 @@ def generate(out: Path, *, seed: int, start: datetime, duration_s: int, rate: fl
 
     Only events with ``start <= eventTime < start + duration`` are written. Scenario events are
     ordinary events in the same files; their labels are returned, not written. ``window_s``
-    (a divisor of 3600) sets how many minutes of a region's events share one file.
+    (a divisor of 3600) sets how many minutes of a region's events share one file; events are
+    generated and written one such window at a time, so memory is bounded by
+    ``rate × window_s`` events, whatever the duration.
     """
     start = to_utc(start)
     end = start + timedelta(seconds=duration_s)
-    base = random.Random(f"{seed}:account")
-    actors = build_actors(base)
+    first, last = iso(start), iso(end)
+    actors = build_actors(random.Random(f"{seed}:account"))
     result = Result()
     writer = S3Writer(out, random.Random(f"{seed}:files"), result, level)
     attack, result.labels = inject(scenarios or [], random.Random(f"{seed}:attacks"), actors, start, end)
-    attack_by_hour: dict[datetime, list[dict[str, Any]]] = {}
-    for e in attack:
-        t = datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00"))
-        attack_by_hour.setdefault(floor(t, 3600), []).append(e)
-    hour = floor(start, 3600)
-    index = 0
+    extra_by_slice: dict[datetime, list[dict[str, Any]]] = {}
+
+    def park(events: list[dict[str, Any]]) -> None:
+        for e in events:
+            t = datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00"))
+            extra_by_slice.setdefault(floor(t, window_s), []).append(e)
+
+    park(attack)
+    hour, index = floor(start, 3600), 0
     while hour < end:
-        rng = random.Random(f"{seed}:hour:{index}")
-        nrng = np.random.default_rng([seed, index])
-        evs = _hour_events(rng, nrng, actors, hour, rate, end) + attack_by_hour.get(hour, [])
-        first = iso(start)
-        evs = [e for e in evs if e["eventTime"] >= first]
-        evs.sort(key=lambda e: e["eventTime"])
-        by_file: dict[tuple[str, int], list[dict[str, Any]]] = {}
-        for e in evs:  # eventTime is "YYYY-MM-DDTHH:MM:SS…Z" within this hour
-            second = int(e["eventTime"][14:16]) * 60 + int(e["eventTime"][17:19])
-            by_file.setdefault((e["awsRegion"], second // window_s), []).append(e)
-        for (region, window), items in sorted(by_file.items()):
-            delivered = hour + timedelta(seconds=(window + 1) * window_s + rng.randrange(60, 300))
-            writer.write(region, delivered, items)
-        result.events += len(evs)
-        if progress is not None:
-            progress(len(evs))
+        park(_logins(random.Random(f"{seed}:logins:{index}"), actors, hour))
+        deliveries = random.Random(f"{seed}:delivery:{index}")
+        for w in range(3600 // window_s):
+            t0 = hour + timedelta(seconds=w * window_s)
+            if t0 + timedelta(seconds=window_s) <= start or t0 >= end:
+                extra_by_slice.pop(t0, None)
+                continue
+            rng = random.Random(f"{seed}:slice:{index}:{w}")
+            nrng = np.random.default_rng([seed, index, w])
+            evs = _slice_events(rng, nrng, actors, t0, window_s, rate) + extra_by_slice.pop(t0, [])
+            evs = [e for e in evs if first <= e["eventTime"] < last]
+            evs.sort(key=lambda e: e["eventTime"])
+            by_region: dict[str, list[dict[str, Any]]] = {}
+            for e in evs:
+                by_region.setdefault(e["awsRegion"], []).append(e)
+            for region, items in sorted(by_region.items()):
+                delivered = t0 + timedelta(seconds=window_s + deliveries.randrange(60, 300))
+                writer.write(region, delivered, items)
+            result.events += len(evs)
+            if progress is not None:
+                progress(len(evs))
         hour += timedelta(hours=1)
         index += 1
     writer.write_digest()
