@@ -8,6 +8,8 @@ from dashboards import components as ui
 from dashboards import data
 
 st.title("Investigate")
+start, end = ui.time_range()
+RANGE = {"start": f"{start:%Y-%m-%dT%H:%M:%SZ}", "end": f"{end:%Y-%m-%dT%H:%M:%SZ}"}
 
 
 def show_result(res: dict, key: str) -> None:
@@ -34,10 +36,11 @@ with saved:
         st.caption(ui.md_escape(inv["description"]))
         with st.form("inv_form"):
             values = {}
-            for p in inv["params"]:
-                values[p["name"]] = st.text_input(
-                    f"{p['name']} ({p['type']})", value=p["default"] or "", key=f"inv_{name}_{p['name']}",
-                    help=ui.md_escape(p["description"]) or None)
+            for p in inv["params"]:  # start/end default to the sidebar's time range
+                default = RANGE.get(p["name"], p["default"] or "")
+                key = f"inv_{name}_{p['name']}" + (f"_{default}" if p["name"] in RANGE else "")
+                values[p["name"]] = st.text_input(f"{p['name']} ({p['type']})", value=default, key=key,
+                                                  help=ui.md_escape(p["description"]) or None)
             go = st.form_submit_button("Run investigation")
         if go or st.session_state.get("inv_ran") == name:
             st.session_state["inv_ran"] = name
