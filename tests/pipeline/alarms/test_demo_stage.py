@@ -1,28 +1,52 @@
-"""The demo stage runs on a lake, puts the sample definitions and produces notifications."""
+"""The demo stage: sample definitions, notifications, and — on the real sample data after the
+ingest and rollup stages — alarms inside the labelled incident windows."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from jobs.alarm_demo import NOTIFICATIONS, alarm_stage
-from jobs.demo import STAGES, Demo
+from jobs.demo import STAGES, Demo, run_demo
 from pipeline.alarms.store import AlarmStore
 from pipeline.alarms.validate import load_alarms
+from pipeline.timeutil import parse_time
 from tests.conftest import SAMPLE_DATA
 
 
 def test_sample_definitions_are_valid():
     kinds = sorted(a.kind for a in load_alarms(SAMPLE_DATA / "alarms" / "demo.yaml"))
-    assert kinds == ["CompositeAlarm", "MetricAlarm", "MetricAlarm"]
+    assert kinds == ["CompositeAlarm", "MetricAlarm", "MetricAlarm", "MetricAlarm"]
 
 
-def test_stage_registered_and_runs(lake, settings):
+def _messages(lake):
+    return [json.loads(json.loads(x)["Message"]) for x in lake.read_bytes(NOTIFICATIONS).decode().splitlines()]
+
+
+def test_stage_registered_and_runs_without_sample_metrics(lake, settings):
     assert ("alarms", "jobs.alarm_demo:alarm_stage") in STAGES
     out = alarm_stage(Demo(lake, settings))
-    lines = [json.loads(x) for x in lake.read_bytes(NOTIFICATIONS).decode().splitlines()]
-    assert int(out["state changes"]) == len(lines) > 3  # every transition has OK or ALARM actions
-    names = {json.loads(x["Message"])["AlarmName"] for x in lines}
-    assert names == {"cpu-high", "cpu-anomaly", "cpu-incident"}
-    assert any(json.loads(x["Message"])["NewStateValue"] == "ALARM" for x in lines)
-    hist = AlarmStore(lake).history("cpu-incident", item_type="StateUpdate")
+    assert out["data"].startswith("synthetic")
+    msgs = _messages(lake)
+    assert int(out["state changes"]) == len(msgs)  # every transition has OK or ALARM actions
+    alarmed = {m["AlarmName"] for m in msgs if m["NewStateValue"] == "ALARM"}
+    assert alarmed == {"cpu-anomaly", "orders-api-errors", "orders-api-5xx", "orders-incident"}
+    hist = AlarmStore(lake).history("orders-incident", item_type="StateUpdate")
     assert hist and hist[0]["origin"] == "replay"
+
+
+@pytest.mark.slow
+def test_alarms_fire_inside_labelled_windows_on_sample_data(lake, settings):
+    run_demo(Demo(lake, settings, quiet=True), only=["ingest", "rollups", "alarms"])
+    labels = {a["anomaly"]: (parse_time(a["start"]), parse_time(a["end"]))
+              for a in json.loads((SAMPLE_DATA / "labels" / "metric_anomalies.json").read_text())}
+    alarms: dict[str, list] = {}
+    for m in _messages(lake):
+        if m["NewStateValue"] == "ALARM":
+            alarms.setdefault(m["AlarmName"], []).append(parse_time(m["StateChangeTime"].replace("+0000", "Z")))
+    cpu_lo, cpu_hi = labels["cpu_spike"]
+    out_lo, out_hi = labels["lambda_errors_incident"]
+    assert len(alarms["cpu-anomaly"]) == 1 and cpu_lo <= alarms["cpu-anomaly"][0] <= cpu_hi
+    for name in ("orders-api-errors", "orders-api-5xx", "orders-incident"):
+        assert len(alarms[name]) == 1 and out_lo <= alarms[name][0] <= out_hi, name
