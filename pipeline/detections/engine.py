@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipeline.detections import fields
-from pipeline.detections.evaluate import evaluate
+from pipeline.detections.evaluate import evaluate, resolve_cached
 from pipeline.detections.ir import required_values
 from pipeline.detections.model import Rule
 from pipeline.detections.sql import Compiler, register_functions
@@ -45,7 +45,7 @@ class Match(NamedTuple):
 
 
 def _first(view: fields.EventView, path: str) -> str | None:
-    c = fields.candidates(view, fields.resolve(path))
+    c = fields.candidates(view, resolve_cached(path))
     return c[0] if c else None
 
 

@@ -21,8 +21,12 @@ _NUMBER = re.compile(NUMBER_RE)
 
 
 @lru_cache(maxsize=4096)
-def _resolve(path: str) -> fields.Access:
+def resolve_cached(path: str) -> fields.Access:
+    """:func:`fields.resolve`, memoised (paths are few, events many)."""
     return fields.resolve(path)
+
+
+_resolve = resolve_cached
 
 
 @lru_cache(maxsize=4096)
@@ -59,6 +63,7 @@ def _num_cmp(text: str, cmp: str, value: float) -> bool:
     return {"<": x < value, "<=": x <= value, ">": x > value, ">=": x >= value, "=": x == value}[cmp]
 
 
+@lru_cache(maxsize=8192)
 def leaf_test(pred: Pred) -> Callable[[str], bool]:
     """The per-candidate test of a leaf (not for ``absent``/``fieldref``)."""
     op, arg, cased = pred.op, pred.arg, pred.cased
@@ -91,30 +96,52 @@ def _fieldref(a: str, b: str, mode: str, cased: bool) -> bool:
     return a.endswith(b)
 
 
+Check = Callable[[fields.EventView], bool]
+
+
+def _compile_leaf(node: Pred) -> Check:
+    access = _resolve(node.path)
+    cands = fields.candidates
+    if node.op == "absent":
+        return lambda v: not cands(v, access)
+    if node.op == "fieldref":
+        other_path, mode = node.arg
+        other, cased, neg = _resolve(other_path), node.cased, node.negate_each
+
+        def check_ref(v: fields.EventView) -> bool:
+            others = cands(v, other)
+            hit = [any(_fieldref(a, b, mode, cased) for b in others) for a in cands(v, access)]
+            return any(not h for h in hit) if neg else any(hit)
+        return check_ref
+    test = leaf_test(node)
+    if node.negate_each:
+        return lambda v: any(not test(c) for c in cands(v, access))
+    return lambda v: any(map(test, cands(v, access)))
+
+
+@lru_cache(maxsize=4096)
+def compile_py(node: Node) -> Check:
+    """``node`` as a Python function of an :class:`EventView` (memoised per tree)."""
+    if isinstance(node, Pred):
+        return _compile_leaf(node)
+    if isinstance(node, And):
+        parts = [compile_py(i) for i in node.items]
+        return lambda v: all(f(v) for f in parts)
+    if isinstance(node, Or):
+        alts = [compile_py(i) for i in node.items]
+        return lambda v: any(f(v) for f in alts)
+    if isinstance(node, Not):
+        inner = compile_py(node.item)
+        return lambda v: not inner(v)
+    if isinstance(node, Const):
+        value = node.value
+        return lambda v: value
+    raise TypeError(f"not a predicate node: {node!r}")
+
+
 def evaluate(node: Node, view: fields.EventView) -> bool:
     """Whether the event in ``view`` satisfies ``node``."""
-    if isinstance(node, Pred):
-        cands = fields.candidates(view, _resolve(node.path))
-        if node.op == "absent":
-            return not cands
-        if node.op == "fieldref":
-            other_path, mode = node.arg
-            others = fields.candidates(view, _resolve(other_path))
-            hit = [any(_fieldref(a, b, mode, node.cased) for b in others) for a in cands]
-            return any(not h for h in hit) if node.negate_each else any(hit)
-        test = leaf_test(node)
-        if node.negate_each:
-            return any(not test(c) for c in cands)
-        return any(test(c) for c in cands)
-    if isinstance(node, And):
-        return all(evaluate(i, view) for i in node.items)
-    if isinstance(node, Or):
-        return any(evaluate(i, view) for i in node.items)
-    if isinstance(node, Not):
-        return not evaluate(node.item, view)
-    if isinstance(node, Const):
-        return node.value
-    raise TypeError(f"not a predicate node: {node!r}")
+    return compile_py(node)(view)
 
 
 def matches(node: Node, event: dict[str, Any] | fields.EventView) -> bool:
