@@ -11,7 +11,6 @@ seeded synthetic copy of them in memory, and the summary says so.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +101,6 @@ def alarm_stage(demo: Demo) -> dict[str, Any]:
     store.subscribe("oncall", "file", NOTIFICATIONS)
     store.save()
     res, lines = replay_window(lake, docs, start, end, source=source)
-    sent = lake.read_bytes(NOTIFICATIONS).decode().splitlines() if lake.exists(NOTIFICATIONS) else []
     by_alarm: dict[str, list[str]] = {}
     for t in res.transitions:
         by_alarm.setdefault(t.alarm_name, []).append(f"{t.at:%m-%d %H:%M} {t.new_state}")
@@ -110,10 +108,9 @@ def alarm_stage(demo: Demo) -> dict[str, Any]:
     for name, items in sorted(by_alarm.items()):
         shown = ", ".join(items[:4]) + (f", … ({len(items)} changes)" if len(items) > 4 else "")
         out[f"  {name}"] = shown
-    out["notifications"] = f"{len(sent)} to topic oncall → {lake.uri(NOTIFICATIONS)}"
-    first_alarm = next((m for m in (json.loads(json.loads(x)["Message"]) for x in sent)
-                        if m["NewStateValue"] == "ALARM"), None)
+    out["notifications"] = f"{res.notifications} to topic oncall → {lake.uri(NOTIFICATIONS)}"
+    first_alarm = next((t for t in res.transitions if t.new_state == "ALARM"), None)
     if first_alarm is not None:
-        out["first ALARM"] = f"{first_alarm['AlarmName']}: {first_alarm['NewStateReason'][:100]}…"
-    demo.state["alarms"] = {"transitions": len(res.transitions), "notifications": len(sent)}
+        out["first ALARM"] = f"{first_alarm.alarm_name}: {first_alarm.reason[:100]}…"
+    demo.state["alarms"] = {"transitions": len(res.transitions), "notifications": res.notifications}
     return out

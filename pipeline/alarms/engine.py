@@ -279,6 +279,7 @@ class Engine:
             res.minutes_in_alarm[name] = int((states == 1).sum()) * step // 60
             res.final_states[name] = CODE_STATES[int(states[-1])] if len(states) else INSUFFICIENT_DATA
         if record:
+            self.store.drop_replayed(set(res.final_states), start, end)
             for t in res.transitions:
                 self._transition(self.store.alarms[t.alarm_name], t, origin="replay", actions=notify)
             for name, final in res.final_states.items():

@@ -184,6 +184,35 @@ class AlarmStore:
             self.lake.write_partition(HISTORY_TABLE, {"dt": day}, table, sort_by=["timestamp"])
         return len(rows)
 
+    def drop_replayed(self, names: set[str], start: datetime, end: datetime) -> int:
+        """Remove earlier replay rows of ``names`` in ``[start, end]`` so a replay can be re-recorded
+        without duplicating history; returns the number of rows removed."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        lo, hi = to_utc(start), to_utc(end)
+        removed = 0
+        for f in self.lake.table_files(HISTORY_TABLE):
+            folder = f.rsplit("/", 1)[0]
+            day = layout.parse_partition_path(HISTORY_TABLE, folder)["dt"]
+            if not lo.strftime("%Y-%m-%d") <= day <= hi.strftime("%Y-%m-%d"):
+                continue
+            with self.lake.fs.open_input_file(self.lake.path(f)) as fh:
+                t = pq.read_table(fh)
+            ts = t["timestamp"]
+            mine = pc.and_(pc.equal(t["origin"], "replay"), pc.is_in(t["alarm_name"], pa.array(sorted(names))))
+            inside = pc.and_(pc.greater_equal(ts, pa.scalar(lo, ts.type)), pc.less_equal(ts, pa.scalar(hi, ts.type)))
+            drop = pc.and_(mine, inside)
+            n = pc.sum(pc.cast(drop, pa.int64())).as_py() or 0
+            if not n:
+                continue
+            keep = t.filter(pc.invert(drop))
+            if keep.num_rows:
+                self.lake.write_partition(HISTORY_TABLE, {"dt": day}, keep.cast(HISTORY_SCHEMA), sort_by=["timestamp"])
+            self.lake.delete(f)
+            removed += n
+        return removed
+
     def history(self, name: str | None = None, *, item_type: str | None = None,
                 start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
         """History items, newest first (ties keep write order reversed)."""

@@ -102,3 +102,14 @@ def test_evaluation_error_keeps_state_and_others_run(lake):
     assert (t.alarm_name, t.new_state) == ("good", "ALARM")
     assert eng.store.state("bad").state_value == "INSUFFICIENT_DATA"
     assert eng.errors[0][0] == "bad" and "several units" in eng.errors[0][1]
+
+
+def test_recording_the_same_replay_twice_does_not_duplicate_history(lake):
+    from pipeline.alarms.store import AlarmStore
+
+    values = {m: (10.0 if 3 <= m < 6 else 1.0) for m in range(10)}
+    for _ in range(2):
+        with engine_with(lake, [alarm_doc(EvaluationPeriods=1)], source_with(values)) as eng:
+            eng.replay(minute(1), minute(9), record=True)
+    items = AlarmStore(lake).history("a", item_type="StateUpdate")
+    assert [i["new_state"] for i in items] == ["OK", "ALARM", "OK"]

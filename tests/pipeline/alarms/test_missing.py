@@ -78,7 +78,7 @@ def test_newest_n_real_points_reach_back():
     assert d.state == "ALARM" and d.used == (1, 3, 4)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.integers(1, 6).flatmap(lambda n: st.tuples(
     st.just(n), st.integers(1, n), st.sampled_from(TMDS),
     st.lists(st.lists(st.sampled_from([GOOD, BAD, MISSING]), min_size=n + 2, max_size=n + 2),
