@@ -186,6 +186,10 @@ class Engine:
             if t2 is not None:
                 self._transition(comp, t2, origin=origin)
                 out.append(t2)
+        from pipeline.notify import OUTBOX_PATH
+
+        if self._notifier is None and self.lake.exists(OUTBOX_PATH):
+            _ = self.notifier  # opening a notifier retries undelivered messages once
         return out
 
     def _evaluate_composite(self, comp: CompositeAlarm, b: datetime) -> Transition | None:

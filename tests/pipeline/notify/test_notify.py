@@ -148,3 +148,14 @@ def test_publish_validation(lake):
         publish(lake, "oncall", None, "x" * 262_145)
     with pytest.raises(InputError, match="protocol"):
         TopicStore(lake).subscribe("oncall", "sms", "+1")
+
+
+def test_alarm_evaluation_retries_the_outbox(lake):
+    from tests.pipeline.alarms.helpers import alarm_doc, engine_with, minute, source_with
+
+    with _Server(fail=1) as srv:
+        _topic(lake, ("http", srv.url, {"policy": {**FAST, "numRetries": 0}}))
+        assert publish(lake, "oncall", None, {"n": 1}).queued == 1
+        with engine_with(lake, [alarm_doc(EvaluationPeriods=1)], source_with({0: 1.0})) as eng:
+            eng.evaluate(minute(1))  # no action (no alarm actions), but the outbox is drained
+        assert lake.read_json(OUTBOX_PATH) == [] and len(srv.requests) == 2
