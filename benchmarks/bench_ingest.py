@@ -146,11 +146,15 @@ def run_duckdb(folder: Path, out: Path) -> dict:
 
 def _child(engine: str, folder: Path, out: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_ingest", "--child", engine, str(folder), str(out)],
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     if proc.returncode != 0:
         raise SystemExit(f"{engine} failed: {proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res: dict = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["cpu_seconds"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return res
 
 
 def main() -> None:
@@ -187,11 +191,14 @@ def main() -> None:
     for engine, r in results.items():
         rate = r["events"] / r["seconds"]
         print(f"{engine:10s} {r['events']:>9,} events  {r['seconds']:6.2f} s  {rate:>9,.0f} ev/s  "
-              f"{r['files']:>4} files  {r['bytes'] / 2**20:7.1f} MiB  peak RSS {r['peak_rss_mib']:7.0f} MiB")
+              f"{r['files']:>4} files  {r['bytes'] / 2**20:7.1f} MiB  peak RSS {r['peak_rss_mib']:7.0f} MiB  "
+              f"CPU {r['cpu_seconds']:6.1f} s")
     w, d = results["watchlake"], results["duckdb"]
     ratio = (w["events"] / w["seconds"]) / (d["events"] / d["seconds"])
     print(f"ratio watchlake/duckdb throughput: {ratio:.2f}x (target >= 1.0; watchlake also validates, "
           f"de-duplicates and partitions by dt/hour)")
+    print(f"ratio duckdb/watchlake CPU seconds (independent of machine load): "
+          f"{d['cpu_seconds'] / w['cpu_seconds']:.2f}x")
     shutil.rmtree(DATA / "out-duckdb", ignore_errors=True)
     shutil.rmtree(DATA / "out-watchlake", ignore_errors=True)
 
