@@ -158,3 +158,21 @@ def test_cli_follow_processes_committed_files(tmp_path, lake, capsys):
     assert main(["--lake", lake.root, "-q", "detect", "--rules", str(rules), "--follow",
                  "--iterations", "1", "--interval", "0"]) == 0
     assert connect(lake, ["findings"]).execute("select count(*) from findings").fetchall() == [(4,)]
+
+
+def test_findings_notify_through_sns_like_topic(tmp_path, lake):
+    import json
+
+    from pipeline.notify.topics import TopicStore
+
+    store = TopicStore(lake)
+    store.subscribe("security", "file", str(tmp_path / "inbox.jsonl"), raw=True)
+    store.save()
+    write_events(lake, _events())
+    res = run_retro(lake, load_rules(_rules(tmp_path)).rules, notify_topic="security")
+    lines = (tmp_path / "inbox.jsonl").read_text().splitlines()
+    assert len(lines) == len(res.findings) == 4
+    messages = [json.loads(line) for line in lines]
+    assert {m["rule_id"] for m in messages} == {f.rule.id for f in res.findings}
+    burst = next(m for m in messages if m["rule_id"] == "wl-denied-burst")
+    assert burst["event_ids"] == ["e000", "e001", "e002", "e003"] and burst["level"] == "high"
