@@ -116,7 +116,7 @@ def db() -> LakeDB:
 
 
 QUERIES: dict[str, Callable[..., Any]] = {
-    "ct.facets": q_ct.facets,
+    "ct.facets_top": q_ct.facets_and_top,
     "ct.summary": q_ct.summary,
     "ct.timeline": q_ct.timeline,
     "ct.top": q_ct.top,
@@ -208,7 +208,7 @@ def storage() -> Any:
 # -- cloudtrail --------------------------------------------------------------------------------
 
 def ct_facets(start: datetime, end: datetime) -> dict[str, list[str]]:
-    return run("ct.facets", start, end)
+    return run("ct.facets_top", start, end)["facets"]
 
 
 def ct_summary(flt: CtFilter) -> dict[str, int]:
@@ -220,6 +220,9 @@ def ct_timeline(flt: CtFilter, bucket: int) -> Any:
 
 
 def ct_top(flt: CtFilter, n: int = 10) -> Any:
+    """Top lists; without filters they come from the same scan as the filter choices."""
+    if flt.unfiltered and n == 10:
+        return run("ct.facets_top", flt.start, flt.end)["top"]
     return run("ct.top", flt, n)
 
 

@@ -49,6 +49,11 @@ class CtFilter:
     errorCode: tuple[str, ...] = ()
     outcome: str = "all"
 
+    @property
+    def unfiltered(self) -> bool:
+        """True when only the time range restricts the events."""
+        return self.outcome == "all" and not any(getattr(self, d) for d in DIMENSIONS)
+
     def where(self) -> tuple[str, list[Any]]:
         """The WHERE clause (without the keyword) and its parameters."""
         d0, d1 = dt_bounds(self.start, self.end)
@@ -68,14 +73,19 @@ class CtFilter:
         return " AND ".join(sql), params
 
 
-def _grouped(db: LakeDB, flt: CtFilter, dims: list[str], top: int) -> pl.DataFrame:
+API = "eventSource || ':' || eventName"
+TOP_LISTS = {"principal": "principals", "api": "apis", "errorCode": "errors", "sourceIPAddress": "source_ips"}
+"""Dimension → name of its top list (``api`` is ``eventSource:eventName``)."""
+
+
+def _grouped(db: LakeDB, flt: CtFilter, dims: dict[str, str], top: int) -> pl.DataFrame:
     """Counts per value of each dimension in one scan (GROUPING SETS); columns dim, value, events."""
     import polars as pl
 
     where, params = flt.where()
-    sets = ", ".join(f"({DIMENSIONS[d]})" for d in dims)
-    which = " ".join(f"WHEN grouping({DIMENSIONS[d]}) = 0 THEN '{d}'" for d in dims)
-    value = "coalesce(" + ", ".join(f"CAST({DIMENSIONS[d]} AS VARCHAR)" for d in dims) + ")"
+    sets = ", ".join(f"({expr})" for expr in dims.values())
+    which = " ".join(f"WHEN grouping({expr}) = 0 THEN '{d}'" for d, expr in dims.items())
+    value = "coalesce(" + ", ".join(f"CAST({expr} AS VARCHAR)" for expr in dims.values()) + ")"
     frame = db.df(
         f"SELECT CASE {which} END AS dim, {value} AS value, count(*) AS events FROM cloudtrail "
         f"WHERE {where} GROUP BY GROUPING SETS ({sets})", params)
@@ -86,10 +96,21 @@ def _grouped(db: LakeDB, flt: CtFilter, dims: list[str], top: int) -> pl.DataFra
 
 def facets(db: LakeDB, start: datetime, end: datetime, top: int = 200) -> dict[str, list[str]]:
     """Filter choices per dimension in the range, most frequent first (at most ``top`` each)."""
+    return facets_and_top(db, start, end, top)["facets"]
+
+
+def facets_and_top(db: LakeDB, start: datetime, end: datetime, top: int = 200, n: int = 10) -> dict[str, Any]:
+    """One scan of the range for both the filter choices (``facets``) and the unfiltered top
+    lists (``top``, as :func:`top` returns them for a filter-free :class:`CtFilter`)."""
+    import polars as pl
+
     if not db.has("cloudtrail"):
-        return {d: [] for d in DIMENSIONS}
-    frame = _grouped(db, CtFilter(start, end), list(DIMENSIONS), top)
-    return {d: frame.filter(frame["dim"] == d)["value"].to_list() for d in DIMENSIONS}
+        empty = pl.DataFrame(schema={"value": pl.String, "events": pl.Int64})
+        return {"facets": {d: [] for d in DIMENSIONS}, "top": dict.fromkeys(TOP_LISTS.values(), empty)}
+    frame = _grouped(db, CtFilter(start, end), {**DIMENSIONS, "api": API}, top)
+    return {"facets": {d: frame.filter(pl.col("dim") == d)["value"].to_list() for d in DIMENSIONS},
+            "top": {label: frame.filter(pl.col("dim") == d).head(n).select("value", "events")
+                    for d, label in TOP_LISTS.items()}}
 
 
 def summary(db: LakeDB, flt: CtFilter) -> dict[str, int]:
@@ -123,24 +144,12 @@ def top(db: LakeDB, flt: CtFilter, n: int = 10) -> dict[str, pl.DataFrame]:
     """Top principals, APIs (``source:name``), error codes and source IPs (value, events)."""
     import polars as pl
 
-    empty = pl.DataFrame(schema={"value": pl.String, "events": pl.Int64})
-    names = {"principal": "principals", "api": "apis", "errorCode": "errors",
-             "sourceIPAddress": "source_ips"}
     if not db.has("cloudtrail"):
-        return dict.fromkeys(names.values(), empty)
-    where, params = flt.where()
-    frame = db.df(
-        f"SELECT CASE WHEN grouping({PRINCIPAL}) = 0 THEN 'principal' "
-        "WHEN grouping(eventSource, eventName) = 0 THEN 'api' "
-        "WHEN grouping(errorCode) = 0 THEN 'errorCode' ELSE 'sourceIPAddress' END AS dim, "
-        f"coalesce({PRINCIPAL}, CASE WHEN grouping(eventSource, eventName) = 0 "
-        "THEN eventSource || ':' || eventName END, errorCode, sourceIPAddress) AS value, "
-        f"count(*) AS events FROM cloudtrail WHERE {where} "
-        f"GROUP BY GROUPING SETS (({PRINCIPAL}), (eventSource, eventName), (errorCode), "
-        "(sourceIPAddress))", params)
-    frame = frame.filter(pl.col("value").is_not_null())
-    return {label: frame.filter(pl.col("dim") == dim).sort(["events", "value"], descending=[True, False])
-            .head(n).select("value", "events") for dim, label in names.items()}
+        empty = pl.DataFrame(schema={"value": pl.String, "events": pl.Int64})
+        return dict.fromkeys(TOP_LISTS.values(), empty)
+    dims = {d: API if d == "api" else DIMENSIONS[d] for d in TOP_LISTS}
+    frame = _grouped(db, flt, dims, n)
+    return {label: frame.filter(pl.col("dim") == d).select("value", "events") for d, label in TOP_LISTS.items()}
 
 
 def events(db: LakeDB, flt: CtFilter, limit: int = 500) -> pl.DataFrame:
