@@ -21,6 +21,10 @@ class KinesisError(TransientError):
     """The Kinesis endpoint failed or refused a call."""
 
 
+class IteratorExpired(KinesisError):
+    """A shard iterator is older than 5 minutes (the consumer stalled)."""
+
+
 class KinesisConsumer(BaseConsumer):
     """Reads every shard of stream ``name`` at ``endpoint_url`` from its checkpoint."""
 
@@ -43,6 +47,8 @@ class KinesisConsumer(BaseConsumer):
             return result
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ExpiredIteratorException":
+                raise IteratorExpired(code) from None
             if code == "ResourceNotFoundException":
                 raise InputError("no such Kinesis stream", field="StreamName", value=self.stream_name) from None
             raise KinesisError(f"Kinesis {op} failed: {code or exc}") from None
@@ -60,17 +66,25 @@ class KinesisConsumer(BaseConsumer):
             sid = s["ShardId"]
             if sid in self.iterators or sid in self.done:
                 continue
-            cp = self.state.get(sid)
-            kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": sid}
-            if cp:
-                kwargs.update(ShardIteratorType=cp["type"], StartingSequenceNumber=cp["seq"])
-            else:
-                kwargs["ShardIteratorType"] = self.start.type
-                if self.start.sequence_number:
-                    kwargs["StartingSequenceNumber"] = self.start.sequence_number
-                if self.start.timestamp:
-                    kwargs["Timestamp"] = self.start.timestamp
-            self.iterators[sid] = self._call("get_shard_iterator", **kwargs)["ShardIterator"]
+            self.iterators[sid] = self._iterator(sid)
+
+    def _iterator(self, sid: str) -> str:
+        """A fresh iterator for ``sid``: after the last record read, else from the checkpoint,
+        else at the start position."""
+        cp = self.state.get(sid)
+        if sid in self.last_read:
+            cp = {"type": "AFTER_SEQUENCE_NUMBER", "seq": self.last_read[sid]}
+        kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": sid}
+        if cp:
+            kwargs.update(ShardIteratorType=cp["type"], StartingSequenceNumber=cp["seq"])
+        else:
+            kwargs["ShardIteratorType"] = self.start.type
+            if self.start.sequence_number:
+                kwargs["StartingSequenceNumber"] = self.start.sequence_number
+            if self.start.timestamp:
+                kwargs["Timestamp"] = self.start.timestamp
+        iterator: str = self._call("get_shard_iterator", **kwargs)["ShardIterator"]
+        return iterator
 
     def poll(self, limit: int = 10_000) -> list[pa.Table]:
         """One GetRecords call per open shard; advances the iterators."""
@@ -80,7 +94,11 @@ class KinesisConsumer(BaseConsumer):
         for sid, it in list(self.iterators.items()):
             if it is None:
                 continue
-            resp = self._call("get_records", ShardIterator=it, Limit=limit)
+            try:
+                resp = self._call("get_records", ShardIterator=it, Limit=limit)
+            except IteratorExpired:
+                self.iterators[sid] = it = self._iterator(sid)
+                resp = self._call("get_records", ShardIterator=it, Limit=limit)
             recs = resp.get("Records", [])
             self.iterators[sid] = resp.get("NextShardIterator")
             behind = max(behind, int(resp.get("MillisBehindLatest", 0) or 0))

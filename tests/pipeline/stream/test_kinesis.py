@@ -73,3 +73,27 @@ def test_load_from_kinesis_endpoint_exactly_once(endpoint, aws_env, settings: Se
     assert sorted(r[0] for r in data) == sorted(f"event {j}".encode() for j in range(120))
     assert main(["--lake", settings.lake.root, "load", "--from-stream", "nope", "--once",
                  "--kinesis-endpoint", endpoint]) == 2
+
+
+def test_expired_iterator_resumes_after_last_record(endpoint, aws_env, tmp_path):
+    _stream(endpoint, "kin3", 30)
+    c = KinesisConsumer("kin3", endpoint, Checkpoints.for_consumer(str(tmp_path), "kin3", "c", endpoint))
+    first = [d for t in c.poll(10) for d in t.column("data").to_pylist()]
+    real = c.client.get_records
+    calls = [0]
+
+    def expire_once(**kw):
+        from botocore.exceptions import ClientError
+
+        calls[0] += 1
+        if calls[0] == 1:
+            raise ClientError({"Error": {"Code": "ExpiredIteratorException", "Message": "x"}}, "GetRecords")
+        return real(**kw)
+
+    c.client.get_records = expire_once
+    rest = []
+    while True:
+        rest += [d for t in c.poll(10) for d in t.column("data").to_pylist()]
+        if c.caught_up:
+            break
+    assert sorted(first + rest) == sorted(f"event {j}".encode() for j in range(30))
