@@ -3,7 +3,8 @@
 ``cloudtrail`` writes gzip ``{"Records": […]}`` files in the S3 layout (plus one digest file);
 ``metrics`` Metric Streams JSON objects; ``logs`` CloudWatch Logs subscription payloads as
 Firehose delivers them; ``records`` ``aws kinesis get-records`` pages. Labels of the injected
-attack scenarios / anomalies are written to ``<out>/labels.json``.
+attack scenarios / anomalies are written to ``<out>/_labels.json`` (the leading underscore keeps
+readers from taking the labels for data when the folder is read back).
 """
 
 from __future__ import annotations
@@ -87,12 +88,12 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
             res = records.generate(out, seed=args.seed, start=start, duration_s=duration, progress=prog.advance,
                                    **rate)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "labels.json").write_bytes(orjson.dumps(res.labels, option=orjson.OPT_INDENT_2) + b"\n")
+    (out / "_labels.json").write_bytes(orjson.dumps(res.labels, option=orjson.OPT_INDENT_2) + b"\n")
     unit = {"cloudtrail": "events", "metrics": "datapoints", "logs": "log events", "records": "records"}[args.kind]
     rows = {unit: human_count(res.events), "files": human_count(res.files), "bytes": human_bytes(res.bytes),
             "window": f"{iso(start)} → {iso(start + timedelta(seconds=duration))}",
             "seed": args.seed, "out": str(out)}
     if args.kind in ("cloudtrail", "metrics"):
-        rows["labels"] = f"{len(res.labels)} in {out / 'labels.json'}"
+        rows["labels"] = f"{len(res.labels)} in {out / '_labels.json'}"
     summary(f"generated {args.kind}", rows)
     return 0

@@ -18,9 +18,11 @@ def test_generate_cloudtrail_cli(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert rc == 0
     err = capsys.readouterr().err
     assert "== generated cloudtrail" in err and "events" in err
-    labels = json.loads((out / "labels.json").read_text())
+    labels = json.loads((out / "_labels.json").read_text())
     assert [lb["scenario"] for lb in labels] == ["cloudtrail_stop_logging"]
-    rows = sum(b.table.num_rows for b in read("cloudtrail", out))
+    batches = list(read("cloudtrail", out))  # the labels file is not taken for data
+    assert not any(b.rejections for b in batches)
+    rows = sum(b.table.num_rows for b in batches)
     # 2 h at a weekly mean of 1 event/s, Monday 00–02 UTC: machines (57/79 of the weight) run at
     # ~0.72× their mean at night, humans (22/79) at 0.03/0.33 → 7200·(0.72·0.72 + 0.28·0.09) ≈ 3,900
     assert 3000 < rows < 5000
@@ -40,4 +42,4 @@ def test_generate_other_kinds_cli(tmp_path: Path, kind: str) -> None:
     out = tmp_path / kind
     assert main(["-q", "generate", kind, "--out", str(out), "--seed", "2", "--duration", "1h"]) == 0
     assert any(p.is_file() for p in out.rglob("*"))
-    assert (out / "labels.json").exists()
+    assert (out / "_labels.json").exists()
