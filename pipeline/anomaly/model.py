@@ -31,7 +31,7 @@ class SeasonalModel:
 
     __slots__ = ("alpha_fast", "alpha_slow", "alpha_err", "warmup", "n", "t0", "tl", "dt",
                  "fast", "slow", "daily", "daily_n", "weekly", "weekly_n", "err", "err_n",
-                 "resolution", "prev", "nonneg")
+                 "resolution", "prev", "nonneg", "_cache")
 
     def __init__(self, *, alpha_fast: float = 0.1, alpha_slow: float = 0.01,
                  alpha_err: float = 0.01, warmup: int = 30) -> None:
@@ -50,6 +50,7 @@ class SeasonalModel:
         self.resolution = math.inf
         self.prev = math.nan
         self.nonneg = True
+        self._cache: tuple[float, tuple[float, float | None, float | None, int, int]] | None = None
 
     # -- forecasting -------------------------------------------------------------------
     def _forecasts(self, t: float) -> tuple[float, float | None, float | None, int, int]:
@@ -65,7 +66,13 @@ class SeasonalModel:
         """``(expected, sigma)`` for time ``t`` from the best forecaster, or None in warm-up."""
         if self.n < self.warmup:
             return None
-        p0, p1, p2, _, _ = self._forecasts(t)
+        c = self._cache
+        if c is not None and c[0] == t:
+            p0, p1, p2, _, _ = c[1]
+        else:
+            f = self._forecasts(t)
+            self._cache = (t, f)
+            p0, p1, p2 = f[0], f[1], f[2]
         err = self.err
         choice, e = p0, err[0]
         if p1 is not None and self.err_n[1] >= 20 and err[1] < 0.9 * e:
@@ -96,10 +103,14 @@ class SeasonalModel:
         self.prev = x
         if x < 0:
             self.nonneg = False
-        p0, p1, p2, hod, how = self._forecasts(t)
+        c = self._cache
+        p0, p1, p2, hod, how = c[1] if c is not None and c[0] == t else self._forecasts(t)
+        self._cache = None
         ae, err, err_n = self.alpha_err, self.err, self.err_n
-        cap = 4.0 * (err[0] if err_n[0] else abs(x - p0)) + 1e-12
-        r = min(abs(x - p0), cap)
+        r = x - p0 if x >= p0 else p0 - x
+        cap = 4.0 * (err[0] if err_n[0] else r) + 1e-12
+        if r > cap:
+            r = cap
         err[0] = r if err_n[0] == 0 else err[0] + ae * (r - err[0])
         err_n[0] += 1
         if p1 is not None:
@@ -113,15 +124,20 @@ class SeasonalModel:
         self.fast += self.alpha_fast * (x - self.fast)
         per_hour = 3600.0 / self.dt if self.dt > 0 else 12.0
         dev = x - self.slow
-        dn = self.daily_n[hod] + 1
-        self.daily_n[hod] = dn
-        g = max(1.0 / dn, 1.0 / (3.0 * per_hour))  # ~3 days of memory per bin
-        self.daily[hod] += g * (dev - self.daily[hod])
-        wn = self.weekly_n[how] + 1
-        self.weekly_n[how] = wn
-        g = max(1.0 / wn, 1.0 / (2.0 * per_hour))  # ~2 weeks of memory per bin
-        self.weekly[how] += g * (dev - self.weekly[how])
-        self.slow += self.alpha_slow * (x - self.daily[hod] - self.slow)
+        daily, daily_n, weekly, weekly_n = self.daily, self.daily_n, self.weekly, self.weekly_n
+        dn = daily_n[hod] + 1
+        daily_n[hod] = dn
+        g = 1.0 / (3.0 * per_hour)  # ~3 days of memory per bin (plain mean while filling)
+        if dn * g < 1.0:
+            g = 1.0 / dn
+        daily[hod] += g * (dev - daily[hod])
+        wn = weekly_n[how] + 1
+        weekly_n[how] = wn
+        g = 1.0 / (2.0 * per_hour)  # ~2 weeks of memory per bin
+        if wn * g < 1.0:
+            g = 1.0 / wn
+        weekly[how] += g * (dev - weekly[how])
+        self.slow += self.alpha_slow * (x - daily[hod] - self.slow)
         self.n += 1
 
     def relevel(self, x: float) -> None:
@@ -129,18 +145,22 @@ class SeasonalModel:
         self.fast = x
         self.slow = x - (sum(self.daily) / 24.0)
         self.prev = x
+        self._cache = None
 
     # -- state -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """JSON-serialisable snapshot (fixed size: ~400 numbers)."""
         return {k: (list(v) if isinstance(v, list) else v) for k in self.__slots__
-                for v in [getattr(self, k)]}
+                if k != "_cache" for v in [getattr(self, k)]}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> SeasonalModel:
         """Inverse of :meth:`state`."""
         m = cls.__new__(cls)
         for k in cls.__slots__:
+            if k == "_cache":
+                continue
             v = state[k]
             setattr(m, k, list(v) if isinstance(v, list) else v)
+        m._cache = None
         return m

@@ -7,13 +7,11 @@ Views (each a z-like "how unusual" number, computed before the point is learnt):
   which crosses earlier than any single residual when the level moves;
 * **drift** — the distance of a short average from the slow (seasonally adjusted) level, in units
   of the slow level's typical spread, for changes too gradual for the one-step forecaster;
-* **variance** — the ratio of recent to long-run squared residuals, for a series that becomes
-  erratic without moving its mean;
 * **robust shift** — the median of the last 7 standardised residuals: insensitive to isolated
   spikes (so a spiky series does not hide a level change behind its spikes), it moves as soon
   as half the recent points sit at a new level.
 
-Signed views (spike, shift, drift, robust shift) keep separate histograms for up and down moves:
+All four views are signed and keep separate histograms for up and down moves:
 many metrics spike one way only (CPU bursts), and a drop on such a series is still news.
 
 Raw views are not comparable across series (CPU is spiky, latency is smooth), so each view is
@@ -38,7 +36,8 @@ from pipeline.anomaly.calibrate import TailCalibrator
 from pipeline.anomaly.model import SeasonalModel
 
 MEDIAN_OF = 7
-_Judged = tuple[list[int], list[float], float, float]  # (views, raw values, forecast, sigma)
+# (views, raw values, bins, forecast, sigma)
+_Judged = tuple[list[int], list[float], list[int], float, float]
 
 
 class MultiViewDetector:
@@ -46,7 +45,7 @@ class MultiViewDetector:
 
     name = "multiview"
     __slots__ = ("k", "flag", "scale", "relevel_after", "refractory", "model", "calib",
-                 "m_short", "v_short", "v_long", "drift_mean", "drift_dev", "flagged_run",
+                 "m_short", "drift_mean", "drift_dev", "flagged_run",
                  "since_alert", "warm_n", "recent")
 
     def __init__(self, *, k: float = 2.0, flag: float = 0.5, scale: float = 3.0,
@@ -54,11 +53,9 @@ class MultiViewDetector:
         self.k, self.flag, self.scale = k, flag, scale
         self.relevel_after, self.refractory = relevel_after, refractory
         self.model = SeasonalModel(warmup=warmup)
-        self.calib = TailCalibrator(9)
+        self.calib = TailCalibrator(8)  # four views × (up, down)
         self.recent = [0.0] * MEDIAN_OF  # last standardised residuals (ring buffer)
         self.m_short = 0.0      # EW mean of residuals (α = 0.3)
-        self.v_short = 1.0      # EW mean of squared standardised residuals (α = 0.1)
-        self.v_long = 1.0       # the same, slow (α = 0.005)
         self.drift_mean = math.nan  # short average of values (α = 0.2)
         self.drift_dev = 0.0    # EW mean |x − slow level|
         self.flagged_run = 0
@@ -66,7 +63,8 @@ class MultiViewDetector:
         self.warm_n = warmup
 
     def _views(self, t: float, x: float) -> _Judged | None:
-        b = self.model.best(t)
+        model = self.model
+        b = model.best(t)
         if b is None:
             return None
         p, sigma = b
@@ -74,16 +72,13 @@ class MultiViewDetector:
         z = abs(r) / sigma
         m = self.m_short + 0.3 * (r - self.m_short)
         z_shift = abs(m) / (sigma * 0.42)  # sd of an α=0.3 EW mean of iid residuals
-        zz = z * z
-        v = self.v_short + 0.1 * ((zz if zz < 100.0 else 100.0) - self.v_short)
-        z_var = v / self.v_long - 1.0 if v > self.v_long else 0.0
         dm = self.drift_mean + 0.2 * (x - self.drift_mean)
-        z_drift = abs(dm - self.model.slow) / self.drift_dev if self.drift_dev > 0 else 0.0
-        d = dm - self.model.slow
+        d = dm - model.slow
+        z_drift = abs(d) / self.drift_dev if self.drift_dev > 0 else 0.0
         rec = self.recent
-        med = sorted([*rec[1:], r / sigma])[MEDIAN_OF // 2]
-        return [0 if r >= 0 else 1, 2 if m >= 0 else 3, 4, 5 if d >= 0 else 6,
-                7 if med >= 0 else 8], [z, z_shift, z_var, z_drift, abs(med)], p, sigma
+        med = sorted([*rec[1:], r / sigma])[3]
+        return [0 if r >= 0 else 1, 2 if m >= 0 else 3, 4 if d >= 0 else 5,
+                6 if med >= 0 else 7], [z, z_shift, z_drift, abs(med)], [], p, sigma
 
     def _judge(self, t: float, x: float | None) -> tuple[Score, _Judged | None, float]:
         if x is None or x != x:
@@ -91,8 +86,8 @@ class MultiViewDetector:
         j = self._views(t, x)
         if j is None:
             return WARMUP_SCORE, None, 0.0
-        views, raws, p, sigma = j
-        s = self.calib.surprise(views, raws) - 0.7  # − log10(5): five views are looked at
+        views, raws, bins, p, sigma = j
+        s = self.calib.surprise(views, raws, bins) - 0.6  # − log10(4): four views are looked at
         full = s / (s + self.scale) if s > 0 else 0.0
         score = full * 0.5 if self.since_alert < self.refractory else full
         lo = p - self.k * sigma
@@ -111,9 +106,21 @@ class MultiViewDetector:
 
     def step(self, t: float, x: float | None) -> Score:
         """Score then learn one point (one model evaluation)."""
-        sc, j, full = self._judge(t, x)
+        if x is None or x != x:
+            return WARMUP_SCORE
+        j = self._views(t, x)
+        if j is None:
+            self._learn(t, x, None, 0.0)
+            return WARMUP_SCORE
+        views, raws, bins, p, sigma = j
+        s = self.calib.surprise(views, raws, bins) - 0.6  # − log10(4): four views
+        full = s / (s + self.scale) if s > 0 else 0.0
+        score = full * 0.5 if self.since_alert < self.refractory else full
         self._learn(t, x, j, full)
-        return sc
+        lo = p - self.k * sigma
+        if lo < 0 and self.model.nonneg:
+            lo = 0.0
+        return Score(score, p, lo, p + self.k * sigma, True)
 
     def _learn(self, t: float, x: float | None, j: _Judged | None, score: float) -> None:
         if x is None or x != x:
@@ -125,15 +132,13 @@ class MultiViewDetector:
         if j is None:
             model.learn(t, x)
             return
-        views, raws, p, sigma = j
-        self.calib.learn(views, raws)
+        views, raws, bins, p, sigma = j
+        self.calib.learn(views, raws, bins)
         r = x - p
         self.m_short += 0.3 * (r - self.m_short)
         rec = self.recent
         rec.pop(0)
         rec.append(r / sigma)
-        zz = (r / sigma) ** 2
-        self.v_short += 0.1 * ((zz if zz < 100.0 else 100.0) - self.v_short)
         if score >= self.flag:
             self.since_alert = 0 if self.since_alert >= self.refractory else self.since_alert + 1
             self.flagged_run += 1
@@ -145,7 +150,6 @@ class MultiViewDetector:
             return
         self.since_alert += 1
         self.flagged_run = 0
-        self.v_long += 0.005 * ((zz if zz < 16.0 else 16.0) - self.v_long)
         model.learn(t, x)
 
     def state(self) -> dict[str, Any]:

@@ -44,7 +44,8 @@ def test_spike_flagged_once_and_not_learnt() -> None:
     scores = _run(vals)
     assert scores[2000] >= DEFAULT_THRESHOLD
     assert max(scores[2001:]) < DEFAULT_THRESHOLD
-    assert sum(1 for s in scores[300:2000] if s >= DEFAULT_THRESHOLD) <= 1
+    # stationary Gaussian noise: about one false alarm per 2,000 points
+    assert sum(1 for s in scores[300:2000] if s >= DEFAULT_THRESHOLD) <= 2
 
 
 def test_level_shift_alerts_then_becomes_normal() -> None:
