@@ -3,9 +3,12 @@
 - ``ingest``: every kind under ``sample_data/`` (CloudTrail S3-layout gzip, Metric Streams
   files, CloudWatch Logs subscription payloads and exports, Kinesis get-records output and a
   Lambda Kinesis event) through the readers into the loader. Re-running it loads nothing new.
-- ``stream``: creates a local Kinesis-like stream ``demo-clickstream`` (2 shards), puts the
-  clickstream records of the sample get-records files (once, when the stream is new) and runs
-  the Firehose-like loader on it until it has drained it (``watchlake load --once``).
+- ``stream``: creates a local Kinesis-like stream ``demo-clickstream`` (2 shards), puts every
+  record of the sample get-records files (once, when the stream is new: clickstream JSON plus
+  forwarded CloudTrail events, Logs and Metric Streams payloads) and runs the Firehose-like
+  loader on it with payload routing until it has drained it (``watchlake load --once --route``).
+  The routed CloudTrail/log/metric rows were already loaded by ``ingest`` and are dropped as
+  duplicates; the clickstream rows land under ``raw/records/stream=demo-clickstream``.
 """
 
 from __future__ import annotations
@@ -95,14 +98,12 @@ def _table_counts(demo: Demo) -> dict[str, int]:
     return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in tables}
 
 
-def _clickstream(sample: Path) -> list[tuple[str, bytes]]:
-    """(partition key, data) of the clickstream (JSON object) records in the sample get-records files."""
+def _sample_records(sample: Path) -> list[tuple[str, bytes]]:
+    """(partition key, data) of every record in the sample get-records files."""
     out = []
     for f in sorted((sample / "records").glob("get-records-*.json")):
-        for r in json.loads(f.read_text()).get("Records", []):
-            data = base64.b64decode(r["Data"])
-            if data[:1] == b"{" and b'"eventID"' not in data and b'"metric_name"' not in data:
-                out.append((r["PartitionKey"], data))
+        out += [(r["PartitionKey"], base64.b64decode(r["Data"]))
+                for r in json.loads(f.read_text()).get("Records", [])]
     return out
 
 
@@ -117,12 +118,12 @@ def stream_stage(demo: Demo) -> dict[str, Any]:
     put = 0
     try:
         stream = Stream.create(root, STREAM, 2)
-        records = _clickstream(demo.sample_dir)
+        records = _sample_records(demo.sample_dir)
         for i in range(0, len(records), 500):
             put += len(stream.put(records[i:i + 500]))
     except InputError:
         stream = Stream.open(root, STREAM)  # created by an earlier demo run: nothing new to put
     consumer = LocalConsumer(stream, Checkpoints.for_consumer(root, STREAM, "demo-loader"))
-    s = load_from_stream(consumer, Loader(demo.lake, demo.settings.loader), once=True)
+    s = load_from_stream(consumer, Loader(demo.lake, demo.settings.loader), once=True, route=True)
     return {"stream": f"{STREAM} ({len(stream.shard_ids)} shards, {root})", "records put": f"{put:,}",
             **_lines(s)}

@@ -26,6 +26,9 @@ def register(sub: Any) -> None:
                    help="start position of shards without a checkpoint")
     p.add_argument("--sequence-number", help="for AT_SEQUENCE_NUMBER")
     p.add_argument("--timestamp", help="for AT_TIMESTAMP: ISO 8601, epoch or -15m")
+    p.add_argument("--route", action="store_true",
+                   help="load payloads that are CloudTrail events, CloudWatch Logs subscription payloads or "
+                   "Metric Streams lines into those tables instead of records")
     p.add_argument("--poll-seconds", type=float, default=1.0, help="idle wait between polls (default 1)")
     p.set_defaults(func=run)
 
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
                     progress=Progress(f"load {args.from_stream}", enabled=not ctx.quiet))
     try:
         s = load_from_stream(consumer, loader, once=args.once, poll_seconds=args.poll_seconds,
-                             stop=lambda: stopping[0])
+                             route=args.route, stop=lambda: stopping[0])
     except KeyboardInterrupt:
         s = loader.summary
     lines = s.lines()

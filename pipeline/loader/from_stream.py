@@ -9,27 +9,65 @@ yet committed (at-least-once from the stream) and the loader's de-duplication by
 
 from __future__ import annotations
 
+import base64
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.loader.core import Loader, LoadSummary
 from pipeline.sources.base import Batch
 from pipeline.stream.consumer import BaseConsumer
 
 
+def routed(table: pa.Table, origin: str) -> Iterator[Batch]:
+    """Batches of one shard's records with payload routing: CloudTrail events, CloudWatch Logs
+    subscription payloads and Metric Streams lines go to their own tables, the rest to
+    ``records`` (the classification of :mod:`pipeline.sources.kinesis_files`)."""
+    import orjson
+
+    from pipeline.sources import kinesis_files
+    from pipeline.sources.locations import Decoded, Unit
+
+    arrivals = pc.strftime(table.column("approximateArrivalTimestamp"), "%Y-%m-%dT%H:%M:%SZ").to_pylist()
+    doc = {"Records": [{"SequenceNumber": s, "ApproximateArrivalTimestamp": t,
+                        "Data": base64.b64encode(d).decode(), "PartitionKey": k}
+                       for s, t, d, k in zip(table.column("sequenceNumber").to_pylist(), arrivals,
+                                             table.column("data").to_pylist(),
+                                             table.column("partitionKey").to_pylist())]}
+    # ISO text with milliseconds (%S includes them for ms timestamps) keeps the exact arrival time
+    body = orjson.dumps(doc)
+    unit = Unit(origin, len(body), lambda: body)
+    yield from kinesis_files.read([Decoded(unit, body, len(body))],
+                                  stream_name=table.column("streamName")[0].as_py(),
+                                  shard_id=table.column("shardId")[0].as_py())
+
+
 def load_from_stream(consumer: BaseConsumer, loader: Loader, *, once: bool = False,
-                     poll_seconds: float = 1.0, limit: int = 10_000,
+                     poll_seconds: float = 1.0, limit: int = 10_000, route: bool = False,
                      stop: Callable[[], bool] = lambda: False) -> LoadSummary:
-    """Poll ``consumer`` into ``loader`` until caught up (``once``) or ``stop()`` is true."""
+    """Poll ``consumer`` into ``loader`` until caught up (``once``) or ``stop()`` is true.
+
+    With ``route``, payloads that are CloudTrail, CloudWatch Logs or Metric Streams data load
+    into those tables (:func:`routed`); checkpoints then move only when nothing is buffered, since
+    routed rows no longer carry their sequence numbers.
+    """
     try:
         while not stop():
             tables = consumer.poll(limit)
             for t in tables:
-                shard = t.column("shardId")[0].as_py()
-                loader.add(Batch("records", t, f"kinesis:{consumer.stream_name}/{shard}",
-                                 raw_bytes=t.column("data").nbytes))
+                origin = f"kinesis:{consumer.stream_name}/{t.column('shardId')[0].as_py()}"
+                if route:
+                    for b in routed(t, origin):
+                        loader.add(b)
+                else:
+                    loader.add(Batch("records", t, origin, raw_bytes=t.column("data").nbytes))
             loader.tick()
-            consumer.checkpoint(loader.pending("records"))
+            if not route:
+                consumer.checkpoint(loader.pending("records"))
+            elif not loader.buffers and not loader.committer.inflight:
+                consumer.checkpoint([])
             if consumer.caught_up:
                 if once:
                     break

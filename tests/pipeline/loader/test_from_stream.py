@@ -70,3 +70,26 @@ def test_put_errors_are_one_line(env: Settings, tmp_path, capsys):
     src.write_text('{"a": 1}\n')
     assert main(["stream", "put", "s2", str(src), "--partition-key-field", "user"]) == 2
     assert "in.ndjson:1, field `user`: record has no partition key field" in capsys.readouterr().err
+
+
+def test_route_payloads_to_their_tables(env: Settings, lake: Lake, tmp_path):
+    from pipeline.stream import Stream
+
+    s = Stream.create(env.stream.root, "mixed", 2)
+    ct = {"eventVersion": "1.08", "eventID": "ev-routed-1", "eventTime": "2026-11-08T10:00:00Z",
+          "eventName": "GetObject", "eventSource": "s3.amazonaws.com", "awsRegion": "us-east-1"}
+    metric = {"metric_stream_name": "ms", "account_id": "111122223333", "region": "us-east-1",
+              "namespace": "AWS/EC2", "metric_name": "CPUUtilization", "dimensions": {"InstanceId": "i-1"},
+              "timestamp": 1794132000000, "value": {"max": 2.0, "min": 1.0, "sum": 3.0, "count": 2.0},
+              "unit": "Percent"}
+    s.put([("a", json.dumps(ct).encode()), ("b", json.dumps(metric).encode()), ("c", b'{"click": 1}'),
+           ("d", b"plain text")])
+    assert main(["load", "--from-stream", "mixed", "--once", "--route"]) == 0
+    con = connect(lake, ["cloudtrail", "metrics", "records"])
+    assert con.execute("SELECT eventID FROM cloudtrail").fetchall() == [("ev-routed-1",)]
+    assert con.execute("SELECT metric_name, sum FROM metrics").fetchall() == [("CPUUtilization", 3.0)]
+    assert sorted(r[0] for r in con.execute("SELECT data FROM records").fetchall()) == [b"plain text", b'{"click": 1}']
+    assert main(["load", "--from-stream", "mixed", "--once", "--route", "--consumer", "other"]) == 0
+    con = connect(lake, ["cloudtrail", "metrics", "records"])
+    assert [con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("cloudtrail", "metrics", "records")] \
+        == [1, 1, 2]
