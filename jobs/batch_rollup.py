@@ -21,15 +21,14 @@ if TYPE_CHECKING:
 ENGINES = ("duckdb", "flink")
 
 
-def make_engine(name: str, *, parallelism: int = 1, watermark_seconds: int = 7200) -> Engine:
-    """A rollup engine by name (``duckdb`` or ``flink``); the Flink job's watermark delay is
-    the recompute window."""
+def make_engine(name: str, *, parallelism: int = 1) -> Engine:
+    """A rollup engine by name (``duckdb`` or ``flink``)."""
     if name == "duckdb":
         return DuckDBEngine()
     if name == "flink":
         from jobs.flink_rollup import FlinkEngine
 
-        return FlinkEngine(parallelism=parallelism, watermark_seconds=watermark_seconds)
+        return FlinkEngine(parallelism=parallelism)
     from pipeline.errors import ConfigError
 
     raise ConfigError("engine", f"unknown rollup engine (known: {', '.join(ENGINES)})", name)
@@ -38,9 +37,7 @@ def make_engine(name: str, *, parallelism: int = 1, watermark_seconds: int = 720
 def rollup(lake: Lake, settings: Settings, engine: str | Engine = "duckdb", *, full: bool = False,
            parallelism: int = 1, progress: Callable[[str], None] | None = None) -> RollupReport:
     """Run every rollup job once with the named engine (or an engine instance)."""
-    eng = (make_engine(engine, parallelism=parallelism,
-                       watermark_seconds=settings.tiers.recompute_window_minutes * 60)
-           if isinstance(engine, str) else engine)
+    eng = make_engine(engine, parallelism=parallelism) if isinstance(engine, str) else engine
     try:
         return run_rollups(lake, settings, eng, full=full, progress=progress)
     finally:

@@ -11,10 +11,11 @@ engine bridges through NDJSON: DuckDB reads the source Parquet files of all part
 build and writes **one NDJSON file sorted by event time** (timestamps in SQL format, values
 and counts zipped into ``ARRAY<ROW<v, c>>``, sketches as ``ARRAY<ROW<sign, key, count>>``).
 Flink reads it with the ``filesystem`` connector in **streaming mode**; the table declares
-``WATERMARK FOR ts AS ts - INTERVAL '<recompute window>'``, windows are
-``TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL 'p' SECOND))`` and fire when the
-watermark passes them (the end of the bounded input fires the rest). Because the file is
-sorted by time no row is late. The job writes two NDJSON sinks (per-bucket count/sum/min/max;
+``WATERMARK FOR ts AS ts - INTERVAL '60' SECOND`` (bounded out-of-orderness, configurable),
+windows are ``TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL 'p' SECOND))`` and fire when the
+watermark passes them (the end of the bounded input fires the rest). The file is sorted by
+time, so no row is late and window state stays small; late data is handled by the runner's
+recompute window, which re-runs the affected partitions. The job writes two NDJSON sinks (per-bucket count/sum/min/max;
 per-bucket sketch-bucket counts), committed by Flink's final checkpoint; DuckDB then attaches
 the series identity (by series id) and folds the sketch-bucket rows into the sketch list.
 :attr:`FlinkEngine.timings` measures the bridge (export), the Flink job and the assembly.
@@ -90,6 +91,8 @@ def flink_statements(kind: str, period: int, n: str) -> tuple[list[str], list[st
             f"FROM {w} GROUP BY window_start, window_end, es, en",
             f"INSERT INTO o_act_{n} SELECT window_start, 'ErrorCount', es, en, ec, COUNT(*) "
             f"FROM {w} WHERE ec IS NOT NULL GROUP BY window_start, window_end, es, en, ec",
+            f"INSERT INTO o_act_{n} SELECT window_start, 'ErrorCount', {null}, {null}, ec, COUNT(*) "
+            f"FROM {w} WHERE ec IS NOT NULL GROUP BY window_start, window_end, ec",
         ]
     if kind == "raw":
         views.append(
@@ -129,7 +132,8 @@ FROM st JOIN ids_{n} AS ids ON st.sid = ids.sid LEFT JOIN sk ON st.sid = sk.sid 
 ORDER BY ids.namespace, ids.metric_name, ids.dimensions, ids.unit, st.b"""
 
 _ASSEMBLE_ACTIVITY = """
-WITH a AS (SELECT b, m, CASE WHEN es IS NULL THEN '{{}}'
+WITH a AS (SELECT b, m, CASE WHEN es IS NULL AND ec IS NOT NULL THEN json_object('ErrorCode', ec)::VARCHAR
+                   WHEN es IS NULL THEN '{{}}'
                    WHEN ec IS NULL THEN json_object('EventName', en, 'EventSource', es)::VARCHAR
                    ELSE json_object('ErrorCode', ec, 'EventName', en, 'EventSource', es)::VARCHAR END AS dims,
                   CAST(n AS DOUBLE) AS n
@@ -151,15 +155,26 @@ def _parts(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.glob("part-*")) if folder.exists() else []
 
 
-def create_table_env(parallelism: int = 1) -> Any:
-    """A streaming TableEnvironment (local mini-cluster unless submitted with ``flink run``)."""
+def create_table_env(parallelism: int = 1, checkpoint_dir: str | None = None) -> Any:
+    """A streaming TableEnvironment (local mini-cluster unless submitted with ``flink run``).
+
+    The file sinks commit on checkpoints, so checkpointing is on (every second, to a
+    filesystem checkpoint store: window state outgrows the 5 MB in-memory default); a failed
+    job fails the call instead of restarting forever.
+    """
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = t_env.get_config()
-    conf.set("parallelism.default", str(parallelism))
-    conf.set("table.local-time-zone", "UTC")
-    conf.set("execution.checkpointing.interval", "1 s")  # the file sinks commit on checkpoints
+    ckpt = checkpoint_dir or os.environ.get("WATCHLAKE_FLINK_CHECKPOINTS") or \
+        str(Path(tempfile.gettempdir()) / "watchlake-flink-checkpoints")
+    uri = ckpt if "://" in ckpt else "file://" + ckpt
+    for key, value in {"parallelism.default": str(parallelism), "table.local-time-zone": "UTC",
+                       "execution.checkpointing.interval": "1 s",
+                       "execution.checkpointing.storage": "filesystem",
+                       "execution.checkpointing.dir": uri, "state.checkpoints.dir": uri,
+                       "restart-strategy.type": "none"}.items():
+        conf.set(key, value)
     return t_env
 
 
@@ -168,7 +183,7 @@ class FlinkEngine:
 
     name = "flink"
 
-    def __init__(self, t_env: Any = None, *, parallelism: int = 1, watermark_seconds: int = 7200,
+    def __init__(self, t_env: Any = None, *, parallelism: int = 1, watermark_seconds: int = 60,
                  tmp_dir: str | None = None) -> None:
         import duckdb
 
@@ -294,8 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parallelism", type=int, default=1)
     args = ap.parse_args(argv)
     settings = load_settings(args.config, overrides={"lake.root": args.lake} if args.lake else None)
-    engine = FlinkEngine(parallelism=args.parallelism,
-                         watermark_seconds=settings.tiers.recompute_window_minutes * 60)
+    engine = FlinkEngine(parallelism=args.parallelism)
     report = run_rollups(Lake.from_settings(settings), settings, engine, full=args.full, progress=print)
     for j in report.jobs:
         print(f"{j.job}: {len(j.built)} partitions, {j.rows} rows, {j.seconds:.1f} s")

@@ -21,11 +21,13 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import QueryError
+from pipeline.lake import layout
 from pipeline.query.planner import Plan, plan
 from pipeline.rollup.sketch import GAMMA
 from pipeline.rollup.tiers import partition_range
@@ -86,12 +88,30 @@ def canonical(dimensions: dict[str, str]) -> str:
 
 
 def _tier_files(lake: Lake, table: str, start: datetime, end: datetime) -> list[str]:
+    """Files of the tier partitions overlapping ``[start, end)`` (one directory listing)."""
+    from pipeline.rollup.state import listing
+
     files: list[str] = []
-    for values, folder in lake.iter_partitions(table):
-        lo, hi = partition_range(values)
+    for folder, entries in listing(lake, table).items():
+        lo, hi = partition_range(layout.parse_partition_path(table, folder))
         if lo < end and hi > start:
-            files.extend(lake.uri(f) for f in lake.list_files(folder, ".parquet"))
+            files.extend(lake.uri(f.rel) for f in entries)
     return files
+
+
+_local = threading.local()
+
+
+def _con() -> Any:
+    """A per-thread DuckDB connection (in-memory, UTC), reused across queries."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        _local.con = con
+    return con
 
 
 _BASE = """
@@ -162,8 +182,6 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
     files = _tier_files(lake, p.table, p.start, p.end)
     if not files:
         return out
-    import duckdb
-
     sql = _BASE.format(unit="AND unit = ?" if unit is not None else "")
     sql += _PCT if q is not None else _STATS.format(pick="", join="")
     params: list[Any] = [epoch_ms(p.start), p.period * 1000, files, namespace, metric_name,
@@ -173,12 +191,7 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
     params += [p.start, p.end]
     if q is not None:
         params.append(q)
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        rows = con.execute(sql, params).fetchall()
-    finally:
-        con.close()
+    rows = _con().execute(sql, params).fetchall()
     units = sorted({r[0] for r in rows})
     if len(units) > 1:
         raise QueryError(f"{namespace} {metric_name} {canonical(dimensions)} has several units "

@@ -112,13 +112,13 @@ keys AS (
 def activity_query(files: list[str], lo: datetime, hi: datetime) -> str:
     """CloudTrail events → per-minute call counts in namespace ``CloudTrail/Activity``.
 
-    Three metrics, unit ``Count``, one datapoint per minute that saw a call (a minute without
+    Four series families, unit ``Count``, one datapoint per minute that saw a call (a minute without
     calls has no datapoint, like a metric filter without a default value):
 
     * ``CallCount`` with no dimensions: all calls;
     * ``CallCount`` by ``EventSource`` + ``EventName``;
-    * ``ErrorCount`` by ``EventSource`` + ``EventName`` + ``ErrorCode`` (events with an
-      ``errorCode`` only).
+    * ``ErrorCount`` by ``EventSource`` + ``EventName`` + ``ErrorCode``, and by ``ErrorCode``
+      alone (events with an ``errorCode`` only; e.g. alarm on all ``AccessDenied``).
 
     The value of a datapoint is the number of calls in that minute, so at 5m/1h ``Sum`` is the
     number of calls, ``Maximum`` the busiest minute and ``p99`` a per-minute rate percentile.
@@ -143,6 +143,9 @@ counts AS (
     SELECT b, 'ErrorCount', json_object('ErrorCode', ec, 'EventName', en, 'EventSource', es)::VARCHAR,
            count(*)
     FROM ev WHERE ec IS NOT NULL GROUP BY b, es, en, ec
+    UNION ALL
+    SELECT b, 'ErrorCount', json_object('ErrorCode', ec)::VARCHAR, count(*)
+    FROM ev WHERE ec IS NOT NULL GROUP BY b, ec
 )
 SELECT left(md5(concat_ws(chr(31), '{ACTIVITY_NAMESPACE}', metric_name, dimensions, 'Count')), 16)
            AS _wl_series_id,

@@ -115,8 +115,13 @@ def test_activity_counts_match_real_cloudtrail(lake, settings, shared_data):
     got_calls = {(r[4], *json.loads(r[2]).values()): r[6] for r in got
                  if r[1] == "CallCount" and r[2] != "{}"}
     assert got_calls == {(m, en, es): float(n) for (m, es, en), n in calls.items()}
-    got_errors = {(r[4], *json.loads(r[2]).values()): r[6] for r in got if r[1] == "ErrorCount"}
+    got_errors = {(r[4], *json.loads(r[2]).values()): r[6] for r in got
+                  if r[1] == "ErrorCount" and len(json.loads(r[2])) == 3}
     assert got_errors == {(m, ec, en, es): float(n) for (m, es, en, ec), n in errors.items()}
+    by_code = Counter((minute(e), e["errorCode"]) for e in events if e.get("errorCode"))
+    got_codes = {(r[4], json.loads(r[2])["ErrorCode"]): r[6] for r in got
+                 if r[1] == "ErrorCount" and len(json.loads(r[2])) == 1}
+    assert got_codes == {k: float(n) for k, n in by_code.items()}
     assert {r[4]: r[6] for r in got if r[2] == "{}"} == {m: float(n) for m, n in total.items()}
     assert sum(errors.values()) > 10           # the real data has AccessDenied-style errors
     # and they roll up: Sum over the hour equals the number of events in that hour

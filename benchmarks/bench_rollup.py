@@ -1,0 +1,202 @@
+"""Rollup benchmark: raw → 1m → 5m → 1h with both engines, against bare DuckDB, plus query latency.
+
+    .venv/bin/python -m benchmarks.bench_rollup [--small] [--no-flink] [--flink-rows N]
+
+Data (generated under benchmarks/.data/, as in perf-baseline.md §4): N raw datapoints (full
+10M, --small 1M) over 10,000 series at 10 s spacing, one value per datapoint, written by DuckDB
+as Hive-partitioned zstd Parquet in the lake layout (raw/metrics/dt=/hour=).
+
+Measured in one run:
+* the DuckDB engine per tier (the real job: planning, SQL with the sketch, atomic Parquet
+  writes, state) and the ratio to a **bare DuckDB GROUP BY** of count/sum/min/max on the same
+  Parquet, written to Parquet (target ≤ 1.5×); also the ratio to the same SQL our engine runs
+  (with the sketch) as one bare COPY, which isolates the job's own overhead;
+* the Flink engine: JVM/TableEnvironment start-up separately, then per tier the NDJSON bridge
+  (export), the Flink job and the assembly, and rows/s (on --flink-rows raw rows, default all);
+* ``get_metric_data`` for one series over 15 days (median of 20; target < 100 ms) and the bare
+  DuckDB query over the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from pipeline.config import load_settings
+from pipeline.lake import Lake
+from pipeline.query.metrics import get_metric_data
+from pipeline.rollup import sql as rsql
+from pipeline.rollup.engine import DuckDBEngine
+from pipeline.rollup.runner import run_rollups
+from pipeline.rollup.tiers import JOBS
+
+DATA = Path(__file__).resolve().parent / ".data"
+T0 = datetime(2026, 11, 5, tzinfo=UTC)
+SERIES = 10_000
+TIER_JOBS = [j for j in JOBS if j.kind != "activity"]
+
+
+def generate(root: Path, n: int) -> None:
+    """``n`` datapoints, 10,000 series, 10 s apart, into ``root/raw/metrics``."""
+    per = n // SERIES
+    out = root / "raw" / "metrics"
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    con.execute(f"""COPY (
+        WITH g AS (
+            SELECT 'Bench' AS namespace, 'Latency' || (s % 10) AS metric_name,
+                   '{{"Host":"h' || s || '"}}' AS dimensions, 'Milliseconds' AS unit,
+                   TIMESTAMPTZ '{T0.isoformat()}' + to_seconds(i * 10 + s % 10) AS ts,
+                   round(exp(random() * 4) * CASE WHEN random() < 0.01 THEN 10 ELSE 1 END, 3) AS v
+            FROM range({SERIES}) t(s), range({per}) u(i))
+        SELECT namespace, metric_name, dimensions, ts AS "timestamp", unit,
+               CAST(60 AS INTEGER) AS storage_resolution, 1.0 AS sample_count, v AS "sum", v AS "min",
+               v AS "max", CAST(NULL AS DOUBLE[]) AS "values", CAST(NULL AS DOUBLE[]) AS counts,
+               '111122223333' AS account_id, 'us-east-1' AS region, CAST(NULL AS VARCHAR) AS metric_stream_name,
+               left(md5(concat_ws(chr(31), namespace, metric_name, dimensions, unit)), 16) AS _wl_series_id,
+               'bench' AS _wl_origin, ts AS _wl_ingest_time,
+               strftime(ts, '%Y-%m-%d') AS dt, strftime(ts, '%H') AS hour
+        FROM g ORDER BY ts)
+        TO '{out}' (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (dt, hour))""")
+    con.close()
+
+
+def bare_chain(raw_glob: str, work: Path, with_sketch: bool) -> dict[str, float]:
+    """The bare DuckDB chain (each level read from and written to Parquet); seconds per tier."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    lo, hi = T0 - timedelta(days=1), T0 + timedelta(days=60)
+    times: dict[str, float] = {}
+    src = [raw_glob]
+    for job in TIER_JOBS:
+        target = str(work / f"{job.target}-{'sk' if with_sketch else 'plain'}.parquet")
+        if with_sketch:
+            q = (rsql.raw_query if job.kind == "raw" else rsql.merge_query)(src, job.period, lo, hi)
+        else:
+            q = (f"SELECT _wl_series_id, any_value(namespace) AS namespace, any_value(metric_name) AS metric_name, "
+                 f"any_value(dimensions) AS dimensions, any_value(unit) AS unit, "
+                 f"time_bucket(INTERVAL '{job.period} seconds', \"timestamp\") AS \"timestamp\", "
+                 f"sum(sample_count) AS sample_count, sum(\"sum\") AS \"sum\", min(\"min\") AS \"min\", "
+                 f"max(\"max\") AS \"max\" FROM read_parquet({src!r}) GROUP BY _wl_series_id, 6")
+        t0 = time.perf_counter()
+        con.execute(f"COPY ({q}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+        times[job.name] = time.perf_counter() - t0
+        src = [target]
+    con.close()
+    return times
+
+
+def run_engine(lake_root: Path, raw_src: Path, engine: object) -> tuple[dict[str, float], dict[str, int]]:
+    if lake_root.exists():
+        shutil.rmtree(lake_root)
+    (lake_root / "raw").mkdir(parents=True)
+    shutil.copytree(raw_src, lake_root / "raw" / "metrics")
+    settings = load_settings(env={}, overrides={"lake.root": str(lake_root)})
+    lake = Lake.from_settings(settings)
+    report = run_rollups(lake, settings, engine, jobs=TIER_JOBS)  # type: ignore[arg-type]
+    return {j.job: j.seconds for j in report.jobs}, {j.target: j.rows for j in report.jobs}
+
+
+def query_latency(lake_root: Path) -> tuple[float, float, int]:
+    settings = load_settings(env={}, overrides={"lake.root": str(lake_root)})
+    lake = Lake.from_settings(settings)
+    end = T0 + timedelta(days=1)
+    start = end - timedelta(days=15)
+    dims = {"Host": "h4242"}
+    runs, n = [], 0
+    for _ in range(20):
+        t0 = time.perf_counter()
+        md = get_metric_data(lake, "Bench", "Latency2", dims, "Average", start, end, now=end)
+        runs.append(time.perf_counter() - t0)
+        n = len(md.values)
+    files = [lake.uri(f) for f in lake.table_files(f"metrics_{md.tier}")]
+    con = duckdb.connect()
+    bare = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        con.execute("SELECT time_bucket(INTERVAL '900 seconds', timestamp) b, sum(sum)/sum(sample_count) FROM "
+                    "read_parquet(?) WHERE namespace='Bench' AND metric_name='Latency2' AND "
+                    "dimensions='{\"Host\":\"h4242\"}' GROUP BY b ORDER BY b", [files]).fetchall()
+        bare.append(time.perf_counter() - t0)
+    return statistics.median(runs) * 1000, statistics.median(bare) * 1000, n
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="1M datapoints instead of 10M")
+    ap.add_argument("--no-flink", action="store_true", help="skip the Flink engine")
+    ap.add_argument("--flink-rows", type=int, help="raw rows for the Flink run (default: all)")
+    args = ap.parse_args(argv)
+    n = 1_000_000 if args.small else 10_000_000
+    base = DATA / f"rollup-{n // 1_000_000}M"
+    raw = base / "raw-metrics"
+    if not raw.exists():
+        t0 = time.perf_counter()
+        generate(base / "gen", n)
+        shutil.move(str(base / "gen" / "raw" / "metrics"), raw)
+        print(f"generated {n:,} datapoints in {time.perf_counter() - t0:.1f} s")
+    print(f"== rollup benchmark: {n:,} raw datapoints, {SERIES:,} series, 10 s apart")
+
+    bare = bare_chain(str(raw) + "/**/*.parquet", base, with_sketch=False)
+    same = bare_chain(str(raw) + "/**/*.parquet", base, with_sketch=True)
+    ours, rows = run_engine(base / "lake-duckdb", raw, DuckDBEngine())
+    print(f"{'tier':<12} {'rows':>10} {'duckdb job':>11} {'bare c/s/m/m':>13} {'ratio':>6} "
+          f"{'bare same SQL':>14} {'ratio':>6}")
+    for job in TIER_JOBS:
+        print(f"{job.name:<12} {rows[job.target]:>10,} {ours[job.name]:>10.3f}s {bare[job.name]:>12.3f}s "
+              f"{ours[job.name] / bare[job.name]:>5.2f}x {same[job.name]:>13.3f}s "
+              f"{ours[job.name] / same[job.name]:>5.2f}x")
+    tot, tb, ts = sum(ours.values()), sum(bare.values()), sum(same.values())
+    print(f"{'chain':<12} {'':>10} {tot:>10.3f}s {tb:>12.3f}s {tot / tb:>5.2f}x {ts:>13.3f}s {tot / ts:>5.2f}x"
+          f"   ({n / tot:,.0f} dp/s; target ratio vs bare ≤ 1.5x)")
+
+    q, qb, pts = query_latency(base / "lake-duckdb")
+    print(f"metrics get, one series, 15 days: {q:.1f} ms median ({pts} points; target < 100 ms); "
+          f"bare DuckDB query {qb:.1f} ms, ratio {q / qb:.2f}x")
+
+    if not args.no_flink:
+        from jobs.flink_rollup import FlinkEngine
+
+        fraw = raw
+        if args.flink_rows and args.flink_rows < n:
+            fraw = DATA / f"rollup-flink-{args.flink_rows}"
+            if not fraw.exists():
+                generate(fraw.parent / f"gen-{args.flink_rows}", args.flink_rows)
+                shutil.move(str(fraw.parent / f"gen-{args.flink_rows}" / "raw" / "metrics"), fraw)
+        fn = args.flink_rows if args.flink_rows and args.flink_rows < n else n
+        eng = FlinkEngine()
+        _ = eng.t_env
+        print(f"flink: TableEnvironment start-up {eng.timings['startup']:.1f} s")
+        before = dict(eng.timings)
+        per_job: dict[str, dict[str, float]] = {}
+        orig = eng.compute
+
+        def timed(job, tasks):  # type: ignore[no-untyped-def]
+            snap = dict(eng.timings)
+            yield from orig(job, tasks)
+            per_job[job.name] = {k: eng.timings[k] - snap[k] for k in ("export", "flink", "assemble")}
+
+        eng.compute = timed  # type: ignore[method-assign]
+        fsec, frows = run_engine(base / "lake-flink", fraw, eng)
+        print(f"{'tier':<12} {'rows':>10} {'total':>8} {'export':>8} {'flink':>8} {'assemble':>9} {'input rows/s':>13}")
+        inputs = {"metrics→1m": fn, "1m→5m": frows["metrics_1m"], "5m→1h": frows["metrics_5m"]}
+        for job in TIER_JOBS:
+            pj = per_job.get(job.name, {"export": 0, "flink": 0, "assemble": 0})
+            print(f"{job.name:<12} {frows[job.target]:>10,} {fsec[job.name]:>7.2f}s {pj['export']:>7.2f}s "
+                  f"{pj['flink']:>7.2f}s {pj['assemble']:>8.2f}s {inputs[job.name] / max(pj['flink'], 1e-9):>13,.0f}")
+        ftot = sum(fsec.values())
+        print(f"flink chain {ftot:.1f} s for {fn:,} raw rows ({fn / ftot:,.0f} raw rows/s end to end, "
+              f"start-up excluded; {eng.timings['flink'] - before['flink']:.1f} s inside Flink)")
+        eng.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
