@@ -24,6 +24,8 @@ STAGES: list[tuple[str, str]] = [
     ("ingest", "jobs.ingest_demo:ingest_stage"),
     ("stream", "jobs.ingest_demo:stream_stage"),
     ("rollups", "jobs.rollup_demo:rollup_stage"),
+    ("anomalies", "jobs.anomaly_demo:anomaly_stage"),
+    ("insights", "jobs.anomaly_demo:insights_stage"),
     ("alarms", "jobs.alarm_demo:alarm_stage"),
     ("detections", "jobs.detect_demo:detect_stage"),
     ("investigate", "jobs.investigate_demo:investigate_stage"),
