@@ -37,13 +37,18 @@ def anomaly_stage(demo: Demo) -> dict[str, Any]:
         return {"skipped": "no metric rollups in the lake (run the ingest and rollups stages)"}
     con = connect(lake, [table])
     row = con.execute(f"SELECT min(timestamp) FROM {table}").fetchone()
-    first = row[0] if row else None
     con.close()
-    res = detect(lake, table=table, start=first) if first else detect(lake, table=table)
+    if row is None or row[0] is None:
+        return {"skipped": f"{table} is empty"}
+    first = row[0]
+    # one model per metric and statistic, as CloudWatch: Average for every series, and Sum for
+    # count metrics (their Average per datapoint is often a constant 1)
+    res = detect(lake, table=table, start=first)
+    res_sum = detect(lake, table=table, stat="Sum", start=first, units=["Count"])
     con = connect(lake, ["anomalies"])
     flagged = con.execute(
         "SELECT namespace, metric_name, dimensions, timestamp FROM anomalies "
-        "WHERE is_anomaly AND detector = 'multiview' AND stat = 'Average' ORDER BY timestamp"
+        "WHERE is_anomaly AND detector = 'multiview' ORDER BY timestamp"
     ).fetchall()
     con.close()
     labels = [a for a in _labels(demo, "metric_anomalies.json") if a.get("kind") != "gap"]
@@ -59,8 +64,10 @@ def anomaly_stage(demo: Demo) -> dict[str, Any]:
             found.append(a["anomaly"])
             matched.update(hits)
     out: dict[str, Any] = {
-        "source": f"{table} Average, {res.series} series, {res.points:,} points",
-        "anomalies table": f"{res.rows:,} rows (score, expected band), {res.anomalies} flagged",
+        "source": f"{table}: Average of {res.series} series, Sum of {res_sum.series} count "
+                  f"series, {res.points + res_sum.points:,} points",
+        "anomalies table": f"{res.rows + res_sum.rows:,} rows (score, expected band), "
+                           f"{res.anomalies + res_sum.anomalies} flagged",
     }
     if labels:
         out["labelled found"] = f"{len(found)}/{len(labels)}: {', '.join(found) or '-'}"

@@ -72,7 +72,7 @@ def job_key(detector: str, table: str, stat: str) -> str:
 def read_series(lake: Lake, table: str = "metrics_5m", stat: str = "Average", *,
                 start: datetime | None = None, end: datetime | None = None,
                 namespace: str | None = None, metric: str | None = None,
-                ) -> Iterator[SeriesData]:
+                units: list[str] | None = None) -> Iterator[SeriesData]:
     """Each series of ``table`` as ``stat`` values in ``[start, end)``, in time order."""
     from pipeline.query.duck import connect
 
@@ -96,6 +96,9 @@ def read_series(lake: Lake, table: str = "metrics_5m", stat: str = "Average", *,
     if metric:
         where.append("metric_name = ?")
         params.append(metric)
+    if units:
+        where.append(f"unit IN ({', '.join('?' for _ in units)})")
+        params.extend(units)
     con = connect(lake, [table])
     try:
         cur = con.execute(
@@ -134,7 +137,7 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
            detector: str = DEFAULT_DETECTOR, threshold: float = DEFAULT_THRESHOLD,
            start: datetime | None = None, end: datetime | None = None,
            namespace: str | None = None, metric: str | None = None,
-           progress: Any = None) -> DetectResult:
+           units: list[str] | None = None, progress: Any = None) -> DetectResult:
     """One replay (``start`` given) or one follow step (no ``start``); see the module docstring."""
     key = job_key(detector, table, stat)
     replay = start is not None
@@ -144,7 +147,7 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
     cols: dict[str, list[Any]] = {n: [] for n in ANOMALIES.names}
     emit_from = to_utc(start).timestamp() if start is not None else -1.0
     for sd in read_series(lake, table, stat, start=read_from, end=end, namespace=namespace,
-                          metric=metric):
+                          metric=metric, units=units):
         res.series += 1
         saved = state.get(sd.series_id)
         if saved is not None and detector == "multiview":

@@ -118,7 +118,8 @@ def export_points(series: Iterable[Any], path: str) -> int:
 def run_flink(lake: Any, *, table: str = "metrics_5m", stat: str = "Average",
               detector: str = DEFAULT_DETECTOR, threshold: float = DEFAULT_THRESHOLD,
               start: datetime | None = None, end: datetime | None = None,
-              namespace: str | None = None, metric: str | None = None) -> Any:
+              namespace: str | None = None, metric: str | None = None,
+              units: list[str] | None = None) -> Any:
     """Replay ``[start, end)`` through the Flink job and write the ``anomalies`` table."""
     import pyarrow as pa
 
@@ -126,7 +127,7 @@ def run_flink(lake: Any, *, table: str = "metrics_5m", stat: str = "Average",
     from pipeline.anomaly.table import ANOMALIES
     from pipeline.timeutil import from_epoch, to_utc
 
-    series = list(read_series(lake, table, stat, namespace=namespace, metric=metric,
+    series = list(read_series(lake, table, stat, namespace=namespace, metric=metric, units=units,
                               start=to_utc(start) - TRAINING if start else None, end=end))
     meta = {sd.series_id: sd for sd in series}
     res = DetectResult(series=len(series))

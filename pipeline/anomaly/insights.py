@@ -131,7 +131,7 @@ class InsightsResult:
 
 
 _BASE_FILTER = ("coalesce(eventType, '') <> 'AwsCloudTrailInsight' "
-                "AND coalesce(managementEvent, true)")
+                "AND coalesce(managementEvent, true) AND coalesce(eventCategory, '') <> 'Data'")
 _TYPE_FILTER = {CALL_RATE: "readOnly = false", ERROR_RATE: "errorCode IS NOT NULL"}
 
 
@@ -149,11 +149,16 @@ def detect_insights(con: Any, start: datetime | None = None, end: datetime | Non
     if end is not None:
         where.append("eventTime < ?")
         params.append(to_utc(end))
+    # one scan of the lake: the columns needed, into memory (attribution queries reuse it)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ct AS SELECT awsRegion, "
+        "coalesce(recipientAccountId, '') AS account, eventSource, eventName, eventTime, "
+        "readOnly, errorCode, userAgent, userIdentity.arn AS arn "
+        f"FROM cloudtrail WHERE {' AND '.join(where)}", params)
     rows = con.execute(
-        "SELECT awsRegion, coalesce(recipientAccountId, ''), eventSource, eventName, "
-        "epoch_ms(eventTime) // 60000 AS m, "
+        "SELECT awsRegion, account, eventSource, eventName, epoch_ms(eventTime) // 60000 AS m, "
         "count(*) FILTER (WHERE readOnly = false), count(*) FILTER (WHERE errorCode IS NOT NULL) "
-        f"FROM cloudtrail WHERE {' AND '.join(where)} GROUP BY ALL", params).fetchall()
+        "FROM _ct GROUP BY ALL").fetchall()
     if not rows:
         return [], 0, 0
     m0 = min(r[4] for r in rows)
@@ -183,15 +188,15 @@ def _attributions(con: Any, ins: Insight) -> list[dict[str, Any]]:
     out = []
     t_start, t_end = ins.start_time, ins.end_time
     b_start = t_start - timedelta(minutes=ins.baseline_minutes)
-    for attr, expr in (("userIdentityArn", "userIdentity.arn"), ("userAgent", "userAgent"),
+    for attr, expr in (("userIdentityArn", "arn"), ("userAgent", "userAgent"),
                        ("errorCode", "errorCode")):
         item: dict[str, Any] = {"attribute": attr}
         for part, lo, hi, minutes in (("insight", t_start, t_end, ins.end - ins.start),
                                       ("baseline", b_start, t_start, ins.baseline_minutes)):
             res = con.execute(
-                f"SELECT {expr} AS v, count(*) AS c FROM cloudtrail WHERE {_BASE_FILTER} "
-                f"AND {_TYPE_FILTER[ins.insight_type]} AND awsRegion = ? "
-                "AND coalesce(recipientAccountId, '') = ? AND eventSource = ? AND eventName = ? "
+                f"SELECT {expr} AS v, count(*) AS c FROM _ct "
+                f"WHERE {_TYPE_FILTER[ins.insight_type]} AND awsRegion = ? "
+                "AND account = ? AND eventSource = ? AND eventName = ? "
                 "AND eventTime >= ? AND eventTime < ? GROUP BY 1 ORDER BY c DESC, v LIMIT 5",
                 [ins.region, ins.account, ins.event_source, ins.event_name, lo, hi]).fetchall()
             item[part] = [{"value": v, "average": round(c / max(minutes, 1), 4)} for v, c in res]

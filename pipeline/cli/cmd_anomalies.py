@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
                    help="score at or above which a point is an anomaly (default 0.5)")
     d.add_argument("--namespace", help="only this namespace")
     d.add_argument("--metric", help="only this metric name")
+    d.add_argument("--unit", action="append", help="only series with this unit (repeatable), "
+                   "e.g. --stat Sum --unit Count for count metrics")
     d.add_argument("--start", help="replay from this time (trains on the 14 days before)")
     d.add_argument("--end", help="replay up to this time (exclusive; default: all data)")
     d.add_argument("--follow", action="store_true", help="keep scoring new data")
@@ -79,7 +81,7 @@ def run_detect(args: argparse.Namespace, ctx: Any) -> int:
     end = parse_time(args.end) if args.end else None
     kw: dict[str, Any] = dict(table=args.table, stat=args.stat, detector=args.detector,
                               threshold=threshold, namespace=args.namespace,
-                              metric=args.metric)
+                              metric=args.metric, units=args.unit)
     if args.engine == "flink":
         from jobs.flink_anomaly import run_flink
 

@@ -68,9 +68,21 @@ def test_demo_stages(lake, settings) -> None:
     assert "skipped" in anomaly_stage(demo)
     write_rollups(lake)
     out = anomaly_stage(demo)
-    assert "2 series, 3,000 points" in out["source"]
+    assert out["source"] == "metrics_5m: Average of 2 series, Sum of 0 count series, 3,000 points"
     # the real sample CloudTrail (read from sample_data): both labelled scenarios are found
     ins = insights_stage(demo)
     assert ins["access_denied_burst"].startswith("found")
     assert ins["api_call_rate_spike"].startswith("found")
     assert lake.table_files("insights")
+
+
+def test_unit_filter_and_sum_statistic(lake) -> None:
+    write_rollups(lake, n=400, spike_at=None)
+    assert detect(lake, units=["Count"]).series == 0
+    res = detect(lake, stat="Sum", units=["Percent"], start=T0)
+    assert res.series == 2
+    con = connect(lake, ["anomalies"])
+    stat, value = con.execute("SELECT stat, value FROM anomalies WHERE series_id LIKE '%i-aaa%' "
+                              "ORDER BY timestamp LIMIT 1").fetchone()
+    vals = write_rollups.__globals__["series_values"](400, 1, 40.0, None)
+    assert stat == "Sum" and value == pytest.approx(5 * vals[30])  # first warm point, 5 samples
