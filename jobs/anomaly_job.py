@@ -146,9 +146,11 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
     res = DetectResult()
     cols: dict[str, list[Any]] = {n: [] for n in ANOMALIES.names}
     emit_from = to_utc(start).timestamp() if start is not None else -1.0
+    seen: set[str] = set()
     for sd in read_series(lake, table, stat, start=read_from, end=end, namespace=namespace,
                           metric=metric, units=units):
         res.series += 1
+        seen.add(sd.series_id)
         saved = state.get(sd.series_id)
         if saved is not None and detector == "multiview":
             from pipeline.anomaly.multiview import MultiViewDetector
@@ -184,24 +186,33 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
     res.top = sorted(res.top, reverse=True)[:5]
     table_rows = pa.Table.from_pydict(cols, schema=ANOMALIES)
     res.rows = table_rows.num_rows
-    res.files = _write(lake, key, table_rows, (start, end) if replay else None)
+    res.files = _write(lake, key, table_rows, (start, end) if replay else None,
+                       series=seen)
     if not replay:
         lake.write_json(_state_path(key), state)
     return res
 
 
 def _write(lake: Lake, key: str, rows: pa.Table,
-           replace: tuple[datetime | None, datetime | None] | None) -> int:
-    """Write rows per day partition; in replay mode replace this key's rows in the range."""
+           replace: tuple[datetime | None, datetime | None] | None,
+           series: set[str] | None = None) -> int:
+    """Write rows per day partition; in replay mode replace this key's rows in the range for
+    the ``series`` that were replayed (rows of other series are kept)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    if rows.num_rows == 0:
+    if rows.num_rows == 0 and replace is None:
         return 0
     days = pc.strftime(rows["timestamp"], format="%Y-%m-%d").to_pylist()
+    todo = set(days)
+    if replace is not None:  # also days that only hold old rows of the replayed range
+        lo_day = to_utc(replace[0]).strftime("%Y-%m-%d") if replace[0] else ""
+        hi_day = to_utc(replace[1]).strftime("%Y-%m-%d") if replace[1] else "9999"
+        todo |= {v["dt"] for v, _ in lake.iter_partitions("anomalies")
+                 if lo_day <= v["dt"] <= hi_day}
     files = 0
-    for day in sorted(set(days)):
-        part = rows.filter(pc.equal(pa.array(days), day))
+    for day in sorted(todo):
+        part = rows.filter(pc.equal(pa.array(days, pa.string()), day)) if days else rows
         old_files = []
         if replace is not None:
             folder = f"anomalies/dt={day}"
@@ -210,17 +221,19 @@ def _write(lake: Lake, key: str, rows: pa.Table,
             for f in old_files:
                 old = pq.read_table(lake.path(f), filesystem=lake.fs).select(ANOMALIES.names)
                 ts = old["timestamp"]
-                keep = pc.invert(pc.and_(
+                in_series = (pc.is_in(old["series_id"], pa.array(sorted(series), pa.string()))
+                             if series is not None else pa.array([True] * old.num_rows))
+                keep = pc.invert(pc.and_(pc.and_(
                     pc.greater_equal(ts, pa.scalar(to_utc(lo), ANOMALIES.field("timestamp").type))
                     if lo else pa.array([True] * old.num_rows),
                     pc.less(ts, pa.scalar(to_utc(hi), ANOMALIES.field("timestamp").type))
-                    if hi else pa.array([True] * old.num_rows)))
+                    if hi else pa.array([True] * old.num_rows)), in_series))
                 part = pa.concat_tables([old.filter(keep).cast(ANOMALIES), part])
-        lake.write_partition("anomalies", {"dt": day}, part,
-                             tag=key, sort_by=SORT_KEYS)
+        if part.num_rows:
+            lake.write_partition("anomalies", {"dt": day}, part, tag=key, sort_by=SORT_KEYS)
+            files += 1
         for f in old_files:
             lake.delete(f)
-        files += 1
     return files
 
 

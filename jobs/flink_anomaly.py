@@ -159,7 +159,8 @@ def run_flink(lake: Any, *, table: str = "metrics_5m", stat: str = "Average",
     res.top = sorted(res.top, reverse=True)[:5]
     out = pa.Table.from_pydict(cols, schema=ANOMALIES)
     res.rows = out.num_rows
-    res.files = _write(lake, job_key(detector, table, stat) + "-flink", out, (start, end))
+    res.files = _write(lake, job_key(detector, table, stat) + "-flink", out, (start, end),
+                       series=set(meta))
     res.flink_seconds = res_seconds  # type: ignore[attr-defined]
     for f in tmp.iterdir():
         f.unlink()

@@ -86,3 +86,29 @@ def test_unit_filter_and_sum_statistic(lake) -> None:
                               "ORDER BY timestamp LIMIT 1").fetchone()
     vals = write_rollups.__globals__["series_values"](400, 1, 40.0, None)
     assert stat == "Sum" and value == pytest.approx(5 * vals[30])  # first warm point, 5 samples
+
+
+def test_filtered_replay_keeps_other_series(lake) -> None:
+    import pyarrow as pa
+
+    from jobs.anomaly_job import _write, job_key
+    from pipeline.anomaly.table import ANOMALIES
+
+    write_rollups(lake, n=400, spike_at=None)
+    full = detect(lake, start=T0)
+    rows = _rows(lake)
+    aaa = next(r[0] for r in rows if "i-aaa" in r[0])
+    # a replay that saw only i-aaa, from hour 10 on, and produced a single row
+    t = T0 + timedelta(hours=12)
+    one = {n: [None] for n in ANOMALIES.names}
+    one.update(series_id=[aaa], timestamp=[t], value=[1.0], score=[0.0], is_anomaly=[False])
+    _write(lake, job_key("multiview", "metrics_5m", "Average"),
+           pa.Table.from_pydict(one, schema=ANOMALIES), (T0 + timedelta(hours=10), None),
+           series={aaa})
+    after = _rows(lake)
+    assert [r for r in after if "i-bbb" in r[0]] == [r for r in rows if "i-bbb" in r[0]]
+    cut = int((T0 + timedelta(hours=10)).timestamp() * 1000)
+    kept = [r for r in rows if r[0] == aaa and r[1] < cut]
+    new = (aaa, int(t.timestamp() * 1000), 1.0, 0.0, None, False)
+    assert [r for r in after if r[0] == aaa] == [*kept, new]
+    assert full.rows == len(rows)
