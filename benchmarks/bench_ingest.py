@@ -116,12 +116,13 @@ def _files(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.rglob("*.json.gz"))
 
 
-def run_watchlake(folder: Path, out: Path, workers: int = 2) -> dict:
+def run_watchlake(folder: Path, out: Path, workers: int = 2, max_buffered_mib: int = 512) -> dict:
     from pipeline.config import load_settings
     from pipeline.lake import Lake
     from pipeline.loader.ingest import ingest
 
-    settings = load_settings(env={}, overrides={"lake.root": str(out)})
+    settings = load_settings(env={}, overrides={"lake.root": str(out),
+                                                "loader.max_buffered_mib": str(max_buffered_mib)})
     t0 = time.perf_counter()
     s = ingest(Lake(out), settings.loader, "cloudtrail", [str(folder)], workers=workers)
     secs = time.perf_counter() - t0
@@ -162,13 +163,16 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="100k events instead of 1M")
     ap.add_argument("--events", type=int, help="event count (overrides --small)")
     ap.add_argument("--workers", type=int, default=2, help="watchlake reader processes (default 2)")
+    ap.add_argument("--max-buffered-mib", type=int, default=512,
+                    help="loader.max_buffered_mib for watchlake (default 512): bounds its memory")
     ap.add_argument("--repeat", type=int, default=2, help="runs per engine, alternating; best is reported")
     ap.add_argument("--child", nargs=3, metavar=("ENGINE", "IN", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         engine, folder, out = args.child
         if engine.startswith("watchlake"):
-            res = run_watchlake(Path(folder), Path(out), workers=int(engine.split(":")[1]))
+            _, workers, cap = engine.split(":")
+            res = run_watchlake(Path(folder), Path(out), workers=int(workers), max_buffered_mib=int(cap))
         else:
             res = run_duckdb(Path(folder), Path(out))
         res["peak_rss_mib"] = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -185,7 +189,8 @@ def main() -> None:
     results: dict[str, dict] = {}
     for _ in range(args.repeat):  # alternate engines so both see the same machine load
         for engine in ("duckdb", "watchlake"):
-            r = _child(engine if engine == "duckdb" else f"watchlake:{args.workers}", folder, DATA / f"out-{engine}")
+            spec = engine if engine == "duckdb" else f"watchlake:{args.workers}:{args.max_buffered_mib}"
+            r = _child(spec, folder, DATA / f"out-{engine}")
             if engine not in results or r["seconds"] < results[engine]["seconds"]:
                 results[engine] = r
     for engine, r in results.items():
