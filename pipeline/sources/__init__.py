@@ -30,8 +30,7 @@ __all__ = ["KINDS", "Batch", "Rejection", "read"]
 
 def read(kind: str, locations: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
          endpoint_url: str | None = None, since: datetime | str | None = None,
-         until: datetime | str | None = None, threads: int = 2, workers: int = 1,
-         **options: Any) -> Iterator[Batch]:
+         until: datetime | str | None = None, threads: int = 2, **options: Any) -> Iterator[Batch]:
     """Read every file or object under ``locations`` as ``kind`` data.
 
     Args:
@@ -41,8 +40,6 @@ def read(kind: str, locations: str | os.PathLike[str] | Sequence[str | os.PathLi
         endpoint_url: S3-compatible endpoint for ``s3://`` locations.
         since, until: keep files whose ``YYYY/MM/DD`` date folder overlaps ``[since, until)``.
         threads: decompression threads (files are decoded ahead of parsing).
-        workers: with more than 1, files are parsed in that many worker processes
-            (:mod:`pipeline.sources.parallel`); batches still come in file order.
         options: per kind — metrics: ``namespace``, ``metric_name``, ``dimensions`` (dict),
             ``unit`` for CSV / get-metric-statistics / get-metric-data input; logs:
             ``log_group``, ``log_stream`` for filter-log-events exports; records:
@@ -67,8 +64,4 @@ def read(kind: str, locations: str | os.PathLike[str] | Sequence[str | os.PathLi
     elif options:
         raise InputError(f"options not supported for {kind}", field=next(iter(options)))
     units = expand(locations, endpoint_url=endpoint_url, since=since, until=until)
-    if workers > 1 and len(units) > 1:
-        from pipeline.sources.parallel import read_parallel
-
-        return read_parallel(KINDS[kind], units, workers, endpoint_url, options)
     return module.read(decoded(units, threads=threads), **options)  # type: ignore[no-any-return]

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pytest
 
 from pipeline.schemas import CLOUDTRAIL, CLOUDTRAIL_JSON_FIELDS
 from pipeline.sources import read
@@ -110,10 +109,3 @@ def test_event_time_with_milliseconds_and_offset() -> None:
     ts = table.column("eventTime").cast(pa.int64()).to_pylist()
     assert ts == [1793527200250, 1793527200000]
 
-
-@pytest.mark.slow
-def test_worker_processes_give_the_same_batches(stratus_dir: Path) -> None:
-    one = list(read("cloudtrail", stratus_dir))
-    two = list(read("cloudtrail", stratus_dir, workers=2))
-    assert [b.origin for b in one] == [b.origin for b in two]
-    assert all(a.table.equals(b.table) for a, b in zip(one, two))
