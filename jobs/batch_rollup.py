@@ -21,23 +21,24 @@ if TYPE_CHECKING:
 ENGINES = ("duckdb", "flink")
 
 
-def make_engine(name: str, *, parallelism: int = 1) -> Engine:
+def make_engine(name: str, *, parallelism: int = 1, flink_mode: str = "streaming") -> Engine:
     """A rollup engine by name (``duckdb`` or ``flink``)."""
     if name == "duckdb":
         return DuckDBEngine()
     if name == "flink":
         from jobs.flink_rollup import FlinkEngine
 
-        return FlinkEngine(parallelism=parallelism)
+        return FlinkEngine(parallelism=parallelism, mode=flink_mode)
     from pipeline.errors import ConfigError
 
     raise ConfigError("engine", f"unknown rollup engine (known: {', '.join(ENGINES)})", name)
 
 
 def rollup(lake: Lake, settings: Settings, engine: str | Engine = "duckdb", *, full: bool = False,
-           parallelism: int = 1, progress: Callable[[str], None] | None = None) -> RollupReport:
+           parallelism: int = 1, flink_mode: str = "streaming",
+           progress: Callable[[str], None] | None = None) -> RollupReport:
     """Run every rollup job once with the named engine (or an engine instance)."""
-    eng = make_engine(engine, parallelism=parallelism) if isinstance(engine, str) else engine
+    eng = make_engine(engine, parallelism=parallelism, flink_mode=flink_mode) if isinstance(engine, str) else engine
     try:
         return run_rollups(lake, settings, eng, full=full, progress=progress)
     finally:

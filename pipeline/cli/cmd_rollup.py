@@ -19,6 +19,8 @@ def register(sub: Any) -> None:
     p.add_argument("--full", action="store_true",
                    help="rebuild every partition whose sources are still retained")
     p.add_argument("--parallelism", type=int, default=1, help="Flink parallelism (default 1)")
+    p.add_argument("--flink-mode", choices=["streaming", "batch"], default="streaming",
+                   help="Flink runtime mode: streaming (watermarks fire the windows; default) or batch")
     p.set_defaults(func=run)
 
 
@@ -31,6 +33,6 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
             print(line, file=sys.stderr, flush=True)
 
     report = rollup(ctx.lake, ctx.settings, args.engine, full=args.full,
-                    parallelism=args.parallelism, progress=progress)
+                    parallelism=args.parallelism, flink_mode=args.flink_mode, progress=progress)
     summary("rollup", summary_lines(report))
     return 0
