@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobs.batch_rollup import rollup
 from jobs.retention import retention
-from pipeline.timeutil import ceil
+from pipeline.timeutil import floor
 
 if TYPE_CHECKING:
     from jobs.demo import Demo
@@ -29,7 +29,7 @@ def _query(demo: Demo, clock: Any) -> str:
     if not infos or clock is None:
         return "(no metrics in the lake)"
     m = next((i for i in infos if i.unit != "Count"), infos[0])
-    end = ceil(clock, 60)
+    end = floor(clock, 60) + timedelta(minutes=1)   # include the newest minute
     t0 = time.perf_counter()
     md = get_metric_data(demo.lake, m.namespace, m.metric_name, m.dimensions, "Average",
                          end - timedelta(days=1), end, unit=m.unit, now=clock)
