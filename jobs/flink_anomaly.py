@@ -108,7 +108,7 @@ def score_file(path: str, detector: str = DEFAULT_DETECTOR, parallelism: int = 1
     sink = FileSink.for_row_format(str(out_dir), Encoder.simple_string_encoder()).build()
     scored.map(_format, output_type=Types.STRING()).sink_to(sink)
     env.execute("watchlake-anomalies")
-    records = []
+    records: list[tuple[Any, ...]] = []
     for f in sorted(out_dir.rglob("*")):
         if f.is_file() and not f.name.startswith("."):
             records.extend(_unformat(line) for line in f.read_text().splitlines() if line)
