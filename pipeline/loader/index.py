@@ -85,6 +85,8 @@ class KeyIndex:
         lake = self.lake
         infos = _list(lake, folder)
         ids = ledger.commit_ids(lake, self.table_name, folder)
+        if not lake.is_s3:
+            ledger.remove_temp(lake, self.table_name, folder)
         if self._roll_forward(folder, ids):
             infos = _list(lake, folder)
             ids = ledger.commit_ids(lake, self.table_name, folder)

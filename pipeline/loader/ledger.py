@@ -98,6 +98,21 @@ def _entry_names(lake: Lake, table_name: str, folder: str) -> list[str]:
             and not i.base_name.startswith(".")]
 
 
+def remove_temp(lake: Lake, table_name: str, folder: str) -> int:
+    """Delete temporary entry files a killed writer left in one partition's ledger folder (call
+    under the partition lock); returns how many."""
+    import pyarrow.fs as pafs
+
+    base = lake.path(ledger_folder(table_name, folder))
+    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
+        return 0
+    stale = [i.path for i in lake.fs.get_file_info(pafs.FileSelector(base))
+             if i.type == pafs.FileType.File and i.base_name.endswith(".tmp")]
+    for path in stale:
+        lake.fs.delete_file(path)
+    return len(stale)
+
+
 def entries(lake: Lake, table_name: str, folder: str) -> dict[str, dict[str, Any]]:
     """Every ledger entry of one partition, by commit id."""
     led = ledger_folder(table_name, folder)

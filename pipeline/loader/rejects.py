@@ -62,6 +62,7 @@ def write(lake: Lake, source: str, rejections: list[Rejection], now: datetime) -
     tag = digest(rejections)
     root = layout.partition_path("errors", {"source": source, "dt": "2000-01-01"}).rsplit("/", 1)[0]
     with locked(lake, f"errors/{source}"):
+        _remove_temp(lake, root)
         if any(f.endswith(f"-{tag}.jsonl.gz") for f in lake.list_files(root, ".jsonl.gz")):
             return None
         folder = layout.partition_path("errors", {"source": source, "dt": now.strftime("%Y-%m-%d")})
@@ -69,3 +70,15 @@ def write(lake: Lake, source: str, rejections: list[Rejection], now: datetime) -
         if lake.is_s3:  # pyarrow's S3 output stream gzips ``*.gz`` names itself
             data = gzip.decompress(data)
         return lake.write_bytes(f"{folder}/part-{tag}.jsonl.gz", data)
+
+
+def _remove_temp(lake: Lake, root: str) -> None:
+    """Delete temporary files a killed writer left under ``root`` (we hold the source's lock)."""
+    import pyarrow.fs as pafs
+
+    base = lake.path(root)
+    if lake.is_s3 or lake.fs.get_file_info(base).type != pafs.FileType.Directory:
+        return
+    for info in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
+        if info.type == pafs.FileType.File and info.base_name.endswith(".tmp"):
+            lake.fs.delete_file(info.path)

@@ -129,13 +129,17 @@ def test_orphan_file_is_adopted_and_dedups(lake: Lake, settings: Settings):
     folder = lake.path("raw/cloudtrail/dt=2026-11-01/hour=08")
     with open(os.path.join(folder, ".part-x.parquet.1234.tmp"), "wb") as f:
         f.write(b"half a file")
+    led = lake.path("_ledger/cloudtrail/dt=2026-11-01/hour=08")
+    os.makedirs(led, exist_ok=True)
+    with open(os.path.join(led, ".abc.json.1234.tmp"), "w") as f:
+        f.write('{"half": ')
     s = load(lake, settings, ct_batch(rows))
     assert (s.loaded, s.duplicates, s.adopted_files) == (30, 20, 1)
     entries = ledger.entries(lake, "cloudtrail", "raw/cloudtrail/dt=2026-11-01/hour=08")
     assert sorted(e["kind"] for e in entries.values()) == ["adopted", "load"]
     assert Loader(lake, settings.loader).add_all([ct_batch(rows)]).adopted_files == 0
     assert event_ids(lake) == [f"ev-{i:08d}" for i in range(50)]
-    assert not [n for n in os.listdir(folder) if n.endswith(".tmp")]
+    assert not [n for n in os.listdir(folder) + os.listdir(led) if n.endswith(".tmp")]
     assert lake.exists("_ledger/cloudtrail/dt=2026-11-01/hour=08/0123456789abcdef01.json")
 
 
