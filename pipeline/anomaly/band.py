@@ -51,7 +51,7 @@ def expected_band(timestamps: Sequence[datetime], values: Sequence[float | None]
         t = to_utc(ts).timestamp()
         x = None if v is None else float(v)
         sc = det.step(t, x)
-        if sc.expected is None and (x is None or x != x):
+        if sc.expected is None and (x is None or x - x != 0.0):
             b = det.model.best(t)
             if b is not None:
                 lo = b[0] - k * b[1]

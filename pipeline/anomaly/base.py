@@ -7,7 +7,7 @@ call. State per series is bounded by a constant (fixed-size arrays and scalars, 
 history), and can be snapshotted with :meth:`Detector.state` / restored with ``from_state`` so a
 streaming engine (Flink keyed state) can checkpoint it.
 
-Timestamps are epoch seconds (float) for speed; values are floats (``None``/NaN = missing,
+Timestamps are epoch seconds (float) for speed; values are floats (``None``, NaN or ±inf = missing,
 skipped without learning).
 """
 

@@ -53,8 +53,10 @@ class TailCalibrator:
                 continue  # at least 25 % of the history is this unusual: surprise < 0.6
             p = (sum(hist[v][b:]) + half) / (total + self.w)
             m = self.vmax[v]
-            if raw > m > 0 and self.n >= MIN_EXTRAPOLATE:
-                p *= (m / raw) ** TAIL_EXP
+            if raw > m and self.n >= MIN_EXTRAPOLATE:
+                # beyond everything seen: Pareto tail; a series that never moved at all
+                # (m == 0) is as surprised as by a value 30× its largest deviation
+                p *= (m / raw) ** TAIL_EXP if m > 0 else 1e-6
             s = -math.log(p) / _LOG10 if p > 0 else 300.0
             if s > best:
                 best = s

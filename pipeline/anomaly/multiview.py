@@ -81,7 +81,7 @@ class MultiViewDetector:
                 6 if med >= 0 else 7], [z, z_shift, z_drift, abs(med)], [], p, sigma
 
     def _judge(self, t: float, x: float | None) -> tuple[Score, _Judged | None, float]:
-        if x is None or x != x:
+        if x is None or x - x != 0.0:
             return WARMUP_SCORE, None, 0.0
         j = self._views(t, x)
         if j is None:
@@ -106,7 +106,7 @@ class MultiViewDetector:
 
     def step(self, t: float, x: float | None) -> Score:
         """Score then learn one point (one model evaluation)."""
-        if x is None or x != x:
+        if x is None or x - x != 0.0:
             return WARMUP_SCORE
         j = self._views(t, x)
         if j is None:
@@ -123,7 +123,7 @@ class MultiViewDetector:
         return Score(score, p, lo, p + self.k * sigma, True)
 
     def _learn(self, t: float, x: float | None, j: _Judged | None, score: float) -> None:
-        if x is None or x != x:
+        if x is None or x - x != 0.0:
             return
         model = self.model
         self.drift_mean = x if self.drift_mean != self.drift_mean else (

@@ -123,3 +123,14 @@ def test_real_nab_dev_at_the_fixed_threshold(shared_data) -> None:
         scores = [s.score for s in run_detector(ts, vs)]
         files.append((scores, nab.window_rows([t.replace(tzinfo=None) for t in ts], wins[f.name])))
     assert nab.corpus_score(files, DEFAULT_THRESHOLD) > 61.0  # Random Cut Forest's published level
+
+
+def test_constant_series_then_change_and_non_finite_values() -> None:
+    scores = _run([5.0] * 2000 + [6.0] * 50)
+    assert scores[2000] >= DEFAULT_THRESHOLD and max(scores[:2000]) < DEFAULT_THRESHOLD
+    vals: list[float | None] = [1.0 + (i % 3) for i in range(300)]
+    vals[200], vals[210] = float("inf"), float("-inf")
+    d = make_detector()
+    out = [d.step(60.0 * i, v) for i, v in enumerate(vals)]
+    assert out[200].score == out[210].score == 0.0 and not out[200].warm  # treated as missing
+    assert out[250].expected is not None and abs(out[250].expected - 2.0) < 1.0
