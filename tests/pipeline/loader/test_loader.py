@@ -180,3 +180,15 @@ def test_memory_cap_keeps_one_file_per_partition_for_time_ordered_input(lake: La
     loader.max_buffered = batches[0].table.nbytes * 2  # room for about two batches
     s = loader.add_all(batches)  # 2000 events × 90 s = 50 hours, in time order
     assert s.loaded == 2000 and s.files == 50 == len({f.rsplit("/", 1)[0] for f in lake.table_files("cloudtrail")})
+
+
+def test_held_bytes_stay_under_the_cap_whatever_the_input_size(lake: Lake, settings: Settings):
+    loader = Loader(lake, settings.loader)
+    batches = [ct_batch(ct_rows(300, start=i * 300, step=timedelta(seconds=20))) for i in range(20)]
+    cap = loader.max_buffered = batches[0].table.nbytes * 3
+    peak = 0
+    for b in batches:  # 6,000 events over 33 hours
+        loader.add(b)
+        peak = max(peak, loader.buffered_bytes + loader.committer.inflight_bytes())
+    assert peak <= cap
+    assert loader.close().loaded == 6_000
