@@ -45,7 +45,10 @@ class TailCalibrator:
         hist, low = self.hist, self.low
         log2 = math.log2
         for v, raw in zip(views, raws):
-            b = int(4.0 * log2(1.0 + raw)) if raw > 0 else 0
+            if raw <= 0.0:
+                bins.append(0)  # the whole history is at least this unusual: no surprise
+                continue
+            b = int(4.0 * log2(1.0 + raw))
             if b >= BINS:
                 b = BINS - 1
             bins.append(b)

@@ -9,9 +9,13 @@ Views (each a z-like "how unusual" number, computed before the point is learnt):
   of the slow level's typical spread, for changes too gradual for the one-step forecaster;
 * **robust shift** — the median of the last 7 standardised residuals: insensitive to isolated
   spikes (so a spiky series does not hide a level change behind its spikes), it moves as soon
-  as half the recent points sit at a new level.
+  as half the recent points sit at a new level;
+* **range novelty** — how far the value lies outside the series' own recent range of normal
+  values (a maximum and minimum that fade towards the slow level over ~1,000 points), in units
+  of the slow level's spread: "higher than anything seen for days" (Skyline's and relative
+  entropy's value-distribution idea), which catches ramps and shifts the forecaster follows.
 
-All four views are signed and keep separate histograms for up and down moves:
+All five views are signed and keep separate histograms for up and down moves:
 many metrics spike one way only (CPU bursts), and a drop on such a series is still news.
 
 Raw views are not comparable across series (CPU is spiky, latency is smooth), so each view is
@@ -23,7 +27,7 @@ Flagged points (score ≥ ``flag``) are not learnt by the forecaster; after ``re
 consecutive flagged points it accepts the new level (a level shift becomes the new normal). Once
 an episode has been reported, points within ``refractory`` points of the alert are reported at half
 their score, so one incident yields one alert rather than a burst. State is a fixed number of
-floats per series (about 1,000).
+floats per series (about 1,100).
 """
 
 from __future__ import annotations
@@ -46,14 +50,15 @@ class MultiViewDetector:
     name = "multiview"
     __slots__ = ("k", "flag", "scale", "relevel_after", "refractory", "model", "calib",
                  "m_short", "drift_mean", "drift_dev", "flagged_run",
-                 "since_alert", "warm_n", "recent")
+                 "since_alert", "warm_n", "recent", "hi", "lo")
 
     def __init__(self, *, k: float = 2.0, flag: float = 0.5, scale: float = 3.0,
                  relevel_after: int = 12, refractory: int = 36, warmup: int = 30) -> None:
         self.k, self.flag, self.scale = k, flag, scale
         self.relevel_after, self.refractory = relevel_after, refractory
         self.model = SeasonalModel(warmup=warmup)
-        self.calib = TailCalibrator(8)  # four views × (up, down)
+        self.calib = TailCalibrator(10)  # five views × (up, down)
+        self.hi = self.lo = math.nan  # decaying range of normal values
         self.recent = [0.0] * MEDIAN_OF  # last standardised residuals (ring buffer)
         self.m_short = 0.0      # EW mean of residuals (α = 0.3)
         self.drift_mean = math.nan  # short average of values (α = 0.2)
@@ -77,8 +82,15 @@ class MultiViewDetector:
         z_drift = abs(d) / self.drift_dev if self.drift_dev > 0 else 0.0
         rec = self.recent
         med = sorted([*rec[1:], r / sigma])[3]
+        dd = self.drift_dev if self.drift_dev > 0 else sigma
+        if x > self.hi:
+            rv, rng = (x - self.hi) / dd, 8
+        elif x < self.lo:
+            rv, rng = (self.lo - x) / dd, 9
+        else:
+            rv, rng = 0.0, 8
         return [0 if r >= 0 else 1, 2 if m >= 0 else 3, 4 if d >= 0 else 5,
-                6 if med >= 0 else 7], [z, z_shift, z_drift, abs(med)], [], p, sigma
+                6 if med >= 0 else 7, rng], [z, z_shift, z_drift, abs(med), rv], [], p, sigma
 
     def _judge(self, t: float, x: float | None) -> tuple[Score, _Judged | None, float]:
         if x is None or x - x != 0.0:
@@ -87,7 +99,7 @@ class MultiViewDetector:
         if j is None:
             return WARMUP_SCORE, None, 0.0
         views, raws, bins, p, sigma = j
-        s = self.calib.surprise(views, raws, bins) - 0.6  # − log10(4): four views are looked at
+        s = self.calib.surprise(views, raws, bins) - 0.7  # − log10(5): five views are looked at
         full = s / (s + self.scale) if s > 0 else 0.0
         score = full * 0.5 if self.since_alert < self.refractory else full
         lo = p - self.k * sigma
@@ -113,7 +125,7 @@ class MultiViewDetector:
             self._learn(t, x, None, 0.0)
             return WARMUP_SCORE
         views, raws, bins, p, sigma = j
-        s = self.calib.surprise(views, raws, bins) - 0.6  # − log10(4): four views
+        s = self.calib.surprise(views, raws, bins) - 0.7  # − log10(5): five views
         full = s / (s + self.scale) if s > 0 else 0.0
         score = full * 0.5 if self.since_alert < self.refractory else full
         self._learn(t, x, j, full)
@@ -131,6 +143,10 @@ class MultiViewDetector:
         self.drift_dev += 0.01 * (abs(x - model.slow) - self.drift_dev)
         if j is None:
             model.learn(t, x)
+            if not (self.hi >= x):  # NaN at the start
+                self.hi = x
+            if not (self.lo <= x):
+                self.lo = x
             return
         views, raws, bins, p, sigma = j
         self.calib.learn(views, raws, bins)
@@ -147,9 +163,13 @@ class MultiViewDetector:
                 self.m_short = 0.0
                 self.recent = [0.0] * MEDIAN_OF
                 self.flagged_run = 0
+                self.hi, self.lo = max(self.hi, x), min(self.lo, x)
             return
         self.since_alert += 1
         self.flagged_run = 0
+        slow = model.slow
+        self.hi = x if x > self.hi else self.hi - 0.001 * (self.hi - slow)
+        self.lo = x if x < self.lo else self.lo - 0.001 * (self.lo - slow)
         model.learn(t, x)
 
     def state(self) -> dict[str, Any]:
