@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
+from pipeline.errors import InputError
 from pipeline.rollup import sql
-from pipeline.rollup.schema import ROLLUP
+from pipeline.rollup.schema import ROLLUP, SERIES_ID
 from pipeline.rollup.tiers import Job
 
 if TYPE_CHECKING:
@@ -74,11 +75,18 @@ class DuckDBEngine:
         raise ValueError(f"unknown job kind {job.kind!r}")
 
     def compute(self, job: Job, tasks: list[Task]) -> Iterator[tuple[Task, pa.Table]]:
+        import duckdb
+
         for task in tasks:
             if not task.files or task.lo >= task.hi:
                 yield task, ROLLUP.empty_table()
                 continue
-            table = self.con.sql(self.query(job, task)).arrow().read_all()
+            try:
+                table = self.con.sql(self.query(job, task)).arrow().read_all()
+            except duckdb.ConversionException as exc:
+                raise InputError(f"cannot roll up: {str(exc).splitlines()[0]} (series ids must be the "
+                                 "16 hex digits of pipeline.sources.cloudwatch.series_id)",
+                                 path=task.folder, field=SERIES_ID) from None
             yield task, conform(table)
 
     def close(self) -> None:

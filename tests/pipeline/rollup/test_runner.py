@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from pipeline.config import load_settings
+from pipeline.errors import InputError
 from pipeline.lake import Lake
 from pipeline.rollup.engine import DuckDBEngine
 from pipeline.rollup.runner import run_rollups
@@ -133,3 +134,12 @@ def test_activity_counts_match_real_cloudtrail(lake, settings, shared_data):
 def test_empty_lake(lake, settings):
     r = run_rollups(lake, settings, DuckDBEngine())
     assert r.clock is None and r.jobs == []
+
+
+def test_bad_series_id_is_a_clear_error(lake, settings):
+    bad = point(T0, 1.0)
+    bad["_wl_series_id"] = "not-a-hex-id"
+    write_metrics(lake, [bad])
+    with pytest.raises(InputError, match="series ids must be the 16 hex digits") as err:
+        run_rollups(lake, settings, DuckDBEngine())
+    assert err.value.field == "_wl_series_id" and "metrics_1m/dt=2026-11-05" in err.value.path
