@@ -136,7 +136,9 @@ class Lake:
     # -- atomic writes -----------------------------------------------------------------------
 
     def write_bytes(self, rel: str, data: bytes) -> FileInfo:
-        """Write ``data`` to ``rel`` so that the file appears complete or not at all.
+        """Write ``data`` to ``rel`` as is, so that the file appears complete or not at all.
+
+        The bytes are never re-encoded (pyarrow would gzip a ``*.gz`` name by default).
 
         Raises:
             WriteError: the write failed; no partial file is left at ``rel``.
@@ -144,7 +146,7 @@ class Lake:
         target = self.path(rel)
         try:
             if self.is_s3:
-                with self.fs.open_output_stream(target) as out:
+                with self.fs.open_output_stream(target, compression=None) as out:
                     out.write(data)
             else:
                 _local_atomic_write(target, data)
@@ -173,7 +175,8 @@ class Lake:
         return self.write_bytes(rel, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
 
     def read_bytes(self, rel: str) -> bytes:
-        with self.fs.open_input_stream(self.path(rel)) as f:
+        """The file's bytes exactly as stored (a ``.gz`` file is not decompressed)."""
+        with self.fs.open_input_stream(self.path(rel), compression=None) as f:
             return bytes(f.read())
 
     def read_json(self, rel: str) -> Any:

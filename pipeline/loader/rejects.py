@@ -67,8 +67,6 @@ def write(lake: Lake, source: str, rejections: list[Rejection], now: datetime) -
             return None
         folder = layout.partition_path("errors", {"source": source, "dt": now.strftime("%Y-%m-%d")})
         data = encode(rejections, now)
-        if lake.is_s3:  # pyarrow's S3 output stream gzips ``*.gz`` names itself
-            data = gzip.decompress(data)
         return lake.write_bytes(f"{folder}/part-{tag}.jsonl.gz", data)
 
 

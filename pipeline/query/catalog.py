@@ -252,7 +252,7 @@ def _jsonl_source(con: duckdb.DuckDBPyConnection, lake: Lake, spec: ViewSpec, fi
     schema = pa.schema([f if f.name != "raw" else pa.field("raw", pa.string()) for f in REJECTED])
     tables = []
     for f in files:
-        data = lake.read_bytes(f)  # pyarrow's input streams already un-gzip `.gz` files
+        data = lake.read_bytes(f)
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         if not data.strip():
