@@ -134,3 +134,15 @@ def test_constant_series_then_change_and_non_finite_values() -> None:
     out = [d.step(60.0 * i, v) for i, v in enumerate(vals)]
     assert out[200].score == out[210].score == 0.0 and not out[200].warm  # treated as missing
     assert out[250].expected is not None and abs(out[250].expected - 2.0) < 1.0
+
+
+def test_score_one_then_learn_one_equals_step() -> None:
+    vals = _noise(1500, seed=4)
+    vals[1200] = 90.0
+    a, b = make_detector(), make_detector()
+    for i, v in enumerate(vals):
+        t = 300.0 * i
+        s1 = a.score_one(t, v)
+        assert a.score_one(t, v) == s1  # scoring does not change the state
+        a.learn_one(t, v)
+        assert b.step(t, v) == s1
