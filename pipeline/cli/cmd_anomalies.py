@@ -96,7 +96,8 @@ def run_detect(args: argparse.Namespace, ctx: Any) -> int:
             import time
 
             time.sleep(parse_duration(args.interval))
-    _print(ctx, args, res, threshold, job_key(args.detector, args.table, args.stat))
+    key = job_key(args.detector, args.table, args.stat)
+    _print(ctx, args, res, threshold, key + ("-flink" if args.engine == "flink" else ""))
     if start is None and args.engine == "python" and not ctx.quiet:
         summary("follow state", {"saved": state_summary(
             ctx.lake, job_key(args.detector, args.table, args.stat))})
