@@ -4,6 +4,9 @@ developer's ``watchlake.toml`` or ``WATCHLAKE__*`` environment."""
 from __future__ import annotations
 
 import os
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,3 +53,41 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.fail(f"real test data not found at {SHARED_DATA}; set WATCHLAKE_SHARED_DATA")
     return SHARED_DATA
+
+
+AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A local AWS (moto in server mode) on 127.0.0.1 with test credentials in the environment;
+    yields its endpoint URL.
+
+    moto keeps its backends per process, not per server, so the state is reset when the server
+    starts and when it stops: buckets, streams and objects never leak from one test module into
+    another.
+    """
+    from moto.server import ThreadedMotoServer
+
+    saved = {k: os.environ.get(k) for k in AWS_TEST_ENV}
+    os.environ.update(AWS_TEST_ENV)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+
+    def reset() -> None:
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10)
+
+    reset()
+    try:
+        yield url
+    finally:
+        reset()
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -14,18 +14,14 @@ from pipeline.lake import Lake
 from pipeline.loader import Loader
 from pipeline.loader.compact import compact
 from pipeline.query.duck import connect
+from tests.conftest import moto_server
 from tests.pipeline.loader.helpers import ct_batch, ct_rows
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def s3():
+    with moto_server() as url:
+        yield url
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ from pipeline.lake import Lake
 from pipeline.query.duck import run_query
 from pipeline.query.investigations import run_investigation
 from pipeline.query.logs_insights import run_insights
+from tests.conftest import moto_server
 from tests.pipeline.query.ctdata import event, write_events
 
 pytestmark = pytest.mark.slow
@@ -19,23 +19,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def s3_lake() -> Iterator[Lake]:
-    from moto.server import ThreadedMotoServer
-
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
     import boto3
 
-    boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1").create_bucket(Bucket="lake")
-    lake = Lake("s3://lake/wl", endpoint_url=f"http://{host}:{port}")
-    write_events(lake, [event("CreateUser", "2026-11-01T10:00:00Z"),
-                        event("DeleteUser", "2026-11-02T10:00:00Z", error="AccessDenied")])
-    yield lake
-    server.stop()
-    for k, v in saved.items():
-        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    with moto_server() as url:
+        boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket="lake")
+        lake = Lake("s3://lake/wl", endpoint_url=url)
+        write_events(lake, [event("CreateUser", "2026-11-01T10:00:00Z"),
+                            event("DeleteUser", "2026-11-02T10:00:00Z", error="AccessDenied")])
+        yield lake
 
 
 def test_sql_on_s3(s3_lake):

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import InputNotFoundError
 from pipeline.sources import read
-from tests.conftest import SAMPLE_DATA
+from tests.conftest import SAMPLE_DATA, moto_server
 
 from .conftest import collect
 
@@ -21,32 +21,17 @@ pytestmark = pytest.mark.slow  # starts a local S3 server
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    import os
-
-    from moto.server import ThreadedMotoServer
-
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=url)
-    s3.create_bucket(Bucket=BUCKET)
-    # the committed CloudTrail folder for 2026-11-07 and -08 (both regions) plus the digest file
-    for p in sorted(CT.rglob("*.json.gz")):
-        rel = p.relative_to(CT).as_posix()
-        if "/2026/11/07/" in rel or "/2026/11/08/" in rel or "CloudTrail-Digest" in rel:
-            s3.put_object(Bucket=BUCKET, Key=f"org/{rel}", Body=p.read_bytes())
-    yield url
-    server.stop()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with moto_server() as url:
+        s3 = boto3.client("s3", endpoint_url=url)
+        s3.create_bucket(Bucket=BUCKET)
+        # the committed CloudTrail folder for 2026-11-07 and -08 (both regions) plus the digest file
+        for p in sorted(CT.rglob("*.json.gz")):
+            rel = p.relative_to(CT).as_posix()
+            if "/2026/11/07/" in rel or "/2026/11/08/" in rel or "CloudTrail-Digest" in rel:
+                s3.put_object(Bucket=BUCKET, Key=f"org/{rel}", Body=p.read_bytes())
+        yield url
 
 
 def _local(days: tuple[str, ...]) -> list[Path]:

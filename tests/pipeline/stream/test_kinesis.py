@@ -11,17 +11,13 @@ from pipeline.lake import Lake
 from pipeline.query.duck import connect
 from pipeline.stream.consumer import Checkpoints
 from pipeline.stream.kinesis import KinesisConsumer
+from tests.conftest import moto_server
 
 
 @pytest.fixture(scope="module")
 def endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
