@@ -59,8 +59,6 @@ def _names(t: pa.DataType) -> frozenset[str]:
     return frozenset(t.field(i).name for i in range(t.num_fields))
 
 
-
-
 _EMPTY: dict[str, Any] = {}
 
 
@@ -69,15 +67,29 @@ def _column(dicts: Sequence[dict[str, Any]], name: str) -> list[Any]:
     return list(map(dict.get, dicts, itertools.repeat(name, len(dicts))))
 
 
-def _struct(objs: list[Any], typ: pa.DataType, path: tuple[str, ...],
-            extra: dict[int, dict[str, Any]]) -> pa.Array:
-    """Build a struct column from dicts (or None) child by child; children no dict has are
-    all-null. Members the type does not name go to ``extra`` under ``path``; a non-dict value
-    raises (the slow path then names the field)."""
+def _plain(typ: pa.DataType) -> pa.DataType:
+    """``typ`` without ``webIdFederationData`` (JSON text, built apart): the type Arrow converts
+    the event dicts to in one call."""
+    if not pa.types.is_struct(typ):
+        return typ
+    return pa.struct([pa.field(f.name, _plain(f.type)) for f in typ if f.name != _WEBID])
+
+
+_CONVERT = pa.struct([pa.field(f.name, pa.string() if f.name == "eventTime" else _plain(f.type))
+                      for f in _FIELDS if f.name not in _JSON])
+_CONVERT_NAMES = [f.name for f in _CONVERT]
+_DICT_OR_NONE = frozenset({dict, type(None)})
+
+
+def _extras(objs: list[Any], typ: pa.DataType, path: tuple[str, ...],
+            extra: dict[int, dict[str, Any]], seen: dict[tuple[str, ...], list[Any]]) -> None:
+    """Check that every non-None value is an object and collect members ``typ`` does not name
+    into ``extra`` under ``path``, recursing into present struct children (the order members
+    reach ``extra`` is fixed: a struct's own, then its children's in field order). ``seen`` gets
+    each visited struct's values (``{}`` for None) by path."""
+    if not set(map(type, objs)) <= _DICT_OR_NONE:
+        raise TypeError(f"{'.'.join(path)} is not an object")
     dicts = [o for o in objs if o is not None]
-    for o in dicts:
-        if o.__class__ is not dict:
-            raise TypeError(f"{'.'.join(path)} is not an object")
     present: set[str] = set().union(*dicts) if dicts else set()
     known = _names(typ)
     if not present <= known:
@@ -87,48 +99,65 @@ def _struct(objs: list[Any], typ: pa.DataType, path: tuple[str, ...],
                 for p in path:
                     node = node.setdefault(p, {})
                 node.update((k, v) for k, v in o.items() if k not in known)
+    full = objs if len(dicts) == len(objs) else [_EMPTY if o is None else o for o in objs]
+    seen[path] = full
+    for f in typ:
+        if pa.types.is_struct(f.type) and f.name in present:
+            _extras(_column(full, f.name), f.type, (*path, f.name), extra, seen)
+
+
+def _webid(contexts: list[Any] | None, n: int) -> pa.Array:
+    """``userIdentity.sessionContext.webIdFederationData`` as JSON text (a string stays as is),
+    from the ``sessionContext`` objects (``{}`` for none); None when no event has one."""
+    if contexts is None:
+        return pa.nulls(n, pa.string())
+    vals = _column(contexts, _WEBID)
+    try:
+        out = [v if v is None or v.__class__ is str else orjson.dumps(v) for v in vals]
+    except TypeError:  # what orjson refuses (huge ints): the stdlib
+        out = [v if v is None or v.__class__ is str else dumps(v) for v in vals]
+    return pa.array(out, type=pa.string())
+
+
+def _with_webid(arr: pa.StructArray, typ: pa.DataType, webid: pa.Array) -> pa.Array:
+    """Rebuild ``arr`` (converted with :func:`_plain` types) as ``typ``, inserting ``webid``."""
     children = []
-    n = len(objs)
-    full = objs if len(dicts) == n else [_EMPTY if o is None else o for o in objs]
-    for i in range(typ.num_fields):
-        f = typ.field(i)
-        if f.name not in present:
-            children.append(pa.nulls(n, f.type))
+    fields_ = arr.flatten()
+    j = 0
+    for f in typ:
+        if f.name == _WEBID:
+            children.append(webid)
             continue
-        vals = _column(full, f.name)
-        if pa.types.is_struct(f.type):
-            children.append(_struct(vals, f.type, (*path, f.name), extra))
-        elif f.name == _WEBID:  # JSON text in the lake: an empty `{}` struct cannot be Parquet
-            children.append(pa.array([v if v is None or v.__class__ is str else dumps(v) for v in vals],
-                                     type=pa.string()))
-        else:
-            children.append(pa.array(vals, type=f.type))
-    mask = pa.array([o is None for o in objs], type=pa.bool_()) if len(dicts) < n else None
+        child = fields_[j]
+        j += 1
+        if pa.types.is_struct(f.type) and child.type != f.type:
+            child = _with_webid(child, f.type, webid)
+        children.append(child)
+    mask = arr.is_null() if arr.null_count else None
     return pa.StructArray.from_arrays(children, fields=list(typ), mask=mask)
 
 
 def _fast(events: Sequence[dict[str, Any]], origins: list[str]) -> pa.Table:
-    """Build the table in one pass per present column; raises on any value Arrow refuses."""
+    """Build the table with one Arrow conversion of the event dicts (every column but the JSON
+    text ones, which orjson writes); raises on any value Arrow refuses."""
     n = len(events)
-    for e in events:
-        if e.__class__ is not dict:
-            raise TypeError("record is not a JSON object")
+    if not set(map(type, events)) <= {dict}:
+        raise TypeError("record is not a JSON object")
     present: set[str] = set().union(*events) if events else set()
     extra: dict[int, dict[str, Any]] = {}
-    cols: dict[str, pa.Array] = {}
-    for name in _STR:
-        cols[name] = (pa.array(_column(events, name), type=pa.string()) if name in present
-                      else pa.nulls(n, pa.string()))
-    for name in _BOOL:
-        cols[name] = (pa.array(_column(events, name), type=pa.bool_()) if name in present
-                      else pa.nulls(n, pa.bool_()))
+    seen: dict[tuple[str, ...], list[Any]] = {}
+    for name, typ in (("userIdentity", USER_IDENTITY), ("tlsDetails", TLS_DETAILS)):
+        if name in present:
+            _extras(_column(events, name), typ, (name,), extra, seen)
+    conv = pa.array(events, type=_CONVERT) if n else pa.nulls(0, _CONVERT)
+    cols: dict[str, pa.Array] = dict(zip(_CONVERT_NAMES, conv.flatten()))
     for name in _JSON:
         cols[name] = (pa.array([None if v is None else orjson.dumps(v) for v in _column(events, name)],
                                type=pa.string()) if name in present else pa.nulls(n, pa.string()))
-    cols["eventTime"] = pa.array(_column(events, "eventTime"), type=pa.string()).cast(TS)
-    for name, typ in (("userIdentity", USER_IDENTITY), ("tlsDetails", TLS_DETAILS)):
-        cols[name] = (_struct(_column(events, name), typ, (name,), extra) if name in present
-                      else pa.nulls(n, typ))
+    cols["eventTime"] = cols["eventTime"].cast(TS)
+    ui = cols["userIdentity"]
+    cols["userIdentity"] = _with_webid(ui, USER_IDENTITY,
+                                       _webid(seen.get(("userIdentity", "sessionContext")), n))
     if not present <= KNOWN:
         for i, e in enumerate(events):
             if not e.keys() <= KNOWN:

@@ -19,6 +19,7 @@ events before the damage (see :mod:`pipeline.sources.jsondocs`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -96,6 +97,15 @@ def _element(st: _FileState, pos: int, value: Any) -> None:
     st.add(pos, value)
 
 
+def _plain_events(items: list[Any]) -> bool:
+    """True when :func:`_element` would add every item unchanged: all are objects and none
+    is a lookup-events item or an EventBridge envelope (checked on the union of their keys)."""
+    if not items or set(map(type, items)) != {dict}:
+        return False
+    keys: set[str] = set().union(*items)
+    return "CloudTrailEvent" not in keys and "detail-type" not in keys
+
+
 def _value(st: _FileState, line: int | None, value: Any) -> Iterator[Batch]:
     """Expand one top-level JSON value; yield batches whenever ``batch_size`` is reached."""
     items: list[Any] | None = None
@@ -111,6 +121,19 @@ def _value(st: _FileState, line: int | None, value: Any) -> Iterator[Batch]:
         items = value
     if items is None:
         _element(st, line if line is not None else 0, value)
+    elif _plain_events(items):
+        # every item is an event as it is: add them in slices that end where a batch fills up,
+        # exactly where the per-item loop below would flush
+        i, n = 0, len(items)
+        while i < n:
+            k = min(n - i, max(st.batch_size - len(st.events), 1))
+            st.events.extend(items[i:i + k])
+            st.positions.extend(range(i, i + k) if line is None else itertools.repeat(line, k))
+            i += k
+            if st.full():
+                b = st.flush()
+                if b is not None:
+                    yield b
     else:
         for i, item in enumerate(items):
             _element(st, i if line is None else line, item)
