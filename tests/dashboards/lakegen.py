@@ -20,6 +20,7 @@ import pyarrow.compute  # noqa: F401 - pa.compute below
 
 from pipeline.lake import Lake, layout
 from pipeline.schemas import CLOUDTRAIL, LOGS, METRICS, RECORDS
+from pipeline.sources.cloudwatch import series_id
 
 START = datetime(2026, 11, 8, 0, 0, tzinfo=UTC)
 HOURS = 48
@@ -105,7 +106,7 @@ def metric_rows() -> list[dict]:
                          "timestamp": base + timedelta(minutes=m), "unit": "Percent",
                          "storage_resolution": 60, "sample_count": 1.0, "sum": v, "min": v, "max": v,
                          "account_id": ACCOUNT, "region": "us-east-1",
-                         "_wl_series_id": f"AWS/EC2|CPUUtilization|{inst}",
+                         "_wl_series_id": series_id("AWS/EC2", "CPUUtilization", {"InstanceId": inst}, "Percent"),
                          "_wl_origin": "fixture", "_wl_ingest_time": datetime(2026, 11, 10, tzinfo=UTC)})
     return rows
 
