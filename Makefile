@@ -33,6 +33,8 @@ demo: install
 	$(BIN)/watchlake --lake $(LAKE) demo
 
 test: install chromium
+	$(BIN)/ruff check pipeline jobs dashboards tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 test-fast: install
