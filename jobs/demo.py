@@ -8,6 +8,7 @@ issue that adds a stage adds one line here.
 from __future__ import annotations
 
 import importlib
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ def run_demo(demo: Demo, only: list[str] | None = None) -> dict[str, dict[str, A
     for title, target in STAGES:
         if only and title not in only:
             continue
+        if not demo.quiet:
+            print(f"-- {title}: running", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         lines = _resolve(target)(demo)
         lines = {**lines, "time": f"{time.perf_counter() - t0:.1f} s"}
