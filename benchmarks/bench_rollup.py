@@ -68,12 +68,16 @@ def generate(root: Path, n: int) -> None:
     con.close()
 
 
-def bare_chain(raw_glob: str, work: Path, with_sketch: bool) -> dict[str, float]:
-    """The bare DuckDB chain (each level read from and written to Parquet); seconds per tier."""
+Times = dict[str, tuple[float, float]]
+"""Per tier: (wall seconds, CPU seconds of this process, all threads)."""
+
+
+def bare_chain(raw_glob: str, work: Path, with_sketch: bool) -> Times:
+    """The bare DuckDB chain (each level read from and written to Parquet); times per tier."""
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
     lo, hi = T0 - timedelta(days=1), T0 + timedelta(days=60)
-    times: dict[str, float] = {}
+    times: Times = {}
     src = [raw_glob]
     for job in TIER_JOBS:
         target = str(work / f"{job.target}-{'sk' if with_sketch else 'plain'}.parquet")
@@ -85,23 +89,30 @@ def bare_chain(raw_glob: str, work: Path, with_sketch: bool) -> dict[str, float]
                  f"time_bucket(INTERVAL '{job.period} seconds', \"timestamp\") AS \"timestamp\", "
                  f"sum(sample_count) AS sample_count, sum(\"sum\") AS \"sum\", min(\"min\") AS \"min\", "
                  f"max(\"max\") AS \"max\" FROM read_parquet({src!r}) GROUP BY _wl_series_id, 6")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         con.execute(f"COPY ({q}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD)")
-        times[job.name] = time.perf_counter() - t0
+        times[job.name] = (time.perf_counter() - t0, time.process_time() - c0)
         src = [target]
     con.close()
     return times
 
 
-def run_engine(lake_root: Path, raw_src: Path, engine: object) -> tuple[dict[str, float], dict[str, int]]:
+def run_engine(lake_root: Path, raw_src: Path, engine: object) -> tuple[Times, dict[str, int]]:
+    """The real rollup job, one tier at a time (so each tier's CPU time is its own)."""
     if lake_root.exists():
         shutil.rmtree(lake_root)
     (lake_root / "raw").mkdir(parents=True)
     shutil.copytree(raw_src, lake_root / "raw" / "metrics")
     settings = load_settings(env={}, overrides={"lake.root": str(lake_root)})
     lake = Lake.from_settings(settings)
-    report = run_rollups(lake, settings, engine, jobs=TIER_JOBS)  # type: ignore[arg-type]
-    return {j.job: j.seconds for j in report.jobs}, {j.target: j.rows for j in report.jobs}
+    times: Times = {}
+    rows: dict[str, int] = {}
+    for job in TIER_JOBS:
+        c0 = time.process_time()
+        report = run_rollups(lake, settings, engine, jobs=[job])  # type: ignore[arg-type]
+        times[job.name] = (report.jobs[0].seconds, time.process_time() - c0)
+        rows[job.target] = report.jobs[0].rows
+    return times, rows
 
 
 def query_latency(lake_root: Path) -> tuple[float, float, int]:
@@ -147,15 +158,25 @@ def main(argv: list[str] | None = None) -> int:
     bare = bare_chain(str(raw) + "/**/*.parquet", base, with_sketch=False)
     same = bare_chain(str(raw) + "/**/*.parquet", base, with_sketch=True)
     ours, rows = run_engine(base / "lake-duckdb", raw, DuckDBEngine())
-    print(f"{'tier':<12} {'rows':>10} {'duckdb job':>11} {'bare c/s/m/m':>13} {'ratio':>6} "
-          f"{'bare same SQL':>14} {'ratio':>6}")
+    print(f"{'':<23} {'duckdb job':>15} {'bare c/s/m/m':>15} {'ratio':>11} {'bare same SQL':>15} {'ratio':>11}")
+    print(f"{'tier':<12} {'rows':>10} " + f"{'wall':>7} {'cpu':>7} " * 2 + f"{'wall':>5} {'cpu':>5} "
+          + f"{'wall':>7} {'cpu':>7} " + f"{'wall':>5} {'cpu':>5}")
+
+    def line(name: str, rows_: str, o: tuple[float, float], b: tuple[float, float],
+             s: tuple[float, float]) -> str:
+        return (f"{name:<12} {rows_:>10} {o[0]:>6.2f}s {o[1]:>6.2f}s {b[0]:>6.2f}s {b[1]:>6.2f}s "
+                f"{o[0] / b[0]:>4.2f}x {o[1] / b[1]:>4.2f}x {s[0]:>6.2f}s {s[1]:>6.2f}s "
+                f"{o[0] / s[0]:>4.2f}x {o[1] / s[1]:>4.2f}x")
+
     for job in TIER_JOBS:
-        print(f"{job.name:<12} {rows[job.target]:>10,} {ours[job.name]:>10.3f}s {bare[job.name]:>12.3f}s "
-              f"{ours[job.name] / bare[job.name]:>5.2f}x {same[job.name]:>13.3f}s "
-              f"{ours[job.name] / same[job.name]:>5.2f}x")
-    tot, tb, ts = sum(ours.values()), sum(bare.values()), sum(same.values())
-    print(f"{'chain':<12} {'':>10} {tot:>10.3f}s {tb:>12.3f}s {tot / tb:>5.2f}x {ts:>13.3f}s {tot / ts:>5.2f}x"
-          f"   ({n / tot:,.0f} dp/s; target ratio vs bare ≤ 1.5x)")
+        print(line(job.name, f"{rows[job.target]:,}", ours[job.name], bare[job.name], same[job.name]))
+
+    def total(t: Times) -> tuple[float, float]:
+        return sum(w for w, _ in t.values()), sum(c for _, c in t.values())
+
+    tot = total(ours)
+    print(line("chain", "", tot, total(bare), total(same))
+          + f"   ({n / tot[0]:,.0f} dp/s; target ratio vs bare ≤ 1.5x)")
 
     q, qb, pts = query_latency(base / "lake-duckdb")
     print(f"metrics get, one series, 15 days: {q:.1f} ms median ({pts} points; target < 100 ms); "
@@ -189,9 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         inputs = {"metrics→1m": fn, "1m→5m": frows["metrics_1m"], "5m→1h": frows["metrics_5m"]}
         for job in TIER_JOBS:
             pj = per_job.get(job.name, {"export": 0, "flink": 0, "assemble": 0})
-            print(f"{job.name:<12} {frows[job.target]:>10,} {fsec[job.name]:>7.2f}s {pj['export']:>7.2f}s "
+            print(f"{job.name:<12} {frows[job.target]:>10,} {fsec[job.name][0]:>7.2f}s {pj['export']:>7.2f}s "
                   f"{pj['flink']:>7.2f}s {pj['assemble']:>8.2f}s {inputs[job.name] / max(pj['flink'], 1e-9):>13,.0f}")
-        ftot = sum(fsec.values())
+        ftot = sum(w for w, _ in fsec.values())
         print(f"flink chain {ftot:.1f} s for {fn:,} raw rows ({fn / ftot:,.0f} raw rows/s end to end, "
               f"start-up excluded; {eng.timings['flink'] - before['flink']:.1f} s inside Flink)")
         eng.close()

@@ -37,82 +37,103 @@ def _range(col: str, lo: datetime, hi: datetime) -> str:
     return f"{col} >= TIMESTAMPTZ '{iso(lo)}' AND {col} < TIMESTAMPTZ '{iso(hi)}'"
 
 
+_SRC = """
+src AS (
+    SELECT {sid} AS sid, epoch_ms("timestamp") // {ms} AS b, sample_count, "sum", "min", "max", {extra}
+    FROM read_parquet({files}, union_by_name = true)
+    WHERE {where}
+),
+ids AS (
+    SELECT sid, namespace, metric_name, dimensions, unit,
+           row_number() OVER (ORDER BY namespace, metric_name, dimensions, unit) AS r
+    FROM (SELECT {sid} AS sid, any_value(namespace) AS namespace, any_value(metric_name) AS metric_name,
+                 any_value(dimensions) AS dimensions, any_value(unit) AS unit
+          FROM read_parquet({files}, union_by_name = true) WHERE {where} GROUP BY 1)
+)"""
+"""The source rows with integer series ids and bucket indexes, and the series identities (once
+per series, from a scan of the string columns only, with their rank in the output order), so
+that the bucket aggregates and the final sort work on integers only."""
+
 _OUT = """
-SELECT printf('%016x', st.sid) AS _wl_series_id, st.namespace, st.metric_name, st.dimensions, st.unit,
-       to_timestamp(st.b * {period}) AS "timestamp", CAST({period} AS INTEGER) AS period,
-       st.sample_count, st."sum", st."min", st."max",
-       coalesce(sk.sketch, []) AS sketch, coalesce(sk.sketch_count, 0.0) AS sketch_count
-FROM stats st LEFT JOIN sk ON st.sid = sk.sid AND st.b = sk.b
-ORDER BY st.namespace, st.metric_name, st.dimensions, st.unit, st.b
+SELECT printf('%016x', st.sid) AS _wl_series_id, ids.namespace, ids.metric_name, ids.dimensions,
+       ids.unit, to_timestamp(st.b * {period}) AS "timestamp", CAST({period} AS INTEGER) AS period,
+       st.sample_count, st."sum", st."min", st."max", {sketch} AS sketch, st.sketch_count
+FROM st JOIN ids ON st.sid = ids.sid {join}
+ORDER BY ids.r, st.b
 """
 
 _SKETCH = """
 sk AS (
-    SELECT sid, b,
-           list({{'sign': sg, 'key': k, 'count': c}} ORDER BY sg, k) AS sketch,
-           sum(c) AS sketch_count
-    FROM keys GROUP BY sid, b
+    SELECT sid, b, list_sort(list({{'sign': sg, 'key': k, 'count': c}})) AS sk
+    FROM (SELECT sid, b, e.sign AS sg, e.key AS k, sum(e.count) AS c
+          FROM (SELECT sid, b, unnest(sk) AS e FROM {source}) GROUP BY ALL)
+    GROUP BY sid, b
 )"""
+"""Sketches merged: the entries unnested, counts of equal ``(sign, key)`` added, and the entries
+of each (series, bucket) listed in ``(sign, key)`` order (``list_sort`` on the structs; cheaper
+than an ordered ``list(… ORDER BY …)``)."""
+
+
+def _src(files: list[str], period: int, lo: datetime, hi: datetime, extra: str) -> str:
+    return _SRC.format(sid=_SID, ms=period * 1000, extra=extra, files=_files(files),
+                       where=_range('"timestamp"', lo, hi))
 
 
 def raw_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
-    """Raw datapoints (table ``metrics``) → buckets of ``period`` seconds."""
+    """Raw datapoints (table ``metrics``) → buckets of ``period`` seconds.
+
+    One hash aggregate per (series, bucket) computes the partials *and* the sorted list of
+    sketch entries (one per sketched value); only the buckets where two values share a
+    ``(sign, key)`` (``dup``) go through :data:`_SKETCH` to add their counts. Grouping every
+    (series, bucket, key) first would cost about twice as much, since at α = 1 % almost every
+    value has a key of its own.
+    """
+    entry = f"{{'sign': {sql_sign('v')}, 'key': {sql_key('v')}, 'count': c}}"
     return f"""
-WITH src AS (
-    SELECT {_SID} AS sid, namespace, metric_name, dimensions, unit,
-           epoch_ms("timestamp") // {period * 1000} AS b,
-           sample_count, "sum", "min", "max", "values", counts
-    FROM read_parquet({_files(files)}, union_by_name = true)
-    WHERE {_range('"timestamp"', lo, hi)}
-),
-stats AS (
-    SELECT sid, b, any_value(namespace) AS namespace, any_value(metric_name) AS metric_name,
-           any_value(dimensions) AS dimensions, any_value(unit) AS unit,
-           sum(sample_count) AS sample_count, sum("sum") AS "sum",
-           min("min") AS "min", max("max") AS "max"
-    FROM src GROUP BY sid, b
-),
+WITH {_src(files, period, lo, hi, '"values", counts')},
 pts AS (
-    SELECT sid, b, "min" AS v, sample_count AS c FROM src
-    WHERE "values" IS NULL AND sample_count > 0 AND "min" = "max" AND "sum" = "min" * sample_count
+    SELECT sid, b, sample_count, "sum", "min", "max",
+           CASE WHEN "values" IS NULL AND sample_count > 0 AND "min" = "max"
+                     AND "sum" = "min" * sample_count THEN "min" END AS v,
+           sample_count AS c
+    FROM src
     UNION ALL
-    SELECT sid, b, v, c FROM (
+    SELECT sid, b, NULL, NULL, NULL, NULL, v, c FROM (
         SELECT sid, b, unnest("values") AS v,
                unnest(coalesce(counts, list_transform("values", lambda x: 1.0))) AS c
         FROM src WHERE "values" IS NOT NULL
     ) WHERE v IS NOT NULL AND c > 0
 ),
-keys AS (
-    SELECT sid, b, {sql_sign('v')} AS sg, {sql_key('v')} AS k, sum(c) AS c
-    FROM pts GROUP BY ALL
+agg AS (
+    SELECT sid, b, sum(sample_count) AS sample_count, sum("sum") AS "sum",
+           min("min") AS "min", max("max") AS "max",
+           coalesce(list_sort(list({entry}) FILTER (WHERE v IS NOT NULL)), []) AS sk,
+           coalesce(sum(c) FILTER (WHERE v IS NOT NULL), 0.0) AS sketch_count
+    FROM pts GROUP BY sid, b
 ),
-{_SKETCH.format()}
-{_OUT.format(period=period)}"""
+st AS (
+    SELECT *, coalesce(list_bool_or(list_transform(
+               list_zip(list_slice(sk, 1, len(sk) - 1), list_slice(sk, 2, len(sk))),
+               lambda p: p[1].key = p[2].key AND p[1].sign = p[2].sign)), false) AS dup
+    FROM agg
+),
+{_SKETCH.format(source="st WHERE dup")}
+{_OUT.format(period=period, sketch="CASE WHEN st.dup THEN sk.sk ELSE st.sk END",
+             join="LEFT JOIN sk ON st.dup AND st.sid = sk.sid AND st.b = sk.b")}"""
 
 
 def merge_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
     """Buckets of a finer tier → buckets of ``period`` seconds (partials merged, never averaged)."""
     return f"""
-WITH src AS (
-    SELECT {_SID} AS sid, namespace, metric_name, dimensions, unit,
-           epoch_ms("timestamp") // {period * 1000} AS b,
-           sample_count, "sum", "min", "max", sketch, sketch_count
-    FROM read_parquet({_files(files)}, union_by_name = true)
-    WHERE {_range('"timestamp"', lo, hi)}
-),
-stats AS (
-    SELECT sid, b, any_value(namespace) AS namespace, any_value(metric_name) AS metric_name,
-           any_value(dimensions) AS dimensions, any_value(unit) AS unit,
-           sum(sample_count) AS sample_count, sum("sum") AS "sum",
-           min("min") AS "min", max("max") AS "max"
+WITH {_src(files, period, lo, hi, 'sketch AS sk, sketch_count')},
+st AS (
+    SELECT sid, b, sum(sample_count) AS sample_count, sum("sum") AS "sum",
+           min("min") AS "min", max("max") AS "max", sum(sketch_count) AS sketch_count
     FROM src GROUP BY sid, b
 ),
-keys AS (
-    SELECT sid, b, e.sign AS sg, e.key AS k, sum(e.count) AS c
-    FROM (SELECT sid, b, unnest(sketch) AS e FROM src) GROUP BY ALL
-),
-{_SKETCH.format()}
-{_OUT.format(period=period)}"""
+{_SKETCH.format(source="src")}
+{_OUT.format(period=period, sketch="coalesce(sk.sk, [])",
+             join="LEFT JOIN sk ON st.sid = sk.sid AND st.b = sk.b")}"""
 
 
 def activity_query(files: list[str], lo: datetime, hi: datetime) -> str:
