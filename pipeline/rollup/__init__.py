@@ -43,7 +43,8 @@ negative values, so we answer them.)
 
 Modules: :mod:`~pipeline.rollup.sketch` (the sketch), :mod:`~pipeline.rollup.schema`,
 :mod:`~pipeline.rollup.tiers` (tiers, jobs, validation), :mod:`~pipeline.rollup.sql` (DuckDB
-queries incl. CloudTrail activity), :mod:`~pipeline.rollup.engine`,
+queries incl. CloudTrail activity), :mod:`~pipeline.rollup.merge` (sketch merging in numpy),
+:mod:`~pipeline.rollup.engine`,
 :mod:`~pipeline.rollup.runner` (incremental, idempotent, atomic rebuilds with the recompute
 window), :mod:`~pipeline.rollup.state`, :mod:`~pipeline.rollup.retention`.
 """

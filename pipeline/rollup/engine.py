@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from pipeline.errors import InputError
 from pipeline.rollup import sql
+from pipeline.rollup.merge import merge_sketches
 from pipeline.rollup.schema import ROLLUP, SERIES_ID
 from pipeline.rollup.tiers import Job
 
@@ -51,8 +52,26 @@ def conform(table: pa.Table) -> pa.Table:
     return table.cast(ROLLUP)
 
 
+def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
+                 lo: datetime, hi: datetime) -> pa.Table:
+    """One rollup computed by DuckDB (and numpy for merged sketches), in :data:`ROLLUP` schema and
+    order: ``raw`` datapoints or ``merge`` of a finer tier into buckets of ``period`` seconds, or
+    CloudTrail ``activity`` (1m)."""
+    if kind == "raw":
+        return conform(con.sql(sql.raw_query(files, period, lo, hi)).arrow().read_all())
+    if kind == "merge":
+        stats = con.sql(sql.merge_stats_query(files, period, lo, hi)).arrow().read_all()
+        rows = con.sql(sql.merge_rows_query(files, period, lo, hi)).arrow().read_all()
+        sketch = merge_sketches(stats["_rb"], rows["_rb"], rows["sketch"])
+        return conform(stats.set_column(stats.schema.get_field_index("sketch"), "sketch", sketch))
+    if kind == "activity":
+        return conform(con.sql(sql.activity_query(files, lo, hi)).arrow().read_all())
+    raise ValueError(f"unknown job kind {kind!r}")
+
+
 class DuckDBEngine:
-    """Rollups as DuckDB SQL over the source Parquet files (:mod:`pipeline.rollup.sql`)."""
+    """Rollups as DuckDB SQL over the source Parquet files (:mod:`pipeline.rollup.sql`); merged
+    sketches in numpy (:mod:`pipeline.rollup.merge`)."""
 
     name = "duckdb"
 
@@ -64,16 +83,6 @@ class DuckDBEngine:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
 
-    def query(self, job: Job, task: Task) -> str:
-        files = list(task.files)
-        if job.kind == "raw":
-            return sql.raw_query(files, job.period, task.lo, task.hi)
-        if job.kind == "merge":
-            return sql.merge_query(files, job.period, task.lo, task.hi)
-        if job.kind == "activity":
-            return sql.activity_query(files, task.lo, task.hi)
-        raise ValueError(f"unknown job kind {job.kind!r}")
-
     def compute(self, job: Job, tasks: list[Task]) -> Iterator[tuple[Task, pa.Table]]:
         import duckdb
 
@@ -82,12 +91,12 @@ class DuckDBEngine:
                 yield task, ROLLUP.empty_table()
                 continue
             try:
-                table = self.con.sql(self.query(job, task)).arrow().read_all()
+                table = rollup_table(self.con, job.kind, list(task.files), job.period, task.lo, task.hi)
             except duckdb.ConversionException as exc:
                 raise InputError(f"cannot roll up: {str(exc).splitlines()[0]} (series ids must be the "
                                  "16 hex digits of pipeline.sources.cloudwatch.series_id)",
                                  path=task.folder, field=SERIES_ID) from None
-            yield task, conform(table)
+            yield task, table
 
     def close(self) -> None:
         self.con.close()

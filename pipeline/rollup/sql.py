@@ -2,7 +2,10 @@
 CloudTrail events → per-minute activity counts.
 
 Every query reads a list of Parquet files, keeps rows with ``lo <= timestamp < hi`` and returns
-rows in :data:`pipeline.rollup.schema.ROLLUP` column order. Partials:
+rows in :data:`pipeline.rollup.schema.ROLLUP` column order; for merges of a finer tier the
+sketches are merged in numpy (:func:`merge_stats_query`, :func:`merge_rows_query`,
+:mod:`pipeline.rollup.merge`, put together by :func:`pipeline.rollup.engine.rollup_table`).
+Partials:
 
 * ``sample_count``/``sum``/``min``/``max`` are SUM/SUM/MIN/MAX of the source partials, so a
   statistic set (Metric Streams, PutMetricData StatisticValues) merges exactly like single
@@ -57,7 +60,7 @@ that the bucket aggregates and the final sort work on integers only."""
 _OUT = """
 SELECT printf('%016x', st.sid) AS _wl_series_id, ids.namespace, ids.metric_name, ids.dimensions,
        ids.unit, to_timestamp(st.b * {period}) AS "timestamp", CAST({period} AS INTEGER) AS period,
-       st.sample_count, st."sum", st."min", st."max", {sketch} AS sketch, st.sketch_count
+       st.sample_count, st."sum", st."min", st."max", {sketch} AS sketch, st.sketch_count{extra}
 FROM st JOIN ids ON st.sid = ids.sid {join}
 ORDER BY ids.r, st.b
 """
@@ -69,9 +72,9 @@ sk AS (
           FROM (SELECT sid, b, unnest(sk) AS e FROM {source}) GROUP BY ALL)
     GROUP BY sid, b
 )"""
-"""Sketches merged: the entries unnested, counts of equal ``(sign, key)`` added, and the entries
-of each (series, bucket) listed in ``(sign, key)`` order (``list_sort`` on the structs; cheaper
-than an ordered ``list(… ORDER BY …)``)."""
+"""Sketch entries with a repeated ``(sign, key)`` merged: unnested, counts of equal entries added,
+and listed again in ``(sign, key)`` order (``list_sort`` on the structs; cheaper than an ordered
+``list(… ORDER BY …)``)."""
 
 
 def _src(files: list[str], period: int, lo: datetime, hi: datetime, extra: str) -> str:
@@ -118,22 +121,30 @@ st AS (
     FROM agg
 ),
 {_SKETCH.format(source="st WHERE dup")}
-{_OUT.format(period=period, sketch="CASE WHEN st.dup THEN sk.sk ELSE st.sk END",
+{_OUT.format(period=period, sketch="CASE WHEN st.dup THEN sk.sk ELSE st.sk END", extra="",
              join="LEFT JOIN sk ON st.dup AND st.sid = sk.sid AND st.b = sk.b")}"""
 
 
-def merge_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
-    """Buckets of a finer tier → buckets of ``period`` seconds (partials merged, never averaged)."""
+def merge_stats_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
+    """Buckets of a finer tier → buckets of ``period`` seconds: every column but ``sketch``
+    (partials merged, never averaged), plus ``_rb``, the bucket's int64 key (series rank · 2³²
+    + bucket index), increasing in output order. :func:`merge_rows_query` gives the sketches to
+    merge into them (:func:`pipeline.rollup.merge.merge_sketches`)."""
     return f"""
-WITH {_src(files, period, lo, hi, 'sketch AS sk, sketch_count')},
+WITH {_src(files, period, lo, hi, 'sketch_count')},
 st AS (
     SELECT sid, b, sum(sample_count) AS sample_count, sum("sum") AS "sum",
            min("min") AS "min", max("max") AS "max", sum(sketch_count) AS sketch_count
     FROM src GROUP BY sid, b
-),
-{_SKETCH.format(source="src")}
-{_OUT.format(period=period, sketch="coalesce(sk.sk, [])",
-             join="LEFT JOIN sk ON st.sid = sk.sid AND st.b = sk.b")}"""
+)
+{_OUT.format(period=period, sketch="NULL", extra=", (ids.r << 32) + st.b AS _rb", join="")}"""
+
+
+def merge_rows_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
+    """The source rows' sketches with the ``_rb`` key of the target bucket (any order)."""
+    return f"""
+WITH {_src(files, period, lo, hi, 'sketch')}
+SELECT (ids.r << 32) + src.b AS _rb, src.sketch FROM src JOIN ids ON src.sid = ids.sid"""
 
 
 def activity_query(files: list[str], lo: datetime, hi: datetime) -> str:

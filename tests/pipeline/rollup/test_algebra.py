@@ -13,8 +13,7 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.rollup import sql
-from pipeline.rollup.engine import conform
+from pipeline.rollup.engine import rollup_table
 from pipeline.schemas import METRICS
 from tests.pipeline.rollup.gen import T0, point
 
@@ -50,8 +49,8 @@ def raw_rows(draw, values=dyadic):
     return rows
 
 
-def _run(query: str) -> pa.Table:
-    return conform(con.sql(query).arrow().read_all())
+def _run(kind: str, files: list[str], period: int) -> pa.Table:
+    return rollup_table(con, kind, files, period, T0, HI)
 
 
 def _by_key(t: pa.Table) -> dict:
@@ -62,15 +61,15 @@ def chain(rows):
     with tempfile.TemporaryDirectory() as d:
         raw = str(Path(d) / "raw.parquet")
         pq.write_table(pa.Table.from_pylist(rows, schema=METRICS), raw)
-        m1 = _run(sql.raw_query([raw], 60, T0, HI))
+        m1 = _run("raw", [raw], 60)
         p1 = str(Path(d) / "m1.parquet")
         pq.write_table(m1, p1)
-        m5_chain = _run(sql.merge_query([p1], 300, T0, HI))
+        m5_chain = _run("merge", [p1], 300)
         p5 = str(Path(d) / "m5.parquet")
         pq.write_table(m5_chain, p5)
-        h1_chain = _run(sql.merge_query([p5], 3600, T0, HI))
-        m5_direct = _run(sql.raw_query([raw], 300, T0, HI))
-        h1_direct = _run(sql.raw_query([raw], 3600, T0, HI))
+        h1_chain = _run("merge", [p5], 3600)
+        m5_direct = _run("raw", [raw], 300)
+        h1_direct = _run("raw", [raw], 3600)
     return m5_chain, m5_direct, h1_chain, h1_direct
 
 
