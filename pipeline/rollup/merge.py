@@ -39,17 +39,33 @@ def merge_sketches(bucket_keys: pa.ChunkedArray | pa.Array, row_keys: pa.Chunked
         A :data:`~pipeline.rollup.schema.SKETCH` array aligned with ``bucket_keys``; a bucket
         without entries gets an empty list.
     """
-    targets = np.asarray(bucket_keys.to_numpy(), dtype=np.int64)
-    rows = np.asarray(row_keys.to_numpy(), dtype=np.int64)
     sk = sketches.combine_chunks() if isinstance(sketches, pa.ChunkedArray) else sketches
     parent = np.asarray(pc.list_parent_indices(sk).to_numpy(), dtype=np.int64)
     entries = pc.list_flatten(sk)
-    sign = np.asarray(entries.field("sign").to_numpy(zero_copy_only=False), dtype=np.int64)
-    key = np.asarray(entries.field("key").to_numpy(zero_copy_only=False), dtype=np.int64)
-    count = np.asarray(entries.field("count").to_numpy(zero_copy_only=False), dtype=np.float64)
-    bucket = np.searchsorted(targets, rows)[parent]
-    merged, where = np.unique((bucket << _CODE_BITS) + sign * _SIGN + key + _BIAS, return_inverse=True)
-    counts = np.bincount(where.ravel(), weights=count, minlength=len(merged))
+    rows = np.asarray(row_keys.to_numpy(), dtype=np.int64)
+    return build_sketches(bucket_keys, rows[parent], entries.field("sign"), entries.field("key"),
+                          entries.field("count"))
+
+
+def _np(a: pa.ChunkedArray | pa.Array | np.ndarray, dtype: type) -> np.ndarray:
+    if isinstance(a, np.ndarray):
+        return a.astype(dtype, copy=False)
+    return np.asarray(a.to_numpy(zero_copy_only=False) if isinstance(a, pa.Array) else a.to_numpy(),
+                      dtype=dtype)
+
+
+def build_sketches(bucket_keys: pa.ChunkedArray | pa.Array, entry_keys: pa.ChunkedArray | pa.Array | np.ndarray,
+                   sign: pa.ChunkedArray | pa.Array, key: pa.ChunkedArray | pa.Array,
+                   count: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Sketches from flat entries: entry ``i`` (``sign[i]``, ``key[i]``, ``count[i]``) goes to the
+    target bucket whose key is ``entry_keys[i]`` (one of ``bucket_keys``, strictly increasing);
+    counts of equal ``(sign, key)`` in a bucket add. Returns a :data:`SKETCH` array aligned with
+    ``bucket_keys`` (entries sorted by ``(sign, key)``; empty list for a bucket without any)."""
+    targets = _np(bucket_keys, np.int64)
+    bucket = np.searchsorted(targets, _np(entry_keys, np.int64))
+    merged, where = np.unique((bucket << _CODE_BITS) + _np(sign, np.int64) * _SIGN + _np(key, np.int64) + _BIAS,
+                              return_inverse=True)
+    counts = np.bincount(where.ravel(), weights=_np(count, np.float64), minlength=len(merged))
     code = (merged & ((1 << _CODE_BITS) - 1)) - _BIAS
     out_sign = np.sign(code)
     offsets = np.searchsorted(merged >> _CODE_BITS, np.arange(len(targets) + 1)).astype(np.int32)
