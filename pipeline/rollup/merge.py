@@ -65,7 +65,7 @@ def build_sketches(bucket_keys: pa.ChunkedArray | pa.Array, entry_keys: pa.Chunk
     bucket = np.searchsorted(targets, _np(entry_keys, np.int64))
     merged, where = np.unique((bucket << _CODE_BITS) + _np(sign, np.int64) * _SIGN + _np(key, np.int64) + _BIAS,
                               return_inverse=True)
-    counts = np.bincount(where.ravel(), weights=_np(count, np.float64), minlength=len(merged))
+    counts = np.bincount(where.ravel(), weights=_np(count, np.float64), minlength=len(merged)).astype(np.float64)
     code = (merged & ((1 << _CODE_BITS) - 1)) - _BIAS
     out_sign = np.sign(code)
     offsets = np.searchsorted(merged >> _CODE_BITS, np.arange(len(targets) + 1)).astype(np.int32)
