@@ -20,9 +20,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
 
     demo = Demo(lake=ctx.lake, settings=ctx.settings, quiet=ctx.quiet)
     results = run_demo(demo, only=args.stage)
+    root = ctx.settings.lake.root
     summary("demo done", {
-        "lake": ctx.lake.root,
+        "lake": f"{root} ({ctx.lake.root})" if root != ctx.lake.root else root,
         "stages run": f"{len(results)} of {len(STAGES)}",
-        "next": f"watchlake --lake {ctx.lake.root} dashboard   (then open the URL it prints)",
+        "next": f"watchlake --lake {root} dashboard   (then open the URL it prints)",
     })
     return 0
