@@ -58,10 +58,13 @@ def read(kind: str, locations: str | os.PathLike[str] | Sequence[str | os.PathLi
     from pipeline.sources.locations import decoded, expand
 
     module = importlib.import_module(KINDS[kind])
+    allowed: tuple[str, ...] = getattr(module, "OPTIONS", ())
+    for key in options:
+        if key not in allowed:
+            use = f" (use {', '.join(allowed)})" if allowed else ""
+            raise InputError(f"unknown option for {kind}{use}", field=key)
     check = getattr(module, "check_options", None)
     if check is not None:
         check(options)
-    elif options:
-        raise InputError(f"options not supported for {kind}", field=next(iter(options)))
     units = expand(locations, endpoint_url=endpoint_url, since=since, until=until)
     return module.read(decoded(units, threads=threads), **options)  # type: ignore[no-any-return]

@@ -30,7 +30,6 @@ from typing import Any
 
 import orjson
 
-from pipeline.errors import InputError
 from pipeline.sources import logs_files
 from pipeline.sources.base import Batch
 from pipeline.sources.cloudtrail import events_to_table
@@ -44,12 +43,6 @@ from pipeline.sources.rows import RowBuffer
 SOURCE = "records"
 OPTIONS = ("stream_name", "shard_id")
 _SHARD = re.compile(r"shardId-\d{12}")
-
-
-def check_options(options: dict[str, Any]) -> None:
-    for k in options:
-        if k not in OPTIONS:
-            raise InputError(f"unknown option for records (use {', '.join(OPTIONS)})", field=k)
 
 
 def classify(data: bytes) -> tuple[str, Any]:

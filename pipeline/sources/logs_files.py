@@ -27,7 +27,6 @@ from typing import Any
 
 import orjson
 
-from pipeline.errors import InputError
 from pipeline.sources.base import Batch
 from pipeline.sources.conform import Bad, no_gc, parse_ts
 from pipeline.sources.jsondocs import documents
@@ -37,12 +36,6 @@ from pipeline.sources.rows import RowBuffer
 SOURCE = "logs"
 OPTIONS = ("log_group", "log_stream")
 _B64 = re.compile(rb"[A-Za-z0-9+/=\s]+")
-
-
-def check_options(options: dict[str, Any]) -> None:
-    for k in options:
-        if k not in OPTIONS:
-            raise InputError(f"unknown option for logs (use {', '.join(OPTIONS)})", field=k)
 
 
 def decode_payload(data: bytes) -> tuple[bytes, str | None]:
