@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import WriteError
 from pipeline.lake import layout
+from pipeline.lake.encoding import dictionary_columns_cached
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -155,12 +156,14 @@ class Lake:
         return FileInfo(rel, 0, len(data))
 
     def write_parquet(self, rel: str, table: pa.Table, *, sort_by: list[str] | None = None) -> FileInfo:
-        """Write one Parquet file (zstd, row groups of :data:`ROW_GROUP_SIZE`) atomically."""
+        """Write one Parquet file (zstd, row groups of :data:`ROW_GROUP_SIZE`, dictionary encoding
+        where values repeat: :mod:`pipeline.lake.encoding`) atomically."""
         if sort_by:
             table = table.sort_by([(c, "ascending") for c in sort_by])
+        table = table.combine_chunks()
         buf = io.BytesIO()
-        pq.write_table(table.combine_chunks(), buf, compression=PARQUET_COMPRESSION,
-                       row_group_size=ROW_GROUP_SIZE)
+        pq.write_table(table, buf, compression=PARQUET_COMPRESSION, row_group_size=ROW_GROUP_SIZE,
+                       use_dictionary=dictionary_columns_cached(table))
         info = self.write_bytes(rel, buf.getvalue())
         return FileInfo(rel, table.num_rows, info.bytes)
 

@@ -1,0 +1,54 @@
+"""Dictionary encoding chosen from the data (pipeline.lake.encoding)."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.lake.encoding import dictionary_columns, dictionary_columns_cached
+
+
+def _table(n: int = 2000) -> pa.Table:
+    return pa.table({
+        "region": [f"us-east-{i % 3}" for i in range(n)],                   # 3 distinct: repeats
+        "event_id": [f"id-{i:08d}" for i in range(n)],                       # unique
+        "user": pa.array([{"type": "Role", "arn": f"arn:{i}"} for i in range(n)],
+                         pa.struct([("type", pa.string()), ("arn", pa.string())])),
+        "tags": pa.array([["a", "b"] if i % 2 else ["a"] for i in range(n)], pa.list_(pa.string())),
+        "flag": [bool(i % 2) for i in range(n)],
+        "nothing": pa.nulls(n, pa.string()),
+        "value": [float(i) for i in range(n)],
+    })
+
+
+def test_repeating_leaves_get_a_dictionary_unique_ones_do_not():
+    cols = dictionary_columns(_table())
+    assert cols == ["region", "user.type", "tags.list.element"]
+
+
+def test_the_chosen_paths_are_parquet_column_paths_the_writer_applies():
+    table = _table()
+    buf = io.BytesIO()
+    pq.write_table(table, buf, use_dictionary=dictionary_columns(table))
+    meta = pq.ParquetFile(io.BytesIO(buf.getvalue())).metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
+    dict_encoded = {p for p, e in encodings.items() if "RLE_DICTIONARY" in e or "PLAIN_DICTIONARY" in e}
+    assert dict_encoded == {"region", "user.type", "tags.list.element"}
+    assert pq.read_table(io.BytesIO(buf.getvalue())).equals(table)
+
+
+def test_the_ratio_is_measured_on_non_null_values_and_empty_tables_have_none():
+    half = pa.table({"x": [None, "a"] * 500})          # 1 distinct among 500 present
+    assert dictionary_columns(half) == ["x"]
+    assert dictionary_columns(_table().slice(0, 0)) == []
+
+
+def test_cached_decision_is_taken_from_a_large_enough_table_and_reused():
+    big = _table(5000)
+    cols = dictionary_columns_cached(big)
+    # a later, small table of the same schema whose own sample would differ reuses the decision
+    small = pa.table({c: big.column(c).slice(0, 1) for c in big.column_names})
+    assert dictionary_columns(small) != cols
+    assert dictionary_columns_cached(small) == cols
