@@ -31,10 +31,14 @@ from typing import Any
 from pipeline.errors import InputNotFoundError
 from pipeline.timeutil import parse_time
 
+_inflate: Any = zlib
 try:
-    from isal import isal_zlib as _inflate
+    from isal import isal_zlib
+
+    _inflate = isal_zlib
 except ImportError:  # pragma: no cover - isal is a declared dependency; zlib gives the same bytes
-    _inflate = zlib  # type: ignore[no-redef]
+    pass
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate.error)
 
 GZIP_MAGIC = b"\x1f\x8b"
 _DATE_DIR = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})(?:/|$)")
@@ -85,7 +89,7 @@ def gunzip(raw: bytes) -> tuple[bytes, str | None]:
         try:
             out.append(d.decompress(rest))
             out.append(d.flush())
-        except (_inflate.error, zlib.error) as exc:
+        except _INFLATE_ERRORS as exc:
             return b"".join(out), f"corrupt gzip stream: {exc}"
         if not d.eof:
             return b"".join(out), "truncated gzip stream (file ends before the gzip trailer)"
