@@ -81,6 +81,7 @@ class TierSettings:
     h1_days: int = 455
     recompute_window_minutes: int = 120
     clock: str = "data"  # "data": retention is measured from the newest datapoint; "wall": from now
+    percentiles: str = "*"  # namespace patterns whose rollups keep pNN sketches ("" = none)
 
     def validate(self) -> None:
         for name in ("raw_highres_hours", "raw_days", "m1_days", "m5_days", "h1_days"):
@@ -91,6 +92,9 @@ class TierSettings:
                               self.recompute_window_minutes)
         if self.clock not in ("data", "wall"):
             raise ConfigError("tiers.clock", "must be 'data' or 'wall'", self.clock)
+        from pipeline.rollup.percentiles import parse
+
+        parse(self.percentiles)
         from pipeline.rollup.tiers import check_tier_settings  # periods and retention as a chain
 
         check_tier_settings(self)

@@ -203,6 +203,10 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
         if v is not None:
             out.timestamps.append(p.start + step * int(row[1]))
             out.values.append(float(v))
+    if q is not None and rows and not out.values and all(not r[6] for r in rows if r[2]):
+        out.messages.append(f"no percentile sketches are kept for namespace {namespace!r} "
+                            "(tiers.percentiles), so pNN has no datapoints; SampleCount, Sum, Minimum, Maximum and "
+                            "Average are answered as usual")
     return out
 
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 from pipeline.errors import InputError
 from pipeline.rollup import sql
 from pipeline.rollup.merge import merge_sketches
+from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID
 from pipeline.rollup.tiers import Job
 
@@ -34,6 +35,7 @@ class Task:
     files: tuple[str, ...]
     lo: datetime
     hi: datetime
+    percentiles: Patterns = None  # namespaces that keep sketches (pipeline.rollup.percentiles)
 
 
 class Engine(Protocol):
@@ -53,14 +55,18 @@ def conform(table: pa.Table) -> pa.Table:
 
 
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
-                 lo: datetime, hi: datetime) -> pa.Table:
+                 lo: datetime, hi: datetime, percentiles: Patterns = None) -> pa.Table:
     """One rollup computed by DuckDB (and numpy for merged sketches), in :data:`ROLLUP` schema and
     order: ``raw`` datapoints or ``merge`` of a finer tier into buckets of ``period`` seconds, or
-    CloudTrail ``activity`` (1m)."""
+    CloudTrail ``activity`` (1m). Sketches are built only for the namespaces ``percentiles``
+    names (all by default); see :mod:`pipeline.rollup.percentiles`."""
     if kind == "raw":
-        return conform(con.sql(sql.raw_query(files, period, lo, hi)).arrow().read_all())
+        return conform(con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all())
     if kind == "merge":
         stats = con.sql(sql.merge_stats_query(files, period, lo, hi)).arrow().read_all()
+        if percentiles == ():  # no sketches anywhere: nothing to merge
+            sketch = pa.array([[]] * stats.num_rows, ROLLUP.field("sketch").type)
+            return conform(stats.set_column(stats.schema.get_field_index("sketch"), "sketch", sketch))
         rows = con.sql(sql.merge_rows_query(files, period, lo, hi)).arrow().read_all()
         sketch = merge_sketches(stats["_rb"], rows["_rb"], rows["sketch"])
         return conform(stats.set_column(stats.schema.get_field_index("sketch"), "sketch", sketch))
@@ -91,7 +97,8 @@ class DuckDBEngine:
                 yield task, ROLLUP.empty_table()
                 continue
             try:
-                table = rollup_table(self.con, job.kind, list(task.files), job.period, task.lo, task.hi)
+                table = rollup_table(self.con, job.kind, list(task.files), job.period, task.lo, task.hi,
+                                     task.percentiles)
             except duckdb.ConversionException as exc:
                 raise InputError(f"cannot roll up: {str(exc).splitlines()[0]} (series ids must be the "
                                  "16 hex digits of pipeline.sources.cloudwatch.series_id)",

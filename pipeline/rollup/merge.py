@@ -4,9 +4,10 @@ In DuckDB, merging means unnesting every entry, a hash ``GROUP BY`` over (series
 key) and re-listing and sorting the entries of each bucket; at α = 1 % a bucket carries about
 as many entries as it has samples, so that is most of a merge's time. Here the entries of all
 source rows are flattened (no copy), each gets one int64 key — the target bucket's row number
-and the entry's ``(sign, key)`` — and ``np.bincount`` adds the counts of equal keys, found by
-one sort (``np.unique``) or, when buckets × distinct codes is small (5m → 1h), a dense table
-without any sort; the result is already in the stored order, sorted by ``(sign, key)`` inside
+and the entry's ``(sign, key)`` — and the counts of equal keys are added, found by one stable
+sort (each source sketch is a sorted run already, so timsort merges runs) or, when buckets ×
+distinct codes is small (5m → 1h), with ``np.bincount`` over a dense table without any sort;
+the result is already in the stored order, sorted by ``(sign, key)`` inside
 each bucket. Guarantees are those of the SQL merge: every source entry lands in its
 target bucket, counts of equal buckets add, nothing else changes.
 """
@@ -80,8 +81,13 @@ def build_sketches(bucket_keys: pa.ChunkedArray | pa.Array, entry_keys: pa.Chunk
         counts = np.bincount(cell, weights=weights, minlength=len(present))[cells].astype(np.float64)
         merged = ((cells // width) << _CODE_BITS) + cells % width + lo + _BIAS
     else:
-        merged, where = np.unique((bucket << _CODE_BITS) + code + _BIAS, return_inverse=True)
-        counts = np.bincount(where.ravel(), weights=weights, minlength=len(merged)).astype(np.float64)
+        # a stable argsort (timsort) is fast here: each source sketch is already a sorted run
+        combined = (bucket << _CODE_BITS) + code + _BIAS
+        order = np.argsort(combined, kind="stable")
+        combined = combined[order]
+        starts = np.flatnonzero(np.concatenate(([True], combined[1:] != combined[:-1])))
+        merged = combined[starts]
+        counts = np.add.reduceat(weights[order], starts).astype(np.float64)
     code = (merged & ((1 << _CODE_BITS) - 1)) - _BIAS
     out_sign = np.sign(code)
     offsets = np.searchsorted(merged >> _CODE_BITS, np.arange(len(targets) + 1)).astype(np.int32)

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.lake import layout
+from pipeline.rollup import percentiles
 from pipeline.rollup.engine import Engine, Task
 from pipeline.rollup.schema import ROLLUP, SORT_KEYS
 from pipeline.rollup.state import data_clock, fingerprint, listing, load_state, save_state
@@ -111,6 +112,7 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
     else:
         cutoff = floor(clock - window, job.period)
     tasks: list[tuple[Task, dict[str, str], datetime | None]] = []
+    patterns = percentiles.parse(settings.tiers.percentiles)
     for tfolder, (values, folders) in sorted(groups.items()):
         fps = {folder: fingerprint(sources[folder]) for folder in folders}
         exists = lake.exists(f"{tfolder}/{job.file_name}")
@@ -128,12 +130,13 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
                 continue
             lo, keep_before = cutoff, cutoff
         files = [f for folder in folders for f in sources[folder]]
-        task = Task(tfolder, values, tuple(lake.uri(f.rel) for f in files), lo, hi)
+        task = Task(tfolder, values, tuple(lake.uri(f.rel) for f in files), lo, hi, patterns)
         tasks.append((task, {**recorded, **fps}, keep_before))
     by_folder = {t.folder: (fps, kb) for t, fps, kb in tasks}
     saved = time.perf_counter()
     for task, rows in engine.compute(job, [t for t, *_ in tasks]):
         fps, keep_before = by_folder[task.folder]
+        rows = percentiles.strip(rows, patterns)  # whatever the engine built
         report.rows_in += rows.num_rows
         report.rows += _write(lake, task, job, rows, keep_before)
         job_state[task.folder] = {"sources": fps}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pipeline.rollup.percentiles import Patterns, sql_condition
 from pipeline.rollup.sketch import sql_key, sql_sign
 from pipeline.timeutil import iso
 
@@ -65,6 +66,8 @@ FROM st JOIN ids ON st.sid = ids.sid {join}
 ORDER BY ids.r, st.b
 """
 
+_EMPTY_SKETCH = "CAST([] AS STRUCT(sign TINYINT, \"key\" INTEGER, \"count\" DOUBLE)[])"
+
 _SKETCH = """
 sk AS (
     SELECT sid, b, list_sort(list({{'sign': sg, 'key': k, 'count': c}})) AS sk
@@ -82,21 +85,32 @@ def _src(files: list[str], period: int, lo: datetime, hi: datetime, extra: str) 
                        where=_range('"timestamp"', lo, hi))
 
 
-def raw_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
+def raw_query(files: list[str], period: int, lo: datetime, hi: datetime, percentiles: Patterns = None) -> str:
     """Raw datapoints (table ``metrics``) → buckets of ``period`` seconds.
 
     One hash aggregate per (series, bucket) computes the partials *and* the sorted list of
     sketch entries (one per sketched value); only the buckets where two values share a
     ``(sign, key)`` (``dup``) go through :data:`_SKETCH` to add their counts. Grouping every
     (series, bucket, key) first would cost about twice as much, since at α = 1 % almost every
-    value has a key of its own.
+    value has a key of its own. Only namespaces that ``percentiles`` names get sketch entries
+    (:mod:`pipeline.rollup.percentiles`); with none, the query is the bare aggregate.
     """
+    if percentiles == ():
+        return f"""
+WITH {_src(files, period, lo, hi, '"values"')},
+st AS (
+    SELECT sid, b, sum(sample_count) AS sample_count, sum("sum") AS "sum",
+           min("min") AS "min", max("max") AS "max", CAST(0 AS DOUBLE) AS sketch_count
+    FROM src GROUP BY sid, b
+)
+{_OUT.format(period=period, sketch=_EMPTY_SKETCH, extra="", join="")}"""
+    keep = sql_condition(percentiles)
     entry = f"{{'sign': {sql_sign('v')}, 'key': {sql_key('v')}, 'count': c}}"
     return f"""
-WITH {_src(files, period, lo, hi, '"values", counts')},
+WITH {_src(files, period, lo, hi, f'"values", counts, {keep} AS keep')},
 pts AS (
     SELECT sid, b, sample_count, "sum", "min", "max",
-           CASE WHEN "values" IS NULL AND sample_count > 0 AND "min" = "max"
+           CASE WHEN keep AND "values" IS NULL AND sample_count > 0 AND "min" = "max"
                      AND "sum" = "min" * sample_count THEN "min" END AS v,
            sample_count AS c
     FROM src
@@ -104,7 +118,7 @@ pts AS (
     SELECT sid, b, NULL, NULL, NULL, NULL, v, c FROM (
         SELECT sid, b, unnest("values") AS v,
                unnest(coalesce(counts, list_transform("values", lambda x: 1.0))) AS c
-        FROM src WHERE "values" IS NOT NULL
+        FROM src WHERE keep AND "values" IS NOT NULL
     ) WHERE v IS NOT NULL AND c > 0
 ),
 agg AS (
