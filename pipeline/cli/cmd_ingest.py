@@ -4,6 +4,7 @@ the lake (the Firehose-like loader fed straight from the readers)."""
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 
@@ -17,8 +18,9 @@ def register(sub: Any) -> None:
     p.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint for s3:// sources")
     p.add_argument("--since", help="only S3-layout date folders from this day (ISO 8601, -7d …)")
     p.add_argument("--until", help="only S3-layout date folders before this day")
-    p.add_argument("--workers", type=int, default=1,
-                   help="reader processes (default 1); files are decompressed and parsed in parallel")
+    p.add_argument("--workers", type=int, default=None,
+                   help="reader processes (default: one per CPU, at most 8; one for a single file); "
+                        "files are decompressed and parsed in parallel")
     m = p.add_argument_group("metrics CSV / get-metric-* input")
     m.add_argument("--namespace")
     m.add_argument("--metric-name")
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
 
     s = ingest(ctx.lake, ctx.settings.loader, args.kind, args.sources, quiet=ctx.quiet,
                endpoint_url=args.endpoint_url, since=args.since, until=args.until,
-               workers=max(1, args.workers), **_options(args))
+               workers=max(1, args.workers if args.workers is not None else min(os.cpu_count() or 1, 8)),
+               **_options(args))
     summary(f"ingest {args.kind}", s.lines())
     return 0
