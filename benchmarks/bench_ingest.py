@@ -11,8 +11,9 @@ event, nested ``userIdentity`` with the empty ``webIdFederationData: {}``, per-A
 - bare DuckDB: ``COPY (SELECT unnest(Records, recursive := true) FROM read_json(files))
   TO … (FORMAT parquet, COMPRESSION zstd)`` — no validation, dedup or partitioning.
 
-Each side runs in its own process so its peak RSS is measured alone. Prints events/s, the
-ratio watchlake/DuckDB (target ≥ 1.0) and peak RSS.
+Each side runs in its own process tree, measured alone: CPU seconds of the tree and the peak of
+its summed RSS (watchlake's worker processes together). Prints events/s, the ratio
+watchlake/DuckDB (target ≥ 1.0) and peak RSS.
 """
 
 from __future__ import annotations
@@ -146,15 +147,31 @@ def run_duckdb(folder: Path, out: Path) -> dict:
 
 
 def _child(engine: str, folder: Path, out: Path) -> dict:
+    """Run one engine in a fresh process; CPU seconds of its whole process tree, and the peak of
+    the tree's summed RSS (sampled every 20 ms, so several worker processes count together)."""
+    import psutil
+
     shutil.rmtree(out, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_ingest", "--child", engine, str(folder), str(out)],
-                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_ingest", "--child", engine, str(folder), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    peak = 0
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    stdout, stderr = proc.communicate()
     if proc.returncode != 0:
-        raise SystemExit(f"{engine} failed: {proc.stderr[-2000:]}")
+        raise SystemExit(f"{engine} failed: {stderr[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    res: dict = json.loads(proc.stdout.strip().splitlines()[-1])
+    res: dict = json.loads(stdout.strip().splitlines()[-1])
     res["cpu_seconds"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    res["peak_rss_mib"] = max(res["peak_rss_mib"], peak / 2**20)
     return res
 
 

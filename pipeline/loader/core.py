@@ -26,6 +26,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -94,6 +95,21 @@ class LoadSummary:
         if self.adopted_files:
             out["adopted"] = f"{self.adopted_files} complete files found without a ledger entry"
         return out
+
+
+def combine(summaries: list[LoadSummary], *, seconds: float) -> LoadSummary:
+    """The sum of several loaders' summaries (counts and per-key tallies add), taking ``seconds``."""
+    out = LoadSummary(seconds=seconds)
+    for s in summaries:
+        for f in dataclasses.fields(LoadSummary):
+            value = getattr(s, f.name)
+            if isinstance(value, dict):
+                tally = getattr(out, f.name)
+                for k, v in value.items():
+                    tally[k] = tally.get(k, 0) + v
+            elif f.name != "seconds":
+                setattr(out, f.name, getattr(out, f.name) + value)
+    return out
 
 
 @dataclass

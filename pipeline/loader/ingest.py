@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipeline.console import Progress
 from pipeline.loader.core import Loader, LoadSummary
-from pipeline.sources.base import Batch
 
 if TYPE_CHECKING:
     from pipeline.config import LoaderSettings
@@ -21,19 +19,20 @@ def ingest(lake: Lake, settings: LoaderSettings, kind: str, locations: Sequence[
            workers: int = 1, **options: Any) -> LoadSummary:
     """Read ``locations`` as ``kind`` and load every batch; returns the loader's summary.
 
-    ``workers`` > 1 reads files in that many processes (:mod:`pipeline.loader.parallel`).
-    Exactly-once and accounting guarantees are the :class:`~pipeline.loader.Loader`'s.
+    ``workers`` > 1 loads the files in that many processes, each with its own share
+    (:mod:`pipeline.loader.parallel`). Exactly-once and accounting guarantees are the
+    :class:`~pipeline.loader.Loader`'s.
     """
-    from pipeline.loader.parallel import batches as parallel_batches
     from pipeline.sources import read
+    from pipeline.sources.locations import expand
 
-    batches: Iterable[Batch]
     if workers > 1:
-        it = parallel_batches(kind, list(locations), workers=workers, endpoint_url=endpoint_url,
-                              since=since, until=until, **options)
-        first = next(it, None)  # fork the readers now, before the loader starts its threads
-        batches = itertools.chain([first] if first is not None else [], it)
-    else:
-        batches = read(kind, list(locations), endpoint_url=endpoint_url, since=since, until=until, **options)
+        units = expand([str(x) for x in locations], endpoint_url=endpoint_url, since=since, until=until)
+        if len(units) > 1:
+            from pipeline.loader.parallel import ingest_parallel
+
+            return ingest_parallel(lake, settings, kind, units, workers=workers, endpoint_url=endpoint_url,
+                                   quiet=quiet, **options)
+    batches = read(kind, list(locations), endpoint_url=endpoint_url, since=since, until=until, **options)
     loader = Loader(lake, settings, progress=Progress(f"ingest {kind}", enabled=not quiet))
     return loader.add_all(batches)

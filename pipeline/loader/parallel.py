@@ -1,116 +1,146 @@
-"""Read input files in several processes and hand their batches to one loader.
+"""Bulk ingest in several processes, each loading its own share of the files.
 
-Decompression and JSON parsing dominate bulk ingest and are per-file work, so ``workers``
-processes each read every ``workers``-th file (:func:`pipeline.sources.read`) and send their
-:class:`~pipeline.sources.base.Batch` es through a bounded queue to the parent, which alone
-writes to the lake. A batch's table travels as an Arrow IPC file in a private temporary folder
-(on ``/dev/shm`` when there is one) that the parent memory-maps and unlinks at once, so the rows
-are neither pickled nor copied through a pipe; the folder is removed when reading ends. Memory
-stays bounded: at most ``2 × workers`` batches wait in the queue. Which copy of a duplicated key is kept can depend on
-arrival order; the set of keys loaded does not.
+Decompression and JSON parsing dominate bulk ingest and are per-file work, so
+:func:`ingest_parallel` splits the files into ``workers`` contiguous shares (in name order,
+balanced by stored size) and forks one process per share that reads *and* loads it with its own
+:class:`~pipeline.loader.Loader`. Nothing crosses between processes but progress counts and the
+final summaries: no rows are copied to a parent, which measured ~15 % faster than readers handing
+Arrow tables to one writing parent.
+
+Guarantees are the loader's, unchanged: two loaders on one lake serialise their commits to a
+partition with the partition lock and de-duplicate against what the other committed, so every
+key ends up exactly once (which copy of a key found in two shares is kept can depend on timing;
+the set of keys loaded does not). CloudTrail S3 keys and most exports are named by time, so the
+shares mostly cover different hours and a partition still gets about one file per load.
+``loader.max_buffered_mib`` is split between the processes, so memory stays within the setting.
+The summary is the sum of the workers' (``records in = loaded + rejected + duplicates`` holds
+for each, so for the sum). A worker dies with its parent (``PR_SET_PDEATHSIG`` on Linux).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import multiprocessing as mp
-import os
 import queue
-import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
-from typing import Any
+import signal
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
+from pipeline.console import Progress
 from pipeline.errors import PipelineError
-from pipeline.sources.base import Batch
+from pipeline.loader.core import Loader, LoadSummary, combine
+
+if TYPE_CHECKING:
+    from pipeline.config import LoaderSettings
+    from pipeline.lake import Lake
+    from pipeline.sources.locations import Unit
 
 
-class ReaderFailed(PipelineError):
-    """A reader process failed; carries its one-line error."""
+class WorkerFailed(PipelineError):
+    """An ingest worker process failed; carries its one-line error."""
 
 
-def _shm_dir() -> str | None:
-    """``/dev/shm`` when it is a writable folder (memory-backed on Linux), else the default."""
-    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+def shares(units: Sequence[Unit], n: int) -> list[list[str]]:
+    """Split ``units`` into at most ``n`` non-empty contiguous runs of about equal stored size
+    (a unit of unknown size counts as the average); returns their origins, in order."""
+    if not units:
+        return []
+    known = [u.size for u in units if u.size >= 0]
+    avg = sum(known) / len(known) if known else 1.0
+    sizes = [float(u.size) if u.size >= 0 else avg for u in units]
+    total = sum(sizes) or float(len(units))
+    n = max(1, min(n, len(units)))
+    out: list[list[str]] = [[] for _ in range(n)]
+    acc = 0.0
+    for u, size in zip(units, sizes, strict=True):
+        k = min(int(acc / total * n), n - 1) if total else 0
+        out[k].append(u.origin)
+        acc += size
+    return [s for s in out if s]
 
 
-def _send(b: Batch, folder: str, seq: int) -> tuple[str, str, Batch]:
-    """Write ``b.table`` as an Arrow IPC file; the batch goes with a column-less placeholder table
-    (pickling even an empty table of the nested CloudTrail schema cost ~1 ms a batch)."""
-    import pyarrow as pa
+class _QueueProgress(Progress):
+    """Progress that sends its counts to the parent (at most twice a second)."""
 
-    path = os.path.join(folder, f"{os.getpid()}-{seq}.arrow")
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, b.table.schema) as w:
-        w.write_table(b.table)
-    return ("table", path, dataclasses.replace(b, table=pa.table({})))
+    def __init__(self, q: Any, worker: int):
+        super().__init__("", enabled=False)
+        self.q, self.worker, self.pending, self.sent_at = q, worker, 0, 0.0
+
+    def advance(self, n: int = 1, note: str = "") -> None:
+        self.pending += n
+        now = time.monotonic()
+        if now - self.sent_at >= 0.5:
+            self.close()
+            self.sent_at = now
+
+    def close(self) -> None:
+        if self.pending:
+            self.q.put(("progress", self.worker, self.pending))
+            self.pending = 0
 
 
-def _receive(path: str, b: Batch) -> Batch:
-    """Memory-map the IPC file written by :func:`_send` (no copy) and unlink it."""
-    import pyarrow as pa
-
+def _die_with_parent() -> None:
     try:
-        with pa.memory_map(path) as src:
-            table = pa.ipc.open_file(src).read_all()
-    finally:
-        os.unlink(path)
-    return dataclasses.replace(b, table=table)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the worker outlives a killed parent
+        pass
 
 
-def _worker(kind: str, paths: list[str], endpoint_url: str | None, options: dict[str, Any],
-            q: Any, folder: str) -> None:
+def _worker(i: int, lake: Lake, settings: LoaderSettings, kind: str, origins: list[str],
+            endpoint_url: str | None, options: dict[str, Any], q: Any) -> None:
     from pipeline.sources import read
 
+    _die_with_parent()
     try:
-        for seq, b in enumerate(read(kind, paths, endpoint_url=endpoint_url, threads=1, **options)):
-            q.put(_send(b, folder, seq) if b.table.num_rows else b)
-        q.put(None)
+        loader = Loader(lake, settings, progress=_QueueProgress(q, i))
+        summary = loader.add_all(read(kind, origins, endpoint_url=endpoint_url, threads=1, **options))
+        q.put(("done", i, summary))
     except BaseException as exc:  # reported to the parent, which raises it
-        q.put(("error", f"{type(exc).__name__}: {exc}"))
+        q.put(("error", i, f"{type(exc).__name__}: {exc}"))
 
 
-def batches(kind: str, locations: Sequence[Any], *, workers: int = 2, endpoint_url: str | None = None,
-            since: Any = None, until: Any = None, **options: Any) -> Iterator[Batch]:
-    """Batches of every file under ``locations``, read by ``workers`` processes."""
-    from pipeline.sources import read
-    from pipeline.sources.locations import expand
+def ingest_parallel(lake: Lake, settings: LoaderSettings, kind: str, units: Sequence[Unit], *, workers: int,
+                    endpoint_url: str | None = None, quiet: bool = True, **options: Any) -> LoadSummary:
+    """Load ``units`` as ``kind`` in ``workers`` processes; returns the summed summary.
 
-    units = expand([str(x) for x in locations], endpoint_url=endpoint_url, since=since, until=until)
-    origins = [u.origin for u in units]
-    n = min(workers, len(origins))
-    if n <= 1:
-        yield from read(kind, origins if origins else [str(x) for x in locations],
-                        endpoint_url=endpoint_url, **options)
-        return
+    Raises:
+        WorkerFailed: a worker raised or died; what the others committed stays committed (a rerun
+            loads the rest and skips what is already there).
+    """
+    parts = shares(units, workers)
+    n = len(parts)
+    wsettings = dataclasses.replace(settings, max_buffered_mib=max(1, settings.max_buffered_mib // n))
+    progress = Progress(f"ingest {kind}", enabled=not quiet)
+    t0 = time.perf_counter()
     ctx = mp.get_context("fork")
-    q = ctx.Queue(maxsize=2 * n)
-    folder = tempfile.mkdtemp(prefix="watchlake-read-", dir=_shm_dir())
-    procs = [ctx.Process(target=_worker, args=(kind, origins[i::n], endpoint_url, options, q, folder),
-                         daemon=True)
-             for i in range(n)]
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(i, lake, wsettings, kind, part, endpoint_url, options, q),
+                         daemon=True) for i, part in enumerate(parts)]
     for p in procs:
         p.start()
-    finished = 0
+    done: dict[int, LoadSummary] = {}
     try:
-        while finished < n:
+        while len(done) < n:
             try:
-                item = q.get(timeout=1.0)
+                msg = q.get(timeout=1.0)
             except queue.Empty:
-                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                dead = [p for i, p in enumerate(procs) if i not in done and p.exitcode is not None]
                 if dead:
-                    raise ReaderFailed(f"reader process died (exit code {dead[0].exitcode})") from None
+                    raise WorkerFailed(f"ingest worker died (exit code {dead[0].exitcode})") from None
                 continue
-            if item is None:
-                finished += 1
-            elif isinstance(item, tuple) and item[0] == "table":
-                yield _receive(item[1], item[2])
-            elif isinstance(item, tuple):
-                raise ReaderFailed(f"reader process failed: {item[1]}")
+            if msg[0] == "progress":
+                progress.advance(msg[2])
+            elif msg[0] == "done":
+                done[msg[1]] = msg[2]
             else:
-                yield item
+                raise WorkerFailed(f"ingest worker failed: {msg[2]}")
     finally:
         for p in procs:
-            if p.is_alive():
+            if p.is_alive() and p.exitcode is None and len(done) < n:
                 p.terminate()
-            p.join(timeout=5)
-        shutil.rmtree(folder, ignore_errors=True)
+            p.join(timeout=30)
+        progress.close()
+    return combine([done[i] for i in range(n)], seconds=time.perf_counter() - t0)
