@@ -180,7 +180,8 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="100k events instead of 1M")
     ap.add_argument("--events", type=int, help="event count (overrides --small)")
     ap.add_argument("--workers", type=int, default=2,
-                    help="watchlake reader processes (default 2, like DuckDB's two threads here)")
+                    help="watchlake worker processes, each reading and loading a share of the files "
+                         "(default 2, like DuckDB's two threads here)")
     ap.add_argument("--max-buffered-mib", type=int, default=512,
                     help="loader.max_buffered_mib for watchlake (default 512): bounds its memory")
     ap.add_argument("--repeat", type=int, default=2, help="runs per engine, alternating; best is reported")

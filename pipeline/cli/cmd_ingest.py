@@ -19,8 +19,8 @@ def register(sub: Any) -> None:
     p.add_argument("--since", help="only S3-layout date folders from this day (ISO 8601, -7d …)")
     p.add_argument("--until", help="only S3-layout date folders before this day")
     p.add_argument("--workers", type=int, default=None,
-                   help="reader processes (default: one per CPU, at most 8; one for a single file); "
-                        "files are decompressed and parsed in parallel")
+                   help="worker processes, each reading and loading its share of the files "
+                        "(default: one per CPU, at most 8; one for a single file)")
     m = p.add_argument_group("metrics CSV / get-metric-* input")
     m.add_argument("--namespace")
     m.add_argument("--metric-name")
