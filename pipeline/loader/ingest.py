@@ -26,6 +26,7 @@ def ingest(lake: Lake, settings: LoaderSettings, kind: str, locations: Sequence[
     from pipeline.sources import read
     from pipeline.sources.locations import expand
 
+    sources: list[str | os.PathLike[str]] = list(locations)
     if workers > 1:
         units = expand([str(x) for x in locations], endpoint_url=endpoint_url, since=since, until=until)
         if len(units) > 1:
@@ -33,6 +34,7 @@ def ingest(lake: Lake, settings: LoaderSettings, kind: str, locations: Sequence[
 
             return ingest_parallel(lake, settings, kind, units, workers=workers, endpoint_url=endpoint_url,
                                    quiet=quiet, **options)
-    batches = read(kind, list(locations), endpoint_url=endpoint_url, since=since, until=until, **options)
+        sources = [u.origin for u in units]  # already expanded and filtered: not listed again
+    batches = read(kind, sources, endpoint_url=endpoint_url, since=since, until=until, **options)
     loader = Loader(lake, settings, progress=Progress(f"ingest {kind}", enabled=not quiet))
     return loader.add_all(batches)

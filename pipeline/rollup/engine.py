@@ -19,7 +19,7 @@ from pipeline.errors import InputError
 from pipeline.rollup import sql
 from pipeline.rollup.merge import merge_sketches
 from pipeline.rollup.percentiles import Patterns
-from pipeline.rollup.schema import ROLLUP, SERIES_ID
+from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
 from pipeline.rollup.tiers import Job
 
 if TYPE_CHECKING:
@@ -65,8 +65,8 @@ def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], pe
     if kind == "merge":
         stats = con.sql(sql.merge_stats_query(files, period, lo, hi)).arrow().read_all()
         if percentiles == ():  # no sketches anywhere: nothing to merge
-            sketch = pa.array([[]] * stats.num_rows, ROLLUP.field("sketch").type)
-            return conform(stats.set_column(stats.schema.get_field_index("sketch"), "sketch", sketch))
+            return conform(stats.set_column(stats.schema.get_field_index("sketch"), "sketch",
+                                            empty_sketches(stats.num_rows)))
         rows = con.sql(sql.merge_rows_query(files, period, lo, hi)).arrow().read_all()
         sketch = merge_sketches(stats["_rb"], rows["_rb"], rows["sketch"])
         return conform(stats.set_column(stats.schema.get_field_index("sketch"), "sketch", sketch))

@@ -7,9 +7,9 @@ source rows are flattened (no copy), each gets one int64 key — the target buck
 and the entry's ``(sign, key)`` — and the counts of equal keys are added, found by one stable
 sort (each source sketch is a sorted run already, so timsort merges runs) or, when buckets ×
 distinct codes is small (5m → 1h), with ``np.bincount`` over a dense table without any sort;
-the result is already in the stored order, sorted by ``(sign, key)`` inside
-each bucket. Guarantees are those of the SQL merge: every source entry lands in its
-target bucket, counts of equal buckets add, nothing else changes.
+the result is already in the stored order, sorted by ``(sign, key)`` inside each bucket.
+Guarantees are those of the SQL merge: every source entry lands in its target bucket, counts of
+equal buckets add, nothing else changes.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.errors import ConfigError
+from pipeline.rollup.schema import empty_sketches
 
 Patterns = tuple[str, ...] | None
 """``None``: every namespace keeps sketches; ``()``: none does; else the namespace patterns."""
@@ -44,11 +45,18 @@ def _regex(patterns: tuple[str, ...]) -> str:
     return "^(?:" + "|".join(parts) + ")$"
 
 
-def keeps(patterns: Patterns, namespace: str) -> bool:
-    """True when series of ``namespace`` keep sketches."""
+def kept(namespaces: pa.Array | pa.ChunkedArray, patterns: Patterns) -> pa.Array | pa.ChunkedArray:
+    """Per namespace, True when its series keep sketches (a null namespace keeps none)."""
     if patterns is None:
-        return True
-    return bool(patterns) and re.match(_regex(patterns), namespace) is not None
+        return pc.is_valid(namespaces)
+    if not patterns:
+        return pc.is_null(pc.is_valid(namespaces))  # all False, same length and chunking
+    return pc.fill_null(pc.match_substring_regex(namespaces, _regex(patterns)), False)
+
+
+def keeps(patterns: Patterns, namespace: str) -> bool:
+    """True when series of ``namespace`` keep sketches (:func:`kept` for one name)."""
+    return bool(kept(pa.array([namespace], pa.string()), patterns)[0].as_py())
 
 
 def sql_condition(patterns: Patterns, column: str = "namespace") -> str:
@@ -65,16 +73,11 @@ def strip(rows: pa.Table, patterns: Patterns) -> pa.Table:
     namespace keeps none; the same table when every row keeps its sketch."""
     if patterns is None or rows.num_rows == 0:
         return rows
-    if patterns:
-        kept = pc.match_substring_regex(rows.column("namespace"), _regex(patterns))
-        kept = pc.fill_null(kept, False)
-        if pc.all(kept).as_py():
-            return rows
-    else:
-        kept = pa.array([False] * rows.num_rows)
+    keep = kept(rows.column("namespace"), patterns)
+    if pc.all(keep).as_py():
+        return rows
+    keep = keep.combine_chunks() if isinstance(keep, pa.ChunkedArray) else keep
     i_sk, i_n = rows.schema.get_field_index("sketch"), rows.schema.get_field_index("sketch_count")
-    sketch = rows.column(i_sk)
-    empty = pa.array([[]] * rows.num_rows, sketch.type)
-    zero = pa.array([0.0] * rows.num_rows, pa.float64())
-    rows = rows.set_column(i_sk, rows.field(i_sk), pc.if_else(kept, sketch.combine_chunks(), empty))
-    return rows.set_column(i_n, rows.field(i_n), pc.if_else(kept, rows.column(i_n).combine_chunks(), zero))
+    sketch = pc.if_else(keep, rows.column(i_sk).combine_chunks(), empty_sketches(rows.num_rows))
+    count = pc.if_else(keep, rows.column(i_n).combine_chunks(), pa.scalar(0.0))
+    return rows.set_column(i_sk, rows.field(i_sk), sketch).set_column(i_n, rows.field(i_n), count)

@@ -16,6 +16,12 @@ SKETCH_ENTRY = pa.struct([
 ])
 SKETCH = pa.list_(SKETCH_ENTRY)
 
+
+def empty_sketches(n: int) -> pa.Array:
+    """``n`` empty (not null) sketches."""
+    return pa.ListArray.from_arrays(pa.array([0] * (n + 1), pa.int32()), pa.array([], SKETCH_ENTRY), type=SKETCH)
+
+
 ROLLUP = pa.schema([
     pa.field(f"{PREFIX}series_id", pa.string()),
     ("namespace", pa.string()),

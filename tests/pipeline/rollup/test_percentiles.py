@@ -34,10 +34,12 @@ def test_an_empty_item_is_a_config_error_at_start_up(tmp_path):
         load_settings(env={}, overrides={"lake.root": str(tmp_path), "tiers.percentiles": "AWS/*,,App"})
 
 
-NAMESPACES = ["AWS/EC2", "AWS/Lambda", "AWSX", "App", "Apps", "My.App(1)", "it's", "a*b", "", "aws/ec2"]
+NAMESPACES = ["AWS/EC2", "AWS/Lambda", "AWSX", "App", "Apps", "My.App(1)", "it's", "a*b", "", "aws/ec2",
+              "My App", "a-b~c", "Ünïcode/x"]
 
 
-@pytest.mark.parametrize("patterns", [None, (), ("AWS/*",), ("App?", "My.App(1)"), ("it's", "a*b"), ("*s",)])
+@pytest.mark.parametrize("patterns", [None, (), ("AWS/*",), ("App?", "My.App(1)"), ("it's", "a*b"), ("*s",),
+                                      ("My App", "a-b~?"), ("Ü*",)])
 def test_python_and_sql_agree_on_every_namespace(patterns):
     con = duckdb.connect()
     sql = [r[0] for r in con.execute(f"SELECT {percentiles.sql_condition(patterns)} FROM "
