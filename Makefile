@@ -7,15 +7,24 @@ LAKE ?= ./lake
 export DEBIAN_FRONTEND := noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-fast lint typecheck java chromium install sample-data bench clean
+.PHONY: demo test test-fast lint typecheck java chromium toolchain install sample-data bench clean
 
-# Python packages: one version set that resolves with apache-flink's pins (constraints.txt).
-$(BIN)/.installed: pyproject.toml constraints.txt
+# Python packages: one version set that resolves with apache-flink's pins (constraints.txt),
+# plus the one native module (pipeline/sources/_jsoncols.c), compiled by the editable install.
+$(BIN)/.installed: pyproject.toml constraints.txt setup.py pipeline/sources/_jsoncols.c | toolchain
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
 install: $(BIN)/.installed java
+
+# A C compiler and the Python headers for the native module; apt when missing.
+toolchain:
+	@command -v cc >/dev/null || { echo "installing a C compiler (apt)"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev; }
+	@$(PYTHON) -c "import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
+	  || { echo "installing the Python headers (apt)"; apt-get update -qq && \
+	       apt-get install -y -qq --no-install-recommends python3-dev; }
 
 # PyFlink needs a JDK (11 or 17); install one through apt when `java` is missing.
 java:

@@ -16,12 +16,14 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.schemas import CLOUDTRAIL, CLOUDTRAIL_JSON_FIELDS
 from pipeline.sources import read
 from pipeline.sources.cloudtrail import events_to_table
 from pipeline.sources.cloudtrail_files import read_file
-from pipeline.sources.cloudtrail_typed import decode
+from pipeline.sources.cloudtrail_typed import decode, decode_why
 from pipeline.sources.locations import Decoded, Unit
 
 from .conftest import collect
@@ -208,3 +210,35 @@ def test_compact_input_gives_byte_identical_free_form_text() -> None:
     for name in CLOUDTRAIL_JSON_FIELDS:
         assert typed.column(name).equals(general.column(name)), name
     assert typed.equals(general)
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1),
+                     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
+_ANY = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                      st.dictionaries(st.text(max_size=5), inner, max_size=3)),
+                    max_leaves=6)
+_STRS = st.one_of(st.none(), st.text(max_size=8))
+_OPTIONAL_OBJECT = lambda **members: st.one_of(st.none(), st.fixed_dictionaries({}, optional=members))  # noqa: E731
+_TYPED_EVENT = st.fixed_dictionaries(
+    {"eventTime": st.sampled_from(["2026-11-01T00:00:00Z", "2026-11-01T00:00:00.5+01:00", "2026-11-01"]),
+     "eventID": st.text(min_size=1, max_size=6)},
+    optional={"eventName": _STRS, "readOnly": st.one_of(st.none(), st.booleans()), "requestParameters": _ANY,
+              "resources": _ANY, "addendum": _ANY, "eventVersion": st.one_of(_STRS, st.integers()),
+              "userIdentity": _OPTIONAL_OBJECT(type=_STRS, sessionContext=_OPTIONAL_OBJECT(
+                  webIdFederationData=_ANY, attributes=_OPTIONAL_OBJECT(mfaAuthenticated=_STRS))),
+              "tlsDetails": st.one_of(_OPTIONAL_OBJECT(tlsVersion=_STRS), _ANY),})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TYPED_EVENT, min_size=1, max_size=5), st.sampled_from([None, 1]), st.booleans())
+def test_typed_path_agrees_with_the_general_path_whenever_it_accepts(events: list[dict[str, Any]],
+                                                                     indent: int | None, records: bool) -> None:
+    data = _doc(events, indent=indent, records=records)
+    typed, why = decode_why(data, "f")
+    table, rejections = events_to_table(events, "f")
+    if typed is None:
+        assert why
+        return
+    assert not rejections
+    assert table.column("_wl_extra").null_count == table.num_rows
+    assert_same(typed, table)
