@@ -13,8 +13,8 @@ schema fields, every value of the schema's JSON type, ``eventTime`` parseable an
 present everywhere, valid UTF-8 — and then the table equals the general path's, row for row, in
 every column, with one nuance: free-form JSON text keeps the source's spelling of numbers
 (``1.0e5`` stays ``1.0e5``, a 30-digit integer keeps its digits where orjson would make it a
-float), so the text may differ while the JSON value is the same. In every other case it returns None and the caller takes the general path, which reports
-rejections and extras as always.
+float), so the text may differ while the JSON value is the same. In every other case it returns
+None and the caller takes the general path, which reports rejections and extras as always.
 """
 
 from __future__ import annotations

@@ -47,7 +47,8 @@ def test_values_nulls_and_structs() -> None:
 
 
 def test_bare_array_and_json_text_spelling() -> None:
-    data = b'[\n  {"doc": {"a" : [1.50, 1e5, -0, 123456789012345678901234567890],\n "s": "caf\\u00e9 \\/ \\n \\"q\\""}}\n]'
+    data = (b'[\n  {"doc": {"a" : [1.50, 1e5, -0, 123456789012345678901234567890],\n'
+            b' "s": "caf\\u00e9 \\/ \\n \\"q\\""}}\n]')
     (row,) = rows(data)
     # compact; numbers as the source wrote them; strings escaped only where JSON requires
     assert row["doc"] == '{"a":[1.50,1e5,-0,123456789012345678901234567890],"s":"café / \\n \\"q\\""}'
