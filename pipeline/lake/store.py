@@ -160,8 +160,7 @@ class Lake:
         where values repeat: :mod:`pipeline.lake.encoding`) atomically."""
         if sort_by:
             table = table.sort_by([(c, "ascending") for c in sort_by])
-        table = table.combine_chunks()
-        buf = io.BytesIO()
+        buf = io.BytesIO()  # chunked input is written as is: same row groups, no copy to combine it
         pq.write_table(table, buf, compression=PARQUET_COMPRESSION, row_group_size=ROW_GROUP_SIZE,
                        use_dictionary=dictionary_columns_cached(table))
         info = self.write_bytes(rel, buf.getvalue())

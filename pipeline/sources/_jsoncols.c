@@ -132,6 +132,30 @@ static int refuse(state_t *st, const char *fmt, const char *a, int64_t row) {
     return -1;
 }
 
+/* Column byte buffers are kept per thread for the next document (by field index, up to
+ * KEEP_MAX bytes each), so that filling them touches pages that are already mapped. */
+#define KEEP_SLOTS 256
+#define KEEP_MAX ((size_t)16 << 20)
+static _Thread_local struct { char *p; size_t cap; } kept[KEEP_SLOTS];
+
+static void take_kept(col_t *c, int index) {
+    if (index < KEEP_SLOTS && kept[index].p) {
+        c->data = kept[index].p;
+        c->cap = kept[index].cap;
+        kept[index].p = NULL;
+    }
+}
+
+static void give_back(col_t *c, int index) {
+    if (c->data && index < KEEP_SLOTS && !kept[index].p && c->cap <= KEEP_MAX) {
+        kept[index].p = c->data;
+        kept[index].cap = c->cap;
+    } else {
+        free(c->data);
+    }
+    c->data = NULL;
+}
+
 static int reserve(state_t *st, col_t *c, size_t extra) {
     if (c->len + extra <= c->cap) return 0;
     size_t cap = c->cap ? c->cap : 4096;
@@ -154,6 +178,7 @@ static int cols_alloc(state_t *st, const field_t *f) {
     } else if (f->kind != K_STRUCT) {
         c->offsets = calloc((size_t)st->n + 1, sizeof(int32_t));
         if (!c->offsets) return -1;
+        take_kept(c, f->index);
     }
     for (int i = 0; i < f->nchildren; i++)
         if (cols_alloc(st, &f->children[i]) < 0) return -1;
@@ -165,7 +190,7 @@ static void cols_free(state_t *st, int nfields) {
         free(st->cols[i].valid);
         free(st->cols[i].offsets);
         free(st->cols[i].bits);
-        free(st->cols[i].data);
+        give_back(&st->cols[i], i);
     }
     free(st->cols);
 }
@@ -274,6 +299,17 @@ static int fill(state_t *st, const schema_t *s, yyjson_val *arr) {
     return 0;
 }
 
+/* yyjson's memory for documents up to REUSE_MAX bytes comes from one allocator per thread that
+ * keeps its chunks for the next document: no fresh pages (and page faults) per file. */
+#define REUSE_MAX ((size_t)64 << 20)
+static _Thread_local yyjson_alc *thread_alc;
+
+static yyjson_alc *doc_allocator(size_t len) {
+    if (len > REUSE_MAX) return NULL; /* the default allocator: nothing kept after a huge file */
+    if (!thread_alc) thread_alc = yyjson_alc_dyn_new();
+    return thread_alc;
+}
+
 /* -- results ------------------------------------------------------------------------------ */
 
 static PyObject *column_result(state_t *st, const field_t *f) {
@@ -315,7 +351,8 @@ static PyObject *py_read(PyObject *self, PyObject *args) {
     int ok = 0;
     Py_BEGIN_ALLOW_THREADS
     yyjson_read_err err;
-    yyjson_doc *doc = yyjson_read_opts((char *)data.buf, (size_t)data.len, YYJSON_READ_NUMBER_AS_RAW, NULL, &err);
+    yyjson_doc *doc = yyjson_read_opts((char *)data.buf, (size_t)data.len, YYJSON_READ_NUMBER_AS_RAW,
+                                       doc_allocator((size_t)data.len), &err);
     yyjson_val *arr = NULL;
     if (!doc) {
         snprintf(st.reason, sizeof st.reason, "not one JSON document: %s at byte %zu", err.msg, err.pos);
