@@ -90,13 +90,19 @@ def gunzip(raw: bytes) -> tuple[bytes, str | None]:
             out.append(d.decompress(rest))
             out.append(d.flush())
         except _INFLATE_ERRORS as exc:
-            return b"".join(out), f"corrupt gzip stream: {exc}"
+            return _joined(out), f"corrupt gzip stream: {exc}"
         if not d.eof:
-            return b"".join(out), "truncated gzip stream (file ends before the gzip trailer)"
+            return _joined(out), "truncated gzip stream (file ends before the gzip trailer)"
         rest = d.unused_data.lstrip(b"\x00")
         if rest and not rest.startswith(GZIP_MAGIC):
-            return b"".join(out), "unexpected bytes after the gzip stream"
-    return b"".join(out), None
+            return _joined(out), "unexpected bytes after the gzip stream"
+    return _joined(out), None
+
+
+def _joined(pieces: list[bytes]) -> bytes:
+    """``b"".join(pieces)`` without copying when only one piece is not empty (the usual case)."""
+    full = [p for p in pieces if p]
+    return full[0] if len(full) == 1 else b"".join(full)
 
 
 def _day_bounds(since: datetime | None, until: datetime | None) -> tuple[date | None, date | None]:
