@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import orjson
 import pyarrow as pa
@@ -109,3 +111,36 @@ def test_schema_types_are_checked() -> None:
         Schema([pa.field("n", pa.int64())])
     with pytest.raises(TypeError, match="must be a string column"):
         Schema([pa.field("s", pa.struct([("a", pa.string())]))], json_text=["s"])
+
+
+_DAMAGE = [b"{", b"}", b"]", b'"', b"\\", b",", b"null", b'"x":', b"\\u12", b"\xff", b"1e999"]
+
+
+def test_mutated_real_documents_never_crash_and_stay_valid(stratus_dir: Path) -> None:
+    """Random damage to real CloudTrail files: every answer is a reason or valid columns."""
+    from pipeline.sources.cloudtrail_typed import decode_why
+
+    seeds = [f.read_bytes() for f in sorted(stratus_dir.glob("*.json"))[:12]]
+    rnd = random.Random(7)
+    accepted = 0
+    for _ in range(3000):
+        d = bytearray(rnd.choice(seeds))
+        for _ in range(rnd.randint(1, 3)):
+            i = rnd.randrange(len(d) or 1)
+            op = rnd.random()
+            if op < 0.3:
+                d[i:i + 1] = bytes([rnd.randrange(256)])
+            elif op < 0.5:
+                del d[i:i + rnd.randint(1, 40)]
+            elif op < 0.8:
+                d[i:i] = rnd.choice(_DAMAGE)
+            else:
+                j = rnd.randrange(len(d) or 1)
+                d[i:i] = d[j:j + rnd.randint(1, 200)]
+        table, why = decode_why(bytes(d), "f")
+        if table is None:
+            assert why
+        else:
+            accepted += 1
+            table.validate(full=True)
+    assert accepted  # some damage (inside strings) leaves a document the typed path takes
