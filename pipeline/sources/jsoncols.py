@@ -26,7 +26,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.sources import _jsoncols  # type: ignore[attr-defined]
+try:
+    from pipeline.sources import _jsoncols  # type: ignore[attr-defined]
+except ImportError as exc:  # pragma: no cover - a checkout that was never installed
+    raise ImportError("watchlake's native module pipeline.sources._jsoncols is not built: "
+                      "run `make install` (or `pip install -e .`) in the repository") from exc
 
 _STR, _BOOL, _JSON, _JSON_NOT_STR, _STRUCT = range(5)
 
