@@ -16,6 +16,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +49,18 @@ typedef struct {
     int64_t rows, nulls;
 } col_t;
 
+/* Memory kept per thread for the next call (see take_kept and doc_allocator); freed when the
+ * thread exits. */
+#define KEEP_SLOTS 256
+typedef struct {
+    yyjson_alc *alc;
+    struct { char *p; size_t cap; } kept[KEEP_SLOTS];
+} thread_mem_t;
+
 typedef struct {
     col_t *cols;
     int64_t n;
+    thread_mem_t *mem;          /* NULL: nothing is kept */
     char reason[256];
 } state_t;
 
@@ -134,24 +144,46 @@ static int refuse(state_t *st, const char *fmt, const char *a, int64_t row) {
     return -1;
 }
 
+static pthread_key_t mem_key;
+static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
+static int mem_key_ok;
+
+static void mem_release(void *ptr) {
+    thread_mem_t *m = ptr;
+    if (m->alc) yyjson_alc_dyn_free(m->alc);
+    for (int i = 0; i < KEEP_SLOTS; i++) free(m->kept[i].p);
+    free(m);
+}
+
+static void mem_key_create(void) { mem_key_ok = pthread_key_create(&mem_key, mem_release) == 0; }
+
+static thread_mem_t *thread_mem(void) {
+    pthread_once(&mem_once, mem_key_create);
+    if (!mem_key_ok) return NULL;
+    thread_mem_t *m = pthread_getspecific(mem_key);
+    if (!m && (m = calloc(1, sizeof *m)) && pthread_setspecific(mem_key, m) != 0) {
+        free(m);
+        m = NULL;
+    }
+    return m;
+}
+
 /* Column byte buffers are kept per thread for the next document (by field index, up to
  * KEEP_MAX bytes each), so that filling them touches pages that are already mapped. */
-#define KEEP_SLOTS 256
 #define KEEP_MAX ((size_t)16 << 20)
-static _Thread_local struct { char *p; size_t cap; } kept[KEEP_SLOTS];
 
-static void take_kept(col_t *c, int index) {
-    if (index < KEEP_SLOTS && kept[index].p) {
-        c->data = kept[index].p;
-        c->cap = kept[index].cap;
-        kept[index].p = NULL;
+static void take_kept(state_t *st, col_t *c, int index) {
+    if (st->mem && index < KEEP_SLOTS && st->mem->kept[index].p) {
+        c->data = st->mem->kept[index].p;
+        c->cap = st->mem->kept[index].cap;
+        st->mem->kept[index].p = NULL;
     }
 }
 
-static void give_back(col_t *c, int index) {
-    if (c->data && index < KEEP_SLOTS && !kept[index].p && c->cap <= KEEP_MAX) {
-        kept[index].p = c->data;
-        kept[index].cap = c->cap;
+static void give_back(state_t *st, col_t *c, int index) {
+    if (c->data && st->mem && index < KEEP_SLOTS && !st->mem->kept[index].p && c->cap <= KEEP_MAX) {
+        st->mem->kept[index].p = c->data;
+        st->mem->kept[index].cap = c->cap;
     } else {
         free(c->data);
     }
@@ -180,7 +212,7 @@ static int cols_alloc(state_t *st, const field_t *f) {
     } else if (f->kind != K_STRUCT) {
         c->offsets = calloc((size_t)st->n + 1, sizeof(int32_t));
         if (!c->offsets) return -1;
-        take_kept(c, f->index);
+        take_kept(st, c, f->index);
     }
     for (int i = 0; i < f->nchildren; i++)
         if (cols_alloc(st, &f->children[i]) < 0) return -1;
@@ -192,7 +224,7 @@ static void cols_free(state_t *st, int nfields) {
         free(st->cols[i].valid);
         free(st->cols[i].offsets);
         free(st->cols[i].bits);
-        give_back(&st->cols[i], i);
+        give_back(st, &st->cols[i], i);
     }
     free(st->cols);
 }
@@ -304,12 +336,11 @@ static int fill(state_t *st, const schema_t *s, yyjson_val *arr) {
 /* yyjson's memory for documents up to REUSE_MAX bytes comes from one allocator per thread that
  * keeps its chunks for the next document: no fresh pages (and page faults) per file. */
 #define REUSE_MAX ((size_t)64 << 20)
-static _Thread_local yyjson_alc *thread_alc;
 
-static yyjson_alc *doc_allocator(size_t len) {
-    if (len > REUSE_MAX) return NULL; /* the default allocator: nothing kept after a huge file */
-    if (!thread_alc) thread_alc = yyjson_alc_dyn_new();
-    return thread_alc;
+static yyjson_alc *doc_allocator(state_t *st, size_t len) {
+    if (!st->mem || len > REUSE_MAX) return NULL; /* the default allocator: nothing kept */
+    if (!st->mem->alc) st->mem->alc = yyjson_alc_dyn_new();
+    return st->mem->alc;
 }
 
 /* -- results ------------------------------------------------------------------------------ */
@@ -352,9 +383,10 @@ static PyObject *py_read(PyObject *self, PyObject *args) {
     if (!st.cols) { PyBuffer_Release(&data); return PyErr_NoMemory(); }
     int ok = 0;
     Py_BEGIN_ALLOW_THREADS
+    st.mem = thread_mem();
     yyjson_read_err err;
     yyjson_doc *doc = yyjson_read_opts((char *)data.buf, (size_t)data.len, YYJSON_READ_NUMBER_AS_RAW,
-                                       doc_allocator((size_t)data.len), &err);
+                                       doc_allocator(&st, (size_t)data.len), &err);
     yyjson_val *arr = NULL;
     if (!doc) {
         snprintf(st.reason, sizeof st.reason, "not one JSON document: %s at byte %zu", err.msg, err.pos);
