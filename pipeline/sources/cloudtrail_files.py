@@ -15,6 +15,10 @@ Recognised, whatever the file name or extension (gzip or not):
 
 Anything else becomes a rejection with the file, position and reason; a damaged file keeps the
 events before the damage (see :mod:`pipeline.sources.jsondocs`).
+
+A whole document that fits the schema exactly (the usual S3 log file) is first offered to the
+native typed path (:mod:`pipeline.sources.cloudtrail_typed`), which gives the same table at a
+fifth of the CPU; every other document, and every file it refuses, takes the general path here.
 """
 
 from __future__ import annotations
