@@ -60,6 +60,9 @@ def assert_same(typed: pa.Table, general: pa.Table) -> None:
     assert _json_values(typed.to_pylist()) == _json_values(general.to_pylist())
 
 
+_ABSENT = object()  # a field value that means "leave the field out"
+
+
 def _event(i: int, **fields: Any) -> dict[str, Any]:
     e: dict[str, Any] = {
         "eventVersion": "1.09", "eventTime": f"2026-11-0{1 + i % 3}T10:00:{i % 60:02d}Z",
@@ -78,8 +81,6 @@ def _event(i: int, **fields: Any) -> dict[str, Any]:
     e.update(fields)
     return {k: v for k, v in e.items() if v is not _ABSENT}
 
-
-_ABSENT = object()
 
 
 def _doc(events: list[Any], *, indent: int | None = None, records: bool = True) -> bytes:
