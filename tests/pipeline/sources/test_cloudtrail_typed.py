@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,22 @@ def test_typed_path_agrees_with_the_general_path_whenever_it_accepts(events: lis
     assert not rejections
     assert table.column("_wl_extra").null_count == table.num_rows
     assert_same(typed, table)
+
+
+def test_member_order_does_not_matter(stratus_events: list[dict[str, Any]]) -> None:
+    """Real events with their members (and nested members) shuffled: same table either way."""
+    rnd = random.Random(11)
+
+    def shuffled(v: Any) -> Any:
+        if isinstance(v, dict):
+            items = [(k, shuffled(x)) for k, x in v.items()]
+            rnd.shuffle(items)
+            return dict(items)
+        return v
+
+    events = [shuffled(e) for e in stratus_events]
+    data = orjson.dumps({"Records": events})
+    typed = decode(data, "f")
+    assert typed is not None
+    assert_same(typed, _general(data, "f"))
+    assert typed.num_rows == len(stratus_events)
