@@ -17,6 +17,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,10 +140,16 @@ static PyObject *py_compile(PyObject *self, PyObject *args) {
 
 /* -- filling columns (no Python calls: runs without the GIL) ------------------------------ */
 
-static int refuse(state_t *st, const char *fmt, const char *a, int64_t row) {
-    snprintf(st->reason, sizeof st->reason, fmt, a, (long long)row);
+/* Record why the document needs the general path; always returns -1. */
+__attribute__((format(printf, 2, 3))) static int refuse(state_t *st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->reason, sizeof st->reason, fmt, ap);
+    va_end(ap);
     return -1;
 }
+
+static void set_bit(uint8_t *bits, int64_t row) { bits[row >> 3] |= (uint8_t)(1u << (row & 7)); }
 
 static pthread_key_t mem_key;
 static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
@@ -195,7 +202,7 @@ static int reserve(state_t *st, col_t *c, size_t extra) {
     size_t cap = c->cap ? c->cap : 4096;
     while (cap < c->len + extra) cap *= 2;
     char *p = realloc(c->data, cap);
-    if (!p) return refuse(st, "out of memory%s at element %lld", "", 0);
+    if (!p) return refuse(st, "out of memory");
     c->data = p;
     c->cap = cap;
     return 0;
@@ -238,12 +245,13 @@ static void append_null(state_t *st, const field_t *f, int64_t row) {
 }
 
 static int append_bytes(state_t *st, col_t *c, const char *p, size_t len, int64_t row) {
-    if (c->len + len > INT32_MAX) return refuse(st, "a column of one document is over 2 GiB%s (element %lld)", "", row);
+    if (c->len + len > INT32_MAX)
+        return refuse(st, "a column of one document is over 2 GiB (element %lld)", (long long)row);
     if (reserve(st, c, len) < 0) return -1;
     memcpy(c->data + c->len, p, len);
     c->len += len;
     c->offsets[row + 1] = (int32_t)c->len;
-    c->valid[row >> 3] |= (uint8_t)(1u << (row & 7));
+    set_bit(c->valid, row);
     c->rows = row + 1;
     return 0;
 }
@@ -258,28 +266,28 @@ static int append(state_t *st, const field_t *f, yyjson_val *v, int64_t row) {
     }
     switch (f->kind) {
     case K_STR:
-        if (!yyjson_is_str(v)) return refuse(st, "`%s` is not a string (element %lld)", f->name, row);
+        if (!yyjson_is_str(v)) return refuse(st, "`%s` is not a string (element %lld)", f->name, (long long)row);
         return append_bytes(st, c, yyjson_get_str(v), yyjson_get_len(v), row);
     case K_BOOL:
-        if (!yyjson_is_bool(v)) return refuse(st, "`%s` is not a boolean (element %lld)", f->name, row);
-        c->valid[row >> 3] |= (uint8_t)(1u << (row & 7));
-        if (yyjson_is_true(v)) c->bits[row >> 3] |= (uint8_t)(1u << (row & 7));
+        if (!yyjson_is_bool(v)) return refuse(st, "`%s` is not a boolean (element %lld)", f->name, (long long)row);
+        set_bit(c->valid, row);
+        if (yyjson_is_true(v)) set_bit(c->bits, row);
         c->rows = row + 1;
         return 0;
     case K_JSON:
     case K_JSON_NOT_STR: {
         if (f->kind == K_JSON_NOT_STR && yyjson_is_str(v))
-            return refuse(st, "`%s` is a JSON string (element %lld)", f->name, row);
+            return refuse(st, "`%s` is a JSON string (element %lld)", f->name, (long long)row);
         size_t len = 0;
         char *text = yyjson_val_write(v, YYJSON_WRITE_NOFLAG, &len);
-        if (!text) return refuse(st, "`%s` cannot be written as JSON (element %lld)", f->name, row);
+        if (!text) return refuse(st, "`%s` cannot be written as JSON (element %lld)", f->name, (long long)row);
         int rc = append_bytes(st, c, text, len, row);
         free(text);
         return rc;
     }
     default: /* K_STRUCT */
-        if (!yyjson_is_obj(v)) return refuse(st, "`%s` is not an object (element %lld)", f->name, row);
-        c->valid[row >> 3] |= (uint8_t)(1u << (row & 7));
+        if (!yyjson_is_obj(v)) return refuse(st, "`%s` is not an object (element %lld)", f->name, (long long)row);
+        set_bit(c->valid, row);
         if (fill_object(st, f, v, row) < 0) return -1;
         c->rows = row + 1;
         return 0;
@@ -308,9 +316,9 @@ static int fill_object(state_t *st, const field_t *parent, yyjson_val *obj, int6
     int hint = 0;
     while ((key = yyjson_obj_iter_next(&it))) {
         const field_t *f = lookup(parent, yyjson_get_str(key), yyjson_get_len(key), &hint);
-        if (!f) return refuse(st, "field `%s` is not in the schema (element %lld)", yyjson_get_str(key), row);
+        if (!f) return refuse(st, "field `%s` is not in the schema (element %lld)", yyjson_get_str(key), (long long)row);
         if (st->cols[f->index].rows != row)
-            return refuse(st, "field `%s` appears twice (element %lld)", f->name, row);
+            return refuse(st, "field `%s` appears twice (element %lld)", f->name, (long long)row);
         if (append(st, f, yyjson_obj_iter_get_val(key), row) < 0) return -1;
     }
     for (int i = 0; i < parent->nchildren; i++) {
@@ -326,7 +334,7 @@ static int fill(state_t *st, const schema_t *s, yyjson_val *arr) {
     yyjson_val *el;
     int64_t row = 0;
     while ((el = yyjson_arr_iter_next(&it))) {
-        if (!yyjson_is_obj(el)) return refuse(st, "an element is not an object%s (element %lld)", "", row);
+        if (!yyjson_is_obj(el)) return refuse(st, "an element is not an object (element %lld)", (long long)row);
         if (fill_object(st, &s->root, el, row) < 0) return -1;
         row++;
     }
@@ -389,7 +397,7 @@ static PyObject *py_read(PyObject *self, PyObject *args) {
                                        doc_allocator(&st, (size_t)data.len), &err);
     yyjson_val *arr = NULL;
     if (!doc) {
-        snprintf(st.reason, sizeof st.reason, "not one JSON document: %s at byte %zu", err.msg, err.pos);
+        refuse(&st, "not one JSON document: %s at byte %zu", err.msg, err.pos);
     } else {
         yyjson_val *root = yyjson_doc_get_root(doc);
         if (yyjson_is_arr(root)) {
@@ -398,11 +406,11 @@ static PyObject *py_read(PyObject *self, PyObject *args) {
             yyjson_val *v = yyjson_obj_getn(root, key, (size_t)key_len);
             if (v && yyjson_is_arr(v)) arr = v;
         }
-        if (!arr) snprintf(st.reason, sizeof st.reason, "not an array or an object with only `%s`", key);
-        else if (yyjson_arr_size(arr) == 0) snprintf(st.reason, sizeof st.reason, "no elements");
+        if (!arr) refuse(&st, "not an array or an object with only `%s`", key);
+        else if (yyjson_arr_size(arr) == 0) refuse(&st, "no elements");
         else {
             st.n = (int64_t)yyjson_arr_size(arr);
-            if (cols_alloc(&st, &s->root) < 0) snprintf(st.reason, sizeof st.reason, "out of memory");
+            if (cols_alloc(&st, &s->root) < 0) refuse(&st, "out of memory");
             else ok = fill(&st, s, arr) == 0;
         }
         yyjson_doc_free(doc);
