@@ -99,7 +99,7 @@ def build(lake: Lake, n: int) -> None:
 
 
 def build_generated(lake: Lake, work: Path) -> None:
-    from pipeline.cli import main as cli
+    from jobs.cli import main as cli
 
     src = work / "generated"
     if not src.exists():

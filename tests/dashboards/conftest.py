@@ -69,7 +69,7 @@ def free_port() -> int:
 def start_streamlit(app: Path, env: dict[str, str], log: Path, pick_port: Callable[[], int] = free_port,
                     attempts: int = 3) -> tuple[subprocess.Popen, str]:
     """Start ``streamlit run`` on a free loopback port; retry with a new port if it was taken."""
-    from pipeline.cli.cmd_dashboard import streamlit_command
+    from jobs.cli.cmd_dashboard import streamlit_command
 
     last = ""
     for _ in range(attempts):

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def stratus(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
     src = shared_data / "stratus-cloudtrail" / "detonation-logs"
     lake = tmp_path_factory.mktemp("stratus") / "lake"
-    subprocess.run([sys.executable, "-m", "pipeline", "-q", "--lake", str(lake), "ingest", "cloudtrail", str(src)],
+    subprocess.run([sys.executable, "-m", "jobs.cli", "-q", "--lake", str(lake), "ingest", "cloudtrail", str(src)],
                    check=True, cwd=REPO, capture_output=True)
     events = [e for f in sorted(src.glob("*.json")) for e in json.loads(f.read_text())]
     return lake, events

@@ -20,7 +20,7 @@ SAMPLE = REPO / "sample_data"
 
 
 def watchlake(lake: Path, *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pipeline", "-q", "--lake", str(lake), *args], check=True,
+    subprocess.run([sys.executable, "-m", "jobs.cli", "-q", "--lake", str(lake), *args], check=True,
                    cwd=REPO, capture_output=True)
 
 

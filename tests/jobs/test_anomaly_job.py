@@ -61,8 +61,8 @@ def test_bad_arguments_and_empty_lake(lake) -> None:
 
 @pytest.mark.slow
 def test_demo_stages(lake, settings) -> None:
-    from jobs.anomaly_demo import anomaly_stage, insights_stage
     from jobs.demo import Demo
+    from jobs.demo.anomaly import anomaly_stage, insights_stage
 
     demo = Demo(lake=lake, settings=settings, quiet=True)
     assert "skipped" in anomaly_stage(demo)

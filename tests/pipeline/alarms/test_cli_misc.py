@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from jobs.cli import main
 from pipeline.alarms.model import MetricRef
 from pipeline.alarms.source import MemorySource
 from pipeline.alarms.validate import parse_alarm
-from pipeline.cli import main
 from pipeline.errors import RuleError
 from tests.pipeline.alarms.helpers import T0, alarm_doc, engine_with, minute, source_with
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from jobs.cli import main
 from pipeline.alarms.model import MetricRef
 from pipeline.alarms.source import LakeSource, MemorySource
-from pipeline.cli import main
 from pipeline.lake import Lake
 from tests.pipeline.rollup.gen import T0, point, write_metrics
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 
-from pipeline.cli import main
+from jobs.cli import main
 from tests.pipeline.anomaly.rollup_fixture import write_rollups
 
 

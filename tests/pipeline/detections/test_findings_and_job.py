@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from jobs.cli import main
 from jobs.detect_job import Follower, run_retro
-from pipeline.cli import main
 from pipeline.detections.check import never_fire_reasons
 from pipeline.detections.rules import load_rules
 from pipeline.query.duck import connect

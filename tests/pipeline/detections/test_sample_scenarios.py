@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.detect_demo import load_scenarios, scenario_coverage
+from jobs.cli import main
+from jobs.demo.detect import load_scenarios, scenario_coverage
 from jobs.detect_job import run_retro
-from pipeline.cli import main
 from pipeline.detections.rules import BUNDLED, load_rules
 from pipeline.query.duck import connect
 from tests.conftest import SAMPLE_DATA

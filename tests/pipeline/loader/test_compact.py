@@ -5,7 +5,7 @@ from datetime import timedelta
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cli import main
+from jobs.cli import main
 from pipeline.config import Settings
 from pipeline.lake import Lake
 from pipeline.loader import Loader, ledger

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from pipeline.cli import main
+from jobs.cli import main
 from pipeline.config import Settings
 from pipeline.lake import Lake
 from pipeline.query.duck import connect

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.cli import main
+from jobs.cli import main
 from pipeline.config import Settings
 from pipeline.lake import Lake
 from pipeline.loader.ingest import ingest

@@ -123,7 +123,7 @@ def test_two_loaders_at_once(lake_root: Path):
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env,
+    return subprocess.Popen([sys.executable, "-m", "jobs.cli", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -57,7 +57,7 @@ def test_connect_keeps_working_for_other_teams(lake):
 def test_cli_sql_formats(lake, tmp_path, capsys, monkeypatch):
     import io
 
-    from pipeline.cli import main
+    from jobs.cli import main
 
     write_events(lake, [event("CreateUser", "2026-11-01T10:00:00Z"), event("DeleteUser", "2026-11-01T10:05:00Z")])
     base = ["--lake", str(lake.root), "sql"]

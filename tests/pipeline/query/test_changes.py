@@ -94,7 +94,7 @@ def test_unknown_alarm_and_missing_dims(incident):
 def test_cli_changes(incident, capsys):
     import json
 
-    from pipeline.cli import main
+    from jobs.cli import main
 
     assert main(["--lake", str(incident.root), "changes", "--alarm", "cpu-high", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)

@@ -56,7 +56,7 @@ def test_athena_projection_template_names_real_folders(lake):
 
 
 def test_cli_ddl(lake, capsys):
-    from pipeline.cli import main
+    from jobs.cli import main
 
     assert main(["--lake", str(lake.root), "ddl", "--engine", "trino", "--table", "logs"]) == 0
     out = capsys.readouterr().out

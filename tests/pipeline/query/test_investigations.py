@@ -240,7 +240,7 @@ def test_injection_is_just_a_value(inv_lake):
 def test_cli_investigate(inv_lake, capsys):
     import json
 
-    from pipeline.cli import main
+    from jobs.cli import main
 
     assert main(["--lake", str(inv_lake.root), "investigate", "--list"]) == 0
     assert "session_activity" in capsys.readouterr().out

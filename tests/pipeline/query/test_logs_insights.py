@@ -226,7 +226,7 @@ def test_explain_is_plain_duckdb_sql(li_lake):
 def test_cli_insights(li_lake, capsys):
     import json
 
-    from pipeline.cli import main
+    from jobs.cli import main
 
     base = ["--lake", str(li_lake.root), "insights"]
     assert main(base + ["stats count(*) as n by eventSource | sort n desc | limit 2", "--start",

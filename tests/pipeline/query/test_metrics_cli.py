@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline.cli import main
+from jobs.cli import main
 from tests.pipeline.rollup.gen import T0, point, write_metrics
 
 

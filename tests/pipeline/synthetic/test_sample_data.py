@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
+from jobs.cli import main
 from pipeline.sources import read
 from pipeline.synthetic.sample import OWNED
 from tests.conftest import SAMPLE_DATA

@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from pipeline.cli import main
+from jobs.cli import main
 
 
 def test_help_lists_subcommands(capsys):
@@ -30,7 +30,7 @@ def test_lake_flag_overrides_config(capsys, tmp_path):
 
 
 def test_console_script_imports_no_heavy_modules():
-    code = ("import sys; from pipeline.cli import build_parser; build_parser(); "
+    code = ("import sys; from jobs.cli import build_parser; build_parser(); "
             "heavy = {'pyflink', 'streamlit', 'duckdb', 'polars', 'boto3'} & set(sys.modules); "
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from jobs.demo import STAGES, Demo
-from jobs.rollup_demo import rollup_stage
+from jobs.demo.rollup import rollup_stage
 from tests.pipeline.rollup.gen import T0, event, point, write_cloudtrail, write_metrics
 
 
 def test_stage_registered_after_ingest():
     titles = [t for t, _ in STAGES]
-    assert ("rollups", "jobs.rollup_demo:rollup_stage") in STAGES
+    assert ("rollups", "jobs.demo.rollup:rollup_stage") in STAGES
     if "ingest" in titles:
         assert titles.index("rollups") > titles.index("ingest")
 

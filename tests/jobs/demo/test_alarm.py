@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from jobs.alarm_demo import NOTIFICATIONS, alarm_stage
 from jobs.demo import STAGES, Demo, run_demo
+from jobs.demo.alarm import NOTIFICATIONS, alarm_stage
 from pipeline.alarms.store import AlarmStore
 from pipeline.alarms.validate import load_alarms
 from pipeline.timeutil import parse_time
@@ -25,7 +25,7 @@ def _messages(lake):
 
 
 def test_stage_registered_and_runs_without_sample_metrics(lake, settings):
-    assert ("alarms", "jobs.alarm_demo:alarm_stage") in STAGES
+    assert ("alarms", "jobs.demo.alarm:alarm_stage") in STAGES
     out = alarm_stage(Demo(lake, settings))
     assert out["data"].startswith("synthetic")
     msgs = _messages(lake)

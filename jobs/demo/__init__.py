@@ -19,17 +19,17 @@ from pipeline.config import Settings
 from pipeline.console import summary
 from pipeline.lake import Lake
 
-SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 
 STAGES: list[tuple[str, str]] = [
-    ("ingest", "jobs.ingest_demo:ingest_stage"),
-    ("stream", "jobs.ingest_demo:stream_stage"),
-    ("rollups", "jobs.rollup_demo:rollup_stage"),
-    ("anomalies", "jobs.anomaly_demo:anomaly_stage"),
-    ("insights", "jobs.anomaly_demo:insights_stage"),
-    ("alarms", "jobs.alarm_demo:alarm_stage"),
-    ("detections", "jobs.detect_demo:detect_stage"),
-    ("investigate", "jobs.investigate_demo:investigate_stage"),
+    ("ingest", "jobs.demo.ingest:ingest_stage"),
+    ("stream", "jobs.demo.ingest:stream_stage"),
+    ("rollups", "jobs.demo.rollup:rollup_stage"),
+    ("anomalies", "jobs.demo.anomaly:anomaly_stage"),
+    ("insights", "jobs.demo.anomaly:insights_stage"),
+    ("alarms", "jobs.demo.alarm:alarm_stage"),
+    ("detections", "jobs.demo.detect:detect_stage"),
+    ("investigate", "jobs.demo.investigate:investigate_stage"),
 ]
 
 

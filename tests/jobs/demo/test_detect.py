@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from jobs.demo import Demo
-from jobs.detect_demo import detect_stage, load_scenarios
+from jobs.demo.detect import detect_stage, load_scenarios
 from tests.pipeline.detections.ctlake import write_events
 
 

@@ -9,7 +9,7 @@ from pipeline.errors import QueryError
 
 
 def register(sub: Any) -> None:
-    from pipeline.cli.cmd_sql import add_output_args
+    from jobs.cli.cmd_sql import add_output_args
 
     p = sub.add_parser("investigate", help="run a saved investigation (--list to see them)",
                        description="Run a named, parameterised investigation over CloudTrail "
@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
-    from pipeline.cli.cmd_sql import emit
+    from jobs.cli.cmd_sql import emit
     from pipeline.query import investigations as inv
 
     if args.list or not args.name:

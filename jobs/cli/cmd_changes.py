@@ -9,7 +9,7 @@ from pipeline.errors import QueryError
 
 
 def register(sub: Any) -> None:
-    from pipeline.cli.cmd_sql import add_output_args
+    from jobs.cli.cmd_sql import add_output_args
 
     p = sub.add_parser("changes", help="what changed before an alarm, an anomaly or a time",
                        description="List the CloudTrail write events on the resources behind a metric "
@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, ctx: Any) -> int:
     from datetime import timedelta
 
-    from pipeline.cli.cmd_sql import emit
+    from jobs.cli.cmd_sql import emit
     from pipeline.query import changes
     from pipeline.timeutil import parse_duration, parse_time
 

@@ -1,6 +1,6 @@
 """The ``watchlake`` command: global options, subcommand discovery and error handling.
 
-Each subcommand lives in its own module ``pipeline/cli/cmd_<name>.py`` that defines
+Each subcommand lives in its own module ``jobs/cli/cmd_<name>.py`` that defines
 ``register(subparsers)``; modules are discovered at start-up, so adding a command never edits
 this file. Subcommand modules import heavy libraries inside their handlers only, so that
 ``watchlake --help`` stays fast. Handlers receive ``(args, ctx)`` and return an exit code.
@@ -46,7 +46,7 @@ class Context:
 
 
 def _command_modules() -> list[str]:
-    import pipeline.cli as pkg
+    import jobs.cli as pkg
 
     return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("cmd_"))
 
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _command_modules():
-        importlib.import_module(f"pipeline.cli.{name}").register(sub)
+        importlib.import_module(f"jobs.cli.{name}").register(sub)
     return parser
 
 

@@ -7,13 +7,13 @@ import json
 import pytest
 
 from jobs.demo import STAGES, Demo
-from jobs.investigate_demo import investigate_stage
+from jobs.demo.investigate import investigate_stage
 from tests.conftest import SAMPLE_DATA
 
 
 @pytest.mark.slow
 def test_investigate_stage(lake, settings):
-    assert ("investigate", "jobs.investigate_demo:investigate_stage") == STAGES[-1]
+    assert ("investigate", "jobs.demo.investigate:investigate_stage") == STAGES[-1]
     labels = {s["scenario"]: s for s in json.loads((SAMPLE_DATA / "labels/cloudtrail_scenarios.json").read_text())}
     lines = investigate_stage(Demo(lake, settings, quiet=True))
     assert lines["console logins without MFA"].startswith("1; carol from "

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from jobs.demo import SAMPLE_DATA, Demo
-from jobs.ingest_demo import ingest_stage, stream_stage
+from jobs.demo.ingest import ingest_stage, stream_stage
 from pipeline.config import Settings
 from pipeline.lake import Lake
 from pipeline.query.duck import connect

@@ -10,7 +10,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from pipeline.cli.cmd_sql import add_output_args
+    from jobs.cli.cmd_sql import add_output_args
 
     p = sub.add_parser("insights", help="CloudWatch Logs Insights queries over cloudtrail or logs",
                        description="Run a CloudWatch Logs Insights query (fields, filter, stats, sort, "
@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
-    from pipeline.cli.cmd_sql import emit
+    from jobs.cli.cmd_sql import emit
     from pipeline.query.logs_insights import run_insights, to_sql
     from pipeline.timeutil import parse_time
 
