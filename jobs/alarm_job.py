@@ -1,11 +1,15 @@
-"""The alarm job: evaluate every alarm once (as of a time) or replay a window, with actions.
+"""The alarm jobs: evaluate every alarm once (as of a time), or replay a past range.
 
-``watchlake alarms evaluate`` / ``replay`` do the same interactively; this module is the entry for
-schedulers and the demo. Both functions persist state and history before returning.
+``watchlake alarms evaluate [--follow]`` runs :func:`evaluate` on a minute schedule
+(:mod:`jobs.follow`); ``alarms replay`` and the demo run :func:`replay`. Both persist state and
+history (and run the alarms' actions where asked) before they return a typed report.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,29 +17,74 @@ from pipeline.alarms.engine import Engine, ReplayResult, Transition
 from pipeline.alarms.source import MetricSource
 from pipeline.alarms.store import AlarmStore
 from pipeline.alarms.validate import parse_alarm
-from pipeline.timeutil import iso
+from pipeline.errors import RuleError
 
 if TYPE_CHECKING:
     from pipeline.lake import Lake
 
 
-def evaluate_once(lake: Lake, at: datetime, *, source: MetricSource | None = None) -> list[Transition]:
-    """Evaluate all alarms as of ``at``; transitions are recorded and their actions run."""
+@dataclass
+class EvaluateReport:
+    """One evaluation of every alarm as of ``at``."""
+
+    at: datetime
+    alarms: int = 0
+    transitions: list[Transition] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    """(alarm, message) of evaluations that failed; their state is kept."""
+    notifications: int = 0
+
+
+@dataclass
+class ReplayReport:
+    """A replay of ``[start, end]``: the engine's result plus what was kept and sent."""
+
+    start: datetime
+    end: datetime
+    result: ReplayResult
+    recorded: bool
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    """(alarm, message) of alarms that could not be replayed (skipped)."""
+    notifications: int = 0
+    seconds: float = 0.0
+
+
+def evaluate(lake: Lake, at: datetime, *, source: MetricSource | None = None) -> EvaluateReport:
+    """Evaluate all alarms as of ``at``; transitions are recorded and their actions run before
+    this returns."""
     with Engine(lake, source) as eng:
-        return eng.evaluate(at)
+        transitions = eng.evaluate(at)
+        return EvaluateReport(at=at, alarms=len(eng.store.alarms), transitions=transitions,
+                              errors=list(eng.errors), notifications=eng.notifications)
 
 
-def replay_window(lake: Lake, docs: list[dict[str, Any]], start: datetime, end: datetime, *,
-                  source: MetricSource | None = None, notify: bool = True) -> tuple[ReplayResult, dict[str, Any]]:
-    """Put ``docs`` (PutMetricAlarm/PutCompositeAlarm documents), replay ``[start, end]`` recording
-    history (and running actions when ``notify``); returns the result and summary lines."""
+def replay(lake: Lake, start: datetime, end: datetime, *, names: list[str] | None = None,
+           record: bool = False, notify: bool = False, source: MetricSource | None = None,
+           progress: Callable[[int], None] | None = None) -> ReplayReport:
+    """Evaluate every minute of ``[start, end]`` from a fresh state (see :meth:`Engine.replay`).
+
+    Raises :class:`RuleError` for an empty range or an unknown alarm name, before any work.
+    ``record`` keeps the transitions and final states; ``notify`` also runs the actions.
+    """
+    if end <= start:
+        raise RuleError("replay", "--to must be after --from", field="--to")
+    t0 = time.perf_counter()
+    eng = Engine(lake, source)
+    for n in names or []:
+        if n not in eng.store.alarms:
+            raise RuleError(n, "no such alarm")
+    res = eng.replay(start, end, record=record, notify=notify, names=names or None, progress=progress)
+    if record or notify:
+        eng.save()
+    return ReplayReport(start=start, end=end, result=res, recorded=record or notify, errors=list(eng.errors),
+                        notifications=eng.notifications, seconds=time.perf_counter() - t0)
+
+
+def put_and_replay(lake: Lake, docs: list[dict[str, Any]], start: datetime, end: datetime, *,
+                   source: MetricSource | None = None, notify: bool = True) -> ReplayReport:
+    """Put ``docs`` (PutMetricAlarm/PutCompositeAlarm documents), then replay ``[start, end]``
+    recording history (and running actions when ``notify``)."""
     store = AlarmStore(lake)
     store.put([parse_alarm(d) for d in docs])
     store.save()
-    eng = Engine(lake, source)
-    res = eng.replay(start, end, record=True, notify=notify)
-    eng.save()
-    lines = {"window": f"{iso(start)} .. {iso(end)}", "evaluations": f"{res.evaluations:,}",
-             "state changes": len(res.transitions),
-             "final states": ", ".join(f"{n}={s.state_value}" for n, s in sorted(eng.store.states.items()))}
-    return res, lines
+    return replay(lake, start, end, record=True, notify=notify, source=source)

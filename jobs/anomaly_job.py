@@ -19,7 +19,6 @@ other.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -235,19 +234,6 @@ def _write(lake: Lake, key: str, rows: pa.Table,
         for f in old_files:
             lake.delete(f)
     return files
-
-
-def follow(lake: Lake, *, interval: float = 60.0, iterations: int | None = None,
-           **kwargs: Any) -> list[DetectResult]:
-    """Run :func:`detect` in follow mode every ``interval`` seconds (``iterations`` times)."""
-    out: list[DetectResult] = []
-    i = 0
-    while iterations is None or i < iterations:
-        out.append(detect(lake, **kwargs))
-        i += 1
-        if iterations is None or i < iterations:
-            time.sleep(interval)
-    return out
 
 
 def state_summary(lake: Lake, key: str) -> str:

@@ -3,22 +3,20 @@
 * :func:`run_retro` — one DuckDB scan of ``cloudtrail`` in ``[start, end)`` evaluates every rule,
   findings are built and merged into the ``findings`` table (a re-run of the same range replaces
   the rules' earlier findings there).
-* :class:`Follower` — watches the ``cloudtrail`` table for committed files it has not seen
-  (checkpoint in ``_state/detect/follow.json``), evaluates their rows with the Python engine,
-  and updates findings. Matches of the session are kept (they are rare next to events) so a
-  finding that a later file extends is updated, not duplicated. Given the same files, the findings
-  equal :func:`run_retro`'s (tests/pipeline/detections/test_detect_job.py).
+* :class:`Follower` — one :meth:`Follower.poll` takes the ``cloudtrail`` files committed since
+  the last one (checkpoint in ``_state/detect/follow.json``), evaluates their rows with the Python
+  engine and updates findings; ``detect --follow`` runs it on :mod:`jobs.follow`'s schedule.
+  Matches of the session are kept (they are rare next to events) so a finding that a later file
+  extends is updated, not duplicated. Given the same files, the findings equal
+  :func:`run_retro`'s (tests/pipeline/detections/test_findings_and_job.py).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipeline.console import Progress
 from pipeline.detections.engine import Match, match_events, match_lake, time_filter
 from pipeline.detections.findings import Finding, findings_for, findings_table, write_findings
 from pipeline.detections.model import Rule
@@ -29,7 +27,18 @@ STATE = "_state/detect/follow.json"
 
 
 @dataclass
+class PollReport:
+    """One follow step: the files and events it read and the findings that are new or grew."""
+
+    files: int = 0
+    events: int = 0
+    changed: list[Finding] = field(default_factory=list)
+
+
+@dataclass
 class DetectResult:
+    """A retroactive run: events scanned, matches, findings and rows written."""
+
     events: int = 0
     matches: list[Match] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -92,16 +101,19 @@ class Follower:
             self.seen = set(lake.table_files("cloudtrail"))
         self.events = 0
 
-    def poll(self) -> list[Finding]:
-        """Process files committed since the last poll; returns findings that are new or grew."""
+    def poll(self) -> PollReport:
+        """Process files committed since the last poll; the report lists findings that are new or
+        grew. The checkpoint is written after the findings, so a crash re-reads (never skips) files."""
         new = [f for f in self.lake.table_files("cloudtrail") if f not in self.seen]
+        report = PollReport(files=len(new))
         if not new:
-            return []
+            return report
         fresh: list[Match] = []
         for rel in new:
             rows = read_rows(self.lake, rel)
-            self.events += len(rows)
+            report.events += len(rows)
             fresh += match_events(self.rules, rows)
+        self.events += report.events
         self.matches += fresh
         changed: list[Finding] = []
         if fresh:
@@ -116,20 +128,5 @@ class Follower:
                 notify_findings(self.lake, self.notify_topic, changed)
         self.seen.update(new)
         self.lake.write_json(STATE, {"files": sorted(self.seen)})
-        return changed
-
-    def run(self, *, interval: float = 5.0, iterations: int | None = None, quiet: bool = False,
-            on_findings: Callable[[list[Finding]], None] | None = None) -> int:
-        """Poll every ``interval`` seconds (``iterations`` times, or until interrupted)."""
-        n = 0
-        with Progress("detect --follow: events", enabled=not quiet) as prog:
-            while iterations is None or n < iterations:
-                before = self.events
-                changed = self.poll()
-                prog.advance(self.events - before, f"{len(self.reported)} findings")
-                if changed and on_findings:
-                    on_findings(changed)
-                n += 1
-                if iterations is None or n < iterations:
-                    time.sleep(interval)
-        return n
+        report.changed = changed
+        return report

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
@@ -61,7 +63,7 @@ def register(sub: Any) -> None:
     de.set_defaults(func=run_delete)
 
 
-def run_put(args: argparse.Namespace, ctx: Any) -> int:
+def run_put(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.alarms.store import AlarmStore
     from pipeline.alarms.validate import load_alarms
     from pipeline.console import summary
@@ -89,7 +91,7 @@ def _describe_doc(store: Any, name: str) -> dict[str, Any]:
             "ActionsEnabled": a.actions_enabled}
 
 
-def run_describe(args: argparse.Namespace, ctx: Any) -> int:
+def run_describe(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.alarms.store import AlarmStore
     from pipeline.errors import RuleError
 
@@ -121,7 +123,7 @@ def _table(header: list[str], rows: list[tuple[Any, ...]], width: int = 110) -> 
         print(f"{head}  {last if len(last) <= room else last[:room - 1] + '…'}")
 
 
-def run_history(args: argparse.Namespace, ctx: Any) -> int:
+def run_history(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.alarms.store import AlarmStore
     from pipeline.timeutil import iso
 
@@ -149,62 +151,47 @@ def _print_transitions(transitions: list[Any]) -> None:
         print(f"{iso(t.at)}  {t.alarm_name}  {t.old_state} -> {t.new_state}  {t.reason}")
 
 
-def run_evaluate(args: argparse.Namespace, ctx: Any) -> int:
-    from pipeline.alarms.engine import Engine
+def run_evaluate(args: argparse.Namespace, ctx: Context) -> int:
+    from jobs.alarm_job import evaluate
+    from jobs.follow import Schedule, follow, stop_on_signals
     from pipeline.console import summary
-    from pipeline.timeutil import floor, parse_time, utcnow
+    from pipeline.timeutil import parse_time, utcnow
 
     if args.follow and args.at:
         from pipeline.errors import InputError
 
         raise InputError("use either --at or --follow", field="--at")
-    total = errors = 0
-    rounds = 0
-    try:
-        while True:
-            at = parse_time(args.at) if args.at else utcnow()
-            with Engine(ctx.lake) as eng:
-                ts = eng.evaluate(at)
-                n_alarms = len(eng.store.alarms)
-            _print_transitions(ts)
-            for name, msg in eng.errors:
+    reports = []
+    with stop_on_signals() as stop:
+        # CloudWatch evaluates each minute; a second after the boundary the minute's data is in.
+        for rep in follow(lambda: evaluate(ctx.lake, parse_time(args.at) if args.at else utcnow()),
+                          Schedule(60, align=True, offset=1), stop=stop,
+                          iterations=(args.iterations or None) if args.follow else 1):
+            _print_transitions(rep.transitions)
+            for name, msg in rep.errors:
                 print(f"watchlake: alarm {name}: evaluation error (state kept): {msg}", file=sys.stderr)
-            errors += len(eng.errors)
-            total += len(ts)
-            rounds += 1
-            if not args.follow or (args.iterations and rounds >= args.iterations):
-                break
-            now = utcnow()
-            nxt = floor(now, 60).timestamp() + 60 + 1  # a second after the next minute boundary
-            time.sleep(max(0.0, nxt - now.timestamp()))
-    except KeyboardInterrupt:
-        pass
+            reports.append(rep)
     if not ctx.quiet:
-        summary("alarms evaluate", {"as of": args.at or "now", "evaluations": rounds, "alarms": n_alarms,
-                                    "state changes": total, "evaluation errors": errors})
+        summary("alarms evaluate", {"as of": args.at or "now", "evaluations": len(reports),
+                                    "alarms": reports[-1].alarms if reports else 0,
+                                    "state changes": sum(len(r.transitions) for r in reports),
+                                    "evaluation errors": sum(len(r.errors) for r in reports)})
     return 0
 
 
-def run_replay(args: argparse.Namespace, ctx: Any) -> int:
-    from pipeline.alarms.engine import Engine
+def run_replay(args: argparse.Namespace, ctx: Context) -> int:
+    from jobs.alarm_job import replay
+    from pipeline.alarms.store import AlarmStore
     from pipeline.console import Progress, summary
-    from pipeline.errors import RuleError
     from pipeline.timeutil import iso, parse_time
 
     start, end = parse_time(args.start), parse_time(args.end)
-    if end <= start:
-        raise RuleError("replay", "--to must be after --from", field="--to")
-    t0 = time.perf_counter()
-    eng = Engine(ctx.lake)
-    for n in args.names:
-        if n not in eng.store.alarms:
-            raise RuleError(n, "no such alarm")
-    with Progress("replaying alarms", len(eng.store.metric_alarms()), enabled=not ctx.quiet) as prog:
-        res = eng.replay(start, end, record=args.record, notify=args.notify, names=args.names or None,
-                         progress=prog.advance)
-    if args.record or args.notify:
-        eng.save()
-    for name, msg in eng.errors:
+    n_alarms = len(AlarmStore(ctx.lake).metric_alarms())
+    with Progress("replaying alarms", n_alarms, enabled=not ctx.quiet) as prog:
+        rep = replay(ctx.lake, start, end, names=args.names or None, record=args.record, notify=args.notify,
+                     progress=prog.advance)
+    res = rep.result
+    for name, msg in rep.errors:
         print(f"watchlake: alarm {name}: evaluation error (skipped): {msg}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps({"Transitions": [
@@ -219,13 +206,13 @@ def run_replay(args: argparse.Namespace, ctx: Any) -> int:
             "range": f"{iso(start)} .. {iso(end)}", "alarms": len(res.final_states),
             "evaluations": f"{res.evaluations:,}", "state changes": len(res.transitions),
             "minutes in ALARM": ", ".join(f"{k}={v}" for k, v in sorted(res.minutes_in_alarm.items())) or "-",
-            "recorded": "yes" if args.record or args.notify else "no (dry run; --record to keep)",
-            "notifications": eng.notifications, "evaluation errors": len(eng.errors),
-            "time": f"{time.perf_counter() - t0:.2f} s"})
+            "recorded": "yes" if rep.recorded else "no (dry run; --record to keep)",
+            "notifications": rep.notifications, "evaluation errors": len(rep.errors),
+            "time": f"{rep.seconds:.2f} s"})
     return 0
 
 
-def run_set_state(args: argparse.Namespace, ctx: Any) -> int:
+def run_set_state(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.alarms.engine import Engine
     from pipeline.timeutil import utcnow
 
@@ -235,7 +222,7 @@ def run_set_state(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def run_delete(args: argparse.Namespace, ctx: Any) -> int:
+def run_delete(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.alarms.store import AlarmStore
 
     store = AlarmStore(ctx.lake)

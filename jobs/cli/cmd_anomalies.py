@@ -9,7 +9,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 
 def register(sub: Any) -> None:
@@ -49,7 +52,7 @@ def register(sub: Any) -> None:
     i.set_defaults(func=run_insights)
 
 
-def run_score(args: argparse.Namespace, ctx: Any) -> int:
+def run_score(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.anomaly import DEFAULT_THRESHOLD
     from pipeline.anomaly.series_io import read_series, run_detector, write_scores
     from pipeline.console import summary
@@ -70,8 +73,9 @@ def run_score(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def run_detect(args: argparse.Namespace, ctx: Any) -> int:
+def run_detect(args: argparse.Namespace, ctx: Context) -> int:
     from jobs.anomaly_job import detect, job_key, state_summary
+    from jobs.follow import Schedule, follow, stop_on_signals
     from pipeline.anomaly import DEFAULT_THRESHOLD
     from pipeline.console import Progress, summary
     from pipeline.timeutil import parse_duration, parse_time
@@ -82,29 +86,28 @@ def run_detect(args: argparse.Namespace, ctx: Any) -> int:
     kw: dict[str, Any] = dict(table=args.table, stat=args.stat, detector=args.detector,
                               threshold=threshold, namespace=args.namespace,
                               metric=args.metric, units=args.unit)
+    key = job_key(args.detector, args.table, args.stat)
     if args.engine == "flink":
         from jobs.flink_anomaly import run_flink
 
-        res = run_flink(ctx.lake, start=start, end=end, **kw)
-    else:
-        while True:
-            with Progress("anomalies detect: series", enabled=not ctx.quiet) as prog:
-                res = detect(ctx.lake, start=start, end=end, progress=prog, **kw)
-            if not args.follow or start is not None:
-                break
-            _print(ctx, args, res, threshold, job_key(args.detector, args.table, args.stat))
-            import time
+        _print(ctx, args, run_flink(ctx.lake, start=start, end=end, **kw), threshold, key + "-flink")
+        return 0
 
-            time.sleep(parse_duration(args.interval))
-    key = job_key(args.detector, args.table, args.stat)
-    _print(ctx, args, res, threshold, key + ("-flink" if args.engine == "flink" else ""))
-    if start is None and args.engine == "python" and not ctx.quiet:
-        summary("follow state", {"saved": state_summary(
-            ctx.lake, job_key(args.detector, args.table, args.stat))})
+    def step() -> Any:
+        with Progress("anomalies detect: series", enabled=not ctx.quiet) as prog:
+            return detect(ctx.lake, start=start, end=end, progress=prog, **kw)
+
+    following = args.follow and start is None  # a replay (--start) is one pass
+    with stop_on_signals() as stop:
+        for res in follow(step, Schedule(parse_duration(args.interval)), stop=stop,
+                          iterations=None if following else 1):
+            _print(ctx, args, res, threshold, key)
+    if start is None and not ctx.quiet:
+        summary("follow state", {"saved": state_summary(ctx.lake, key)})
     return 0
 
 
-def _print(ctx: Any, args: argparse.Namespace, res: Any, threshold: float, key: str) -> None:
+def _print(ctx: Context, args: argparse.Namespace, res: Any, threshold: float, key: str) -> None:
     from pipeline.console import summary
 
     if ctx.quiet:
@@ -122,7 +125,7 @@ def _print(ctx: Any, args: argparse.Namespace, res: Any, threshold: float, key: 
     })
 
 
-def run_insights(args: argparse.Namespace, ctx: Any) -> int:
+def run_insights(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.anomaly.insights import run_insights as run
     from pipeline.console import summary
     from pipeline.timeutil import parse_time

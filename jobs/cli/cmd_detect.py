@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 
 def register(sub: Any) -> None:
@@ -41,9 +44,10 @@ def _print_findings(findings: list[Any], limit: int) -> None:
         print(f"… {len(findings) - limit} more (query the `findings` view)")
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from jobs.detect_job import Follower, run_retro
-    from pipeline.console import summary
+    from jobs.follow import Schedule, follow, stop_on_signals
+    from pipeline.console import Progress, summary
     from pipeline.detections.rules import BUNDLED, load_rules
     from pipeline.errors import RuleError
     from pipeline.timeutil import parse_time
@@ -57,8 +61,12 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     end = parse_time(args.end) if args.end else None
     if args.follow:
         fol = Follower(ctx.lake, ruleset.rules, from_start=args.from_start, notify_topic=args.notify)
-        polls = fol.run(interval=args.interval, iterations=args.iterations, quiet=ctx.quiet,
-                        on_findings=lambda fs: _print_findings(fs, args.show))
+        polls = 0
+        with stop_on_signals() as stop, Progress("detect --follow: events", enabled=not ctx.quiet) as prog:
+            for rep in follow(fol.poll, Schedule(args.interval), iterations=args.iterations, stop=stop):
+                polls += 1
+                prog.advance(rep.events, f"{len(fol.reported)} findings")
+                _print_findings(rep.changed, args.show)
         summary("detect --follow", {"rules": len(ruleset.rules), "unusable rules": len(ruleset.problems),
                                     "polls": polls, "events": f"{fol.events:,}", "findings": len(fol.reported)})
         return 0

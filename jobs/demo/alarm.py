@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs.alarm_job import replay_window
+from jobs.alarm_job import put_and_replay
 
 if TYPE_CHECKING:
     from jobs.demo import Demo
@@ -83,7 +83,7 @@ def _synthetic(refs: list[MetricRef]) -> tuple[Any, datetime, datetime]:
 def alarm_stage(demo: Demo) -> dict[str, Any]:
     from pipeline.alarms.validate import load_documents
     from pipeline.notify import TopicStore
-    from pipeline.timeutil import to_utc
+    from pipeline.timeutil import iso, to_utc
 
     lake = demo.lake
     docs = load_documents(demo.sample_dir / "alarms" / "demo.yaml")
@@ -100,7 +100,11 @@ def alarm_stage(demo: Demo) -> dict[str, Any]:
     store = TopicStore(lake)
     store.subscribe("oncall", "file", NOTIFICATIONS)
     store.save()
-    res, lines = replay_window(lake, docs, start, end, source=source)
+    rep = put_and_replay(lake, docs, start, end, source=source)
+    res = rep.result
+    lines = {"window": f"{iso(start)} .. {iso(end)}", "evaluations": f"{res.evaluations:,}",
+             "state changes": len(res.transitions),
+             "final states": ", ".join(f"{n}={s}" for n, s in sorted(res.final_states.items()))}
     by_alarm: dict[str, list[str]] = {}
     for t in res.transitions:
         by_alarm.setdefault(t.alarm_name, []).append(f"{t.at:%m-%d %H:%M} {t.new_state}")
