@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from pipeline.rollup.engine import DuckDBEngine, Engine
 from pipeline.rollup.runner import RollupReport, run_rollups
-from pipeline.timeutil import iso
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -44,15 +43,3 @@ def rollup(lake: Lake, settings: Settings, engine: str | Engine = "duckdb", *, f
     finally:
         if isinstance(engine, str):
             eng.close()
-
-
-def summary_lines(report: RollupReport) -> dict[str, str]:
-    """Short ``key: value`` lines for the end-of-command summary."""
-    lines: dict[str, str] = {"engine": report.engine,
-                             "data clock": iso(report.clock) if report.clock else "(no data)"}
-    for j in report.jobs:
-        late = f", {len(j.late)} late (outside the recompute window; --full rebuilds)" if j.late else ""
-        lines[j.job] = (f"{len(j.built)} partitions built, {j.unchanged} unchanged{late}, "
-                        f"{j.rows:,} rows written, {j.seconds:.2f} s")
-    lines["time"] = f"{report.seconds:.2f} s"
-    return lines

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 RAW_TABLES = ["cloudtrail", "metrics", "logs", "records"]
 
@@ -20,7 +23,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.console import Progress, human_bytes, summary
     from pipeline.errors import InputError
     from pipeline.loader.compact import compact

@@ -13,9 +13,12 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
 
@@ -52,7 +55,7 @@ def port_free(address: str, port: int) -> bool:
     return True
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.console import summary
     from pipeline.lake import Lake
 

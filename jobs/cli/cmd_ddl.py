@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 
 def register(sub: Any) -> None:
@@ -18,7 +21,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.query.ddl import create_statements
 
     print(create_statements(args.engine, args.location or ctx.lake.uri(), database=args.database,

@@ -10,7 +10,10 @@ readers from taking the labels for data when the folder is read back).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 KINDS = ("cloudtrail", "metrics", "logs", "records")
 
@@ -52,7 +55,7 @@ def _scenarios(names: list[str] | None) -> list[str]:
     return names
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from datetime import timedelta
     from pathlib import Path
 

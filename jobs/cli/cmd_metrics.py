@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import InputError
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 
 def register(sub: Any) -> None:
@@ -52,7 +55,7 @@ def _dims(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def run_get(args: argparse.Namespace, ctx: Any) -> int:
+def run_get(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.console import summary
     from pipeline.query.metrics import get_metric_data
     from pipeline.rollup.state import data_clock
@@ -90,7 +93,7 @@ def run_get(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def run_list(args: argparse.Namespace, ctx: Any) -> int:
+def run_list(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.query.metrics import list_metrics
 
     ms = list_metrics(ctx.lake, args.namespace)

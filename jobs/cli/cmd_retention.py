@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
+    from pipeline.rollup.retention import RetentionReport
 
 
 def register(sub: Any) -> None:
@@ -19,8 +23,8 @@ def register(sub: Any) -> None:
     a.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
-    from jobs.retention import retention, summary_lines
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jobs.retention import retention
     from pipeline.console import summary
     from pipeline.timeutil import parse_time
 
@@ -33,3 +37,22 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
             print(f"kept\t{e.folder}\t{why}")
     summary("retention" + (" (dry run)" if args.dry_run else ""), summary_lines(report))
     return 0
+
+
+def summary_lines(report: RetentionReport) -> dict[str, str]:
+    """Short ``key: value`` lines for the end-of-command summary."""
+    from pipeline.console import human_bytes
+    from pipeline.timeutil import iso
+
+    verb = "would drop" if report.dry_run else "dropped"
+    lines = {"clock": f"{report.clock_kind} clock, "
+                      f"{iso(report.clock) if report.clock else '(no data: nothing to do)'}"}
+    for table, n in report.by_table().items():
+        gone = [e for e in report.dropped if e.table == table]
+        horizon = report.horizons.get(table)
+        lines[table] = (f"{verb} {n} partitions ({sum(e.files for e in gone)} files, "
+                        f"{human_bytes(sum(e.bytes for e in gone))})"
+                        + (f", keeps data after {iso(horizon)}" if horizon else ""))
+    if report.kept:
+        lines["kept"] = f"{len(report.kept)} expired partitions not rolled up yet"
+    return lines

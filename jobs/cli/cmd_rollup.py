@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
+    from pipeline.rollup.runner import RollupReport
 
 
 def register(sub: Any) -> None:
@@ -24,8 +28,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
-    from jobs.batch_rollup import rollup, summary_lines
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jobs.batch_rollup import rollup
     from pipeline.console import summary
 
     def progress(line: str) -> None:
@@ -36,3 +40,17 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
                     parallelism=args.parallelism, flink_mode=args.flink_mode, progress=progress)
     summary("rollup", summary_lines(report))
     return 0
+
+
+def summary_lines(report: RollupReport) -> dict[str, str]:
+    """Short ``key: value`` lines for the end-of-command summary."""
+    from pipeline.timeutil import iso
+
+    lines: dict[str, str] = {"engine": report.engine,
+                             "data clock": iso(report.clock) if report.clock else "(no data)"}
+    for j in report.jobs:
+        late = f", {len(j.late)} late (outside the recompute window; --full rebuilds)" if j.late else ""
+        lines[j.job] = (f"{len(j.built)} partitions built, {j.unchanged} unchanged{late}, "
+                        f"{j.rows:,} rows written, {j.seconds:.2f} s")
+    lines["time"] = f"{report.seconds:.2f} s"
+    return lines

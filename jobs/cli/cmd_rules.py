@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 
 def register(sub: Any) -> None:
@@ -25,7 +28,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=lambda args, ctx: (p.print_help(), 2)[1])
 
 
-def run_check(args: argparse.Namespace, ctx: Any) -> int:
+def run_check(args: argparse.Namespace, ctx: Context) -> int:
     from collections import Counter
 
     from pipeline.console import summary

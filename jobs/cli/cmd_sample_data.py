@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 
 def register(sub: Any) -> None:
@@ -16,7 +19,7 @@ def register(sub: Any) -> None:
     r.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from pathlib import Path
 
     from pipeline.console import human_bytes, human_count, summary

@@ -19,6 +19,9 @@ from typing import IO, TYPE_CHECKING, Any
 from pipeline.errors import PipelineError, QueryError
 
 if TYPE_CHECKING:
+    from jobs.cli import Context
+
+if TYPE_CHECKING:
     import pyarrow as pa
 
     from pipeline.query.duck import QueryResult
@@ -47,7 +50,7 @@ def add_output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-rows", type=int, default=None, help="row limit (default query.max_rows)")
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.query.duck import run_query
 
     if args.tables:
@@ -147,7 +150,7 @@ def _json_default(v: Any) -> Any:
     return str(v)
 
 
-def interactive(ctx: Any, bound: int | None, max_rows: int, *, stdin: IO[str] | None = None) -> int:
+def interactive(ctx: Context, bound: int | None, max_rows: int, *, stdin: IO[str] | None = None) -> int:
     """A prompt with readline history (``~/.watchlake_sql_history``); ``;`` ends a query.
 
     Meta commands: ``.tables`` lists the views, ``.help``, ``.quit`` (or end of input).

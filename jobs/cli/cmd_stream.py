@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 
 def register(sub: Any) -> None:
@@ -52,11 +55,11 @@ def register(sub: Any) -> None:
     ls.set_defaults(func=run_list)
 
 
-def _root(args: argparse.Namespace, ctx: Any) -> str:
+def _root(args: argparse.Namespace, ctx: Context) -> str:
     return str(args.root or ctx.settings.stream.root)
 
 
-def run_create(args: argparse.Namespace, ctx: Any) -> int:
+def run_create(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.console import summary
     from pipeline.stream import Stream
 
@@ -84,7 +87,7 @@ def _inputs(args: argparse.Namespace) -> list[tuple[str, bytes]]:
     return out
 
 
-def run_put(args: argparse.Namespace, ctx: Any) -> int:
+def run_put(args: argparse.Namespace, ctx: Context) -> int:
     import orjson
 
     from pipeline.console import summary
@@ -120,14 +123,14 @@ def run_put(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def run_describe(args: argparse.Namespace, ctx: Any) -> int:
+def run_describe(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.stream import Stream
 
     print(json.dumps({"StreamDescription": Stream.open(_root(args, ctx), args.name).describe()}, indent=2))
     return 0
 
 
-def run_get(args: argparse.Namespace, ctx: Any) -> int:
+def run_get(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.stream import Stream
     from pipeline.timeutil import parse_time
 
@@ -147,7 +150,7 @@ def run_get(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def run_list(args: argparse.Namespace, ctx: Any) -> int:
+def run_list(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.stream import Stream
 
     print(json.dumps({"StreamNames": Stream.names(_root(args, ctx))}, indent=2))

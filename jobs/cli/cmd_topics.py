@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.cli import Context
 
 
 def register(sub: Any) -> None:
@@ -42,7 +45,7 @@ def register(sub: Any) -> None:
     d.set_defaults(func=run_delete)
 
 
-def run_create(args: argparse.Namespace, ctx: Any) -> int:
+def run_create(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.notify import TopicStore
 
     store = TopicStore(ctx.lake)
@@ -52,7 +55,7 @@ def run_create(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def run_subscribe(args: argparse.Namespace, ctx: Any) -> int:
+def run_subscribe(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.notify import TopicStore
 
     policy = {k: v for k, v in {"numRetries": args.retries, "minDelayTarget": args.min_delay,
@@ -64,7 +67,7 @@ def run_subscribe(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def run_unsubscribe(args: argparse.Namespace, ctx: Any) -> int:
+def run_unsubscribe(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.errors import InputError
     from pipeline.notify import TopicStore
 
@@ -75,7 +78,7 @@ def run_unsubscribe(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def run_list(args: argparse.Namespace, ctx: Any) -> int:
+def run_list(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.notify import OUTBOX_PATH, TopicStore
 
     store = TopicStore(ctx.lake)
@@ -95,7 +98,7 @@ def run_list(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def run_publish(args: argparse.Namespace, ctx: Any) -> int:
+def run_publish(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.notify import publish
 
     try:
@@ -111,7 +114,7 @@ def run_publish(args: argparse.Namespace, ctx: Any) -> int:
     return 0 if not r.errors else 1
 
 
-def run_retry(args: argparse.Namespace, ctx: Any) -> int:
+def run_retry(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.console import summary
     from pipeline.notify import Notifier
 
@@ -123,7 +126,7 @@ def run_retry(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def run_delete(args: argparse.Namespace, ctx: Any) -> int:
+def run_delete(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.errors import InputError
     from pipeline.notify import TopicStore
 
