@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # plus the one native module (pipeline/sources/_jsoncols.c), compiled by the editable install.
 $(BIN)/.installed: pyproject.toml constraints.txt setup.py pipeline/sources/_jsoncols.c | toolchain
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[flink,dashboards,s3,dev]'
 	@touch $@
 
 install: $(BIN)/.installed java
@@ -41,10 +41,14 @@ chromium:
 demo: install
 	$(BIN)/watchlake --lake $(LAKE) demo
 
+# The whole suite, then the source and loader tests once more on the pure-Python CloudTrail path
+# (the one a checkout without the native module takes).
 test: install chromium
 	$(BIN)/ruff check pipeline jobs dashboards tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+	WATCHLAKE_NATIVE=0 $(BIN)/python -m pytest -q -m "not slow" tests/pipeline/sources tests/pipeline/loader \
+	  --ignore=tests/pipeline/sources/test_jsoncols.py --ignore=tests/pipeline/sources/test_cloudtrail_typed.py
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not flink and not e2e"

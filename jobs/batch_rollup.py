@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pipeline.errors import require
 from pipeline.rollup.engine import DuckDBEngine, Engine
 from pipeline.rollup.runner import RollupReport, run_rollups
 
@@ -25,6 +26,7 @@ def make_engine(name: str, *, parallelism: int = 1, flink_mode: str = "streaming
     if name == "duckdb":
         return DuckDBEngine()
     if name == "flink":
+        require("pyflink", "flink", "the Flink rollup engine")
         from jobs.flink_rollup import FlinkEngine
 
         return FlinkEngine(parallelism=parallelism, mode=flink_mode)

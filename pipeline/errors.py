@@ -50,6 +50,34 @@ class ConfigError(TerminalError, ValueError):
         super().__init__(f"config `{key}`{shown}{where}: {reason}")
 
 
+class MissingExtraError(TerminalError, ImportError):
+    """A feature needs an optional dependency that is not installed.
+
+    Attributes:
+        module: the module that could not be imported (``pyflink``).
+        extra: the extra that installs it (``flink`` → ``pip install 'watchlake[flink]'``).
+        purpose: what needed it, in a few words.
+    """
+
+    def __init__(self, module: str, extra: str, purpose: str):
+        self.module, self.extra, self.purpose = module, extra, purpose
+        super().__init__(f"{purpose} needs `{module}`, which is not installed: "
+                         f"pip install 'watchlake[{extra}]' (or `make install`)")
+
+
+def require(module: str, extra: str, purpose: str) -> Any:
+    """Import and return ``module``; raise :class:`MissingExtraError` naming the extra when it is
+    not installed (import errors from *inside* an installed module propagate unchanged)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (exc.name == module or module.startswith(exc.name + ".")):
+            raise MissingExtraError(module, extra, purpose) from exc
+        raise
+
+
 class InputError(TerminalError, ValueError):
     """A record or file of user input is malformed.
 

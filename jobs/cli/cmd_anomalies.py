@@ -88,6 +88,9 @@ def run_detect(args: argparse.Namespace, ctx: Context) -> int:
                               metric=args.metric, units=args.unit)
     key = job_key(args.detector, args.table, args.stat)
     if args.engine == "flink":
+        from pipeline.errors import require
+
+        require("pyflink", "flink", "the Flink anomaly job")
         from jobs.flink_anomaly import run_flink
 
         _print(ctx, args, run_flink(ctx.lake, start=start, end=end, **kw), threshold, key + "-flink")

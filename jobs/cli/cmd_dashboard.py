@@ -57,8 +57,10 @@ def port_free(address: str, port: int) -> bool:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.console import summary
+    from pipeline.errors import require
     from pipeline.lake import Lake
 
+    require("streamlit", "dashboards", "watchlake dashboard")
     settings = ctx.settings
     port = args.port if args.port is not None else settings.dashboard.port
     if not 1 <= port <= 65535:

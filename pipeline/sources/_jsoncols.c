@@ -120,6 +120,7 @@ static void schema_destroy(PyObject *capsule) {
 }
 
 static PyObject *py_compile(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *fields;
     if (!PyArg_ParseTuple(args, "O", &fields)) return NULL;
     schema_t *s = calloc(1, sizeof(schema_t));
@@ -377,6 +378,7 @@ static PyObject *column_result(state_t *st, const field_t *f) {
 }
 
 static PyObject *py_read(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer data;
     PyObject *capsule;
     const char *key;
@@ -445,6 +447,8 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_jsoncols", NULL, -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_jsoncols", NULL, -1, methods, NULL, NULL, NULL, NULL,
+};
 
 PyMODINIT_FUNC PyInit__jsoncols(void) { return PyModule_Create(&module); }

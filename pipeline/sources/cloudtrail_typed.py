@@ -19,17 +19,21 @@ None and the caller takes the general path, which reports rejections and extras 
 
 from __future__ import annotations
 
+import sys
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.schemas import CLOUDTRAIL, CLOUDTRAIL_JSON_FIELDS, PREFIX, TS
-from pipeline.sources.jsoncols import Schema
+from pipeline.sources.jsoncols import UNAVAILABLE, Schema
 
 _FIELDS = [pa.field(f.name, pa.string()) if f.name == "eventTime" else f  # parsed after: cast
            for f in CLOUDTRAIL if not f.name.startswith(PREFIX)]
 _WEBID = "userIdentity.sessionContext.webIdFederationData"
 # webIdFederationData: the general path stores a JSON string there unquoted, so strings refuse
-_SCHEMA = Schema(_FIELDS, json_text=[*CLOUDTRAIL_JSON_FIELDS, _WEBID], not_strings=[_WEBID])
+_SCHEMA = None if UNAVAILABLE else Schema(_FIELDS, json_text=[*CLOUDTRAIL_JSON_FIELDS, _WEBID],
+                                          not_strings=[_WEBID])
+_warned = False
 _REQUIRED = ("eventTime", "eventID")
 
 
@@ -40,7 +44,15 @@ def decode(data: bytes, origin: str) -> pa.Table | None:
 
 
 def decode_why(data: bytes, origin: str) -> tuple[pa.Table | None, str]:
-    """:func:`decode`, plus why the typed path refused (``""`` when it did not)."""
+    """:func:`decode`, plus why the typed path refused (``""`` when it did not). Without the
+    native module every file is refused (one warning line per process, on stderr)."""
+    global _warned
+    if _SCHEMA is None:
+        if not _warned:
+            _warned = True
+            print(f"watchlake: warning: {UNAVAILABLE}; CloudTrail files take the general path "
+                  "(same table, about 5x the CPU)", file=sys.stderr)
+        return None, UNAVAILABLE
     arrays = _SCHEMA.read(data, "Records")
     if isinstance(arrays, str):
         return None, arrays

@@ -21,6 +21,7 @@ Guarantees of :meth:`Schema.read`:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -28,9 +29,15 @@ import pyarrow as pa
 
 try:
     from pipeline.sources import _jsoncols  # type: ignore[attr-defined]
-except ImportError as exc:  # pragma: no cover - a checkout that was never installed
-    raise ImportError("watchlake's native module pipeline.sources._jsoncols is not built: "
-                      "run `make install` (or `pip install -e .`) in the repository") from exc
+except ImportError:  # a checkout that was never built: callers take the pure-Python path
+    _jsoncols = None
+
+UNAVAILABLE = ("the native JSON module pipeline.sources._jsoncols is not built (run `make install`)"
+               if _jsoncols is None else
+               "the native JSON module is turned off (WATCHLAKE_NATIVE=0)"
+               if os.environ.get("WATCHLAKE_NATIVE", "1") == "0" else "")
+"""Why :class:`Schema` cannot be used here (``""`` when it can): callers check it and take their
+general, pure-Python path instead."""
 
 _STR, _BOOL, _JSON, _JSON_NOT_STR, _STRUCT = range(5)
 

@@ -153,7 +153,9 @@ def _local_units(location: str) -> list[Unit]:
 
 
 def _s3_units(location: str, endpoint_url: str | None) -> list[Unit]:
-    import boto3  # heavy, only for S3 locations
+    from pipeline.errors import require
+
+    boto3 = require("boto3", "s3", "reading s3:// sources")  # heavy, only for S3 locations
 
     rest = location[len("s3://"):]
     bucket, _, prefix = rest.partition("/")

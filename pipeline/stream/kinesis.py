@@ -30,7 +30,9 @@ class KinesisConsumer(BaseConsumer):
 
     def __init__(self, name: str, endpoint_url: str | None, checkpoints: Checkpoints,
                  start: StartPosition = StartPosition(), region: str = "us-east-1", client: Any = None):
-        import boto3
+        from pipeline.errors import require
+
+        boto3 = require("boto3", "s3", "reading a Kinesis endpoint")
 
         self.stream_name, self.checkpoints, self.start = name, checkpoints, start
         super().__init__()
