@@ -1,8 +1,8 @@
 """The demo: run every pipeline stage on the committed sample data into a lake.
 
-A stage is a function ``stage(demo: Demo) -> dict[str, object]`` returning the lines of its
-summary; :data:`STAGES` lists them in pipeline order as ``(title, "module:function")``. Each
-issue that adds a stage adds one line here.
+A stage is a function ``stage(demo: Demo) -> StageReport``: a typed report of what the jobs it ran
+did, whose :meth:`StageReport.lines` is the summary printed for it. :data:`STAGES` lists the stages
+in pipeline order as ``(title, "module:function")``; a new stage adds one line here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.config import Settings
 from pipeline.console import summary
@@ -33,6 +33,12 @@ STAGES: list[tuple[str, str]] = [
 ]
 
 
+class StageReport(Protocol):
+    """What every stage returns: typed fields (for tests and callers) and the summary lines."""
+
+    def lines(self) -> dict[str, object]: ...
+
+
 @dataclass
 class Demo:
     """Shared state of one demo run; stages may leave results in ``state`` for later stages."""
@@ -44,23 +50,23 @@ class Demo:
     state: dict[str, Any] = field(default_factory=dict)
 
 
-def _resolve(target: str) -> Callable[[Demo], dict[str, Any]]:
+def _resolve(target: str) -> Callable[[Demo], StageReport]:
     module, _, func = target.partition(":")
-    fn: Callable[[Demo], dict[str, Any]] = getattr(importlib.import_module(module), func)
+    fn: Callable[[Demo], StageReport] = getattr(importlib.import_module(module), func)
     return fn
 
 
-def run_demo(demo: Demo, only: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Run the stages in order and print a summary for each; returns every stage's summary."""
-    results: dict[str, dict[str, Any]] = {}
+def run_demo(demo: Demo, only: list[str] | None = None) -> dict[str, StageReport]:
+    """Run the stages in order and print a summary for each; returns every stage's report."""
+    results: dict[str, StageReport] = {}
     for title, target in STAGES:
         if only and title not in only:
             continue
         if not demo.quiet:
             print(f"-- {title}: running", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        lines = _resolve(target)(demo)
-        lines = {**lines, "time": f"{time.perf_counter() - t0:.1f} s"}
+        report = _resolve(target)(demo)
+        lines = {**report.lines(), "time": f"{time.perf_counter() - t0:.1f} s"}
         summary(title, {k: str(v) for k, v in lines.items()})
-        results[title] = lines
+        results[title] = report
     return results

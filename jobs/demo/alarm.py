@@ -11,10 +11,12 @@ seeded synthetic copy of them in memory, and the summary says so.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobs.alarm_job import put_and_replay
+from jobs.alarm_job import ReplayReport, put_and_replay
+from pipeline.timeutil import iso
 
 if TYPE_CHECKING:
     from jobs.demo import Demo
@@ -80,10 +82,42 @@ def _synthetic(refs: list[MetricRef]) -> tuple[Any, datetime, datetime]:
     return src, t0 + WARM_UP, t0 + timedelta(minutes=minutes)
 
 
-def alarm_stage(demo: Demo) -> dict[str, Any]:
+@dataclass
+class AlarmStage:
+    """The ``alarms`` stage: the replay of the sample window, on the lake's metrics or (``synthetic``)
+    on seeded copies of them, with its notifications written to ``notifications``."""
+
+    replay: ReplayReport
+    alarms: int
+    synthetic: bool
+    notifications: str
+
+    def lines(self) -> dict[str, object]:
+        res = self.replay.result
+        out: dict[str, object] = {
+            "data": "synthetic copies of the sample series (no sample metrics in this lake)" if self.synthetic
+            else "sample metrics from the lake's 1-minute tier",
+            "alarms": f"{self.alarms} from sample_data/alarms/demo.yaml",
+            "window": f"{iso(self.replay.start)} .. {iso(self.replay.end)}",
+            "evaluations": f"{res.evaluations:,}", "state changes": len(res.transitions),
+            "final states": ", ".join(f"{n}={s}" for n, s in sorted(res.final_states.items()))}
+        by_alarm: dict[str, list[str]] = {}
+        for t in res.transitions:
+            by_alarm.setdefault(t.alarm_name, []).append(f"{t.at:%m-%d %H:%M} {t.new_state}")
+        for name, items in sorted(by_alarm.items()):
+            shown = ", ".join(items[:4]) + (f", … ({len(items)} changes)" if len(items) > 4 else "")
+            out[f"  {name}"] = shown
+        out["notifications"] = f"{res.notifications} to topic oncall → {self.notifications}"
+        first_alarm = next((t for t in res.transitions if t.new_state == "ALARM"), None)
+        if first_alarm is not None:
+            out["first ALARM"] = f"{first_alarm.alarm_name}: {first_alarm.reason[:100]}…"
+        return out
+
+
+def alarm_stage(demo: Demo) -> AlarmStage:
     from pipeline.alarms.validate import load_documents
     from pipeline.notify import TopicStore
-    from pipeline.timeutil import iso, to_utc
+    from pipeline.timeutil import to_utc
 
     lake = demo.lake
     docs = load_documents(demo.sample_dir / "alarms" / "demo.yaml")
@@ -92,29 +126,12 @@ def alarm_stage(demo: Demo) -> dict[str, Any]:
     source = None
     if window is not None:
         start, end = to_utc(window[0]) + WARM_UP, to_utc(window[1]) + timedelta(minutes=1)
-        data = "sample metrics from the lake's 1-minute tier"
     else:
         source, start, end = _synthetic(refs)
-        data = "synthetic copies of the sample series (no sample metrics in this lake)"
 
     store = TopicStore(lake)
     store.subscribe("oncall", "file", NOTIFICATIONS)
     store.save()
     rep = put_and_replay(lake, docs, start, end, source=source)
-    res = rep.result
-    lines = {"window": f"{iso(start)} .. {iso(end)}", "evaluations": f"{res.evaluations:,}",
-             "state changes": len(res.transitions),
-             "final states": ", ".join(f"{n}={s}" for n, s in sorted(res.final_states.items()))}
-    by_alarm: dict[str, list[str]] = {}
-    for t in res.transitions:
-        by_alarm.setdefault(t.alarm_name, []).append(f"{t.at:%m-%d %H:%M} {t.new_state}")
-    out: dict[str, Any] = {"data": data, "alarms": f"{len(docs)} from sample_data/alarms/demo.yaml", **lines}
-    for name, items in sorted(by_alarm.items()):
-        shown = ", ".join(items[:4]) + (f", … ({len(items)} changes)" if len(items) > 4 else "")
-        out[f"  {name}"] = shown
-    out["notifications"] = f"{res.notifications} to topic oncall → {lake.uri(NOTIFICATIONS)}"
-    first_alarm = next((t for t in res.transitions if t.new_state == "ALARM"), None)
-    if first_alarm is not None:
-        out["first ALARM"] = f"{first_alarm.alarm_name}: {first_alarm.reason[:100]}…"
-    demo.state["alarms"] = {"transitions": len(res.transitions), "notifications": res.notifications}
-    return out
+    demo.state["alarms"] = {"transitions": len(rep.result.transitions), "notifications": rep.result.notifications}
+    return AlarmStage(rep, len(docs), window is None, lake.uri(NOTIFICATIONS))

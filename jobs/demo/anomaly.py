@@ -11,15 +11,65 @@ Insights in the lake's ``cloudtrail`` table (or, if the lake has none, straight 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.timeutil import parse_time
 
 if TYPE_CHECKING:
+    from jobs.anomaly_job import DetectResult
     from jobs.demo import Demo
+    from pipeline.anomaly.insights import Insight, InsightsResult
 
 INSIGHT_SCENARIOS = ("access_denied_burst", "api_call_rate_spike")
+
+
+@dataclass
+class AnomalyStage:
+    """The ``anomalies`` stage: the Average and Sum detection runs and, against the labels, which
+    labelled anomalies were found. ``skipped`` says why nothing ran."""
+
+    table: str = ""
+    average: DetectResult | None = None
+    sums: DetectResult | None = None
+    labelled: list[str] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)
+    other_flagged: int = 0
+    skipped: str = ""
+
+    def lines(self) -> dict[str, object]:
+        if self.skipped or self.average is None or self.sums is None:
+            return {"skipped": self.skipped}
+        res, res_sum = self.average, self.sums
+        out: dict[str, object] = {
+            "source": f"{self.table}: Average of {res.series} series, Sum of {res_sum.series} count "
+                      f"series, {res.points + res_sum.points:,} points",
+            "anomalies table": f"{res.rows + res_sum.rows:,} rows (score, expected band), "
+                               f"{res.anomalies + res_sum.anomalies} flagged",
+        }
+        if self.labelled:
+            out["labelled found"] = f"{len(self.found)}/{len(self.labelled)}: {', '.join(self.found) or '-'}"
+            out["missed"] = ", ".join(a for a in self.labelled if a not in self.found) or "-"
+            out["other flagged points"] = self.other_flagged
+        return out
+
+
+@dataclass
+class InsightsStage:
+    """The ``insights`` stage: the Insights run, where its events came from, and for each labelled
+    scenario the insights that start inside it."""
+
+    result: InsightsResult
+    source: str
+    scenarios: dict[str, list[Insight]] = field(default_factory=dict)
+
+    def lines(self) -> dict[str, object]:
+        out: dict[str, object] = {"source": self.source, **self.result.summary()}
+        for name, hit in self.scenarios.items():
+            out[name] = (f"found ({len(hit)} insights, {hit[0].insight_type}, "
+                         f"start {hit[0].start_time:%H:%M})" if hit else "MISSED")
+        return out
 
 
 def _labels(demo: Demo, name: str) -> list[dict[str, Any]]:
@@ -27,19 +77,19 @@ def _labels(demo: Demo, name: str) -> list[dict[str, Any]]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
-def anomaly_stage(demo: Demo) -> dict[str, Any]:
+def anomaly_stage(demo: Demo) -> AnomalyStage:
     from jobs.anomaly_job import detect
     from pipeline.query.duck import connect
 
     lake = demo.lake
     table = next((t for t in ("metrics_5m", "metrics_1m") if lake.table_files(t)), None)
     if table is None:
-        return {"skipped": "no metric rollups in the lake (run the ingest and rollups stages)"}
+        return AnomalyStage(skipped="no metric rollups in the lake (run the ingest and rollups stages)")
     con = connect(lake, [table])
     row = con.execute(f"SELECT min(timestamp) FROM {table}").fetchone()
     con.close()
     if row is None or row[0] is None:
-        return {"skipped": f"{table} is empty"}
+        return AnomalyStage(skipped=f"{table} is empty")
     first = row[0]
     # one model per metric and statistic, as CloudWatch: Average for every series, and Sum for
     # count metrics (their Average per datapoint is often a constant 1)
@@ -63,20 +113,11 @@ def anomaly_stage(demo: Demo) -> dict[str, Any]:
         if hits:
             found.append(a["anomaly"])
             matched.update(hits)
-    out: dict[str, Any] = {
-        "source": f"{table}: Average of {res.series} series, Sum of {res_sum.series} count "
-                  f"series, {res.points + res_sum.points:,} points",
-        "anomalies table": f"{res.rows + res_sum.rows:,} rows (score, expected band), "
-                           f"{res.anomalies + res_sum.anomalies} flagged",
-    }
-    if labels:
-        out["labelled found"] = f"{len(found)}/{len(labels)}: {', '.join(found) or '-'}"
-        out["missed"] = ", ".join(a["anomaly"] for a in labels if a["anomaly"] not in found) or "-"
-        out["other flagged points"] = len(flagged) - len(matched)
-    return out
+    return AnomalyStage(table, res, res_sum, [a["anomaly"] for a in labels], found,
+                        len(flagged) - len(matched))
 
 
-def insights_stage(demo: Demo) -> dict[str, Any]:
+def insights_stage(demo: Demo) -> InsightsStage:
     from pipeline.anomaly.insight_events import write_insights
     from pipeline.anomaly.insights import InsightsResult, detect_insights, run_insights
 
@@ -98,16 +139,14 @@ def insights_stage(demo: Demo) -> dict[str, Any]:
         con.close()
         res.events, res.files = write_insights(lake, res.insights, None, None)
         source = "sample_data/cloudtrail (the lake has no cloudtrail table)"
-    out = {"source": source, **res.summary()}
+    out = InsightsStage(res, source)
     scenarios = {s["scenario"]: s for s in _labels(demo, "cloudtrail_scenarios.json")}
     for name in INSIGHT_SCENARIOS:
         sc = scenarios.get(name)
         if sc is None:
             continue
         lo, hi = parse_time(sc["start"]) - timedelta(minutes=5), parse_time(sc["end"])
-        hit = [i for i in res.insights if lo <= i.start_time < hi]
-        out[name] = (f"found ({len(hit)} insights, {hit[0].insight_type}, "
-                     f"start {hit[0].start_time:%H:%M})" if hit else "MISSED")
+        out.scenarios[name] = [i for i in res.insights if lo <= i.start_time < hi]
     return out
 
 

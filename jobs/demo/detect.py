@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobs.detect_job import run_retro
+from jobs.detect_job import DetectResult, run_retro
 from pipeline.detections.findings import Finding
-from pipeline.detections.rules import BUNDLED, load_rules
+from pipeline.detections.rules import BUNDLED, RuleSet, load_rules
 
 if TYPE_CHECKING:
     from jobs.demo import Demo
@@ -67,7 +68,30 @@ def scenario_coverage(findings: list[Finding], scenarios: dict[str, set[str]]) -
     return found, false_pos
 
 
-def detect_stage(demo: Demo) -> dict[str, object]:
+@dataclass
+class DetectStage:
+    """The ``detections`` stage: the rule set, the retroactive run, and for each labelled scenario
+    the titles of the rules that found it (``false_positives``: findings that cover no attack)."""
+
+    ruleset: RuleSet
+    result: DetectResult
+    found: dict[str, list[str]]
+    false_positives: int
+
+    def lines(self) -> dict[str, object]:
+        ruleset, res, found = self.ruleset, self.result, self.found
+        levels = Counter(f.rule.level for f in res.findings)
+        return {
+            "rules": f"{len(ruleset.rules)} ({len(ruleset.problems)} unusable, {len(ruleset.disabled)} disabled)",
+            "events scanned": f"{res.events:,}",
+            "findings": f"{len(res.findings)} (" + ", ".join(
+                f"{levels[lv]} {lv}" for lv in ("critical", "high", "medium", "low") if levels[lv]) + ")",
+            "scenarios found": f"{sum(1 for r in found.values() if r)}/{len(found)}" if found else "no labels",
+            "findings outside labelled attacks": self.false_positives if found else "n/a",
+        }
+
+
+def detect_stage(demo: Demo) -> DetectStage:
     ruleset = load_rules(BUNDLED)
     res = run_retro(demo.lake, ruleset.rules)
     demo.state["findings"] = res.findings
@@ -81,12 +105,4 @@ def detect_stage(demo: Demo) -> dict[str, object]:
     if not demo.quiet:
         for name, rules in found.items():
             print(f"  scenario {name}: {'FOUND by ' + '; '.join(rules) if rules else 'MISSED'}")
-    levels = Counter(f.rule.level for f in res.findings)
-    return {
-        "rules": f"{len(ruleset.rules)} ({len(ruleset.problems)} unusable, {len(ruleset.disabled)} disabled)",
-        "events scanned": f"{res.events:,}",
-        "findings": f"{len(res.findings)} (" + ", ".join(f"{levels[lv]} {lv}" for lv in
-                                                          ("critical", "high", "medium", "low") if levels[lv]) + ")",
-        "scenarios found": f"{sum(1 for r in found.values() if r)}/{len(found)}" if found else "no labels",
-        "findings outside labelled attacks": false_pos if found else "n/a",
-    }
+    return DetectStage(ruleset, res, found, false_pos)

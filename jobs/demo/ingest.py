@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,25 +70,51 @@ def _lines(s: LoadSummary) -> dict[str, Any]:
     }
 
 
-def ingest_stage(demo: Demo) -> dict[str, Any]:
-    """Load all of ``sample_data/`` into the demo lake; returns the summary lines."""
+@dataclass
+class IngestStage:
+    """The ``ingest`` stage: what the loader did, and the rows each raw table then holds."""
+
+    load: LoadSummary
+    lake_rows: dict[str, int]
+    readers_missing: list[str] = field(default_factory=list)
+
+    def lines(self) -> dict[str, object]:
+        lines = _lines(self.load)
+        if self.readers_missing:
+            lines["readers missing"] = ", ".join(self.readers_missing)
+        lines["lake rows"] = ", ".join(f"{k} {v:,}" for k, v in self.lake_rows.items())
+        return lines
+
+
+@dataclass
+class StreamStage:
+    """The ``stream`` stage: records put on the demo stream, and what loading it did."""
+
+    stream: str
+    shards: int
+    root: str
+    put: int
+    load: LoadSummary
+
+    def lines(self) -> dict[str, object]:
+        return {"stream": f"{self.stream} ({self.shards} shards, {self.root})", "records put": f"{self.put:,}",
+                **_lines(self.load)}
+
+
+def ingest_stage(demo: Demo) -> IngestStage:
+    """Load all of ``sample_data/`` into the demo lake."""
     from pipeline.sources import read
 
     total = LoadSummary()
-    missing = []
+    missing = set()
     for kind, locations, options in _units(demo.sample_dir):
         try:
             batches = read(kind, [str(p) for p in locations], **options)
             _merge(total, Loader(demo.lake, demo.settings.loader).add_all(batches))
         except ImportError:
-            missing.append(kind)  # that reader has not been installed in this checkout
-    lines = _lines(total)
-    if missing:
-        lines["readers missing"] = ", ".join(sorted(set(missing)))
-    con_counts = _table_counts(demo)
-    lines["lake rows"] = ", ".join(f"{k} {v:,}" for k, v in con_counts.items())
+            missing.add(kind)  # that reader has not been installed in this checkout
     demo.state["ingest"] = total
-    return lines
+    return IngestStage(total, _table_counts(demo), sorted(missing))
 
 
 def _table_counts(demo: Demo) -> dict[str, int]:
@@ -107,7 +134,7 @@ def _sample_records(sample: Path) -> list[tuple[str, bytes]]:
     return out
 
 
-def stream_stage(demo: Demo) -> dict[str, Any]:
+def stream_stage(demo: Demo) -> StreamStage:
     """Create a local stream, put sample records (once), drain it into the lake."""
     from pipeline.errors import InputError
     from pipeline.loader.from_stream import load_from_stream
@@ -125,5 +152,4 @@ def stream_stage(demo: Demo) -> dict[str, Any]:
         stream = Stream.open(root, STREAM)  # created by an earlier demo run: nothing new to put
     consumer = LocalConsumer(stream, Checkpoints.for_consumer(root, STREAM, "demo-loader"))
     s = load_from_stream(consumer, Loader(demo.lake, demo.settings.loader), once=True, route=True)
-    return {"stream": f"{STREAM} ({len(stream.shard_ids)} shards, {root})", "records put": f"{put:,}",
-            **_lines(s)}
+    return StreamStage(STREAM, len(stream.shard_ids), str(root), put, s)

@@ -10,6 +10,8 @@ first through the loader (exactly once: the ledger makes a later ingest a no-op)
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.timeutil import iso
@@ -18,60 +20,92 @@ if TYPE_CHECKING:
     from jobs.demo import Demo
 
 
-def investigate_stage(demo: Demo) -> dict[str, Any]:
+Rows = list[dict[str, Any]]
+QUERY = ('filter errorCode = "AccessDenied" | stats count(*) as n by userIdentity.arn, sourceIPAddress '
+         "| sort n desc | limit 3")
+
+
+@dataclass
+class InvestigateStage:
+    """The ``investigate`` stage: the rows each investigation returned (``loaded_sample``: the stage
+    had to load the sample CloudTrail itself; ``extent`` None: the lake has no CloudTrail)."""
+
+    loaded_sample: bool = False
+    extent: tuple[datetime, datetime] | None = None
+    events: int = 0
+    logins_without_mfa: Rows = field(default_factory=list)
+    new_keys_and_users: Rows = field(default_factory=list)
+    security_changes: Rows = field(default_factory=list)
+    access_denied_top: Rows = field(default_factory=list)
+    changes: tuple[str, Rows] | None = None
+    """(alarm name, write events before it) for the first alarm that went to ALARM."""
+
+    def lines(self) -> dict[str, object]:
+        lines: dict[str, object] = {}
+        if self.loaded_sample:
+            lines["loaded sample CloudTrail"] = "no ingest stage ran: sample_data/cloudtrail loaded"
+        if self.extent is None:
+            return {**lines, "result": "no CloudTrail events in the lake"}
+        lines["CloudTrail in the lake"] = f"{self.events:,} events, {iso(self.extent[0])} → {iso(self.extent[1])}"
+        lines["console logins without MFA"] = f"{len(self.logins_without_mfa)}" + "".join(
+            f"; {x['who']} from {x['sourceIPAddress']} at {iso(x['eventTime'])}"
+            for x in self.logins_without_mfa[:2])
+        rows = self.new_keys_and_users
+        lines["new users / access keys"] = f"{len(rows)}" + "".join(
+            f"; {x['eventName']} for {x['user_name']} by {str(x['created_by']).rsplit('/', 1)[-1]}"
+            for x in rows[:3])
+        rows = self.security_changes
+        lines["security config changes"] = f"{len(rows)}" + (": " + ", ".join(
+            f"{x['eventName']} ({x['category']})" for x in rows[:4]) if rows else "")
+        lines["Logs Insights AccessDenied top"] = "; ".join(
+            f"{str(x['userIdentity.arn']).rsplit(':', 1)[-1]} @ {x['sourceIPAddress']}: {x['n']}"
+            for x in self.access_denied_top) or "none"
+        if self.changes is not None:
+            name, rows = self.changes
+            top = "; ".join(f"{x['eventName']} {x['minutes_before']} min before by "
+                            f"{str(x['who']).rsplit('/', 1)[-1]}" for x in rows[:2])
+            lines[f"changes before {name}"] = f"{len(rows)} write events" + (f" ({top})" if top else "")
+        return lines
+
+
+def investigate_stage(demo: Demo) -> InvestigateStage:
     from pipeline.query import catalog
+    from pipeline.query.duck import run_query
     from pipeline.query.investigations import run_investigation
     from pipeline.query.logs_insights import run_insights
 
     lake = demo.lake
-    lines: dict[str, Any] = {}
+    out = InvestigateStage()
     if not lake.table_files("cloudtrail"):
         from pipeline.loader.ingest import ingest
 
         ingest(lake, demo.settings.loader, "cloudtrail", [str(demo.sample_dir / "cloudtrail")], quiet=True)
-        lines["loaded sample CloudTrail"] = "no ingest stage ran: sample_data/cloudtrail loaded"
-    extent = catalog.table_extent(lake, "cloudtrail")
+        out.loaded_sample = True
+    out.extent = extent = catalog.table_extent(lake, "cloudtrail")
     if extent is None:
-        return {**lines, "result": "no CloudTrail events in the lake"}
-    from pipeline.query.duck import run_query
-
-    n = run_query(lake, "SELECT count(*) FROM cloudtrail WHERE eventTime >= $s",
-                  default_bound_hours=None, params={"s": extent[0]}).rows()[0][0]
-    lines["CloudTrail in the lake"] = f"{n:,} events, {iso(extent[0])} → {iso(extent[1])}"
-
-    r = run_investigation(lake, "console_login_without_mfa")
-    lines["console logins without MFA"] = f"{r.table.num_rows}" + "".join(
-        f"; {x['who']} from {x['sourceIPAddress']} at {iso(x['eventTime'])}" for x in r.table.to_pylist()[:2])
-    r = run_investigation(lake, "new_keys_and_users")
-    rows = r.table.to_pylist()
-    lines["new users / access keys"] = f"{len(rows)}" + "".join(
-        f"; {x['eventName']} for {x['user_name']} by {str(x['created_by']).rsplit('/', 1)[-1]}" for x in rows[:3])
-    r = run_investigation(lake, "security_changes")
-    rows = r.table.to_pylist()
-    lines["security config changes"] = f"{len(rows)}" + (": " + ", ".join(
-        f"{x['eventName']} ({x['category']})" for x in rows[:4]) if rows else "")
-    query = ('filter errorCode = "AccessDenied" | stats count(*) as n by userIdentity.arn, sourceIPAddress '
-             "| sort n desc | limit 3")
-    li = run_insights(lake, query, start=extent[0], end=extent[1])
-    top = li.table.to_pylist()
-    lines["Logs Insights AccessDenied top"] = "; ".join(
-        f"{str(x['userIdentity.arn']).rsplit(':', 1)[-1]} @ {x['sourceIPAddress']}: {x['n']}" for x in top) or "none"
-    lines.update(_changes(demo))
+        return out
+    out.events = run_query(lake, "SELECT count(*) FROM cloudtrail WHERE eventTime >= $s",
+                           default_bound_hours=None, params={"s": extent[0]}).rows()[0][0]
+    out.logins_without_mfa = run_investigation(lake, "console_login_without_mfa").table.to_pylist()
+    out.new_keys_and_users = run_investigation(lake, "new_keys_and_users").table.to_pylist()
+    out.security_changes = run_investigation(lake, "security_changes").table.to_pylist()
+    out.access_denied_top = run_insights(lake, QUERY, start=extent[0], end=extent[1]).table.to_pylist()
+    out.changes = _changes(demo)
     if not demo.quiet:
-        print(f"  Logs Insights: {query}")
-        for x in top:
+        print(f"  Logs Insights: {QUERY}")
+        for x in out.access_denied_top:
             print(f"    {x['n']:>5}  {x['userIdentity.arn']}  {x['sourceIPAddress']}")
-    return lines
+    return out
 
 
-def _changes(demo: Demo) -> dict[str, Any]:
+def _changes(demo: Demo) -> tuple[str, Rows] | None:
     """"What changed" before the first alarm (with dimensions) that went to ALARM, if any."""
     from pipeline.errors import QueryError
     from pipeline.query.changes import alarm_moment, what_changed
 
     lake = demo.lake
     if not lake.exists("alarms/definitions.json"):
-        return {}
+        return None
     docs = lake.read_json("alarms/definitions.json")
     for doc in docs if isinstance(docs, list) else []:
         if not isinstance(doc, dict) or not (doc.get("Dimensions") or doc.get("Metrics")):
@@ -81,8 +115,5 @@ def _changes(demo: Demo) -> dict[str, Any]:
             r = what_changed(lake, moment)
         except QueryError:
             continue
-        rows = r.table.to_pylist()
-        top = "; ".join(f"{x['eventName']} {x['minutes_before']} min before by "
-                        f"{str(x['who']).rsplit('/', 1)[-1]}" for x in rows[:2])
-        return {f"changes before {doc.get('AlarmName')}": f"{len(rows)} write events" + (f" ({top})" if top else "")}
-    return {}
+        return str(doc.get("AlarmName")), r.table.to_pylist()
+    return None

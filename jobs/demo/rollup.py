@@ -8,6 +8,7 @@ configured clock (the data clock by default, so the committed sample days are ke
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,37 @@ from pipeline.timeutil import floor
 
 if TYPE_CHECKING:
     from jobs.demo import Demo
+    from pipeline.rollup.retention import RetentionReport
+    from pipeline.rollup.runner import RollupReport
+
+
+@dataclass
+class RollupStage:
+    """The ``rollups`` stage: the rollup and retention reports, the series in the 1h tier, and a
+    GetMetricData-style answer (``query``: what was asked and how many points came back)."""
+
+    rollup: RollupReport
+    retention: RetentionReport
+    series: int
+    activity_series: int
+    query: str
+
+    def lines(self) -> dict[str, object]:
+        report, ret = self.rollup, self.retention
+        rows = report.rows_by_table()
+        late = sum(len(j.late) for j in report.jobs)
+        return {
+            "data clock": report.clock.isoformat() if report.clock else "(no data)",
+            "rows written": ", ".join(f"{t} {n:,}" for t, n in sorted(rows.items())) or "none (up to date)",
+            "series": f"{self.series:,} ({self.activity_series:,} CloudTrail activity series in "
+                      "CloudTrail/Activity)",
+            "partitions": f"{sum(len(j.built) for j in report.jobs)} built, "
+                          f"{sum(j.unchanged for j in report.jobs)} unchanged, {late} late",
+            "retention": f"{ret.clock_kind} clock: dropped {len(ret.dropped)} partitions, "
+                         f"kept {len(ret.kept)} not yet rolled up",
+            "metrics get": self.query,
+            "rollup time": f"{report.seconds:.2f} s (duckdb engine)",
+        }
 
 
 def _query(demo: Demo, clock: Any) -> str:
@@ -39,13 +71,12 @@ def _query(demo: Demo, clock: Any) -> str:
             f"at {md.period} s from tier {md.tier} in {ms:.0f} ms")
 
 
-def rollup_stage(demo: Demo) -> dict[str, object]:
+def rollup_stage(demo: Demo) -> RollupStage:
     """The ``rollups`` stage of ``watchlake demo``."""
     import duckdb
 
     report = rollup(demo.lake, demo.settings, "duckdb",
                     progress=None if demo.quiet else (lambda line: print("  " + line)))
-    rows = report.rows_by_table()
     files = [demo.lake.uri(f) for f in demo.lake.table_files("metrics_1h")]
     series = activity = 0
     if files:
@@ -53,16 +84,5 @@ def rollup_stage(demo: Demo) -> dict[str, object]:
             "SELECT count(DISTINCT _wl_series_id), count(DISTINCT _wl_series_id) FILTER "
             "(namespace = 'CloudTrail/Activity') FROM read_parquet(?)", [files]).fetchone() or (0, 0)
     ret = retention(demo.lake, demo.settings)
-    demo.state["rollups"] = {"clock": report.clock, "rows": rows}
-    late = sum(len(j.late) for j in report.jobs)
-    return {
-        "data clock": report.clock.isoformat() if report.clock else "(no data)",
-        "rows written": ", ".join(f"{t} {n:,}" for t, n in sorted(rows.items())) or "none (up to date)",
-        "series": f"{series:,} ({activity:,} CloudTrail activity series in CloudTrail/Activity)",
-        "partitions": f"{sum(len(j.built) for j in report.jobs)} built, "
-                      f"{sum(j.unchanged for j in report.jobs)} unchanged, {late} late",
-        "retention": f"{ret.clock_kind} clock: dropped {len(ret.dropped)} partitions, "
-                     f"kept {len(ret.kept)} not yet rolled up",
-        "metrics get": _query(demo, report.clock),
-        "rollup time": f"{report.seconds:.2f} s (duckdb engine)",
-    }
+    demo.state["rollups"] = {"clock": report.clock, "rows": report.rows_by_table()}
+    return RollupStage(report, ret, int(series), int(activity), _query(demo, report.clock))

@@ -65,14 +65,14 @@ def test_demo_stages(lake, settings) -> None:
     from jobs.demo.anomaly import anomaly_stage, insights_stage
 
     demo = Demo(lake=lake, settings=settings, quiet=True)
-    assert "skipped" in anomaly_stage(demo)
+    assert anomaly_stage(demo).skipped
     write_rollups(lake)
     out = anomaly_stage(demo)
-    assert out["source"] == "metrics_5m: Average of 2 series, Sum of 0 count series, 3,000 points"
+    assert out.table == "metrics_5m" and out.average is not None and out.sums is not None
+    assert (out.average.series, out.sums.series, out.average.points + out.sums.points) == (2, 0, 3000)
     # the real sample CloudTrail (read from sample_data): both labelled scenarios are found
     ins = insights_stage(demo)
-    assert ins["access_denied_burst"].startswith("found")
-    assert ins["api_call_rate_spike"].startswith("found")
+    assert ins.scenarios["access_denied_burst"] and ins.scenarios["api_call_rate_spike"]
     assert lake.table_files("insights")
 
 

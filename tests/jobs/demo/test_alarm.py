@@ -27,9 +27,9 @@ def _messages(lake):
 def test_stage_registered_and_runs_without_sample_metrics(lake, settings):
     assert ("alarms", "jobs.demo.alarm:alarm_stage") in STAGES
     out = alarm_stage(Demo(lake, settings))
-    assert out["data"].startswith("synthetic")
+    assert out.synthetic
     msgs = _messages(lake)
-    assert int(out["state changes"]) == len(msgs)  # every transition has OK or ALARM actions
+    assert len(out.replay.result.transitions) == len(msgs)  # every transition has OK or ALARM actions
     alarmed = {m["AlarmName"] for m in msgs if m["NewStateValue"] == "ALARM"}
     assert alarmed == {"cpu-anomaly", "orders-api-errors", "orders-api-5xx", "orders-incident"}
     hist = AlarmStore(lake).history("orders-incident", item_type="StateUpdate")

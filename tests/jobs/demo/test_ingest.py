@@ -27,18 +27,19 @@ def test_demo_stages_load_sample_data_once(lake: Lake, settings: Settings):
     assert distinct == total >= len(file_ids)  # plus events routed from Kinesis payloads
     con.register("ids", pa.table({"id": sorted(file_ids)}))
     assert con.execute("SELECT count(*) FROM cloudtrail JOIN ids ON eventID = id").fetchall()[0][0] == len(file_ids)
-    assert first["loaded"].startswith(f"{total + _rows(con, 'metrics', 'logs', 'records'):,}")
-    assert "digest_files 1" in first["skipped"]
+    assert first.load.loaded == total + _rows(con, "metrics", "logs", "records")
+    assert first.lake_rows["cloudtrail"] == total and not first.readers_missing
+    assert first.load.skipped["digest_files"] == 1
+    assert first.load.records_in == first.load.loaded + first.load.rejected + first.load.duplicates
     again = ingest_stage(demo)
-    assert again["loaded"] == "0" and again["files written"].startswith("0 ")
+    assert again.load.loaded == 0 and again.load.files == 0
     s = stream_stage(demo)
-    put = int(s["records put"].replace(",", ""))
-    assert put == manifest["records"]["get_records"]
+    assert s.put == manifest["records"]["get_records"]
     kinds = manifest["records"]["payload_kinds"]
-    assert s["loaded"].startswith(f"{kinds['clickstream']:,} (records {kinds['clickstream']:,})")
-    assert "routed_to_cloudtrail" in s["skipped"]
+    assert s.load.loaded == kinds["clickstream"] and s.load.per_table == {"records": kinds["clickstream"]}
+    assert s.load.skipped["routed_to_cloudtrail"] > 0
     s2 = stream_stage(demo)
-    assert s2["records put"] == "0" and s2["loaded"] == "0"
+    assert s2.put == 0 and s2.load.loaded == 0
 
 
 def _rows(con, *tables: str) -> int:

@@ -15,10 +15,13 @@ from tests.conftest import SAMPLE_DATA
 def test_investigate_stage(lake, settings):
     assert ("investigate", "jobs.demo.investigate:investigate_stage") == STAGES[-1]
     labels = {s["scenario"]: s for s in json.loads((SAMPLE_DATA / "labels/cloudtrail_scenarios.json").read_text())}
-    lines = investigate_stage(Demo(lake, settings, quiet=True))
-    assert lines["console logins without MFA"].startswith("1; carol from "
-                                                          f"{labels['console_login_without_mfa']['source_ips'][0]}")
-    assert "CreateAccessKey for alice by bob" in lines["new users / access keys"]
-    assert "StopLogging" in lines["security config changes"]
+    out = investigate_stage(Demo(lake, settings, quiet=True))
+    assert out.loaded_sample and out.events > 0
+    [login] = out.logins_without_mfa
+    assert (login["who"], login["sourceIPAddress"]) == ("carol", labels["console_login_without_mfa"]["source_ips"][0])
+    assert any(x["eventName"] == "CreateAccessKey" and x["user_name"] == "alice"
+               and str(x["created_by"]).endswith("/bob") for x in out.new_keys_and_users)
+    assert "StopLogging" in {x["eventName"] for x in out.security_changes}
     burst = labels["access_denied_burst"]
-    assert f"@ {burst['source_ips'][0]}: {burst['event_count']}" in lines["Logs Insights AccessDenied top"]
+    assert (burst["source_ips"][0], burst["event_count"]) in {(x["sourceIPAddress"], x["n"])
+                                                              for x in out.access_denied_top}
