@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
@@ -65,14 +65,6 @@ class Progress:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def track(items: Iterable[T], label: str, total: int | None = None, *, enabled: bool = True) -> Iterator[T]:
-    """Iterate ``items`` while showing progress."""
-    with Progress(label, total, enabled=enabled) as p:
-        for item in items:
-            yield item
-            p.advance()
 
 
 def summary(title: str, rows: Mapping[str, Any], *, stream: IO[str] | None = None) -> str:

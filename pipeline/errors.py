@@ -106,10 +106,6 @@ class InputError(TerminalError, ValueError):
         super().__init__(f"{where + ': ' if where else ''}{reason}{shown}")
 
 
-class SourceFormatError(InputError):
-    """Input could not be parsed as the expected source format."""
-
-
 class SchemaMismatchError(InputError):
     """A record parsed, but a field has the wrong type or a required field is missing."""
 

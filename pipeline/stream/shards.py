@@ -50,12 +50,6 @@ def shard_id(index: int) -> str:
     return f"shardId-{index:012d}"
 
 
-def shard_index(sid: str) -> int:
-    if not sid.startswith("shardId-") or not sid[8:].isdigit():
-        raise InputError("not a shard id (shardId-NNNNNNNNNNNN)", field="ShardId", value=sid)
-    return int(sid[8:])
-
-
 def sequence_number(shard: int, offset: int, index: int = 0) -> str:
     """A 56-digit sequence number, increasing with the record's position in its shard.
 
