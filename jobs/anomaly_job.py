@@ -52,9 +52,21 @@ class SeriesData:
     values: list[float] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Episode:
+    """The first flagged point of a run of flagged points of one series (an anomaly alert)."""
+
+    series: SeriesData
+    at: datetime
+    value: float
+    score: float
+    lower: float | None
+    upper: float | None
+
+
 @dataclass
 class DetectResult:
-    """What one detect run did."""
+    """What one detect run did; ``episodes``: series that went anomalous in it (first points)."""
 
     series: int = 0
     points: int = 0
@@ -62,6 +74,7 @@ class DetectResult:
     anomalies: int = 0
     files: int = 0
     top: list[tuple[float, str, datetime]] = field(default_factory=list)
+    episodes: list[Episode] = field(default_factory=list)
 
 
 def job_key(detector: str, table: str, stat: str) -> str:
@@ -158,6 +171,7 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
             last = float(saved["last"])
         else:
             det, last = make_detector(detector), -1.0
+        in_episode = bool(saved.get("flag", False)) if saved is not None else False
         step = det.step
         for t, v in zip(sd.times, sd.values, strict=True):
             if t <= last:
@@ -178,8 +192,11 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
             if flagged:
                 res.anomalies += 1
                 res.top.append((sc.score, f"{sd.metric_name} {sd.dimensions}", from_epoch(t, "s")))
+                if not in_episode:
+                    res.episodes.append(Episode(sd, from_epoch(t, "s"), v, sc.score, sc.lower, sc.upper))
+            in_episode = flagged
         if sd.times and detector == "multiview":
-            state[sd.series_id] = {"last": max(last, sd.times[-1]), "det": det.state()}
+            state[sd.series_id] = {"last": max(last, sd.times[-1]), "det": det.state(), "flag": in_episode}
         if progress is not None:
             progress.advance(1, sd.metric_name)
     res.top = sorted(res.top, reverse=True)[:5]
@@ -234,6 +251,31 @@ def _write(lake: Lake, key: str, rows: pa.Table,
         for f in old_files:
             lake.delete(f)
     return files
+
+
+def notify_anomalies(lake: Lake, topic: str, res: DetectResult) -> int:
+    """Publish one alert per new episode of ``res`` to ``topic`` (the message carries the series,
+    the point, its score and the expected band, with CloudWatch's alarm field names where they
+    apply); returns the messages sent."""
+    from pipeline.notify import Notifier
+    from pipeline.timeutil import iso
+
+    with Notifier(lake) as n:
+        for ep in res.episodes:
+            sd = ep.series
+            n.publish(topic, f"ANOMALY: {sd.namespace} {sd.metric_name}"[:99], {
+                "AlarmName": f"anomaly:{sd.series_id}", "NewStateValue": "ALARM",
+                "NewStateReason": f"value {ep.value:g} outside the expected band "
+                                  f"[{ep.lower if ep.lower is not None else '-'}, "
+                                  f"{ep.upper if ep.upper is not None else '-'}] (score {ep.score:.2f})",
+                "StateChangeTime": iso(ep.at),
+                "Trigger": {"Namespace": sd.namespace, "MetricName": sd.metric_name,
+                            "Dimensions": json.loads(sd.dimensions) if sd.dimensions else {},
+                            "Unit": sd.unit, "Period": sd.period,
+                            "ComparisonOperator": "LessThanLowerOrGreaterThanUpperThreshold"},
+                "Value": ep.value, "Score": ep.score, "ExpectedLower": ep.lower, "ExpectedUpper": ep.upper},
+                at=ep.at)
+    return len(res.episodes)
 
 
 def state_summary(lake: Lake, key: str) -> str:

@@ -122,6 +122,55 @@ class DashboardSettings:
         _range("dashboard.refresh_seconds", self.refresh_seconds, 0, 86400)
 
 
+RUN_STAGES = ("load", "rollup", "alarms", "anomalies", "insights", "detect", "retention", "compact")
+SOURCE_KINDS = ("cloudtrail", "metrics", "logs", "records")
+
+
+@dataclass
+class RunSettings:
+    """``watchlake run``: what the always-on pipeline follows, how often each stage runs, where it
+    notifies. Lists are TOML arrays, or comma-separated in ``WATCHLAKE__RUN__KEY``."""
+
+    streams: list[str] = field(default_factory=lambda: ["*"])  # local stream name patterns
+    sources: list[str] = field(default_factory=list)   # KIND=folder or s3://bucket/prefix, polled
+    kinesis_endpoint: str | None = None                # a real Kinesis endpoint (with kinesis_streams)
+    kinesis_streams: list[str] = field(default_factory=list)
+    disable: list[str] = field(default_factory=list)   # stages not to run (see RUN_STAGES)
+    buffer_seconds: int = 5          # the loader's flush interval while running live
+    poll_seconds: float = 1.0        # streams and folders
+    rollup_seconds: float = 5.0
+    alarm_seconds: float = 10.0      # evaluations in between minute boundaries are idempotent
+    anomaly_seconds: float = 10.0
+    detect_seconds: float = 2.0
+    insights_seconds: float = 60.0
+    compact_seconds: float = 600.0
+    retention_seconds: float = 86_400.0
+    anomaly_topic: str = ""          # anomaly alerts (like CloudWatch anomaly-detection alarms); "" = none
+    findings_topic: str = ""         # detection findings; "" = none
+    anomaly_threshold: float = 0.5
+    rules: list[str] = field(default_factory=list)     # rule folders (default: the bundled rules)
+
+    def validate(self) -> None:
+        for name in self.disable:
+            if name not in RUN_STAGES:
+                raise ConfigError("run.disable", f"unknown stage (known: {', '.join(RUN_STAGES)})", name)
+        for src in self.sources:
+            kind, sep, where = src.partition("=")
+            if not sep or kind not in SOURCE_KINDS or not where.strip():
+                raise ConfigError("run.sources", f"expected KIND=LOCATION with KIND one of {', '.join(SOURCE_KINDS)}",
+                                  src)
+        if self.kinesis_streams and not self.kinesis_endpoint:
+            raise ConfigError("run.kinesis_streams", "needs run.kinesis_endpoint", self.kinesis_streams)
+        _range("run.buffer_seconds", self.buffer_seconds, 0, 900)
+        for name in ("poll_seconds", "rollup_seconds", "alarm_seconds", "anomaly_seconds", "detect_seconds",
+                     "insights_seconds", "compact_seconds", "retention_seconds"):
+            _range(f"run.{name}", getattr(self, name), 0.1, 7 * 86_400)
+        _range("run.anomaly_threshold", self.anomaly_threshold, 0.0, 1.0)
+
+    def enabled(self, stage: str) -> bool:
+        return stage not in self.disable
+
+
 @dataclass
 class Settings:
     """All settings. ``source`` records which config file (if any) was read."""
@@ -132,6 +181,7 @@ class Settings:
     tiers: TierSettings = field(default_factory=TierSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    run: RunSettings = field(default_factory=RunSettings)
     source: str | None = None
 
     def validate(self) -> None:
@@ -176,6 +226,11 @@ def _coerce(key: str, raw: Any, typ: Any, source: str) -> Any:
             if not isinstance(raw, str | int | float) or isinstance(raw, bool):
                 raise ValueError
             return str(raw)
+        if origin is list:
+            items = [p.strip() for p in raw.split(",")] if isinstance(raw, str) else raw
+            if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+                raise ValueError
+            return [x for x in items if x]
     except ValueError:
         raise ConfigError(key, f"expected {getattr(typ, '__name__', typ)}", raw, source) from None
     return raw

@@ -44,35 +44,69 @@ def routed(table: pa.Table, origin: str) -> Iterator[Batch]:
                                   shard_id=table.column("shardId")[0].as_py())
 
 
+class StreamDelivery:
+    """A Firehose-like delivery stream from one consumer into one loader, one step at a time.
+
+    :meth:`step` polls every shard until caught up (or ``max_polls`` polls), hands the records to
+    the loader (which buffers by size and time per partition and flushes what is due), and moves
+    the consumer's checkpoints to just before the oldest record still buffered. A crash therefore
+    re-reads at most what was not yet committed, and the loader's de-duplication keeps the lake
+    exactly-once. With ``route``, payloads that are CloudTrail, CloudWatch Logs or Metric Streams
+    data load into those tables (:func:`routed`); checkpoints then move only when nothing is
+    buffered, since routed rows no longer carry their sequence numbers. :meth:`close` flushes
+    every buffer and checkpoints all that was read.
+    """
+
+    def __init__(self, consumer: BaseConsumer, loader: Loader, *, route: bool = False, limit: int = 10_000):
+        self.consumer, self.loader, self.route, self.limit = consumer, loader, route, limit
+
+    @property
+    def caught_up(self) -> bool:
+        return bool(self.consumer.caught_up)
+
+    def step(self, max_polls: int = 1) -> int:
+        """Up to ``max_polls`` polls (fewer once caught up); returns the records read."""
+        n = 0
+        for _ in range(max_polls):
+            tables = self.consumer.poll(self.limit)
+            for t in tables:
+                n += t.num_rows
+                origin = f"kinesis:{self.consumer.stream_name}/{t.column('shardId')[0].as_py()}"
+                if self.route:
+                    for b in routed(t, origin):
+                        self.loader.add(b)
+                else:
+                    self.loader.add(Batch("records", t, origin, raw_bytes=t.column("data").nbytes))
+            if self.consumer.caught_up:
+                break
+        self.loader.tick()
+        if not self.route:
+            self.consumer.checkpoint(self.loader.pending("records"))
+        elif not self.loader.buffers and not self.loader.committer.inflight:
+            self.consumer.checkpoint([])
+        return n
+
+    def close(self) -> LoadSummary:
+        """Flush and commit every buffer, then checkpoint everything read."""
+        try:
+            return self.loader.close()
+        finally:
+            self.consumer.checkpoint([])
+
+
 def load_from_stream(consumer: BaseConsumer, loader: Loader, *, once: bool = False,
                      poll_seconds: float = 1.0, limit: int = 10_000, route: bool = False,
                      stop: Callable[[], bool] = lambda: False) -> LoadSummary:
-    """Poll ``consumer`` into ``loader`` until caught up (``once``) or ``stop()`` is true.
-
-    With ``route``, payloads that are CloudTrail, CloudWatch Logs or Metric Streams data load
-    into those tables (:func:`routed`); checkpoints then move only when nothing is buffered, since
-    routed rows no longer carry their sequence numbers.
-    """
+    """Run a :class:`StreamDelivery` until caught up (``once``) or ``stop()`` is true, polling
+    every ``poll_seconds`` while idle; returns the loader's summary."""
+    delivery = StreamDelivery(consumer, loader, route=route, limit=limit)
     try:
         while not stop():
-            tables = consumer.poll(limit)
-            for t in tables:
-                origin = f"kinesis:{consumer.stream_name}/{t.column('shardId')[0].as_py()}"
-                if route:
-                    for b in routed(t, origin):
-                        loader.add(b)
-                else:
-                    loader.add(Batch("records", t, origin, raw_bytes=t.column("data").nbytes))
-            loader.tick()
-            if not route:
-                consumer.checkpoint(loader.pending("records"))
-            elif not loader.buffers and not loader.committer.inflight:
-                consumer.checkpoint([])
-            if consumer.caught_up:
+            delivery.step()
+            if delivery.caught_up:
                 if once:
                     break
                 time.sleep(poll_seconds)
     finally:
-        summary = loader.close()
-        consumer.checkpoint([])
+        summary = delivery.close()
     return summary

@@ -1,0 +1,210 @@
+"""The stages of ``watchlake run``, each a thin adapter from a job to :class:`~jobs.run.stage.Stage`.
+
+Every stage calls the same job the one-shot commands call (``load --from-stream``, ``rollup``,
+``alarms evaluate``, ``anomalies detect --follow``, ``anomalies insights``, ``detect --follow``,
+``retention apply``, ``compact``), so live and batch results are the same by construction.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from jobs.follow import Schedule
+from jobs.run.stage import StepReport
+from pipeline.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+    from pipeline.lake import Lake
+    from pipeline.loader.from_stream import StreamDelivery
+
+
+def _delta(after: Any, before: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    return (after.records_in - before[0], after.loaded - before[1], after.rejected - before[2],
+            after.duplicates - before[3])
+
+
+def _counts(s: Any) -> tuple[int, int, int, int]:
+    return s.records_in, s.loaded, s.rejected, s.duplicates
+
+
+class LoadStage:
+    """``load``: one stream (local or Kinesis) into the lake, routed by content."""
+
+    def __init__(self, name: str, delivery: StreamDelivery, every: float, *, max_polls: int = 20):
+        self.name, self.delivery, self.max_polls = name, delivery, max_polls
+        self.schedule = Schedule(every)
+
+    def step(self) -> StepReport:
+        before = _counts(self.delivery.loader.summary)
+        read = self.delivery.step(self.max_polls)
+        _, loaded, rejected, dups = _delta(self.delivery.loader.summary, before)
+        return StepReport(self.name, records_in=read, records_out=loaded, rejected=rejected,
+                          backlog=not self.delivery.caught_up,
+                          detail=f"{dups} duplicates dropped" if dups else "")
+
+    def close(self) -> StepReport | None:
+        before = _counts(self.delivery.loader.summary)
+        _, loaded, rejected, _ = _delta(self.delivery.close(), before)
+        return StepReport(self.name, records_out=loaded, rejected=rejected, detail="drained")
+
+
+class RollupStage:
+    """``rollup``: the 1m/5m/1h tiers of every partition whose sources changed."""
+
+    name = "rollup"
+
+    def __init__(self, lake: Lake, settings: Settings):
+        from pipeline.rollup.engine import DuckDBEngine
+
+        self.lake, self.settings = lake, settings
+        self.engine = DuckDBEngine()
+        self.schedule = Schedule(settings.run.rollup_seconds)
+
+    def step(self) -> StepReport:
+        from pipeline.rollup.runner import run_rollups
+
+        rep = run_rollups(self.lake, self.settings, self.engine)
+        built = sum(len(j.built) for j in rep.jobs)
+        return StepReport(self.name, records_out=sum(j.rows for j in rep.jobs), watermark=rep.clock,
+                          detail=f"{built} partitions rebuilt" if built else "")
+
+    def close(self) -> StepReport | None:
+        self.engine.close()
+        return None
+
+
+class AlarmStage:
+    """``alarms``: every alarm evaluated as of now; actions run on state changes."""
+
+    name = "alarms"
+
+    def __init__(self, lake: Lake, settings: Settings):
+        self.lake = lake
+        self.schedule = Schedule(settings.run.alarm_seconds)
+
+    def step(self) -> StepReport:
+        from jobs.alarm_job import evaluate
+
+        rep = evaluate(self.lake, utcnow())
+        return StepReport(self.name, records_in=rep.alarms, records_out=len(rep.transitions),
+                          notifications=rep.notifications,
+                          error="; ".join(f"{n}: {m}" for n, m in rep.errors[:3]),
+                          detail=", ".join(f"{t.alarm_name} → {t.new_state}" for t in rep.transitions))
+
+    def close(self) -> StepReport | None:
+        return None
+
+
+class AnomalyStage:
+    """``anomalies``: each new 1-minute point of every series scored (detector state checkpointed);
+    the first flagged point of an episode is an anomaly alert on ``run.anomaly_topic``."""
+
+    name = "anomalies"
+
+    def __init__(self, lake: Lake, settings: Settings):
+        self.lake, self.topic = lake, settings.run.anomaly_topic
+        self.threshold = settings.run.anomaly_threshold
+        self.schedule = Schedule(settings.run.anomaly_seconds)
+
+    def step(self) -> StepReport:
+        from jobs.anomaly_job import detect, notify_anomalies
+
+        res = detect(self.lake, table="metrics_1m", stat="Average", threshold=self.threshold)
+        sent = notify_anomalies(self.lake, self.topic, res) if self.topic else 0
+        return StepReport(self.name, records_in=res.points, records_out=res.anomalies, notifications=sent,
+                          detail=f"{res.series} series")
+
+    def close(self) -> StepReport | None:
+        return None
+
+
+class InsightsStage:
+    """``insights``: CloudTrail Insights over the last day of events."""
+
+    name = "insights"
+
+    def __init__(self, lake: Lake, settings: Settings, window: timedelta = timedelta(days=1)):
+        self.lake, self.window = lake, window
+        self.schedule = Schedule(settings.run.insights_seconds)
+
+    def step(self) -> StepReport:
+        from pipeline.anomaly.insights import run_insights
+        from pipeline.query import catalog
+
+        extent = catalog.table_extent(self.lake, "cloudtrail")
+        if extent is None:
+            return StepReport(self.name, detail="no CloudTrail yet")
+        res = run_insights(self.lake, start=extent[1] - self.window)
+        return StepReport(self.name, records_in=res.events, records_out=len(res.insights), watermark=extent[1])
+
+    def close(self) -> StepReport | None:
+        return None
+
+
+class DetectStage:
+    """``detect``: the rules over every newly committed CloudTrail file; findings that are new or
+    grew go to ``run.findings_topic``."""
+
+    name = "detect"
+
+    def __init__(self, lake: Lake, settings: Settings):
+        from jobs.detect_job import Follower
+        from pipeline.detections.rules import BUNDLED, load_rules
+
+        ruleset = load_rules(*(settings.run.rules or [str(BUNDLED)]))
+        self.problems = ruleset.problems
+        self.follower = Follower(lake, ruleset.rules, from_start=True,
+                                 notify_topic=settings.run.findings_topic or None)
+        self.topic = settings.run.findings_topic
+        self.schedule = Schedule(settings.run.detect_seconds)
+
+    def step(self) -> StepReport:
+        rep = self.follower.poll()
+        return StepReport(self.name, records_in=rep.events, records_out=len(rep.changed),
+                          notifications=len(rep.changed) if self.topic else 0)
+
+    def close(self) -> StepReport | None:
+        return None
+
+
+class RetentionStage:
+    """``retention``: expired partitions of raw metrics and every tier dropped, daily."""
+
+    name = "retention"
+
+    def __init__(self, lake: Lake, settings: Settings):
+        self.lake, self.settings = lake, settings
+        self.schedule = Schedule(settings.run.retention_seconds)
+
+    def step(self) -> StepReport:
+        from jobs.retention import retention
+
+        rep = retention(self.lake, self.settings)
+        return StepReport(self.name, records_out=len(rep.dropped), detail=f"{len(rep.kept)} kept (not rolled up)")
+
+    def close(self) -> StepReport | None:
+        return None
+
+
+class CompactStage:
+    """``compact``: small files of the raw tables merged per partition."""
+
+    name = "compact"
+    TABLES = ["cloudtrail", "metrics", "logs", "records"]
+
+    def __init__(self, lake: Lake, settings: Settings):
+        self.lake = lake
+        self.schedule = Schedule(settings.run.compact_seconds)
+
+    def step(self) -> StepReport:
+        from pipeline.loader.compact import compact
+
+        s = compact(self.lake, self.TABLES)
+        return StepReport(self.name, records_in=s.files_in, records_out=s.files_out,
+                          detail=f"{s.compacted} partitions compacted")
+
+    def close(self) -> StepReport | None:
+        return None
+
