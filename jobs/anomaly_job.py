@@ -260,10 +260,11 @@ def notify_anomalies(lake: Lake, topic: str, res: DetectResult) -> int:
     from pipeline.notify import Notifier
     from pipeline.timeutil import iso
 
+    sent = 0
     with Notifier(lake) as n:
         for ep in res.episodes:
             sd = ep.series
-            n.publish(topic, f"ANOMALY: {sd.namespace} {sd.metric_name}"[:99], {
+            r = n.publish(topic, f"ANOMALY: {sd.namespace} {sd.metric_name}"[:99], {
                 "AlarmName": f"anomaly:{sd.series_id}", "NewStateValue": "ALARM",
                 "NewStateReason": f"value {ep.value:g} outside the expected band "
                                   f"[{ep.lower if ep.lower is not None else '-'}, "
@@ -274,8 +275,9 @@ def notify_anomalies(lake: Lake, topic: str, res: DetectResult) -> int:
                             "Unit": sd.unit, "Period": sd.period,
                             "ComparisonOperator": "LessThanLowerOrGreaterThanUpperThreshold"},
                 "Value": ep.value, "Score": ep.score, "ExpectedLower": ep.lower, "ExpectedUpper": ep.upper},
-                at=ep.at)
-    return len(res.episodes)
+                at=ep.at, dedup_id=f"anomaly:{sd.series_id}:{iso(ep.at)}")
+            sent += not r.duplicate
+    return sent
 
 
 def state_summary(lake: Lake, key: str) -> str:

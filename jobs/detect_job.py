@@ -55,8 +55,9 @@ def notify_findings(lake: Lake, topic: str, findings: list[Finding]) -> int:
         for f in findings:
             row = f.row("", datetime.now().astimezone())
             msg = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
-            n.publish(topic, f"watchlake {f.rule.level.upper()}: {f.rule.title}"[:99], msg)
-            sent += 1
+            r = n.publish(topic, f"watchlake {f.rule.level.upper()}: {f.rule.title}"[:99], msg,
+                          dedup_id=f"finding:{f.finding_id}:{len(f.matches)}")
+            sent += not r.duplicate
     return sent
 
 

@@ -119,6 +119,8 @@ class Engine:
 
     def _transition(self, alarm: Alarm, t: Transition, *, origin: str, actions: bool = True) -> None:
         st = self.store.state(alarm.name)
+        # stable across re-evaluations and restarts: the state it leaves (and since when) and the new one
+        transition_id = f"{alarm.name}:{st.state_value}@{st.state_transitioned_timestamp}->{t.new_state}"
         st.state_value, st.state_reason, st.state_reason_data = t.new_state, t.reason, t.reason_data
         st.state_updated_timestamp = st.state_transitioned_timestamp = iso(t.at)
         data = {"version": "1.0",
@@ -129,9 +131,9 @@ class Engine:
             alarm.name, alarm.kind, t.at, "StateUpdate", f"Alarm updated from {t.old_state} to {t.new_state}",
             data, old=t.old_state, new=t.new_state, reason=t.reason, reason_data=t.reason_data, origin=origin))
         if actions and alarm.actions_enabled:
-            self._run_actions(alarm, t, origin)
+            self._run_actions(alarm, t, origin, transition_id)
 
-    def _run_actions(self, alarm: Alarm, t: Transition, origin: str) -> None:
+    def _run_actions(self, alarm: Alarm, t: Transition, origin: str, transition_id: str) -> None:
         acts = alarm.actions_for(t.new_state)
         if not acts:
             return
@@ -143,8 +145,9 @@ class Engine:
                 ok, summary = False, f"Failed to execute action {arn}. Only SNS topic actions run locally"
             else:
                 try:
-                    r = self.notifier.publish(arn, notification.subject(alarm.name, t.new_state), msg, at=t.at)
-                    self.notifications += 1
+                    r = self.notifier.publish(arn, notification.subject(alarm.name, t.new_state), msg, at=t.at,
+                                              dedup_id=f"alarm:{transition_id}")
+                    self.notifications += not r.duplicate
                     ok = not r.errors
                     summary = (f"Successfully executed action {arn}" if ok else
                                f"Failed to execute action {arn}. Received error: {r.errors[0]}"

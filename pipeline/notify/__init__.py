@@ -19,6 +19,12 @@ Guarantees:
   moved to ``notify/dead_letter.jsonl`` with its last error;
 * once a webhook has failed all its immediate retries in a session, further messages to it in that
   session go straight to the outbox (so a dead endpoint cannot stall an alarm replay);
+* a message published with a ``dedup_id`` (a stable id of what it reports: an alarm transition, a
+  finding's state, an anomaly episode) is sent at most once per lake, whichever process or
+  restart publishes it again: its ``MessageId`` is derived from the id, it is written ahead into
+  the outbox before the first delivery attempt, and the id is remembered (``notify/published.json``,
+  14 days) — a crash between publishing and a job's checkpoint therefore never sends it twice, and a
+  crash mid-delivery leaves it in the outbox for the next retry;
 * the envelope is SNS's (``Type``, ``MessageId``, ``TopicArn``, ``Subject``, ``Message`` — the JSON
   text of ``message`` —, ``Timestamp``, ``SignatureVersion``, ``UnsubscribeURL``,
   ``MessageAttributes``); ``Subject`` is < 100 characters without line breaks; the body is limited
@@ -32,6 +38,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import InputError
@@ -48,6 +55,8 @@ __all__ = ["Notifier", "PublishResult", "publish", "TopicStore", "Topic", "Subsc
            "DeliveryError", "topic_name", "topic_arn", "OUTBOX_PATH", "DEAD_LETTER_PATH"]
 
 OUTBOX_PATH = "notify/outbox.json"
+PUBLISHED_PATH = "notify/published.json"
+PUBLISHED_DAYS = 14
 DEAD_LETTER_PATH = "notify/dead_letter.jsonl"
 MAX_MESSAGE_BYTES = 262_144
 
@@ -58,6 +67,8 @@ class PublishResult:
 
     message_id: str
     topic: str
+    duplicate: bool = False
+    """The ``dedup_id`` was published before: nothing was sent."""
     delivered: int = 0
     queued: int = 0
     dead: int = 0
@@ -74,6 +85,7 @@ class Notifier:
         self.outbox: list[dict[str, Any]] = lake.read_json(OUTBOX_PATH) if lake.exists(OUTBOX_PATH) else []
         self._outbox_dirty = False
         self._broken: set[str] = set()
+        self._published: dict[str, str] | None = None
         self.stats = {"published": 0, "delivered": 0, "queued": 0, "dead": 0, "retried_ok": 0}
         if retry_pending and self.outbox:
             self.retry_outbox()
@@ -89,9 +101,19 @@ class Notifier:
             self.lake.write_json(OUTBOX_PATH, self.outbox)
             self._outbox_dirty = False
 
+    def published(self) -> dict[str, str]:
+        """``{dedup_id: when}`` of the messages published with a dedup id (last 14 days)."""
+        if self._published is None:
+            doc = self.lake.read_json(PUBLISHED_PATH) if self.lake.exists(PUBLISHED_PATH) else {}
+            horizon = iso(utcnow() - timedelta(days=PUBLISHED_DAYS))
+            self._published = {k: v for k, v in doc.items() if v >= horizon}
+        return self._published
+
     def publish(self, topic: str, subject: str | None, message: dict[str, Any] | str, *,
-                attributes: dict[str, str] | None = None, at: datetime | None = None) -> PublishResult:
-        """Send ``message`` (a dict is sent as its JSON text) to every subscriber of ``topic``.
+                attributes: dict[str, str] | None = None, at: datetime | None = None,
+                dedup_id: str | None = None) -> PublishResult:
+        """Send ``message`` (a dict is sent as its JSON text) to every subscriber of ``topic``;
+        with ``dedup_id``, at most once per lake (see the module docstring).
 
         Raises:
             InputError: unknown topic, bad subject, or a body above 256 KiB.
@@ -106,7 +128,10 @@ class Notifier:
         body = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
         if len(body.encode("utf-8")) > MAX_MESSAGE_BYTES:
             raise InputError("message body exceeds 256 KiB", field="Message", value=len(body))
-        mid = str(uuid.uuid4())
+        mid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"watchlake:{t.arn}:{dedup_id}")) if dedup_id else str(uuid.uuid4())
+        if dedup_id is not None and (dedup_id in self.published()
+                                     or any(i["envelope"]["MessageId"] == mid for i in self.outbox)):
+            return PublishResult(mid, t.name, duplicate=True)
         stamp = to_utc(at) if at is not None else utcnow()
         envelope = {
             "Type": "Notification", "MessageId": mid, "TopicArn": t.arn, "Subject": subject,
@@ -118,9 +143,23 @@ class Notifier:
         }
         result = PublishResult(mid, t.name)
         self.stats["published"] += 1
-        for sub in t.subscriptions:
-            self._send(sub, dict(envelope, UnsubscribeURL=f"watchlake topics unsubscribe {sub.arn}"),
-                       result)
+        envelopes = [(sub, dict(envelope, UnsubscribeURL=f"watchlake topics unsubscribe {sub.arn}"))
+                     for sub in t.subscriptions]
+        if dedup_id is None:
+            for sub, env in envelopes:
+                self._send(sub, env, result)
+            return result
+        # write ahead: from here on a crash leaves the message in the outbox (retried), never sent twice
+        ahead = [{"subscription": sub.arn, "envelope": env, "attempts": 0, "last_error": "not sent yet",
+                  "queued_at": iso(utcnow())} for sub, env in envelopes]
+        self.outbox.extend(ahead)
+        self.lake.write_json(OUTBOX_PATH, self.outbox)
+        self.published()[dedup_id] = iso(utcnow())
+        self.lake.write_json(PUBLISHED_PATH, self.published())
+        for (sub, env), item in zip(envelopes, ahead):
+            self._send(sub, env, result)
+            self.outbox = [i for i in self.outbox if i is not item]
+            self.lake.write_json(OUTBOX_PATH, self.outbox)
         return result
 
     def _send(self, sub: Subscription, envelope: dict[str, Any], result: PublishResult) -> None:

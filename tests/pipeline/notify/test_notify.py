@@ -159,3 +159,43 @@ def test_alarm_evaluation_retries_the_outbox(lake):
         with engine_with(lake, [alarm_doc(EvaluationPeriods=1)], source_with({0: 1.0})) as eng:
             eng.evaluate(minute(1))  # no action (no alarm actions), but the outbox is drained
         assert lake.read_json(OUTBOX_PATH) == [] and len(srv.requests) == 2
+
+
+def test_dedup_id_sends_once_per_lake_across_notifiers(lake, tmp_path):
+    _topic(lake, ("file", "out.jsonl", {}))
+    with Notifier(lake) as n:
+        first = n.publish("oncall", None, {"n": 1}, dedup_id="alarm:cpu:OK@t0->ALARM")
+        again = n.publish("oncall", None, {"n": 1}, dedup_id="alarm:cpu:OK@t0->ALARM")
+    with Notifier(lake) as n:  # another process, after a restart
+        later = n.publish("oncall", None, {"n": 1}, dedup_id="alarm:cpu:OK@t0->ALARM")
+        other = n.publish("oncall", None, {"n": 2}, dedup_id="alarm:cpu:ALARM@t1->OK")
+    assert (first.duplicate, again.duplicate, later.duplicate, other.duplicate) == (False, True, True, False)
+    assert first.message_id == again.message_id == later.message_id != other.message_id
+    assert [json.loads(e["Message"])["n"] for e in _lines(tmp_path / "lake" / "out.jsonl")] == [1, 2]
+    assert lake.read_json(OUTBOX_PATH) == []
+
+
+def test_dedup_message_to_a_down_subscriber_is_delivered_once_later(lake):
+    with _Server(fail=4) as srv:  # down for the first publish and its retries
+        _topic(lake, ("http", srv.url, {"policy": FAST}))
+        with Notifier(lake, sleep=lambda s: None) as n:
+            assert n.publish("oncall", None, {"n": 1}, dedup_id="finding:f1:3").queued == 1
+        assert len(lake.read_json(OUTBOX_PATH)) == 1
+        with Notifier(lake, sleep=lambda s: None) as n:  # the subscriber is back: the outbox drains
+            assert n.publish("oncall", None, {"n": 1}, dedup_id="finding:f1:3").duplicate
+        ok = [json.loads(b) for _, b in srv.requests[4:]]
+        assert [json.loads(e["Message"])["n"] for e in ok] == [1] and lake.read_json(OUTBOX_PATH) == []
+
+
+def test_dedup_message_written_ahead_survives_a_crash_before_delivery(lake, tmp_path):
+    """A process that dies after the write-ahead (before any delivery) leaves the message in the outbox:
+    the next notifier delivers it, and the publisher's retry of the same id sends nothing more."""
+    _topic(lake, ("file", "out.jsonl", {}))
+    n = Notifier(lake)
+    n._send = lambda *a, **k: (_ for _ in ()).throw(SystemExit("killed"))  # dies at the first delivery
+    with pytest.raises(SystemExit):
+        n.publish("oncall", None, {"n": 1}, dedup_id="anomaly:s1:t")
+    assert len(lake.read_json(OUTBOX_PATH)) == 1 and not (tmp_path / "lake" / "out.jsonl").exists()
+    with Notifier(lake) as n2:
+        assert n2.publish("oncall", None, {"n": 1}, dedup_id="anomaly:s1:t").duplicate
+    assert [json.loads(e["Message"])["n"] for e in _lines(tmp_path / "lake" / "out.jsonl")] == [1]
