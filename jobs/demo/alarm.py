@@ -85,12 +85,14 @@ def _synthetic(refs: list[MetricRef]) -> tuple[Any, datetime, datetime]:
 @dataclass
 class AlarmStage:
     """The ``alarms`` stage: the replay of the sample window, on the lake's metrics or (``synthetic``)
-    on seeded copies of them, with its notifications written to ``notifications``."""
+    on seeded copies of them, with its notifications written to ``notifications``; then the alarms on
+    the pipeline's own metrics are put (``pipeline_alarms``)."""
 
     replay: ReplayReport
     alarms: int
     synthetic: bool
     notifications: str
+    pipeline_alarms: list[str]
 
     def lines(self) -> dict[str, object]:
         res = self.replay.result
@@ -111,6 +113,8 @@ class AlarmStage:
         first_alarm = next((t for t in res.transitions if t.new_state == "ALARM"), None)
         if first_alarm is not None:
             out["first ALARM"] = f"{first_alarm.alarm_name}: {first_alarm.reason[:100]}…"
+        if self.pipeline_alarms:
+            out["pipeline alarms"] = f"{', '.join(self.pipeline_alarms)} (for `watchlake run`, on Watchlake/Pipeline)"
         return out
 
 
@@ -134,4 +138,20 @@ def alarm_stage(demo: Demo) -> AlarmStage:
     store.save()
     rep = put_and_replay(lake, docs, start, end, source=source)
     demo.state["alarms"] = {"transitions": len(rep.result.transitions), "notifications": rep.result.notifications}
-    return AlarmStage(rep, len(docs), window is None, lake.uri(NOTIFICATIONS))
+    return AlarmStage(rep, len(docs), window is None, lake.uri(NOTIFICATIONS), _put_pipeline_alarms(demo))
+
+
+def _put_pipeline_alarms(demo: Demo) -> list[str]:
+    """The alarms on the pipeline's own metrics (``sample_data/alarms/pipeline.yaml``), put after the
+    replay so that ``watchlake run`` on the demo lake watches itself; their names."""
+    from pipeline.alarms.store import AlarmStore
+    from pipeline.alarms.validate import load_alarms
+
+    path = demo.sample_dir / "alarms" / "pipeline.yaml"
+    if not path.exists():
+        return []
+    alarms = load_alarms(path)
+    store = AlarmStore(demo.lake)
+    store.put(alarms)
+    store.save()
+    return [a.name for a in alarms]

@@ -50,3 +50,12 @@ def test_alarms_fire_inside_labelled_windows_on_sample_data(lake, settings):
     assert len(alarms["cpu-anomaly"]) == 1 and cpu_lo <= alarms["cpu-anomaly"][0] <= cpu_hi
     for name in ("orders-api-errors", "orders-api-5xx", "orders-incident"):
         assert len(alarms[name]) == 1 and out_lo <= alarms[name][0] <= out_hi, name
+
+
+def test_demo_puts_the_pipeline_alarms_after_the_replay(lake, settings):
+    out = alarm_stage(Demo(lake, settings))
+    assert out.pipeline_alarms == ["watchlake-load-lag", "watchlake-stage-errors"]
+    store = AlarmStore(lake)
+    lag = store.alarms["watchlake-load-lag"]
+    assert lag.metric.namespace == "Watchlake/Pipeline" and lag.metric.metric_name == "Lag"
+    assert "watchlake-load-lag" not in out.replay.result.final_states  # not part of the sample replay
