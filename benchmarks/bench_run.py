@@ -1,0 +1,207 @@
+"""End-to-end alert latency of ``watchlake run`` under a background load.
+
+Starts ``watchlake run`` (default ``[run]`` settings) as a process on a temporary lake, puts a
+steady background load on a local stream (CloudTrail events + Metric Streams datapoints, the rates
+given), and measures, from a file subscriber:
+
+* **finding latency** — an attack event (StopLogging) put on the stream → its finding notification;
+* **alarm latency** — a breaching datapoint for minute M put during M → the ALARM notification,
+  measured from the close of the period (M + 60 s); K alarms on K series per round, rounds until
+  the trials are done (CloudWatch's own is about a minute);
+* the stages' lag (``watchlake status``) sampled through the run: flat lag = the load is sustained.
+
+    python -m benchmarks.bench_run [--small] [--ct-rate 2000] [--dp-rate 20000] [--trials 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.alarms.store import AlarmStore  # noqa: E402
+from pipeline.alarms.validate import parse_alarm  # noqa: E402
+from pipeline.lake import Lake  # noqa: E402
+from pipeline.notify import TopicStore  # noqa: E402
+from pipeline.stream import Stream  # noqa: E402
+
+
+def _metric(t: datetime, ns: str, name: str, svc: str, v: float) -> bytes:
+    return json.dumps({"metric_stream_name": "bench", "account_id": "123456789012", "region": "us-east-1",
+                       "namespace": ns, "metric_name": name, "dimensions": {"Service": svc},
+                       "timestamp": int(t.timestamp() * 1000), "unit": "Count",
+                       "value": {"count": 1, "sum": v, "min": v, "max": v}}).encode()
+
+
+def _event(eid: str, t: datetime, name: str = "GetObject", source: str = "s3.amazonaws.com") -> bytes:
+    return json.dumps({"eventVersion": "1.08", "eventID": eid, "eventTime": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
+                       "sourceIPAddress": "198.51.100.7", "userAgent": "bench",
+                       "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/bench",
+                                        "accountId": "123456789012", "userName": "bench"},
+                       "eventType": "AwsApiCall", "readOnly": name.startswith("Get"),
+                       "recipientAccountId": "123456789012", "managementEvent": True}).encode()
+
+
+class Load(threading.Thread):
+    """Puts ``ct`` CloudTrail events and ``dp`` datapoints (over 500 series) per second."""
+
+    def __init__(self, stream: Stream, ct: int, dp: int):
+        super().__init__(daemon=True)
+        self.stream, self.ct, self.dp = stream, ct, dp
+        self.stop = threading.Event()
+        self.put = 0
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        n, t0 = 0, time.monotonic()
+        while not self.stop.is_set():
+            tick = time.monotonic()
+            now = datetime.now(UTC)
+            recs = [(f"bg-{n}-{i}", _event(f"bg-{n}-{i}", now)) for i in range(self.ct)]
+            recs += [(f"m-{i % 500}", _metric(now, "Bench/Load", "Requests", f"s{i % 500}", float(i % 7)))
+                     for i in range(self.dp)]
+            for i in range(0, len(recs), 500):
+                self.stream.put(recs[i:i + 500])
+            self.put += len(recs)
+            n += 1
+            self.stop.wait(max(0.0, 1.0 - (time.monotonic() - tick)))
+        self.seconds = time.monotonic() - t0
+
+
+def _notifications(path: Path, seen: dict[str, float]) -> None:
+    """Time each new notification line was first seen (by MessageId)."""
+    if not path.exists():
+        return
+    now = time.time()
+    for line in path.read_text().splitlines():
+        env = json.loads(line)
+        seen.setdefault(env["MessageId"] + "|" + env["Message"], now)
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="5 trials each, a tenth of the load")
+    ap.add_argument("--ct-rate", type=int, default=2000, help="background CloudTrail events/s (2000)")
+    ap.add_argument("--dp-rate", type=int, default=20000, help="background datapoints/s (20000)")
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--alarms", type=int, default=10, help="alarms (series) per round")
+    args = ap.parse_args()
+    if args.small:
+        args.trials, args.ct_rate, args.dp_rate, args.alarms = 5, args.ct_rate // 10, args.dp_rate // 10, 5
+    work = Path(tempfile.mkdtemp(prefix="bench_run_"))
+    lake_root = work / "lake"
+    lake = Lake(str(lake_root))
+    topics = TopicStore(lake)
+    topics.subscribe("oncall", "file", "notify/oncall.jsonl")
+    topics.save()
+    store = AlarmStore(lake)
+    store.put([parse_alarm({"AlarmName": f"errors-{k}", "Namespace": "Bench/Alarm", "MetricName": "Errors",
+                            "Dimensions": [{"Name": "Service", "Value": f"svc{k}"}], "Statistic": "Sum",
+                            "Period": 60, "EvaluationPeriods": 1, "Threshold": 50,
+                            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+                            "AlarmActions": ["oncall"], "OKActions": ["oncall"]}) for k in range(args.alarms)])
+    store.save()
+    stream = Stream.create(str(work / "streams"), "live", 4)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLAKE__")}
+    env.update(PYTHONPATH=str(REPO), WATCHLAKE__STREAM__ROOT=str(work / "streams"),
+               WATCHLAKE__RUN__FINDINGS_TOPIC="oncall", WATCHLAKE__RUN__DISABLE="insights")
+    proc = subprocess.Popen([sys.executable, "-m", "jobs.cli", "-q", "--lake", str(lake_root), "run"], cwd=work,
+                            env=env, stderr=subprocess.PIPE, text=True)
+    load = Load(stream, args.ct_rate, args.dp_rate)
+    load.start()
+    out = lake_root / "notify" / "oncall.jsonl"
+    seen: dict[str, float] = {}
+    lags: list[float] = []
+    finding_lat: list[float] = []
+    alarm_lat: list[float] = []
+    print(f"background load: {args.ct_rate:,} CloudTrail events/s + {args.dp_rate:,} datapoints/s "
+          f"on 4 shards; lake {lake_root}", flush=True)
+    try:
+        time.sleep(5)
+        for i in range(args.trials):  # findings: one attack event every 3 s
+            eid = f"attack-{i:04d}"
+            t_put = time.time()
+            stream.put([(eid, _event(eid, datetime.now(UTC), "StopLogging", "cloudtrail.amazonaws.com"))])
+            deadline = t_put + 120
+            while time.time() < deadline:
+                _notifications(out, seen)
+                hit = [t for k, t in seen.items() if eid in k]
+                if hit:
+                    finding_lat.append(min(hit) - t_put)
+                    break
+                time.sleep(0.1)
+            _sample_lag(lake_root, lags)
+        print(f"finding latency: {len(finding_lat)}/{args.trials} trials, p50 {_pct(finding_lat, .5):.1f} s, "
+              f"p95 {_pct(finding_lat, .95):.1f} s (aim <= 10 s)", flush=True)
+        while len(alarm_lat) < args.trials:  # alarms: K breaching series in minute M, then a quiet minute
+            now = datetime.now(UTC)
+            minute = now.replace(second=0, microsecond=0)
+            if now.second > 40:
+                time.sleep(61 - now.second)
+                continue
+            stream.put([(f"a{k}", _metric(minute + timedelta(seconds=30), "Bench/Alarm", "Errors", f"svc{k}", 500.0))
+                        for k in range(args.alarms)])
+            close = (minute + timedelta(minutes=1)).timestamp()
+            got: dict[str, float] = {}
+            while time.time() < close + 120 and len(got) < args.alarms:
+                _notifications(out, seen)
+                for k, t in seen.items():
+                    msg = json.loads(k.split("|", 1)[1])
+                    if msg.get("NewStateValue") == "ALARM" and str(msg.get("AlarmName", "")).startswith("errors-") \
+                            and msg.get("StateChangeTime", "").startswith(
+                                datetime.fromtimestamp(close, UTC).strftime("%Y-%m-%dT%H:%M")):
+                        got.setdefault(msg["AlarmName"], t)
+                time.sleep(0.2)
+            alarm_lat += [t - close for t in got.values()][: args.trials - len(alarm_lat)]
+            _sample_lag(lake_root, lags)
+            print(f"  round at {minute:%H:%M}: {len(got)}/{args.alarms} alarms, "
+                  f"latency {', '.join(f'{t - close:.1f}' for t in got.values())} s", flush=True)
+            time.sleep(max(0.0, close + 65 - time.time()))  # a quiet minute: back to OK
+        print(f"alarm latency from the close of the period: {len(alarm_lat)} trials, p50 {_pct(alarm_lat, .5):.1f} s, "
+              f"p95 {_pct(alarm_lat, .95):.1f} s (aim <= 15 s; CloudWatch about 60 s)", flush=True)
+    finally:
+        load.stop.set()
+        load.join()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print(f"background put: {load.put / max(load.seconds, 1e-9):,.0f} records/s achieved over {load.seconds:.0f} s")
+    if lags:
+        print(f"max stage lag sampled: first third {max(lags[: max(1, len(lags) // 3)]):.1f} s, "
+              f"last third {max(lags[-max(1, len(lags) // 3):]):.1f} s (flat = sustained)")
+    print(f"summary: finding p50 {_pct(finding_lat, .5):.1f} s p95 {_pct(finding_lat, .95):.1f} s; "
+          f"alarm p50 {_pct(alarm_lat, .5):.1f} s p95 {_pct(alarm_lat, .95):.1f} s; "
+          f"median finding {statistics.median(finding_lat) if finding_lat else float('nan'):.1f} s")
+    return 0
+
+
+def _sample_lag(lake_root: Path, lags: list[float]) -> None:
+    try:
+        doc = json.loads((lake_root / "_state" / "run" / "status.json").read_text())
+        lags.append(max(s["lag_seconds"] for s in doc["stages"].values()))
+    except (OSError, ValueError, KeyError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
