@@ -26,11 +26,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.lake import layout
+from pipeline.lake import layout, ledger
+from pipeline.lake.locks import locked
 from pipeline.lake.store import PARQUET_COMPRESSION, ROW_GROUP_SIZE
-from pipeline.loader import ledger
 from pipeline.loader.index import KeyIndex, finish_compaction
-from pipeline.loader.locks import locked
 
 if TYPE_CHECKING:
     from pipeline.lake import Lake

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipeline.loader import ledger
+from pipeline.lake import ledger
 from pipeline.loader.partition import key_array
 from pipeline.schemas import RECORD_KEYS
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pipeline.lake import layout
-from pipeline.loader.locks import locked
+from pipeline.lake.locks import locked
 from pipeline.sources.base import Rejection
 from pipeline.timeutil import iso
 

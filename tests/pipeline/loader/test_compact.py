@@ -7,8 +7,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import Settings
-from pipeline.lake import Lake
-from pipeline.loader import Loader, ledger
+from pipeline.lake import Lake, ledger
+from pipeline.loader import Loader
 from pipeline.loader.compact import compact, compact_partition
 from pipeline.query.duck import connect
 from tests.pipeline.loader.helpers import ct_batch, ct_rows

@@ -9,7 +9,16 @@ entry that made it. Entry kinds:
   rename and the ledger write). Readers already see such a file and its keys take part in
   de-duplication, so adopting it is the only consistent choice; adoption just records it;
 - ``compact``: a compaction, written as ``state: intent`` (inputs + output) before the output
-  becomes visible and rewritten as ``state: done`` after the inputs are gone.
+  becomes visible and rewritten as ``state: done`` after the inputs are gone;
+- ``replace``: a derived-table commit (:mod:`pipeline.lake.replace`) that added ``files`` and
+  retired ``retires`` in this partition.
+
+A replace is atomic across all the partitions it touches through its *markers* in
+``_ledger/<table>/_replace/``: ``<commit>.prepared.json`` (written before its files), then
+``<commit>.committed.json`` (the commit point, one atomic write), then ``<commit>.done.json``
+once the retired files are gone and the per-partition entries are written. Readers honour the
+markers (:mod:`pipeline.lake.files`): the files a prepared commit adds are hidden until it
+commits, the files a committed commit retires are hidden from then on.
 """
 
 from __future__ import annotations
@@ -88,28 +97,17 @@ def write_entry(lake: Lake, table_name: str, folder: str, commit: str, kind: str
 
 
 def _entry_names(lake: Lake, table_name: str, folder: str) -> list[str]:
-    import pyarrow.fs as pafs
-
-    base = lake.path(ledger_folder(table_name, folder))
-    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
-        return []
-    return [i.base_name for i in lake.fs.get_file_info(pafs.FileSelector(base))
-            if i.type == pafs.FileType.File and i.base_name.endswith(".json")
-            and not i.base_name.startswith(".")]
+    names = (e.path.rsplit("/", 1)[-1] for e in lake.entries(ledger_folder(table_name, folder), recursive=False))
+    return [n for n in names if n.endswith(".json") and not n.startswith(".")]
 
 
 def remove_temp(lake: Lake, table_name: str, folder: str) -> int:
     """Delete temporary entry files a killed writer left in one partition's ledger folder (call
     under the partition lock); returns how many."""
-    import pyarrow.fs as pafs
-
-    base = lake.path(ledger_folder(table_name, folder))
-    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
-        return 0
-    stale = [i.path for i in lake.fs.get_file_info(pafs.FileSelector(base))
-             if i.type == pafs.FileType.File and i.base_name.endswith(".tmp")]
-    for path in stale:
-        lake.fs.delete_file(path)
+    stale = [e.path for e in lake.entries(ledger_folder(table_name, folder), recursive=False)
+             if e.path.endswith(".tmp")]
+    for rel in stale:
+        lake.delete(rel)
     return len(stale)
 
 
@@ -123,3 +121,56 @@ def entries(lake: Lake, table_name: str, folder: str) -> dict[str, dict[str, Any
 def commit_ids(lake: Lake, table_name: str, folder: str) -> set[str]:
     """Commit ids that have an entry in one partition (names only, no reads)."""
     return {name[: -len(".json")] for name in _entry_names(lake, table_name, folder)}
+
+
+# -- replace markers ---------------------------------------------------------------------------
+
+MARKER_STATES = ("prepared", "committed", "done")
+
+
+def replace_folder(table_name: str) -> str:
+    """Folder of a table's replace markers."""
+    return f"{layout.LEDGER_PREFIX}/{layout.table(table_name).name}/_replace"
+
+
+def marker_path(table_name: str, commit: str, state: str) -> str:
+    if state not in MARKER_STATES:
+        raise ValueError(f"unknown marker state {state!r}")
+    return f"{replace_folder(table_name)}/{commit}.{state}.json"
+
+
+def marker_names(lake: Lake, table_name: str) -> frozenset[str]:
+    """Names of the table's replace markers (one listing, no reads); any commit that starts or
+    finishes changes this set, and a finished commit's ``done`` marker stays until the next
+    commit of the table, so two equal sets bracket a moment with no commit activity."""
+    return frozenset(n for e in lake.entries(replace_folder(table_name), recursive=False)
+                     if (n := e.path.rsplit("/", 1)[-1]).endswith(".json") and not n.startswith("."))
+
+
+def parse_marker(name: str) -> tuple[str, str]:
+    """``(commit, state)`` of a marker file name."""
+    commit, state, _ = name.rsplit(".", 2)
+    return commit, state
+
+
+def hidden_by_markers(lake: Lake, table_name: str, names: frozenset[str]) -> set[str]:
+    """Files readers must not see: the adds of prepared (uncommitted) commits and the retires of
+    committed but unfinished ones. Only markers of unfinished commits are read."""
+    states: dict[str, set[str]] = {}
+    for name in names:
+        commit, state = parse_marker(name)
+        states.setdefault(commit, set()).add(state)
+    hidden: set[str] = set()
+    for commit, have in states.items():
+        if "done" in have:
+            continue
+        try:
+            if "committed" in have:
+                hidden.update(lake.read_json(marker_path(table_name, commit, "committed"))["retires"])
+            elif "prepared" in have:
+                hidden.update(lake.read_json(marker_path(table_name, commit, "prepared"))["adds"])
+        except FileNotFoundError:
+            # the writer moved on between our listing and this read; the caller's second listing
+            # of the markers differs and it takes a new snapshot
+            continue
+    return hidden
