@@ -120,14 +120,12 @@ class Replace:
         adds, retires = [a.path for a in self._adds], sorted(self._retires)
         doc = {"commit": commit, "table": name, "adds": adds, "retires": retires}
         lake.write_json(ledger.marker_path(name, commit, "prepared"), {**doc, "state": "prepared"})
-        infos = []
-        for a in self._adds:
-            info = lake.write_parquet(a.path, a.table, sort_by=a.sort_by)
-            infos.append({"path": info.path, "rows": info.rows, "bytes": info.bytes})
+        written = [lake.write_parquet(a.path, a.table, sort_by=a.sort_by) for a in self._adds]
+        infos = [{"path": i.path, "rows": i.rows, "bytes": i.bytes} for i in written]
         lake.write_json(ledger.marker_path(name, commit, "committed"),
                         {**doc, "state": "committed", "files": infos})
         _finish(lake, name, commit)
-        return ReplaceResult(commit, adds, retires, sum(int(i["rows"]) for i in infos))
+        return ReplaceResult(commit, adds, retires, sum(i.rows for i in written))
 
 
 def recover(lake: Lake, table_name: str) -> int:
@@ -212,7 +210,7 @@ def replace_rows(lake: Lake, table_name: str, new: pa.Table, *, schema: pa.Schem
                  partition_of: Callable[[pa.Table], pa.Array], key: Sequence[str] = (),
                  where: Predicate | None = None, partitions: Sequence[Mapping[str, str]] = (),
                  only: Callable[[str], bool] | None = None, tag: str | None = None,
-                 sort_by: list[str] | None = None) -> ReplaceResult:
+                 sort_by: list[str] | None = None, merge: bool = True) -> ReplaceResult:
     """Merge ``new`` into ``table_name`` as one atomic commit.
 
     ``partition_of(table)`` gives each row's partition folder (``layout.partition_path``). In
@@ -220,7 +218,8 @@ def replace_rows(lake: Lake, table_name: str, new: pa.Table, *, schema: pa.Schem
     which ``only(path)`` is true, when given) are rewritten as one file holding their rows minus
     the rows whose ``key`` columns equal a row of ``new`` and minus the rows where
     ``where(rows)`` is true, plus the partition's rows of ``new``. A partition left empty keeps no
-    file. Rows of other partitions and files ``only`` rejects are untouched.
+    file. Rows of other partitions and files ``only`` rejects are untouched. With ``merge=False``
+    a file that loses no row is left as it is (new rows then go to a file of their own).
     """
     new = new.select(schema.names).cast(schema)
     folders = pc.cast(partition_of(new), pa.string()) if new.num_rows else pa.array([], pa.string())
@@ -235,6 +234,8 @@ def replace_rows(lake: Lake, table_name: str, new: pa.Table, *, schema: pa.Schem
                     continue
                 old = tx.read(rel, schema)
                 drop = _drop_mask(old, mine, key, where)
+                if not merge and (drop is None or not pc.any(drop).as_py()):
+                    continue
                 parts.append(old.filter(pc.invert(drop)) if drop is not None else old)
                 tx.retire(rel)
             merged = pa.concat_tables([*parts, mine]) if parts else mine

@@ -145,15 +145,10 @@ def _partitions_with_intents(lake: Lake, table_name: str, known: set[str]) -> li
     """Partition folders whose only trace is an unfinished compaction (all files hidden)."""
     prefix = layout.table(table_name).prefix
     root = f"{layout.LEDGER_PREFIX}/{table_name}"
-    out = []
-    base = lake.path(root)
-    import pyarrow.fs as pafs
-
-    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
-        return []
-    for info in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
-        if info.path.endswith(".intent.json"):
-            below = info.path[len(base) + 1:].rsplit("/", 1)[0]
+    out: list[str] = []
+    for e in lake.entries(root):
+        if e.path.endswith(".intent.json"):
+            below = e.path[len(root) + 1:].rsplit("/", 1)[0]
             folder = f"{prefix}/{below}"
             if folder not in known and folder not in out:
                 out.append(folder)

@@ -40,7 +40,7 @@ class Tier:
 
 @dataclass(frozen=True)
 class Job:
-    """One rollup job writing one file (``part-<tag>.parquet``) per partition of ``target``.
+    """One rollup job writing one file (``part-…-<tag>.parquet``) per partition of ``target``.
 
     ``kind`` is ``raw`` (datapoints → buckets), ``activity`` (CloudTrail events → per-minute
     call counts) or ``merge`` (buckets → coarser buckets).
@@ -52,10 +52,6 @@ class Job:
     target: str   # lake table written
     period: int
     tag: str
-
-    @property
-    def file_name(self) -> str:
-        return f"part-{self.tag}.parquet"
 
 
 def tiers(s: TierSettings) -> list[Tier]:
