@@ -3,14 +3,17 @@ no import of ``jobs`` or ``dashboards`` from it.
 
 The graph is built statically with :mod:`ast` from every ``import`` statement in ``pipeline/``,
 wherever it sits (module level, inside a function, under ``TYPE_CHECKING``), so a lazy import
-cannot hide a cycle. Dynamic imports (``importlib.import_module("pipeline...")`` with a literal
-name) count as imports too. Nodes are sub-packages (``pipeline.loader``) and top-level modules
+cannot hide a cycle. Dynamic imports count too: ``importlib.import_module("pipeline...")`` with a
+literal name is an import of it, and in a file that imports a computed name every string literal
+naming a ``pipeline`` module is one (that is how ``query/catalog.py`` used to reach three derived
+packages). Nodes are sub-packages (``pipeline.loader``) and top-level modules
 (``pipeline.config``); imports inside one sub-package are not edges.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,7 @@ def imports_of(path: Path) -> set[str]:
     module = _module_name(path)
     tree = ast.parse(path.read_text(), str(path))
     out: set[str] = set()
+    dynamic = False
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
@@ -51,9 +55,14 @@ def imports_of(path: Path) -> set[str]:
             out.add(target)
             out.update(f"{target}.{a.name}" for a in node.names)  # `from pipeline import lake`
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) \
-                in ("import_module", "__import__") and node.args \
-                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-            out.add(node.args[0].value)
+                in ("import_module", "__import__") and node.args:
+            if isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                out.add(node.args[0].value)
+            else:
+                dynamic = True
+    if dynamic:
+        out.update(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                   and re.fullmatch(r"pipeline(\.\w+)+", n.value))
     return out
 
 
@@ -172,10 +181,15 @@ def test_function_level_and_importlib_imports_are_edges(tmp_path: Path) -> None:
     src.write_text("def f():\n    from pipeline.y import z\n    import importlib\n"
                    "    importlib.import_module('pipeline.w.v')\n"
                    "from . import sibling\nfrom ..q import r\n")
+    computed = tmp_path / "pipeline" / "x" / "c.py"
+    computed.write_text("import importlib\nOWNERS = {'a': ('pipeline.alarms.store', 'S')}\n"
+                        "def f(k):\n    return importlib.import_module(OWNERS[k][0])\n")
     global ROOT
     old, ROOT = ROOT, tmp_path
     try:
         found = imports_of(src)
+        found_computed = imports_of(computed)
     finally:
         ROOT = old
     assert {"pipeline.y", "pipeline.w.v", "pipeline.x.sibling", "pipeline.q.r"} <= found
+    assert "pipeline.alarms.store" in found_computed

@@ -23,7 +23,7 @@ from pipeline.alarms.validate import parse_alarm
 from pipeline.errors import RuleError
 from pipeline.lake import layout
 from pipeline.lake.replace import replace_rows, replacing
-from pipeline.schemas import TS
+from pipeline.schemas import ALARM_HISTORY
 from pipeline.timeutil import iso, parse_time, to_utc, utcnow
 
 if TYPE_CHECKING:
@@ -33,12 +33,7 @@ DEFINITIONS_PATH = "alarms/definitions.json"
 STATE_PATH = "alarms/state.json"
 HISTORY_TABLE = "alarm_history"
 
-HISTORY_SCHEMA = pa.schema([
-    ("alarm_name", pa.string()), ("alarm_type", pa.string()), ("timestamp", TS),
-    ("history_item_type", pa.string()), ("history_summary", pa.string()), ("history_data", pa.string()),
-    ("old_state", pa.string()), ("new_state", pa.string()), ("state_reason", pa.string()),
-    ("state_reason_data", pa.string()), ("origin", pa.string()),
-])
+HISTORY_SCHEMA = ALARM_HISTORY
 
 
 @dataclass

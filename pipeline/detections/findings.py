@@ -46,21 +46,11 @@ import pyarrow as pa
 
 from pipeline.detections.engine import Match
 from pipeline.detections.model import Rule
-from pipeline.schemas import PREFIX, TS
+from pipeline.schemas import FINDINGS, PREFIX
 from pipeline.timeutil import utcnow
 
 if TYPE_CHECKING:
     from pipeline.lake import Lake
-
-FINDINGS = pa.schema([
-    ("finding_id", pa.string()), ("rule_id", pa.string()), ("rule_kind", pa.string()),
-    ("title", pa.string()), ("level", pa.string()), ("mitre", pa.list_(pa.string())),
-    ("time", TS), ("last_time", TS), ("principal", pa.string()), ("source_ip", pa.string()),
-    ("access_key", pa.string()), ("event_ids", pa.list_(pa.string())), ("event_count", pa.int64()),
-    ("dedup_key", pa.string()), ("dedup_window_s", pa.int64()), ("window_start", TS), ("window_end", TS),
-    ("threshold", pa.int64()), ("condition", pa.string()),
-    (f"{PREFIX}detected_at", TS), (f"{PREFIX}engine", pa.string()),
-])
 
 
 @dataclass

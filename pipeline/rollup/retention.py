@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from pipeline.config import DAY
 from pipeline.lake import layout
 from pipeline.rollup.state import STATE_PATH, consumed, data_clock, listing, load_state, save_state
-from pipeline.rollup.tiers import DAY, JOBS, partition_range
+from pipeline.rollup.tiers import JOBS, partition_range
 from pipeline.timeutil import to_utc, utcnow
 
 if TYPE_CHECKING:

@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.config import DAY, parse_percentiles
 from pipeline.lake import layout
 from pipeline.rollup import percentiles
 from pipeline.rollup.engine import Engine, Task
 from pipeline.rollup.schema import ROLLUP, SORT_KEYS
 from pipeline.rollup.state import data_clock, fingerprint, listing, load_state, save_state
-from pipeline.rollup.tiers import DAY, JOBS, Job, partition_range, target_partition
+from pipeline.rollup.tiers import JOBS, Job, partition_range, target_partition
 from pipeline.timeutil import ceil, floor
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
     else:
         cutoff = floor(clock - window, job.period)
     tasks: list[tuple[Task, dict[str, str], datetime | None]] = []
-    patterns = percentiles.parse(settings.tiers.percentiles)
+    patterns = parse_percentiles(settings.tiers.percentiles)
     for tfolder, (values, folders) in sorted(groups.items()):
         fps = {folder: fingerprint(sources[folder]) for folder in folders}
         exists = bool(_job_files(lake, job, tfolder))
