@@ -87,10 +87,17 @@ def live(lake: Lake, rel: str = "", *, suffix: str = "") -> list[Entry]:
     """The data files below ``rel`` (see the module docstring), as one consistent snapshot."""
     tables = _tables_under(rel)
 
+    inside = table_of(rel.strip("/"))  # every file below rel belongs to this table (no nesting)
+
+    def keep(path: str) -> bool:
+        if not path.endswith(suffix) or not is_data_path(path):
+            return False
+        t = inside or table_of(path)
+        return t is None or path.endswith("." + layout.TABLES[t].fmt)
+
     def once() -> tuple[list[Entry], dict[str, frozenset[str]], bool]:
         before = {t: ledger.marker_names(lake, t) for t in tables}
-        found = [e for e in entries(lake, rel) if e.path.endswith(suffix) and is_data_path(e.path)
-                 and ((t := table_of(e.path)) is None or is_table_file(t, e.path))]
+        found = [e for e in entries(lake, rel) if keep(e.path)]
         after = {t: ledger.marker_names(lake, t) for t in tables}
         return found, after, before == after
 
@@ -122,7 +129,7 @@ def table_live(lake: Lake, table_name: str, folder: str | None = None) -> list[E
         from pipeline.errors import LayoutError
 
         raise LayoutError("folder", rel, f"not below table {table_name}")
-    return [e for e in live(lake, rel, suffix="." + spec.fmt) if table_of(e.path) == spec.name]
+    return live(lake, rel, suffix="." + spec.fmt)
 
 
 def table_lock(table_name: str) -> str:

@@ -84,16 +84,22 @@ def write_entry(lake: Lake, table_name: str, folder: str, commit: str, kind: str
     rel = entry_path(table_name, folder, commit)
     doc = {"commit": commit, "table": table_name, "partition": folder, "kind": kind,
            "written_at": iso(utcnow()), **fields}
+    write_doc(lake, rel, doc)
+    return rel
+
+
+def write_doc(lake: Lake, rel: str, doc: Any) -> None:
+    """Atomically write (or replace) a JSON document that need not survive a power failure
+    (renamed into place, not fsync-ed; a single PUT on S3)."""
     if lake.is_s3:
         lake.write_json(rel, doc)
-        return rel
+        return
     target = lake.path(rel)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     tmp = f"{os.path.dirname(target)}/.{os.path.basename(target)}.{uuid.uuid4().hex[:8]}.tmp"
     with open(tmp, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True, default=str)
     os.replace(tmp, target)
-    return rel
 
 
 def _entry_names(lake: Lake, table_name: str, folder: str) -> list[str]:

@@ -176,7 +176,8 @@ def _finish(lake: Lake, name: str, commit: str) -> None:
     for folder, (added, retired) in sorted(by_folder.items()):
         ledger.write_entry(lake, name, folder, commit, "replace", files=added, retires=retired,
                            rows=sum(int(str(i["rows"])) for i in added))
-    lake.write_json(ledger.marker_path(name, commit, "done"), {"commit": commit, "state": "done"})
+    # not fsync-ed: a lost done marker only makes one reader re-list, and recovery ignores it
+    ledger.write_doc(lake, ledger.marker_path(name, commit, "done"), {"commit": commit, "state": "done"})
     lake.delete(ledger.marker_path(name, commit, "committed"))
     lake.delete(ledger.marker_path(name, commit, "prepared"))
 

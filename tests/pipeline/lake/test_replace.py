@@ -227,9 +227,9 @@ def test_sigkill_at_every_step_of_a_commit(lake_root: Path):
     assert p.stdout is not None and p.stdout.readline() == "ready\n" and p.stdout.readline() == "0\n"
     p.kill()
     p.wait()
-    # a commit makes 11 counted calls (prepared marker, 3 adds, committed marker, 3 retires, done
-    # marker, 2 marker deletes) after up to 3 of recovery (the last done marker, or a crashed
-    # commit's files): kill points 1..20 cover every step, before and after the commit point
+    # a commit makes 10 counted calls (prepared marker, 3 adds, committed marker, 3 retires, 2
+    # marker deletes) after up to 4 of recovery (the last done marker, or a crashed commit's
+    # files and markers): kill points 1..20 cover every step, before and after the commit point
     version, seen_after = 0, 0
     for die_at in range(1, 21):
         p = _run(lake_root, version + 1, die_at)
