@@ -8,10 +8,11 @@ entry that made it. Entry kinds:
 - ``adopted``: a complete data file found without its entry (a loader died between the atomic
   rename and the ledger write). Readers already see such a file and its keys take part in
   de-duplication, so adopting it is the only consistent choice; adoption just records it;
-- ``compact``: a compaction, written as ``state: intent`` (inputs + output) before the output
-  becomes visible and rewritten as ``state: done`` after the inputs are gone;
-- ``replace``: a derived-table commit (:mod:`pipeline.lake.replace`) that added ``files`` and
-  retired ``retires`` in this partition.
+- ``replace``: a commit of :mod:`pipeline.lake.replace` (a derived-table write or a compaction)
+  that added ``files`` and retired ``retires`` in this partition;
+- ``compact``: a compaction of the earlier protocol, ``state: intent`` (inputs + output) before
+  the output became visible, ``state: done`` after the inputs were gone; an intent left by a
+  crash is still rolled forward (:func:`pipeline.loader.index.finish_compaction`).
 
 A replace is atomic across all the partitions it touches through its *markers* in
 ``_ledger/<table>/_replace/``: ``<commit>.prepared.json`` (written before its files), then

@@ -38,7 +38,9 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import LayoutError
 from pipeline.lake import files, layout, ledger
+from pipeline.lake.files import is_data_path
 from pipeline.lake.locks import locked
+from pipeline.lake.store import FileInfo
 
 if TYPE_CHECKING:
     from pipeline.lake.store import Lake
@@ -57,8 +59,10 @@ class ReplaceResult:
 @dataclass
 class _Add:
     path: str
-    table: pa.Table
-    sort_by: list[str] | None
+    table: pa.Table | None  # None: an already written hidden file, moved into place at commit
+    sort_by: list[str] | None = None
+    pending: str | None = None
+    rows: int = 0
 
 
 class Replace:
@@ -112,6 +116,18 @@ class Replace:
         self._adds.append(_Add(rel, table, sort_by))
         return rel
 
+    def add_file(self, pending: str, rel: str, rows: int) -> str:
+        """Add a file already written completely (and fsync-ed) under the hidden name ``pending``
+        in the folder of ``rel``; it is moved to ``rel`` at commit. For writers that stream large
+        files (compaction) instead of handing over a table."""
+        folder = rel.rsplit("/", 1)[0]
+        if pending.rsplit("/", 1)[0] != folder or is_data_path(pending) \
+                or not files.is_table_file(self.table_name, rel):
+            raise LayoutError("file", rel, f"not a new data file of {self.table_name} beside {pending}")
+        self._lock(folder)
+        self._adds.append(_Add(rel, None, pending=pending, rows=rows))
+        return rel
+
     def _commit(self) -> ReplaceResult:
         res = ReplaceResult()
         if not self._adds and not self._retires:
@@ -119,8 +135,16 @@ class Replace:
         lake, name, commit = self.lake, self.table_name, self.commit
         adds, retires = [a.path for a in self._adds], sorted(self._retires)
         doc = {"commit": commit, "table": name, "adds": adds, "retires": retires}
-        lake.write_json(ledger.marker_path(name, commit, "prepared"), {**doc, "state": "prepared"})
-        written = [lake.write_parquet(a.path, a.table, sort_by=a.sort_by) for a in self._adds]
+        pending = [a.pending for a in self._adds if a.pending]
+        lake.write_json(ledger.marker_path(name, commit, "prepared"), {**doc, "state": "prepared", "pending": pending})
+        written = []
+        for a in self._adds:
+            if a.table is not None:
+                written.append(lake.write_parquet(a.path, a.table, sort_by=a.sort_by))
+            else:
+                assert a.pending is not None
+                lake.move(a.pending, a.path)
+                written.append(FileInfo(a.path, a.rows, lake.size(a.path)))
         infos = [{"path": i.path, "rows": i.rows, "bytes": i.bytes} for i in written]
         lake.write_json(ledger.marker_path(name, commit, "committed"),
                         {**doc, "state": "committed", "files": infos})
@@ -156,7 +180,7 @@ def recover(lake: Lake, table_name: str) -> int:
             with ExitStack() as stack:
                 for folder in sorted({p.rsplit("/", 1)[0] for p in doc["adds"]}):
                     stack.enter_context(locked(lake, folder))
-                for rel in doc["adds"]:
+                for rel in [*doc["adds"], *doc.get("pending", [])]:
                     lake.delete(rel)
                     _remove_temp_of(lake, rel)
             lake.delete(ledger.marker_path(name, commit, "prepared"))
@@ -192,14 +216,15 @@ def _remove_temp_of(lake: Lake, rel: str) -> None:
 
 
 @contextmanager
-def replacing(lake: Lake, table_name: str) -> Iterator[Replace]:
+def replacing(lake: Lake, table_name: str, *, commit: str | None = None) -> Iterator[Replace]:
     """Open a commit on ``table_name``: holds its lock, recovers crashed commits, yields a
     :class:`Replace`; commits when the block ends without an exception. The result is on
-    ``tx.result`` afterwards."""
+    ``tx.result`` afterwards. ``commit`` names the commit (default: a fresh id); a writer that
+    tags its files with the commit id passes it."""
     with ExitStack() as stack:
         stack.enter_context(locked(lake, files.table_lock(table_name)))
         recover(lake, table_name)
-        tx = Replace(lake, table_name, stack, ledger.new_run_id() + "000000")
+        tx = Replace(lake, table_name, stack, commit or ledger.new_run_id() + "000000")
         yield tx
         tx.result = tx._commit()
 

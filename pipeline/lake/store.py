@@ -182,6 +182,11 @@ class Lake:
     def read_json(self, rel: str) -> Any:
         return json.loads(self.read_bytes(rel))
 
+    def move(self, src: str, dst: str) -> None:
+        """Rename a complete file (atomic on a local lake; copy + delete on S3, where ``dst``
+        appears complete or not at all)."""
+        self.fs.move(self.path(src), self.path(dst))
+
     def delete(self, rel: str) -> None:
         """Delete a file or a whole folder; a missing path is not an error."""
         p = self.path(rel)
