@@ -162,6 +162,16 @@ def test_duckdb_views_see_only_committed_files(lake: Lake):
     lake.write_json(ledger.marker_path(TABLE, "c9", "prepared"),
                     {"commit": "c9", "table": TABLE, "adds": [hidden], "retires": [], "state": "prepared"})
     assert connect(lake, [TABLE]).execute("SELECT k, v FROM insights").fetchall() == [("a", 1)]
+    # the SQL console's catalogue too (user-typed SQL goes through it)
+    from pipeline.query.duck import run_query
+
+    assert run_query(lake, "SELECT count(*) FROM findings").rows() == [(0,)]
+    lake.write_parquet("findings/dt=2025-01-01/" + layout.file_name(), pa.table({"finding_id": ["x"]}))
+    lake.write_json(ledger.marker_path("findings", "c8", "prepared"),
+                    {"commit": "c8", "table": "findings", "adds": lake.list_files("findings"), "retires": [],
+                     "state": "prepared"})
+    assert lake.list_files("findings") == []
+    assert run_query(lake, "SELECT count(*) FROM findings").rows() == [(0,)]
 
 
 # -- crashes -------------------------------------------------------------------------------------
