@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import pyarrow.fs as pafs
-
-from pipeline.lake import Lake, layout
+from pipeline.lake import Lake
+from pipeline.lake.files import table_of
 
 if TYPE_CHECKING:
     import polars as pl
@@ -55,22 +54,11 @@ def list_lake_files(lake: Lake) -> list[LakeFile]:
     """Every file below the lake root: table data files carry their table's name, other files
     (alarm state, rollup state …) ``"(<folder> state)"``; temp, hidden and ``_ledger`` files are
     excluded."""
-    base = lake.path("")
-    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
-        return []
-    prefixes = sorted(((spec.prefix, name) for name, spec in layout.TABLES.items()),
-                      key=lambda p: -len(p[0]))
     out: list[LakeFile] = []
-    for info in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
-        if info.type != pafs.FileType.File:
-            continue
-        rel = info.path[len(base) + 1:]
-        parts = rel.split("/")
-        if any(p.startswith((".", "_")) or p.endswith(".tmp") for p in parts):
-            continue
-        table = next((name for prefix, name in prefixes if rel.startswith(prefix + "/")), None)
-        out.append(LakeFile(rel, int(info.size or 0), table or f"({parts[0]} state)"))
-    return sorted(out, key=lambda f: f.path)
+    for e in lake.data_entries(""):  # the lake's own listing: committed files only
+        table = table_of(e.path)
+        out.append(LakeFile(e.path, e.bytes, table or f"({e.path.split('/')[0]} state)"))
+    return out
 
 
 def fingerprint(lake: Lake) -> str:

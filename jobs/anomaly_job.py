@@ -212,45 +212,39 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
 def _write(lake: Lake, key: str, rows: pa.Table,
            replace: tuple[datetime | None, datetime | None] | None,
            series: set[str] | None = None) -> int:
-    """Write rows per day partition; in replay mode replace this key's rows in the range for
-    the ``series`` that were replayed (rows of other series are kept)."""
+    """Write rows per day partition into this key's files, as one atomic commit; in replay mode
+    replace this key's rows in the range for the ``series`` that were replayed (rows of other
+    series and of other keys are kept). Returns the files written."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+
+    from pipeline.lake.replace import replace_rows
 
     if rows.num_rows == 0 and replace is None:
         return 0
-    days = pc.strftime(rows["timestamp"], format="%Y-%m-%d").to_pylist()
-    todo = set(days)
+    partitions: list[dict[str, str]] = []
+    where = None
     if replace is not None:  # also days that only hold old rows of the replayed range
-        lo_day = to_utc(replace[0]).strftime("%Y-%m-%d") if replace[0] else ""
-        hi_day = to_utc(replace[1]).strftime("%Y-%m-%d") if replace[1] else "9999"
-        todo |= {v["dt"] for v, _ in lake.iter_partitions("anomalies")
-                 if lo_day <= v["dt"] <= hi_day}
-    files = 0
-    for day in sorted(todo):
-        part = rows.filter(pc.equal(pa.array(days, pa.string()), day)) if days else rows
-        old_files = []
-        if replace is not None:
-            folder = f"anomalies/dt={day}"
-            old_files = [f for f in lake.list_files(folder, ".parquet") if f"-{key}." in f]
-            lo, hi = replace
-            for f in old_files:
-                old = pq.read_table(lake.path(f), filesystem=lake.fs).select(ANOMALIES.names)
-                ts = old["timestamp"]
-                in_series = (pc.is_in(old["series_id"], pa.array(sorted(series), pa.string()))
-                             if series is not None else pa.array([True] * old.num_rows))
-                keep = pc.invert(pc.and_(pc.and_(
-                    pc.greater_equal(ts, pa.scalar(to_utc(lo), ANOMALIES.field("timestamp").type))
-                    if lo else pa.array([True] * old.num_rows),
-                    pc.less(ts, pa.scalar(to_utc(hi), ANOMALIES.field("timestamp").type))
-                    if hi else pa.array([True] * old.num_rows)), in_series))
-                part = pa.concat_tables([old.filter(keep).cast(ANOMALIES), part])
-        if part.num_rows:
-            lake.write_partition("anomalies", {"dt": day}, part, tag=key, sort_by=SORT_KEYS)
-            files += 1
-        for f in old_files:
-            lake.delete(f)
-    return files
+        lo, hi = replace
+        lo_day = to_utc(lo).strftime("%Y-%m-%d") if lo else ""
+        hi_day = to_utc(hi).strftime("%Y-%m-%d") if hi else "9999"
+        partitions = [v for v, _ in lake.iter_partitions("anomalies") if lo_day <= v["dt"] <= hi_day]
+        ts_type = ANOMALIES.field("timestamp").type
+
+        def where(old: pa.Table) -> pa.Array | pa.ChunkedArray:
+            mask = (pc.is_in(old["series_id"], pa.array(sorted(series), pa.string()))
+                    if series is not None else pa.array([True] * old.num_rows))
+            if lo:
+                mask = pc.and_(mask, pc.greater_equal(old["timestamp"], pa.scalar(to_utc(lo), ts_type)))
+            if hi:
+                mask = pc.and_(mask, pc.less(old["timestamp"], pa.scalar(to_utc(hi), ts_type)))
+            return mask
+
+    res = replace_rows(
+        lake, "anomalies", rows, schema=ANOMALIES, partitions=partitions, where=where, tag=key,
+        sort_by=SORT_KEYS, only=lambda f: f"-{key}." in f if replace is not None else False,
+        partition_of=lambda t: pc.binary_join_element_wise(
+            "anomalies/dt=", pc.strftime(t["timestamp"], format="%Y-%m-%d"), ""))
+    return len(res.added)
 
 
 def notify_anomalies(lake: Lake, topic: str, res: DetectResult) -> int:

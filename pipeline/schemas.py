@@ -1,4 +1,4 @@
-"""Explicit Arrow schemas of the raw lake tables (never inferred from a sample).
+"""Explicit Arrow schemas of the lake tables, raw and derived (never inferred from a sample).
 
 Raw tables keep the source's own field names and nesting, so Athena habits and Sigma rules
 work unchanged (``eventName``, ``userIdentity.type``, ``userIdentity.sessionContext.
@@ -155,12 +155,90 @@ REJECTED = pa.schema([
     ("rejected_at", TS),
 ])
 
+# -- Derived tables (written by the library's jobs; the SQL catalogue declares views from these) --
+
+SKETCH_ENTRY = pa.struct([  # one bucket of a rollup's quantile sketch (pipeline.rollup.sketch)
+    ("sign", pa.int8()),       # -1, 0 (the zero bucket) or 1
+    ("key", pa.int32()),       # ceil(ln|v| / ln γ), see pipeline.rollup.sketch
+    ("count", pa.float64()),   # samples in the bucket (Counts may be fractional)
+])
+SKETCH = pa.list_(SKETCH_ENTRY)
+
+ROLLUP = pa.schema([  # metrics_1m / metrics_5m / metrics_1h; see pipeline.rollup
+    pa.field(f"{PREFIX}series_id", pa.string()),
+    ("namespace", pa.string()),
+    ("metric_name", pa.string()),
+    ("dimensions", pa.string()),       # canonical JSON object, keys sorted (as in raw metrics)
+    ("unit", pa.string()),
+    ("timestamp", TS),                 # bucket start, UTC; the bucket is [timestamp, timestamp+period)
+    ("period", pa.int32()),            # bucket length in seconds (60, 300, 3600)
+    ("sample_count", pa.float64()),
+    ("sum", pa.float64()),
+    ("min", pa.float64()),
+    ("max", pa.float64()),
+    ("sketch", SKETCH),                # sorted by (sign, key)
+    ("sketch_count", pa.float64()),    # samples represented in the sketch (== sample_count → pNN ok)
+])
+
+ALARM_HISTORY = pa.schema([  # alarm_history; see pipeline.alarms.store
+    ("alarm_name", pa.string()), ("alarm_type", pa.string()), ("timestamp", TS),
+    ("history_item_type", pa.string()), ("history_summary", pa.string()), ("history_data", pa.string()),
+    ("old_state", pa.string()), ("new_state", pa.string()), ("state_reason", pa.string()),
+    ("state_reason_data", pa.string()), ("origin", pa.string()),
+])
+
+FINDINGS = pa.schema([  # findings; columns documented in pipeline.detections.findings
+    ("finding_id", pa.string()), ("rule_id", pa.string()), ("rule_kind", pa.string()),
+    ("title", pa.string()), ("level", pa.string()), ("mitre", pa.list_(pa.string())),
+    ("time", TS), ("last_time", TS), ("principal", pa.string()), ("source_ip", pa.string()),
+    ("access_key", pa.string()), ("event_ids", pa.list_(pa.string())), ("event_count", pa.int64()),
+    ("dedup_key", pa.string()), ("dedup_window_s", pa.int64()), ("window_start", TS), ("window_end", TS),
+    ("threshold", pa.int64()), ("condition", pa.string()),
+    (f"{PREFIX}detected_at", TS), (f"{PREFIX}engine", pa.string()),
+])
+
+ANOMALIES = pa.schema([  # anomalies; see pipeline.anomaly.table
+    ("series_id", pa.string()),        # "<namespace>|<metric>|<dimensions JSON>|<unit>|<stat>"
+    ("namespace", pa.string()),
+    ("metric_name", pa.string()),
+    ("dimensions", pa.string()),       # canonical JSON, keys sorted
+    ("unit", pa.string()),
+    ("stat", pa.string()),
+    ("period", pa.int32()),
+    ("timestamp", TS),
+    ("value", pa.float64()),
+    ("score", pa.float64()),
+    ("expected", pa.float64()),
+    ("lower", pa.float64()),
+    ("upper", pa.float64()),
+    ("is_anomaly", pa.bool_()),
+    ("detector", pa.string()),
+])
+
+ALARM_STATE = pa.schema([  # the alarm_state view, from alarms/state.json (pipeline.alarms.store.AlarmState)
+    ("alarm_name", pa.string()), ("alarm_type", pa.string()), ("alarm_arn", pa.string()),
+    ("state_value", pa.string()), ("state_reason", pa.string()), ("state_reason_data", pa.string()),
+    ("state_updated_timestamp", pa.string()), ("state_transitioned_timestamp", pa.string()),
+    ("last_evaluated", pa.string()), ("actions_enabled", pa.bool_()),
+])
+
 RAW_SCHEMAS: dict[str, pa.Schema] = {
     "cloudtrail": CLOUDTRAIL,
     "metrics": METRICS,
     "logs": LOGS,
     "records": RECORDS,
 }
+
+DERIVED_SCHEMAS: dict[str, pa.Schema] = {
+    "metrics_1m": ROLLUP,
+    "metrics_5m": ROLLUP,
+    "metrics_1h": ROLLUP,
+    "alarm_history": ALARM_HISTORY,
+    "findings": FINDINGS,
+    "anomalies": ANOMALIES,
+    "insights": CLOUDTRAIL,
+}
+"""Schemas of the derived lake tables, by table name (partition columns are not stored)."""
 
 RECORD_KEYS: dict[str, tuple[str, ...]] = {
     "cloudtrail": ("eventID",),

@@ -14,8 +14,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pipeline.alarms.model import ACCOUNT_ID, REGION, REGION_NAMES, STAT_UPPER, CompositeAlarm, MetricAlarm, alarm_arn
+from pipeline.alarms.model import REGION_NAMES, STAT_UPPER, CompositeAlarm, MetricAlarm, alarm_arn
 from pipeline.alarms.reason import cw_time
+from pipeline.config import ACCOUNT_ID, REGION
 
 Alarm = MetricAlarm | CompositeAlarm
 

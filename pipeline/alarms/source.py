@@ -182,7 +182,7 @@ class LakeSource:
         s, e = epoch(start), epoch(end)
         files = [self.lake.uri(f) for values, folder in self.lake.iter_partitions("metrics_1m")
                  if (r := partition_range(values))[0] < to_utc(end) and r[1] > to_utc(start)
-                 for f in self.lake.list_files(folder, ".parquet")]
+                 for f in self.lake.table_files("metrics_1m", folder)]
         keys = {(m.namespace, m.metric_name, canonical(m.dimension_dict)): m for m in metrics}
         self._cache, self._cached_range = {}, (s, e)
         if not files or not keys:

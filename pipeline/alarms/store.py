@@ -22,7 +22,8 @@ from pipeline.alarms.reason import cw_time
 from pipeline.alarms.validate import parse_alarm
 from pipeline.errors import RuleError
 from pipeline.lake import layout
-from pipeline.schemas import TS
+from pipeline.lake.replace import replace_rows, replacing
+from pipeline.schemas import ALARM_HISTORY
 from pipeline.timeutil import iso, parse_time, to_utc, utcnow
 
 if TYPE_CHECKING:
@@ -32,12 +33,7 @@ DEFINITIONS_PATH = "alarms/definitions.json"
 STATE_PATH = "alarms/state.json"
 HISTORY_TABLE = "alarm_history"
 
-HISTORY_SCHEMA = pa.schema([
-    ("alarm_name", pa.string()), ("alarm_type", pa.string()), ("timestamp", TS),
-    ("history_item_type", pa.string()), ("history_summary", pa.string()), ("history_data", pa.string()),
-    ("old_state", pa.string()), ("new_state", pa.string()), ("state_reason", pa.string()),
-    ("state_reason_data", pa.string()), ("origin", pa.string()),
-])
+HISTORY_SCHEMA = ALARM_HISTORY
 
 
 @dataclass
@@ -179,39 +175,33 @@ class AlarmStore:
         by_day: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
             by_day.setdefault(r["timestamp"].strftime("%Y-%m-%d"), []).append(r)
-        for day, items in sorted(by_day.items()):
-            table = pa.Table.from_pylist(items, schema=HISTORY_SCHEMA)
-            self.lake.write_partition(HISTORY_TABLE, {"dt": day}, table, sort_by=["timestamp"])
+        with replacing(self.lake, HISTORY_TABLE) as tx:  # every day's new file, or none
+            for day, items in sorted(by_day.items()):
+                tx.add({"dt": day}, pa.Table.from_pylist(items, schema=HISTORY_SCHEMA), sort_by=["timestamp"])
         return len(rows)
 
     def drop_replayed(self, names: set[str], start: datetime, end: datetime) -> int:
         """Remove earlier replay rows of ``names`` in ``[start, end]`` so a replay can be re-recorded
-        without duplicating history; returns the number of rows removed."""
+        without duplicating history, in one atomic commit; returns the number of rows removed."""
         import pyarrow.compute as pc
-        import pyarrow.parquet as pq
 
         lo, hi = to_utc(start), to_utc(end)
-        removed = 0
-        for f in self.lake.table_files(HISTORY_TABLE):
-            folder = f.rsplit("/", 1)[0]
-            day = layout.parse_partition_path(HISTORY_TABLE, folder)["dt"]
-            if not lo.strftime("%Y-%m-%d") <= day <= hi.strftime("%Y-%m-%d"):
-                continue
-            with self.lake.fs.open_input_file(self.lake.path(f)) as fh:
-                t = pq.read_table(fh)
+        days = [v for v, _ in self.lake.iter_partitions(HISTORY_TABLE)
+                if lo.strftime("%Y-%m-%d") <= v["dt"] <= hi.strftime("%Y-%m-%d")]
+        removed = [0]
+
+        def replayed(t: pa.Table) -> pa.Array | pa.ChunkedArray:
             ts = t["timestamp"]
             mine = pc.and_(pc.equal(t["origin"], "replay"), pc.is_in(t["alarm_name"], pa.array(sorted(names))))
             inside = pc.and_(pc.greater_equal(ts, pa.scalar(lo, ts.type)), pc.less_equal(ts, pa.scalar(hi, ts.type)))
             drop = pc.and_(mine, inside)
-            n = pc.sum(pc.cast(drop, pa.int64())).as_py() or 0
-            if not n:
-                continue
-            keep = t.filter(pc.invert(drop))
-            if keep.num_rows:
-                self.lake.write_partition(HISTORY_TABLE, {"dt": day}, keep.cast(HISTORY_SCHEMA), sort_by=["timestamp"])
-            self.lake.delete(f)
-            removed += n
-        return removed
+            removed[0] += pc.sum(pc.cast(drop, pa.int64())).as_py() or 0
+            return drop
+
+        replace_rows(self.lake, HISTORY_TABLE, HISTORY_SCHEMA.empty_table(), schema=HISTORY_SCHEMA,
+                     partition_of=lambda t: pa.array([], pa.string()), where=replayed, partitions=days,
+                     sort_by=["timestamp"], merge=False)
+        return removed[0]
 
     def history(self, name: str | None = None, *, item_type: str | None = None,
                 start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:

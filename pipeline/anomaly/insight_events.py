@@ -73,10 +73,16 @@ def insight_pair(ins: Insight) -> list[dict[str, Any]]:
 
 def write_insights(lake: Lake, insights: list[Insight], start: datetime | None,
                    end: datetime | None) -> tuple[int, int]:
-    """Replace insights starting in ``[start, end)`` in table ``insights``; ``(events, files)``."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    """Replace insights starting in ``[start, end)`` in table ``insights`` with ``insights``, in
+    one atomic commit (:mod:`pipeline.lake.replace`); ``(events, files written)``.
 
+    An insight is identified by its ``sharedEventID``; it starts at its earliest event. Every
+    partition is rewritten: the Start and End events of one insight may sit in two partitions.
+    """
+    import pyarrow.compute as pc
+
+    from pipeline.lake import layout
+    from pipeline.lake.replace import replace_rows
     from pipeline.schemas import CLOUDTRAIL
     from pipeline.sources.cloudtrail import events_to_table
 
@@ -84,27 +90,29 @@ def write_insights(lake: Lake, insights: list[Insight], start: datetime | None,
     new, rejected = events_to_table(events, "insights")
     if rejected:
         raise WriteError("insights", f"insight event rejected: {rejected[0]}")
-    old_files = lake.table_files("insights")
-    keep: list[pa.Table] = []
-    if old_files:
-        old = pa.concat_tables([pq.read_table(lake.path(f), filesystem=lake.fs)
-                                .select(CLOUDTRAIL.names).cast(CLOUDTRAIL) for f in old_files])
+    partitions = [values for values, _ in lake.iter_partitions("insights")]
+    drop: set[str] = set()
+    if partitions:
+        old = _read_ids(lake)
         starts: dict[str, Any] = {}
-        for sid, t in zip(old["sharedEventID"].to_pylist(), old["eventTime"].to_pylist(),
-                          strict=True):
+        for sid, t in zip(old["sharedEventID"].to_pylist(), old["eventTime"].to_pylist(), strict=True):
             starts[sid] = min(t, starts.get(sid, t))
         drop = {sid for sid, t in starts.items()
                 if (start is None or t >= to_utc(start)) and (end is None or t < to_utc(end))}
-        keep.append(old.filter(pc.invert(pc.is_in(old["sharedEventID"],
-                                                  pa.array(sorted(drop), pa.string())))))
-    table = pa.concat_tables([*keep, new.select(CLOUDTRAIL.names).cast(CLOUDTRAIL)])
-    files = 0
-    if table.num_rows:
-        days = pc.strftime(table["eventTime"], format="%Y-%m-%d")
-        for day in sorted(set(days.to_pylist())):
-            lake.write_partition("insights", {"dt": day}, table.filter(pc.equal(days, day)),
-                                 tag=TAG, sort_by=["eventTime", "eventID"])
-            files += 1
-    for f in old_files:
-        lake.delete(f)
-    return len(events), files
+    prefix = layout.table("insights").prefix + "/dt="
+    res = replace_rows(
+        lake, "insights", new, schema=CLOUDTRAIL, partitions=partitions, tag=TAG, sort_by=["eventTime", "eventID"],
+        partition_of=lambda t: pc.binary_join_element_wise(prefix, pc.strftime(t["eventTime"], format="%Y-%m-%d"), ""),
+        where=lambda old: pc.is_in(old["sharedEventID"], pa.array(sorted(drop), pa.string())))
+    return len(events), len(res.added)
+
+
+def _read_ids(lake: Lake) -> pa.Table:
+    """``sharedEventID`` and ``eventTime`` of every insight event in the lake."""
+    import pyarrow.parquet as pq
+
+    parts = []
+    for f in lake.table_files("insights"):
+        with lake.fs.open_input_file(lake.path(f)) as fh:
+            parts.append(pq.read_table(fh, columns=["sharedEventID", "eventTime"]))
+    return pa.concat_tables(parts)

@@ -8,26 +8,9 @@ alarms and humans filter on ``is_anomaly``.
 
 from __future__ import annotations
 
-import pyarrow as pa
+from pipeline.schemas import ANOMALIES
 
-from pipeline.schemas import TS
+__all__ = ["ANOMALIES", "SORT_KEYS"]
 
-ANOMALIES = pa.schema([
-    ("series_id", pa.string()),        # "<namespace>|<metric>|<dimensions JSON>|<unit>|<stat>"
-    ("namespace", pa.string()),
-    ("metric_name", pa.string()),
-    ("dimensions", pa.string()),       # canonical JSON, keys sorted
-    ("unit", pa.string()),
-    ("stat", pa.string()),
-    ("period", pa.int32()),
-    ("timestamp", TS),
-    ("value", pa.float64()),
-    ("score", pa.float64()),
-    ("expected", pa.float64()),
-    ("lower", pa.float64()),
-    ("upper", pa.float64()),
-    ("is_anomaly", pa.bool_()),
-    ("detector", pa.string()),
-])
 
 SORT_KEYS = ["series_id", "timestamp"]

@@ -46,21 +46,11 @@ import pyarrow as pa
 
 from pipeline.detections.engine import Match
 from pipeline.detections.model import Rule
-from pipeline.schemas import PREFIX, TS
+from pipeline.schemas import FINDINGS, PREFIX
 from pipeline.timeutil import utcnow
 
 if TYPE_CHECKING:
     from pipeline.lake import Lake
-
-FINDINGS = pa.schema([
-    ("finding_id", pa.string()), ("rule_id", pa.string()), ("rule_kind", pa.string()),
-    ("title", pa.string()), ("level", pa.string()), ("mitre", pa.list_(pa.string())),
-    ("time", TS), ("last_time", TS), ("principal", pa.string()), ("source_ip", pa.string()),
-    ("access_key", pa.string()), ("event_ids", pa.list_(pa.string())), ("event_count", pa.int64()),
-    ("dedup_key", pa.string()), ("dedup_window_s", pa.int64()), ("window_start", TS), ("window_end", TS),
-    ("threshold", pa.int64()), ("condition", pa.string()),
-    (f"{PREFIX}detected_at", TS), (f"{PREFIX}engine", pa.string()),
-])
 
 
 @dataclass
@@ -174,47 +164,34 @@ def write_findings(lake: Lake, table: pa.Table, *, replace_rules: set[str] | Non
     """Merge ``table`` into the lake's ``findings``: per ``dt`` partition, rows with the same
     ``finding_id`` are replaced (an updated finding), and so are existing rows of
     ``replace_rules`` whose ``time`` is in ``[replace_from, replace_to)`` (a re-run of a range).
-    Each touched partition is rewritten as one new file before the old files are deleted, so a
-    reader may briefly see a finding twice but never misses one. Returns rows written."""
+    Every touched partition is rewritten in one atomic commit (:mod:`pipeline.lake.replace`): a
+    reader sees the findings before or after, never a finding twice or missing. Returns rows
+    written."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     from pipeline.lake import layout
+    from pipeline.lake.replace import replace_rows
 
-    new_by_dt: dict[str, pa.Table] = {}
-    if table.num_rows:
-        dts = pc.strftime(table.column("time"), format="%Y-%m-%d").to_pylist()
-        for dt in sorted(set(dts)):
-            new_by_dt[dt] = table.filter(pa.array([d == dt for d in dts]))
-    touched = set(new_by_dt)
+    partitions: list[dict[str, str]] = []
     if replace_rules:
         for values, _folder in lake.iter_partitions("findings"):
             dt = values["dt"]
             if (replace_from is None or dt >= f"{replace_from:%Y-%m-%d}") and \
                     (replace_to is None or dt <= f"{replace_to:%Y-%m-%d}"):
-                touched.add(dt)
-    written = 0
-    for dt in sorted(touched):
-        folder = layout.partition_path("findings", {"dt": dt})
-        old_files = lake.list_files(folder, ".parquet")
-        parts = []
-        new = new_by_dt.get(dt, FINDINGS.empty_table())
-        new_ids = set(new.column("finding_id").to_pylist())
-        for f in old_files:
-            with lake.fs.open_input_file(lake.path(f)) as fh:
-                old = pq.read_table(fh).select(FINDINGS.names).cast(FINDINGS)
-            keep = []
-            for fid, rid, t in zip(old.column("finding_id").to_pylist(), old.column("rule_id").to_pylist(),
-                                   old.column("time").to_pylist()):
-                drop = fid in new_ids or (
-                    replace_rules is not None and rid in replace_rules
-                    and (replace_from is None or t >= replace_from) and (replace_to is None or t < replace_to))
-                keep.append(not drop)
-            parts.append(old.filter(pa.array(keep, pa.bool_())))
-        merged = pa.concat_tables([*parts, new]) if parts else new
-        if merged.num_rows:
-            lake.write_partition("findings", {"dt": dt}, merged, sort_by=["time", "rule_id"])
-            written += new.num_rows
-        for f in old_files:
-            lake.delete(f)
-    return written
+                partitions.append(values)
+
+    def rerun(old: pa.Table) -> pa.Array | pa.ChunkedArray:
+        mask = pc.is_in(old["rule_id"], pa.array(sorted(replace_rules or ()), pa.string()))
+        ts = old["time"]
+        if replace_from is not None:
+            mask = pc.and_(mask, pc.greater_equal(ts, pa.scalar(replace_from, ts.type)))
+        if replace_to is not None:
+            mask = pc.and_(mask, pc.less(ts, pa.scalar(replace_to, ts.type)))
+        return mask
+
+    prefix = layout.table("findings").prefix + "/dt="
+    replace_rows(
+        lake, "findings", table, schema=FINDINGS, key=["finding_id"],
+        partition_of=lambda t: pc.binary_join_element_wise(prefix, pc.strftime(t["time"], format="%Y-%m-%d"), ""),
+        where=rerun if replace_rules is not None else None, partitions=partitions, sort_by=["time", "rule_id"])
+    return table.num_rows

@@ -2,8 +2,9 @@
 
 Readers never see half a file: locally a file is written under a ``.tmp`` name in its target
 folder, fsynced, then renamed into place (and the folder fsynced); on S3 the object appears only
-when its single PUT / multipart upload completes. Files whose names start with ``.`` or ``_``
-and ``*.tmp`` files are never part of a table.
+when its single PUT / multipart upload completes. What counts as a data file, and every listing,
+is decided in :mod:`pipeline.lake.files`; replacing rows of derived tables atomically is
+:mod:`pipeline.lake.replace`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pipeline.errors import WriteError
-from pipeline.lake import layout
+from pipeline.lake import files, layout
 from pipeline.lake.encoding import dictionary_columns_cached
 
 if TYPE_CHECKING:
@@ -59,11 +60,6 @@ class FileInfo:
     path: str
     rows: int
     bytes: int
-
-
-def _is_data_file(name: str) -> bool:
-    base = name.rsplit("/", 1)[-1]
-    return not (base.startswith(".") or base.startswith("_") or base.endswith(".tmp"))
 
 
 class Lake:
@@ -111,25 +107,27 @@ class Lake:
     def exists(self, rel: str) -> bool:
         return self.fs.get_file_info(self.path(rel)).type != pafs.FileType.NotFound
 
-    def list_files(self, rel: str, suffix: str = "") -> list[str]:
-        """Data files below ``rel`` (recursive), relative to the root, sorted; temp and hidden
-        files are skipped. A missing folder lists as empty."""
-        base = self.path(rel)
-        if self.fs.get_file_info(base).type != pafs.FileType.Directory:
-            return []
-        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True))
-        out = []
-        for info in infos:
-            if info.type != pafs.FileType.File or not info.path.endswith(suffix):
-                continue
-            rel_path = info.path[len(self.base) + 1:]
-            if all(_is_data_file(part) for part in rel_path.split("/")):
-                out.append(rel_path)
-        return sorted(out)
+    def entries(self, rel: str = "", *, recursive: bool = True) -> list[files.Entry]:
+        """Every file below ``rel``, hidden and temporary ones included (housekeeping only)."""
+        return files.entries(self, rel, recursive=recursive)
 
-    def table_files(self, table_name: str) -> list[str]:
-        spec = layout.table(table_name)
-        return self.list_files(spec.prefix, "." + spec.fmt)
+    def list_files(self, rel: str = "", suffix: str = "") -> list[str]:
+        """Data files below ``rel`` (recursive), relative to the root, sorted: one consistent
+        snapshot that honours the replace ledger (:mod:`pipeline.lake.files`). A missing folder
+        lists as empty."""
+        return [e.path for e in files.live(self, rel, suffix=suffix)]
+
+    def data_entries(self, rel: str = "") -> list[files.Entry]:
+        """:meth:`list_files` with each file's size and modification time."""
+        return files.live(self, rel)
+
+    def table_files(self, table_name: str, folder: str | None = None) -> list[str]:
+        """The committed data files of a table (or of one of its partition folders), sorted."""
+        return [e.path for e in files.table_live(self, table_name, folder)]
+
+    def table_entries(self, table_name: str, folder: str | None = None) -> list[files.Entry]:
+        """:meth:`table_files` with each file's size and modification time."""
+        return files.table_live(self, table_name, folder)
 
     def size(self, rel: str) -> int:
         return int(self.fs.get_file_info(self.path(rel)).size or 0)
@@ -183,6 +181,11 @@ class Lake:
 
     def read_json(self, rel: str) -> Any:
         return json.loads(self.read_bytes(rel))
+
+    def move(self, src: str, dst: str) -> None:
+        """Rename a complete file (atomic on a local lake; copy + delete on S3, where ``dst``
+        appears complete or not at all)."""
+        self.fs.move(self.path(src), self.path(dst))
 
     def delete(self, rel: str) -> None:
         """Delete a file or a whole folder; a missing path is not an error."""

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.lake import layout
-from pipeline.loader import ledger
+from pipeline.lake import layout, ledger
+from pipeline.lake.locks import locked
 from pipeline.loader.index import KeyIndex
-from pipeline.loader.locks import locked
 from pipeline.loader.partition import first_occurrences, key_array
 
 if TYPE_CHECKING:

@@ -1,19 +1,20 @@
 """``watchlake compact``: merge a partition's small files into one, atomically and resumably.
 
-Per partition, holding the partition lock (so loaders wait, and never de-duplicate against a
-half-swapped folder):
+Per partition, as one commit of :mod:`pipeline.lake.replace` (holding the table's and the
+partition's locks, so loaders wait and never de-duplicate against a half-swapped folder):
 
 1. stream the small files' rows, row group by row group, into a hidden ``.compact-<id>.pending``
    file (row groups of :data:`~pipeline.lake.store.ROW_GROUP_SIZE` rows; memory stays around one
-   row group however large the partition);
-2. fsync it and record a ``<id>.intent`` ledger entry (inputs, output);
-3. rename the pending file to its visible ``part-…-<id>.parquet`` name, delete the inputs, write
-   the ``compact`` ledger entry and drop the intent.
+   row group however large the partition), fsync-ed;
+2. commit: the ``prepared`` marker names the output and the inputs, the pending file is renamed
+   to its ``part-…-<id>.parquet`` name, the ``committed`` marker makes the swap visible at once
+   (readers see the inputs or the output, never both), then the inputs are deleted and the
+   partition's ledger gets a ``replace`` entry.
 
-A crash before step 2 leaves only a hidden temporary file (deleted on the next visit); after
-step 2 the next loader or compaction that visits the partition rolls the swap forward
-(:func:`pipeline.loader.index.finish_compaction`). Between the rename and the deletes a reader
-could briefly see both old and new files; nothing else can.
+A crash before the commit point leaves only hidden files (rolled back on the next visit); after it
+the next compaction (or any replace of the table) rolls the swap forward, and readers and loaders
+already see the output alone. Lakes with ``<id>.intent`` entries of the earlier protocol are
+still rolled forward (:func:`pipeline.loader.index.finish_compaction`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.lake import layout
+from pipeline.lake import layout, ledger
+from pipeline.lake.files import table_lock
+from pipeline.lake.locks import locked
+from pipeline.lake.replace import recover, replacing
 from pipeline.lake.store import PARQUET_COMPRESSION, ROW_GROUP_SIZE
-from pipeline.loader import ledger
-from pipeline.loader.index import KeyIndex, finish_compaction
-from pipeline.loader.locks import locked
+from pipeline.loader.index import KeyIndex
 
 if TYPE_CHECKING:
     from pipeline.lake import Lake
@@ -89,11 +91,14 @@ def _write(lake: Lake, pending: str, files: list[str], schema: pa.Schema) -> int
 def compact_partition(lake: Lake, table_name: str, folder: str, ids: ledger.CommitIds, *,
                       small_bytes: int = 64 << 20, min_files: int = 2,
                       summary: CompactSummary | None = None) -> bool:
-    """Compact the small files of one partition folder; returns True if it merged files."""
+    """Compact the small files of one partition folder as one atomic commit of
+    :mod:`pipeline.lake.replace`; returns True if it merged files."""
     s = summary or CompactSummary()
-    with locked(lake, folder):
+    commit = ids.next()
+    with replacing(lake, table_name, commit=commit) as tx:
+        tx.files(folder)  # holds the folder's lock from here on: loaders wait
         index = KeyIndex(lake, table_name)
-        visible, _ = index.tidy(folder)  # rolls interrupted compactions forward, removes temp files
+        visible, _ = index.tidy(folder)  # rolls older intent-style compactions forward, removes temp files
         s.recovered += index.recovered
         small = sorted(f for f in visible if lake.size(f) < small_bytes)
         if len(small) < min_files:
@@ -102,19 +107,13 @@ def compact_partition(lake: Lake, table_name: str, folder: str, ids: ledger.Comm
         if len(schemas) > 1:
             s.skipped.append(f"{folder}: files have different schemas")
             return False
-        schema = schemas.pop()
-        commit = ids.next()
         pending = f"{folder}/.compact-{commit}.pending"
-        output = f"{folder}/{layout.file_name(tag=commit)}"
         bytes_in = sum(lake.size(f) for f in small)
-        rows = _write(lake, pending, small, schema)
+        rows = _write(lake, pending, small, schema=schemas.pop())
         bytes_out = lake.size(pending)
-        info = {"path": output, "rows": rows, "bytes": bytes_out}
-        intent = {"commit": commit + ".intent", "inputs": small, "pending": pending, "output": output,
-                  "files": [info], "rows": rows}
-        ledger.write_entry(lake, table_name, folder, commit + ".intent", "compact", state="intent",
-                           inputs=small, pending=pending, output=output, files=[info], rows=rows)
-        finish_compaction(lake, table_name, folder, intent)
+        for f in small:
+            tx.retire(f)
+        tx.add_file(pending, f"{folder}/{layout.file_name(tag=commit)}", rows)
     s.compacted += 1
     s.files_in += len(small)
     s.files_out += 1
@@ -132,6 +131,8 @@ def compact(lake: Lake, tables: list[str], *, small_bytes: int = 64 << 20, min_f
     s = CompactSummary()
     ids = ledger.CommitIds(ledger.new_run_id())
     for name in tables:
+        with locked(lake, table_lock(name)):
+            s.recovered += recover(lake, name)  # a crashed compaction, even of a now empty partition
         parts = [folder for _, folder in lake.iter_partitions(name)]
         parts += _partitions_with_intents(lake, name, set(parts))
         for folder in parts:
@@ -146,15 +147,10 @@ def _partitions_with_intents(lake: Lake, table_name: str, known: set[str]) -> li
     """Partition folders whose only trace is an unfinished compaction (all files hidden)."""
     prefix = layout.table(table_name).prefix
     root = f"{layout.LEDGER_PREFIX}/{table_name}"
-    out = []
-    base = lake.path(root)
-    import pyarrow.fs as pafs
-
-    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
-        return []
-    for info in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
-        if info.path.endswith(".intent.json"):
-            below = info.path[len(base) + 1:].rsplit("/", 1)[0]
+    out: list[str] = []
+    for e in lake.entries(root):
+        if e.path.endswith(".intent.json"):
+            below = e.path[len(root) + 1:].rsplit("/", 1)[0]
             folder = f"{prefix}/{below}"
             if folder not in known and folder not in out:
                 out.append(folder)

@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipeline.loader import ledger
+from pipeline.lake import ledger
 from pipeline.loader.partition import key_array
 from pipeline.schemas import RECORD_KEYS
 
@@ -83,21 +82,15 @@ class KeyIndex:
         """Roll interrupted compactions forward and delete dead writers' temporary files (call
         under the folder's lock); returns the visible data files and the ledger's commit ids."""
         lake = self.lake
-        infos = _list(lake, folder)
         ids = ledger.commit_ids(lake, self.table_name, folder)
         if not lake.is_s3:
             ledger.remove_temp(lake, self.table_name, folder)
         if self._roll_forward(folder, ids):
-            infos = _list(lake, folder)
             ids = ledger.commit_ids(lake, self.table_name, folder)
-        visible = set()
-        for info in infos:
-            base = info.base_name
-            if base.endswith(".tmp") or base.endswith(".pending"):
-                lake.fs.delete_file(info.path)  # a dead writer's temporary file (we hold the lock)
-            elif base.endswith(".parquet") and not base.startswith((".", "_")):
-                visible.add(f"{folder}/{base}")
-        return visible, ids
+        for e in lake.entries(folder, recursive=False):
+            if e.path.endswith((".tmp", ".pending")):
+                lake.delete(e.path)  # a dead writer's temporary file (we hold the lock)
+        return set(lake.table_files(self.table_name, folder)), ids
 
     def refresh(self, folder: str) -> PartitionKeys:
         """Bring the key set of ``folder`` up to date with the folder (call under its lock)."""
@@ -158,13 +151,6 @@ def finish_compaction(lake: Lake, table_name: str, folder: str, intent: dict[str
         ledger.write_entry(lake, table_name, folder, commit, "compact", state="done",
                            inputs=intent["inputs"], files=intent["files"], rows=intent["rows"])
     lake.delete(ledger.entry_path(table_name, folder, commit + ".intent"))
-
-
-def _list(lake: Lake, folder: str) -> list[pafs.FileInfo]:
-    base = lake.path(folder)
-    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
-        return []
-    return [i for i in lake.fs.get_file_info(pafs.FileSelector(base)) if i.type == pafs.FileType.File]
 
 
 def _safe_id(rel: str) -> str:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pipeline.lake import layout
-from pipeline.loader.locks import locked
+from pipeline.lake.locks import locked
 from pipeline.sources.base import Rejection
 from pipeline.timeutil import iso
 
@@ -63,7 +63,7 @@ def write(lake: Lake, source: str, rejections: list[Rejection], now: datetime) -
     root = layout.partition_path("errors", {"source": source, "dt": "2000-01-01"}).rsplit("/", 1)[0]
     with locked(lake, f"errors/{source}"):
         _remove_temp(lake, root)
-        if any(f.endswith(f"-{tag}.jsonl.gz") for f in lake.list_files(root, ".jsonl.gz")):
+        if any(f.endswith(f"-{tag}.jsonl.gz") for f in lake.table_files("errors", root)):
             return None
         folder = layout.partition_path("errors", {"source": source, "dt": now.strftime("%Y-%m-%d")})
         data = encode(rejections, now)
@@ -72,11 +72,8 @@ def write(lake: Lake, source: str, rejections: list[Rejection], now: datetime) -
 
 def _remove_temp(lake: Lake, root: str) -> None:
     """Delete temporary files a killed writer left under ``root`` (we hold the source's lock)."""
-    import pyarrow.fs as pafs
-
-    base = lake.path(root)
-    if lake.is_s3 or lake.fs.get_file_info(base).type != pafs.FileType.Directory:
+    if lake.is_s3:
         return
-    for info in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
-        if info.type == pafs.FileType.File and info.base_name.endswith(".tmp"):
-            lake.fs.delete_file(info.path)
+    for e in lake.entries(root):
+        if e.path.endswith(".tmp"):
+            lake.delete(e.path)

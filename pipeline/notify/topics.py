@@ -22,7 +22,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline.alarms.model import ACCOUNT_ID, REGION
+from pipeline.config import ACCOUNT_ID, REGION
 from pipeline.errors import InputError
 
 if TYPE_CHECKING:

@@ -7,8 +7,7 @@ Views (see :data:`VIEWS`): ``cloudtrail``, ``metrics_raw``, ``metrics_1m``, ``me
 Guarantees:
 
 * Every view exists, even on an empty lake: a table without files gets an empty view with its
-  declared schema (``pipeline.schemas``) or, for derived tables whose owners have not declared
-  one, the documented fallback columns below; partition columns are VARCHAR like in the lake.
+  schema declared in :mod:`pipeline.schemas`; partition columns are VARCHAR like in the lake.
 * Time pruning: :func:`build` takes a window per view and only lists the partitions
   (``dt``/``hour``/``month`` folders) that overlap it, so a bounded query never opens files
   outside its window; DuckDB's own Hive filter pushdown prunes on explicit ``dt``/``hour``
@@ -30,7 +29,7 @@ import pyarrow as pa
 
 from pipeline.errors import InputError
 from pipeline.lake import layout
-from pipeline.schemas import CLOUDTRAIL, RAW_SCHEMAS, REJECTED, TS
+from pipeline.schemas import ALARM_STATE, DERIVED_SCHEMAS, RAW_SCHEMAS, REJECTED
 
 if TYPE_CHECKING:
     import duckdb
@@ -84,31 +83,8 @@ VIEWS: dict[str, ViewSpec] = {v.name: v for v in [
              ("rejected_at",)),
 ]}
 
-_STR, _F = pa.string(), pa.float64()
-FALLBACK_SCHEMAS: dict[str, pa.Schema] = {
-    "metrics_1m": pa.schema([("namespace", _STR), ("metric_name", _STR), ("dimensions", _STR),
-                             ("unit", _STR), ("_wl_series_id", _STR), ("timestamp", TS),
-                             ("period", pa.int32()), ("sample_count", _F), ("sum", _F), ("min", _F),
-                             ("max", _F), ("sketch", pa.binary())]),
-    "alarm_history": pa.schema([("alarm_name", _STR), ("alarm_type", _STR), ("timestamp", TS),
-                                ("history_item_type", _STR), ("old_state", _STR), ("new_state", _STR),
-                                ("history_summary", _STR), ("history_data", _STR)]),
-    "anomalies": pa.schema([("detector", _STR), ("series_id", _STR), ("namespace", _STR),
-                            ("metric_name", _STR), ("dimensions", _STR), ("timestamp", TS),
-                            ("value", _F), ("score", _F), ("lower", _F), ("upper", _F),
-                            ("is_anomaly", pa.bool_())]),
-    "insights": CLOUDTRAIL,
-    "findings": pa.schema([("finding_id", _STR), ("rule_id", _STR), ("title", _STR),
-                           ("severity", _STR), ("timestamp", TS), ("window_start", TS),
-                           ("window_end", TS), ("dedup_key", _STR), ("mitre", pa.list_(_STR)),
-                           ("event_ids", pa.list_(_STR))]),
-    "errors": REJECTED,
-    "alarm_state": pa.schema([("alarm_name", _STR), ("alarm_type", _STR), ("alarm_arn", _STR),
-                              ("state_value", _STR), ("state_reason", _STR), ("state_reason_data", _STR),
-                              ("state_updated_timestamp", _STR), ("state_transitioned_timestamp", _STR),
-                              ("last_evaluated", _STR), ("actions_enabled", pa.bool_())]),
-}
-FALLBACK_SCHEMAS["metrics_5m"] = FALLBACK_SCHEMAS["metrics_1h"] = FALLBACK_SCHEMAS["metrics_1m"]
+FALLBACK_SCHEMAS: dict[str, pa.Schema] = {"errors": REJECTED, "alarm_state": ALARM_STATE}
+"""Schemas of the two views that are not Parquet tables (``rejected``, ``alarm_state``)."""
 
 
 @dataclass
@@ -120,33 +96,11 @@ class Window:
     predicate: bool = False
 
 
-OWNER_SCHEMAS = {
-    "metrics_1m": ("pipeline.rollup.schema", "ROLLUP"),
-    "metrics_5m": ("pipeline.rollup.schema", "ROLLUP"),
-    "metrics_1h": ("pipeline.rollup.schema", "ROLLUP"),
-    "alarm_history": ("pipeline.alarms.store", "HISTORY_SCHEMA"),
-    "findings": ("pipeline.detections.findings", "FINDINGS"),
-    "anomalies": ("pipeline.anomaly.table", "ANOMALIES"),
-}
-"""Where the owning team declares a derived table's schema (module, attribute)."""
-
-
 def declared_schema(table: str) -> pa.Schema | None:
-    """The schema a table's owners declared (raw tables in :mod:`pipeline.schemas`, derived ones in
-    :data:`OWNER_SCHEMAS`), else the documented fallback. Partition columns are not included."""
-    import importlib
-
-    if table in RAW_SCHEMAS:
-        return RAW_SCHEMAS[table]
-    if table in OWNER_SCHEMAS:
-        module, attr = OWNER_SCHEMAS[table]
-        try:
-            found = getattr(importlib.import_module(module), attr, None)
-        except ImportError:
-            found = None
-        if isinstance(found, pa.Schema):
-            return found
-    return FALLBACK_SCHEMAS.get(table)
+    """The schema declared in :mod:`pipeline.schemas` for a lake table (raw or derived), or for
+    ``errors``/``alarm_state`` the one in :data:`FALLBACK_SCHEMAS`. Partition columns are not
+    included."""
+    return RAW_SCHEMAS.get(table) or DERIVED_SCHEMAS.get(table) or FALLBACK_SCHEMAS.get(table)
 
 
 def partition_span(table: str, values: dict[str, str]) -> tuple[datetime, datetime] | None:

@@ -6,7 +6,8 @@ through: catalogue views (:mod:`pipeline.query.catalog`), time pruning, a defaul
 large raw tables, and a connection locked to read-only access of the lake
 (:mod:`pipeline.query.safety`).
 
-Local lakes are scanned with DuckDB's own ``read_parquet`` (Hive partitions, partition pruning
+Local lakes are scanned with DuckDB's own ``read_parquet`` over the table's committed files
+(:meth:`pipeline.lake.Lake.table_files`; Hive partitions, partition pruning
 on ``dt``/``hour``/``month`` predicates). An ``s3://`` lake is scanned through a pyarrow dataset
 (DuckDB cannot download its httpfs extension here), which still pushes filters down.
 A table with no files yet gets an empty view with its declared schema, so queries work on an
@@ -60,11 +61,11 @@ def register_table(con: duckdb.DuckDBPyConnection, lake: Lake, table_name: str,
                                  partition_base_dir=lake.path(spec.prefix))
             con.register(f"__ds_{view}", dataset)
             con.execute(f'CREATE OR REPLACE VIEW "{view}" AS SELECT * FROM "__ds_{view}"')
-        else:
-            glob = lake.uri(spec.prefix) + "/**/*.parquet"
+        else:  # the committed files only (a glob would also see a replace's uncommitted files)
+            listing = ", ".join(f"'{_sql_str(lake.uri(f))}'" for f in files)
             con.execute(
                 f"CREATE OR REPLACE VIEW \"{view}\" AS SELECT * FROM read_parquet("
-                f"'{_sql_str(glob)}', hive_partitioning = true, union_by_name = true,"
+                f"[{listing}], hive_partitioning = true, union_by_name = true,"
                 f" hive_types_autocast = false)"
             )
         return True

@@ -6,7 +6,7 @@ at 1m it is about as large as the raw data itself and costs most of a rollup's t
 ``benchmarks/bench_rollup.py``). Namespaces nobody asks percentiles of can go without:
 ``tiers.percentiles`` is a comma-separated list of namespace patterns (``*`` any run of
 characters, ``?`` one character, matched against the whole namespace, case-sensitive), and
-``""`` (or ``none``) keeps no sketches at all.
+``""`` (or ``none``) keeps no sketches at all (parsed by :func:`pipeline.config.parse_percentiles`).
 
 Guarantees: a row of a series whose namespace matches no pattern has an empty sketch and
 ``sketch_count = 0``, whatever the engine; its SampleCount/Sum/Minimum/Maximum/Average are
@@ -21,23 +21,8 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.errors import ConfigError
+from pipeline.config import Patterns
 from pipeline.rollup.schema import empty_sketches
-
-Patterns = tuple[str, ...] | None
-"""``None``: every namespace keeps sketches; ``()``: none does; else the namespace patterns."""
-
-
-def parse(text: str, *, key: str = "tiers.percentiles") -> Patterns:
-    """The patterns of a ``tiers.percentiles`` value (raises :class:`ConfigError` on a bad one)."""
-    items = [p.strip() for p in text.split(",")]
-    if [p for p in items if p] == [] or text.strip().lower() == "none":
-        return ()
-    if any(not p for p in items):
-        raise ConfigError(key, "empty pattern in the comma-separated list", text)
-    if "*" in items:
-        return None
-    return tuple(items)
 
 
 def _regex(patterns: tuple[str, ...]) -> str:

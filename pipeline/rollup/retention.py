@@ -4,7 +4,8 @@ A partition expires when its whole time range ends at or before ``clock − keep
 is ``tiers.raw_days`` / ``m1_days`` / ``m5_days`` / ``h1_days`` and the clock is, per
 ``tiers.clock``, the data clock (the newest event time in the lake, so a replayed or
 historical lake is not wiped) or the wall clock. Partitions are dropped whole, so data lives
-at least ``keep`` and at most ``keep`` + one partition (a day, or a month for 1h).
+at least ``keep`` and at most ``keep`` + one partition (a day, or a month for 1h); the expired
+partitions of one table go in one atomic commit (:mod:`pipeline.lake.replace`).
 
 Safety: a partition that a rollup job reads is never dropped before that job has built from
 it (``state.consumed``); it is kept and reported instead. Together with the start-up check in
@@ -18,9 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from pipeline.config import DAY
 from pipeline.lake import layout
+from pipeline.lake.replace import replacing
 from pipeline.rollup.state import STATE_PATH, consumed, data_clock, listing, load_state, save_state
-from pipeline.rollup.tiers import DAY, JOBS, partition_range
+from pipeline.rollup.tiers import JOBS, partition_range
 from pipeline.timeutil import to_utc, utcnow
 
 if TYPE_CHECKING:
@@ -75,6 +78,7 @@ def apply_retention(lake: Lake, settings: Settings, *, now: datetime | None = No
     for table in RETAINED_TABLES:
         horizon = clock - timedelta(seconds=keep_seconds(settings, table))
         report.horizons[table] = horizon
+        expired: list[str] = []
         for folder, files in listing(lake, table).items():
             _lo, hi = partition_range(layout.parse_partition_path(table, folder))
             if hi > horizon:
@@ -85,10 +89,23 @@ def apply_retention(lake: Lake, settings: Settings, *, now: datetime | None = No
                 report.kept.append((e, f"not rolled up yet by {reader}"))
                 continue
             report.dropped.append(e)
-            if not dry_run:
-                lake.delete(folder)
+            expired.append(folder)
+        if expired and not dry_run:
+            _drop(lake, table, expired)
+            for folder in expired:
                 for job_state in state["jobs"].values():
                     changed |= job_state.pop(folder, None) is not None
     if changed and not dry_run and lake.exists(STATE_PATH):
         save_state(lake, state)
     return report
+
+
+def _drop(lake: Lake, table: str, folders: list[str]) -> None:
+    """Retire every file of ``folders`` in one atomic commit (a reader sees all of them or none),
+    then remove the emptied folders."""
+    with replacing(lake, table) as tx:
+        for folder in folders:
+            for f in tx.files(folder):
+                tx.retire(f)
+    for folder in folders:
+        lake.delete(folder)

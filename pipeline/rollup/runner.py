@@ -7,8 +7,9 @@ For each job (:data:`pipeline.rollup.tiers.JOBS`, in order) and each target part
 * **build** — first build, or the sources changed: the buckets at or after the *cutoff*
   ``floor(clock − tiers.recompute_window_minutes, period)`` are recomputed from the sources;
   buckets before it are kept as they are (late data older than the window does not change a
-  published bucket). The partition's file ``part-<tag>.parquet`` is rewritten in one atomic
-  replace, so a reader sees the old or the new partition, never a mix and never duplicates.
+  published bucket). The partition's file ``part-…-<tag>.parquet`` is replaced in one atomic
+  commit (:mod:`pipeline.lake.replace`), so a reader sees the old or the new partition, never a
+  mix and never duplicates.
 * **late** — the sources changed but the whole partition is older than the cutoff: skipped and
   reported (``--full`` rebuilds it).
 
@@ -29,14 +30,14 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from pipeline.config import DAY, parse_percentiles
 from pipeline.lake import layout
 from pipeline.rollup import percentiles
 from pipeline.rollup.engine import Engine, Task
 from pipeline.rollup.schema import ROLLUP, SORT_KEYS
 from pipeline.rollup.state import data_clock, fingerprint, listing, load_state, save_state
-from pipeline.rollup.tiers import DAY, JOBS, Job, partition_range, target_partition
+from pipeline.rollup.tiers import JOBS, Job, partition_range, target_partition
 from pipeline.timeutil import ceil, floor
 
 if TYPE_CHECKING:
@@ -76,20 +77,30 @@ def _source_keep(settings: Settings, job: Job) -> int:
             "metrics_5m": t.m5_days}[job.source] * DAY
 
 
+def _job_files(lake: Lake, job: Job, folder: str) -> list[str]:
+    """The files ``job`` wrote in a target partition folder (``part-…-<tag>.parquet``)."""
+    return [f for f in lake.table_files(job.target, folder) if f.endswith(f"-{job.tag}.parquet")]
+
+
 def _write(lake: Lake, task: Task, job: Job, rows: pa.Table, keep_before: datetime | None) -> int:
     """Replace ``task``'s partition file with ``rows`` plus the kept rows older than
-    ``keep_before``; returns the rows written (an empty result removes the file)."""
-    rel = f"{task.folder}/{job.file_name}"
-    if keep_before is not None and lake.exists(rel):
-        with lake.fs.open_input_file(lake.path(rel)) as f:
-            old = pq.read_table(f).cast(ROLLUP)
-        kept = old.filter(pc.less(old["timestamp"], pa.scalar(keep_before, ROLLUP.field("timestamp").type)))
-        if kept.num_rows:
-            rows = pa.concat_tables([kept, rows]).sort_by([(c, "ascending") for c in SORT_KEYS])
-    if rows.num_rows == 0:
-        lake.delete(rel)
-        return 0
-    lake.write_parquet(rel, rows)
+    ``keep_before``, in one atomic commit (:mod:`pipeline.lake.replace`); returns the rows
+    written (an empty result removes the file)."""
+    from pipeline.lake.replace import replacing
+
+    with replacing(lake, job.target) as tx:
+        mine = [f for f in tx.files(task.folder) if f.endswith(f"-{job.tag}.parquet")]
+        sort_by = None  # the engine's rows are in SORT_KEYS order already
+        if keep_before is not None:
+            for rel in mine:
+                old = tx.read(rel, ROLLUP)
+                kept = old.filter(pc.less(old["timestamp"], pa.scalar(keep_before, ROLLUP.field("timestamp").type)))
+                if kept.num_rows:
+                    rows, sort_by = pa.concat_tables([kept, rows]), SORT_KEYS
+        for rel in mine:
+            tx.retire(rel)
+        if rows.num_rows:
+            tx.add(task.values, rows, tag=job.tag, sort_by=sort_by)
     return rows.num_rows
 
 
@@ -112,10 +123,10 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
     else:
         cutoff = floor(clock - window, job.period)
     tasks: list[tuple[Task, dict[str, str], datetime | None]] = []
-    patterns = percentiles.parse(settings.tiers.percentiles)
+    patterns = parse_percentiles(settings.tiers.percentiles)
     for tfolder, (values, folders) in sorted(groups.items()):
         fps = {folder: fingerprint(sources[folder]) for folder in folders}
-        exists = lake.exists(f"{tfolder}/{job.file_name}")
+        exists = bool(_job_files(lake, job, tfolder))
         recorded = job_state.get(tfolder, {}).get("sources", {})
         # sources that disappeared (retention) do not count as a change
         if exists and not full and all(recorded.get(f) == fp for f, fp in fps.items()):

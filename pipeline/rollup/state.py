@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import pyarrow.fs as pafs
-
 from pipeline.lake import layout
 from pipeline.schemas import EVENT_TIME
 
@@ -34,19 +32,9 @@ class SourceFile:
 
 def listing(lake: Lake, table_name: str) -> dict[str, list[SourceFile]]:
     """Data files of a table grouped by partition folder (relative paths), with size and mtime."""
-    spec = layout.table(table_name)
-    base = lake.path(spec.prefix)
-    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
-        return {}
     out: dict[str, list[SourceFile]] = defaultdict(list)
-    for info in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
-        if info.type != pafs.FileType.File or not info.path.endswith("." + spec.fmt):
-            continue
-        rel = info.path[len(lake.base) + 1:]
-        if any(p.startswith((".", "_")) or p.endswith(".tmp") for p in rel.split("/")):
-            continue
-        folder = rel.rsplit("/", 1)[0]
-        out[folder].append(SourceFile(rel, int(info.size or 0), int(info.mtime_ns or 0)))
+    for e in lake.table_entries(table_name):
+        out[e.path.rsplit("/", 1)[0]].append(SourceFile(e.path, e.bytes, e.mtime_ns))
     return {k: sorted(v, key=lambda f: f.rel) for k, v in sorted(out.items())}
 
 

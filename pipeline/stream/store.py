@@ -124,7 +124,7 @@ class Stream:
             InputError: a partition key or record size is outside Kinesis' limits (record index
                 in ``line``); nothing is written then.
         """
-        from pipeline.loader.locks import flock
+        from pipeline.lake.locks import flock
 
         by_shard: dict[int, list[tuple[int, bytes, bytes]]] = {}
         for i, rec in enumerate(records):

@@ -7,8 +7,8 @@ import pytest
 
 from jobs.cli import main
 from pipeline.config import Settings
-from pipeline.lake import Lake
-from pipeline.loader import Loader, ledger
+from pipeline.lake import Lake, ledger
+from pipeline.loader import Loader
 from pipeline.loader.compact import compact, compact_partition
 from pipeline.query.duck import connect
 from tests.pipeline.loader.helpers import ct_batch, ct_rows
@@ -43,27 +43,43 @@ def test_compact_merges_and_keeps_every_row_once(lake: Lake, settings: Settings)
     assert Loader(lake, settings.loader).add_all([ct_batch(ct_rows(10))]).duplicates == 10
 
 
-def test_crash_after_publish_is_rolled_forward(lake: Lake, settings: Settings, monkeypatch):
+def test_crash_after_the_commit_point_shows_the_output_alone_and_is_rolled_forward(
+        lake: Lake, settings: Settings, monkeypatch):
     small_files(lake, settings, 3, 100)  # all in hour 08
     folder = "raw/cloudtrail/dt=2026-11-01/hour=08"
+    inputs = lake.table_files("cloudtrail", folder)
     real_delete = Lake.delete
 
-    def crash(self, rel):  # die after the output became visible, before the inputs are gone
+    def crash(self, rel):  # die after the commit point, before the inputs are gone
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Lake, "delete", crash)
     with pytest.raises(KeyboardInterrupt):
         compact_partition(lake, "cloudtrail", folder, ledger.CommitIds("abcdefabcdef"))
     monkeypatch.setattr(Lake, "delete", real_delete)
-    assert any(n.endswith(".intent") for n in ledger.commit_ids(lake, "cloudtrail", folder))
-    # the next loader that touches the partition finishes the swap before de-duplicating
+    assert ledger.marker_names(lake, "cloudtrail") == {"abcdefabcdef000001.prepared.json",
+                                                       "abcdefabcdef000001.committed.json"}
+    assert all(lake.exists(f) for f in inputs)  # still on disk, but no reader sees them
+    (output,) = lake.table_files("cloudtrail", folder)
+    assert output.endswith("-abcdefabcdef000001.parquet")
+    assert ids(lake) == [(f"ev-{i:08d}", 1) for i in range(300)]
+    # a loader de-duplicates against the output alone
     s = Loader(lake, settings.loader).add_all([ct_batch(ct_rows(310))])
     assert (s.loaded, s.duplicates) == (10, 300)
     assert ids(lake) == [(f"ev-{i:08d}", 1) for i in range(310)]
-    assert not any(n.endswith(".intent") for n in ledger.commit_ids(lake, "cloudtrail", folder))
+    # the next compaction finishes the swap: inputs deleted, ledger entry written, marker done
+    assert compact(lake, ["cloudtrail"]).recovered == 1
+    assert not any(lake.exists(f) for f in inputs)
+    assert ledger.entries(lake, "cloudtrail", folder)["abcdefabcdef000001"]["retires"] == inputs
+    assert ids(lake) == [(f"ev-{i:08d}", 1) for i in range(310)]
 
 
-def test_crash_before_intent_leaves_nothing_visible(lake: Lake, settings: Settings, monkeypatch):
+@pytest.mark.parametrize("step", ["write_json", "move"])
+def test_crash_before_the_commit_point_leaves_nothing_visible(lake: Lake, settings: Settings, monkeypatch,
+                                                              step: str):
+    """``write_json``: dies writing the prepared marker; ``move``: dies after it, before the
+    output has its visible name. Either way readers see the inputs, and the next compaction
+    rolls the attempt back and compacts."""
     small_files(lake, settings, 3, 100)
     folder = "raw/cloudtrail/dt=2026-11-01/hour=08"
     before = lake.table_files("cloudtrail")
@@ -71,7 +87,7 @@ def test_crash_before_intent_leaves_nothing_visible(lake: Lake, settings: Settin
     def crash(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ledger, "write_entry", crash)
+    monkeypatch.setattr(Lake, step, crash)
     with pytest.raises(KeyboardInterrupt):
         compact_partition(lake, "cloudtrail", folder, ledger.CommitIds("abcdefabcdef"))
     monkeypatch.undo()
@@ -80,6 +96,7 @@ def test_crash_before_intent_leaves_nothing_visible(lake: Lake, settings: Settin
     assert ids(lake) == [(f"ev-{i:08d}", 1) for i in range(300)]
     import os
     assert not [n for n in os.listdir(lake.path(folder)) if n.startswith(".")]
+    assert {n.rsplit(".", 2)[1] for n in ledger.marker_names(lake, "cloudtrail")} == {"done"}
 
 
 def test_compact_cli(lake: Lake, settings: Settings, capsys):
@@ -87,3 +104,26 @@ def test_compact_cli(lake: Lake, settings: Settings, capsys):
     assert main(["--lake", settings.lake.root, "compact", "--table", "cloudtrail"]) == 0
     err = capsys.readouterr().err
     assert "partitions compacted  1" in err and "4 → 1" in err
+
+
+def test_an_intent_of_the_earlier_protocol_is_still_rolled_forward(lake: Lake, settings: Settings):
+    """A lake where a compaction of the earlier (intent entry) protocol crashed before the
+    upgrade: the next loader that visits the partition publishes the output and drops the inputs."""
+    import pyarrow as pa
+
+    small_files(lake, settings, 3, 100)
+    folder = "raw/cloudtrail/dt=2026-11-01/hour=08"
+    inputs = lake.table_files("cloudtrail", folder)
+    merged = pa.concat_tables([pq.read_table(lake.path(f)) for f in inputs])
+    commit = "abcdefabcdef000009"
+    pending = f"{folder}/.compact-{commit}.pending"
+    output = f"{folder}/part-20261101T000000Z-0123456789ab-{commit}.parquet"
+    lake.write_parquet(pending, merged)
+    files = [{"path": output, "rows": 300, "bytes": lake.size(pending)}]
+    ledger.write_entry(lake, "cloudtrail", folder, commit + ".intent", "compact", state="intent",
+                       inputs=inputs, pending=pending, output=output, files=files, rows=300)
+    s = Loader(lake, settings.loader).add_all([ct_batch(ct_rows(310))])
+    assert (s.loaded, s.duplicates) == (10, 300)
+    assert output in lake.table_files("cloudtrail", folder) and not any(lake.exists(f) for f in inputs)
+    assert ids(lake) == [(f"ev-{i:08d}", 1) for i in range(310)]
+    assert ledger.entries(lake, "cloudtrail", folder)[commit]["state"] == "done"

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import Settings
-from pipeline.lake import Lake
-from pipeline.loader import Loader, ledger
+from pipeline.lake import Lake, ledger
+from pipeline.loader import Loader
 from pipeline.query.duck import connect
 from pipeline.schemas import CLOUDTRAIL
 from pipeline.sources.base import Rejection

@@ -9,7 +9,7 @@ from datetime import timedelta
 import duckdb
 import pytest
 
-from pipeline.config import load_settings
+from pipeline.config import load_settings, parse_percentiles
 from pipeline.errors import ConfigError
 from pipeline.lake import Lake
 from pipeline.query.metrics import get_metric_data
@@ -26,7 +26,7 @@ TIERS = ("metrics_1m", "metrics_5m", "metrics_1h")
     ("AWS/*", ("AWS/*",)), (" AWS/EC2 ,App? ", ("AWS/EC2", "App?")),
 ])
 def test_parse(text, expected):
-    assert percentiles.parse(text) == expected
+    assert parse_percentiles(text) == expected
 
 
 def test_an_empty_item_is_a_config_error_at_start_up(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import load_settings
+from pipeline.config import DAY, Tier, load_settings, validate_tiers
 from pipeline.errors import ConfigError
-from pipeline.rollup.tiers import DAY, Tier, partition_range, validate_tiers
+from pipeline.rollup.tiers import partition_range
 
 
 def test_defaults_are_valid():

@@ -1,0 +1,137 @@
+"""What a data file is, and consistent listings of the lake (the only place that lists files).
+
+A path below the lake root is a **data file** when
+
+* no part of it starts with ``.`` or ``_`` (temporary files, ``_ledger/``, ``_state/``) and its
+  name does not end with ``.tmp`` or ``.pending`` (a writer's unfinished file), and
+* for a table's files, its name ends with the table's format (``.parquet``, ``.jsonl.gz``), and
+* no unfinished replace of its table hides it (:func:`pipeline.lake.ledger.hidden_by_markers`):
+  the files a prepared commit adds stay hidden until it commits; the files a committed commit
+  retires are hidden from its commit point on.
+
+Listings are *snapshots*: the replace markers of the tables involved are listed before and after
+the data files, and the listing is taken again when they differ, so a listing never straddles a
+commit: it holds either every file of a replace's old state or every file of its new one.
+After :data:`SNAPSHOT_TRIES` busy attempts it takes the tables' writer locks for one listing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow.fs as pafs
+
+from pipeline.lake import layout, ledger
+
+if TYPE_CHECKING:
+    from pipeline.lake.store import Lake
+
+SNAPSHOT_TRIES = 8
+HIDDEN_SUFFIXES = (".tmp", ".pending")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file below the lake root: path relative to the root (``/``-separated), bytes, mtime."""
+
+    path: str
+    bytes: int
+    mtime_ns: int
+
+
+def is_data_path(rel: str) -> bool:
+    """True when no part of ``rel`` is hidden (``.``/``_`` prefix) and it is no unfinished file."""
+    parts = rel.strip("/").split("/")
+    return not any(p.startswith((".", "_")) for p in parts) and not rel.endswith(HIDDEN_SUFFIXES)
+
+
+def table_of(rel: str) -> str | None:
+    """The table whose folder holds ``rel`` (longest prefix wins), or None."""
+    best: tuple[int, str] | None = None
+    for name, spec in layout.TABLES.items():
+        if rel == spec.prefix or rel.startswith(spec.prefix + "/"):
+            if best is None or len(spec.prefix) > best[0]:
+                best = (len(spec.prefix), name)
+    return best[1] if best else None
+
+
+def is_table_file(table_name: str, rel: str) -> bool:
+    """True when ``rel`` has the name of a data file of ``table_name`` (markers not consulted)."""
+    spec = layout.table(table_name)
+    return rel.startswith(spec.prefix + "/") and rel.endswith("." + spec.fmt) and is_data_path(rel)
+
+
+def entries(lake: Lake, rel: str = "", *, recursive: bool = True) -> list[Entry]:
+    """Every file below ``rel`` (hidden and temporary ones included), sorted by path; a missing
+    folder lists as empty. For housekeeping (ledgers, temp-file cleanup); readers of table data
+    use :func:`live`."""
+    base = lake.path(rel)
+    if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
+        return []
+    out = []
+    for info in lake.fs.get_file_info(pafs.FileSelector(base, recursive=recursive)):
+        if info.type == pafs.FileType.File:
+            out.append(Entry(info.path[len(lake.base) + 1:], int(info.size or 0), int(info.mtime_ns or 0)))
+    return sorted(out, key=lambda e: e.path)
+
+
+def _tables_under(rel: str) -> list[str]:
+    rel = rel.strip("/")
+    return sorted(name for name, spec in layout.TABLES.items()
+                  if not rel or spec.prefix == rel or spec.prefix.startswith(rel + "/")
+                  or rel.startswith(spec.prefix + "/"))
+
+
+def live(lake: Lake, rel: str = "", *, suffix: str = "") -> list[Entry]:
+    """The data files below ``rel`` (see the module docstring), as one consistent snapshot."""
+    tables = _tables_under(rel)
+
+    inside = table_of(rel.strip("/"))  # every file below rel belongs to this table (no nesting)
+
+    def keep(path: str) -> bool:
+        if not path.endswith(suffix) or not is_data_path(path):
+            return False
+        t = inside or table_of(path)
+        return t is None or path.endswith("." + layout.TABLES[t].fmt)
+
+    def once() -> tuple[list[Entry], dict[str, frozenset[str]], bool]:
+        before = {t: ledger.marker_names(lake, t) for t in tables}
+        found = [e for e in entries(lake, rel) if keep(e.path)]
+        after = {t: ledger.marker_names(lake, t) for t in tables}
+        return found, after, before == after
+
+    for _ in range(SNAPSHOT_TRIES):
+        found, markers, stable = once()
+        if stable:
+            break
+    else:
+        from contextlib import ExitStack
+
+        from pipeline.lake.locks import locked
+
+        with ExitStack() as stack:
+            for t in tables:
+                stack.enter_context(locked(lake, table_lock(t)))
+            found, markers, _ = once()
+    hidden: set[str] = set()
+    for t, names in markers.items():
+        if names:
+            hidden |= ledger.hidden_by_markers(lake, t, names)
+    return [e for e in found if e.path not in hidden] if hidden else found
+
+
+def table_live(lake: Lake, table_name: str, folder: str | None = None) -> list[Entry]:
+    """The live data files of one table (or of one partition folder of it)."""
+    spec = layout.table(table_name)
+    rel = folder if folder is not None else spec.prefix
+    if rel != spec.prefix and not rel.startswith(spec.prefix + "/"):
+        from pipeline.errors import LayoutError
+
+        raise LayoutError("folder", rel, f"not below table {table_name}")
+    return live(lake, rel, suffix="." + spec.fmt)
+
+
+def table_lock(table_name: str) -> str:
+    """Name of the lock a table's replace commits hold (see :mod:`pipeline.lake.locks`)."""
+    return f"table:{layout.table(table_name).name}"

@@ -1,0 +1,46 @@
+"""The one definition of a data file, and the lake's listings built on it."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from pipeline.lake import Lake, layout, ledger
+from pipeline.lake.files import is_data_path, table_of
+
+T = pa.table({"x": [1]})
+
+
+def test_data_path_rules():
+    assert is_data_path("findings/dt=2025-01-01/part-a.parquet")
+    for hidden in ("findings/dt=2025-01-01/.part-a.parquet.1234abcd.tmp", "findings/dt=2025-01-01/x.tmp",
+                   "findings/dt=2025-01-01/.compact-1.pending", "_ledger/findings/dt=2025-01-01/c.json",
+                   "_state/rollups.json", "findings/_tmp/part-a.parquet"):
+        assert not is_data_path(hidden), hidden
+
+
+def test_table_of_and_no_table_folder_nests_another():
+    assert table_of("rollups/metrics_1m/dt=2025-01-01/part-a.parquet") == "metrics_1m"
+    assert table_of("alarms/history/dt=2025-01-01/part-a.parquet") == "alarm_history"
+    assert table_of("alarms/state.json") is None and table_of("raw") is None
+    # listings of one table rely on this: a table's folder never holds another table
+    prefixes = [s.prefix for s in layout.TABLES.values()]
+    assert not [(a, b) for a in prefixes for b in prefixes if a != b and b.startswith(a + "/")]
+
+
+def test_listings_skip_hidden_temporary_foreign_and_uncommitted_files(lake: Lake):
+    good = lake.write_parquet("findings/dt=2025-01-01/part-a.parquet", T).path
+    other = lake.write_parquet("anomalies/dt=2025-01-01/part-b.parquet", T).path
+    lake.write_bytes("findings/dt=2025-01-01/.part-c.parquet.0000aaaa.tmp", b"half")
+    lake.write_bytes("findings/dt=2025-01-01/notes.json", b"{}")        # not the table's format
+    lake.write_json("_state/x.json", {})
+    lake.write_json("alarms/state.json", [])
+    pending = lake.write_parquet("findings/dt=2025-01-02/part-d.parquet", T).path
+    lake.write_json(ledger.marker_path("findings", "c1", "prepared"),
+                    {"commit": "c1", "table": "findings", "adds": [pending], "retires": [], "state": "prepared"})
+    assert lake.table_files("findings") == [good]
+    assert lake.table_files("findings", "findings/dt=2025-01-02") == []
+    assert [e.path for e in lake.table_entries("anomalies")] == [other]
+    assert lake.list_files("") == ["alarms/state.json", other, good]
+    assert [p for _, p in lake.iter_partitions("findings")] == ["findings/dt=2025-01-01"]
+    # housekeeping sees everything, hidden files included
+    assert {e.path for e in lake.entries("findings")} >= {good, pending, "findings/dt=2025-01-01/notes.json"}
