@@ -21,6 +21,9 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 
+if typing.TYPE_CHECKING:
+    from pipeline.sources.limits import Limits
+
 ENV_PREFIX = "WATCHLAKE__"
 DEFAULT_CONFIG_FILE = "watchlake.toml"
 
@@ -56,18 +59,43 @@ class StreamSettings:
 
 @dataclass
 class LoaderSettings:
-    """Firehose-style buffering hints; a buffer flushes when either is reached."""
+    """Firehose-style buffering hints (a buffer flushes when either is reached) and the limits
+    that turn hostile or oversized input into rejections (README "Limits")."""
 
     buffer_mib: int = 64
     buffer_seconds: int = 300
     max_batch_records: int = 1_000_000
     max_buffered_mib: int = 512  # all partitions' buffers together; the fullest flush first beyond it
+    max_object_mib: int = 512  # decompressed bytes of one file/object; over it the object is one rejection
+    max_record_kib: int = 65536  # one NDJSON line / value of a concatenated or damaged document
+    max_nesting_depth: int = 256  # nesting of one record on the scanning path (JSON text stores <= 254)
+    max_open_files: int = 4  # decoded files held at once (read-ahead)
+    max_future_minutes: int = 15  # CloudTrail events and Kinesis arrivals: clock skew allowed ahead of now
+    metrics_future_minutes: int = 120  # metric datapoints and log events ahead of now (PutMetricData: 2 h)
+    backfill: bool = True  # false: datapoints/log events older than `max_age_days` are rejected
+    max_age_days: int = 14  # PutMetricData / PutLogEvents accept 14 days back (when backfill is false)
 
     def validate(self) -> None:
         _range("loader.buffer_mib", self.buffer_mib, 1, 128)
         _range("loader.max_buffered_mib", self.max_buffered_mib, 1, 65536)
         _range("loader.buffer_seconds", self.buffer_seconds, 0, 900)
         _range("loader.max_batch_records", self.max_batch_records, 1, 10_000_000)
+        _range("loader.max_object_mib", self.max_object_mib, 1, 65536)
+        _range("loader.max_record_kib", self.max_record_kib, 1, 4 * 1024 * 1024)
+        _range("loader.max_nesting_depth", self.max_nesting_depth, 8, 1024)
+        _range("loader.max_open_files", self.max_open_files, 1, 256)
+        _range("loader.max_future_minutes", self.max_future_minutes, 0, 7 * 24 * 60)
+        _range("loader.metrics_future_minutes", self.metrics_future_minutes, 0, 7 * 24 * 60)
+        _range("loader.max_age_days", self.max_age_days, 1, 36500)
+        if self.max_record_kib > self.max_object_mib * 1024:
+            raise ConfigError("loader.max_record_kib", "must not exceed loader.max_object_mib", self.max_record_kib)
+
+    def limits(self) -> Limits:
+        """The reader limits these settings name (:mod:`pipeline.sources.limits`)."""
+        from pipeline.sources.limits import MIB, Limits
+
+        return Limits(max_object_bytes=self.max_object_mib * MIB, max_record_bytes=self.max_record_kib * 1024,
+                      max_depth=self.max_nesting_depth, max_open_files=self.max_open_files)
 
 
 @dataclass

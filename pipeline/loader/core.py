@@ -40,7 +40,7 @@ from pipeline.errors import PipelineError
 from pipeline.lake import layout
 from pipeline.loader import rejects
 from pipeline.loader.commit import Committer, Work
-from pipeline.loader.partition import conform, split, stamp_ingest_time, validate
+from pipeline.loader.partition import TimeBounds, conform, split, stamp_ingest_time, time_bounds, validate
 from pipeline.sources.base import Batch, Rejection
 from pipeline.timeutil import utcnow
 
@@ -156,7 +156,7 @@ class Loader:
         if table.num_rows:
             table = conform(batch.table_name, table, batch.origin)
             table = stamp_ingest_time(table, self.now())
-            table, bad = validate(batch.table_name, table)
+            table, bad = validate(batch.table_name, table, self._bounds(batch.table_name))
             rejections += bad
         self._reject(rejections)
         for values, part in split(batch.table_name, table):
@@ -230,6 +230,12 @@ class Loader:
             raise AccountingError(f"records in {s.records_in} != loaded {s.loaded} + rejected "
                                   f"{s.rejected} + duplicates {s.duplicates}")
         return s
+
+    def _bounds(self, table_name: str) -> TimeBounds:
+        st = self.settings
+        return time_bounds(table_name, self.now(), future_minutes=st.max_future_minutes,
+                           metrics_future_minutes=st.metrics_future_minutes,
+                           backfill=st.backfill, max_age_days=st.max_age_days)
 
     # -- output --------------------------------------------------------------------------------
 

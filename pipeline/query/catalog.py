@@ -31,6 +31,7 @@ import pyarrow as pa
 from pipeline.errors import InputError
 from pipeline.lake import layout
 from pipeline.schemas import CLOUDTRAIL, RAW_SCHEMAS, REJECTED, TS
+from pipeline.timeutil import shift
 
 if TYPE_CHECKING:
     import duckdb
@@ -154,13 +155,13 @@ def partition_span(table: str, values: dict[str, str]) -> tuple[datetime, dateti
     if "dt" in values:
         start = datetime.fromisoformat(values["dt"]).replace(tzinfo=UTC)
         if "hour" in values:
-            start += timedelta(hours=int(values["hour"]))
-            return start, start + timedelta(hours=1)
-        return start, start + timedelta(days=1)
+            start = shift(start, timedelta(hours=int(values["hour"])))
+            return start, shift(start, timedelta(hours=1))
+        return start, shift(start, timedelta(days=1))
     if "month" in values:
         y, m = (int(x) for x in values["month"].split("-"))
         start = datetime(y, m, 1, tzinfo=UTC)
-        return start, start + timedelta(days=calendar.monthrange(y, m)[1])
+        return start, shift(start, timedelta(days=calendar.monthrange(y, m)[1]))
     return None
 
 
