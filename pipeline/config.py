@@ -134,10 +134,14 @@ class QuerySettings:
 
     default_bound_hours: int = 24
     max_rows: int = 10_000
+    timeout_seconds: int = 60  # a console statement is interrupted after this long
+    memory_limit_mib: int = 2048  # DuckDB memory limit of a console statement (nothing spills to disk)
 
     def validate(self) -> None:
         _range("query.default_bound_hours", self.default_bound_hours, 1, 24 * 3650)
         _range("query.max_rows", self.max_rows, 1, 10_000_000)
+        _range("query.timeout_seconds", self.timeout_seconds, 1, 86400)
+        _range("query.memory_limit_mib", self.memory_limit_mib, 64, 1 << 20)
 
 
 @dataclass
