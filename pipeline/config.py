@@ -145,6 +145,16 @@ class QuerySettings:
 
 
 @dataclass
+class NotifySettings:
+    """Topics and subscribers."""
+
+    allow_absolute_paths: bool = False  # file subscribers outside the lake (absolute paths)
+
+    def validate(self) -> None:
+        pass
+
+
+@dataclass
 class DashboardSettings:
     port: int = 8501
     refresh_seconds: int = 30
@@ -164,6 +174,7 @@ class Settings:
     tiers: TierSettings = field(default_factory=TierSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     source: str | None = None
 
     def validate(self) -> None:
