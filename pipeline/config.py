@@ -66,7 +66,7 @@ class LoaderSettings:
     buffer_seconds: int = 300
     max_batch_records: int = 1_000_000
     max_buffered_mib: int = 512  # all partitions' buffers together; the fullest flush first beyond it
-    max_object_mib: int = 512  # decompressed bytes of one file/object; over it the object is one rejection
+    max_object_mib: int = 256  # decompressed bytes of one file/object; over it the object is one rejection
     max_record_kib: int = 65536  # one NDJSON line / value of a concatenated or damaged document
     max_nesting_depth: int = 256  # nesting of one record on the scanning path (JSON text stores <= 254)
     max_open_files: int = 4  # decoded files held at once (read-ahead)

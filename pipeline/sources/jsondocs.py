@@ -73,10 +73,10 @@ class Doc:
     first: int = 0
 
 
-def _strip(data: bytes) -> bytes:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return data.strip()
+def head(data: bytes) -> bytes:
+    """The first byte after leading whitespace (``b""`` for blank input), without copying ``data``."""
+    i = _WS.match(data).end()  # type: ignore[union-attr]
+    return data[i:i + 1]
 
 
 def _reason(exc: orjson.JSONDecodeError) -> str:
@@ -98,14 +98,16 @@ def documents(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Iterator[Doc]:
         else:
             yield Doc(None, value)
             return
-    data = _strip(data)
-    if not data:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not head(data):
         return
     try:
         yield Doc(None, orjson.loads(data))
         return
     except orjson.JSONDecodeError as exc:
         whole_error = _reason(exc)
+    data = data[_WS.match(data).end():]  # type: ignore[union-attr]
     if b"\n" in data and _looks_ndjson(data):
         yield from _ndjson(data, limits)
         return
@@ -135,8 +137,19 @@ def _looks_ndjson(data: bytes) -> bool:
     return good >= 1 and good * 10 >= seen
 
 
+def _lines(data: bytes) -> Iterator[bytes]:
+    """``data.split(b"\\n")`` one line at a time (no list of every line held at once)."""
+    start, n = 0, len(data)
+    while start <= n:
+        end = data.find(b"\n", start)
+        if end < 0:
+            end = n
+        yield data[start:end]
+        start = end + 1
+
+
 def _ndjson(data: bytes, limits: Limits) -> Iterator[Doc]:
-    for i, line in enumerate(data.split(b"\n"), start=1):
+    for i, line in enumerate(_lines(data), start=1):
         if not line.strip():
             continue
         if len(line) > limits.max_record_bytes:

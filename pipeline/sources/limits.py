@@ -31,7 +31,7 @@ PARSER_DEPTH = 1024
 class Limits:
     """Reader limits (see the module docstring)."""
 
-    max_object_bytes: int = 512 * MIB
+    max_object_bytes: int = 256 * MIB
     max_record_bytes: int = 64 * MIB
     max_depth: int = 256
     max_open_files: int = 4

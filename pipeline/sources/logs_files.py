@@ -29,7 +29,7 @@ import orjson
 
 from pipeline.sources.base import Batch
 from pipeline.sources.conform import Bad, no_gc, parse_ts
-from pipeline.sources.jsondocs import documents
+from pipeline.sources.jsondocs import documents, head
 from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 from pipeline.sources.locations import Decoded, gunzip
 from pipeline.sources.rows import RowBuffer
@@ -37,19 +37,24 @@ from pipeline.sources.rows import RowBuffer
 SOURCE = "logs"
 OPTIONS = ("log_group", "log_stream")
 _B64 = re.compile(rb"[A-Za-z0-9+/=\s]+")
+_WS = re.compile(rb"[ \t\r\n]*")
 
 
 def decode_payload(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, str | None]:
     """Undo base64 and gzip layers (in either order, as transports stack them); gzip output is
     capped at ``limits.max_object_bytes``."""
     for _ in range(3):
-        stripped = data.strip()
-        if stripped.startswith(b"\x1f\x8b"):
-            data, problem = gunzip(stripped, limits.max_object_bytes)
+        first = head(data)
+        start = _WS.match(data).end()  # type: ignore[union-attr]
+        if data[start:start + 2] == b"\x1f\x8b":
+            data, problem = gunzip(data[start:], limits.max_object_bytes)
             if problem:
                 return data, problem
             continue
-        if stripped[:1] not in (b"{", b"[") and stripped and _B64.fullmatch(stripped):
+        if first in (b"{", b"[", b""):
+            break
+        stripped = data.strip()
+        if _B64.fullmatch(stripped):
             try:
                 data = base64.b64decode(stripped, validate=False)
                 continue

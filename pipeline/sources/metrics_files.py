@@ -31,7 +31,7 @@ from pipeline.errors import InputError, SchemaMismatchError
 from pipeline.sources.base import Batch
 from pipeline.sources.cloudwatch import DEFAULT_UNIT, canonical_dimensions, series_id_from_canonical
 from pipeline.sources.conform import Bad, no_gc, parse_ts
-from pipeline.sources.jsondocs import documents
+from pipeline.sources.jsondocs import documents, head
 from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 from pipeline.sources.locations import Decoded
 from pipeline.sources.rows import RowBuffer
@@ -253,10 +253,10 @@ def read_unit(dec: Decoded, options: dict[str, Any], limits: Limits = DEFAULT_LI
     """Batches of one decoded file or payload."""
     buf = RowBuffer(SOURCE, dec.unit.origin, dec.raw_bytes)
     s = _Series(buf, options)
-    head = dec.data.lstrip()[:1]
+    first = head(dec.data)
     if dec.problem and not dec.data:
         buf.reject(None, dec.problem)
-    elif head and head not in (b"{", b"["):
+    elif first and first not in (b"{", b"["):
         _csv(s, dec.data)
     else:
         with no_gc():
