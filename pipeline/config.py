@@ -68,7 +68,7 @@ class LoaderSettings:
     max_buffered_mib: int = 512  # all partitions' buffers together; the fullest flush first beyond it
     max_object_mib: int = 256  # decompressed bytes of one file/object; over it the object is one rejection
     max_record_kib: int = 65536  # one NDJSON line / value of a concatenated or damaged document
-    max_nesting_depth: int = 256  # nesting of one record on the scanning path (JSON text stores <= 254)
+    max_nesting_depth: int = 1024  # nesting of one record on the scanning path (the parser refuses > 1024)
     max_open_files: int = 4  # decoded files held at once (read-ahead)
     max_future_minutes: int = 15  # CloudTrail events and Kinesis arrivals: clock skew allowed ahead of now
     metrics_future_minutes: int = 120  # metric datapoints and log events ahead of now (PutMetricData: 2 h)

@@ -37,10 +37,11 @@ import orjson
 from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 
 _WS = re.compile(rb"[ \t\r\n]*")
-_TOKEN = re.compile(rb'"(?:[^"\\\n]|\\[^\n])*"|"|[\[\]{}]|\n(?=[\[{])')
+_STRING = rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'  # unrolled: the common run of plain characters in one step
+_TOKEN = re.compile(_STRING + rb'|"|[\[\]{}]|\n(?=[\[{])')
 _RESYNC = re.compile(rb"\n(?=[\[{])")
 _ARRAY_HEAD = re.compile(rb'[ \t\r\n]*(?:\{[ \t\r\n]*"((?:[^"\\]|\\.)*)"[ \t\r\n]*:[ \t\r\n]*)?\[')
-_SCALAR = re.compile(rb'"(?:[^"\\\n]|\\[^\n])*"|[^,\]\s]+')
+_SCALAR = re.compile(_STRING + rb"|[^,\]\s]+")
 _CLOSE = {ord("{"): ord("}"), ord("["): ord("]")}
 _SAMPLE_LINES = 64
 _NL = b"\n"
@@ -335,4 +336,7 @@ def _elements(chunk: bytes, where: int | None, line: int, reason: str, limits: L
         if items or idx == 0:
             yield run()
         return
-    yield run(error=tail, raw=chunk[i:], partial=True, salvaged=idx)
+    if items:
+        yield run(error=tail, raw=chunk[i:], partial=True, salvaged=idx)
+    else:  # nothing to keep: the damage alone (the whole value when no element was complete)
+        yield Doc(where, None, tail, chunk[i:] if idx else chunk, layout=layout)

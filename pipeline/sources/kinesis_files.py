@@ -202,12 +202,15 @@ def read(decoded: Iterable[Decoded], *, limits: Limits = DEFAULT_LIMITS, **optio
     """Record batches (and routed cloudtrail/logs/metrics batches) for every decoded unit."""
     for dec in decoded:
         router = _Router(dec.unit.origin, dec.raw_bytes, options, limits)
-        if dec.problem and not dec.data:
-            router.records.reject(None, dec.problem)
+        reported = dec.problem is None
         with no_gc():
             for doc in documents(dec.data, limits):
                 if doc.error is not None:
-                    router.records.reject(doc.line, doc.error, doc.raw)
+                    router.records.reject(doc.line, doc.error if reported else f"{dec.problem}; {doc.error}",
+                                          doc.raw)
+                    reported = True
                 if doc.value is not None:
                     _value(router, doc.line, doc.value, doc.first)
+        if not reported:  # unreadable, or damaged storage that happened to end between two records
+            router.records.reject(None, str(dec.problem), dec.data[-200:])
         yield from router.batches()

@@ -33,7 +33,7 @@ class Limits:
 
     max_object_bytes: int = 256 * MIB
     max_record_bytes: int = 64 * MIB
-    max_depth: int = 256
+    max_depth: int = 1024
     max_open_files: int = 4
 
     def object_reason(self, size: int | None = None) -> str:

@@ -2,8 +2,10 @@
 
 A location expands to :class:`Unit` s (one per file or object), in a stable sorted order. Reading
 a unit returns its *decoded* bytes: gzip is recognised by its magic bytes (never by extension),
-multi-member gzip is joined, and a truncated gzip stream returns what could be decompressed plus
-a note, so a reader can keep the complete records and reject the rest.
+multi-member gzip is joined, a UTF-8 byte order mark is removed, and a truncated gzip stream
+returns what could be decompressed plus a note, so a reader can keep the complete records and
+reject the rest. An object over ``limits.max_object_bytes`` (stored or decompressed) comes back
+empty with the reason.
 
 ``since``/``until`` bound the CloudTrail-style date folders (``…/YYYY/MM/DD/…``): a file is read
 when its folder's UTC day overlaps ``[since, until)``. Files outside a date folder are always
@@ -42,6 +44,7 @@ except ImportError:  # pragma: no cover - isal is a declared dependency; zlib gi
 _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate.error)
 
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 _DATE_DIR = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})(?:/|$)")
 _HIDDEN = re.compile(r"(?:^|/)[._][^/]*")
 
@@ -224,6 +227,8 @@ def _decode(unit: Unit, limits: Limits = DEFAULT_LIMITS) -> Decoded:
     if len(raw) > limits.max_object_bytes:
         return Decoded(unit, b"", len(raw), limits.object_reason(len(raw)))
     data, problem = gunzip(raw, limits.max_object_bytes)
+    if data.startswith(UTF8_BOM):  # an encoding mark, not content: every reader sees the text after it
+        data = data[len(UTF8_BOM):]
     return Decoded(unit, data, len(raw), problem)
 
 

@@ -148,13 +148,17 @@ def read_bytes(buf: RowBuffer, data: bytes, opts: dict[str, Any], problem: str |
     if problem and not data.strip():
         buf.reject(None, problem)
         return
+    reported = problem is None
     with no_gc():
         for doc in documents(data, limits):
             if doc.error is not None:
-                buf.reject(doc.line, f"{problem}; {doc.error}" if problem else doc.error, doc.raw)
+                buf.reject(doc.line, doc.error if reported else f"{problem}; {doc.error}", doc.raw)
+                reported = True
             if doc.value is not None:
                 _value(buf, doc.line, doc.value, opts)
             yield from buf.batches()
+    if not reported:  # damaged storage that happened to end between two records
+        buf.reject(None, str(problem), data[-200:])
 
 
 def read(decoded: Iterable[Decoded], *, limits: Limits = DEFAULT_LIMITS, **options: Any) -> Iterator[Batch]:

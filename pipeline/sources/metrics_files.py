@@ -258,14 +258,20 @@ def read_unit(dec: Decoded, options: dict[str, Any], limits: Limits = DEFAULT_LI
         buf.reject(None, dec.problem)
     elif first and first not in (b"{", b"["):
         _csv(s, dec.data)
+        if dec.problem:
+            buf.reject(None, dec.problem, dec.data[-200:])
     else:
+        reported = dec.problem is None
         with no_gc():
             for doc in documents(dec.data, limits):
                 if doc.error is not None:
-                    buf.reject(doc.line, doc.error if not dec.problem else f"{dec.problem}; {doc.error}", doc.raw)
+                    buf.reject(doc.line, doc.error if reported else f"{dec.problem}; {doc.error}", doc.raw)
+                    reported = True
                 if doc.value is not None:
                     _value(s, doc.line, doc.value, doc.first)
                 yield from buf.batches()
+        if not reported:  # damaged storage that happened to end between two records
+            buf.reject(None, str(dec.problem), dec.data[-200:])
     yield from buf.batches(final=True)
 
 

@@ -13,14 +13,14 @@ from tests.pipeline.loader.helpers import ct_batch, ct_rows
 
 def test_tiny_batches_are_merged_and_all_rows_load_in_order(lake: Lake, settings: Settings) -> None:
     loader = Loader(lake, settings.loader)
-    n = 3000
+    n = 1100
     most = 0
     for i in range(n):
         loader.add(ct_batch(ct_rows(1, start=i), origin=f"f{i}.json"))
         most = max(most, sum(len(b.tables) for b in loader.buffers.values()))
     (buf,) = loader.buffers.values()
     assert buf.rows == n and buf.origin_count == n
-    assert most < 3 * MERGE_FAN_IN  # log32(3000) < 3 levels of at most 31 tables each
+    assert most < 3 * MERGE_FAN_IN  # 1,100 > 32² parts: three levels, at most 31 tables each
     summary = loader.close()
     assert (summary.loaded, summary.files) == (n, 1)
     files = [lake.uri(f) for f in lake.table_files("cloudtrail")]
