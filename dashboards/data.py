@@ -314,9 +314,12 @@ def _query_settings() -> tuple[int, int]:
 
 
 def run_sql(sql: str) -> dict[str, Any]:
-    """User SQL through the safe read-only runner (cached per lake version and text)."""
-    bound, max_rows = _query_settings()
-    return run("inv.sql", sql, bound, max_rows)
+    """User SQL through the safe read-only runner (cached per lake version and text), with the
+    console's time and memory limits (``query.timeout_seconds``, ``query.memory_limit_mib``)."""
+    from pipeline.config import load_settings
+
+    q = load_settings().query
+    return run("inv.sql", sql, q.default_bound_hours, q.max_rows, q.timeout_seconds, q.memory_limit_mib)
 
 
 @st.cache_data(show_spinner=False)

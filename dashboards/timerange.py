@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from pipeline.timeutil import floor, to_utc, utcnow
+from pipeline.timeutil import floor, shift, to_utc, utcnow
 
 PRESETS: dict[str, int] = {
     "Last 15 minutes": 900,
@@ -36,7 +36,7 @@ def anchor(newest: datetime | None) -> datetime:
     """End of every preset range: the newest data time rounded up to a whole minute (the wall
     clock when the lake is empty)."""
     t = to_utc(newest) if newest is not None else utcnow()
-    return floor(t, 60) + timedelta(seconds=60)
+    return shift(floor(t, 60), timedelta(seconds=60))
 
 
 def resolve(choice: str, *, oldest: datetime | None, newest: datetime | None,
@@ -45,9 +45,9 @@ def resolve(choice: str, *, oldest: datetime | None, newest: datetime | None,
     range that ends before it starts."""
     end = anchor(newest)
     if choice in PRESETS:
-        return end - timedelta(seconds=PRESETS[choice]), end
+        return shift(end, -timedelta(seconds=PRESETS[choice])), end
     if choice == ALL:
-        start = floor(to_utc(oldest), 60) if oldest is not None else end - timedelta(days=1)
+        start = floor(to_utc(oldest), 60) if oldest is not None else shift(end, -timedelta(days=1))
         return start, end
     if choice == CUSTOM:
         if custom is None:
@@ -77,5 +77,5 @@ def label(start: datetime, end: datetime) -> str:
 
 def dt_bounds(start: datetime, end: datetime) -> tuple[str, str]:
     """The ``dt`` partition values (inclusive) that can hold events of ``[start, end)``."""
-    last = to_utc(end) - timedelta(milliseconds=1)
+    last = shift(to_utc(end), -timedelta(milliseconds=1))
     return f"{to_utc(start):%Y-%m-%d}", f"{last:%Y-%m-%d}"

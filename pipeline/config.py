@@ -21,6 +21,9 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 
+if typing.TYPE_CHECKING:
+    from pipeline.sources.limits import Limits
+
 ENV_PREFIX = "WATCHLAKE__"
 DEFAULT_CONFIG_FILE = "watchlake.toml"
 
@@ -61,18 +64,43 @@ class StreamSettings:
 
 @dataclass
 class LoaderSettings:
-    """Firehose-style buffering hints; a buffer flushes when either is reached."""
+    """Firehose-style buffering hints (a buffer flushes when either is reached) and the limits
+    that turn hostile or oversized input into rejections (README "Limits")."""
 
     buffer_mib: int = 64
     buffer_seconds: int = 300
     max_batch_records: int = 1_000_000
     max_buffered_mib: int = 512  # all partitions' buffers together; the fullest flush first beyond it
+    max_object_mib: int = 256  # decompressed bytes of one file/object; over it the object is one rejection
+    max_record_kib: int = 65536  # one NDJSON line / value of a concatenated or damaged document
+    max_nesting_depth: int = 1024  # nesting of one record on the scanning path (the parser refuses > 1024)
+    max_open_files: int = 4  # decoded files held at once (read-ahead)
+    max_future_minutes: int = 15  # CloudTrail events and Kinesis arrivals: clock skew allowed ahead of now
+    metrics_future_minutes: int = 120  # metric datapoints and log events ahead of now (PutMetricData: 2 h)
+    backfill: bool = True  # false: datapoints/log events older than `max_age_days` are rejected
+    max_age_days: int = 14  # PutMetricData / PutLogEvents accept 14 days back (when backfill is false)
 
     def validate(self) -> None:
         _range("loader.buffer_mib", self.buffer_mib, 1, 128)
         _range("loader.max_buffered_mib", self.max_buffered_mib, 1, 65536)
         _range("loader.buffer_seconds", self.buffer_seconds, 0, 900)
         _range("loader.max_batch_records", self.max_batch_records, 1, 10_000_000)
+        _range("loader.max_object_mib", self.max_object_mib, 1, 65536)
+        _range("loader.max_record_kib", self.max_record_kib, 1, 4 * 1024 * 1024)
+        _range("loader.max_nesting_depth", self.max_nesting_depth, 8, 1024)
+        _range("loader.max_open_files", self.max_open_files, 1, 256)
+        _range("loader.max_future_minutes", self.max_future_minutes, 0, 7 * 24 * 60)
+        _range("loader.metrics_future_minutes", self.metrics_future_minutes, 0, 7 * 24 * 60)
+        _range("loader.max_age_days", self.max_age_days, 1, 36500)
+        if self.max_record_kib > self.max_object_mib * 1024:
+            raise ConfigError("loader.max_record_kib", "must not exceed loader.max_object_mib", self.max_record_kib)
+
+    def limits(self) -> Limits:
+        """The reader limits these settings name (:mod:`pipeline.sources.limits`)."""
+        from pipeline.sources.limits import MIB, Limits
+
+        return Limits(max_object_bytes=self.max_object_mib * MIB, max_record_bytes=self.max_record_kib * 1024,
+                      max_depth=self.max_nesting_depth, max_open_files=self.max_open_files)
 
 
 @dataclass
@@ -199,10 +227,24 @@ class QuerySettings:
 
     default_bound_hours: int = 24
     max_rows: int = 10_000
+    timeout_seconds: int = 60  # a console statement is interrupted after this long
+    memory_limit_mib: int = 2048  # DuckDB memory limit of a console statement (nothing spills to disk)
 
     def validate(self) -> None:
         _range("query.default_bound_hours", self.default_bound_hours, 1, 24 * 3650)
         _range("query.max_rows", self.max_rows, 1, 10_000_000)
+        _range("query.timeout_seconds", self.timeout_seconds, 1, 86400)
+        _range("query.memory_limit_mib", self.memory_limit_mib, 64, 1 << 20)
+
+
+@dataclass
+class NotifySettings:
+    """Topics and subscribers."""
+
+    allow_absolute_paths: bool = False  # file subscribers outside the lake (absolute paths)
+
+    def validate(self) -> None:
+        pass
 
 
 @dataclass
@@ -274,6 +316,7 @@ class Settings:
     tiers: TierSettings = field(default_factory=TierSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     run: RunSettings = field(default_factory=RunSettings)
     source: str | None = None
 

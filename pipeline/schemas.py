@@ -242,7 +242,10 @@ DERIVED_SCHEMAS: dict[str, pa.Schema] = {
 
 RECORD_KEYS: dict[str, tuple[str, ...]] = {
     "cloudtrail": ("eventID",),
-    "metrics": (f"{PREFIX}series_id", "timestamp"),
+    # two datapoints of a series at one timestamp are two samples (CloudWatch counts both); the
+    # origin (file or stream record, position, #n within it) tells them apart and is the same on
+    # every read of the same input, so loading it again adds nothing
+    "metrics": (f"{PREFIX}series_id", "timestamp", f"{PREFIX}origin"),
     "logs": ("logGroup", "logStream", "id"),
     "records": ("streamName", "shardId", "sequenceNumber"),
 }

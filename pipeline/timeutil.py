@@ -54,6 +54,19 @@ def parse_duration(text: str | int | float) -> int:
     return int(total)
 
 
+MAX_TIME = datetime.max.replace(tzinfo=UTC)
+MIN_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+def shift(value: datetime, delta: timedelta) -> datetime:
+    """``value + delta``, clamped to the representable range instead of raising OverflowError
+    (a partition dated 9999-12-31 ends at :data:`MAX_TIME`, not with an error)."""
+    try:
+        return value + delta
+    except OverflowError:
+        return MAX_TIME if delta > timedelta(0) else MIN_TIME
+
+
 def to_utc(value: datetime) -> datetime:
     """Return ``value`` as aware UTC; a naive datetime is taken to be UTC already."""
     if value.tzinfo is None:

@@ -7,13 +7,16 @@ from typing import Any
 from dashboards.lakedb import LakeDB
 
 
-def run_sql(db: LakeDB, sql: str, default_bound_hours: int | None, max_rows: int) -> dict[str, Any]:
+def run_sql(db: LakeDB, sql: str, default_bound_hours: int | None, max_rows: int,
+            timeout_seconds: float | None = 60, memory_limit_mib: int | None = 2048) -> dict[str, Any]:
     """Run one statement with :func:`pipeline.query.duck.run_query` (one SELECT, lake only,
-    connection locked down); returns ``table`` (pyarrow), ``notes``, ``seconds``, ``truncated``
-    and ``error`` (the refusal or DuckDB's message)."""
+    connection locked down, interrupted after ``timeout_seconds``, at most ``memory_limit_mib``);
+    returns ``table`` (pyarrow), ``notes``, ``seconds``, ``truncated`` and ``error`` (the refusal,
+    the limit that stopped it, or DuckDB's message)."""
     from pipeline.query.duck import run_query
 
-    return _result(lambda: run_query(db.lake, sql, default_bound_hours=default_bound_hours, max_rows=max_rows))
+    return _result(lambda: run_query(db.lake, sql, default_bound_hours=default_bound_hours, max_rows=max_rows,
+                                     timeout_seconds=timeout_seconds, memory_limit_mib=memory_limit_mib))
 
 
 def _result(fn: Any) -> dict[str, Any]:

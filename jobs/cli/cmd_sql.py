@@ -60,7 +60,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     max_rows = args.max_rows or ctx.settings.query.max_rows
     if args.query is None:
         return interactive(ctx, bound, max_rows)
-    result = run_query(ctx.lake, args.query, default_bound_hours=bound, max_rows=max_rows)
+    q = ctx.settings.query
+    result = run_query(ctx.lake, args.query, default_bound_hours=bound, max_rows=max_rows,
+                       timeout_seconds=q.timeout_seconds, memory_limit_mib=q.memory_limit_mib)
     emit(result, args.format, args.output, quiet=ctx.quiet)
     return 0
 
@@ -155,7 +157,13 @@ def interactive(ctx: Context, bound: int | None, max_rows: int, *, stdin: IO[str
 
     Meta commands: ``.tables`` lists the views, ``.help``, ``.quit`` (or end of input).
     """
-    from pipeline.query.duck import run_query
+    import functools
+
+    from pipeline.query import duck
+
+    q = getattr(getattr(ctx, "settings", None), "query", None)
+    run_query = functools.partial(duck.run_query, timeout_seconds=q.timeout_seconds,
+                                  memory_limit_mib=q.memory_limit_mib) if q is not None else duck.run_query
 
     history = os.path.expanduser(HISTORY_FILE)
     tty = stdin is None and sys.stdin.isatty()

@@ -61,7 +61,8 @@ def run_subscribe(args: argparse.Namespace, ctx: Context) -> int:
     policy = {k: v for k, v in {"numRetries": args.retries, "minDelayTarget": args.min_delay,
                                 "maxDelayTarget": args.max_delay}.items() if v is not None}
     store = TopicStore(ctx.lake)
-    s = store.subscribe(args.name, args.protocol, args.endpoint, raw=args.raw, policy=policy)
+    s = store.subscribe(args.name, args.protocol, args.endpoint, raw=args.raw, policy=policy,
+                        allow_absolute_paths=ctx.settings.notify.allow_absolute_paths)
     store.save()
     print(s.arn)
     return 0

@@ -36,6 +36,7 @@ class Work:
     rows: int
     nbytes: int
     origins: set[str] = field(default_factory=set)
+    origin_count: int = 0  # distinct origins (``origins`` may hold only the first ones)
 
 
 @dataclass
@@ -72,7 +73,8 @@ def commit(lake: Lake, index: KeyIndex, work: Work, commit_id: str) -> Outcome:
         rel = info.path
         ledger.write_entry(lake, name, folder, commit_id, "load",
                            files=[{"path": rel, "rows": info.rows, "bytes": info.bytes}],
-                           rows=info.rows, origins=sorted(work.origins)[:20], origin_count=len(work.origins))
+                           rows=info.rows, origins=sorted(work.origins)[:20],
+                           origin_count=max(work.origin_count, len(work.origins)))
         state.add(keys)
         state.files.add(rel)
     out.rows, out.files, out.bytes, out.commit = info.rows, 1, info.bytes, commit_id

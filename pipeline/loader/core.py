@@ -40,7 +40,7 @@ from pipeline.errors import PipelineError
 from pipeline.lake import layout
 from pipeline.loader import rejects
 from pipeline.loader.commit import Committer, Work
-from pipeline.loader.partition import conform, split, stamp_ingest_time, validate
+from pipeline.loader.partition import TimeBounds, conform, split, stamp_ingest_time, time_bounds, validate
 from pipeline.sources.base import Batch, Rejection
 from pipeline.timeutil import utcnow
 
@@ -112,6 +112,12 @@ def combine(summaries: list[LoadSummary], *, seconds: float) -> LoadSummary:
     return out
 
 
+MERGE_FAN_IN = 32
+"""Parts of one size class merged into one table (see :meth:`_Buffer.append`)."""
+MAX_ORIGINS = 1000
+"""Origins remembered per buffer for the ledger (the ledger keeps 20 and the count)."""
+
+
 @dataclass
 class _Buffer:
     table_name: str
@@ -122,6 +128,30 @@ class _Buffer:
     since: float = 0.0
     origins: set[str] = field(default_factory=set)
     touched: int = 0
+    levels: list[int] = field(default_factory=list)
+    origin_count: int = 0
+
+    def append(self, part: pa.Table, origin: str) -> None:
+        """Add ``part``; merge the newest :data:`MERGE_FAN_IN` parts of one level into one table.
+
+        Each Arrow table carries a fixed cost per column buffer that ``nbytes`` does not count
+        (about 100 KB for a one-row CloudTrail table), so 100,000 one-event files held as
+        100,000 tables took gigabytes under a 64 MiB buffer. Merging like a log-structured tree
+        keeps at most ``MERGE_FAN_IN`` tables per level (a few dozen in all) and copies each row
+        about log32(parts) times.
+        """
+        self.tables.append(part)
+        self.levels.append(0)
+        while len(self.levels) >= MERGE_FAN_IN and len(set(self.levels[-MERGE_FAN_IN:])) == 1:
+            level = self.levels[-1]
+            merged = pa.concat_tables(self.tables[-MERGE_FAN_IN:]).combine_chunks()
+            del self.tables[-MERGE_FAN_IN:], self.levels[-MERGE_FAN_IN:]
+            self.tables.append(merged)
+            self.levels.append(level + 1)
+        if origin not in self.origins:
+            self.origin_count += 1
+            if len(self.origins) < MAX_ORIGINS:
+                self.origins.add(origin)
 
 
 class Loader:
@@ -156,7 +186,7 @@ class Loader:
         if table.num_rows:
             table = conform(batch.table_name, table, batch.origin)
             table = stamp_ingest_time(table, self.now())
-            table, bad = validate(batch.table_name, table)
+            table, bad = validate(batch.table_name, table, self._bounds(batch.table_name))
             rejections += bad
         self._reject(rejections)
         for values, part in split(batch.table_name, table):
@@ -164,12 +194,11 @@ class Loader:
             buf = self.buffers.get(folder)
             if buf is None:
                 buf = self.buffers[folder] = _Buffer(batch.table_name, folder, since=self.clock())
-            buf.tables.append(part)
+            buf.append(part, batch.origin)
             self._touch += 1
             buf.touched = self._touch
             buf.rows += part.num_rows
             buf.nbytes += part.nbytes
-            buf.origins.add(batch.origin)
             self.buffered_bytes += part.nbytes
             if buf.nbytes >= self.buffer_bytes:
                 self._flush(folder)
@@ -231,6 +260,12 @@ class Loader:
                                   f"{s.rejected} + duplicates {s.duplicates}")
         return s
 
+    def _bounds(self, table_name: str) -> TimeBounds:
+        st = self.settings
+        return time_bounds(table_name, self.now(), future_minutes=st.max_future_minutes,
+                           metrics_future_minutes=st.metrics_future_minutes,
+                           backfill=st.backfill, max_age_days=st.max_age_days)
+
     # -- output --------------------------------------------------------------------------------
 
     def _reject(self, rejections: list[Rejection]) -> None:
@@ -249,7 +284,8 @@ class Loader:
         if buf is None:
             return
         self.buffered_bytes -= buf.nbytes
-        self.committer.submit(Work(buf.table_name, folder, buf.tables, buf.rows, buf.nbytes, buf.origins))
+        self.committer.submit(Work(buf.table_name, folder, buf.tables, buf.rows, buf.nbytes, buf.origins,
+                                   buf.origin_count))
         while len(self.committer.inflight) > 4:
             self.committer.wait_oldest()
         self._apply()

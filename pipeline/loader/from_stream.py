@@ -9,39 +9,24 @@ yet committed (at-least-once from the stream) and the loader's de-duplication by
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Iterator
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.loader.core import Loader, LoadSummary
 from pipeline.sources.base import Batch
+from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 from pipeline.stream.consumer import BaseConsumer
 
 
-def routed(table: pa.Table, origin: str) -> Iterator[Batch]:
+def routed(table: pa.Table, origin: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
     """Batches of one shard's records with payload routing: CloudTrail events, CloudWatch Logs
     subscription payloads and Metric Streams lines go to their own tables, the rest to
-    ``records`` (the classification of :mod:`pipeline.sources.kinesis_files`)."""
-    import orjson
+    ``records`` — each record routed directly by :func:`pipeline.sources.kinesis_files.route_table`."""
+    from pipeline.sources.kinesis_files import route_table
 
-    from pipeline.sources import kinesis_files
-    from pipeline.sources.locations import Decoded, Unit
-
-    arrivals = pc.strftime(table.column("approximateArrivalTimestamp"), "%Y-%m-%dT%H:%M:%SZ").to_pylist()
-    doc = {"Records": [{"SequenceNumber": s, "ApproximateArrivalTimestamp": t,
-                        "Data": base64.b64encode(d).decode(), "PartitionKey": k}
-                       for s, t, d, k in zip(table.column("sequenceNumber").to_pylist(), arrivals,
-                                             table.column("data").to_pylist(),
-                                             table.column("partitionKey").to_pylist())]}
-    # ISO text with milliseconds (%S includes them for ms timestamps) keeps the exact arrival time
-    body = orjson.dumps(doc)
-    unit = Unit(origin, len(body), lambda: body)
-    yield from kinesis_files.read([Decoded(unit, body, len(body))],
-                                  stream_name=table.column("streamName")[0].as_py(),
-                                  shard_id=table.column("shardId")[0].as_py())
+    return route_table(table, origin, limits)
 
 
 class StreamDelivery:
@@ -73,7 +58,7 @@ class StreamDelivery:
                 n += t.num_rows
                 origin = f"kinesis:{self.consumer.stream_name}/{t.column('shardId')[0].as_py()}"
                 if self.route:
-                    for b in routed(t, origin):
+                    for b in routed(t, origin, self.loader.settings.limits()):
                         self.loader.add(b)
                 else:
                     self.loader.add(Batch("records", t, origin, raw_bytes=t.column("data").nbytes))

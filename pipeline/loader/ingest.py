@@ -35,6 +35,7 @@ def ingest(lake: Lake, settings: LoaderSettings, kind: str, locations: Sequence[
             return ingest_parallel(lake, settings, kind, units, workers=workers, endpoint_url=endpoint_url,
                                    quiet=quiet, **options)
         sources = [u.origin for u in units]  # already expanded and filtered: not listed again
-    batches = read(kind, sources, endpoint_url=endpoint_url, since=since, until=until, **options)
+    batches = read(kind, sources, endpoint_url=endpoint_url, since=since, until=until, limits=settings.limits(),
+                   **options)
     loader = Loader(lake, settings, progress=Progress(f"ingest {kind}", enabled=not quiet))
     return loader.add_all(batches)

@@ -96,7 +96,8 @@ def _worker(i: int, lake: Lake, settings: LoaderSettings, kind: str, origins: li
     _die_with_parent()
     try:
         loader = Loader(lake, settings, progress=_QueueProgress(q, i))
-        summary = loader.add_all(read(kind, origins, endpoint_url=endpoint_url, threads=1, **options))
+        summary = loader.add_all(read(kind, origins, endpoint_url=endpoint_url, threads=1,
+                                      limits=settings.limits(), **options))
         q.put(("done", i, summary))
     except BaseException as exc:  # reported to the parent, which raises it
         q.put(("error", i, f"{type(exc).__name__}: {exc}"))

@@ -4,7 +4,8 @@ Everything here works on whole Arrow columns; Python touches one value per *part
 rejected row), never one per loaded record.
 
 Guarantees:
-- a row is loaded only with a non-null event time inside years 1000–9999, a complete record key
+- a row is loaded only with a non-null event time inside the accepted range (:func:`time_bounds`;
+  always inside years 1000–9999), a complete record key
   and, for ``records``, a stream name that is a legal partition value; any other row becomes a
   :class:`~pipeline.sources.base.Rejection` naming the field, with the row as JSON in ``raw``;
 - partition values come from the event time (and the validated stream name) only.
@@ -13,6 +14,7 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -91,19 +93,56 @@ def _row_rejections(table_name: str, table: pa.Table, mask: pa.Array, field: str
     return out
 
 
-def validate(table_name: str, table: pa.Table) -> tuple[pa.Table, list[Rejection]]:
-    """Split ``table`` into loadable rows and rejections (null/out-of-range event time, missing
-    key field, illegal stream name)."""
+@dataclass(frozen=True)
+class TimeBounds:
+    """The accepted event-time range ``[lo_ms, hi_ms]`` of one table, with the rejection reasons."""
+
+    lo_ms: int = _MIN_MS
+    hi_ms: int = _MAX_MS
+    too_old: str = "event time outside years 1000-9999"
+    too_new: str = "event time outside years 1000-9999"
+
+
+FUTURE_SETTING = {"cloudtrail": "loader.max_future_minutes", "records": "loader.max_future_minutes",
+                  "metrics": "loader.metrics_future_minutes", "logs": "loader.metrics_future_minutes"}
+
+
+def time_bounds(table_name: str, now: datetime, *, future_minutes: int = 15, metrics_future_minutes: int = 120,
+                backfill: bool = True, max_age_days: int = 14) -> TimeBounds:
+    """What event times ``table_name`` accepts at ``now`` (guaranteed inside years 1000-9999).
+
+    CloudTrail events and Kinesis arrivals may not lie more than ``future_minutes`` ahead (clock
+    skew); metric datapoints and log events ``metrics_future_minutes`` ahead and, unless
+    ``backfill``, ``max_age_days`` back (CloudWatch PutMetricData / PutLogEvents: +2 h, -14 days).
+    An event dated 9999-12-31 or in 2500 is therefore a rejection, not a partition that breaks
+    every time range.
+    """
+    setting = FUTURE_SETTING[table_name]
+    ahead = future_minutes if setting == "loader.max_future_minutes" else metrics_future_minutes
+    now_ms = int(now.timestamp() * 1000)
+    hi = min(_MAX_MS, now_ms + ahead * 60_000)
+    lo, too_old = _MIN_MS, "event time before the year 1000"
+    if not backfill and table_name in ("metrics", "logs"):
+        lo = max(_MIN_MS, now_ms - max_age_days * _MS_DAY)
+        too_old = f"event time more than {max_age_days} days in the past (loader.max_age_days; set loader.backfill)"
+    return TimeBounds(lo, hi, too_old, f"event time more than {ahead} minutes in the future ({setting})")
+
+
+def validate(table_name: str, table: pa.Table,
+             bounds: TimeBounds | None = None) -> tuple[pa.Table, list[Rejection]]:
+    """Split ``table`` into loadable rows and rejections (null or out-of-range event time — outside
+    ``bounds``, default years 1000-9999 —, missing key field, illegal stream name)."""
     rejections: list[Rejection] = []
     ts_col = EVENT_TIME[table_name]
+    b = bounds or TimeBounds()
 
     def ms(t: pa.Table) -> pa.ChunkedArray:
         return pc.cast(t.column(ts_col), pa.int64())
 
     checks: list[tuple[Callable[[pa.Table], Any], str, str]] = [
         (lambda t: pc.is_null(ms(t)), ts_col, "missing event time"),
-        (lambda t: pc.or_(pc.less(ms(t), _MIN_MS), pc.greater(ms(t), _MAX_MS)), ts_col,
-         "event time outside years 1000-9999"),
+        (lambda t: pc.less(ms(t), b.lo_ms), ts_col, b.too_old),
+        (lambda t: pc.greater(ms(t), b.hi_ms), ts_col, b.too_new),
     ]
     for c in RECORD_KEYS[table_name]:
         checks.append((_missing_key(c), c, "missing record key field"))

@@ -18,8 +18,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import TransientError
-from pipeline.notify.topics import Subscription
+from pipeline.errors import InputError, TransientError
+from pipeline.notify.topics import Subscription, file_endpoint
 
 if TYPE_CHECKING:
     from pipeline.lake import Lake
@@ -81,8 +81,13 @@ def deliver_http(sub: Subscription, body: bytes, headers: dict[str, str], *,
             sleep(delays[attempt - 1])
 
 
-def append_line(lake: Lake, endpoint: str, line: str) -> None:
-    """Append one line to a file: absolute paths directly, relative ones below the lake root."""
+def append_line(lake: Lake, endpoint: str, line: str, *, allow_absolute: bool = False) -> None:
+    """Append one line to a file: relative paths below the lake root (never outside it), absolute
+    paths only when ``allow_absolute`` (the subscription was made with the setting)."""
+    try:
+        endpoint = file_endpoint(endpoint, allow_absolute=allow_absolute)
+    except InputError as exc:
+        raise DeliveryError(endpoint, exc.reason, retryable=False) from None
     if os.path.isabs(endpoint) or not lake.is_s3:
         path = endpoint if os.path.isabs(endpoint) else lake.path(endpoint)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -101,7 +106,7 @@ def deliver(lake: Lake, sub: Subscription, envelope: dict[str, Any], *,
     payload = envelope["Message"] if sub.raw else json.dumps(envelope, ensure_ascii=False)
     try:
         if sub.protocol == "file":
-            append_line(lake, sub.endpoint, payload)
+            append_line(lake, sub.endpoint, payload, allow_absolute=sub.absolute_allowed)
             return 1
         if sub.protocol == "stdout":
             sys.stdout.write(payload + "\n")

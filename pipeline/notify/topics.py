@@ -17,6 +17,7 @@ Subscription protocols:
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,28 @@ def topic_arn(name: str) -> str:
     return f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{name}"
 
 
+def file_endpoint(endpoint: str, *, allow_absolute: bool) -> str:
+    """The checked file endpoint: a relative path normalised and confined to the lake (no ``..``
+    that leaves it), an absolute path only when ``allow_absolute`` (setting
+    ``notify.allow_absolute_paths``).
+
+    Raises:
+        InputError: empty, leaving the lake, or absolute without the setting.
+    """
+    if not endpoint.strip():
+        raise InputError("file subscriptions need a path", field="endpoint")
+    if os.path.isabs(endpoint) or endpoint.startswith("~"):
+        if not allow_absolute or endpoint.startswith("~"):
+            raise InputError("absolute file endpoints are refused unless notify.allow_absolute_paths = true "
+                             "(relative paths stay inside the lake)", field="endpoint", value=endpoint)
+        return os.path.normpath(endpoint)
+    norm = os.path.normpath(endpoint.replace("\\", "/"))
+    if norm == "." or norm == ".." or norm.startswith("../") or os.path.isabs(norm):
+        raise InputError("file endpoint leaves the lake (relative paths must stay inside it)",
+                         field="endpoint", value=endpoint)
+    return norm
+
+
 @dataclass
 class Subscription:
     """One subscriber of a topic."""
@@ -63,6 +86,7 @@ class Subscription:
     raw: bool = False
     policy: dict[str, Any] = field(default_factory=dict)
     arn: str = ""
+    absolute_allowed: bool = False  # a file endpoint outside the lake, made with notify.allow_absolute_paths
 
     def delivery_policy(self) -> dict[str, Any]:
         return {**DEFAULT_POLICY, **self.policy}
@@ -106,15 +130,19 @@ class TopicStore:
         return self.topics.pop(topic_name(ref), None) is not None
 
     def subscribe(self, ref: str, protocol: str, endpoint: str = "", *, raw: bool = False,
-                  policy: dict[str, Any] | None = None) -> Subscription:
-        """Add a subscriber (creating the topic if needed); the same protocol+endpoint is reused."""
+                  policy: dict[str, Any] | None = None, allow_absolute_paths: bool = False) -> Subscription:
+        """Add a subscriber (creating the topic if needed); the same protocol+endpoint is reused.
+
+        A ``file`` endpoint is a path relative to the lake root that must stay inside it; an
+        absolute path only with ``allow_absolute_paths`` (setting ``notify.allow_absolute_paths``).
+        """
         if protocol not in PROTOCOLS:
             raise InputError(f"protocol must be one of {', '.join(PROTOCOLS)}", field="protocol", value=protocol)
         if protocol in ("http", "https") and not endpoint.startswith(f"{protocol}://"):
             raise InputError(f"{protocol} endpoints are URLs starting with {protocol}://",
                              field="endpoint", value=endpoint)
-        if protocol == "file" and not endpoint:
-            raise InputError("file subscriptions need a path", field="endpoint")
+        if protocol == "file":
+            endpoint = file_endpoint(endpoint, allow_absolute=allow_absolute_paths)
         for key in policy or {}:
             if key not in DEFAULT_POLICY:
                 raise InputError(f"unknown delivery policy key (known: {', '.join(DEFAULT_POLICY)})",
@@ -124,7 +152,8 @@ class TopicStore:
             if s.protocol == protocol and s.endpoint == endpoint:
                 s.raw, s.policy = raw, dict(policy or {})
                 return s
-        sub = Subscription(protocol, endpoint, raw, dict(policy or {}), f"{topic.arn}:{uuid.uuid4()}")
+        sub = Subscription(protocol, endpoint, raw, dict(policy or {}), f"{topic.arn}:{uuid.uuid4()}",
+                           absolute_allowed=protocol == "file" and os.path.isabs(endpoint))
         topic.subscriptions.append(sub)
         return sub
 

@@ -30,6 +30,7 @@ import pyarrow as pa
 from pipeline.errors import InputError
 from pipeline.lake import layout
 from pipeline.schemas import ALARM_STATE, DERIVED_SCHEMAS, RAW_SCHEMAS, REJECTED
+from pipeline.timeutil import shift
 
 if TYPE_CHECKING:
     import duckdb
@@ -108,13 +109,13 @@ def partition_span(table: str, values: dict[str, str]) -> tuple[datetime, dateti
     if "dt" in values:
         start = datetime.fromisoformat(values["dt"]).replace(tzinfo=UTC)
         if "hour" in values:
-            start += timedelta(hours=int(values["hour"]))
-            return start, start + timedelta(hours=1)
-        return start, start + timedelta(days=1)
+            start = shift(start, timedelta(hours=int(values["hour"])))
+            return start, shift(start, timedelta(hours=1))
+        return start, shift(start, timedelta(days=1))
     if "month" in values:
         y, m = (int(x) for x in values["month"].split("-"))
         start = datetime(y, m, 1, tzinfo=UTC)
-        return start, start + timedelta(days=calendar.monthrange(y, m)[1])
+        return start, shift(start, timedelta(days=calendar.monthrange(y, m)[1]))
     return None
 
 

@@ -121,17 +121,21 @@ class QueryResult:
 
 
 def run_query(lake: Lake, sql: str, *, default_bound_hours: int | None = 24, max_rows: int = 10_000,
-              params: dict[str, Any] | list[Any] | None = None) -> QueryResult:
+              params: dict[str, Any] | list[Any] | None = None, timeout_seconds: float | None = 60.0,
+              memory_limit_mib: int | None = 2048) -> QueryResult:
     """Run one read-only statement against the lake's views, safely.
 
     The statement is checked and analysed (:mod:`pipeline.query.safety`); views it reads are
     built over only the partitions its time bounds touch; a reference to a large raw table
     without a lower time bound gets the default bound (the newest ``default_bound_hours`` of that
     table's data, ``None`` to disable), which is stated in ``notes``; the connection is then locked
-    to the lake (no writes, no outside files, no configuration changes) before the query runs.
+    to the lake (no writes, no outside files, no configuration changes, no temp folder, at most
+    ``memory_limit_mib``) before the query runs, and interrupted after ``timeout_seconds``
+    (``query.timeout_seconds`` / ``query.memory_limit_mib``; None: no limit).
 
     Raises:
-        QueryError: the statement is refused, or DuckDB rejects it (message and position kept).
+        QueryError: the statement is refused, runs out of time or memory (the message names the
+            setting), or DuckDB rejects it (message and position kept).
     """
     import time
 
@@ -163,18 +167,26 @@ def run_query(lake: Lake, sql: str, *, default_bound_hours: int | None = 24, max
         elif bound is not None and bound.lower is not None:
             windows[view] = catalog.Window(bound.lower, bound.upper)
     catalog.build(con, lake, windows, sorted(analysis.referenced) or None)
-    safety.lock_down(con, lake.root)
+    safety.lock_down(con, lake.root, memory_limit_mib=memory_limit_mib)
+    timer = safety.deadline(con, timeout_seconds)
     try:
-        reader = con.sql(analysis.sql, params=params).to_arrow_reader(min(max_rows + 1, 1 << 20))
-        batches, count = [], 0
-        for batch in reader:
-            batches.append(batch)
-            count += batch.num_rows
-            if count > max_rows:
-                break
-        table = pa.Table.from_batches(batches, schema=reader.schema).slice(0, max_rows)
+        with timer:
+            reader = con.sql(analysis.sql, params=params).to_arrow_reader(min(max_rows + 1, 1 << 20))
+            batches, count = [], 0
+            for batch in reader:
+                batches.append(batch)
+                count += batch.num_rows
+                if count > max_rows:
+                    break
+            table = pa.Table.from_batches(batches, schema=reader.schema).slice(0, max_rows)
     except duckdb.Error as exc:
         text = str(exc).strip()
+        if timer.expired:
+            raise QueryError(f"query stopped after {timeout_seconds:g} s (query.timeout_seconds)",
+                             query=sql) from None
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise QueryError(f"query needs more than {memory_limit_mib} MiB (query.memory_limit_mib): "
+                             f"{text.splitlines()[0] if text else ''}", query=sql) from None
         raise QueryError(text.splitlines()[0] if text else type(exc).__name__, query=sql) from None
     finally:
         con.close()

@@ -9,10 +9,18 @@ Two independent layers keep the SQL console from writing or leaving the lake:
    (``json_serialize_sql``), and every table function that reads files (``read_parquet``,
    ``read_csv``, ``read_text``, ``glob`` …) must name constant paths that resolve — after
    ``..`` and symlinks — inside the lake root; other side-channel functions are refused by name.
+   Paths are resolved the way DuckDB opens them (relative to the working folder), every element
+   of a list argument is checked, a glob is normalised before its fixed prefix is checked, and a
+   file named in ``FROM '/path/file.parquet'`` (DuckDB's replacement scan) is checked like a
+   ``read_*`` argument.
 2. **DuckDB's own switches** (:func:`lock_down`): after the views exist, the connection gets
-   ``allowed_directories = [lake]``, ``enable_external_access = false`` and
-   ``lock_configuration = true``, so even a bypass of layer 1 cannot read outside the lake, install
-   or load extensions, or turn the switches back on.
+   ``temp_directory = ''`` (DuckDB otherwise adds its temp folder, ``./.tmp``, to the allowed
+   directories, so a file there would be readable; without it nothing spills to disk and
+   ``memory_limit`` is a hard limit), ``memory_limit``, ``allowed_directories = [lake]``,
+   ``enable_external_access = false`` and ``lock_configuration = true``, so even a bypass of
+   layer 1 cannot read outside the lake, install or load extensions, or turn the switches back on.
+3. **Time** (:func:`deadline`): DuckDB has no statement timeout; a timer thread calls
+   ``interrupt()`` on the connection when ``query.timeout_seconds`` have passed.
 
 :func:`analyse` also finds the time bounds a query places on each lake view (conjuncts of its
 ``WHERE`` clauses comparing the view's time column, or ``dt``, with a constant expression), which
@@ -138,15 +146,26 @@ def analyse(sql: str, lake_root: str, views: dict[str, tuple[str, ...]],
             _check_function(fn, lake_root, sql, table=True)
         elif cls == "FUNCTION":
             _check_function(node, lake_root, sql, table=False)
-        if node.get("type") == "BASE_TABLE" and str(node.get("table_name", "")).lower() in views:
-            result.referenced.add(str(node["table_name"]).lower())
+        if node.get("type") == "BASE_TABLE":
+            name = str(node.get("table_name", ""))
+            if name.lower() in views:
+                result.referenced.add(name.lower())
+            elif name.lower() not in cte_names and not node.get("schema_name") and _looks_like_path(name):
+                if not path_inside(name, lake_root):
+                    raise QueryError(f"FROM '{name}': path is outside the lake ({lake_root})", query=sql,
+                                     position=_pos(node))
         if node.get("type") == "SELECT_NODE":
             _bounds_of_select(node, views, cte_names, scratch, result)
     return result
 
 
-def lock_down(con: duckdb.DuckDBPyConnection, lake_root: str) -> None:
-    """Confine ``con`` to reading the lake: DuckDB refuses other paths and further SET changes."""
+def lock_down(con: duckdb.DuckDBPyConnection, lake_root: str, *, memory_limit_mib: int | None = None) -> None:
+    """Confine ``con`` to reading the lake: no temp folder (nothing outside the lake is allowed,
+    nothing spills), at most ``memory_limit_mib`` of memory, DuckDB refuses other paths and
+    further SET changes."""
+    con.execute("SET temp_directory = ''")
+    if memory_limit_mib is not None:
+        con.execute(f"SET memory_limit = '{int(memory_limit_mib)}MiB'")
     if not lake_root.startswith("s3://"):
         allowed = os.path.realpath(lake_root).rstrip("/") + "/"
         con.execute(f"SET allowed_directories = ['{_sql_str(allowed)}']")
@@ -156,10 +175,45 @@ def lock_down(con: duckdb.DuckDBPyConnection, lake_root: str) -> None:
 
 # -- checks ----------------------------------------------------------------------------------
 
+class deadline:  # noqa: N801 - used as a context manager, like a function
+    """Interrupt the statement running on ``con`` after ``seconds`` (no limit when None);
+    ``expired`` tells afterwards whether it fired."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float | None):
+        import threading
+
+        self.expired = False
+        self._timer = None if seconds is None else threading.Timer(seconds, self._fire, args=(con,))
+
+    def _fire(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.expired = True
+        con.interrupt()
+
+    def __enter__(self) -> deadline:
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _pos(node: dict[str, Any]) -> int | None:
+    pos = node.get("query_location")
+    return pos if isinstance(pos, int) and pos < 1 << 40 else None
+
+
+def _looks_like_path(name: str) -> bool:
+    """A FROM name DuckDB would open as a file (replacement scan): it has a folder, an extension
+    or a glob in it."""
+    return any(c in name for c in "/\\.*?[{~:")
+
+
 def _check_function(fn: dict[str, Any], lake_root: str, sql: str, *, table: bool) -> None:
     name = str(fn.get("function_name", "")).lower()
-    pos = fn.get("query_location")
-    pos = pos if isinstance(pos, int) and pos < 1 << 40 else None
+    pos = _pos(fn)
     if name in REFUSED_FUNCTIONS:
         raise QueryError(f"function {name}() is not allowed in the read-only console",
                          query=sql, position=pos)
@@ -180,7 +234,8 @@ def _path_literals(expr: dict[str, Any], name: str, sql: str, pos: int | None) -
         return [str(expr["literal"]["text"])]
     if expr.get("class") == "FUNCTION" and expr.get("function_name") == "list_value":
         out: list[str] = []
-        for child in expr.get("children", []):
+        children = list(expr.get("children", [])) + [a.get("expression", {}) for a in expr.get("arguments", [])]
+        for child in children:
             out += _path_literals(child, name, sql, pos)
         return out
     raise QueryError(f"{name}(): the path must be a string literal inside the lake",
@@ -189,15 +244,20 @@ def _path_literals(expr: dict[str, Any], name: str, sql: str, pos: int | None) -
 
 def path_inside(path: str, lake_root: str) -> bool:
     """Whether ``path`` (possibly a glob) stays inside ``lake_root`` after resolving ``..``,
-    ``~`` and symlinks. URL schemes other than the lake's own are never inside."""
+    ``~`` and symlinks. A relative path is taken from the working folder, as DuckDB opens it.
+    URL schemes other than the lake's own are never inside; nor is a glob with ``..`` after its
+    first wildcard."""
     if lake_root.startswith("s3://"):
         norm = os.path.normpath(path[5:]) if path.startswith("s3://") else None
         return norm is not None and (norm + "/").startswith(lake_root[5:].rstrip("/") + "/")
     if "://" in path or path.startswith("~"):
         return False
     base = os.path.realpath(lake_root)
-    fixed = path.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0].split("{", 1)[0]
-    full = os.path.realpath(os.path.join(base, fixed))
+    pattern = os.path.normpath(os.path.join(os.getcwd(), path))
+    cut = min((i for i in (pattern.find(c) for c in "*?[{") if i >= 0), default=len(pattern))
+    if ".." in pattern[cut:].split("/"):
+        return False
+    full = os.path.realpath(pattern[:cut])
     return full == base or full.startswith(base.rstrip("/") + "/")
 
 

@@ -15,10 +15,11 @@ configuration never imports the rollup package); it refuses
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from pipeline.timeutil import to_utc
+from pipeline.timeutil import shift, to_utc
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,11 @@ def partition_range(values: dict[str, str]) -> tuple[datetime, datetime]:
     """Half-open UTC time range ``[lo, hi)`` covered by a ``dt``, ``dt+hour`` or ``month`` partition."""
     if "month" in values:
         y, m = (int(x) for x in values["month"].split("-"))
-        lo = datetime(y, m, 1)
-        hi = datetime(y + (m == 12), m % 12 + 1, 1)
-        return to_utc(lo), to_utc(hi)
+        lo = to_utc(datetime(y, m, 1))
+        return lo, shift(lo, timedelta(days=calendar.monthrange(y, m)[1]))
     d = date.fromisoformat(values["dt"])
     lo = to_utc(datetime(d.year, d.month, d.day))
     if "hour" in values:
-        lo += timedelta(hours=int(values["hour"]))
-        return lo, lo + timedelta(hours=1)
-    return lo, lo + timedelta(days=1)
+        lo = shift(lo, timedelta(hours=int(values["hour"])))
+        return lo, shift(lo, timedelta(hours=1))
+    return lo, shift(lo, timedelta(days=1))

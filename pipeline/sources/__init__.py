@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline.errors import InputError
 from pipeline.sources.base import Batch, Rejection
+from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 
 KINDS: dict[str, str] = {
     "cloudtrail": "pipeline.sources.cloudtrail_files",
@@ -25,12 +26,13 @@ KINDS: dict[str, str] = {
 }
 """Reader kind → module with a ``read(decoded, **options)`` function."""
 
-__all__ = ["KINDS", "Batch", "Rejection", "read"]
+__all__ = ["KINDS", "Batch", "Limits", "Rejection", "read"]
 
 
 def read(kind: str, locations: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
          endpoint_url: str | None = None, since: datetime | str | None = None,
-         until: datetime | str | None = None, threads: int = 2, **options: Any) -> Iterator[Batch]:
+         until: datetime | str | None = None, threads: int = 2, limits: Limits | None = None,
+         **options: Any) -> Iterator[Batch]:
     """Read every file or object under ``locations`` as ``kind`` data.
 
     Args:
@@ -40,6 +42,8 @@ def read(kind: str, locations: str | os.PathLike[str] | Sequence[str | os.PathLi
         endpoint_url: S3-compatible endpoint for ``s3://`` locations.
         since, until: keep files whose ``YYYY/MM/DD`` date folder overlaps ``[since, until)``.
         threads: decompression threads (files are decoded ahead of parsing).
+        limits: size and shape limits (:mod:`pipeline.sources.limits`; default: the defaults of
+            the ``loader.max_*`` settings); an input over a limit is one rejection naming it.
         options: per kind — metrics: ``namespace``, ``metric_name``, ``dimensions`` (dict),
             ``unit`` for CSV / get-metric-statistics / get-metric-data input; logs:
             ``log_group``, ``log_stream`` for filter-log-events exports; records:
@@ -67,4 +71,6 @@ def read(kind: str, locations: str | os.PathLike[str] | Sequence[str | os.PathLi
     if check is not None:
         check(options)
     units = expand(locations, endpoint_url=endpoint_url, since=since, until=until)
-    return module.read(decoded(units, threads=threads), **options)  # type: ignore[no-any-return]
+    lim = limits or DEFAULT_LIMITS
+    return module.read(decoded(units, threads=threads, limits=lim), limits=lim,  # type: ignore[no-any-return]
+                       **options)

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from pipeline.schemas import CLOUDTRAIL, CLOUDTRAIL_JSON_FIELDS, PREFIX, TLS_DETAILS, TS, USER_IDENTITY
 from pipeline.sources.base import Rejection
-from pipeline.sources.conform import Bad, conform_record, dumps, no_gc, parse_ts
+from pipeline.sources.conform import MAX_TEXT_DEPTH, Bad, conform_record, dumps, no_gc, parse_ts, raw_bytes
 from pipeline.timeutil import iso
 
 SOURCE = "cloudtrail"
@@ -181,7 +181,7 @@ def _slow(events: Sequence[Any], positions: list[int], origin: str,
             if fixed.get("eventTime") is not None:
                 fixed["eventTime"] = iso(parse_ts(fixed["eventTime"], "eventTime"))
         except Bad as bad:
-            rejections.append(Rejection(SOURCE, origin, p, bad.field, bad.reason, dumps(e)))
+            rejections.append(Rejection(SOURCE, origin, p, bad.field, bad.reason, raw_bytes(e)))
             continue
         kept.append(fixed)
         kept_pos.append(p)
@@ -235,7 +235,10 @@ def _one_by_one(events: Sequence[Any], positions: list[int], origin: str,
             kept.append(e)
             kept_pos.append(p)
         except (pa.ArrowInvalid, pa.ArrowTypeError, AttributeError, TypeError, ValueError) as exc:
-            rejections.append(Rejection(SOURCE, origin, p, None, f"cannot convert: {exc}", dumps(e)))
+            reason = f"cannot convert: {exc}"
+            if "Recursion limit" in reason:  # orjson's writer: the JSON text cannot be stored
+                reason = f"a value is nested deeper than {MAX_TEXT_DEPTH} levels"
+            rejections.append(Rejection(SOURCE, origin, p, None, reason, raw_bytes(e)))
     table = pa.concat_tables(parts) if parts else CLOUDTRAIL.empty_table()
     return table, kept, kept_pos
 
@@ -257,5 +260,5 @@ def _require(table: pa.Table, events: Sequence[Any], positions: list[int], origi
             reason = f"missing required field `{field}`"
             if not (e.keys() & {"eventName", "eventSource", "eventTime", "eventID"}):
                 reason = "not a CloudTrail event (no eventTime, eventID, eventName or eventSource)"
-            rejections.append(Rejection(SOURCE, origin, positions[i], field, reason, dumps(e)))
+            rejections.append(Rejection(SOURCE, origin, positions[i], field, reason, raw_bytes(e)))
     return table.filter(pc.invert(missing))

@@ -32,8 +32,9 @@ import orjson
 from pipeline.sources import cloudtrail_typed
 from pipeline.sources.base import Batch, Rejection
 from pipeline.sources.cloudtrail import SOURCE, events_to_table
-from pipeline.sources.conform import dumps, no_gc
+from pipeline.sources.conform import no_gc, raw_bytes
 from pipeline.sources.jsondocs import documents
+from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 from pipeline.sources.locations import Decoded
 
 BATCH_SIZE = 100_000
@@ -80,7 +81,7 @@ class _FileState:
 def _lookup_item(st: _FileState, pos: int, item: dict[str, Any]) -> None:
     text = item.get("CloudTrailEvent")
     if not isinstance(text, str):
-        st.reject(pos, "lookup-events item: `CloudTrailEvent` is not a JSON string", dumps(item),
+        st.reject(pos, "lookup-events item: `CloudTrailEvent` is not a JSON string", raw_bytes(item),
                   "CloudTrailEvent")
         return
     try:
@@ -111,8 +112,9 @@ def _plain_events(items: list[Any]) -> bool:
     return "CloudTrailEvent" not in keys and "detail-type" not in keys
 
 
-def _value(st: _FileState, line: int | None, value: Any) -> Iterator[Batch]:
-    """Expand one top-level JSON value; yield batches whenever ``batch_size`` is reached."""
+def _value(st: _FileState, line: int | None, value: Any, first: int = 0) -> Iterator[Batch]:
+    """Expand one top-level JSON value; yield batches whenever ``batch_size`` is reached.
+    ``first`` is the array index of the first element (elements after a rejected one)."""
     items: list[Any] | None = None
     if isinstance(value, dict):
         if isinstance(value.get("Records"), list):
@@ -133,7 +135,7 @@ def _value(st: _FileState, line: int | None, value: Any) -> Iterator[Batch]:
         while i < n:
             k = min(n - i, max(st.batch_size - len(st.events), 1))
             st.events.extend(items[i:i + k])
-            st.positions.extend(range(i, i + k) if line is None else itertools.repeat(line, k))
+            st.positions.extend(range(first + i, first + i + k) if line is None else itertools.repeat(line, k))
             i += k
             if st.full():
                 b = st.flush()
@@ -141,7 +143,7 @@ def _value(st: _FileState, line: int | None, value: Any) -> Iterator[Batch]:
                     yield b
     else:
         for i, item in enumerate(items):
-            _element(st, i if line is None else line, item)
+            _element(st, first + i if line is None else line, item)
             if st.full():
                 b = st.flush()
                 if b is not None:
@@ -152,13 +154,13 @@ def _value(st: _FileState, line: int | None, value: Any) -> Iterator[Batch]:
             yield b
 
 
-def read_file(dec: Decoded, *, batch_size: int = BATCH_SIZE) -> Iterator[Batch]:
+def read_file(dec: Decoded, *, batch_size: int = BATCH_SIZE, limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
     """Batches of one decoded file (at least one batch if the file had anything to report)."""
     with no_gc():
-        yield from _read_file(dec, batch_size)
+        yield from _read_file(dec, batch_size, limits)
 
 
-def _read_file(dec: Decoded, batch_size: int) -> Iterator[Batch]:
+def _read_file(dec: Decoded, batch_size: int, limits: Limits) -> Iterator[Batch]:
     if dec.problem is None:
         table = cloudtrail_typed.decode(dec.data, dec.unit.origin)
         if table is not None:  # the typed path loads it exactly as the general path below would
@@ -168,7 +170,7 @@ def _read_file(dec: Decoded, batch_size: int) -> Iterator[Batch]:
             return
     st = _FileState(dec, batch_size)
     problem_reported = dec.problem is None
-    for doc in documents(dec.data):
+    for doc in documents(dec.data, limits):
         if doc.error is not None:
             reason = doc.error
             if not problem_reported:
@@ -177,7 +179,7 @@ def _read_file(dec: Decoded, batch_size: int) -> Iterator[Batch]:
                 reason = f"{reason} (kept the {doc.salvaged} complete records before it)"
             st.reject(doc.line, reason, doc.raw)
         if doc.value is not None:
-            yield from _value(st, doc.line, doc.value)
+            yield from _value(st, doc.line, doc.value, doc.first)
     if not problem_reported:
         st.reject(None, dec.problem or "damaged input", dec.data[-200:])
     b = st.flush(final=True)
@@ -185,7 +187,8 @@ def _read_file(dec: Decoded, batch_size: int) -> Iterator[Batch]:
         yield b
 
 
-def read(decoded: Iterable[Decoded], *, batch_size: int = BATCH_SIZE) -> Iterator[Batch]:
+def read(decoded: Iterable[Decoded], *, batch_size: int = BATCH_SIZE,
+         limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
     """CloudTrail batches for every decoded unit, in order."""
     for dec in decoded:
-        yield from read_file(dec, batch_size=batch_size)
+        yield from read_file(dec, batch_size=batch_size, limits=limits)

@@ -25,7 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.schemas import CLOUDTRAIL, CLOUDTRAIL_JSON_FIELDS, PREFIX, TS
+from pipeline.sources.conform import MAX_TEXT_DEPTH
 from pipeline.sources.jsoncols import UNAVAILABLE, Schema
+from pipeline.sources.jsondocs import scan
 
 _FIELDS = [pa.field(f.name, pa.string()) if f.name == "eventTime" else f  # parsed after: cast
            for f in CLOUDTRAIL if not f.name.startswith(PREFIX)]
@@ -64,11 +66,31 @@ def decode_why(data: bytes, origin: str) -> tuple[pa.Table | None, str]:
         cols["eventTime"] = cols["eventTime"].cast(TS)
     except pa.ArrowInvalid as exc:
         return None, f"`eventTime` needs the general parser: {exc}"
+    deep = _too_deep(cols)
+    if deep:
+        return None, deep
     n = len(cols["eventID"])
     cols[f"{PREFIX}extra"] = pa.nulls(n, pa.string())
     cols[f"{PREFIX}origin"] = _origins(origin, n)
     cols[f"{PREFIX}ingest_time"] = pa.nulls(n, TS)
     return pa.Table.from_arrays([cols[f.name] for f in CLOUDTRAIL], schema=CLOUDTRAIL), ""
+
+
+def _too_deep(cols: dict[str, pa.Array]) -> str:
+    """Why a free-form value cannot be stored as the general path stores it (nested deeper than
+    :data:`~pipeline.sources.conform.MAX_TEXT_DEPTH`), or ``""``. Only values long enough to
+    hold that many brackets are scanned."""
+    texts = [cols[name] for name in CLOUDTRAIL_JSON_FIELDS]
+    ui = cols["userIdentity"]
+    ctx = ui.field("sessionContext") if isinstance(ui, pa.StructArray) else None
+    if ctx is not None:
+        texts.append(ctx.field("webIdFederationData"))
+    for arr in texts:
+        long = arr.filter(pc.fill_null(pc.greater(pc.binary_length(arr), 2 * MAX_TEXT_DEPTH), False))
+        for v in long.to_pylist():
+            if v.lstrip()[:1] in ("{", "[") and scan(v.encode(), 0, MAX_TEXT_DEPTH)[1] > MAX_TEXT_DEPTH:
+                return f"a free-form value is nested deeper than {MAX_TEXT_DEPTH} levels"
+    return ""
 
 
 def _origins(origin: str, n: int) -> pa.Array:

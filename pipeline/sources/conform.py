@@ -42,12 +42,43 @@ class Bad(Exception):
         self.field, self.reason = field, reason
 
 
+MAX_TEXT_DEPTH = 254
+"""Deepest nesting the JSON text writer stores (orjson's serializer limit)."""
+
+
+class TooDeep(ValueError):
+    """A value is nested deeper than :data:`MAX_TEXT_DEPTH` levels and cannot be written as JSON text."""
+
+
 def dumps(value: Any) -> bytes:
-    """orjson.dumps, falling back to the stdlib for what orjson refuses (huge ints)."""
+    """orjson.dumps, falling back to the stdlib for what orjson refuses (huge ints).
+
+    Raises:
+        TooDeep: the value nests deeper than :data:`MAX_TEXT_DEPTH` levels (never RecursionError).
+        ValueError: the value holds a lone surrogate or another string that is not valid UTF-8.
+    """
     try:
         return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    except TypeError as exc:
+        if "Recursion limit" in str(exc):
+            raise TooDeep(f"nested deeper than {MAX_TEXT_DEPTH} levels") from None
+        try:
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+        except RecursionError:
+            raise TooDeep(f"nested deeper than {MAX_TEXT_DEPTH} levels") from None
+        except UnicodeEncodeError:
+            raise ValueError("string is not valid UTF-8 (a lone surrogate)") from None
+
+
+def raw_bytes(value: Any) -> bytes:
+    """The value as JSON bytes for a rejection's ``raw``: :func:`dumps`, or a short note when the
+    value cannot be written (too deep, lone surrogates). Never raises."""
+    if isinstance(value, bytes):
+        return value
+    try:
+        return dumps(value)
+    except ValueError as exc:
+        return f"<not kept: {exc}>".encode()
 
 
 def type_name(value: Any) -> str:
@@ -86,7 +117,12 @@ def conform_value(value: Any, typ: pa.DataType, path: str, json_fields: frozense
     if value is None:
         return None
     if path in json_fields:
-        return value if isinstance(value, str) else dumps(value).decode()
+        if isinstance(value, str):
+            return value
+        try:
+            return dumps(value).decode()
+        except ValueError as exc:
+            raise Bad(path, str(exc)) from None
     if pa.types.is_string(typ):
         if isinstance(value, str):
             return value

@@ -4,20 +4,29 @@ Three layouts are recognised, in this order:
 
 1. one JSON document (``{"Records":[…]}``, a bare array, a single pretty-printed object) —
    parsed with orjson in one call;
-2. NDJSON — one value per line, when the first non-blank line is itself a complete value;
-   a bad line is reported with its 1-based line number and the other lines are kept;
+2. NDJSON — one value per line, when lines parse on their own (the first one, or at least a
+   tenth of the first 64 non-blank lines, so a damaged first line does not hide the layout);
+   every line is parsed alone: a bad line is one rejection with its 1-based line number and can
+   never swallow the next line;
 3. concatenated values (pretty-printed objects one after another, or a damaged document) —
-   walked with a streaming decoder; after a bad value the walk resynchronises at the next line
-   that starts with ``{`` or ``[``.
+   each value's extent is found by an iterative bracket scanner (no recursion, whatever the
+   depth) and the value's bytes are parsed with orjson; a value that does not close before the
+   next line starting with ``{`` or ``[`` (or the end of the input) ends there.
 
-A damaged document whose first container is an array (``[e1, e2, …`` or ``{"Records": [e1, …``,
-e.g. from a truncated gzip file) is *salvaged*: the complete elements before the damage are
-returned as a partial value and the damaged tail as one error, so no good record is lost.
+The same rules hold on every path: input that is not valid UTF-8 (or holds a lone surrogate
+escape such as ``\\ud800``) is rejected, never loaded altered; a value deeper than
+``max_depth`` or a line/value larger than ``max_record_bytes`` is rejected naming the setting
+(:mod:`pipeline.sources.limits`); the rejection keeps the raw bytes.
+
+A value that fails and has the shape ``[e1, e2, …`` or ``{"key": [e1, …`` (a CloudTrail
+``Records`` file, a truncated gzip stream) is split into its elements: complete, valid elements
+are kept (their positions are their array indices, ``Doc.first`` onwards), each bad element is
+one rejection, and a damaged tail is one rejection, so no good record is lost and every element
+is accounted for.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,23 +34,34 @@ from typing import Any
 
 import orjson
 
-_WS = re.compile(r"\s*")
-_RESYNC = re.compile(r"\n[ \t]*[\[{]")
-_DECODER = json.JSONDecoder()
+from pipeline.sources.limits import DEFAULT_LIMITS, Limits
+
+_WS = re.compile(rb"[ \t\r\n]*")
+_STRING = rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'  # unrolled: the common run of plain characters in one step
+_TOKEN = re.compile(_STRING + rb'|"|[\[\]{}]|\n(?=[\[{])')
+_RESYNC = re.compile(rb"\n(?=[\[{])")
+_ARRAY_HEAD = re.compile(rb'[ \t\r\n]*(?:\{[ \t\r\n]*"((?:[^"\\]|\\.)*)"[ \t\r\n]*:[ \t\r\n]*)?\[')
+_SCALAR = re.compile(_STRING + rb"|[^,\]\s]+")
+_CLOSE = {ord("{"): ord("}"), ord("["): ord("]")}
+_SAMPLE_LINES = 64
+_NL = b"\n"
 
 
 @dataclass
 class Doc:
-    """One top-level JSON value found in the input.
+    """One top-level JSON value (or a run of elements of one) found in the input.
 
     Attributes:
-        line: 1-based line where the value starts (None for a whole-file document).
+        line: 1-based line where the value starts (None for the value that starts the input);
+            for an error about one array element of a value starting the input, that element's
+            0-based index.
         value: the parsed value (None when ``error`` is set and nothing was salvaged).
-        error: why the value (or its tail) could not be parsed, else None.
-        raw: the value's text when it failed (for the rejection), else ``b""``.
-        partial: True when ``value`` holds the elements salvaged before ``error``;
-            ``salvaged`` is how many elements that is.
+        error: why the value (or its tail, or one element) could not be parsed, else None.
+        raw: the bytes that failed (for the rejection), else ``b""``.
+        partial: True when ``value`` holds elements salvaged before a damaged tail;
+            ``salvaged`` is how many elements came before the damage.
         layout: ``document`` | ``ndjson`` | ``concatenated``.
+        first: array index of the first element in ``value`` (elements after a bad one).
     """
 
     line: int | None
@@ -51,15 +71,25 @@ class Doc:
     partial: bool = False
     salvaged: int = 0
     layout: str = "document"
+    first: int = 0
 
 
-def _strip(data: bytes) -> bytes:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return data.strip()
+def head(data: bytes) -> bytes:
+    """The first byte after leading whitespace (``b""`` for blank input), without copying ``data``."""
+    i = _WS.match(data).end()  # type: ignore[union-attr]
+    return data[i:i + 1]
 
 
-def documents(data: bytes) -> Iterator[Doc]:
+def _reason(exc: orjson.JSONDecodeError) -> str:
+    msg = str(exc)
+    if "UTF-8" in msg or "surrogate" in msg:
+        return f"invalid UTF-8 or a lone surrogate escape: {msg}"
+    if "depth limit" in msg:
+        return f"nested deeper than the parser's {1024} levels: {msg}"
+    return f"malformed JSON: {msg}"
+
+
+def documents(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Iterator[Doc]:
     """Yield the JSON values in ``data`` (see the module docstring for the rules). Never raises."""
     if not data.startswith(b"\xef\xbb\xbf"):
         try:  # the common case, without copying ``data`` to strip it (orjson skips whitespace)
@@ -69,89 +99,244 @@ def documents(data: bytes) -> Iterator[Doc]:
         else:
             yield Doc(None, value)
             return
-    data = _strip(data)
-    if not data:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not head(data):
         return
     try:
         yield Doc(None, orjson.loads(data))
         return
     except orjson.JSONDecodeError as exc:
-        whole_error = str(exc)
-    nl = data.find(b"\n")
-    if nl > 0:
-        try:
-            orjson.loads(data[:nl])
-            yield from _ndjson(data)
-            return
-        except orjson.JSONDecodeError:
-            pass
-    yield from _concatenated(data.decode("utf-8", errors="replace"), whole_error)
+        whole_error = _reason(exc)
+    data = data[_WS.match(data).end():]  # type: ignore[union-attr]
+    if b"\n" in data and _looks_ndjson(data):
+        yield from _ndjson(data, limits)
+        return
+    yield from _concatenated(data, whole_error, limits)
 
 
-def _ndjson(data: bytes) -> Iterator[Doc]:
-    for i, line in enumerate(data.split(b"\n"), start=1):
+def _container(line: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(line), dict | list)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _looks_ndjson(data: bytes) -> bool:
+    """True when lines parse on their own: the first one, or a tenth of the first 64."""
+    seen = good = 0
+    for line in data.split(b"\n", _SAMPLE_LINES * 4)[: _SAMPLE_LINES * 4]:
         if not line.strip():
+            continue
+        ok = _container(line)
+        if seen == 0 and ok:
+            return True
+        seen += 1
+        good += ok
+        if seen >= _SAMPLE_LINES:
+            break
+    return good >= 1 and good * 10 >= seen
+
+
+def _lines(data: bytes) -> Iterator[bytes]:
+    """``data.split(b"\\n")`` one line at a time (no list of every line held at once)."""
+    start, n = 0, len(data)
+    while start <= n:
+        end = data.find(b"\n", start)
+        if end < 0:
+            end = n
+        yield data[start:end]
+        start = end + 1
+
+
+def _ndjson(data: bytes, limits: Limits) -> Iterator[Doc]:
+    for i, line in enumerate(_lines(data), start=1):
+        if not line.strip():
+            continue
+        if len(line) > limits.max_record_bytes:
+            yield Doc(i, None, limits.record_reason(len(line)), line, layout="ndjson")
             continue
         try:
             yield Doc(i, orjson.loads(line), layout="ndjson")
         except orjson.JSONDecodeError as exc:
-            yield Doc(i, None, f"malformed JSON: {exc}", line, layout="ndjson")
+            reason = _reason(exc)
+            if line.lstrip()[:1] in (b"{", b"["):
+                end, depth, problem = scan(line, len(line) - len(line.lstrip()), limits.max_depth)
+                if problem is None and depth > limits.max_depth:
+                    reason = limits.depth_reason()
+                split = list(_elements(line.strip(), i, i, reason, limits, "ndjson"))
+                if split:
+                    yield from split
+                    continue
+            yield Doc(i, None, reason, line, layout="ndjson")
 
 
-def _concatenated(text: str, whole_error: str) -> Iterator[Doc]:
-    pos, line, n = 0, 1, len(text)
+def scan(data: bytes, start: int, max_depth: int) -> tuple[int, int, str | None]:
+    """Find the end of the object or array starting at ``data[start]`` without recursion.
+
+    Returns ``(end, deepest, problem)``: ``end`` is just past the closing bracket (or where the
+    value had to stop), ``deepest`` the deepest nesting seen, ``problem`` None for a balanced
+    value, else why it stopped (unterminated string, mismatched bracket, input ended or a new
+    value started at the beginning of a line before it closed). Scanning goes on past
+    ``max_depth`` (only to find the end); the caller compares ``deepest``.
+    """
+    stack: list[int] = []
+    deepest = 0
+    at_line_start = start == 0 or data[start - 1] == 0x0A
+    for m in _TOKEN.finditer(data, start):
+        tok = m.group()
+        c = tok[0]
+        if c == 0x22:
+            if len(tok) == 1:
+                return m.start(), deepest, "unterminated string"
+            continue
+        if c == 0x0A:
+            if at_line_start and stack:
+                return m.start(), deepest, "value does not close before the next line starting with { or ["
+            continue
+        if c in _CLOSE:
+            stack.append(_CLOSE[c])
+            deepest = max(deepest, len(stack))
+            continue
+        if not stack or stack.pop() != c:
+            return m.start(), deepest, f"unexpected {chr(c)!r}"
+        if not stack:
+            return m.end(), deepest, None
+    return len(data), deepest, "input ends before the value closes"
+
+
+def _one(chunk: bytes, limits: Limits) -> tuple[Any, str | None]:
+    """Parse one complete value's bytes, or say why not."""
+    if len(chunk) > limits.max_record_bytes:
+        return None, limits.record_reason(len(chunk))
+    if chunk[:1] in (b"{", b"["):
+        _, depth, _ = scan(chunk, 0, limits.max_depth)
+        if depth > limits.max_depth:
+            return None, limits.depth_reason()
+    try:
+        return orjson.loads(chunk), None
+    except orjson.JSONDecodeError as exc:
+        return None, _reason(exc)
+
+
+def _concatenated(data: bytes, whole_error: str, limits: Limits) -> Iterator[Doc]:
+    pos, line, n = 0, 1, len(data)
     while True:
-        start = _WS.match(text, pos).end()  # type: ignore[union-attr]
-        line += text.count("\n", pos, start)
+        start = _WS.match(data, pos).end()  # type: ignore[union-attr]
+        line += data.count(b"\n", pos, start)
         if start >= n:
             return
-        try:
-            value, end = _DECODER.raw_decode(text, start)
-            yield Doc(line, value, layout="concatenated")
-        except json.JSONDecodeError as exc:
-            m = _RESYNC.search(text, exc.pos if exc.pos > start else start + 1)
-            end = m.start() + 1 if m else n
-            chunk = text[start:end]
-            salvaged = _salvage(chunk)
-            reason = f"malformed JSON: {exc.msg} at line {line + chunk.count(chr(10), 0, exc.pos - start)}"
-            if start == 0 and end == n:
-                reason = f"malformed JSON: {whole_error}"
-            if salvaged is not None:
-                value, count, tail = salvaged
-                yield Doc(line, value, reason, tail.encode(), partial=True, salvaged=count,
-                          layout="concatenated")
+        if data[start] in _CLOSE:
+            end, depth, problem = scan(data, start, limits.max_depth)
+            if problem is not None:  # the damaged value runs to the next line starting a value
+                m = _RESYNC.search(data, max(end - 1, start))
+                end = m.start() + 1 if m else n
+            chunk = data[start:end]
+            if problem is None:
+                value, reason = _one(chunk, limits)
+                if reason is None:
+                    yield Doc(line, value, layout="concatenated")
+                    line += chunk.count(b"\n")
+                    pos = end
+                    continue
             else:
-                yield Doc(line, None, reason, chunk.encode(), layout="concatenated")
-        line += text.count("\n", start, end)
+                reason = f"malformed JSON: {problem} (line {line + chunk.count(_NL)})"
+            if start == 0 and end == n and problem is not None:
+                reason = whole_error
+            where = None if start == 0 else line
+            split = list(_elements(chunk, where, line, reason, limits, "concatenated"))
+            yield from split or [Doc(line, None, reason, chunk, layout="concatenated")]
+        else:
+            m = _RESYNC.search(data, start)
+            end = m.start() + 1 if m else n
+            chunk = data[start:end]
+            value, reason = _one(chunk.strip(), limits)
+            if reason is None:
+                yield Doc(line, value, layout="concatenated")
+            else:
+                if start == 0 and end == n:
+                    reason = whole_error
+                yield Doc(line, None, reason, chunk, layout="concatenated")
+        line += data.count(b"\n", start, end)
         pos = end
 
 
-def _salvage(chunk: str) -> tuple[Any, int, str] | None:
-    """Recover the complete leading elements of ``[…`` or ``{"key": […``; None if not that shape."""
-    i = _WS.match(chunk, 0).end()  # type: ignore[union-attr]
-    key = None
-    if chunk.startswith("{", i):
-        m = re.compile(r'\{\s*"((?:[^"\\]|\\.)*)"\s*:\s*\[').match(chunk, i)
-        if not m:
-            return None
-        key, i = json.loads(f'"{m.group(1)}"'), m.end()
-    elif chunk.startswith("[", i):
-        i += 1
-    else:
-        return None
+def _elements(chunk: bytes, where: int | None, line: int, reason: str, limits: Limits,
+              layout: str) -> Iterator[Doc]:
+    """Split a failed ``[…`` / ``{"key": […`` value into its elements (module docstring).
+
+    ``where`` is the Doc line of the value (None for the value that starts the input, whose
+    element errors then carry the element index). Yields nothing when ``chunk`` has another shape.
+    """
+    m = _ARRAY_HEAD.match(chunk)
+    if not m:
+        return
+    key: str | None = None
+    if m.group(1) is not None:
+        try:
+            key = orjson.loads(b'"' + m.group(1) + b'"')
+        except orjson.JSONDecodeError:
+            return
+    i, n, idx, first = m.end(), len(chunk), 0, 0
     items: list[Any] = []
+
+    def run(**kw: Any) -> Doc:
+        return Doc(where, {key: items} if key is not None else items, layout=layout, first=first, **kw)
+
+    tail: str | None = None
     while True:
         i = _WS.match(chunk, i).end()  # type: ignore[union-attr]
-        try:
-            item, j = _DECODER.raw_decode(chunk, i)
-        except json.JSONDecodeError:
+        if i >= n:
+            tail = reason
             break
-        items.append(item)
-        j = _WS.match(chunk, j).end()  # type: ignore[union-attr]
-        if not chunk.startswith(",", j):
-            i = j
+        if chunk[i] == 0x5D and idx == 0:  # "]" of an empty array
+            i += 1
             break
-        i = j + 1
-    if not items:
-        return None
-    return ({key: items} if key is not None else items), len(items), chunk[i:]
+        if chunk[i] in _CLOSE:
+            end, depth, problem = scan(chunk, i, limits.max_depth)
+            if problem is not None:
+                tail = reason
+                break
+            value, bad = _one(chunk[i:end], limits)
+        else:
+            sm = _SCALAR.match(chunk, i)
+            if sm is None:
+                tail = reason
+                break
+            end = sm.end()
+            value, bad = _one(chunk[i:end], limits)
+        if bad is not None:
+            if items:
+                yield run()
+            items = []
+            yield Doc(idx if where is None else where, None, f"array element {idx}: {bad}", chunk[i:end],
+                      layout=layout)
+            first = idx + 1
+        else:
+            items.append(value)
+        idx += 1
+        i = _WS.match(chunk, end).end()  # type: ignore[union-attr]
+        if i < n and chunk[i] == 0x2C:  # ","
+            i += 1
+            continue
+        if i < n and chunk[i] == 0x5D:  # "]"
+            i += 1
+            break
+        tail = reason
+        break
+    if tail is None:
+        rest = chunk[i:].strip()
+        if key is not None:
+            ok = rest == b"}" or (rest.startswith(b",") and _container(b"{" + rest[1:]))
+        else:
+            ok = not rest
+        if not ok:
+            tail = f"{reason} (after the array)"
+    if tail is None:
+        if items or idx == 0:
+            yield run()
+        return
+    if items:
+        yield run(error=tail, raw=chunk[i:], partial=True, salvaged=idx)
+    else:  # nothing to keep: the damage alone (the whole value when no element was complete)
+        yield Doc(where, None, tail, chunk[i:] if idx else chunk, layout=layout)

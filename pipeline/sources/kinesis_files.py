@@ -29,12 +29,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from pipeline.sources import logs_files
 from pipeline.sources.base import Batch
 from pipeline.sources.cloudtrail import events_to_table
 from pipeline.sources.conform import Bad, no_gc, parse_ts
 from pipeline.sources.jsondocs import documents
+from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 from pipeline.sources.locations import Decoded, gunzip
 from pipeline.sources.metrics_files import _Series
 from pipeline.sources.metrics_files import _value as metric_value
@@ -45,12 +47,12 @@ OPTIONS = ("stream_name", "shard_id")
 _SHARD = re.compile(r"shardId-\d{12}")
 
 
-def classify(data: bytes) -> tuple[str, Any]:
+def classify(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[str, Any]:
     """What a payload is: ``("cloudtrail", events)``, ``("logs", payload dict)``,
     ``("metrics", bytes)`` or ``("records", None)``."""
     body = data
     if body.startswith(b"\x1f\x8b"):
-        body, problem = gunzip(body)
+        body, problem = gunzip(body, limits.max_object_bytes)
         if problem:
             return "records", None
     head = body.lstrip()[:1]
@@ -83,9 +85,9 @@ def classify(data: bytes) -> tuple[str, Any]:
 class _Router:
     """Holds the ``records`` buffer of a unit plus buffers for routed rows."""
 
-    def __init__(self, dec: Decoded, opts: dict[str, Any]):
-        self.origin, self.opts = dec.unit.origin, opts
-        self.records = RowBuffer(SOURCE, self.origin, dec.raw_bytes)
+    def __init__(self, origin: str, raw_bytes: int, opts: dict[str, Any], limits: Limits = DEFAULT_LIMITS):
+        self.origin, self.opts, self.limits = origin, opts, limits
+        self.records = RowBuffer(SOURCE, self.origin, raw_bytes)
         self.logs = RowBuffer("logs", self.origin)
         self.metrics = RowBuffer("metrics", self.origin)
         self.ct_events: list[Any] = []
@@ -123,29 +125,34 @@ class _Router:
         except Bad as bad:
             self.records.reject(i, bad.reason, rec, bad.field)
             return
-        self.route(i, row, rec)
+        if self.route(i, data, f"{self.origin}:{i}") == "records":
+            self.records.add(row, i, rec)
 
-    def route(self, i: int, row: dict[str, Any], rec: Any) -> None:
-        kind, value = classify(row["data"])
+    def route(self, i: int, data: bytes, origin: str) -> str:
+        """Route one payload (position ``i``; ``origin`` names the record) to its table's buffer;
+        returns the kind. A ``records`` payload is left to the caller; any other is counted in
+        ``skipped["routed_to_<kind>"]`` of the ``records`` batch."""
+        kind, value = classify(data, self.limits)
         if kind == "cloudtrail":
             self.ct_events.extend(value)
             self.ct_pos.extend([i] * len(value))
         elif kind == "logs":
-            unit_origin = self.logs.origin
-            self.logs.origin = f"{self.origin}:{i}"
+            self.logs.origin = origin
             logs_files.add_payload(self.logs, None, value)
-            self.logs.origin = unit_origin
+            self.logs.origin = self.origin
         elif kind == "metrics":
+            self.metrics.origin = origin
             s = _Series(self.metrics, {})
-            for doc in documents(value):
+            for doc in documents(value, self.limits):
+                if doc.error is not None:
+                    self.metrics.reject(doc.line, doc.error, doc.raw)
                 if doc.value is not None:
-                    metric_value(s, i, doc.value)
-                elif doc.error:
-                    self.metrics.reject(i, doc.error, doc.raw)
+                    metric_value(s, doc.line, doc.value, doc.first)
+            self.metrics.origin = self.origin
         else:
-            self.records.add(row, i, rec)
-            return
+            return kind
         self.records.skip(f"routed_to_{kind}")
+        return kind
 
     def batches(self) -> Iterator[Batch]:
         if self.ct_events:
@@ -158,26 +165,52 @@ class _Router:
             yield self.records.flush()
 
 
-def _value(router: _Router, pos: int | None, v: Any) -> None:
+def route_table(table: pa.Table, origin: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
+    """Route the rows of a ``records`` table (one shard's records from a stream) one by one.
+
+    CloudTrail, CloudWatch Logs and Metric Streams payloads become rows of their own tables
+    (routed rows are named ``<origin>/<sequenceNumber>[:line]`` in ``_wl_origin``, so a re-read
+    names them the same); every other row is passed on unchanged in a ``records`` batch, and
+    each routed row is counted in ``skipped["routed_to_<table>"]``.
+    """
+    router = _Router(origin, 0, {}, limits)
+    keep = [router.route(i, data, f"{origin}/{seq}") == "records"
+            for i, (data, seq) in enumerate(zip(table.column("data").to_pylist(),
+                                                table.column("sequenceNumber").to_pylist()))]
+    rest = table.filter(pa.array(keep, pa.bool_())) if not all(keep) else table
+    for b in router.batches():
+        if b.table_name == "records":  # only skip counts: the kept rows go with them
+            yield Batch("records", rest, origin, skipped=b.skipped, raw_bytes=rest.column("data").nbytes)
+            rest = rest.slice(0, 0)
+        else:
+            yield b
+    if rest.num_rows:
+        yield Batch("records", rest, origin, raw_bytes=rest.column("data").nbytes)
+
+
+def _value(router: _Router, pos: int | None, v: Any, first: int = 0) -> None:
     items = v.get("Records") if isinstance(v, dict) else v if isinstance(v, list) else None
     if not isinstance(items, list):
         router.records.reject(pos, "not Kinesis records (get-records output or a Lambda Kinesis event)", v)
         return
-    for i, rec in enumerate(items):
+    for i, rec in enumerate(items, start=first):
         lam = isinstance(rec, dict) and "kinesis" in rec
         router.record(i if pos is None else pos, rec, lam)
 
 
-def read(decoded: Iterable[Decoded], **options: Any) -> Iterator[Batch]:
+def read(decoded: Iterable[Decoded], *, limits: Limits = DEFAULT_LIMITS, **options: Any) -> Iterator[Batch]:
     """Record batches (and routed cloudtrail/logs/metrics batches) for every decoded unit."""
     for dec in decoded:
-        router = _Router(dec, options)
-        if dec.problem and not dec.data:
-            router.records.reject(None, dec.problem)
+        router = _Router(dec.unit.origin, dec.raw_bytes, options, limits)
+        reported = dec.problem is None
         with no_gc():
-            for doc in documents(dec.data):
+            for doc in documents(dec.data, limits):
                 if doc.error is not None:
-                    router.records.reject(doc.line, doc.error, doc.raw)
+                    router.records.reject(doc.line, doc.error if reported else f"{dec.problem}; {doc.error}",
+                                          doc.raw)
+                    reported = True
                 if doc.value is not None:
-                    _value(router, doc.line, doc.value)
+                    _value(router, doc.line, doc.value, doc.first)
+        if not reported:  # unreadable, or damaged storage that happened to end between two records
+            router.records.reject(None, str(dec.problem), dec.data[-200:])
         yield from router.batches()

@@ -2,8 +2,10 @@
 
 A location expands to :class:`Unit` s (one per file or object), in a stable sorted order. Reading
 a unit returns its *decoded* bytes: gzip is recognised by its magic bytes (never by extension),
-multi-member gzip is joined, and a truncated gzip stream returns what could be decompressed plus
-a note, so a reader can keep the complete records and reject the rest.
+multi-member gzip is joined, a UTF-8 byte order mark is removed, and a truncated gzip stream
+returns what could be decompressed plus a note, so a reader can keep the complete records and
+reject the rest. An object over ``limits.max_object_bytes`` (stored or decompressed) comes back
+empty with the reason.
 
 ``since``/``until`` bound the CloudTrail-style date folders (``…/YYYY/MM/DD/…``): a file is read
 when its folder's UTC day overlaps ``[since, until)``. Files outside a date folder are always
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InputNotFoundError
+from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 from pipeline.timeutil import parse_time
 
 _inflate: Any = zlib
@@ -41,6 +44,7 @@ except ImportError:  # pragma: no cover - isal is a declared dependency; zlib gi
 _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate.error)
 
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 _DATE_DIR = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})(?:/|$)")
 _HIDDEN = re.compile(r"(?:^|/)[._][^/]*")
 
@@ -74,23 +78,33 @@ class Decoded:
     problem: str | None = None
 
 
-def gunzip(raw: bytes) -> tuple[bytes, str | None]:
+def gunzip(raw: bytes, max_bytes: int | None = None) -> tuple[bytes, str | None]:
     """Decompress gzip (all members); return ``(data, problem)``. Non-gzip input is returned as is.
 
     A truncated or corrupt stream yields the bytes decompressed before the damage and a one-line
-    problem text instead of raising.
+    problem text instead of raising. With ``max_bytes``, decompression stops as soon as the output
+    would exceed it (a gzip bomb never takes more than ``max_bytes`` of memory) and the result is
+    ``(b"", reason)`` naming the limit.
     """
     if not raw.startswith(GZIP_MAGIC):
         return raw, None
     out: list[bytes] = []
+    total = 0
     rest = raw
     while rest:
         d = _inflate.decompressobj(wbits=31)
+        room = 0 if max_bytes is None else max_bytes - total + 1  # 0 = unlimited
         try:
-            out.append(d.decompress(rest))
+            piece = d.decompress(rest, room)
+            if max_bytes is not None and (len(piece) >= room or d.unconsumed_tail):
+                return b"", Limits(max_object_bytes=max_bytes).object_reason()
+            out.append(piece)
             out.append(d.flush())
         except _INFLATE_ERRORS as exc:
             return _joined(out), f"corrupt gzip stream: {exc}"
+        total += len(out[-1]) + len(out[-2])
+        if max_bytes is not None and total > max_bytes:
+            return b"", Limits(max_object_bytes=max_bytes).object_reason()
         if not d.eof:
             return _joined(out), "truncated gzip stream (file ends before the gzip trailer)"
         rest = d.unused_data.lstrip(b"\x00")
@@ -205,35 +219,45 @@ def expand(locations: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     return units
 
 
-def _decode(unit: Unit) -> Decoded:
+def _decode(unit: Unit, limits: Limits = DEFAULT_LIMITS) -> Decoded:
+    if unit.size > limits.max_object_bytes:
+        return Decoded(unit, b"", 0, limits.object_reason(unit.size))
     try:
         raw = unit.fetch()
     except OSError as exc:
         return Decoded(unit, b"", 0, f"cannot read: {exc}")
-    data, problem = gunzip(raw)
+    if len(raw) > limits.max_object_bytes:
+        return Decoded(unit, b"", len(raw), limits.object_reason(len(raw)))
+    data, problem = gunzip(raw, limits.max_object_bytes)
+    if data.startswith(UTF8_BOM):  # an encoding mark, not content: every reader sees the text after it
+        data = data[len(UTF8_BOM):]
     return Decoded(unit, data, len(raw), problem)
 
 
-def decoded(units: Iterable[Unit], *, threads: int = 2, prefetch: int = 4) -> Iterator[Decoded]:
+def decoded(units: Iterable[Unit], *, threads: int = 2, prefetch: int | None = None,
+            limits: Limits = DEFAULT_LIMITS) -> Iterator[Decoded]:
     """Fetch and decompress units in a thread pool; yield them in input order.
 
-    At most ``prefetch`` decoded units are in memory ahead of the consumer.
+    At most ``prefetch`` (default ``limits.max_open_files``) decoded units are in memory ahead of
+    the consumer; an object over ``limits.max_object_bytes`` (stored or decompressed) is not kept:
+    it comes back empty with the reason in ``problem``.
     """
     units = list(units)
+    prefetch = max(1, limits.max_open_files if prefetch is None else prefetch)
     if threads <= 1 or len(units) <= 1:
         for u in units:
-            yield _decode(u)
+            yield _decode(u, limits)
         return
     with ThreadPoolExecutor(max_workers=threads) as pool:
         pending: list[Future[Decoded]] = []
         it = iter(units)
         for u in it:
-            pending.append(pool.submit(_decode, u))
+            pending.append(pool.submit(_decode, u, limits))
             if len(pending) >= prefetch:
                 break
         while pending:
             fut = pending.pop(0)
             nxt = next(it, None)
             if nxt is not None:
-                pending.append(pool.submit(_decode, nxt))
+                pending.append(pool.submit(_decode, nxt, limits))
             yield fut.result()

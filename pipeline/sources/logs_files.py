@@ -29,25 +29,32 @@ import orjson
 
 from pipeline.sources.base import Batch
 from pipeline.sources.conform import Bad, no_gc, parse_ts
-from pipeline.sources.jsondocs import documents
+from pipeline.sources.jsondocs import documents, head
+from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 from pipeline.sources.locations import Decoded, gunzip
 from pipeline.sources.rows import RowBuffer
 
 SOURCE = "logs"
 OPTIONS = ("log_group", "log_stream")
 _B64 = re.compile(rb"[A-Za-z0-9+/=\s]+")
+_WS = re.compile(rb"[ \t\r\n]*")
 
 
-def decode_payload(data: bytes) -> tuple[bytes, str | None]:
-    """Undo base64 and gzip layers (in either order, as transports stack them)."""
+def decode_payload(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, str | None]:
+    """Undo base64 and gzip layers (in either order, as transports stack them); gzip output is
+    capped at ``limits.max_object_bytes``."""
     for _ in range(3):
-        stripped = data.strip()
-        if stripped.startswith(b"\x1f\x8b"):
-            data, problem = gunzip(stripped)
+        first = head(data)
+        start = _WS.match(data).end()  # type: ignore[union-attr]
+        if data[start:start + 2] == b"\x1f\x8b":
+            data, problem = gunzip(data[start:], limits.max_object_bytes)
             if problem:
                 return data, problem
             continue
-        if stripped[:1] not in (b"{", b"[") and stripped and _B64.fullmatch(stripped):
+        if first in (b"{", b"[", b""):
+            break
+        stripped = data.strip()
+        if _B64.fullmatch(stripped):
             try:
                 data = base64.b64decode(stripped, validate=False)
                 continue
@@ -133,25 +140,30 @@ def _value(buf: RowBuffer, pos: int | None, v: Any, opts: dict[str, Any]) -> Non
         buf.reject(pos, "not CloudWatch Logs data (subscription payload, awslogs event or filter-log-events)", v)
 
 
-def read_bytes(buf: RowBuffer, data: bytes, opts: dict[str, Any], problem: str | None = None) -> Iterator[Batch]:
+def read_bytes(buf: RowBuffer, data: bytes, opts: dict[str, Any], problem: str | None = None,
+               limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
     """Rows of one decoded unit (or Kinesis payload) into ``buf``; yields full batches."""
-    data, p2 = decode_payload(data)
+    data, p2 = decode_payload(data, limits)
     problem = problem or p2
     if problem and not data.strip():
         buf.reject(None, problem)
         return
+    reported = problem is None
     with no_gc():
-        for doc in documents(data):
+        for doc in documents(data, limits):
             if doc.error is not None:
-                buf.reject(doc.line, f"{problem}; {doc.error}" if problem else doc.error, doc.raw)
+                buf.reject(doc.line, doc.error if reported else f"{problem}; {doc.error}", doc.raw)
+                reported = True
             if doc.value is not None:
                 _value(buf, doc.line, doc.value, opts)
             yield from buf.batches()
+    if not reported:  # damaged storage that happened to end between two records
+        buf.reject(None, str(problem), data[-200:])
 
 
-def read(decoded: Iterable[Decoded], **options: Any) -> Iterator[Batch]:
+def read(decoded: Iterable[Decoded], *, limits: Limits = DEFAULT_LIMITS, **options: Any) -> Iterator[Batch]:
     """Log batches for every decoded unit."""
     for dec in decoded:
         buf = RowBuffer(SOURCE, dec.unit.origin, dec.raw_bytes)
-        yield from read_bytes(buf, dec.data, options, dec.problem)
+        yield from read_bytes(buf, dec.data, options, dec.problem, limits)
         yield from buf.batches(final=True)

@@ -31,7 +31,8 @@ from pipeline.errors import InputError, SchemaMismatchError
 from pipeline.sources.base import Batch
 from pipeline.sources.cloudwatch import DEFAULT_UNIT, canonical_dimensions, series_id_from_canonical
 from pipeline.sources.conform import Bad, no_gc, parse_ts
-from pipeline.sources.jsondocs import documents
+from pipeline.sources.jsondocs import documents, head
+from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 from pipeline.sources.locations import Decoded
 from pipeline.sources.rows import RowBuffer
 
@@ -193,7 +194,7 @@ def _statistics(s: _Series, pos: int | None, i: int, p: Any, metric: Any) -> Non
     s.row(i, p, count=n, total=total, lo=p.get("Minimum", base), hi=p.get("Maximum", base), **kw)
 
 
-def _value(s: _Series, pos: int | None, v: Any) -> None:
+def _value(s: _Series, pos: int | None, v: Any, first: int = 0) -> None:
     ns = s.opts.get("namespace")
     if isinstance(v, dict) and "metric_name" in v and "namespace" in v:
         _stream(s, pos, v)
@@ -208,13 +209,13 @@ def _value(s: _Series, pos: int | None, v: Any) -> None:
                 s.single(i, {"Id": r.get("Id"), "Timestamp": t, "Value": x}, x, namespace=ns, metric=metric,
                          dims=s.opts.get("dimensions"), ts=t, unit=s.opts.get("unit"))
     elif isinstance(v, dict) and isinstance(v.get("Datapoints"), list):
-        for i, p in enumerate(v["Datapoints"]):
+        for i, p in enumerate(v["Datapoints"], start=first):
             _statistics(s, pos, i, p, v.get("Label"))
     elif isinstance(v, dict) and isinstance(v.get("MetricData"), list):
-        for i, d in enumerate(v["MetricData"]):
+        for i, d in enumerate(v["MetricData"], start=first):
             _datum(s, i if pos is None else pos, d, v.get("Namespace", ns))
     elif isinstance(v, list):
-        for i, d in enumerate(v):
+        for i, d in enumerate(v, start=first):
             if isinstance(d, dict) and "metric_name" in d:
                 _stream(s, i if pos is None else pos, d)
             else:
@@ -231,8 +232,12 @@ def _csv(s: _Series, data: bytes) -> None:
         return
     kw = {"namespace": s.opts["namespace"], "metric": s.opts["metric_name"], "dims": s.opts.get("dimensions"),
           "unit": s.opts.get("unit")}
-    for i, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
-        text = line.strip()
+    for i, raw in enumerate(data.splitlines(), start=1):
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            s.buf.reject(i, f"invalid UTF-8: {exc}", raw)
+            continue
         if not text:
             continue
         parts = [p.strip().strip('"') for p in text.split(",")]
@@ -244,27 +249,33 @@ def _csv(s: _Series, data: bytes) -> None:
         s.single(i, text.encode(), parts[1], ts=parts[0], **kw)
 
 
-def read_unit(dec: Decoded, options: dict[str, Any]) -> Iterator[Batch]:
+def read_unit(dec: Decoded, options: dict[str, Any], limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
     """Batches of one decoded file or payload."""
     buf = RowBuffer(SOURCE, dec.unit.origin, dec.raw_bytes)
     s = _Series(buf, options)
-    head = dec.data.lstrip()[:1]
+    first = head(dec.data)
     if dec.problem and not dec.data:
         buf.reject(None, dec.problem)
-    elif head and head not in (b"{", b"["):
+    elif first and first not in (b"{", b"["):
         _csv(s, dec.data)
+        if dec.problem:
+            buf.reject(None, dec.problem, dec.data[-200:])
     else:
+        reported = dec.problem is None
         with no_gc():
-            for doc in documents(dec.data):
+            for doc in documents(dec.data, limits):
                 if doc.error is not None:
-                    buf.reject(doc.line, doc.error if not dec.problem else f"{dec.problem}; {doc.error}", doc.raw)
+                    buf.reject(doc.line, doc.error if reported else f"{dec.problem}; {doc.error}", doc.raw)
+                    reported = True
                 if doc.value is not None:
-                    _value(s, doc.line, doc.value)
+                    _value(s, doc.line, doc.value, doc.first)
                 yield from buf.batches()
+        if not reported:  # damaged storage that happened to end between two records
+            buf.reject(None, str(dec.problem), dec.data[-200:])
     yield from buf.batches(final=True)
 
 
-def read(decoded: Iterable[Decoded], **options: Any) -> Iterator[Batch]:
+def read(decoded: Iterable[Decoded], *, limits: Limits = DEFAULT_LIMITS, **options: Any) -> Iterator[Batch]:
     """Metric batches for every decoded unit (see the module docstring for options)."""
     for dec in decoded:
-        yield from read_unit(dec, options)
+        yield from read_unit(dec, options, limits)

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from pipeline.schemas import PREFIX, RAW_SCHEMAS
 from pipeline.sources.base import Batch, Rejection
-from pipeline.sources.conform import dumps
+from pipeline.sources.conform import raw_bytes
 
 BATCH_ROWS = 100_000
 
@@ -32,6 +32,8 @@ class RowBuffer:
         self.rejections: list[Rejection] = []
         self.skipped: dict[str, int] = {}
         self.seen = 0
+        self._last: str | None = None
+        self._repeat = 0
 
     def next_index(self) -> int:
         """0-based running index of records in this unit (for formats without a natural one)."""
@@ -39,13 +41,23 @@ class RowBuffer:
         return self.seen - 1
 
     def add(self, row: dict[str, Any], pos: int | None, raw: Any = None) -> None:
-        row[f"{PREFIX}origin"] = self.origin if pos is None else f"{self.origin}:{pos}"
+        """Add one row named ``<origin>:<pos>`` in ``_wl_origin``; rows added one after another
+        with the same origin and position (several datapoints of one line or record) are told
+        apart as ``<origin>:<pos>#1``, ``#2``… — the same names on every read of the same input,
+        which is what makes ``_wl_origin`` part of the metrics record key."""
+        where = self.origin if pos is None else f"{self.origin}:{pos}"
+        if where == self._last:
+            self._repeat += 1
+            row[f"{PREFIX}origin"] = f"{where}#{self._repeat}"
+        else:
+            self._last, self._repeat = where, 0
+            row[f"{PREFIX}origin"] = where
         self.rows.append(row)
         self.raws.append(raw)
         self.positions.append(pos)
 
     def reject(self, pos: int | None, reason: str, raw: Any = b"", field: str | None = None) -> None:
-        data = raw if isinstance(raw, bytes) else dumps(raw)
+        data = raw_bytes(raw)
         self.rejections.append(Rejection(self.source, self.origin, pos, field, reason, data))
 
     def skip(self, key: str, n: int = 1) -> None:

@@ -166,7 +166,7 @@ def test_findings_notify_through_sns_like_topic(tmp_path, lake):
     from pipeline.notify.topics import TopicStore
 
     store = TopicStore(lake)
-    store.subscribe("security", "file", str(tmp_path / "inbox.jsonl"), raw=True)
+    store.subscribe("security", "file", str(tmp_path / "inbox.jsonl"), raw=True, allow_absolute_paths=True)
     store.save()
     write_events(lake, _events())
     res = run_retro(lake, load_rules(_rules(tmp_path)).rules, notify_topic="security")

@@ -51,7 +51,7 @@ class _Server:
 def _topic(lake, *subs):
     store = TopicStore(lake)
     for protocol, endpoint, kw in subs:
-        store.subscribe("oncall", protocol, endpoint, **kw)
+        store.subscribe("oncall", protocol, endpoint, allow_absolute_paths=True, **kw)
     store.save()
 
 
