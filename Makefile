@@ -7,7 +7,7 @@ LAKE ?= ./lake
 export DEBIAN_FRONTEND := noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test test-fast lint typecheck java chromium toolchain install sample-data bench clean
+.PHONY: demo test test-fast lint layers typecheck java chromium toolchain install sample-data bench clean
 
 # Python packages: one version set that resolves with apache-flink's pins (constraints.txt),
 # plus the one native module (pipeline/sources/_jsoncols.c), compiled by the editable install.
@@ -52,6 +52,11 @@ test: install chromium
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not flink and not e2e"
+
+# The layers read in one direction: pipeline/ imports neither jobs/ nor dashboards/, no cycle between
+# its packages, jobs/ never imports dashboards/ (an import-graph test; part of `make test` too).
+layers: install
+	$(BIN)/python -m pytest -q tests/test_layers.py
 
 lint: install
 	$(BIN)/ruff check pipeline jobs dashboards tests benchmarks

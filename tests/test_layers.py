@@ -21,11 +21,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "pipeline"
 
-KNOWN_CLI_MOVE = {"jobs.cli"}
-"""pipeline/cli imports jobs/ today; the lead is moving the CLI out of the library. This entry is
-the ONLY exemption and is to be deleted after the move (then the test covers the CLI too)."""
-
-
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -146,8 +141,7 @@ def _describe(graph: dict[str, dict[str, set[str]]], comp: list[str]) -> str:
 
 def test_no_cycles_between_pipeline_subpackages() -> None:
     graph = import_graph()
-    library = {u: {d: f for d, f in deps.items() if d.startswith("pipeline.") and d not in KNOWN_CLI_MOVE}
-               for u, deps in graph.items() if u not in KNOWN_CLI_MOVE}
+    library = {u: {d: f for d, f in deps.items() if d.startswith("pipeline.")} for u, deps in graph.items()}
     cycles = find_cycles(library)
     assert not cycles, "\n".join(_describe(library, c) for c in cycles)
 
@@ -155,16 +149,16 @@ def test_no_cycles_between_pipeline_subpackages() -> None:
 def test_library_never_imports_jobs_or_dashboards() -> None:
     graph = import_graph()
     bad = [f"{u} -> {d}  ({', '.join(sorted(files))})" for u, deps in sorted(graph.items())
-           if u not in KNOWN_CLI_MOVE for d, files in sorted(deps.items()) if d in ("jobs", "dashboards")]
+           for d, files in sorted(deps.items()) if d in ("jobs", "dashboards")]
     assert not bad, "pipeline/ imports the orchestration or UI layer:\n" + "\n".join(bad)
 
 
-def test_known_cli_exemption_is_still_needed() -> None:
-    """Fails once the CLI has left the library (or stopped importing jobs): delete KNOWN_CLI_MOVE."""
-    graph = import_graph()
-    for u in KNOWN_CLI_MOVE:
-        if u not in graph or not ({"jobs", "dashboards"} & set(graph[u])):
-            pytest.fail(f"{u} no longer imports jobs/dashboards: delete it from KNOWN_CLI_MOVE")
+def test_jobs_never_import_dashboards() -> None:
+    """The orchestration layer sits below the UI: ``jobs/`` (the CLI included) starts the Streamlit
+    app by path, it never imports ``dashboards``."""
+    bad = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "jobs").rglob("*.py")
+                 if any(m == "dashboards" or m.startswith("dashboards.") for m in imports_of(p)))
+    assert not bad, "jobs/ imports the UI layer: " + ", ".join(bad)
 
 
 # -- the checker checks itself on hand-made graphs ----------------------------------------------
