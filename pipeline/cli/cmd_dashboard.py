@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -75,14 +76,38 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     url = f"http://{args.address}:{port}"
     summary("watchlake dashboard", {"url": url, "lake": lake.root,
                                     "refresh": f"every {refresh} s" if refresh else "off",
-                                    "stop": "Ctrl+C"})
+                                    "stop": "Ctrl+C or SIGTERM"})
     proc = subprocess.Popen(streamlit_command(port, args.address), env=env, stdin=subprocess.DEVNULL)
+    return supervise(proc)
+
+
+def supervise(proc: subprocess.Popen[bytes], grace: float = 10.0) -> int:
+    """Wait for the Streamlit child; SIGTERM, SIGHUP or Ctrl+C to this process stop it (terminate,
+    then kill after ``grace`` seconds), so a service manager or ``kill`` never leaves an orphan
+    server holding the port. Returns 0 when stopped by a signal, else the child's exit code."""
+    stopping: list[int] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+        if proc.poll() is None:
+            proc.terminate()
+
+    handled = [signal.SIGTERM, signal.SIGHUP]
+    previous = {s: signal.signal(s, forward) for s in handled}
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        return 0
+            code = proc.wait()
+        except KeyboardInterrupt:
+            stopping.append(signal.SIGINT)
+            proc.terminate()
+        if stopping:
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            return 0
+        return code
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
