@@ -108,7 +108,10 @@ def anomaly_series(db: LakeDB, series_id: str, start: datetime, end: datetime) -
 
 
 def insights(db: LakeDB, start: datetime, end: datetime) -> pl.DataFrame:
-    """CloudTrail Insights events in the range: type, state, API and baseline vs insight rates."""
+    """CloudTrail Insights events in the range: type, state, API and baseline vs insight rates.
+
+    The API (``eventSource``/``eventName``) is read from ``insightDetails``, where CloudTrail puts
+    it on Insights events (their top-level fields are absent); a top-level value is the fallback."""
     import polars as pl
 
     if not db.has("insights"):
@@ -119,7 +122,9 @@ def insights(db: LakeDB, start: datetime, end: datetime) -> pl.DataFrame:
     d0, d1 = dt_bounds(start, end)
     return db.df(
         "SELECT eventTime, json_extract_string(insightDetails, '$.insightType') AS insight_type, "
-        "json_extract_string(insightDetails, '$.state') AS state, eventSource, eventName, "
+        "json_extract_string(insightDetails, '$.state') AS state, "
+        "coalesce(json_extract_string(insightDetails, '$.eventSource'), eventSource) AS eventSource, "
+        "coalesce(json_extract_string(insightDetails, '$.eventName'), eventName) AS eventName, "
         "TRY_CAST(json_extract(insightDetails, '$.insightContext.statistics.baseline.average') AS DOUBLE) "
         "AS baseline_avg, "
         "TRY_CAST(json_extract(insightDetails, '$.insightContext.statistics.insight.average') AS DOUBLE) "

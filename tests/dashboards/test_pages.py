@@ -136,6 +136,11 @@ def test_anomalies_and_insights(all_data, app_env):
     ins = at.dataframe[-1].value
     assert sorted(ins["insight_type"].unique()) == ["ApiCallRateInsight", "ApiErrorRateInsight"]
     assert set(ins["insight_avg"]) == {9.0}
+    # the API lives in insightDetails (CloudTrail's Insights format), never None in the table
+    want = {(r["eventID"], json.loads(r["insightDetails"])["eventSource"], json.loads(r["insightDetails"])["eventName"])
+            for r in app_env.insights.to_pylist()}
+    assert set(zip(ins["eventID"], ins["eventSource"], ins["eventName"])) == want
+    assert {s for _, s, _ in want} == {"iam.amazonaws.com", "s3.amazonaws.com"}
 
 
 def test_findings_by_severity_and_matching_events(all_data, app_env):
