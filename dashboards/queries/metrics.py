@@ -44,7 +44,8 @@ def clock(db: LakeDB) -> datetime | None:
 
 
 def data(db: LakeDB, namespace: str, metric_name: str, dimensions: str, stat: str,
-         start: datetime, end: datetime, period: int | None, unit: str | None) -> dict[str, Any]:
+         start: datetime, end: datetime, period: int | None, unit: str | None,
+         max_points: int = 1440) -> dict[str, Any]:
     """One statistic of one series: ``timestamps``, ``values``, ``period``, ``tier``,
     ``messages`` and ``error`` (a refused query's message, e.g. too many points)."""
     from pipeline.errors import QueryError
@@ -52,12 +53,21 @@ def data(db: LakeDB, namespace: str, metric_name: str, dimensions: str, stat: st
 
     try:
         md = get_metric_data(db.lake, namespace, metric_name, json.loads(dimensions), stat, start, end,
-                             period, unit=unit, now=clock(db))
+                             period, unit=unit, now=clock(db), max_points=max_points,
+                             sketched=_keeps_sketches(namespace))
     except QueryError as exc:
         return {"timestamps": [], "values": [], "period": period, "tier": None, "messages": [],
                 "error": str(exc)}
     return {"timestamps": md.timestamps, "values": md.values, "period": md.period, "tier": md.tier,
             "messages": list(md.messages), "error": None, "unit": md.unit}
+
+
+def _keeps_sketches(namespace: str) -> bool:
+    """Whether the configuration (``tiers.percentiles``) keeps pNN sketches for ``namespace``."""
+    from pipeline.config import load_settings
+    from pipeline.rollup.percentiles import keeps, parse
+
+    return keeps(parse(load_settings().tiers.percentiles), namespace)
 
 
 def band(timestamps: list[datetime], values: list[float], k: float) -> dict[str, list[float | None]]:
