@@ -18,6 +18,9 @@ from dashboards import data, timerange
 RANGE_KEY = "wl_range"
 STATE_COLORS = {"ALARM": "red", "OK": "green", "INSUFFICIENT_DATA": "gray"}
 STATE_HEX = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#9e9e9e"}
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+           "#7f7f7f", "#d62728")
+"""Line colours in order (D3's category10, red last: red is the ALARM colour)."""
 LEVEL_HEX = {"critical": "#7b1fa2", "high": "#d62728", "medium": "#ff7f0e", "low": "#1f77b4",
              "informational": "#9e9e9e"}
 
@@ -150,6 +153,30 @@ def chart(fig: Any, key: str) -> None:
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified",
                       legend={"orientation": "h", "y": -0.2})
     st.plotly_chart(fig, width="stretch", key=key)
+
+
+def rgba(hex_colour: str, alpha: float) -> str:
+    """``#1f77b4`` → ``rgba(31,119,180,0.2)`` (a band in its line's colour)."""
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha:g})"
+
+
+def utc_axis(fig: Any, start: datetime, end: datetime) -> Any:
+    """A time x-axis over the selected range whose title says the times are UTC."""
+    fig.update_xaxes(range=[start, end], title_text="time (UTC)")
+    return fig
+
+
+def offer_all_data(message: str, key: str) -> None:
+    """An empty state that says what exists (``message``) and offers a button (``key``) that
+    switches the shared time range to "All data"."""
+    st.info(md_escape(message), icon=":material/search_off:")
+    st.button("Show all data", key=key, on_click=_set_range, args=(timerange.ALL,))
+
+
+def _set_range(choice: str) -> None:
+    st.session_state[RANGE_KEY] = choice
 
 
 def md_escape(text: str) -> str:

@@ -130,6 +130,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "mx.series": q_mx.series,
     "mx.data": q_mx.data,
     "mx.thresholds": q_mx.thresholds,
+    "mx.extent": q_mx.extent,
     "al.states": q_al.states,
     "al.history": q_al.history,
     "al.intervals": q_al.intervals,
@@ -242,8 +243,13 @@ def metric_series() -> Any:
 
 
 def metric_data(namespace: str, metric_name: str, dimensions: str, stat: str, start: datetime,
-                end: datetime, period: int | None, unit: str | None) -> dict[str, Any]:
-    return run("mx.data", namespace, metric_name, dimensions, stat, start, end, period, unit)
+                end: datetime, period: int | None, unit: str | None, max_points: int = 1440) -> dict[str, Any]:
+    return run("mx.data", namespace, metric_name, dimensions, stat, start, end, period, unit, max_points)
+
+
+def metric_extent(namespace: str, metric_name: str, dimensions: str,
+                  unit: str | None) -> tuple[datetime | None, datetime | None]:
+    return run("mx.extent", namespace, metric_name, dimensions, unit)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

@@ -62,6 +62,22 @@ def data(db: LakeDB, namespace: str, metric_name: str, dimensions: str, stat: st
             "messages": list(md.messages), "error": None, "unit": md.unit}
 
 
+def extent(db: LakeDB, namespace: str, metric_name: str, dimensions: str,
+           unit: str | None) -> tuple[datetime | None, datetime | None]:
+    """First and last hour (``[first, last + 1 h)``) in which a series has rolled-up data, from the
+    small 1-hour tier; (None, None) when it has none."""
+    if not db.has("metrics_1h"):
+        return None, None
+    sql = ("SELECT min(timestamp), max(timestamp) + INTERVAL 1 HOUR FROM metrics_1h "
+           "WHERE namespace = ? AND metric_name = ? AND dimensions = ?")
+    params: list[Any] = [namespace, metric_name, dimensions]
+    if unit is not None:
+        sql += " AND unit = ?"
+        params.append(unit)
+    lo, hi = db.rows(sql, params)[0]
+    return lo, hi
+
+
 def _keeps_sketches(namespace: str) -> bool:
     """Whether the configuration (``tiers.percentiles``) keeps pNN sketches for ``namespace``."""
     from pipeline.config import load_settings

@@ -1,4 +1,10 @@
-"""Metrics explorer: CloudWatch-style graphs from the rollup tiers."""
+"""Metrics explorer: CloudWatch-style graphs from the rollup tiers.
+
+Each line has its own colour (its anomaly band is drawn in the same colour, lighter); series of a
+second unit (SampleCount is a count whatever the metric's unit) get a right-hand y-axis. An alarm's
+threshold is drawn with the series at the alarm's own statistic and period — the values the alarm
+compares with it — not over whatever the chart happens to show.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards import components as ui
-from dashboards import data
+from dashboards import data, timerange
+
+ALARM_POINTS = 10_080
+"""Points allowed for an alarm's own view (a week of 1-minute periods)."""
 
 st.title("Metrics explorer")
 start, end = ui.time_range()
@@ -54,8 +63,19 @@ if not chosen or not stats:
 
 period = None if period_choice == "auto" else int(period_choice)
 fig = go.Figure()
+axes: list[str] = []  # axis units in order of first use: the first on the left, the others on the right
+
+
+def axis_of(unit: str) -> str:
+    if unit not in axes:
+        axes.append(unit)
+    return "y" if axes.index(unit) == 0 else "y2"
+
+
 plans: set[tuple[int, str]] = set()
+drawn: set[tuple[str, str, int]] = set()  # (series, stat, period) already on the chart
 points = 0
+colour_of: dict[str, str] = {}
 for opt in chosen:
     dims, unit = opt.split("\t")
     for stat in stats:
@@ -67,22 +87,42 @@ for opt in chosen:
         for msg in res["messages"]:
             ui.notice("info", f"{name}: {msg}")
         plans.add((res["period"], res["tier"]))
+        drawn.add((opt, stat, res["period"]))
         points += len(res["values"])
+        colour = ui.PALETTE[len(colour_of) % len(ui.PALETTE)]
+        colour_of[name] = colour
+        yaxis = axis_of("Count" if stat == "SampleCount" else unit)
         if show_band and len(res["values"]) > 1:
             b = data.metric_band(res["timestamps"], res["values"], float(k))
             fig.add_trace(go.Scatter(x=res["timestamps"], y=b["upper"], mode="lines", line={"width": 0},
-                                     showlegend=False, hoverinfo="skip", name=ui.esc(f"{name} upper")))
+                                     showlegend=False, hoverinfo="skip", name=ui.esc(f"{name} upper"),
+                                     legendgroup=name, yaxis=yaxis))
             fig.add_trace(go.Scatter(x=res["timestamps"], y=b["lower"], mode="lines", line={"width": 0},
-                                     fill="tonexty", fillcolor="rgba(128,128,128,0.2)",
-                                     name=ui.esc(f"band ±{k:g}σ · {name}"), hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=res["timestamps"], y=res["values"], mode="lines", name=ui.esc(name)))
+                                     fill="tonexty", fillcolor=ui.rgba(colour, 0.15), legendgroup=name,
+                                     name=ui.esc(f"band ±{k:g}σ · {name}"), hoverinfo="skip", yaxis=yaxis))
+        fig.add_trace(go.Scatter(x=res["timestamps"], y=res["values"], mode="lines", name=ui.esc(name),
+                                 line={"color": colour}, legendgroup=name, yaxis=yaxis))
 
+alarm_rows = []
 if show_alarms:
     for opt in chosen:
-        for a in data.metric_thresholds(ns, metric, opt.split("\t")[0]):
-            color = {"ALARM": "#d62728", "OK": "#2ca02c"}.get(a["state"], "#7f7f7f")
-            fig.add_hline(y=a["threshold"], line_dash="dash", line_color=color,
-                          annotation_text=ui.esc(f"{a['alarm']} ({a['operator']} {a['threshold']:g})"))
+        dims, unit = opt.split("\t")
+        for a in data.metric_thresholds(ns, metric, dims):
+            alarm_rows.append(a)
+            colour = ui.STATE_HEX.get(a["state"], "#7f7f7f")
+            view = f"{a['stat']} per {ui.period_label(a['period'])}"
+            yaxis = axis_of("Count" if a["stat"] == "SampleCount" else unit)
+            if (opt, a["stat"], a["period"]) not in drawn:
+                res = data.metric_data(ns, metric, dims, a["stat"], start, end, a["period"], unit, ALARM_POINTS)
+                if res["error"]:
+                    ui.notice("warning", f"alarm {a['alarm']} evaluates {view}: {res['error']} "
+                                         "(narrow the range to see the values it compares)")
+                else:
+                    fig.add_trace(go.Scatter(x=res["timestamps"], y=res["values"], mode="lines",
+                                             name=ui.esc(f"alarm {a['alarm']} · {view}"),
+                                             line={"color": colour, "dash": "dot", "width": 1}, yaxis=yaxis))
+            fig.add_hline(y=a["threshold"], line_dash="dash", line_color=colour, yref=yaxis,
+                          annotation_text=ui.esc(f"{a['alarm']}: {view} {a['operator']} {a['threshold']:g}"))
 
 m1, m2, m3 = st.columns(3)
 m1.metric("Period", ", ".join(sorted({ui.period_label(p) for p, _ in plans})) or "—",
@@ -90,12 +130,23 @@ m1.metric("Period", ", ".join(sorted({ui.period_label(p) for p, _ in plans})) or
 m2.metric("Tier", ", ".join(sorted({t for _, t in plans})) or "—",
           help="the coarsest rollup tier whose buckets fit the period")
 m3.metric("Datapoints", ui.count(points))
-fig.update_layout(title=ui.esc(f"{ns} · {metric}"), yaxis_title=ui.esc(candidates["unit"][0]))
-fig.update_xaxes(range=[start, end])
+
+if points == 0:
+    spans = [data.metric_extent(ns, metric, *opt.split("\t")) for opt in chosen]
+    los = [lo for lo, _ in spans if lo is not None]
+    his = [hi for _, hi in spans if hi is not None]
+    where = (f" These series have data from {min(los):%Y-%m-%d %H:%M} to {max(his):%Y-%m-%d %H:%M} UTC."
+             if los and his else "")
+    ui.offer_all_data(f"No datapoints in {timerange.label(start, end)}.{where}", key="mx_all_data")
+    st.stop()
+
+fig.update_layout(title=ui.esc(f"{ns} · {metric}"), yaxis_title=ui.esc(axes[0]) if axes else None)
+if len(axes) > 1:
+    fig.update_layout(yaxis2={"title": ui.esc(", ".join(axes[1:])), "overlaying": "y", "side": "right",
+                              "showgrid": False})
+ui.utc_axis(fig, start, end)
 ui.chart(fig, key="mx_chart")
 
-if show_alarms:
-    rows = [a for opt in chosen for a in data.metric_thresholds(ns, metric, opt.split("\t")[0])]
-    if rows:
-        st.subheader("Alarms on these series")
-        ui.table(rows)
+if alarm_rows:
+    st.subheader("Alarms on these series")
+    ui.table(alarm_rows)

@@ -74,7 +74,7 @@ def test_metrics_period_override_and_several_series(all_data, app_env):
     assert shown(at)["Period"] == "1 h"
     assert shown(at)["Tier"] == "1h"
     names = [t["name"] for t in chart(at)["data"]]
-    lines = [n for n in names if not n.startswith("band") and not n.endswith("upper")]
+    lines = [n for n in names if not n.startswith(("band", "alarm ")) and not n.endswith("upper")]
     assert sorted(lines) == sorted(f"InstanceId={i} · {s}" for i in ("i-0aaa", "i-0bbb")
                                    for s in ("Average", "Maximum"))
     hourly = cpu(app_env, "i-0bbb").group_by_dynamic("timestamp", every="1h").agg(pl.col("max").max())
