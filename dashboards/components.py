@@ -25,14 +25,15 @@ LEVEL_HEX = {"critical": "#7b1fa2", "high": "#d62728", "medium": "#ff7f0e", "low
              "informational": "#9e9e9e"}
 
 
-def sidebar_time_picker() -> tuple[datetime, datetime]:
+def sidebar_time_picker(page: str = "overview") -> tuple[datetime, datetime]:
     """Render the shared time-range picker in the sidebar and store the range in session state.
 
-    Presets end at the lake's newest data (UTC). Every page reads the result with
-    :func:`time_range`; the widgets live in the entry script, so the choice survives page
-    switches.
+    Presets end at the newest data of the page's own tables (UTC; ``data.PAGE_TABLES``), so each
+    page opens where its data is. Every page reads the result with :func:`time_range`; the
+    widgets live in the entry script, so the choice survives page switches.
     """
-    oldest, newest = data.data_extent()
+    st.session_state["wl_page"] = page
+    oldest, newest, latest, table = data.page_extent(page)
     with st.sidebar:
         st.subheader("Time range (UTC)")
         choice = st.selectbox("Time range", timerange.CHOICES, key=RANGE_KEY,
@@ -49,15 +50,15 @@ def sidebar_time_picker() -> tuple[datetime, datetime]:
             t1 = c2.time_input("End time", end_default.time(), key="wl_t1", step=60)
             custom = (d0, t0 or time(0), d1, t1 or time(0))
         try:
-            start, end = timerange.resolve(choice, oldest=oldest, newest=newest, custom=custom)
+            start, end = timerange.resolve(choice, oldest=oldest, newest=newest, custom=custom, latest=latest)
         except ValueError as exc:
             st.error(str(exc))
             start, end = timerange.resolve(timerange.DEFAULT, oldest=oldest, newest=newest)
         st.caption(timerange.label(start, end))
         if newest is not None:
-            st.caption(f"Newest data: {newest:%Y-%m-%d %H:%M:%S} UTC")
+            st.caption(f"Presets end at the newest {table} data: {newest:%Y-%m-%d %H:%M:%S} UTC")
         else:
-            st.caption("The lake has no data yet.")
+            st.caption("This page's tables have no data yet.")
     st.session_state["wl_start"], st.session_state["wl_end"] = start, end
     return start, end
 
@@ -66,8 +67,8 @@ def time_range() -> tuple[datetime, datetime]:
     """The range chosen in the sidebar (the default preset if the picker has not run)."""
     start, end = st.session_state.get("wl_start"), st.session_state.get("wl_end")
     if start is None or end is None:
-        oldest, newest = data.data_extent()
-        return timerange.resolve(timerange.DEFAULT, oldest=oldest, newest=newest)
+        _oldest, newest, _latest, _table = data.page_extent(st.session_state.get("wl_page", "overview"))
+        return timerange.resolve(timerange.DEFAULT, oldest=None, newest=newest)
     return start, end
 
 

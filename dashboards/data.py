@@ -24,6 +24,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboards import timerange
 from dashboards.lakedb import LakeDB, fingerprint
 from dashboards.queries import alarms as q_al
 from dashboards.queries import cloudtrail as q_ct
@@ -161,22 +162,46 @@ def run(name: str, *args: Any) -> Any:
 
 # -- lake-wide ---------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _extent(root: str, ver: str) -> tuple[datetime | None, datetime | None]:
-    d = _db(root, ver)
-    los, his = [], []
-    for table in ("cloudtrail", "metrics", "logs", "records"):
-        lo, hi = d.time_extent(table)
-        if lo is not None:
-            los.append(lo)
-        if hi is not None:
-            his.append(hi)
-    return (min(los) if los else None), (max(his) if his else None)
+PAGE_TABLES: dict[str, tuple[str, ...]] = {
+    "overview": ("cloudtrail", "metrics", "logs", "records"),
+    "metrics": ("metrics", "metrics_1h"),
+    "alarms": ("alarm_history",),
+    "anomalies": ("anomalies", "insights"),
+    "cloudtrail": ("cloudtrail",),
+    "findings": ("findings",),
+    "investigate": ("cloudtrail", "logs"),
+}
+"""The tables each page shows. Its preset ranges end at the newest data of these tables, leaving
+out a table whose data ends days after all the others (:func:`dashboards.timerange.common_newest`:
+the Kinesis records a demo stamps with the wall clock do not move the page off the sample data);
+"All data" spans them and every raw table, so it is the same range on every page."""
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _table_extent(root: str, ver: str, table: str) -> tuple[datetime | None, datetime | None, datetime | None]:
+    e = _db(root, ver).extent(table)
+    return e.oldest, e.newest, e.latest
+
+
+def page_extent(page: str) -> tuple[datetime | None, datetime | None, datetime | None, str | None]:
+    """``(oldest, anchor, latest, anchor_table)`` for a page (see :data:`PAGE_TABLES`): presets end
+    at ``anchor``, the newest data of the page's tables (:data:`PAGE_TABLES`; None, with no
+    table, when none has any); "All data" runs from ``oldest`` to ``latest`` over the page's and the raw
+    tables."""
+    tables = PAGE_TABLES.get(page, PAGE_TABLES["overview"])
+    every = dict.fromkeys([*tables, *PAGE_TABLES["overview"]])
+    extents = {t: _table_extent(lake_root(), version(), t) for t in every}
+    anchor = timerange.common_newest({t: extents[t][1] for t in tables if extents[t][1] is not None})
+    olds = [e[0] for e in extents.values() if e[0] is not None]
+    lates = [e[2] for e in extents.values() if e[2] is not None]
+    return (min(olds) if olds else None, anchor[1] if anchor else None, max(lates) if lates else None,
+            anchor[0] if anchor else None)
 
 
 def data_extent() -> tuple[datetime | None, datetime | None]:
     """Oldest and newest event time over the raw tables (None, None on an empty lake)."""
-    return _extent(lake_root(), version())
+    oldest, _anchor, latest, _table = page_extent("overview")
+    return oldest, latest
 
 
 def has(view: str) -> bool:
