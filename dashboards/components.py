@@ -176,6 +176,18 @@ def offer_all_data(message: str, key: str) -> None:
     st.button("Show all data", key=key, on_click=_set_range, args=(timerange.ALL,))
 
 
+def empty_in_range(what: str, table: str, key: str, hint: str = "") -> None:
+    """The empty state of a section with nothing in the selected range: it says where the
+    table's data is and offers "All data", or — when the table is empty — how to fill it."""
+    oldest, latest = data.table_extent(table)
+    start, end = time_range()
+    if oldest is None or latest is None:
+        no_data(what, hint)
+        return
+    offer_all_data(f"No {what} in {timerange.label(start, end)}. There are {what} from "
+                   f"{oldest:%Y-%m-%d %H:%M} to {latest:%Y-%m-%d %H:%M} UTC.", key=key)
+
+
 def _set_range(choice: str) -> None:
     st.session_state[RANGE_KEY] = choice
 

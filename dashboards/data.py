@@ -198,6 +198,12 @@ def page_extent(page: str) -> tuple[datetime | None, datetime | None, datetime |
             anchor[0] if anchor else None)
 
 
+def table_extent(table: str) -> tuple[datetime | None, datetime | None]:
+    """Oldest and very newest event time of one time-partitioned table (None, None when empty)."""
+    oldest, _newest, latest = _table_extent(lake_root(), version(), table)
+    return oldest, latest
+
+
 def data_extent() -> tuple[datetime | None, datetime | None]:
     """Oldest and newest event time over the raw tables (None, None on an empty lake)."""
     oldest, _anchor, latest, _table = page_extent("overview")

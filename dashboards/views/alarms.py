@@ -36,7 +36,7 @@ for i in range(0, len(rows), per_row):
 st.subheader("Timeline")
 segments = data.alarm_intervals(start, end)
 if segments.height == 0:
-    ui.no_data("state changes in the selected range")
+    ui.empty_in_range("alarm state changes", "alarm_history", key="al_all_data")
 else:
     shown = segments.with_columns(segments["alarm_name"].map_elements(ui.esc, return_dtype=str),
                                   segments["reason"].map_elements(ui.esc, return_dtype=str))

@@ -46,7 +46,10 @@ for col, (label, key) in zip(cols, [("Events", "events"), ("Errors", "errors"),
     col.metric(label, ui.count(summ[key]))
 
 if summ["events"] == 0:
-    ui.no_data("events match these filters in the selected range")
+    if any(selected.values()) or outcome != data.OUTCOMES[0]:
+        ui.no_data("events match these filters in the selected range", "Clear a filter to widen the search.")
+    else:
+        ui.empty_in_range("CloudTrail events", "cloudtrail", key="ct_all_data")
     st.stop()
 
 bucket = timerange.bucket_seconds(start, end)

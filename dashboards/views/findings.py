@@ -13,7 +13,7 @@ start, end = ui.time_range()
 
 counts = data.finding_counts(start, end)
 if counts.height == 0:
-    ui.no_data("findings in the selected range", "Run the detections with `watchlake detect`.")
+    ui.empty_in_range("findings", "findings", key="fi_all_data", hint="Run the detections with `watchlake detect`.")
     st.stop()
 
 cols = st.columns(len(data.FINDING_LEVELS))

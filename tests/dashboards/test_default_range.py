@@ -138,3 +138,27 @@ def test_findings_default_range_holds_the_newest_findings(stray_at, stray_lake):
     assert at.session_state["wl_end"] == end
     want = f.filter(pl.col("time") >= end - timedelta(hours=24))
     assert sum(int(m.value.replace(",", "")) for m in at.metric) == want.height
+
+
+@pytest.mark.parametrize(("page", "button", "table"), [
+    ("overview", "ov_all_events", "cloudtrail"), ("metrics", "mx_all_data", None),
+    ("alarms", "al_all_data", None), ("anomalies", "an_all_data", "anomalies"),
+    ("cloudtrail", "ct_all_data", "cloudtrail"), ("findings", "fi_all_data", "findings")])
+def test_an_empty_range_says_what_exists_and_offers_it(at, app_env, page, button, table):
+    from datetime import date, time
+
+    at.sidebar.selectbox(key="wl_range").select("Custom (UTC)").run()
+    at.sidebar.date_input(key="wl_d0").set_value(date(2026, 10, 1))
+    at.sidebar.time_input(key="wl_t0").set_value(time(0, 0))
+    at.sidebar.date_input(key="wl_d1").set_value(date(2026, 10, 2))
+    at.switch_page(f"views/{page}.py").run()
+    assert not at.exception
+    infos = [i.value.replace("\\", "") for i in at.info]
+    assert any(" from 2026-11-" in i and "UTC" in i for i in infos), infos
+    if table is not None:  # the exact span of the table, read from the fixture's input
+        col = {"cloudtrail": "eventTime", "anomalies": "timestamp", "findings": "time"}[table]
+        f = pl.from_arrow(getattr(app_env, table))[col]
+        assert any(f"from {f.min():%Y-%m-%d %H:%M} to {f.max():%Y-%m-%d %H:%M} UTC" in i for i in infos), infos
+    at.button(key=button).click().run()
+    assert at.sidebar.selectbox(key="wl_range").value == "All data"
+    assert not any("There are" in i.value for i in at.info)
