@@ -356,10 +356,23 @@ def run_sql(sql: str) -> dict[str, Any]:
     return run("inv.sql", sql, bound, max_rows)
 
 
-@st.cache_data(show_spinner=False)
-def investigations() -> dict[str, dict[str, Any]]:
-    """The saved investigations: name → description and parameters."""
+@st.cache_data(show_spinner=False, max_entries=8)
+def _investigations(signature: tuple[tuple[str, int, int], ...]) -> dict[str, dict[str, Any]]:
     return q_inv.catalog()
+
+
+def investigations() -> dict[str, dict[str, Any]]:
+    """The saved investigations, built-in and the user's own: name → description, kind and
+    parameters. Re-read whenever a file in the user's folder is added, changed or removed; raises
+    InputError (one line naming file and field) for a malformed file."""
+    from pathlib import Path
+
+    folder = q_inv.user_folder()
+    sig: tuple[tuple[str, int, int], ...] = ()
+    if folder and Path(folder).is_dir():
+        sig = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                           for p in Path(folder).iterdir() if p.is_file()))
+    return _investigations((("", hash(folder), 0), *sig))
 
 
 def run_investigation(name: str, values: tuple[tuple[str, str], ...]) -> dict[str, Any]:

@@ -106,6 +106,7 @@ class QuerySettings:
 
     default_bound_hours: int = 24
     max_rows: int = 10_000
+    investigations_dir: str = ""  # folder of the user's own saved investigations ("" = built-in only)
 
     def validate(self) -> None:
         _range("query.default_bound_hours", self.default_bound_hours, 1, 24 * 3650)

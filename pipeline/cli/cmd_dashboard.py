@@ -66,6 +66,9 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         raise ConfigError("--refresh", "must not be negative", refresh)
     lake = Lake(args.dashboard_lake, endpoint_url=settings.lake.s3_endpoint_url,
                 region=settings.lake.s3_region) if args.dashboard_lake else ctx.lake
+    from pipeline.query.investigations import catalog
+
+    catalog(user_folder=settings.query.investigations_dir)  # a bad saved investigation stops start-up
     if not port_free(args.address, port):
         raise ConfigError("--port", f"port {port} on {args.address} is already in use; pick another", port)
     env = {**os.environ, "WATCHLAKE_DASHBOARD_LAKE": lake.root,
