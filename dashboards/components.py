@@ -188,6 +188,31 @@ def empty_in_range(what: str, table: str, key: str, hint: str = "") -> None:
                    f"{oldest:%Y-%m-%d %H:%M} to {latest:%Y-%m-%d %H:%M} UTC.", key=key)
 
 
+def from_url(keys: dict[str, type]) -> None:
+    """Seed widget state from the page URL (``st.query_params``) once per session, so a shared
+    link reproduces the view: ``keys`` maps widget key → ``list`` (multi-value) or ``str``."""
+    seeded = st.session_state.setdefault("_wl_url_seeded", set())
+    for key, kind in keys.items():
+        if key in seeded:
+            continue
+        seeded.add(key)
+        if key in st.query_params and key not in st.session_state:
+            st.session_state[key] = st.query_params.get_all(key) if kind is list else st.query_params[key]
+
+
+def to_url(keys: list[str]) -> None:
+    """Mirror widget state into the URL (empty values are left out)."""
+    for key in keys:
+        value = st.session_state.get(key)
+        if value in (None, "", [], ()):
+            if key in st.query_params:
+                del st.query_params[key]
+        elif isinstance(value, list | tuple):
+            st.query_params[key] = [str(v) for v in value]
+        else:
+            st.query_params[key] = str(value)
+
+
 def _set_range(choice: str) -> None:
     st.session_state[RANGE_KEY] = choice
 

@@ -32,6 +32,7 @@ from dashboards.queries import detections as q_de
 from dashboards.queries import investigate as q_inv
 from dashboards.queries import metrics as q_mx
 from dashboards.queries import overview as q_ov
+from dashboards.queries import triage as q_tr
 from pipeline.lake import Lake
 
 LAKE_ENV = "WATCHLAKE_DASHBOARD_LAKE"
@@ -143,6 +144,8 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "de.anomaly_summary": q_de.anomaly_summary,
     "de.anomaly_series": q_de.anomaly_series,
     "de.insights": q_de.insights,
+    "tr.triaged": q_tr.triaged,
+    "tr.suppressions": q_tr.suppressions,
     "inv.sql": q_inv.run_sql,
     "inv.saved": q_inv.run_saved,
     "inv.changes": q_inv.what_changed,
@@ -323,6 +326,44 @@ def finding_counts(start: datetime, end: datetime) -> Any:
 
 def finding_events(finding_id: str) -> Any:
     return run("de.finding_events", finding_id)
+
+
+FINDING_STATES = ("new", "acknowledged", "resolved", "false_positive")
+GROUP_WINDOWS = q_tr.GROUP_WINDOWS
+group_findings = q_tr.grouped
+
+
+def triaged_findings(start: datetime, end: datetime, levels: tuple[str, ...] = (),
+                     rules: tuple[str, ...] = ()) -> Any:
+    """Findings in the range with their triage state and suppression (see ``queries.triage``)."""
+    return run("tr.triaged", start, end, levels, rules)
+
+
+def finding_suppressions() -> Any:
+    return run("tr.suppressions")
+
+
+def set_triage(finding_ids: list[str], state: str, who: str, note: str = "") -> int:
+    """Record a triage decision in the lake and make the next run see it at once."""
+    from pipeline.detections.triage import set_state
+
+    n = set_state(_lake(lake_root()), finding_ids, state, who, note)
+    invalidate_listing()
+    return n
+
+
+def add_suppression(rule_id: str, reason: str, who: str, principal: str | None, source_ip: str | None) -> None:
+    from pipeline.detections.triage import suppress
+
+    suppress(_lake(lake_root()), rule_id, reason, who, principal=principal, source_ip=source_ip)
+    invalidate_listing()
+
+
+def remove_suppression(suppression_id: str, who: str) -> None:
+    from pipeline.detections.triage import unsuppress
+
+    unsuppress(_lake(lake_root()), suppression_id, who)
+    invalidate_listing()
 
 
 def anomalies(start: datetime, end: datetime) -> Any:

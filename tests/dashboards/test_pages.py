@@ -41,6 +41,11 @@ def arr(v) -> list:
     return list(v)
 
 
+def frame_with(at, column: str):
+    """The first table on the page that has ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 def chart(at, i: int = 0) -> dict:
     return json.loads(at.get("plotly_chart")[i].proto.spec)
 
@@ -149,11 +154,11 @@ def test_findings_by_severity_and_matching_events(all_data, app_env):
     for level in ("high", "medium", "low", "critical"):
         assert shown(at)[level.capitalize()] == expect.fmt(f.filter(pl.col("level") == level).height)
     at.multiselect(key="fi_levels").select("high").run()
-    table = at.dataframe[0].value
+    table = frame_with(at, "finding_id")
     assert sorted(table["finding_id"]) == sorted(f.filter(pl.col("level") == "high")["finding_id"])
     first = table["finding_id"][0]
-    at.selectbox(key="fi_pick").select(first).run()
-    events = at.dataframe[1].value
+    at.selectbox(key="fi_pick").set_value(first).run()
+    events = frame_with(at, "eventID")
     want = f.filter(pl.col("finding_id") == first)["event_ids"][0].to_list()
     assert sorted(events["eventID"]) == sorted(want)
 
