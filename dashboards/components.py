@@ -34,20 +34,23 @@ def sidebar_time_picker(page: str = "overview") -> tuple[datetime, datetime]:
     """
     st.session_state["wl_page"] = page
     oldest, newest, latest, table = data.page_extent(page)
+    _range_from_url()
+    st.session_state.setdefault(RANGE_KEY, timerange.DEFAULT)
     with st.sidebar:
         st.subheader("Time range (UTC)")
-        choice = st.selectbox("Time range", timerange.CHOICES, key=RANGE_KEY,
-                              index=timerange.CHOICES.index(timerange.DEFAULT),
-                              label_visibility="collapsed")
+        choice = st.selectbox("Time range", timerange.CHOICES, key=RANGE_KEY, label_visibility="collapsed")
         custom = None
         if choice == timerange.CUSTOM:
             end_default = timerange.anchor(newest)
             start_default = end_default - timedelta(days=1)
+            for key, value in (("wl_d0", start_default.date()), ("wl_t0", start_default.time()),
+                               ("wl_d1", end_default.date()), ("wl_t1", end_default.time())):
+                st.session_state.setdefault(key, value)
             c1, c2 = st.columns(2)
-            d0 = c1.date_input("Start date", start_default.date(), key="wl_d0")
-            t0 = c2.time_input("Start time", start_default.time(), key="wl_t0", step=60)
-            d1 = c1.date_input("End date", end_default.date(), key="wl_d1")
-            t1 = c2.time_input("End time", end_default.time(), key="wl_t1", step=60)
+            d0 = c1.date_input("Start date", key="wl_d0")
+            t0 = c2.time_input("Start time", key="wl_t0", step=60)
+            d1 = c1.date_input("End date", key="wl_d1")
+            t1 = c2.time_input("End time", key="wl_t1", step=60)
             custom = (d0, t0 or time(0), d1, t1 or time(0))
         try:
             start, end = timerange.resolve(choice, oldest=oldest, newest=newest, custom=custom, latest=latest)
@@ -60,7 +63,47 @@ def sidebar_time_picker(page: str = "overview") -> tuple[datetime, datetime]:
         else:
             st.caption("This page's tables have no data yet.")
     st.session_state["wl_start"], st.session_state["wl_end"] = start, end
+    _range_to_url(choice, start, end)
     return start, end
+
+
+def _range_from_url() -> None:
+    """``?range=Custom (UTC)&from=…&to=…`` (ISO, UTC) or ``?range=Last 6 hours`` → the picker."""
+    last = st.session_state.setdefault("_wl_url", {})
+    want = st.query_params.get("range")
+    if want not in timerange.CHOICES:
+        return
+    span = (st.query_params.get("from"), st.query_params.get("to"))
+    if (want, span if want == timerange.CUSTOM else None) == last.get("range"):
+        return
+    if want == timerange.CUSTOM:
+        try:
+            t0, t1 = (datetime.fromisoformat(str(v).replace("Z", "+00:00")).astimezone(UTC) for v in span)
+        except (TypeError, ValueError):
+            return
+        st.session_state.update({"wl_d0": t0.date(), "wl_t0": t0.time().replace(second=0, microsecond=0),
+                                 "wl_d1": t1.date(), "wl_t1": t1.time().replace(second=0, microsecond=0)})
+    st.session_state[RANGE_KEY] = want
+    last["range"] = (want, span if want == timerange.CUSTOM else None)
+
+
+def _range_to_url(choice: str, start: datetime, end: datetime) -> None:
+    last = st.session_state.setdefault("_wl_url", {})
+    st.query_params["range"] = choice
+    if choice == timerange.CUSTOM:
+        span = (f"{start:%Y-%m-%dT%H:%MZ}", f"{end:%Y-%m-%dT%H:%MZ}")
+        st.query_params["from"], st.query_params["to"] = span
+        last["range"] = (choice, span)
+    else:
+        for key in ("from", "to"):
+            if key in st.query_params:
+                del st.query_params[key]
+        last["range"] = (choice, None)
+
+
+def range_link(start: datetime, end: datetime) -> dict[str, str]:
+    """Query parameters that open a page on the custom range ``[start, end)``."""
+    return {"range": timerange.CUSTOM, "from": f"{start:%Y-%m-%dT%H:%MZ}", "to": f"{end:%Y-%m-%dT%H:%MZ}"}
 
 
 def time_range() -> tuple[datetime, datetime]:
@@ -188,29 +231,46 @@ def empty_in_range(what: str, table: str, key: str, hint: str = "") -> None:
                    f"{oldest:%Y-%m-%d %H:%M} to {latest:%Y-%m-%d %H:%M} UTC.", key=key)
 
 
-def from_url(keys: dict[str, type]) -> None:
-    """Seed widget state from the page URL (``st.query_params``) once per session, so a shared
-    link reproduces the view: ``keys`` maps widget key → ``list`` (multi-value) or ``str``."""
-    seeded = st.session_state.setdefault("_wl_url_seeded", set())
+def from_url(keys: dict[str, Any]) -> None:
+    """Seed widget state from the page URL (``st.query_params``) whenever the URL carries a value
+    this session did not write itself — a pasted link or a cross-page link — so a link
+    reproduces the view. ``keys`` maps widget key → ``list`` (multi-value) or a converter from
+    the URL text (``str``, ``int`` …); a value the converter refuses is ignored."""
+    last = st.session_state.setdefault("_wl_url", {})
     for key, kind in keys.items():
-        if key in seeded:
+        if key not in st.query_params:
             continue
-        seeded.add(key)
-        if key in st.query_params and key not in st.session_state:
-            st.session_state[key] = st.query_params.get_all(key) if kind is list else st.query_params[key]
+        try:
+            value = st.query_params.get_all(key) if kind is list else kind(st.query_params[key])
+        except (TypeError, ValueError):
+            continue
+        if last.get(key) != value:
+            st.session_state[key] = value
+            last[key] = value
 
 
 def to_url(keys: list[str]) -> None:
-    """Mirror widget state into the URL (empty values are left out)."""
+    """Mirror widget state into the URL (empty values are left out), remembering what was
+    written so :func:`from_url` does not re-apply it."""
+    last = st.session_state.setdefault("_wl_url", {})
     for key in keys:
         value = st.session_state.get(key)
-        if value in (None, "", [], ()):
+        if value is None or value == "" or value == [] or value == ():
             if key in st.query_params:
                 del st.query_params[key]
-        elif isinstance(value, list | tuple):
+            last.pop(key, None)
+            continue
+        if isinstance(value, list | tuple):
             st.query_params[key] = [str(v) for v in value]
+            last[key] = [str(v) for v in value]
         else:
             st.query_params[key] = str(value)
+            last[key] = value
+
+
+def period_or_auto(text: str) -> int | str:
+    """A Metrics period from the URL: ``auto`` or whole seconds."""
+    return "auto" if text == "auto" else int(text)
 
 
 def _set_range(choice: str) -> None:

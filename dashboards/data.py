@@ -137,6 +137,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "al.history": q_al.history,
     "al.intervals": q_al.intervals,
     "al.trees": q_al.composite_trees,
+    "al.definition": q_al.definition,
     "de.findings": q_de.findings,
     "de.finding_counts": q_de.finding_counts,
     "de.finding_events": q_de.finding_events,
@@ -149,6 +150,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "inv.sql": q_inv.run_sql,
     "inv.saved": q_inv.run_saved,
     "inv.changes": q_inv.what_changed,
+    "inv.changed_before": q_inv.changed_before,
     "inv.alarms": q_inv.metric_alarm_names,
 }
 
@@ -308,6 +310,14 @@ def alarm_history(start: datetime, end: datetime, name: str | None = None) -> An
 
 def alarm_intervals(start: datetime, end: datetime) -> Any:
     return run("al.intervals", start, end)
+
+
+def alarm_definition(name: str) -> dict[str, Any] | None:
+    return run("al.definition", name)
+
+
+def changed_before(alarm: str, at: datetime, hours: int) -> dict[str, Any]:
+    return run("inv.changed_before", alarm, at, hours)
 
 
 def alarm_trees() -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from dashboards.lakedb import LakeDB
@@ -64,6 +65,17 @@ def metric_alarm_names(db: LakeDB) -> list[str]:
         return (0 if st is not None and st.state_value == "ALARM" else 1, name)
 
     return sorted((a.name for a in store.metric_alarms()), key=rank)
+
+
+def changed_before(db: LakeDB, alarm: str, at: datetime, hours: int) -> dict[str, Any]:
+    """CloudTrail writes on the alarm's resources in the hours before its last transition to
+    ALARM at or before ``at``."""
+    from datetime import timedelta
+
+    from pipeline.query.changes import alarm_moment
+    from pipeline.query.changes import what_changed as changes
+
+    return _result(lambda: changes(db.lake, alarm_moment(db.lake, alarm, at), lookback=timedelta(hours=hours)))
 
 
 def what_changed(db: LakeDB, alarm: str, hours: int) -> dict[str, Any]:

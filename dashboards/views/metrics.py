@@ -16,9 +16,11 @@ from dashboards import data, timerange
 
 ALARM_POINTS = 10_080
 """Points allowed for an alarm's own view (a week of 1-minute periods)."""
+URL_KEYS = {"mx_ns": str, "mx_metric": str, "mx_dims": list, "mx_stats": list, "mx_period": ui.period_or_auto}
 
 st.title("Metrics explorer")
 start, end = ui.time_range()
+ui.from_url(URL_KEYS)
 
 catalog = data.metric_series()
 if catalog.height == 0:
@@ -30,9 +32,14 @@ if catalog.height == 0:
 
 c1, c2, c3 = st.columns([1, 1, 2])
 namespaces = sorted(set(catalog["namespace"]))
+if st.session_state.get("mx_ns") not in namespaces:
+    st.session_state.pop("mx_ns", None)
 ns = c1.selectbox("Namespace", namespaces, key="mx_ns")
 in_ns = catalog.filter(catalog["namespace"] == ns)
-metric = c2.selectbox("Metric", sorted(set(in_ns["metric_name"])), key="mx_metric")
+metric_names = sorted(set(in_ns["metric_name"]))
+if st.session_state.get("mx_metric") not in metric_names:
+    st.session_state.pop("mx_metric", None)
+metric = c2.selectbox("Metric", metric_names, key="mx_metric")
 candidates = in_ns.filter(in_ns["metric_name"] == metric)
 options = [f"{d}\t{u}" for d, u in zip(candidates["dimensions"], candidates["unit"])]
 many_units = len(set(candidates["unit"])) > 1
@@ -50,13 +57,18 @@ chosen = c3.multiselect("Dimensions (one line per series)", options, key="mx_dim
                         format_func=series_label)
 
 c4, c5, c6, c7 = st.columns([2, 1, 1, 1])
-stats = c4.multiselect("Statistics", data.METRIC_STATISTICS, default=["Average"], key="mx_stats")
+st.session_state.setdefault("mx_stats", ["Average"])
+st.session_state["mx_stats"] = [s for s in st.session_state["mx_stats"] if s in data.METRIC_STATISTICS]
+if st.session_state.get("mx_period", "auto") not in ["auto", *data.METRIC_PERIODS]:
+    st.session_state.pop("mx_period")
+stats = c4.multiselect("Statistics", data.METRIC_STATISTICS, key="mx_stats")
 period_choice = c5.selectbox("Period", ["auto", *data.METRIC_PERIODS], key="mx_period",
                              format_func=lambda p: "auto" if p == "auto" else ui.period_label(p))
 show_band = c6.toggle("Anomaly band", value=True, key="mx_band")
 k = c7.number_input("Band width (σ)", min_value=0.5, max_value=10.0, value=2.0, step=0.5, key="mx_k")
 show_alarms = c6.toggle("Alarm thresholds", value=True, key="mx_alarms")
 
+ui.to_url(list(URL_KEYS))
 if not chosen or not stats:
     st.info("Pick at least one series and one statistic.")
     st.stop()
