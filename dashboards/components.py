@@ -164,9 +164,10 @@ def age(ts: datetime | None, now: datetime | None = None) -> str:
     return f"{minutes}m {rest % 60}s"
 
 
-def table(frame: Any, **kwargs: Any) -> None:
-    """A full-width data table (values are rendered as text by the grid)."""
-    st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
+def table(frame: Any, **kwargs: Any) -> Any:
+    """A full-width data table (values are rendered as text by the grid); returns what
+    ``st.dataframe`` returns (the selection when ``on_select`` is given)."""
+    return st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
 
 
 def esc(values: Any) -> Any:
@@ -188,8 +189,7 @@ def esc(values: Any) -> Any:
 def time_bars(fig: Any, start: datetime, end: datetime, bucket: int) -> Any:
     """Give a bar chart over time buckets its real bar width and the whole selected range."""
     fig.update_traces(width=bucket * 1000 * 0.9, offset=0)
-    fig.update_xaxes(range=[start, end], title=None)
-    return fig
+    return utc_axis(fig, start, end)
 
 
 def chart(fig: Any, key: str) -> None:

@@ -35,7 +35,7 @@ else:
                              marker={"color": "#d62728", "size": 9},
                              customdata=hits["score"], hovertemplate="score %{customdata:.2f}"))
     fig.update_layout(title=ui.esc(sid))
-    fig.update_xaxes(range=[start, end])
+    ui.utc_axis(fig, start, end)
     ui.chart(fig, key="an_chart")
     st.markdown("**Most anomalous points**")
     ui.table(data.anomalies(start, end))
