@@ -29,6 +29,6 @@ PAGES = [
 
 page = st.navigation(PAGES)
 data.pin_version()
-components.sidebar_time_picker()
+components.sidebar_time_picker(page.url_path or "overview")
 components.auto_refresh()
 page.run()

@@ -24,6 +24,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboards import timerange
 from dashboards.lakedb import LakeDB, fingerprint
 from dashboards.queries import alarms as q_al
 from dashboards.queries import cloudtrail as q_ct
@@ -31,6 +32,7 @@ from dashboards.queries import detections as q_de
 from dashboards.queries import investigate as q_inv
 from dashboards.queries import metrics as q_mx
 from dashboards.queries import overview as q_ov
+from dashboards.queries import triage as q_tr
 from pipeline.lake import Lake
 
 LAKE_ENV = "WATCHLAKE_DASHBOARD_LAKE"
@@ -130,10 +132,12 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "mx.series": q_mx.series,
     "mx.data": q_mx.data,
     "mx.thresholds": q_mx.thresholds,
+    "mx.extent": q_mx.extent,
     "al.states": q_al.states,
     "al.history": q_al.history,
     "al.intervals": q_al.intervals,
     "al.trees": q_al.composite_trees,
+    "al.definition": q_al.definition,
     "de.findings": q_de.findings,
     "de.finding_counts": q_de.finding_counts,
     "de.finding_events": q_de.finding_events,
@@ -141,9 +145,12 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "de.anomaly_summary": q_de.anomaly_summary,
     "de.anomaly_series": q_de.anomaly_series,
     "de.insights": q_de.insights,
+    "tr.triaged": q_tr.triaged,
+    "tr.suppressions": q_tr.suppressions,
     "inv.sql": q_inv.run_sql,
     "inv.saved": q_inv.run_saved,
     "inv.changes": q_inv.what_changed,
+    "inv.changed_before": q_inv.changed_before,
     "inv.alarms": q_inv.metric_alarm_names,
 }
 
@@ -160,22 +167,52 @@ def run(name: str, *args: Any) -> Any:
 
 # -- lake-wide ---------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _extent(root: str, ver: str) -> tuple[datetime | None, datetime | None]:
-    d = _db(root, ver)
-    los, his = [], []
-    for table in ("cloudtrail", "metrics", "logs", "records"):
-        lo, hi = d.time_extent(table)
-        if lo is not None:
-            los.append(lo)
-        if hi is not None:
-            his.append(hi)
-    return (min(los) if los else None), (max(his) if his else None)
+PAGE_TABLES: dict[str, tuple[str, ...]] = {
+    "overview": ("cloudtrail", "metrics", "logs", "records"),
+    "metrics": ("metrics", "metrics_1h"),
+    "alarms": ("alarm_history",),
+    "anomalies": ("anomalies", "insights"),
+    "cloudtrail": ("cloudtrail",),
+    "findings": ("findings",),
+    "investigate": ("cloudtrail", "logs"),
+}
+"""The tables each page shows. Its preset ranges end at the newest data of these tables, leaving
+out a table whose data ends days after all the others (:func:`dashboards.timerange.common_newest`:
+the Kinesis records a demo stamps with the wall clock do not move the page off the sample data);
+"All data" spans them and every raw table, so it is the same range on every page."""
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _table_extent(root: str, ver: str, table: str) -> tuple[datetime | None, datetime | None, datetime | None]:
+    e = _db(root, ver).extent(table)
+    return e.oldest, e.newest, e.latest
+
+
+def page_extent(page: str) -> tuple[datetime | None, datetime | None, datetime | None, str | None]:
+    """``(oldest, anchor, latest, anchor_table)`` for a page (see :data:`PAGE_TABLES`): presets end
+    at ``anchor``, the newest data of the page's tables (:data:`PAGE_TABLES`; None, with no
+    table, when none has any); "All data" runs from ``oldest`` to ``latest`` over the page's and the raw
+    tables."""
+    tables = PAGE_TABLES.get(page, PAGE_TABLES["overview"])
+    every = dict.fromkeys([*tables, *PAGE_TABLES["overview"]])
+    extents = {t: _table_extent(lake_root(), version(), t) for t in every}
+    anchor = timerange.common_newest({t: extents[t][1] for t in tables if extents[t][1] is not None})
+    olds = [e[0] for e in extents.values() if e[0] is not None]
+    lates = [e[2] for e in extents.values() if e[2] is not None]
+    return (min(olds) if olds else None, anchor[1] if anchor else None, max(lates) if lates else None,
+            anchor[0] if anchor else None)
+
+
+def table_extent(table: str) -> tuple[datetime | None, datetime | None]:
+    """Oldest and very newest event time of one time-partitioned table (None, None when empty)."""
+    oldest, _newest, latest = _table_extent(lake_root(), version(), table)
+    return oldest, latest
 
 
 def data_extent() -> tuple[datetime | None, datetime | None]:
     """Oldest and newest event time over the raw tables (None, None on an empty lake)."""
-    return _extent(lake_root(), version())
+    oldest, _anchor, latest, _table = page_extent("overview")
+    return oldest, latest
 
 
 def has(view: str) -> bool:
@@ -242,8 +279,13 @@ def metric_series() -> Any:
 
 
 def metric_data(namespace: str, metric_name: str, dimensions: str, stat: str, start: datetime,
-                end: datetime, period: int | None, unit: str | None) -> dict[str, Any]:
-    return run("mx.data", namespace, metric_name, dimensions, stat, start, end, period, unit)
+                end: datetime, period: int | None, unit: str | None, max_points: int = 1440) -> dict[str, Any]:
+    return run("mx.data", namespace, metric_name, dimensions, stat, start, end, period, unit, max_points)
+
+
+def metric_extent(namespace: str, metric_name: str, dimensions: str,
+                  unit: str | None) -> tuple[datetime | None, datetime | None]:
+    return run("mx.extent", namespace, metric_name, dimensions, unit)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -270,6 +312,14 @@ def alarm_intervals(start: datetime, end: datetime) -> Any:
     return run("al.intervals", start, end)
 
 
+def alarm_definition(name: str) -> dict[str, Any] | None:
+    return run("al.definition", name)
+
+
+def changed_before(alarm: str, at: datetime, hours: int) -> dict[str, Any]:
+    return run("inv.changed_before", alarm, at, hours)
+
+
 def alarm_trees() -> list[dict[str, Any]]:
     return run("al.trees")
 
@@ -286,6 +336,44 @@ def finding_counts(start: datetime, end: datetime) -> Any:
 
 def finding_events(finding_id: str) -> Any:
     return run("de.finding_events", finding_id)
+
+
+FINDING_STATES = ("new", "acknowledged", "resolved", "false_positive")
+GROUP_WINDOWS = q_tr.GROUP_WINDOWS
+group_findings = q_tr.grouped
+
+
+def triaged_findings(start: datetime, end: datetime, levels: tuple[str, ...] = (),
+                     rules: tuple[str, ...] = ()) -> Any:
+    """Findings in the range with their triage state and suppression (see ``queries.triage``)."""
+    return run("tr.triaged", start, end, levels, rules)
+
+
+def finding_suppressions() -> Any:
+    return run("tr.suppressions")
+
+
+def set_triage(finding_ids: list[str], state: str, who: str, note: str = "") -> int:
+    """Record a triage decision in the lake and make the next run see it at once."""
+    from pipeline.detections.triage import set_state
+
+    n = set_state(_lake(lake_root()), finding_ids, state, who, note)
+    invalidate_listing()
+    return n
+
+
+def add_suppression(rule_id: str, reason: str, who: str, principal: str | None, source_ip: str | None) -> None:
+    from pipeline.detections.triage import suppress
+
+    suppress(_lake(lake_root()), rule_id, reason, who, principal=principal, source_ip=source_ip)
+    invalidate_listing()
+
+
+def remove_suppression(suppression_id: str, who: str) -> None:
+    from pipeline.detections.triage import unsuppress
+
+    unsuppress(_lake(lake_root()), suppression_id, who)
+    invalidate_listing()
 
 
 def anomalies(start: datetime, end: datetime) -> Any:
@@ -322,10 +410,23 @@ def run_sql(sql: str) -> dict[str, Any]:
     return run("inv.sql", sql, q.default_bound_hours, q.max_rows, q.timeout_seconds, q.memory_limit_mib)
 
 
-@st.cache_data(show_spinner=False)
-def investigations() -> dict[str, dict[str, Any]]:
-    """The saved investigations: name → description and parameters."""
+@st.cache_data(show_spinner=False, max_entries=8)
+def _investigations(signature: tuple[tuple[str, int, int], ...]) -> dict[str, dict[str, Any]]:
     return q_inv.catalog()
+
+
+def investigations() -> dict[str, dict[str, Any]]:
+    """The saved investigations, built-in and the user's own: name → description, kind and
+    parameters. Re-read whenever a file in the user's folder is added, changed or removed; raises
+    InputError (one line naming file and field) for a malformed file."""
+    from pathlib import Path
+
+    folder = q_inv.user_folder()
+    sig: tuple[tuple[str, int, int], ...] = ()
+    if folder and Path(folder).is_dir():
+        sig = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                           for p in Path(folder).iterdir() if p.is_file()))
+    return _investigations((("", hash(folder), 0), *sig))
 
 
 def run_investigation(name: str, values: tuple[tuple[str, str], ...]) -> dict[str, Any]:

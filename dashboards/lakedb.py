@@ -32,8 +32,13 @@ TIME_COLUMNS: dict[str, str] = {
     "metrics": "timestamp",
     "logs": "timestamp",
     "records": "approximateArrivalTimestamp",
+    "metrics_1h": "timestamp",
+    "alarm_history": "timestamp",
+    "anomalies": "timestamp",
+    "insights": "eventTime",
+    "findings": "time",
 }
-"""The event-time column of each raw table (what the time-range picker filters on)."""
+"""The event-time column of each time-partitioned table (what the time-range picker filters on)."""
 
 VIEW_TABLES: dict[str, str] = {"metrics_raw": "metrics", "rejected": "errors"}
 """Catalogue views whose lake table has another name."""
@@ -67,6 +72,16 @@ def fingerprint(lake: Lake) -> str:
     for f in list_lake_files(lake):
         h.update(f"{f.path}\0{f.bytes}\n".encode())
     return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Extent:
+    """Where a table's data lies: ``oldest`` and ``latest`` event times, and ``newest``, the time
+    a default range ends at (``latest`` unless the newest rows are a far-off stray)."""
+
+    oldest: datetime | None
+    newest: datetime | None
+    latest: datetime | None
 
 
 def _partition_key(path: str) -> tuple[str, ...]:
@@ -120,6 +135,34 @@ class LakeDB:
             return []
         with self._lock:
             return [r[0] for r in self.con.execute(f'DESCRIBE "{view}"').fetchall()]
+
+    def extent(self, table: str) -> Extent:
+        """Where a table's data is: its oldest and very newest event time, and the newest time a
+        default range should end at — the newest partition that is not a far-off stray
+        (:func:`dashboards.timerange.trusted_newest`; row counts come from the Parquet footers)."""
+        from dashboards.timerange import partition_start, trusted_newest
+
+        files = [f.path for f in self.files if f.table == table and f.path.endswith(".parquet")]
+        col = TIME_COLUMNS.get(table)
+        if not files or col is None:
+            return Extent(None, None, None)
+        by_key: dict[tuple[str, ...], list[str]] = {}
+        for p in files:
+            by_key.setdefault(_partition_key(p), []).append(self.lake.uri(p))
+        keys = sorted(k for k in by_key if k)
+        if not keys:
+            lo, hi = self.rows(f'SELECT min("{col}"), max("{col}") FROM read_parquet(?)',
+                               [[u for us in by_key.values() for u in us]])[0]
+            return Extent(lo, hi, hi)
+        counts = dict(self.rows("SELECT file_name, num_rows FROM parquet_file_metadata(?)",
+                                [[u for k in keys for u in by_key[k]]]))
+        parts = [(partition_start(k), sum(int(counts.get(u) or 0) for u in by_key[k])) for k in keys]
+        trusted = keys[trusted_newest(parts)]
+        lo = self.rows(f'SELECT min("{col}") FROM read_parquet(?)', [by_key[keys[0]]])[0][0]
+        hi = self.rows(f'SELECT max("{col}") FROM read_parquet(?)', [by_key[trusted]])[0][0]
+        latest = hi if trusted == keys[-1] else self.rows(f'SELECT max("{col}") FROM read_parquet(?)',
+                                                          [by_key[keys[-1]]])[0][0]
+        return Extent(lo, hi, latest)
 
     def time_extent(self, table: str) -> tuple[datetime | None, datetime | None]:
         """Oldest and newest event time of a raw table, reading only its first and last

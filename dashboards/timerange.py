@@ -40,13 +40,16 @@ def anchor(newest: datetime | None) -> datetime:
 
 
 def resolve(choice: str, *, oldest: datetime | None, newest: datetime | None,
-            custom: tuple[date, time, date, time] | None = None) -> tuple[datetime, datetime]:
+            custom: tuple[date, time, date, time] | None = None,
+            latest: datetime | None = None) -> tuple[datetime, datetime]:
     """``(start, end)`` of a picker choice; raises ValueError for an unknown choice or a custom
-    range that ends before it starts."""
+    range that ends before it starts. Presets end at ``newest`` (the page's anchor); "All data"
+    runs from ``oldest`` to ``latest`` (the very newest row, outliers included; default ``newest``)."""
     end = anchor(newest)
     if choice in PRESETS:
         return shift(end, -timedelta(seconds=PRESETS[choice])), end
     if choice == ALL:
+        end = max(end, anchor(latest)) if latest is not None else end
         start = floor(to_utc(oldest), 60) if oldest is not None else shift(end, -timedelta(days=1))
         return start, end
     if choice == CUSTOM:
@@ -59,6 +62,56 @@ def resolve(choice: str, *, oldest: datetime | None, newest: datetime | None,
             raise ValueError("the end of the range must be after its start")
         return start, stop
     raise ValueError(f"unknown time range {choice!r}")
+
+
+OUTLIER_GAP = timedelta(days=2)
+OUTLIER_SHARE = 0.01
+
+
+def partition_start(values: tuple[str, ...]) -> datetime:
+    """Start of a time partition from its ``dt``/``hour`` or ``month`` values
+    (``("2026-11-09", "07")`` → 2026-11-09 07:00 UTC, ``("2026-11",)`` → 2026-11-01)."""
+    if len(values[0]) == 7:
+        return datetime.strptime(values[0], "%Y-%m").replace(tzinfo=UTC)
+    day = datetime.strptime(values[0], "%Y-%m-%d").replace(tzinfo=UTC)
+    return day + timedelta(hours=int(values[1])) if len(values) > 1 else day
+
+
+def trusted_newest(partitions: list[tuple[datetime, int]], gap: timedelta = OUTLIER_GAP,
+                   share: float = OUTLIER_SHARE) -> int:
+    """Index (into ``partitions``, sorted by start, each ``(start, rows)``) of the newest partition
+    a default range may be anchored on.
+
+    A stray event stamped far in the future (a clock error, a typo) must not move every preset
+    range away from the data. So the newest partitions are dropped while they are cut off from
+    the older ones by more than ``gap`` *and* hold at most ``share`` of all rows together; a live
+    lake's newest hour is contiguous with the hour before it and is always kept. Raises
+    ValueError on an empty list."""
+    if not partitions:
+        raise ValueError("no partitions")
+    total = sum(r for _, r in partitions) or 1
+    keep = len(partitions) - 1
+    tail = 0
+    i = keep
+    while i > 0:
+        tail += partitions[i][1]
+        if tail > share * total:
+            break
+        if partitions[i][0] - partitions[i - 1][0] > gap:
+            keep = i - 1
+        i -= 1
+    return keep
+
+
+def common_newest(newest: dict[str, datetime], gap: timedelta = OUTLIER_GAP) -> tuple[str, datetime] | None:
+    """The table (and its newest time) a page's presets end at: the newest of the tables, after
+    dropping tables whose data ends more than ``gap`` after every other's (e.g. Kinesis records a
+    demo stamped with today's wall clock, beside months-old sample CloudTrail and metrics). None
+    when ``newest`` is empty."""
+    ranked = sorted(newest.items(), key=lambda kv: kv[1], reverse=True)
+    while len(ranked) > 1 and ranked[0][1] - ranked[1][1] > gap:
+        ranked.pop(0)
+    return ranked[0] if ranked else None
 
 
 def bucket_seconds(start: datetime, end: datetime, max_buckets: int = 300) -> int:

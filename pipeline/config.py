@@ -229,6 +229,7 @@ class QuerySettings:
     max_rows: int = 10_000
     timeout_seconds: int = 60  # a console statement is interrupted after this long
     memory_limit_mib: int = 2048  # DuckDB memory limit of a console statement (nothing spills to disk)
+    investigations_dir: str = ""  # folder of the user's own saved investigations ("" = built-in only)
 
     def validate(self) -> None:
         _range("query.default_bound_hours", self.default_bound_hours, 1, 24 * 3650)

@@ -108,3 +108,19 @@ def render_tree(tree: dict[str, Any]) -> str:
 
     walk(tree, "", True, True)
     return "\n".join(lines)
+
+
+def definition(db: LakeDB, name: str) -> dict[str, Any] | None:
+    """A metric alarm's series and evaluation (namespace, metric_name, dimensions as canonical
+    JSON, unit, stat, period, threshold, operator); None for a composite alarm or an unknown name."""
+    from pipeline.alarms.model import MetricAlarm
+    from pipeline.alarms.store import AlarmStore
+    from pipeline.query.metrics import canonical
+
+    for a in AlarmStore(db.lake).metric_alarms():
+        if a.name == name and isinstance(a, MetricAlarm):
+            m = a.metric
+            return {"namespace": m.namespace, "metric_name": m.metric_name,
+                    "dimensions": canonical(m.dimension_dict), "unit": m.unit, "stat": m.stat,
+                    "period": a.period, "threshold": a.threshold, "operator": a.comparison_operator}
+    return None

@@ -31,6 +31,9 @@ DIMENSIONS: dict[str, str] = {
     "errorCode": "errorCode",
 }
 OUTCOMES = ("all", "errors only", "successful only")
+SEARCHED = (f"{PRINCIPAL}, userIdentity.accessKeyId, eventSource, eventName, sourceIPAddress, userAgent, "
+            "errorCode, errorMessage, awsRegion, requestParameters, responseElements, requestID")
+"""What the free-text search looks in."""
 EVENT_COLUMNS = ("eventTime", "principal", "eventSource", "eventName", "awsRegion",
                  "sourceIPAddress", "errorCode", "userAgent", "eventID", "dt")
 
@@ -48,11 +51,14 @@ class CtFilter:
     sourceIPAddress: tuple[str, ...] = ()
     errorCode: tuple[str, ...] = ()
     outcome: str = "all"
+    search: str = ""
+    """An eventID (exact) or text found, case-insensitively, in the principal, API, IP, user
+    agent, error, region, request/response JSON or requestID."""
 
     @property
     def unfiltered(self) -> bool:
         """True when only the time range restricts the events."""
-        return self.outcome == "all" and not any(getattr(self, d) for d in DIMENSIONS)
+        return self.outcome == "all" and not self.search.strip() and not any(getattr(self, d) for d in DIMENSIONS)
 
     def where(self) -> tuple[str, list[Any]]:
         """The WHERE clause (without the keyword) and its parameters."""
@@ -70,6 +76,11 @@ class CtFilter:
             sql.append("errorCode IS NULL")
         elif self.outcome != "all":
             raise ValueError(f"unknown outcome {self.outcome!r}")
+        text = self.search.strip()
+        if text:
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            sql.append(f"(eventID = ? OR concat_ws(' ', {SEARCHED}) ILIKE ? ESCAPE '\\')")
+            params.extend([text, like])
         return " AND ".join(sql), params
 
 

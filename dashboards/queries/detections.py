@@ -24,11 +24,11 @@ def findings(db: LakeDB, start: datetime, end: datetime, levels: tuple[str, ...]
 
     if not db.has("findings"):
         return pl.DataFrame(schema={"time": pl.Datetime("us", "UTC"), "level": pl.String,
-                                    "rule_id": pl.String, "title": pl.String, "principal": pl.String,
-                                    "source_ip": pl.String, "event_count": pl.Int64,
+                                    "rule_id": pl.String, "title": pl.String, "mitre": pl.String,
+                                    "principal": pl.String, "source_ip": pl.String, "event_count": pl.Int64,
                                     "finding_id": pl.String, "last_time": pl.Datetime("us", "UTC")})
-    sql = ("SELECT time, level, rule_id, title, principal, source_ip, event_count, finding_id, last_time "
-           "FROM findings WHERE time >= ? AND time < ?")
+    sql = ("SELECT time, level, rule_id, coalesce(title, rule_id) AS title, array_to_string(mitre, ', ') AS mitre, "
+           "principal, source_ip, event_count, finding_id, last_time FROM findings WHERE time >= ? AND time < ?")
     params: list[Any] = [start, end]
     if levels:
         sql += f" AND level IN ({', '.join('?' * len(levels))})"
@@ -44,11 +44,11 @@ def finding_counts(db: LakeDB, start: datetime, end: datetime) -> pl.DataFrame:
     import polars as pl
 
     if not db.has("findings"):
-        return pl.DataFrame(schema={"rule_id": pl.String, "level": pl.String, "findings": pl.Int64,
-                                    "events": pl.Int64})
-    return db.df("SELECT rule_id, level, count(*) AS findings, sum(event_count)::BIGINT AS events "
-                  f"FROM findings WHERE time >= ? AND time < ? GROUP BY ALL ORDER BY min({_LEVEL_ORDER}), "
-                  "findings DESC, rule_id", [start, end])
+        return pl.DataFrame(schema={"rule_id": pl.String, "title": pl.String, "level": pl.String,
+                                    "findings": pl.Int64, "events": pl.Int64})
+    return db.df("SELECT rule_id, coalesce(any_value(title), rule_id) AS title, level, count(*) AS findings, "
+                 "sum(event_count)::BIGINT AS events FROM findings WHERE time >= ? AND time < ? "
+                 f"GROUP BY rule_id, level ORDER BY min({_LEVEL_ORDER}), findings DESC, rule_id", [start, end])
 
 
 def finding_events(db: LakeDB, finding_id: str) -> pl.DataFrame:
@@ -108,7 +108,10 @@ def anomaly_series(db: LakeDB, series_id: str, start: datetime, end: datetime) -
 
 
 def insights(db: LakeDB, start: datetime, end: datetime) -> pl.DataFrame:
-    """CloudTrail Insights events in the range: type, state, API and baseline vs insight rates."""
+    """CloudTrail Insights events in the range: type, state, API and baseline vs insight rates.
+
+    The API (``eventSource``/``eventName``) is read from ``insightDetails``, where CloudTrail puts
+    it on Insights events (their top-level fields are absent); a top-level value is the fallback."""
     import polars as pl
 
     if not db.has("insights"):
@@ -119,7 +122,9 @@ def insights(db: LakeDB, start: datetime, end: datetime) -> pl.DataFrame:
     d0, d1 = dt_bounds(start, end)
     return db.df(
         "SELECT eventTime, json_extract_string(insightDetails, '$.insightType') AS insight_type, "
-        "json_extract_string(insightDetails, '$.state') AS state, eventSource, eventName, "
+        "json_extract_string(insightDetails, '$.state') AS state, "
+        "coalesce(json_extract_string(insightDetails, '$.eventSource'), eventSource) AS eventSource, "
+        "coalesce(json_extract_string(insightDetails, '$.eventName'), eventName) AS eventName, "
         "TRY_CAST(json_extract(insightDetails, '$.insightContext.statistics.baseline.average') AS DOUBLE) "
         "AS baseline_avg, "
         "TRY_CAST(json_extract(insightDetails, '$.insightContext.statistics.insight.average') AS DOUBLE) "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from dashboards.lakedb import LakeDB
@@ -30,21 +31,30 @@ def _result(fn: Any) -> dict[str, Any]:
             "truncated": res.truncated, "error": None}
 
 
+def user_folder() -> str:
+    """The folder of the user's own investigations (``query.investigations_dir``, "" for none)."""
+    from pipeline.config import load_settings
+
+    return load_settings().query.investigations_dir
+
+
 def catalog() -> dict[str, dict[str, Any]]:
-    """Saved investigations (``pipeline.query.investigations``): description and parameters."""
+    """Saved investigations (``pipeline.query.investigations``, built-in and the user's own):
+    description, kind, origin and parameters. Raises InputError naming a malformed file."""
     from pipeline.query import investigations
 
-    return {name: {"description": inv.description,
+    return {name: {"description": inv.description, "kind": inv.kind, "user": inv.user, "source": inv.source,
                    "params": [{"name": p.name, "type": p.type, "default": p.default,
                                "description": p.description} for p in inv.params.values()]}
-            for name, inv in investigations.catalog().items()}
+            for name, inv in investigations.catalog(user_folder=user_folder()).items()}
 
 
 def run_saved(db: LakeDB, name: str, values: tuple[tuple[str, str], ...], max_rows: int) -> dict[str, Any]:
     """Run a saved investigation with the given parameter values."""
     from pipeline.query.investigations import run_investigation
 
-    return _result(lambda: run_investigation(db.lake, name, dict(values), max_rows=max_rows))
+    folder = user_folder()
+    return _result(lambda: run_investigation(db.lake, name, dict(values), max_rows=max_rows, user_folder=folder))
 
 
 def metric_alarm_names(db: LakeDB) -> list[str]:
@@ -58,6 +68,17 @@ def metric_alarm_names(db: LakeDB) -> list[str]:
         return (0 if st is not None and st.state_value == "ALARM" else 1, name)
 
     return sorted((a.name for a in store.metric_alarms()), key=rank)
+
+
+def changed_before(db: LakeDB, alarm: str, at: datetime, hours: int) -> dict[str, Any]:
+    """CloudTrail writes on the alarm's resources in the hours before its last transition to
+    ALARM at or before ``at``."""
+    from datetime import timedelta
+
+    from pipeline.query.changes import alarm_moment
+    from pipeline.query.changes import what_changed as changes
+
+    return _result(lambda: changes(db.lake, alarm_moment(db.lake, alarm, at), lookback=timedelta(hours=hours)))
 
 
 def what_changed(db: LakeDB, alarm: str, hours: int) -> dict[str, Any]:

@@ -44,7 +44,8 @@ def clock(db: LakeDB) -> datetime | None:
 
 
 def data(db: LakeDB, namespace: str, metric_name: str, dimensions: str, stat: str,
-         start: datetime, end: datetime, period: int | None, unit: str | None) -> dict[str, Any]:
+         start: datetime, end: datetime, period: int | None, unit: str | None,
+         max_points: int = 1440) -> dict[str, Any]:
     """One statistic of one series: ``timestamps``, ``values``, ``period``, ``tier``,
     ``messages`` and ``error`` (a refused query's message, e.g. too many points)."""
     from pipeline.errors import QueryError
@@ -52,12 +53,37 @@ def data(db: LakeDB, namespace: str, metric_name: str, dimensions: str, stat: st
 
     try:
         md = get_metric_data(db.lake, namespace, metric_name, json.loads(dimensions), stat, start, end,
-                             period, unit=unit, now=clock(db))
+                             period, unit=unit, now=clock(db), max_points=max_points,
+                             sketched=_keeps_sketches(namespace))
     except QueryError as exc:
         return {"timestamps": [], "values": [], "period": period, "tier": None, "messages": [],
                 "error": str(exc)}
     return {"timestamps": md.timestamps, "values": md.values, "period": md.period, "tier": md.tier,
             "messages": list(md.messages), "error": None, "unit": md.unit}
+
+
+def extent(db: LakeDB, namespace: str, metric_name: str, dimensions: str,
+           unit: str | None) -> tuple[datetime | None, datetime | None]:
+    """First and last hour (``[first, last + 1 h)``) in which a series has rolled-up data, from the
+    small 1-hour tier; (None, None) when it has none."""
+    if not db.has("metrics_1h"):
+        return None, None
+    sql = ("SELECT min(timestamp), max(timestamp) + INTERVAL 1 HOUR FROM metrics_1h "
+           "WHERE namespace = ? AND metric_name = ? AND dimensions = ?")
+    params: list[Any] = [namespace, metric_name, dimensions]
+    if unit is not None:
+        sql += " AND unit = ?"
+        params.append(unit)
+    lo, hi = db.rows(sql, params)[0]
+    return lo, hi
+
+
+def _keeps_sketches(namespace: str) -> bool:
+    """Whether the configuration (``tiers.percentiles``) keeps pNN sketches for ``namespace``."""
+    from pipeline.config import load_settings
+    from pipeline.rollup.percentiles import keeps, parse
+
+    return keeps(parse(load_settings().tiers.percentiles), namespace)
 
 
 def band(timestamps: list[datetime], values: list[float], k: float) -> dict[str, list[float | None]]:

@@ -1,15 +1,24 @@
-"""Alarms: a state board, each alarm's history as a timeline with reasons, composites as trees."""
+"""Alarms: a state board, each alarm's history as a timeline with reasons, composites as trees,
+and from one transition to its metric (at the alarm's own statistic and period, ±1 h, ALARM
+intervals shaded), what changed before it and the CloudTrail events around it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards import components as ui
 from dashboards import data
 
+URL_KEYS = {"al_pick": str, "al_transition": str}
+AROUND = timedelta(hours=1)
+
 st.title("Alarms")
 start, end = ui.time_range()
+ui.from_url(URL_KEYS)
 
 states = data.alarm_states()
 if states.height == 0:
@@ -36,22 +45,80 @@ for i in range(0, len(rows), per_row):
 st.subheader("Timeline")
 segments = data.alarm_intervals(start, end)
 if segments.height == 0:
-    ui.no_data("state changes in the selected range")
+    ui.empty_in_range("alarm state changes", "alarm_history", key="al_all_data")
 else:
     shown = segments.with_columns(segments["alarm_name"].map_elements(ui.esc, return_dtype=str),
                                   segments["reason"].map_elements(ui.esc, return_dtype=str))
     fig = px.timeline(shown, x_start="start", x_end="end", y="alarm_name", color="state",
                       color_discrete_map=ui.STATE_HEX, hover_data={"reason": True})
     fig.update_yaxes(autorange="reversed", title=None)
-    fig.update_xaxes(range=[start, end])
-    ui.chart(fig, key="al_timeline")
+    ui.chart(ui.utc_axis(fig, start, end), key="al_timeline")
 
 names = states["alarm_name"].to_list()
+if st.session_state.get("al_pick") not in ["(all alarms)", *names]:
+    st.session_state.pop("al_pick", None)
 pick = st.selectbox("History of", ["(all alarms)", *names], key="al_pick")
 hist = data.alarm_history(start, end, None if pick == "(all alarms)" else pick)
 st.caption(f"{ui.count(hist.height)} state changes in the range, newest first")
 if hist.height:
     ui.table(hist)
+
+
+def drill_down(name: str, moments: list[str]) -> None:
+    """One transition of ``name``: its metric ±1 h, what changed before it, events around it."""
+    if st.session_state.get("al_transition") not in moments:
+        st.session_state.pop("al_transition", None)
+    pick_t = st.selectbox("Transition", moments, key="al_transition")
+    ui.to_url(list(URL_KEYS))
+    row = hist.filter(hist["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ") == pick_t).row(0, named=True)
+    t = row["timestamp"]
+    t0, t1 = t - AROUND, t + AROUND
+    st.caption(ui.md_escape(f"{row['old_state']} → {row['new_state']} at {pick_t}: {row['reason'] or ''}"))
+    d = data.alarm_definition(name)
+    if d is None:
+        ui.notice("info", f"{name} is a composite alarm: it watches other alarms, not a metric.")
+    else:
+        view = f"{d['stat']} per {ui.period_label(d['period'])}"
+        res = data.metric_data(d["namespace"], d["metric_name"], d["dimensions"], d["stat"], t0, t1,
+                               d["period"], d["unit"])
+        fig = go.Figure()
+        for seg in data.alarm_intervals(t0, t1).iter_rows(named=True):
+            if seg["alarm_name"] == name and seg["state"] == "ALARM":
+                fig.add_vrect(x0=seg["start"], x1=seg["end"], fillcolor=ui.STATE_HEX["ALARM"], opacity=0.15,
+                              line_width=0, annotation_text="ALARM", annotation_position="top left")
+        fig.add_trace(go.Scatter(x=res["timestamps"], y=res["values"], mode="lines+markers",
+                                 name=ui.esc(f"{d['metric_name']} · {view}")))
+        if d["threshold"] is not None:
+            fig.add_hline(y=d["threshold"], line_dash="dash", line_color=ui.STATE_HEX["ALARM"],
+                          annotation_text=ui.esc(f"{d['operator']} {d['threshold']:g}"))
+        fig.add_vline(x=t, line_dash="dot", line_color="#555")
+        fig.update_layout(title=ui.esc(f"{d['namespace']} · {d['metric_name']} · {ui.dims_label(d['dimensions'])}"
+                                       f" · {view} (the alarm's own view)"))
+        ui.chart(ui.utc_axis(fig, t0, t1), key="al_metric")
+        st.page_link("views/metrics.py", label="Open this series in Metrics (±1 h)", query_params={
+            "mx_ns": d["namespace"], "mx_metric": d["metric_name"],
+            "mx_dims": [f"{d['dimensions']}\t{d['unit'] or res.get('unit') or ''}"], "mx_stats": [d["stat"]],
+            "mx_period": str(d["period"]), **ui.range_link(t0, t1)})
+        st.markdown("**What changed before it** (CloudTrail writes on the alarm's resources, 2 h)")
+        changes = data.changed_before(name, t, 2)
+        if changes["error"]:
+            ui.notice("info", changes["error"])
+        elif changes["table"].num_rows == 0:
+            ui.notice("info", "No CloudTrail write touched the alarm's resources in the 2 h before it.")
+        else:
+            ui.table(changes["table"])
+    st.markdown("**CloudTrail events ±1 h**")
+    around = data.ct_events(data.CtFilter(t0, t1))
+    st.caption(f"{ui.count(around.height)} events (newest first)")
+    ui.table(around.drop("dt"))
+    st.page_link("views/cloudtrail.py", label="Open these events in CloudTrail", query_params=ui.range_link(t0, t1))
+
+
+if pick != "(all alarms)" and hist.height:
+    st.subheader(f"Around a transition of {pick}")
+    drill_down(pick, [f"{ts:%Y-%m-%dT%H:%M:%SZ}" for ts in hist["timestamp"]])
+else:
+    ui.to_url(list(URL_KEYS))
 
 trees = data.alarm_trees()
 st.subheader("Composite alarms")

@@ -14,7 +14,8 @@ start, end = ui.time_range()
 st.subheader("Metric anomalies")
 summary = data.anomaly_summary(start, end)
 if summary.height == 0:
-    ui.no_data("anomaly scores in the selected range", "Score metrics with `watchlake anomalies detect`.")
+    ui.empty_in_range("anomaly scores", "anomalies", key="an_all_data",
+                      hint="Score metrics with `watchlake anomalies detect`.")
 else:
     c1, c2, c3 = st.columns(3)
     c1.metric("Scored points", ui.count(summary["points"].sum()))
@@ -34,7 +35,7 @@ else:
                              marker={"color": "#d62728", "size": 9},
                              customdata=hits["score"], hovertemplate="score %{customdata:.2f}"))
     fig.update_layout(title=ui.esc(sid))
-    fig.update_xaxes(range=[start, end])
+    ui.utc_axis(fig, start, end)
     ui.chart(fig, key="an_chart")
     st.markdown("**Most anomalous points**")
     ui.table(data.anomalies(start, end))
@@ -42,8 +43,8 @@ else:
 st.subheader("CloudTrail Insights")
 ins = data.insights(start, end)
 if ins.height == 0:
-    ui.no_data("CloudTrail Insights events in the selected range",
-               "Insights are computed from API call and error rates (`watchlake anomalies insights`).")
+    ui.empty_in_range("CloudTrail Insights events", "insights", key="an_all_insights",
+                      hint="Insights are computed from API call and error rates (`watchlake anomalies insights`).")
 else:
     st.metric("Insight events", ui.count(ins.height))
     ui.table(ins)

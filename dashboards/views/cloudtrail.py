@@ -1,4 +1,5 @@
-"""CloudTrail explorer: filter, timeline, top talkers and the full JSON of any event."""
+"""CloudTrail explorer: filter and search (eventID or free text), timeline, top talkers and the
+full JSON of any event (click its row). Filters live in the URL, so a link reproduces the view."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import streamlit as st
 from dashboards import components as ui
 from dashboards import data, timerange
 
+URL_KEYS = {**{f"ct_{d}": list for d in ("principal", "eventSource", "eventName", "awsRegion", "errorCode",
+                                          "sourceIPAddress")}, "ct_outcome": str, "ct_q": str, "ct_event": str}
+
 st.title("CloudTrail explorer")
 start, end = ui.time_range()
+ui.from_url(URL_KEYS)
 
 if not data.has("cloudtrail"):
     ui.no_data("CloudTrail events", "Load some with `watchlake ingest`.")
@@ -35,8 +40,12 @@ selected = {dim: picker(dim, col) for dim, col in
             zip(["principal", "eventSource", "eventName"], row1)}
 selected.update({dim: picker(dim, col) for dim, col in
                  zip(["awsRegion", "errorCode", "sourceIPAddress"], row2)})
+if st.session_state.get("ct_outcome", data.OUTCOMES[0]) not in data.OUTCOMES:
+    st.session_state.pop("ct_outcome")
 outcome = row2[3].selectbox("Outcome", data.OUTCOMES, key="ct_outcome")
-flt = data.CtFilter(start, end, outcome=outcome, **selected)
+search = st.text_input("Search", key="ct_q", placeholder="an eventID, or text: ARN, access key, API, IP, "
+                       "user agent, error, bucket or role name in the request …")
+flt = data.CtFilter(start, end, outcome=outcome, search=search, **selected)
 
 summ = data.ct_summary(flt)
 cols = st.columns(5)
@@ -46,7 +55,11 @@ for col, (label, key) in zip(cols, [("Events", "events"), ("Errors", "errors"),
     col.metric(label, ui.count(summ[key]))
 
 if summ["events"] == 0:
-    ui.no_data("events match these filters in the selected range")
+    ui.to_url(list(URL_KEYS))
+    if any(selected.values()) or outcome != data.OUTCOMES[0] or search.strip():
+        ui.no_data("events match these filters in the selected range", "Clear a filter to widen the search.")
+    else:
+        ui.empty_in_range("CloudTrail events", "cloudtrail", key="ct_all_data")
     st.stop()
 
 bucket = timerange.bucket_seconds(start, end)
@@ -72,14 +85,22 @@ for col, (title, key) in zip([t1, t2, t3, t4], [("Top principals", "principals")
 
 st.subheader("Events")
 evs = data.ct_events(flt)
-st.caption(f"Newest {ui.count(evs.height)} of {ui.count(summ['events'])} matching events")
-ui.table(evs.drop("dt"))
-
+st.caption(f"Newest {ui.count(evs.height)} of {ui.count(summ['events'])} matching events — click a row for its JSON")
 ids = evs["eventID"].to_list()
+picked = ui.table(evs.drop("dt"), key="ct_rows", on_select="rerun", selection_mode="single-row",
+                  column_config={"principal": st.column_config.TextColumn(width="medium"),
+                                 "userAgent": st.column_config.TextColumn(width="small"),
+                                 "eventTime": st.column_config.DatetimeColumn("eventTime (UTC)")})
+rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
+if rows and rows[0] < len(ids) and st.session_state.get("_ct_row") != ids[rows[0]]:
+    st.session_state["_ct_row"] = st.session_state["ct_event"] = ids[rows[0]]
 meta = {r["eventID"]: r for r in evs.select("eventID", "eventTime", "eventName", "dt").iter_rows(named=True)}
+if st.session_state.get("ct_event") not in meta:
+    st.session_state.pop("ct_event", None)
 choice = st.selectbox("Show the full JSON of event", ids, key="ct_event",
                       format_func=lambda i: f"{meta[i]['eventTime']:%Y-%m-%d %H:%M:%S} · "
                                             f"{meta[i]['eventName']} · {i}")
+ui.to_url(list(URL_KEYS))
 if choice:
     record = data.ct_event(choice, meta[choice]["dt"])
     st.code(json.dumps(record, indent=2, ensure_ascii=False), language="json")

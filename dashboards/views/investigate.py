@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboards import components as ui
 from dashboards import data
+from pipeline.errors import PipelineError
 
 st.title("Investigate")
 start, end = ui.time_range()
@@ -29,8 +30,14 @@ def show_result(res: dict, key: str) -> None:
 saved, console, changed = st.tabs(["Saved investigations", "SQL console", "What changed before this alarm?"])
 
 with saved:
-    invs = data.investigations()
-    name = st.selectbox("Investigation", list(invs), key="inv_name")
+    try:
+        invs = data.investigations()
+    except PipelineError as exc:  # a malformed file in the user's folder: say which, run nothing
+        ui.notice("error", str(exc))
+        invs = {}
+    name = st.selectbox("Investigation", list(invs), key="inv_name",
+                        format_func=lambda n: f"{n} ({'yours, ' if invs[n]['user'] else ''}"
+                                              f"{'Logs Insights' if invs[n]['kind'] == 'insights' else 'SQL'})")
     if name:
         inv = invs[name]
         st.caption(ui.md_escape(inv["description"]))

@@ -36,7 +36,7 @@ else:
         fig = px.bar(vol, x="bucket", y="events", color="source", title="Volume per source")
         ui.chart(ui.time_bars(fig, start, end, bucket), key="ov_volume")
     else:
-        ui.no_data("events in the selected range")
+        ui.empty_in_range("events", "cloudtrail", key="ov_all_events")
 
 # -- rejected ----------------------------------------------------------------------------------
 st.subheader("Rejected records")
@@ -74,7 +74,7 @@ else:
 st.subheader("Recent findings")
 recent = data.findings(start, end)
 if recent.height == 0:
-    ui.no_data("findings in the selected range")
+    ui.empty_in_range("findings", "findings", key="ov_all_findings", hint="Run `watchlake detect`.")
 else:
     st.metric("Findings in range", ui.count(recent.height))
     ui.table(recent.sort("time", descending=True).head(10))
@@ -82,7 +82,8 @@ else:
 st.subheader("Recent anomalies")
 anoms = data.anomalies(start, end)
 if anoms.height == 0:
-    ui.no_data("anomalies in the selected range")
+    ui.empty_in_range("anomaly scores", "anomalies", key="ov_all_anomalies",
+                      hint="Score metrics with `watchlake anomalies detect`.")
 else:
     st.metric("Anomalies in range", ui.count(anoms.height))
     ui.table(anoms.sort("timestamp", descending=True).head(10))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -70,6 +71,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise ConfigError("--refresh", "must not be negative", refresh)
     lake = Lake(args.dashboard_lake, endpoint_url=settings.lake.s3_endpoint_url,
                 region=settings.lake.s3_region) if args.dashboard_lake else ctx.lake
+    from pipeline.query.investigations import catalog
+
+    catalog(user_folder=settings.query.investigations_dir)  # a bad saved investigation stops start-up
     if not port_free(args.address, port):
         raise ConfigError("--port", f"port {port} on {args.address} is already in use; pick another", port)
     env = {**os.environ, "WATCHLAKE_DASHBOARD_LAKE": lake.root,
@@ -80,14 +84,38 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     url = f"http://{args.address}:{port}"
     summary("watchlake dashboard", {"url": url, "lake": lake.root,
                                     "refresh": f"every {refresh} s" if refresh else "off",
-                                    "stop": "Ctrl+C"})
+                                    "stop": "Ctrl+C or SIGTERM"})
     proc = subprocess.Popen(streamlit_command(port, args.address), env=env, stdin=subprocess.DEVNULL)
+    return supervise(proc)
+
+
+def supervise(proc: subprocess.Popen[bytes], grace: float = 10.0) -> int:
+    """Wait for the Streamlit child; SIGTERM, SIGHUP or Ctrl+C to this process stop it (terminate,
+    then kill after ``grace`` seconds), so a service manager or ``kill`` never leaves an orphan
+    server holding the port. Returns 0 when stopped by a signal, else the child's exit code."""
+    stopping: list[int] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+        if proc.poll() is None:
+            proc.terminate()
+
+    handled = [signal.SIGTERM, signal.SIGHUP]
+    previous = {s: signal.signal(s, forward) for s in handled}
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        return 0
+            code = proc.wait()
+        except KeyboardInterrupt:
+            stopping.append(signal.SIGINT)
+            proc.terminate()
+        if stopping:
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            return 0
+        return code
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -163,10 +163,12 @@ def _value(stat: str, q: float | None, row: tuple[Any, ...]) -> float | None:
 def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: dict[str, str],
                     stat: str, start: datetime, end: datetime, period: int | None = None, *,
                     max_points: int = 1440, unit: str | None = None,
-                    now: datetime | None = None) -> MetricData:
+                    now: datetime | None = None, sketched: bool | None = None) -> MetricData:
     """One statistic of one series over ``[start, end)`` (see the module docstring).
 
-    ``now`` (default: the wall clock) decides which tiers the range may use.
+    ``now`` (default: the wall clock) decides which tiers the range may use. ``sketched``
+    (whether ``tiers.percentiles`` keeps sketches for this namespace, None if unknown) only
+    sharpens the message that explains pNN periods without a datapoint (:func:`percentile_gaps`).
 
     Raises:
         QueryError: unknown statistic, bad range or period, too many points, or several units
@@ -203,11 +205,39 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
         if v is not None:
             out.timestamps.append(p.start + step * int(row[1]))
             out.values.append(float(v))
-    if q is not None and rows and not out.values and all(not r[6] for r in rows if r[2]):
-        out.messages.append(f"no percentile sketches are kept for namespace {namespace!r} "
-                            "(tiers.percentiles), so pNN has no datapoints; SampleCount, Sum, Minimum, Maximum and "
-                            "Average are answered as usual")
+    if q is not None:
+        out.messages += percentile_gaps(namespace, [(r[2], r[6]) for r in rows], len(out.values), sketched)
     return out
+
+
+_AS_USUAL = "SampleCount, Sum, Minimum, Maximum and Average are answered as usual"
+
+
+def percentile_gaps(namespace: str, periods: list[tuple[Any, Any]], answered: int,
+                    sketched: bool | None) -> list[str]:
+    """Why a pNN query left periods without a datapoint, from each period's (sample count,
+    sketched count). A period lacks pNN when some of its samples came as statistic sets (count,
+    sum, min, max without the values — CloudWatch takes no percentiles from those either) or when
+    the namespace keeps no sketches (``tiers.percentiles``; ``sketched`` says which, None when
+    the caller does not know the configuration). Empty when every period was answered."""
+    with_data = [(n, skn) for n, skn in periods if n]
+    missing = len(with_data) - answered
+    if not with_data or missing <= 0:
+        return []
+    unsketched = sum(1 for _, skn in with_data if not skn)
+    if sketched is False or (sketched is None and unsketched == len(with_data)):
+        if sketched is False:
+            return [f"no percentile sketches are kept for namespace {namespace!r} (tiers.percentiles), so pNN "
+                    f"has no datapoints; {_AS_USUAL}"]
+        return [f"no datapoint in range has a percentile sketch: its samples were published as statistic sets "
+                f"(count, sum, min, max without values), from which percentiles cannot be taken, or namespace "
+                f"{namespace!r} is not listed in tiers.percentiles; {_AS_USUAL}"]
+    if missing == len(with_data):
+        return [f"every period in range holds samples published as statistic sets (count, sum, min, max "
+                f"without values), from which percentiles cannot be taken (CloudWatch returns none either); "
+                f"{_AS_USUAL}"]
+    return [f"{missing} of {len(with_data)} periods have no pNN: they hold samples published as statistic sets "
+            "(count, sum, min, max without values), from which percentiles cannot be taken"]
 
 
 def list_metrics(lake: Lake, namespace: str | None = None) -> list[MetricInfo]:

@@ -239,10 +239,11 @@ def build_derived(lake: Lake, ct_rows: list[dict]) -> dict:
             insight_rows.append({
                 "eventVersion": "1.08", "eventTime": t, "awsRegion": "us-east-1",
                 "eventID": f"ins-{i}-{state}", "eventType": "AwsCloudTrailInsight",
-                "eventSource": "iam.amazonaws.com" if name == "ListUsers" else "s3.amazonaws.com",
-                "eventName": name, "recipientAccountId": ACCOUNT, "eventCategory": "Insight",
-                "sharedEventID": f"shared-{i}",
-                "insightDetails": json.dumps({"state": state, "eventSource": "x", "eventName": name,
+                "recipientAccountId": ACCOUNT, "eventCategory": "Insight", "sharedEventID": f"shared-{i}",
+                # as CloudTrail writes Insights events: the API only inside insightDetails
+                "insightDetails": json.dumps({"state": state, "eventName": name,
+                                              "eventSource": "iam.amazonaws.com" if name == "ListUsers"
+                                              else "s3.amazonaws.com",
                                               "insightType": kind,
                                               "insightContext": {"statistics": {
                                                   "baseline": {"average": 1.5}, "insight": {"average": 9.0}}}}),

@@ -41,6 +41,11 @@ def arr(v) -> list:
     return list(v)
 
 
+def frame_with(at, column: str):
+    """The first table on the page that has ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 def chart(at, i: int = 0) -> dict:
     return json.loads(at.get("plotly_chart")[i].proto.spec)
 
@@ -74,7 +79,7 @@ def test_metrics_period_override_and_several_series(all_data, app_env):
     assert shown(at)["Period"] == "1 h"
     assert shown(at)["Tier"] == "1h"
     names = [t["name"] for t in chart(at)["data"]]
-    lines = [n for n in names if not n.startswith("band") and not n.endswith("upper")]
+    lines = [n for n in names if not n.startswith(("band", "alarm ")) and not n.endswith("upper")]
     assert sorted(lines) == sorted(f"InstanceId={i} · {s}" for i in ("i-0aaa", "i-0bbb")
                                    for s in ("Average", "Maximum"))
     hourly = cpu(app_env, "i-0bbb").group_by_dynamic("timestamp", every="1h").agg(pl.col("max").max())
@@ -136,6 +141,11 @@ def test_anomalies_and_insights(all_data, app_env):
     ins = at.dataframe[-1].value
     assert sorted(ins["insight_type"].unique()) == ["ApiCallRateInsight", "ApiErrorRateInsight"]
     assert set(ins["insight_avg"]) == {9.0}
+    # the API lives in insightDetails (CloudTrail's Insights format), never None in the table
+    want = {(r["eventID"], json.loads(r["insightDetails"])["eventSource"], json.loads(r["insightDetails"])["eventName"])
+            for r in app_env.insights.to_pylist()}
+    assert set(zip(ins["eventID"], ins["eventSource"], ins["eventName"])) == want
+    assert {s for _, s, _ in want} == {"iam.amazonaws.com", "s3.amazonaws.com"}
 
 
 def test_findings_by_severity_and_matching_events(all_data, app_env):
@@ -144,11 +154,11 @@ def test_findings_by_severity_and_matching_events(all_data, app_env):
     for level in ("high", "medium", "low", "critical"):
         assert shown(at)[level.capitalize()] == expect.fmt(f.filter(pl.col("level") == level).height)
     at.multiselect(key="fi_levels").select("high").run()
-    table = at.dataframe[0].value
+    table = frame_with(at, "finding_id")
     assert sorted(table["finding_id"]) == sorted(f.filter(pl.col("level") == "high")["finding_id"])
     first = table["finding_id"][0]
-    at.selectbox(key="fi_pick").select(first).run()
-    events = at.dataframe[1].value
+    at.selectbox(key="fi_pick").set_value(first).run()
+    events = frame_with(at, "eventID")
     want = f.filter(pl.col("finding_id") == first)["event_ids"][0].to_list()
     assert sorted(events["eventID"]) == sorted(want)
 

@@ -1,4 +1,4 @@
-"""AppTest on real third-party CloudTrail (Stratus Red Team detonations, ../shared/data), loaded
+"""AppTest on real third-party CloudTrail (Stratus Red Team detonations, vendored in tests/data), loaded
 with `watchlake ingest`. Expected numbers come from reading the JSON files directly."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Saved investigations: named, parameterised SQL files run through the safe query runner.
+"""Saved investigations: named, parameterised SQL or Logs Insights queries.
 
-Each ``*.sql`` file beside this module starts with a header of SQL comments::
+Each file starts with a header of comment lines (``--`` in ``*.sql``, ``#`` in ``*.insights``)::
 
     -- name: principal_activity
     -- description: Everything one principal did …
@@ -10,9 +10,15 @@ Each ``*.sql`` file beside this module starts with a header of SQL comments::
 A parameter without ``= default`` is required. Types: ``string``, ``int``, ``float``, ``time``.
 Every investigation also takes ``start`` and ``end`` (time; default the 30 days up to the newest
 CloudTrail data, relative times like ``-7d`` counted back from there) and ``limit`` (int, 1000).
-Values are validated by type and substituted as SQL literals (strings quoted and escaped), so
-a value can never change the statement's shape; the statement then runs read-only
-(:func:`pipeline.query.duck.run_query`).
+A Logs Insights file also names its view with ``# source: cloudtrail`` (or ``logs``; default
+cloudtrail); its window is ``start``/``end``. Values are validated by type and substituted as
+literals of the file's language (strings quoted and escaped), so a value can never change the
+statement's shape; the statement then runs read-only (:func:`pipeline.query.duck.run_query`).
+
+The built-in investigations live beside this module; a user's own live in the folder that
+``query.investigations_dir`` names. :func:`catalog` loads both and refuses, with one line naming
+the file, line and field, a malformed header, an undeclared ``$param``, a Logs Insights query
+that does not parse, or a name used twice.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 TYPES = ("string", "int", "float", "time")
+KINDS = {".sql": ("sql", "--"), ".insights": ("insights", "#")}
+"""File suffix → (kind, comment prefix of the header)."""
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 COMMON = {"start": ("time", "-30d", "start of the window (inclusive)"),
           "end": ("time", "now", "end of the window (exclusive)"),
           "limit": ("int", "1000", "maximum rows")}
@@ -56,17 +65,28 @@ class Investigation:
     sql: str
     path: Path
     params: dict[str, Param] = field(default_factory=dict)
+    kind: str = "sql"
+    """``sql`` or ``insights`` (Logs Insights)."""
+    source: str = "cloudtrail"
+    """The view a Logs Insights query reads (``cloudtrail`` or ``logs``)."""
+    user: bool = False
+    """True for a file from the user's folder (``query.investigations_dir``)."""
 
 
-def load(path: Path) -> Investigation:
-    """Parse one investigation file; raises QueryError naming the file and line on a bad header."""
-    text = path.read_text()
-    meta: dict[str, str] = {}
+def load(path: Path, *, user: bool = False) -> Investigation:
+    """Parse one investigation file (``*.sql`` or ``*.insights``); raises InputError naming the
+    file, line and field of a bad header, an undeclared ``$param`` or (Logs Insights) bad syntax."""
+    kind, prefix = KINDS.get(path.suffix, ("sql", "--"))
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the file: {exc}", path=str(path)) from None
+    meta: dict[str, tuple[str, int]] = {}
     params: dict[str, Param] = {}
     for n, line in enumerate(text.splitlines(), 1):
-        if not line.startswith("--"):
+        if not line.startswith(prefix):
             break
-        key, _, value = line[2:].strip().partition(":")
+        key, _, value = line[len(prefix):].strip().partition(":")
         key, value = key.strip().lower(), value.strip()
         if key == "param":
             m = _PARAM_RE.match(value)
@@ -78,28 +98,71 @@ def load(path: Path) -> Investigation:
                 default = default[1:-1]
             params[m.group(1)] = Param(m.group(1), m.group(2), default, (m.group(4) or "").strip())
         elif key:
-            meta[key] = value
+            meta[key] = (value, n)
     for name, (typ, default, desc) in COMMON.items():
         params.setdefault(name, Param(name, typ, default, desc))
     if "name" not in meta or "description" not in meta:
-        raise InputError("header needs `-- name:` and `-- description:`", path=str(path), line=1)
+        raise InputError(f"header needs `{prefix} name:` and `{prefix} description:`", path=str(path), line=1,
+                         field="name" if "name" not in meta else "description")
+    name, name_line = meta["name"]
+    if not _NAME_RE.match(name):
+        raise InputError("name must be a letter then letters, digits, _ or - (at most 64)", path=str(path),
+                         line=name_line, field="name", value=name)
     unknown = set(_REF_RE.findall(text)) - set(params)
     if unknown:
         raise InputError(f"uses undeclared parameter ${sorted(unknown)[0]}", path=str(path), field="param")
-    return Investigation(meta["name"], meta["description"], text, path, params)
+    source, source_line = meta.get("source", ("cloudtrail", 1))
+    inv = Investigation(name, meta["description"][0], text, path, params, kind, source, user)
+    if kind == "insights":
+        _check_insights(inv, source_line)
+    return inv
 
 
-def catalog(folder: Path = HERE) -> dict[str, Investigation]:
-    """Every investigation in ``folder``, by name."""
-    found = {}
-    for path in sorted(folder.glob("*.sql")):
-        inv = load(path)
-        found[inv.name] = inv
+def _check_insights(inv: Investigation, source_line: int) -> None:
+    """Refuse a Logs Insights file whose source is unknown or whose query does not parse (each
+    parameter stands in as a literal of its type)."""
+    from pipeline.query.logs_insights import SOURCES, to_sql
+
+    if inv.source not in SOURCES:
+        raise InputError(f"source must be one of {', '.join(sorted(SOURCES))}", path=str(inv.path),
+                         line=source_line, field="source", value=inv.source)
+    samples = {"string": "x", "int": 1, "float": 1.0, "time": datetime(2000, 1, 1, tzinfo=UTC)}
+    body = _REF_RE.sub(lambda m: _li_literal(samples[inv.params[m.group(1)].type]), _body(inv))
+    try:
+        to_sql(body, source=inv.source)
+    except QueryError as exc:
+        raise InputError(f"the Logs Insights query does not parse: {exc}", path=str(inv.path),
+                         field="query") from None
+
+
+def catalog(folder: Path = HERE, user_folder: str | Path | None = None) -> dict[str, Investigation]:
+    """Every investigation by name: the built-in ones in ``folder``, then the user's own in
+    ``user_folder`` (``query.investigations_dir``; None or ``""`` for none).
+
+    Raises:
+        InputError: a malformed file (see :func:`load`), a missing user folder, or a name used
+            by two files (naming the second file).
+    """
+    found: dict[str, Investigation] = {}
+    folders: list[tuple[Path, bool]] = [(folder, False)]
+    if user_folder:
+        user_path = Path(user_folder)
+        if not user_path.is_dir():
+            raise InputError("the investigations folder does not exist", path=str(user_path),
+                             field="query.investigations_dir")
+        folders.append((user_path, True))
+    for base, user in folders:
+        for path in sorted(p for p in base.iterdir() if p.suffix in KINDS and p.is_file()):
+            inv = load(path, user=user)
+            if inv.name in found:
+                raise InputError(f"name {inv.name!r} is already used by {found[inv.name].path}", path=str(path),
+                                 field="name", value=inv.name)
+            found[inv.name] = inv
     return found
 
 
-def get(name: str) -> Investigation:
-    invs = catalog()
+def get(name: str, user_folder: str | Path | None = None) -> Investigation:
+    invs = catalog(user_folder=user_folder)
     if name not in invs:
         raise QueryError(f"unknown investigation {name!r} (known: {', '.join(invs)})")
     return invs[name]
@@ -116,7 +179,8 @@ def reference_time(lake: Lake) -> datetime:
 
 
 def render(inv: Investigation, values: dict[str, str], *, now: datetime) -> tuple[str, dict[str, Any]]:
-    """The SQL with every ``$param`` replaced by a typed literal, and the resolved values."""
+    """The query with every ``$param`` replaced by a typed literal of its language, and the
+    resolved values."""
     unknown = set(values) - set(inv.params)
     if unknown:
         raise QueryError(f"{inv.name}: unknown parameter {sorted(unknown)[0]!r} "
@@ -127,20 +191,35 @@ def render(inv: Investigation, values: dict[str, str], *, now: datetime) -> tupl
         if raw is None:
             raise QueryError(f"{inv.name}: parameter {p.name!r} is required ({p.description})")
         resolved[p.name] = _convert(inv.name, p, raw, now)
-    body = "\n".join(line for line in inv.sql.splitlines() if not line.startswith("--"))
-    return _REF_RE.sub(lambda m: _literal(resolved[m.group(1)]), body), resolved
+    literal = _li_literal if inv.kind == "insights" else _literal
+    return _REF_RE.sub(lambda m: literal(resolved[m.group(1)]), _body(inv)), resolved
 
 
 def run_investigation(lake: Lake, name: str, values: dict[str, str] | None = None, *,
-                      max_rows: int = 10_000) -> QueryResult:
-    """Run a saved investigation; the window it used is stated in the result's notes."""
+                      max_rows: int = 10_000, user_folder: str | Path | None = None) -> QueryResult:
+    """Run a saved investigation (built-in or from ``user_folder``); the window it used is stated
+    in the result's notes."""
     from pipeline.query.duck import run_query
 
-    inv = get(name)
-    sql, resolved = render(inv, values or {}, now=reference_time(lake))
-    result = run_query(lake, sql, default_bound_hours=None, max_rows=max_rows)
+    inv = get(name, user_folder)
+    text, resolved = render(inv, values or {}, now=reference_time(lake))
+    if inv.kind == "insights":
+        from pipeline.query.logs_insights import run_insights
+
+        limit = int(resolved["limit"])
+        result = run_insights(lake, text, source=inv.source, start=resolved["start"], end=resolved["end"],
+                              max_rows=min(max_rows, limit), default_bound_hours=None)
+    else:
+        result = run_query(lake, text, default_bound_hours=None, max_rows=max_rows)
     result.notes.insert(0, f"{inv.name}: window [{iso(resolved['start'])}, {iso(resolved['end'])})")
     return result
+
+
+def _body(inv: Investigation) -> str:
+    prefix = KINDS.get(inv.path.suffix, ("sql", "--"))[1]
+    lines = inv.sql.splitlines()
+    head = next((i for i, line in enumerate(lines) if not line.startswith(prefix)), len(lines))
+    return "\n".join(lines[head:])
 
 
 def _convert(inv: str, p: Param, raw: str, now: datetime) -> Any:
@@ -154,6 +233,16 @@ def _convert(inv: str, p: Param, raw: str, now: datetime) -> Any:
     except (ValueError, InputError):
         raise QueryError(f"{inv}: parameter {p.name!r} must be a {p.type} (got {raw!r})") from None
     return str(raw)
+
+
+def _li_literal(value: Any) -> str:
+    """A Logs Insights literal: numbers as they are, times and strings double-quoted with
+    backslash escapes."""
+    if isinstance(value, datetime):
+        value = iso(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _literal(value: Any) -> str:

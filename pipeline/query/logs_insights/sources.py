@@ -83,13 +83,17 @@ def floor_time(t: str, seconds: float) -> str:
 
 
 def glob_to_regex(glob: str) -> str:
+    """RE2 regex of a ``parse`` glob: each ``*`` captures as little as it can before the literal
+    text that follows it (AWS documents the glob as non-greedy, so ``"Duration: * ms"`` stops at
+    the first `` ms``); a ``*`` that ends the glob has nothing after it and takes the rest of the
+    line. Every other character matches itself."""
     parts = glob.split("*")
     special = set("\\.^$|?*+()[]{}")
     esc = ["".join("\\" + c if c in special else c for c in p) for p in parts]
     out = esc[0]
     for i, p in enumerate(esc[1:]):
-        last = i == len(esc) - 2
-        out += ("(.*)" if last else "(.*?)") + p
+        trailing = i == len(esc) - 2 and p == ""
+        out += ("(.*)" if trailing else "(.*?)") + p
     return out
 
 

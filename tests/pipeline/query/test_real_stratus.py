@@ -1,4 +1,4 @@
-"""Real CloudTrail (Stratus Red Team detonations in ../shared/data): Logs Insights and the
+"""Real CloudTrail (Stratus Red Team detonations vendored in tests/data): Logs Insights and the
 security-change investigation against the counts published in technique_index.json."""
 
 from __future__ import annotations
