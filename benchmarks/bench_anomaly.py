@@ -102,9 +102,10 @@ def state_growth() -> tuple[int, int]:
 
 def nab_scores(small: bool) -> list[tuple[str, str, float, float, float]]:
     """``(set, detector, score@0.5, best threshold, best score)`` rows, standard profile."""
-    from pipeline.anomaly import DEFAULT_THRESHOLD, make_detector, nab
+    from benchmarks import nab
+    from benchmarks.anomaly_synth import corpus, heldout_corpus
+    from pipeline.anomaly import DEFAULT_THRESHOLD, make_detector
     from pipeline.anomaly.series_io import read_series
-    from pipeline.anomaly.synth import corpus, heldout_corpus
 
     sets: dict[str, list] = {}
     root = REPO.parent / "shared" / "data" / "nab-dev"

@@ -2,8 +2,8 @@
 
 Detectors are streaming (``learn_one`` / ``score_one``, see :mod:`pipeline.anomaly.base`), one
 module each; :func:`make_detector` builds one by name. :mod:`pipeline.anomaly.band` gives
-CloudWatch's ``ANOMALY_DETECTION_BAND``; :mod:`pipeline.anomaly.nab` scores detectors the way
-the Numenta Anomaly Benchmark does; :mod:`pipeline.anomaly.insights` finds CloudTrail Insights.
+CloudWatch's ``ANOMALY_DETECTION_BAND``; :mod:`pipeline.anomaly.insights` finds CloudTrail
+Insights. (Scoring detectors the NAB way lives with the benchmarks: ``benchmarks/nab.py``.)
 """
 
 from __future__ import annotations

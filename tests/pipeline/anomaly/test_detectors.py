@@ -7,9 +7,10 @@ import random
 
 import pytest
 
-from pipeline.anomaly import DEFAULT_THRESHOLD, make_detector, nab
+from benchmarks import nab
+from benchmarks.anomaly_synth import KINDS, corpus, heldout_corpus, make_series
+from pipeline.anomaly import DEFAULT_THRESHOLD, make_detector
 from pipeline.anomaly.multiview import MultiViewDetector
-from pipeline.anomaly.synth import KINDS, corpus, heldout_corpus, make_series
 from pipeline.errors import RuleError
 
 
