@@ -22,6 +22,7 @@ import pickle
 import random
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / ".data" / "anomaly"
@@ -113,9 +114,9 @@ def nab_scores(small: bool) -> list[tuple[str, str, float, float, float]]:
         wins = nab.load_windows(root / "labels" / "windows.json")
         rows = []
         for f in sorted((root / "data").glob("*.csv")):
-            ts, vs, _ = read_series(f)
-            rows.append(([t.timestamp() for t in ts], vs,
-                         nab.window_rows([t.replace(tzinfo=None) for t in ts], wins[f.name])))
+            sf = read_series(f)
+            ts = [datetime.fromisoformat(t) for t in sf.raw_times]
+            rows.append((sf.times, sf.values, nab.window_rows(ts, wins[f.name])))
         sets["nab-dev (real)"] = rows
     dev = corpus(range(0, 28 if small else 70))
     sets["synthetic (threshold set)"] = [([t.timestamp() for t in s.timestamps], s.values,

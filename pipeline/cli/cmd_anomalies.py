@@ -54,10 +54,11 @@ def run_score(args: argparse.Namespace, ctx: Any) -> int:
     from pipeline.anomaly.series_io import read_series, run_detector, write_scores
     from pipeline.console import summary
 
-    times, values, raw = read_series(args.input)
-    scores = run_detector(times, values, args.detector)
-    n = write_scores(args.output, raw, values, scores)
-    flagged = [(s.score, r) for s, r in zip(scores, raw, strict=True) if s.score >= DEFAULT_THRESHOLD]
+    series = read_series(args.input)
+    scores = run_detector(series, args.detector)
+    n = write_scores(args.output, series, scores)
+    flagged = [(s.score, r) for s, r in zip(scores, series.raw_times, strict=True)
+               if s.score >= DEFAULT_THRESHOLD]
     if not ctx.quiet:
         summary("anomalies score", {
             "input": f"{args.input} ({n} rows)",
@@ -66,6 +67,7 @@ def run_score(args: argparse.Namespace, ctx: Any) -> int:
             f"anomalies (score ≥ {DEFAULT_THRESHOLD})": len(flagged),
             "top": ", ".join(f"{r} ({s:.2f})" for s, r in sorted(flagged, reverse=True)[:3])
             or "-",
+            **{f"note {i + 1}": note for i, note in enumerate(series.notes)},
         })
     return 0
 
