@@ -13,18 +13,22 @@ from typing import Any
 from pipeline.errors import RuleError
 
 DEFAULT_DETECTOR = "multiview"
-DETECTORS = ("multiview", "zscore")
+DETECTORS = ("multiview", "context", "zscore")
 #: Fixed alert threshold of the default detector (score ≥ 0.5 ⇔ surprise ≥ ``scale``); chosen
 #: on the synthetic labelled corpus (NAB optimum there is 0.46, plateau 0.45–0.5), not on nab-dev.
 DEFAULT_THRESHOLD = 0.5
 
 
 def make_detector(name: str = DEFAULT_DETECTOR, **params: Any) -> Any:
-    """A fresh detector by name (``multiview`` — the default — or ``zscore``)."""
+    """A fresh detector by name (``multiview`` — the default —, ``context`` or ``zscore``)."""
     if name == "multiview":
         from pipeline.anomaly.multiview import MultiViewDetector
 
         return MultiViewDetector(**params)
+    if name == "context":
+        from pipeline.anomaly.context import ContextDetector
+
+        return ContextDetector(**params)
     if name == "zscore":
         from pipeline.anomaly.zscore import ZScoreDetector
 
