@@ -12,7 +12,7 @@ from typing import Any
 
 from pipeline.errors import RuleError
 
-DEFAULT_DETECTOR = "multiview"
+DEFAULT_DETECTOR = "context"
 DETECTORS = ("multiview", "context", "zscore")
 #: Fixed alert threshold of the default detector (score ≥ 0.5 ⇔ surprise ≥ ``scale``); chosen
 #: on the synthetic labelled corpus (NAB optimum there is 0.46, plateau 0.45–0.5), not on nab-dev.
@@ -20,7 +20,7 @@ DEFAULT_THRESHOLD = 0.5
 
 
 def make_detector(name: str = DEFAULT_DETECTOR, **params: Any) -> Any:
-    """A fresh detector by name (``multiview`` — the default —, ``context`` or ``zscore``)."""
+    """A fresh detector by name (``context`` — the default —, ``multiview`` or ``zscore``)."""
     if name == "multiview":
         from pipeline.anomaly.multiview import MultiViewDetector
 
@@ -34,3 +34,21 @@ def make_detector(name: str = DEFAULT_DETECTOR, **params: Any) -> Any:
 
         return ZScoreDetector(**params)
     raise RuleError(name, f"unknown detector (known: {', '.join(DETECTORS)})", field="detector")
+
+
+def restore_detector(name: str, state: dict[str, Any]) -> Any:
+    """A detector rebuilt from its :meth:`state` snapshot (``context`` or ``multiview``).
+
+    Raises:
+        RuleError: the detector cannot be restored from a snapshot (``zscore``) or is unknown.
+    """
+    if name == "context":
+        from pipeline.anomaly.context import ContextDetector
+
+        return ContextDetector.from_state(state)
+    if name == "multiview":
+        from pipeline.anomaly.multiview import MultiViewDetector
+
+        return MultiViewDetector.from_state(state)
+    raise RuleError(name, "no state restore for this detector (known: context, multiview)",
+                    field="detector")

@@ -36,10 +36,10 @@ class ContextDetector:
 
     def __init__(self, *, k: float = 2.0, scale: float = 3.0, alert: float = 0.5,
                  refractory: int = 36, warmup: int = 30, bins: int = 12, window: int = 10,
-                 ) -> None:
+                 report_after: int = 600) -> None:
         self.scale, self.alert, self.refractory = scale, alert, refractory
         self.mv = MultiViewDetector(k=k, scale=scale, warmup=warmup)
-        self.seq = SequenceModel(bins=bins, window=window)
+        self.seq = SequenceModel(bins=bins, window=window, report_after=report_after)
         self.since_alert = 1 << 30
 
     def _judge(self, t: float, x: float, learn: bool) -> Score:

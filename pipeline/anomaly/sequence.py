@@ -14,7 +14,9 @@ follows which:
   ``−log10 P(bin | context)`` with a 0.1 prior per bin;
 * HTM's "anomaly likelihood" step: the mean of the last ``window`` surprises is calibrated against
   its own history (:class:`TailCalibrator`, decaying histogram), so the output is the rarity of the
-  recent *run* of surprises for this series, in ``−log10`` units.
+  recent *run* of surprises for this series, in ``−log10`` units. It is reported only after
+  ``report_after`` values (default 600: 300 to fix the grid, 300 to learn the transitions), so a
+  young model's every-context-is-new does not raise an alarm.
 
 Memory is fixed: ``bins² × (bins + 2)`` floats of counts (2,016 for 12 bins), the window, and one
 64-bin histogram. The warm-up buffer (``warmup`` floats) is dropped once the grid is fixed.
@@ -29,18 +31,18 @@ from pipeline.anomaly.calibrate import TailCalibrator
 
 _LOG10 = math.log(10.0)
 _PRIOR = 0.1
-_CALIBRATE_AFTER = 50  # window means seen before the calibrated surprise is reported
 
 
 class SequenceModel:
     """Second-order Markov surprise on quantised values, calibrated over a short window."""
 
     __slots__ = ("bins", "warmup", "decay", "window", "warm", "lo", "hi", "prev1", "prev2",
-                 "counts", "scale", "total", "recent", "calib", "seen")
+                 "counts", "scale", "total", "recent", "calib", "seen", "report_after")
 
     def __init__(self, *, bins: int = 12, warmup: int = 300, decay: float = 0.9995,
-                 window: int = 10, halflife: float = 3000.0) -> None:
+                 window: int = 10, halflife: float = 3000.0, report_after: int = 600) -> None:
         self.bins, self.warmup, self.decay, self.window = bins, warmup, decay, window
+        self.report_after = report_after
         self.warm: list[float] = []
         self.lo = self.hi = math.nan
         self.prev1 = self.prev2 = -1  # bins of the last two values (−1: none yet)
@@ -114,11 +116,12 @@ class SequenceModel:
             tail = rec[len(rec) - self.window + 1:] if len(rec) >= self.window else rec
             mean = (sum(tail) + s) / (len(tail) + 1)
         bins: list[int] = []
-        out = self.calib.surprise([0], [mean], bins) if self.seen > _CALIBRATE_AFTER else 0.0
+        ready = self.seen >= self.report_after
+        out = self.calib.surprise([0], [mean], bins)  # also fills ``bins`` for learn()
         if learn:
             self.calib.learn([0], [mean], bins)
             self.seen += 1
-        return out
+        return out if ready else 0.0
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable snapshot (fixed size once warm)."""

@@ -13,6 +13,8 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    from pipeline.anomaly import DEFAULT_DETECTOR, DETECTORS
+
     p = sub.add_parser("anomalies", help="metric anomaly detection and CloudTrail Insights",
                        description="Streaming anomaly detection on metric rollups, NAB-format "
                        "scoring of one CSV series, and CloudTrail Insights.")
@@ -22,7 +24,7 @@ def register(sub: Any) -> None:
     d.add_argument("--table", default="metrics_5m", choices=["metrics_5m", "metrics_1m"])
     d.add_argument("--stat", default="Average",
                    choices=["Average", "Sum", "Minimum", "Maximum", "SampleCount"])
-    d.add_argument("--detector", default="multiview", choices=["multiview", "zscore"])
+    d.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     d.add_argument("--threshold", type=float, default=None,
                    help="score at or above which a point is an anomaly (default 0.5)")
     d.add_argument("--namespace", help="only this namespace")
@@ -40,7 +42,7 @@ def register(sub: Any) -> None:
     c = s.add_parser("score", help="score one series in NAB CSV format")
     c.add_argument("--input", required=True, help="CSV with header timestamp,value")
     c.add_argument("--output", required=True, help="CSV timestamp,value,anomaly_score")
-    c.add_argument("--detector", default="multiview", choices=["multiview", "zscore"])
+    c.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     c.set_defaults(func=run_score)
 
     i = s.add_parser("insights", help="CloudTrail Insights from the raw cloudtrail table")
