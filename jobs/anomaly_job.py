@@ -26,11 +26,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, make_detector
+from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, make_detector, restore_detector
 from pipeline.anomaly.table import ANOMALIES, SORT_KEYS
 from pipeline.errors import QueryError
 from pipeline.lake import Lake
 from pipeline.timeutil import from_epoch, to_utc
+
+RESTORABLE = ("context", "multiview")  # detectors whose state the follow mode saves
 
 STATS = {"Average": "sum / sample_count", "Sum": "sum", "Minimum": "min", "Maximum": "max",
          "SampleCount": "sample_count"}
@@ -164,10 +166,8 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
         res.series += 1
         seen.add(sd.series_id)
         saved = state.get(sd.series_id)
-        if saved is not None and detector == "multiview":
-            from pipeline.anomaly.multiview import MultiViewDetector
-
-            det: Any = MultiViewDetector.from_state(saved["det"])
+        if saved is not None and detector in RESTORABLE:
+            det: Any = restore_detector(detector, saved["det"])
             last = float(saved["last"])
         else:
             det, last = make_detector(detector), -1.0
@@ -195,7 +195,7 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
                 if not in_episode:
                     res.episodes.append(Episode(sd, from_epoch(t, "s"), v, sc.score, sc.lower, sc.upper))
             in_episode = flagged
-        if sd.times and detector == "multiview":
+        if sd.times and detector in RESTORABLE:
             state[sd.series_id] = {"last": max(last, sd.times[-1]), "det": det.state(), "flag": in_episode}
         if progress is not None:
             progress.advance(1, sd.metric_name)

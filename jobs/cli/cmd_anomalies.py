@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
+    from pipeline.anomaly import DEFAULT_DETECTOR, DETECTORS
+
     p = sub.add_parser("anomalies", help="metric anomaly detection and CloudTrail Insights",
                        description="Streaming anomaly detection on metric rollups, NAB-format "
                        "scoring of one CSV series, and CloudTrail Insights.")
@@ -25,7 +27,7 @@ def register(sub: Any) -> None:
     d.add_argument("--table", default="metrics_5m", choices=["metrics_5m", "metrics_1m"])
     d.add_argument("--stat", default="Average",
                    choices=["Average", "Sum", "Minimum", "Maximum", "SampleCount"])
-    d.add_argument("--detector", default="multiview", choices=["multiview", "zscore"])
+    d.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     d.add_argument("--threshold", type=float, default=None,
                    help="score at or above which a point is an anomaly (default 0.5)")
     d.add_argument("--namespace", help="only this namespace")
@@ -43,7 +45,7 @@ def register(sub: Any) -> None:
     c = s.add_parser("score", help="score one series in NAB CSV format")
     c.add_argument("--input", required=True, help="CSV with header timestamp,value")
     c.add_argument("--output", required=True, help="CSV timestamp,value,anomaly_score")
-    c.add_argument("--detector", default="multiview", choices=["multiview", "zscore"])
+    c.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     c.set_defaults(func=run_score)
 
     i = s.add_parser("insights", help="CloudTrail Insights from the raw cloudtrail table")
@@ -57,10 +59,11 @@ def run_score(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.anomaly.series_io import read_series, run_detector, write_scores
     from pipeline.console import summary
 
-    times, values, raw = read_series(args.input)
-    scores = run_detector(times, values, args.detector)
-    n = write_scores(args.output, raw, values, scores)
-    flagged = [(s.score, r) for s, r in zip(scores, raw, strict=True) if s.score >= DEFAULT_THRESHOLD]
+    series = read_series(args.input)
+    scores = run_detector(series, args.detector)
+    n = write_scores(args.output, series, scores)
+    flagged = [(s.score, r) for s, r in zip(scores, series.raw_times, strict=True)
+               if s.score >= DEFAULT_THRESHOLD]
     if not ctx.quiet:
         summary("anomalies score", {
             "input": f"{args.input} ({n} rows)",
@@ -69,6 +72,7 @@ def run_score(args: argparse.Namespace, ctx: Context) -> int:
             f"anomalies (score ≥ {DEFAULT_THRESHOLD})": len(flagged),
             "top": ", ".join(f"{r} ({s:.2f})" for s, r in sorted(flagged, reverse=True)[:3])
             or "-",
+            **{f"note {i + 1}": note for i, note in enumerate(series.notes)},
         })
     return 0
 

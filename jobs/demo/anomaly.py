@@ -79,6 +79,7 @@ def _labels(demo: Demo, name: str) -> list[dict[str, Any]]:
 
 def anomaly_stage(demo: Demo) -> AnomalyStage:
     from jobs.anomaly_job import detect
+    from pipeline.anomaly import DEFAULT_DETECTOR
     from pipeline.query.duck import connect
 
     lake = demo.lake
@@ -98,7 +99,7 @@ def anomaly_stage(demo: Demo) -> AnomalyStage:
     con = connect(lake, ["anomalies"])
     flagged = con.execute(
         "SELECT namespace, metric_name, dimensions, timestamp FROM anomalies "
-        "WHERE is_anomaly AND detector = 'multiview' ORDER BY timestamp"
+        "WHERE is_anomaly AND detector = ? ORDER BY timestamp", [DEFAULT_DETECTOR]
     ).fetchall()
     con.close()
     labels = [a for a in _labels(demo, "metric_anomalies.json") if a.get("kind") != "gap"]

@@ -1,16 +1,30 @@
 """Reading and writing one series in NAB's CSV format, and running a detector over it.
 
 Input: ``timestamp,value`` with a header; timestamps as ISO 8601 or ``YYYY-MM-DD HH:MM:SS``
-(naive = UTC) or epoch seconds/milliseconds. Output adds ``anomaly_score``. A malformed row
-raises :class:`~pipeline.errors.InputError` naming the file, line and field; an empty value is
-a missing point (scored 0, not learnt).
+(naive = UTC) or epoch seconds/milliseconds. Output adds ``anomaly_score``, one per input row in
+file order.
+
+Real files are messy and a readable file is never refused. What :func:`read_series` does about
+each problem is written to :attr:`SeriesFile.notes` (one line each, naming the line):
+
+* a value that is empty or not a finite number is a missing point (scored 0, not learnt);
+* a timestamp that cannot be parsed takes the previous row's time plus the typical step;
+* a repeated timestamp is scored in file order at that time;
+* a clock that goes back now and then (fewer than 1 % of the steps) is held: those rows are scored
+  at the latest time seen until the clock catches up, so the detector's clock never runs back;
+* a file mostly out of order (newest first, shuffled) is scored in time order (stable), and the
+  scores are written back in file order.
+
+Only a missing file or a missing ``timestamp,value`` header raises (:class:`InputError` naming the
+file and line).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.anomaly import make_detector
@@ -18,62 +32,178 @@ from pipeline.anomaly.base import Score
 from pipeline.errors import InputError, InputNotFoundError
 from pipeline.timeutil import parse_time
 
+#: Backward steps (as a share of all steps) above which a file is scored in time order.
+SORT_ABOVE = 0.01
+_MAX_EXAMPLES = 3
 
-def read_series(path: str | Path) -> tuple[list[datetime], list[float | None], list[str]]:
-    """``(timestamps, values, raw_timestamp_text)`` of a NAB-style CSV, in file order."""
+
+@dataclass
+class SeriesFile:
+    """One series as read. ``times`` are the epoch seconds the detector sees, one per row in file
+    order (see the module docstring for how they are derived); ``order`` is the row order in which
+    to stream them (file order unless the file had to be sorted)."""
+
+    path: str
+    raw_times: list[str]
+    raw_values: list[str]
+    values: list[float | None]
+    times: list[float]
+    order: list[int]
+    notes: list[str] = field(default_factory=list)
+
+
+class _Notes:
+    """Counts of one kind of problem plus the first few examples, rendered as one line."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, list[str]] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, kind: str, example: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        ex = self.kinds.setdefault(kind, [])
+        if len(ex) < _MAX_EXAMPLES:
+            ex.append(example)
+
+    def lines(self) -> list[str]:
+        out = []
+        for kind, ex in self.kinds.items():
+            n = self.counts[kind]
+            more = f" (+{n - len(ex)} more)" if n > len(ex) else ""
+            out.append(f"{kind} ×{n}: {'; '.join(ex)}{more}")
+        return out
+
+
+def read_series(path: str | Path) -> SeriesFile:
+    """Read a NAB-style CSV: every data row becomes one point (see the module docstring)."""
     p = Path(path)
     if not p.is_file():
         raise InputNotFoundError(str(p), "no such file")
-    times: list[datetime] = []
+    notes = _Notes()
+    parsed: list[float | None] = []
     values: list[float | None] = []
     raw: list[str] = []
-    with p.open(newline="") as fh:
+    raw_v: list[str] = []
+    lines: list[int] = []
+    with p.open(newline="", errors="replace") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
-        if header is None or [h.strip().lower() for h in header[:2]] != ["timestamp", "value"]:
+        if header is None or [h.strip().lower().lstrip("\ufeff") for h in header[:2]] != [
+                "timestamp", "value"]:
             raise InputError("expected a header `timestamp,value`", path=str(p), line=1,
                              value=header)
         for line, row in enumerate(reader, start=2):
-            if not row:
+            if not row or not any(c.strip() for c in row):
                 continue
-            if len(row) < 2:
-                raise InputError("expected 2 columns", path=str(p), line=line, value=row)
+            text_t = row[0].strip()
+            text_v = row[1].strip() if len(row) > 1 else ""
             try:
-                t = parse_time(row[0].strip())
+                t: float | None = parse_time(text_t).timestamp()
             except InputError:
-                raise InputError("bad timestamp", path=str(p), line=line, field="timestamp",
-                                 value=row[0]) from None
-            text = row[1].strip()
+                t = None
+                notes.add("bad `timestamp` (row placed one step after the previous one)",
+                          f"{p.name}:{line} {text_t[:40]!r}")
+            v: float | None
             try:
-                v = float(text) if text else None
+                v = float(text_v) if text_v else None
             except ValueError:
-                raise InputError("not a number", path=str(p), line=line, field="value",
-                                 value=text) from None
-            if times and t < times[-1]:
-                raise InputError("timestamps must be ascending", path=str(p), line=line,
-                                 field="timestamp", value=row[0])
-            times.append(t)
+                v = None
+            if v is None or not math.isfinite(v):
+                if text_v:
+                    notes.add("`value` not a finite number (row scored 0, not learnt)",
+                              f"{p.name}:{line} {text_v[:40]!r}")
+                v = None
+            parsed.append(t)
             values.append(v)
-            raw.append(row[0].strip())
-    return times, values, raw
+            raw.append(text_t)
+            raw_v.append(text_v)
+            lines.append(line)
+    times, order = _clock(parsed, lines, p.name, notes)
+    return SeriesFile(str(p), raw, raw_v, values, times, order, notes.lines())
 
 
-def run_detector(times: Sequence[datetime], values: Sequence[float | None],
-                 detector: str = "multiview") -> list[Score]:
-    """Score every point of one series with a fresh detector (causal, one pass)."""
+def _typical_step(parsed: Sequence[float | None]) -> float:
+    steps = sorted(b - a for a, b in zip(parsed, parsed[1:], strict=False)
+                   if a is not None and b is not None and b > a)
+    return steps[len(steps) // 2] if steps else 300.0
+
+
+def _clock(parsed: list[float | None], lines: list[int], name: str, notes: _Notes,
+           ) -> tuple[list[float], list[int]]:
+    """Effective times (file order) and the order to stream rows in."""
+    step = _typical_step(parsed)
+    first = next((i for i, t in enumerate(parsed) if t is not None), None)
+    filled: list[float] = []
+    for i, t in enumerate(parsed):
+        if t is not None:
+            filled.append(t)
+        elif first is None:
+            filled.append(step * i)
+        elif i < first:
+            filled.append(parsed[first] - step * (first - i))  # type: ignore[operator]
+        else:
+            filled.append(filled[-1] + step)
+    back = sum(1 for a, b in zip(filled, filled[1:], strict=False) if b < a)
+    if back > SORT_ABOVE * max(len(filled) - 1, 1):
+        order = sorted(range(len(filled)), key=filled.__getitem__)
+        notes.add(f"file out of time order ({back} backward steps): scored in time order, "
+                  "written in file order", f"{name}:{lines[0]}–{lines[-1]}")
+        _repeats(filled, order, lines, name, notes)
+        return filled, order
+    times: list[float] = []
+    last = -math.inf
+    held = 0
+    for i, t in enumerate(filled):
+        if t < last:
+            if not held:
+                notes.add("clock went back (rows until it caught up scored at the latest time "
+                          "seen)", f"{name}:{lines[i]} back {_duration(last - t)}")
+            held += 1
+            t = last
+        else:
+            held = 0
+        times.append(t)
+        last = t
+    _repeats(filled, list(range(len(filled))), lines, name, notes)
+    return times, list(range(len(filled)))
+
+
+def _repeats(times: list[float], order: list[int], lines: list[int], name: str,
+             notes: _Notes) -> None:
+    for a, b in zip(order, order[1:], strict=False):
+        if times[a] == times[b]:
+            notes.add("timestamp repeats the previous row's (scored in file order)",
+                      f"{name}:{lines[b]}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min"
+
+
+def run_detector(series: SeriesFile, detector: str = "multiview") -> list[Score]:
+    """Score every row of one series with a fresh detector (causal, one pass in
+    ``series.order``); the result is in file order."""
     det = make_detector(detector)
     step = det.step
-    return [step(t.timestamp(), v) for t, v in zip(times, values, strict=True)]
+    out: list[Score | None] = [None] * len(series.values)
+    times, values = series.times, series.values
+    for i in series.order:
+        out[i] = step(times[i], values[i])
+    return [s for s in out if s is not None]
 
 
-def write_scores(path: str | Path, raw_times: Iterable[str], values: Iterable[float | None],
-                 scores: Iterable[Score]) -> int:
-    """Write ``timestamp,value,anomaly_score`` (NAB results format); returns rows written."""
+def write_scores(path: str | Path, series: SeriesFile, scores: Iterable[Score]) -> int:
+    """Write ``timestamp,value,anomaly_score`` (NAB results format) in file order, timestamps and
+    values as they were read; returns rows written."""
     n = 0
     with Path(path).open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "value", "anomaly_score"])
-        for t, v, s in zip(raw_times, values, scores, strict=True):
-            w.writerow([t, "" if v is None else repr(v), f"{s.score:.6f}"])
+        for t, v, s in zip(series.raw_times, series.raw_values, scores, strict=True):
+            w.writerow([t, v, f"{s.score:.6f}"])
             n += 1
     return n

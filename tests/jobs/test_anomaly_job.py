@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from jobs.anomaly_job import detect, read_series
-from pipeline.anomaly.multiview import MultiViewDetector
+from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
 from pipeline.errors import QueryError
 from pipeline.query.duck import connect
 from tests.pipeline.anomaly.rollup_fixture import T0, write_rollups
@@ -45,7 +45,7 @@ def test_follow_in_two_steps_equals_one_pass(lake) -> None:
     assert first.points == 2000 and second.points == 1000  # only new points the second time
     rows = _rows(lake)
     vals = write_rollups.__globals__["series_values"](1500, 1, 40.0, None)
-    det = MultiViewDetector()
+    det = make_detector()  # the job's default detector, in one pass
     expect = [det.step((T0 + timedelta(minutes=5 * i)).timestamp(), v) for i, v in enumerate(vals)]
     got = [r[3] for r in rows if "i-aaa" in r[0]]
     assert got == [s.score for s in expect if s.warm]
@@ -102,7 +102,7 @@ def test_filtered_replay_keeps_other_series(lake) -> None:
     t = T0 + timedelta(hours=12)
     one = {n: [None] for n in ANOMALIES.names}
     one.update(series_id=[aaa], timestamp=[t], value=[1.0], score=[0.0], is_anomaly=[False])
-    _write(lake, job_key("multiview", "metrics_5m", "Average"),
+    _write(lake, job_key(DEFAULT_DETECTOR, "metrics_5m", "Average"),
            pa.Table.from_pydict(one, schema=ANOMALIES), (T0 + timedelta(hours=10), None),
            series={aaa})
     after = _rows(lake)

@@ -25,12 +25,14 @@ def test_score_nab_csv_round_trip(shared_data, tmp_path, capsys) -> None:
     assert "anomalies (score ≥ 0.5)" in capsys.readouterr().err
 
 
-def test_score_bad_input_names_file_line_and_field(tmp_path, capsys) -> None:
+def test_score_bad_input_is_scored_and_noted_by_file_line_and_field(tmp_path, capsys) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,abc\n")
-    assert main(["anomalies", "score", "--input", str(bad), "--output", str(tmp_path / "o")]) == 2
+    out = tmp_path / "o.csv"
+    assert main(["anomalies", "score", "--input", str(bad), "--output", str(out)]) == 0
     err = capsys.readouterr().err
     assert "bad.csv:3" in err and "`value`" in err and "abc" in err
+    assert [r[1:] for r in csv.reader(out.open())][1:] == [["1", "0.000000"], ["abc", "0.000000"]]
     assert main(["anomalies", "score", "--input", str(tmp_path / "nope.csv"),
                  "--output", str(tmp_path / "o")]) == 2
 

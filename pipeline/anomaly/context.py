@@ -1,0 +1,107 @@
+"""The ``context`` detector: multiview's calibrated residual views plus sequence novelty.
+
+Two independent judges look at each point before it is learnt:
+
+* :class:`~pipeline.anomaly.multiview.MultiViewDetector`'s five views (spike, shift, drift, robust
+  shift, range novelty), each calibrated against the series' own history — the surprise ``S``
+  (``−log10`` of a tail share, less ``log10 5`` for looking at five views);
+* :class:`~pipeline.anomaly.sequence.SequenceModel`: how rare the last ``window`` points' run of
+  Markov surprises is for this series — the surprise ``Q`` (less ``log10 2``, the second judge).
+
+The score is ``C / (C + scale)`` with ``C = max(S, Q)`` (0.5 at one-in-``10^scale`` rarity). Silence
+after an alert: once a point scores ≥ ``alert``, the next ``refractory`` points are reported at half
+their score, so one incident gives one alert. The forecaster learns exactly as multiview's does (a
+point multiview flags is not learnt), so the expected band is multiview's band.
+
+State is fixed-size: multiview's ~1,100 numbers plus the sequence model's ~2,100.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pipeline.anomaly.base import WARMUP_SCORE, Score
+from pipeline.anomaly.multiview import MultiViewDetector
+from pipeline.anomaly.sequence import SequenceModel
+
+_SECOND_JUDGE = math.log10(2.0)
+
+
+class ContextDetector:
+    """Streaming detector (``name = "context"``); see the module docstring."""
+
+    name = "context"
+    __slots__ = ("scale", "alert", "refractory", "mv", "seq", "since_alert")
+
+    def __init__(self, *, k: float = 2.0, scale: float = 3.0, alert: float = 0.5,
+                 refractory: int = 36, warmup: int = 30, bins: int = 12, window: int = 10,
+                 report_after: int = 600) -> None:
+        self.scale, self.alert, self.refractory = scale, alert, refractory
+        self.mv = MultiViewDetector(k=k, scale=scale, warmup=warmup)
+        self.seq = SequenceModel(bins=bins, window=window, report_after=report_after)
+        self.since_alert = 1 << 30
+
+    def _judge(self, t: float, x: float, learn: bool) -> Score:
+        mv = self.mv
+        j = mv._views(t, x)
+        q = self.seq.surprise(x, learn=learn) - _SECOND_JUDGE
+        if j is None:
+            if learn:
+                mv._learn(t, x, None, 0.0)
+            s, p, sigma = 0.0, None, 0.0
+        else:
+            views, raws, bins, p, sigma = j
+            s = mv.calib.surprise(views, raws, bins) - 0.7  # − log10(5): five views
+            if learn:
+                mv._learn(t, x, j, s / (s + mv.scale) if s > 0 else 0.0)
+        c = s if s > q else q
+        full = c / (c + self.scale) if c > 0 else 0.0
+        quiet = self.since_alert < self.refractory
+        score = full * 0.5 if quiet else full
+        if learn:
+            if quiet:
+                self.since_alert += 1
+            elif full >= self.alert:
+                self.since_alert = 1
+            else:
+                self.since_alert += 1
+        if p is None:
+            return Score(score, None, None, None, False) if score > 0 else WARMUP_SCORE
+        k = mv.k
+        lo = p - k * sigma
+        if mv.model.nonneg and lo < 0:
+            lo = 0.0
+        return Score(score, p, lo, p + k * sigma, True)
+
+    def score_one(self, t: float, x: float | None) -> Score:
+        """Judge ``x`` at ``t`` from earlier points only (does not change the state)."""
+        if x is None or x - x != 0.0:
+            return WARMUP_SCORE
+        return self._judge(t, x, False)
+
+    def learn_one(self, t: float, x: float | None) -> None:
+        """Fold ``x`` into both judges (the forecaster skips points multiview flags)."""
+        if x is not None and x - x == 0.0:
+            self._judge(t, x, True)
+
+    def step(self, t: float, x: float | None) -> Score:
+        """Score then learn one point (one evaluation of each judge)."""
+        if x is None or x - x != 0.0:
+            return WARMUP_SCORE
+        return self._judge(t, x, True)
+
+    def state(self) -> dict[str, Any]:
+        """JSON-serialisable snapshot of the whole state (fixed size)."""
+        return {"scale": self.scale, "alert": self.alert, "refractory": self.refractory,
+                "since_alert": self.since_alert, "mv": self.mv.state(), "seq": self.seq.state()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ContextDetector:
+        """Inverse of :meth:`state`."""
+        d = cls.__new__(cls)
+        d.scale, d.alert, d.refractory = state["scale"], state["alert"], state["refractory"]
+        d.since_alert = state["since_alert"]
+        d.mv = MultiViewDetector.from_state(state["mv"])
+        d.seq = SequenceModel.from_state(state["seq"])
+        return d

@@ -1,0 +1,73 @@
+"""``read_series`` / ``run_detector``: every row of a messy real or hand-made CSV gets a score."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from pipeline.anomaly.series_io import read_series, run_detector, write_scores
+from pipeline.errors import InputError
+
+NAB = Path(__file__).resolve().parents[2] / "data" / "nab-corpus" / "data"
+
+
+def test_real_clock_jump_is_held_not_refused(tmp_path) -> None:
+    src = NAB / "realKnownCause" / "machine_temperature_system_failure.csv"
+    s = read_series(src)
+    assert len(s.values) == 22695 and s.order == list(range(22695))
+    # line 10,151 (row 10,149 counting from 0 after the header) goes back from 02:55 to 02:00
+    assert s.raw_times[10149] == "2014-01-07 02:00:00" and s.raw_times[10148] == "2014-01-07 02:55:00"
+    assert all(b >= a for a, b in zip(s.times, s.times[1:], strict=False))
+    assert s.times[10149] == s.times[10148]  # held at the latest time seen
+    assert s.notes == ["clock went back (rows until it caught up scored at the latest time seen) ×1: "
+                       "machine_temperature_system_failure.csv:10151 back 55 min"]
+    scores = run_detector(s)
+    assert len(scores) == 22695
+    out = tmp_path / "out.csv"
+    assert write_scores(out, s, scores) == 22695
+    rows = list(csv.reader(out.open()))
+    original = list(csv.reader(src.open()))
+    assert [r[:2] for r in rows[1:]] == original[1:]
+
+
+def test_newest_first_file_scores_like_the_sorted_file(tmp_path) -> None:
+    src = NAB / "artificialWithAnomaly" / "art_daily_jumpsup.csv"
+    lines = src.read_text().splitlines()
+    rev = tmp_path / "rev.csv"
+    rev.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
+    fwd, back = read_series(src), read_series(rev)
+    assert len(back.notes) == 1 and back.notes[0].startswith("file out of time order (4031 backward")
+    a = [x.score for x in run_detector(fwd)]
+    b = [x.score for x in run_detector(back)]
+    assert b == a[::-1] and max(a) > 0.5
+
+
+def test_bad_values_timestamps_and_repeats_are_scored_and_noted(tmp_path) -> None:
+    p = tmp_path / "messy.csv"
+    body = [f"2014-01-01 {h:02d}:{m:02d}:00,{10 + (m // 5) % 3}" for h in range(4) for m in range(0, 60, 5)]
+    body[20] = "2014-01-01 01:40:00,abc"
+    body[21] = "not a time,12"
+    body[30] = body[29].split(",")[0] + ",11"  # repeats the previous row's timestamp
+    body[40] = body[40].split(",")[0] + ",nan"
+    p.write_text("\n".join(["timestamp,value", *body, ""]))
+    s = read_series(p)
+    assert len(s.values) == 48 and s.values[20] is None and s.values[40] is None
+    assert s.times[21] == s.times[20] + 300.0
+    assert s.notes == [
+        "`value` not a finite number (row scored 0, not learnt) ×2: messy.csv:22 'abc'; messy.csv:42 'nan'",
+        "bad `timestamp` (row placed one step after the previous one) ×1: messy.csv:23 'not a time'",
+        "timestamp repeats the previous row's (scored in file order) ×1: messy.csv:32",
+    ]
+    scores = run_detector(s)
+    assert len(scores) == 48 and scores[20].score == scores[40].score == 0.0
+
+
+def test_only_a_missing_header_or_file_is_refused(tmp_path) -> None:
+    p = tmp_path / "nohdr.csv"
+    p.write_text("2014-01-01 00:00:00,1\n")
+    with pytest.raises(InputError, match="nohdr.csv:1"):
+        read_series(p)
+    with pytest.raises(FileNotFoundError, match="absent.csv"):
+        read_series(tmp_path / "absent.csv")
