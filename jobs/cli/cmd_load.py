@@ -4,7 +4,6 @@ stream (local, or a real Kinesis endpoint) into the lake's ``records`` table."""
 from __future__ import annotations
 
 import argparse
-import signal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,9 +36,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jobs.follow import Schedule, follow, stop_on_signals
     from pipeline.console import Progress, summary
     from pipeline.loader import Loader
-    from pipeline.loader.from_stream import load_from_stream
+    from pipeline.loader.from_stream import StreamDelivery
     from pipeline.stream import Stream
     from pipeline.stream.consumer import Checkpoints, LocalConsumer, StartPosition, describe_state
     from pipeline.timeutil import parse_time
@@ -55,19 +55,18 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         consumer = KinesisConsumer(args.from_stream, args.kinesis_endpoint, cps, start, region=args.region)
     else:
         consumer = LocalConsumer(Stream.open(root, args.from_stream), cps, start)
-    stopping = [False]
-
-    def stop(*_: Any) -> None:
-        stopping[0] = True
-
-    signal.signal(signal.SIGTERM, stop)
     loader = Loader(ctx.lake, ctx.settings.loader,
                     progress=Progress(f"load {args.from_stream}", enabled=not ctx.quiet))
-    try:
-        s = load_from_stream(consumer, loader, once=args.once, poll_seconds=args.poll_seconds,
-                             route=args.route, stop=lambda: stopping[0])
-    except KeyboardInterrupt:
-        s = loader.summary
+    delivery = StreamDelivery(consumer, loader, route=args.route)
+    if args.once:
+        s = delivery.drain()
+    else:
+        with stop_on_signals() as stop:  # SIGTERM / Ctrl+C: the running poll ends, the buffers drain
+            try:
+                for _ in follow(lambda: delivery.step(100), Schedule(args.poll_seconds), stop=stop):
+                    pass
+            finally:
+                s = delivery.close()
     lines = s.lines()
     lines["checkpoint"] = describe_state(consumer.state) or "-"
     summary(f"load from stream {args.from_stream}", lines)

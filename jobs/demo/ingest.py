@@ -137,7 +137,7 @@ def _sample_records(sample: Path) -> list[tuple[str, bytes]]:
 def stream_stage(demo: Demo) -> StreamStage:
     """Create a local stream, put sample records (once), drain it into the lake."""
     from pipeline.errors import InputError
-    from pipeline.loader.from_stream import load_from_stream
+    from pipeline.loader.from_stream import StreamDelivery
     from pipeline.stream import Stream
     from pipeline.stream.consumer import Checkpoints, LocalConsumer
 
@@ -151,5 +151,5 @@ def stream_stage(demo: Demo) -> StreamStage:
     except InputError:
         stream = Stream.open(root, STREAM)  # created by an earlier demo run: nothing new to put
     consumer = LocalConsumer(stream, Checkpoints.for_consumer(root, STREAM, "demo-loader"))
-    s = load_from_stream(consumer, Loader(demo.lake, demo.settings.loader), once=True, route=True)
+    s = StreamDelivery(consumer, Loader(demo.lake, demo.settings.loader), route=True).drain()
     return StreamStage(STREAM, len(stream.shard_ids), str(root), put, s)

@@ -1,6 +1,6 @@
 """``watchlake load --from-stream``: drain a stream consumer into the loader.
 
-The loop polls every shard, hands the records to the :class:`~pipeline.loader.Loader` (which
+A :class:`StreamDelivery` step polls every shard, hands the records to the :class:`~pipeline.loader.Loader` (which
 buffers by size and time per partition), and after each poll moves the consumer's checkpoints
 to just before the oldest record still buffered. A crash therefore re-reads at most what was not
 yet committed (at-least-once from the stream) and the loader's de-duplication by
@@ -9,8 +9,7 @@ yet committed (at-least-once from the stream) and the loader's de-duplication by
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 
@@ -78,20 +77,14 @@ class StreamDelivery:
         finally:
             self.consumer.checkpoint([])
 
-
-def load_from_stream(consumer: BaseConsumer, loader: Loader, *, once: bool = False,
-                     poll_seconds: float = 1.0, limit: int = 10_000, route: bool = False,
-                     stop: Callable[[], bool] = lambda: False) -> LoadSummary:
-    """Run a :class:`StreamDelivery` until caught up (``once``) or ``stop()`` is true, polling
-    every ``poll_seconds`` while idle; returns the loader's summary."""
-    delivery = StreamDelivery(consumer, loader, route=route, limit=limit)
-    try:
-        while not stop():
-            delivery.step()
-            if delivery.caught_up:
-                if once:
+    def drain(self, polls_per_step: int = 100) -> LoadSummary:
+        """Step until caught up, then :meth:`close`: all the stream holds now ends up committed.
+        (Following a stream continuously is the caller's loop: :mod:`jobs.follow`.)"""
+        try:
+            while True:
+                self.step(polls_per_step)
+                if self.caught_up:
                     break
-                time.sleep(poll_seconds)
-    finally:
-        summary = delivery.close()
-    return summary
+        finally:
+            summary = self.close()
+        return summary
