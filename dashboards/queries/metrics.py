@@ -80,10 +80,10 @@ def extent(db: LakeDB, namespace: str, metric_name: str, dimensions: str,
 
 def _keeps_sketches(namespace: str) -> bool:
     """Whether the configuration (``tiers.percentiles``) keeps pNN sketches for ``namespace``."""
-    from pipeline.config import load_settings
-    from pipeline.rollup.percentiles import keeps, parse
+    from pipeline.config import load_settings, parse_percentiles
+    from pipeline.rollup.percentiles import keeps
 
-    return keeps(parse(load_settings().tiers.percentiles), namespace)
+    return keeps(parse_percentiles(load_settings().tiers.percentiles), namespace)
 
 
 def band(timestamps: list[datetime], values: list[float], k: float) -> dict[str, list[float | None]]:

@@ -121,7 +121,7 @@ def run_retry(args: argparse.Namespace, ctx: Context) -> int:
 
     with Notifier(ctx.lake, retry_pending=False) as n:
         before = len(n.outbox)
-        counts = n.retry_outbox()
+        counts = n.retry_outbox(force=True)  # asked for by hand: every queued message, due or not
     if not ctx.quiet:
         summary("topics retry", {"pending before": before, **counts})
     return 0

@@ -57,6 +57,7 @@ __all__ = ["Notifier", "PublishResult", "publish", "TopicStore", "Topic", "Subsc
 OUTBOX_PATH = "notify/outbox.json"
 PUBLISHED_PATH = "notify/published.json"
 PUBLISHED_DAYS = 14
+OUTBOX_MAX_DELAY = 60.0
 DEAD_LETTER_PATH = "notify/dead_letter.jsonl"
 MAX_MESSAGE_BYTES = 262_144
 
@@ -185,26 +186,32 @@ class Notifier:
                 result.dead += 1
 
     def _queue(self, sub: Subscription, envelope: dict[str, Any], reason: str, attempts: int) -> None:
+        now = utcnow()
         self.outbox.append({"subscription": sub.arn, "envelope": envelope, "attempts": attempts,
-                            "last_error": reason, "queued_at": iso(utcnow())})
+                            "last_error": reason, "queued_at": iso(now),
+                            "next_attempt": iso(now + timedelta(seconds=outbox_delay(attempts)))})
         self._outbox_dirty = True
 
     def _dead(self, item: dict[str, Any]) -> None:
         self.stats["dead"] += 1
         append_line(self.lake, DEAD_LETTER_PATH, json.dumps(item, ensure_ascii=False))
 
-    def retry_outbox(self) -> dict[str, int]:
-        """Try every queued message once (no inline backoff); returns counts delivered/left/dead."""
+    def retry_outbox(self, *, force: bool = False) -> dict[str, int]:
+        """Try each queued message that is due once (every one with ``force``); no inline backoff.
+        A message that fails again waits ``min(60 s, 2^attempts s)`` before its next try, so the
+        default 50 attempts span about 45 minutes of a subscriber being down. Returns counts
+        delivered / left / dead."""
         subs = {s.arn: s for t in self.store.topics.values() for s in t.subscriptions}
         left: list[dict[str, Any]] = []
         counts = {"delivered": 0, "left": 0, "dead": 0}
+        now = utcnow()
         for item in self.outbox:
             sub = subs.get(item["subscription"])
             if sub is None:  # unsubscribed since: SNS drops it
                 counts["dead"] += 1
                 self._dead({**item, "last_error": "subscription no longer exists"})
                 continue
-            if sub.arn in self._broken:
+            if sub.arn in self._broken or (not force and item.get("next_attempt", "") > iso(now)):
                 left.append(item)
                 continue
             try:
@@ -212,7 +219,8 @@ class Notifier:
                 counts["delivered"] += 1
                 self.stats["retried_ok"] += 1
             except DeliveryError as e:
-                item = {**item, "attempts": item["attempts"] + 1, "last_error": e.reason}
+                item = {**item, "attempts": item["attempts"] + 1, "last_error": e.reason,
+                        "next_attempt": iso(now + timedelta(seconds=outbox_delay(item["attempts"] + 1)))}
                 if not e.retryable or item["attempts"] >= int(sub.delivery_policy()["maxAttempts"]):
                     counts["dead"] += 1
                     self._dead(item)
@@ -224,6 +232,11 @@ class Notifier:
             self.outbox = left
             self._outbox_dirty = True
         return counts
+
+
+def outbox_delay(attempts: int) -> float:
+    """Seconds before the next try of a message that has failed ``attempts`` times."""
+    return float(min(OUTBOX_MAX_DELAY, 2 ** min(attempts, 16)))
 
 
 def publish(lake: Lake, topic: str, subject: str | None, message: dict[str, Any] | str, *,

@@ -55,6 +55,11 @@ def _topic(lake, *subs):
     store.save()
 
 
+def _backoff_passes(lake):
+    """Time passes: every queued message is due for its next try."""
+    lake.write_json(OUTBOX_PATH, [{**i, "next_attempt": "2000-01-01T00:00:00.000Z"} for i in lake.read_json(OUTBOX_PATH)])
+
+
 def _lines(path):
     return [json.loads(x) for x in path.read_text().splitlines()]
 
@@ -115,6 +120,10 @@ def test_failing_subscriber_does_not_block_others_and_is_retried_later(lake, tmp
         assert len(srv.requests) == 4
         assert [json.loads(e["Message"])["n"] for e in _lines(tmp_path / "lake" / "out.jsonl")] == [1, 2]
         assert len(lake.read_json(OUTBOX_PATH)) == 2
+        with Notifier(lake, sleep=lambda s: None) as n:  # at once: not due yet, nothing is tried
+            pass
+        assert len(lake.read_json(OUTBOX_PATH)) == 2 and len(srv.requests) == 4
+        _backoff_passes(lake)
         with Notifier(lake, sleep=lambda s: None) as n:  # a later session drains the outbox
             pass
         assert lake.read_json(OUTBOX_PATH) == []
@@ -156,6 +165,7 @@ def test_alarm_evaluation_retries_the_outbox(lake):
     with _Server(fail=1) as srv:
         _topic(lake, ("http", srv.url, {"policy": {**FAST, "numRetries": 0}}))
         assert publish(lake, "oncall", None, {"n": 1}).queued == 1
+        _backoff_passes(lake)
         with engine_with(lake, [alarm_doc(EvaluationPeriods=1)], source_with({0: 1.0})) as eng:
             eng.evaluate(minute(1))  # no action (no alarm actions), but the outbox is drained
         assert lake.read_json(OUTBOX_PATH) == [] and len(srv.requests) == 2
@@ -181,6 +191,7 @@ def test_dedup_message_to_a_down_subscriber_is_delivered_once_later(lake):
         with Notifier(lake, sleep=lambda s: None) as n:
             assert n.publish("oncall", None, {"n": 1}, dedup_id="finding:f1:3").queued == 1
         assert len(lake.read_json(OUTBOX_PATH)) == 1
+        _backoff_passes(lake)
         with Notifier(lake, sleep=lambda s: None) as n:  # the subscriber is back: the outbox drains
             assert n.publish("oncall", None, {"n": 1}, dedup_id="finding:f1:3").duplicate
         ok = [json.loads(b) for _, b in srv.requests[4:]]
@@ -199,3 +210,12 @@ def test_dedup_message_written_ahead_survives_a_crash_before_delivery(lake, tmp_
     with Notifier(lake) as n2:
         assert n2.publish("oncall", None, {"n": 1}, dedup_id="anomaly:s1:t").duplicate
     assert [json.loads(e["Message"])["n"] for e in _lines(tmp_path / "lake" / "out.jsonl")] == [1]
+
+
+def test_outbox_backoff_outlasts_a_ten_minute_outage():
+    from pipeline.notify import outbox_delay
+    from pipeline.notify.topics import DEFAULT_POLICY
+
+    waits = [outbox_delay(a) for a in range(1, int(DEFAULT_POLICY["maxAttempts"]))]
+    assert waits[:4] == [2, 4, 8, 16] and max(waits) == 60
+    assert sum(waits) > 30 * 60  # a subscriber down for ten minutes (and more) still gets everything
