@@ -25,6 +25,7 @@ PAGES = [
     st.Page("views/cloudtrail.py", title="CloudTrail", url_path="cloudtrail"),
     st.Page("views/findings.py", title="Findings", url_path="findings"),
     st.Page("views/investigate.py", title="Investigate", url_path="investigate"),
+    st.Page("views/pipeline.py", title="Pipeline", url_path="pipeline"),
 ]
 
 page = st.navigation(PAGES)

@@ -32,6 +32,7 @@ from dashboards.queries import detections as q_de
 from dashboards.queries import investigate as q_inv
 from dashboards.queries import metrics as q_mx
 from dashboards.queries import overview as q_ov
+from dashboards.queries import pipeline as q_pl
 from dashboards.queries import triage as q_tr
 from pipeline.lake import Lake
 
@@ -129,6 +130,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "ov.rejected_summary": q_ov.rejected_summary,
     "ov.rejected_recent": q_ov.rejected_recent,
     "ov.storage": q_ov.storage,
+    "pl.series": q_pl.stage_series,
     "mx.series": q_mx.series,
     "mx.data": q_mx.data,
     "mx.thresholds": q_mx.thresholds,
@@ -175,6 +177,7 @@ PAGE_TABLES: dict[str, tuple[str, ...]] = {
     "cloudtrail": ("cloudtrail",),
     "findings": ("findings",),
     "investigate": ("cloudtrail", "logs"),
+    "pipeline": ("metrics",),
 }
 """The tables each page shows. Its preset ranges end at the newest data of these tables, leaving
 out a table whose data ends days after all the others (:func:`dashboards.timerange.common_newest`:
@@ -228,6 +231,15 @@ def sources(start: datetime, end: datetime) -> Any:
 
 def volume(start: datetime, end: datetime, bucket: int) -> Any:
     return run("ov.volume", start, end, bucket)
+
+
+def pipeline_status() -> dict[str, Any] | None:
+    """The status ``watchlake run`` keeps (read fresh: it changes every few seconds)."""
+    return q_pl.status(db())
+
+
+def pipeline_series(start: datetime, end: datetime) -> Any:
+    return run("pl.series", start, end)
 
 
 def rejected_summary() -> Any:
