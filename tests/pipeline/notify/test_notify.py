@@ -57,7 +57,8 @@ def _topic(lake, *subs):
 
 def _backoff_passes(lake):
     """Time passes: every queued message is due for its next try."""
-    lake.write_json(OUTBOX_PATH, [{**i, "next_attempt": "2000-01-01T00:00:00.000Z"} for i in lake.read_json(OUTBOX_PATH)])
+    past = "2000-01-01T00:00:00.000Z"
+    lake.write_json(OUTBOX_PATH, [{**i, "next_attempt": past} for i in lake.read_json(OUTBOX_PATH)])
 
 
 def _lines(path):
