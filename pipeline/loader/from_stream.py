@@ -36,9 +36,10 @@ class StreamDelivery:
     the consumer's checkpoints to just before the oldest record still buffered. A crash therefore
     re-reads at most what was not yet committed, and the loader's de-duplication keeps the lake
     exactly-once. With ``route``, payloads that are CloudTrail, CloudWatch Logs or Metric Streams
-    data load into those tables (:func:`routed`); checkpoints then move only when nothing is
-    buffered, since routed rows no longer carry their sequence numbers. :meth:`close` flushes
-    every buffer and checkpoints all that was read.
+    data load into those tables (:func:`routed`); routed rows no longer carry their sequence
+    numbers, so when any buffer is due every buffer is flushed and committed, and the checkpoint
+    moves past all that was read (every ``buffer_seconds`` at the latest, under any load).
+    :meth:`close` flushes every buffer and checkpoints all that was read.
     """
 
     def __init__(self, consumer: BaseConsumer, loader: Loader, *, route: bool = False, limit: int = 10_000):
@@ -50,6 +51,13 @@ class StreamDelivery:
 
     def step(self, max_polls: int = 1) -> int:
         """Up to ``max_polls`` polls (fewer once caught up); returns the records read."""
+        if self.route and self._due():
+            # routed rows carry no sequence numbers: when a buffer is due, flush them all and wait,
+            # so that everything read so far is committed and the checkpoint can move past it even
+            # while records keep arriving (the buffers would otherwise never be empty at once)
+            self.loader.flush()
+            self.loader.sync()
+            self.consumer.checkpoint([])
         n = 0
         for _ in range(max_polls):
             tables = self.consumer.poll(self.limit)
@@ -63,12 +71,16 @@ class StreamDelivery:
                     self.loader.add(Batch("records", t, origin, raw_bytes=t.column("data").nbytes))
             if self.consumer.caught_up:
                 break
-        self.loader.tick()
         if not self.route:
+            self.loader.tick()
             self.consumer.checkpoint(self.loader.pending("records"))
         elif not self.loader.buffers and not self.loader.committer.inflight:
             self.consumer.checkpoint([])
         return n
+
+    def _due(self) -> bool:
+        limit, now = self.loader.settings.buffer_seconds, self.loader.clock()
+        return any(now - b.since >= limit for b in self.loader.buffers.values())
 
     def close(self) -> LoadSummary:
         """Flush and commit every buffer, then checkpoint everything read."""

@@ -178,7 +178,7 @@ def test_sigkill_and_restart_lose_and_double_nothing(tmp_path):
     hook = Webhook()
     try:
         stream = _setup(tmp_path, lake_root, hook.url)
-        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=60)  # all 3,000 s in the past
         events = [_stop_logging(i, t0 + timedelta(seconds=i)) for i in range(3000)]
         _put(stream, events[:1500], "a")
         proc = _start(tmp_path, lake_root)
