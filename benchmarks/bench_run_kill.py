@@ -125,7 +125,7 @@ def main() -> int:
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         rows = _count(lake_root, "cloudtrail", "eventID")[0]
-        print(f"kill {k + 1:>2}/{args.kills} after {wait:.1f} s: cloudtrail rows {rows:,} of {events:,} put", flush=True)
+        print(f"kill {k + 1:>2}/{args.kills} after {wait:.1f} s: cloudtrail rows {rows:,} of {events:,}", flush=True)
     proc = _start(work, lake_root)  # the last run catches up and stops cleanly
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and _count(lake_root, "cloudtrail", "eventID")[0] < events:
