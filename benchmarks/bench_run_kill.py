@@ -99,7 +99,7 @@ def main() -> int:
                             "TreatMissingData": "notBreaching", "AlarmActions": ["oncall"], "OKActions": ["oncall"]})])
     store.save()
     stream = Stream.create(str(work / "streams"), "live", 2)
-    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=args.kills * args.events + 3600)  # all past
     events = points = 0
     attacks: list[str] = []
     kill_after: list[float] = []
