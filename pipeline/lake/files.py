@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 SNAPSHOT_TRIES = 8
 HIDDEN_SUFFIXES = (".tmp", ".pending")
+"""Endings of a writer's unfinished files (atomic-write temporaries, compaction output)."""
 
 
 @dataclass(frozen=True)
