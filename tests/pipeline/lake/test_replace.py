@@ -313,3 +313,36 @@ def test_replace_on_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         assert len(res.retired) == 1 and not lake.exists(res.retired[0])
         assert content(lake) == [("a", "r", 2, "2025-01-01 01"), ("b", "r", 1, "2025-01-02 01")]
         assert ledger.marker_names(lake, TABLE) == {f"{res.commit}.done.json"}
+
+
+TWO_WRITERS = r"""
+import sys
+from datetime import UTC, datetime, timedelta
+import pyarrow as pa
+from pipeline.lake import Lake
+from pipeline.lake.replace import replace_rows
+from tests.pipeline.lake.test_replace import SCHEMA, TABLE, by_day
+
+root, who = sys.argv[1], sys.argv[2]
+lake = Lake(root)
+t0 = datetime(2025, 1, 1, tzinfo=UTC)
+for n in range(40):  # each round rewrites both days, keeping the other writer's rows
+    t = pa.table({"k": [f"{who}{n:02d}"], "rule": [who], "v": [n], "t": [t0 + timedelta(days=n % 2)]},
+                 schema=SCHEMA)
+    replace_rows(lake, TABLE, t, schema=SCHEMA, partition_of=by_day, key=["k"],
+                 partitions=[{"dt": "2025-01-01"}, {"dt": "2025-01-02"}])
+"""
+
+
+@pytest.mark.slow
+def test_two_writers_at_once_lose_no_update(lake_root: Path):
+    """Two processes read-modify-write the same partitions 40 times each: the table lock makes
+    every commit see the one before, so all 80 rows survive."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([sys.executable, "-c", TWO_WRITERS, str(lake_root), who], cwd=REPO, env=env,
+                              stderr=subprocess.PIPE, text=True) for who in ("a", "b")]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read() if p.stderr else ""
+    got = content(Lake(lake_root))
+    assert sorted(k for k, *_ in got) == sorted(f"{w}{n:02d}" for w in "ab" for n in range(40))
+    assert len(Lake(lake_root).table_files(TABLE)) == 2
