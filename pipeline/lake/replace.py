@@ -86,13 +86,17 @@ class Replace:
             self._locked.add(folder)
 
     def files(self, folder: str | None = None) -> list[str]:
-        """Live files of the table (or of one partition folder), locking the folders listed."""
-        out = self.lake.table_files(self.table_name, folder)
-        for f in out:
-            self._lock(f.rsplit("/", 1)[0])
+        """Live files of the table (or of one partition folder), listed after locking their
+        folders, so no loader or compaction changes them until the commit ends."""
         if folder is not None:
             self._lock(folder)
-        return [f for f in out if f not in self._retires]
+        while True:
+            out = self.lake.table_files(self.table_name, folder)
+            new = {f.rsplit("/", 1)[0] for f in out} - self._locked
+            if not new:
+                return [f for f in out if f not in self._retires]
+            for f in sorted(new):
+                self._lock(f)
 
     def read(self, rel: str, schema: pa.Schema | None = None) -> pa.Table:
         """One live file of the table, cast to ``schema`` (its columns, in order) if given."""
@@ -136,7 +140,8 @@ class Replace:
         adds, retires = [a.path for a in self._adds], sorted(self._retires)
         doc = {"commit": commit, "table": name, "adds": adds, "retires": retires}
         pending = [a.pending for a in self._adds if a.pending]
-        lake.write_json(ledger.marker_path(name, commit, "prepared"), {**doc, "state": "prepared", "pending": pending})
+        lake.write_json(ledger.marker_path(name, commit, "prepared"),
+                        {**doc, "state": "prepared", "pending": pending})
         written = []
         for a in self._adds:
             if a.table is not None:
