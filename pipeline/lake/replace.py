@@ -27,7 +27,7 @@ replace rows by key columns and/or a predicate and add new rows in one call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -235,17 +235,19 @@ def replacing(lake: Lake, table_name: str, *, commit: str | None = None) -> Iter
 
 
 Predicate = Callable[[pa.Table], "pa.Array | pa.ChunkedArray"]
+Partitions = Sequence[Mapping[str, str]] | Callable[[], Iterable[Mapping[str, str]]]
 
 
 def replace_rows(lake: Lake, table_name: str, new: pa.Table, *, schema: pa.Schema,
                  partition_of: Callable[[pa.Table], pa.Array], key: Sequence[str] = (),
-                 where: Predicate | None = None, partitions: Sequence[Mapping[str, str]] = (),
+                 where: Predicate | None = None, partitions: Partitions = (),
                  only: Callable[[str], bool] | None = None, tag: str | None = None,
                  sort_by: list[str] | None = None, merge: bool = True) -> ReplaceResult:
     """Merge ``new`` into ``table_name`` as one atomic commit.
 
     ``partition_of(table)`` gives each row's partition folder (``layout.partition_path``). In
-    every partition of ``new`` and every partition in ``partitions``, the live files (those for
+    every partition of ``new`` and every partition in ``partitions`` (or that ``partitions()``
+    returns, called under the table's lock), the live files (those for
     which ``only(path)`` is true, when given) are rewritten as one file holding their rows minus
     the rows whose ``key`` columns equal a row of ``new`` and minus the rows where
     ``where(rows)`` is true, plus the partition's rows of ``new``. A partition left empty keeps no
@@ -254,8 +256,9 @@ def replace_rows(lake: Lake, table_name: str, new: pa.Table, *, schema: pa.Schem
     """
     new = new.select(schema.names).cast(schema)
     folders = pc.cast(partition_of(new), pa.string()) if new.num_rows else pa.array([], pa.string())
-    todo = set(folders.to_pylist()) | {layout.partition_path(table_name, v) for v in partitions}
     with replacing(lake, table_name) as tx:
+        extra = partitions() if callable(partitions) else partitions
+        todo = set(folders.to_pylist()) | {layout.partition_path(table_name, v) for v in extra}
         for folder in sorted(todo):
             values = layout.parse_partition_path(table_name, folder)
             mine = new.filter(pc.equal(folders, folder)) if new.num_rows else new
