@@ -162,6 +162,9 @@ def recover(lake: Lake, table_name: str) -> int:
     drop the ``done`` markers of finished ones. Call holding the table's lock; idempotent.
     Returns the number of commits rolled back or forward."""
     name = layout.table(table_name).name
+    for e in lake.entries(ledger.replace_folder(name), recursive=False):
+        if e.path.endswith(".tmp"):
+            lake.delete(e.path)  # a marker write killed before its rename
     states: dict[str, set[str]] = {}
     for marker in ledger.marker_names(lake, name):
         commit, state = ledger.parse_marker(marker)

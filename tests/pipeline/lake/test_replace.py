@@ -147,9 +147,11 @@ def test_readers_honour_prepared_and_committed_markers(lake: Lake):
     lake.write_parquet(new2, rows([("a", "r", 3, "2025-01-01 01")]))
     lake.write_json(ledger.marker_path(TABLE, "c2", "prepared"),
                     {"commit": "c2", "table": TABLE, "adds": [new2], "retires": [new], "state": "prepared"})
+    stale = f"{ledger.replace_folder(TABLE)}/.c3.committed.json.0badf00d.tmp"  # a killed marker write
+    lake.write_bytes(stale, b"{")
     with locked(lake, table_lock(TABLE)):
         assert recover(lake, TABLE) == 1
-    assert lake.table_files(TABLE) == [new] and not lake.exists(new2)
+    assert lake.table_files(TABLE) == [new] and not lake.exists(new2) and not lake.exists(stale)
     assert content(lake) == [("a", "r", 2, "2025-01-01 01")]
 
 
@@ -285,6 +287,8 @@ def test_sigkill_at_every_step_of_a_commit(lake_root: Path):
     replace_rows(lake, TABLE, rows([]), schema=SCHEMA, partition_of=by_day)
     leftovers = [e.path for e in lake.entries("insights") if e.path not in lake.table_files(TABLE)]
     assert leftovers == []
+    markers = [e.path.rsplit("/", 1)[1] for e in lake.entries(ledger.replace_folder(TABLE))]
+    assert markers == []  # the last (empty) commit pruned the done marker and left no temporaries
 
 
 @pytest.mark.slow
