@@ -5,12 +5,13 @@ reader (:mod:`pipeline.lake.files`) sees either every old file or every new one,
 never neither, and a crash at any moment leaves the table in one of the two states.
 
 Protocol (markers in ``_ledger/<table>/_replace/``, see :mod:`pipeline.lake.ledger`), holding the
-table's lock and the lock of every partition folder touched (so the loader and compaction,
-which lock folders, never interleave):
+table's lock (one commit at a time per table) and the lock of every partition folder it reads or
+writes (so a loader, which locks one folder at a time, never interleaves):
 
 1. ``<commit>.prepared.json`` names the files to add and the files to retire; readers hide the
    adds from now on;
-2. each new file is written atomically under its final name (still hidden);
+2. each new file is written atomically under its final name, or a file already written under a
+   hidden name is renamed to it (:meth:`Replace.add_file`); still hidden;
 3. ``<commit>.committed.json`` — the commit point, one atomic write: readers now hide the
    retired files and show the adds;
 4. the retired files are deleted, each partition gets a ``replace`` ledger entry (files added,
