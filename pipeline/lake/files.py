@@ -91,10 +91,23 @@ def _tables_under(rel: str) -> list[str]:
 
 
 def live(lake: Lake, rel: str = "", *, suffix: str = "") -> list[Entry]:
-    """The data files below ``rel`` (see the module docstring), as one consistent snapshot."""
+    """The data files below ``rel`` (see the module docstring): one consistent snapshot per
+    table (commits are per table, so a folder above several tables is listed table by table,
+    each table's listing short enough to fall between its commits)."""
+    rel = rel.strip("/")
+    inside = table_of(rel)  # every file below rel belongs to this table (no nesting)
     tables = _tables_under(rel)
+    if inside is None and tables:
+        others = [e for e in entries(lake, rel) if table_of(e.path) is None
+                  and e.path.endswith(suffix) and is_data_path(e.path)]
+        per_table = [e for t in tables for e in _snapshot(lake, layout.TABLES[t].prefix, suffix, t)]
+        return sorted(others + per_table, key=lambda e: e.path)
+    return _snapshot(lake, rel, suffix, inside)
 
-    inside = table_of(rel.strip("/"))  # every file below rel belongs to this table (no nesting)
+
+def _snapshot(lake: Lake, rel: str, suffix: str, inside: str | None) -> list[Entry]:
+    """Data files below ``rel``, a folder inside table ``inside`` (or outside every table)."""
+    tables = [inside] if inside is not None else []
 
     def keep(path: str) -> bool:
         if not path.endswith(suffix) or not is_data_path(path):
