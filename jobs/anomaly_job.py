@@ -221,13 +221,17 @@ def _write(lake: Lake, key: str, rows: pa.Table,
 
     if rows.num_rows == 0 and replace is None:
         return 0
-    partitions: list[dict[str, str]] = []
+
+    def partitions() -> list[dict[str, str]]:  # in replay mode, also days that only hold old rows
+        if replace is None:
+            return []
+        lo_day = to_utc(replace[0]).strftime("%Y-%m-%d") if replace[0] else ""
+        hi_day = to_utc(replace[1]).strftime("%Y-%m-%d") if replace[1] else "9999"
+        return [v for v, _ in lake.iter_partitions("anomalies") if lo_day <= v["dt"] <= hi_day]
+
     where = None
-    if replace is not None:  # also days that only hold old rows of the replayed range
+    if replace is not None:
         lo, hi = replace
-        lo_day = to_utc(lo).strftime("%Y-%m-%d") if lo else ""
-        hi_day = to_utc(hi).strftime("%Y-%m-%d") if hi else "9999"
-        partitions = [v for v, _ in lake.iter_partitions("anomalies") if lo_day <= v["dt"] <= hi_day]
         ts_type = ANOMALIES.field("timestamp").type
 
         def where(old: pa.Table) -> pa.Array | pa.ChunkedArray:

@@ -134,6 +134,18 @@ class WriteError(PipelineError, OSError):
         super().__init__(f"{path}: {reason}")
 
 
+class LakeBusyError(TransientError, OSError):
+    """No consistent listing of a lake folder could be taken: commits kept changing it.
+
+    Attributes:
+        path: the folder (lake URI); seconds: how long the listing was retried.
+    """
+
+    def __init__(self, path: str, seconds: float):
+        self.path, self.seconds = path, seconds
+        super().__init__(f"{path}: commits kept changing the folder while it was listed for {seconds:.0f} s")
+
+
 class QueryError(TerminalError, ValueError):
     """A query is invalid, unsafe, or refers to something that does not exist."""
 

@@ -186,8 +186,10 @@ class AlarmStore:
         import pyarrow.compute as pc
 
         lo, hi = to_utc(start), to_utc(end)
-        days = [v for v, _ in self.lake.iter_partitions(HISTORY_TABLE)
-                if lo.strftime("%Y-%m-%d") <= v["dt"] <= hi.strftime("%Y-%m-%d")]
+
+        def days() -> list[dict[str, str]]:
+            return [v for v, _ in self.lake.iter_partitions(HISTORY_TABLE)
+                    if lo.strftime("%Y-%m-%d") <= v["dt"] <= hi.strftime("%Y-%m-%d")]
         removed = [0]
 
         def replayed(t: pa.Table) -> pa.Array | pa.ChunkedArray:

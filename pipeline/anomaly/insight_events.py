@@ -90,20 +90,25 @@ def write_insights(lake: Lake, insights: list[Insight], start: datetime | None,
     new, rejected = events_to_table(events, "insights")
     if rejected:
         raise WriteError("insights", f"insight event rejected: {rejected[0]}")
-    partitions = [values for values, _ in lake.iter_partitions("insights")]
-    drop: set[str] = set()
-    if partitions:
-        old = _read_ids(lake)
-        starts: dict[str, Any] = {}
-        for sid, t in zip(old["sharedEventID"].to_pylist(), old["eventTime"].to_pylist(), strict=True):
-            starts[sid] = min(t, starts.get(sid, t))
-        drop = {sid for sid, t in starts.items()
-                if (start is None or t >= to_utc(start)) and (end is None or t < to_utc(end))}
+    drop: list[pa.Array] = []
+
+    def replaced(old: pa.Table) -> pa.Array | pa.ChunkedArray:
+        if not drop:  # first call: under the table's lock, so no other writer changes the ids
+            ids = _read_ids(lake)
+            starts: dict[str, Any] = {}
+            for sid, t in zip(ids["sharedEventID"].to_pylist(), ids["eventTime"].to_pylist(), strict=True):
+                starts[sid] = min(t, starts.get(sid, t))
+            drop.append(pa.array(sorted(sid for sid, t in starts.items()
+                                        if (start is None or t >= to_utc(start)) and (end is None or t < to_utc(end))),
+                                 pa.string()))
+        return pc.is_in(old["sharedEventID"], value_set=drop[0])
+
     prefix = layout.table("insights").prefix + "/dt="
     res = replace_rows(
-        lake, "insights", new, schema=CLOUDTRAIL, partitions=partitions, tag=TAG, sort_by=["eventTime", "eventID"],
+        lake, "insights", new, schema=CLOUDTRAIL, tag=TAG,
+        partitions=lambda: [values for values, _ in lake.iter_partitions("insights")], sort_by=["eventTime", "eventID"],
         partition_of=lambda t: pc.binary_join_element_wise(prefix, pc.strftime(t["eventTime"], format="%Y-%m-%d"), ""),
-        where=lambda old: pc.is_in(old["sharedEventID"], pa.array(sorted(drop), pa.string())))
+        where=replaced)
     return len(events), len(res.added)
 
 

@@ -172,13 +172,12 @@ def write_findings(lake: Lake, table: pa.Table, *, replace_rules: set[str] | Non
     from pipeline.lake import layout
     from pipeline.lake.replace import replace_rows
 
-    partitions: list[dict[str, str]] = []
-    if replace_rules:
-        for values, _folder in lake.iter_partitions("findings"):
-            dt = values["dt"]
-            if (replace_from is None or dt >= f"{replace_from:%Y-%m-%d}") and \
-                    (replace_to is None or dt <= f"{replace_to:%Y-%m-%d}"):
-                partitions.append(values)
+    def partitions() -> list[dict[str, str]]:  # the days a re-run of rules covers
+        if not replace_rules:
+            return []
+        return [values for values, _folder in lake.iter_partitions("findings")
+                if (replace_from is None or values["dt"] >= f"{replace_from:%Y-%m-%d}")
+                and (replace_to is None or values["dt"] <= f"{replace_to:%Y-%m-%d}")]
 
     def rerun(old: pa.Table) -> pa.Array | pa.ChunkedArray:
         mask = pc.is_in(old["rule_id"], pa.array(sorted(replace_rules or ()), pa.string()))

@@ -12,23 +12,30 @@ A path below the lake root is a **data file** when
 Listings are *snapshots*: the replace markers of the tables involved are listed before and after
 the data files, and the listing is taken again when they differ, so a listing never straddles a
 commit: it holds either every file of a replace's old state or every file of its new one.
-After :data:`SNAPSHOT_TRIES` busy attempts it takes the tables' writer locks for one listing.
+Listings take no lock (a loader lists while it holds a partition lock); one that keeps meeting
+commits backs off and retries, up to :data:`SNAPSHOT_TIMEOUT` seconds (then
+:class:`~pipeline.errors.LakeBusyError`).
 """
 
 from __future__ import annotations
 
+import itertools
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
 
+from pipeline.errors import LakeBusyError
 from pipeline.lake import layout, ledger
 
 if TYPE_CHECKING:
     from pipeline.lake.store import Lake
 
-SNAPSHOT_TRIES = 8
+SNAPSHOT_TIMEOUT = 60.0
+"""Seconds a listing retries while commits keep changing its tables before it gives up."""
 HIDDEN_SUFFIXES = (".tmp", ".pending")
+"""Endings of a writer's unfinished files (atomic-write temporaries, compaction output)."""
 
 
 @dataclass(frozen=True)
@@ -84,10 +91,23 @@ def _tables_under(rel: str) -> list[str]:
 
 
 def live(lake: Lake, rel: str = "", *, suffix: str = "") -> list[Entry]:
-    """The data files below ``rel`` (see the module docstring), as one consistent snapshot."""
+    """The data files below ``rel`` (see the module docstring): one consistent snapshot per
+    table (commits are per table, so a folder above several tables is listed table by table,
+    each table's listing short enough to fall between its commits)."""
+    rel = rel.strip("/")
+    inside = table_of(rel)  # every file below rel belongs to this table (no nesting)
     tables = _tables_under(rel)
+    if inside is None and tables:
+        others = [e for e in entries(lake, rel) if table_of(e.path) is None
+                  and e.path.endswith(suffix) and is_data_path(e.path)]
+        per_table = [e for t in tables for e in _snapshot(lake, layout.TABLES[t].prefix, suffix, t)]
+        return sorted(others + per_table, key=lambda e: e.path)
+    return _snapshot(lake, rel, suffix, inside)
 
-    inside = table_of(rel.strip("/"))  # every file below rel belongs to this table (no nesting)
+
+def _snapshot(lake: Lake, rel: str, suffix: str, inside: str | None) -> list[Entry]:
+    """Data files below ``rel``, a folder inside table ``inside`` (or outside every table)."""
+    tables = [inside] if inside is not None else []
 
     def keep(path: str) -> bool:
         if not path.endswith(suffix) or not is_data_path(path):
@@ -95,29 +115,28 @@ def live(lake: Lake, rel: str = "", *, suffix: str = "") -> list[Entry]:
         t = inside or table_of(path)
         return t is None or path.endswith("." + layout.TABLES[t].fmt)
 
-    def once() -> tuple[list[Entry], dict[str, frozenset[str]], bool]:
+    def once() -> tuple[list[Entry], set[str], bool]:
+        # markers (names, then the contents of unfinished ones), files, markers again: equal
+        # names before and after mean no commit changed state meanwhile, so the contents read
+        # first describe the files listed (a commit's state changes only with its markers)
         before = {t: ledger.marker_names(lake, t) for t in tables}
+        hidden: set[str] = set()
+        for t, names in before.items():
+            if names:
+                hidden |= ledger.hidden_by_markers(lake, t, names)
         found = [e for e in entries(lake, rel) if keep(e.path)]
         after = {t: ledger.marker_names(lake, t) for t in tables}
-        return found, after, before == after
+        return found, hidden, before == after
 
-    for _ in range(SNAPSHOT_TRIES):
-        found, markers, stable = once()
+    t0 = time.monotonic()
+    for attempt in itertools.count():
+        found, hidden, stable = once()
         if stable:
             break
-    else:
-        from contextlib import ExitStack
-
-        from pipeline.lake.locks import locked
-
-        with ExitStack() as stack:
-            for t in tables:
-                stack.enter_context(locked(lake, table_lock(t)))
-            found, markers, _ = once()
-    hidden: set[str] = set()
-    for t, names in markers.items():
-        if names:
-            hidden |= ledger.hidden_by_markers(lake, t, names)
+        waited = time.monotonic() - t0
+        if waited > SNAPSHOT_TIMEOUT:
+            raise LakeBusyError(lake.uri(rel), waited)
+        time.sleep(min(0.002 * 2 ** attempt, 0.2))  # no lock here: a loader holding a folder lock lists too
     return [e for e in found if e.path not in hidden] if hidden else found
 
 

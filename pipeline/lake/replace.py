@@ -5,12 +5,13 @@ reader (:mod:`pipeline.lake.files`) sees either every old file or every new one,
 never neither, and a crash at any moment leaves the table in one of the two states.
 
 Protocol (markers in ``_ledger/<table>/_replace/``, see :mod:`pipeline.lake.ledger`), holding the
-table's lock and the lock of every partition folder touched (so the loader and compaction,
-which lock folders, never interleave):
+table's lock (one commit at a time per table) and the lock of every partition folder it reads or
+writes (so a loader, which locks one folder at a time, never interleaves):
 
 1. ``<commit>.prepared.json`` names the files to add and the files to retire; readers hide the
    adds from now on;
-2. each new file is written atomically under its final name (still hidden);
+2. each new file is written atomically under its final name, or a file already written under a
+   hidden name is renamed to it (:meth:`Replace.add_file`); still hidden;
 3. ``<commit>.committed.json`` — the commit point, one atomic write: readers now hide the
    retired files and show the adds;
 4. the retired files are deleted, each partition gets a ``replace`` ledger entry (files added,
@@ -27,7 +28,7 @@ replace rows by key columns and/or a predicate and add new rows in one call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -86,13 +87,17 @@ class Replace:
             self._locked.add(folder)
 
     def files(self, folder: str | None = None) -> list[str]:
-        """Live files of the table (or of one partition folder), locking the folders listed."""
-        out = self.lake.table_files(self.table_name, folder)
-        for f in out:
-            self._lock(f.rsplit("/", 1)[0])
+        """Live files of the table (or of one partition folder), listed after locking their
+        folders, so no loader or compaction changes them until the commit ends."""
         if folder is not None:
             self._lock(folder)
-        return [f for f in out if f not in self._retires]
+        while True:
+            out = self.lake.table_files(self.table_name, folder)
+            new = {f.rsplit("/", 1)[0] for f in out} - self._locked
+            if not new:
+                return [f for f in out if f not in self._retires]
+            for f in sorted(new):
+                self._lock(f)
 
     def read(self, rel: str, schema: pa.Schema | None = None) -> pa.Table:
         """One live file of the table, cast to ``schema`` (its columns, in order) if given."""
@@ -136,7 +141,8 @@ class Replace:
         adds, retires = [a.path for a in self._adds], sorted(self._retires)
         doc = {"commit": commit, "table": name, "adds": adds, "retires": retires}
         pending = [a.pending for a in self._adds if a.pending]
-        lake.write_json(ledger.marker_path(name, commit, "prepared"), {**doc, "state": "prepared", "pending": pending})
+        lake.write_json(ledger.marker_path(name, commit, "prepared"),
+                        {**doc, "state": "prepared", "pending": pending})
         written = []
         for a in self._adds:
             if a.table is not None:
@@ -157,6 +163,9 @@ def recover(lake: Lake, table_name: str) -> int:
     drop the ``done`` markers of finished ones. Call holding the table's lock; idempotent.
     Returns the number of commits rolled back or forward."""
     name = layout.table(table_name).name
+    for e in lake.entries(ledger.replace_folder(name), recursive=False):
+        if e.path.endswith(".tmp"):
+            lake.delete(e.path)  # a marker write killed before its rename
     states: dict[str, set[str]] = {}
     for marker in ledger.marker_names(lake, name):
         commit, state = ledger.parse_marker(marker)
@@ -230,17 +239,19 @@ def replacing(lake: Lake, table_name: str, *, commit: str | None = None) -> Iter
 
 
 Predicate = Callable[[pa.Table], "pa.Array | pa.ChunkedArray"]
+Partitions = Sequence[Mapping[str, str]] | Callable[[], Iterable[Mapping[str, str]]]
 
 
 def replace_rows(lake: Lake, table_name: str, new: pa.Table, *, schema: pa.Schema,
                  partition_of: Callable[[pa.Table], pa.Array], key: Sequence[str] = (),
-                 where: Predicate | None = None, partitions: Sequence[Mapping[str, str]] = (),
+                 where: Predicate | None = None, partitions: Partitions = (),
                  only: Callable[[str], bool] | None = None, tag: str | None = None,
                  sort_by: list[str] | None = None, merge: bool = True) -> ReplaceResult:
     """Merge ``new`` into ``table_name`` as one atomic commit.
 
     ``partition_of(table)`` gives each row's partition folder (``layout.partition_path``). In
-    every partition of ``new`` and every partition in ``partitions``, the live files (those for
+    every partition of ``new`` and every partition in ``partitions`` (or that ``partitions()``
+    returns, called under the table's lock), the live files (those for
     which ``only(path)`` is true, when given) are rewritten as one file holding their rows minus
     the rows whose ``key`` columns equal a row of ``new`` and minus the rows where
     ``where(rows)`` is true, plus the partition's rows of ``new``. A partition left empty keeps no
@@ -249,8 +260,9 @@ def replace_rows(lake: Lake, table_name: str, new: pa.Table, *, schema: pa.Schem
     """
     new = new.select(schema.names).cast(schema)
     folders = pc.cast(partition_of(new), pa.string()) if new.num_rows else pa.array([], pa.string())
-    todo = set(folders.to_pylist()) | {layout.partition_path(table_name, v) for v in partitions}
     with replacing(lake, table_name) as tx:
+        extra = partitions() if callable(partitions) else partitions
+        todo = set(folders.to_pylist()) | {layout.partition_path(table_name, v) for v in extra}
         for folder in sorted(todo):
             values = layout.parse_partition_path(table_name, folder)
             mine = new.filter(pc.equal(folders, folder)) if new.num_rows else new

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.lake import ledger
+from pipeline.lake.files import HIDDEN_SUFFIXES
 from pipeline.loader.partition import key_array
 from pipeline.schemas import RECORD_KEYS
 
@@ -88,7 +89,7 @@ class KeyIndex:
         if self._roll_forward(folder, ids):
             ids = ledger.commit_ids(lake, self.table_name, folder)
         for e in lake.entries(folder, recursive=False):
-            if e.path.endswith((".tmp", ".pending")):
+            if e.path.endswith(HIDDEN_SUFFIXES):
                 lake.delete(e.path)  # a dead writer's temporary file (we hold the lock)
         return set(lake.table_files(self.table_name, folder)), ids
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pipeline.lake import layout
+from pipeline.lake.files import HIDDEN_SUFFIXES
 from pipeline.lake.locks import locked
 from pipeline.sources.base import Rejection
 from pipeline.timeutil import iso
@@ -75,5 +76,5 @@ def _remove_temp(lake: Lake, root: str) -> None:
     if lake.is_s3:
         return
     for e in lake.entries(root):
-        if e.path.endswith(".tmp"):
+        if e.path.endswith(HIDDEN_SUFFIXES):
             lake.delete(e.path)

@@ -42,7 +42,8 @@ has ``sketch_count < sample_count`` and returns no percentile, as CloudWatch ret
 negative values, so we answer them.)
 
 Modules: :mod:`~pipeline.rollup.sketch` (the sketch), :mod:`~pipeline.rollup.schema`,
-:mod:`~pipeline.rollup.tiers` (tiers, jobs, validation), :mod:`~pipeline.rollup.sql` (DuckDB
+:mod:`~pipeline.rollup.tiers` (jobs, partition ranges; the tier chain is validated in
+:mod:`pipeline.config`), :mod:`~pipeline.rollup.sql` (DuckDB
 queries incl. CloudTrail activity), :mod:`~pipeline.rollup.merge` (sketch merging in numpy),
 :mod:`~pipeline.rollup.engine`,
 :mod:`~pipeline.rollup.runner` (incremental, idempotent, atomic rebuilds with the recompute

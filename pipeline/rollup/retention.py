@@ -9,7 +9,7 @@ partitions of one table go in one atomic commit (:mod:`pipeline.lake.replace`).
 
 Safety: a partition that a rollup job reads is never dropped before that job has built from
 it (``state.consumed``); it is kept and reported instead. Together with the start-up check in
-:mod:`pipeline.rollup.tiers` this means retention never deletes data a higher tier still needs.
+:func:`pipeline.config.validate_tiers` this means retention never deletes data a higher tier still needs.
 Raw CloudTrail is audit data and is not touched here.
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 
 from pipeline.lake import Lake, layout, ledger
 from pipeline.lake.files import is_data_path, table_of
@@ -44,3 +45,20 @@ def test_listings_skip_hidden_temporary_foreign_and_uncommitted_files(lake: Lake
     assert [p for _, p in lake.iter_partitions("findings")] == ["findings/dt=2025-01-01"]
     # housekeeping sees everything, hidden files included
     assert {e.path for e in lake.entries("findings")} >= {good, pending, "findings/dt=2025-01-01/notes.json"}
+
+
+def test_a_listing_that_never_settles_raises_lake_busy(lake: Lake, monkeypatch):
+    """Commits that never stop changing the markers: the listing backs off, then gives up with a
+    clear, retryable error naming the folder (it never returns a mixed snapshot)."""
+    import itertools
+
+    from pipeline.errors import LakeBusyError, TransientError
+    from pipeline.lake import files
+
+    ticks = itertools.count()
+    monkeypatch.setattr(ledger, "marker_names", lambda lake_, t: frozenset({f"c{next(ticks)}.done.json"}))
+    monkeypatch.setattr(ledger, "hidden_by_markers", lambda lake_, t, names: set())
+    monkeypatch.setattr(files, "SNAPSHOT_TIMEOUT", 0.05)
+    with pytest.raises(LakeBusyError) as err:
+        lake.table_files("findings")
+    assert isinstance(err.value, TransientError) and err.value.path == lake.uri("findings")
