@@ -13,7 +13,9 @@ after an alert: once a point scores ≥ ``alert``, the next ``refractory`` point
 their score, so one incident gives one alert. The forecaster learns exactly as multiview's does (a
 point multiview flags is not learnt), so the expected band is multiview's band.
 
-State is fixed-size: multiview's ~1,100 numbers plus the sequence model's ~2,100.
+State is fixed-size: multiview's ~1,100 numbers plus the sequence model's ~2,100. (The
+calibrator's shortcut for common values, exact under multiview's ``log10 5`` correction, can zero a
+sequence surprise below 0.4, i.e. a score below 0.12 — never an alert.)
 """
 
 from __future__ import annotations
@@ -44,30 +46,19 @@ class ContextDetector:
 
     def _judge(self, t: float, x: float, learn: bool) -> Score:
         mv = self.mv
-        j = mv._views(t, x)
+        s, j = mv.surprise(t, x)
         q = self.seq.surprise(x, learn=learn) - _SECOND_JUDGE
-        if j is None:
-            if learn:
-                mv._learn(t, x, None, 0.0)
-            s, p, sigma = 0.0, None, 0.0
-        else:
-            views, raws, bins, p, sigma = j
-            s = mv.calib.surprise(views, raws, bins) - 0.7  # − log10(5): five views
-            if learn:
-                mv._learn(t, x, j, s / (s + mv.scale) if s > 0 else 0.0)
+        if learn:
+            mv.absorb(t, x, j, s)
+        p, sigma = (None, 0.0) if j is None else (j[3], j[4])
         c = s if s > q else q
         full = c / (c + self.scale) if c > 0 else 0.0
         quiet = self.since_alert < self.refractory
         score = full * 0.5 if quiet else full
         if learn:
-            if quiet:
-                self.since_alert += 1
-            elif full >= self.alert:
-                self.since_alert = 1
-            else:
-                self.since_alert += 1
+            self.since_alert = 1 if not quiet and full >= self.alert else self.since_alert + 1
         if p is None:
-            return Score(score, None, None, None, False) if score > 0 else WARMUP_SCORE
+            return WARMUP_SCORE._replace(score=score)
         k = mv.k
         lo = p - k * sigma
         if mv.model.nonneg and lo < 0:

@@ -82,8 +82,14 @@ class SequenceModel:
                 if len(self.warm) >= self.warmup:
                     self._fix_grid()
             return self._calibrated(0.0, learn)  # the calibration learns that warm-up is quiet
-        b = self._bin(x)
-        nb = self.bins
+        nb, lo, hi = self.bins, self.lo, self.hi
+        if x < lo:
+            b = 0
+        elif x >= hi:
+            b = nb - 1
+        else:  # as _bin, inlined (hot path)
+            b = int((x - lo) / (hi - lo) * (nb - 2)) + 1
+            b = 1 if b < 1 else (nb - 2 if b > nb - 2 else b)
         s = 0.0
         if self.prev2 >= 0:
             c = self.prev2 * nb + self.prev1
@@ -115,11 +121,10 @@ class SequenceModel:
         else:
             tail = rec[len(rec) - self.window + 1:] if len(rec) >= self.window else rec
             mean = (sum(tail) + s) / (len(tail) + 1)
-        bins: list[int] = []
         ready = self.seen >= self.report_after
-        out = self.calib.surprise([0], [mean], bins)  # also fills ``bins`` for learn()
+        out, b = self.calib.surprise1(mean)
         if learn:
-            self.calib.learn([0], [mean], bins)
+            self.calib.learn1(mean, b)
             self.seen += 1
         return out if ready else 0.0
 

@@ -98,3 +98,19 @@ def test_nab_41_beats_published_rcf_and_multiview() -> None:
         c = nab.optimise_threshold(ctx, nab.PROFILES[prof])[1]
         m = nab.optimise_threshold(mv, nab.PROFILES[prof])[1]
         assert c > rcf + 10 and c > m, (prof, c, m)
+
+
+def test_calibrator_one_view_fast_path_equals_the_general_one() -> None:
+    from pipeline.anomaly.calibrate import TailCalibrator
+
+    rng = random.Random(11)
+    a, b = TailCalibrator(1, 50.0), TailCalibrator(1, 50.0)  # short half-life: renormalises often
+    for _ in range(30000):
+        raw = rng.paretovariate(1.5) - 1.0 if rng.random() < 0.9 else 0.0
+        bins: list[int] = []
+        s_general = a.surprise([0], [raw], bins)
+        s_fast, bin_fast = b.surprise1(raw)
+        assert s_fast == s_general and bin_fast == bins[0]
+        a.learn([0], [raw], bins)
+        b.learn1(raw, bin_fast)
+    assert a.state() == b.state()
