@@ -96,8 +96,7 @@ class SequenceModel:
             m = self.scale[c] * self.decay
             base = c * nb
             counts = self.counts
-            p = (counts[base + b] * m + _PRIOR) / (self.total[c] * m + _PRIOR * nb)
-            s = -math.log(p) / _LOG10
+            s = -math.log10((counts[base + b] * m + _PRIOR) / (self.total[c] * m + _PRIOR * nb))
             if learn:
                 if m < 1e-100:  # fold the scale into the counts before it underflows
                     for k in range(base, base + nb):
@@ -107,9 +106,20 @@ class SequenceModel:
                 self.scale[c] = m
                 counts[base + b] += 1.0 / m
                 self.total[c] += 1.0 / m
-        if learn:
-            self.prev2, self.prev1 = self.prev1, b
-        return self._calibrated(s if s > 0.0 else 0.0, learn)
+        if not learn:
+            return self._calibrated(s if s > 0.0 else 0.0, False)
+        self.prev2, self.prev1 = self.prev1, b
+        # _calibrated(s, True), inlined (hot path)
+        rec = self.recent
+        rec.append(s if s > 0.0 else 0.0)
+        if len(rec) > self.window:
+            del rec[0]
+        mean = sum(rec) / len(rec)
+        calib = self.calib
+        out, bin_ = calib.surprise1(mean)
+        calib.learn1(mean, bin_)
+        self.seen += 1
+        return out if self.seen > self.report_after else 0.0
 
     def _calibrated(self, s: float, learn: bool) -> float:
         rec = self.recent
