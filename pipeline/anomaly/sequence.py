@@ -1,10 +1,9 @@
 """How surprising is the *sequence* of recent values: a second-order Markov model on quantised values.
 
 The residual views of :mod:`pipeline.anomaly.multiview` judge one point against a forecast; they
-miss anomalies that are made of ordinary values in an unusual order or mix (a daily cycle that goes
-flat at its middle level, a rhythm that changes, a metric that wanders through its usual range the
-wrong way). This model, in the spirit of HTM's and CAD OSE's context novelty, learns which value
-follows which:
+miss anomalies that are made of ordinary values in an unusual order or mix (a rhythm that
+changes, a metric that wanders through its usual range the wrong way). This model, in the spirit
+of HTM's and CAD OSE's context novelty, learns which value follows which:
 
 * the first ``warmup`` values fix a value grid: ``bins − 2`` equal steps over the 1st–99th
   percentile of the warm-up values widened by 10 % on each side, plus an open bin below and above
