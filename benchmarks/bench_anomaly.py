@@ -10,6 +10,8 @@
 * **NAB** on the 41 vendored development files (``tests/data/nab-corpus``) with NAB's scorer and
   per-profile threshold optimisation (:mod:`benchmarks.nab`, which reproduces HTM's published
   68.94 / 62.19 / 73.48): all files, per group, and leave-one-group-out (:mod:`benchmarks.nab_eval`).
+* **Synthetic** (full run only): NAB scores on the labelled synthetic corpora
+  (:mod:`benchmarks.anomaly_synth`: the set multiview's threshold was chosen on, held-out shapes).
 * **False alarms**: alerts per series per week on four weeks of generated normal traffic for the
   15 sample series, and the detection delay on the generator's labelled incidents.
 * **Job**: ``anomalies detect`` end to end (DuckDB read of ``metrics_5m``, detection, Parquet
@@ -63,14 +65,15 @@ def load(path: Path) -> dict[str, tuple[list[float], list[float]]]:
     return series
 
 
-def bench_detector(series: dict[str, tuple[list[float], list[float]]], name: str) -> dict:
+def bench_detector(series: dict[str, tuple[list[float], list[float]]], name: str,
+                   params: dict | None = None) -> dict:
     from pipeline.anomaly import make_detector
 
     n = sum(len(v) for _, v in series.values())
     cpu0, wall0 = time.process_time(), time.perf_counter()
     sizes = []
     for ts, vs in series.values():
-        det = make_detector(name)
+        det = make_detector(name, **(params or {}))
         step = det.step
         for t, v in zip(ts, vs, strict=True):
             step(t, v)
@@ -105,16 +108,44 @@ def state_growth(name: str) -> tuple[int, int]:
 
 
 def nab_41(names: tuple[str, ...]) -> list[str]:
-    """All-41 / per-group / leave-one-group-out NAB scores of each detector (nab_eval)."""
+    """All-41 / per-group / leave-one-group-out NAB scores of each detector (nab_eval); a name
+    may carry parameters: ``context block=4``."""
     from benchmarks.nab_eval import evaluate, render, run
 
     out = []
-    for name in names:
-        scored, spent = run(name)
+    for label in names:
+        name, *kv = label.split()
+        params = {k: int(v) for k, v in (p.split("=") for p in kv)}
+        scored, spent = run(name, params)
         n = sum(len(s.scores) for s in scored)
-        out.append(f"  -- {name}: {len(scored)} files, {n:,} points "
+        out.append(f"  -- {label}: {len(scored)} files, {n:,} points "
                    f"({n / spent:,.0f} points/s including CSV parsing)")
         out.extend(render(evaluate(scored)))
+    return out
+
+
+def synthetic_sets(names: tuple[str, ...]) -> list[str]:
+    """NAB scores (optimised threshold, and at the fixed 0.5) on the labelled synthetic corpora of
+    :mod:`benchmarks.anomaly_synth` — the set multiview's threshold was chosen on, and the
+    held-out shapes."""
+    from benchmarks import nab
+    from benchmarks.anomaly_synth import corpus, heldout_corpus
+    from pipeline.anomaly import DEFAULT_THRESHOLD, make_detector
+
+    out = ["  set                                   detector   optimised std / low-FP / low-FN (thr)"
+           "   at 0.5"]
+    for set_name, series in (("synthetic threshold-choice set (70)", corpus(range(0, 70))),
+                             ("synthetic held-out shapes (60)", heldout_corpus(range(5000, 5060)))):
+        for name in names:
+            files = []
+            for s in series:
+                det = make_detector(name)
+                files.append(([det.step(t.timestamp(), v).score
+                               for t, v in zip(s.timestamps, s.values, strict=True)], s.windows))
+            res = [nab.optimise_threshold(files, p) for p in nab.PROFILES.values()]
+            at = nab.corpus_score(files, DEFAULT_THRESHOLD)
+            out.append(f"  {set_name:37s} {name:10s} " + " / ".join(f"{r[1]:.2f}" for r in res)
+                       + f" ({res[0][0]:.3f})   {at:.2f}")
     return out
 
 
@@ -263,11 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {n_series} series × {n_points:,} 1-minute points = {n_series * n_points:,} "
           f"({path.relative_to(REPO)})")
     cx = bench_detector(series, "context")
+    cb = bench_detector(series, "context", {"block": 4})
     mv = bench_detector(series, "multiview")
     zs = bench_detector(series, "zscore")
     pl_ = bench_polars(path)
     print("\n== detector throughput (one point at a time, this process)")
-    for name, r in (("context (default)", cx), ("multiview", mv), ("zscore (python)", zs),
+    for name, r in (("context (default)", cx), ("context block=4", cb), ("multiview", mv),
+                    ("zscore (python)", zs),
                     ("polars rolling z-score (vectorised, bare tool)", pl_)):
         print(f"  {name:48s} {r['cpu_pps']:>12,.0f} points/s per core (CPU)  "
               f"{r['wall_pps']:>12,.0f} points/s wall")
@@ -280,9 +313,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{n_points:,}: {r['state_bytes']:,} B (bounded: {'yes' if b <= a * 1.05 else 'NO'})")
     print("\n== NAB: the 41 development files (tests/data/nab-corpus), NAB's scorer and threshold "
           "optimisation (benchmarks/nab.py)")
-    print("\n".join(nab_41(("context", "multiview") if args.small else ("context", "multiview", "zscore"))))
+    print("\n".join(nab_41(("context", "multiview") if args.small
+                            else ("context", "context block=4", "multiview", "zscore"))))
     print("  published on these 41 (nab-corpus/README.md): ARTime 76.73/67.67/82.16, CAD OSE "
           "69.34/66.74/72.37, HTM 68.94/62.19/73.48, RCF 49.83/36.72/58.02")
+    if not args.small:
+        print("\n== NAB scoring of the labelled synthetic corpora (benchmarks/anomaly_synth.py)")
+        print("\n".join(synthetic_sets(("context", "multiview"))))
     print("\n== false alarms and detection delay on generated traffic")
     print("\n".join(false_alarms(("context", "multiview"), 14 if args.small else 28)))
     j = bench_job(10 if args.small else 50, 2016 if args.small else 4032)

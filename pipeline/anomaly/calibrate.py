@@ -65,6 +65,35 @@ class TailCalibrator:
                 best = s
         return best
 
+    def surprise1(self, raw: float) -> tuple[float, int]:
+        """``(surprise, bin)`` of one value against view 0: :meth:`surprise` without the lists
+        (the hot path of a one-view calibrator; same result)."""
+        if raw <= 0.0:
+            return 0.0, 0
+        b = int(4.0 * math.log2(1.0 + raw))
+        if b >= BINS:
+            b = BINS - 1
+        if b < self.low[0]:
+            return 0.0, b
+        p = (sum(self.hist[0][b:]) + 0.5 * self.w) / (self.total + self.w)
+        m = self.vmax[0]
+        if raw > m and self.n >= MIN_EXTRAPOLATE:
+            p *= (m / raw) ** TAIL_EXP if m > 0 else 1e-6
+        return (-math.log(p) / _LOG10 if p > 0 else 300.0), b
+
+    def learn1(self, raw: float, b: int) -> None:
+        """:meth:`learn` of one value (in bin ``b``) into view 0, without the lists."""
+        w = self.w * self.growth
+        if w > 1e100 or (self.n + 1) % REFRESH == 0:
+            self.learn([0], [raw], [b])
+            return
+        self.w = w
+        self.n += 1
+        self.total += w
+        self.hist[0][b] += w
+        if raw > self.vmax[0]:
+            self.vmax[0] = raw
+
     def learn(self, views: list[int], raws: list[float], bins: list[int]) -> None:
         """Add ``raws[i]`` (in bin ``bins[i]``) to histogram ``views[i]`` (weight grows so older
         points fade)."""

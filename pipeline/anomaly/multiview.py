@@ -107,6 +107,21 @@ class MultiViewDetector:
             lo = 0.0
         return Score(score, p, lo, p + self.k * sigma, True), j, full
 
+    def surprise(self, t: float, x: float) -> tuple[float, _Judged | None]:
+        """``(S, judged)``: the calibrated surprise of present value ``x`` (``−log10`` of the
+        tail share of its most unusual view, less ``log10 5``; 0 in warm-up) and the views to hand
+        back to :meth:`absorb`. Does not change the state. For detectors built on this one."""
+        j = self._views(t, x)
+        if j is None:
+            return 0.0, None
+        views, raws, bins, _, _ = j
+        return self.calib.surprise(views, raws, bins) - 0.7, j
+
+    def absorb(self, t: float, x: float, judged: _Judged | None, surprise: float) -> None:
+        """Learn ``x`` after :meth:`surprise` returned ``(surprise, judged)`` for it — exactly what
+        :meth:`step` learns."""
+        self._learn(t, x, judged, surprise / (surprise + self.scale) if surprise > 0 else 0.0)
+
     def score_one(self, t: float, x: float | None) -> Score:
         """Judge ``x`` at ``t`` from earlier points only (does not change the state)."""
         return self._judge(t, x)[0]

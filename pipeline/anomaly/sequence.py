@@ -1,10 +1,9 @@
 """How surprising is the *sequence* of recent values: a second-order Markov model on quantised values.
 
 The residual views of :mod:`pipeline.anomaly.multiview` judge one point against a forecast; they
-miss anomalies that are made of ordinary values in an unusual order or mix (a daily cycle that goes
-flat at its middle level, a rhythm that changes, a metric that wanders through its usual range the
-wrong way). This model, in the spirit of HTM's and CAD OSE's context novelty, learns which value
-follows which:
+miss anomalies that are made of ordinary values in an unusual order or mix (a rhythm that
+changes, a metric that wanders through its usual range the wrong way). This model, in the spirit
+of HTM's and CAD OSE's context novelty, learns which value follows which:
 
 * the first ``warmup`` values fix a value grid: ``bins − 2`` equal steps over the 1st–99th
   percentile of the warm-up values widened by 10 % on each side, plus an open bin below and above
@@ -82,16 +81,21 @@ class SequenceModel:
                 if len(self.warm) >= self.warmup:
                     self._fix_grid()
             return self._calibrated(0.0, learn)  # the calibration learns that warm-up is quiet
-        b = self._bin(x)
-        nb = self.bins
+        nb, lo, hi = self.bins, self.lo, self.hi
+        if x < lo:
+            b = 0
+        elif x >= hi:
+            b = nb - 1
+        else:  # as _bin, inlined (hot path)
+            b = int((x - lo) / (hi - lo) * (nb - 2)) + 1
+            b = 1 if b < 1 else (nb - 2 if b > nb - 2 else b)
         s = 0.0
         if self.prev2 >= 0:
             c = self.prev2 * nb + self.prev1
             m = self.scale[c] * self.decay
             base = c * nb
             counts = self.counts
-            p = (counts[base + b] * m + _PRIOR) / (self.total[c] * m + _PRIOR * nb)
-            s = -math.log(p) / _LOG10
+            s = -math.log10((counts[base + b] * m + _PRIOR) / (self.total[c] * m + _PRIOR * nb))
             if learn:
                 if m < 1e-100:  # fold the scale into the counts before it underflows
                     for k in range(base, base + nb):
@@ -101,9 +105,20 @@ class SequenceModel:
                 self.scale[c] = m
                 counts[base + b] += 1.0 / m
                 self.total[c] += 1.0 / m
-        if learn:
-            self.prev2, self.prev1 = self.prev1, b
-        return self._calibrated(s if s > 0.0 else 0.0, learn)
+        if not learn:
+            return self._calibrated(s if s > 0.0 else 0.0, False)
+        self.prev2, self.prev1 = self.prev1, b
+        # _calibrated(s, True), inlined (hot path)
+        rec = self.recent
+        rec.append(s if s > 0.0 else 0.0)
+        if len(rec) > self.window:
+            del rec[0]
+        mean = sum(rec) / len(rec)
+        calib = self.calib
+        out, bin_ = calib.surprise1(mean)
+        calib.learn1(mean, bin_)
+        self.seen += 1
+        return out if self.seen > self.report_after else 0.0
 
     def _calibrated(self, s: float, learn: bool) -> float:
         rec = self.recent
@@ -115,11 +130,10 @@ class SequenceModel:
         else:
             tail = rec[len(rec) - self.window + 1:] if len(rec) >= self.window else rec
             mean = (sum(tail) + s) / (len(tail) + 1)
-        bins: list[int] = []
         ready = self.seen >= self.report_after
-        out = self.calib.surprise([0], [mean], bins)  # also fills ``bins`` for learn()
+        out, b = self.calib.surprise1(mean)
         if learn:
-            self.calib.learn([0], [mean], bins)
+            self.calib.learn1(mean, b)
             self.seen += 1
         return out if ready else 0.0
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.anomaly import make_detector
+from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
 from pipeline.anomaly.base import Score
 from pipeline.errors import InputError, InputNotFoundError
 from pipeline.timeutil import parse_time
@@ -184,7 +184,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
-def run_detector(series: SeriesFile, detector: str = "multiview") -> list[Score]:
+def run_detector(series: SeriesFile, detector: str = DEFAULT_DETECTOR) -> list[Score]:
     """Score every row of one series with a fresh detector (causal, one pass in
     ``series.order``); the result is in file order."""
     det = make_detector(detector)

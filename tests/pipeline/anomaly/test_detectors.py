@@ -8,10 +8,10 @@ import random
 import pytest
 
 from benchmarks import nab
+from benchmarks.anomaly_synth import KINDS, corpus, heldout_corpus, make_series
 from pipeline.anomaly import DEFAULT_THRESHOLD, make_detector
 from pipeline.anomaly.multiview import MultiViewDetector
 from pipeline.errors import RuleError
-from tests.pipeline.anomaly.synth import KINDS, corpus, heldout_corpus, make_series
 
 
 def _noise(n: int, seed: int = 0, level: float = 40.0, sd: float = 2.0) -> list[float]:

@@ -1,0 +1,30 @@
+"""Leave-one-group-out scoring on a two-group corpus whose numbers are worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.nab import Labelled
+from benchmarks.nab_eval import Scored, evaluate
+
+
+def _file(group: str, hits: dict[int, float]) -> Scored:
+    scores = [0.0] * 100
+    for i, s in hits.items():
+        scores[i] = s
+    return Scored(Labelled(f"{group}/f.csv", 100, [(40, 49)], group), scores)
+
+
+def test_logo_takes_each_threshold_from_the_other_group() -> None:
+    # g1: 0.9 at the window's left edge (+1), 0.6 at row 80 — 31 rows past a 10-row window,
+    # y = 31/9 ≥ 3, so an FP worth −0.11; g2: 0.6 at the left edge.
+    rep = evaluate([_file("g1", {40: 0.9, 80: 0.6}), _file("g2", {40: 0.6})])
+    # all files: threshold 0.6 → 1 − 0.11 + 1 = 1.89; null −2, perfect 2 → 100·3.89/4
+    assert rep.overall["standard"] == (0.6, pytest.approx(97.25))
+    # g1 held out: g2 alone picks 0.6 → g1 scores 0.89; g2 held out: g1 alone prefers 0.9
+    # (1.0 > 0.89) → g2 misses its window, −1. Held out: 100·(−0.11 + 2)/4
+    assert rep.logo_groups["standard"]["g1"][0] == 0.6
+    assert rep.logo_groups["standard"]["g2"][0] == 0.9
+    assert rep.logo["standard"] == pytest.approx(47.25)
+    # per group at the all-files threshold 0.6: g1 100·(0.89 + 1)/2, g2 a perfect 100
+    assert rep.groups["standard"] == {"g1": pytest.approx(94.5), "g2": pytest.approx(100.0)}
