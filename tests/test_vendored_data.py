@@ -60,7 +60,9 @@ def test_every_vendored_source_has_its_licence_and_stays_small() -> None:
         assert folder.name in LICENCES, f"tests/data/{folder.name} has no known licence"
         assert (folder / LICENCES[folder.name]).is_file(), f"tests/data/{folder.name} lacks its licence file"
     total = sum(p.stat().st_size for p in TEST_DATA.rglob("*") if p.is_file())
-    assert total < 8_000_000, f"vendored test data is {total} bytes"
+    # the 41-series NAB corpus with Numenta's published scores (gzipped) is ~9 MB of it: the scorer
+    # must reproduce HTM's numbers from it (tests/pipeline/anomaly); keep the rest small
+    assert total < 12_000_000, f"vendored test data is {total} bytes"
 
 
 def test_the_vendored_files_are_the_real_ones(shared_data: Path) -> None:
