@@ -99,9 +99,6 @@ class Lake:
         p = self.path(rel)
         return f"s3://{p}" if self.is_s3 else p
 
-    def table_path(self, table_name: str) -> str:
-        return layout.table(table_name).prefix
-
     # -- listing -----------------------------------------------------------------------------
 
     def exists(self, rel: str) -> bool:
