@@ -77,6 +77,20 @@ class _Series:
         self.buf, self.opts = buf, opts
         self._ids: dict[tuple[str, str, str, str], str] = {}
         self._dims: dict[tuple[Any, ...], str] = {}
+        self._last: dict[str, tuple[Any, dict[tuple[float, ...], int]]] = {}
+
+    def repeat(self, sid: str, when: Any, stats: tuple[float, ...]) -> int:
+        """How many identical samples (series, time, statistic set) came before this one in the
+        unit — so two equal values sent for one second stay two samples. Tracked per series for
+        its latest time only (memory by series, not by rows): an identical sample that comes
+        back after a later time of its series counts as a duplicate."""
+        last = self._last.get(sid)
+        if last is None or last[0] != when:
+            self._last[sid] = (when, {stats: 1})
+            return 0
+        seen = last[1].get(stats, 0)
+        last[1][stats] = seen + 1
+        return seen
 
     def _canonical(self, dims: Any) -> str:
         if isinstance(dims, dict):
@@ -125,7 +139,8 @@ class _Series:
         row["_wl_series_id"] = sid
         if extra:
             row.update(extra)
-        self.buf.add(row, pos, raw)
+        stats = (row["sample_count"], row["sum"], row["min"], row["max"])
+        self.buf.add(row, pos, raw, self.repeat(sid, when, stats))
 
     def single(self, pos: int | None, raw: Any, value: Any, **kw: Any) -> None:
         self.row(pos, raw, count=1, total=value, lo=value, hi=value, **kw)
