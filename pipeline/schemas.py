@@ -242,10 +242,11 @@ DERIVED_SCHEMAS: dict[str, pa.Schema] = {
 
 RECORD_KEYS: dict[str, tuple[str, ...]] = {
     "cloudtrail": ("eventID",),
-    # two datapoints of a series at one timestamp are two samples (CloudWatch counts both); the
-    # origin (file or stream record, position, #n within it) tells them apart and is the same on
-    # every read of the same input, so loading it again adds nothing
-    "metrics": (f"{PREFIX}series_id", "timestamp", f"{PREFIX}origin"),
+    # series + timestamp + the statistic set + which repeat of an identical sample it is within
+    # its input (the `#n` ending of `_wl_origin`, 0 without): two values at one timestamp are two
+    # samples, as CloudWatch counts them; the same datapoint read again — the same file, a stream
+    # record re-read, a redelivery through another channel — is one
+    "metrics": (f"{PREFIX}series_id", "timestamp", "sample_count", "sum", "min", "max", f"{PREFIX}origin"),
     "logs": ("logGroup", "logStream", "id"),
     "records": ("streamName", "shardId", "sequenceNumber"),
 }

@@ -69,7 +69,9 @@ def key_array(table_name: str, table: pa.Table) -> pa.Array:
     parts = []
     for c in cols:
         col = table.column(c)
-        if pa.types.is_timestamp(col.type):
+        if c == f"{PREFIX}origin":  # (metrics) only the repeat number `#n` at its end counts
+            col = pc.fill_null(pc.struct_field(pc.extract_regex(col, r"#(?P<n>\d+)$"), [0]), "0")
+        elif pa.types.is_timestamp(col.type):
             col = pc.cast(pc.cast(col, pa.int64()), pa.string())
         elif not pa.types.is_string(col.type):
             col = pc.cast(col, pa.string())

@@ -120,6 +120,32 @@ class QueryResult:
         return list(zip(*cols)) if cols else []
 
 
+class deadline:  # noqa: N801 - used as a context manager, like a function
+    """Interrupt the statement running on ``con`` after ``seconds`` (no limit when None);
+    ``expired`` tells afterwards whether it fired."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float | None):
+        import threading
+
+        self.expired = False
+        self._timer = None if seconds is None else threading.Timer(seconds, self._fire, args=(con,))
+
+    def _fire(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.expired = True
+        con.interrupt()
+
+    def __enter__(self) -> deadline:
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+
 def run_query(lake: Lake, sql: str, *, default_bound_hours: int | None = 24, max_rows: int = 10_000,
               params: dict[str, Any] | list[Any] | None = None, timeout_seconds: float | None = 60.0,
               memory_limit_mib: int | None = 2048) -> QueryResult:
@@ -168,7 +194,7 @@ def run_query(lake: Lake, sql: str, *, default_bound_hours: int | None = 24, max
             windows[view] = catalog.Window(bound.lower, bound.upper)
     catalog.build(con, lake, windows, sorted(analysis.referenced) or None)
     safety.lock_down(con, lake.root, memory_limit_mib=memory_limit_mib)
-    timer = safety.deadline(con, timeout_seconds)
+    timer = deadline(con, timeout_seconds)
     try:
         with timer:
             reader = con.sql(analysis.sql, params=params).to_arrow_reader(min(max_rows + 1, 1 << 20))

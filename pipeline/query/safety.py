@@ -19,8 +19,8 @@ Two independent layers keep the SQL console from writing or leaving the lake:
    ``memory_limit`` is a hard limit), ``memory_limit``, ``allowed_directories = [lake]``,
    ``enable_external_access = false`` and ``lock_configuration = true``, so even a bypass of
    layer 1 cannot read outside the lake, install or load extensions, or turn the switches back on.
-3. **Time** (:func:`deadline`): DuckDB has no statement timeout; a timer thread calls
-   ``interrupt()`` on the connection when ``query.timeout_seconds`` have passed.
+3. **Time** (:class:`pipeline.query.duck.deadline`): DuckDB has no statement timeout; a timer
+   thread calls ``interrupt()`` on the connection when ``query.timeout_seconds`` have passed.
 
 :func:`analyse` also finds the time bounds a query places on each lake view (conjuncts of its
 ``WHERE`` clauses comparing the view's time column, or ``dt``, with a constant expression), which
@@ -174,31 +174,6 @@ def lock_down(con: duckdb.DuckDBPyConnection, lake_root: str, *, memory_limit_mi
 
 
 # -- checks ----------------------------------------------------------------------------------
-
-class deadline:  # noqa: N801 - used as a context manager, like a function
-    """Interrupt the statement running on ``con`` after ``seconds`` (no limit when None);
-    ``expired`` tells afterwards whether it fired."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float | None):
-        import threading
-
-        self.expired = False
-        self._timer = None if seconds is None else threading.Timer(seconds, self._fire, args=(con,))
-
-    def _fire(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.expired = True
-        con.interrupt()
-
-    def __enter__(self) -> deadline:
-        if self._timer is not None:
-            self._timer.daemon = True
-            self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-
 
 def _pos(node: dict[str, Any]) -> int | None:
     pos = node.get("query_location")

@@ -66,7 +66,7 @@ def decode_why(data: bytes, origin: str) -> tuple[pa.Table | None, str]:
         cols["eventTime"] = cols["eventTime"].cast(TS)
     except pa.ArrowInvalid as exc:
         return None, f"`eventTime` needs the general parser: {exc}"
-    deep = _too_deep(cols)
+    deep = _too_deep(cols) if data.count(b"[") + data.count(b"{") > MAX_TEXT_DEPTH else ""
     if deep:
         return None, deep
     n = len(cols["eventID"])
@@ -86,6 +86,9 @@ def _too_deep(cols: dict[str, pa.Array]) -> str:
     if ctx is not None:
         texts.append(ctx.field("webIdFederationData"))
     for arr in texts:
+        longest = pc.max(pc.binary_length(arr)).as_py()
+        if longest is None or longest <= 2 * MAX_TEXT_DEPTH:
+            continue
         long = arr.filter(pc.fill_null(pc.greater(pc.binary_length(arr), 2 * MAX_TEXT_DEPTH), False))
         for v in long.to_pylist():
             if v.lstrip()[:1] in ("{", "[") and scan(v.encode(), 0, MAX_TEXT_DEPTH)[1] > MAX_TEXT_DEPTH:

@@ -71,14 +71,47 @@ def dumps(value: Any) -> bytes:
 
 
 def raw_bytes(value: Any) -> bytes:
-    """The value as JSON bytes for a rejection's ``raw``: :func:`dumps`, or a short note when the
-    value cannot be written (too deep, lone surrogates). Never raises."""
+    """The value as JSON bytes for a rejection's ``raw``: :func:`dumps`, or for a value nested
+    too deeply for it the same JSON written without recursion. Never raises."""
     if isinstance(value, bytes):
         return value
     try:
         return dumps(value)
-    except ValueError as exc:
-        return f"<not kept: {exc}>".encode()
+    except ValueError:
+        return _dumps_flat(value)
+
+
+def _dumps_flat(value: Any, limit: int = 1 << 20) -> bytes:
+    """Compact JSON of any depth, written with an explicit stack (stops after ``limit`` bytes,
+    as rejections keep at most that much)."""
+    out: list[str] = []
+    size = 0
+    stack: list[tuple[bool, Any]] = [(False, value)]  # (is literal text, item)
+    while stack and size < limit:
+        literal, x = stack.pop()
+        if literal:
+            text = x
+        elif isinstance(x, dict):
+            text = "{"
+            stack.append((True, "}"))
+            items = list(x.items())
+            for i in range(len(items) - 1, -1, -1):
+                stack.append((False, items[i][1]))
+                stack.append((True, json.dumps(str(items[i][0]), ensure_ascii=False) + ":"))
+                if i:
+                    stack.append((True, ","))
+        elif isinstance(x, list):
+            text = "["
+            stack.append((True, "]"))
+            for i in range(len(x) - 1, -1, -1):
+                stack.append((False, x[i]))
+                if i:
+                    stack.append((True, ","))
+        else:
+            text = json.dumps(x, ensure_ascii=False, default=str)
+        out.append(text)
+        size += len(text)
+    return "".join(out).encode("utf-8", "surrogatepass")[:limit]
 
 
 def type_name(value: Any) -> str:

@@ -4,8 +4,8 @@ Three layouts are recognised, in this order:
 
 1. one JSON document (``{"Records":[…]}``, a bare array, a single pretty-printed object) —
    parsed with orjson in one call;
-2. NDJSON — one value per line, when lines parse on their own (the first one, or at least a
-   tenth of the first 64 non-blank lines, so a damaged first line does not hide the layout);
+2. NDJSON — one value per line, when lines parse on their own (the first one, or at least half
+   of the first 64 non-blank lines, so a damaged first line does not hide the layout);
    every line is parsed alone: a bad line is one rejection with its 1-based line number and can
    never swallow the next line;
 3. concatenated values (pretty-printed objects one after another, or a damaged document) —
@@ -27,6 +27,7 @@ is accounted for.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,9 +124,12 @@ def _container(line: bytes) -> bool:
 
 
 def _looks_ndjson(data: bytes) -> bool:
-    """True when lines parse on their own: the first one, or a tenth of the first 64."""
+    """True when lines parse on their own: the first one, or half of the first 64. (Input that is
+    NDJSON but not recognised here still loses nothing: the concatenated walk ends every damaged
+    value at the next line starting with ``{`` or ``[``. The other way round would be worse: an
+    array written one element per line would be read as lines.)"""
     seen = good = 0
-    for line in data.split(b"\n", _SAMPLE_LINES * 4)[: _SAMPLE_LINES * 4]:
+    for line in itertools.islice(_lines(data), _SAMPLE_LINES * 4):
         if not line.strip():
             continue
         ok = _container(line)
@@ -135,7 +139,7 @@ def _looks_ndjson(data: bytes) -> bool:
         good += ok
         if seen >= _SAMPLE_LINES:
             break
-    return good >= 1 and good * 10 >= seen
+    return good * 2 >= seen > 0
 
 
 def _lines(data: bytes) -> Iterator[bytes]:
@@ -164,9 +168,10 @@ def _ndjson(data: bytes, limits: Limits) -> Iterator[Doc]:
                 end, depth, problem = scan(line, len(line) - len(line.lstrip()), limits.max_depth)
                 if problem is None and depth > limits.max_depth:
                     reason = limits.depth_reason()
-                split = list(_elements(line.strip(), i, i, reason, limits, "ndjson"))
-                if split:
-                    yield from split
+                text = line.strip()
+                split = _elements(text, 0, len(text), i, reason, limits, "ndjson")
+                if split is not None:
+                    yield from split[0]
                     continue
             yield Doc(i, None, reason, line, layout="ndjson")
 
@@ -226,26 +231,32 @@ def _concatenated(data: bytes, whole_error: str, limits: Limits) -> Iterator[Doc
         line += data.count(b"\n", pos, start)
         if start >= n:
             return
+        where = None if start == 0 else line
         if data[start] in _CLOSE:
             end, depth, problem = scan(data, start, limits.max_depth)
-            if problem is not None:  # the damaged value runs to the next line starting a value
-                m = _RESYNC.search(data, max(end - 1, start))
-                end = m.start() + 1 if m else n
-            chunk = data[start:end]
             if problem is None:
-                value, reason = _one(chunk, limits)
+                value, reason = _one(data[start:end], limits)
                 if reason is None:
                     yield Doc(line, value, layout="concatenated")
-                    line += chunk.count(b"\n")
+                    line += data.count(b"\n", start, end)
                     pos = end
                     continue
+                split = _elements(data, start, end, where, reason, limits, "concatenated")
             else:
-                reason = f"malformed JSON: {problem} (line {line + chunk.count(_NL)})"
-            if start == 0 and end == n and problem is not None:
-                reason = whole_error
-            where = None if start == 0 else line
-            split = list(_elements(chunk, where, line, reason, limits, "concatenated"))
-            yield from split or [Doc(line, None, reason, chunk, layout="concatenated")]
+                reason = f"malformed JSON: {problem} (line {line + data.count(_NL, start, end)})"
+                if start == 0 and problem.startswith("input ends"):
+                    reason = whole_error
+                split = _elements(data, start, n, where, reason, limits, "concatenated")
+                if split is None:
+                    m = _RESYNC.search(data, max(end - 1, start))
+                    end = m.start() + 1 if m else n
+            if split is not None:
+                docs, end = split
+                yield from docs
+            else:
+                if start == 0 and end == n:
+                    reason = whole_error
+                yield Doc(line, None, reason, data[start:end], layout="concatenated")
         else:
             m = _RESYNC.search(data, start)
             end = m.start() + 1 if m else n
@@ -261,82 +272,108 @@ def _concatenated(data: bytes, whole_error: str, limits: Limits) -> Iterator[Doc
         pos = end
 
 
-def _elements(chunk: bytes, where: int | None, line: int, reason: str, limits: Limits,
-              layout: str) -> Iterator[Doc]:
-    """Split a failed ``[…`` / ``{"key": […`` value into its elements (module docstring).
+def _elements(buf: bytes, lo: int, hi: int, where: int | None, reason: str, limits: Limits,
+              layout: str) -> tuple[list[Doc], int] | None:
+    """Split a failed ``[…`` / ``{"key": […`` value starting at ``buf[lo]`` into its elements
+    (module docstring); returns the Docs and where the value ended, or None for another shape.
 
     ``where`` is the Doc line of the value (None for the value that starts the input, whose
-    element errors then carry the element index). Yields nothing when ``chunk`` has another shape.
+    element errors then carry the element index). An element that does not close is one
+    rejection when elements start lines (an array written one element per line) — the next
+    element is the next line starting with ``{`` or ``[`` — and otherwise ends the array: the
+    rest up to the next such line is one rejection.
     """
-    m = _ARRAY_HEAD.match(chunk)
+    m = _ARRAY_HEAD.match(buf, lo, hi)
     if not m:
-        return
+        return None
     key: str | None = None
     if m.group(1) is not None:
         try:
             key = orjson.loads(b'"' + m.group(1) + b'"')
         except orjson.JSONDecodeError:
-            return
-    i, n, idx, first = m.end(), len(chunk), 0, 0
+            return None
+    i, idx, first = m.end(), 0, 0
     items: list[Any] = []
+    docs: list[Doc] = []
+    per_line: bool | None = None
 
     def run(**kw: Any) -> Doc:
         return Doc(where, {key: items} if key is not None else items, layout=layout, first=first, **kw)
 
+    def bad(at: int, end: int, why: str) -> None:
+        nonlocal items, first
+        if items:
+            docs.append(run())
+        items = []
+        docs.append(Doc(idx if where is None else where, None, f"array element {idx}: {why}", buf[at:end],
+                        layout=layout))
+        first = idx + 1
+
     tail: str | None = None
     while True:
-        i = _WS.match(chunk, i).end()  # type: ignore[union-attr]
-        if i >= n:
+        i = _WS.match(buf, i, hi).end()  # type: ignore[union-attr]
+        if i >= hi:
             tail = reason
             break
-        if chunk[i] == 0x5D and idx == 0:  # "]" of an empty array
+        if buf[i] == 0x5D and idx == 0:  # "]" of an empty array
             i += 1
             break
-        if chunk[i] in _CLOSE:
-            end, depth, problem = scan(chunk, i, limits.max_depth)
-            if problem is not None:
+        if per_line is None:
+            per_line = buf[i - 1] == 0x0A
+        if buf[i] in _CLOSE:
+            end, _, problem = scan(buf, i, limits.max_depth)
+            if problem is not None or end > hi:
+                nxt = _RESYNC.search(buf, i, hi)
+                if per_line and nxt is not None:  # this element is damaged; the next starts the next line
+                    bad(i, nxt.start(), f"malformed JSON: {problem}")
+                    idx += 1
+                    i = nxt.start() + 1
+                    continue
                 tail = reason
                 break
-            value, bad = _one(chunk[i:end], limits)
+            value, why = _one(buf[i:end], limits)
         else:
-            sm = _SCALAR.match(chunk, i)
+            sm = _SCALAR.match(buf, i, hi)
             if sm is None:
                 tail = reason
                 break
             end = sm.end()
-            value, bad = _one(chunk[i:end], limits)
-        if bad is not None:
-            if items:
-                yield run()
-            items = []
-            yield Doc(idx if where is None else where, None, f"array element {idx}: {bad}", chunk[i:end],
-                      layout=layout)
-            first = idx + 1
+            value, why = _one(buf[i:end], limits)
+        if why is not None:
+            bad(i, end, why)
         else:
             items.append(value)
         idx += 1
-        i = _WS.match(chunk, end).end()  # type: ignore[union-attr]
-        if i < n and chunk[i] == 0x2C:  # ","
+        i = _WS.match(buf, end, hi).end()  # type: ignore[union-attr]
+        if i < hi and buf[i] == 0x2C:  # ","
             i += 1
             continue
-        if i < n and chunk[i] == 0x5D:  # "]"
+        if i < hi and buf[i] == 0x5D:  # "]"
             i += 1
             break
         tail = reason
         break
+    stop = i
     if tail is None:
-        rest = chunk[i:].strip()
-        if key is not None:
-            ok = rest == b"}" or (rest.startswith(b",") and _container(b"{" + rest[1:]))
-        else:
-            ok = not rest
-        if not ok:
-            tail = f"{reason} (after the array)"
-    if tail is None:
-        if items or idx == 0:
-            yield run()
-        return
+        if key is None:
+            return _finish_array(docs, run, items, idx, i)
+        close = _WS.match(buf, i, hi).end()  # type: ignore[union-attr]
+        if buf[close:close + 1] == b"}":
+            return _finish_array(docs, run, items, idx, close + 1)
+        end, _, problem = scan(buf, lo, limits.max_depth)  # other members after the array
+        if problem is None and end <= hi and buf[close:close + 1] == b"," and _container(b"{" + buf[close + 1:end]):
+            return _finish_array(docs, run, items, idx, end)
+        tail, stop = f"{reason} (after the array)", close
+    nxt = _RESYNC.search(buf, max(stop, lo + 1), hi)
+    stop_at = nxt.start() + 1 if nxt else hi
     if items:
-        yield run(error=tail, raw=chunk[i:], partial=True, salvaged=idx)
+        docs.append(run(error=tail, raw=buf[stop:stop_at], partial=True, salvaged=idx))
     else:  # nothing to keep: the damage alone (the whole value when no element was complete)
-        yield Doc(where, None, tail, chunk[i:] if idx else chunk, layout=layout)
+        docs.append(Doc(where, None, tail, buf[stop:stop_at] if idx else buf[lo:stop_at], layout=layout))
+    return docs, stop_at
+
+
+def _finish_array(docs: list[Doc], run: Any, items: list[Any], idx: int, end: int) -> tuple[list[Doc], int]:
+    if items or idx == 0:
+        docs.append(run())
+    return docs, end

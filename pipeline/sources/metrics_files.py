@@ -16,7 +16,10 @@ Recognised by content:
 * CSV ``timestamp,value`` (the NAB format; header optional, naive times are UTC) with the series
   named by ``namespace`` + ``metric_name`` (+ ``dimensions``, ``unit``).
 
-A single value ``v`` is stored as the statistic set ``count 1, sum = min = max = v``. Rejected:
+A single value ``v`` is stored as the statistic set ``count 1, sum = min = max = v``. Identical
+raw samples (PutMetricData values, CSV lines) of one series at one time are each kept (numbered
+``#1``, ``#2``… in ``_wl_origin``); an identical copy of an aggregate (a Metric Streams record, a
+get-metric-* datapoint) is the same datapoint again. Rejected:
 NaN/±Infinity (CloudWatch refuses them), an unknown unit, a missing timestamp or metric name,
 dimensions that are not strings, and count/sum/min/max that are not numbers.
 """
@@ -77,6 +80,20 @@ class _Series:
         self.buf, self.opts = buf, opts
         self._ids: dict[tuple[str, str, str, str], str] = {}
         self._dims: dict[tuple[Any, ...], str] = {}
+        self._last: dict[str, tuple[Any, dict[tuple[float, ...], int]]] = {}
+
+    def repeat(self, sid: str, when: Any, stats: tuple[float, ...]) -> int:
+        """How many identical samples (series, time, statistic set) came before this one in the
+        unit — so two equal values sent for one second stay two samples. Tracked per series for
+        its latest time only (memory by series, not by rows): an identical sample that comes
+        back after a later time of its series counts as a duplicate."""
+        last = self._last.get(sid)
+        if last is None or last[0] != when:
+            self._last[sid] = (when, {stats: 1})
+            return 0
+        seen = last[1].get(stats, 0)
+        last[1][stats] = seen + 1
+        return seen
 
     def _canonical(self, dims: Any) -> str:
         if isinstance(dims, dict):
@@ -92,7 +109,10 @@ class _Series:
 
     def row(self, pos: int | None, raw: Any, *, namespace: Any, metric: Any, dims: Any, ts: Any, unit: Any,
             count: Any, total: Any, lo: Any, hi: Any, values: Any = None, counts: Any = None,
-            resolution: Any = 60, extra: dict[str, Any] | None = None) -> None:
+            resolution: Any = 60, extra: dict[str, Any] | None = None, aggregate: bool = False) -> None:
+        """One row; ``aggregate`` marks a statistic set that stands for a whole period (Metric
+        Streams, get-metric-statistics/-data), where an identical copy is a redelivery rather than
+        a second sample."""
         try:
             if not isinstance(namespace, str) or not namespace.strip():
                 raise Bad("namespace", "missing namespace (pass the namespace option for this format)")
@@ -125,7 +145,8 @@ class _Series:
         row["_wl_series_id"] = sid
         if extra:
             row.update(extra)
-        self.buf.add(row, pos, raw)
+        stats = (row["sample_count"], row["sum"], row["min"], row["max"])
+        self.buf.add(row, pos, raw, 0 if aggregate else self.repeat(sid, when, stats))
 
     def single(self, pos: int | None, raw: Any, value: Any, **kw: Any) -> None:
         self.row(pos, raw, count=1, total=value, lo=value, hi=value, **kw)
@@ -138,7 +159,7 @@ def _stream(s: _Series, pos: int | None, rec: dict[str, Any]) -> None:
         return
     s.row(pos, rec, namespace=rec.get("namespace"), metric=rec.get("metric_name"), dims=rec.get("dimensions"),
           ts=rec.get("timestamp"), unit=rec.get("unit"), count=v.get("count"), total=v.get("sum"),
-          lo=v.get("min"), hi=v.get("max"),
+          lo=v.get("min"), hi=v.get("max"), aggregate=True,
           extra={"account_id": rec.get("account_id"), "region": rec.get("region"),
                  "metric_stream_name": rec.get("metric_stream_name")})
 
@@ -191,7 +212,7 @@ def _statistics(s: _Series, pos: int | None, i: int, p: Any, metric: Any) -> Non
         s.buf.reject(i, "datapoint needs SampleCount with Sum or Average", p, "SampleCount")
         return
     base = avg if avg is not None else total
-    s.row(i, p, count=n, total=total, lo=p.get("Minimum", base), hi=p.get("Maximum", base), **kw)
+    s.row(i, p, count=n, total=total, lo=p.get("Minimum", base), hi=p.get("Maximum", base), aggregate=True, **kw)
 
 
 def _value(s: _Series, pos: int | None, v: Any, first: int = 0) -> None:
@@ -207,7 +228,7 @@ def _value(s: _Series, pos: int | None, v: Any, first: int = 0) -> None:
             metric = s.opts.get("metric_name") or r.get("Label") or r.get("Id")
             for i, (t, x) in enumerate(zip(ts, vals)):
                 s.single(i, {"Id": r.get("Id"), "Timestamp": t, "Value": x}, x, namespace=ns, metric=metric,
-                         dims=s.opts.get("dimensions"), ts=t, unit=s.opts.get("unit"))
+                         dims=s.opts.get("dimensions"), ts=t, unit=s.opts.get("unit"), aggregate=True)
     elif isinstance(v, dict) and isinstance(v.get("Datapoints"), list):
         for i, p in enumerate(v["Datapoints"], start=first):
             _statistics(s, pos, i, p, v.get("Label"))

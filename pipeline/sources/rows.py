@@ -32,26 +32,17 @@ class RowBuffer:
         self.rejections: list[Rejection] = []
         self.skipped: dict[str, int] = {}
         self.seen = 0
-        self._last: str | None = None
-        self._repeat = 0
 
     def next_index(self) -> int:
         """0-based running index of records in this unit (for formats without a natural one)."""
         self.seen += 1
         return self.seen - 1
 
-    def add(self, row: dict[str, Any], pos: int | None, raw: Any = None) -> None:
-        """Add one row named ``<origin>:<pos>`` in ``_wl_origin``; rows added one after another
-        with the same origin and position (several datapoints of one line or record) are told
-        apart as ``<origin>:<pos>#1``, ``#2``… — the same names on every read of the same input,
-        which is what makes ``_wl_origin`` part of the metrics record key."""
+    def add(self, row: dict[str, Any], pos: int | None, raw: Any = None, repeat: int = 0) -> None:
+        """Add one row named ``<origin>:<pos>`` in ``_wl_origin``, with ``#<repeat>`` appended for
+        the n-th repeat of an identical sample (metrics: part of the record key)."""
         where = self.origin if pos is None else f"{self.origin}:{pos}"
-        if where == self._last:
-            self._repeat += 1
-            row[f"{PREFIX}origin"] = f"{where}#{self._repeat}"
-        else:
-            self._last, self._repeat = where, 0
-            row[f"{PREFIX}origin"] = where
+        row[f"{PREFIX}origin"] = f"{where}#{repeat}" if repeat else where
         self.rows.append(row)
         self.raws.append(raw)
         self.positions.append(pos)

@@ -143,12 +143,14 @@ def test_orphan_file_is_adopted_and_dedups(lake: Lake, settings: Settings):
     assert lake.exists("_ledger/cloudtrail/dt=2026-11-01/hour=08/0123456789abcdef01.json")
 
 
-def test_metrics_key_is_series_and_timestamp(lake: Lake, settings: Settings):
+def test_metrics_key_is_series_timestamp_and_sample(lake: Lake, settings: Settings):
+    # two values of i-1 at T0 are two samples (CloudWatch counts both); the same datapoint
+    # again — here from another origin, as a redelivery would bring it — is a duplicate
     pts = [("i-1", T0, 1.0), ("i-2", T0, 2.0), ("i-1", T0 + timedelta(minutes=1), 3.0), ("i-1", T0, 9.0)]
-    s = load(lake, settings, metric_batch(pts))
-    assert (s.loaded, s.duplicates) == (3, 1)
+    s = load(lake, settings, metric_batch(pts), metric_batch([("i-1", T0, 9.0)], origin="again.json"))
+    assert (s.loaded, s.duplicates) == (4, 1)
     con = connect(lake, ["metrics"])
-    assert con.execute("SELECT sum(sum) FROM metrics").fetchone()[0] == 6.0  # first occurrence kept
+    assert con.execute("SELECT sum(sum) FROM metrics").fetchone()[0] == 15.0
 
 
 def test_records_partition_by_stream_and_day(lake: Lake, settings: Settings):

@@ -61,3 +61,15 @@ def test_datapoints_sharing_one_line_and_csv_duplicates(tmp_path: Path, lake: La
     run_rollups(lake, settings, DuckDBEngine())
     # Errors: 1 + 1 + 4 (three samples, two equal); Nab: 3, 9, 5 in one minute
     assert _one_minute(lake) == [("Errors", 3.0, 6.0, 1.0, 4.0), ("Nab", 3.0, 17.0, 3.0, 9.0)]
+
+
+def test_an_identical_metric_streams_record_is_a_redelivery(tmp_path: Path, lake: Lake, settings: Settings) -> None:
+    # a Metric Streams record is the statistic set of a whole minute: the same one twice in a
+    # Firehose file is at-least-once delivery, not a second minute of data
+    rec = {"metric_stream_name": "s", "namespace": "App", "metric_name": "Latency", "dimensions": {},
+           "timestamp": 1793520000000, "unit": "Milliseconds",
+           "value": {"max": 9.0, "min": 1.0, "sum": 12.0, "count": 3.0}}
+    f = tmp_path / "firehose.jsonl"
+    f.write_text(json.dumps(rec) + "\n" + json.dumps(rec) + "\n")
+    s = ingest(lake, settings.loader, "metrics", [f])
+    assert (s.records_in, s.loaded, s.duplicates) == (2, 1, 1)

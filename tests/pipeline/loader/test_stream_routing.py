@@ -9,6 +9,7 @@ import json
 from jobs.cli import main
 from pipeline.config import Settings
 from pipeline.lake import Lake
+from pipeline.loader.ingest import ingest
 from pipeline.query.duck import connect
 from pipeline.sources.kinesis_files import route_table
 from pipeline.stream import Stream
@@ -20,7 +21,8 @@ def _metric(value: float) -> dict:
             "value": {"max": value, "min": value, "sum": value, "count": 1.0}}
 
 
-def test_samples_at_one_timestamp_from_a_stream_load_once(settings: Settings, lake: Lake, monkeypatch) -> None:
+def test_samples_at_one_timestamp_from_a_stream_load_once(settings: Settings, lake: Lake, monkeypatch,
+                                                          tmp_path) -> None:
     monkeypatch.setenv("WATCHLAKE__STREAM__ROOT", settings.stream.root)
     monkeypatch.setenv("WATCHLAKE__LAKE__ROOT", settings.lake.root)
     s = Stream.create(settings.stream.root, "m", 1)
@@ -31,6 +33,11 @@ def test_samples_at_one_timestamp_from_a_stream_load_once(settings: Settings, la
     con = connect(lake, ["metrics", "records"])
     assert con.execute("SELECT sum(sample_count), max(max), min(min) FROM metrics").fetchall() == [(2.0, 500.0, 10.0)]
     assert con.execute("SELECT count(*) FROM records").fetchall() == [(1,)]  # the zeros stay a record
+    # the same datapoints delivered again through another channel (a Firehose file) add nothing
+    f = tmp_path / "stream-copy.jsonl"
+    f.write_bytes(two_lines)
+    again = ingest(lake, settings.loader, "metrics", [f])
+    assert (again.records_in, again.loaded, again.duplicates) == (2, 0, 2)
 
 
 def test_route_table_names_rows_by_sequence_number(settings: Settings) -> None:

@@ -80,3 +80,12 @@ def test_the_dashboard_console_has_the_same_limits(secret: Path, lake: Lake) -> 
     assert out["table"] is None and "outside the lake" in out["error"]
     out = run_sql(db, "SELECT sum(hash(i)) FROM range(1000000000000) t(i)", 24, 100, timeout_seconds=1)
     assert out["error"].startswith("query stopped after 1 s")
+
+
+def test_cli_sql_reads_the_limits_from_settings(lake: Lake, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.setenv("WATCHLAKE__QUERY__TIMEOUT_SECONDS", "1")
+    assert main(["--lake", lake.root, "sql", "SELECT sum(hash(i)) FROM range(1000000000000) t(i)"]) == 2
+    assert "query stopped after 1 s (query.timeout_seconds)" in capsys.readouterr().err

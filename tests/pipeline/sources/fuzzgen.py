@@ -7,7 +7,8 @@ never from the readers: a record left intact, given a ``\\u0000`` escape, a dupl
 300 KB string must be loaded exactly once; a record truncated, of a wrong type, with a raw
 invalid UTF-8 byte, a lone surrogate escape, a raw NUL or 2,000 levels of nesting must be one
 rejection. A damaged document loses nothing either: each bad element is one rejection, and a
-cut document is the elements before the cut plus one rejection for the rest. Files whose gzip
+cut document is the elements before the cut plus one rejection for the rest; in an array written
+one element per line, a truncated element is one rejection and the next line goes on. Files whose gzip
 stream is cut, empty files and non-JSON files have looser, still exact-where-possible oracles.
 
 Shared by ``tests/pipeline/sources/test_fuzz_readers.py`` (seconds) and
@@ -169,27 +170,32 @@ def _ndjson(rng: random.Random, kind: str, n: int, tag: str) -> Case:
 
 def _document(rng: random.Random, kind: str, n: int, tag: str) -> Case:
     case = Case(kind, f"{tag}.json", b"", options=dict(_DOC_OPTIONS.get(kind, {})), notes="document")
+    per_line = rng.random() < 0.4  # one element per line: a truncated element is one rejection
+    if per_line:
+        case.notes += " per-line"
     bodies: list[bytes] = []
     good: list[str | None] = []
     for i in range(n):
         uid = f"{tag}-{i}"
-        how = rng.choice(GOOD + [b for b in BAD if b != "truncate"])
+        how = rng.choice(GOOD + [b for b in BAD if b != "truncate" or per_line])
         body, got = _mutate(rng, kind, _DOC_RECORD[kind](i, uid), uid, how)
         bodies.append(body)
         good.append(None if how in BAD else got)
-    data = _DOC_HEAD[kind] + b", ".join(bodies)
+    head = _DOC_HEAD[kind] + (b"\n" if per_line else b"")
+    data = head + (b",\n" if per_line else b", ").join(bodies)
     rejected = sum(g is None for g in good)
     if kind == "records":
         rejected += 1  # the trailing record without a sequence number
     if rng.random() < 0.25 and n > 2:  # cut the document inside element `cut`
         cut = rng.randrange(1, n)
-        start = len(_DOC_HEAD[kind]) + sum(len(b) + 2 for b in bodies[:cut])
-        data = data[: start + rng.randrange(1, len(bodies[cut]) - 1)]
+        start = len(head) + sum(len(b) + 2 for b in bodies[:cut])
+        size = len(bodies[cut])  # (a truncated element may be a single byte)
+        data = data[: start + (rng.randrange(1, size - 1) if size > 2 else 1)]
         rejected = sum(g is None for g in good[:cut]) + 1
         good = good[:cut]
         case.notes += f" cut@{cut}"
-    else:
-        data += _DOC_TAIL[kind]
+    else:  # (one element per line: the trailing records element on a line of its own)
+        data += _DOC_TAIL[kind].replace(b", {", b",\n{", 1) if per_line else _DOC_TAIL[kind]
     case.loaded = {g for g in good if g is not None}
     case.rejected = rejected
     case.records = n
