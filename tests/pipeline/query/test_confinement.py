@@ -84,7 +84,7 @@ def test_the_dashboard_console_has_the_same_limits(secret: Path, lake: Lake) -> 
 
 def test_cli_sql_reads_the_limits_from_settings(lake: Lake, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline.cli import main
+    from jobs.cli import main
 
     monkeypatch.setenv("WATCHLAKE__QUERY__TIMEOUT_SECONDS", "1")
     assert main(["--lake", lake.root, "sql", "SELECT sum(hash(i)) FROM range(1000000000000) t(i)"]) == 2
