@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from pipeline.lake import layout
 from pipeline.rollup import percentiles
 from pipeline.rollup.engine import Engine, Task
-from pipeline.rollup.schema import ROLLUP, SORT_KEYS
+from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SORT_KEYS
 from pipeline.rollup.state import data_clock, fingerprint, listing, load_state, save_state
 from pipeline.rollup.tiers import DAY, JOBS, Job, partition_range, target_partition
 from pipeline.timeutil import ceil, floor
@@ -89,7 +89,7 @@ def _write(lake: Lake, task: Task, job: Job, rows: pa.Table, keep_before: dateti
     if rows.num_rows == 0:
         lake.delete(rel)
         return 0
-    lake.write_parquet(rel, rows)
+    lake.write_parquet(rel, rows, row_group_size=ROW_GROUP_ROWS)
     return rows.num_rows
 
 
