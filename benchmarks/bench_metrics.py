@@ -42,7 +42,7 @@ from pipeline.query.metrics import canonical, get_metric_data
 from pipeline.query.planner import plan
 from pipeline.rollup.engine import DuckDBEngine
 from pipeline.rollup.runner import run_rollups
-from pipeline.rollup.sketch import GAMMA
+from pipeline.rollup.sketch import sql_bin_value
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "benchmarks" / ".data"
@@ -106,12 +106,11 @@ def bare_sql(stat: str) -> str:
                 "GROUP BY t ORDER BY t")
     q = float(stat[1:]) / 100
     return f"""
-WITH r AS (SELECT {b} AS t, "min", "max", sketch FROM read_parquet($1) WHERE {where}),
-e AS (SELECT t, x.sign AS sg, x.key AS k, sum(x.count) AS c FROM (SELECT t, unnest(sketch) AS x FROM r) GROUP BY ALL),
-cum AS (SELECT t, sg, k, sum(c) OVER (PARTITION BY t ORDER BY sg, sg * k) AS cc, sum(c) OVER (PARTITION BY t) AS n
-        FROM e),
-pick AS (SELECT t, arg_min(sg * 2 * pow({GAMMA!r}, k) / ({GAMMA!r} + 1), cc) AS v FROM cum
-         WHERE cc > floor({q} * (n - 1)) GROUP BY t)
+WITH r AS (SELECT {b} AS t, "min", "max", sketch_bins, sketch_bin_counts FROM read_parquet($1) WHERE {where}),
+e AS (SELECT t, bn, sum(c) AS c
+      FROM (SELECT t, unnest(sketch_bins) AS bn, unnest(sketch_bin_counts) AS c FROM r) GROUP BY ALL),
+cum AS (SELECT t, bn, sum(c) OVER (PARTITION BY t ORDER BY bn) AS cc, sum(c) OVER (PARTITION BY t) AS n FROM e),
+pick AS (SELECT t, arg_min({sql_bin_value('bn')}, cc) AS v FROM cum WHERE cc > floor({q} * (n - 1)) GROUP BY t)
 SELECT t, least(greatest(any_value(v), min(r."min")), max(r."max")) FROM pick JOIN r USING (t)
 GROUP BY t ORDER BY t"""
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from pipeline.errors import InputError
 from pipeline.rollup import sql
-from pipeline.rollup.merge import merge_sketches
+from pipeline.rollup.merge import build_sketches, flat_entries, merge_sketches
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
 from pipeline.rollup.tiers import Job
@@ -49,35 +50,52 @@ class Engine(Protocol):
 
 
 def conform(table: pa.Table) -> pa.Table:
-    """Cast an engine's result to the exact :data:`ROLLUP` schema (ms timestamps, int8 signs)."""
+    """Cast an engine's result to the exact :data:`ROLLUP` schema (ms timestamps)."""
     table = table.select(ROLLUP.names)
     return table.cast(ROLLUP)
 
 
+def _with_sketches(stats: pa.Table, bins: pa.Array, counts: pa.Array) -> pa.Table:
+    keep = [c for c in stats.column_names if c not in ("_rb", "_ub", "_wb", "_wc")]
+    return conform(stats.select(keep).append_column("sketch_bins", bins).append_column("sketch_bin_counts", counts))
+
+
+def _raw_sketches(t: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """The sketches of the raw query's rows from their listed bins (:func:`sql.raw_query`)."""
+    rows, bins, _ = flat_entries(t["_ub"], None)
+    w_rows, w_bins, w_counts = flat_entries(t["_wb"], t["_wc"])
+    if not len(w_bins):
+        return build_sketches(t.num_rows, rows, bins)
+    return build_sketches(t.num_rows, np.concatenate([rows, w_rows]), np.concatenate([bins, w_bins]),
+                          np.concatenate([np.ones(len(bins)), w_counts if w_counts is not None else []]))
+
+
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
                  lo: datetime, hi: datetime, percentiles: Patterns = None) -> pa.Table:
-    """One rollup computed by DuckDB (and numpy for merged sketches), in :data:`ROLLUP` schema and
+    """One rollup computed by DuckDB (and numpy for the sketches), in :data:`ROLLUP` schema and
     order: ``raw`` datapoints or ``merge`` of a finer tier into buckets of ``period`` seconds, or
     CloudTrail ``activity`` (1m). Sketches are built only for the namespaces ``percentiles``
     names (all by default); see :mod:`pipeline.rollup.percentiles`."""
     if kind == "raw":
-        return conform(con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all())
+        t = con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all()
+        if percentiles == ():
+            return _with_sketches(t, *empty_sketches(t.num_rows))
+        return _with_sketches(t, *_raw_sketches(t))
     if kind == "merge":
         stats = con.sql(sql.merge_stats_query(files, period, lo, hi)).arrow().read_all()
         if percentiles == ():  # no sketches anywhere: nothing to merge
-            return conform(stats.set_column(stats.schema.get_field_index("sketch"), "sketch",
-                                            empty_sketches(stats.num_rows)))
+            return _with_sketches(stats, *empty_sketches(stats.num_rows))
         rows = con.sql(sql.merge_rows_query(files, period, lo, hi)).arrow().read_all()
-        sketch = merge_sketches(stats["_rb"], rows["_rb"], rows["sketch"])
-        return conform(stats.set_column(stats.schema.get_field_index("sketch"), "sketch", sketch))
+        bins, counts = merge_sketches(stats["_rb"], rows["_rb"], rows["sketch_bins"], rows["sketch_bin_counts"])
+        return _with_sketches(stats, bins, counts)
     if kind == "activity":
         return conform(con.sql(sql.activity_query(files, lo, hi)).arrow().read_all())
     raise ValueError(f"unknown job kind {kind!r}")
 
 
 class DuckDBEngine:
-    """Rollups as DuckDB SQL over the source Parquet files (:mod:`pipeline.rollup.sql`); merged
-    sketches in numpy (:mod:`pipeline.rollup.merge`)."""
+    """Rollups as DuckDB SQL over the source Parquet files (:mod:`pipeline.rollup.sql`); sketches
+    finished in numpy (:mod:`pipeline.rollup.merge`)."""
 
     name = "duckdb"
 

@@ -1,15 +1,18 @@
-"""Merging sketches for the coarser tiers (1m → 5m → 1h) with vectorised numpy.
+"""Building and merging sketches with vectorised numpy and Arrow (no per-bucket Python).
 
-In DuckDB, merging means unnesting every entry, a hash ``GROUP BY`` over (series, bucket, sign,
-key) and re-listing and sorting the entries of each bucket; at α = 1 % a bucket carries about
-as many entries as it has samples, so that is most of a merge's time. Here the entries of all
-source rows are flattened (no copy), each gets one int64 key — the target bucket's row number
-and the entry's ``(sign, key)`` — and the counts of equal keys are added, found by one stable
-sort (each source sketch is a sorted run already, so timsort merges runs) or, when buckets ×
-distinct codes is small (5m → 1h), with ``np.bincount`` over a dense table without any sort;
-the result is already in the stored order, sorted by ``(sign, key)`` inside each bucket.
-Guarantees are those of the SQL merge: every source entry lands in its target bucket, counts of
-equal buckets add, nothing else changes.
+A sketch column pair (``sketch_bins`` / ``sketch_bin_counts``, :mod:`pipeline.rollup.sketch`)
+is built from *flat entries*: entry ``i`` puts ``counts[i]`` samples (1 when ``counts`` is
+``None``) into bin ``bins[i]`` of target row ``target[i]``. Each entry gets one int64 key —
+``target · 2¹⁸ + bin + 2¹⁷`` (bins are within ±(2¹⁶ + 37,300)) — and equal keys are summed after
+one sort: a plain ``np.sort`` when every count is 1 (the run lengths are the counts), an
+``argsort`` otherwise, and no sort at all when the keys are already in order (the raw tier's
+bins come sorted per row from SQL). The sorts are cheap because entries arrive grouped by target
+row (each source sketch is a sorted run). The result is in the stored order: bins strictly
+ascending inside each row.
+
+Guarantees (those of :class:`~pipeline.rollup.sketch.Sketch.merge`): every entry lands in its
+target row, counts of equal bins add, nothing else changes; a row without entries gets empty
+(not null) lists.
 """
 
 from __future__ import annotations
@@ -18,35 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.rollup.schema import SKETCH
+from pipeline.rollup.schema import SKETCH_BINS, SKETCH_COUNTS, empty_sketches
 
-_CODE_BITS = 22
-"""Bits for ``sign · 2²⁰ + key + 2²¹``: keys are ``ceil(ln|v| / ln γ)``, within ±37,300 for every
-finite float64 (subnormals included), far inside ±2¹⁹."""
-_SIGN = 1 << 20
-_BIAS = 1 << 21
-
-
-def merge_sketches(bucket_keys: pa.ChunkedArray | pa.Array, row_keys: pa.ChunkedArray | pa.Array,
-                   sketches: pa.ChunkedArray | pa.Array, *, dense_limit: int = 1 << 24) -> pa.Array:
-    """The merged sketch of every target bucket (``dense_limit``: see :func:`build_sketches`).
-
-    Args:
-        bucket_keys: one int64 key per target bucket, strictly increasing (the output order).
-        row_keys: per source row, the key of the target bucket it belongs to (must be one of
-            ``bucket_keys``).
-        sketches: per source row, its sketch (``list<struct<sign, key, count>>``; null = empty).
-
-    Returns:
-        A :data:`~pipeline.rollup.schema.SKETCH` array aligned with ``bucket_keys``; a bucket
-        without entries gets an empty list.
-    """
-    sk = sketches.combine_chunks() if isinstance(sketches, pa.ChunkedArray) else sketches
-    parent = np.asarray(pc.list_parent_indices(sk).to_numpy(), dtype=np.int64)
-    entries = pc.list_flatten(sk)
-    rows = np.asarray(row_keys.to_numpy(), dtype=np.int64)
-    return build_sketches(bucket_keys, rows[parent], entries.field("sign"), entries.field("key"),
-                          entries.field("count"), dense_limit=dense_limit)
+_BIN_BITS = 18
+_BIN_BIAS = 1 << 17
+_BIN_MASK = (1 << _BIN_BITS) - 1
 
 
 def _np(a: pa.ChunkedArray | pa.Array | np.ndarray, dtype: type) -> np.ndarray:
@@ -56,42 +35,76 @@ def _np(a: pa.ChunkedArray | pa.Array | np.ndarray, dtype: type) -> np.ndarray:
                       dtype=dtype)
 
 
-def build_sketches(bucket_keys: pa.ChunkedArray | pa.Array, entry_keys: pa.ChunkedArray | pa.Array | np.ndarray,
-                   sign: pa.ChunkedArray | pa.Array, key: pa.ChunkedArray | pa.Array,
-                   count: pa.ChunkedArray | pa.Array, *, dense_limit: int = 1 << 24) -> pa.Array:
-    """Sketches from flat entries: entry ``i`` (``sign[i]``, ``key[i]``, ``count[i]``) goes to the
-    target bucket whose key is ``entry_keys[i]`` (one of ``bucket_keys``, strictly increasing);
-    counts of equal ``(sign, key)`` in a bucket add. Returns a :data:`SKETCH` array aligned with
-    ``bucket_keys`` (entries sorted by ``(sign, key)``; empty list for a bucket without any).
+def _list(a: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
-    Equal entries are found with a dense ``(bucket, code)`` table when it has at most
-    ``dense_limit`` cells (≈ 9 bytes each), else by sorting; the result is the same."""
-    targets = _np(bucket_keys, np.int64)
-    bucket = np.searchsorted(targets, _np(entry_keys, np.int64))
-    code = _np(sign, np.int64) * _SIGN + _np(key, np.int64)
-    weights = _np(count, np.float64)
-    lo = int(code.min()) if len(code) else 0
-    width = int(code.max()) - lo + 1 if len(code) else 1
-    if len(targets) * width <= dense_limit or not len(code):
-        # few distinct codes per bucket (e.g. 5m → 1h): one dense (bucket, code) table, no sort
-        cell = bucket * width + (code - lo)
-        present = np.zeros(len(targets) * width, dtype=bool)
-        present[cell] = True
-        cells = np.flatnonzero(present)
-        counts = np.bincount(cell, weights=weights, minlength=len(present))[cells].astype(np.float64)
-        merged = ((cells // width) << _CODE_BITS) + cells % width + lo + _BIAS
+
+def flat_entries(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(row, bin, count)`` of every entry of a sketch column pair (nulls are empty); ``count``
+    is ``None`` when ``counts`` is."""
+    b = _list(bins)
+    rows = _np(pc.list_parent_indices(b), np.int64)
+    flat_bins = _np(pc.list_flatten(b), np.int64)
+    flat_counts = None if counts is None else _np(pc.list_flatten(_list(counts)), np.float64)
+    return rows, flat_bins, flat_counts
+
+
+def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np.ndarray | None = None
+                   ) -> tuple[pa.Array, pa.Array]:
+    """Sketches of ``n_rows`` rows from flat entries (see the module docstring): the
+    ``(sketch_bins, sketch_bin_counts)`` arrays, aligned with rows ``0 … n_rows − 1``."""
+    if not len(bins):
+        return empty_sketches(n_rows)
+    key = (target.astype(np.int64, copy=False) << _BIN_BITS) + (bins.astype(np.int64, copy=False) + _BIN_BIAS)
+    if counts is not None and bool(np.all(counts == 1.0)):
+        counts = None
+    ordered = bool(np.all(key[1:] >= key[:-1]))
+    if counts is None:
+        if not ordered:
+            key = np.sort(key)
+        new = np.empty(len(key), dtype=bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        out_counts = np.diff(np.append(starts, len(key))).astype(np.float64)
     else:
-        # a stable argsort (timsort) is fast here: each source sketch is already a sorted run
-        combined = (bucket << _CODE_BITS) + code + _BIAS
-        order = np.argsort(combined, kind="stable")
-        combined = combined[order]
-        starts = np.flatnonzero(np.concatenate(([True], combined[1:] != combined[:-1])))
-        merged = combined[starts]
-        counts = np.add.reduceat(weights[order], starts).astype(np.float64)
-    code = (merged & ((1 << _CODE_BITS) - 1)) - _BIAS
-    out_sign = np.sign(code)
-    offsets = np.searchsorted(merged >> _CODE_BITS, np.arange(len(targets) + 1)).astype(np.int32)
-    values = pa.StructArray.from_arrays(
-        [pa.array(out_sign.astype(np.int8)), pa.array((code - out_sign * _SIGN).astype(np.int32)),
-         pa.array(counts)], fields=list(SKETCH.value_type))
-    return pa.ListArray.from_arrays(pa.array(offsets), values, type=SKETCH)
+        if not ordered:
+            order = np.argsort(key, kind="stable")
+            key, counts = key[order], counts[order]
+        new = np.empty(len(key), dtype=bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        out_counts = np.add.reduceat(counts, starts).astype(np.float64)
+    merged = key[starts]
+    offsets = np.zeros(n_rows + 1, dtype=np.int32)
+    np.cumsum(np.bincount(merged >> _BIN_BITS, minlength=n_rows), out=offsets[1:])
+    out_bins = ((merged & _BIN_MASK) - _BIN_BIAS).astype(np.int32)
+    off = pa.array(offsets)
+    return (pa.ListArray.from_arrays(off, pa.array(out_bins), type=SKETCH_BINS),
+            pa.ListArray.from_arrays(off, pa.array(out_counts), type=SKETCH_COUNTS))
+
+
+def merge_sketches(bucket_keys: pa.ChunkedArray | pa.Array, row_keys: pa.ChunkedArray | pa.Array,
+                   bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array
+                   ) -> tuple[pa.Array, pa.Array]:
+    """The merged sketch of every target bucket.
+
+    Args:
+        bucket_keys: one int64 key per target bucket, strictly increasing (the output order).
+        row_keys: per source row, the key of the target bucket it belongs to (one of
+            ``bucket_keys``).
+        bins, counts: per source row, its sketch (null = empty).
+
+    Returns:
+        ``(sketch_bins, sketch_bin_counts)`` aligned with ``bucket_keys``.
+    """
+    targets = _np(bucket_keys, np.int64)
+    row_target = np.searchsorted(targets, _np(row_keys, np.int64))
+    order = np.argsort(row_target, kind="stable")
+    if not bool(np.all(order[1:] > order[:-1])):  # group the source rows by target first
+        idx = pa.array(order)
+        bins, counts, row_target = _list(bins).take(idx), _list(counts).take(idx), row_target[order]
+    rows, flat_bins, flat_counts = flat_entries(bins, counts)
+    return build_sketches(len(targets), row_target[rows], flat_bins, flat_counts)

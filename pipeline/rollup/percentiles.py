@@ -77,7 +77,9 @@ def strip(rows: pa.Table, patterns: Patterns) -> pa.Table:
     if pc.all(keep).as_py():
         return rows
     keep = keep.combine_chunks() if isinstance(keep, pa.ChunkedArray) else keep
-    i_sk, i_n = rows.schema.get_field_index("sketch"), rows.schema.get_field_index("sketch_count")
-    sketch = pc.if_else(keep, rows.column(i_sk).combine_chunks(), empty_sketches(rows.num_rows))
-    count = pc.if_else(keep, rows.column(i_n).combine_chunks(), pa.scalar(0.0))
-    return rows.set_column(i_sk, rows.field(i_sk), sketch).set_column(i_n, rows.field(i_n), count)
+    empty = empty_sketches(rows.num_rows)
+    for name, none in (("sketch_bins", empty[0]), ("sketch_bin_counts", empty[1]),
+                       ("sketch_count", pa.scalar(0.0))):
+        i = rows.schema.get_field_index(name)
+        rows = rows.set_column(i, rows.field(i), pc.if_else(keep, rows.column(i).combine_chunks(), none))
+    return rows

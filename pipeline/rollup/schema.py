@@ -9,17 +9,17 @@ import pyarrow as pa
 
 from pipeline.schemas import PREFIX, TS
 
-SKETCH_ENTRY = pa.struct([
-    ("sign", pa.int8()),       # -1, 0 (the zero bucket) or 1
-    ("key", pa.int32()),       # ceil(ln|v| / ln γ), see pipeline.rollup.sketch
-    ("count", pa.float64()),   # samples in the bucket (Counts may be fractional)
-])
-SKETCH = pa.list_(SKETCH_ENTRY)
+SKETCH_BINS = pa.list_(pa.int32())
+"""Per row, the sketch's bin indexes, strictly ascending (:func:`pipeline.rollup.sketch.bin_of`)."""
+SKETCH_COUNTS = pa.list_(pa.float64())
+"""Per row, the samples in each bin, parallel to the bins (> 0; Counts may be fractional)."""
 
 
-def empty_sketches(n: int) -> pa.Array:
-    """``n`` empty (not null) sketches."""
-    return pa.ListArray.from_arrays(pa.array([0] * (n + 1), pa.int32()), pa.array([], SKETCH_ENTRY), type=SKETCH)
+def empty_sketches(n: int) -> tuple[pa.Array, pa.Array]:
+    """``n`` empty (not null) sketches: ``(bins, counts)``."""
+    offsets = pa.array([0] * (n + 1), pa.int32())
+    return (pa.ListArray.from_arrays(offsets, pa.array([], pa.int32()), type=SKETCH_BINS),
+            pa.ListArray.from_arrays(offsets, pa.array([], pa.float64()), type=SKETCH_COUNTS))
 
 
 ROLLUP = pa.schema([
@@ -34,7 +34,8 @@ ROLLUP = pa.schema([
     ("sum", pa.float64()),
     ("min", pa.float64()),
     ("max", pa.float64()),
-    ("sketch", SKETCH),                # sorted by (sign, key)
+    ("sketch_bins", SKETCH_BINS),      # ascending bin indexes (value order)
+    ("sketch_bin_counts", SKETCH_COUNTS),  # samples per bin, parallel to sketch_bins
     ("sketch_count", pa.float64()),    # samples represented in the sketch (== sample_count → pNN ok)
 ])
 

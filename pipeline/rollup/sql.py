@@ -2,9 +2,11 @@
 CloudTrail events → per-minute activity counts.
 
 Every query reads a list of Parquet files, keeps rows with ``lo <= timestamp < hi`` and returns
-rows in :data:`pipeline.rollup.schema.ROLLUP` column order; for merges of a finer tier the
-sketches are merged in numpy (:func:`merge_stats_query`, :func:`merge_rows_query`,
-:mod:`pipeline.rollup.merge`, put together by :func:`pipeline.rollup.engine.rollup_table`).
+rows in output order; the sketches are finished in numpy (:mod:`pipeline.rollup.merge`): the
+raw query lists each bucket's bins, the merge queries give the finer tier's sketches to add up
+(:func:`merge_stats_query`, :func:`merge_rows_query`), and
+:func:`pipeline.rollup.engine.rollup_table` puts the :data:`pipeline.rollup.schema.ROLLUP` rows
+together.
 Partials:
 
 * ``sample_count``/``sum``/``min``/``max`` are SUM/SUM/MIN/MAX of the source partials, so a
@@ -21,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pipeline.rollup.percentiles import Patterns, sql_condition
-from pipeline.rollup.sketch import sql_key, sql_sign
+from pipeline.rollup.sketch import sql_bin
 from pipeline.timeutil import iso
 
 ACTIVITY_NAMESPACE = "CloudTrail/Activity"
@@ -61,23 +63,10 @@ that the bucket aggregates and the final sort work on integers only."""
 _OUT = """
 SELECT printf('%016x', st.sid) AS _wl_series_id, ids.namespace, ids.metric_name, ids.dimensions,
        ids.unit, to_timestamp(st.b * {period}) AS "timestamp", CAST({period} AS INTEGER) AS period,
-       st.sample_count, st."sum", st."min", st."max", {sketch} AS sketch, st.sketch_count{extra}
-FROM st JOIN ids ON st.sid = ids.sid {join}
+       st.sample_count, st."sum", st."min", st."max", st.sketch_count{extra}
+FROM st JOIN ids ON st.sid = ids.sid
 ORDER BY ids.r, st.b
 """
-
-_EMPTY_SKETCH = "CAST([] AS STRUCT(sign TINYINT, \"key\" INTEGER, \"count\" DOUBLE)[])"
-
-_SKETCH = """
-sk AS (
-    SELECT sid, b, list_sort(list({{'sign': sg, 'key': k, 'count': c}})) AS sk
-    FROM (SELECT sid, b, e.sign AS sg, e.key AS k, sum(e.count) AS c
-          FROM (SELECT sid, b, unnest(sk) AS e FROM {source}) GROUP BY ALL)
-    GROUP BY sid, b
-)"""
-"""Sketch entries with a repeated ``(sign, key)`` merged: unnested, counts of equal entries added,
-and listed again in ``(sign, key)`` order (``list_sort`` on the structs; cheaper than an ordered
-``list(… ORDER BY …)``)."""
 
 
 def _src(files: list[str], period: int, lo: datetime, hi: datetime, extra: str) -> str:
@@ -86,13 +75,15 @@ def _src(files: list[str], period: int, lo: datetime, hi: datetime, extra: str) 
 
 
 def raw_query(files: list[str], period: int, lo: datetime, hi: datetime, percentiles: Patterns = None) -> str:
-    """Raw datapoints (table ``metrics``) → buckets of ``period`` seconds.
+    """Raw datapoints (table ``metrics``) → buckets of ``period`` seconds, without the final sketch.
 
-    One hash aggregate per (series, bucket) computes the partials *and* the sorted list of
-    sketch entries (one per sketched value); only the buckets where two values share a
-    ``(sign, key)`` (``dup``) go through :data:`_SKETCH` to add their counts. Grouping every
-    (series, bucket, key) first would cost about twice as much, since at α = 1 % almost every
-    value has a key of its own. Only namespaces that ``percentiles`` names get sketch entries
+    One hash aggregate per (series, bucket) computes the partials and lists the sketch's bins:
+    ``_ub`` the bins of samples with count 1 (single datapoints, the usual case), sorted;
+    ``_wb``/``_wc`` the bins and counts of the others (statistic sets of equal values, weighted
+    ``values``/``counts``), usually null. :func:`pipeline.rollup.merge.build_sketches` adds up
+    equal bins. Listing bins costs about a tenth of the aggregate; grouping by (series, bucket,
+    bin) in SQL costs twice the whole aggregate, since at α = 1 % almost every value has a bin
+    of its own. Only namespaces that ``percentiles`` names get bins
     (:mod:`pipeline.rollup.percentiles`); with none, the query is the bare aggregate.
     """
     if percentiles == ():
@@ -103,9 +94,8 @@ st AS (
            min("min") AS "min", max("max") AS "max", CAST(0 AS DOUBLE) AS sketch_count
     FROM src GROUP BY sid, b
 )
-{_OUT.format(period=period, sketch=_EMPTY_SKETCH, extra="", join="")}"""
+{_OUT.format(period=period, extra="")}"""
     keep = sql_condition(percentiles)
-    entry = f"{{'sign': {sql_sign('v')}, 'key': {sql_key('v')}, 'count': c}}"
     return f"""
 WITH {_src(files, period, lo, hi, f'"values", counts, {keep} AS keep')},
 pts AS (
@@ -121,26 +111,20 @@ pts AS (
         FROM src WHERE keep AND "values" IS NOT NULL
     ) WHERE v IS NOT NULL AND c > 0
 ),
-agg AS (
+st AS (
     SELECT sid, b, sum(sample_count) AS sample_count, sum("sum") AS "sum",
            min("min") AS "min", max("max") AS "max",
-           coalesce(list_sort(list({entry}) FILTER (WHERE v IS NOT NULL)), []) AS sk,
+           list_sort(list({sql_bin('v')}) FILTER (WHERE v IS NOT NULL AND c = 1)) AS _ub,
+           list({sql_bin('v')}) FILTER (WHERE v IS NOT NULL AND c <> 1) AS _wb,
+           list(c) FILTER (WHERE v IS NOT NULL AND c <> 1) AS _wc,
            coalesce(sum(c) FILTER (WHERE v IS NOT NULL), 0.0) AS sketch_count
     FROM pts GROUP BY sid, b
-),
-st AS (
-    SELECT *, coalesce(list_bool_or(list_transform(
-               list_zip(list_slice(sk, 1, len(sk) - 1), list_slice(sk, 2, len(sk))),
-               lambda p: p[1].key = p[2].key AND p[1].sign = p[2].sign)), false) AS dup
-    FROM agg
-),
-{_SKETCH.format(source="st WHERE dup")}
-{_OUT.format(period=period, sketch="CASE WHEN st.dup THEN sk.sk ELSE st.sk END", extra="",
-             join="LEFT JOIN sk ON st.dup AND st.sid = sk.sid AND st.b = sk.b")}"""
+)
+{_OUT.format(period=period, extra=", st._ub, st._wb, st._wc")}"""
 
 
 def merge_stats_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
-    """Buckets of a finer tier → buckets of ``period`` seconds: every column but ``sketch``
+    """Buckets of a finer tier → buckets of ``period`` seconds: every column but the sketch
     (partials merged, never averaged), plus ``_rb``, the bucket's int64 key (series rank · 2³²
     + bucket index), increasing in output order. :func:`merge_rows_query` gives the sketches to
     merge into them (:func:`pipeline.rollup.merge.merge_sketches`)."""
@@ -151,14 +135,15 @@ st AS (
            min("min") AS "min", max("max") AS "max", sum(sketch_count) AS sketch_count
     FROM src GROUP BY sid, b
 )
-{_OUT.format(period=period, sketch="NULL", extra=", (ids.r << 32) + st.b AS _rb", join="")}"""
+{_OUT.format(period=period, extra=", (ids.r << 32) + st.b AS _rb")}"""
 
 
 def merge_rows_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
     """The source rows' sketches with the ``_rb`` key of the target bucket (any order)."""
     return f"""
-WITH {_src(files, period, lo, hi, 'sketch')}
-SELECT (ids.r << 32) + src.b AS _rb, src.sketch FROM src JOIN ids ON src.sid = ids.sid"""
+WITH {_src(files, period, lo, hi, 'sketch_bins, sketch_bin_counts')}
+SELECT (ids.r << 32) + src.b AS _rb, src.sketch_bins, src.sketch_bin_counts
+FROM src JOIN ids ON src.sid = ids.sid"""
 
 
 def activity_query(files: list[str], lo: datetime, hi: datetime) -> str:
@@ -205,8 +190,7 @@ SELECT left(md5(concat_ws(chr(31), '{ACTIVITY_NAMESPACE}', metric_name, dimensio
        dimensions, 'Count' AS unit, b AS "timestamp", CAST(60 AS INTEGER) AS period,
        CAST(1 AS DOUBLE) AS sample_count, CAST(n AS DOUBLE) AS "sum",
        CAST(n AS DOUBLE) AS "min", CAST(n AS DOUBLE) AS "max",
-       [{{'sign': CAST(1 AS TINYINT), 'key': {sql_key('CAST(n AS DOUBLE)')}, 'count': CAST(1 AS DOUBLE)}}]
-           AS sketch,
+       [{sql_bin('CAST(n AS DOUBLE)')}] AS sketch_bins, [CAST(1 AS DOUBLE)] AS sketch_bin_counts,
        CAST(1 AS DOUBLE) AS sketch_count
 FROM counts
 ORDER BY namespace, metric_name, dimensions, unit, b"""
