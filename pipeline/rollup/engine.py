@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.errors import InputError
-from pipeline.rollup import sql
-from pipeline.rollup.merge import build_sketches, flat_entries, merge_sketches
+from pipeline.rollup import assemble, sql
+from pipeline.rollup.merge import build_sketches, flat_entries
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
 from pipeline.rollup.tiers import Job
@@ -55,42 +56,54 @@ def conform(table: pa.Table) -> pa.Table:
     return table.cast(ROLLUP)
 
 
-def _with_sketches(stats: pa.Table, bins: pa.Array, counts: pa.Array) -> pa.Table:
-    keep = [c for c in stats.column_names if c not in ("_rb", "_ub", "_wb", "_wc")]
-    return conform(stats.select(keep).append_column("sketch_bins", bins).append_column("sketch_bin_counts", counts))
-
-
-def _raw_sketches(t: pa.Table) -> tuple[pa.Array, pa.Array]:
-    """The sketches of the raw query's rows from their listed bins (:func:`sql.raw_query`)."""
-    rows, bins, _ = flat_entries(t["_ub"], None)
-    w_rows, w_bins, w_counts = flat_entries(t["_wb"], t["_wc"])
-    if not len(w_bins):
-        return build_sketches(t.num_rows, rows, bins)
-    return build_sketches(t.num_rows, np.concatenate([rows, w_rows]), np.concatenate([bins, w_bins]),
-                          np.concatenate([np.ones(len(bins)), w_counts if w_counts is not None else []]))
+def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], period: int, lo: datetime,
+              hi: datetime, percentiles: Patterns) -> pa.Table:
+    t = con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all().combine_chunks()
+    key = assemble.keys(assemble.ranks(ids, t["sid"]), t["b"])
+    order = np.argsort(key)
+    key = key[order]
+    t = t.take(pa.array(order))
+    if percentiles == ():
+        bins, counts = empty_sketches(t.num_rows)
+        sketch_count = np.zeros(t.num_rows)
+    else:
+        rows, flat_bins, _ = flat_entries(t["_ub"], None)
+        sketch_count = np.bincount(rows, minlength=t.num_rows).astype(np.float64)
+        if pc.sum(t["_nw"]).as_py():
+            w = con.sql(sql.weighted_query(files, period, lo, hi, percentiles)).arrow().read_all()
+            w_rows = np.searchsorted(key, assemble.keys(assemble.ranks(ids, w["sid"]), w["b"]))
+            w_counts = np.asarray(w["c"].to_numpy(), dtype=np.float64)
+            sketch_count += np.bincount(w_rows, weights=w_counts, minlength=t.num_rows)
+            bins, counts = build_sketches(t.num_rows, np.concatenate([rows, w_rows]),
+                                          np.concatenate([flat_bins, np.asarray(w["bn"].to_numpy(), np.int64)]),
+                                          np.concatenate([np.ones(len(rows)), w_counts]))
+        else:
+            bins, counts = build_sketches(t.num_rows, rows, flat_bins)
+    columns = {c: t[c] for c in ("sample_count", "sum", "min", "max")}
+    columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=pa.array(sketch_count))
+    return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)
 
 
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
                  lo: datetime, hi: datetime, percentiles: Patterns = None) -> pa.Table:
-    """One rollup computed by DuckDB (and numpy for the sketches), in :data:`ROLLUP` schema and
-    order: ``raw`` datapoints or ``merge`` of a finer tier into buckets of ``period`` seconds, or
-    CloudTrail ``activity`` (1m). Sketches are built only for the namespaces ``percentiles``
-    names (all by default); see :mod:`pipeline.rollup.percentiles`."""
-    if kind == "raw":
-        t = con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all()
-        if percentiles == ():
-            return _with_sketches(t, *empty_sketches(t.num_rows))
-        return _with_sketches(t, *_raw_sketches(t))
-    if kind == "merge":
-        stats = con.sql(sql.merge_stats_query(files, period, lo, hi)).arrow().read_all()
-        if percentiles == ():  # no sketches anywhere: nothing to merge
-            return _with_sketches(stats, *empty_sketches(stats.num_rows))
-        rows = con.sql(sql.merge_rows_query(files, period, lo, hi)).arrow().read_all()
-        bins, counts = merge_sketches(stats["_rb"], rows["_rb"], rows["sketch_bins"], rows["sketch_bin_counts"])
-        return _with_sketches(stats, bins, counts)
+    """One rollup computed by DuckDB (aggregates) and numpy (order, identity, sketches:
+    :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema and order: ``raw`` datapoints or
+    ``merge`` of a finer tier into buckets of ``period`` seconds, or CloudTrail ``activity``
+    (1m). Sketches are built only for the namespaces ``percentiles`` names (all by default); see
+    :mod:`pipeline.rollup.percentiles`."""
     if kind == "activity":
         return conform(con.sql(sql.activity_query(files, lo, hi)).arrow().read_all())
-    raise ValueError(f"unknown job kind {kind!r}")
+    if kind not in ("raw", "merge"):
+        raise ValueError(f"unknown job kind {kind!r}")
+    ids = con.sql(sql.ids_query(files, lo, hi)).arrow().read_all()
+    if kind == "raw":
+        return _raw_rows(con, ids, files, period, lo, hi, percentiles)
+    src = con.sql(sql.merge_query(files, period, lo, hi)).arrow().read_all()
+    if percentiles == ():  # no sketches anywhere: nothing to merge
+        none = empty_sketches(src.num_rows)
+        src = src.set_column(src.schema.get_field_index("sketch_bins"), "sketch_bins", none[0])
+        src = src.set_column(src.schema.get_field_index("sketch_bin_counts"), "sketch_bin_counts", none[1])
+    return assemble.merge_rows(ids, src, period)
 
 
 class DuckDBEngine:
