@@ -66,8 +66,11 @@ def merge_rows(ids: pa.Table, src: pa.Table, period: int) -> pa.Table:
         return np.asarray(src[name].to_numpy(), dtype=np.float64)[order]
 
     group = np.cumsum(new) - 1
-    idx = pa.array(order)
-    rows, bins, counts = flat_entries(src["sketch_bins"].take(idx), src["sketch_bin_counts"].take(idx))
+    sk_bins, sk_counts = src["sketch_bins"], src["sketch_bin_counts"]
+    if not bool(np.all(order[1:] > order[:-1])):  # else the rows are in order already
+        idx = pa.array(order)
+        sk_bins, sk_counts = sk_bins.take(idx), sk_counts.take(idx)
+    rows, bins, counts = flat_entries(sk_bins, sk_counts)
     sk_bins, sk_counts = build_sketches(len(starts), group[rows], bins, counts)
     columns = {"sample_count": pa.array(np.add.reduceat(col("sample_count"), starts)),
                "sum": pa.array(np.add.reduceat(col("sum"), starts)),

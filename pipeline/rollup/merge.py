@@ -4,9 +4,10 @@ A sketch column pair (``sketch_bins`` / ``sketch_bin_counts``, :mod:`pipeline.ro
 is built from *flat entries*: entry ``i`` puts ``counts[i]`` samples (1 when ``counts`` is
 ``None``) into bin ``bins[i]`` of target row ``target[i]``. Each entry gets one int64 key —
 ``target · 2¹⁸ + bin + 2¹⁷`` (bins are within ±(2¹⁶ + 37,300)) — and equal keys are summed after
-one sort: a plain ``np.sort`` when every count is 1 (the run lengths are the counts), an
-``argsort`` otherwise, and no sort at all when the keys are already in order (the raw tier's
-bins come sorted per row from SQL). The sorts are cheap because entries arrive grouped by target
+one sort: a plain ``np.sort`` when every count is 1 (the run lengths are the counts) or a
+small whole number (each entry repeated ``count`` times first, when that at most doubles them:
+the merged tiers), an ``argsort`` otherwise, and no sort at all when the keys are already in
+order (the raw tier's bins come sorted per row from SQL). The sorts are cheap because entries arrive grouped by target
 row (each source sketch is a sorted run). The result is in the stored order: bins strictly
 ascending inside each row.
 
@@ -57,25 +58,28 @@ def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np
     if not len(bins):
         return empty_sketches(n_rows)
     key = (target.astype(np.int64, copy=False) << _BIN_BITS) + (bins.astype(np.int64, copy=False) + _BIN_BIAS)
-    if counts is not None and bool(np.all(counts == 1.0)):
-        counts = None
-    ordered = bool(np.all(key[1:] >= key[:-1]))
-    if counts is None:
-        if not ordered:
-            key = np.sort(key)
-        new = np.empty(len(key), dtype=bool)
-        new[0] = True
-        np.not_equal(key[1:], key[:-1], out=new[1:])
-        starts = np.flatnonzero(new)
-        out_counts = np.diff(np.append(starts, len(key))).astype(np.float64)
-    else:
-        if not ordered:
+    if counts is not None:
+        whole = counts.astype(np.int64)
+        if bool(np.all(counts == 1.0)):
+            counts = None
+        elif bool(np.all(whole == counts)) and int(whole.min()) > 0 and int(whole.sum()) <= 2 * len(key):
+            # small whole counts (merged tiers): one sample per key, then the run lengths count them
+            key, counts = np.repeat(key, whole), None
+    if not bool(np.all(key[1:] >= key[:-1])):
+        if counts is None:
+            key = np.sort(key, kind="stable")  # entries come in sorted runs: a run merge
+        else:
             order = np.argsort(key, kind="stable")
             key, counts = key[order], counts[order]
-        new = np.empty(len(key), dtype=bool)
-        new[0] = True
-        np.not_equal(key[1:], key[:-1], out=new[1:])
-        starts = np.flatnonzero(new)
+    new = np.empty(len(key), dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    if counts is None:
+        out_counts = np.empty(len(starts), dtype=np.float64)
+        np.subtract(starts[1:], starts[:-1], out=out_counts[:-1])
+        out_counts[-1] = len(key) - starts[-1]
+    else:
         out_counts = np.add.reduceat(counts, starts).astype(np.float64)
     merged = key[starts]
     offsets = np.zeros(n_rows + 1, dtype=np.int32)
