@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from pipeline.errors import QueryError
 from pipeline.lake import layout
 from pipeline.query.planner import Plan, plan
-from pipeline.rollup.merge import flat_entries
+from pipeline.rollup.merge import flat_entries, to_numpy
 from pipeline.rollup.sketch import GAMMA, OFFSET
 from pipeline.rollup.tiers import partition_range
 from pipeline.timeutil import epoch_ms
@@ -149,14 +149,14 @@ def _percentile_rows(t: pa.Table, q: float) -> tuple[list[tuple[int, float]], bo
     """``(qi, pNN)`` per period from one unit's tier rows sorted by ``qi`` (numpy, no per-row
     Python), and whether any period had samples but no sketch. A period is answered only when
     its sketch holds every sample (``sketch_count = sample_count``)."""
-    qi = t["qi"].to_numpy()
+    qi = to_numpy(t["qi"], np.int64)
     if not len(qi):
         return [], False
     starts = np.flatnonzero(np.concatenate(([True], qi[1:] != qi[:-1])))
-    n = np.add.reduceat(t["sample_count"].to_numpy(), starts)
-    skn = np.add.reduceat(t["sketch_count"].to_numpy(), starts)
-    lo = np.minimum.reduceat(t["min"].to_numpy(), starts)
-    hi = np.maximum.reduceat(t["max"].to_numpy(), starts)
+    n = np.add.reduceat(to_numpy(t["sample_count"], np.float64), starts)
+    skn = np.add.reduceat(to_numpy(t["sketch_count"], np.float64), starts)
+    lo = np.fmin.reduceat(to_numpy(t["min"], np.float64), starts)
+    hi = np.fmax.reduceat(to_numpy(t["max"], np.float64), starts)
     group_of_row = np.cumsum(np.concatenate(([False], qi[1:] != qi[:-1])))
     rows, bins, counts = flat_entries(t["sketch_bins"], t["sketch_bin_counts"])
     answered = (n > 0) & np.isclose(skn, n, rtol=1e-12, atol=0.0) & (skn > 0)

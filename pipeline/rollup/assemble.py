@@ -17,14 +17,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pipeline.rollup.merge import build_sketches, flat_entries
+from pipeline.rollup.merge import build_sketches, flat_entries, to_numpy
 from pipeline.rollup.schema import ROLLUP, SERIES_ID
 
 _IDENTITY = [SERIES_ID, "namespace", "metric_name", "dimensions", "unit"]
 
 
 def _u64(a: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(a.to_numpy(), dtype=np.uint64)
+    return to_numpy(a, np.uint64)
 
 
 def ranks(ids: pa.Table, sid: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -36,7 +36,7 @@ def ranks(ids: pa.Table, sid: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def keys(rank: np.ndarray, bucket: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """The int64 row key ``rank · 2³² + bucket index`` (increasing in output order)."""
-    return (rank << 32) + np.asarray(bucket.to_numpy(), dtype=np.int64)
+    return (rank << 32) + to_numpy(bucket, np.int64)
 
 
 def table(ids: pa.Table, rank: np.ndarray, bucket: np.ndarray, period: int, columns: dict[str, pa.Array]
@@ -63,7 +63,7 @@ def merge_rows(ids: pa.Table, src: pa.Table, period: int) -> pa.Table:
     starts = np.flatnonzero(new)
 
     def col(name: str) -> np.ndarray:
-        return np.asarray(src[name].to_numpy(), dtype=np.float64)[order]
+        return to_numpy(src[name], np.float64)[order]
 
     group = np.cumsum(new) - 1
     sk_bins, sk_counts = src["sketch_bins"], src["sketch_bin_counts"]

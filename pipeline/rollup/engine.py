@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from pipeline.errors import InputError
 from pipeline.rollup import assemble, sql
-from pipeline.rollup.merge import build_sketches, flat_entries
+from pipeline.rollup.merge import build_sketches, flat_entries, to_numpy
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
 from pipeline.rollup.tiers import Job
@@ -72,10 +72,10 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], p
         if pc.sum(t["_nw"]).as_py():
             w = con.sql(sql.weighted_query(files, period, lo, hi, percentiles)).arrow().read_all()
             w_rows = np.searchsorted(key, assemble.keys(assemble.ranks(ids, w["sid"]), w["b"]))
-            w_counts = np.asarray(w["c"].to_numpy(), dtype=np.float64)
+            w_counts = to_numpy(w["c"], np.float64)
             sketch_count += np.bincount(w_rows, weights=w_counts, minlength=t.num_rows)
             bins, counts = build_sketches(t.num_rows, np.concatenate([rows, w_rows]),
-                                          np.concatenate([flat_bins, np.asarray(w["bn"].to_numpy(), np.int64)]),
+                                          np.concatenate([flat_bins, to_numpy(w["bn"], np.int64)]),
                                           np.concatenate([np.ones(len(rows)), w_counts]))
         else:
             bins, counts = build_sketches(t.num_rows, rows, flat_bins)

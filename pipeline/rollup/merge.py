@@ -29,11 +29,19 @@ _BIN_BIAS = 1 << 17
 _BIN_MASK = (1 << _BIN_BITS) - 1
 
 
-def _np(a: pa.ChunkedArray | pa.Array | np.ndarray, dtype: type) -> np.ndarray:
+def to_numpy(a: pa.ChunkedArray | pa.Array | np.ndarray, dtype: type) -> np.ndarray:
+    """A numpy array of ``dtype`` from an Arrow array, chunked or not (nulls become NaN for
+    floats). ``ChunkedArray.to_numpy`` imports pandas (0.4 s) in pyarrow 16, so chunks are
+    converted one by one."""
     if isinstance(a, np.ndarray):
         return a.astype(dtype, copy=False)
-    return np.asarray(a.to_numpy(zero_copy_only=False) if isinstance(a, pa.Array) else a.to_numpy(),
-                      dtype=dtype)
+    if isinstance(a, pa.ChunkedArray):
+        if a.num_chunks == 1:
+            a = a.chunk(0)
+        else:
+            parts = [np.asarray(c.to_numpy(zero_copy_only=False), dtype=dtype) for c in a.chunks]
+            return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+    return np.asarray(a.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
 def _list(a: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -45,9 +53,9 @@ def flat_entries(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.
     """``(row, bin, count)`` of every entry of a sketch column pair (nulls are empty); ``count``
     is ``None`` when ``counts`` is."""
     b = _list(bins)
-    rows = _np(pc.list_parent_indices(b), np.int64)
-    flat_bins = _np(pc.list_flatten(b), np.int64)
-    flat_counts = None if counts is None else _np(pc.list_flatten(_list(counts)), np.float64)
+    rows = to_numpy(pc.list_parent_indices(b), np.int64)
+    flat_bins = to_numpy(pc.list_flatten(b), np.int64)
+    flat_counts = None if counts is None else to_numpy(pc.list_flatten(_list(counts)), np.float64)
     return rows, flat_bins, flat_counts
 
 
@@ -88,27 +96,3 @@ def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np
     off = pa.array(offsets)
     return (pa.ListArray.from_arrays(off, pa.array(out_bins), type=SKETCH_BINS),
             pa.ListArray.from_arrays(off, pa.array(out_counts), type=SKETCH_COUNTS))
-
-
-def merge_sketches(bucket_keys: pa.ChunkedArray | pa.Array, row_keys: pa.ChunkedArray | pa.Array,
-                   bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array
-                   ) -> tuple[pa.Array, pa.Array]:
-    """The merged sketch of every target bucket.
-
-    Args:
-        bucket_keys: one int64 key per target bucket, strictly increasing (the output order).
-        row_keys: per source row, the key of the target bucket it belongs to (one of
-            ``bucket_keys``).
-        bins, counts: per source row, its sketch (null = empty).
-
-    Returns:
-        ``(sketch_bins, sketch_bin_counts)`` aligned with ``bucket_keys``.
-    """
-    targets = _np(bucket_keys, np.int64)
-    row_target = np.searchsorted(targets, _np(row_keys, np.int64))
-    order = np.argsort(row_target, kind="stable")
-    if not bool(np.all(order[1:] > order[:-1])):  # group the source rows by target first
-        idx = pa.array(order)
-        bins, counts, row_target = _list(bins).take(idx), _list(counts).take(idx), row_target[order]
-    rows, flat_bins, flat_counts = flat_entries(bins, counts)
-    return build_sketches(len(targets), row_target[rows], flat_bins, flat_counts)

@@ -9,9 +9,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline.rollup.merge import build_sketches, merge_sketches
+from pipeline.rollup.merge import build_sketches, flat_entries
 from pipeline.rollup.schema import SKETCH_BINS, SKETCH_COUNTS
 from pipeline.rollup.sketch import Sketch
+
+
+def merge(n_targets: int, row_target: list[int], bins: pa.Array, counts: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Source row i's sketch into target row_target[i] (as assemble.merge_rows does)."""
+    rows, flat_bins, flat_counts = flat_entries(bins, counts)
+    return build_sketches(n_targets, np.array(row_target, np.int64)[rows], flat_bins, flat_counts)
 
 
 def _pairs(bins: pa.Array, counts: pa.Array) -> list[list[tuple[int, float]]]:
@@ -21,9 +27,9 @@ def _pairs(bins: pa.Array, counts: pa.Array) -> list[list[tuple[int, float]]]:
 def test_counts_of_equal_bins_add_and_bins_ascend():
     bins = pa.array([[-3, 0], None, [-4, -3, 70000], []], SKETCH_BINS)
     counts = pa.array([[1.0, 2.0], None, [1.0, 0.5, 1.0], []], SKETCH_COUNTS)
-    out = merge_sketches(pa.array([7, 9, 11], pa.int64()), pa.array([9, 7, 9, 11], pa.int64()), bins, counts)
+    out = merge(3, [1, 0, 1, 2], bins, counts)
     assert out[0].type == SKETCH_BINS and out[1].type == SKETCH_COUNTS
-    # bucket 7 only has the null sketch, 11 only an empty one; 9 gets rows 0 and 2
+    # target 0 only has the null sketch, 2 only an empty one; 1 gets rows 0 and 2
     assert _pairs(*out) == [[], [(-4, 1.0), (-3, 1.5), (0, 2.0), (70000, 1.0)], []]
 
 
@@ -37,8 +43,7 @@ def test_unit_counts_are_run_lengths_in_any_entry_order(counts):
 def test_no_entries_at_all_gives_empty_lists():
     out = build_sketches(2, np.array([], np.int64), np.array([], np.int64), np.array([], np.float64))
     assert _pairs(*out) == [[], []]
-    assert _pairs(*merge_sketches(pa.array([], pa.int64()), pa.array([], pa.int64()),
-                                  pa.array([], SKETCH_BINS), pa.array([], SKETCH_COUNTS))) == []
+    assert _pairs(*merge(0, [], pa.array([], SKETCH_BINS), pa.array([], SKETCH_COUNTS))) == []
 
 
 def test_agrees_with_the_reference_sketch_merge():
@@ -54,8 +59,8 @@ def test_agrees_with_the_reference_sketch_merge():
         keys.append(b)
         bins.append([e[0] for e in s.entries()])
         counts.append([e[1] for e in s.entries()])
-    out = merge_sketches(pa.array(buckets, pa.int64()), pa.array(keys, pa.int64()),
-                         pa.array(bins, SKETCH_BINS), pa.array(counts, SKETCH_COUNTS))
+    out = merge(len(buckets), [buckets.index(k) for k in keys], pa.array(bins, SKETCH_BINS),
+                pa.array(counts, SKETCH_COUNTS))
     for b, got in zip(buckets, _pairs(*out), strict=True):
         assert [g[0] for g in got] == [e[0] for e in expected[b].entries()]
         assert [g[1] for g in got] == pytest.approx([e[1] for e in expected[b].entries()], rel=1e-12)
