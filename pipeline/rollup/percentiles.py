@@ -17,12 +17,12 @@ what they were built with until rebuilt (``watchlake rollup --full``).
 from __future__ import annotations
 
 import re
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
 from pipeline.errors import ConfigError
-from pipeline.rollup.schema import empty_sketches
+
+if TYPE_CHECKING:  # pyarrow is imported where it is used: settings validation needs only parse()
+    import pyarrow as pa
 
 Patterns = tuple[str, ...] | None
 """``None``: every namespace keeps sketches; ``()``: none does; else the namespace patterns."""
@@ -47,6 +47,7 @@ def _regex(patterns: tuple[str, ...]) -> str:
 
 def kept(namespaces: pa.Array | pa.ChunkedArray, patterns: Patterns) -> pa.Array | pa.ChunkedArray:
     """Per namespace, True when its series keep sketches (a null namespace keeps none)."""
+    import pyarrow.compute as pc
     if patterns is None:
         return pc.is_valid(namespaces)
     if not patterns:
@@ -56,7 +57,9 @@ def kept(namespaces: pa.Array | pa.ChunkedArray, patterns: Patterns) -> pa.Array
 
 def keeps(patterns: Patterns, namespace: str) -> bool:
     """True when series of ``namespace`` keep sketches (:func:`kept` for one name)."""
-    return bool(kept(pa.array([namespace], pa.string()), patterns)[0].as_py())
+    if patterns is None or not patterns:
+        return patterns is None
+    return re.fullmatch(_regex(patterns), namespace) is not None
 
 
 def sql_condition(patterns: Patterns, column: str = "namespace") -> str:
@@ -71,6 +74,10 @@ def sql_condition(patterns: Patterns, column: str = "namespace") -> str:
 def strip(rows: pa.Table, patterns: Patterns) -> pa.Table:
     """``rows`` (rollup schema) with empty sketches and ``sketch_count = 0`` wherever the
     namespace keeps none; the same table when every row keeps its sketch."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.rollup.schema import empty_sketches
     if patterns is None or rows.num_rows == 0:
         return rows
     keep = kept(rows.column("namespace"), patterns)
