@@ -132,13 +132,20 @@ def match_lake(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: datetim
     register_functions(con)
     key_paths = sorted({p for r in rules for p in r.key_paths()})
     col = {p: j for j, p in enumerate(key_paths)}
-    table = con.sql(match_sql(rules, source, time_filter(start, end))).to_arrow_table()
+    # sorted in SQL by (rule id, time, eventID): the rank of each rule's id, then the columns
+    rank = {rid: n for n, rid in enumerate(sorted({r.id for r in rules}))}
+    ranks = ", ".join(str(rank[r.id]) for r in rules)
+    table = con.sql(f"SELECT * FROM ({match_sql(rules, source, time_filter(start, end))}) "
+                    f"ORDER BY [{ranks}][idx + 1], \"eventTime\", \"eventID\"").to_arrow_table()
     cols = [c.to_pylist() for c in table.columns]
     idx, ids, ms, principal, ip, akey = cols[:6]
     key_cols = cols[6:]
     per_rule = [[key_cols[col[p]] for p in r.key_paths()] for r in rules]
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    out = [Match(rules[i].id, ids[n], epoch + timedelta(milliseconds=ms[n]), principal[n], ip[n], akey[n],
-                 tuple(k[n] for k in per_rule[i]))
-           for n, i in enumerate(idx)]
-    return sorted(out, key=Match.sort_key)
+    times: dict[int, datetime] = {}
+    for t in ms:
+        if t not in times:
+            times[t] = epoch + timedelta(milliseconds=t)
+    return [Match(rules[i].id, ids[n], times[ms[n]], principal[n], ip[n], akey[n],
+                  tuple([k[n] for k in per_rule[i]]))
+            for n, i in enumerate(idx)]
