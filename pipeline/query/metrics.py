@@ -128,21 +128,19 @@ WITH r AS (
 )"""
 
 _STATS = """
-SELECT unit, qi, sum(sample_count) AS n, sum("sum") AS s, min("min") AS lo, max("max") AS hi,
-       sum(sketch_count) AS skn
-FROM r GROUP BY ALL ORDER BY qi"""
+SELECT unit, qi, sum(sample_count) AS n, {value} AS v FROM r GROUP BY ALL ORDER BY qi"""
+
+_STAT_SQL = {"SampleCount": "sum(sample_count)", "Sum": 'sum("sum")', "Minimum": 'min("min")',
+             "Maximum": 'max("max")', "Average": 'sum("sum") / sum(sample_count)'}
+"""Each simple statistic from the merged partials (Average = ΣSum / ΣSampleCount, never an
+average of averages)."""
 
 _ROWS = """
 SELECT * FROM r ORDER BY unit, qi"""
 
 
-def _stat_rows(stat: str, rows: list[tuple[Any, ...]]) -> list[tuple[int, float]]:
-    out = []
-    for _unit, qi, n, s, lo, hi, _skn in rows:
-        if n:
-            out.append((int(qi), float({"SampleCount": n, "Sum": s, "Minimum": lo, "Maximum": hi,
-                                        "Average": s / n}[stat])))
-    return out
+def _stat_rows(rows: list[tuple[Any, ...]]) -> list[tuple[int, float]]:
+    return [(int(qi), float(v)) for _unit, qi, n, v in rows if n]
 
 
 def _percentile_rows(t: pa.Table, q: float) -> tuple[list[tuple[int, float]], bool]:
@@ -217,7 +215,7 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
                        sketch=", sketch_bins, sketch_bin_counts" if q is not None else "")
     con = _con()
     if q is None:
-        rows = con.execute(sql + _STATS, params).fetchall()
+        rows = con.execute(sql + _STATS.format(value=_STAT_SQL[stat]), params).fetchall()
         units = sorted({r[0] for r in rows}, key=str)
     else:
         table = con.sql(sql + _ROWS, params=params).to_arrow_table()
@@ -228,7 +226,7 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
     out.unit = units[0] if units else unit
     step = timedelta(seconds=p.period)
     if q is None:
-        points = _stat_rows(stat, rows)
+        points = _stat_rows(rows)
     else:
         points, missing = _percentile_rows(table, q)
         if missing and not points:

@@ -58,6 +58,9 @@ def conform(table: pa.Table) -> pa.Table:
 
 def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], period: int, lo: datetime,
               hi: datetime, percentiles: Patterns) -> pa.Table:
+    """Raw datapoints → rows of ``period`` seconds (:func:`sql.raw_query` aggregates; the rows
+    are put in output order here, and their listed bins, plus the weighted samples of
+    :func:`sql.weighted_query` when there are any, become the sketches)."""
     t = con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all().combine_chunks()
     key = assemble.keys(assemble.ranks(ids, t["sid"]), t["b"])
     order = np.argsort(key)
