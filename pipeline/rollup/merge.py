@@ -79,23 +79,29 @@ def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np
     ``(sketch_bins, sketch_bin_counts)`` arrays, aligned with rows ``0 … n_rows − 1``."""
     if not len(bins):
         return empty_sketches(n_rows)
-    key = (target.astype(np.int64, copy=False) << _BIN_BITS) + (bins.astype(np.int64, copy=False) + _BIN_BIAS)
+    key = target.astype(np.int64)  # a copy: shifted and added to in place
+    key <<= _BIN_BITS
+    key += bins
+    key += _BIN_BIAS
     if counts is not None:
         whole = counts.astype(np.int64)
-        if bool(np.all(counts == 1.0)):
+        if float(counts.min()) == 1.0 == float(counts.max()):
             counts = None
-        elif bool(np.all(whole == counts)) and int(whole.min()) > 0 and int(whole.sum()) <= 2 * len(key):
+        elif int(whole.min()) > 0 and bool(np.array_equal(whole, counts)) and int(whole.sum()) <= 2 * len(key):
             # small whole counts (merged tiers): one sample per key, then the run lengths count them
             key, counts = np.repeat(key, whole), None
-    if not bool(np.all(key[1:] >= key[:-1])):
+    step = np.diff(key)
+    if len(step) and int(step.min()) < 0:
         if counts is None:
-            key = np.sort(key, kind="stable")  # entries come in sorted runs: a run merge
+            key.sort(kind="stable")  # entries come in sorted runs: a run merge
         else:
             order = np.argsort(key, kind="stable")
             key, counts = key[order], counts[order]
+        step = np.diff(key)
     new = np.empty(len(key), dtype=bool)
     new[0] = True
-    np.not_equal(key[1:], key[:-1], out=new[1:])
+    np.not_equal(step, 0, out=new[1:])
+    del step
     starts = np.flatnonzero(new)
     if counts is None:
         out_counts = np.empty(len(starts), dtype=np.float64)
