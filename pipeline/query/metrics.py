@@ -218,7 +218,15 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
         rows = con.execute(sql + _STATS.format(value=_STAT_SQL[stat]), params).fetchall()
         units = sorted({r[0] for r in rows}, key=str)
     else:
-        table = con.sql(sql + _ROWS, params=params).to_arrow_table()
+        import duckdb
+
+        try:
+            table = con.sql(sql + _ROWS, params=params).to_arrow_table()
+        except duckdb.BinderException as exc:
+            if "sketch_bin" not in str(exc):
+                raise
+            raise QueryError(f"the {p.table} files have no sketch_bins (written before the columnar "
+                             "sketch); rebuild the tiers with `watchlake rollup --full`") from None
         units = sorted(pc.unique(table["unit"]).to_pylist(), key=str) if table.num_rows else []
     if len(units) > 1:
         raise QueryError(f"{namespace} {metric_name} {canonical(dimensions)} has several units "

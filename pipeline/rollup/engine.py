@@ -137,6 +137,12 @@ class DuckDBEngine:
                 raise InputError(f"cannot roll up: {str(exc).splitlines()[0]} (series ids must be the "
                                  "16 hex digits of pipeline.sources.cloudwatch.series_id)",
                                  path=task.folder, field=SERIES_ID) from None
+            except duckdb.BinderException as exc:
+                if job.kind != "merge" or "sketch_bin" not in str(exc):
+                    raise
+                raise InputError("cannot merge tier files without sketch_bins/sketch_bin_counts (written "
+                                 "before the columnar sketch); rebuild them with `watchlake rollup --full`",
+                                 path=task.folder, field="sketch_bins") from None
             yield task, table
 
     def close(self) -> None:

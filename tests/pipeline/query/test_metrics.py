@@ -107,3 +107,34 @@ def test_list_metrics(lake, filled):
     ms = list_metrics(lake)
     assert [(m.namespace, m.metric_name, m.dimensions, m.unit) for m in ms] == [
         ("App", "Latency", {"Host": "a"}, "Milliseconds"), ("App", "Latency", {"Host": "a"}, "Seconds")]
+
+
+def test_tier_files_from_before_the_columnar_sketch(lake, tmp_path):
+    """A 5m file with the old ``sketch`` list of structs: simple statistics still come from its
+    partials; pNN and the 1h merge refuse with the command that rebuilds the tiers."""
+    import duckdb
+
+    from pipeline.errors import InputError
+    from pipeline.rollup.engine import Task
+    from pipeline.rollup.tiers import JOBS
+
+    folder = tmp_path / "lake" / "rollups" / "metrics_5m" / f"dt={T0:%Y-%m-%d}"
+    folder.mkdir(parents=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"""COPY (SELECT '0123456789abcdef' AS _wl_series_id, 'N' AS namespace, 'M' AS metric_name,
+        '{{}}' AS dimensions, 'None' AS unit, TIMESTAMPTZ '{T0.isoformat()}' AS "timestamp", 300 AS period,
+        4.0 AS sample_count, 10.0 AS "sum", 1.0 AS "min", 4.0 AS "max",
+        [{{'sign': 1::TINYINT, 'key': 35::INT, 'count': 4.0}}] AS sketch, 4.0 AS sketch_count)
+        TO '{folder}/part-rollup.parquet'""")
+    assert lake.root == str(tmp_path / "lake")
+    end = T0 + timedelta(hours=1)
+    avg = get_metric_data(lake, "N", "M", {}, "Average", T0, end, 300, now=end + timedelta(days=20))
+    assert avg.values == [2.5]
+    with pytest.raises(QueryError, match="rollup --full"):
+        get_metric_data(lake, "N", "M", {}, "p99", T0, end, 300, now=end + timedelta(days=20))
+    merge_1h = next(j for j in JOBS if j.target == "metrics_1h")
+    task = Task("rollups/metrics_1h/month=2026-11", {"month": "2026-11"},
+                (str(folder / "part-rollup.parquet"),), T0, T0 + timedelta(days=1))
+    with pytest.raises(InputError, match="rollup --full"):
+        list(DuckDBEngine().compute(merge_1h, [task]))
