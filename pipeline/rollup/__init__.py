@@ -45,6 +45,7 @@ negative values, so we answer them.)
 Modules: :mod:`~pipeline.rollup.sketch` (the sketch), :mod:`~pipeline.rollup.schema`,
 :mod:`~pipeline.rollup.tiers` (tiers, jobs, validation), :mod:`~pipeline.rollup.sql` (DuckDB
 queries incl. CloudTrail activity), :mod:`~pipeline.rollup.merge` (building and merging sketches in numpy),
+:mod:`~pipeline.rollup.assemble` (output order, series identity, merged partials),
 :mod:`~pipeline.rollup.engine`,
 :mod:`~pipeline.rollup.runner` (incremental, idempotent, atomic rebuilds with the recompute
 window), :mod:`~pipeline.rollup.state`, :mod:`~pipeline.rollup.retention`.

@@ -1,13 +1,14 @@
 """The rollup queries in DuckDB SQL: raw datapoints → buckets, buckets → coarser buckets, and
 CloudTrail events → per-minute activity counts.
 
-Every query reads a list of Parquet files, keeps rows with ``lo <= timestamp < hi`` and returns
-rows in output order; the sketches are finished in numpy (:mod:`pipeline.rollup.merge`): the
-raw query lists each bucket's bins, the merge queries give the finer tier's sketches to add up
-(:func:`merge_stats_query`, :func:`merge_rows_query`), and
-:func:`pipeline.rollup.engine.rollup_table` puts the :data:`pipeline.rollup.schema.ROLLUP` rows
-together.
-Partials:
+Every query reads a list of Parquet files and keeps rows with ``lo <= timestamp < hi``. The
+metric queries group on integers only and return rows in any order: :func:`raw_query` (the
+partials and each bucket's listed bins, with :func:`weighted_query` for weighted samples),
+:func:`merge_query` (a finer tier's rows as stored) and :func:`ids_query` (one row per series);
+:mod:`pipeline.rollup.assemble` and :mod:`pipeline.rollup.merge` order them, attach the series
+identity and add up the sketches in numpy, and :func:`pipeline.rollup.engine.rollup_table` puts
+the :data:`pipeline.rollup.schema.ROLLUP` rows together. :func:`activity_query` returns finished
+rows. Partials:
 
 * ``sample_count``/``sum``/``min``/``max`` are SUM/SUM/MIN/MAX of the source partials, so a
   statistic set (Metric Streams, PutMetricData StatisticValues) merges exactly like single
