@@ -138,3 +138,42 @@ def test_tier_files_from_before_the_columnar_sketch(lake, tmp_path):
                 (str(folder / "part-rollup.parquet"),), T0, T0 + timedelta(days=1))
     with pytest.raises(InputError, match="rollup --full"):
         list(DuckDBEngine().compute(merge_1h, [task]))
+
+
+@pytest.mark.parametrize("q", [0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0])
+def test_percentile_rows_agree_with_the_reference_sketch(q):
+    """pNN per period from tier rows (numpy, all periods at once) equals the reference Sketch's
+    quantile of the merged rows: mixed signs, zero, fractional counts, several rows per period,
+    and a period whose sketch misses samples (no value)."""
+    import pyarrow as pa
+
+    from pipeline.query.metrics import _percentile_rows
+    from pipeline.rollup.schema import SKETCH_BINS, SKETCH_COUNTS
+    from pipeline.rollup.sketch import Sketch
+
+    rnd = random.Random(3)
+    rows = []
+    for qi in range(6):
+        for _ in range(rnd.randint(1, 4)):
+            values = [rnd.choice([-1, 0, 1]) * rnd.lognormvariate(1, 2) for _ in range(rnd.randint(1, 7))]
+            counts = [rnd.choice([1.0, 2.0, 0.5]) for _ in values]
+            s = Sketch.from_values(values, counts)
+            rows.append({"qi": qi, "sample_count": s.count + (1.0 if qi == 4 else 0.0), "min": s.min,
+                         "max": s.max, "sketch_count": s.count, "sketch": s})
+    table = pa.table({"qi": pa.array([r["qi"] for r in rows], pa.int64()),
+                      "sample_count": [r["sample_count"] for r in rows], "min": [r["min"] for r in rows],
+                      "max": [r["max"] for r in rows], "sketch_count": [r["sketch_count"] for r in rows],
+                      "sketch_bins": pa.array([[b for b, _ in r["sketch"].entries()] for r in rows], SKETCH_BINS),
+                      "sketch_bin_counts": pa.array([[c for _, c in r["sketch"].entries()] for r in rows],
+                                                    SKETCH_COUNTS)})
+    got, missing = _percentile_rows(table, q)
+    expected = []
+    for qi in range(6):
+        merged = Sketch()
+        for r in rows:
+            if r["qi"] == qi:
+                merged = merged.merge(r["sketch"])
+        if qi != 4:  # period 4 holds a sample its sketch does not: no percentile, as CloudWatch
+            expected.append((qi, merged.quantile(q)))
+    assert [i for i, _ in got] == [i for i, _ in expected] and not missing
+    assert [v for _, v in got] == pytest.approx([v for _, v in expected], rel=1e-12, abs=1e-300)
