@@ -90,19 +90,16 @@ def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np
         elif int(whole.min()) > 0 and bool(np.array_equal(whole, counts)) and int(whole.sum()) <= 2 * len(key):
             # small whole counts (merged tiers): one sample per key, then the run lengths count them
             key, counts = np.repeat(key, whole), None
-    step = np.diff(key)
-    if len(step) and int(step.min()) < 0:
+    flags = np.empty(max(len(key) - 1, 0), dtype=bool)  # one 1-byte buffer for both checks
+    if bool(np.less(key[1:], key[:-1], out=flags).any()):
         if counts is None:
             key.sort(kind="stable")  # entries come in sorted runs: a run merge
         else:
             order = np.argsort(key, kind="stable")
             key, counts = key[order], counts[order]
-        step = np.diff(key)
-    new = np.empty(len(key), dtype=bool)
-    new[0] = True
-    np.not_equal(step, 0, out=new[1:])
-    del step
-    starts = np.flatnonzero(new)
+    np.not_equal(key[1:], key[:-1], out=flags)
+    starts = np.flatnonzero(np.concatenate(([True], flags)))
+    del flags
     if counts is None:
         out_counts = np.empty(len(starts), dtype=np.float64)
         np.subtract(starts[1:], starts[:-1], out=out_counts[:-1])
@@ -110,9 +107,12 @@ def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np
     else:
         out_counts = np.add.reduceat(counts, starts).astype(np.float64)
     merged = key[starts]
+    del key, starts
     offsets = np.zeros(n_rows + 1, dtype=np.int32)
     np.cumsum(np.bincount(merged >> _BIN_BITS, minlength=n_rows), out=offsets[1:])
-    out_bins = ((merged & _BIN_MASK) - _BIN_BIAS).astype(np.int32)
+    merged &= _BIN_MASK  # in place: the bins
+    merged -= _BIN_BIAS
+    out_bins = merged.astype(np.int32)
     off = pa.array(offsets)
     return (pa.ListArray.from_arrays(off, pa.array(out_bins), type=SKETCH_BINS),
             pa.ListArray.from_arrays(off, pa.array(out_counts), type=SKETCH_COUNTS))
