@@ -140,16 +140,17 @@ def match_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "true"
     key_paths = sorted({p for r in rules for p in r.key_paths()})
     preds = [comp.compile(r.predicate) for r in rules]
     hits = ", ".join(f"CASE WHEN {p} THEN {i} END" for i, p in enumerate(preds))
-    anyp = " OR ".join(f"({p})" for p in preds)
     keys = "".join(f", {_first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths))
     base = ", ".join(_first_sql(p, comp) for p in BASE_PATHS)
     low = "".join(f", lower({expr}) AS {alias}" for expr, alias in lowered.items())
     # rows no rule can match are dropped first (prefilter: a few IN lookups; 15 % less CPU on the
-    # 57 SigmaHQ rules), then each column is lowered once per row, the rules' OR filters, and
-    # the hits say which rules matched
+    # 57 SigmaHQ rules), then each column is lowered once per row and the hits say which rules
+    # matched; a row without any has an empty list, which unnest turns into no row (an OR of
+    # the rules as a filter first would evaluate the matching rows' predicates twice: 10 % more
+    # CPU)
     return (f"SELECT unnest(h) AS idx, * EXCLUDE (h) FROM (SELECT list_filter([{hits}], lambda x: x IS NOT NULL) AS h, "
             f"\"eventID\", epoch_ms(\"eventTime\") AS \"eventTime\", {base}{keys} "
-            f"FROM (SELECT *{low} FROM {source} WHERE ({where}) AND ({prefilter(rules)})) WHERE {anyp})")
+            f"FROM (SELECT *{low} FROM {source} WHERE ({where}) AND ({prefilter(rules)})))")
 
 
 def _repeated_strings(column: pa.ChunkedArray) -> list[str | None]:
