@@ -260,7 +260,7 @@ def bench_job(n_series: int, n_points: int) -> dict:
                            ("metric_name", "M"), ("dimensions", f'{{"Id":"{s}"}}'),
                            ("unit", "None"), ("timestamp", t0 + 300_000 * i), ("period", 300),
                            ("sample_count", 5.0), ("sum", 5 * v), ("min", v), ("max", v),
-                           ("sketch", []), ("sketch_count", 0.0)):
+                           ("sketch_bins", []), ("sketch_bin_counts", []), ("sketch_count", 0.0)):
                 cols[k].append(val)
     table = pa.Table.from_pydict(cols, schema=ROLLUP)
     lake.write_partition("metrics_5m", {"dt": "2026-09-21"}, table)

@@ -18,27 +18,33 @@ Measured in one run:
   swing with other load while CPU seconds stay comparable;
 * the Flink engine: JVM/TableEnvironment start-up separately, then per tier the NDJSON bridge
   (export), the Flink job and the assembly, and rows/s (on --flink-rows raw rows, default all);
-* ``get_metric_data`` for one series over 15 days (median of 20; target < 100 ms) and the bare
-  DuckDB query over the same files.
+* the peak RSS of each chain (each runs in a process of its own); target ≤ 1.5× the bare chain's.
+
+``get_metric_data`` latency is measured on a lake of the right shape (15 days of 1-minute data)
+by ``benchmarks/bench_metrics.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import shutil
-import statistics
+import subprocess
+import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from pipeline.config import load_settings
 from pipeline.lake import Lake
-from pipeline.query.metrics import get_metric_data
 from pipeline.rollup.engine import DuckDBEngine
 from pipeline.rollup.runner import run_rollups
-from pipeline.rollup.sketch import sql_key, sql_sign
+from pipeline.rollup.sketch import sql_bin
 from pipeline.rollup.tiers import JOBS
 
 DATA = Path(__file__).resolve().parent / ".data"
@@ -86,9 +92,9 @@ def bare_query(src: list[str], period: int, kind: str, with_sketch: bool) -> str
 
     Without the sketch: one GROUP BY of count/sum/min/max. With it: the same GROUP BY plus the
     sketch as plain SQL, the way the aggregate is defined (pipeline.rollup.sketch): from raw
-    values, group by (series, bucket, sign, key), count, and list the entries per bucket in
-    (sign, key) order; from a finer tier, unnest its sketches, add the counts of equal
-    (sign, key) per target bucket and list them, joined to the merged count/sum/min/max.
+    values, group by (series, bucket, bin), count, and list the bins and their counts per
+    bucket in bin order; from a finer tier, unnest its sketches, add the counts of equal bins
+    per target bucket and list them, joined to the merged count/sum/min/max.
     """
     ts = f"time_bucket(INTERVAL '{period} seconds', \"timestamp\")"
     files = f"read_parquet({src!r})"
@@ -96,25 +102,27 @@ def bare_query(src: list[str], period: int, kind: str, with_sketch: bool) -> str
              f"min(\"min\") AS \"min\", max(\"max\") AS \"max\" FROM {files} GROUP BY _wl_series_id, {ts}")
     if not with_sketch:
         return stats
-    entry = "{'sign': sg, 'key': k, 'count': c}"
     if kind == "raw":  # the bench's raw rows are single datapoints: the value is "sum"
         return f"""
-WITH per_key AS (
-    SELECT {_IDS}, {ts} AS ts, {sql_sign('"sum"')} AS sg, {sql_key('"sum"')} AS k,
+WITH per_bin AS (
+    SELECT {_IDS}, {ts} AS ts, {sql_bin('"sum"')} AS bn,
            sum(sample_count) AS c, sum("sum") AS s, min("min") AS lo, max("max") AS hi
-    FROM {files} GROUP BY _wl_series_id, ts, sg, k)
+    FROM {files} GROUP BY _wl_series_id, ts, bn)
 SELECT _wl_series_id, any_value(namespace) AS namespace, any_value(metric_name) AS metric_name,
        any_value(dimensions) AS dimensions, any_value(unit) AS unit, ts AS "timestamp", sum(c) AS sample_count,
-       sum(s) AS "sum", min(lo) AS "min", max(hi) AS "max", list({entry} ORDER BY sg, k) AS sketch
-FROM per_key GROUP BY _wl_series_id, ts"""
+       sum(s) AS "sum", min(lo) AS "min", max(hi) AS "max", list(bn ORDER BY bn) AS sketch_bins,
+       list(c ORDER BY bn) AS sketch_bin_counts
+FROM per_bin GROUP BY _wl_series_id, ts"""
     return f"""
 WITH st AS ({stats}),
 sk AS (
-    SELECT _wl_series_id, ts, list({entry} ORDER BY sg, k) AS sketch
-    FROM (SELECT _wl_series_id, ts, e.sign AS sg, e.key AS k, sum(e.count) AS c
-          FROM (SELECT _wl_series_id, {ts} AS ts, unnest(sketch) AS e FROM {files}) GROUP BY ALL)
+    SELECT _wl_series_id, ts, list(bn ORDER BY bn) AS sketch_bins, list(c ORDER BY bn) AS sketch_bin_counts
+    FROM (SELECT _wl_series_id, ts, bn, sum(c) AS c
+          FROM (SELECT _wl_series_id, {ts} AS ts, unnest(sketch_bins) AS bn, unnest(sketch_bin_counts) AS c
+                FROM {files}) GROUP BY ALL)
     GROUP BY _wl_series_id, ts)
-SELECT st.*, sk.sketch FROM st JOIN sk ON st._wl_series_id = sk._wl_series_id AND st."timestamp" = sk.ts"""
+SELECT st.*, sk.sketch_bins, sk.sketch_bin_counts
+FROM st JOIN sk ON st._wl_series_id = sk._wl_series_id AND st."timestamp" = sk.ts"""
 
 
 def bare_chain(raw_glob: str, work: Path, with_sketch: bool) -> Times:
@@ -146,7 +154,8 @@ def same_as_ours(work: Path, lake_root: Path) -> str:
           ON o._wl_series_id = b._wl_series_id AND o."timestamp" = b."timestamp"
         WHERE o.sample_count IS DISTINCT FROM b.sample_count OR o."min" IS DISTINCT FROM b."min"
            OR o."max" IS DISTINCT FROM b."max" OR abs(o."sum" - b."sum") > 1e-9 * abs(b."sum")
-           OR o.sketch::VARCHAR IS DISTINCT FROM b.sketch::VARCHAR""").fetchone()[0]  # type: ignore[index]
+           OR o.sketch_bins IS DISTINCT FROM b.sketch_bins
+           OR o.sketch_bin_counts IS DISTINCT FROM b.sketch_bin_counts""").fetchone()[0]  # type: ignore[index]
     con.close()
     if diff == 0 and n_ours == n_bare:
         return f"yes ({n_ours:,} rows)"
@@ -172,28 +181,29 @@ def run_engine(lake_root: Path, raw_src: Path, engine: object,
     return times, rows
 
 
-def query_latency(lake_root: Path) -> tuple[float, float, int]:
-    settings = load_settings(env={}, overrides={"lake.root": str(lake_root)})
-    lake = Lake.from_settings(settings)
-    end = T0 + timedelta(days=1)
-    start = end - timedelta(days=15)
-    dims = {"Host": "h4242"}
-    runs, n = [], 0
-    for _ in range(20):
-        t0 = time.perf_counter()
-        md = get_metric_data(lake, "Bench", "Latency2", dims, "Average", start, end, now=end)
-        runs.append(time.perf_counter() - t0)
-        n = len(md.values)
-    files = [lake.uri(f) for f in lake.table_files(f"metrics_{md.tier}")]
-    con = duckdb.connect()
-    bare = []
-    for _ in range(20):
-        t0 = time.perf_counter()
-        con.execute("SELECT time_bucket(INTERVAL '900 seconds', timestamp) b, sum(sum)/sum(sample_count) FROM "
-                    "read_parquet(?) WHERE namespace='Bench' AND metric_name='Latency2' AND "
-                    "dimensions='{\"Host\":\"h4242\"}' GROUP BY b ORDER BY b", [files]).fetchall()
-        bare.append(time.perf_counter() - t0)
-    return statistics.median(runs) * 1000, statistics.median(bare) * 1000, n
+def run_part(part: str, base: Path, raw: Path) -> dict[str, Any]:
+    """One measured chain, run in its own process so its peak RSS is its own."""
+    if part == "bare":
+        times, rows = bare_chain(str(raw) + "/**/*.parquet", base, with_sketch=False), {}
+    elif part == "bare-sketch":
+        times, rows = bare_chain(str(raw) + "/**/*.parquet", base, with_sketch=True), {}
+    elif part == "job":
+        times, rows = run_engine(base / "lake-duckdb", raw, DuckDBEngine())
+    elif part == "job-plain":
+        times, rows = run_engine(base / "lake-duckdb-plain", raw, DuckDBEngine(), percentiles="")
+        shutil.rmtree(base / "lake-duckdb-plain", ignore_errors=True)
+    else:
+        raise ValueError(part)
+    return {"times": times, "rows": rows, "peak_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (``VmHWM``: unlike ``ru_maxrss`` it does not carry the parent's
+    peak across fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,20 +211,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", action="store_true", help="1M datapoints instead of 10M")
     ap.add_argument("--no-flink", action="store_true", help="skip the Flink engine")
     ap.add_argument("--flink-rows", type=int, help="raw rows for the Flink run (default: all)")
+    ap.add_argument("--part", help=argparse.SUPPRESS)  # internal: run one chain, print JSON
     args = ap.parse_args(argv)
     n = 1_000_000 if args.small else 10_000_000
     base = DATA / f"rollup-{n // 1_000_000}M"
     raw = base / "raw-metrics"
+    if args.part:
+        print(json.dumps(run_part(args.part, base, raw)))
+        return 0
     if not raw.exists():
         t0 = time.perf_counter()
         generate(base / "gen", n)
         shutil.move(str(base / "gen" / "raw" / "metrics"), raw)
         print(f"generated {n:,} datapoints in {time.perf_counter() - t0:.1f} s")
-    print(f"== rollup benchmark: {n:,} raw datapoints, {SERIES:,} series, 10 s apart")
+    print(f"== rollup benchmark: {n:,} raw datapoints, {SERIES:,} series, 10 s apart; "
+          f"load average {os.getloadavg()[0]:.2f}")
 
-    bare = bare_chain(str(raw) + "/**/*.parquet", base, with_sketch=False)
-    same = bare_chain(str(raw) + "/**/*.parquet", base, with_sketch=True)
-    ours, rows = run_engine(base / "lake-duckdb", raw, DuckDBEngine())
+    def part(name: str) -> dict[str, Any]:
+        cmd = [sys.executable, "-m", "benchmarks.bench_rollup", "--part", name] + (["--small"] if args.small else [])
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    # the bare chain runs before and after the jobs (times averaged): load from other jobs changes
+    bare_p, ours_p, same_p, plain_p, bare2_p = (part(p) for p in ("bare", "job", "bare-sketch", "job-plain", "bare"))
+    for name, (w2, c2) in bare2_p["times"].items():
+        w1, c1 = bare_p["times"][name]
+        bare_p["times"][name] = ((w1 + w2) / 2, (c1 + c2) / 2)
+    bare_p["peak_mb"] = max(bare_p["peak_mb"], bare2_p["peak_mb"])
+    bare, same, ours, rows = bare_p["times"], same_p["times"], ours_p["times"], ours_p["rows"]
     print(f"{'':<23} {'duckdb job':>15} {'bare c/s/m/m':>15} {'ratio':>11} {'bare + sketch':>15} {'ratio':>11}")
     print(f"{'tier':<12} {'rows':>10} " + f"{'wall':>7} {'cpu':>7} " * 2 + f"{'wall':>5} {'cpu':>5} "
           + f"{'wall':>7} {'cpu':>7} " + f"{'wall':>5} {'cpu':>5}")
@@ -233,10 +257,12 @@ def main(argv: list[str] | None = None) -> int:
 
     tot = total(ours)
     print(line("chain", "", tot, total(bare), total(same))
-          + f"   ({n / tot[0]:,.0f} dp/s; target: ratio to the bare query of the same aggregates ≤ 1.5x)")
+          + f"   ({n / tot[0]:,.0f} dp/s; target ≤ 1.5x the bare count/sum/min/max chain, aim 1.2x)")
+    print(f"peak RSS: job {ours_p['peak_mb']:,.0f} MB, bare c/s/m/m {bare_p['peak_mb']:,.0f} MB "
+          f"({ours_p['peak_mb'] / bare_p['peak_mb']:.2f}x; target ≤ 1.5x), bare + sketch {same_p['peak_mb']:,.0f} MB")
     print(f"bare 1h tier with sketches equals ours: {same_as_ours(base, base / 'lake-duckdb')}")
 
-    plain, _ = run_engine(base / "lake-duckdb-plain", raw, DuckDBEngine(), percentiles="")
+    plain = plain_p["times"]
     print("with tiers.percentiles = \"\" (no sketches; count/sum/min/max/Average only):")
     for job in TIER_JOBS:
         o, b = plain[job.name], bare[job.name]
@@ -244,12 +270,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{o[0] / b[0]:>4.2f}x {o[1] / b[1]:>4.2f}x")
     pt, bt = total(plain), total(bare)
     print(f"{'chain':<12} {'':>10} {pt[0]:>6.2f}s {pt[1]:>6.2f}s {bt[0]:>6.2f}s {bt[1]:>6.2f}s "
-          f"{pt[0] / bt[0]:>4.2f}x {pt[1] / bt[1]:>4.2f}x   (target ≤ 1.5x of the bare count/sum/min/max GROUP BY)")
-    shutil.rmtree(base / "lake-duckdb-plain", ignore_errors=True)
-
-    q, qb, pts = query_latency(base / "lake-duckdb")
-    print(f"metrics get, one series, 15 days: {q:.1f} ms median ({pts} points; target < 100 ms); "
-          f"bare DuckDB query {qb:.1f} ms, ratio {q / qb:.2f}x")
+          f"{pt[0] / bt[0]:>4.2f}x {pt[1] / bt[1]:>4.2f}x   (peak RSS {plain_p['peak_mb']:,.0f} MB)")
+    print("(metrics get latency over a 15-day 1-minute lake: python -m benchmarks.bench_metrics)")
 
     if not args.no_flink:
         from jobs.flink_rollup import FlinkEngine

@@ -9,15 +9,16 @@ How the job reads the lake. Flink's filesystem connector has no Parquet format w
 jars, and ``from_pandas`` holds everything in the JVM heap (it OOMs at 10M rows), so the
 engine bridges through NDJSON: DuckDB reads the source Parquet files of all partitions to
 build and writes **one NDJSON file sorted by event time** (timestamps in SQL format, values
-and counts zipped into ``ARRAY<ROW<v, c>>``, sketches as ``ARRAY<ROW<sign, key, count>>``).
+and counts zipped into ``ARRAY<ROW<v, c>>``, sketch bins and counts zipped into ``ARRAY<ROW<bn, c>>``).
 Flink reads it with the ``filesystem`` connector in **streaming mode**; the table declares
 ``WATERMARK FOR ts AS ts - INTERVAL '60' SECOND`` (bounded out-of-orderness, configurable),
 windows are ``TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL 'p' SECOND))`` and fire when the
 watermark passes them (the end of the bounded input fires the rest). The file is sorted by
 time, so no row is late and window state stays small; late data is handled by the runner's
 recompute window, which re-runs the affected partitions. The job writes two NDJSON sinks (per-bucket count/sum/min/max;
-per-bucket sketch-bucket counts), committed by Flink's final checkpoint; DuckDB then attaches
-the series identity (by series id) and folds the sketch-bucket rows into the sketch list.
+per-bucket sketch-bin counts), committed by Flink's final checkpoint; DuckDB then attaches
+the series identity (by series id) and folds the sketch-bin rows into the ``sketch_bins`` /
+``sketch_bin_counts`` lists (ascending bins), the representation the DuckDB engine writes.
 :attr:`FlinkEngine.timings` measures the bridge (export), the Flink job and the assembly.
 
 Temporary files go to ``$WATCHLAKE_FLINK_TMP`` (default: the system temp dir); on a cluster
@@ -41,7 +42,7 @@ import pyarrow.compute as pc
 
 from pipeline.rollup.engine import Task, conform
 from pipeline.rollup.schema import ROLLUP
-from pipeline.rollup.sketch import sql_key, sql_sign
+from pipeline.rollup.sketch import sql_bin
 from pipeline.rollup.sql import ACTIVITY_NAMESPACE
 from pipeline.rollup.tiers import Job
 from pipeline.timeutil import iso
@@ -55,7 +56,8 @@ _EXPORT = {
            generate_series(1, len("values")),
            lambda i: {{'v': "values"[i], 'c': coalesce(counts[i], 1.0)}}) END AS vc""",
     "merge": """SELECT _wl_series_id AS sid, {ts} AS ts, sample_count AS n, "sum" AS s, "min" AS lo,
-       "max" AS hi, sketch_count AS skn, sketch""",
+       "max" AS hi, sketch_count AS skn, list_transform(generate_series(1, len(sketch_bins)),
+           lambda i: {{'bn': sketch_bins[i], 'c': sketch_bin_counts[i]}}) AS sketch""",
     "activity": """SELECT {ts} AS ts, coalesce("eventSource", 'unknown') AS es,
        coalesce("eventName", 'unknown') AS en, "errorCode" AS ec""",
 }
@@ -63,7 +65,7 @@ _SRC_COLS = {
     "raw": "sid STRING, ts TIMESTAMP(3), n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, "
            "vc ARRAY<ROW<v DOUBLE, c DOUBLE>>",
     "merge": "sid STRING, ts TIMESTAMP(3), n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, skn DOUBLE, "
-             "sketch ARRAY<ROW<`sign` TINYINT, `key` INT, `count` DOUBLE>>",
+             "sketch ARRAY<ROW<bn INT, c DOUBLE>>",
     "activity": "ts TIMESTAMP(3), es STRING, en STRING, ec STRING",
 }
 
@@ -101,20 +103,20 @@ def flink_statements(kind: str, period: int, n: str) -> tuple[list[str], list[st
             f"WHERE vc IS NULL AND n > 0 AND lo = hi AND s = lo * n "
             f"UNION ALL SELECT sid, ts, t.v, t.c FROM src_{n} CROSS JOIN UNNEST(vc) AS t(v, c) "
             f"WHERE t.v IS NOT NULL AND t.c > 0")
-        keyed = (f"SELECT sid, window_start, window_end, {sql_sign('v')} AS sg, {sql_key('v')} AS k, c "
+        keyed = (f"SELECT sid, window_start, window_end, {sql_bin('v')} AS bn, c "
                  f"FROM {_window(f'pts_{n}', period)}")
         skn = "CAST(NULL AS DOUBLE)"
     else:
         views.append(
-            f"CREATE TEMPORARY VIEW pts_{n} AS SELECT sid, ts, t.sg, t.k, t.c "
-            f"FROM src_{n} CROSS JOIN UNNEST(sketch) AS t(sg, k, c)")
-        keyed = f"SELECT sid, window_start, window_end, sg, k, c FROM {_window(f'pts_{n}', period)}"
+            f"CREATE TEMPORARY VIEW pts_{n} AS SELECT sid, ts, t.bn, t.c "
+            f"FROM src_{n} CROSS JOIN UNNEST(sketch) AS t(bn, c)")
+        keyed = f"SELECT sid, window_start, window_end, bn, c FROM {_window(f'pts_{n}', period)}"
         skn = "SUM(skn)"
     return views, [
         f"INSERT INTO o_stats_{n} SELECT sid, window_start, SUM(n), SUM(s), MIN(lo), MAX(hi), {skn} "
         f"FROM {_window(f'src_{n}', period)} GROUP BY sid, window_start, window_end",
-        f"INSERT INTO o_keys_{n} SELECT sid, window_start, sg, k, SUM(c) FROM ({keyed}) "
-        f"GROUP BY sid, window_start, window_end, sg, k",
+        f"INSERT INTO o_keys_{n} SELECT sid, window_start, bn, SUM(c) FROM ({keyed}) "
+        f"GROUP BY sid, window_start, window_end, bn",
     ]
 
 
@@ -122,12 +124,13 @@ _ASSEMBLE = """
 WITH st AS (SELECT * FROM read_json({stats}, format = 'newline_delimited', columns = {{sid: 'VARCHAR',
             b: 'TIMESTAMP', n: 'DOUBLE', s: 'DOUBLE', lo: 'DOUBLE', hi: 'DOUBLE', skn: 'DOUBLE'}})),
 ky AS ({keys}),
-sk AS (SELECT sid, b, list({{'sign': sg, 'key': k, 'count': c}} ORDER BY sg, k) AS sketch,
+sk AS (SELECT sid, b, list(bn ORDER BY bn) AS bins, list(c ORDER BY bn) AS counts,
               sum(c) AS skn FROM ky GROUP BY sid, b)
 SELECT st.sid AS _wl_series_id, ids.namespace, ids.metric_name, ids.dimensions, ids.unit,
        CAST(st.b AS TIMESTAMPTZ) AS "timestamp", CAST({period} AS INTEGER) AS period,
        st.n AS sample_count, st.s AS "sum", st.lo AS "min", st.hi AS "max",
-       coalesce(sk.sketch, []) AS sketch, coalesce(st.skn, sk.skn, 0.0) AS sketch_count
+       coalesce(sk.bins, CAST([] AS INTEGER[])) AS sketch_bins,
+       coalesce(sk.counts, CAST([] AS DOUBLE[])) AS sketch_bin_counts, coalesce(st.skn, sk.skn, 0.0) AS sketch_count
 FROM st JOIN ids_{n} AS ids ON st.sid = ids.sid LEFT JOIN sk ON st.sid = sk.sid AND st.b = sk.b
 ORDER BY ids.namespace, ids.metric_name, ids.dimensions, ids.unit, st.b"""
 
@@ -142,8 +145,7 @@ WITH a AS (SELECT b, m, CASE WHEN es IS NULL AND ec IS NOT NULL THEN json_object
 SELECT left(md5(concat_ws(chr(31), '{ns}', m, dims, 'Count')), 16) AS _wl_series_id, '{ns}' AS namespace,
        m AS metric_name, dims AS dimensions, 'Count' AS unit, CAST(b AS TIMESTAMPTZ) AS "timestamp",
        CAST(60 AS INTEGER) AS period, CAST(1 AS DOUBLE) AS sample_count, n AS "sum", n AS "min", n AS "max",
-       [{{'sign': CAST(1 AS TINYINT), 'key': {key}, 'count': CAST(1 AS DOUBLE)}}] AS sketch,
-       CAST(1 AS DOUBLE) AS sketch_count
+       [{key}] AS sketch_bins, [CAST(1 AS DOUBLE)] AS sketch_bin_counts, CAST(1 AS DOUBLE) AS sketch_count
 FROM a ORDER BY namespace, metric_name, dimensions, unit, b"""
 
 
@@ -236,7 +238,7 @@ class FlinkEngine:
                  if job.kind == "activity" else
                  {f"o_stats_{n}": "sid STRING, b TIMESTAMP(3), n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, "
                                   "skn DOUBLE",
-                  f"o_keys_{n}": "sid STRING, b TIMESTAMP(3), sg TINYINT, k INT, c DOUBLE"})
+                  f"o_keys_{n}": "sid STRING, b TIMESTAMP(3), bn INT, c DOUBLE"})
         for name, cols in sinks.items():
             t_env.execute_sql(f"CREATE TEMPORARY TABLE {name} ({cols}) WITH ('connector' = 'filesystem', "
                               f"'path' = 'file://{work / name.split('_')[1]}', {_JSON})")
@@ -260,15 +262,15 @@ class FlinkEngine:
             if not act:
                 return ROLLUP.empty_table()
             sql = _ASSEMBLE_ACTIVITY.format(act=_sql_list(act), ns=ACTIVITY_NAMESPACE,
-                                            key=sql_key("n"))
+                                            key=sql_bin("CAST(n AS DOUBLE)"))
         else:
             stats, keys = _parts(work / "stats"), _parts(work / "keys")
             if not stats:
                 return ROLLUP.empty_table()
             ky = (f"SELECT * FROM read_json({_sql_list(keys)}, format = 'newline_delimited', columns = "
-                  "{sid: 'VARCHAR', b: 'TIMESTAMP', sg: 'TINYINT', k: 'INTEGER', c: 'DOUBLE'})" if keys else
-                  "SELECT NULL::VARCHAR AS sid, NULL::TIMESTAMP AS b, NULL::TINYINT AS sg, "
-                  "NULL::INTEGER AS k, NULL::DOUBLE AS c WHERE false")
+                  "{sid: 'VARCHAR', b: 'TIMESTAMP', bn: 'INTEGER', c: 'DOUBLE'})" if keys else
+                  "SELECT NULL::VARCHAR AS sid, NULL::TIMESTAMP AS b, NULL::INTEGER AS bn, "
+                  "NULL::DOUBLE AS c WHERE false")
             sql = _ASSEMBLE.format(stats=_sql_list(stats), keys=ky, period=job.period, n=self._n)
         return conform(self.con.sql(sql).arrow().read_all())
 

@@ -157,12 +157,10 @@ REJECTED = pa.schema([
 
 # -- Derived tables (written by the library's jobs; the SQL catalogue declares views from these) --
 
-SKETCH_ENTRY = pa.struct([  # one bucket of a rollup's quantile sketch (pipeline.rollup.sketch)
-    ("sign", pa.int8()),       # -1, 0 (the zero bucket) or 1
-    ("key", pa.int32()),       # ceil(ln|v| / ln γ), see pipeline.rollup.sketch
-    ("count", pa.float64()),   # samples in the bucket (Counts may be fractional)
-])
-SKETCH = pa.list_(SKETCH_ENTRY)
+SKETCH_BINS = pa.list_(pa.int32())
+"""Per row, a rollup sketch's bin indexes, strictly ascending (:func:`pipeline.rollup.sketch.bin_of`)."""
+SKETCH_COUNTS = pa.list_(pa.float64())
+"""Per row, the samples in each bin, parallel to the bins (> 0; Counts may be fractional)."""
 
 ROLLUP = pa.schema([  # metrics_1m / metrics_5m / metrics_1h; see pipeline.rollup
     pa.field(f"{PREFIX}series_id", pa.string()),
@@ -176,7 +174,8 @@ ROLLUP = pa.schema([  # metrics_1m / metrics_5m / metrics_1h; see pipeline.rollu
     ("sum", pa.float64()),
     ("min", pa.float64()),
     ("max", pa.float64()),
-    ("sketch", SKETCH),                # sorted by (sign, key)
+    ("sketch_bins", SKETCH_BINS),      # ascending bin indexes (value order)
+    ("sketch_bin_counts", SKETCH_COUNTS),  # samples per bin, parallel to sketch_bins
     ("sketch_count", pa.float64()),    # samples represented in the sketch (== sample_count → pNN ok)
 ])
 

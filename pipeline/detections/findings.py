@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -63,8 +64,9 @@ class Finding:
     def first(self) -> Match:
         return self.matches[0]
 
-    @property
+    @cached_property
     def window_end(self) -> datetime:
+        """``time`` of the first event + the rule's dedup window (the first event never changes)."""
         return self.first.time + timedelta(seconds=self.rule.dedup_window)
 
     @property
@@ -96,6 +98,16 @@ def _dedup_key(rule: Rule, m: Match) -> str:
     return ", ".join(f"{p}={values.get(p) if values.get(p) is not None else '-'}" for p in rule.dedup_by)
 
 
+def _dedup_keys(rule: Rule) -> Callable[[Match], str]:
+    """:func:`_dedup_key` for one rule, with the positions of its dedup paths looked up once."""
+    at = [rule.key_paths().index(p) for p in rule.dedup_by]
+    names = [f"{p}=" for p in rule.dedup_by]
+
+    def key(m: Match) -> str:
+        return ", ".join(n + ("-" if m.keys[i] is None else str(m.keys[i])) for n, i in zip(names, at))
+    return key
+
+
 def _group_key(rule: Rule, m: Match) -> tuple[str | None, ...]:
     assert rule.aggregation is not None
     values = dict(zip(rule.key_paths(), m.keys))
@@ -108,8 +120,9 @@ def build_findings(rule: Rule, matches: Iterable[Match]) -> list[Finding]:
     out: list[Finding] = []
     if rule.aggregation is None:
         open_: dict[str, Finding] = {}
+        dedup_key = _dedup_keys(rule)
         for m in ordered:
-            key = _dedup_key(rule, m)
+            key = dedup_key(m)
             f = open_.get(key)
             if f is not None and m.time < f.window_end:
                 f.matches.append(m)

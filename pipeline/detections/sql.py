@@ -144,8 +144,3 @@ def _json_guard(pred: Pred) -> str | None:
         if best and _SAFE.fullmatch(best) and re.search(r"[a-df-z]", best):
             parts.append(f"contains(lower({col}), {sql_str(best)})")
     return " AND ".join(parts)
-
-
-def compile_sql(node: Node) -> str:
-    """SQL boolean expression for ``node`` over the ``cloudtrail`` view's columns."""
-    return Compiler().compile(node)

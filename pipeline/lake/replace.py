@@ -64,6 +64,7 @@ class _Add:
     sort_by: list[str] | None = None
     pending: str | None = None
     rows: int = 0
+    row_group_size: int | None = None  # None: the lake's default
 
 
 class Replace:
@@ -113,12 +114,12 @@ class Replace:
         self._retires.add(rel)
 
     def add(self, values: Mapping[str, str], table: pa.Table, *, tag: str | None = None,
-            sort_by: list[str] | None = None) -> str:
+            sort_by: list[str] | None = None, row_group_size: int | None = None) -> str:
         """Add ``table`` as a new file of partition ``values`` at commit; returns its path."""
         folder = layout.partition_path(self.table_name, values)
         self._lock(folder)
         rel = f"{folder}/{layout.file_name(tag=tag)}"
-        self._adds.append(_Add(rel, table, sort_by))
+        self._adds.append(_Add(rel, table, sort_by, row_group_size=row_group_size))
         return rel
 
     def add_file(self, pending: str, rel: str, rows: int) -> str:
@@ -146,7 +147,8 @@ class Replace:
         written = []
         for a in self._adds:
             if a.table is not None:
-                written.append(lake.write_parquet(a.path, a.table, sort_by=a.sort_by))
+                extra = {"row_group_size": a.row_group_size} if a.row_group_size else {}
+                written.append(lake.write_parquet(a.path, a.table, sort_by=a.sort_by, **extra))
             else:
                 assert a.pending is not None
                 lake.move(a.pending, a.path)

@@ -150,13 +150,15 @@ class Lake:
             raise WriteError(self.uri(rel), str(exc)) from exc
         return FileInfo(rel, 0, len(data))
 
-    def write_parquet(self, rel: str, table: pa.Table, *, sort_by: list[str] | None = None) -> FileInfo:
-        """Write one Parquet file (zstd, row groups of :data:`ROW_GROUP_SIZE`, dictionary encoding
-        where values repeat: :mod:`pipeline.lake.encoding`) atomically."""
+    def write_parquet(self, rel: str, table: pa.Table, *, sort_by: list[str] | None = None,
+                      row_group_size: int = ROW_GROUP_SIZE) -> FileInfo:
+        """Write one Parquet file (zstd, row groups of ``row_group_size`` rows, default
+        :data:`ROW_GROUP_SIZE`; dictionary encoding where values repeat:
+        :mod:`pipeline.lake.encoding`) atomically."""
         if sort_by:
             table = table.sort_by([(c, "ascending") for c in sort_by])
         buf = io.BytesIO()  # chunked input is written as is: same row groups, no copy to combine it
-        pq.write_table(table, buf, compression=PARQUET_COMPRESSION, row_group_size=ROW_GROUP_SIZE,
+        pq.write_table(table, buf, compression=PARQUET_COMPRESSION, row_group_size=row_group_size,
                        use_dictionary=dictionary_columns_cached(table))
         info = self.write_bytes(rel, buf.getvalue())
         return FileInfo(rel, table.num_rows, info.bytes)

@@ -19,17 +19,21 @@ that finds more than one raises :class:`~pipeline.errors.QueryError` naming them
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from pipeline.errors import QueryError
 from pipeline.lake import layout
 from pipeline.query.planner import Plan, plan
-from pipeline.rollup.sketch import GAMMA
+from pipeline.rollup.merge import flat_entries, to_numpy
+from pipeline.rollup.sketch import GAMMA, OFFSET
 from pipeline.rollup.tiers import partition_range
 from pipeline.timeutil import epoch_ms
 
@@ -116,48 +120,79 @@ def _con() -> Any:
 
 _BASE = """
 WITH r AS (
-    SELECT unit, CAST(floor((epoch_ms("timestamp") - ?) / ?) AS BIGINT) AS qi,
-           sample_count, "sum", "min", "max", sketch, sketch_count
-    FROM read_parquet(?, union_by_name = true)
-    WHERE namespace = ? AND metric_name = ? AND dimensions = ? {unit}
-      AND "timestamp" >= ? AND "timestamp" < ?
+    SELECT unit, CAST(floor((epoch_ms("timestamp") - $start_ms) / $period_ms) AS BIGINT) AS qi,
+           sample_count, "sum", "min", "max", sketch_count{sketch}
+    FROM read_parquet($files, union_by_name = true)
+    WHERE namespace = $ns AND metric_name = $metric AND dimensions = $dims {unit}
+      AND "timestamp" >= $start AND "timestamp" < $end
 )"""
 
 _STATS = """
-SELECT unit, qi, sum(sample_count) AS n, sum("sum") AS s, min("min") AS lo, max("max") AS hi,
-       sum(sketch_count) AS skn {pick}
-FROM r {join} GROUP BY ALL ORDER BY qi"""
+SELECT unit, qi, sum(sample_count) AS n, {value} AS v FROM r GROUP BY ALL ORDER BY qi"""
 
-_PCT = """,
-e AS (SELECT unit, qi, x.sign AS sg, x.key AS k, sum(x.count) AS c
-      FROM (SELECT unit, qi, unnest(sketch) AS x FROM r) GROUP BY ALL),
-cum AS (SELECT unit, qi, sg, k,
-               sum(c) OVER (PARTITION BY unit, qi ORDER BY sg, sg * k ROWS UNBOUNDED PRECEDING) AS cc,
-               sum(c) OVER (PARTITION BY unit, qi) AS tot
-        FROM e),
-pick AS (SELECT unit, qi, arg_min(sg, cc) AS psg, arg_min(k, cc) AS pk
-         FROM cum WHERE cc > floor(? * (tot - 1)) GROUP BY unit, qi),
-agg AS (SELECT unit, qi, sum(sample_count) AS n, sum("sum") AS s, min("min") AS lo,
-               max("max") AS hi, sum(sketch_count) AS skn FROM r GROUP BY unit, qi)
-SELECT agg.*, pick.psg, pick.pk FROM agg LEFT JOIN pick USING (unit, qi) ORDER BY qi"""
+_STAT_SQL = {"SampleCount": "sum(sample_count)", "Sum": 'sum("sum")', "Minimum": 'min("min")',
+             "Maximum": 'max("max")', "Average": 'sum("sum") / sum(sample_count)'}
+"""Each simple statistic from the merged partials (Average = ΣSum / ΣSampleCount, never an
+average of averages)."""
+
+_ROWS = """
+SELECT * FROM r ORDER BY unit, qi"""
 
 
-def _value(stat: str, q: float | None, row: tuple[Any, ...]) -> float | None:
-    _unit, _qi, n, s, lo, hi, skn = row[:7]
-    if not n:
-        return None
-    if q is None:
-        return {"SampleCount": n, "Sum": s, "Minimum": lo, "Maximum": hi,
-                "Average": s / n}[stat]
-    if skn is None or not math.isclose(skn, n, rel_tol=1e-12, abs_tol=0.0) or row[7] is None:
-        return None
+def _stat_rows(rows: list[tuple[Any, ...]]) -> list[tuple[int, float]]:
+    return [(int(qi), float(v)) for _unit, qi, n, v in rows if n]
+
+
+def _period_counts(t: pa.Table) -> list[tuple[float, float]]:
+    """``(sample count, sketched count)`` per period of one unit's tier rows sorted by ``qi``."""
+    qi = to_numpy(t["qi"], np.int64)
+    if not len(qi):
+        return []
+    starts = np.flatnonzero(np.concatenate(([True], qi[1:] != qi[:-1])))
+    n = np.add.reduceat(to_numpy(t["sample_count"], np.float64), starts)
+    skn = np.add.reduceat(to_numpy(t["sketch_count"], np.float64), starts)
+    return list(zip(n.tolist(), skn.tolist(), strict=True))
+
+
+def _percentile_rows(t: pa.Table, q: float) -> tuple[list[tuple[int, float]], bool]:
+    """``(qi, pNN)`` per period from one unit's tier rows sorted by ``qi`` (numpy, no per-row
+    Python), and whether any period had samples but no sketch. A period is answered only when
+    its sketch holds every sample (``sketch_count = sample_count``)."""
+    qi = to_numpy(t["qi"], np.int64)
+    if not len(qi):
+        return [], False
+    starts = np.flatnonzero(np.concatenate(([True], qi[1:] != qi[:-1])))
+    n = np.add.reduceat(to_numpy(t["sample_count"], np.float64), starts)
+    skn = np.add.reduceat(to_numpy(t["sketch_count"], np.float64), starts)
+    lo = np.fmin.reduceat(to_numpy(t["min"], np.float64), starts)
+    hi = np.fmax.reduceat(to_numpy(t["max"], np.float64), starts)
+    group_of_row = np.cumsum(np.concatenate(([False], qi[1:] != qi[:-1])))
+    rows, bins, counts = flat_entries(t["sketch_bins"], t["sketch_bin_counts"])
+    answered = (n > 0) & np.isclose(skn, n, rtol=1e-12, atol=0.0) & (skn > 0)
+    value = np.full(len(starts), np.nan)
     if q == 0.0:
-        return float(lo)
-    if q == 1.0:
-        return float(hi)
-    sg, k = int(row[7]), int(row[8])
-    v = 0.0 if sg == 0 else sg * 2.0 * GAMMA ** k / (GAMMA + 1.0)
-    return float(min(max(v, lo), hi))
+        value = lo.astype(np.float64)
+    elif q == 1.0:
+        value = hi.astype(np.float64)
+    elif len(bins):
+        group = group_of_row[rows]
+        order = np.lexsort((bins, group))
+        group, bins, counts = group[order], bins[order], counts[order] if counts is not None else None
+        w = counts if counts is not None else np.ones(len(bins))
+        cum = np.cumsum(w)
+        first = np.searchsorted(group, np.arange(len(starts)))
+        before = np.where(first > 0, cum[np.maximum(first - 1, 0)], 0.0)
+        total = np.bincount(group, weights=w, minlength=len(starts))
+        rank = np.floor(q * (total - 1))
+        hit = np.flatnonzero(cum - before[group] > rank[group])
+        g_hit, i_hit = np.unique(group[hit], return_index=True)
+        b = bins[hit[i_hit]].astype(np.float64)
+        v = np.sign(b) * 2.0 * GAMMA ** (np.abs(b) - OFFSET) / (GAMMA + 1.0)
+        value[g_hit] = np.minimum(np.maximum(v, lo[g_hit]), hi[g_hit])
+    ok = answered & ~np.isnan(value)
+    has = n > 0
+    missing = bool(has.any() and not np.any(skn[has] > 0))
+    return [(int(i), float(v)) for i, v in zip(qi[starts][ok], value[ok], strict=True)], missing
 
 
 def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: dict[str, str],
@@ -184,29 +219,42 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
     files = _tier_files(lake, p.table, p.start, p.end)
     if not files:
         return out
-    sql = _BASE.format(unit="AND unit = ?" if unit is not None else "")
-    sql += _PCT if q is not None else _STATS.format(pick="", join="")
-    params: list[Any] = [epoch_ms(p.start), p.period * 1000, files, namespace, metric_name,
-                         canonical(dimensions)]
+    params: dict[str, Any] = {"start_ms": epoch_ms(p.start), "period_ms": p.period * 1000, "files": files,
+                              "ns": namespace, "metric": metric_name, "dims": canonical(dimensions),
+                              "start": p.start, "end": p.end}
     if unit is not None:
-        params.append(unit)
-    params += [p.start, p.end]
-    if q is not None:
-        params.append(q)
-    rows = _con().execute(sql, params).fetchall()
-    units = sorted({r[0] for r in rows})
+        params["unit"] = unit
+    sql = _BASE.format(unit="AND unit = $unit" if unit is not None else "",
+                       sketch=", sketch_bins, sketch_bin_counts" if q is not None else "")
+    con = _con()
+    if q is None:
+        rows = con.execute(sql + _STATS.format(value=_STAT_SQL[stat]), params).fetchall()
+        units = sorted({r[0] for r in rows}, key=str)
+    else:
+        import duckdb
+
+        try:
+            table = con.sql(sql + _ROWS, params=params).to_arrow_table()
+        except duckdb.BinderException as exc:
+            if "sketch_bin" not in str(exc):
+                raise
+            raise QueryError(f"the {p.table} files have no sketch_bins (written before the columnar "
+                             "sketch); rebuild the tiers with `watchlake rollup --full`") from None
+        units = sorted(pc.unique(table["unit"]).to_pylist(), key=str) if table.num_rows else []
     if len(units) > 1:
         raise QueryError(f"{namespace} {metric_name} {canonical(dimensions)} has several units "
-                         f"({', '.join(units)}); pass one with unit=")
+                         f"({', '.join(str(u) for u in units)}); pass one with unit=")
     out.unit = units[0] if units else unit
     step = timedelta(seconds=p.period)
-    for row in rows:
-        v = _value(stat, q, row)
-        if v is not None:
-            out.timestamps.append(p.start + step * int(row[1]))
-            out.values.append(float(v))
+    if q is None:
+        points = _stat_rows(rows)
+    else:
+        points, _ = _percentile_rows(table, q)
+    for i, v in points:
+        out.timestamps.append(p.start + step * i)
+        out.values.append(v)
     if q is not None:
-        out.messages += percentile_gaps(namespace, [(r[2], r[6]) for r in rows], len(out.values), sketched)
+        out.messages += percentile_gaps(namespace, _period_counts(table), len(out.values), sketched)
     return out
 
 

@@ -19,15 +19,16 @@ timestamp         bucket start, UTC; buckets are half-open ``[timestamp, timesta
 period            60, 300 or 3600 (seconds)
 sample_count      Σ SampleCount of the samples in the bucket (datapoints and statistic sets)
 sum / min / max   Σ Sum, min Minimum, max Maximum — merged, never averaged
-sketch            ``list<struct<sign int8, key int32, count double>>``: the DDSketch-style
-                  log buckets of the samples (:mod:`pipeline.rollup.sketch`, α = 1 %),
-                  sorted by (sign, key); negative, zero and positive values
+sketch_bins       ``list<int32>``: the DDSketch-style log bins holding the samples
+                  (:mod:`pipeline.rollup.sketch`, α = 1 %), strictly ascending (ascending
+                  bin = ascending value; negative, zero and positive values)
+sketch_bin_counts ``list<double>``, parallel to ``sketch_bins``: samples per bin
 sketch_count      samples represented in the sketch; ``pNN`` is answered only where it
                   equals ``sample_count``
 ================  =====================================================================
 
 Higher tiers merge partials: ``SampleCount`` and ``Sum`` add, ``Minimum``/``Maximum`` take the
-min/max, sketch bucket counts add. Count/min/max of a 5m bucket built from 1m rows therefore
+min/max, the counts of equal sketch bins add. Count/min/max of a 5m bucket built from 1m rows therefore
 equal those built from raw exactly; ``Sum`` is equal exactly whenever the partial sums are exact
 in float64 (integers, counts, values with a few binary digits) and otherwise differs only by
 float64 rounding of the additions (relative ≤ n·2⁻⁵³). Average is ``sum / sample_count`` at
@@ -43,8 +44,9 @@ negative values, so we answer them.)
 
 Modules: :mod:`~pipeline.rollup.sketch` (the sketch), :mod:`~pipeline.rollup.schema`,
 :mod:`~pipeline.rollup.tiers` (jobs, partition ranges; the tier chain is validated in
-:mod:`pipeline.config`), :mod:`~pipeline.rollup.sql` (DuckDB
-queries incl. CloudTrail activity), :mod:`~pipeline.rollup.merge` (sketch merging in numpy),
+:mod:`pipeline.config`), :mod:`~pipeline.rollup.sql` (DuckDB queries incl. CloudTrail activity),
+:mod:`~pipeline.rollup.merge` (building and merging sketches in numpy),
+:mod:`~pipeline.rollup.assemble` (output order, series identity, merged partials),
 :mod:`~pipeline.rollup.engine`,
 :mod:`~pipeline.rollup.runner` (incremental, idempotent, atomic rebuilds with the recompute
 window), :mod:`~pipeline.rollup.state`, :mod:`~pipeline.rollup.retention`.

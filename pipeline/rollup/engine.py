@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.errors import InputError
-from pipeline.rollup import sql
-from pipeline.rollup.merge import merge_sketches
+from pipeline.rollup import assemble, sql
+from pipeline.rollup.merge import build_sketches, flat_entries, to_numpy
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
 from pipeline.rollup.tiers import Job
@@ -49,35 +51,67 @@ class Engine(Protocol):
 
 
 def conform(table: pa.Table) -> pa.Table:
-    """Cast an engine's result to the exact :data:`ROLLUP` schema (ms timestamps, int8 signs)."""
+    """Cast an engine's result to the exact :data:`ROLLUP` schema (ms timestamps)."""
     table = table.select(ROLLUP.names)
     return table.cast(ROLLUP)
 
 
+def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], period: int, lo: datetime,
+              hi: datetime, percentiles: Patterns) -> pa.Table:
+    """Raw datapoints → rows of ``period`` seconds (:func:`sql.raw_query` aggregates; the rows
+    are put in output order here, and their listed bins, plus the weighted samples of
+    :func:`sql.weighted_query` when there are any, become the sketches)."""
+    t = con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all().combine_chunks()
+    key = assemble.keys(assemble.ranks(ids, t["sid"]), t["b"])
+    order = np.argsort(key)
+    key = key[order]
+    t = t.take(pa.array(order))
+    if percentiles == ():
+        bins, counts = empty_sketches(t.num_rows)
+        sketch_count = np.zeros(t.num_rows)
+    else:
+        rows, flat_bins, _ = flat_entries(t["_ub"], None)
+        sketch_count = np.bincount(rows, minlength=t.num_rows).astype(np.float64)
+        if pc.sum(t["_nw"]).as_py():
+            w = con.sql(sql.weighted_query(files, period, lo, hi, percentiles)).arrow().read_all()
+            w_rows = np.searchsorted(key, assemble.keys(assemble.ranks(ids, w["sid"]), w["b"]))
+            w_counts = to_numpy(w["c"], np.float64)
+            sketch_count += np.bincount(w_rows, weights=w_counts, minlength=t.num_rows)
+            bins, counts = build_sketches(t.num_rows, np.concatenate([rows, w_rows]),
+                                          np.concatenate([flat_bins, to_numpy(w["bn"], np.int64)]),
+                                          np.concatenate([np.ones(len(rows)), w_counts]))
+        else:
+            bins, counts = build_sketches(t.num_rows, rows, flat_bins)
+    columns = {c: t[c] for c in ("sample_count", "sum", "min", "max")}
+    columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=pa.array(sketch_count))
+    return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)
+
+
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
                  lo: datetime, hi: datetime, percentiles: Patterns = None) -> pa.Table:
-    """One rollup computed by DuckDB (and numpy for merged sketches), in :data:`ROLLUP` schema and
-    order: ``raw`` datapoints or ``merge`` of a finer tier into buckets of ``period`` seconds, or
-    CloudTrail ``activity`` (1m). Sketches are built only for the namespaces ``percentiles``
-    names (all by default); see :mod:`pipeline.rollup.percentiles`."""
-    if kind == "raw":
-        return conform(con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all())
-    if kind == "merge":
-        stats = con.sql(sql.merge_stats_query(files, period, lo, hi)).arrow().read_all()
-        if percentiles == ():  # no sketches anywhere: nothing to merge
-            return conform(stats.set_column(stats.schema.get_field_index("sketch"), "sketch",
-                                            empty_sketches(stats.num_rows)))
-        rows = con.sql(sql.merge_rows_query(files, period, lo, hi)).arrow().read_all()
-        sketch = merge_sketches(stats["_rb"], rows["_rb"], rows["sketch"])
-        return conform(stats.set_column(stats.schema.get_field_index("sketch"), "sketch", sketch))
+    """One rollup computed by DuckDB (aggregates) and numpy (order, identity, sketches:
+    :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema and order: ``raw`` datapoints or
+    ``merge`` of a finer tier into buckets of ``period`` seconds, or CloudTrail ``activity``
+    (1m). Sketches are built only for the namespaces ``percentiles`` names (all by default); see
+    :mod:`pipeline.rollup.percentiles`."""
     if kind == "activity":
         return conform(con.sql(sql.activity_query(files, lo, hi)).arrow().read_all())
-    raise ValueError(f"unknown job kind {kind!r}")
+    if kind not in ("raw", "merge"):
+        raise ValueError(f"unknown job kind {kind!r}")
+    ids = con.sql(sql.ids_query(files, lo, hi)).arrow().read_all()
+    if kind == "raw":
+        return _raw_rows(con, ids, files, period, lo, hi, percentiles)
+    src = con.sql(sql.merge_query(files, period, lo, hi)).arrow().read_all()
+    if percentiles == ():  # no sketches anywhere: nothing to merge
+        none = empty_sketches(src.num_rows)
+        src = src.set_column(src.schema.get_field_index("sketch_bins"), "sketch_bins", none[0])
+        src = src.set_column(src.schema.get_field_index("sketch_bin_counts"), "sketch_bin_counts", none[1])
+    return assemble.merge_rows(ids, src, period)
 
 
 class DuckDBEngine:
-    """Rollups as DuckDB SQL over the source Parquet files (:mod:`pipeline.rollup.sql`); merged
-    sketches in numpy (:mod:`pipeline.rollup.merge`)."""
+    """Rollups as DuckDB SQL over the source Parquet files (:mod:`pipeline.rollup.sql`); sketches
+    finished in numpy (:mod:`pipeline.rollup.merge`)."""
 
     name = "duckdb"
 
@@ -103,6 +137,12 @@ class DuckDBEngine:
                 raise InputError(f"cannot roll up: {str(exc).splitlines()[0]} (series ids must be the "
                                  "16 hex digits of pipeline.sources.cloudwatch.series_id)",
                                  path=task.folder, field=SERIES_ID) from None
+            except duckdb.BinderException as exc:
+                if job.kind != "merge" or "sketch_bin" not in str(exc):
+                    raise
+                raise InputError("cannot merge tier files without sketch_bins/sketch_bin_counts (written "
+                                 "before the columnar sketch); rebuild them with `watchlake rollup --full`",
+                                 path=task.folder, field="sketch_bins") from None
             yield task, table
 
     def close(self) -> None:

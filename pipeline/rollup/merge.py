@@ -1,15 +1,19 @@
-"""Merging sketches for the coarser tiers (1m → 5m → 1h) with vectorised numpy.
+"""Building and merging sketches with vectorised numpy and Arrow (no per-bucket Python).
 
-In DuckDB, merging means unnesting every entry, a hash ``GROUP BY`` over (series, bucket, sign,
-key) and re-listing and sorting the entries of each bucket; at α = 1 % a bucket carries about
-as many entries as it has samples, so that is most of a merge's time. Here the entries of all
-source rows are flattened (no copy), each gets one int64 key — the target bucket's row number
-and the entry's ``(sign, key)`` — and the counts of equal keys are added, found by one stable
-sort (each source sketch is a sorted run already, so timsort merges runs) or, when buckets ×
-distinct codes is small (5m → 1h), with ``np.bincount`` over a dense table without any sort;
-the result is already in the stored order, sorted by ``(sign, key)`` inside each bucket.
-Guarantees are those of the SQL merge: every source entry lands in its target bucket, counts of
-equal buckets add, nothing else changes.
+A sketch column pair (``sketch_bins`` / ``sketch_bin_counts``, :mod:`pipeline.rollup.sketch`)
+is built from *flat entries*: entry ``i`` puts ``counts[i]`` samples (1 when ``counts`` is
+``None``) into bin ``bins[i]`` of target row ``target[i]``. Each entry gets one int64 key —
+``target · 2¹⁸ + bin + 2¹⁷`` (bins are within ±(2¹⁶ + 37,300)) — and equal keys are summed after
+one sort: a plain ``np.sort`` when every count is 1 (the run lengths are the counts) or a
+small whole number (each entry repeated ``count`` times first, when that at most doubles them:
+the merged tiers), an ``argsort`` otherwise, and no sort at all when the keys are already in
+order (the raw tier's bins come sorted per row from SQL). The sorts are cheap because entries arrive grouped by target
+row (each source sketch is a sorted run). The result is in the stored order: bins strictly
+ascending inside each row.
+
+Guarantees (those of :class:`~pipeline.rollup.sketch.Sketch.merge`): every entry lands in its
+target row, counts of equal bins add, nothing else changes; a row without entries gets empty
+(not null) lists.
 """
 
 from __future__ import annotations
@@ -18,80 +22,97 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.rollup.schema import SKETCH
+from pipeline.rollup.schema import SKETCH_BINS, SKETCH_COUNTS, empty_sketches
 
-_CODE_BITS = 22
-"""Bits for ``sign · 2²⁰ + key + 2²¹``: keys are ``ceil(ln|v| / ln γ)``, within ±37,300 for every
-finite float64 (subnormals included), far inside ±2¹⁹."""
-_SIGN = 1 << 20
-_BIAS = 1 << 21
+_BIN_BITS = 18
+_BIN_BIAS = 1 << 17
+_BIN_MASK = (1 << _BIN_BITS) - 1
 
 
-def merge_sketches(bucket_keys: pa.ChunkedArray | pa.Array, row_keys: pa.ChunkedArray | pa.Array,
-                   sketches: pa.ChunkedArray | pa.Array, *, dense_limit: int = 1 << 24) -> pa.Array:
-    """The merged sketch of every target bucket (``dense_limit``: see :func:`build_sketches`).
-
-    Args:
-        bucket_keys: one int64 key per target bucket, strictly increasing (the output order).
-        row_keys: per source row, the key of the target bucket it belongs to (must be one of
-            ``bucket_keys``).
-        sketches: per source row, its sketch (``list<struct<sign, key, count>>``; null = empty).
-
-    Returns:
-        A :data:`~pipeline.rollup.schema.SKETCH` array aligned with ``bucket_keys``; a bucket
-        without entries gets an empty list.
-    """
-    sk = sketches.combine_chunks() if isinstance(sketches, pa.ChunkedArray) else sketches
-    parent = np.asarray(pc.list_parent_indices(sk).to_numpy(), dtype=np.int64)
-    entries = pc.list_flatten(sk)
-    rows = np.asarray(row_keys.to_numpy(), dtype=np.int64)
-    return build_sketches(bucket_keys, rows[parent], entries.field("sign"), entries.field("key"),
-                          entries.field("count"), dense_limit=dense_limit)
+def _primitive(a: pa.Array, dtype: type) -> np.ndarray:
+    if pa.types.is_floating(a.type) or pa.types.is_integer(a.type):
+        width = a.type.bit_width // 8
+        kind = "f" if pa.types.is_floating(a.type) else "u" if pa.types.is_unsigned_integer(a.type) else "i"
+        buf = a.buffers()[1]
+        out = np.frombuffer(buf, dtype=np.dtype(f"{kind}{width}"), count=len(a), offset=a.offset * width) \
+            if buf is not None else np.empty(0, dtype=np.dtype(f"{kind}{width}"))
+        out = out.astype(dtype, copy=False)
+        if a.null_count:
+            valid = np.unpackbits(np.frombuffer(a.buffers()[0], dtype=np.uint8), bitorder="little")
+            out = np.where(valid[a.offset:a.offset + len(a)].astype(bool), out, np.nan if kind == "f" else 0)
+        return out
+    return np.asarray(a.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
-def _np(a: pa.ChunkedArray | pa.Array | np.ndarray, dtype: type) -> np.ndarray:
+def to_numpy(a: pa.ChunkedArray | pa.Array | np.ndarray, dtype: type) -> np.ndarray:
+    """A numpy array of ``dtype`` from a numeric Arrow array, chunked or not (nulls become NaN
+    for floats, 0 for integers). Read from the Arrow buffers: pyarrow's own ``to_numpy`` imports
+    pandas (0.4 s of a short command's start-up)."""
     if isinstance(a, np.ndarray):
         return a.astype(dtype, copy=False)
-    return np.asarray(a.to_numpy(zero_copy_only=False) if isinstance(a, pa.Array) else a.to_numpy(),
-                      dtype=dtype)
+    if isinstance(a, pa.ChunkedArray):
+        parts = [_primitive(c, dtype) for c in a.chunks]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+    return _primitive(a, dtype)
 
 
-def build_sketches(bucket_keys: pa.ChunkedArray | pa.Array, entry_keys: pa.ChunkedArray | pa.Array | np.ndarray,
-                   sign: pa.ChunkedArray | pa.Array, key: pa.ChunkedArray | pa.Array,
-                   count: pa.ChunkedArray | pa.Array, *, dense_limit: int = 1 << 24) -> pa.Array:
-    """Sketches from flat entries: entry ``i`` (``sign[i]``, ``key[i]``, ``count[i]``) goes to the
-    target bucket whose key is ``entry_keys[i]`` (one of ``bucket_keys``, strictly increasing);
-    counts of equal ``(sign, key)`` in a bucket add. Returns a :data:`SKETCH` array aligned with
-    ``bucket_keys`` (entries sorted by ``(sign, key)``; empty list for a bucket without any).
+def _list(a: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
-    Equal entries are found with a dense ``(bucket, code)`` table when it has at most
-    ``dense_limit`` cells (≈ 9 bytes each), else by sorting; the result is the same."""
-    targets = _np(bucket_keys, np.int64)
-    bucket = np.searchsorted(targets, _np(entry_keys, np.int64))
-    code = _np(sign, np.int64) * _SIGN + _np(key, np.int64)
-    weights = _np(count, np.float64)
-    lo = int(code.min()) if len(code) else 0
-    width = int(code.max()) - lo + 1 if len(code) else 1
-    if len(targets) * width <= dense_limit or not len(code):
-        # few distinct codes per bucket (e.g. 5m → 1h): one dense (bucket, code) table, no sort
-        cell = bucket * width + (code - lo)
-        present = np.zeros(len(targets) * width, dtype=bool)
-        present[cell] = True
-        cells = np.flatnonzero(present)
-        counts = np.bincount(cell, weights=weights, minlength=len(present))[cells].astype(np.float64)
-        merged = ((cells // width) << _CODE_BITS) + cells % width + lo + _BIAS
+
+def flat_entries(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(row, bin, count)`` of every entry of a sketch column pair (nulls are empty); ``count``
+    is ``None`` when ``counts`` is."""
+    b = _list(bins)
+    rows = to_numpy(pc.list_parent_indices(b), np.int64)
+    flat_bins = to_numpy(pc.list_flatten(b), np.int64)
+    flat_counts = None if counts is None else to_numpy(pc.list_flatten(_list(counts)), np.float64)
+    return rows, flat_bins, flat_counts
+
+
+def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np.ndarray | None = None
+                   ) -> tuple[pa.Array, pa.Array]:
+    """Sketches of ``n_rows`` rows from flat entries (see the module docstring): the
+    ``(sketch_bins, sketch_bin_counts)`` arrays, aligned with rows ``0 … n_rows − 1``."""
+    if not len(bins):
+        return empty_sketches(n_rows)
+    key = target.astype(np.int64)  # a copy: shifted and added to in place
+    key <<= _BIN_BITS
+    key += bins
+    key += _BIN_BIAS
+    if counts is not None:
+        whole = counts.astype(np.int64)
+        if float(counts.min()) == 1.0 == float(counts.max()):
+            counts = None
+        elif int(whole.min()) > 0 and bool(np.array_equal(whole, counts)) and int(whole.sum()) <= 2 * len(key):
+            # small whole counts (merged tiers): one sample per key, then the run lengths count them
+            key, counts = np.repeat(key, whole), None
+    flags = np.empty(max(len(key) - 1, 0), dtype=bool)  # one 1-byte buffer for both checks
+    if bool(np.less(key[1:], key[:-1], out=flags).any()):
+        if counts is None:
+            key.sort(kind="stable")  # entries come in sorted runs: a run merge
+        else:
+            order = np.argsort(key, kind="stable")
+            key, counts = key[order], counts[order]
+    np.not_equal(key[1:], key[:-1], out=flags)
+    starts = np.flatnonzero(np.concatenate(([True], flags)))
+    del flags
+    if counts is None:
+        out_counts = np.empty(len(starts), dtype=np.float64)
+        np.subtract(starts[1:], starts[:-1], out=out_counts[:-1])
+        out_counts[-1] = len(key) - starts[-1]
     else:
-        # a stable argsort (timsort) is fast here: each source sketch is already a sorted run
-        combined = (bucket << _CODE_BITS) + code + _BIAS
-        order = np.argsort(combined, kind="stable")
-        combined = combined[order]
-        starts = np.flatnonzero(np.concatenate(([True], combined[1:] != combined[:-1])))
-        merged = combined[starts]
-        counts = np.add.reduceat(weights[order], starts).astype(np.float64)
-    code = (merged & ((1 << _CODE_BITS) - 1)) - _BIAS
-    out_sign = np.sign(code)
-    offsets = np.searchsorted(merged >> _CODE_BITS, np.arange(len(targets) + 1)).astype(np.int32)
-    values = pa.StructArray.from_arrays(
-        [pa.array(out_sign.astype(np.int8)), pa.array((code - out_sign * _SIGN).astype(np.int32)),
-         pa.array(counts)], fields=list(SKETCH.value_type))
-    return pa.ListArray.from_arrays(pa.array(offsets), values, type=SKETCH)
+        out_counts = np.add.reduceat(counts, starts).astype(np.float64)
+    merged = key[starts]
+    del key, starts
+    offsets = np.zeros(n_rows + 1, dtype=np.int32)
+    np.cumsum(np.bincount(merged >> _BIN_BITS, minlength=n_rows), out=offsets[1:])
+    merged &= _BIN_MASK  # in place: the bins
+    merged -= _BIN_BIAS
+    out_bins = merged.astype(np.int32)
+    off = pa.array(offsets)
+    return (pa.ListArray.from_arrays(off, pa.array(out_bins), type=SKETCH_BINS),
+            pa.ListArray.from_arrays(off, pa.array(out_counts), type=SKETCH_COUNTS))

@@ -17,12 +17,12 @@ what they were built with until rebuilt (``watchlake rollup --full``).
 from __future__ import annotations
 
 import re
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
 from pipeline.config import Patterns
-from pipeline.rollup.schema import empty_sketches
+
+if TYPE_CHECKING:  # pyarrow is imported where it is used: settings validation needs only the patterns
+    import pyarrow as pa
 
 
 def _regex(patterns: tuple[str, ...]) -> str:
@@ -32,6 +32,7 @@ def _regex(patterns: tuple[str, ...]) -> str:
 
 def kept(namespaces: pa.Array | pa.ChunkedArray, patterns: Patterns) -> pa.Array | pa.ChunkedArray:
     """Per namespace, True when its series keep sketches (a null namespace keeps none)."""
+    import pyarrow.compute as pc
     if patterns is None:
         return pc.is_valid(namespaces)
     if not patterns:
@@ -41,7 +42,9 @@ def kept(namespaces: pa.Array | pa.ChunkedArray, patterns: Patterns) -> pa.Array
 
 def keeps(patterns: Patterns, namespace: str) -> bool:
     """True when series of ``namespace`` keep sketches (:func:`kept` for one name)."""
-    return bool(kept(pa.array([namespace], pa.string()), patterns)[0].as_py())
+    if patterns is None or not patterns:
+        return patterns is None
+    return re.fullmatch(_regex(patterns), namespace) is not None
 
 
 def sql_condition(patterns: Patterns, column: str = "namespace") -> str:
@@ -56,13 +59,19 @@ def sql_condition(patterns: Patterns, column: str = "namespace") -> str:
 def strip(rows: pa.Table, patterns: Patterns) -> pa.Table:
     """``rows`` (rollup schema) with empty sketches and ``sketch_count = 0`` wherever the
     namespace keeps none; the same table when every row keeps its sketch."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.rollup.schema import empty_sketches
     if patterns is None or rows.num_rows == 0:
         return rows
     keep = kept(rows.column("namespace"), patterns)
     if pc.all(keep).as_py():
         return rows
     keep = keep.combine_chunks() if isinstance(keep, pa.ChunkedArray) else keep
-    i_sk, i_n = rows.schema.get_field_index("sketch"), rows.schema.get_field_index("sketch_count")
-    sketch = pc.if_else(keep, rows.column(i_sk).combine_chunks(), empty_sketches(rows.num_rows))
-    count = pc.if_else(keep, rows.column(i_n).combine_chunks(), pa.scalar(0.0))
-    return rows.set_column(i_sk, rows.field(i_sk), sketch).set_column(i_n, rows.field(i_n), count)
+    empty = empty_sketches(rows.num_rows)
+    for name, none in (("sketch_bins", empty[0]), ("sketch_bin_counts", empty[1]),
+                       ("sketch_count", pa.scalar(0.0))):
+        i = rows.schema.get_field_index(name)
+        rows = rows.set_column(i, rows.field(i), pc.if_else(keep, rows.column(i).combine_chunks(), none))
+    return rows

@@ -35,7 +35,7 @@ from pipeline.config import DAY, parse_percentiles
 from pipeline.lake import layout
 from pipeline.rollup import percentiles
 from pipeline.rollup.engine import Engine, Task
-from pipeline.rollup.schema import ROLLUP, SORT_KEYS
+from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SORT_KEYS
 from pipeline.rollup.state import data_clock, fingerprint, listing, load_state, save_state
 from pipeline.rollup.tiers import JOBS, Job, partition_range, target_partition
 from pipeline.timeutil import ceil, floor
@@ -100,7 +100,7 @@ def _write(lake: Lake, task: Task, job: Job, rows: pa.Table, keep_before: dateti
         for rel in mine:
             tx.retire(rel)
         if rows.num_rows:
-            tx.add(task.values, rows, tag=job.tag, sort_by=sort_by)
+            tx.add(task.values, rows, tag=job.tag, sort_by=sort_by, row_group_size=ROW_GROUP_ROWS)
     return rows.num_rows
 
 

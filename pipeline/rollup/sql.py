@@ -1,11 +1,14 @@
 """The rollup queries in DuckDB SQL: raw datapoints → buckets, buckets → coarser buckets, and
 CloudTrail events → per-minute activity counts.
 
-Every query reads a list of Parquet files, keeps rows with ``lo <= timestamp < hi`` and returns
-rows in :data:`pipeline.rollup.schema.ROLLUP` column order; for merges of a finer tier the
-sketches are merged in numpy (:func:`merge_stats_query`, :func:`merge_rows_query`,
-:mod:`pipeline.rollup.merge`, put together by :func:`pipeline.rollup.engine.rollup_table`).
-Partials:
+Every query reads a list of Parquet files and keeps rows with ``lo <= timestamp < hi``. The
+metric queries group on integers only and return rows in any order: :func:`raw_query` (the
+partials and each bucket's listed bins, with :func:`weighted_query` for weighted samples),
+:func:`merge_query` (a finer tier's rows as stored) and :func:`ids_query` (one row per series);
+:mod:`pipeline.rollup.assemble` and :mod:`pipeline.rollup.merge` order them, attach the series
+identity and add up the sketches in numpy, and :func:`pipeline.rollup.engine.rollup_table` puts
+the :data:`pipeline.rollup.schema.ROLLUP` rows together. :func:`activity_query` returns finished
+rows. Partials:
 
 * ``sample_count``/``sum``/``min``/``max`` are SUM/SUM/MIN/MAX of the source partials, so a
   statistic set (Metric Streams, PutMetricData StatisticValues) merges exactly like single
@@ -21,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pipeline.rollup.percentiles import Patterns, sql_condition
-from pipeline.rollup.sketch import sql_key, sql_sign
+from pipeline.rollup.sketch import sql_bin
 from pipeline.timeutil import iso
 
 ACTIVITY_NAMESPACE = "CloudTrail/Activity"
@@ -46,38 +49,9 @@ src AS (
     SELECT {sid} AS sid, epoch_ms("timestamp") // {ms} AS b, sample_count, "sum", "min", "max", {extra}
     FROM read_parquet({files}, union_by_name = true)
     WHERE {where}
-),
-ids AS (
-    SELECT sid, namespace, metric_name, dimensions, unit,
-           row_number() OVER (ORDER BY namespace, metric_name, dimensions, unit) AS r
-    FROM (SELECT {sid} AS sid, any_value(namespace) AS namespace, any_value(metric_name) AS metric_name,
-                 any_value(dimensions) AS dimensions, any_value(unit) AS unit
-          FROM read_parquet({files}, union_by_name = true) WHERE {where} GROUP BY 1)
 )"""
-"""The source rows with integer series ids and bucket indexes, and the series identities (once
-per series, from a scan of the string columns only, with their rank in the output order), so
-that the bucket aggregates and the final sort work on integers only."""
-
-_OUT = """
-SELECT printf('%016x', st.sid) AS _wl_series_id, ids.namespace, ids.metric_name, ids.dimensions,
-       ids.unit, to_timestamp(st.b * {period}) AS "timestamp", CAST({period} AS INTEGER) AS period,
-       st.sample_count, st."sum", st."min", st."max", {sketch} AS sketch, st.sketch_count{extra}
-FROM st JOIN ids ON st.sid = ids.sid {join}
-ORDER BY ids.r, st.b
-"""
-
-_EMPTY_SKETCH = "CAST([] AS STRUCT(sign TINYINT, \"key\" INTEGER, \"count\" DOUBLE)[])"
-
-_SKETCH = """
-sk AS (
-    SELECT sid, b, list_sort(list({{'sign': sg, 'key': k, 'count': c}})) AS sk
-    FROM (SELECT sid, b, e.sign AS sg, e.key AS k, sum(e.count) AS c
-          FROM (SELECT sid, b, unnest(sk) AS e FROM {source}) GROUP BY ALL)
-    GROUP BY sid, b
-)"""
-"""Sketch entries with a repeated ``(sign, key)`` merged: unnested, counts of equal entries added,
-and listed again in ``(sign, key)`` order (``list_sort`` on the structs; cheaper than an ordered
-``list(… ORDER BY …)``)."""
+"""The source rows with integer series ids and bucket indexes: the aggregates group on integers
+only (:mod:`pipeline.rollup.assemble` attaches the identity strings and sorts)."""
 
 
 def _src(files: list[str], period: int, lo: datetime, hi: datetime, extra: str) -> str:
@@ -85,80 +59,78 @@ def _src(files: list[str], period: int, lo: datetime, hi: datetime, extra: str) 
                        where=_range('"timestamp"', lo, hi))
 
 
-def raw_query(files: list[str], period: int, lo: datetime, hi: datetime, percentiles: Patterns = None) -> str:
-    """Raw datapoints (table ``metrics``) → buckets of ``period`` seconds.
+def ids_query(files: list[str], lo: datetime, hi: datetime) -> str:
+    """One row per series in ``[lo, hi)``: ``sid`` (the id as an integer), the identity columns,
+    in output order (namespace, metric, dimensions, unit). Grouped on the id string first (a
+    dictionary-encoded column: a third of the cost of parsing every row's id)."""
+    return f"""
+SELECT {_SID} AS sid, printf('%016x', {_SID}) AS _wl_series_id, any_value(namespace) AS namespace,
+       any_value(metric_name) AS metric_name, any_value(dimensions) AS dimensions, any_value(unit) AS unit
+FROM (SELECT _wl_series_id, any_value(namespace) AS namespace, any_value(metric_name) AS metric_name,
+             any_value(dimensions) AS dimensions, any_value(unit) AS unit
+      FROM read_parquet({_files(files)}, union_by_name = true) WHERE {_range('"timestamp"', lo, hi)}
+      GROUP BY 1)
+GROUP BY 1 ORDER BY namespace, metric_name, dimensions, unit, sid"""
 
-    One hash aggregate per (series, bucket) computes the partials *and* the sorted list of
-    sketch entries (one per sketched value); only the buckets where two values share a
-    ``(sign, key)`` (``dup``) go through :data:`_SKETCH` to add their counts. Grouping every
-    (series, bucket, key) first would cost about twice as much, since at α = 1 % almost every
-    value has a key of its own. Only namespaces that ``percentiles`` names get sketch entries
+
+def _single(percentiles: Patterns) -> str:
+    """The bin of a source row whose samples enter the sketch as one value (CloudWatch's rule: a
+    datapoint or a statistic set of equal values, ``"min"``), else null."""
+    return (f'CASE WHEN "values" IS NULL AND sample_count > 0 AND "min" = "max" AND "sum" = "min" * sample_count '
+            f'AND {sql_condition(percentiles)} THEN {sql_bin(chr(34) + "min" + chr(34))} END')
+
+
+def raw_query(files: list[str], period: int, lo: datetime, hi: datetime, percentiles: Patterns = None) -> str:
+    """Raw datapoints (table ``metrics``) → one row per (``sid``, bucket index ``b``) of
+    ``period`` seconds: the partials, and the sketch's bins as lists, in any order.
+
+    One hash aggregate computes the partials and ``_ub``, the sorted bins of the sketched rows
+    with SampleCount 1 (single datapoints: the usual case, each a sample of count 1). ``_nw``
+    counts the bucket's other sketched rows (statistic sets of equal values, ``values`` lists),
+    whose samples :func:`weighted_query` gives separately when there are any: listing them here
+    costs a tenth of the aggregate even when there are none, and a ``UNION ALL`` of the list
+    samples into it a third. :func:`pipeline.rollup.merge.build_sketches` adds up equal bins.
+    Listing bins costs about a third of the bare aggregate; grouping by (series, bucket, bin) in
+    SQL would cost twice the whole aggregate, since at α = 1 % almost every value has a bin of
+    its own. Only namespaces that ``percentiles`` names get bins
     (:mod:`pipeline.rollup.percentiles`); with none, the query is the bare aggregate.
     """
+    stats = ('sid, b, sum(sample_count) AS sample_count, sum("sum") AS "sum", min("min") AS "min", '
+             'max("max") AS "max"')
     if percentiles == ():
         return f"""
-WITH {_src(files, period, lo, hi, '"values"')},
-st AS (
-    SELECT sid, b, sum(sample_count) AS sample_count, sum("sum") AS "sum",
-           min("min") AS "min", max("max") AS "max", CAST(0 AS DOUBLE) AS sketch_count
-    FROM src GROUP BY sid, b
-)
-{_OUT.format(period=period, sketch=_EMPTY_SKETCH, extra="", join="")}"""
+WITH {_src(files, period, lo, hi, '"values"')}
+SELECT {stats} FROM src GROUP BY sid, b"""
     keep = sql_condition(percentiles)
-    entry = f"{{'sign': {sql_sign('v')}, 'key': {sql_key('v')}, 'count': c}}"
     return f"""
-WITH {_src(files, period, lo, hi, f'"values", counts, {keep} AS keep')},
-pts AS (
-    SELECT sid, b, sample_count, "sum", "min", "max",
-           CASE WHEN keep AND "values" IS NULL AND sample_count > 0 AND "min" = "max"
-                     AND "sum" = "min" * sample_count THEN "min" END AS v,
-           sample_count AS c
-    FROM src
-    UNION ALL
-    SELECT sid, b, NULL, NULL, NULL, NULL, v, c FROM (
-        SELECT sid, b, unnest("values") AS v,
-               unnest(coalesce(counts, list_transform("values", lambda x: 1.0))) AS c
-        FROM src WHERE keep AND "values" IS NOT NULL
-    ) WHERE v IS NOT NULL AND c > 0
-),
-agg AS (
-    SELECT sid, b, sum(sample_count) AS sample_count, sum("sum") AS "sum",
-           min("min") AS "min", max("max") AS "max",
-           coalesce(list_sort(list({entry}) FILTER (WHERE v IS NOT NULL)), []) AS sk,
-           coalesce(sum(c) FILTER (WHERE v IS NOT NULL), 0.0) AS sketch_count
-    FROM pts GROUP BY sid, b
-),
-st AS (
-    SELECT *, coalesce(list_bool_or(list_transform(
-               list_zip(list_slice(sk, 1, len(sk) - 1), list_slice(sk, 2, len(sk))),
-               lambda p: p[1].key = p[2].key AND p[1].sign = p[2].sign)), false) AS dup
-    FROM agg
-),
-{_SKETCH.format(source="st WHERE dup")}
-{_OUT.format(period=period, sketch="CASE WHEN st.dup THEN sk.sk ELSE st.sk END", extra="",
-             join="LEFT JOIN sk ON st.dup AND st.sid = sk.sid AND st.b = sk.b")}"""
+WITH {_src(files, period, lo, hi, f'"values" IS NOT NULL AND {keep} AS lists, {_single(percentiles)} AS bn')}
+SELECT {stats},
+       list_sort(list(bn) FILTER (WHERE bn IS NOT NULL AND sample_count = 1)) AS _ub,
+       count(*) FILTER (WHERE lists OR (bn IS NOT NULL AND sample_count <> 1)) AS _nw
+FROM src GROUP BY sid, b"""
 
 
-def merge_stats_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
-    """Buckets of a finer tier → buckets of ``period`` seconds: every column but ``sketch``
-    (partials merged, never averaged), plus ``_rb``, the bucket's int64 key (series rank · 2³²
-    + bucket index), increasing in output order. :func:`merge_rows_query` gives the sketches to
-    merge into them (:func:`pipeline.rollup.merge.merge_sketches`)."""
+def weighted_query(files: list[str], period: int, lo: datetime, hi: datetime, percentiles: Patterns = None) -> str:
+    """The sketched samples :func:`raw_query` does not list: ``sid``, ``b``, bin ``bn`` and count
+    ``c`` of statistic sets of equal values with SampleCount ≠ 1 and of ``values``/``counts``
+    lists (count 1 where ``counts`` is null)."""
     return f"""
-WITH {_src(files, period, lo, hi, 'sketch_count')},
-st AS (
-    SELECT sid, b, sum(sample_count) AS sample_count, sum("sum") AS "sum",
-           min("min") AS "min", max("max") AS "max", sum(sketch_count) AS sketch_count
-    FROM src GROUP BY sid, b
-)
-{_OUT.format(period=period, sketch="NULL", extra=", (ids.r << 32) + st.b AS _rb", join="")}"""
+WITH {_src(files, period, lo, hi, f'"values", counts, {sql_condition(percentiles)} AS keep, '
+                                  f'{_single(percentiles)} AS bn')}
+SELECT sid, b, bn, sample_count AS c FROM src WHERE bn IS NOT NULL AND sample_count <> 1
+UNION ALL
+SELECT sid, b, {sql_bin('v')}, c FROM (
+    SELECT sid, b, unnest("values") AS v, unnest(coalesce(counts, list_transform("values", lambda x: 1.0))) AS c
+    FROM src WHERE keep AND "values" IS NOT NULL
+) WHERE v IS NOT NULL AND c > 0"""
 
 
-def merge_rows_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
-    """The source rows' sketches with the ``_rb`` key of the target bucket (any order)."""
+def merge_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
+    """The rows of a finer tier with ``sid`` and the index ``b`` of their ``period``-second
+    bucket, as stored (:func:`pipeline.rollup.assemble.merge_rows` merges them)."""
     return f"""
-WITH {_src(files, period, lo, hi, 'sketch')}
-SELECT (ids.r << 32) + src.b AS _rb, src.sketch FROM src JOIN ids ON src.sid = ids.sid"""
+WITH {_src(files, period, lo, hi, 'sketch_count, sketch_bins, sketch_bin_counts')}
+SELECT * FROM src"""
 
 
 def activity_query(files: list[str], lo: datetime, hi: datetime) -> str:
@@ -205,8 +177,7 @@ SELECT left(md5(concat_ws(chr(31), '{ACTIVITY_NAMESPACE}', metric_name, dimensio
        dimensions, 'Count' AS unit, b AS "timestamp", CAST(60 AS INTEGER) AS period,
        CAST(1 AS DOUBLE) AS sample_count, CAST(n AS DOUBLE) AS "sum",
        CAST(n AS DOUBLE) AS "min", CAST(n AS DOUBLE) AS "max",
-       [{{'sign': CAST(1 AS TINYINT), 'key': {sql_key('CAST(n AS DOUBLE)')}, 'count': CAST(1 AS DOUBLE)}}]
-           AS sketch,
+       [{sql_bin('CAST(n AS DOUBLE)')}] AS sketch_bins, [CAST(1 AS DOUBLE)] AS sketch_bin_counts,
        CAST(1 AS DOUBLE) AS sketch_count
 FROM counts
 ORDER BY namespace, metric_name, dimensions, unit, b"""

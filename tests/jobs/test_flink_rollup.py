@@ -60,7 +60,7 @@ def _events(shared_data):
 def _table(lake, t):
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
-    return con.execute(f"SELECT {COLS}, sketch FROM read_parquet(?) ORDER BY ALL",
+    return con.execute(f"SELECT {COLS}, list_zip(sketch_bins, sketch_bin_counts) FROM read_parquet(?) ORDER BY ALL",
                        [[lake.uri(f) for f in lake.table_files(t)]]).fetchall()
 
 

@@ -35,8 +35,8 @@ def write_rollups(lake: Lake, n: int = 1500, start: int = 0, spike_at: int | Non
             row = {"_wl_series_id": f"AWS/EC2|CPUUtilization|{inst}", "namespace": "AWS/EC2",
                    "metric_name": "CPUUtilization", "dimensions": f'{{"InstanceId":"{inst}"}}',
                    "unit": "Percent", "timestamp": ts, "period": 300, "sample_count": 5.0,
-                   "sum": vals[i] * 5, "min": vals[i] - 1, "max": vals[i] + 1, "sketch": [],
-                   "sketch_count": 0.0}
+                   "sum": vals[i] * 5, "min": vals[i] - 1, "max": vals[i] + 1, "sketch_bins": [],
+                   "sketch_bin_counts": [], "sketch_count": 0.0}
             for k, v in row.items():
                 cols[k].append(v)
     table = pa.Table.from_pydict(cols, schema=ROLLUP)

@@ -38,7 +38,7 @@ def test_type_spellings():
     a = create_statements("athena", "s3://b/l", tables=["cloudtrail", "metrics_1m"])
     assert "`eventTime` TIMESTAMP," in a and "`readOnly` BOOLEAN," in a
     assert "`userIdentity` STRUCT<type:STRING,principalId:STRING," in a
-    assert "`sketch` ARRAY<STRUCT<sign:TINYINT,key:INT,count:DOUBLE>>" in a
+    assert "`sketch_bins` ARRAY<INT>," in a and "`sketch_bin_counts` ARRAY<DOUBLE>," in a
     t = create_statements("trino", "s3://b/l", tables=["cloudtrail"])
     assert '"eventtime" TIMESTAMP(3),' in t and "partitioned_by = ARRAY['dt', 'hour']" in t
     assert '"useridentity" ROW("type" VARCHAR, "principalId" VARCHAR' in t

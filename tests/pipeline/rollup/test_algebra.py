@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.rollup.engine import rollup_table
+from pipeline.rollup.sketch import Sketch, bin_of
 from pipeline.schemas import METRICS
 from tests.pipeline.rollup.gen import T0, point
 
@@ -84,7 +85,7 @@ def test_tier_from_tier_equals_tier_from_raw_exactly(rows):
             for col in ("sample_count", "sum", "min", "max", "sketch_count", "namespace",
                         "metric_name", "dimensions", "unit", "period"):
                 assert a[k][col] == b[k][col], col
-            assert a[k]["sketch"] == b[k]["sketch"]
+            assert (a[k]["sketch_bins"], a[k]["sketch_bin_counts"]) == (b[k]["sketch_bins"], b[k]["sketch_bin_counts"])
 
 
 @settings(max_examples=10, deadline=None)
@@ -97,7 +98,7 @@ def test_arbitrary_floats_differ_only_by_rounding(rows):
             (b[k]["sample_count"], b[k]["min"], b[k]["max"])
         assert abs(a[k]["sum"] - b[k]["sum"]) <= 1e-12 * max(1.0, sum(
             abs(r["sum"]) for r in rows))
-        assert a[k]["sketch"] == b[k]["sketch"]
+        assert (a[k]["sketch_bins"], a[k]["sketch_bin_counts"]) == (b[k]["sketch_bins"], b[k]["sketch_bin_counts"])
 
 
 def test_hand_computed_bucket():
@@ -112,3 +113,33 @@ def test_hand_computed_bucket():
     assert r["sum"] == 10 + 20 + 30 + 10 + 17
     assert (r["min"], r["max"]) == (1.0, 30.0)
     assert r["sketch_count"] == 6.0        # the statistic set with min != max stays out
+    # 5 (twice), 7, 10, 20, 30: each its own bin (more than 2 % apart), in value order
+    assert r["sketch_bins"] == [bin_of(v) for v in (5.0, 7.0, 10.0, 20.0, 30.0)]
+    assert r["sketch_bin_counts"] == [2.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def _reference(rows: list[dict], period: int) -> dict:
+    """The sketch of every (series, bucket) built by the reference Sketch, one sample at a time,
+    under CloudWatch's rule (values lists; datapoints and statistic sets of equal values)."""
+    out: dict = {}
+    for r in rows:
+        b = int(r["timestamp"].timestamp()) // period * period
+        s = out.setdefault((r["_wl_series_id"], b), Sketch())
+        if r["values"] is not None:
+            for v, c in zip(r["values"], r["counts"] or [1.0] * len(r["values"]), strict=True):
+                s.add(v, c)
+        elif r["min"] == r["max"] and r["sum"] == r["min"] * r["sample_count"]:
+            s.add(r["min"], r["sample_count"])
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(raw_rows())
+def test_sketches_equal_the_reference_sketch_of_the_samples(rows):
+    m5_chain, m5_direct, h1_chain, _ = chain(rows)
+    for table, period in ((m5_chain, 300), (m5_direct, 300), (h1_chain, 3600)):
+        ref = _reference(rows, period)
+        for r in table.to_pylist():
+            s = ref[(r["_wl_series_id"], int(r["timestamp"].timestamp()))]
+            assert list(zip(r["sketch_bins"], r["sketch_bin_counts"], strict=True)) == s.entries()
+            assert r["sketch_count"] == s.count

@@ -1,5 +1,5 @@
-"""Sketch merging in numpy (pipeline.rollup.merge): hand-worked cases, edge cases, and agreement
-with the reference Sketch on random sketches."""
+"""Building and merging sketches in numpy (pipeline.rollup.merge): hand-worked cases, edge cases,
+and agreement with the reference Sketch on random sketches."""
 
 from __future__ import annotations
 
@@ -9,51 +9,58 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline.rollup.merge import build_sketches, merge_sketches
-from pipeline.rollup.schema import SKETCH
+from pipeline.rollup.merge import build_sketches, flat_entries
+from pipeline.rollup.schema import SKETCH_BINS, SKETCH_COUNTS
 from pipeline.rollup.sketch import Sketch
 
 
-def _e(sign: int, key: int, count: float) -> dict:
-    return {"sign": sign, "key": key, "count": count}
+def merge(n_targets: int, row_target: list[int], bins: pa.Array, counts: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Source row i's sketch into target row_target[i] (as assemble.merge_rows does)."""
+    rows, flat_bins, flat_counts = flat_entries(bins, counts)
+    return build_sketches(n_targets, np.array(row_target, np.int64)[rows], flat_bins, flat_counts)
 
 
-@pytest.mark.parametrize("dense_limit", [0, 1 << 24])  # sorting, dense table
-def test_counts_of_equal_buckets_add_and_entries_sort_by_sign_then_key(dense_limit):
-    rows = pa.array([[_e(-1, 3, 1.0), _e(0, 0, 2.0)], None,
-                     [_e(-1, 3, 0.5), _e(-1, -4, 1.0), _e(1, -37000, 1.0)], []], SKETCH)
-    out = merge_sketches(pa.array([7, 9, 11], pa.int64()), pa.array([9, 7, 9, 11], pa.int64()), rows,
-                         dense_limit=dense_limit)
-    assert out.type == SKETCH
-    # bucket 7 only has the null sketch, 11 only an empty one; 9 gets rows 0 and 2
-    assert out.to_pylist() == [
-        [],
-        [_e(-1, -4, 1.0), _e(-1, 3, 1.5), _e(0, 0, 2.0), _e(1, -37000, 1.0)],
-        [],
-    ]
+def _pairs(bins: pa.Array, counts: pa.Array) -> list[list[tuple[int, float]]]:
+    return [list(zip(b, c, strict=True)) for b, c in zip(bins.to_pylist(), counts.to_pylist(), strict=True)]
 
 
-def test_no_entries_at_all_gives_empty_double_counts():
-    out = build_sketches(pa.array([1, 5], pa.int64()), np.array([], np.int64), pa.array([], pa.int8()),
-                         pa.array([], pa.int32()), pa.array([], pa.float64()))
-    assert out.type == SKETCH and out.to_pylist() == [[], []]
-    assert merge_sketches(pa.array([], pa.int64()), pa.array([], pa.int64()),
-                          pa.array([], SKETCH)).to_pylist() == []
+def test_counts_of_equal_bins_add_and_bins_ascend():
+    bins = pa.array([[-3, 0], None, [-4, -3, 70000], []], SKETCH_BINS)
+    counts = pa.array([[1.0, 2.0], None, [1.0, 0.5, 1.0], []], SKETCH_COUNTS)
+    out = merge(3, [1, 0, 1, 2], bins, counts)
+    assert out[0].type == SKETCH_BINS and out[1].type == SKETCH_COUNTS
+    # target 0 only has the null sketch, 2 only an empty one; 1 gets rows 0 and 2
+    assert _pairs(*out) == [[], [(-4, 1.0), (-3, 1.5), (0, 2.0), (70000, 1.0)], []]
 
 
-@pytest.mark.parametrize("dense_limit", [0, 1 << 24])
-def test_agrees_with_the_reference_sketch_merge(dense_limit):
+@pytest.mark.parametrize("counts", [None, np.array([1.0, 1.0, 1.0, 1.0, 1.0])])
+def test_unit_counts_are_run_lengths_in_any_entry_order(counts):
+    # rows 0 and 2; bin 5 twice in row 2, given out of order
+    out = build_sketches(3, np.array([2, 0, 2, 2, 0]), np.array([5, -1, -7, 5, -1]), counts)
+    assert _pairs(*out) == [[(-1, 2.0)], [], [(-7, 1.0), (5, 2.0)]]
+
+
+def test_no_entries_at_all_gives_empty_lists():
+    out = build_sketches(2, np.array([], np.int64), np.array([], np.int64), np.array([], np.float64))
+    assert _pairs(*out) == [[], []]
+    assert _pairs(*merge(0, [], pa.array([], SKETCH_BINS), pa.array([], SKETCH_COUNTS))) == []
+
+
+def test_agrees_with_the_reference_sketch_merge():
     rnd = random.Random(7)
     buckets = [3, 10, 2**40 + 1]
     expected = {b: Sketch() for b in buckets}
-    keys, sketches = [], []
+    keys, bins, counts = [], [], []
     for _ in range(200):
         b = rnd.choice(buckets)
-        s = Sketch.from_values([rnd.choice([-1, 1, 0]) * rnd.lognormvariate(0, 3) for _ in range(rnd.randint(0, 6))])
+        values = [rnd.choice([-1, 1, 0]) * rnd.lognormvariate(0, 3) for _ in range(rnd.randint(0, 6))]
+        s = Sketch.from_values(values, [rnd.choice([1.0, 0.25, 3.0]) for _ in values])
         expected[b] = expected[b].merge(s)
         keys.append(b)
-        sketches.append([_e(*e) for e in s.entries()])
-    out = merge_sketches(pa.array(buckets, pa.int64()), pa.array(keys, pa.int64()), pa.array(sketches, SKETCH),
-                         dense_limit=dense_limit)
-    for b, got in zip(buckets, out.to_pylist(), strict=True):
-        assert [(e["sign"], e["key"], e["count"]) for e in got] == expected[b].entries()
+        bins.append([e[0] for e in s.entries()])
+        counts.append([e[1] for e in s.entries()])
+    out = merge(len(buckets), [buckets.index(k) for k in keys], pa.array(bins, SKETCH_BINS),
+                pa.array(counts, SKETCH_COUNTS))
+    for b, got in zip(buckets, _pairs(*out), strict=True):
+        assert [g[0] for g in got] == [e[0] for e in expected[b].entries()]
+        assert [g[1] for g in got] == pytest.approx([e[1] for e in expected[b].entries()], rel=1e-12)

@@ -1,0 +1,189 @@
+"""`metrics get` benchmark: one series over 15 days of 1-minute data, against bare DuckDB.
+
+    .venv/bin/python -m benchmarks.bench_metrics [--small] [--runs N]
+
+Data (generated under benchmarks/.data/, reused when present; the shapes of perf-baseline.md's
+15-day query lakes): 463 series (``--small``: 46) × 15 days at 1-minute spacing — 10M (1M)
+datapoints, a daily wave with log-normal noise and 0.1 % ×10 spikes — written by DuckDB as
+Hive-partitioned zstd Parquet in the lake layout (``raw/metrics/dt=/hour=``), then rolled up
+into the 1m/5m/1h tiers by the real job (``run_rollups``, DuckDB engine, default settings: a
+sketch for every series). The rollup time is printed once, when the lake is built.
+
+Measured in one run, on the same files:
+
+* ``get_metric_data`` in-process for ``p99`` and ``Average`` of one series over the last 15
+  days (the planner picks the 5m tier at a 15-minute period: 1,440 points): median and min of
+  ``--runs`` calls after one warm-up call, on one thread's reused connection as a dashboard
+  would; targets < 30 ms (p99) and < 20 ms (Average);
+* the bare DuckDB query a user would write for the same answer on the same tier files (for p99:
+  unnest the sketches, cumulative counts, pick the bucket; for Average: Σsum / Σcount) on a
+  reused connection, and the ratio;
+* ``watchlake metrics get`` as a whole command (a fresh process: imports, settings, planning,
+  query, printing), against a bare script (``python -c "import duckdb; …"`` running the same
+  bare query); target < 0.25 s, and the difference in start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from pipeline.config import load_settings
+from pipeline.lake import Lake
+from pipeline.query.metrics import canonical, get_metric_data
+from pipeline.query.planner import plan
+from pipeline.rollup.engine import DuckDBEngine
+from pipeline.rollup.runner import run_rollups
+from pipeline.rollup.sketch import sql_bin_value
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "benchmarks" / ".data"
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+DAYS = 15
+NAMESPACE, METRIC, DIMS = "Bench", "Latency3", {"Host": "h43"}
+
+
+def generate(root: Path, series: int) -> None:
+    """``series`` series × 15 days at 60 s spacing into ``root/raw/metrics`` (dt/hour partitions)."""
+    out = root / "raw" / "metrics"
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    con.execute("SELECT setseed(0.42)")
+    con.execute(f"""COPY (
+        WITH g AS (
+            SELECT 'Bench' AS namespace, 'Latency' || (s % 10) AS metric_name,
+                   '{{"Host":"h' || s || '"}}' AS dimensions, 'Milliseconds' AS unit,
+                   TIMESTAMPTZ '{T0.isoformat()}' + to_seconds(i * 60 + s % 60) AS ts, i, s
+            FROM range({series}) t(s), range({DAYS * 1440}) u(i)),
+        v AS (
+            SELECT *, round((100 + 10 * (s % 7)) * (1.5 + sin(2 * pi() * (i % 1440) / 1440.0))
+                      * exp(0.3 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))
+                      * CASE WHEN random() < 0.001 THEN 10 ELSE 1 END, 3) AS v
+            FROM g)
+        SELECT namespace, metric_name, dimensions, ts AS "timestamp", unit,
+               CAST(60 AS INTEGER) AS storage_resolution, 1.0 AS sample_count, v AS "sum", v AS "min",
+               v AS "max", CAST(NULL AS DOUBLE[]) AS "values", CAST(NULL AS DOUBLE[]) AS counts,
+               '111122223333' AS account_id, 'us-east-1' AS region, CAST(NULL AS VARCHAR) AS metric_stream_name,
+               left(md5(concat_ws(chr(31), namespace, metric_name, dimensions, unit)), 16) AS _wl_series_id,
+               'bench' AS _wl_origin, ts AS _wl_ingest_time,
+               strftime(ts, '%Y-%m-%d') AS dt, strftime(ts, '%H') AS hour
+        FROM v ORDER BY ts)
+        TO '{out}' (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (dt, hour))""")
+    con.close()
+
+
+def build(root: Path, series: int) -> None:
+    """The raw data and its tiers, built by the real rollup job (prints its time)."""
+    t0 = time.perf_counter()
+    generate(root, series)
+    t1 = time.perf_counter()
+    settings = load_settings(env={}, overrides={"lake.root": str(root)})
+    engine = DuckDBEngine()
+    report = run_rollups(Lake.from_settings(settings), settings, engine)
+    engine.close()
+    rows = ", ".join(f"{t} {n:,}" for t, n in report.rows_by_table().items())
+    print(f"built {series * DAYS * 1440:,} datapoints in {t1 - t0:.1f} s, rolled up in {report.seconds:.1f} s "
+          f"({rows} rows)")
+
+
+def bare_sql(stat: str) -> str:
+    """The bare DuckDB query for one series' statistic per period over the tier files (params:
+    files, start, end, period seconds)."""
+    where = (f"namespace = '{NAMESPACE}' AND metric_name = '{METRIC}' AND dimensions = '{canonical(DIMS)}' "
+             "AND \"timestamp\" >= $2::TIMESTAMPTZ AND \"timestamp\" < $3::TIMESTAMPTZ")
+    b = "time_bucket(to_seconds($4), \"timestamp\", $2::TIMESTAMPTZ)"
+    if stat == "Average":
+        return (f"SELECT {b} AS t, sum(\"sum\") / sum(sample_count) FROM read_parquet($1) WHERE {where} "
+                "GROUP BY t ORDER BY t")
+    q = float(stat[1:]) / 100
+    return f"""
+WITH r AS (SELECT {b} AS t, "min", "max", sketch_bins, sketch_bin_counts FROM read_parquet($1) WHERE {where}),
+e AS (SELECT t, bn, sum(c) AS c
+      FROM (SELECT t, unnest(sketch_bins) AS bn, unnest(sketch_bin_counts) AS c FROM r) GROUP BY ALL),
+cum AS (SELECT t, bn, sum(c) OVER (PARTITION BY t ORDER BY bn) AS cc, sum(c) OVER (PARTITION BY t) AS n FROM e),
+pick AS (SELECT t, arg_min({sql_bin_value('bn')}, cc) AS v FROM cum WHERE cc > floor({q} * (n - 1)) GROUP BY t)
+SELECT t, least(greatest(any_value(v), min(r."min")), max(r."max")) FROM pick JOIN r USING (t)
+GROUP BY t ORDER BY t"""
+
+
+def _median_ms(fn: object, runs: int) -> tuple[float, float]:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000, min(times) * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="46 series (1M datapoints) instead of 463 (10M)")
+    ap.add_argument("--runs", type=int, default=20)
+    args = ap.parse_args(argv)
+    series = 46 if args.small else 463
+    root = DATA / f"metrics-15d-{series}"
+    if not (root / "rollups").exists():
+        build(root, series)
+    settings = load_settings(env={}, overrides={"lake.root": str(root)})
+    lake = Lake.from_settings(settings)
+    end = T0 + timedelta(days=DAYS)
+    start = end - timedelta(days=DAYS)
+    p = plan(start, end, now=end)
+    files = [lake.uri(f) for f in lake.table_files(p.table)]
+    load = os.getloadavg()
+    print(f"== metrics get benchmark: {series * DAYS * 1440:,} datapoints, {series} series, 15 days at 1 min; "
+          f"one series over 15 days = {p.points:,} points at {p.period} s from {p.tier} ({len(files)} files); "
+          f"load average {load[0]:.2f}")
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    print(f"{'stat':<8} {'watchlake':>10} {'(min)':>8} {'bare DuckDB':>12} {'(min)':>8} {'ratio':>6}  target")
+    for stat, target in (("p99", 30), ("Average", 20)):
+        first = get_metric_data(lake, NAMESPACE, METRIC, DIMS, stat, start, end, now=end)
+        ours = _median_ms(lambda s=stat: get_metric_data(lake, NAMESPACE, METRIC, DIMS, s, start, end, now=end),
+                          args.runs)
+        sql = bare_sql(stat)
+        bare_rows = con.execute(sql, [files, start, end, p.period]).fetchall()
+        bare = _median_ms(lambda s=sql: con.execute(s, [files, start, end, p.period]).fetchall(), args.runs)
+        same = len(bare_rows) == len(first.values) and all(
+            abs(v - b[1]) <= 1e-9 * abs(b[1]) for v, b in zip(first.values, bare_rows))
+        print(f"{stat:<8} {ours[0]:>8.1f}ms {ours[1]:>6.1f}ms {bare[0]:>10.1f}ms {bare[1]:>6.1f}ms "
+              f"{ours[0] / bare[0]:>5.2f}x  < {target} ms; {len(first.values)} points, "
+              f"{'same values as bare' if same else 'VALUES DIFFER from bare'}")
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "WATCHLAKE__LAKE__ROOT": str(root)}
+    cmd = [sys.executable, "-m", "pipeline", "metrics", "get", "--namespace", NAMESPACE, "--metric", METRIC,
+           "--dim", "Host=h43", "--stat", "p99", "--start", start.isoformat(), "--end", end.isoformat(),
+           "--now", end.isoformat(), "--format", "csv"]
+    script = ("import sys, glob, duckdb; con = duckdb.connect(); con.execute(\"SET TimeZone='UTC'\"); "
+              f"rows = con.execute({bare_sql('p99')!r}, [sorted(glob.glob(sys.argv[1] + '/**/*.parquet', "
+              "recursive=True)), sys.argv[2], sys.argv[3], int(sys.argv[4])]).fetchall(); "
+              "print('\\n'.join(f'{t},{v!r}' for t, v in rows))")
+    bare_cmd = [sys.executable, "-c", script, str(root / "rollups" / p.table), start.isoformat(), end.isoformat(),
+                str(p.period)]
+    startup = [sys.executable, "-c", "import duckdb"]
+
+    def run(c: list[str]) -> None:
+        subprocess.run(c, env=env, check=True, stdout=subprocess.DEVNULL)
+
+    runs = max(5, args.runs // 2)
+    for c in (cmd, bare_cmd, startup):
+        run(c)  # warm the OS cache and .pyc files
+    c_ours, c_bare, c_imp = (_median_ms(lambda c=c: run(c), runs) for c in (cmd, bare_cmd, startup))
+    print(f"command  `watchlake metrics get --stat p99` {c_ours[0] / 1000:.3f} s (min {c_ours[1] / 1000:.3f}); "
+          f"bare script {c_bare[0] / 1000:.3f} s; ratio {c_ours[0] / c_bare[0]:.2f}x; target < 0.25 s")
+    print(f"start-up `python -c 'import duckdb'` {c_imp[0] / 1000:.3f} s; the command takes "
+          f"{(c_ours[0] - c_imp[0]) / 1000:.3f} s more (issue #21 target ≤ 0.15 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

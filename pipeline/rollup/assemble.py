@@ -1,0 +1,81 @@
+"""Putting rollup rows together in numpy/Arrow: output order, series identity, merged partials.
+
+The SQL of :mod:`pipeline.rollup.sql` groups on integers only (series id as a 64-bit integer,
+bucket index); sorting 1–2 M result rows with their sketch lists, and joining the identity
+strings to every row, cost DuckDB more than the aggregate itself. Here the series identities
+(one row per series, :func:`pipeline.rollup.sql.ids_query`) are ranked in output order
+(namespace, metric, dimensions, unit), every row gets the int64 key ``rank · 2³² + bucket``, one
+``argsort`` of those keys gives the output order, and the identity columns are ``take``\\ n from
+the small identity table. For the coarser tiers the source rows are read as they are and merged
+here as well: ``reduceat`` over runs of equal keys adds the partials (SampleCount and Sum add,
+Minimum/Maximum take the min/max — never an average of averages) and
+:func:`pipeline.rollup.merge.build_sketches` adds the sketches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.rollup.merge import build_sketches, flat_entries, to_numpy
+from pipeline.rollup.schema import ROLLUP, SERIES_ID
+
+_IDENTITY = [SERIES_ID, "namespace", "metric_name", "dimensions", "unit"]
+
+
+def _u64(a: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return to_numpy(a, np.uint64)
+
+
+def ranks(ids: pa.Table, sid: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Per row, the index in ``ids`` (sorted in output order) of its series id ``sid``."""
+    id_sid = _u64(ids["sid"])
+    by_sid = np.argsort(id_sid)
+    return np.asarray(by_sid[np.searchsorted(id_sid[by_sid], _u64(sid))], dtype=np.int64)
+
+
+def keys(rank: np.ndarray, bucket: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """The int64 row key ``rank · 2³² + bucket index`` (increasing in output order)."""
+    return (rank << 32) + to_numpy(bucket, np.int64)
+
+
+def table(ids: pa.Table, rank: np.ndarray, bucket: np.ndarray, period: int, columns: dict[str, pa.Array]
+          ) -> pa.Table:
+    """A table in :data:`~pipeline.rollup.schema.ROLLUP` schema: identity from ``ids`` at
+    ``rank``, bucket start ``bucket · period``, the other ``columns`` as given (same length)."""
+    out: dict[str, pa.Array | pa.ChunkedArray] = {c: ids[c].take(pa.array(rank)) for c in _IDENTITY}
+    out["timestamp"] = pa.array(bucket * (period * 1000), pa.int64()).cast(ROLLUP.field("timestamp").type)
+    out["period"] = pa.array(np.full(len(bucket), period, dtype=np.int32))
+    out.update(columns)
+    return pa.table([out[name] for name in ROLLUP.names], schema=ROLLUP)
+
+
+def merge_rows(ids: pa.Table, src: pa.Table, period: int) -> pa.Table:
+    """Rows of a finer tier (``sid``, bucket index ``b`` of ``period``, partials, sketch) merged
+    into buckets of ``period`` seconds, in output order."""
+    rank = ranks(ids, src["sid"])
+    key = keys(rank, src["b"])
+    order = np.argsort(key, kind="stable")  # source files are sorted by series: nearly in order
+    key = key[order]
+    if not len(key):
+        return ROLLUP.empty_table()
+    new = np.concatenate(([True], key[1:] != key[:-1]))
+    starts = np.flatnonzero(new)
+
+    def col(name: str) -> np.ndarray:
+        return to_numpy(src[name], np.float64)[order]
+
+    group = np.cumsum(new) - 1
+    sk_bins, sk_counts = src["sketch_bins"], src["sketch_bin_counts"]
+    if not bool(np.all(order[1:] > order[:-1])):  # else the rows are in order already
+        idx = pa.array(order)
+        sk_bins, sk_counts = sk_bins.take(idx), sk_counts.take(idx)
+    rows, bins, counts = flat_entries(sk_bins, sk_counts)
+    sk_bins, sk_counts = build_sketches(len(starts), group[rows], bins, counts)
+    columns = {"sample_count": pa.array(np.add.reduceat(col("sample_count"), starts)),
+               "sum": pa.array(np.add.reduceat(col("sum"), starts)),
+               "min": pa.array(np.fmin.reduceat(col("min"), starts)),
+               "max": pa.array(np.fmax.reduceat(col("max"), starts)),
+               "sketch_bins": sk_bins, "sketch_bin_counts": sk_counts,
+               "sketch_count": pa.array(np.add.reduceat(col("sketch_count"), starts))}
+    return table(ids, (key[starts] >> 32), key[starts] & 0xFFFFFFFF, period, columns)
