@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from pipeline.errors import InputError
 from pipeline.lake import layout
+from pipeline.query.duck import empty_select
 from pipeline.schemas import ALARM_STATE, DERIVED_SCHEMAS, RAW_SCHEMAS, REJECTED
 from pipeline.timeutil import shift
 
@@ -175,12 +176,12 @@ def build(con: duckdb.DuckDBPyConnection, lake: Lake,
 
 
 def _parquet_source(con: duckdb.DuckDBPyConnection, lake: Lake, spec: ViewSpec, files: list[str]) -> str:
-    import pyarrow.dataset as ds
-
     assert spec.table is not None
     prefix = layout.table(spec.table).prefix
     name = spec.name
     if files and lake.is_s3:
+        import pyarrow.dataset as ds  # only for S3: it pulls in pandas (0.3 s of start-up)
+
         dataset = ds.dataset([lake.path(f) for f in files], filesystem=lake.fs, format="parquet",
                              partitioning="hive", partition_base_dir=lake.path(prefix))
         con.register(f"__ds_{name}", dataset)
@@ -195,9 +196,7 @@ def _parquet_source(con: duckdb.DuckDBPyConnection, lake: Lake, spec: ViewSpec, 
     if all_files and not lake.is_s3:  # files exist, none in the window: same columns, no rows
         return (f"SELECT * FROM read_parquet('{_q(lake.uri(all_files[0]))}', hive_partitioning = true, "
                 "hive_types_autocast = false) WHERE false")
-    schema = _with_partitions(spec.table, declared_schema(spec.table) or pa.schema([]))
-    con.register(f"__empty_{name}", schema.empty_table())
-    return f'SELECT * FROM "__empty_{name}"'
+    return empty_select(_with_partitions(spec.table, declared_schema(spec.table) or pa.schema([])))
 
 
 def _jsonl_source(con: duckdb.DuckDBPyConnection, lake: Lake, spec: ViewSpec, files: list[str]) -> str:
@@ -219,7 +218,9 @@ def _jsonl_source(con: duckdb.DuckDBPyConnection, lake: Lake, spec: ViewSpec, fi
             raise InputError(f"unreadable rejected-records file: {exc}", path=lake.uri(f)) from None
         dt = layout.parse_partition_path("errors", f.rsplit("/", 1)[0]).get("dt", "")
         tables.append(t.select(schema.names).append_column("dt", pa.array([dt] * t.num_rows, pa.string())))
-    table = pa.concat_tables(tables) if tables else schema.append(pa.field("dt", pa.string())).empty_table()
+    if not tables:
+        return empty_select(schema.append(pa.field("dt", pa.string())))
+    table = pa.concat_tables(tables)
     con.register(f"__tbl_{spec.name}", table)
     return f'SELECT * FROM "__tbl_{spec.name}"'
 
@@ -242,7 +243,7 @@ def _alarm_state(con: duckdb.DuckDBPyConnection, lake: Lake) -> str:
         table = pa.table({k: pa.array(v) if len({type(x) for x in v if x is not None}) <= 1
                           else pa.array([None if x is None else str(x) for x in v]) for k, v in cols.items()})
     else:
-        table = FALLBACK_SCHEMAS["alarm_state"].empty_table()
+        return empty_select(FALLBACK_SCHEMAS["alarm_state"])
     con.register("__tbl_alarm_state", table)
     return 'SELECT * FROM "__tbl_alarm_state"'
 
