@@ -77,6 +77,7 @@ def _metrics_hour(n_series: int, start: datetime):
     import pyarrow as pa
 
     from pipeline.schemas import METRICS
+    from pipeline.sources.cloudwatch import series_id
 
     minutes = np.arange(60)
     n = n_series * 60
@@ -91,7 +92,8 @@ def _metrics_hour(n_series: int, start: datetime):
                 unit=pa.array(["Percent"] * n), storage_resolution=pa.array([60] * n, pa.int32()),
                 sample_count=pa.array(np.ones(n)), sum=pa.array(v), min=pa.array(v), max=pa.array(v),
                 account_id=pa.array(["111122223333"] * n), region=pa.array(["us-east-1"] * n),
-                _wl_series_id=pa.array([f"s{i:06d}" for i in range(n_series)]).take(pa.array(sid)),
+                _wl_series_id=pa.array([series_id("AWS/EC2", "CPUUtilization", {"InstanceId": f"i-{i:06d}"}, "Percent")
+                                        for i in range(n_series)]).take(pa.array(sid)),
                 _wl_origin=pa.array(["bench"] * n),
                 _wl_ingest_time=pa.array(ts, pa.timestamp("ms", tz="UTC")))
     return pa.table(cols, schema=METRICS)

@@ -112,6 +112,11 @@ def _db(root: str, ver: str) -> LakeDB:
     return LakeDB(_lake(root))
 
 
+def lake() -> Lake:
+    """The lake the dashboard shows (one shared handle)."""
+    return _lake(lake_root())
+
+
 def db() -> LakeDB:
     """The shared DuckDB session for the current lake version."""
     return _db(lake_root(), version())
@@ -353,29 +358,6 @@ def finding_suppressions() -> Any:
     return run("tr.suppressions")
 
 
-def set_triage(finding_ids: list[str], state: str, who: str, note: str = "") -> int:
-    """Record a triage decision in the lake and make the next run see it at once."""
-    from pipeline.detections.triage import set_state
-
-    n = set_state(_lake(lake_root()), finding_ids, state, who, note)
-    invalidate_listing()
-    return n
-
-
-def add_suppression(rule_id: str, reason: str, who: str, principal: str | None, source_ip: str | None) -> None:
-    from pipeline.detections.triage import suppress
-
-    suppress(_lake(lake_root()), rule_id, reason, who, principal=principal, source_ip=source_ip)
-    invalidate_listing()
-
-
-def remove_suppression(suppression_id: str, who: str) -> None:
-    from pipeline.detections.triage import unsuppress
-
-    unsuppress(_lake(lake_root()), suppression_id, who)
-    invalidate_listing()
-
-
 def anomalies(start: datetime, end: datetime) -> Any:
     return run("de.anomalies", start, end)
 
@@ -436,32 +418,6 @@ def metric_alarm_names() -> list[str]:
 
 def what_changed(alarm: str, hours: int) -> dict[str, Any]:
     return run("inv.changes", alarm, hours)
-
-
-def to_csv(table: Any) -> bytes:
-    """A pyarrow table as CSV bytes (for download buttons)."""
-    import io
-
-    import pyarrow.csv as pcsv
-
-    buf = io.BytesIO()
-    pcsv.write_csv(_plain(table), buf)
-    return buf.getvalue()
-
-
-def _plain(table: Any) -> Any:
-    """Nested/list columns as JSON text, so every column can be written as CSV."""
-    import json
-
-    import pyarrow as pa
-
-    cols = []
-    for col in table.columns:
-        if pa.types.is_nested(col.type) or pa.types.is_binary(col.type):
-            col = pa.array([None if v is None else json.dumps(v, default=str) for v in col.to_pylist()],
-                           pa.string())
-        cols.append(col)
-    return pa.table(dict(zip(table.column_names, cols)))
 
 
 def invalidate_listing() -> None:

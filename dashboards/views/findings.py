@@ -11,8 +11,8 @@ from datetime import timedelta
 import plotly.express as px
 import streamlit as st
 
+from dashboards import actions, data
 from dashboards import components as ui
-from dashboards import data
 from pipeline.errors import PipelineError
 
 URL_KEYS = {"fi_levels": list, "fi_rules_pick": list, "fi_states": list, "fi_pick": str}
@@ -101,7 +101,7 @@ with st.form("fi_triage"):
     note = st.text_input("Note", key="fi_note")
     if st.form_submit_button("Record decision"):
         try:
-            data.set_triage(pick, new_state, who, note)
+            actions.set_triage(pick, new_state, who, note)
             st.rerun()
         except PipelineError as exc:
             ui.notice("error", str(exc))
@@ -115,7 +115,7 @@ with st.expander("Suppress a known-benign pattern"):
         reason = st.text_input(f"Why is “{f['title']}” benign here?", key="fi_s_reason")
         if st.form_submit_button("Suppress"):
             try:
-                data.add_suppression(f["rule_id"], reason, s_who, s_principal or None, s_ip or None)
+                actions.add_suppression(f["rule_id"], reason, s_who, s_principal or None, s_ip or None)
                 st.rerun()
             except PipelineError as exc:
                 ui.notice("error", str(exc))
@@ -129,7 +129,7 @@ with st.expander("Suppress a known-benign pattern"):
         r_who = r2.text_input("Who", key="fi_u_who")
         if r3.button("Lift suppression", key="fi_unsuppress_go"):
             try:
-                data.remove_suppression(sid, r_who)
+                actions.remove_suppression(sid, r_who)
                 st.rerun()
             except PipelineError as exc:
                 ui.notice("error", str(exc))

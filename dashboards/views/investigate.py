@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboards import actions, data
 from dashboards import components as ui
-from dashboards import data
 from pipeline.errors import PipelineError
 
 st.title("Investigate")
@@ -23,7 +23,7 @@ def show_result(res: dict, key: str) -> None:
     st.caption(f"{ui.count(table.num_rows)} rows in {res['seconds']:.2f} s"
                + (" (truncated)" if res["truncated"] else ""))
     ui.table(table)
-    st.download_button("Download CSV", data.to_csv(table), file_name=f"{key}.csv", mime="text/csv",
+    st.download_button("Download CSV", actions.to_csv(table), file_name=f"{key}.csv", mime="text/csv",
                        key=f"{key}_csv")
 
 
