@@ -67,10 +67,16 @@ window = g2.selectbox("Window", list(data.GROUP_WINDOWS), index=1, key="fi_windo
 if group:
     st.caption("Repeats of a rule by one principal in one window, most findings first")
     ui.table(data.group_findings(found, data.GROUP_WINDOWS[window]))
-st.caption(f"{ui.count(found.height)} findings, most severe first")
-ui.table(found.select("time", "level", "title", "mitre", "principal", "source_ip", "event_count", "state",
-                      "triaged_by", "triaged_at", "note", "suppressed", "rule_id", "finding_id"),
-         column_config={"principal": st.column_config.TextColumn(width="medium")})
+st.caption(f"{ui.count(found.height)} findings, most severe first — click a row to open it")
+picked = ui.table(found.select("time", "level", "title", "mitre", "principal", "source_ip", "event_count", "state",
+                               "triaged_by", "triaged_at", "note", "suppressed", "rule_id", "finding_id"),
+                  column_config={"principal": st.column_config.TextColumn(width="medium"),
+                                 "time": st.column_config.DatetimeColumn("time (UTC)")},
+                  key="fi_rows", on_select="rerun", selection_mode="single-row")
+rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
+ids = found["finding_id"].to_list()
+if rows and rows[0] < len(ids) and st.session_state.get("_fi_row") != ids[rows[0]]:
+    st.session_state["_fi_row"] = st.session_state["fi_pick"] = ids[rows[0]]
 
 if found.height == 0:
     ui.notice("info", "No finding matches these filters.")
