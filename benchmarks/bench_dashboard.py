@@ -165,7 +165,9 @@ def _cases(db, bare, glob: str, start: datetime, end: datetime) -> list:
                               [start, end]).fetchall()),
         ("cloudtrail.top", lambda: qct.top(db, flt), None),
         ("cloudtrail.search", lambda: qct.summary(db, replace(flt, search="user042")),
-         lambda: bare.execute(f"SELECT count(*) FROM {glob} WHERE eventTime >= ? AND eventTime < ? AND "
+         lambda: bare.execute(f"SELECT count(*), count(errorCode), count(DISTINCT userIdentity.arn), "
+                              "count(DISTINCT eventSource || eventName), count(DISTINCT sourceIPAddress) "
+                              f"FROM {glob} WHERE eventTime >= ? AND eventTime < ? AND "
                               f"(eventID = 'user042' OR concat_ws(' ', {qct.SEARCHED}) ILIKE '%user042%')",
                               [start, end]).fetchall()),
         ("cloudtrail.events", lambda: qct.events(db, flt),
