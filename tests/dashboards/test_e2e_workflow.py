@@ -103,3 +103,28 @@ def test_finding_to_events_to_json_to_pivot(page, console_errors, fixture_lake, 
     expect(page.get_by_role("tabpanel").get_by_test_id("stDataFrame")).to_be_visible()
     page.screenshot(path=str(artifacts / "workflow-5-finding-pivot.png"), full_page=True)
     assert console_errors == []
+
+
+def test_clicking_an_event_row_opens_its_json(page, console_errors, fixture_lake, artifacts):
+    page.goto("/")
+    wait_for_app(page)
+    open_page(page, "CloudTrail")
+    all_data(page)
+    page.get_by_test_id("stTextInput").filter(has_text="Search").locator("input").fill("ModifyInstanceAttribute")
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    expect(metric(page, "Events")).to_have_text("2")
+    newest_first = ["chg-1", "chg-0"]
+    code = page.get_by_test_id("stCode").first
+    expect(code).to_contain_text('"eventID": "chg-1"')                    # the newest, before any click
+    grid = page.get_by_test_id("stDataFrame").last
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box is not None
+    row_h = 35                                                             # header and rows (default density)
+    page.mouse.click(box["x"] + 15, box["y"] + row_h + row_h * 1.5)        # the second row's selection cell
+    wait_for_app(page)
+    expect(code).to_contain_text(f'"eventID": "{newest_first[1]}"')
+    assert "ct_event=chg-0" in page.url and "ct_q=ModifyInstanceAttribute" in page.url
+    page.screenshot(path=str(artifacts / "workflow-6-cloudtrail-row-click.png"), full_page=True)
+    assert console_errors == []
