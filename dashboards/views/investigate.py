@@ -10,6 +10,7 @@ from pipeline.errors import PipelineError
 
 st.title("Investigate")
 start, end = ui.time_range()
+ui.from_url({"inv_name": str})
 RANGE = {"start": f"{start:%Y-%m-%dT%H:%M:%SZ}", "end": f"{end:%Y-%m-%dT%H:%M:%SZ}"}
 
 
@@ -35,9 +36,12 @@ with saved:
     except PipelineError as exc:  # a malformed file in the user's folder: say which, run nothing
         ui.notice("error", str(exc))
         invs = {}
+    if st.session_state.get("inv_name") not in invs:
+        st.session_state.pop("inv_name", None)
     name = st.selectbox("Investigation", list(invs), key="inv_name",
                         format_func=lambda n: f"{n} ({'yours, ' if invs[n]['user'] else ''}"
                                               f"{'Logs Insights' if invs[n]['kind'] == 'insights' else 'SQL'})")
+    ui.to_url(["inv_name"])
     if name:
         inv = invs[name]
         st.caption(ui.md_escape(inv["description"]))
