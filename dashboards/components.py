@@ -102,7 +102,10 @@ def _range_to_url(choice: str, start: datetime, end: datetime) -> None:
 
 
 def range_link(start: datetime, end: datetime) -> dict[str, str]:
-    """Query parameters that open a page on the custom range ``[start, end)``."""
+    """Query parameters that open a page on the custom range ``[start, end)``, widened to whole
+    minutes (the picker's resolution) so it still holds every instant of the original."""
+    if end.second or end.microsecond:
+        end = end.replace(second=0, microsecond=0) + timedelta(minutes=1)
     return {"range": timerange.CUSTOM, "from": f"{start:%Y-%m-%dT%H:%MZ}", "to": f"{end:%Y-%m-%dT%H:%MZ}"}
 
 

@@ -150,6 +150,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "de.anomaly_summary": q_de.anomaly_summary,
     "de.anomaly_series": q_de.anomaly_series,
     "de.insights": q_de.insights,
+    "de.anomaly_meta": q_de.anomaly_meta,
     "tr.triaged": q_tr.triaged,
     "tr.suppressions": q_tr.suppressions,
     "inv.sql": q_inv.run_sql,
@@ -368,6 +369,10 @@ def anomaly_summary(start: datetime, end: datetime) -> Any:
 
 def anomaly_series(series_id: str, start: datetime, end: datetime) -> Any:
     return run("de.anomaly_series", series_id, start, end)
+
+
+def anomaly_meta(series_id: str) -> dict[str, Any] | None:
+    return run("de.anomaly_meta", series_id)
 
 
 def insights(start: datetime, end: datetime) -> Any:

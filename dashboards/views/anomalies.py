@@ -42,6 +42,12 @@ else:
     fig.update_layout(title=ui.esc(sid))
     ui.utc_axis(fig, start, end)
     ui.chart(fig, key="an_chart")
+    meta = data.anomaly_meta(sid)
+    if meta:
+        st.page_link("views/metrics.py", label="Open this series in Metrics", query_params={
+            "mx_ns": meta["namespace"], "mx_metric": meta["metric_name"],
+            "mx_dims": [f"{meta['dimensions']}\t{meta['unit']}"], "mx_stats": [meta["stat"]],
+            "mx_period": str(meta["period"]), **ui.range_link(start, end)})
     st.markdown("**Most anomalous points**")
     ui.table(data.anomalies(start, end))
 

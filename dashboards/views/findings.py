@@ -156,6 +156,10 @@ p1, p2 = st.tabs([f"Same principal ({f['principal'] or '—'})", f"Same source I
 with p1:
     if f["principal"]:
         ui.table(data.ct_events(data.CtFilter(*around, principal=(f["principal"],))).drop("dt"))
+        st.page_link("views/cloudtrail.py", label="Open in CloudTrail",
+                     query_params={**ui.range_link(*around), "ct_principal": [f["principal"]]})
 with p2:
     if f["source_ip"]:
         ui.table(data.ct_events(data.CtFilter(*around, sourceIPAddress=(f["source_ip"],))).drop("dt"))
+        st.page_link("views/cloudtrail.py", label="Open in CloudTrail ",
+                     query_params={**ui.range_link(*around), "ct_sourceIPAddress": [f["source_ip"]]})

@@ -160,3 +160,24 @@ def test_events_raw_json_and_pivot_around_a_finding(fat, sigma_lake, shared_data
     tab_principal, tab_ip = fat.tabs[0], fat.tabs[1]
     assert sorted(tab_principal.dataframe[0].value["eventID"]) == by_principal and by_principal
     assert sorted(tab_ip.dataframe[0].value["eventID"]) == by_ip and by_ip
+
+
+def test_the_pivot_link_opens_cloudtrail_on_that_principal(fat, sigma_lake):
+    from urllib.parse import parse_qs
+
+    from streamlit.testing.v1 import AppTest
+
+    _, found, _ = sigma_lake
+    row = found.sort("event_count", "finding_id", descending=True).row(0, named=True)
+    fat.selectbox(key="fi_pick").set_value(row["finding_id"]).run()
+    link = next(e.proto for e in fat.get("page_link") if e.proto.label == "Open in CloudTrail")
+    query = parse_qs(link.query_string)
+    assert query["ct_principal"] == [row["principal"]] and query["range"] == ["Custom (UTC)"]
+    fresh = AppTest.from_file(str(APP), default_timeout=60)
+    for k, v in query.items():
+        fresh.query_params[k] = v
+    fresh.switch_page("views/cloudtrail.py").run()
+    assert not fresh.exception
+    assert fresh.multiselect(key="ct_principal").value == [row["principal"]]
+    pivot = fat.tabs[0].dataframe[0].value             # the same-principal tab, ±1 h
+    assert {m.label: m.value for m in fresh.metric}["Events"] == f"{len(pivot):,}"
