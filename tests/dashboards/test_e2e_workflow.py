@@ -128,3 +128,27 @@ def test_clicking_an_event_row_opens_its_json(page, console_errors, fixture_lake
     assert "ct_event=chg-0" in page.url and "ct_q=ModifyInstanceAttribute" in page.url
     page.screenshot(path=str(artifacts / "workflow-6-cloudtrail-row-click.png"), full_page=True)
     assert console_errors == []
+
+
+def test_clicking_a_state_change_opens_its_drill_down(page, console_errors, fixture_lake, artifacts):
+    hist = pl.read_parquet(f"{fixture_lake.lake.root}/alarms/history/**/*.parquet")
+    changes = hist.filter(pl.col("history_item_type") == "StateUpdate").sort(["timestamp", "alarm_name"],
+                                                                            descending=[True, False])
+    second = changes.row(1, named=True)                    # the table is newest first, by alarm name
+    page.goto("/")
+    wait_for_app(page)
+    open_page(page, "Alarms")
+    all_data(page)
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 35 * 1.5)
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name=f"Around a transition of {second['alarm_name']}")).to_be_visible()
+    stamp = f"{second['timestamp']:%Y-%m-%dT%H:%M:%SZ}"
+    expect(page.get_by_test_id("stSelectbox").filter(has_text="Transition").get_by_role("combobox")) \
+        .to_have_value(stamp)
+    assert f"al_transition={stamp.replace(':', '%3A')}" in page.url or f"al_transition={stamp}" in page.url
+    page.screenshot(path=str(artifacts / "workflow-7-alarm-row-click.png"), full_page=True)
+    assert console_errors == []
