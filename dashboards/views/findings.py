@@ -57,6 +57,7 @@ if found.height:
     fig = px.scatter(tl, x="time", y="title", color="level", color_discrete_map=ui.LEVEL_HEX,
                      size="event_count", size_max=14, hover_data=["principal", "source_ip", "state"],
                      title="Timeline (first event of each finding)")
+    fig.update_traces(marker_sizemin=6)
     fig.update_yaxes(title=None)
     ui.chart(ui.utc_axis(fig, start, end), key="fi_timeline")
 
