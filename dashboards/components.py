@@ -102,7 +102,10 @@ def _range_to_url(choice: str, start: datetime, end: datetime) -> None:
 
 
 def range_link(start: datetime, end: datetime) -> dict[str, str]:
-    """Query parameters that open a page on the custom range ``[start, end)``."""
+    """Query parameters that open a page on the custom range ``[start, end)``, widened to whole
+    minutes (the picker's resolution) so it still holds every instant of the original."""
+    if end.second or end.microsecond:
+        end = end.replace(second=0, microsecond=0) + timedelta(minutes=1)
     return {"range": timerange.CUSTOM, "from": f"{start:%Y-%m-%dT%H:%MZ}", "to": f"{end:%Y-%m-%dT%H:%MZ}"}
 
 
@@ -233,9 +236,10 @@ def empty_in_range(what: str, table: str, key: str, hint: str = "") -> None:
 
 def from_url(keys: dict[str, Any]) -> None:
     """Seed widget state from the page URL (``st.query_params``) whenever the URL carries a value
-    this session did not write itself — a pasted link or a cross-page link — so a link
-    reproduces the view. ``keys`` maps widget key → ``list`` (multi-value) or a converter from
-    the URL text (``str``, ``int`` …); a value the converter refuses is ignored."""
+    this session did not write itself — a pasted link or a cross-page link — or the widget has no
+    state (back on a page after visiting another), so a link reproduces the view. ``keys`` maps
+    widget key → ``list`` (multi-value) or a converter from the URL text (``str``, ``int`` …); a
+    value the converter refuses is ignored."""
     last = st.session_state.setdefault("_wl_url", {})
     for key, kind in keys.items():
         if key not in st.query_params:
@@ -244,7 +248,7 @@ def from_url(keys: dict[str, Any]) -> None:
             value = st.query_params.get_all(key) if kind is list else kind(st.query_params[key])
         except (TypeError, ValueError):
             continue
-        if last.get(key) != value:
+        if last.get(key) != value or key not in st.session_state:  # a new URL, or back on this page
             st.session_state[key] = value
             last[key] = value
 

@@ -113,6 +113,11 @@ def _db(root: str, ver: str) -> LakeDB:
     return LakeDB(_lake(root))
 
 
+def lake() -> Lake:
+    """The lake the dashboard shows (one shared handle)."""
+    return _lake(lake_root())
+
+
 def db() -> LakeDB:
     """The shared DuckDB session for the current lake version."""
     return _db(lake_root(), version())
@@ -147,6 +152,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "de.anomaly_summary": q_de.anomaly_summary,
     "de.anomaly_series": q_de.anomaly_series,
     "de.insights": q_de.insights,
+    "de.anomaly_meta": q_de.anomaly_meta,
     "tr.triaged": q_tr.triaged,
     "tr.suppressions": q_tr.suppressions,
     "inv.sql": q_inv.run_sql,
@@ -365,29 +371,6 @@ def finding_suppressions() -> Any:
     return run("tr.suppressions")
 
 
-def set_triage(finding_ids: list[str], state: str, who: str, note: str = "") -> int:
-    """Record a triage decision in the lake and make the next run see it at once."""
-    from pipeline.detections.triage import set_state
-
-    n = set_state(_lake(lake_root()), finding_ids, state, who, note)
-    invalidate_listing()
-    return n
-
-
-def add_suppression(rule_id: str, reason: str, who: str, principal: str | None, source_ip: str | None) -> None:
-    from pipeline.detections.triage import suppress
-
-    suppress(_lake(lake_root()), rule_id, reason, who, principal=principal, source_ip=source_ip)
-    invalidate_listing()
-
-
-def remove_suppression(suppression_id: str, who: str) -> None:
-    from pipeline.detections.triage import unsuppress
-
-    unsuppress(_lake(lake_root()), suppression_id, who)
-    invalidate_listing()
-
-
 def anomalies(start: datetime, end: datetime) -> Any:
     return run("de.anomalies", start, end)
 
@@ -398,6 +381,10 @@ def anomaly_summary(start: datetime, end: datetime) -> Any:
 
 def anomaly_series(series_id: str, start: datetime, end: datetime) -> Any:
     return run("de.anomaly_series", series_id, start, end)
+
+
+def anomaly_meta(series_id: str) -> dict[str, Any] | None:
+    return run("de.anomaly_meta", series_id)
 
 
 def insights(start: datetime, end: datetime) -> Any:
@@ -451,32 +438,6 @@ def metric_alarm_names() -> list[str]:
 
 def what_changed(alarm: str, hours: int) -> dict[str, Any]:
     return run("inv.changes", alarm, hours)
-
-
-def to_csv(table: Any) -> bytes:
-    """A pyarrow table as CSV bytes (for download buttons)."""
-    import io
-
-    import pyarrow.csv as pcsv
-
-    buf = io.BytesIO()
-    pcsv.write_csv(_plain(table), buf)
-    return buf.getvalue()
-
-
-def _plain(table: Any) -> Any:
-    """Nested/list columns as JSON text, so every column can be written as CSV."""
-    import json
-
-    import pyarrow as pa
-
-    cols = []
-    for col in table.columns:
-        if pa.types.is_nested(col.type) or pa.types.is_binary(col.type):
-            col = pa.array([None if v is None else json.dumps(v, default=str) for v in col.to_pylist()],
-                           pa.string())
-        cols.append(col)
-    return pa.table(dict(zip(table.column_names, cols)))
 
 
 def invalidate_listing() -> None:

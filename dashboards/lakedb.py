@@ -40,6 +40,11 @@ TIME_COLUMNS: dict[str, str] = {
 }
 """The event-time column of each time-partitioned table (what the time-range picker filters on)."""
 
+EXTENT_FILTERS: dict[str, str] = {"alarm_history": "history_item_type = 'StateUpdate'"}
+"""Rows that say where a table's data is: the Alarms page shows state changes, so an alarm
+definition put today (a ``ConfigurationUpdate`` row stamped with the wall clock) must not move
+its range away from the transitions."""
+
 VIEW_TABLES: dict[str, str] = {"metrics_raw": "metrics", "rejected": "errors"}
 """Catalogue views whose lake table has another name."""
 
@@ -149,6 +154,8 @@ class LakeDB:
         by_key: dict[tuple[str, ...], list[str]] = {}
         for p in files:
             by_key.setdefault(_partition_key(p), []).append(self.lake.uri(p))
+        if table in EXTENT_FILTERS:
+            return self._filtered_extent(table, col, by_key)
         keys = sorted(k for k in by_key if k)
         if not keys:
             lo, hi = self.rows(f'SELECT min("{col}"), max("{col}") FROM read_parquet(?)',
@@ -163,6 +170,25 @@ class LakeDB:
         latest = hi if trusted == keys[-1] else self.rows(f'SELECT max("{col}") FROM read_parquet(?)',
                                                           [by_key[keys[-1]]])[0][0]
         return Extent(lo, hi, latest)
+
+    def _filtered_extent(self, table: str, col: str, by_key: dict[tuple[str, ...], list[str]]) -> Extent:
+        """:meth:`extent` over the rows of a small table that :data:`EXTENT_FILTERS` keeps."""
+        from dashboards.timerange import partition_start, trusted_newest
+
+        uris = [u for us in by_key.values() for u in us]
+        stats = {f: (n, lo, hi) for f, n, lo, hi in self.rows(
+            f'SELECT filename, count(*), min("{col}"), max("{col}") FROM read_parquet(?, filename = true) '
+            f"WHERE {EXTENT_FILTERS[table]} GROUP BY filename", [uris])}
+        parts = []
+        for key in sorted(k for k in by_key if k):
+            found = [stats[u] for u in by_key[key] if u in stats]
+            if found:
+                parts.append((key, sum(n for n, _, _ in found), min(lo for _, lo, _ in found),
+                              max(hi for _, _, hi in found)))
+        if not parts:
+            return Extent(None, None, None)
+        trusted = trusted_newest([(partition_start(k), n) for k, n, _, _ in parts])
+        return Extent(parts[0][2], parts[trusted][3], parts[-1][3])
 
     def time_extent(self, table: str) -> tuple[datetime | None, datetime | None]:
         """Oldest and newest event time of a raw table, reading only its first and last

@@ -107,6 +107,15 @@ def anomaly_series(db: LakeDB, series_id: str, start: datetime, end: datetime) -
                  "ORDER BY timestamp", [series_id, start, end, d0, d1])
 
 
+def anomaly_meta(db: LakeDB, series_id: str) -> dict[str, Any] | None:
+    """The metric behind a scored series: namespace, metric_name, dimensions, unit, stat, period."""
+    if not db.has("anomalies"):
+        return None
+    rows = db.records("SELECT namespace, metric_name, dimensions, unit, stat, period FROM anomalies "
+                      "WHERE series_id = ? LIMIT 1", [series_id])
+    return rows[0] if rows else None
+
+
 def insights(db: LakeDB, start: datetime, end: datetime) -> pl.DataFrame:
     """CloudTrail Insights events in the range: type, state, API and baseline vs insight rates.
 

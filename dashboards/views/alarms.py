@@ -59,9 +59,20 @@ if st.session_state.get("al_pick") not in ["(all alarms)", *names]:
     st.session_state.pop("al_pick", None)
 pick = st.selectbox("History of", ["(all alarms)", *names], key="al_pick")
 hist = data.alarm_history(start, end, None if pick == "(all alarms)" else pick)
-st.caption(f"{ui.count(hist.height)} state changes in the range, newest first")
+st.caption(f"{ui.count(hist.height)} state changes in the range, newest first — click a row to look around it")
+clicked_rows = [(name, f"{ts:%Y-%m-%dT%H:%M:%SZ}") for name, ts in zip(hist["alarm_name"], hist["timestamp"])]
+
+
+def open_clicked() -> None:
+    """A clicked history row opens that alarm's drill-down on that transition."""
+    rows = list(st.session_state["al_rows"].selection.rows)
+    if rows and rows[0] < len(clicked_rows):
+        st.session_state["al_pick"], st.session_state["al_transition"] = clicked_rows[rows[0]]
+
+
 if hist.height:
-    ui.table(hist)
+    ui.table(hist, key="al_rows", on_select=open_clicked, selection_mode="single-row",
+             column_config={"timestamp": st.column_config.DatetimeColumn("timestamp (UTC)")})
 
 
 def drill_down(name: str, moments: list[str]) -> None:

@@ -10,6 +10,7 @@ from dashboards import data
 
 st.title("Anomalies & Insights")
 start, end = ui.time_range()
+ui.from_url({"an_series": str})
 
 st.subheader("Metric anomalies")
 summary = data.anomaly_summary(start, end)
@@ -21,7 +22,11 @@ else:
     c1.metric("Scored points", ui.count(summary["points"].sum()))
     c2.metric("Anomalies", ui.count(summary["anomalies"].sum()))
     c3.metric("Series with anomalies", ui.count((summary["anomalies"] > 0).sum()))
-    sid = st.selectbox("Series", summary["series_id"].to_list(), key="an_series")
+    series = summary["series_id"].to_list()
+    if st.session_state.get("an_series") not in series:
+        st.session_state.pop("an_series", None)
+    sid = st.selectbox("Series", series, key="an_series")
+    ui.to_url(["an_series"])
     pts = data.anomaly_series(sid, start, end)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=pts["timestamp"], y=pts["upper"], mode="lines", line={"width": 0},
@@ -37,6 +42,12 @@ else:
     fig.update_layout(title=ui.esc(sid))
     ui.utc_axis(fig, start, end)
     ui.chart(fig, key="an_chart")
+    meta = data.anomaly_meta(sid)
+    if meta:
+        st.page_link("views/metrics.py", label="Open this series in Metrics", query_params={
+            "mx_ns": meta["namespace"], "mx_metric": meta["metric_name"],
+            "mx_dims": [f"{meta['dimensions']}\t{meta['unit']}"], "mx_stats": [meta["stat"]],
+            "mx_period": str(meta["period"]), **ui.range_link(start, end)})
     st.markdown("**Most anomalous points**")
     ui.table(data.anomalies(start, end))
 

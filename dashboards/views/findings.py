@@ -11,8 +11,8 @@ from datetime import timedelta
 import plotly.express as px
 import streamlit as st
 
+from dashboards import actions, data
 from dashboards import components as ui
-from dashboards import data
 from pipeline.errors import PipelineError
 
 URL_KEYS = {"fi_levels": list, "fi_rules_pick": list, "fi_states": list, "fi_pick": str}
@@ -57,6 +57,7 @@ if found.height:
     fig = px.scatter(tl, x="time", y="title", color="level", color_discrete_map=ui.LEVEL_HEX,
                      size="event_count", size_max=14, hover_data=["principal", "source_ip", "state"],
                      title="Timeline (first event of each finding)")
+    fig.update_traces(marker_sizemin=6)
     fig.update_yaxes(title=None)
     ui.chart(ui.utc_axis(fig, start, end), key="fi_timeline")
 
@@ -67,10 +68,16 @@ window = g2.selectbox("Window", list(data.GROUP_WINDOWS), index=1, key="fi_windo
 if group:
     st.caption("Repeats of a rule by one principal in one window, most findings first")
     ui.table(data.group_findings(found, data.GROUP_WINDOWS[window]))
-st.caption(f"{ui.count(found.height)} findings, most severe first")
-ui.table(found.select("time", "level", "title", "mitre", "principal", "source_ip", "event_count", "state",
-                      "triaged_by", "triaged_at", "note", "suppressed", "rule_id", "finding_id"),
-         column_config={"principal": st.column_config.TextColumn(width="medium")})
+st.caption(f"{ui.count(found.height)} findings, most severe first — click a row to open it")
+picked = ui.table(found.select("time", "level", "title", "mitre", "principal", "source_ip", "event_count", "state",
+                               "triaged_by", "triaged_at", "note", "suppressed", "rule_id", "finding_id"),
+                  column_config={"principal": st.column_config.TextColumn(width="medium"),
+                                 "time": st.column_config.DatetimeColumn("time (UTC)")},
+                  key="fi_rows", on_select="rerun", selection_mode="single-row")
+rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
+ids = found["finding_id"].to_list()
+if rows and rows[0] < len(ids) and st.session_state.get("_fi_row") != ids[rows[0]]:
+    st.session_state["_fi_row"] = st.session_state["fi_pick"] = ids[rows[0]]
 
 if found.height == 0:
     ui.notice("info", "No finding matches these filters.")
@@ -101,7 +108,7 @@ with st.form("fi_triage"):
     note = st.text_input("Note", key="fi_note")
     if st.form_submit_button("Record decision"):
         try:
-            data.set_triage(pick, new_state, who, note)
+            actions.set_triage(pick, new_state, who, note)
             st.rerun()
         except PipelineError as exc:
             ui.notice("error", str(exc))
@@ -115,7 +122,7 @@ with st.expander("Suppress a known-benign pattern"):
         reason = st.text_input(f"Why is “{f['title']}” benign here?", key="fi_s_reason")
         if st.form_submit_button("Suppress"):
             try:
-                data.add_suppression(f["rule_id"], reason, s_who, s_principal or None, s_ip or None)
+                actions.add_suppression(f["rule_id"], reason, s_who, s_principal or None, s_ip or None)
                 st.rerun()
             except PipelineError as exc:
                 ui.notice("error", str(exc))
@@ -129,7 +136,7 @@ with st.expander("Suppress a known-benign pattern"):
         r_who = r2.text_input("Who", key="fi_u_who")
         if r3.button("Lift suppression", key="fi_unsuppress_go"):
             try:
-                data.remove_suppression(sid, r_who)
+                actions.remove_suppression(sid, r_who)
                 st.rerun()
             except PipelineError as exc:
                 ui.notice("error", str(exc))
@@ -150,6 +157,10 @@ p1, p2 = st.tabs([f"Same principal ({f['principal'] or '—'})", f"Same source I
 with p1:
     if f["principal"]:
         ui.table(data.ct_events(data.CtFilter(*around, principal=(f["principal"],))).drop("dt"))
+        st.page_link("views/cloudtrail.py", label="Open in CloudTrail",
+                     query_params={**ui.range_link(*around), "ct_principal": [f["principal"]]})
 with p2:
     if f["source_ip"]:
         ui.table(data.ct_events(data.CtFilter(*around, sourceIPAddress=(f["source_ip"],))).drop("dt"))
+        st.page_link("views/cloudtrail.py", label="Open in CloudTrail ",
+                     query_params={**ui.range_link(*around), "ct_sourceIPAddress": [f["source_ip"]]})

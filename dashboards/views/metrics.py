@@ -14,8 +14,7 @@ import streamlit as st
 from dashboards import components as ui
 from dashboards import data, timerange
 
-ALARM_POINTS = 10_080
-"""Points allowed for an alarm's own view (a week of 1-minute periods)."""
+ALARM_POINTS = 10_080  # points allowed for an alarm's own view (a week of 1-minute periods)
 URL_KEYS = {"mx_ns": str, "mx_metric": str, "mx_dims": list, "mx_stats": list, "mx_period": ui.period_or_auto}
 
 st.title("Metrics explorer")

@@ -66,6 +66,13 @@ def stray_lake(tmp_path_factory: pytest.TempPathFactory) -> lakegen.FixtureLake:
              "data": b"{}", "_wl_origin": "demo", "_wl_ingest_time": WALL} for i in range(640)]
     fx.lake.write_partition("records", {"stream": "orders", "dt": f"{WALL:%Y-%m-%d}"},
                             pa.Table.from_pylist(recs, schema=RECORDS))
+    from pipeline.alarms.store import HISTORY_SCHEMA
+
+    puts = [{"alarm_name": a, "alarm_type": "MetricAlarm", "timestamp": WALL,
+             "history_item_type": "ConfigurationUpdate", "history_summary": f'Alarm "{a}" updated'}
+            for a in ("cpu-high-aaa", "cpu-high-bbb")]  # alarms put "now", as the demo does
+    fx.lake.write_partition("alarm_history", {"dt": f"{WALL:%Y-%m-%d}"},
+                            pa.Table.from_pylist(puts, schema=HISTORY_SCHEMA))
     stray = {**fx.cloudtrail.to_pylist()[0], "eventID": STRAY_ID, "eventTime": datetime(2031, 6, 1, 12, tzinfo=UTC)}
     fx.lake.write_partition("cloudtrail", {"dt": "2031-06-01", "hour": "12"},
                             pa.Table.from_pylist([stray], schema=CLOUDTRAIL))
@@ -103,6 +110,17 @@ def test_cloudtrail_page_opens_on_its_events_despite_the_stray_and_the_wall_cloc
 def test_overview_ignores_the_wall_clock_records(stray_at, stray_lake):
     newest = max(expect.frame(stray_lake, t)[c].max() for t, c in expect.TIME.items() if t != "records")
     assert stray_at.session_state["wl_end"] == _end(newest)
+
+
+def test_alarms_open_on_state_changes_not_on_a_definition_put_today(stray_at, stray_lake):
+    hist = pl.read_parquet(f"{stray_lake.lake.root}/alarms/history/**/*.parquet")
+    changes = hist.filter(pl.col("history_item_type") == "StateUpdate")
+    assert hist["timestamp"].max() == WALL
+    at = stray_at.switch_page("views/alarms.py").run()
+    end = _end(changes["timestamp"].max())
+    assert at.session_state["wl_end"] == end
+    want = changes.filter(pl.col("timestamp") >= end - timedelta(hours=24))
+    assert at.dataframe[0].value.shape[0] == want.height > 0
 
 
 def test_all_data_still_reaches_the_stray(stray_at):

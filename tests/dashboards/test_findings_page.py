@@ -127,3 +127,57 @@ def test_suppression_hides_the_pattern_and_counts_it(fat, sigma_lake):
     fat.toggle(key="fi_suppressed").set_value(True).run()
     shown = table(fat, "finding_id")
     assert set(shown.filter(pl.col("suppressed") == "approved scanner")["finding_id"]) == set(covered["finding_id"])
+
+
+def test_events_raw_json_and_pivot_around_a_finding(fat, sigma_lake, shared_data):
+    import json
+    from datetime import timedelta
+
+    _, found, _ = sigma_lake
+    row = found.sort("event_count", "finding_id", descending=True).row(0, named=True)
+    fat.selectbox(key="fi_pick").set_value(row["finding_id"]).run()
+    events = table(fat, "eventID")
+    assert sorted(events["eventID"]) == sorted(row["event_ids"])
+    raw = {e["eventID"]: e for f in (shared_data / "stratus-cloudtrail" / "detonation-logs").glob("*.json")
+           for e in json.loads(f.read_text())}
+    shown = json.loads(fat.code[0].value)
+    original = raw[shown["eventID"]]
+    for key in ("eventName", "eventSource", "sourceIPAddress", "awsRegion", "requestParameters", "userAgent"):
+        assert shown.get(key) == original.get(key), key
+    lo, hi = row["time"] - timedelta(hours=1), row["last_time"] + timedelta(hours=1)
+
+    def who(e):
+        u = e.get("userIdentity") or {}
+        return u.get("arn") or u.get("userName") or u.get("principalId") or u.get("invokedBy") or u.get("type")
+
+    def t(e):
+        from datetime import datetime
+
+        return datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00"))
+
+    by_principal = sorted(i for i, e in raw.items() if who(e) == row["principal"] and lo <= t(e) < hi)
+    by_ip = sorted(i for i, e in raw.items() if e.get("sourceIPAddress") == row["source_ip"] and lo <= t(e) < hi)
+    tab_principal, tab_ip = fat.tabs[0], fat.tabs[1]
+    assert sorted(tab_principal.dataframe[0].value["eventID"]) == by_principal and by_principal
+    assert sorted(tab_ip.dataframe[0].value["eventID"]) == by_ip and by_ip
+
+
+def test_the_pivot_link_opens_cloudtrail_on_that_principal(fat, sigma_lake):
+    from urllib.parse import parse_qs
+
+    from streamlit.testing.v1 import AppTest
+
+    _, found, _ = sigma_lake
+    row = found.sort("event_count", "finding_id", descending=True).row(0, named=True)
+    fat.selectbox(key="fi_pick").set_value(row["finding_id"]).run()
+    link = next(e.proto for e in fat.get("page_link") if e.proto.label == "Open in CloudTrail")
+    query = parse_qs(link.query_string)
+    assert query["ct_principal"] == [row["principal"]] and query["range"] == ["Custom (UTC)"]
+    fresh = AppTest.from_file(str(APP), default_timeout=60)
+    for k, v in query.items():
+        fresh.query_params[k] = v
+    fresh.switch_page("views/cloudtrail.py").run()
+    assert not fresh.exception
+    assert fresh.multiselect(key="ct_principal").value == [row["principal"]]
+    pivot = fat.tabs[0].dataframe[0].value             # the same-principal tab, ±1 h
+    assert {m.label: m.value for m in fresh.metric}["Events"] == f"{len(pivot):,}"

@@ -194,3 +194,25 @@ def test_saved_investigation_and_what_changed(all_data, app_env):
     changes = at.dataframe[-1].value
     assert list(changes["eventID"]) == ["chg-1", "chg-0"]
     assert datetime(2026, 11, 9, 23, 50, tzinfo=UTC) in [t.to_pydatetime() for t in changes["eventTime"]]
+
+
+def test_anomaly_series_links_to_its_metric(all_data, app_env):
+    from urllib.parse import parse_qs
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboards.conftest import APP
+
+    at = go(all_data, "anomalies")
+    link = next(e.proto for e in at.get("page_link") if e.proto.label == "Open this series in Metrics")
+    query = parse_qs(link.query_string)
+    a = pl.from_arrow(app_env.anomalies).row(0, named=True)
+    assert query["mx_dims"] == [f"{a['dimensions']}\t{a['unit']}"]
+    assert (query["mx_stats"], query["mx_period"]) == ([a["stat"]], [str(a["period"])])
+    fresh = AppTest.from_file(str(APP), default_timeout=60)
+    for k, v in query.items():
+        fresh.query_params[k] = v
+    fresh.switch_page("views/metrics.py").run()
+    assert not fresh.exception
+    assert shown(fresh)["Period"] == "5 min"
+    assert fresh.multiselect(key="mx_dims").value == [f"{a['dimensions']}\t{a['unit']}"]
