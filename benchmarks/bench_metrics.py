@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'same values as bare' if same else 'VALUES DIFFER from bare'}")
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "WATCHLAKE__LAKE__ROOT": str(root)}
-    cmd = [sys.executable, "-m", "pipeline", "metrics", "get", "--namespace", NAMESPACE, "--metric", METRIC,
+    cmd = [sys.executable, "-m", "jobs.cli", "metrics", "get", "--namespace", NAMESPACE, "--metric", METRIC,
            "--dim", "Host=h43", "--stat", "p99", "--start", start.isoformat(), "--end", end.isoformat(),
            "--now", end.isoformat(), "--format", "csv"]
     script = ("import sys, glob, duckdb; con = duckdb.connect(); con.execute(\"SET TimeZone='UTC'\"); "

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo_lake(tmp_path_factory) -> Path:
     lake = tmp_path_factory.mktemp("demo") / "lake"
-    subprocess.run([sys.executable, "-m", "pipeline", "-q", "--lake", str(lake), "demo"], check=True, cwd=REPO,
+    subprocess.run([sys.executable, "-m", "jobs.cli", "-q", "--lake", str(lake), "demo"], check=True, cwd=REPO,
                    capture_output=True, timeout=600)
     return lake
 
