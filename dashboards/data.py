@@ -205,7 +205,7 @@ def page_extent(page: str) -> tuple[datetime | None, datetime | None, datetime |
     tables = PAGE_TABLES.get(page, PAGE_TABLES["overview"])
     every = dict.fromkeys([*tables, *PAGE_TABLES["overview"]])
     extents = {t: _table_extent(lake_root(), version(), t) for t in every}
-    anchor = timerange.common_newest({t: extents[t][1] for t in tables if extents[t][1] is not None})
+    anchor = timerange.common_newest({t: e for t in tables if (e := extents[t][1]) is not None})
     olds = [e[0] for e in extents.values() if e[0] is not None]
     lates = [e[2] for e in extents.values() if e[2] is not None]
     return (min(olds) if olds else None, anchor[1] if anchor else None, max(lates) if lates else None,

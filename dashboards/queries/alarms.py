@@ -51,7 +51,7 @@ def intervals(db: LakeDB, start: datetime, end: datetime) -> pl.DataFrame:
     The state at the range start is the last transition before it (or the first one's old state)."""
     import polars as pl
 
-    schema = {"alarm_name": pl.String, "state": pl.String, "start": pl.Datetime("us", "UTC"),
+    schema: dict[str, Any] = {"alarm_name": pl.String, "state": pl.String, "start": pl.Datetime("us", "UTC"),
               "end": pl.Datetime("us", "UTC"), "reason": pl.String}
     if not db.has("alarm_history"):
         return pl.DataFrame(schema=schema)

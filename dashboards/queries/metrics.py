@@ -80,8 +80,9 @@ def extent(db: LakeDB, namespace: str, metric_name: str, dimensions: str,
 
 def _keeps_sketches(namespace: str) -> bool:
     """Whether the configuration (``tiers.percentiles``) keeps pNN sketches for ``namespace``."""
-    from pipeline.config import load_settings, parse_percentiles
+    from pipeline.config import load_settings
     from pipeline.rollup.percentiles import keeps
+    from pipeline.tierchain import parse_percentiles
 
     return keeps(parse_percentiles(load_settings().tiers.percentiles), namespace)
 

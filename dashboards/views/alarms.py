@@ -5,6 +5,7 @@ intervals shaded), what changed before it and the CloudTrail events around it.""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
 import plotly.express as px
 import plotly.graph_objects as go
@@ -38,7 +39,7 @@ for i in range(0, len(rows), per_row):
     cols = st.columns(per_row)
     for col, row in zip(cols, rows[i:i + per_row]):
         with col.container(border=True):
-            st.badge(row["state_value"], color=ui.STATE_COLORS.get(row["state_value"], "gray"))
+            st.badge(row["state_value"], color=cast(Any, ui.STATE_COLORS.get(row["state_value"], "gray")))
             st.text(row["alarm_name"])
             st.caption(ui.md_escape(f"{row['alarm_type']} · since {row['state_transitioned_timestamp'] or '—'}"))
 

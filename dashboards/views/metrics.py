@@ -72,7 +72,7 @@ if not chosen or not stats:
     st.info("Pick at least one series and one statistic.")
     st.stop()
 
-period = None if period_choice == "auto" else int(period_choice)
+period = None if period_choice == "auto" else int(str(period_choice))
 fig = go.Figure()
 axes: list[str] = []  # axis units in order of first use: the first on the left, the others on the right
 

@@ -66,8 +66,8 @@ alarms = data.alarm_states()
 if alarms.height == 0:
     ui.no_data("alarms", "Create some with `watchlake alarms put FILE`.")
 else:
-    cols = st.columns(3)
-    for col, state in zip(cols, data.ALARM_STATES):
+    state_cols = st.columns(3)
+    for col, state in zip(state_cols, data.ALARM_STATES):
         col.metric(f"Alarms {state}", ui.count((alarms["state_value"] == state).sum()))
     ui.table(alarms.select("alarm_name", "state_value", "state_transitioned_timestamp", "state_reason"))
 

@@ -6,7 +6,7 @@ at 1m it is about as large as the raw data itself and costs most of a rollup's t
 ``benchmarks/bench_rollup.py``). Namespaces nobody asks percentiles of can go without:
 ``tiers.percentiles`` is a comma-separated list of namespace patterns (``*`` any run of
 characters, ``?`` one character, matched against the whole namespace, case-sensitive), and
-``""`` (or ``none``) keeps no sketches at all (parsed by :func:`pipeline.config.parse_percentiles`).
+``""`` (or ``none``) keeps no sketches at all (parsed by :func:`pipeline.tierchain.parse_percentiles`).
 
 Guarantees: a row of a series whose namespace matches no pattern has an empty sketch and
 ``sketch_count = 0``, whatever the engine; its SampleCount/Sum/Minimum/Maximum/Average are
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from pipeline.config import Patterns
+from pipeline.tierchain import Patterns
 
 if TYPE_CHECKING:  # pyarrow is imported where it is used: settings validation needs only the patterns
     import pyarrow as pa

@@ -9,7 +9,7 @@ partitions of one table go in one atomic commit (:mod:`pipeline.lake.replace`).
 
 Safety: a partition that a rollup job reads is never dropped before that job has built from
 it (``state.consumed``); it is kept and reported instead. Together with the start-up check in
-:func:`pipeline.config.validate_tiers` this means retention never deletes data a higher tier still needs.
+:func:`pipeline.tierchain.validate_tiers` this means retention never deletes data a higher tier still needs.
 Raw CloudTrail is audit data and is not touched here.
 """
 
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pipeline.config import DAY
 from pipeline.lake import layout
 from pipeline.lake.replace import replacing
 from pipeline.rollup.state import STATE_PATH, consumed, data_clock, listing, load_state, save_state
 from pipeline.rollup.tiers import JOBS, partition_range
+from pipeline.tierchain import DAY
 from pipeline.timeutil import to_utc, utcnow
 
 if TYPE_CHECKING:

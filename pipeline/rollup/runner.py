@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.config import DAY, parse_percentiles
 from pipeline.lake import layout
 from pipeline.rollup import percentiles
 from pipeline.rollup.engine import Engine, Task
 from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SORT_KEYS
 from pipeline.rollup.state import data_clock, fingerprint, listing, load_state, save_state
 from pipeline.rollup.tiers import JOBS, Job, partition_range, target_partition
+from pipeline.tierchain import DAY, parse_percentiles
 from pipeline.timeutil import ceil, floor
 
 if TYPE_CHECKING:

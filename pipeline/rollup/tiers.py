@@ -2,7 +2,7 @@
 
 Tiers (CloudWatch's): ``1m`` built from raw datapoints, ``5m`` from ``1m``, ``1h`` from ``5m``;
 kept ``tiers.m1_days`` / ``m5_days`` / ``h1_days`` days. The chain is validated when settings
-load (:func:`pipeline.config.validate_tiers`, which lives with the settings so that the
+load (:func:`pipeline.tierchain.validate_tiers`, which lives with the settings so that the
 configuration never imports the rollup package); it refuses
 
 * a tier whose period is not an exact multiple of its source's period (the buckets of the

@@ -9,13 +9,14 @@ from datetime import timedelta
 import duckdb
 import pytest
 
-from pipeline.config import load_settings, parse_percentiles
+from pipeline.config import load_settings
 from pipeline.errors import ConfigError
 from pipeline.lake import Lake
 from pipeline.query.metrics import get_metric_data
 from pipeline.rollup import percentiles
 from pipeline.rollup.engine import DuckDBEngine
 from pipeline.rollup.runner import run_rollups
+from pipeline.tierchain import parse_percentiles
 from tests.pipeline.rollup.gen import T0, point, write_metrics
 
 TIERS = ("metrics_1m", "metrics_5m", "metrics_1h")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import DAY, Tier, load_settings, validate_tiers
+from pipeline.config import load_settings
 from pipeline.errors import ConfigError
 from pipeline.rollup.tiers import partition_range
+from pipeline.tierchain import DAY, Tier, validate_tiers
 
 
 def test_defaults_are_valid():
