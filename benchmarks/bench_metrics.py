@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from benchmarks.rawgen import write_raw_metrics
 from pipeline.config import load_settings
 from pipeline.lake import Lake
 from pipeline.query.metrics import canonical, get_metric_data
@@ -53,31 +54,19 @@ NAMESPACE, METRIC, DIMS = "Bench", "Latency3", {"Host": "h43"}
 
 def generate(root: Path, series: int) -> None:
     """``series`` series × 15 days at 60 s spacing into ``root/raw/metrics`` (dt/hour partitions)."""
-    out = root / "raw" / "metrics"
-    out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
     con.execute("SELECT setseed(0.42)")
-    con.execute(f"""COPY (
+    write_raw_metrics(con, f"""
         WITH g AS (
             SELECT 'Bench' AS namespace, 'Latency' || (s % 10) AS metric_name,
                    '{{"Host":"h' || s || '"}}' AS dimensions, 'Milliseconds' AS unit,
                    TIMESTAMPTZ '{T0.isoformat()}' + to_seconds(i * 60 + s % 60) AS ts, i, s
-            FROM range({series}) t(s), range({DAYS * 1440}) u(i)),
-        v AS (
-            SELECT *, round((100 + 10 * (s % 7)) * (1.5 + sin(2 * pi() * (i % 1440) / 1440.0))
-                      * exp(0.3 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))
-                      * CASE WHEN random() < 0.001 THEN 10 ELSE 1 END, 3) AS v
-            FROM g)
-        SELECT namespace, metric_name, dimensions, ts AS "timestamp", unit,
-               CAST(60 AS INTEGER) AS storage_resolution, 1.0 AS sample_count, v AS "sum", v AS "min",
-               v AS "max", CAST(NULL AS DOUBLE[]) AS "values", CAST(NULL AS DOUBLE[]) AS counts,
-               '111122223333' AS account_id, 'us-east-1' AS region, CAST(NULL AS VARCHAR) AS metric_stream_name,
-               left(md5(concat_ws(chr(31), namespace, metric_name, dimensions, unit)), 16) AS _wl_series_id,
-               'bench' AS _wl_origin, ts AS _wl_ingest_time,
-               strftime(ts, '%Y-%m-%d') AS dt, strftime(ts, '%H') AS hour
-        FROM v ORDER BY ts)
-        TO '{out}' (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (dt, hour))""")
+            FROM range({series}) t(s), range({DAYS * 1440}) u(i))
+        SELECT *, round((100 + 10 * (s % 7)) * (1.5 + sin(2 * pi() * (i % 1440) / 1440.0))
+                  * exp(0.3 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))
+                  * CASE WHEN random() < 0.001 THEN 10 ELSE 1 END, 3) AS v
+        FROM g""", root)
     con.close()
 
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import duckdb
 
+from benchmarks.rawgen import write_raw_metrics
 from pipeline.config import load_settings
 from pipeline.lake import Lake
 from pipeline.rollup.engine import DuckDBEngine
@@ -56,26 +57,14 @@ TIER_JOBS = [j for j in JOBS if j.kind != "activity"]
 def generate(root: Path, n: int) -> None:
     """``n`` datapoints, 10,000 series, 10 s apart, into ``root/raw/metrics``."""
     per = n // SERIES
-    out = root / "raw" / "metrics"
-    out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
-    con.execute(f"""COPY (
-        WITH g AS (
-            SELECT 'Bench' AS namespace, 'Latency' || (s % 10) AS metric_name,
-                   '{{"Host":"h' || s || '"}}' AS dimensions, 'Milliseconds' AS unit,
-                   TIMESTAMPTZ '{T0.isoformat()}' + to_seconds(i * 10 + s % 10) AS ts,
-                   round(exp(random() * 4) * CASE WHEN random() < 0.01 THEN 10 ELSE 1 END, 3) AS v
-            FROM range({SERIES}) t(s), range({per}) u(i))
-        SELECT namespace, metric_name, dimensions, ts AS "timestamp", unit,
-               CAST(60 AS INTEGER) AS storage_resolution, 1.0 AS sample_count, v AS "sum", v AS "min",
-               v AS "max", CAST(NULL AS DOUBLE[]) AS "values", CAST(NULL AS DOUBLE[]) AS counts,
-               '111122223333' AS account_id, 'us-east-1' AS region, CAST(NULL AS VARCHAR) AS metric_stream_name,
-               left(md5(concat_ws(chr(31), namespace, metric_name, dimensions, unit)), 16) AS _wl_series_id,
-               'bench' AS _wl_origin, ts AS _wl_ingest_time,
-               strftime(ts, '%Y-%m-%d') AS dt, strftime(ts, '%H') AS hour
-        FROM g ORDER BY ts)
-        TO '{out}' (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (dt, hour))""")
+    write_raw_metrics(con, f"""
+        SELECT 'Bench' AS namespace, 'Latency' || (s % 10) AS metric_name,
+               '{{"Host":"h' || s || '"}}' AS dimensions, 'Milliseconds' AS unit,
+               TIMESTAMPTZ '{T0.isoformat()}' + to_seconds(i * 10 + s % 10) AS ts,
+               round(exp(random() * 4) * CASE WHEN random() < 0.01 THEN 10 ELSE 1 END, 3) AS v
+        FROM range({SERIES}) t(s), range({per}) u(i)""", root)
     con.close()
 
 

@@ -81,6 +81,16 @@ class Load(threading.Thread):
         self.seconds = time.monotonic() - t0
 
 
+def start_run(work: Path, lake_root: Path, **run: str) -> subprocess.Popen[str]:
+    """``watchlake run`` on ``lake_root`` following the streams under ``work/streams``, with ``[run]``
+    settings as keyword arguments (``findings_topic="oncall"``); stderr is piped."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLAKE__")}
+    env.update({f"WATCHLAKE__RUN__{k.upper()}": v for k, v in run.items()})
+    env.update(PYTHONPATH=str(REPO), WATCHLAKE__STREAM__ROOT=str(work / "streams"))
+    return subprocess.Popen([sys.executable, "-m", "jobs.cli", "-q", "--lake", str(lake_root), "run"], cwd=work,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
 def _notifications(path: Path, seen: dict[str, float]) -> None:
     """Time each new notification line was first seen (by MessageId)."""
     if not path.exists():
@@ -120,11 +130,7 @@ def main() -> int:
                             "AlarmActions": ["oncall"], "OKActions": ["oncall"]}) for k in range(args.alarms)])
     store.save()
     stream = Stream.create(str(work / "streams"), "live", 4)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLAKE__")}
-    env.update(PYTHONPATH=str(REPO), WATCHLAKE__STREAM__ROOT=str(work / "streams"),
-               WATCHLAKE__RUN__FINDINGS_TOPIC="oncall", WATCHLAKE__RUN__DISABLE="insights")
-    proc = subprocess.Popen([sys.executable, "-m", "jobs.cli", "-q", "--lake", str(lake_root), "run"], cwd=work,
-                            env=env, stderr=subprocess.PIPE, text=True)
+    proc = start_run(work, lake_root, findings_topic="oncall", disable="insights")
     load = Load(stream, args.ct_rate, args.dp_rate)
     load.start()
     out = lake_root / "notify" / "oncall.jsonl"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import subprocess
@@ -31,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
 
+from benchmarks.bench_run import start_run  # noqa: E402
 from pipeline.alarms.store import AlarmStore  # noqa: E402
 from pipeline.alarms.validate import parse_alarm  # noqa: E402
 from pipeline.lake import Lake  # noqa: E402
@@ -55,14 +55,8 @@ def _metric(t: datetime, v: float) -> dict:
 
 
 def _start(work: Path, lake_root: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHLAKE__")}
-    env.update(PYTHONPATH=str(REPO), WATCHLAKE__STREAM__ROOT=str(work / "streams"),
-               WATCHLAKE__RUN__FINDINGS_TOPIC="oncall", WATCHLAKE__RUN__BUFFER_SECONDS="1",
-               WATCHLAKE__RUN__ALARM_SECONDS="2", WATCHLAKE__RUN__ROLLUP_SECONDS="2",
-               WATCHLAKE__RUN__DETECT_SECONDS="1",
-               WATCHLAKE__RUN__DISABLE="insights,retention")
-    return subprocess.Popen([sys.executable, "-m", "jobs.cli", "-q", "--lake", str(lake_root), "run"], cwd=work,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return start_run(work, lake_root, findings_topic="oncall", buffer_seconds="1", alarm_seconds="2",
+                     rollup_seconds="2", detect_seconds="1", disable="insights,retention")
 
 
 def _count(lake_root: Path, table: str, cols: str, where: str = "true") -> tuple[int, int]:

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.lake import Lake
+from tests.killpoints import KILL_AT_NTH_WRITE
 
 REPO = Path(__file__).resolve().parents[3]
 N = 40
@@ -27,16 +28,7 @@ from pipeline.lake import Lake
 from pipeline.schemas import FINDINGS
 
 root, version, die_at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-calls = [0]
-def counting(real):
-    def wrapped(self, *a, **k):
-        calls[0] += 1
-        if calls[0] == die_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(self, *a, **k)
-    return wrapped
-for name in ("write_json", "write_parquet", "delete"):
-    setattr(Lake, name, counting(getattr(Lake, name)))
+""" + KILL_AT_NTH_WRITE + r"""
 n = int(sys.argv[4])
 t0 = datetime(2026, 11, 3, 20, tzinfo=UTC)
 cols = {f.name: pa.nulls(n, f.type) for f in FINDINGS}

@@ -23,6 +23,7 @@ from pipeline.lake import Lake, layout, ledger
 from pipeline.lake.files import table_lock
 from pipeline.lake.locks import locked
 from pipeline.lake.replace import recover, replace_rows, replacing
+from tests.killpoints import KILL_AT_NTH_WRITE
 
 REPO = Path(__file__).resolve().parents[3]
 TABLE = "insights"  # any dt-partitioned table: the primitive does not care about the columns
@@ -208,20 +209,13 @@ import os, signal, sys
 from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 from pipeline.lake import Lake
+from tests.killpoints import KILL_AT_NTH_WRITE
 from pipeline.lake.replace import replace_rows
 from tests.pipeline.lake.test_replace import SCHEMA, N_KEYS, TABLE, by_day
 
 root, start, die_at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+""" + KILL_AT_NTH_WRITE + r"""
 lake = Lake(root)
-calls = [0]
-for name in ("write_json", "write_parquet", "delete"):
-    real = getattr(lake, name)
-    def wrapped(*a, _real=real, **k):
-        calls[0] += 1
-        if calls[0] == die_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return _real(*a, **k)
-    setattr(lake, name, wrapped)
 t0 = datetime(2025, 1, 1, tzinfo=UTC)
 print("ready", flush=True)
 for n in range(start, start + 10_000):

@@ -17,6 +17,7 @@ from pipeline.config import load_settings
 from pipeline.lake import Lake
 from pipeline.rollup.engine import DuckDBEngine
 from pipeline.rollup.runner import run_rollups
+from tests.killpoints import KILL_AT_NTH_WRITE
 from tests.pipeline.rollup.gen import T0, point, write_metrics
 from tests.pipeline.rollup.test_runner import rows_of
 
@@ -31,16 +32,7 @@ from pipeline.rollup.engine import DuckDBEngine
 from pipeline.rollup.runner import run_rollups
 
 root, die_at = sys.argv[1], int(sys.argv[2])
-calls = [0]
-def counting(real):
-    def wrapped(self, *a, **k):
-        calls[0] += 1
-        if calls[0] == die_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(self, *a, **k)
-    return wrapped
-for name in ("write_json", "write_parquet", "delete"):
-    setattr(Lake, name, counting(getattr(Lake, name)))
+""" + KILL_AT_NTH_WRITE + r"""
 settings = load_settings(env={}, overrides={"lake.root": root})
 run_rollups(Lake(root), settings, DuckDBEngine())
 print("finished", flush=True)
