@@ -100,6 +100,8 @@ class Follower:
             self.seen = set(lake.read_json(STATE).get("files", []))
         elif not from_start:
             self.seen = set(lake.table_files("cloudtrail"))
+            if resume:  # the starting point is a checkpoint too: a restart must not skip what came since
+                lake.write_json(STATE, {"files": sorted(self.seen)})
         self.events = 0
 
     def poll(self) -> PollReport:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from jobs.follow import Schedule
+from jobs.run.health import NAMESPACE as PIPELINE_NAMESPACE
 from jobs.run.stage import StepReport
 from pipeline.timeutil import utcnow
 
@@ -99,9 +100,12 @@ class AlarmStage:
 
 class AnomalyStage:
     """``anomalies``: each new 1-minute point of every series scored (detector state checkpointed);
-    the first flagged point of an episode is an anomaly alert on ``run.anomaly_topic``."""
+    the first flagged point of an episode is an anomaly alert on ``run.anomaly_topic`` when it is at
+    most ``ALERT_HORIZON`` old (a first start scores all history to warm up, and alerts on none of
+    it) and not about the pipeline's own metrics (their alarms watch those)."""
 
     name = "anomalies"
+    ALERT_HORIZON = timedelta(hours=1)
 
     def __init__(self, lake: Lake, settings: Settings):
         self.lake, self.topic = lake, settings.run.anomaly_topic
@@ -112,6 +116,8 @@ class AnomalyStage:
         from jobs.anomaly_job import detect, notify_anomalies
 
         res = detect(self.lake, table="metrics_1m", stat="Average", threshold=self.threshold)
+        oldest = utcnow() - self.ALERT_HORIZON
+        res.episodes = [e for e in res.episodes if e.at >= oldest and e.series.namespace != PIPELINE_NAMESPACE]
         sent = notify_anomalies(self.lake, self.topic, res) if self.topic else 0
         return StepReport(self.name, records_in=res.points, records_out=res.anomalies, notifications=sent,
                           detail=f"{res.series} series")
@@ -144,8 +150,9 @@ class InsightsStage:
 
 
 class DetectStage:
-    """``detect``: the rules over every newly committed CloudTrail file; findings that are new or
-    grew go to ``run.findings_topic``."""
+    """``detect``: the rules over every CloudTrail file committed since the run first started (its
+    checkpoint resumes after a restart; history is for ``watchlake detect``); findings that are new
+    or grew go to ``run.findings_topic``."""
 
     name = "detect"
 
@@ -155,7 +162,7 @@ class DetectStage:
 
         ruleset = load_rules(*(settings.run.rules or [str(BUNDLED)]))
         self.problems = ruleset.problems
-        self.follower = Follower(lake, ruleset.rules, from_start=True,
+        self.follower = Follower(lake, ruleset.rules, from_start=False,
                                  notify_topic=settings.run.findings_topic or None)
         self.topic = settings.run.findings_topic
         self.schedule = Schedule(settings.run.detect_seconds)
