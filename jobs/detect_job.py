@@ -33,6 +33,9 @@ class PollReport:
     files: int = 0
     events: int = 0
     changed: list[Finding] = field(default_factory=list)
+    notified: int = 0
+    notify_errors: list[str] = field(default_factory=list)
+    """Findings that could not be published (one line each); detection went on."""
 
 
 @dataclass
@@ -46,17 +49,40 @@ class DetectResult:
     files: int = 0
 
 
-def notify_findings(lake: Lake, topic: str, findings: list[Finding]) -> int:
-    """Publish each finding to an SNS-like topic (:mod:`pipeline.notify`); returns messages sent."""
+MAX_NOTIFIED_EVENT_IDS = 100
+"""A finding's message lists at most this many event ids (``event_count`` has them all; the
+``findings`` table keeps every id): a finding over a million events must still fit SNS's 256 KiB."""
+
+
+def finding_message(f: Finding) -> dict[str, Any]:
+    """The JSON message of one finding (its ``findings`` row, event ids capped)."""
+    row = f.row("", datetime.now().astimezone())
+    msg = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+    if len(msg["event_ids"]) > MAX_NOTIFIED_EVENT_IDS:
+        msg["event_ids"] = msg["event_ids"][:MAX_NOTIFIED_EVENT_IDS]
+        msg["event_ids_truncated"] = True
+    return msg
+
+
+def notify_findings(lake: Lake, topic: str, findings: list[Finding],
+                    errors: list[str] | None = None) -> int:
+    """Publish each finding to an SNS-like topic (:mod:`pipeline.notify`); returns messages sent.
+    A finding that cannot be published (an unknown topic, say) is one line in ``errors`` (raised
+    when ``errors`` is None) and never stops the others."""
+    from pipeline.errors import PipelineError
     from pipeline.notify import Notifier
 
     sent = 0
     with Notifier(lake) as n:
         for f in findings:
-            row = f.row("", datetime.now().astimezone())
-            msg = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
-            r = n.publish(topic, f"watchlake {f.rule.level.upper()}: {f.rule.title}"[:99], msg,
-                          dedup_id=f"finding:{f.finding_id}:{len(f.matches)}")
+            try:
+                r = n.publish(topic, f"watchlake {f.rule.level.upper()}: {f.rule.title}"[:99], finding_message(f),
+                              dedup_id=f"finding:{f.finding_id}:{len(f.matches)}")
+            except PipelineError as exc:
+                if errors is None:
+                    raise
+                errors.append(f"finding {f.finding_id} ({f.rule.title}): {exc}")
+                continue
             sent += not r.duplicate
     return sent
 
@@ -128,7 +154,7 @@ class Follower:
             for f in changed:
                 self.reported[f.finding_id] = len(f.matches)
             if self.notify_topic and changed:
-                notify_findings(self.lake, self.notify_topic, changed)
+                report.notified = notify_findings(self.lake, self.notify_topic, changed, report.notify_errors)
         self.seen.update(new)
         self.lake.write_json(STATE, {"files": sorted(self.seen)})
         report.changed = changed

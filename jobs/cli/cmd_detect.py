@@ -67,6 +67,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 polls += 1
                 prog.advance(rep.events, f"{len(fol.reported)} findings")
                 _print_findings(rep.changed, args.show)
+                for line in rep.notify_errors:
+                    print(f"watchlake: not notified: {line}", file=sys.stderr)
         summary("detect --follow", {"rules": len(ruleset.rules), "unusable rules": len(ruleset.problems),
                                     "polls": polls, "events": f"{fol.events:,}", "findings": len(fol.reported)})
         return 0

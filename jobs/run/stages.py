@@ -169,8 +169,8 @@ class DetectStage:
 
     def step(self) -> StepReport:
         rep = self.follower.poll()
-        return StepReport(self.name, records_in=rep.events, records_out=len(rep.changed),
-                          notifications=len(rep.changed) if self.topic else 0)
+        return StepReport(self.name, records_in=rep.events, records_out=len(rep.changed), notifications=rep.notified,
+                          error="; ".join(rep.notify_errors[:3]))
 
     def close(self) -> StepReport | None:
         return None
