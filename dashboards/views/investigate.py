@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import actions, data
+from dashboards import actions
 from dashboards import components as ui
+from dashboards import investigate_data as inv_data
 from pipeline.errors import PipelineError
 
 st.title("Investigate")
@@ -32,7 +33,7 @@ saved, console, changed = st.tabs(["Saved investigations", "SQL console", "What 
 
 with saved:
     try:
-        invs = data.investigations()
+        invs = inv_data.investigations()
     except PipelineError as exc:  # a malformed file in the user's folder: say which, run nothing
         ui.notice("error", str(exc))
         invs = {}
@@ -71,7 +72,7 @@ with saved:
                                           if k not in RANGE and v != defaults[k]]
             st.session_state["_inv_seeded"] = (name, tuple(sorted((k, v) for k, v in given.items()
                                                                   if k not in RANGE and v != defaults[k])))
-            show_result(data.run_investigation(name, tuple(sorted(given.items()))), key=f"inv_{name}")
+            show_result(inv_data.run_investigation(name, tuple(sorted(given.items()))), key=f"inv_{name}")
 
 with console:
     st.caption("One read-only SELECT over the lake's views (cloudtrail, metrics_raw, metrics_1m/5m/1h, logs, "
@@ -84,14 +85,14 @@ with console:
         run = st.form_submit_button("Run query")
     if run or st.session_state.get("sql_ran"):
         st.session_state["sql_ran"] = True
-        show_result(data.run_sql(sql), key="query")
+        show_result(inv_data.run_sql(sql), key="query")
 
 with changed:
-    alarms = data.metric_alarm_names()
+    alarms = inv_data.metric_alarm_names()
     if not alarms:
         ui.no_data("metric alarms")
     else:
         c1, c2 = st.columns([3, 1])
         alarm = c1.selectbox("Alarm", alarms, key="chg_alarm")
         hours = c2.number_input("Look back (hours)", min_value=1, max_value=24 * 14, value=2, key="chg_hours")
-        show_result(data.what_changed(alarm, int(hours)), key=f"changes_{alarm}")
+        show_result(inv_data.what_changed(alarm, int(hours)), key=f"changes_{alarm}")
