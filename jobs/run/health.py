@@ -57,11 +57,10 @@ class StageHealth:
 class Health:
     """Books step reports; writes the status file and the self-metrics (module docstring)."""
 
-    def __init__(self, lake: Lake, settings: Settings, *, interval: float = 10.0, metrics: bool = True,
-                 clock_start: float | None = None):
+    def __init__(self, lake: Lake, settings: Settings, *, interval: float = 10.0, metrics: bool = True):
         self.lake, self.settings, self.interval = lake, settings, interval
         self.stages: dict[str, StageHealth] = {}
-        self.started = clock_start if clock_start is not None else utcnow().timestamp()
+        self.started = utcnow().timestamp()
         self._last_flush = 0.0
         self._seq = 0
         self._loader: Any = None

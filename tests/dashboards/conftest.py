@@ -58,6 +58,15 @@ def at(app_env: lakegen.FixtureLake):
     return app
 
 
+@pytest.fixture
+def ct(at):
+    """The CloudTrail page on "All data" (a module may define its own ``ct`` for another lake)."""
+    at.sidebar.selectbox(key="wl_range").select("All data").run()
+    at.switch_page("views/cloudtrail.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
 # -- end to end ---------------------------------------------------------------------------------
 
 def free_port() -> int:

@@ -5,17 +5,8 @@ from __future__ import annotations
 import json
 
 import polars as pl
-import pytest
 
 from tests.dashboards import expect, lakegen
-
-
-@pytest.fixture
-def ct(at):
-    at.sidebar.selectbox(key="wl_range").select("All data").run()
-    at.switch_page("views/cloudtrail.py").run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def shown(at) -> dict[str, str]:

@@ -12,14 +12,6 @@ import pytest
 from tests.dashboards import expect, lakegen
 
 
-@pytest.fixture
-def ct(at):
-    at.sidebar.selectbox(key="wl_range").select("All data").run()
-    at.switch_page("views/cloudtrail.py").run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
 def events_shown(at) -> str:
     return {m.label: m.value for m in at.metric}["Events"]
 

@@ -13,6 +13,7 @@ from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, make_detector,
 from pipeline.anomaly.context import ContextDetector
 from pipeline.anomaly.multiview import MultiViewDetector
 from pipeline.anomaly.sequence import SequenceModel
+from tests.pipeline.anomaly.test_detectors import _leaves
 
 NAB_CORPUS = Path(__file__).resolve().parents[2] / "data" / "nab-corpus"
 
@@ -34,14 +35,6 @@ def test_default_is_context_and_score_one_does_not_learn() -> None:
         a.learn_one(300.0 * i, v)
         assert s1 == b.step(300.0 * i, v)  # score_one + learn_one ≡ step
     assert a.step(1e9, None).score == 0.0 and a.step(1e9, float("nan")).score == 0.0
-
-
-def _leaves(obj: object) -> int:
-    if isinstance(obj, dict):
-        return sum(_leaves(v) for v in obj.values())
-    if isinstance(obj, list):
-        return sum(_leaves(v) for v in obj)
-    return 1
 
 
 @pytest.mark.parametrize("block", [0, 4])
