@@ -40,27 +40,29 @@ class TailCalibrator:
     def surprise(self, views: list[int], raws: list[float], bins: list[int]) -> float:
         """Largest surprise ``−log10(p_tail)`` of ``raws[i]`` against histogram ``views[i]``;
         ``bins`` receives each raw value's bin (reused by :meth:`learn`)."""
-        total, half = self.total, 0.5 * self.w
+        total, half = self.total + self.w, 0.5 * self.w
         best = 0.0
-        hist, low = self.hist, self.low
-        log2 = math.log2
+        hist, low, vmax = self.hist, self.low, self.vmax
+        extrapolate = self.n >= MIN_EXTRAPOLATE
+        log2, log = math.log2, math.log
+        append = bins.append
         for v, raw in zip(views, raws):
             if raw <= 0.0:
-                bins.append(0)  # the whole history is at least this unusual: no surprise
+                append(0)  # the whole history is at least this unusual: no surprise
                 continue
             b = int(4.0 * log2(1.0 + raw))
             if b >= BINS:
                 b = BINS - 1
-            bins.append(b)
+            append(b)
             if b < low[v]:
                 continue  # at least 25 % of the history is this unusual: surprise < 0.6
-            p = (sum(hist[v][b:]) + half) / (total + self.w)
-            m = self.vmax[v]
-            if raw > m and self.n >= MIN_EXTRAPOLATE:
+            p = (sum(hist[v][b:]) + half) / total
+            m = vmax[v]
+            if raw > m and extrapolate:
                 # beyond everything seen: Pareto tail; a series that never moved at all
                 # (m == 0) is as surprised as by a value 30× its largest deviation
                 p *= (m / raw) ** TAIL_EXP if m > 0 else 1e-6
-            s = -math.log(p) / _LOG10 if p > 0 else 300.0
+            s = -log(p) / _LOG10 if p > 0 else 300.0
             if s > best:
                 best = s
         return best
@@ -80,6 +82,36 @@ class TailCalibrator:
         if raw > m and self.n >= MIN_EXTRAPOLATE:
             p *= (m / raw) ** TAIL_EXP if m > 0 else 1e-6
         return (-math.log(p) / _LOG10 if p > 0 else 300.0), b
+
+    def surprise_learn1(self, raw: float) -> float:
+        """:meth:`surprise1` then :meth:`learn1` of one value into view 0 (one call: the hot path
+        of the sequence judge; same result as the two calls)."""
+        if raw <= 0.0:
+            b, out = 0, 0.0
+        else:
+            b = int(4.0 * math.log2(1.0 + raw))
+            if b >= BINS:
+                b = BINS - 1
+            if b < self.low[0]:
+                out = 0.0
+            else:
+                w = self.w
+                p = (sum(self.hist[0][b:]) + 0.5 * w) / (self.total + w)
+                m = self.vmax[0]
+                if raw > m and self.n >= MIN_EXTRAPOLATE:
+                    p *= (m / raw) ** TAIL_EXP if m > 0 else 1e-6
+                out = -math.log(p) / _LOG10 if p > 0 else 300.0
+        w = self.w * self.growth
+        if w > 1e100 or (self.n + 1) % REFRESH == 0:
+            self.learn([0], [raw], [b])
+            return out
+        self.w = w
+        self.n += 1
+        self.total += w
+        self.hist[0][b] += w
+        if raw > self.vmax[0]:
+            self.vmax[0] = raw
+        return out
 
     def learn1(self, raw: float, b: int) -> None:
         """:meth:`learn` of one value (in bin ``b``) into view 0, without the lists."""

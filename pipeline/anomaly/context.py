@@ -95,10 +95,43 @@ class ContextDetector:
             self._judge(t, x, True)
 
     def step(self, t: float, x: float | None) -> Score:
-        """Score then learn one point (one evaluation of each judge)."""
+        """Score then learn one point (one evaluation of each judge): :meth:`_judge` with
+        ``learn``, inlined (the hot path; tests check both give the same scores)."""
         if x is None or x - x != 0.0:
             return WARMUP_SCORE
-        return self._judge(t, x, True)
+        mv = self.mv
+        j = mv._views(t, x)
+        s = 0.0 if j is None else mv.calib.surprise(j[0], j[1], j[2]) - 0.7
+        judges = self.judges
+        q = self.seq.surprise(x) - judges
+        blk = self.block
+        if blk is not None:
+            n = self.acc_n + 1
+            if n == self.block_len:
+                qb = blk.surprise((self.acc + x) / n) - judges
+                if qb > q:
+                    q = qb
+                self.acc, self.acc_n = 0.0, 0
+            else:
+                self.acc += x
+                self.acc_n = n
+        mv._learn(t, x, j, s / (s + mv.scale) if s > 0 else 0.0)
+        c = s if s > q else q
+        full = c / (c + self.scale) if c > 0 else 0.0
+        if self.since_alert < self.refractory:
+            score = full * 0.5
+            self.since_alert += 1
+        else:
+            score = full
+            self.since_alert = 1 if full >= self.alert else self.since_alert + 1
+        if j is None:
+            return WARMUP_SCORE._replace(score=score)
+        p, sigma = j[3], j[4]
+        k = mv.k
+        lo = p - k * sigma
+        if lo < 0 and mv.model.nonneg:
+            lo = 0.0
+        return Score(score, p, lo, p + k * sigma, True)
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable snapshot of the whole state (fixed size)."""

@@ -113,10 +113,7 @@ class SequenceModel:
         rec.append(s if s > 0.0 else 0.0)
         if len(rec) > self.window:
             del rec[0]
-        mean = sum(rec) / len(rec)
-        calib = self.calib
-        out, bin_ = calib.surprise1(mean)
-        calib.learn1(mean, bin_)
+        out = self.calib.surprise_learn1(sum(rec) / len(rec))
         self.seen += 1
         return out if self.seen > self.report_after else 0.0
 

@@ -98,13 +98,14 @@ def test_calibrator_one_view_fast_path_equals_the_general_one() -> None:
     from pipeline.anomaly.calibrate import TailCalibrator
 
     rng = random.Random(11)
-    a, b = TailCalibrator(1, 50.0), TailCalibrator(1, 50.0)  # short half-life: renormalises often
+    a, b, c = (TailCalibrator(1, 50.0) for _ in range(3))  # short half-life: renormalises often
     for _ in range(30000):
         raw = rng.paretovariate(1.5) - 1.0 if rng.random() < 0.9 else 0.0
         bins: list[int] = []
         s_general = a.surprise([0], [raw], bins)
         s_fast, bin_fast = b.surprise1(raw)
         assert s_fast == s_general and bin_fast == bins[0]
+        assert c.surprise_learn1(raw) == s_general  # score and learn in one call
         a.learn([0], [raw], bins)
         b.learn1(raw, bin_fast)
-    assert a.state() == b.state()
+    assert a.state() == b.state() == c.state()
