@@ -29,6 +29,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).resolve().parent / ".data" / "anomaly"
 REPO = Path(__file__).resolve().parents[1]
@@ -107,20 +108,46 @@ def state_growth(name: str) -> tuple[int, int]:
     return sizes[0], sizes[1]
 
 
-def nab_41(names: tuple[str, ...]) -> list[str]:
-    """All-41 / per-group / leave-one-group-out NAB scores of each detector (nab_eval); a name
-    may carry parameters: ``context block=4``."""
-    from benchmarks.nab_eval import evaluate, render, run
+def _make(label: str) -> Any:
+    """A fresh detector from a label: a name, optionally with parameters (``context block=0``)."""
+    from pipeline.anomaly import make_detector
 
-    out = []
-    for label in names:
+    name, *kv = label.split()
+    return make_detector(name, **{k: float(v) for k, v in (p.split("=") for p in kv)})
+
+
+#: The ``context`` settings that were compared on NAB (``block`` 0/4 × calibration half-life
+#: 1,000/3,000 points; the last one is the previous default): the nested leave-one-group-out
+#: score picks among them inside each fold.
+CONTEXT_VARIANTS = ("context", "context block=0", "context halflife=3000",
+                    "context block=0 halflife=3000")
+
+
+def nab_41(names: tuple[str, ...], nested: tuple[str, ...] = ()) -> list[str]:
+    """All-41 / per-group / leave-one-group-out NAB scores of each detector (nab_eval); a name
+    may carry parameters: ``context block=0``. With ``nested``, also the leave-one-group-out score
+    when the variant itself is chosen inside each fold among those labels."""
+    from benchmarks.nab_eval import evaluate, nested_logo, render, run
+
+    out, runs = [], {}
+    for label in dict.fromkeys((*names, *nested)):
         name, *kv = label.split()
-        params = {k: int(v) for k, v in (p.split("=") for p in kv)}
+        params = {k: float(v) for k, v in (p.split("=") for p in kv)}
         scored, spent = run(name, params)
+        runs[label] = scored
+        if label not in names:
+            continue
         n = sum(len(s.scores) for s in scored)
         out.append(f"  -- {label}: {len(scored)} files, {n:,} points "
                    f"({n / spent:,.0f} points/s including CSV parsing)")
         out.extend(render(evaluate(scored)))
+    if nested:
+        res = nested_logo({k: runs[k] for k in nested})
+        out.append(f"  -- nested leave-one-group-out (variant and threshold chosen on the other five "
+                   f"groups, among: {', '.join(nested)})")
+        for prof, (val, picks) in res.items():
+            out.append(f"    {prof:15s} {val:6.2f}   picked: " + ", ".join(
+                f"{p} ({picks.count(p)}/{len(picks)})" for p in dict.fromkeys(picks)))
     return out
 
 
@@ -130,7 +157,7 @@ def synthetic_sets(names: tuple[str, ...]) -> list[str]:
     held-out shapes."""
     from benchmarks import nab
     from benchmarks.anomaly_synth import corpus, heldout_corpus
-    from pipeline.anomaly import DEFAULT_THRESHOLD, make_detector
+    from pipeline.anomaly import DEFAULT_THRESHOLD
 
     out = ["  set                                   detector   optimised std / low-FP / low-FN (thr)"
            "   at 0.5"]
@@ -139,12 +166,12 @@ def synthetic_sets(names: tuple[str, ...]) -> list[str]:
         for name in names:
             files = []
             for s in series:
-                det = make_detector(name)
+                det: Any = _make(name)
                 files.append(([det.step(t.timestamp(), v).score
                                for t, v in zip(s.timestamps, s.values, strict=True)], s.windows))
             res = [nab.optimise_threshold(files, p) for p in nab.PROFILES.values()]
             at = nab.corpus_score(files, DEFAULT_THRESHOLD)
-            out.append(f"  {set_name:37s} {name:10s} " + " / ".join(f"{r[1]:.2f}" for r in res)
+            out.append(f"  {set_name:37s} {name:30s} " + " / ".join(f"{r[1]:.2f}" for r in res)
                        + f" ({res[0][0]:.3f})   {at:.2f}")
     return out
 
@@ -199,7 +226,7 @@ def sample_month(seed: int = 7, days: int = 28, anomalies: bool = False,
 def false_alarms(names: tuple[str, ...], days: int = 28) -> list[str]:
     """Alerts per series per week on normal traffic, and detection delay on labelled incidents,
     at the default threshold."""
-    from pipeline.anomaly import DEFAULT_THRESHOLD, make_detector
+    from pipeline.anomaly import DEFAULT_THRESHOLD
     from pipeline.timeutil import parse_time
 
     normal, _ = sample_month(days=days)
@@ -210,14 +237,14 @@ def false_alarms(names: tuple[str, ...], days: int = 28) -> list[str]:
     for name in names:
         alerts = episodes = 0
         for _, ts, vs in normal:
-            det, last = make_detector(name), -math.inf
+            det, last = _make(name), -math.inf
             for t, v in zip(ts, vs, strict=True):
                 if det.step(t, v).score >= DEFAULT_THRESHOLD:
                     alerts += 1
                     episodes += t - last > 3600
                     last = t
         per = len(normal) * days / 7
-        out.append(f"  {name:10s} normal traffic: {alerts / per:.2f} alerts, {episodes / per:.2f} "
+        out.append(f"  {name:30s} normal traffic: {alerts / per:.2f} alerts, {episodes / per:.2f} "
                    "episodes per model per week")
         delays = []
         for lab in labels:
@@ -230,7 +257,7 @@ def false_alarms(names: tuple[str, ...], days: int = 28) -> list[str]:
             for sid, ts, vs in incidents:
                 if sid != lab["series_id"]:
                     continue
-                det = make_detector(name)
+                det = _make(name)
                 for t, v in zip(ts, vs, strict=True):
                     sc = det.step(t, v)
                     if t0 - 300 < t <= t1 and sc.score >= DEFAULT_THRESHOLD:
@@ -238,7 +265,7 @@ def false_alarms(names: tuple[str, ...], days: int = 28) -> list[str]:
                         break
             delays.append(f"{lab['anomaly']} " + ("missed" if first == math.inf
                                                   else f"{first / 60:.0f} min"))
-        out.append(f"  {name:10s} detection delay: " + "; ".join(delays))
+        out.append(f"  {name:30s} detection delay: " + "; ".join(delays))
     return out
 
 
@@ -294,12 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {n_series} series × {n_points:,} 1-minute points = {n_series * n_points:,} "
           f"({path.relative_to(REPO)})")
     cx = bench_detector(series, "context")
-    cb = bench_detector(series, "context", {"block": 4})
+    cb = bench_detector(series, "context", {"block": 0})
     mv = bench_detector(series, "multiview")
     zs = bench_detector(series, "zscore")
     pl_ = bench_polars(path)
     print("\n== detector throughput (one point at a time, this process)")
-    for name, r in (("context (default)", cx), ("context block=4", cb), ("multiview", mv),
+    for name, r in (("context (default)", cx), ("context block=0 (no 4-point judge)", cb), ("multiview", mv),
                     ("zscore (python)", zs),
                     ("polars rolling z-score (vectorised, bare tool)", pl_)):
         print(f"  {name:48s} {r['cpu_pps']:>12,.0f} points/s per core (CPU)  "
@@ -314,14 +341,16 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== NAB: the 41 development files (tests/data/nab-corpus), NAB's scorer and threshold "
           "optimisation (benchmarks/nab.py)")
     print("\n".join(nab_41(("context", "multiview") if args.small
-                            else ("context", "context block=4", "multiview", "zscore"))))
+                            else ("context", "context block=0 halflife=3000", "multiview", "zscore"),
+                            () if args.small else CONTEXT_VARIANTS)))
     print("  published on these 41 (nab-corpus/README.md): ARTime 76.73/67.67/82.16, CAD OSE "
           "69.34/66.74/72.37, HTM 68.94/62.19/73.48, RCF 49.83/36.72/58.02")
     if not args.small:
         print("\n== NAB scoring of the labelled synthetic corpora (benchmarks/anomaly_synth.py)")
-        print("\n".join(synthetic_sets(("context", "multiview"))))
+        print("\n".join(synthetic_sets(("context", "context block=0 halflife=3000", "multiview"))))
     print("\n== false alarms and detection delay on generated traffic")
-    print("\n".join(false_alarms(("context", "multiview"), 14 if args.small else 28)))
+    print("\n".join(false_alarms(("context", "context block=0 halflife=3000", "multiview"),
+                                  14 if args.small else 28)))
     j = bench_job(10 if args.small else 50, 2016 if args.small else 4032)
     print("\n== anomalies detect job (DuckDB read + detect + Parquet write, metrics_5m)")
     print(f"  {j['points']:,} points, {j['rows']:,} rows written: {j['cpu_pps']:,.0f} points/s "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,8 +71,10 @@ def run(detector: str = "multiview", params: dict[str, Any] | None = None,
     return [Scored(lab, s) for (lab, _), s in zip(files, results, strict=True)], spent
 
 
-def _files(scored: Sequence[Scored], keep: Callable[[Scored], bool] = lambda s: True) -> Files:
-    return [(s.scores, s.label.windows) for s in scored if keep(s)]
+def _files(scored: Sequence[Scored], group: str | None = None, inside: bool = True) -> Files:
+    """``(scores, windows)`` of every file, or of the files in (``inside``) / outside ``group``."""
+    return [(s.scores, s.label.windows) for s in scored
+            if group is None or (s.label.group == group) == inside]
 
 
 @dataclass
@@ -101,17 +103,43 @@ def evaluate(scored: Sequence[Scored]) -> Report:
     for name, prof in nab.PROFILES.items():
         thr, best = nab.optimise_threshold(_files(scored), prof)
         rep.overall[name] = (thr, best)
-        rep.groups[name] = {g: _pct(*_raw(_files(scored, lambda s, g=g: s.label.group == g), thr, prof))
+        rep.groups[name] = {g: _pct(*_raw(_files(scored, g), thr, prof))
                             for g in groups}
         tot = [0.0, 0.0, 0.0]
         rep.logo_groups[name] = {}
         for g in groups:
-            t_g, _ = nab.optimise_threshold(_files(scored, lambda s, g=g: s.label.group != g), prof)
-            r = _raw(_files(scored, lambda s, g=g: s.label.group == g), t_g, prof)
+            t_g, _ = nab.optimise_threshold(_files(scored, g, inside=False), prof)
+            r = _raw(_files(scored, g), t_g, prof)
             rep.logo_groups[name][g] = (t_g, _pct(*r))
             tot = [a + b for a, b in zip(tot, r, strict=True)]
         rep.logo[name] = _pct(*tot)
     return rep
+
+
+def nested_logo(variants: dict[str, Sequence[Scored]]) -> dict[str, tuple[float, list[str]]]:
+    """Leave-one-group-out with the *variant* chosen inside each fold too: for each held-out group,
+    the variant and threshold that score best on the other groups are picked, then the held-out
+    group is scored with them. Returns, per profile, the pooled held-out score and the variant
+    picked in each fold (groups in sorted order). This is the honest number for a detector whose
+    settings were chosen among ``variants`` by looking at NAB scores."""
+    names = list(variants)
+    groups = sorted({s.label.group for s in variants[names[0]]})
+    out: dict[str, tuple[float, list[str]]] = {}
+    for pname, prof in nab.PROFILES.items():
+        tot, picks = [0.0, 0.0, 0.0], []
+        for g in groups:
+            best: tuple[float, str, float] | None = None
+            for nm in names:
+                thr, val = nab.optimise_threshold(_files(variants[nm], g, inside=False), prof)
+                if best is None or val > best[0]:
+                    best = (val, nm, thr)
+            assert best is not None
+            _, nm, thr = best
+            picks.append(nm)
+            r = _raw(_files(variants[nm], g), thr, prof)
+            tot = [a + b for a, b in zip(tot, r, strict=True)]
+        out[pname] = (_pct(*tot), picks)
+    return out
 
 
 def render(rep: Report) -> list[str]:
