@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.nab import Labelled
-from benchmarks.nab_eval import Scored, evaluate
+from benchmarks.nab_eval import Scored, evaluate, nested_logo
 
 
 def _file(group: str, hits: dict[int, float]) -> Scored:
@@ -28,3 +28,17 @@ def test_logo_takes_each_threshold_from_the_other_group() -> None:
     assert rep.logo["standard"] == pytest.approx(47.25)
     # per group at the all-files threshold 0.6: g1 100·(0.89 + 1)/2, g2 a perfect 100
     assert rep.groups["standard"] == {"g1": pytest.approx(94.5), "g2": pytest.approx(100.0)}
+
+
+def test_nested_logo_picks_the_variant_inside_each_fold() -> None:
+    # variant A: g1 has an FP (0.95, row 80) above its hit (0.9, row 40), g2 a hit at 0.6;
+    # variant B: a hit at 0.6 in both groups.
+    a = [_file("g1", {40: 0.9, 80: 0.95}), _file("g2", {40: 0.6})]
+    b = [_file("g1", {40: 0.6}), _file("g2", {40: 0.6})]
+    res = nested_logo({"A": a, "B": b})
+    # g1 held out: on g2 both score 100 at 0.6 → the first (A); g1 with A at 0.6 detects both
+    # rows: 1 − 0.11. g2 held out: on g1 A is 100·(0.89 + 1)/2 = 94.5 at 0.9, B a perfect 100 at
+    # 0.6 → B; g2 with B at 0.6: +1. Pooled: 100·(0.89 + 1 + 2)/4.
+    assert res["standard"] == (pytest.approx(97.25), ["A", "B"])
+    # plain leave-one-group-out of A alone: g2 at g1's threshold 0.9 misses → 100·(0.89 − 1 + 2)/4
+    assert evaluate(a).logo["standard"] == pytest.approx(47.25)
