@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score
+from pipeline.anomaly.base import WARMUP_SCORE, Score, make_score
 from pipeline.anomaly.multiview import MultiViewDetector
 from pipeline.anomaly.sequence import SequenceModel
 
@@ -131,7 +131,7 @@ class ContextDetector:
         lo = p - k * sigma
         if lo < 0 and mv.model.nonneg:
             lo = 0.0
-        return Score(score, p, lo, p + k * sigma, True)
+        return make_score(score, p, lo, p + k * sigma)
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable snapshot of the whole state (fixed size)."""

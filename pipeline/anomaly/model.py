@@ -97,7 +97,7 @@ class SeasonalModel:
         if gap > 0:
             self.dt = gap if self.dt == 0.0 else self.dt + 0.05 * (gap - self.dt)
             self.tl = t
-        d = abs(x - self.prev)
+        d = x - self.prev if x >= self.prev else self.prev - x
         if 0.0 < d < self.resolution:
             self.resolution = d
         self.prev = x
@@ -113,12 +113,18 @@ class SeasonalModel:
             r = cap
         err[0] = r if err_n[0] == 0 else err[0] + ae * (r - err[0])
         err_n[0] += 1
-        if p1 is not None:
-            r = min(abs(x - p1), 4.0 * err[1] + 1e-12 if err_n[1] else cap)
+        if p1 is not None:  # min(|x − p1|, cap₁), written out (hot path)
+            r = x - p1 if x >= p1 else p1 - x
+            c1 = 4.0 * err[1] + 1e-12 if err_n[1] else cap
+            if r > c1:
+                r = c1
             err[1] = r if err_n[1] == 0 else err[1] + ae * (r - err[1])
             err_n[1] += 1
         if p2 is not None:
-            r = min(abs(x - p2), 4.0 * err[2] + 1e-12 if err_n[2] else cap)
+            r = x - p2 if x >= p2 else p2 - x
+            c2 = 4.0 * err[2] + 1e-12 if err_n[2] else cap
+            if r > c2:
+                r = c2
             err[2] = r if err_n[2] == 0 else err[2] + ae * (r - err[2])
             err_n[2] += 1
         self.fast += self.alpha_fast * (x - self.fast)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score
+from pipeline.anomaly.base import WARMUP_SCORE, Score, make_score
 from pipeline.anomaly.calibrate import TailCalibrator
 from pipeline.anomaly.model import SeasonalModel
 
@@ -148,7 +148,7 @@ class MultiViewDetector:
         lo = p - self.k * sigma
         if lo < 0 and self.model.nonneg:
             lo = 0.0
-        return Score(score, p, lo, p + self.k * sigma, True)
+        return make_score(score, p, lo, p + self.k * sigma)
 
     def _learn(self, t: float, x: float | None, j: _Judged | None, score: float) -> None:
         if x is None or x - x != 0.0:
