@@ -40,8 +40,8 @@ from pipeline.anomaly.calibrate import TailCalibrator
 from pipeline.anomaly.model import SeasonalModel
 
 MEDIAN_OF = 7
-# (views, raw values, bins, forecast, sigma)
-_Judged = tuple[list[int], list[float], list[int], float, float]
+# (views, raw values, bins, forecast, sigma, new EW mean of residuals, new short average)
+_Judged = tuple[list[int], list[float], list[int], float, float, float, float]
 
 
 class MultiViewDetector:
@@ -90,8 +90,8 @@ class MultiViewDetector:
             rv, rng = (self.lo - x) / dd, 9
         else:
             rv, rng = 0.0, 8
-        return [0 if r >= 0 else 1, 2 if m >= 0 else 3, 4 if d >= 0 else 5,
-                6 if med >= 0 else 7, rng], [z, z_shift, z_drift, abs(med), rv], [], p, sigma
+        return ([0 if r >= 0 else 1, 2 if m >= 0 else 3, 4 if d >= 0 else 5,
+                 6 if med >= 0 else 7, rng], [z, z_shift, z_drift, abs(med), rv], [], p, sigma, m, dm)
 
     def _judge(self, t: float, x: float | None) -> tuple[Score, _Judged | None, float]:
         if x is None or x - x != 0.0:
@@ -99,7 +99,7 @@ class MultiViewDetector:
         j = self._views(t, x)
         if j is None:
             return WARMUP_SCORE, None, 0.0
-        views, raws, bins, p, sigma = j
+        views, raws, bins, p, sigma = j[:5]
         s = self.calib.surprise(views, raws, bins) - 0.7  # − log10(5): five views are looked at
         full = s / (s + self.scale) if s > 0 else 0.0
         score = full * 0.5 if self.since_alert < self.refractory else full
@@ -115,8 +115,7 @@ class MultiViewDetector:
         j = self._views(t, x)
         if j is None:
             return 0.0, None
-        views, raws, bins, _, _ = j
-        return self.calib.surprise(views, raws, bins) - 0.7, j
+        return self.calib.surprise(j[0], j[1], j[2]) - 0.7, j
 
     def absorb(self, t: float, x: float, judged: _Judged | None, surprise: float) -> None:
         """Learn ``x`` after :meth:`surprise` returned ``(surprise, judged)`` for it — exactly what
@@ -140,7 +139,7 @@ class MultiViewDetector:
         if j is None:
             self._learn(t, x, None, 0.0)
             return WARMUP_SCORE
-        views, raws, bins, p, sigma = j
+        views, raws, bins, p, sigma = j[:5]
         s = self.calib.surprise(views, raws, bins) - 0.7  # − log10(5): five views
         full = s / (s + self.scale) if s > 0 else 0.0
         score = full * 0.5 if self.since_alert < self.refractory else full
@@ -154,9 +153,13 @@ class MultiViewDetector:
         if x is None or x - x != 0.0:
             return
         model = self.model
-        self.drift_mean = x if self.drift_mean != self.drift_mean else (
-            self.drift_mean + 0.2 * (x - self.drift_mean))
-        self.drift_dev += 0.01 * (abs(x - model.slow) - self.drift_dev)
+        if j is not None:  # the short average and EW mean of residuals _views already computed
+            self.drift_mean = j[6]
+        else:
+            self.drift_mean = x if self.drift_mean != self.drift_mean else (
+                self.drift_mean + 0.2 * (x - self.drift_mean))
+        dev = x - model.slow
+        self.drift_dev += 0.01 * ((dev if dev >= 0 else -dev) - self.drift_dev)
         if j is None:
             model.learn(t, x)
             if not (self.hi >= x):  # NaN at the start
@@ -164,13 +167,11 @@ class MultiViewDetector:
             if not (self.lo <= x):
                 self.lo = x
             return
-        views, raws, bins, p, sigma = j
+        views, raws, bins, p, sigma, self.m_short, _ = j
         self.calib.learn(views, raws, bins)
-        r = x - p
-        self.m_short += 0.3 * (r - self.m_short)
         rec = self.recent
         rec.pop(0)
-        rec.append(r / sigma)
+        rec.append((x - p) / sigma)
         if score >= self.flag:
             self.since_alert = 0 if self.since_alert >= self.refractory else self.since_alert + 1
             self.flagged_run += 1
