@@ -1,23 +1,27 @@
 """The ``context`` detector: multiview's calibrated residual views plus sequence novelty.
 
-Two independent judges look at each point before it is learnt:
+Three judges look at each point before it is learnt:
 
 * :class:`~pipeline.anomaly.multiview.MultiViewDetector`'s five views (spike, shift, drift, robust
-  shift, range novelty), each calibrated against the series' own history — the surprise ``S``
-  (``−log10`` of a tail share, less ``log10 5`` for looking at five views);
+  shift, range novelty), each calibrated against the series' own recent history (decaying
+  histograms, half-life ``halflife`` points, 1,000 by default) — the surprise ``S`` (``−log10`` of
+  a tail share, less ``log10 5`` for looking at five views);
 * :class:`~pipeline.anomaly.sequence.SequenceModel`: how rare the last ``window`` points' run of
-  Markov surprises is for this series — the surprise ``Q`` (less ``log10 2``, the second judge);
-* optionally (``block`` > 0, off by default) the same sequence judge on the means of ``block``
-  consecutive values, for slower patterns (both sequence surprises then less ``log10 3``). On
-  NAB's 41 files ``block=4`` scores higher (see README), but it costs ~10 % throughput and did
-  not help on the synthetic held-out shapes, so it is not the default.
+  Markov surprises is for this series — the surprise ``Q``;
+* the same sequence judge on the means of ``block`` consecutive values (4 by default; judged when a
+  block closes; ``block=0`` turns it off), for slower patterns. Both sequence surprises are less
+  ``log10 3`` (``log10 2`` without the block judge): the number of judges.
+
+``block=4`` and the 1,000-point half-life were chosen on NAB's 41 development files under
+leave-one-group-out (``benchmarks/nab_eval.py``; README): ``ContextDetector(block=0,
+halflife=3000)`` is the previous default.
 
 The score is ``C / (C + scale)`` with ``C = max(S, Q)`` (0.5 at one-in-``10^scale`` rarity). Silence
 after an alert: once a point scores ≥ ``alert``, the next ``refractory`` points are reported at half
 their score, so one incident gives one alert. The forecaster learns exactly as multiview's does (a
 point multiview flags is not learnt), so the expected band is multiview's band.
 
-State is fixed-size: multiview's ~1,100 numbers plus the sequence model's ~2,100. (The
+State is fixed-size: multiview's ~1,100 numbers plus two sequence models' ~2,100 each. (The
 calibrator's shortcut for common values, exact under multiview's ``log10 5`` correction, can zero a
 sequence surprise below 0.4, i.e. a score below 0.12 — never an alert.)
 """

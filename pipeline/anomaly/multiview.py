@@ -19,8 +19,9 @@ All five views are signed and keep separate histograms for up and down moves:
 many metrics spike one way only (CPU bursts), and a drop on such a series is still news.
 
 Raw views are not comparable across series (CPU is spiky, latency is smooth), so each view is
-calibrated against its own history (:class:`TailCalibrator`): the surprise is ``−log10`` of the
-share of past points that were at least as unusual. The score is ``S / (S + scale)`` for surprise
+calibrated against its own history (:class:`TailCalibrator`, half-life ``halflife`` points: 3,000
+here, 1,000 inside ``context``): the surprise is ``−log10`` of the share of past points that were
+at least as unusual. The score is ``S / (S + scale)`` for surprise
 ``S`` (0.5 at one-in-``10^scale`` rarity), in [0, 1).
 
 Flagged points (score ≥ ``flag``) are not learnt by the forecaster; after ``relevel_after``
