@@ -132,7 +132,7 @@ def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEF
     never ends); unset: the files present are read once and the job ends after the last window.
     """
     from pyflink.common.serialization import Encoder
-    from pyflink.datastream.connectors.file_system import FileSink, OutputFileConfig
+    from pyflink.datastream.connectors.file_system import FileSink, OutputFileConfig, RollingPolicy
 
     if window_s <= 0 or lateness_s < 0:
         raise ValueError(f"window ({window_s} s) must be > 0 and lateness ({lateness_s} s) ≥ 0")
@@ -154,6 +154,7 @@ def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEF
               .name("score windows"))
     sink = (FileSink.for_row_format(Path(out_dir).resolve().as_uri(), Encoder.simple_string_encoder())
             .with_output_file_config(OutputFileConfig.builder().with_part_suffix(".json").build())
+            .with_rolling_policy(RollingPolicy.on_checkpoint_rolling_policy())  # visible per checkpoint
             .build())
     scored.sink_to(sink).name("scored windows")
 

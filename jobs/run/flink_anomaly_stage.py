@@ -55,6 +55,16 @@ def latest_snapshot(work: Path) -> str | None:
     return max(found, key=lambda m: m.stat().st_mtime).parent.resolve().as_uri()
 
 
+def _stop_with_savepoint(client: Any, directory: str) -> str:
+    """Stop the job with a canonical savepoint in ``directory``; returns its path. (PyFlink's
+    ``JobClient.stop_with_savepoint`` still calls the two-argument Java method Flink 2 removed.)"""
+    from pyflink.common.completable_future import CompletableFuture
+    from pyflink.java_gateway import get_gateway
+
+    fmt = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+    return str(CompletableFuture(client._j_job_client.stopWithSavepoint(False, directory, fmt), str).result())
+
+
 class FlinkAnomalyStage:
     """The ``anomalies`` stage on Flink (see the module docstring)."""
 
@@ -197,7 +207,7 @@ class FlinkAnomalyStage:
         if self.client is None:
             return None
         try:
-            self.client.stop_with_savepoint(False, (self.work / "savepoints").resolve().as_uri()).result()
+            _stop_with_savepoint(self.client, (self.work / "savepoints").resolve().as_uri())
         except Exception as exc:  # noqa: BLE001 - a failed stop still leaves the newest checkpoint
             err = f"stop with savepoint failed ({exc}); the next start resumes from the newest checkpoint"
             try:
