@@ -27,7 +27,6 @@ The same file runs on a cluster with ``flink run -py jobs/flink_anomaly.py -- --
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,6 +36,7 @@ from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from jobs.flink_anomaly_io import encode_window
 from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, make_detector
 
 #: Replay windows: an hour of 1-minute points (a day of 5-minute points is 288) per Python call.
@@ -48,10 +48,11 @@ LIVE_WINDOW_S = 300
 class ScoreBatches(KeyedProcessFunction):
     """Per-series detector in keyed ValueState, stepped over one window of points per call.
 
-    State per series: ``(detector, last scored t in ms, in an episode)``. Emits one JSON line per
-    window: ``sid``, the scored points' ``t``/``v``, their ``score``, ``expected``, ``lower``,
-    ``upper`` (null in warm-up), ``warm``, ``flag`` (score ≥ threshold on a warm point), ``first``
-    (the first flagged point of an episode) and ``late`` (times not scored: at or before ``last``).
+    State per series: ``(detector, last scored t in ms, in an episode)``. Emits one line per window
+    (:func:`jobs.flink_anomaly_io.encode_window`): ``sid``, the scored points' ``t``/``v``, their
+    ``score``, ``expected``, ``lower``, ``upper`` (None in warm-up), ``warm``, ``flag`` (score ≥
+    threshold on a warm point), ``first`` (the first flagged point of an episode) and ``late``
+    (times not scored: at or before ``last``).
     """
 
     def __init__(self, detector: str = DEFAULT_DETECTOR, threshold: float = DEFAULT_THRESHOLD) -> None:
@@ -63,7 +64,7 @@ class ScoreBatches(KeyedProcessFunction):
             ValueStateDescriptor("detector", Types.PICKLED_BYTE_ARRAY()))
 
     def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterable[str]:
-        yield json.dumps(self.score(value[0], value[1], value[2]), separators=(",", ":"))
+        yield encode_window(self.score(value[0], value[1], value[2]))
 
     def score(self, sid: str, ts: list[int], vs: list[float]) -> dict[str, Any]:
         saved = self.state.value()

@@ -14,9 +14,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
+import sys
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +33,7 @@ from pipeline.anomaly.table import ANOMALIES, SORT_KEYS
 from pipeline.timeutil import from_epoch, to_utc
 
 INBOX_PREFIX = "points-"
+_NAN = float("nan")
 
 
 @dataclass
@@ -78,6 +82,41 @@ def write_inbox(inbox: Path, series: Iterable[SeriesData], *, seq: int,
     return fed
 
 
+_FLOAT_COLS = ("t", "v", "score", "expected", "lower", "upper")  # float64; None ↔ NaN
+_FLAG_COLS = ("warm", "flag", "first")  # one digit per point: warm | flag << 1 | first << 2
+
+
+def encode_window(w: Mapping[str, Any]) -> str:
+    """One scored window as a compact JSON line: the float columns as one base64 block of
+    little-endian float64 (exact bits; epoch ms fit a double exactly), the flags as digits."""
+    n = len(w["t"])
+    floats = array("d", [_NAN if x is None else x for c in _FLOAT_COLS for x in w[c]])
+    if sys.byteorder != "little":
+        floats.byteswap()
+    flags = "".join(str(a | b << 1 | c << 2) for a, b, c in zip(*(w[c] for c in _FLAG_COLS), strict=True))
+    return json.dumps({"sid": w["sid"], "n": n, "f": base64.b64encode(floats.tobytes()).decode("ascii"),
+                       "b": flags, "late": w["late"]}, separators=(",", ":"))
+
+
+def decode_window(line: str) -> dict[str, Any]:
+    """Inverse of :func:`encode_window` (``t`` and ``late`` as int epoch ms)."""
+    d = json.loads(line)
+    n = d["n"]
+    floats = array("d")
+    floats.frombytes(base64.b64decode(d["f"]))
+    if sys.byteorder != "little":
+        floats.byteswap()
+    out: dict[str, Any] = {"sid": d["sid"], "late": d["late"]}
+    for i, c in enumerate(_FLOAT_COLS):
+        col = floats[i * n:(i + 1) * n].tolist()
+        out[c] = ([int(x) for x in col] if c == "t" else
+                  col if c in ("v", "score") else [None if x != x else x for x in col])
+    bits = [int(ch) for ch in d["b"]]
+    for i, c in enumerate(_FLAG_COLS):
+        out[c] = [bool(x >> i & 1) for x in bits]
+    return out
+
+
 def read_out(out_dir: Path) -> list[tuple[Path, list[dict[str, Any]]]]:
     """The committed part files under ``out_dir`` (sorted) and their scored windows."""
     found: list[tuple[Path, list[dict[str, Any]]]] = []
@@ -86,7 +125,7 @@ def read_out(out_dir: Path) -> list[tuple[Path, list[dict[str, Any]]]]:
     for f in sorted(out_dir.rglob("*")):
         if f.is_file() and not f.name.startswith((".", "_")):
             with open(f) as fh:
-                found.append((f, [json.loads(line) for line in fh if line.strip()]))
+                found.append((f, [decode_window(line) for line in fh if line.strip()]))
     return found
 
 
