@@ -9,7 +9,7 @@ daily cycle, noise, rare spikes). Prints
   ``anomalies detect`` runs (wall and CPU points/s);
 * **Flink start-up**: the first job (JVM + mini-cluster + Python worker) and a second job in the
   same JVM, each on a one-point inbox;
-* the **Flink job** (:mod:`jobs.flink_anomaly`: NDJSON inbox → SQL event-time windows → keyed
+* the **Flink job** (:mod:`jobs.flink_anomaly`: CSV inbox → SQL event-time windows → keyed
   detector per series-window → checkpoint-committed file sink) per window size: wall time, points/s
   including start-up and after it (the marginal rate between a run on the first quarter of every
   series and a run on all of it, which cancels start-up), the same per CPU second (this process,

@@ -3,7 +3,7 @@
 The role RANDOM_CUT_FOREST played in Kinesis Data Analytics: a keyed streaming operator that
 scores each point of each series. The job
 
-* reads points ``{"sid": …, "t": epoch ms, "v": value}`` from an **inbox folder of closed NDJSON
+* reads points ``sid,t,v`` (series id, epoch ms, value) from an **inbox folder of closed CSV
   files** (:mod:`jobs.flink_anomaly_io` writes them under a hidden name, then renames) with Flink's
   filesystem connector — once (a replay) or **continuously** (``source.monitor-interval``);
 * assigns **event time** ``t`` with a **watermark** ``t − lateness`` and groups each series'
@@ -143,8 +143,7 @@ def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEF
         sid STRING NOT NULL, t BIGINT NOT NULL, v DOUBLE NOT NULL,
         ts AS TO_TIMESTAMP_LTZ(t, 3),
         WATERMARK FOR ts AS ts - {_interval(lateness_s)}
-    ) WITH ('connector' = 'filesystem', 'path' = '{inbox_uri}', 'format' = 'json',
-        'json.fail-on-missing-field' = 'true'{monitor})""")
+    ) WITH ('connector' = 'filesystem', 'path' = '{inbox_uri}', 'format' = 'csv'{monitor})""")
     windows = t_env.sql_query(f"""
         SELECT sid, ARRAY_AGG(t) AS ts, ARRAY_AGG(v) AS vs
         FROM TABLE(TUMBLE(TABLE wl_points, DESCRIPTOR(ts), {_interval(window_s)}))
@@ -210,7 +209,7 @@ def run_flink(lake: Any, *, table: str = "metrics_5m", stat: str = "Average",
 def main(argv: list[str] | None = None) -> int:
     """Cluster entry point: score an inbox folder (``--follow``: keep watching it) into ``--out``."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--inbox", required=True, help="folder of NDJSON points {sid, t (ms), v}")
+    ap.add_argument("--inbox", required=True, help="folder of CSV points sid,t (epoch ms),v")
     ap.add_argument("--out", required=True, help="folder for the scored windows")
     ap.add_argument("--detector", default=DEFAULT_DETECTOR)
     ap.add_argument("--window", type=int, default=REPLAY_WINDOW_S, help="window seconds")

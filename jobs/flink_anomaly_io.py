@@ -1,9 +1,10 @@
 """The Flink anomaly job's edges: its inbox of closed point files and its scored output.
 
-* :func:`write_inbox` writes 1-minute (or 5-minute) points as one NDJSON file
-  ``points-<seq>.json`` of ``{"sid", "t" (epoch ms), "v"}`` lines sorted by time — under a hidden
-  name first, then renamed, so Flink's filesystem source (which skips hidden files) only ever
-  sees closed files. Values that are not finite are counted (``skipped``), never fed.
+* :func:`write_inbox` writes 1-minute (or 5-minute) points as one CSV file ``points-<seq>.csv`` of
+  ``sid,t,v`` rows (epoch ms; RFC 4180 quoting, as series ids hold JSON; ``repr`` floats, which
+  parse back to the same double) sorted by time — under a hidden name first, then renamed, so
+  Flink's filesystem source (which skips hidden files) only ever sees closed files. Values that are
+  not finite are counted (``skipped``), never fed.
 * :func:`read_out` reads the part files the job's ``FileSink`` has committed (one JSON line per
   series-window; in-progress files are hidden until their checkpoint completes).
 * :func:`collect` turns them into ``anomalies`` rows — the same rows :func:`jobs.anomaly_job.detect`
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import math
 import os
@@ -50,7 +52,7 @@ class Fed:
 def write_inbox(inbox: Path, series: Iterable[SeriesData], *, seq: int,
                 after: Mapping[str, int] | None = None, not_before: int | None = None) -> Fed:
     """Write the points of ``series`` newer than ``after[series_id]`` (epoch ms) into the closed
-    file ``inbox/points-<seq>.json``, sorted by (time, series). Points older than ``not_before``
+    file ``inbox/points-<seq>.csv``, sorted by (time, series). Points older than ``not_before``
     are not written (the caller counts them as late); returns what was written."""
     fed = Fed()
     rows: list[tuple[int, str, float]] = []
@@ -70,11 +72,10 @@ def write_inbox(inbox: Path, series: Iterable[SeriesData], *, seq: int,
         return fed
     rows.sort()
     inbox.mkdir(parents=True, exist_ok=True)
-    final = inbox / f"{INBOX_PREFIX}{seq:012d}.json"
+    final = inbox / f"{INBOX_PREFIX}{seq:012d}.csv"
     tmp = inbox / f".{final.name}.tmp"
-    dumps = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
-    with open(tmp, "w") as fh:
-        fh.writelines(dumps({"sid": sid, "t": t, "v": v}) + "\n" for t, sid, v in rows)
+    with open(tmp, "w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows((sid, t, repr(v)) for t, sid, v in rows)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, final)

@@ -9,7 +9,7 @@ does two things per step:
    becomes an alert through the same notify path as the DuckDB engine
    (:func:`jobs.anomaly_job.notify_anomalies`);
 2. **feed** — the 1-minute points (``metrics_1m`` Average) newer than what each series was fed
-   go into the job's inbox as one closed NDJSON file (hidden name, then rename). Files are at
+   go into the job's inbox as one closed CSV file (hidden name, then rename). Files are at
    least two monitor intervals apart, so the source picks them up in order.
 
 Where things live (``work_dir``, by default ``<lake>/_state/flink-anomaly`` for a local lake):
@@ -141,7 +141,7 @@ class FlinkAnomalyStage:
         got = self._collect()
         sent = self._notify(got)
         fed, late = self._feed()
-        pending = sum(1 for _ in self.inbox.glob("points-*.json")) if self.inbox.is_dir() else 0
+        pending = sum(1 for _ in self.inbox.glob("points-*.csv")) if self.inbox.is_dir() else 0
         newest = got.newest if got.newest is not None else None
         detail = (f"{len(self.feed['series'])} series, {got.result.points} points scored"
                   + (f", {got.late} duplicates not rescored" if got.late else "")
