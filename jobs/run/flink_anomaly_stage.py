@@ -141,15 +141,13 @@ class FlinkAnomalyStage:
         got = self._collect()
         sent = self._notify(got)
         fed, late = self._feed()
-        pending = sum(1 for _ in self.inbox.glob("points-*.csv")) if self.inbox.is_dir() else 0
-        newest = got.newest if got.newest is not None else None
         detail = (f"{len(self.feed['series'])} series, {got.result.points} points scored"
                   + (f", {got.late} duplicates not rescored" if got.late else "")
                   + (f", {late} late points not fed" if late else ""))
         return StepReport(self.name, records_in=fed, records_out=got.result.anomalies, rejected=late,
-                          notifications=sent, backlog=False, error=error,
-                          watermark=from_epoch(newest, "ms") if newest is not None else None,
-                          detail=detail if pending or fed or got.result.points else "",
+                          notifications=sent, error=error,
+                          watermark=from_epoch(got.newest, "ms") if got.newest is not None else None,
+                          detail=detail if fed or late or got.result.points else "",
                           seconds=time.perf_counter() - t0)
 
     def _collect(self) -> Any:
