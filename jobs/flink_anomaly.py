@@ -69,24 +69,32 @@ class ScoreBatches(KeyedProcessFunction):
     def score(self, sid: str, ts: list[int], vs: list[float]) -> dict[str, Any]:
         saved = self.state.value()
         det, last, in_ep = saved if saved is not None else (make_detector(self.detector), -1, False)
-        out: dict[str, Any] = {"sid": sid, **{k: [] for k in ("t", "v", "score", "expected", "lower",
-                                                                "upper", "warm", "flag", "first", "late")}}
         step, threshold = det.step, self.threshold
+        late: list[int] = []
+        kept_t: list[int] = []
+        kept_v: list[float] = []
+        scores = []
         for t, v in sorted(zip(ts, vs, strict=True)):
             if t <= last:
-                out["late"].append(t)
+                late.append(t)
                 continue
             last = t
-            sc = step(t / 1000.0, v)
+            kept_t.append(t)
+            kept_v.append(v)
+            scores.append(step(t / 1000.0, v))
+        flags: list[bool] = []
+        firsts: list[bool] = []
+        for sc in scores:  # episodes: runs of flagged warm points, carried across windows
             flag = sc.warm and sc.score >= threshold
-            for k, x in (("t", t), ("v", v), ("score", sc.score), ("expected", sc.expected),
-                         ("lower", sc.lower), ("upper", sc.upper), ("warm", sc.warm), ("flag", flag),
-                         ("first", flag and not in_ep)):
-                out[k].append(x)
+            flags.append(flag)
+            firsts.append(flag and not in_ep)
             if sc.warm:
                 in_ep = flag
         self.state.update((det, last, in_ep))
-        return out
+        cols = list(zip(*scores)) if scores else [()] * 5
+        return {"sid": sid, "t": kept_t, "v": kept_v, "score": list(cols[0]), "expected": list(cols[1]),
+                "lower": list(cols[2]), "upper": list(cols[3]), "warm": list(cols[4]), "flag": flags,
+                "first": firsts, "late": late}
 
 
 def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkpoint_ms: int = 0,
