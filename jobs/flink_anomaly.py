@@ -110,7 +110,8 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
     conf.set_string("python.executable", sys.executable)  # workers use this venv
     conf.set_string("python.client.executable", sys.executable)
     if checkpoint_dir:
-        conf.set_string("execution.checkpointing.dir", Path(checkpoint_dir).resolve().as_uri())
+        uri = checkpoint_dir if "://" in checkpoint_dir else Path(checkpoint_dir).resolve().as_uri()
+        conf.set_string("execution.checkpointing.dir", uri)  # a local folder, file:// or s3://
         conf.set_string("execution.checkpointing.externalized-checkpoint-retention",
                         "RETAIN_ON_CANCELLATION")
         conf.set_string("state.checkpoints.num-retained", "2")
