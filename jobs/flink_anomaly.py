@@ -97,6 +97,11 @@ class ScoreBatches(KeyedProcessFunction):
                 "first": firsts, "late": late}
 
 
+def _uri(path: str) -> str:
+    """A Flink filesystem URI: ``file://``, ``s3://``… as given, a local path made absolute."""
+    return path if "://" in path else Path(path).resolve().as_uri()
+
+
 def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkpoint_ms: int = 0,
               restore: str | None = None) -> tuple[Any, Any]:
     """A streaming environment and its table environment (UTC, workers on this interpreter);
@@ -110,8 +115,7 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
     conf.set_string("python.executable", sys.executable)  # workers use this venv
     conf.set_string("python.client.executable", sys.executable)
     if checkpoint_dir:
-        uri = checkpoint_dir if "://" in checkpoint_dir else Path(checkpoint_dir).resolve().as_uri()
-        conf.set_string("execution.checkpointing.dir", uri)  # a local folder, file:// or s3://
+        conf.set_string("execution.checkpointing.dir", _uri(checkpoint_dir))
         conf.set_string("execution.checkpointing.externalized-checkpoint-retention",
                         "RETAIN_ON_CANCELLATION")
         conf.set_string("state.checkpoints.num-retained", "2")
@@ -147,7 +151,7 @@ def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEF
     if window_s <= 0 or lateness_s < 0:
         raise ValueError(f"window ({window_s} s) must be > 0 and lateness ({lateness_s} s) ≥ 0")
     monitor = f",\n 'source.monitor-interval' = '{max(1, round(monitor_s * 1000))} ms'" if monitor_s else ""
-    inbox_uri = Path(inbox).resolve().as_uri()
+    inbox_uri = _uri(inbox)
     t_env.execute_sql(f"""CREATE TEMPORARY TABLE wl_points (
         sid STRING NOT NULL, t BIGINT NOT NULL, v DOUBLE NOT NULL,
         ts AS TO_TIMESTAMP_LTZ(t, 3),
@@ -161,7 +165,7 @@ def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEF
               .key_by(lambda r: r[0], key_type=Types.STRING())
               .process(ScoreBatches(detector, threshold), output_type=Types.STRING())
               .name("score windows"))
-    sink = (FileSink.for_row_format(Path(out_dir).resolve().as_uri(), Encoder.simple_string_encoder())
+    sink = (FileSink.for_row_format(_uri(out_dir), Encoder.simple_string_encoder())
             .with_output_file_config(OutputFileConfig.builder().with_part_suffix(".json").build())
             .with_rolling_policy(RollingPolicy.on_checkpoint_rolling_policy())  # visible per checkpoint
             .build())
