@@ -278,7 +278,7 @@ def bench_flink(path: Path, series: dict) -> dict:
 
     n = sum(len(v) for _, v in series.values())
     with tempfile.TemporaryDirectory() as tmp:
-        wall, _, _, got = flink_run(Path(tmp), as_series(series), 3600)
+        wall, _, _, got = flink_run(Path(tmp), as_series(series), 6 * 3600)
     assert sum(len(v) for v in got.values()) == n
     py = bench_detector(series, "context")
     return {"points": n, "wall_pps": n / wall, "wall_s": wall, "python_wall_pps": py["wall_pps"]}

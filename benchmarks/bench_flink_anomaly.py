@@ -1,6 +1,6 @@
 """Flink anomaly scoring beside the library's Python engine, on the same series in the same run.
 
-    .venv/bin/python -m benchmarks.bench_flink_anomaly [--small] [--windows 3600,300]
+    .venv/bin/python -m benchmarks.bench_flink_anomaly [--small] [--windows 21600,300]
 
 Data: seeded 1-minute series (the ``metrics_1m`` Average shape; :func:`benchmarks.bench_anomaly.generate`:
 daily cycle, noise, rare spikes). Prints
@@ -99,10 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--small", action="store_true", help="20 series × 5,000 points (about a minute)")
     ap.add_argument("--windows", default="", help="window seconds to run, comma-separated "
-                    "(default 3600,300; --small: 3600)")
+                    "(default 21600,300: the replay and the live stage's windows; --small: 21600)")
     args = ap.parse_args(argv)
     n_series, n_points = (20, 5_000) if args.small else (60, 10_000)
-    windows = [int(w) for w in (args.windows or ("3600" if args.small else "3600,300")).split(",")]
+    windows = [int(w) for w in (args.windows or ("21600" if args.small else "21600,300")).split(",")]
     data = load(generate(n_series, n_points))  # t in epoch seconds, 1-minute steps
     n = sum(len(ts) for ts, _ in data.values())
     print(f"data: {n_series} series × {n_points:,} 1-minute points = {n:,} points; "
@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         one = [type(series[0])(series[0].series_id, "Bench", "M", "{}", "None", 60,
                                series[0].times[:1], series[0].values[:1])]
-        cold, _, _, _ = flink_run(tmp / "cold", one, 3600)
-        warm, warm_cpu, _, _ = flink_run(tmp / "warm", one, 3600)
+        cold, _, _, _ = flink_run(tmp / "cold", one, 21600)
+        warm, warm_cpu, _, _ = flink_run(tmp / "warm", one, 21600)
         print(f"flink start-up     {cold:7.2f} s first job (JVM, mini-cluster, Python worker), "
               f"{warm:.2f} s next job ({warm_cpu:.2f} CPU s)")
         quarter = [type(sd)(sd.series_id, "Bench", "M", "{}", "None", 60, sd.times[:len(sd.times) // 4],
