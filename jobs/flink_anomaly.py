@@ -1,204 +1,240 @@
-"""``watchlake anomalies detect --engine flink``: the detector as a PyFlink streaming job.
+"""``watchlake anomalies detect --engine flink``: the anomaly detector as a PyFlink streaming job.
 
 The role RANDOM_CUT_FOREST played in Kinesis Data Analytics: a keyed streaming operator that
-scores each point as it arrives. The DataStream job
+scores each point of each series. The job
 
-* reads points ``(series_id, event time ms, value)`` from a text file source (one tab-separated
-  line per point, written sorted by event time by :func:`export_points`; Flink's filesystem
-  source needs no extra jars for text);
-* assigns **event time** from the point's timestamp with a monotonous watermark;
-* ``key_by(series_id)`` and runs :class:`ScoreFunction`, a ``KeyedProcessFunction`` whose
-  **per-key ValueState** holds that series' detector (bounded state; pickled by Flink's state
-  backend, so it is checkpointed with the job);
-* emits one record per point (score, expected band, flag) as the point is processed, into a
-  text file sink (``execute_and_collect`` would pull every record through py4j, 4× slower).
+* reads points ``sid,t,v`` (series id, epoch ms, value) from an **inbox folder of closed CSV
+  files** (:mod:`jobs.flink_anomaly_io` writes them under a hidden name, then renames) with Flink's
+  filesystem connector — once (a replay) or **continuously** (``source.monitor-interval``);
+* assigns **event time** ``t`` with a **watermark** ``t − lateness`` and groups each series'
+  points into **event-time tumbling windows** in Flink SQL (``ARRAY_AGG`` over ``TUMBLE``):
+  parsing, watermarks and grouping run in the JVM, with no per-point Python;
+* ``key_by(series)`` and runs :class:`ScoreBatches`, a ``KeyedProcessFunction`` that gets one
+  record per series-window (the vector of its points), restores that series' detector from **keyed
+  ValueState** (checkpointed and restored by Flink), steps it over the points in time order and
+  writes it back: one state access and one Python call per window instead of per point;
+* writes one NDJSON line per series-window into a ``FileSink``, whose part files become visible
+  only when a checkpoint completes (exactly-once: :mod:`jobs.flink_anomaly_io` upserts them into
+  the lake's ``anomalies`` table by ``(series_id, timestamp)``, so a replayed window replaces).
 
-Scores are identical to the Python engine's (:mod:`jobs.anomaly_job`): the same detector code
-runs on the same points in the same per-series order. The collected records are written into
-the ``anomalies`` table by the same writer. This engine always replays (fresh state at job
-start, trained on the 14 days before ``start``), like a KDA application that restarts.
-The same file runs on a cluster with ``flink run -py jobs/flink_anomaly.py -- --input FILE``.
+Scores equal the Python engine's (:mod:`jobs.anomaly_job`) bit for bit: the same detector code
+steps through the same points in the same per-series order. A point at or before the last point a
+series scored (a duplicate, or later than the watermark allowed) is not scored twice: the output
+names it in ``late``.
+The same file runs on a cluster with ``flink run -py jobs/flink_anomaly.py -- --inbox DIR --out DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import shutil
 import sys
-import tempfile
-import time
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pyflink.common import Types, WatermarkStrategy
-from pyflink.common.watermark_strategy import TimestampAssigner
+from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from jobs.flink_anomaly_io import encode_window
 from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, make_detector
 
-OUT_TYPE = Types.TUPLE([Types.STRING(), Types.LONG(), Types.DOUBLE(), Types.DOUBLE(),
-                        Types.DOUBLE(), Types.DOUBLE(), Types.DOUBLE(), Types.BOOLEAN()])
-_NAN = float("nan")
+#: Replay windows: 6 hours of 1-minute points (360) per Python call (for 5-minute points 12× as
+#: long); bigger windows cost less per point, and scores do not depend on the window size.
+REPLAY_WINDOW_S = 6 * 3600
+#: Live windows: a series' points reach the detector once their 5-minute window closes.
+LIVE_WINDOW_S = 300
 
 
-class _EventTime(TimestampAssigner):
-    def extract_timestamp(self, value: Any, record_timestamp: int) -> int:
-        return int(value[1])
+class ScoreBatches(KeyedProcessFunction):
+    """Per-series detector in keyed ValueState, stepped over one window of points per call.
 
+    State per series: ``(detector, last scored t in ms, in an episode)``. Emits one line per window
+    (:func:`jobs.flink_anomaly_io.encode_window`): ``sid``, the scored points' ``t``/``v``, their
+    ``score``, ``expected``, ``lower``, ``upper`` (None in warm-up), ``warm``, ``flag`` (score ≥
+    threshold on a warm point), ``first`` (the first flagged point of an episode) and ``late``
+    (times not scored: at or before ``last``).
+    """
 
-class ScoreFunction(KeyedProcessFunction):
-    """Per-series detector in keyed ValueState; emits ``(sid, t_ms, value, score, expected,
-    lower, upper, warm)`` for every point (NaN where the band is not known yet)."""
-
-    def __init__(self, detector: str = DEFAULT_DETECTOR) -> None:
-        self.detector = detector
+    def __init__(self, detector: str = DEFAULT_DETECTOR, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.detector, self.threshold = detector, threshold
         self.state: Any = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(
             ValueStateDescriptor("detector", Types.PICKLED_BYTE_ARRAY()))
 
-    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterable[Any]:
-        det = self.state.value()
-        if det is None:
-            det = make_detector(self.detector)
-        sc = det.step(ctx.timestamp() / 1000.0, value[2])
-        self.state.update(det)
-        yield (value[0], value[1], value[2], sc.score,
-               _NAN if sc.expected is None else sc.expected,
-               _NAN if sc.lower is None else sc.lower,
-               _NAN if sc.upper is None else sc.upper, sc.warm)
+    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterable[str]:
+        yield encode_window(self.score(value[0], value[1], value[2]))
+
+    def score(self, sid: str, ts: list[int], vs: list[float]) -> dict[str, Any]:
+        saved = self.state.value()
+        det, last, in_ep = saved if saved is not None else (make_detector(self.detector), -1, False)
+        step, threshold = det.step, self.threshold
+        late: list[int] = []
+        kept_t: list[int] = []
+        kept_v: list[float] = []
+        scores = []
+        for t, v in sorted(zip(ts, vs, strict=True)):
+            if t <= last:
+                late.append(t)
+                continue
+            last = t
+            kept_t.append(t)
+            kept_v.append(v)
+            scores.append(step(t / 1000.0, v))
+        flags: list[bool] = []
+        firsts: list[bool] = []
+        for sc in scores:  # episodes: runs of flagged warm points, carried across windows
+            flag = sc.warm and sc.score >= threshold
+            flags.append(flag)
+            firsts.append(flag and not in_ep)
+            if sc.warm:
+                in_ep = flag
+        self.state.update((det, last, in_ep))
+        cols = list(zip(*scores)) if scores else [()] * 5
+        return {"sid": sid, "t": kept_t, "v": kept_v, "score": list(cols[0]), "expected": list(cols[1]),
+                "lower": list(cols[2]), "upper": list(cols[3]), "warm": list(cols[4]), "flag": flags,
+                "first": firsts, "late": late}
 
 
-def _parse(line: str) -> tuple[str, int, float]:
-    sid, t, v = line.split("\t")
-    return sid, int(t), float(v)
+def _uri(path: str) -> str:
+    """A Flink filesystem URI: ``file://``, ``s3://``… as given, a local path made absolute."""
+    return path if "://" in path else Path(path).resolve().as_uri()
 
 
-def score_file(path: str, detector: str = DEFAULT_DETECTOR, parallelism: int = 1,
-               ) -> list[tuple[Any, ...]]:
-    """Run the streaming job over a points file; returns the emitted records."""
+def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkpoint_ms: int = 0,
+              restore: str | None = None) -> tuple[Any, Any]:
+    """A streaming environment and its table environment (UTC, workers on this interpreter);
+    with ``checkpoint_dir``, exactly-once checkpoints every ``checkpoint_ms`` kept on cancel;
+    with ``restore``, the job starts from that checkpoint or savepoint."""
     from pyflink.common import Configuration
-    from pyflink.common.serialization import Encoder
     from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
-    from pyflink.datastream.connectors.file_system import FileSink, FileSource, StreamFormat
+    from pyflink.table import StreamTableEnvironment
 
     conf = Configuration()
     conf.set_string("python.executable", sys.executable)  # workers use this venv
     conf.set_string("python.client.executable", sys.executable)
+    if checkpoint_dir:
+        conf.set_string("execution.checkpointing.dir", _uri(checkpoint_dir))
+        conf.set_string("execution.checkpointing.externalized-checkpoint-retention",
+                        "RETAIN_ON_CANCELLATION")
+        conf.set_string("state.checkpoints.num-retained", "2")
+    if restore:
+        conf.set_string("execution.state-recovery.path", restore)
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
     env.set_parallelism(parallelism)
-    src = FileSource.for_record_stream_format(StreamFormat.text_line_format(), path).build()
-    points = (env.from_source(src, WatermarkStrategy.no_watermarks(), "points")
-              .map(_parse, output_type=Types.TUPLE([Types.STRING(), Types.LONG(),
-                                                    Types.DOUBLE()]))
-              .assign_timestamps_and_watermarks(
-                  WatermarkStrategy.for_monotonous_timestamps()
-                  .with_timestamp_assigner(_EventTime())))
-    scored = points.key_by(lambda p: p[0], key_type=Types.STRING()).process(
-        ScoreFunction(detector), output_type=OUT_TYPE)
-    # a file sink, not execute_and_collect: collecting pulls every record through py4j
-    out_dir = Path(path).with_suffix(".out")
-    sink = FileSink.for_row_format(str(out_dir), Encoder.simple_string_encoder()).build()
-    scored.map(_format, output_type=Types.STRING()).sink_to(sink)
+    if checkpoint_dir and checkpoint_ms > 0:
+        env.enable_checkpointing(checkpoint_ms)
+    t_env = StreamTableEnvironment.create(env)
+    t_env.get_config().set("table.local-time-zone", "UTC")
+    return env, t_env
+
+
+def _interval(seconds: int) -> str:
+    """A Flink SQL day-to-second interval literal (a bare ``SECOND`` literal overflows at 100)."""
+    d, rem = divmod(int(seconds), 86400)
+    return f"INTERVAL '{d} {rem // 3600:02d}:{rem % 3600 // 60:02d}:{rem % 60:02d}' DAY TO SECOND"
+
+
+def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEFAULT_DETECTOR,
+          threshold: float = DEFAULT_THRESHOLD, window_s: int = REPLAY_WINDOW_S,
+          lateness_s: int = 60, monitor_s: float | None = None) -> None:
+    """Add the scoring pipeline (inbox → windows → keyed detector → ``out_dir``) to ``env``.
+
+    ``monitor_s`` set: the inbox is watched for new files every ``monitor_s`` seconds (the job
+    never ends); unset: the files present are read once and the job ends after the last window.
+    """
+    from pyflink.common.serialization import Encoder
+    from pyflink.datastream.connectors.file_system import FileSink, OutputFileConfig, RollingPolicy
+
+    if window_s <= 0 or lateness_s < 0:
+        raise ValueError(f"window ({window_s} s) must be > 0 and lateness ({lateness_s} s) ≥ 0")
+    monitor = f",\n 'source.monitor-interval' = '{max(1, round(monitor_s * 1000))} ms'" if monitor_s else ""
+    inbox_uri = _uri(inbox)
+    t_env.execute_sql(f"""CREATE TEMPORARY TABLE wl_points (
+        sid STRING NOT NULL, t BIGINT NOT NULL, v DOUBLE NOT NULL,
+        ts AS TO_TIMESTAMP_LTZ(t, 3),
+        WATERMARK FOR ts AS ts - {_interval(lateness_s)}
+    ) WITH ('connector' = 'filesystem', 'path' = '{inbox_uri}', 'format' = 'csv'{monitor})""")
+    windows = t_env.sql_query(f"""
+        SELECT sid, ARRAY_AGG(t) AS ts, ARRAY_AGG(v) AS vs
+        FROM TABLE(TUMBLE(TABLE wl_points, DESCRIPTOR(ts), {_interval(window_s)}))
+        GROUP BY sid, window_start, window_end""")
+    scored = (t_env.to_data_stream(windows)
+              .key_by(lambda r: r[0], key_type=Types.STRING())
+              .process(ScoreBatches(detector, threshold), output_type=Types.STRING())
+              .name("score windows"))
+    sink = (FileSink.for_row_format(_uri(out_dir), Encoder.simple_string_encoder())
+            .with_output_file_config(OutputFileConfig.builder().with_part_suffix(".json").build())
+            .with_rolling_policy(RollingPolicy.on_checkpoint_rolling_policy())  # visible per checkpoint
+            .build())
+    scored.sink_to(sink).name("scored windows")
+
+
+def score_inbox(inbox: str, out_dir: str, *, detector: str = DEFAULT_DETECTOR,
+                threshold: float = DEFAULT_THRESHOLD, window_s: int = REPLAY_WINDOW_S,
+                parallelism: int = 1) -> None:
+    """Run the job once over the closed files in ``inbox`` (bounded), waiting for it to end; the
+    scored windows are in ``out_dir`` (read them with :func:`jobs.flink_anomaly_io.read_out`)."""
+    env, t_env = configure(parallelism)
+    build(env, t_env, inbox, out_dir, detector=detector, threshold=threshold, window_s=window_s)
     env.execute("watchlake-anomalies")
-    records: list[tuple[Any, ...]] = []
-    for f in sorted(out_dir.rglob("*")):
-        if f.is_file() and not f.name.startswith("."):
-            records.extend(_unformat(line) for line in f.read_text().splitlines() if line)
-            f.unlink()
-    shutil.rmtree(out_dir, ignore_errors=True)
-    return records
-
-
-def _format(r: tuple[Any, ...]) -> str:
-    return "\t".join((r[0], str(r[1]), *(repr(float(v)) for v in r[2:7]), "1" if r[7] else "0"))
-
-
-def _unformat(line: str) -> tuple[Any, ...]:
-    f = line.split("\t")
-    return (f[0], int(f[1]), *(float(v) for v in f[2:7]), f[7] == "1")
-
-
-def export_points(series: Iterable[Any], path: str) -> int:
-    """Write ``sid<TAB>t_ms<TAB>value`` lines sorted by (time, series); returns the count."""
-    rows = [(int(round(t * 1000)), sd.series_id, v) for sd in series
-            for t, v in zip(sd.times, sd.values, strict=True)]
-    rows.sort()
-    with open(path, "w") as fh:
-        for t, sid, v in rows:
-            fh.write(f"{sid}\t{t}\t{v!r}\n")
-    return len(rows)
 
 
 def run_flink(lake: Any, *, table: str = "metrics_5m", stat: str = "Average",
               detector: str = DEFAULT_DETECTOR, threshold: float = DEFAULT_THRESHOLD,
-              start: datetime | None = None, end: datetime | None = None,
-              namespace: str | None = None, metric: str | None = None,
-              units: list[str] | None = None) -> Any:
-    """Replay ``[start, end)`` through the Flink job and write the ``anomalies`` table."""
-    import pyarrow as pa
+              start: Any = None, end: Any = None, namespace: str | None = None,
+              metric: str | None = None, units: list[str] | None = None) -> Any:
+    """Replay ``[start, end)`` through the Flink job and write the ``anomalies`` table (the same
+    rows :func:`jobs.anomaly_job.detect` writes, under the job key ``<key>-flink``)."""
+    import shutil
+    import tempfile
+    import time
 
-    from jobs.anomaly_job import TRAINING, DetectResult, _write, job_key, read_series
-    from pipeline.anomaly.table import ANOMALIES
-    from pipeline.timeutil import from_epoch, to_utc
+    from jobs.anomaly_job import TRAINING, job_key, read_series
+    from jobs.flink_anomaly_io import collect, write_inbox
+    from pipeline.timeutil import to_utc
 
     series = list(read_series(lake, table, stat, namespace=namespace, metric=metric, units=units,
                               start=to_utc(start) - TRAINING if start else None, end=end))
-    meta = {sd.series_id: sd for sd in series}
-    res = DetectResult(series=len(series))
+    import os
+
     tmp = Path(tempfile.mkdtemp(prefix="wl-anomaly-", dir=os.environ.get("WATCHLAKE_FLINK_TMP")))
-    path = str(tmp / "points.tsv")
-    res.points = export_points(series, path)
-    t0 = time.perf_counter()
-    records = score_file(path, detector) if res.points else []
-    res_seconds = time.perf_counter() - t0
-    emit_from = int(to_utc(start).timestamp() * 1000) if start else -1
-    cols: dict[str, list[Any]] = {n: [] for n in ANOMALIES.names}
-    for sid, t_ms, v, score, exp, lo, up, warm in sorted(records, key=lambda r: (r[0], r[1])):
-        if not warm or t_ms < emit_from:
-            continue
-        sd = meta[sid]
-        flagged = score >= threshold
-        row = {"series_id": sid, "namespace": sd.namespace, "metric_name": sd.metric_name,
-               "dimensions": sd.dimensions, "unit": sd.unit, "stat": stat, "period": sd.period,
-               "timestamp": t_ms, "value": v, "score": score,
-               "expected": None if math.isnan(exp) else exp,
-               "lower": None if math.isnan(lo) else lo, "upper": None if math.isnan(up) else up,
-               "is_anomaly": flagged, "detector": detector}
-        for k, val in row.items():
-            cols[k].append(val)
-        if flagged:
-            res.anomalies += 1
-            res.top.append((score, f"{sd.metric_name} {sd.dimensions}",
-                            from_epoch(t_ms, "ms")))
-    res.top = sorted(res.top, reverse=True)[:5]
-    out = pa.Table.from_pydict(cols, schema=ANOMALIES)
-    res.rows = out.num_rows
-    res.files = _write(lake, job_key(detector, table, stat) + "-flink", out, (start, end),
-                       series=set(meta))
-    res.flink_seconds = res_seconds  # type: ignore[attr-defined]
-    for f in tmp.iterdir():
-        f.unlink()
-    tmp.rmdir()
-    return res
+    try:
+        inbox, out = tmp / "inbox", tmp / "out"
+        fed = write_inbox(inbox, series, seq=0)
+        t0 = time.perf_counter()
+        if fed.points:
+            score_inbox(str(inbox), str(out), detector=detector, threshold=threshold,
+                        window_s=REPLAY_WINDOW_S if table == "metrics_1m" else 12 * REPLAY_WINDOW_S)
+        seconds = time.perf_counter() - t0
+        res = collect(lake, out, {sd.series_id: sd for sd in series},
+                      key=job_key(detector, table, stat) + "-flink", stat=stat, detector=detector,
+                      replace=(start, end), emit_from=start)
+        res.points += fed.skipped  # read but not scorable (non-finite): counted, never scored
+        res.flink_seconds = seconds  # type: ignore[attr-defined]
+        return res
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Cluster entry point: score a points file and print the anomalies."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--input", required=True, help="points file: sid<TAB>t_ms<TAB>value")
+    """Cluster entry point: score an inbox folder (``--follow``: keep watching it) into ``--out``."""
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--inbox", required=True, help="folder of CSV points sid,t (epoch ms),v")
+    ap.add_argument("--out", required=True, help="folder for the scored windows")
     ap.add_argument("--detector", default=DEFAULT_DETECTOR)
+    ap.add_argument("--window", type=int, default=REPLAY_WINDOW_S, help="window seconds")
+    ap.add_argument("--follow", type=float, default=0.0, help="watch the inbox every N seconds")
+    ap.add_argument("--checkpoint-dir", default=None)
     args = ap.parse_args(argv)
-    for r in score_file(args.input, args.detector):
-        if r[3] >= DEFAULT_THRESHOLD:
-            print(*r[:4], sep="\t")
+    env, t_env = configure(checkpoint_dir=args.checkpoint_dir,
+                           checkpoint_ms=5000 if args.checkpoint_dir else 0)
+    build(env, t_env, args.inbox, args.out, detector=args.detector, window_s=args.window,
+          monitor_s=args.follow or None)
+    env.execute("watchlake-anomalies")
     return 0
 
 

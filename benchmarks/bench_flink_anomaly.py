@@ -1,0 +1,152 @@
+"""Flink anomaly scoring beside the library's Python engine, on the same series in the same run.
+
+    .venv/bin/python -m benchmarks.bench_flink_anomaly [--small] [--windows 21600,300]
+
+Data: seeded 1-minute series (the ``metrics_1m`` Average shape; :func:`benchmarks.bench_anomaly.generate`:
+daily cycle, noise, rare spikes). Prints
+
+* the **Python engine**: the default detector stepped point by point per series, exactly the loop
+  ``anomalies detect`` runs (wall and CPU points/s);
+* **Flink start-up**: the first job (JVM + mini-cluster + Python worker) and a second job in the
+  same JVM, each on a one-point inbox;
+* the **Flink job** (:mod:`jobs.flink_anomaly`: CSV inbox → SQL event-time windows → keyed
+  detector per series-window → checkpoint-committed file sink) per window size: wall time, points/s
+  including start-up and after it (the marginal rate between a run on the first quarter of every
+  series and a run on all of it, which cancels start-up), the same per CPU second (this process,
+  where PyFlink's loopback Python worker runs, plus the JVM), Python calls (windows) and the
+  ratios to the Python engine;
+* the **equality check**: every score and band of the Flink run against the Python engine's,
+  compared bit for bit (the count of differing points must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_anomaly import generate, load
+
+
+def python_engine(series: dict[str, tuple[list[float], list[float]]]) -> tuple[dict[str, list[Any]], float, float]:
+    """Score every series point by point; returns the scores by series, wall s and CPU s."""
+    from pipeline.anomaly import make_detector
+
+    out: dict[str, list[Any]] = {}
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for sid, (ts, vs) in series.items():
+        step = make_detector().step
+        rows = out[sid] = []
+        for t, v in zip(ts, vs, strict=True):
+            t_ms = int(round(t * 1000))
+            sc = step(t_ms / 1000.0, v)
+            rows.append((t_ms, v, sc.score, sc.expected, sc.lower, sc.upper, sc.warm))
+    return out, time.perf_counter() - wall0, time.process_time() - cpu0
+
+
+def as_series(series: dict[str, tuple[list[float], list[float]]]) -> list[Any]:
+    from jobs.anomaly_job import SeriesData
+
+    out = []
+    for sid, (ts, vs) in series.items():
+        sd = SeriesData(sid, "Bench", "M", f'{{"Id":"{sid}"}}', "None", 60)
+        sd.times, sd.values = list(ts), list(vs)
+        out.append(sd)
+    return out
+
+
+def jvm_cpu() -> float:
+    """CPU seconds used so far by this process's child JVMs (the PyFlink gateway and mini-cluster)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():  # ppid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+def flink_run(work: Path, series: list[Any], window_s: int) -> tuple[float, float, int, dict[str, list[Any]]]:
+    """One bounded Flink job over ``series``; returns wall s and CPU s (this process, where the
+    loopback Python worker runs, plus the JVM) of the job only, windows and the scores."""
+    from jobs.flink_anomaly import score_inbox
+    from jobs.flink_anomaly_io import read_out, write_inbox
+
+    shutil.rmtree(work, ignore_errors=True)
+    write_inbox(work / "inbox", series, seq=0)
+    t0, c0, j0 = time.perf_counter(), time.process_time(), jvm_cpu()
+    score_inbox(str(work / "inbox"), str(work / "out"), window_s=window_s)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0 + jvm_cpu() - j0
+    got: dict[str, list[Any]] = {}
+    windows = 0
+    for _, ws in read_out(work / "out"):
+        for w in ws:
+            windows += 1
+            got.setdefault(w["sid"], []).extend(zip(w["t"], w["v"], w["score"], w["expected"], w["lower"],
+                                                    w["upper"], w["warm"], strict=True))
+    return wall, cpu, windows, {sid: sorted(rows) for sid, rows in got.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="20 series × 5,000 points (about a minute)")
+    ap.add_argument("--windows", default="", help="window seconds to run, comma-separated "
+                    "(default 21600,300: the replay and the live stage's windows; --small: 21600)")
+    args = ap.parse_args(argv)
+    n_series, n_points = (20, 5_000) if args.small else (60, 10_000)
+    windows = [int(w) for w in (args.windows or ("21600" if args.small else "21600,300")).split(",")]
+    data = load(generate(n_series, n_points))  # t in epoch seconds, 1-minute steps
+    n = sum(len(ts) for ts, _ in data.values())
+    print(f"data: {n_series} series × {n_points:,} 1-minute points = {n:,} points; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    gold, py_wall, py_cpu = python_engine(data)
+    py_rate = n / py_wall
+    print(f"python engine      {py_wall:7.2f} s wall  {py_rate:9,.0f} points/s wall  "
+          f"{n / py_cpu:9,.0f} points/s CPU")
+    series = as_series(data)
+    tmp = Path(tempfile.mkdtemp(prefix="wl-bench-flink-anomaly-"))
+    try:
+        one = [type(series[0])(series[0].series_id, "Bench", "M", "{}", "None", 60,
+                               series[0].times[:1], series[0].values[:1])]
+        cold, _, _, _ = flink_run(tmp / "cold", one, 21600)
+        warm, warm_cpu, _, _ = flink_run(tmp / "warm", one, 21600)
+        print(f"flink start-up     {cold:7.2f} s first job (JVM, mini-cluster, Python worker), "
+              f"{warm:.2f} s next job ({warm_cpu:.2f} CPU s)")
+        quarter = [type(sd)(sd.series_id, "Bench", "M", "{}", "None", 60, sd.times[:len(sd.times) // 4],
+                            sd.values[:len(sd.values) // 4]) for sd in series]
+        n_q = sum(len(sd.times) for sd in quarter)
+        for window_s in windows:
+            # marginal rate: the same job on a quarter of the points and on all of them; the
+            # difference cancels start-up, planning and the last checkpoint (a first quarter run
+            # warms the JVM's JIT up, so the measured quarter run is as warm as the full one)
+            flink_run(tmp / f"q{window_s}", quarter, window_s)
+            wall, cpu, calls, got = flink_run(tmp / f"w{window_s}", series, window_s)
+            wall_q, cpu_q, _, _ = flink_run(tmp / f"q{window_s}", quarter, window_s)
+            after = (n - n_q) / max(wall - wall_q, 1e-9)
+            cpu_after = (n - n_q) / max(cpu - cpu_q, 1e-9)
+            diff = sum(1 for sid, rows in gold.items()
+                       for a, b in zip(rows, got.get(sid, []), strict=False) if a != b)
+            diff += sum(abs(len(rows) - len(got.get(sid, []))) for sid, rows in gold.items())
+            print(f"flink {window_s:>5} s win {wall:7.2f} s wall  {n / wall:9,.0f} points/s incl. start-up  "
+                  f"{after:9,.0f} after start-up  ({calls:,} Python calls, {n / calls:.0f} points each)  "
+                  f"{after / py_rate:.2f}× the Python engine")
+            print(f"  CPU              {cpu:.2f} CPU s (Python worker + JVM)  {cpu_after:9,.0f} points/s per "
+                  f"CPU s after start-up  {cpu_after * py_cpu / n:.2f}× the Python engine's per CPU s")
+            print(f"  equality         {diff} of {n:,} points differ from the Python engine (bit for bit)")
+            if diff:
+                return 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""The Flink anomaly job's inbox files and output lines (no JVM)."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+from jobs.anomaly_job import SeriesData
+from jobs.flink_anomaly_io import decode_window, encode_window, read_out, write_inbox
+
+
+def test_inbox_is_one_closed_time_sorted_csv_with_exact_values(tmp_path) -> None:
+    a = SeriesData('AWS/SQS|Age|{"QueueName": "a,\\"b\\""}|Seconds|Average', "AWS/SQS", "Age",
+                   '{"QueueName": "a,\\"b\\""}', "Seconds", 60,
+                   [60.0, 120.0, 180.0, 240.0], [0.1, math.nan, 1e-300, 2.0 / 3.0])
+    b = SeriesData("B|m|{}|None|Average", "B", "m", "{}", "None", 60, [90.0, 150.0], [5.0, math.inf])
+    inbox = tmp_path / "inbox"
+    fed = write_inbox(inbox, [a, b], seq=7, after={a.series_id: 60_000})
+    assert fed.path is not None and fed.path.name == "points-000000000007.csv"
+    assert [p.name for p in inbox.iterdir()] == [fed.path.name]  # no hidden temporary left
+    assert (fed.points, fed.skipped) == (3, 2)  # NaN and inf counted, not fed; 60 s was fed before
+    assert fed.last == {a.series_id: 240_000, b.series_id: 90_000}
+    with open(fed.path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [[b.series_id, "90000", "5.0"], [a.series_id, "180000", "1e-300"],
+                    [a.series_id, "240000", repr(2.0 / 3.0)]]
+    assert float(rows[2][2]) == 2.0 / 3.0
+    # nothing new: no file; points older than not_before are left out
+    assert write_inbox(inbox, [a], seq=8, after={a.series_id: 240_000}).path is None
+    assert write_inbox(inbox, [a], seq=9, not_before=200_000).points == 1
+
+
+def test_window_lines_round_trip_bit_for_bit(tmp_path) -> None:
+    w = {"sid": 'x|y|{"k": "v"}|None|Average', "t": [1_790_000_000_000, 1_790_000_060_000, 1_790_000_120_000],
+         "v": [0.1, -0.0, 1e308], "score": [0.0, 0.5, 0.987654321],
+         "expected": [None, 0.30000000000000004, -2.5], "lower": [None, 0.0, -5e-324],
+         "upper": [None, 1.7976931348623157e308, 3.0], "warm": [False, True, True],
+         "flag": [False, True, True], "first": [False, True, False], "late": [1_789_999_940_000]}
+    back = decode_window(encode_window(w))
+    assert back == w
+    assert math.copysign(1.0, back["v"][1]) == -1.0  # the sign of -0.0 survives too
+    bucket = tmp_path / "out" / "2026-12-04--08"
+    bucket.mkdir(parents=True)
+    (bucket / "part-0-0.json").write_text(encode_window(w) + "\n")
+    (bucket / ".part-0-1.json.inprogress").write_text("not committed")
+    assert [(f.name, ws) for f, ws in read_out(tmp_path / "out")] == [("part-0-0.json", [w])]
