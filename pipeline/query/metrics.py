@@ -107,13 +107,17 @@ _local = threading.local()
 
 
 def _con() -> Any:
-    """A per-thread DuckDB connection (in-memory, UTC), reused across queries."""
+    """A per-thread DuckDB connection (in-memory, UTC), reused across queries. It caches Parquet
+    footers (``parquet_metadata_cache``; DuckDB re-reads a file whose modification time changed,
+    and lake files are never rewritten in place): a 15-day query opens 15 tier files, and parsing
+    their footers again was half of a repeated pNN query's time."""
     con = getattr(_local, "con", None)
     if con is None:
         import duckdb
 
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET parquet_metadata_cache = true")
         _local.con = con
     return con
 
