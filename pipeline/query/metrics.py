@@ -26,8 +26,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.errors import QueryError
 from pipeline.lake import layout
@@ -38,6 +36,8 @@ from pipeline.rollup.tiers import partition_range
 from pipeline.timeutil import epoch_ms
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from pipeline.lake import Lake
 
 SIMPLE_STATS = {"SampleCount", "Sum", "Minimum", "Maximum", "Average"}
@@ -244,7 +244,7 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
                 raise
             raise QueryError(f"the {p.table} files have no sketch_bins (written before the columnar "
                              "sketch); rebuild the tiers with `watchlake rollup --full`") from None
-        units = sorted(pc.unique(table["unit"]).to_pylist(), key=str) if table.num_rows else []
+        units = sorted(set(table["unit"].to_pylist()), key=str) if table.num_rows else []
     if len(units) > 1:
         raise QueryError(f"{namespace} {metric_name} {canonical(dimensions)} has several units "
                          f"({', '.join(str(u) for u in units)}); pass one with unit=")
