@@ -120,3 +120,18 @@ def test_a_time_range_and_no_rules(tmp_path, lake):
     assert lake_findings(con, rules, start, end).table("duckdb", NOW).to_pylist() == expected.to_pylist()
     empty = lake_findings(con, [])
     assert len(empty) == 0 and empty.table("duckdb", NOW).num_rows == 0 and empty.findings() == []
+
+
+def test_more_rules_than_one_bitmask_on_real_detonations(lake, shared_data, stratus_events):
+    """The bundled rules and the vendored SigmaHQ rules (71: two 63-rule bitmask columns) over
+    the real Stratus Red Team events give the Python engine's findings."""
+    from pipeline.detections.rules import BUNDLED
+
+    rules = load_rules(str(BUNDLED), shared_data / "sigma-cloudtrail").rules
+    assert len(rules) > 63
+    write_events(lake, stratus_events)
+    expected = findings_table(findings_for(rules, match_events(rules, stratus_events)), "duckdb", NOW)
+    got = lake_findings(connect(lake, ["cloudtrail"]), rules).table("duckdb", NOW)
+    assert expected.num_rows >= 20 and got.to_pylist() == expected.to_pylist()
+    fired = {[r.id for r in rules].index(row["rule_id"]) for row in got.to_pylist()}
+    assert min(fired) < 63 <= max(fired)  # rules of both bitmask columns found something
