@@ -133,7 +133,7 @@ class _Pairs:
     comp: list[tuple[int, int, np.ndarray]]  # (lo, hi, monotone times) per chunk of groups
 
 
-def _windows(p: _Pairs, t: np.ndarray, rules: list[Rule]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _windows(p: _Pairs, rules: list[Rule]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pair ``r``: whether a window starting at ``r`` makes a finding, the finding's first
     and one-past-last pair, and (in ``nxt``) the pair where the group's next window starts
     (``len`` when none). Chunks keep ``group · stride + time`` within int64."""
@@ -356,7 +356,7 @@ def lake_findings(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: date
     bulk = [i for i, r in enumerate(rules) if vectorised(r)]
     pairs = _pairs(m, rules, bulk)
     python = _python_findings(m, rules, [i for i in range(len(rules)) if i not in set(bulk)])
-    exists, first, ends = _windows(pairs, to_numpy(m["t"], np.int64), rules) \
+    exists, first, ends = _windows(pairs, rules) \
         if len(pairs.row) else (np.zeros(0, bool), np.zeros(0, np.int64), np.zeros((2, 0), np.int64))
     starts = _reach(ends[1], pairs.heads)
     starts = starts[exists[starts]]
