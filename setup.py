@@ -1,13 +1,16 @@
-"""Build the one native module: pipeline.sources._jsoncols (JSON → Arrow buffers, with yyjson).
+"""Build the native modules: pipeline.sources._jsoncols (JSON → Arrow buffers, with yyjson) and
+pipeline.rollup._sketchmerge (merging columnar quantile sketches).
 
 Everything else about the package is in pyproject.toml.
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension(
-    "pipeline.sources._jsoncols",
-    sources=["pipeline/sources/_jsoncols.c", "pipeline/sources/vendor/yyjson/yyjson.c"],
-    include_dirs=["pipeline/sources/vendor/yyjson"],
-    extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],  # warning-free: keep it so
-)])
+FLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra"]  # warning-free: keep it so
+
+setup(ext_modules=[
+    Extension("pipeline.sources._jsoncols",
+              sources=["pipeline/sources/_jsoncols.c", "pipeline/sources/vendor/yyjson/yyjson.c"],
+              include_dirs=["pipeline/sources/vendor/yyjson"], extra_compile_args=FLAGS),
+    Extension("pipeline.rollup._sketchmerge", sources=["pipeline/rollup/_sketchmerge.c"], extra_compile_args=FLAGS),
+])

@@ -1,8 +1,8 @@
 """The detection job: run rules retroactively over the lake (DuckDB) or follow new files (Python).
 
 * :func:`run_retro` — one DuckDB scan of ``cloudtrail`` in ``[start, end)`` evaluates every rule,
-  findings are built and merged into the ``findings`` table (a re-run of the same range replaces
-  the rules' earlier findings there).
+  findings are built in bulk (:mod:`pipeline.detections.grouping`) and merged into the
+  ``findings`` table (a re-run of the same range replaces the rules' earlier findings there).
 * :class:`Follower` — one :meth:`Follower.poll` takes the ``cloudtrail`` files committed since
   the last one (checkpoint in ``_state/detect/follow.json``), evaluates their rows with the Python
   engine and updates findings; ``detect --follow`` runs it on :mod:`jobs.follow`'s schedule.
@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
-from pipeline.detections.engine import Match, match_events, match_lake, time_filter
+from pipeline.detections.engine import Match, match_events, time_filter
 from pipeline.detections.findings import Finding, findings_for, findings_table, write_findings
+from pipeline.detections.grouping import LakeFindings, lake_findings
 from pipeline.detections.model import Rule
 from pipeline.lake import Lake
 from pipeline.query.duck import connect
@@ -40,13 +42,19 @@ class PollReport:
 
 @dataclass
 class DetectResult:
-    """A retroactive run: events scanned, matches, findings and rows written."""
+    """A retroactive run: events scanned, (event, rule) matches, findings and rows written.
+    ``found`` holds the findings in bulk (:class:`LakeFindings`: its ``table`` is what was
+    written); :attr:`findings` makes them objects on first use."""
 
     events: int = 0
-    matches: list[Match] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    match_count: int = 0
     written: int = 0
     files: int = 0
+    found: LakeFindings | None = None
+
+    @cached_property
+    def findings(self) -> list[Finding]:
+        return self.found.findings() if self.found is not None else []
 
 
 MAX_NOTIFIED_EVENT_IDS = 100
@@ -77,7 +85,7 @@ def notify_findings(lake: Lake, topic: str, findings: list[Finding],
         for f in findings:
             try:
                 r = n.publish(topic, f"watchlake {f.rule.level.upper()}: {f.rule.title}"[:99], finding_message(f),
-                              dedup_id=f"finding:{f.finding_id}:{len(f.matches)}")
+                              dedup_id=f"finding:{f.finding_id}:{f.event_count}")
             except PipelineError as exc:
                 if errors is None:
                     raise
@@ -95,10 +103,10 @@ def run_retro(lake: Lake, rules: list[Rule], start: datetime | None = None, end:
     res.files = len(lake.table_files("cloudtrail"))
     row = con.execute(f"SELECT count(*) FROM cloudtrail WHERE {time_filter(start, end)}").fetchall()[0]
     res.events = int(row[0]) if row else 0
-    res.matches = match_lake(con, rules, start, end)
-    res.findings = findings_for(rules, res.matches)
+    res.found = lake_findings(con, rules, start, end)
+    res.match_count = res.found.match_count
     if write:
-        res.written = write_findings(lake, findings_table(res.findings, "duckdb"),
+        res.written = write_findings(lake, res.found.table("duckdb"),
                                      replace_rules={r.id for r in rules}, replace_from=start, replace_to=end)
     if notify_topic and res.findings:
         notify_findings(lake, notify_topic, res.findings)
@@ -149,10 +157,10 @@ class Follower:
             ids = {m.rule_id for m in fresh}
             rules = [r for r in self.rules if r.id in ids]
             all_f = findings_for(rules, [m for m in self.matches if m.rule_id in ids])
-            changed = [f for f in all_f if self.reported.get(f.finding_id) != len(f.matches)]
+            changed = [f for f in all_f if self.reported.get(f.finding_id) != f.event_count]
             write_findings(self.lake, findings_table(changed, "python"))
             for f in changed:
-                self.reported[f.finding_id] = len(f.matches)
+                self.reported[f.finding_id] = f.event_count
             if self.notify_topic and changed:
                 report.notified = notify_findings(self.lake, self.notify_topic, changed, report.notify_errors)
         self.seen.update(new)

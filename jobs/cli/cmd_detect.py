@@ -39,7 +39,7 @@ def _print_findings(findings: list[Any], limit: int) -> None:
         who = first.principal or "-"
         who = who if len(who) <= 50 else who[:24] + "…" + who[-25:]
         print(f"{first.time:%Y-%m-%dT%H:%M:%SZ}  {f.rule.level:<8} {f.rule.title[:44]:<44} "
-              f"{len(f.matches):>4} ev  {who}  {first.source_ip or '-'}")
+              f"{f.event_count:>4} ev  {who}  {first.source_ip or '-'}")
     if len(findings) > limit:
         print(f"… {len(findings) - limit} more (query the `findings` view)")
 
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     summary("detect", {
         "rules": f"{len(ruleset.rules)} ({len(ruleset.problems)} unusable, {len(ruleset.disabled)} disabled)",
         "events scanned": f"{res.events:,}",
-        "matches": f"{len(res.matches):,}",
+        "matches": f"{res.match_count:,}",
         "findings": f"{len(res.findings)} ("
                     + ", ".join(f"{by_level[lv]} {lv}" for lv in ("critical", "high", "medium", "low",
                                                                    "informational") if by_level[lv]) + ")",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipeline.detections import fields
 from pipeline.detections.evaluate import evaluate, resolve_cached
-from pipeline.detections.ir import required_values
+from pipeline.detections.ir import And, Node, Pred, required_values
 from pipeline.detections.model import Rule
 from pipeline.detections.sql import Compiler, register_functions
 from pipeline.timeutil import parse_time, to_utc
@@ -87,7 +87,8 @@ def match_events(rules: list[Rule], events: Iterable[dict[str, Any]]) -> list[Ma
     return sorted(out, key=Match.sort_key)
 
 
-def _first_sql(path: str, comp: Compiler) -> str:
+def first_sql(path: str, comp: Compiler) -> str:
+    """SQL for the first candidate of ``path`` (a VARCHAR, NULL when there is none)."""
     kind, expr = fields.sql_candidates(fields.resolve(path), depth=900 + len(path) + id(comp) % 7)
     if kind == "none":
         return "NULL::VARCHAR"
@@ -110,24 +111,41 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _scalar_likes(node: Node, comp: Compiler) -> list[str]:
+    """SQL for the glob leaves on plain string columns that ``node`` requires (top-level ``AND``
+    items): necessary conditions as cheap as an ``IN`` lookup (``eventName`` ``LIKE
+    'updatefunctionconfiguration%'``)."""
+    if isinstance(node, And):
+        return [c for item in node.items for c in _scalar_likes(item, comp)]
+    if isinstance(node, Pred) and node.op == "like" and not node.negate_each:
+        kind, _ = fields.sql_candidates(fields.resolve(node.path))
+        if kind == "scalar":
+            return [comp.compile(node)]
+    return []
+
+
 def prefilter(rules: list[Rule]) -> str:
-    """A cheap SQL condition that every row any of ``rules`` matches satisfies: per rule, one
-    value set a plain string column must be in (``lower(col) IN (…)``, from
-    :func:`required_values`: ``eventName``, ``eventSource``, ``userIdentity.type`` …), or the
-    rule's own predicate when it requires none. Conditions on the same column are merged, so
-    most rows are ruled out by a few lookups before any column is lowered for the rules."""
+    """A cheap SQL condition that every row any of ``rules`` matches satisfies. Per rule: the
+    ``eventName`` values it requires (``lower(col) IN (…)``, from :func:`required_values`),
+    merged over all rules into one lookup; for a rule that requires none, every value set a
+    plain string column must be in (``eventSource``, ``userIdentity.type`` …) and every glob
+    its ``eventName`` must match, together; the rule's own predicate when it requires
+    nothing. Most rows are ruled out by a few lookups before any column is lowered for the
+    rules."""
     by_col: dict[str, set[str]] = {}
     rest: list[str] = []
     comp = Compiler()
     for rule in rules:
         required = required_values(rule.predicate)[0]
-        for path in sorted(required, key=lambda p: (p != "eventName", p != "eventSource", p)):
-            kind, expr = fields.sql_candidates(fields.resolve(path))
-            if kind == "scalar" and required[path]:
-                by_col.setdefault(expr, set()).update(required[path])
-                break
-        else:
-            rest.append(comp.compile(rule.predicate))
+        scalar = {path: vals for path, vals in required.items() if vals
+                  and fields.sql_candidates(fields.resolve(path))[0] == "scalar"}
+        if "eventName" in scalar:
+            by_col.setdefault(fields.sql_candidates(fields.resolve("eventName"))[1], set()).update(scalar["eventName"])
+            continue
+        conds = [f"lower({fields.sql_candidates(fields.resolve(path))[1]}) IN "
+                 f"({', '.join(_sql_str(v) for v in sorted(vals))})" for path, vals in sorted(scalar.items())]
+        conds += _scalar_likes(rule.predicate, comp)
+        rest.append(" AND ".join(conds) if conds else comp.compile(rule.predicate))
     conds = [f"lower({expr}) IN ({', '.join(_sql_str(v) for v in sorted(vals))})" for expr, vals in by_col.items()]
     return " OR ".join(f"({c})" for c in conds + rest) or "false"
 
@@ -140,8 +158,8 @@ def match_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "true"
     key_paths = sorted({p for r in rules for p in r.key_paths()})
     preds = [comp.compile(r.predicate) for r in rules]
     hits = ", ".join(f"CASE WHEN {p} THEN {i} END" for i, p in enumerate(preds))
-    keys = "".join(f", {_first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths))
-    base = ", ".join(_first_sql(p, comp) for p in BASE_PATHS)
+    keys = "".join(f", {first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths))
+    base = ", ".join(first_sql(p, comp) for p in BASE_PATHS)
     low = "".join(f", lower({expr}) AS {alias}" for expr, alias in lowered.items())
     # rows no rule can match are dropped first (prefilter: a few IN lookups; 15 % less CPU on the
     # 57 SigmaHQ rules), then each column is lowered once per row and the hits say which rules

@@ -56,13 +56,29 @@ if TYPE_CHECKING:
 
 @dataclass
 class Finding:
+    """One finding: the rule, its dedup key, its first event, and the ids (time order) and last
+    time of all its events. Built by :func:`build_findings` from matches (the Python engine) or
+    in bulk from a lake scan (:mod:`pipeline.detections.grouping`); both give equal rows."""
+
     rule: Rule
     dedup_key: str
-    matches: list[Match] = field(default_factory=list)
+    first: Match
+    event_ids: list[str] = field(default_factory=list)
+    last_time: datetime | None = None
+
+    @classmethod
+    def of(cls, rule: Rule, dedup_key: str, matches: list[Match]) -> Finding:
+        """A finding of ``matches`` (non-empty, in time order)."""
+        return cls(rule, dedup_key, matches[0], [m.event_id for m in matches], matches[-1].time)
+
+    def add(self, m: Match) -> None:
+        """``m`` (later than every event so far) joins the finding."""
+        self.event_ids.append(m.event_id)
+        self.last_time = m.time
 
     @property
-    def first(self) -> Match:
-        return self.matches[0]
+    def event_count(self) -> int:
+        return len(self.event_ids)
 
     @cached_property
     def window_end(self) -> datetime:
@@ -74,22 +90,22 @@ class Finding:
         text = f"{self.rule.id}\x1f{self.dedup_key}\x1f{self.first.event_id}"
         return hashlib.sha1(text.encode()).hexdigest()[:20]
 
-    @property
-    def event_ids(self) -> list[str]:
-        return [m.event_id for m in self.matches]
-
     def row(self, engine: str, now: datetime) -> dict[str, Any]:
         r, f = self.rule, self.first
         return {
             "finding_id": self.finding_id, "rule_id": r.id, "rule_kind": r.kind, "title": r.title,
-            "level": r.level, "mitre": r.mitre, "time": f.time, "last_time": self.matches[-1].time,
+            "level": r.level, "mitre": r.mitre, "time": f.time, "last_time": self.last_time or f.time,
             "principal": f.principal, "source_ip": f.source_ip, "access_key": f.access_key,
-            "event_ids": self.event_ids, "event_count": len(self.matches), "dedup_key": self.dedup_key,
+            "event_ids": self.event_ids, "event_count": len(self.event_ids), "dedup_key": self.dedup_key,
             "dedup_window_s": r.dedup_window, "window_start": f.time, "window_end": self.window_end,
-            "threshold": int(r.aggregation.value) if r.aggregation else r.threshold,
-            "condition": r.aggregation.describe() if r.aggregation else "",
+            "threshold": threshold(r), "condition": r.aggregation.describe() if r.aggregation else "",
             f"{PREFIX}detected_at": now, f"{PREFIX}engine": engine,
         }
+
+
+def threshold(rule: Rule) -> int:
+    """The ``threshold`` column: events a per-event rule's finding needs, or a counting rule's limit."""
+    return int(rule.aggregation.value) if rule.aggregation else rule.threshold
 
 
 def _dedup_key(rule: Rule, m: Match) -> str:
@@ -125,12 +141,12 @@ def build_findings(rule: Rule, matches: Iterable[Match]) -> list[Finding]:
             key = dedup_key(m)
             f = open_.get(key)
             if f is not None and m.time < f.window_end:
-                f.matches.append(m)
+                f.add(m)
                 continue
-            f = Finding(rule, key, [m])
+            f = Finding.of(rule, key, [m])
             open_[key] = f
             out.append(f)
-        return [f for f in out if len(f.matches) >= rule.threshold]
+        return [f for f in out if f.event_count >= rule.threshold]
     agg = rule.aggregation
     groups: dict[tuple[str | None, ...], list[Match]] = {}
     for m in ordered:
@@ -143,7 +159,7 @@ def build_findings(rule: Rule, matches: Iterable[Match]) -> list[Finding]:
         for m in ms:
             if current is not None:
                 if m.time < current.window_end:
-                    current.matches.append(m)
+                    current.add(m)
                     continue
                 current = None
             window.append(m)
@@ -152,7 +168,7 @@ def build_findings(rule: Rule, matches: Iterable[Match]) -> list[Finding]:
             n = len({w.keys[field_idx] for w in window if w.keys[field_idx] is not None}) \
                 if field_idx is not None else len(window)
             if agg.holds(n):
-                current = Finding(rule, _dedup_key(rule, window[0]), list(window))
+                current = Finding.of(rule, _dedup_key(rule, window[0]), list(window))
                 out.append(current)
                 window.clear()
     return sorted(out, key=lambda f: (f.first.time, f.first.event_id))

@@ -9,7 +9,7 @@ strings to every row, cost DuckDB more than the aggregate itself. Here the serie
 the small identity table. For the coarser tiers the source rows are read as they are and merged
 here as well: ``reduceat`` over runs of equal keys adds the partials (SampleCount and Sum add,
 Minimum/Maximum take the min/max — never an average of averages) and
-:func:`pipeline.rollup.merge.build_sketches` adds the sketches.
+:func:`pipeline.rollup.merge.merge_lists` adds the sketches.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pipeline.rollup.merge import build_sketches, flat_entries, to_numpy
+from pipeline.rollup.merge import merge_lists, to_numpy
 from pipeline.rollup.schema import ROLLUP, SERIES_ID
 
 _IDENTITY = [SERIES_ID, "namespace", "metric_name", "dimensions", "unit"]
@@ -65,13 +65,8 @@ def merge_rows(ids: pa.Table, src: pa.Table, period: int) -> pa.Table:
     def col(name: str) -> np.ndarray:
         return to_numpy(src[name], np.float64)[order]
 
-    group = np.cumsum(new) - 1
-    sk_bins, sk_counts = src["sketch_bins"], src["sketch_bin_counts"]
-    if not bool(np.all(order[1:] > order[:-1])):  # else the rows are in order already
-        idx = pa.array(order)
-        sk_bins, sk_counts = sk_bins.take(idx), sk_counts.take(idx)
-    rows, bins, counts = flat_entries(sk_bins, sk_counts)
-    sk_bins, sk_counts = build_sketches(len(starts), group[rows], bins, counts)
+    sk_bins, sk_counts = merge_lists(src["sketch_bins"], src["sketch_bin_counts"], order,
+                                     np.append(starts, len(key)))
     columns = {"sample_count": pa.array(np.add.reduceat(col("sample_count"), starts)),
                "sum": pa.array(np.add.reduceat(col("sum"), starts)),
                "min": pa.array(np.fmin.reduceat(col("min"), starts)),

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from pipeline.errors import InputError
 from pipeline.rollup import assemble, sql
-from pipeline.rollup.merge import build_sketches, flat_entries, to_numpy
+from pipeline.rollup.merge import build_sketches, flat_entries, merge_lists, to_numpy
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
 from pipeline.rollup.tiers import Job
@@ -65,23 +65,25 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], p
     key = assemble.keys(assemble.ranks(ids, t["sid"]), t["b"])
     order = np.argsort(key)
     key = key[order]
-    t = t.take(pa.array(order))
     if percentiles == ():
+        t = t.take(pa.array(order))
         bins, counts = empty_sketches(t.num_rows)
         sketch_count = np.zeros(t.num_rows)
+    elif not pc.sum(t["_nw"]).as_py():  # single datapoints only: each row's listed bins, in order
+        bins, counts = merge_lists(t["_ub"], None, order, np.arange(t.num_rows + 1))
+        sketch_count = to_numpy(pc.list_value_length(t["_ub"]), np.float64)[order]
+        t = t.drop_columns(["_ub"]).take(pa.array(order))
     else:
+        t = t.take(pa.array(order))
         rows, flat_bins, _ = flat_entries(t["_ub"], None)
         sketch_count = np.bincount(rows, minlength=t.num_rows).astype(np.float64)
-        if pc.sum(t["_nw"]).as_py():
-            w = con.sql(sql.weighted_query(files, period, lo, hi, percentiles)).arrow().read_all()
-            w_rows = np.searchsorted(key, assemble.keys(assemble.ranks(ids, w["sid"]), w["b"]))
-            w_counts = to_numpy(w["c"], np.float64)
-            sketch_count += np.bincount(w_rows, weights=w_counts, minlength=t.num_rows)
-            bins, counts = build_sketches(t.num_rows, np.concatenate([rows, w_rows]),
-                                          np.concatenate([flat_bins, to_numpy(w["bn"], np.int64)]),
-                                          np.concatenate([np.ones(len(rows)), w_counts]))
-        else:
-            bins, counts = build_sketches(t.num_rows, rows, flat_bins)
+        w = con.sql(sql.weighted_query(files, period, lo, hi, percentiles)).arrow().read_all()
+        w_rows = np.searchsorted(key, assemble.keys(assemble.ranks(ids, w["sid"]), w["b"]))
+        w_counts = to_numpy(w["c"], np.float64)
+        sketch_count += np.bincount(w_rows, weights=w_counts, minlength=t.num_rows)
+        bins, counts = build_sketches(t.num_rows, np.concatenate([rows, w_rows]),
+                                      np.concatenate([flat_bins, to_numpy(w["bn"], np.int64)]),
+                                      np.concatenate([np.ones(len(rows)), w_counts]))
     columns = {c: t[c] for c in ("sample_count", "sum", "min", "max")}
     columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=pa.array(sketch_count))
     return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)

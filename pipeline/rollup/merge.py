@@ -14,15 +14,27 @@ ascending inside each row.
 Guarantees (those of :class:`~pipeline.rollup.sketch.Sketch.merge`): every entry lands in its
 target row, counts of equal bins add, nothing else changes; a row without entries gets empty
 (not null) lists.
+
+:func:`merge_lists` merges whole stored sketches (rows of a sketch column pair) into groups of
+rows in one pass of the native module ``pipeline.rollup._sketchmerge`` (C, a dense array over
+the group's bin range or a stable sort; no sort of all entries, no ``take`` of list columns), with
+:func:`build_sketches` as the fallback when the module is not built or ``WATCHLAKE_NATIVE=0``;
+both give identical sketches (tests compare them).
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.rollup.schema import SKETCH_BINS, SKETCH_COUNTS, empty_sketches
+
+try:
+    from pipeline.rollup import _sketchmerge  # type: ignore[attr-defined]
+except ImportError:  # not built: the numpy path
+    _sketchmerge = None
 
 _BIN_BITS = 18
 _BIN_BIAS = 1 << 17
@@ -66,6 +78,8 @@ def flat_entries(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``(row, bin, count)`` of every entry of a sketch column pair (nulls are empty); ``count``
     is ``None`` when ``counts`` is."""
+    import pyarrow.compute as pc  # here: importing it costs a short command 0.05–0.1 s
+
     b = _list(bins)
     rows = to_numpy(pc.list_parent_indices(b), np.int64)
     flat_bins = to_numpy(pc.list_flatten(b), np.int64)
@@ -116,3 +130,55 @@ def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np
     off = pa.array(offsets)
     return (pa.ListArray.from_arrays(off, pa.array(out_bins), type=SKETCH_BINS),
             pa.ListArray.from_arrays(off, pa.array(out_counts), type=SKETCH_COUNTS))
+
+
+def native() -> bool:
+    """Whether :func:`merge_lists` uses the native module (built, and ``WATCHLAKE_NATIVE`` ≠ 0)."""
+    return _sketchmerge is not None and os.environ.get("WATCHLAKE_NATIVE", "1") != "0"
+
+
+def _from_bytes(data: bytes, typ: pa.DataType, dtype: type) -> pa.Array:
+    return pa.Array.from_buffers(typ, len(data) // np.dtype(dtype).itemsize, [None, pa.py_buffer(data)])
+
+
+def _nulls_empty(a: pa.Array, offsets: np.ndarray) -> bool:
+    """Whether every null list of ``a`` spans no values (so the offsets alone say what it holds)."""
+    if not a.null_count:
+        return True
+    bits = np.unpackbits(np.frombuffer(a.buffers()[0], dtype=np.uint8), bitorder="little")
+    valid = bits[a.offset:a.offset + len(a)].astype(bool)
+    return not bool(np.diff(offsets)[~valid].any())
+
+
+def merge_lists(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array | None,
+                order: np.ndarray, starts: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Sketches of groups of rows of a sketch column pair: group ``g`` merges rows
+    ``order[starts[g]] … order[starts[g + 1] − 1]`` (``counts`` None: every entry counts 1, and
+    a row's bins may repeat — the listed bins of raw samples). Returns ``(sketch_bins,
+    sketch_bin_counts)`` of ``len(starts) − 1`` rows, bins strictly ascending."""
+    b = _list(bins)
+    c = None if counts is None else _list(counts)
+    off = to_numpy(b.offsets, np.int32)
+    if native() and _nulls_empty(b, off) and (c is None or _nulls_empty(c, to_numpy(c.offsets, np.int32))):
+        if c is not None and not np.array_equal(off, to_numpy(c.offsets, np.int32)):
+            raise ValueError("sketch_bins and sketch_bin_counts lists differ in length")
+        out_off, out_bins, out_counts = _sketchmerge.merge(
+            np.ascontiguousarray(off), np.ascontiguousarray(to_numpy(b.values, np.int32)),
+            None if c is None else np.ascontiguousarray(to_numpy(c.values, np.float64)),
+            np.ascontiguousarray(order, np.int64), np.ascontiguousarray(starts, np.int64))
+        offsets = _from_bytes(out_off, pa.int32(), np.int32)
+        return (pa.ListArray.from_arrays(offsets, _from_bytes(out_bins, pa.int32(), np.int32), type=SKETCH_BINS),
+                pa.ListArray.from_arrays(offsets, _from_bytes(out_counts, pa.float64(), np.float64),
+                                         type=SKETCH_COUNTS))
+    rows, flat_bins, flat_counts = flat_entries(b, c)
+    n = len(starts) - 1
+    order = np.asarray(order, np.int64)
+    group_of = np.full(len(b), -1, np.int64)  # each source row's group (a row in no group: -1)
+    group_of[order] = np.repeat(np.arange(n), np.diff(starts))
+    rank = np.full(len(b), -1, np.int64)  # its position in order
+    rank[order] = np.arange(len(order))
+    # build_sketches adds equal bins in entry order: the entries of the rows in order, kept only
+    # for rows in some group
+    keep = np.flatnonzero(rank[rows] >= 0)
+    seq = keep[np.argsort(rank[rows[keep]], kind="stable")]
+    return build_sketches(n, group_of[rows[seq]], flat_bins[seq], None if flat_counts is None else flat_counts[seq])

@@ -84,12 +84,13 @@ def raw_query(files: list[str], period: int, lo: datetime, hi: datetime, percent
     """Raw datapoints (table ``metrics``) → one row per (``sid``, bucket index ``b``) of
     ``period`` seconds: the partials, and the sketch's bins as lists, in any order.
 
-    One hash aggregate computes the partials and ``_ub``, the sorted bins of the sketched rows
-    with SampleCount 1 (single datapoints: the usual case, each a sample of count 1). ``_nw``
+    One hash aggregate computes the partials and ``_ub``, the bins (in any order) of the sketched
+    rows with SampleCount 1 (single datapoints: the usual case, each a sample of count 1). ``_nw``
     counts the bucket's other sketched rows (statistic sets of equal values, ``values`` lists),
     whose samples :func:`weighted_query` gives separately when there are any: listing them here
     costs a tenth of the aggregate even when there are none, and a ``UNION ALL`` of the list
-    samples into it a third. :func:`pipeline.rollup.merge.build_sketches` adds up equal bins.
+    samples into it a third. :func:`pipeline.rollup.merge.merge_lists` adds up equal bins
+    (sorting them in SQL first cost another fifth of the aggregate).
     Listing bins costs about a third of the bare aggregate; grouping by (series, bucket, bin) in
     SQL would cost twice the whole aggregate, since at α = 1 % almost every value has a bin of
     its own. Only namespaces that ``percentiles`` names get bins
@@ -105,7 +106,7 @@ SELECT {stats} FROM src GROUP BY sid, b"""
     return f"""
 WITH {_src(files, period, lo, hi, f'"values" IS NOT NULL AND {keep} AS lists, {_single(percentiles)} AS bn')}
 SELECT {stats},
-       list_sort(list(bn) FILTER (WHERE bn IS NOT NULL AND sample_count = 1)) AS _ub,
+       list(bn) FILTER (WHERE bn IS NOT NULL AND sample_count = 1) AS _ub,
        count(*) FILTER (WHERE lists OR (bn IS NOT NULL AND sample_count <> 1)) AS _nw
 FROM src GROUP BY sid, b"""
 

@@ -35,3 +35,20 @@ def test_console_script_imports_no_heavy_modules():
             "print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_named_command_registers_only_its_module():
+    """`watchlake metrics get …` imports jobs.cli.cmd_metrics and no other command module; with
+    global options before it, with help, or with no command, every command is registered."""
+    from jobs.cli import build_parser
+
+    code = ("import sys; from jobs.cli import build_parser; "
+            "p = build_parser(['--lake', 'x', '-q', 'metrics', 'get', '--namespace', 'n', '--metric', 'm']); "
+            "print(sorted(m for m in sys.modules if m.startswith('jobs.cli.cmd_')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['jobs.cli.cmd_metrics']"
+    full = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    assert {"metrics", "detect", "sample-data", "rollup"} <= full
+    for argv in (["--help"], ["sample-data", "--help"], ["--lake", "metrics"]):
+        assert set(build_parser(argv)._subparsers._group_actions[0].choices) == full  # type: ignore[union-attr]
+    assert main(["--lake", "metrics", "config", "--format", "json"]) == 0  # "metrics" is the lake here

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline.rollup.merge import build_sketches, flat_entries
+from pipeline.rollup.merge import build_sketches, flat_entries, merge_lists, native
 from pipeline.rollup.schema import SKETCH_BINS, SKETCH_COUNTS
 from pipeline.rollup.sketch import Sketch
 
@@ -64,3 +64,62 @@ def test_agrees_with_the_reference_sketch_merge():
     for b, got in zip(buckets, _pairs(*out), strict=True):
         assert [g[0] for g in got] == [e[0] for e in expected[b].entries()]
         assert [g[1] for g in got] == pytest.approx([e[1] for e in expected[b].entries()], rel=1e-12)
+
+
+def _native_and_numpy(monkeypatch, *args):
+    """merge_lists through the native module and through the numpy fallback (WATCHLAKE_NATIVE=0)."""
+    assert native(), "the native module pipeline.rollup._sketchmerge is not built (make install)"
+    with monkeypatch.context() as m:
+        m.setenv("WATCHLAKE_NATIVE", "0")
+        fallback = merge_lists(*args)
+    return merge_lists(*args), fallback
+
+
+def test_merge_lists_by_hand(monkeypatch):
+    bins = pa.array([[-3, 0], None, [-4, -3, 70000], [], [2, 2, 5]], SKETCH_BINS)
+    counts = pa.array([[1.0, 2.0], None, [1.0, 0.5, 1.0], [], [1.0, 1.0, 1.0]], SKETCH_COUNTS)
+    # groups: {row 2, row 0}, {}, {row 1 (null), row 3}, {row 4}; row order inside a group is the order given
+    order, starts = np.array([2, 0, 1, 3, 4]), np.array([0, 2, 2, 4, 5])
+    for out in _native_and_numpy(monkeypatch, bins, counts, order, starts):
+        assert out[0].type == SKETCH_BINS and out[1].type == SKETCH_COUNTS
+        assert _pairs(*out) == [[(-4, 1.0), (-3, 1.5), (0, 2.0), (70000, 1.0)], [], [], [(2, 2.0), (5, 1.0)]]
+    # counts None: every entry counts 1 and a row's bins may repeat (raw samples' listed bins)
+    raw = pa.array([[7, 7, 9], [-2, 7]], SKETCH_BINS)
+    for out in _native_and_numpy(monkeypatch, raw, None, np.array([1, 0]), np.array([0, 1, 2])):
+        assert _pairs(*out) == [[(-2, 1.0), (7, 1.0)], [(7, 2.0), (9, 1.0)]]
+
+
+def test_merge_lists_rejects_bad_input(monkeypatch):
+    bins = pa.array([[1, 2]], SKETCH_BINS)
+    with pytest.raises(ValueError, match="out of range"):
+        merge_lists(bins, None, np.array([3]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="differ in length"):
+        merge_lists(bins, pa.array([[1.0]], SKETCH_COUNTS), np.array([0]), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_merge_lists_native_equals_numpy_and_the_reference(monkeypatch, seed):
+    """Random sketches (narrow ranges: the dense path; both signs and huge spreads: the sorted
+    path; one ordered row: the copy) merged into random groups: the native module, the numpy
+    fallback and the reference Sketch.merge agree exactly (whole and fractional counts)."""
+    rnd = random.Random(seed)
+    sketches, rows_b, rows_c = [], [], []
+    for _ in range(3000):
+        spread = rnd.choice([0.05, 3, 60])
+        values = [rnd.choice([-1, 1, 1, 1, 0]) * rnd.lognormvariate(0, spread) for _ in range(rnd.randint(0, 12))]
+        s = Sketch.from_values(values, [rnd.choice([1.0, 2.0, 0.25]) for _ in values])
+        sketches.append(s)
+        rows_b.append([e[0] for e in s.entries()])
+        rows_c.append([e[1] for e in s.entries()])
+    order = np.array(rnd.sample(range(3000), 2800))
+    cuts = sorted(rnd.sample(range(1, 2800), 400))
+    starts = np.array([0, *cuts, 2800])
+    bins, counts = pa.array(rows_b, SKETCH_BINS), pa.array(rows_c, SKETCH_COUNTS)
+    got, fallback = _native_and_numpy(monkeypatch, bins, counts, order, starts)
+    expected = []
+    for g in range(len(starts) - 1):
+        merged = Sketch()
+        for r in order[starts[g]:starts[g + 1]]:
+            merged = merged.merge(sketches[r])
+        expected.append(merged.entries())
+    assert _pairs(*got) == _pairs(*fallback) == expected
