@@ -28,6 +28,7 @@ newest event time seen in the raw files consumed (never read from the day's file
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -116,6 +117,20 @@ def _runs(buckets: set[int], period: int) -> list[Run]:
         else:
             runs.append((lo, lo + ms))
     return runs
+
+
+def _coalesce(entries: list[list[float]]) -> list[tuple[int, int, float]]:
+    """Pending ranges ``[lo, hi, handed over at (epoch s)]`` with overlaps merged (earliest time
+    kept), so a bucket rebuilt at every step stays one entry."""
+    out: list[tuple[int, int, float]] = []
+    for e in sorted(entries):
+        lo, hi, since = int(e[0]), int(e[1]), float(e[2]) if len(e) > 2 else 0.0
+        if out and lo < out[-1][1]:
+            plo, phi, psince = out[-1]
+            out[-1] = (plo, max(phi, hi), min(psince, since))
+        else:
+            out.append((lo, hi, since))
+    return out
 
 
 def _widen(ranges: list[list[int]], period: int) -> set[int]:
@@ -271,8 +286,18 @@ class Step:
 
     # -- merge jobs ----------------------------------------------------------------------------
 
-    def merge_job(self, job: Job, report: JobReport) -> list[Run]:
-        pending: list[list[int]] = self.incr["pending"].get(job.name, [])
+    def merge_job(self, job: Job, report: JobReport, defer_seconds: float = 0.0) -> list[Run]:
+        """Recompute the buckets of ``job`` that meet the ranges handed over from below. With
+        ``defer_seconds``, a range whose source buckets are still open (end after the clock) waits
+        until they close or it has waited that long: a live step then rebuilds an hour bucket
+        once per closed 5-minute bucket, not at every step."""
+        now = time.time()
+        pending, deferred = [], []
+        for lo, hi, since in _coalesce(self.incr["pending"].get(job.name, [])):
+            if defer_seconds and hi > self.clock_ms and now - since < defer_seconds:
+                deferred.append([lo, hi, since])
+            else:
+                pending.append([lo, hi])
         cutoff = self.cutoff_ms(job.period)
         ms = job.period * 1000
         buckets = _widen(pending, job.period)
@@ -293,7 +318,7 @@ class Step:
             tasks.append(self._task(job, self._target_of(job, lo)[1], rels, lo, hi))
         written = self._compute(job, tasks, report)
         report.unchanged = len(self._targets(job, sources) - set(report.built))
-        self.incr["pending"][job.name] = []
+        self.incr["pending"][job.name] = deferred
         self._consumed(job, sources)
         return written
 

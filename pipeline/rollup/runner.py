@@ -153,17 +153,19 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
 
 def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = False,
                 jobs: list[Job] | None = None,
-                progress: Callable[[str], None] | None = None) -> RollupReport:
+                progress: Callable[[str], None] | None = None, defer_seconds: float = 0.0) -> RollupReport:
     """Run every rollup job in order; returns what each built. Safe to rerun at any time.
 
     Once a lake has been rolled up (the incremental state exists), a run is one incremental
     step (:mod:`pipeline.rollup.incremental`): only buckets whose sources changed are recomputed.
     ``full=True``, a subset of ``jobs``, or a lake without that state take the partition path
-    above; a run of every job then records the incremental state for the next steps."""
+    above; a run of every job then records the incremental state for the next steps.
+    ``defer_seconds`` (live steps) lets the coarser tiers wait for their source buckets to close,
+    at most that long (:meth:`pipeline.rollup.incremental.Step.merge_job`)."""
     t0 = time.perf_counter()
     state = load_state(lake)
     if not full and jobs is None and incremental.ready(state):
-        report = _step(lake, settings, engine, state, progress)
+        report = _step(lake, settings, engine, state, progress, defer_seconds)
         report.seconds = time.perf_counter() - t0
         return report
     clock = data_clock(lake)
@@ -184,7 +186,7 @@ def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = 
 
 
 def _step(lake: Lake, settings: Settings, engine: Engine, state: dict,
-          progress: Callable[[str], None] | None) -> RollupReport:
+          progress: Callable[[str], None] | None, defer_seconds: float) -> RollupReport:
     """One incremental step over every job; the state is saved after each job."""
     step = incremental.Step(lake, settings, engine, state)
     diffs = {j.name: step.diff(j) for j in JOBS if j.kind != "merge"}
@@ -193,10 +195,14 @@ def _step(lake: Lake, settings: Settings, engine: Engine, state: dict,
     for job in JOBS:
         t0 = time.perf_counter()
         jr = JobReport(job.name, job.target)
-        runs = step.merge_job(job, jr) if job.kind == "merge" else step.raw_job(job, *diffs[job.name], jr)
+        if job.kind == "merge":
+            runs = step.merge_job(job, jr, defer_seconds)
+        else:
+            runs = step.raw_job(job, *diffs[job.name], jr)
+        handed = time.time()
         for down in JOBS:
             if down.source == job.target:
-                pending.setdefault(down.name, []).extend([lo, hi] for lo, hi in runs)
+                pending.setdefault(down.name, []).extend([lo, hi, handed] for lo, hi in runs)
         state[incremental.KEY]["clock"] = step.clock_ms
         save_state(lake, state)
         jr.seconds = time.perf_counter() - t0

@@ -213,3 +213,21 @@ def test_steps_killed_at_random_writes_end_like_uninterrupted_steps(tmp_path):
     assert_same_tiers(got, {t: tier_rows(ref, t) for t in TIERS})
     run_rollups(lake, _settings(str(root)), DuckDBEngine(), full=True)
     assert_same_tiers(got, {t: tier_rows(lake, t) for t in TIERS})
+
+
+def test_live_steps_defer_coarser_tiers_until_their_source_buckets_close(tmp_path):
+    lake, settings, engine = Lake(tmp_path), _settings(str(tmp_path)), DuckDBEngine()
+    write_metrics(lake, [point(T0 + timedelta(minutes=m), 1.0) for m in range(60)])
+    run_rollups(lake, settings, engine)
+    write_metrics(lake, [point(T0 + timedelta(minutes=60, seconds=10), 5.0)])   # opens 1m 01:00
+    live = run_rollups(lake, settings, engine, defer_seconds=3600)
+    assert [bool(j.built) for j in live.jobs] == [True, False, False, False]   # 1m fresh, 5m/1h wait
+    assert T0 + timedelta(hours=1) not in {k[5] for k in tier_rows(lake, "metrics_5m")}
+    write_metrics(lake, [point(T0 + timedelta(minutes=61, seconds=10), 7.0)])   # 01:00 has closed
+    live = run_rollups(lake, settings, engine, defer_seconds=3600)
+    assert [bool(j.built) for j in live.jobs] == [True, False, True, False]    # 5m 01:00 (still open)
+    m5 = {k[5]: v for k, v in tier_rows(lake, "metrics_5m").items()}
+    assert m5[T0 + timedelta(hours=1)][:2] == (2.0, 12.0)                     # from every 1m row it has
+    batch = run_rollups(lake, settings, engine)                                 # a batch run flushes all
+    assert [bool(j.built) for j in batch.jobs] == [False, False, True, True]
+    assert {k[5]: v for k, v in tier_rows(lake, "metrics_1h").items()}[T0 + timedelta(hours=1)][:2] == (2.0, 12.0)

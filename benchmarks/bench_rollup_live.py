@@ -1,0 +1,133 @@
+"""Live rollup benchmark: per-step cost of the incremental rollup as a day fills up.
+
+    .venv/bin/python -m benchmarks.bench_rollup_live [--hours 4] [--rate 20000] [--series 10000]
+                                                     [--compact-every 10] [--json out.json]
+
+A lake (under benchmarks/.data/rollup_live, recreated) receives raw metric files minute by minute,
+as the loader delivers them: each simulated minute one Parquet file of ``rate × 60`` datapoints
+(default 1.2 M: 20,000 datapoints/s over 10,000 series, one value each, log-normal values with
+1 % ×10 spikes, written by DuckDB in the raw schema), into its ``dt=/hour=`` partition, with a few
+late datapoints (up to 30 minutes old, inside the recompute window) in every file. Every
+``--compact-every`` minutes the raw partitions are compacted (:mod:`pipeline.loader.compact`), as
+``watchlake run`` does. After each file the real rollup step runs (``run_rollups``: the
+incremental path of ``watchlake run``'s rollup stage, DuckDB engine, default settings: sketches for
+every namespace; the 5m/1h tiers wait for their source buckets to close, at most ``--defer`` s, as
+the stage lets them).
+
+Printed per simulated minute: the step's wall seconds and those of a **bare DuckDB GROUP BY** of
+the same new file into 1-minute buckets (count/sum/min/max and the 1 %-sketch in plain SQL,
+written to Parquet by one COPY: :func:`benchmarks.bench_rollup.bare_query`); at the end, the
+median and p95 step time per hour already in the day (flat = the cost does not grow with the
+day) and the ratio to the bare query. The first minute is the batch build (not counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from benchmarks.bench_rollup import bare_query
+from pipeline.config import load_settings
+from pipeline.lake import Lake
+from pipeline.loader.compact import compact
+from pipeline.rollup.engine import DuckDBEngine
+from pipeline.rollup.runner import run_rollups
+
+DATA = Path(__file__).resolve().parent / ".data" / "rollup_live"
+T0 = datetime(2026, 11, 5, tzinfo=UTC)
+
+
+def write_minute(con: duckdb.DuckDBPyConnection, root: Path, minute: int, rate: int, series: int) -> Path:
+    """One loader-like raw file for simulated minute ``minute``: ``rate × 60`` datapoints spread
+    over ``series`` series, 0.1 % of them late by up to 30 minutes. Returns its path."""
+    start = T0 + timedelta(minutes=minute)
+    n = rate * 60
+    folder = root / "raw" / "metrics" / f"dt={start:%Y-%m-%d}" / f"hour={start:%H}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"part-{start:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}.parquet"
+    late = "CASE WHEN i % 1000 = 7 AND {m} > 30 THEN -to_seconds(60 + (i * 7919) % 1740) ELSE to_seconds(0) END"
+    con.execute(f"""COPY (
+        WITH v AS (
+            SELECT 'Bench' AS namespace, 'Latency' || (s % 10) AS metric_name,
+                   '{{"Host":"h' || s || '"}}' AS dimensions, 'Milliseconds' AS unit,
+                   TIMESTAMPTZ '{start.isoformat()}' + to_milliseconds((i * 60000) // {n})
+                       + {late.format(m=minute)} AS ts,
+                   round(exp(random() * 4) * CASE WHEN random() < 0.01 THEN 10 ELSE 1 END, 3) AS v
+            FROM (SELECT i, i % {series} AS s FROM range({n}) t(i)))
+        SELECT namespace, metric_name, dimensions, ts AS "timestamp", unit,
+               CAST(60 AS INTEGER) AS storage_resolution, 1.0 AS sample_count, v AS "sum", v AS "min",
+               v AS "max", CAST(NULL AS DOUBLE[]) AS "values", CAST(NULL AS DOUBLE[]) AS counts,
+               '111122223333' AS account_id, 'us-east-1' AS region, CAST(NULL AS VARCHAR) AS metric_stream_name,
+               left(md5(concat_ws(chr(31), namespace, metric_name, dimensions, unit)), 16) AS _wl_series_id,
+               'bench' AS _wl_origin, ts AS _wl_ingest_time
+        FROM v WHERE strftime(ts, '%Y-%m-%d/%H') = '{start:%Y-%m-%d/%H}')
+        TO '{path}' (FORMAT PARQUET, COMPRESSION ZSTD)""")
+    return path
+
+
+def bare_minute(con: duckdb.DuckDBPyConnection, path: Path, out: Path) -> float:
+    """Seconds of the bare DuckDB 1-minute GROUP BY (with the sketch) of one new file."""
+    t0 = time.perf_counter()
+    con.execute(f"COPY ({bare_query([str(path)], 60, 'raw', True)}) TO '{out}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, default=4.0)
+    ap.add_argument("--rate", type=int, default=20_000, help="datapoints per second")
+    ap.add_argument("--series", type=int, default=10_000)
+    ap.add_argument("--compact-every", type=int, default=10, help="simulated minutes between compactions")
+    ap.add_argument("--defer", type=float, default=60.0,
+                    help="seconds the 5m/1h tiers may wait for open source buckets (as watchlake run's stage)")
+    ap.add_argument("--json", type=Path, help="write the per-step numbers here")
+    args = ap.parse_args(argv)
+
+    shutil.rmtree(DATA, ignore_errors=True)
+    DATA.mkdir(parents=True)
+    settings = load_settings(env={}, overrides={"lake.root": str(DATA / "lake")})
+    lake = Lake.from_settings(settings)
+    engine = DuckDBEngine()
+    gen, bare = duckdb.connect(), duckdb.connect()
+    for c in (gen, bare):
+        c.execute("SET TimeZone='UTC'")
+    steps: list[dict[str, float]] = []
+    print(f"{args.rate:,} datapoints/s, {args.series:,} series, one file a minute for {args.hours} h")
+    print("minute  hour  step s  bare s  ratio  rows written  seconds per job (raw→1m, activity, →5m, →1h)")
+    for minute in range(int(args.hours * 60)):
+        path = write_minute(gen, DATA / "lake", minute, args.rate, args.series)
+        b = bare_minute(bare, path, DATA / "bare.parquet")
+        if args.compact_every and minute and minute % args.compact_every == 0:
+            compact(lake, ["metrics"])
+        t0 = time.perf_counter()
+        report = run_rollups(lake, settings, engine, defer_seconds=args.defer)
+        step = time.perf_counter() - t0
+        rows = sum(j.rows for j in report.jobs)
+        per_job = {j.job: round(j.seconds, 3) for j in report.jobs}
+        if minute:
+            steps.append({"minute": minute, "step": step, "bare": b, "rows": rows, **per_job})
+        print(f"{minute:6d}  {minute // 60:4d}  {step:6.2f}  {b:6.2f}  {step / b:5.2f}  {rows:,}  "
+              + " ".join(f"{v:.2f}" for v in per_job.values()), flush=True)
+    print("\nper hour of the day: median / p95 step seconds, median bare seconds, median ratio")
+    for hour in sorted({int(s["minute"]) // 60 for s in steps}):
+        hs = [s for s in steps if int(s["minute"]) // 60 == hour]
+        st = sorted(s["step"] for s in hs)
+        print(f"  hour {hour}: {statistics.median(st):.2f} / {st[int(0.95 * (len(st) - 1))]:.2f} s, "
+              f"bare {statistics.median(s['bare'] for s in hs):.2f} s, "
+              f"ratio {statistics.median(s['step'] / s['bare'] for s in hs):.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(steps, indent=1))
+    engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
