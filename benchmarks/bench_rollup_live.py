@@ -128,13 +128,12 @@ def main(argv: list[str] | None = None) -> int:
           "CPU ratio (median of per-step ratios; sum over the hour)")
     for hour in sorted({int(s["minute"]) // 60 for s in steps}):
         hs = [s for s in steps if int(s["minute"]) // 60 == hour]
-        wall, cpu = sorted(s["step"] for s in hs), sorted(s["cpu"] for s in hs)
-
+        wall, cpus = sorted(s["step"] for s in hs), sorted(s["cpu"] for s in hs)
         print(f"  hour {hour}: wall {statistics.median(wall):.2f} / {p95(wall):.2f} s, "
-              f"cpu {statistics.median(cpu):.2f} / {p95(cpu):.2f} s, "
+              f"cpu {statistics.median(cpus):.2f} / {p95(cpus):.2f} s, "
               f"bare cpu {statistics.median(s['bare_cpu'] for s in hs):.2f} s, "
               f"ratio {statistics.median(s['cpu'] / s['bare_cpu'] for s in hs):.2f} "
-              f"({sum(cpu) / sum(s['bare_cpu'] for s in hs):.2f})")
+              f"({sum(cpus) / sum(s['bare_cpu'] for s in hs):.2f})")
     if args.json:
         args.json.write_text(json.dumps(steps, indent=1))
     engine.close()
