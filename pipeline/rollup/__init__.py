@@ -49,5 +49,7 @@ Modules: :mod:`~pipeline.rollup.sketch` (the sketch), :mod:`~pipeline.rollup.sch
 :mod:`~pipeline.rollup.assemble` (output order, series identity, merged partials),
 :mod:`~pipeline.rollup.engine`,
 :mod:`~pipeline.rollup.runner` (incremental, idempotent, atomic rebuilds with the recompute
-window), :mod:`~pipeline.rollup.state`, :mod:`~pipeline.rollup.retention`.
+window), :mod:`~pipeline.rollup.incremental` (the bucket-level step ``watchlake run`` takes),
+:mod:`~pipeline.rollup.chunks` (chunk and bucket files inside a tier partition),
+:mod:`~pipeline.rollup.state`, :mod:`~pipeline.rollup.retention`.
 """

@@ -21,7 +21,7 @@ One step, per job in :data:`~pipeline.rollup.tiers.JOBS` order:
   whose target partition does not exist yet is built whole (first build).
 
 Recomputing a bucket from all its source rows is idempotent, so a crash anywhere only repeats
-work: the state (files consumed, ranges handed up) is saved after a job's commits, and a job
+work: the state (files consumed, ranges handed up) is saved after the step's commits, and a step
 killed before that re-diffs the same files and rewrites the same buckets. The data clock is the
 newest event time seen in the raw files consumed (never read from the day's files).
 """
@@ -141,7 +141,7 @@ def _widen(ranges: list[list[int]], period: int) -> set[int]:
 
 class Step:
     """One incremental step over every job (see the module docstring). ``state`` is the rollup
-    state document; it is saved by :meth:`run` after each job."""
+    state document, updated in place (the runner saves it after the step)."""
 
     def __init__(self, lake: Lake, settings: Settings, engine: Engine, state: dict[str, Any]):
         self.lake, self.settings, self.engine, self.state = lake, settings, engine, state

@@ -1,5 +1,9 @@
 """Run the rollup jobs incrementally, idempotently and atomically.
 
+Once a lake has been rolled up, every run is one bucket-level step of
+:mod:`pipeline.rollup.incremental` (only the buckets new or vanished source files touch are
+recomputed). The partition path below is the first build, ``--full``, and runs of single jobs.
+
 For each job (:data:`pipeline.rollup.tiers.JOBS`, in order) and each target partition:
 
 * **unchanged** — the source files' fingerprint equals the one recorded at the last build:
@@ -7,9 +11,9 @@ For each job (:data:`pipeline.rollup.tiers.JOBS`, in order) and each target part
 * **build** — first build, or the sources changed: the buckets at or after the *cutoff*
   ``floor(clock − tiers.recompute_window_minutes, period)`` are recomputed from the sources;
   buckets before it are kept as they are (late data older than the window does not change a
-  published bucket). The partition's file ``part-…-<tag>.parquet`` is replaced in one atomic
-  commit (:mod:`pipeline.lake.replace`), so a reader sees the old or the new partition, never a
-  mix and never duplicates.
+  published bucket). The job's files holding those buckets (:mod:`pipeline.rollup.chunks`) are
+  replaced in one atomic commit (:mod:`pipeline.lake.replace`), so a reader sees the old or the
+  new buckets, never a mix and never duplicates.
 * **late** — the sources changed but the whole partition is older than the cutoff: skipped and
   reported (``--full`` rebuilds it).
 
@@ -21,6 +25,7 @@ The clock is the data clock (:func:`pipeline.rollup.state.data_clock`).
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -187,7 +192,11 @@ def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = 
 
 def _step(lake: Lake, settings: Settings, engine: Engine, state: dict,
           progress: Callable[[str], None] | None, defer_seconds: float) -> RollupReport:
-    """One incremental step over every job; the state is saved after each job."""
+    """One incremental step over every job. The state is saved once, at the end, when it changed:
+    a step killed before that is redone whole by the next one (every job recomputes whole
+    buckets, so redoing is idempotent, and the ranges handed to the merge jobs are derived again
+    from the same source diff)."""
+    before = json.dumps(state, sort_keys=True)
     step = incremental.Step(lake, settings, engine, state)
     diffs = {j.name: step.diff(j) for j in JOBS if j.kind != "merge"}
     report = RollupReport(engine.name, incremental.clock_of(step.clock_ms))
@@ -204,9 +213,10 @@ def _step(lake: Lake, settings: Settings, engine: Engine, state: dict,
             if down.source == job.target:
                 pending.setdefault(down.name, []).extend([lo, hi, handed] for lo, hi in runs)
         state[incremental.KEY]["clock"] = step.clock_ms
-        save_state(lake, state)
         jr.seconds = time.perf_counter() - t0
         report.jobs.append(jr)
         if progress and jr.built:
             progress(f"{job.name}: {len(jr.built)} partitions, {jr.rows:,} rows")
+    if json.dumps(state, sort_keys=True) != before:
+        save_state(lake, state)
     return report
