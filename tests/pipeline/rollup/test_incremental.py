@@ -231,3 +231,34 @@ def test_live_steps_defer_coarser_tiers_until_their_source_buckets_close(tmp_pat
     batch = run_rollups(lake, settings, engine)                                 # a batch run flushes all
     assert [bool(j.built) for j in batch.jobs] == [False, False, True, True]
     assert {k[5]: v for k, v in tier_rows(lake, "metrics_1h").items()}[T0 + timedelta(hours=1)][:2] == (2.0, 12.0)
+
+
+def test_steps_across_midnight_and_retention_end_like_a_full_rebuild(tmp_path):
+    """Steps cross a day boundary (new 1m/5m day partitions, the 1h month partition shared), and
+    retention drops the raw partitions of an older day in between: the tiers still equal a
+    ``--full`` rebuild (which, like retention, leaves buckets older than the raw retention alone)."""
+    from pipeline.rollup.retention import apply_retention
+
+    r = random.Random(11)
+    root = str(tmp_path)
+    lake, engine = Lake(tmp_path), DuckDBEngine()
+    settings = load_settings(env={}, overrides={"lake.root": root, "tiers.raw_days": "1"})
+    write_metrics(lake, _batch(r, timedelta(hours=10), timedelta(hours=11), 60))         # day 1
+    write_metrics(lake, _batch(r, timedelta(hours=46), timedelta(hours=47, minutes=50), 150))  # day 2
+    run_rollups(lake, settings, engine)
+    now = timedelta(hours=47, minutes=50)
+    dropped = 0
+    for i in range(10):
+        step = timedelta(minutes=r.choice([1, 3, 5]))
+        rows = _batch(r, now, now + step, r.randint(5, 40))
+        rows += _batch(r, now - timedelta(minutes=20), now - timedelta(minutes=19), 2)      # late
+        write_metrics(lake, rows)
+        if i == 5:
+            dropped = len(apply_retention(lake, settings).dropped)
+        assert not any(j.late for j in run_rollups(lake, settings, engine).jobs)
+        now += step
+    assert dropped == 1                                          # raw/metrics day 1, hour 10
+    got = {t: tier_rows(lake, t) for t in TIERS}
+    assert {k[5].day for k in got["metrics_1m"]} == {5, 6, 7}    # the steps crossed midnight
+    run_rollups(lake, settings, engine, full=True)
+    assert_same_tiers(got, {t: tier_rows(lake, t) for t in TIERS})
