@@ -230,6 +230,9 @@ class Step:
             for f in files:
                 if f.rel not in scanned:
                     files_now[f.rel] = old[f.rel]
+        for folder in set(tracked) - set(sources):  # a live partition removed whole: its buckets changed
+            for e in tracked[folder].values():
+                affected |= {b for b in _counts(e) if b * ms >= cutoff}
         for b in affected:
             if b * ms < cutoff:
                 day = layout.time_partitions(job.source, from_epoch(b * ms, "ms"))

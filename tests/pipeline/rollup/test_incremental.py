@@ -262,3 +262,17 @@ def test_steps_across_midnight_and_retention_end_like_a_full_rebuild(tmp_path):
     assert {k[5].day for k in got["metrics_1m"]} == {5, 6, 7}    # the steps crossed midnight
     run_rollups(lake, settings, engine, full=True)
     assert_same_tiers(got, {t: tier_rows(lake, t) for t in TIERS})
+
+
+def test_a_live_partition_removed_whole_takes_its_buckets_away(tmp_path):
+    lake, settings, engine = Lake(tmp_path), _settings(str(tmp_path)), DuckDBEngine()
+    write_metrics(lake, [point(T0 + timedelta(minutes=m), 1.0) for m in range(130)])
+    run_rollups(lake, settings, engine)
+    write_metrics(lake, [point(T0 + timedelta(minutes=130, seconds=1), 1.0)])
+    run_rollups(lake, settings, engine)
+    lake.delete("raw/metrics/dt=2026-11-05/hour=01")          # minutes 60..119, inside the window
+    run_rollups(lake, settings, engine)
+    minutes = sorted(int((k[5] - T0).total_seconds()) // 60 for k in tier_rows(lake, "metrics_1m"))
+    assert minutes == list(range(60)) + list(range(120, 131))
+    h1 = {k[5]: v for k, v in tier_rows(lake, "metrics_1h").items()}
+    assert T0 + timedelta(hours=1) not in h1 and h1[T0 + timedelta(hours=2)][0] == 11.0
