@@ -6,13 +6,15 @@
 A lake (under benchmarks/.data/rollup_live, recreated) receives raw metric files minute by minute,
 as the loader delivers them: each simulated minute one Parquet file of ``rate × 60`` datapoints
 (default 1.2 M: 20,000 datapoints/s over 10,000 series, one value each, log-normal values with
-1 % ×10 spikes, written by DuckDB in the raw schema), into its ``dt=/hour=`` partition, with a few
-late datapoints (up to 30 minutes old, inside the recompute window) in every file. Every
+1 % ×10 spikes, written by DuckDB in the raw schema), into its ``dt=/hour=`` partition, with 0.1 %
+late datapoints (1 to ``--late-minutes`` old, default 30: inside the recompute window, scattered
+over that many buckets) in every file. Every
 ``--compact-every`` minutes the raw partitions are compacted (:mod:`pipeline.loader.compact`), as
 ``watchlake run`` does. After each file the real rollup step runs (``run_rollups``: the
 incremental path of ``watchlake run``'s rollup stage, DuckDB engine, default settings: sketches for
-every namespace; the 5m/1h tiers wait for their source buckets to close, at most ``--defer`` s, as
-the stage lets them).
+every namespace; as the stage lets them, the 5m/1h tiers wait for their source buckets to close,
+at most ``--defer`` s, and the 1m buckets of late data are recomputed together every
+``--late-defer`` s of data clock).
 
 Printed per simulated minute: the step's wall and CPU seconds and (every ``--bare-every`` minutes)
 those of a **bare DuckDB GROUP BY** of the same new file into 1-minute buckets (count/sum/min/max
@@ -37,6 +39,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.bench_rollup import bare_query
+from jobs.run.stages import RollupStage
 from pipeline.config import load_settings
 from pipeline.lake import Lake
 from pipeline.loader.compact import compact
@@ -57,16 +60,19 @@ def make_series(con: duckdb.DuckDBPyConnection, series: int) -> None:
     con.execute("UPDATE series SET sid = left(md5(concat_ws(chr(31), namespace, metric_name, dimensions, unit)), 16)")
 
 
-def write_minute(con: duckdb.DuckDBPyConnection, root: Path, minute: int, rate: int, series: int) -> Path:
+def write_minute(con: duckdb.DuckDBPyConnection, root: Path, minute: int, rate: int, series: int,
+                 late_minutes: int) -> Path:
     """One loader-like raw file for simulated minute ``minute``: ``rate × 60`` datapoints spread
-    over ``series`` series (:func:`make_series`), 0.1 % of them late by up to 30 minutes. Returns
-    its path."""
+    over ``series`` series (:func:`make_series`), 0.1 % of them late by 1 to ``late_minutes``
+    minutes. Returns its path."""
     start = T0 + timedelta(minutes=minute)
     n = rate * 60
     folder = root / "raw" / "metrics" / f"dt={start:%Y-%m-%d}" / f"hour={start:%H}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"part-{start:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}.parquet"
-    late = f"CASE WHEN i % 1000 = 7 AND {minute} > 30 THEN -to_seconds(60 + (i * 7919) % 1740) ELSE to_seconds(0) END"
+    spread = max(1, (late_minutes - 1) * 60)
+    late = (f"CASE WHEN i % 1000 = 7 AND {minute} > {late_minutes} THEN -to_seconds(60 + (i * 7919) % {spread}) "
+            "ELSE to_seconds(0) END")
     con.execute(f"""COPY (
         WITH v AS (
             SELECT namespace, metric_name, dimensions, unit, sid,
@@ -102,8 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--series", type=int, default=10_000)
     ap.add_argument("--bare-every", type=int, default=3, help="simulated minutes between bare queries")
     ap.add_argument("--compact-every", type=int, default=15, help="simulated minutes between compactions")
-    ap.add_argument("--defer", type=float, default=60.0,
+    ap.add_argument("--defer", type=float, default=RollupStage.DEFER_SECONDS,
                     help="seconds the 5m/1h tiers may wait for open source buckets (as watchlake run's stage)")
+    ap.add_argument("--late-defer", type=float, default=RollupStage.LATE_SECONDS,
+                    help="seconds the 1m buckets of late data may wait (as watchlake run's stage)")
+    ap.add_argument("--late-minutes", type=int, default=30, help="how late the late datapoints are, at most")
     ap.add_argument("--json", type=Path, help="write the per-step numbers here")
     args = ap.parse_args(argv)
 
@@ -121,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     print("minute  hour  step wall/cpu s  bare wall/cpu s  cpu ratio  rows written  wall s per job "
           "(raw→1m, activity, →5m, →1h)")
     for minute in range(int(args.hours * 60)):
-        path = write_minute(gen, DATA / "lake", minute, args.rate, args.series)
+        path = write_minute(gen, DATA / "lake", minute, args.rate, args.series, args.late_minutes)
         b, b_cpu = bare_minute(bare, path, DATA / "bare.parquet") if minute % args.bare_every == 0 else (0.0, 0.0)
         if args.compact_every and minute and minute % args.compact_every == 0:
             compact(lake, ["metrics"])
         t0, c0 = time.perf_counter(), time.process_time()
-        report = run_rollups(lake, settings, engine, defer_seconds=args.defer)
+        report = run_rollups(lake, settings, engine, defer_seconds=args.defer, late_seconds=args.late_defer)
         step, cpu = time.perf_counter() - t0, time.process_time() - c0
         rows = sum(j.rows for j in report.jobs)
         per_job = {j.job: round(j.seconds, 3) for j in report.jobs}

@@ -60,6 +60,9 @@ class RollupStage:
     DEFER_SECONDS = 60.0
     """How long the 5m/1h tiers may wait for an open source bucket to close (the 1m tier, which
     alarms read, never waits)."""
+    LATE_SECONDS = 300.0
+    """How long the 1m buckets of late data (older than the last three minutes) may wait to be
+    recomputed together."""
 
     def __init__(self, lake: Lake, settings: Settings):
         from pipeline.rollup.engine import DuckDBEngine
@@ -71,7 +74,8 @@ class RollupStage:
     def step(self) -> StepReport:
         from pipeline.rollup.runner import run_rollups
 
-        rep = run_rollups(self.lake, self.settings, self.engine, defer_seconds=self.DEFER_SECONDS)
+        rep = run_rollups(self.lake, self.settings, self.engine, defer_seconds=self.DEFER_SECONDS,
+                          late_seconds=self.LATE_SECONDS)
         built = sum(len(j.built) for j in rep.jobs)
         late = sorted({f for j in rep.jobs for f in j.late})
         detail = [f"{built} partitions updated"] if built else []

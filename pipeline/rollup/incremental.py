@@ -16,6 +16,8 @@ One step, per job in :data:`~pipeline.rollup.tiers.JOBS` order:
   buckets cut at chunk boundaries (:mod:`pipeline.rollup.chunks`), and each run replaces exactly
   its buckets in one atomic commit (:func:`pipeline.rollup.chunks.replace_runs`): a reader sees
   each bucket once. Older affected buckets are skipped and reported late (``--full`` rebuilds).
+  A live step may hold the buckets of late data (older than the last three) for a few minutes and
+  recompute them together (:meth:`Step._hold`).
 * source partitions wholly before the cutoff are *frozen*: kept as a fingerprint and a row count;
   new rows there are reported late; a compaction there (same rows) is not. A frozen partition
   whose target partition does not exist yet is built whole (first build).
@@ -182,7 +184,7 @@ class Step:
         return self._exists[key]
 
     def raw_job(self, job: Job, sources: dict[str, list[SourceFile]], scanned: dict[str, tuple[int, Counts]],
-                report: JobReport) -> list[Run]:
+                report: JobReport, late_seconds: float = 0.0) -> list[Run]:
         st = self.incr["jobs"][job.name]
         cutoff = self.cutoff_ms(job.period)
         ms = job.period * 1000
@@ -237,9 +239,12 @@ class Step:
             if b * ms < cutoff:
                 day = layout.time_partitions(job.source, from_epoch(b * ms, "ms"))
                 late.add(layout.partition_path(job.target, target_partition(job, day)))
+        now = self._hold(st, {b for b in affected if b * ms >= cutoff}, job.period, late_seconds)
+        for b in {b for b in now if b * ms < cutoff}:  # held while the clock jumped past the window
+            now.discard(b)
+            late.add(self._target_of(job, b * ms)[0])
         report.late = sorted(late - set(first))
-        runs = [r for r in _runs({b for b in affected if b * ms >= cutoff}, job.period)
-                if self._target_of(job, r[0])[0] not in first]
+        runs = [r for r in _runs(now, job.period) if self._target_of(job, r[0])[0] not in first]
         tasks = self._tasks(job, runs, files_now)
         for tfolder, (tvalues, _) in sorted(first.items()):  # first builds: the whole partition
             rels = sorted(f.rel for folder, files in sources.items() for f in files
@@ -252,6 +257,30 @@ class Step:
         st["files"], st["frozen"] = files_now, frozen
         self._consumed(job, sources)
         return written
+
+    def _hold(self, st: dict[str, Any], buckets: set[int], period: int, late_seconds: float) -> set[int]:
+        """The affected buckets to recompute now. With ``late_seconds``, only recent ones (the open
+        bucket and the two before it, which alarms read) go at once; older ones (late data) are
+        held, with those already held, until the first held has waited ``late_seconds`` of data
+        clock or wall time or the oldest nears the cutoff — then all go together, so late data
+        scattered over the window costs one recompute per bucket per ``late_seconds``, not one
+        per step."""
+        held = {int(b): (int(c), float(w)) for b, (c, w) in st.get("held", {}).items()}
+        if not late_seconds:
+            st["held"] = {}
+            return buckets | set(held)
+        ms, wait_ms = period * 1000, int(late_seconds * 1000)
+        recent = self.clock_ms - self.clock_ms % ms - 2 * ms
+        now, wall = {b for b in buckets if b * ms >= recent}, time.time()
+        for b in buckets - now:
+            held.setdefault(b, (self.clock_ms, wall))
+        if held and (self.clock_ms - min(c for c, _ in held.values()) >= wait_ms
+                     or wall - min(w for _, w in held.values()) >= late_seconds
+                     or min(held) * ms < self.cutoff_ms(period) + wait_ms):
+            now |= set(held)
+            held = {}
+        st["held"] = {str(b): [c, w] for b, (c, w) in sorted(held.items())}
+        return now
 
     def _compacted_from(self, table: str, folder: str, rel: str) -> list[str]:
         """The files a compaction retired to write ``rel`` (its ``replace`` ledger entry), if any."""

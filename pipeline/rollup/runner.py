@@ -158,7 +158,8 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
 
 def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = False,
                 jobs: list[Job] | None = None,
-                progress: Callable[[str], None] | None = None, defer_seconds: float = 0.0) -> RollupReport:
+                progress: Callable[[str], None] | None = None, defer_seconds: float = 0.0,
+                late_seconds: float = 0.0) -> RollupReport:
     """Run every rollup job in order; returns what each built. Safe to rerun at any time.
 
     Once a lake has been rolled up (the incremental state exists), a run is one incremental
@@ -166,11 +167,12 @@ def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = 
     ``full=True``, a subset of ``jobs``, or a lake without that state take the partition path
     above; a run of every job then records the incremental state for the next steps.
     ``defer_seconds`` (live steps) lets the coarser tiers wait for their source buckets to close,
-    at most that long (:meth:`pipeline.rollup.incremental.Step.merge_job`)."""
+    at most that long (:meth:`pipeline.rollup.incremental.Step.merge_job`); ``late_seconds`` lets
+    the 1m buckets of late data wait and go together (:meth:`~pipeline.rollup.incremental.Step._hold`)."""
     t0 = time.perf_counter()
     state = load_state(lake)
     if not full and jobs is None and incremental.ready(state):
-        report = _step(lake, settings, engine, state, progress, defer_seconds)
+        report = _step(lake, settings, engine, state, progress, defer_seconds, late_seconds)
         report.seconds = time.perf_counter() - t0
         return report
     clock = data_clock(lake)
@@ -191,7 +193,7 @@ def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = 
 
 
 def _step(lake: Lake, settings: Settings, engine: Engine, state: dict,
-          progress: Callable[[str], None] | None, defer_seconds: float) -> RollupReport:
+          progress: Callable[[str], None] | None, defer_seconds: float, late_seconds: float) -> RollupReport:
     """One incremental step over every job. The state is saved once, at the end, when it changed:
     a step killed before that is redone whole by the next one (every job recomputes whole
     buckets, so redoing is idempotent, and the ranges handed to the merge jobs are derived again
@@ -207,7 +209,7 @@ def _step(lake: Lake, settings: Settings, engine: Engine, state: dict,
         if job.kind == "merge":
             runs = step.merge_job(job, jr, defer_seconds)
         else:
-            runs = step.raw_job(job, *diffs[job.name], jr)
+            runs = step.raw_job(job, *diffs[job.name], jr, late_seconds)
         handed = time.time()
         for down in JOBS:
             if down.source == job.target:

@@ -276,3 +276,28 @@ def test_a_live_partition_removed_whole_takes_its_buckets_away(tmp_path):
     assert minutes == list(range(60)) + list(range(120, 131))
     h1 = {k[5]: v for k, v in tier_rows(lake, "metrics_1h").items()}
     assert T0 + timedelta(hours=1) not in h1 and h1[T0 + timedelta(hours=2)][0] == 11.0
+
+
+def test_live_steps_hold_late_buckets_and_recompute_them_together(tmp_path):
+    lake, settings, engine = Lake(tmp_path), _settings(str(tmp_path)), DuckDBEngine()
+    write_metrics(lake, [point(T0 + timedelta(minutes=m), 1.0) for m in range(180)])
+    run_rollups(lake, settings, engine)
+
+    def m1() -> dict:
+        return {k[5]: v[:2] for k, v in tier_rows(lake, "metrics_1m").items()}
+
+    late_a, late_b = T0 + timedelta(hours=2), T0 + timedelta(hours=2, minutes=30)
+    write_metrics(lake, [point(late_a + timedelta(seconds=1), 4.0),
+                         point(T0 + timedelta(minutes=179, seconds=30), 2.0)])
+    run_rollups(lake, settings, engine, late_seconds=600)
+    assert m1()[late_a] == (1.0, 1.0) and m1()[T0 + timedelta(minutes=179)] == (2.0, 3.0)  # recent at once
+    write_metrics(lake, [point(late_b + timedelta(seconds=1), 5.0), point(T0 + timedelta(minutes=184), 1.0)])
+    run_rollups(lake, settings, engine, late_seconds=600)
+    assert (m1()[late_a], m1()[late_b]) == ((1.0, 1.0), (1.0, 1.0))     # both held, 5 minutes on
+    write_metrics(lake, [point(T0 + timedelta(minutes=190), 1.0)])       # the first held 10 minutes
+    report = run_rollups(lake, settings, engine, late_seconds=600)
+    assert (m1()[late_a], m1()[late_b]) == ((2.0, 5.0), (2.0, 6.0))     # recomputed together
+    assert not any(j.late for j in report.jobs)
+    got = {t: tier_rows(lake, t) for t in TIERS}
+    run_rollups(lake, settings, engine, full=True)
+    assert_same_tiers(got, {t: tier_rows(lake, t) for t in TIERS})
