@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.rollup.merge import to_numpy
-from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SORT_KEYS
+from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SERIES_ID, SORT_KEYS
 from pipeline.rollup.tiers import Job, partition_range
 from pipeline.timeutil import epoch_ms
 
@@ -101,12 +101,18 @@ def _ms(t: pa.Table) -> np.ndarray:
     return to_numpy(t["timestamp"].cast(pa.int64()), np.int64)
 
 
-def _outside(t: pa.Table, runs: list[Run]) -> pa.Table:
-    """Rows of ``t`` whose bucket is in none of ``runs``."""
+def _outside(t: pa.Table, runs: list[Run], series: tuple[str, ...] | None = None) -> pa.Table:
+    """Rows of ``t`` whose bucket is in none of ``runs`` or whose series is not in ``series``
+    (``None``: every series)."""
     ms = _ms(t)
     inside = np.zeros(len(ms), dtype=bool)
     for lo, hi in runs:
         inside |= (ms >= lo) & (ms < hi)
+    if series is not None and inside.any():
+        import pyarrow.compute as pc
+
+        mine = pc.is_in(t[SERIES_ID], value_set=pa.array(series, pa.string()))
+        inside &= to_numpy(pc.cast(mine, pa.uint8()), np.uint8).astype(bool)
     return t.filter(pa.array(~inside)) if inside.any() else t
 
 
@@ -128,11 +134,11 @@ def split(rows: pa.Table, period: int, clock_ms: int) -> list[tuple[int, int, pa
 
 
 def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], runs: list[Run],
-                 rows: pa.Table, clock_ms: int) -> int:
+                 rows: pa.Table, clock_ms: int, series: tuple[str, ...] | None = None) -> int:
     """In the open commit ``tx``: make ``job``'s rows of partition ``folder`` in the bucket ranges
-    ``runs`` exactly ``rows`` (all inside ``runs``), keep its other rows, and lay them out per
-    :func:`split`. Rewrites only the files whose range meets ``runs`` and the bucket files of
-    settled chunks. Returns the rows written."""
+    ``runs`` (of the ``series`` given; ``None``: all) exactly ``rows`` (all inside them), keep its
+    other rows, and lay them out per :func:`split`. Rewrites only the files whose range meets
+    ``runs`` and the bucket files of settled chunks. Returns the rows written."""
     span = chunk_ms(job.period)
     mine: list[tuple[str, Run]] = []
     for rel in tx.files(folder):
@@ -147,7 +153,7 @@ def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], run
             victims.append(rel)
     parts = []
     for rel in victims:
-        kept = _outside(tx.read(rel, ROLLUP), runs)
+        kept = _outside(tx.read(rel, ROLLUP), runs, series)
         if kept.num_rows:
             parts.append(kept)
         tx.retire(rel)

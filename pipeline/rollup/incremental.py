@@ -40,8 +40,9 @@ import pyarrow.parquet as pq
 from pipeline.lake import layout, ledger
 from pipeline.lake.replace import replacing
 from pipeline.rollup import chunks, percentiles
-from pipeline.rollup.chunks import Run
 from pipeline.rollup.engine import Engine, Task
+from pipeline.rollup.narrow import FEW_ROWS, Series, narrow, only, union
+from pipeline.rollup.schema import SERIES_ID
 from pipeline.rollup.state import SourceFile, fingerprint, listing
 from pipeline.rollup.tiers import JOBS, Job, partition_range, target_partition
 from pipeline.schemas import EVENT_TIME
@@ -63,9 +64,11 @@ def ready(state: dict[str, Any]) -> bool:
     return isinstance(state.get(KEY), dict) and all(j.name in state[KEY]["jobs"] for j in JOBS)
 
 
-def _scan(lake: Lake, table: str, rels: list[str], period: int) -> dict[str, tuple[int, Counts]]:
-    """Per file: the newest event time (epoch ms) and its rows per bucket — one grouped read of
-    the time column of ``rels`` only."""
+def _scan(lake: Lake, table: str, rels: list[str], period: int, *, series: bool = False
+          ) -> dict[str, tuple[int, Counts, dict[int, Series]]]:
+    """Per file: the newest event time (epoch ms), its rows per bucket and, with ``series``, the
+    series of the buckets where it has at most :data:`~pipeline.rollup.narrow.FEW_ROWS` rows —
+    one grouped read of the time (and series id) columns of ``rels`` only."""
     import duckdb
 
     if not rels:
@@ -73,22 +76,29 @@ def _scan(lake: Lake, table: str, rels: list[str], period: int) -> dict[str, tup
     col = EVENT_TIME.get(table, "timestamp")
     uris = [lake.uri(r) for r in rels]
     by_uri = dict(zip(uris, rels, strict=True))
+    sid = f", {SERIES_ID}" if series else ""
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
         rows = con.execute(
-            f'SELECT filename, epoch_ms("{col}") // {period * 1000} AS b, count(*), max(epoch_ms("{col}")) '
+            f'SELECT filename, epoch_ms("{col}") // {period * 1000} AS b, count(*), max(epoch_ms("{col}")){sid} '
             f'FROM read_parquet(?, filename = true, union_by_name = true) WHERE "{col}" IS NOT NULL '
             "GROUP BY ALL", [uris]).fetchall()
     finally:
         con.close()
-    out: dict[str, tuple[int, Counts]] = {r: (0, {}) for r in rels}
-    for fname, b, n, mx in rows:
+    newest: dict[str, int] = {r: 0 for r in rels}
+    counts: dict[str, Counts] = {r: {} for r in rels}
+    ids: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for row in rows:
+        fname, b, n, mx = row[:4]
         rel = by_uri.get(fname) or next(r for u, r in by_uri.items() if fname.endswith(r))
-        newest, counts = out[rel]
-        counts[int(b)] = int(n)
-        out[rel] = (max(newest, int(mx)), counts)
-    return out
+        counts[rel][int(b)] = counts[rel].get(int(b), 0) + int(n)
+        newest[rel] = max(newest[rel], int(mx))
+        if series:
+            ids[rel, int(b)].append(str(row[4]))
+    return {r: (newest[r], counts[r],
+                {b: tuple(sorted(ids[r, b])) for b, n in counts[r].items() if series and n <= FEW_ROWS})
+            for r in rels}
 
 
 def _rows_in(lake: Lake, files: list[SourceFile]) -> int:
@@ -108,37 +118,48 @@ def _counts(entry: list[Any]) -> Counts:
     return {int(b): int(n) for b, n in entry[3].items()}
 
 
-def _runs(buckets: set[int], period: int) -> list[Run]:
-    """Consecutive bucket indexes as ``[lo, hi)`` epoch-ms runs, cut at chunk boundaries."""
+def _runs(buckets: dict[int, Series], period: int) -> list[tuple[int, int, Series]]:
+    """Consecutive bucket indexes as ``[lo, hi)`` epoch-ms runs with their series, cut at chunk
+    boundaries and where whole buckets (``None``) meet buckets of a few series."""
     ms, span = period * 1000, chunks.chunk_ms(period)
-    runs: list[Run] = []
+    runs: list[tuple[int, int, Series]] = []
     for b in sorted(buckets):
-        lo = b * ms
-        if runs and runs[-1][1] == lo and lo % span:
-            runs[-1] = (runs[-1][0], lo + ms)
+        lo, series = b * ms, buckets[b]
+        if runs and runs[-1][1] == lo and lo % span and (runs[-1][2] is None) == (series is None):
+            runs[-1] = (runs[-1][0], lo + ms, union(runs[-1][2], series))
         else:
-            runs.append((lo, lo + ms))
+            runs.append((lo, lo + ms, series))
     return runs
 
 
-def _coalesce(entries: list[list[float]]) -> list[tuple[int, int, float]]:
-    """Pending ranges ``[lo, hi, handed over at (epoch s)]`` with overlaps merged (earliest time
-    kept), so a bucket rebuilt at every step stays one entry."""
-    out: list[tuple[int, int, float]] = []
-    for e in sorted(entries):
-        lo, hi, since = int(e[0]), int(e[1]), float(e[2]) if len(e) > 2 else 0.0
+def _coalesce(entries: list[list[Any]]) -> list[tuple[int, int, float, Series]]:
+    """Pending ranges ``[lo, hi, handed over at (epoch s), series or None]`` with overlaps merged
+    (earliest time kept, series united), so a bucket rebuilt at every step stays one entry."""
+    out: list[tuple[int, int, float, Series]] = []
+    for e in sorted(entries, key=lambda e: (e[0], e[1])):
+        lo, hi = int(e[0]), int(e[1])
+        since = float(e[2]) if len(e) > 2 else 0.0
+        series: Series = tuple(e[3]) if len(e) > 3 and e[3] is not None else None
         if out and lo < out[-1][1]:
-            plo, phi, psince = out[-1]
-            out[-1] = (plo, max(phi, hi), min(psince, since))
+            plo, phi, psince, pseries = out[-1]
+            out[-1] = (plo, max(phi, hi), min(psince, since), union(pseries, series))
         else:
-            out.append((lo, hi, since))
+            out.append((lo, hi, since, series))
     return out
 
 
-def _widen(ranges: list[list[int]], period: int) -> set[int]:
-    """Bucket indexes of ``period`` meeting any of the epoch-ms ranges."""
+def _widen(ranges: list[tuple[int, int, Series]], period: int) -> dict[int, Series]:
+    """Bucket indexes of ``period`` meeting any of the epoch-ms ranges, with their series."""
     ms = period * 1000
-    return {b for lo, hi in ranges for b in range(lo // ms, -(-hi // ms))}
+    out: dict[int, Series] = {}
+    for lo, hi, series in ranges:
+        for b in range(lo // ms, -(-hi // ms)):
+            out[b] = union(out[b], series) if b in out else series
+    return out
+
+
+def _add(affected: dict[int, Series], b: int, series: Series) -> None:
+    affected[b] = union(affected[b], series) if b in affected else series
 
 
 class Step:
@@ -160,7 +181,7 @@ class Step:
 
     # -- raw jobs: what changed ----------------------------------------------------------------
 
-    def diff(self, job: Job) -> tuple[dict[str, list[SourceFile]], dict[str, tuple[int, Counts]]]:
+    def diff(self, job: Job) -> tuple[dict[str, list[SourceFile]], dict[str, tuple[int, Counts, dict[int, Series]]]]:
         """The source listing, and the scan of every file not consumed yet in a partition that was
         not frozen (the clock advances to the newest time scanned)."""
         st = self.incr["jobs"][job.name]
@@ -172,8 +193,8 @@ class Step:
             if folder in st["frozen"] or epoch_ms(hi) <= cutoff:
                 continue
             todo += [f.rel for f in files if st["files"].get(f.rel, [None, None])[:2] != [f.size, f.mtime_ns]]
-        scanned = _scan(self.lake, job.source, todo, job.period)
-        self.clock_ms = max([self.clock_ms, *(newest for newest, _ in scanned.values())])
+        scanned = _scan(self.lake, job.source, todo, job.period, series=job.kind == "raw")
+        self.clock_ms = max([self.clock_ms, *(newest for newest, _, _ in scanned.values())])
         return sources, scanned
 
     def _target_exists(self, job: Job, tfolder: str, tvalues: dict[str, str]) -> bool:
@@ -183,15 +204,16 @@ class Step:
                                     for f in self.lake.table_files(job.target, tfolder))
         return self._exists[key]
 
-    def raw_job(self, job: Job, sources: dict[str, list[SourceFile]], scanned: dict[str, tuple[int, Counts]],
-                report: JobReport, late_seconds: float = 0.0) -> list[Run]:
+    def raw_job(self, job: Job, sources: dict[str, list[SourceFile]],
+                scanned: dict[str, tuple[int, Counts, dict[int, Series]]],
+                report: JobReport, late_seconds: float = 0.0) -> list[tuple[int, int, Series]]:
         st = self.incr["jobs"][job.name]
         cutoff = self.cutoff_ms(job.period)
         ms = job.period * 1000
         tracked: dict[str, dict[str, list[Any]]] = defaultdict(dict)
         for rel, e in st["files"].items():
             tracked[rel.rsplit("/", 1)[0]][rel] = e
-        affected: set[int] = set()
+        affected: dict[int, Series] = {}
         late: set[str] = set()
         first: dict[str, tuple[dict[str, str], list[str]]] = {}
         files_now: dict[str, list[Any]] = {}
@@ -219,29 +241,35 @@ class Step:
             new = [f for f in files if f.rel in scanned]
             gone = {rel: e for rel, e in old.items() if rel not in {f.rel for f in files if f.rel not in scanned}}
             for f in new:
-                newest, counts = scanned[f.rel]
+                newest, counts, few = scanned[f.rel]
                 files_now[f.rel] = _entry(f, newest, counts)
                 net = dict(counts)
+                compacted = False
                 for r in self._compacted_from(job.source, folder, f.rel):
                     if r in gone:  # a compaction output: only buckets whose rows changed count
+                        compacted = True
                         for b, n in _counts(gone.pop(r)).items():
                             net[b] = net.get(b, 0) - n
-                affected |= {b for b, n in net.items() if n}
+                for b, n in net.items():
+                    if n:
+                        _add(affected, b, None if compacted else few.get(b))
             for e in gone.values():
-                affected |= set(_counts(e))
+                for b in _counts(e):
+                    _add(affected, b, None)
             for f in files:
                 if f.rel not in scanned:
                     files_now[f.rel] = old[f.rel]
         for folder in set(tracked) - set(sources):  # a live partition removed whole: its buckets changed
             for e in tracked[folder].values():
-                affected |= {b for b in _counts(e) if b * ms >= cutoff}
+                for b in _counts(e):
+                    _add(affected, b, None)
         for b in affected:
             if b * ms < cutoff:
                 day = layout.time_partitions(job.source, from_epoch(b * ms, "ms"))
                 late.add(layout.partition_path(job.target, target_partition(job, day)))
-        now = self._hold(st, {b for b in affected if b * ms >= cutoff}, job.period, late_seconds)
-        for b in {b for b in now if b * ms < cutoff}:  # held while the clock jumped past the window
-            now.discard(b)
+        now = self._hold(st, {b: v for b, v in affected.items() if b * ms >= cutoff}, job.period, late_seconds)
+        for b in [b for b in now if b * ms < cutoff]:  # held while the clock jumped past the window
+            del now[b]
             late.add(self._target_of(job, b * ms)[0])
         report.late = sorted(late - set(first))
         runs = [r for r in _runs(now, job.period) if self._target_of(job, r[0])[0] not in first]
@@ -251,35 +279,40 @@ class Step:
                           if layout.partition_path(job.target, target_partition(
                               job, layout.parse_partition_path(job.source, folder))) == tfolder)
             lo_t, hi_t = partition_range(tvalues)
-            tasks.append(self._task(job, tvalues, rels, epoch_ms(lo_t), epoch_ms(hi_t)))
+            tasks.append((self._task(job, tvalues, rels, epoch_ms(lo_t), epoch_ms(hi_t)), None))
         written = self._compute(job, tasks, report)
         report.unchanged = len(self._targets(job, sources) - set(report.built))
         st["files"], st["frozen"] = files_now, frozen
         self._consumed(job, sources)
         return written
 
-    def _hold(self, st: dict[str, Any], buckets: set[int], period: int, late_seconds: float) -> set[int]:
-        """The affected buckets to recompute now. With ``late_seconds``, only recent ones (the open
-        bucket and the two before it, which alarms read) go at once; older ones (late data) are
-        held, with those already held, until the first held has waited ``late_seconds`` of data
-        clock or wall time or the oldest nears the cutoff — then all go together, so late data
-        scattered over the window costs one recompute per bucket per ``late_seconds``, not one
-        per step."""
-        held = {int(b): (int(c), float(w)) for b, (c, w) in st.get("held", {}).items()}
-        if not late_seconds:
-            st["held"] = {}
-            return buckets | set(held)
-        ms, wait_ms = period * 1000, int(late_seconds * 1000)
+    def _hold(self, st: dict[str, Any], buckets: dict[int, Series], period: int, late_seconds: float
+              ) -> dict[int, Series]:
+        """The affected buckets to recompute now, with their series. With ``late_seconds``, only
+        recent ones (the open bucket and the two before it, which alarms read) go at once; older
+        ones (late data) are held, with those already held, until the first held has waited
+        ``late_seconds`` of data clock or wall time or the oldest nears the cutoff — then all go
+        together, so late data scattered over the window costs one recompute per bucket per
+        ``late_seconds``, not one per step."""
+        held: dict[int, tuple[int, float, Series]] = {
+            int(b): (int(e[0]), float(e[1]), tuple(e[2]) if e[2] is not None else None)
+            for b, e in st.get("held", {}).items()}
+        now: dict[int, Series] = {}
+        ms, wait_ms, wall = period * 1000, int(late_seconds * 1000), time.time()
         recent = self.clock_ms - self.clock_ms % ms - 2 * ms
-        now, wall = {b for b in buckets if b * ms >= recent}, time.time()
-        for b in buckets - now:
-            held.setdefault(b, (self.clock_ms, wall))
-        if held and (self.clock_ms - min(c for c, _ in held.values()) >= wait_ms
-                     or wall - min(w for _, w in held.values()) >= late_seconds
+        for b, series in buckets.items():
+            if not late_seconds or b * ms >= recent:
+                _add(now, b, series)
+            else:
+                c, w, before = held.get(b, (self.clock_ms, wall, ()))
+                held[b] = (c, w, union(before, series))
+        if held and (not late_seconds or self.clock_ms - min(c for c, _, _ in held.values()) >= wait_ms
+                     or wall - min(w for _, w, _ in held.values()) >= late_seconds
                      or min(held) * ms < self.cutoff_ms(period) + wait_ms):
-            now |= set(held)
+            for b, (_, _, series) in held.items():
+                _add(now, b, series)
             held = {}
-        st["held"] = {str(b): [c, w] for b, (c, w) in sorted(held.items())}
+        st["held"] = {str(b): [c, w, list(v) if v is not None else None] for b, (c, w, v) in sorted(held.items())}
         return now
 
     def _compacted_from(self, table: str, folder: str, rel: str) -> list[str]:
@@ -302,14 +335,15 @@ class Step:
         return {layout.partition_path(job.target, target_partition(job, layout.parse_partition_path(job.source, f)))
                 for f in sources}
 
-    def _tasks(self, job: Job, runs: list[Run], files_now: dict[str, list[Any]]) -> list[Task]:
+    def _tasks(self, job: Job, runs: list[tuple[int, int, Series]], files_now: dict[str, list[Any]]
+               ) -> list[tuple[Task, Series]]:
         ms = job.period * 1000
         spans = {rel: (min(int(b) for b in e[3]) * ms, max(int(b) for b in e[3]) * ms + ms)
                  for rel, e in files_now.items() if e[3]}
         tasks = []
-        for lo, hi in runs:
+        for lo, hi, series in runs:
             files = sorted(rel for rel, (a, b) in spans.items() if a < hi and lo < b)
-            tasks.append(self._task(job, self._target_of(job, lo)[1], files, lo, hi))
+            tasks.append((self._task(job, self._target_of(job, lo)[1], files, lo, hi), series))
         return tasks
 
     def _task(self, job: Job, tvalues: dict[str, str], rels: list[str], lo: int, hi: int) -> Task:
@@ -318,24 +352,25 @@ class Step:
 
     # -- merge jobs ----------------------------------------------------------------------------
 
-    def merge_job(self, job: Job, report: JobReport, defer_seconds: float = 0.0) -> list[Run]:
+    def merge_job(self, job: Job, report: JobReport, defer_seconds: float = 0.0) -> list[tuple[int, int, Series]]:
         """Recompute the buckets of ``job`` that meet the ranges handed over from below. With
         ``defer_seconds``, a range whose source buckets are still open (end after the clock) waits
         until they close or it has waited that long: a live step then rebuilds an hour bucket
         once per closed 5-minute bucket, not at every step."""
         now = time.time()
-        pending, deferred = [], []
-        for lo, hi, since in _coalesce(self.incr["pending"].get(job.name, [])):
+        pending: list[tuple[int, int, Series]] = []
+        deferred: list[list[Any]] = []
+        for lo, hi, since, series in _coalesce(self.incr["pending"].get(job.name, [])):
             if defer_seconds and hi > self.clock_ms and now - since < defer_seconds:
-                deferred.append([lo, hi, since])
+                deferred.append([lo, hi, since, list(series) if series is not None else None])
             else:
-                pending.append([lo, hi])
+                pending.append((lo, hi, series))
         cutoff = self.cutoff_ms(job.period)
         ms = job.period * 1000
         buckets = _widen(pending, job.period)
         late = {b for b in buckets if b * ms < cutoff}
         report.late = sorted({self._target_of(job, b * ms)[0] for b in late})
-        runs = _runs(buckets - late, job.period)
+        runs = _runs({b: v for b, v in buckets.items() if b not in late}, job.period)
         sources = listing(self.lake, job.source)
         spans = {}
         for folder, files in sources.items():
@@ -345,9 +380,9 @@ class Step:
                 if r is not None:
                     spans[f.rel] = r
         tasks = []
-        for lo, hi in runs:
+        for lo, hi, series in runs:
             rels = chunks.in_time_order([rel for rel, (a, b) in spans.items() if a < hi and lo < b])
-            tasks.append(self._task(job, self._target_of(job, lo)[1], rels, lo, hi))
+            tasks.append((self._task(job, self._target_of(job, lo)[1], rels, lo, hi), series))
         written = self._compute(job, tasks, report)
         report.unchanged = len(self._targets(job, sources) - set(report.built))
         self.incr["pending"][job.name] = deferred
@@ -356,19 +391,34 @@ class Step:
 
     # -- both ----------------------------------------------------------------------------------
 
-    def _compute(self, job: Job, tasks: list[Task], report: JobReport) -> list[Run]:
-        """Run the engine over ``tasks`` and replace each task's buckets (one commit per task);
-        returns the ranges written."""
-        done: list[Run] = []
+    def _compute(self, job: Job, tasks: list[tuple[Task, Series]], report: JobReport
+                 ) -> list[tuple[int, int, Series]]:
+        """Run the engine over ``tasks`` (narrowed to their series: :mod:`pipeline.rollup.narrow`)
+        and replace each task's rows (one commit per task); returns the ranges written."""
+        import tempfile
+
+        import duckdb
+
+        done: list[tuple[int, int, Series]] = []
         built: set[str] = set()
-        for task, rows in self.engine.compute(job, tasks):
-            rows = percentiles.strip(rows, self.patterns)
-            run = (epoch_ms(task.lo), epoch_ms(task.hi))
-            with replacing(self.lake, job.target) as tx:
-                report.rows += chunks.replace_runs(tx, job, task.folder, task.values, [run], rows, self.clock_ms)
-            report.rows_in += rows.num_rows
-            built.add(task.folder)
-            done.append(run)
+        with tempfile.TemporaryDirectory(prefix="watchlake-narrow-") as tmp:
+            con = duckdb.connect()
+            try:
+                con.execute("SET TimeZone = 'UTC'")
+                narrowed = [(narrow(con, t, series, tmp, i), series) for i, (t, series) in enumerate(tasks)]
+            finally:
+                con.close()
+            by_task = {(t.folder, t.lo, t.hi): series for t, series in narrowed}  # disjoint in a step
+            for task, rows in self.engine.compute(job, [t for t, _ in narrowed]):
+                series = by_task[task.folder, task.lo, task.hi]
+                rows = only(percentiles.strip(rows, self.patterns), series)
+                run = (epoch_ms(task.lo), epoch_ms(task.hi))
+                with replacing(self.lake, job.target) as tx:
+                    report.rows += chunks.replace_runs(tx, job, task.folder, task.values, [run], rows, self.clock_ms,
+                                                       series)
+                report.rows_in += rows.num_rows
+                built.add(task.folder)
+                done.append((*run, series))
         report.built = sorted(built)
         return done
 
@@ -406,7 +456,7 @@ def snapshot(lake: Lake, settings: Settings, clock: datetime | None) -> dict[str
             else:
                 live += files
         scanned = _scan(lake, job.source, [f.rel for f in live], job.period)
-        st["files"] = {f.rel: _entry(f, *scanned[f.rel]) for f in live}
+        st["files"] = {f.rel: _entry(f, *scanned[f.rel][:2]) for f in live}
     return incr
 
 

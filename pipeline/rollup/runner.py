@@ -213,7 +213,8 @@ def _step(lake: Lake, settings: Settings, engine: Engine, state: dict,
         handed = time.time()
         for down in JOBS:
             if down.source == job.target:
-                pending.setdefault(down.name, []).extend([lo, hi, handed] for lo, hi in runs)
+                pending.setdefault(down.name, []).extend(
+                    [lo, hi, handed, list(series) if series is not None else None] for lo, hi, series in runs)
         state[incremental.KEY]["clock"] = step.clock_ms
         jr.seconds = time.perf_counter() - t0
         report.jobs.append(jr)
