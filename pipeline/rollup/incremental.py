@@ -35,17 +35,14 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import pyarrow.parquet as pq
-
 from pipeline.lake import layout, ledger
 from pipeline.lake.replace import replacing
 from pipeline.rollup import chunks, percentiles
 from pipeline.rollup.engine import Engine, Task
-from pipeline.rollup.narrow import FEW_ROWS, Series, narrow, only, union
-from pipeline.rollup.schema import SERIES_ID
+from pipeline.rollup.narrow import Series, add, coalesce, narrow, only, runs_of, union, widen
+from pipeline.rollup.scan import Counts, rows_in, scan
 from pipeline.rollup.state import SourceFile, fingerprint, listing
 from pipeline.rollup.tiers import JOBS, Job, partition_range, target_partition
-from pipeline.schemas import EVENT_TIME
 from pipeline.tierchain import parse_percentiles
 from pipeline.timeutil import epoch_ms, from_epoch
 
@@ -57,57 +54,10 @@ if TYPE_CHECKING:
 KEY = "incremental"
 """The key of the incremental state in the rollup state document."""
 
-Counts = dict[int, int]  # rows per bucket index (epoch ms // period ms)
 
 
 def ready(state: dict[str, Any]) -> bool:
     return isinstance(state.get(KEY), dict) and all(j.name in state[KEY]["jobs"] for j in JOBS)
-
-
-def _scan(lake: Lake, table: str, rels: list[str], period: int, *, series: bool = False
-          ) -> dict[str, tuple[int, Counts, dict[int, Series]]]:
-    """Per file: the newest event time (epoch ms), its rows per bucket and, with ``series``, the
-    series of the buckets where it has at most :data:`~pipeline.rollup.narrow.FEW_ROWS` rows —
-    one grouped read of the time (and series id) columns of ``rels`` only."""
-    import duckdb
-
-    if not rels:
-        return {}
-    col = EVENT_TIME.get(table, "timestamp")
-    uris = [lake.uri(r) for r in rels]
-    by_uri = dict(zip(uris, rels, strict=True))
-    sid = f", {SERIES_ID}" if series else ""
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        rows = con.execute(
-            f'SELECT filename, epoch_ms("{col}") // {period * 1000} AS b, count(*), max(epoch_ms("{col}")){sid} '
-            f'FROM read_parquet(?, filename = true, union_by_name = true) WHERE "{col}" IS NOT NULL '
-            "GROUP BY ALL", [uris]).fetchall()
-    finally:
-        con.close()
-    newest: dict[str, int] = {r: 0 for r in rels}
-    counts: dict[str, Counts] = {r: {} for r in rels}
-    ids: dict[tuple[str, int], list[str]] = defaultdict(list)
-    for row in rows:
-        fname, b, n, mx = row[:4]
-        rel = by_uri.get(fname) or next(r for u, r in by_uri.items() if fname.endswith(r))
-        counts[rel][int(b)] = counts[rel].get(int(b), 0) + int(n)
-        newest[rel] = max(newest[rel], int(mx))
-        if series:
-            ids[rel, int(b)].append(str(row[4]))
-    return {r: (newest[r], counts[r],
-                {b: tuple(sorted(ids[r, b])) for b, n in counts[r].items() if series and n <= FEW_ROWS})
-            for r in rels}
-
-
-def _rows_in(lake: Lake, files: list[SourceFile]) -> int:
-    """Rows of Parquet files, from their footers."""
-    total = 0
-    for f in files:
-        with lake.fs.open_input_file(lake.path(f.rel)) as fh:
-            total += pq.read_metadata(fh).num_rows
-    return total
 
 
 def _entry(f: SourceFile, newest: int, counts: Counts) -> list[Any]:
@@ -116,50 +66,6 @@ def _entry(f: SourceFile, newest: int, counts: Counts) -> list[Any]:
 
 def _counts(entry: list[Any]) -> Counts:
     return {int(b): int(n) for b, n in entry[3].items()}
-
-
-def _runs(buckets: dict[int, Series], period: int) -> list[tuple[int, int, Series]]:
-    """Consecutive bucket indexes as ``[lo, hi)`` epoch-ms runs with their series, cut at chunk
-    boundaries and where whole buckets (``None``) meet buckets of a few series."""
-    ms, span = period * 1000, chunks.chunk_ms(period)
-    runs: list[tuple[int, int, Series]] = []
-    for b in sorted(buckets):
-        lo, series = b * ms, buckets[b]
-        if runs and runs[-1][1] == lo and lo % span and (runs[-1][2] is None) == (series is None):
-            runs[-1] = (runs[-1][0], lo + ms, union(runs[-1][2], series))
-        else:
-            runs.append((lo, lo + ms, series))
-    return runs
-
-
-def _coalesce(entries: list[list[Any]]) -> list[tuple[int, int, float, Series]]:
-    """Pending ranges ``[lo, hi, handed over at (epoch s), series or None]`` with overlaps merged
-    (earliest time kept, series united), so a bucket rebuilt at every step stays one entry."""
-    out: list[tuple[int, int, float, Series]] = []
-    for e in sorted(entries, key=lambda e: (e[0], e[1])):
-        lo, hi = int(e[0]), int(e[1])
-        since = float(e[2]) if len(e) > 2 else 0.0
-        series: Series = tuple(e[3]) if len(e) > 3 and e[3] is not None else None
-        if out and lo < out[-1][1]:
-            plo, phi, psince, pseries = out[-1]
-            out[-1] = (plo, max(phi, hi), min(psince, since), union(pseries, series))
-        else:
-            out.append((lo, hi, since, series))
-    return out
-
-
-def _widen(ranges: list[tuple[int, int, Series]], period: int) -> dict[int, Series]:
-    """Bucket indexes of ``period`` meeting any of the epoch-ms ranges, with their series."""
-    ms = period * 1000
-    out: dict[int, Series] = {}
-    for lo, hi, series in ranges:
-        for b in range(lo // ms, -(-hi // ms)):
-            out[b] = union(out[b], series) if b in out else series
-    return out
-
-
-def _add(affected: dict[int, Series], b: int, series: Series) -> None:
-    affected[b] = union(affected[b], series) if b in affected else series
 
 
 class Step:
@@ -193,7 +99,7 @@ class Step:
             if folder in st["frozen"] or epoch_ms(hi) <= cutoff:
                 continue
             todo += [f.rel for f in files if st["files"].get(f.rel, [None, None])[:2] != [f.size, f.mtime_ns]]
-        scanned = _scan(self.lake, job.source, todo, job.period, series=job.kind == "raw")
+        scanned = scan(self.lake, job.source, todo, job.period, series=job.kind == "raw")
         self.clock_ms = max([self.clock_ms, *(newest for newest, _, _ in scanned.values())])
         return sources, scanned
 
@@ -229,7 +135,7 @@ class Step:
                 if rec is not None and rec[0] == fp:
                     frozen[folder] = rec
                     continue
-                rows = _rows_in(self.lake, files)
+                rows = rows_in(self.lake, files)
                 before = rec[1] if rec is not None else (sum(sum(_counts(e).values()) for e in old.values())
                                                          if old else None)
                 if before is None and not self._target_exists(job, tfolder, tvalues):
@@ -252,17 +158,17 @@ class Step:
                             net[b] = net.get(b, 0) - n
                 for b, n in net.items():
                     if n:
-                        _add(affected, b, None if compacted else few.get(b))
+                        add(affected, b, None if compacted else few.get(b))
             for e in gone.values():
                 for b in _counts(e):
-                    _add(affected, b, None)
+                    add(affected, b, None)
             for f in files:
                 if f.rel not in scanned:
                     files_now[f.rel] = old[f.rel]
         for folder in set(tracked) - set(sources):  # a live partition removed whole: its buckets changed
             for e in tracked[folder].values():
                 for b in _counts(e):
-                    _add(affected, b, None)
+                    add(affected, b, None)
         for b in affected:
             if b * ms < cutoff:
                 day = layout.time_partitions(job.source, from_epoch(b * ms, "ms"))
@@ -272,7 +178,7 @@ class Step:
             del now[b]
             late.add(self._target_of(job, b * ms)[0])
         report.late = sorted(late - set(first))
-        runs = [r for r in _runs(now, job.period) if self._target_of(job, r[0])[0] not in first]
+        runs = [r for r in runs_of(now, job.period) if self._target_of(job, r[0])[0] not in first]
         tasks = self._tasks(job, runs, files_now)
         for tfolder, (tvalues, _) in sorted(first.items()):  # first builds: the whole partition
             rels = sorted(f.rel for folder, files in sources.items() for f in files
@@ -302,7 +208,7 @@ class Step:
         recent = self.clock_ms - self.clock_ms % ms - 2 * ms
         for b, series in buckets.items():
             if not late_seconds or b * ms >= recent:
-                _add(now, b, series)
+                add(now, b, series)
             else:
                 c, w, before = held.get(b, (self.clock_ms, wall, ()))
                 held[b] = (c, w, union(before, series))
@@ -310,7 +216,7 @@ class Step:
                      or wall - min(w for _, w, _ in held.values()) >= late_seconds
                      or min(held) * ms < self.cutoff_ms(period) + wait_ms):
             for b, (_, _, series) in held.items():
-                _add(now, b, series)
+                add(now, b, series)
             held = {}
         st["held"] = {str(b): [c, w, list(v) if v is not None else None] for b, (c, w, v) in sorted(held.items())}
         return now
@@ -360,17 +266,17 @@ class Step:
         now = time.time()
         pending: list[tuple[int, int, Series]] = []
         deferred: list[list[Any]] = []
-        for lo, hi, since, series in _coalesce(self.incr["pending"].get(job.name, [])):
+        for lo, hi, since, series in coalesce(self.incr["pending"].get(job.name, [])):
             if defer_seconds and hi > self.clock_ms and now - since < defer_seconds:
                 deferred.append([lo, hi, since, list(series) if series is not None else None])
             else:
                 pending.append((lo, hi, series))
         cutoff = self.cutoff_ms(job.period)
         ms = job.period * 1000
-        buckets = _widen(pending, job.period)
+        buckets = widen(pending, job.period)
         late = {b for b in buckets if b * ms < cutoff}
         report.late = sorted({self._target_of(job, b * ms)[0] for b in late})
-        runs = _runs({b: v for b, v in buckets.items() if b not in late}, job.period)
+        runs = runs_of({b: v for b, v in buckets.items() if b not in late}, job.period)
         sources = listing(self.lake, job.source)
         spans = {}
         for folder, files in sources.items():
@@ -452,10 +358,10 @@ def snapshot(lake: Lake, settings: Settings, clock: datetime | None) -> dict[str
         for folder, files in listing(lake, job.source).items():
             _, hi = partition_range(layout.parse_partition_path(job.source, folder))
             if epoch_ms(hi) <= cutoff:
-                st["frozen"][folder] = [fingerprint(files), _rows_in(lake, files)]
+                st["frozen"][folder] = [fingerprint(files), rows_in(lake, files)]
             else:
                 live += files
-        scanned = _scan(lake, job.source, [f.rel for f in live], job.period)
+        scanned = scan(lake, job.source, [f.rel for f in live], job.period)
         st["files"] = {f.rel: _entry(f, *scanned[f.rel][:2]) for f in live}
     return incr
 

@@ -10,16 +10,20 @@ file that overlaps it, so the recomputed rows are complete), and
 :func:`pipeline.rollup.chunks.replace_runs` replaces just those (series, bucket) rows.
 
 A set of series is a sorted tuple of series ids; ``None`` means every series (a whole bucket).
+Affected buckets are kept as ``{bucket index: series}`` (:func:`add`), cut into runs of
+consecutive buckets (:func:`runs_of`), and handed up the tiers as ranges (:func:`coalesce`,
+:func:`widen`).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from pipeline.rollup.chunks import chunk_ms
 from pipeline.rollup.engine import Task
 from pipeline.rollup.schema import SERIES_ID
 from pipeline.timeutil import iso
@@ -38,6 +42,50 @@ def union(a: Series, b: Series) -> Series:
     if a is None or b is None:
         return None
     return tuple(sorted(set(a) | set(b)))
+
+
+def runs_of(buckets: dict[int, Series], period: int) -> list[tuple[int, int, Series]]:
+    """Consecutive bucket indexes as ``[lo, hi)`` epoch-ms runs with their series, cut at chunk
+    boundaries and where whole buckets (``None``) meet buckets of a few series."""
+    ms, span = period * 1000, chunk_ms(period)
+    runs: list[tuple[int, int, Series]] = []
+    for b in sorted(buckets):
+        lo, series = b * ms, buckets[b]
+        if runs and runs[-1][1] == lo and lo % span and (runs[-1][2] is None) == (series is None):
+            runs[-1] = (runs[-1][0], lo + ms, union(runs[-1][2], series))
+        else:
+            runs.append((lo, lo + ms, series))
+    return runs
+
+
+def coalesce(entries: list[list[Any]]) -> list[tuple[int, int, float, Series]]:
+    """Pending ranges ``[lo, hi, handed over at (epoch s), series or None]`` with overlaps merged
+    (earliest time kept, series united), so a bucket rebuilt at every step stays one entry."""
+    out: list[tuple[int, int, float, Series]] = []
+    for e in sorted(entries, key=lambda e: (e[0], e[1])):
+        lo, hi = int(e[0]), int(e[1])
+        since = float(e[2]) if len(e) > 2 else 0.0
+        series: Series = tuple(e[3]) if len(e) > 3 and e[3] is not None else None
+        if out and lo < out[-1][1]:
+            plo, phi, psince, pseries = out[-1]
+            out[-1] = (plo, max(phi, hi), min(psince, since), union(pseries, series))
+        else:
+            out.append((lo, hi, since, series))
+    return out
+
+
+def widen(ranges: list[tuple[int, int, Series]], period: int) -> dict[int, Series]:
+    """Bucket indexes of ``period`` meeting any of the epoch-ms ranges, with their series."""
+    ms = period * 1000
+    out: dict[int, Series] = {}
+    for lo, hi, series in ranges:
+        for b in range(lo // ms, -(-hi // ms)):
+            out[b] = union(out[b], series) if b in out else series
+    return out
+
+
+def add(affected: dict[int, Series], b: int, series: Series) -> None:
+    affected[b] = union(affected[b], series) if b in affected else series
 
 
 def narrow(con: duckdb.DuckDBPyConnection, task: Task, series: Series, folder: str, n: int) -> Task:
