@@ -307,6 +307,9 @@ class Step:
 
         done: list[tuple[int, int, Series]] = []
         built: set[str] = set()
+        if not tasks:
+            report.built = []
+            return done
         with tempfile.TemporaryDirectory(prefix="watchlake-narrow-") as tmp:
             con = duckdb.connect()
             try:
