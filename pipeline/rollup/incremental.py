@@ -9,8 +9,10 @@ One step, per job in :data:`~pipeline.rollup.tiers.JOBS` order:
   *affected*; so are a vanished file's — except that a compaction output (a ``replace`` ledger
   entry whose retired files were consumed: :mod:`pipeline.loader.compact` keeps rows) affects
   only the buckets whose row count differs from its inputs' (usually none).
-* **merge jobs** (``1m→5m``, ``5m→1h``) take the bucket ranges the job below them rewrote (handed
-  over in the state, saved with that job's state in one write), widened to their own period.
+  Where a new file holds only a few rows of a bucket (late data), only those rows' series are
+  recomputed there (:mod:`pipeline.rollup.narrow`).
+* **merge jobs** (``1m→5m``, ``5m→1h``) take the bucket ranges (and series) the job below them
+  rewrote, handed over in the state, widened to their own period.
 * affected buckets at or after the cutoff ``floor(clock − tiers.recompute_window_minutes)`` are
   recomputed by the engine from the source files whose range meets them, as runs of consecutive
   buckets cut at chunk boundaries (:mod:`pipeline.rollup.chunks`), and each run replaces exactly
