@@ -301,3 +301,23 @@ def test_live_steps_hold_late_buckets_and_recompute_them_together(tmp_path):
     got = {t: tier_rows(lake, t) for t in TIERS}
     run_rollups(lake, settings, engine, full=True)
     assert_same_tiers(got, {t: tier_rows(lake, t) for t in TIERS})
+
+
+def test_late_rows_recompute_only_their_series(tmp_path):
+    lake, settings, engine = Lake(tmp_path), _settings(str(tmp_path)), DuckDBEngine()
+    write_metrics(lake, [point(T0 + timedelta(minutes=m), 0.0, dims={"Host": h})
+                         for m in range(180) for h in HOSTS])
+    run_rollups(lake, settings, engine)
+    late = T0 + timedelta(hours=2)
+    write_metrics(lake, [point(late + timedelta(seconds=3), 9.0, dims={"Host": "b"}),
+                         point(T0 + timedelta(minutes=179, seconds=9), 1.0, dims={"Host": "a"})])
+    report = run_rollups(lake, settings, engine)
+    # the engine recomputed host b at 02:00 and host a at 02:59: one row each, not three
+    assert report.jobs[0].rows_in == 2
+    m1 = {(k[3], k[5]): v[:2] for k, v in tier_rows(lake, "metrics_1m").items()}
+    assert [m1[f'{{"Host":"{h}"}}', late] for h in HOSTS] == [(1.0, 0.0), (2.0, 9.0), (1.0, 0.0)]
+    h1 = {(k[3], k[5]): v[:2] for k, v in tier_rows(lake, "metrics_1h").items()}
+    assert h1['{"Host":"b"}', late] == (61.0, 9.0) and h1['{"Host":"c"}', late] == (60.0, 0.0)
+    got = {t: tier_rows(lake, t) for t in TIERS}
+    run_rollups(lake, settings, engine, full=True)
+    assert_same_tiers(got, {t: tier_rows(lake, t) for t in TIERS})
