@@ -51,5 +51,7 @@ Modules: :mod:`~pipeline.rollup.sketch` (the sketch), :mod:`~pipeline.rollup.sch
 :mod:`~pipeline.rollup.runner` (incremental, idempotent, atomic rebuilds with the recompute
 window), :mod:`~pipeline.rollup.incremental` (the bucket-level step ``watchlake run`` takes),
 :mod:`~pipeline.rollup.chunks` (chunk and bucket files inside a tier partition),
+:mod:`~pipeline.rollup.scan` (what new source files hold), :mod:`~pipeline.rollup.narrow`
+(recomputing only the series late data touched),
 :mod:`~pipeline.rollup.state`, :mod:`~pipeline.rollup.retention`.
 """
