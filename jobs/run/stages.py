@@ -52,9 +52,17 @@ class LoadStage:
 
 
 class RollupStage:
-    """``rollup``: the 1m/5m/1h tiers of every partition whose sources changed."""
+    """``rollup``: one incremental step of the 1m/5m/1h tiers (:mod:`pipeline.rollup.incremental`):
+    only the buckets the new raw files touch are recomputed (the first step on a lake without
+    rollup state builds it whole)."""
 
     name = "rollup"
+    DEFER_SECONDS = 60.0
+    """How long the 5m/1h tiers may wait for an open source bucket to close (the 1m tier, which
+    alarms read, never waits)."""
+    LATE_SECONDS = 300.0
+    """How long the 1m buckets of late data (older than the last three minutes) may wait to be
+    recomputed together."""
 
     def __init__(self, lake: Lake, settings: Settings):
         from pipeline.rollup.engine import DuckDBEngine
@@ -66,10 +74,15 @@ class RollupStage:
     def step(self) -> StepReport:
         from pipeline.rollup.runner import run_rollups
 
-        rep = run_rollups(self.lake, self.settings, self.engine)
+        rep = run_rollups(self.lake, self.settings, self.engine, defer_seconds=self.DEFER_SECONDS,
+                          late_seconds=self.LATE_SECONDS)
         built = sum(len(j.built) for j in rep.jobs)
+        late = sorted({f for j in rep.jobs for f in j.late})
+        detail = [f"{built} partitions updated"] if built else []
+        if late:
+            detail.append(f"late data older than the recompute window skipped in {', '.join(late[:3])} (rollup --full)")
         return StepReport(self.name, records_out=sum(j.rows for j in rep.jobs), watermark=rep.clock,
-                          detail=f"{built} partitions rebuilt" if built else "")
+                          detail="; ".join(detail))
 
     def close(self) -> StepReport | None:
         self.engine.close()

@@ -49,5 +49,9 @@ Modules: :mod:`~pipeline.rollup.sketch` (the sketch), :mod:`~pipeline.rollup.sch
 :mod:`~pipeline.rollup.assemble` (output order, series identity, merged partials),
 :mod:`~pipeline.rollup.engine`,
 :mod:`~pipeline.rollup.runner` (incremental, idempotent, atomic rebuilds with the recompute
-window), :mod:`~pipeline.rollup.state`, :mod:`~pipeline.rollup.retention`.
+window), :mod:`~pipeline.rollup.incremental` (the bucket-level step ``watchlake run`` takes),
+:mod:`~pipeline.rollup.chunks` (chunk and bucket files inside a tier partition),
+:mod:`~pipeline.rollup.scan` (what new source files hold), :mod:`~pipeline.rollup.narrow`
+(recomputing only the series late data touched),
+:mod:`~pipeline.rollup.state`, :mod:`~pipeline.rollup.retention`.
 """
