@@ -9,7 +9,7 @@ given), and measures, from a file subscriber:
   measured from the close of the period (M + 60 s); K alarms on K series per round, rounds until
   the trials are done (CloudWatch's own is about a minute);
 * **anomaly latency** — K series (``Bench/Anomaly``, 6 hours of quiet history put first, then a
-  normal point every 10 s) each get one anomalous point during minute M → the anomaly alert on
+  normal point every 10 s) each get one anomalous point at M + 30 s → the anomaly alert on
   ``run.anomaly_topic``, measured from the close of M (M + 60 s); K series per round, a new set
   each round (an alert is sent for the first point of an episode);
 * the stages' lag (``watchlake status``) sampled through the run: flat lag = the load is sustained.
@@ -235,10 +235,9 @@ def main() -> int:
                         if "anomaly:Bench/Anomaly" in k})
         if early:
             print(f"  anomaly alerts before any anomalous point (false alarms): {', '.join(early)}", flush=True)
-        for r in range(anomaly_rounds):  # anomalies: K series get one anomalous point in minute M
+        for r in range(anomaly_rounds):  # anomalies: K series get one anomalous point at M + 30 s
             now = datetime.now(UTC)
-            if now.second > 40:
-                time.sleep(61 - now.second)
+            time.sleep((30 - now.second) % 60 - now.microsecond / 1e6 if now.second != 30 else 0.0)
             minute = datetime.now(UTC).replace(second=0, microsecond=0)
             ks = range(r * args.alarms, (r + 1) * args.alarms)
             stream.put([(f"spike-{k}", _anomaly_series(k, datetime.now(UTC), 400.0)) for k in ks])

@@ -8,7 +8,10 @@
 * :class:`FolderStage` polls one ``KIND=LOCATION`` of ``run.sources`` for new objects — the way
   CloudTrail and Firehose deliver to S3 — and loads them; the objects it has loaded are
   remembered in ``_state/run/sources/`` once their rows are committed (a crash re-reads them, and
-  the loader's de-duplication keeps the lake exactly-once).
+  the loader's de-duplication keeps the lake exactly-once). An ``s3://`` prefix is listed
+  incrementally (:class:`S3Lister`): date-foldered keys, as CloudTrail and Firehose write them,
+  from the day before the newest day of each folder on (S3 ``StartAfter``), with a full relist
+  every ``FULL_RELIST_SECONDS`` for keys that sort earlier.
 
 A source that cannot be read (a vanished folder, an unreachable endpoint) raises from ``step``:
 the supervisor logs one line and retries with backoff.
@@ -19,6 +22,10 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import hashlib
+import re
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from jobs.follow import Schedule
@@ -29,8 +36,11 @@ if TYPE_CHECKING:
     from pipeline.lake import Lake
     from pipeline.loader import Loader
     from pipeline.loader.from_stream import StreamDelivery
+    from pipeline.sources.locations import Unit
 
 CONSUMER = "watchlake-run"
+FULL_RELIST_SECONDS = 600.0
+_DAY = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/")
 
 
 def live_loader(lake: Lake, settings: Settings) -> Loader:
@@ -99,6 +109,61 @@ class StreamsStage:
         return rep
 
 
+class S3Lister:
+    """Lists an ``s3://bucket/prefix`` for a poller without listing all of it each time.
+
+    Keys under ``YYYY/MM/DD/`` folders (CloudTrail: ``AWSLogs/<account>/CloudTrail/<region>/Y/M/D/``,
+    Firehose: ``<prefix>Y/M/D/H/``) are grouped by the part before the date; a poll lists each
+    group from the day before its newest day on (``StartAfter``), so new objects of every account
+    and region, and objects delivered late for yesterday, are found at each poll. The first poll,
+    a poll after ``full_every`` seconds, and every poll while some key has no date folder list the
+    whole prefix: keys that sort earlier (a new region, a late object from days ago) are found
+    there.
+    """
+
+    def __init__(self, location: str, endpoint: str | None, *, full_every: float = FULL_RELIST_SECONDS,
+                 clock: Callable[[], float] = time.monotonic):
+        self.location, self.endpoint, self.full_every, self.clock = location, endpoint, full_every, clock
+        self.bucket, _, self.prefix = location[len("s3://"):].partition("/")
+        self.newest: dict[str, date] = {}  # group (key up to the date folder) → newest day seen
+        self.flat = False
+        self.full_at: float | None = None
+        self.full_lists = self.incremental_lists = 0
+
+    def units(self) -> list[Unit]:
+        """The objects to consider now (a superset of those new since the last call)."""
+        from pipeline.sources.locations import expand, list_s3
+
+        now = self.clock()
+        if self.full_at is None or self.flat or not self.newest or now - self.full_at >= self.full_every:
+            found = expand(self.location, endpoint_url=self.endpoint)  # raises when nothing is there
+            self.full_at, self.flat = now, False
+            self.full_lists += 1
+        else:
+            found = []
+            for group, day in sorted(self.newest.items()):
+                prefix = self.prefix if self.prefix.startswith(group) else group
+                after = group + (day - timedelta(days=1)).strftime("%Y/%m/%d")
+                found += list_s3(f"s3://{self.bucket}/{prefix}", self.endpoint, start_after=after)
+            self.incremental_lists += 1
+        for u in found:
+            key = u.origin[len(f"s3://{self.bucket}/"):]
+            days = list(_DAY.finditer(key))
+            m = days[-1] if days else None
+            if m is None:
+                self.flat = True
+                continue
+            try:
+                day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                self.flat = True
+                continue
+            group = key[:m.start(1)]
+            if group not in self.newest or day > self.newest[group]:
+                self.newest[group] = day
+        return found
+
+
 class FolderStage:
     """``load``: one ``KIND=LOCATION`` polled for new objects (see the module docstring)."""
 
@@ -112,13 +177,14 @@ class FolderStage:
         self.seen: dict[str, int] = dict(lake.read_json(self.state_path)) if lake.exists(self.state_path) else {}
         self.pending: dict[str, int] = {}
         self.loader = live_loader(lake, settings)
+        self.lister = S3Lister(self.location, self.endpoint) if self.location.startswith("s3://") else None
 
     def step(self) -> StepReport:
         from pipeline.sources import read
         from pipeline.sources.locations import expand
 
-        units = [u for u in expand(self.location, endpoint_url=self.endpoint)
-                 if self.seen.get(u.origin) != u.size and self.pending.get(u.origin) != u.size]
+        listed = self.lister.units() if self.lister else expand(self.location, endpoint_url=self.endpoint)
+        units = [u for u in listed if self.seen.get(u.origin) != u.size and self.pending.get(u.origin) != u.size]
         rep = StepReport(self.name, detail=f"{len(units)} new objects")
         s = self.loader.summary
         before = (s.records_in, s.loaded, s.rejected)

@@ -102,7 +102,11 @@ class AnomalyStage:
     """``anomalies``: each new 1-minute point of every series scored (detector state checkpointed);
     the first flagged point of an episode is an anomaly alert on ``run.anomaly_topic`` when it is at
     most ``ALERT_HORIZON`` old (a first start scores all history to warm up, and alerts on none of
-    it) and not about the pipeline's own metrics (their alarms watch those)."""
+    it) and not about the pipeline's own metrics (their alarms watch those).
+
+    A minute is scored once it has closed — once a newer minute is in ``metrics_1m`` (data arrives
+    in time order): the newest minute is still filling, and a point, once scored, is never scored
+    again, so a partial minute would hide an anomalous value that arrives later in it."""
 
     name = "anomalies"
     ALERT_HORIZON = timedelta(hours=1)
@@ -114,13 +118,17 @@ class AnomalyStage:
 
     def step(self) -> StepReport:
         from jobs.anomaly_job import detect, notify_anomalies
+        from pipeline.rollup.state import newest_time
 
-        res = detect(self.lake, table="metrics_1m", stat="Average", threshold=self.threshold)
+        filling = newest_time(self.lake, "metrics_1m")  # the newest minute: not closed yet
+        if filling is None:
+            return StepReport(self.name, detail="no 1-minute points yet")
+        res = detect(self.lake, table="metrics_1m", stat="Average", threshold=self.threshold, end=filling)
         oldest = utcnow() - self.ALERT_HORIZON
         res.episodes = [e for e in res.episodes if e.at >= oldest and e.series.namespace != PIPELINE_NAMESPACE]
         sent = notify_anomalies(self.lake, self.topic, res) if self.topic else 0
         return StepReport(self.name, records_in=res.points, records_out=res.anomalies, notifications=sent,
-                          detail=f"{res.series} series")
+                          watermark=filling, detail=f"{res.series} series")
 
     def close(self) -> StepReport | None:
         return None
