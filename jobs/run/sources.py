@@ -1,10 +1,11 @@
 """The ``load`` stages of ``watchlake run``: streams and polled folders / ``s3://`` prefixes.
 
 * :class:`StreamsStage` follows every local stream under ``stream.root`` whose name matches
-  ``run.streams`` (streams created while it runs are picked up at the next step) and each of
-  ``run.kinesis_streams`` on ``run.kinesis_endpoint``; records are routed by content, as
-  ``load --from-stream --route`` does, through one Firehose-like delivery per stream
-  (consumer ``watchlake-run``, checkpointed).
+  ``run.streams`` (streams created while it runs are picked up at the next step);
+  :class:`KinesisStage` follows one of ``run.kinesis_streams`` on ``run.kinesis_endpoint`` (a
+  stage of its own, so an unreachable endpoint backs off alone and never holds up the rest).
+  Records are routed by content, as ``load --from-stream --route`` does, through one
+  Firehose-like delivery per stream (consumer ``watchlake-run``, checkpointed).
 * :class:`FolderStage` polls one ``KIND=LOCATION`` of ``run.sources`` for new objects — the way
   CloudTrail and Firehose deliver to S3 — and loads them; the objects it has loaded are
   remembered in ``_state/run/sources/`` once their rows are committed (a crash re-reads them, and
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from pipeline.lake import Lake
     from pipeline.loader import Loader
     from pipeline.loader.from_stream import StreamDelivery
+    from pipeline.sources.base import Rejection
     from pipeline.sources.locations import Unit
 
 CONSUMER = "watchlake-run"
@@ -60,18 +62,6 @@ class StreamsStage:
         self.root = settings.stream.root
         self.schedule = Schedule(settings.run.poll_seconds)
         self.deliveries: dict[str, StreamDelivery] = {}
-        run = settings.run
-        for name in run.kinesis_streams:
-            self.deliveries[f"kinesis:{name}"] = self._kinesis(name, str(run.kinesis_endpoint))
-
-    def _kinesis(self, name: str, endpoint: str) -> StreamDelivery:
-        from pipeline.loader.from_stream import StreamDelivery
-        from pipeline.stream.consumer import Checkpoints
-        from pipeline.stream.kinesis import KinesisConsumer
-
-        cps = Checkpoints.for_consumer(self.root, name, CONSUMER, endpoint)
-        consumer = KinesisConsumer(name, endpoint, cps, region=self.settings.lake.s3_region)
-        return StreamDelivery(consumer, live_loader(self.lake, self.settings), route=True)
 
     def _discover(self) -> None:
         from pipeline.loader.from_stream import StreamDelivery
@@ -87,16 +77,8 @@ class StreamsStage:
 
     def step(self) -> StepReport:
         self._discover()
-        rep = StepReport(self.name)
-        for d in self.deliveries.values():
-            s = d.loader.summary
-            before = (s.loaded, s.rejected, s.duplicates)
-            rep.records_in += d.step(self.max_polls)
-            rep.records_out += s.loaded - before[0]
-            rep.rejected += s.rejected - before[1]
-            rep.backlog |= not d.caught_up
-        rep.detail = f"{len(self.deliveries)} streams"
-        return rep
+        return _step_deliveries(StepReport(self.name, detail=f"{len(self.deliveries)} streams"),
+                                list(self.deliveries.values()), self.max_polls)
 
     def close(self) -> StepReport | None:
         rep = StepReport(self.name, detail="drained")
@@ -107,6 +89,67 @@ class StreamsStage:
             rep.records_out += s.loaded - before[0]
             rep.rejected += s.rejected - before[1]
         return rep
+
+
+def _step_deliveries(rep: StepReport, deliveries: list[StreamDelivery], max_polls: int) -> StepReport:
+    for d in deliveries:
+        s = d.loader.summary
+        before = (s.loaded, s.rejected)
+        rep.records_in += d.step(max_polls)
+        rep.records_out += s.loaded - before[0]
+        rep.rejected += s.rejected - before[1]
+        rep.backlog |= not d.caught_up
+    return rep
+
+
+class KinesisStage:
+    """``load``: one stream of ``run.kinesis_streams`` on ``run.kinesis_endpoint`` (module docstring).
+
+    The consumer is made at the first step, not at start-up: an endpoint that cannot be reached (or
+    a stream that does not exist yet) is a failed step — one log line, retried with backoff — and
+    the run starts all the same. Calls time out after ``TIMEOUT_SECONDS`` with one retry, so a dead
+    endpoint holds the supervisor's loop for seconds, not minutes.
+    """
+
+    TIMEOUT_SECONDS = 5
+
+    def __init__(self, lake: Lake, settings: Settings, stream: str, *, max_polls: int = 20):
+        self.lake, self.settings, self.stream, self.max_polls = lake, settings, stream, max_polls
+        self.endpoint = str(settings.run.kinesis_endpoint)
+        self.name = f"load:kinesis:{stream}"
+        self.schedule = Schedule(settings.run.poll_seconds)
+        self.delivery: StreamDelivery | None = None
+
+    def _connect(self) -> StreamDelivery:
+        from pipeline.errors import require
+        from pipeline.loader.from_stream import StreamDelivery
+        from pipeline.stream.consumer import Checkpoints
+        from pipeline.stream.kinesis import KinesisConsumer
+
+        boto3 = require("boto3", "s3", "reading a Kinesis endpoint")
+        from botocore.config import Config
+
+        client = boto3.client("kinesis", endpoint_url=self.endpoint, region_name=self.settings.lake.s3_region,
+                              config=Config(connect_timeout=self.TIMEOUT_SECONDS, read_timeout=self.TIMEOUT_SECONDS,
+                                            retries={"max_attempts": 2, "mode": "standard"}))
+        cps = Checkpoints.for_consumer(self.settings.stream.root, self.stream, CONSUMER, self.endpoint)
+        consumer = KinesisConsumer(self.stream, self.endpoint, cps, region=self.settings.lake.s3_region,
+                                   client=client)
+        return StreamDelivery(consumer, live_loader(self.lake, self.settings), route=True)
+
+    def step(self) -> StepReport:
+        if self.delivery is None:
+            self.delivery = self._connect()
+        return _step_deliveries(StepReport(self.name, detail=self.endpoint), [self.delivery], self.max_polls)
+
+    def close(self) -> StepReport | None:
+        if self.delivery is None:
+            return None
+        s = self.delivery.loader.summary
+        before = (s.loaded, s.rejected)
+        self.delivery.close()
+        return StepReport(self.name, records_out=s.loaded - before[0], rejected=s.rejected - before[1],
+                          detail="drained")
 
 
 class S3Lister:
@@ -189,9 +232,14 @@ class FolderStage:
         s = self.loader.summary
         before = (s.records_in, s.loaded, s.rejected)
         if units:
+            bad: dict[str, list[Rejection]] = {}
             for batch in read(self.kind, [u.origin for u in units], endpoint_url=self.endpoint):
+                if batch.rejections:
+                    bad.setdefault(batch.origin.split("#", 1)[0], []).extend(batch.rejections)
                 self.loader.add(batch)
             self.pending.update({u.origin: u.size for u in units})
+            rep.warnings = [f"{origin}: {len(rs)} record{'s' if len(rs) > 1 else ''} rejected ({rs[0].reason}); "
+                            f"kept in errors/{rs[0].source}" for origin, rs in bad.items()]
         self.loader.tick()
         self._remember()
         rep.records_in, rep.records_out, rep.rejected = (s.records_in - before[0], s.loaded - before[1],
