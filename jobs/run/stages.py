@@ -52,7 +52,9 @@ class LoadStage:
 
 
 class RollupStage:
-    """``rollup``: the 1m/5m/1h tiers of every partition whose sources changed."""
+    """``rollup``: one incremental step of the 1m/5m/1h tiers (:mod:`pipeline.rollup.incremental`):
+    only the buckets the new raw files touch are recomputed (the first step on a lake without
+    rollup state builds it whole)."""
 
     name = "rollup"
 
@@ -68,8 +70,12 @@ class RollupStage:
 
         rep = run_rollups(self.lake, self.settings, self.engine)
         built = sum(len(j.built) for j in rep.jobs)
+        late = sorted({f for j in rep.jobs for f in j.late})
+        detail = [f"{built} partitions updated"] if built else []
+        if late:
+            detail.append(f"late data older than the recompute window skipped in {', '.join(late[:3])} (rollup --full)")
         return StepReport(self.name, records_out=sum(j.rows for j in rep.jobs), watermark=rep.clock,
-                          detail=f"{built} partitions rebuilt" if built else "")
+                          detail="; ".join(detail))
 
     def close(self) -> StepReport | None:
         self.engine.close()

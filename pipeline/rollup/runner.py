@@ -29,16 +29,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.lake import layout
-from pipeline.rollup import percentiles
+from pipeline.rollup import chunks, incremental, percentiles
 from pipeline.rollup.engine import Engine, Task
-from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SORT_KEYS
 from pipeline.rollup.state import data_clock, fingerprint, listing, load_state, save_state
 from pipeline.rollup.tiers import JOBS, Job, partition_range, target_partition
 from pipeline.tierchain import DAY, parse_percentiles
-from pipeline.timeutil import ceil, floor
+from pipeline.timeutil import ceil, epoch_ms, floor
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -77,31 +75,20 @@ def _source_keep(settings: Settings, job: Job) -> int:
             "metrics_5m": t.m5_days}[job.source] * DAY
 
 
-def _job_files(lake: Lake, job: Job, folder: str) -> list[str]:
-    """The files ``job`` wrote in a target partition folder (``part-…-<tag>.parquet``)."""
-    return [f for f in lake.table_files(job.target, folder) if f.endswith(f"-{job.tag}.parquet")]
+def _job_files(lake: Lake, job: Job, folder: str, values: dict[str, str]) -> list[str]:
+    """The files ``job`` wrote in a target partition folder (:mod:`pipeline.rollup.chunks`)."""
+    return [f for f in lake.table_files(job.target, folder) if chunks.file_range(job, f, values) is not None]
 
 
-def _write(lake: Lake, task: Task, job: Job, rows: pa.Table, keep_before: datetime | None) -> int:
-    """Replace ``task``'s partition file with ``rows`` plus the kept rows older than
-    ``keep_before``, in one atomic commit (:mod:`pipeline.lake.replace`); returns the rows
-    written (an empty result removes the file)."""
+def _write(lake: Lake, task: Task, job: Job, rows: pa.Table, clock: datetime) -> int:
+    """Replace ``job``'s rows of ``task``'s partition in ``[task.lo, task.hi)`` with ``rows`` (the
+    other rows kept), in one atomic commit (:mod:`pipeline.lake.replace`); returns the rows
+    written."""
     from pipeline.lake.replace import replacing
 
     with replacing(lake, job.target) as tx:
-        mine = [f for f in tx.files(task.folder) if f.endswith(f"-{job.tag}.parquet")]
-        sort_by = None  # the engine's rows are in SORT_KEYS order already
-        if keep_before is not None:
-            for rel in mine:
-                old = tx.read(rel, ROLLUP)
-                kept = old.filter(pc.less(old["timestamp"], pa.scalar(keep_before, ROLLUP.field("timestamp").type)))
-                if kept.num_rows:
-                    rows, sort_by = pa.concat_tables([kept, rows]), SORT_KEYS
-        for rel in mine:
-            tx.retire(rel)
-        if rows.num_rows:
-            tx.add(task.values, rows, tag=job.tag, sort_by=sort_by, row_group_size=ROW_GROUP_ROWS)
-    return rows.num_rows
+        return chunks.replace_runs(tx, job, task.folder, task.values, [(epoch_ms(task.lo), epoch_ms(task.hi))],
+                                   rows, epoch_ms(clock))
 
 
 def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dict,
@@ -122,34 +109,35 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
         cutoff = ceil(clock - timedelta(seconds=_source_keep(settings, job)), job.period)
     else:
         cutoff = floor(clock - window, job.period)
-    tasks: list[tuple[Task, dict[str, str], datetime | None]] = []
+    tasks: list[tuple[Task, dict[str, str]]] = []
     patterns = parse_percentiles(settings.tiers.percentiles)
     for tfolder, (values, folders) in sorted(groups.items()):
         fps = {folder: fingerprint(sources[folder]) for folder in folders}
-        exists = bool(_job_files(lake, job, tfolder))
+        exists = bool(_job_files(lake, job, tfolder, values))
         recorded = job_state.get(tfolder, {}).get("sources", {})
         # sources that disappeared (retention) do not count as a change
         if exists and not full and all(recorded.get(f) == fp for f, fp in fps.items()):
             report.unchanged += 1
             continue
         lo, hi = partition_range(values)
-        keep_before: datetime | None = None
         if exists and cutoff > lo:
             if hi <= cutoff:
                 if not full:
                     report.late.append(tfolder)
                 continue
-            lo, keep_before = cutoff, cutoff
-        files = [f for folder in folders for f in sources[folder]]
-        task = Task(tfolder, values, tuple(lake.uri(f.rel) for f in files), lo, hi, patterns)
-        tasks.append((task, {**recorded, **fps}, keep_before))
-    by_folder = {t.folder: (fps, kb) for t, fps, kb in tasks}
+            lo = cutoff
+        files = [f.rel for folder in folders for f in sources[folder]]
+        if job.kind == "merge":
+            files = chunks.in_time_order(files)
+        task = Task(tfolder, values, tuple(lake.uri(f) for f in files), lo, hi, patterns)
+        tasks.append((task, {**recorded, **fps}))
+    by_folder = {t.folder: fps for t, fps in tasks}
     saved = time.perf_counter()
-    for task, rows in engine.compute(job, [t for t, *_ in tasks]):
-        fps, keep_before = by_folder[task.folder]
+    for task, rows in engine.compute(job, [t for t, _ in tasks]):
+        fps = by_folder[task.folder]
         rows = percentiles.strip(rows, patterns)  # whatever the engine built
         report.rows_in += rows.num_rows
-        report.rows += _write(lake, task, job, rows, keep_before)
+        report.rows += _write(lake, task, job, rows, clock)
         job_state[task.folder] = {"sources": fps}
         report.built.append(task.folder)
         if time.perf_counter() - saved > 5:  # a crash re-does at most ~5 s of (idempotent) work
@@ -166,15 +154,53 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
 def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = False,
                 jobs: list[Job] | None = None,
                 progress: Callable[[str], None] | None = None) -> RollupReport:
-    """Run every rollup job in order; returns what each built. Safe to rerun at any time."""
+    """Run every rollup job in order; returns what each built. Safe to rerun at any time.
+
+    Once a lake has been rolled up (the incremental state exists), a run is one incremental
+    step (:mod:`pipeline.rollup.incremental`): only buckets whose sources changed are recomputed.
+    ``full=True``, a subset of ``jobs``, or a lake without that state take the partition path
+    above; a run of every job then records the incremental state for the next steps."""
     t0 = time.perf_counter()
+    state = load_state(lake)
+    if not full and jobs is None and incremental.ready(state):
+        report = _step(lake, settings, engine, state, progress)
+        report.seconds = time.perf_counter() - t0
+        return report
     clock = data_clock(lake)
     report = RollupReport(engine.name, clock)
     if clock is None:
         return report
-    state = load_state(lake)
+    snap = incremental.snapshot(lake, settings, clock) if jobs is None else None
     for job in jobs or JOBS:
         report.jobs.append(run_job(lake, settings, engine, job, state, clock, full=full,
                                    progress=progress))
+    if snap is not None:
+        state[incremental.KEY] = snap
+    else:
+        state.pop(incremental.KEY, None)  # some jobs ran alone: the next run rebuilds the state
+    save_state(lake, state)
     report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _step(lake: Lake, settings: Settings, engine: Engine, state: dict,
+          progress: Callable[[str], None] | None) -> RollupReport:
+    """One incremental step over every job; the state is saved after each job."""
+    step = incremental.Step(lake, settings, engine, state)
+    diffs = {j.name: step.diff(j) for j in JOBS if j.kind != "merge"}
+    report = RollupReport(engine.name, incremental.clock_of(step.clock_ms))
+    pending = state[incremental.KEY]["pending"]
+    for job in JOBS:
+        t0 = time.perf_counter()
+        jr = JobReport(job.name, job.target)
+        runs = step.merge_job(job, jr) if job.kind == "merge" else step.raw_job(job, *diffs[job.name], jr)
+        for down in JOBS:
+            if down.source == job.target:
+                pending.setdefault(down.name, []).extend([lo, hi] for lo, hi in runs)
+        state[incremental.KEY]["clock"] = step.clock_ms
+        save_state(lake, state)
+        jr.seconds = time.perf_counter() - t0
+        report.jobs.append(jr)
+        if progress and jr.built:
+            progress(f"{job.name}: {len(jr.built)} partitions, {jr.rows:,} rows")
     return report

@@ -47,9 +47,13 @@ def test_rerun_changes_nothing(lake, settings, three_hours):
     assert all(not j.built for j in again.jobs)
     assert {t: rows_of(lake, t) for t in before} == before
     assert {f: lake.size(f) for f in lake.list_files("rollups")} == files
-    # one file per job and partition, named after the job's tag
-    (name,) = [f.rsplit("/", 1)[1] for f in lake.table_files("metrics_1m")]
-    assert name.startswith("part-") and name.endswith("-rollup.parquet")
+    # clock T0+2:59: seventeen settled 10-minute chunk files, and the open chunk (2:50-3:00) one
+    # file per minute bucket; named after the job's tag and the range they hold
+    names = sorted(f.rsplit("/", 1)[1] for f in lake.table_files("metrics_1m"))
+    start = int(T0.timestamp())
+    want = {f"-rollup-t{start + 600 * c}-600.parquet" for c in range(17)}
+    want |= {f"-rollup-t{start + 170 * 60 + 60 * m}-60.parquet" for m in range(10)}
+    assert len(names) == 27 and {n[n.index("-rollup-"):] for n in names} == want
 
 
 def test_late_data_inside_window_updates_every_tier_once(lake, settings, three_hours):

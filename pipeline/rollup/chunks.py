@@ -1,0 +1,161 @@
+"""The file layout inside a tier partition: chunk files and bucket files, so that a rollup step
+replaces only the buckets it recomputed.
+
+A job's rows in a target partition (a ``dt`` day, or a ``month`` for 1h) live in files named
+``part-…-<job tag>-t<start epoch s>-<span s>.parquet`` (:func:`tag`), each holding the rows of
+the buckets in ``[start, start + span)``:
+
+* a **chunk file** spans one chunk of :data:`CHUNK_BUCKETS` buckets (1m: 10 minutes, 5m: an
+  hour, 1h: a day), aligned to UTC epoch multiples of the chunk;
+* a **bucket file** spans one bucket; buckets of a chunk that has not *settled* yet (its end plus
+  one period is after the data clock, :func:`settled`) are written one file per bucket, so the
+  live step rewrites one small file, not the chunk;
+* files of the earlier layout (``part-…-<job tag>.parquet``, the whole partition) span their
+  partition; they are rewritten (split into chunks) the first time a step touches them.
+
+Every bucket of a job is in exactly one of its files (:func:`replace_runs` keeps this), so a
+reader of the table sees each bucket once. Once a chunk has settled, its bucket files are merged
+into its chunk file by the next write to the partition (each row is rewritten once more: an
+amortised compaction, bounded by one chunk).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.rollup.merge import to_numpy
+from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SORT_KEYS
+from pipeline.rollup.tiers import Job, partition_range
+from pipeline.timeutil import epoch_ms
+
+if TYPE_CHECKING:
+    from pipeline.lake.replace import Replace
+
+CHUNK_BUCKETS = {60: 10, 300: 12, 3600: 24}
+"""Buckets per chunk file, by period: 1m → 10-minute chunks (≈ 144 files a day), 5m → hourly,
+1h → daily."""
+
+_RANGE_RE = re.compile(r"-(?P<tag>[A-Za-z]+)(?:-t(?P<start>\d+)-(?P<span>\d+))?\.parquet$")
+
+Run = tuple[int, int]
+"""A half-open range of bucket starts ``[lo, hi)`` in epoch milliseconds."""
+
+
+def chunk_ms(period: int) -> int:
+    """Milliseconds spanned by one chunk file of a ``period``-second tier."""
+    return period * CHUNK_BUCKETS.get(period, 10) * 1000
+
+
+def tag(job: Job, start_ms: int, span_ms: int) -> str:
+    """The file tag of ``job``'s file spanning ``[start, start + span)``."""
+    return f"{job.tag}-t{start_ms // 1000}-{span_ms // 1000}"
+
+
+def file_range(job: Job, rel: str, values: dict[str, str]) -> Run | None:
+    """``[lo, hi)`` (epoch ms) of the buckets a file of ``job`` may hold, from its name; ``None``
+    when the file is not ``job``'s. A file of the earlier layout spans its partition."""
+    m = _RANGE_RE.search(rel)
+    if m is None or m.group("tag") != job.tag:
+        return None
+    return any_range(rel, values)
+
+
+def any_range(rel: str, values: dict[str, str]) -> Run | None:
+    """``[lo, hi)`` of a tier file of any job (its partition for a file of the earlier layout)."""
+    m = _RANGE_RE.search(rel)
+    if m is None:
+        return None
+    if m.group("start") is None:
+        lo, hi = partition_range(values)
+        return epoch_ms(lo), epoch_ms(hi)
+    start = int(m.group("start")) * 1000
+    return start, start + int(m.group("span")) * 1000
+
+
+def in_time_order(rels: list[str]) -> list[str]:
+    """Tier files ordered by the start of their range, then name: a merge reads a bucket's source
+    rows in time order whatever the files' names, so its sums add in the same order as a
+    rebuild's (whose chunk files hold each series' rows in time order)."""
+    def start(rel: str) -> tuple[int, str]:
+        m = _RANGE_RE.search(rel)
+        return (int(m.group("start")) if m and m.group("start") else 0), rel
+
+    return sorted(rels, key=start)
+
+
+def settled(chunk_end_ms: int, period: int, clock_ms: int) -> bool:
+    """A chunk has settled when its end plus one period is at or before the data clock (data
+    that late is rare: it still lands, by a rewrite of the chunk file)."""
+    return chunk_end_ms + period * 1000 <= clock_ms
+
+
+def overlaps(lo: int, hi: int, runs: list[Run]) -> bool:
+    return any(lo < r_hi and r_lo < hi for r_lo, r_hi in runs)
+
+
+def _ms(t: pa.Table) -> np.ndarray:
+    return to_numpy(t["timestamp"].cast(pa.int64()), np.int64)
+
+
+def _outside(t: pa.Table, runs: list[Run]) -> pa.Table:
+    """Rows of ``t`` whose bucket is in none of ``runs``."""
+    ms = _ms(t)
+    inside = np.zeros(len(ms), dtype=bool)
+    for lo, hi in runs:
+        inside |= (ms >= lo) & (ms < hi)
+    return t.filter(pa.array(~inside)) if inside.any() else t
+
+
+def split(rows: pa.Table, period: int, clock_ms: int) -> list[tuple[int, int, pa.Table]]:
+    """``rows`` as ``(start, span, rows)`` per output file: one per settled chunk, one per bucket
+    of the chunks that have not settled (order of ``rows`` kept inside each)."""
+    if not rows.num_rows:
+        return []
+    ms = _ms(rows)
+    span = chunk_ms(period)
+    chunk = ms - ms % span
+    key = np.where(chunk + span + period * 1000 <= clock_ms, chunk, ms)
+    out = []
+    for k in np.unique(key):
+        mask = key == k
+        is_chunk = bool(chunk[mask][0] == k) and settled(int(k) + span, period, clock_ms)
+        out.append((int(k), span if is_chunk else period * 1000, rows.filter(pa.array(mask))))
+    return out
+
+
+def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], runs: list[Run],
+                 rows: pa.Table, clock_ms: int) -> int:
+    """In the open commit ``tx``: make ``job``'s rows of partition ``folder`` in the bucket ranges
+    ``runs`` exactly ``rows`` (all inside ``runs``), keep its other rows, and lay them out per
+    :func:`split`. Rewrites only the files whose range meets ``runs`` and the bucket files of
+    settled chunks. Returns the rows written."""
+    span = chunk_ms(job.period)
+    mine: list[tuple[str, Run]] = []
+    for rel in tx.files(folder):
+        r = file_range(job, rel, values)
+        if r is not None:
+            mine.append((rel, r))
+    victims = []
+    for rel, (lo, hi) in mine:
+        c = lo - lo % span
+        bucket_file = hi - lo < span and hi <= c + span and settled(c + span, job.period, clock_ms)
+        if overlaps(lo, hi, runs) or bucket_file:
+            victims.append(rel)
+    parts = []
+    for rel in victims:
+        kept = _outside(tx.read(rel, ROLLUP), runs)
+        if kept.num_rows:
+            parts.append(kept)
+        tx.retire(rel)
+    sort_by = None  # the engine's rows are in SORT_KEYS order already
+    if parts:
+        rows, sort_by = pa.concat_tables([*parts, rows]), SORT_KEYS
+    written = 0
+    for start, width, t in split(rows, job.period, clock_ms):
+        tx.add(values, t, tag=tag(job, start, width), sort_by=sort_by, row_group_size=ROW_GROUP_ROWS)
+        written += t.num_rows
+    return written

@@ -1,0 +1,358 @@
+"""Bucket-level incremental rollups: a step costs in proportion to the data that changed since the
+last step, not to the day so far.
+
+One step, per job in :data:`~pipeline.rollup.tiers.JOBS` order:
+
+* **raw jobs** (``metrics→1m``, ``cloudtrail→1m``) diff the source listing against the files they
+  consumed last time (kept in the rollup state with each file's rows per 1m bucket). Only new
+  files are read, and only their time column (one grouped scan). A new file's buckets are
+  *affected*; so are a vanished file's — except that a compaction output (a ``replace`` ledger
+  entry whose retired files were consumed: :mod:`pipeline.loader.compact` keeps rows) affects
+  only the buckets whose row count differs from its inputs' (usually none).
+* **merge jobs** (``1m→5m``, ``5m→1h``) take the bucket ranges the job below them rewrote (handed
+  over in the state, saved with that job's state in one write), widened to their own period.
+* affected buckets at or after the cutoff ``floor(clock − tiers.recompute_window_minutes)`` are
+  recomputed by the engine from the source files whose range meets them, as runs of consecutive
+  buckets cut at chunk boundaries (:mod:`pipeline.rollup.chunks`), and each run replaces exactly
+  its buckets in one atomic commit (:func:`pipeline.rollup.chunks.replace_runs`): a reader sees
+  each bucket once. Older affected buckets are skipped and reported late (``--full`` rebuilds).
+* source partitions wholly before the cutoff are *frozen*: kept as a fingerprint and a row count;
+  new rows there are reported late; a compaction there (same rows) is not. A frozen partition
+  whose target partition does not exist yet is built whole (first build).
+
+Recomputing a bucket from all its source rows is idempotent, so a crash anywhere only repeats
+work: the state (files consumed, ranges handed up) is saved after a job's commits, and a job
+killed before that re-diffs the same files and rewrites the same buckets. The data clock is the
+newest event time seen in the raw files consumed (never read from the day's files).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.parquet as pq
+
+from pipeline.lake import layout, ledger
+from pipeline.lake.replace import replacing
+from pipeline.rollup import chunks, percentiles
+from pipeline.rollup.chunks import Run
+from pipeline.rollup.engine import Engine, Task
+from pipeline.rollup.state import SourceFile, fingerprint, listing
+from pipeline.rollup.tiers import JOBS, Job, partition_range, target_partition
+from pipeline.schemas import EVENT_TIME
+from pipeline.tierchain import parse_percentiles
+from pipeline.timeutil import epoch_ms, from_epoch
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+    from pipeline.lake import Lake
+    from pipeline.rollup.runner import JobReport
+
+KEY = "incremental"
+"""The key of the incremental state in the rollup state document."""
+
+Counts = dict[int, int]  # rows per bucket index (epoch ms // period ms)
+
+
+def ready(state: dict[str, Any]) -> bool:
+    return isinstance(state.get(KEY), dict) and all(j.name in state[KEY]["jobs"] for j in JOBS)
+
+
+def _scan(lake: Lake, table: str, rels: list[str], period: int) -> dict[str, tuple[int, Counts]]:
+    """Per file: the newest event time (epoch ms) and its rows per bucket — one grouped read of
+    the time column of ``rels`` only."""
+    import duckdb
+
+    if not rels:
+        return {}
+    col = EVENT_TIME.get(table, "timestamp")
+    uris = [lake.uri(r) for r in rels]
+    by_uri = dict(zip(uris, rels, strict=True))
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        rows = con.execute(
+            f'SELECT filename, epoch_ms("{col}") // {period * 1000} AS b, count(*), max(epoch_ms("{col}")) '
+            f'FROM read_parquet(?, filename = true, union_by_name = true) WHERE "{col}" IS NOT NULL '
+            "GROUP BY ALL", [uris]).fetchall()
+    finally:
+        con.close()
+    out: dict[str, tuple[int, Counts]] = {r: (0, {}) for r in rels}
+    for fname, b, n, mx in rows:
+        rel = by_uri.get(fname) or next(r for u, r in by_uri.items() if fname.endswith(r))
+        newest, counts = out[rel]
+        counts[int(b)] = int(n)
+        out[rel] = (max(newest, int(mx)), counts)
+    return out
+
+
+def _rows_in(lake: Lake, files: list[SourceFile]) -> int:
+    """Rows of Parquet files, from their footers."""
+    total = 0
+    for f in files:
+        with lake.fs.open_input_file(lake.path(f.rel)) as fh:
+            total += pq.read_metadata(fh).num_rows
+    return total
+
+
+def _entry(f: SourceFile, newest: int, counts: Counts) -> list[Any]:
+    return [f.size, f.mtime_ns, newest, {str(b): n for b, n in sorted(counts.items())}]
+
+
+def _counts(entry: list[Any]) -> Counts:
+    return {int(b): int(n) for b, n in entry[3].items()}
+
+
+def _runs(buckets: set[int], period: int) -> list[Run]:
+    """Consecutive bucket indexes as ``[lo, hi)`` epoch-ms runs, cut at chunk boundaries."""
+    ms, span = period * 1000, chunks.chunk_ms(period)
+    runs: list[Run] = []
+    for b in sorted(buckets):
+        lo = b * ms
+        if runs and runs[-1][1] == lo and lo % span:
+            runs[-1] = (runs[-1][0], lo + ms)
+        else:
+            runs.append((lo, lo + ms))
+    return runs
+
+
+def _widen(ranges: list[list[int]], period: int) -> set[int]:
+    """Bucket indexes of ``period`` meeting any of the epoch-ms ranges."""
+    ms = period * 1000
+    return {b for lo, hi in ranges for b in range(lo // ms, -(-hi // ms))}
+
+
+class Step:
+    """One incremental step over every job (see the module docstring). ``state`` is the rollup
+    state document; it is saved by :meth:`run` after each job."""
+
+    def __init__(self, lake: Lake, settings: Settings, engine: Engine, state: dict[str, Any]):
+        self.lake, self.settings, self.engine, self.state = lake, settings, engine, state
+        self.incr: dict[str, Any] = state[KEY]
+        self.window = timedelta(minutes=settings.tiers.recompute_window_minutes)
+        self.patterns = parse_percentiles(settings.tiers.percentiles)
+        self.clock_ms: int = int(self.incr.get("clock") or 0)
+        self._exists: dict[tuple[str, str], bool] = {}
+
+    def cutoff_ms(self, period: int) -> int:
+        ms = period * 1000
+        lo = self.clock_ms - int(self.window.total_seconds() * 1000)
+        return lo - lo % ms
+
+    # -- raw jobs: what changed ----------------------------------------------------------------
+
+    def diff(self, job: Job) -> tuple[dict[str, list[SourceFile]], dict[str, tuple[int, Counts]]]:
+        """The source listing, and the scan of every file not consumed yet in a partition that was
+        not frozen (the clock advances to the newest time scanned)."""
+        st = self.incr["jobs"][job.name]
+        sources = listing(self.lake, job.source)
+        cutoff = self.cutoff_ms(job.period)
+        todo = []
+        for folder, files in sources.items():
+            _, hi = partition_range(layout.parse_partition_path(job.source, folder))
+            if folder in st["frozen"] or epoch_ms(hi) <= cutoff:
+                continue
+            todo += [f.rel for f in files if st["files"].get(f.rel, [None, None])[:2] != [f.size, f.mtime_ns]]
+        scanned = _scan(self.lake, job.source, todo, job.period)
+        self.clock_ms = max([self.clock_ms, *(newest for newest, _ in scanned.values())])
+        return sources, scanned
+
+    def _target_exists(self, job: Job, tfolder: str, tvalues: dict[str, str]) -> bool:
+        key = (job.name, tfolder)
+        if key not in self._exists:
+            self._exists[key] = any(chunks.file_range(job, f, tvalues) is not None
+                                    for f in self.lake.table_files(job.target, tfolder))
+        return self._exists[key]
+
+    def raw_job(self, job: Job, sources: dict[str, list[SourceFile]], scanned: dict[str, tuple[int, Counts]],
+                report: JobReport) -> list[Run]:
+        st = self.incr["jobs"][job.name]
+        cutoff = self.cutoff_ms(job.period)
+        ms = job.period * 1000
+        tracked: dict[str, dict[str, list[Any]]] = defaultdict(dict)
+        for rel, e in st["files"].items():
+            tracked[rel.rsplit("/", 1)[0]][rel] = e
+        affected: set[int] = set()
+        late: set[str] = set()
+        first: dict[str, tuple[dict[str, str], list[str]]] = {}
+        files_now: dict[str, list[Any]] = {}
+        frozen: dict[str, list[Any]] = {}
+        for folder, files in sources.items():
+            lo, hi = partition_range(layout.parse_partition_path(job.source, folder))
+            tvalues = target_partition(job, layout.parse_partition_path(job.source, folder))
+            tfolder = layout.partition_path(job.target, tvalues)
+            old = tracked.get(folder, {})
+            if folder in st["frozen"] or epoch_ms(hi) <= cutoff:
+                fp = fingerprint(files)
+                rec = st["frozen"].get(folder)
+                if rec is not None and rec[0] == fp:
+                    frozen[folder] = rec
+                    continue
+                rows = _rows_in(self.lake, files)
+                before = rec[1] if rec is not None else (sum(sum(_counts(e).values()) for e in old.values())
+                                                         if old else None)
+                if before is None and not self._target_exists(job, tfolder, tvalues):
+                    first.setdefault(tfolder, (tvalues, []))[1].append(folder)
+                elif before != rows:
+                    late.add(tfolder)
+                frozen[folder] = [fp, rows]
+                continue
+            new = [f for f in files if f.rel in scanned]
+            gone = {rel: e for rel, e in old.items() if rel not in {f.rel for f in files if f.rel not in scanned}}
+            for f in new:
+                newest, counts = scanned[f.rel]
+                files_now[f.rel] = _entry(f, newest, counts)
+                net = dict(counts)
+                for r in self._compacted_from(job.source, folder, f.rel):
+                    if r in gone:  # a compaction output: only buckets whose rows changed count
+                        for b, n in _counts(gone.pop(r)).items():
+                            net[b] = net.get(b, 0) - n
+                affected |= {b for b, n in net.items() if n}
+            for e in gone.values():
+                affected |= set(_counts(e))
+            for f in files:
+                if f.rel not in scanned:
+                    files_now[f.rel] = old[f.rel]
+        for b in affected:
+            if b * ms < cutoff:
+                day = layout.time_partitions(job.source, from_epoch(b * ms, "ms"))
+                late.add(layout.partition_path(job.target, target_partition(job, day)))
+        report.late = sorted(late - set(first))
+        runs = [r for r in _runs({b for b in affected if b * ms >= cutoff}, job.period)
+                if self._target_of(job, r[0])[0] not in first]
+        tasks = self._tasks(job, runs, files_now)
+        for tfolder, (tvalues, _) in sorted(first.items()):  # first builds: the whole partition
+            rels = sorted(f.rel for folder, files in sources.items() for f in files
+                          if layout.partition_path(job.target, target_partition(
+                              job, layout.parse_partition_path(job.source, folder))) == tfolder)
+            lo_t, hi_t = partition_range(tvalues)
+            tasks.append(self._task(job, tvalues, rels, epoch_ms(lo_t), epoch_ms(hi_t)))
+        written = self._compute(job, tasks, report)
+        report.unchanged = len(self._targets(job, sources) - set(report.built))
+        st["files"], st["frozen"] = files_now, frozen
+        self._consumed(job, sources)
+        return written
+
+    def _compacted_from(self, table: str, folder: str, rel: str) -> list[str]:
+        """The files a compaction retired to write ``rel`` (its ``replace`` ledger entry), if any."""
+        commit = ledger.commit_of(rel)
+        if commit is None:
+            return []
+        path = ledger.entry_path(table, folder, commit)
+        if not self.lake.exists(path):
+            return []
+        doc = self.lake.read_json(path)
+        return list(doc.get("retires", ())) if doc.get("kind") == "replace" else []
+
+    def _target_of(self, job: Job, lo_ms: int) -> tuple[str, dict[str, str]]:
+        """The target partition holding the bucket starting at ``lo_ms``."""
+        values = target_partition(job, {"dt": from_epoch(lo_ms, "ms").strftime("%Y-%m-%d")})
+        return layout.partition_path(job.target, values), values
+
+    def _targets(self, job: Job, sources: dict[str, list[SourceFile]]) -> set[str]:
+        return {layout.partition_path(job.target, target_partition(job, layout.parse_partition_path(job.source, f)))
+                for f in sources}
+
+    def _tasks(self, job: Job, runs: list[Run], files_now: dict[str, list[Any]]) -> list[Task]:
+        ms = job.period * 1000
+        spans = {rel: (min(int(b) for b in e[3]) * ms, max(int(b) for b in e[3]) * ms + ms)
+                 for rel, e in files_now.items() if e[3]}
+        tasks = []
+        for lo, hi in runs:
+            files = sorted(rel for rel, (a, b) in spans.items() if a < hi and lo < b)
+            tasks.append(self._task(job, self._target_of(job, lo)[1], files, lo, hi))
+        return tasks
+
+    def _task(self, job: Job, tvalues: dict[str, str], rels: list[str], lo: int, hi: int) -> Task:
+        return Task(layout.partition_path(job.target, tvalues), tvalues, tuple(self.lake.uri(r) for r in rels),
+                    from_epoch(lo, "ms"), from_epoch(hi, "ms"), self.patterns)
+
+    # -- merge jobs ----------------------------------------------------------------------------
+
+    def merge_job(self, job: Job, report: JobReport) -> list[Run]:
+        pending: list[list[int]] = self.incr["pending"].get(job.name, [])
+        cutoff = self.cutoff_ms(job.period)
+        ms = job.period * 1000
+        buckets = _widen(pending, job.period)
+        late = {b for b in buckets if b * ms < cutoff}
+        report.late = sorted({self._target_of(job, b * ms)[0] for b in late})
+        runs = _runs(buckets - late, job.period)
+        sources = listing(self.lake, job.source)
+        spans = {}
+        for folder, files in sources.items():
+            values = layout.parse_partition_path(job.source, folder)
+            for f in files:
+                r = chunks.any_range(f.rel, values)
+                if r is not None:
+                    spans[f.rel] = r
+        tasks = []
+        for lo, hi in runs:
+            rels = chunks.in_time_order([rel for rel, (a, b) in spans.items() if a < hi and lo < b])
+            tasks.append(self._task(job, self._target_of(job, lo)[1], rels, lo, hi))
+        written = self._compute(job, tasks, report)
+        report.unchanged = len(self._targets(job, sources) - set(report.built))
+        self.incr["pending"][job.name] = []
+        self._consumed(job, sources)
+        return written
+
+    # -- both ----------------------------------------------------------------------------------
+
+    def _compute(self, job: Job, tasks: list[Task], report: JobReport) -> list[Run]:
+        """Run the engine over ``tasks`` and replace each task's buckets (one commit per task);
+        returns the ranges written."""
+        done: list[Run] = []
+        built: set[str] = set()
+        for task, rows in self.engine.compute(job, tasks):
+            rows = percentiles.strip(rows, self.patterns)
+            run = (epoch_ms(task.lo), epoch_ms(task.hi))
+            with replacing(self.lake, job.target) as tx:
+                report.rows += chunks.replace_runs(tx, job, task.folder, task.values, [run], rows, self.clock_ms)
+            report.rows_in += rows.num_rows
+            built.add(task.folder)
+            done.append(run)
+        report.built = sorted(built)
+        return done
+
+    def _consumed(self, job: Job, sources: dict[str, list[SourceFile]]) -> None:
+        """Record, as the batch runner does, which source partitions fed which target partition
+        (retention drops only consumed partitions; a later ``--full`` or bootstrap skips them)."""
+        job_state = self.state["jobs"].setdefault(job.name, {})
+        for folder, files in sources.items():
+            tvalues = target_partition(job, layout.parse_partition_path(job.source, folder))
+            tfolder = layout.partition_path(job.target, tvalues)
+            job_state.setdefault(tfolder, {"sources": {}})["sources"][folder] = fingerprint(files)
+
+
+def snapshot(lake: Lake, settings: Settings, clock: datetime | None) -> dict[str, Any] | None:
+    """The incremental state of a lake whose every file listed now is rolled up (taken *before*
+    a batch run that builds them all: files that land meanwhile count as new at the next step).
+    ``None`` for a lake without data."""
+    if clock is None:
+        return None
+    incr: dict[str, Any] = {"clock": epoch_ms(clock), "jobs": {}, "pending": {}}
+    step = Step.__new__(Step)
+    step.clock_ms, step.window = epoch_ms(clock), timedelta(minutes=settings.tiers.recompute_window_minutes)
+    for job in JOBS:
+        if job.kind == "merge":
+            incr["jobs"][job.name] = {}
+            continue
+        st: dict[str, Any] = {"files": {}, "frozen": {}}
+        incr["jobs"][job.name] = st
+        cutoff = step.cutoff_ms(job.period)
+        live: list[SourceFile] = []
+        for folder, files in listing(lake, job.source).items():
+            _, hi = partition_range(layout.parse_partition_path(job.source, folder))
+            if epoch_ms(hi) <= cutoff:
+                st["frozen"][folder] = [fingerprint(files), _rows_in(lake, files)]
+            else:
+                live += files
+        scanned = _scan(lake, job.source, [f.rel for f in live], job.period)
+        st["files"] = {f.rel: _entry(f, *scanned[f.rel]) for f in live}
+    return incr
+
+
+def clock_of(ms: int) -> datetime | None:
+    """The data clock from epoch milliseconds (0: no data yet)."""
+    return from_epoch(ms, "ms") if ms else None
