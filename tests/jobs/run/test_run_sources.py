@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -109,20 +110,24 @@ def test_bad_sources_are_one_line_each_retried_with_backoff_and_the_run_goes_on(
     lake = tmp_path / "lake"
     drop, gone = tmp_path / "drop", tmp_path / "gone"
     drop.mkdir()
+    gone.mkdir()
     good = [_event(f"f-{i}") for i in range(5)]
+    early = [_event(f"v-{i}") for i in range(2)]
     (drop / "good.json.gz").write_bytes(gzip.compress(json.dumps({"Records": good}).encode()))
+    (gone / "early.json.gz").write_bytes(gzip.compress(json.dumps({"Records": early}).encode()))
     (drop / "bad.json.gz").write_bytes(gzip.compress(b'{"Records": [{"eventID": ')[:-8])  # cut short
     stream = Stream.create(str(tmp_path / "streams"), "live", 1)
     stream.put([("k", json.dumps(_event("s-0")).encode())])
     dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
     proc = _start(tmp_path, lake, kinesis_streams="nowhere", kinesis_endpoint=dead,
                   sources=f"cloudtrail={drop},cloudtrail={gone}")
-    _wait(lambda: len(_ids(lake)) >= 6, 60, proc)  # the good folder object and the local stream
-    time.sleep(4)  # long enough for a few retries of the two failing stages
+    _wait(lambda: len(_ids(lake)) >= 8, 60, proc)  # both folders' good objects and the local stream
+    shutil.rmtree(gone)  # the folder vanishes while the run follows it
+    time.sleep(8)  # long enough for a few retries of the two failing stages (polled every 5 s at most)
     stream.put([("k", json.dumps(_event("s-1")).encode())])
     _wait(lambda: "s-1" in _ids(lake), 30, proc)  # still running, still loading
     err = _stop(proc)
-    assert sorted(_ids(lake)) == sorted(["s-0", "s-1", *(e["eventID"] for e in good)])
+    assert sorted(_ids(lake)) == sorted(["s-0", "s-1", *(e["eventID"] for e in good + early)])
     lines = [line for line in err.splitlines() if line.startswith("watchlake run: load:")]
     kinesis = [line for line in lines if line.startswith("watchlake run: load:kinesis:nowhere: ")]
     vanished = [line for line in lines if line.startswith(f"watchlake run: load:cloudtrail:{gone}: ")]
