@@ -64,3 +64,27 @@ def test_anomalies_score_a_minute_once_it_has_closed(lake, settings):
     assert rep.notifications == 1 and len(msgs) == 1
     assert msgs[0]["StateChangeTime"].startswith(m.strftime("%Y-%m-%dT%H:%M"))
     assert msgs[0]["Value"] == pytest.approx((20.1 + 19.9 + 400.0) / 3)  # the whole minute's Average
+
+
+def test_detect_does_not_rematch_events_that_compaction_rewrote(lake, settings):
+    """Compaction merges a partition's small files into a new file of the same rows; the live
+    detect stage must not read those events again (a finding would "grow" to double its count and
+    be notified again)."""
+    from jobs.run.stages import CompactStage
+
+    stage = DetectStage(lake, settings)
+    t0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    user = {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory", "accountId": "123456789012",
+            "userName": "mallory"}
+    write_events(lake, [{**_stop_logging(1, t0), "userIdentity": user}], origin="first")
+    write_events(lake, [{**_stop_logging(2, t0 + timedelta(seconds=5)), "userIdentity": user}], origin="second")
+    first = stage.step()
+    assert first.records_in == 2 and first.records_out >= 1  # a finding per matching rule, of two events
+    assert len(lake.table_files("cloudtrail")) == 2
+    assert CompactStage(lake, settings).step().records_out == 1  # 2 files → 1, same rows
+    again = stage.step()
+    assert (again.records_in, again.records_out) == (0, 0)
+    # and a new event after the compaction is read, once
+    write_events(lake, [{**_stop_logging(3, t0 + timedelta(seconds=9)), "userIdentity": user}], origin="third")
+    third = stage.step()
+    assert (third.records_in, third.records_out) == (1, first.records_out)  # each grew by one event
