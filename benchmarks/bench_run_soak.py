@@ -8,7 +8,8 @@ local 4-shard stream in the issue's 1:10 mix (rate R = R/11 events/s + 10·R/11 
 * the lag of each stage, in seconds —
   ``load``: the age of the stream backlog (``watchlake status``, 0 while each step ends caught up);
   ``rollup``: now − the data clock its last step rolled up to (raw data not yet in the tiers);
-  ``anomalies``: now − the end of the newest 1-minute point its detector has scored (its checkpoint);
+  ``anomalies``: how long after its minute closed the newest 1-minute point was scored (from its
+  checkpoint, to the sampling interval) — or, once the next minute is overdue, how long it has been;
   ``detect``: a canary attack event put every 30 s → its finding notification (while pending: its age);
 * the RSS of the run process, the files of each table (every 30 s) and the 1-minute load average.
 
@@ -176,6 +177,7 @@ class Probe:
         self._read = 0
         self.files: dict[str, int] = {}
         self._files_at = 0.0
+        self._scored = (0.0, float("nan"))  # newest minute scored, its delay after the minute closed
 
     def canary(self, n: int) -> None:
         eid = f"canary-{n:05d}"
@@ -234,7 +236,13 @@ class Probe:
         except (OSError, ValueError):
             return float("nan")
         lasts = [float(v["last"]) for k, v in doc.items() if k.startswith("Bench/Load")]
-        return max(0.0, now - max(lasts) - 60.0) if lasts else float("nan")  # from the end of that minute
+        if not lasts:
+            return float("nan")
+        last = max(lasts)
+        if last != self._scored[0]:  # a newer minute was scored (seen now): its delay after it closed
+            self._scored = (last, max(0.0, now - (last + 60.0)))
+        # the last minute's scoring delay — or, once the next minute is overdue, how long it has been
+        return max(self._scored[1], now - (last + 120.0))
 
 
 def slope_per_min(points: list[tuple[float, float]]) -> float:
