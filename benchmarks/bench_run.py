@@ -8,6 +8,10 @@ given), and measures, from a file subscriber:
 * **alarm latency** — a breaching datapoint for minute M put during M → the ALARM notification,
   measured from the close of the period (M + 60 s); K alarms on K series per round, rounds until
   the trials are done (CloudWatch's own is about a minute);
+* **anomaly latency** — K series (``Bench/Anomaly``, 6 hours of quiet history put first, then a
+  normal point every 10 s) each get one anomalous point at M + 30 s → the anomaly alert on
+  ``run.anomaly_topic``, measured from the close of M (M + 60 s); K series per round, a new set
+  each round (an alert is sent for the first point of an episode);
 * the stages' lag (``watchlake status``) sampled through the run: flat lag = the load is sustained.
 
     python -m benchmarks.bench_run [--small] [--ct-rate 2000] [--dp-rate 20000] [--trials 20]
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -53,6 +59,43 @@ def _event(eid: str, t: datetime, name: str = "GetObject", source: str = "s3.ama
                                         "accountId": "123456789012", "userName": "bench"},
                        "eventType": "AwsApiCall", "readOnly": name.startswith("Get"),
                        "recipientAccountId": "123456789012", "managementEvent": True}).encode()
+
+
+def _quiet(k: int, t: datetime, rng: random.Random) -> float:
+    """The normal value of anomaly series ``k`` at ``t``: a slow wave plus noise."""
+    return 20.0 + 2.0 * math.sin(t.timestamp() / 1800.0 + k) + rng.gauss(0.0, 0.3)
+
+
+def _anomaly_series(k: int, t: datetime, v: float) -> bytes:
+    return _metric(t, "Bench/Anomaly", "Latency", f"a{k}", v)
+
+
+class Heartbeat(threading.Thread):
+    """A normal point for each of ``n`` anomaly series every 10 s (the series stay live)."""
+
+    def __init__(self, stream: Stream, n: int):
+        super().__init__(daemon=True)
+        self.stream, self.n = stream, n
+        self.stop = threading.Event()
+        self.rng = random.Random(11)
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            now = datetime.now(UTC)
+            self.stream.put([(f"hb-{k}-{i}", _anomaly_series(k, now, _quiet(k, now, self.rng))) for k in range(self.n)])
+            i += 1
+            self.stop.wait(10.0)
+
+
+def history(stream: Stream, n: int, minutes: int = 360) -> None:
+    """``minutes`` of quiet 1-minute history for ``n`` anomaly series, ending a minute ago."""
+    rng = random.Random(5)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    recs = [(f"h-{k}-{m}", _anomaly_series(k, now - timedelta(minutes=m), _quiet(k, now - timedelta(minutes=m), rng)))
+            for k in range(n) for m in range(minutes, 0, -1)]
+    for i in range(0, len(recs), 500):
+        stream.put(recs[i:i + 500])
 
 
 class Load(threading.Thread):
@@ -133,7 +176,11 @@ def main() -> int:
                             "AlarmActions": ["oncall"]}) for r in range(rounds) for k in range(args.alarms)])
     store.save()
     stream = Stream.create(str(work / "streams"), "live", 4)
-    proc = start_run(work, lake_root, findings_topic="oncall", disable="insights")
+    anomaly_rounds = -(-args.trials // args.alarms)
+    history(stream, anomaly_rounds * args.alarms)
+    proc = start_run(work, lake_root, findings_topic="oncall", anomaly_topic="oncall", disable="insights")
+    heartbeat = Heartbeat(stream, anomaly_rounds * args.alarms)
+    heartbeat.start()
     load = Load(stream, args.ct_rate, args.dp_rate)
     load.start()
     out = lake_root / "notify" / "oncall.jsonl"
@@ -141,6 +188,7 @@ def main() -> int:
     lags: list[float] = []
     finding_lat: list[float] = []
     alarm_lat: list[float] = []
+    anomaly_lat: list[float] = []
     print(f"background load: {args.ct_rate:,} CloudTrail events/s + {args.dp_rate:,} datapoints/s "
           f"on 4 shards; lake {lake_root}", flush=True)
     try:
@@ -182,7 +230,40 @@ def main() -> int:
                   f"latency {', '.join(f'{t - close:.1f}' for t in got.values())} s", flush=True)
         print(f"alarm latency from the close of the period: {len(alarm_lat)} trials, p50 {_pct(alarm_lat, .5):.1f} s, "
               f"p95 {_pct(alarm_lat, .95):.1f} s (aim <= 15 s; CloudWatch about 60 s)", flush=True)
+        _notifications(out, seen)
+        early = sorted({json.loads(k.split("|", 1)[1]).get("AlarmName", "") for k in seen
+                        if "anomaly:Bench/Anomaly" in k})
+        if early:
+            print(f"  anomaly alerts before any anomalous point (false alarms): {', '.join(early)}", flush=True)
+        for r in range(anomaly_rounds):  # anomalies: K series get one anomalous point at M + 30 s
+            now = datetime.now(UTC)
+            time.sleep((30 - now.second) % 60 - now.microsecond / 1e6 if now.second != 30 else 0.0)
+            minute = datetime.now(UTC).replace(second=0, microsecond=0)
+            ks = range(r * args.alarms, (r + 1) * args.alarms)
+            stream.put([(f"spike-{k}", _anomaly_series(k, datetime.now(UTC), 400.0)) for k in ks])
+            close = (minute + timedelta(minutes=1)).timestamp()
+            quoted = [f'"a{k}"' for k in ks]  # the series id (in the alert's name) holds the dimensions
+            in_minute = minute.strftime("%Y-%m-%dT%H:%M")
+            got: dict[str, float] = {}
+            while time.time() < close + 180 and len(got) < args.alarms:
+                _notifications(out, seen)
+                for key, t in seen.items():
+                    msg = json.loads(key.split("|", 1)[1])
+                    name = str(msg.get("AlarmName", ""))
+                    if name.startswith("anomaly:Bench/Anomaly") and name not in early \
+                            and any(q in name for q in quoted) \
+                            and str(msg.get("StateChangeTime", "")).startswith(in_minute):
+                        got.setdefault(name, t)
+                time.sleep(0.2)
+            anomaly_lat += [t - close for t in got.values()][: args.trials - len(anomaly_lat)]
+            _sample_lag(lake_root, lags)
+            print(f"  round at {minute:%H:%M}: {len(got)}/{args.alarms} anomaly alerts, "
+                  f"latency {', '.join(f'{t - close:.1f}' for t in got.values())} s", flush=True)
+        print(f"anomaly latency from the close of its minute: {len(anomaly_lat)}/{anomaly_rounds * args.alarms} "
+              f"trials alerted, p50 {_pct(anomaly_lat, .5):.1f} s, p95 {_pct(anomaly_lat, .95):.1f} s (aim <= 15 s)",
+              flush=True)
     finally:
+        heartbeat.stop.set()
         load.stop.set()
         load.join()
         proc.send_signal(signal.SIGTERM)
@@ -196,6 +277,7 @@ def main() -> int:
               f"last third {max(lags[-max(1, len(lags) // 3):]):.1f} s (flat = sustained)")
     print(f"summary: finding p50 {_pct(finding_lat, .5):.1f} s p95 {_pct(finding_lat, .95):.1f} s; "
           f"alarm p50 {_pct(alarm_lat, .5):.1f} s p95 {_pct(alarm_lat, .95):.1f} s; "
+          f"anomaly p50 {_pct(anomaly_lat, .5):.1f} s p95 {_pct(anomaly_lat, .95):.1f} s; "
           f"median finding {statistics.median(finding_lat) if finding_lat else float('nan'):.1f} s")
     return 0
 

@@ -138,18 +138,47 @@ class Follower:
                 lake.write_json(STATE, {"files": sorted(self.seen)})
         self.events = 0
 
+    def _rewrites(self, rel: str) -> list[str] | None:
+        """The files ``rel`` replaced when a commit of :mod:`pipeline.lake.replace` made it (a
+        compaction: the same rows in a new file), or None when it holds new rows (a load)."""
+        from pipeline.lake import ledger
+
+        commit = ledger.commit_of(rel)
+        if commit is None:
+            return None
+        entry = ledger.entry_path("cloudtrail", rel.rsplit("/", 1)[0], commit)
+        for doc_path in (entry, ledger.marker_path("cloudtrail", commit, "committed")):
+            try:
+                doc = self.lake.read_json(doc_path) if self.lake.exists(doc_path) else None
+            except (OSError, ValueError):
+                doc = None
+            if doc is not None and doc.get("retires"):
+                return [str(r["path"] if isinstance(r, dict) else r) for r in doc["retires"]]
+        return None
+
     def poll(self) -> PollReport:
         """Process files committed since the last poll; the report lists findings that are new or
-        grew. The checkpoint is written after the findings, so a crash re-reads (never skips) files."""
+        grew. The checkpoint is written after the findings, so a crash re-reads (never skips) files.
+        A file that compaction made of files already processed is not read again (its events were
+        matched); each event matches a rule at most once."""
         new = [f for f in self.lake.table_files("cloudtrail") if f not in self.seen]
         report = PollReport(files=len(new))
         if not new:
             return report
         fresh: list[Match] = []
+        matched = {(m.rule_id, m.event_id) for m in self.matches}
         for rel in new:
+            retired = self._rewrites(rel)
+            if retired is not None and all(r in self.seen for r in retired):
+                self.seen.difference_update(retired)  # the checkpoint names the file that holds them now
+                self.seen.add(rel)
+                continue
             rows = read_rows(self.lake, rel)
             report.events += len(rows)
-            fresh += match_events(self.rules, rows)
+            for m in match_events(self.rules, rows):
+                if (m.rule_id, m.event_id) not in matched:
+                    matched.add((m.rule_id, m.event_id))
+                    fresh.append(m)
         self.events += report.events
         self.matches += fresh
         changed: list[Finding] = []

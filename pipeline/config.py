@@ -185,7 +185,7 @@ class RunSettings:
     poll_seconds: float = 1.0        # streams and folders
     rollup_seconds: float = 5.0
     alarm_seconds: float = 10.0      # evaluations in between minute boundaries are idempotent
-    anomaly_seconds: float = 10.0
+    anomaly_seconds: float = 2.0     # a step with no newly closed minute costs a file listing
     detect_seconds: float = 2.0
     insights_seconds: float = 60.0
     compact_seconds: float = 600.0

@@ -31,12 +31,13 @@ __all__ = ["RunReport", "Stage", "StepReport", "STATUS_PATH", "build_stages", "r
 def build_stages(lake: Lake, settings: Settings) -> list[Stage]:
     """The enabled stages in pipeline order, built from ``settings.run`` (validated at load)."""
     from jobs.run import stages as st
-    from jobs.run.sources import FolderStage, StreamsStage
+    from jobs.run.sources import FolderStage, KinesisStage, StreamsStage
 
     run = settings.run
     out: list[Stage] = []
     if run.enabled("load"):
         out.append(StreamsStage(lake, settings))
+        out += [KinesisStage(lake, settings, name) for name in run.kinesis_streams]
         out += [FolderStage(lake, settings, src) for src in run.sources]
     factories: list[tuple[str, Callable[[Lake, Settings], Stage]]] = [
         ("rollup", st.RollupStage), ("alarms", st.AlarmStage), ("anomalies", st.AnomalyStage),

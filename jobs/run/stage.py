@@ -8,7 +8,7 @@ completed step left off.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -20,7 +20,8 @@ class StepReport:
     """One step of one stage.
 
     ``backlog`` is True when the step stopped with input left to process (it will catch up on
-    the next steps); ``watermark`` is the newest event time the stage has processed, when known.
+    the next steps); ``watermark`` is the newest event time the stage has processed, when known;
+    ``warnings`` are lines for the run's log about input it did not take (a bad object), one each.
     """
 
     stage: str
@@ -33,6 +34,7 @@ class StepReport:
     detail: str = ""
     seconds: float = 0.0
     error: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 class Stage(Protocol):

@@ -7,7 +7,7 @@ Every stage calls the same job the one-shot commands call (``load --from-stream`
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from jobs.follow import Schedule
@@ -115,7 +115,15 @@ class AnomalyStage:
     """``anomalies``: each new 1-minute point of every series scored (detector state checkpointed);
     the first flagged point of an episode is an anomaly alert on ``run.anomaly_topic`` when it is at
     most ``ALERT_HORIZON`` old (a first start scores all history to warm up, and alerts on none of
-    it) and not about the pipeline's own metrics (their alarms watch those)."""
+    it) and not about the pipeline's own metrics (their alarms watch those).
+
+    A minute is scored once it has closed — once a newer minute is in ``metrics_1m`` (data arrives
+    in time order): the newest minute is still filling, and a point, once scored, is never scored
+    again, so a partial minute would hide an anomalous value that arrives later in it. A step that
+    finds no newly closed minute costs a file listing, so the stage can run every few seconds.
+
+    Limit: the detector reads the whole of ``metrics_1m`` at each scoring step (points already
+    scored are skipped, not unread), so a step's cost grows with the tier's history."""
 
     name = "anomalies"
     ALERT_HORIZON = timedelta(hours=1)
@@ -124,16 +132,30 @@ class AnomalyStage:
         self.lake, self.topic = lake, settings.run.anomaly_topic
         self.threshold = settings.run.anomaly_threshold
         self.schedule = Schedule(settings.run.anomaly_seconds)
+        self._listing: list[tuple[str, int, int]] | None = None
+        self._scored_to: datetime | None = None
 
     def step(self) -> StepReport:
         from jobs.anomaly_job import detect, notify_anomalies
+        from pipeline.rollup.state import newest_time
 
-        res = detect(self.lake, table="metrics_1m", stat="Average", threshold=self.threshold)
+        # cheap when nothing closed: the tier's file listing first, its newest minute only if it changed
+        listing = [(e.path, e.bytes, e.mtime_ns) for e in self.lake.table_entries("metrics_1m")]
+        if listing == self._listing:
+            return StepReport(self.name, watermark=self._scored_to, detail="no new minute")
+        filling = newest_time(self.lake, "metrics_1m")  # the newest minute: not closed yet
+        if filling is None:
+            return StepReport(self.name, detail="no 1-minute points yet")
+        if filling == self._scored_to:
+            self._listing = listing
+            return StepReport(self.name, watermark=filling, detail="no new minute")
+        res = detect(self.lake, table="metrics_1m", stat="Average", threshold=self.threshold, end=filling)
         oldest = utcnow() - self.ALERT_HORIZON
         res.episodes = [e for e in res.episodes if e.at >= oldest and e.series.namespace != PIPELINE_NAMESPACE]
         sent = notify_anomalies(self.lake, self.topic, res) if self.topic else 0
+        self._listing, self._scored_to = listing, filling
         return StepReport(self.name, records_in=res.points, records_out=res.anomalies, notifications=sent,
-                          detail=f"{res.series} series")
+                          watermark=filling, detail=f"{res.series} series")
 
     def close(self) -> StepReport | None:
         return None

@@ -7,7 +7,9 @@ Guarantees:
   :mod:`jobs.follow`; a stage never runs twice at once;
 * an exception in a step is one log line naming the stage and the error; the stage is retried
   after a backoff that doubles from 1 s up to 5 minutes and resets on success — the run never
-  stops for it (a vanished folder, an unreachable endpoint, a bad object);
+  stops for it (a vanished folder, an unreachable endpoint, an object that cannot be fetched);
+* input a step did not take (an object rejected whole, or some of its records) is one log line
+  each (the step's ``warnings``); the rejected records are kept with their reasons;
 * on a stop request (SIGTERM/SIGINT) the running step finishes, then every stage is closed in
   pipeline order (loaders flush their buffers and checkpoint) and the health record is written.
 """
@@ -82,6 +84,8 @@ class Supervisor:
             self.log(f"watchlake run: {name}: {type(exc).__name__}: {msg} (retry in {backoff:.0f} s)")
             rep = StepReport(name, error=f"{type(exc).__name__}: {msg}")
             st.due = self.clock() + backoff
+        for line in rep.warnings:
+            self.log(f"watchlake run: {name}: {line}")
         rep.seconds = self.clock() - t0
         st.runs += 1
         self.report.steps[name] = st.runs

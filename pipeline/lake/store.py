@@ -170,8 +170,13 @@ class Lake:
         return self.write_parquet(rel, table, sort_by=sort_by)
 
     def write_json(self, rel: str, obj: Any) -> FileInfo:
-        """Atomically write a JSON document (ledger entries, state files)."""
-        return self.write_bytes(rel, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
+        """Atomically write a JSON document (ledger entries, state files): indented when small (up
+        to 64 KiB compact), compact when large — a detector state of hundreds of series is
+        megabytes, and indenting takes Python's slow encoder (4–5× the time, 2.5× the bytes)."""
+        text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+        if len(text) <= 65_536:
+            text = json.dumps(obj, indent=1, sort_keys=True, default=str)
+        return self.write_bytes(rel, text.encode())
 
     def read_bytes(self, rel: str) -> bytes:
         """The file's bytes exactly as stored (a ``.gz`` file is not decompressed)."""

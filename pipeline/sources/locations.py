@@ -167,6 +167,19 @@ def _local_units(location: str) -> list[Unit]:
 
 
 def _s3_units(location: str, endpoint_url: str | None) -> list[Unit]:
+    units = list_s3(location, endpoint_url)
+    if not units:
+        raise InputNotFoundError(location, "no objects under this prefix")
+    return units
+
+
+def list_s3(location: str, endpoint_url: str | None = None, *, start_after: str | None = None) -> list[Unit]:
+    """The objects under ``s3://bucket/prefix`` (keys after ``start_after`` only, when given — S3's
+    ``StartAfter``: a poller lists what is new without the whole prefix), sorted; empty when none.
+
+    Raises:
+        InputNotFoundError: no bucket in the URL, or no such bucket.
+    """
     from pipeline.errors import require
 
     boto3 = require("boto3", "s3", "reading s3:// sources")  # heavy, only for S3 locations
@@ -177,8 +190,9 @@ def _s3_units(location: str, endpoint_url: str | None) -> list[Unit]:
         raise InputNotFoundError(location, "no bucket in S3 URL")
     client = boto3.client("s3", endpoint_url=endpoint_url)
     units: list[Unit] = []
+    extra = {"StartAfter": start_after} if start_after else {}
     try:
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, **extra)
         for page in pages:
             for obj in page.get("Contents", []):
                 key = obj["Key"]
@@ -188,8 +202,6 @@ def _s3_units(location: str, endpoint_url: str | None) -> list[Unit]:
                                   _s3_fetch(client, bucket, key)))
     except client.exceptions.NoSuchBucket:
         raise InputNotFoundError(location, "no such bucket") from None
-    if not units:
-        raise InputNotFoundError(location, "no objects under this prefix")
     return sorted(units, key=lambda u: u.origin)
 
 

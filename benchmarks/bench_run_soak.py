@@ -1,0 +1,453 @@
+"""``watchlake run`` under sustained load: the highest rate every stage keeps up with, and a soak.
+
+Starts ``watchlake run`` (default ``[run]`` settings, a findings topic for the canaries) as a
+process on a fresh temporary lake and puts CloudTrail events and Metric Streams datapoints on a
+local 4-shard stream in the issue's 1:10 mix (rate R = R/11 events/s + 10·R/11 datapoints/s over
+500 series). Every ``--sample`` seconds it records, from outside the process:
+
+* the lag of each stage, in seconds —
+  ``load``: the age of the stream backlog (``watchlake status``, 0 while each step ends caught up);
+  ``rollup``: now − the data clock its last step rolled up to (raw data not yet in the tiers);
+  ``anomalies``: how long after its minute closed the newest 1-minute point was scored (from its
+  checkpoint, to the sampling interval) — or, once the next minute is overdue, how long it has been;
+  ``detect``: a canary attack event put every 30 s → its finding notification (while pending: its age);
+* the RSS of the run process, the files of each table (every 30 s) and the 1-minute load average.
+
+Modes:
+
+* ``ramp`` — steps the rate up (``--rates``, ``--step-seconds`` each, default 10 minutes, one
+  process); a step passes
+  when every stage's lag is *flat*: over the step's last 80 %, the least-squares slope of its
+  per-minute maximum lag is below ``--max-slope`` s/min (default 2) and its lag stays under
+  ``--max-lag`` s (default 120).
+  It stops at the first step that fails; the highest passing step is the sustained rate, to the
+  resolution of the steps. (Steps much shorter than 10 minutes are dominated by the start-up: the
+  first minutes' lags rise while the tiers and detector states fill, and 3–4 per-minute maxima do
+  not tell that from a trend.)
+* ``soak`` — one rate for ``--seconds`` (default 1,800): lag flat as above (over the last 80 %,
+  and over the first 10 minutes, the issue's sustained-rate criterion); RSS growth from the mean of
+  the first 5 minutes to the mean of the last 5 minutes < 10 %; files per table bounded (the most
+  files in the last third ≤ 1.2 × the most in the middle third + 10, compaction running every
+  ``run.compact_seconds``).
+
+Prints one line per sample, a table per step, and a verdict per criterion; ``--short`` runs a
+2–3 minute version of either mode (a check that the benchmark works, not a measurement).
+
+    python -m benchmarks.bench_run_soak ramp [--rates 5500,11000,22000,33000,44000] [--step-seconds 600]
+    python -m benchmarks.bench_run_soak soak --rate 11000 --seconds 600   # one rate held 10 minutes
+    python -m benchmarks.bench_run_soak soak --rate 22000 [--seconds 1800]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.bench_run import start_run  # noqa: E402
+from pipeline.lake import Lake  # noqa: E402
+from pipeline.notify import TopicStore  # noqa: E402
+from pipeline.stream import Stream  # noqa: E402
+
+STAGES = ("load", "rollup", "anomalies", "detect")
+TABLES = ("cloudtrail", "metrics", "metrics_1m", "metrics_5m", "metrics_1h", "findings", "anomalies")
+SERIES = 500
+
+_EVENT = (b'{"eventVersion":"1.08","eventID":"%s","eventTime":"%s","eventSource":"s3.amazonaws.com",'
+          b'"eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userAgent":"soak",'
+          b'"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/soak",'
+          b'"accountId":"123456789012","userName":"soak"},"eventType":"AwsApiCall","readOnly":true,'
+          b'"recipientAccountId":"123456789012","managementEvent":true}')
+_ATTACK = _EVENT.replace(b'"s3.amazonaws.com","eventName":"GetObject"',
+                         b'"cloudtrail.amazonaws.com","eventName":"StopLogging"').replace(b"user/soak", b"user/canary")
+_METRIC = (b'{"metric_stream_name":"soak","account_id":"123456789012","region":"us-east-1",'
+           b'"namespace":"Bench/Load","metric_name":"Requests","dimensions":{"Service":"s%d"},"timestamp":%d,'
+           b'"unit":"Count","value":{"count":1,"sum":%d,"min":%d,"max":%d}}')
+
+
+def _put_loop(root: str, rate: Any, put: Any, late: Any, stop: Any) -> None:
+    """The load process: keeps ``put`` at ``rate`` × seconds elapsed (a late second is made up in
+    the next ones, at most one second's worth at a time)."""
+    stream = Stream.open(root, "live")
+    n, done, t_prev, owed = 0, 0, time.monotonic(), 0.0
+    while not stop.is_set():
+        tick = time.monotonic()
+        owed += (tick - t_prev) * rate.value
+        t_prev = tick
+        count = int(min(owed, 2 * rate.value))
+        owed -= count
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        ms = int(now.timestamp() * 1000)
+        ct = count // 11
+        recs = [(f"e{n}-{i}", _EVENT % (b"soak-%d-%d" % (n, i), stamp)) for i in range(ct)]
+        recs += [(f"m{i % SERIES}", _METRIC % (i % SERIES, ms, i % 7, i % 7, i % 7)) for i in range(count - ct)]
+        for i in range(0, len(recs), 500):
+            stream.put(recs[i:i + 500])
+        done += len(recs)
+        put.value = done
+        n += 1
+        spent = time.monotonic() - tick
+        late.value += spent > 1.0
+        stop.wait(max(0.0, 1.0 - spent))
+
+
+class Load:
+    """A process putting ``rate`` records/s (1 CloudTrail event : 10 datapoints over 500 series) on
+    ``live`` under ``root``; the rate may change while it runs; ``put`` counts what was put. Its own
+    process, so that sampling never holds it up."""
+
+    def __init__(self, root: str, rate: int):
+        ctx = mp.get_context("spawn")
+        self._rate, self._put, self._late = ctx.Value("q", rate), ctx.Value("q", 0), ctx.Value("q", 0)
+        self._stop = ctx.Event()
+        self.proc = ctx.Process(target=_put_loop, args=(root, self._rate, self._put, self._late, self._stop),
+                                daemon=True)
+        self.proc.start()
+
+    @property
+    def rate(self) -> int:
+        return int(self._rate.value)
+
+    @rate.setter
+    def rate(self, value: int) -> None:
+        self._rate.value = value
+
+    @property
+    def put(self) -> int:
+        return int(self._put.value)
+
+    @property
+    def late(self) -> int:
+        return int(self._late.value)
+
+    def is_alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.proc.join(timeout=30)
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _age(iso_text: str | None, now: float) -> float | None:
+    if not iso_text:
+        return None
+    return now - datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class Sample:
+    t: float
+    rate: int
+    rss: float
+    load1: float
+    lag: dict[str, float]
+    step_seconds: dict[str, float]
+    files: dict[str, int] = field(default_factory=dict)
+
+
+class Probe:
+    """Reads the run's state from outside the process (see the module docstring)."""
+
+    def __init__(self, lake_root: Path, stream: Stream, pid: int):
+        self.root, self.stream, self.pid = lake_root, stream, pid
+        self.lake = Lake(str(lake_root))
+        self.canaries: dict[str, float] = {}   # event id → put time
+        self.found: dict[str, float] = {}      # event id → notification seen
+        self._read = 0
+        self.files: dict[str, int] = {}
+        self._files_at = 0.0
+        self._scored = (0.0, float("nan"))  # newest minute scored, its delay after the minute closed
+
+    def canary(self, n: int) -> None:
+        eid = f"canary-{n:05d}"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        self.stream.put([(eid, _ATTACK % (eid.encode(), stamp))])
+        self.canaries[eid] = time.time()
+
+    def _notifications(self) -> None:
+        path = self.root / "notify" / "oncall.jsonl"
+        if not path.exists():
+            return
+        with path.open("rb") as fh:
+            fh.seek(self._read)
+            data = fh.read()
+        end = data.rfind(b"\n") + 1
+        self._read += end
+        for line in data[:end].splitlines():
+            env = json.loads(line)
+            body = json.loads(env["Message"])
+            for eid in body.get("event_ids", []):
+                if eid in self.canaries:  # published at
+                    self.found.setdefault(eid, _age(env["Timestamp"], 0.0) * -1)
+
+    def sample(self, rate: int, t0: float) -> Sample:
+        now = time.time()
+        lag: dict[str, float] = {}
+        steps: dict[str, float] = {}
+        try:
+            status = json.loads((self.root / "_state" / "run" / "status.json").read_text())["stages"]
+        except (OSError, ValueError, KeyError):
+            status = {}
+        for name, st in status.items():
+            last = st.get("last_step") or {}
+            steps[name] = float(last.get("seconds") or 0.0)
+        if "load" in status:
+            lag["load"] = float(status["load"]["lag_seconds"])
+        rollup = (status.get("rollup") or {}).get("last_step") or {}
+        if (a := _age(rollup.get("watermark"), now)) is not None:
+            lag["rollup"] = max(0.0, a)
+        lag["anomalies"] = self._anomaly_lag(now)
+        self._notifications()
+        if self.canaries:
+            eid = max(self.canaries)  # the newest canary: its latency, or its age while pending
+            lag["detect"] = self.found.get(eid, now) - self.canaries[eid]
+        if now - self._files_at >= 30:
+            self._files_at = now
+            self.files = {t: len(self.lake.table_files(t)) for t in TABLES}
+        return Sample(now - t0, rate, _rss_mib(self.pid), os.getloadavg()[0], lag, steps, dict(self.files))
+
+    def _anomaly_lag(self, now: float) -> float:
+        states = sorted((self.root / "_state" / "anomalies").glob("*metrics1m*.json"))
+        if not states:
+            return float("nan")
+        try:
+            doc = json.loads(states[0].read_text())
+        except (OSError, ValueError):
+            return float("nan")
+        lasts = [float(v["last"]) for k, v in doc.items() if k.startswith("Bench/Load")]
+        if not lasts:
+            return float("nan")
+        last = max(lasts)
+        if last != self._scored[0]:  # a newer minute was scored (seen now): its delay after it closed
+            self._scored = (last, max(0.0, now - (last + 60.0)))
+        # the last minute's scoring delay — or, once the next minute is overdue, how long it has been
+        return max(self._scored[1], now - (last + 120.0))
+
+
+def slope_per_min(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (t seconds, lag seconds) in seconds of lag per minute."""
+    pts = [(t, v) for t, v in points if v == v]
+    if len(pts) < 3:
+        return float("nan")
+    n = len(pts)
+    mt, mv = sum(t for t, _ in pts) / n, sum(v for _, v in pts) / n
+    den = sum((t - mt) ** 2 for t, _ in pts)
+    return 60.0 * sum((t - mt) * (v - mv) for t, v in pts) / den if den else float("nan")
+
+
+def minute_maxima(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The largest lag in each minute: minute-stepped lags (rollups, detectors) are saw-tooths of a
+    minute's period, whose per-minute maxima are flat when the stage keeps up."""
+    bins: dict[int, tuple[float, float]] = {}
+    for t, v in points:
+        if v == v and (int(t // 60) not in bins or v > bins[int(t // 60)][1]):
+            bins[int(t // 60)] = (t, v)
+    return [bins[k] for k in sorted(bins)]
+
+
+def flat(samples: list[Sample], max_slope: float, max_lag: float) -> dict[str, tuple[bool, float, float]]:
+    """Per stage: (flat?, slope s/min of its per-minute maxima, max lag s) over the last 80 % of
+    ``samples``."""
+    if not samples:
+        return {}
+    t_lo = samples[0].t + 0.2 * (samples[-1].t - samples[0].t)
+    win = [s for s in samples if s.t >= t_lo]
+    out: dict[str, tuple[bool, float, float]] = {}
+    for stage in STAGES:
+        pts = [(s.t, s.lag[stage]) for s in win if stage in s.lag]
+        vals = [v for _, v in pts if v == v]
+        if not vals:
+            out[stage] = (False, float("nan"), float("nan"))
+            continue
+        sl, mx = slope_per_min(minute_maxima(pts)), max(vals)
+        out[stage] = (sl == sl and sl < max_slope and mx < max_lag, sl, mx)
+    return out
+
+
+class Harness:
+    """One ``watchlake run`` process on a fresh lake with a load, a probe and a sample log."""
+
+    def __init__(self, rate: int, sample_every: float, keep: bool):
+        self.work = Path(tempfile.mkdtemp(prefix="bench_soak_"))
+        self.keep, self.every = keep, sample_every
+        lake_root = self.work / "lake"
+        topics = TopicStore(Lake(str(lake_root)))
+        topics.subscribe("oncall", "file", "notify/oncall.jsonl")
+        topics.save()
+        self.stream = Stream.create(str(self.work / "streams"), "live", 4)
+        self.proc = start_run(self.work, lake_root, findings_topic="oncall")
+        self.probe = Probe(lake_root, self.stream, self.proc.pid)
+        self.load = Load(str(self.work / "streams"), rate)
+        self.samples: list[Sample] = []
+        self.t0 = time.time()
+        self._canary_at = 0.0
+        self._n = 0
+
+    def run_for(self, seconds: float) -> list[Sample]:
+        """Sample for ``seconds``; returns this period's samples."""
+        out: list[Sample] = []
+        end = time.time() + seconds
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"watchlake run exited with {self.proc.returncode}")
+            if not self.load.is_alive():
+                raise RuntimeError("the load thread stopped")
+            if time.time() - self._canary_at >= 30:
+                self._canary_at = time.time()
+                self.probe.canary(self._n)
+                self._n += 1
+            s = self.probe.sample(self.load.rate, self.t0)
+            out.append(s)
+            lags = " ".join(f"{k} {s.lag.get(k, float('nan')):5.1f}" for k in STAGES)
+            slow = max(s.step_seconds.items(), key=lambda kv: kv[1], default=("-", 0.0))
+            print(f"  t {s.t:6.0f} s  rate {s.rate:>6,}/s  lag[{lags}]  rss {s.rss:6.0f} MiB  load {s.load1:4.1f}  "
+                  f"slowest step {slow[0]} {slow[1]:.1f} s  files {sum(s.files.values())}", flush=True)
+            time.sleep(max(0.0, self.every - (time.time() - s.t - self.t0)))
+        self.samples += out
+        return out
+
+    def close(self) -> str:
+        self.load.close()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        if not self.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+        return err or ""
+
+
+def _table(flats: dict[str, tuple[bool, float, float]]) -> str:
+    return "; ".join(f"{k} {'flat' if ok else 'NOT flat'} (slope {sl:+.2f} s/min, max {mx:.1f} s)"
+                     for k, (ok, sl, mx) in flats.items())
+
+
+def ramp(args: argparse.Namespace) -> int:
+    rates = [int(r) for r in args.rates.split(",")]
+    h = Harness(rates[0], args.sample, args.keep)
+    passed: list[int] = []
+    rows: list[str] = []
+    try:
+        for rate in rates:
+            h.load.rate = rate
+            put0, t0 = h.load.put, time.time()
+            print(f"step: {rate:,} records/s ({rate // 11:,} events + {rate - rate // 11:,} datapoints) "
+                  f"for {args.step_seconds:.0f} s", flush=True)
+            win = h.run_for(args.step_seconds)
+            achieved = (h.load.put - put0) / (time.time() - t0)
+            flats = flat(win, args.max_slope, args.max_lag)
+            ok = all(f[0] for f in flats.values()) and achieved >= 0.95 * rate
+            load1 = sum(s.load1 for s in win) / len(win)
+            rows.append(f"{rate:>8,} {achieved:>10,.0f} {load1:>6.1f}  {'PASS' if ok else 'FAIL'}  {_table(flats)}")
+            print(rows[-1], flush=True)
+            if not ok:
+                break
+            passed.append(rate)
+    finally:
+        err = h.close()
+    print("\n    rate   achieved  load1  verdict  per-stage lag (last 80 % of each step)")
+    print("\n".join(rows))
+    print(f"verdict: highest rate with every stage's lag flat: {max(passed):,} records/s" if passed
+          else "verdict: no step passed")
+    if h.proc.returncode:
+        print(err[-2000:])
+    return 0
+
+
+def soak(args: argparse.Namespace) -> int:
+    h = Harness(args.rate, args.sample, args.keep)
+    print(f"soak: {args.rate:,} records/s ({args.rate // 11:,} events + {args.rate - args.rate // 11:,} "
+          f"datapoints) for {args.seconds:.0f} s; lake {h.work / 'lake'}", flush=True)
+    try:
+        win = h.run_for(args.seconds)
+        achieved = h.load.put / (time.time() - h.t0)
+    finally:
+        err = h.close()
+    span = win[-1].t - win[0].t
+    edge = min(300.0, span / 3)
+    first = [s.rss for s in win if s.t - win[0].t <= edge and s.rss == s.rss]
+    last = [s.rss for s in win if win[-1].t - s.t <= edge and s.rss == s.rss]
+    growth = (sum(last) / len(last)) / (sum(first) / len(first)) - 1.0
+    flats = flat(win, args.max_slope, args.max_lag)
+    first10 = flat([s for s in win if s.t - win[0].t <= 600], args.max_slope, args.max_lag)
+    mid = [s for s in win if span / 3 <= s.t - win[0].t < 2 * span / 3]
+    end = [s for s in win if s.t - win[0].t >= 2 * span / 3]
+    bounded: dict[str, tuple[bool, int, int]] = {}
+    for t in TABLES:
+        m = max((s.files.get(t, 0) for s in mid), default=0)
+        e = max((s.files.get(t, 0) for s in end), default=0)
+        bounded[t] = (e <= 1.2 * m + 10, m, e)
+    load1 = sum(s.load1 for s in win) / len(win)
+    print(f"\nsoak {args.rate:,} records/s for {span:.0f} s: achieved {achieved:,.0f} records/s, "
+          f"load average {load1:.1f} (2 cores, shared), load seconds late {h.load.late}")
+    print(f"  {'criterion':<38} {'value':<60} verdict")
+    verdicts = {
+        f"RSS growth first {edge / 60:.0f} min -> last": (growth < 0.10, f"{sum(first) / len(first):.0f} -> "
+                                                           f"{sum(last) / len(last):.0f} MiB ({growth:+.1%})"),
+        "lag flat (last 80 %)": (all(f[0] for f in flats.values()), _table(flats)),
+        "lag flat (first 10 min)": (all(f[0] for f in first10.values()), _table(first10)),
+        "files bounded (middle -> last third)": (all(b[0] for b in bounded.values()),
+                                                 ", ".join(f"{t} {m}->{e}" for t, (_, m, e) in bounded.items())),
+        "input rate achieved (>= 95 %)": (achieved >= 0.95 * args.rate, f"{achieved:,.0f} of {args.rate:,}"),
+    }
+    for name, (ok, text) in verdicts.items():
+        print(f"  {name:<38} {text:<60} {'PASS' if ok else 'FAIL'}")
+    lat = [h.probe.found[e] - h.probe.canaries[e] for e in h.probe.found]
+    print(f"  canary attacks notified {len(lat)}/{len(h.probe.canaries)}, latency max "
+          f"{max(lat, default=float('nan')):.1f} s")
+    if h.proc.returncode:
+        print(err[-2000:])
+    return 0 if all(ok for ok, _ in verdicts.values()) else 1
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=["ramp", "soak"])
+    ap.add_argument("--rates", default="5500,11000,22000,33000,44000", help="ramp: total records/s per step")
+    ap.add_argument("--step-seconds", type=float, default=600.0, help="ramp: seconds per step (10 minutes)")
+    ap.add_argument("--rate", type=int, default=22000, help="soak: total records/s")
+    ap.add_argument("--seconds", type=float, default=1800.0, help="soak: duration")
+    ap.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    ap.add_argument("--max-slope", type=float, default=2.0, help="flat: lag slope below this, s/min")
+    ap.add_argument("--max-lag", type=float, default=120.0, help="flat: lag below this, s")
+    ap.add_argument("--short", action="store_true", help="a 2-3 minute check of the benchmark itself")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary lake and stream")
+    args = ap.parse_args()
+    if args.short:
+        args.step_seconds, args.seconds = 90.0, 150.0
+        if args.mode == "ramp":
+            args.rates = ",".join(args.rates.split(",")[:2])
+    print(f"uptime: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min load)",
+          flush=True)
+    return ramp(args) if args.mode == "ramp" else soak(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
