@@ -126,9 +126,9 @@ class FlinkCommitter:
     # -- reading the job's output ------------------------------------------------------------
 
     def visible(self, folder: str) -> list[str]:
-        """The committed part files in ``folder`` (Flink keeps unfinished ones hidden: ``.part-…``)."""
-        return sorted(e.path for e in self.lake.entries(folder)
-                      if not e.path.rsplit("/", 1)[-1].startswith((".", "_")))
+        """The committed part files in ``folder`` (``part-…``; Flink keeps unfinished ones hidden:
+        ``.part-…inprogress…``)."""
+        return sorted(e.path for e in self.lake.entries(folder) if e.path.rsplit("/", 1)[-1].startswith("part-"))
 
     def _read(self, paths: list[str], types: dict[str, pa.DataType]) -> pa.Table:
         return fassemble.read_csv((self.lake.read_bytes(p) for p in paths), types)

@@ -140,7 +140,8 @@ def seed(lake: Lake, *, since_ms: int | None = None) -> tuple[str | None, int]:
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
-            con.execute("CREATE TEMP VIEW src AS SELECT * FROM read_parquet(?, union_by_name = true)", [uris])
+            listed = "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in uris) + "]"
+            con.execute(f"CREATE TEMP VIEW src AS SELECT * FROM read_parquet({listed}, union_by_name = true)")
             where = f'epoch_ms("timestamp") >= {int(since_ms)}' if since_ms is not None else ""
             data = _copy(con, "src", where)
         finally:
