@@ -77,6 +77,7 @@ class FlinkRollupStage:
         self.result: Any = None
         self.starts = 0
         self.startup_seconds = 0.0
+        self.late_repaired = 0  # buckets recomputed for late lines, since the stage started
 
     def _status(self) -> str:
         client = self.result.get_job_client() if self.result is not None else None
@@ -108,6 +109,7 @@ class FlinkRollupStage:
     def step(self) -> StepReport:
         note = self.ensure_running()
         rep = self.committer.step()
+        self.late_repaired += rep.late_repaired
         detail = [note] if note else []
         if rep.rows:
             detail.append(f"{rep.windows:,} windows, {rep.late_repaired:,} late buckets repaired")
