@@ -62,7 +62,9 @@ def enabled(lake: Lake) -> bool:
 
 
 def enable(lake: Lake) -> None:
-    """Make every later raw-metrics commit (any process) write its segment too."""
+    """Make every later raw-metrics commit (any process) write its segment too; creates the inbox
+    (Flink's file source fails on a missing folder)."""
+    lake.fs.create_dir(lake.path(INBOX), recursive=True)
     if not enabled(lake):
         lake.write_json(ENABLED, {"enabled_at": time.time()})
 
