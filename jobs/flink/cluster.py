@@ -61,6 +61,7 @@ class LocalCluster:
                                "memory": {"process": {"size": self.memory}}}
         base["rest"] = {"address": "127.0.0.1", "bind-address": "127.0.0.1", "port": self.rest_port}
         base["heartbeat"] = {"interval": 1000, "timeout": 5000}  # a killed TaskManager is noticed in ~5 s
+        base["cluster"] = {"evenly-spread-out-slots": True}    # a job's subtasks on every TaskManager
         (conf / "config.yaml").write_text(yaml.safe_dump(base))
         for name in ("log4j-console.properties", "log4j.properties", "logback-console.xml"):
             src = flink_home() / "conf" / name
@@ -136,6 +137,11 @@ class LocalCluster:
             if time.monotonic() - t0 > timeout:
                 raise TimeoutError(f"job {job_id} not running within {timeout:.0f} s ({state}, {vertices})")
             time.sleep(_POLL)
+
+    def failures(self, job_id: str) -> int:
+        """Failures the job went through (its exception history)."""
+        doc = self.rest(f"/jobs/{job_id}/exceptions")
+        return len(doc.get("exceptionHistory", {}).get("entries", []))
 
     def checkpoints(self, job_id: str) -> int:
         """Completed checkpoints of the job."""

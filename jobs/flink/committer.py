@@ -7,10 +7,10 @@ sink), under ``_flink/out/``. :meth:`FlinkCommitter.step`, plain Python outside 
 1. reads every visible part file (window results: one row per series and minute; late lines);
 2. turns the window results into ``metrics_1m`` rows (:mod:`jobs.flink.assemble`; series
    identities looked up once per series in the raw lake) and the late lines into the buckets they
-   touch, recomputed from the lake's raw metrics by the DuckDB engine when they are inside the
-   recompute window (``tiers.recompute_window_minutes``, the same allowed lateness as
-   ``watchlake rollup``), counted as ``late_dropped`` otherwise (they stay in the raw table;
-   ``rollup --full`` folds them in);
+   touch, recomputed from the lake's raw metrics by the DuckDB engine when they arrived inside the
+   recompute window of the job's clock (``tiers.recompute_window_minutes``, the same allowed
+   lateness as ``watchlake rollup``), counted as ``late_dropped`` otherwise (they stay in the raw
+   table; ``rollup --full`` folds them in);
 3. commits both as **one keyed replace** of ``metrics_1m`` (:func:`commit_rows`, through
    :func:`pipeline.lake.replace.replacing`): a row replaces the row of the same series and minute,
    so re-delivering a window (a crash between the commit and step 4, a job restored from an older
@@ -43,7 +43,6 @@ from pipeline.rollup import percentiles
 from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SERIES_ID, SORT_KEYS
 from pipeline.rollup.tiers import JOBS, partition_range
 from pipeline.tierchain import parse_percentiles
-from pipeline.timeutil import floor
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -112,13 +111,15 @@ def commit_rows(lake: Lake, rows: pa.Table, *, max_files: int = 8) -> tuple[str 
 class FlinkCommitter:
     """Commits the streaming job's output (see the module docstring); one per lake at a time."""
 
-    def __init__(self, lake: Lake, settings: Settings, *, segment_retention_seconds: float = 3600.0):
+    def __init__(self, lake: Lake, settings: Settings, *, segment_retention_seconds: float = 3600.0,
+                 out_of_orderness: int = 60):
         import duckdb
 
         self.lake, self.settings = lake, settings
         self.patterns = parse_percentiles(settings.tiers.percentiles)
         self.window = timedelta(minutes=settings.tiers.recompute_window_minutes)
         self.segment_retention_seconds = segment_retention_seconds
+        self.out_of_orderness = out_of_orderness  # the job's watermark delay (seconds)
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.ids = pa.table({c: pa.array([], pa.string()) for c in _IDENTITY})
@@ -166,15 +167,17 @@ class FlinkCommitter:
         return percentiles.strip(fassemble.rollup_rows(out, ids, 60), self.patterns)
 
     def _repair(self, late: pa.Table, report: CommitReport) -> pa.Table:
-        """The buckets late lines fall into, recomputed from the raw lake (inside the window)."""
+        """The buckets late lines fall into, recomputed from the raw lake, for the lines that arrived
+        inside the recompute window: bucket ≥ floor(clock − window) with the clock the job had when
+        the line arrived (watermark + out-of-orderness), as ``watchlake rollup`` would have had."""
         from pipeline.rollup.engine import rollup_table
-        from pipeline.rollup.state import data_clock
 
-        clock = data_clock(self.lake)
-        if late.num_rows == 0 or clock is None:
+        if late.num_rows == 0:
             return ROLLUP.empty_table()
-        cutoff = int(floor(clock - self.window, 60).timestamp() * 1000)
-        b = fassemble.to_numpy(late["ms"], np.int64) // 60_000 * 60_000
+        ms = fassemble.to_numpy(late["ms"], np.int64)
+        clock = ms + fassemble.to_numpy(late["behind"], np.int64) * 1000 + self.out_of_orderness * 1000
+        cutoff = (clock - int(self.window.total_seconds() * 1000)) // 60_000 * 60_000
+        b = ms // 60_000 * 60_000
         inside = b >= cutoff
         report.late_dropped += int((~inside).sum())
         if not inside.any():

@@ -21,9 +21,10 @@ by (series, minute, bin) in Flink would cost a keyed state entry per sample (at 
 every value has a bin of its own).
 
 Late lines — event time at or below the watermark when they pass the source
-(``CURRENT_WATERMARK``) — also go to a ``late`` output, so the committer can recompute the
-buckets they belong to from the lake; every line the window operator drops is in it (its watermark
-never runs ahead of the source's).
+(``CURRENT_WATERMARK``) — also go to a ``late`` output with how far the watermark was ahead, so the
+committer can recompute the buckets they belong to from the lake when they arrived inside the
+recompute window; every line the window operator drops is in it (its watermark never runs ahead of
+the source's).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ SOURCE_SCHEMA = ("sid STRING, ms BIGINT, k INT, n DOUBLE, s DOUBLE, lo DOUBLE, h
                  "ts AS TO_TIMESTAMP_LTZ(ms, 3)")
 OUT_SCHEMA = "sid STRING, b BIGINT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, skn DOUBLE, ub STRING, wb STRING"
 """One row per (series, bucket): ``b`` is the bucket start in epoch ms."""
-LATE_SCHEMA = "sid STRING, ms BIGINT"
+LATE_SCHEMA = "sid STRING, ms BIGINT, behind INT"
+"""A late line: its series, event time and how many seconds the watermark was ahead of it."""
 CSV = "'format' = 'csv', 'csv.ignore-parse-errors' = 'false', 'csv.null-literal' = ''"
 
 
@@ -89,4 +91,5 @@ def rollup_insert(sink: str, points: str, period: int = 60) -> str:
 
 def late_insert(sink: str, src: str) -> str:
     """``INSERT`` of the lines at or below the watermark (late) into ``sink``."""
-    return f"INSERT INTO {sink} SELECT sid, ms FROM {src} WHERE ts <= CURRENT_WATERMARK(ts)"
+    return (f"INSERT INTO {sink} SELECT sid, ms, TIMESTAMPDIFF(SECOND, ts, CURRENT_WATERMARK(ts)) FROM {src} "
+            "WHERE ts <= CURRENT_WATERMARK(ts)")

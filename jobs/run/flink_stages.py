@@ -72,7 +72,7 @@ class FlinkRollupStage:
         self.lake, self.settings = lake, settings
         self.address = address if address is not None else (settings.run.flink_address or None)
         self.config = StreamConfig.for_lake(lake, **job)
-        self.committer = FlinkCommitter(lake, settings)
+        self.committer = FlinkCommitter(lake, settings, out_of_orderness=self.config.out_of_orderness)
         self.schedule = Schedule(settings.run.rollup_seconds)
         self.result: Any = None
         self.starts = 0
@@ -87,6 +87,15 @@ class FlinkRollupStage:
             return str(client.get_job_status().result()).rsplit(".", 1)[-1]
         except Exception:  # noqa: BLE001 - a job the cluster no longer knows is a job to restart
             return "UNKNOWN"
+
+    def wait_running(self, timeout: float = 120.0) -> float:
+        """Wait until the job is RUNNING (after :meth:`ensure_running`); returns the seconds waited."""
+        t0 = time.monotonic()
+        while self._status() != "RUNNING":
+            if time.monotonic() - t0 > timeout:
+                raise TimeoutError(f"the Flink job is {self._status()} after {timeout:.0f} s")
+            time.sleep(0.2)
+        return time.monotonic() - t0
 
     def ensure_running(self) -> str:
         """Start the job when it is not running (first step, after a failure); returns what was done."""

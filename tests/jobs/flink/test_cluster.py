@@ -63,6 +63,7 @@ def test_killed_taskmanager_and_savepoint_resume_keep_the_output_exact(tmp_path,
         feed.commit(b)
     cluster.restart_taskmanager(0)
     cluster.wait_taskmanagers(2)
+    _until(lambda: cluster.failures(job) >= 1, 60, "the kill did not fail the job")
     _until(lambda: cluster.job_state(job)[0] == "RUNNING" and cluster.checkpoints(job) >= 6, 120, "no recovery")
     committer.step(cascade=False)
     savepoint = cluster.stop_with_savepoint(job, cfg.savepoints)

@@ -77,8 +77,8 @@ def test_late_lines_recompute_their_bucket_from_the_lake(lake):
     lake, settings = lake
     write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0)])   # arrived behind the watermark
     _part(lake, OUT, "part-0-0", WINDOWS)
-    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000}\n")
-    rep = FlinkCommitter(lake, settings, segment_retention_seconds=-1).step()
+    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{119 * 60 - 30}\n")  # ~2 h window: just inside
+    rep = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0).step()
     assert (rep.late, rep.late_repaired, rep.late_dropped) == (1, 1, 0)
     first = _rows(lake)[0]
     assert first[3:12] == (MS0, 60, 3.0, 6.0, 1.0, 3.0, sorted(bin_of(v) for v in (1.0, 2.0, 3.0)), [1.0] * 3, 3.0)
@@ -86,10 +86,10 @@ def test_late_lines_recompute_their_bucket_from_the_lake(lake):
 
 def test_late_lines_older_than_the_recompute_window_are_counted_not_applied(lake):
     lake, settings = lake
-    write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0), point(T0 + timedelta(hours=5), 9.0)])
+    write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0)])
     _part(lake, OUT, "part-0-0", WINDOWS)
-    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000}\n")
-    rep = FlinkCommitter(lake, settings, segment_retention_seconds=-1).step(cascade=False)
+    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{121 * 60 - 30}\n")  # the job's clock was 2 h 1 min on
+    rep = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0).step(cascade=False)
     assert (rep.late, rep.late_repaired, rep.late_dropped) == (1, 0, 1)
     assert _rows(lake)[0][5] == 2.0                          # the published bucket stays
 

@@ -64,6 +64,7 @@ def test_streaming_rollup_equals_duckdb_through_a_restart(tmp_path):
     try:
         stage.step()                                       # starts the job (nothing to seed yet)
         assert segments.enabled(lake) and stage.starts == 1
+        stage.wait_running()          # the stream does not outrun the job by more than the recompute window
         for k, batch in enumerate(batches):
             assert feed.commit(batch) == len(batch)
             if k == 1:
@@ -76,6 +77,7 @@ def test_streaming_rollup_equals_duckdb_through_a_restart(tmp_path):
                 stage.close()
                 stage = FlinkRollupStage(lake, settings, checkpoint_seconds=1.0)
                 assert "resumed from chk-" in stage.step().detail
+                stage.wait_running()
             stage.step()
         assert feed.commit(late) == len(late)              # 80 minutes behind the watermark
         newest = max(r["timestamp"] for r in rows)
