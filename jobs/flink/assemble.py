@@ -1,6 +1,6 @@
 """The Flink rollup's output (:data:`jobs.flink.sql.OUT_SCHEMA` CSV part files) → rollup rows.
 
-Vectorised (Arrow/numpy), never per row in Python: the ``ub``/``wb`` bin lists are split with
+Vectorised (Arrow/numpy), never per row in Python: the ``bins`` entry lists are split with
 Arrow string kernels and added up per row with :func:`pipeline.rollup.merge.build_sketches`, the
 series identity is attached and the rows ordered with :mod:`pipeline.rollup.assemble`, so the result
 is in :data:`~pipeline.rollup.schema.ROLLUP` schema and order, bit-equal to the DuckDB engine's
@@ -23,7 +23,7 @@ from pipeline.rollup.merge import build_sketches, to_numpy
 from pipeline.rollup.schema import ROLLUP, SERIES_ID
 
 OUT_TYPES = {"sid": pa.string(), "b": pa.int64(), "n": pa.float64(), "s": pa.float64(), "lo": pa.float64(),
-             "hi": pa.float64(), "skn": pa.float64(), "ub": pa.string(), "wb": pa.string()}
+             "hi": pa.float64(), "skn": pa.float64(), "bins": pa.string()}
 LATE_TYPES = {"sid": pa.string(), "ms": pa.int64(), "behind": pa.int64()}
 
 
@@ -42,20 +42,20 @@ def read_csv(sources: Iterable[bytes | str], types: dict[str, pa.DataType]) -> p
     return pa.concat_tables(tables)
 
 
-def _split(col: pa.ChunkedArray, sep: str) -> tuple[np.ndarray, pa.Array]:
-    lists = pc.split_pattern(col.combine_chunks(), sep)
-    return to_numpy(pc.list_parent_indices(lists), np.int64), pc.list_flatten(lists)
-
-
 def sketches(out: pa.Table) -> tuple[pa.Array, pa.Array]:
-    """``(sketch_bins, sketch_bin_counts)`` per row of Flink output ``out`` (``ub``, ``wb``)."""
-    rows1, flat1 = _split(out["ub"], ",")
-    rows2, flat2 = _split(out["wb"], ",")
-    pair = pc.split_pattern(flat2, ":")
-    bins = np.concatenate([to_numpy(flat1.cast(pa.int64()), np.int64),
-                           to_numpy(pc.list_element(pair, 0).cast(pa.int64()), np.int64)])
-    counts = np.concatenate([np.ones(len(rows1)), to_numpy(pc.list_element(pair, 1).cast(pa.float64()), np.float64)])
-    return build_sketches(out.num_rows, np.concatenate([rows1, rows2]), bins, counts)
+    """``(sketch_bins, sketch_bin_counts)`` per row of Flink output ``out`` (its ``bins`` entries
+    ``bin`` or ``bin:weight``, comma-separated)."""
+    lists = pc.split_pattern(out["bins"].combine_chunks(), ",")
+    rows = to_numpy(pc.list_parent_indices(lists), np.int64)
+    pair = pc.split_pattern(pc.list_flatten(lists), ":")
+    bins = to_numpy(pc.list_element(pair, 0).cast(pa.int64()), np.int64)
+    weighted = pc.equal(pc.list_value_length(pair), 2)
+    if pc.any(weighted).as_py():
+        second = pc.list_element(pc.if_else(weighted, pair, pa.array([["0", "1"]] * len(pair))), 1)
+        counts = to_numpy(second.cast(pa.float64()), np.float64)
+    else:
+        counts = np.ones(len(bins))
+    return build_sketches(out.num_rows, rows, bins, counts)
 
 
 def sid_u64(sid: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -13,9 +13,9 @@ watermark. Per source line the sketch value ``v`` and its weight ``c`` are
 
 exactly the samples :func:`pipeline.rollup.sql.raw_query` / ``weighted_query`` give DuckDB. One
 event-time ``TUMBLE`` window aggregate per (series, minute) computes the partials ``SUM(n)``,
-``SUM(s)``, ``MIN(lo)``, ``MAX(hi)``, ``sketch_count`` and the sketch as two ``LISTAGG`` strings of
-bin keys (:func:`pipeline.rollup.sketch.sql_bin`, an SQL expression): ``ub`` lists the bins of
-weight-1 samples (``"65537,65540"``), ``wb`` the others as ``bin:weight``. The committer
+``SUM(s)``, ``MIN(lo)``, ``MAX(hi)``, ``sketch_count`` and the sketch as one ``LISTAGG`` string of
+bin keys (:func:`pipeline.rollup.sketch.sql_bin`, an SQL expression): ``"65537,65540:2.0"`` — a
+weight-1 sample as its bin, another as ``bin:weight``. The committer
 (:mod:`jobs.flink.assemble`) adds up equal bins with numpy, as the DuckDB engine does: grouping
 by (series, minute, bin) in Flink would cost a keyed state entry per sample (at α = 1 % nearly
 every value has a bin of its own).
@@ -36,7 +36,7 @@ SEGMENT_COLUMNS = ["sid", "ms", "k", "n", "s", "lo", "hi", "lv", "lc"]
 
 SOURCE_SCHEMA = ("sid STRING, ms BIGINT, k INT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, lv DOUBLE, lc DOUBLE, "
                  "ts AS TO_TIMESTAMP_LTZ(ms, 3)")
-OUT_SCHEMA = "sid STRING, b BIGINT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, skn DOUBLE, ub STRING, wb STRING"
+OUT_SCHEMA = "sid STRING, b BIGINT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, skn DOUBLE, bins STRING"
 """One row per (series, bucket): ``b`` is the bucket start in epoch ms."""
 LATE_SCHEMA = "sid STRING, ms BIGINT, behind INT"
 """A late line: its series, event time and how many seconds the watermark was ahead of it."""
@@ -72,20 +72,23 @@ def sink_ddl(name: str, schema: str, path: str, *, roll_seconds: float | None = 
 
 
 def points_view(name: str, src: str) -> str:
-    """Each source line with its sketch value ``v``, weight ``c`` and bin ``bn`` (module docstring)."""
+    """Each source line with its sketch value ``v``, weight ``c`` and bin entry ``be`` (module
+    docstring): ``"<bin>"`` for weight 1, ``"<bin>:<weight>"`` otherwise, null when the line adds
+    nothing to the sketch. The bin expression is referenced once: the planner inlines views, and
+    every reference would compute the logarithm again."""
     v = "CASE WHEN k = 1 THEN lv WHEN k = 0 AND n > 0 AND lo = hi AND s = lo * n THEN lo END"
-    return (f"CREATE TEMPORARY VIEW {name} AS SELECT sid, ms, ts, n, s, lo, hi, c, "
-            f"CASE WHEN v IS NOT NULL AND c > 0 THEN {sql_bin('v')} END AS bn FROM ("
+    entry = (f"CAST({sql_bin('v')} AS STRING) || CASE WHEN c = 1 THEN '' ELSE ':' || CAST(c AS STRING) END")
+    return (f"CREATE TEMPORARY VIEW {name} AS SELECT sid, ms, ts, n, s, lo, hi, c, v IS NOT NULL AND c > 0 AS sk, "
+            f"CASE WHEN v IS NOT NULL AND c > 0 THEN {entry} END AS be FROM ("
             f"SELECT sid, ms, ts, n, s, lo, hi, {v} AS v, CASE WHEN k = 1 THEN lc ELSE n END AS c FROM {src})")
 
 
 def rollup_insert(sink: str, points: str, period: int = 60) -> str:
-    """``INSERT`` of the per-(series, bucket) partials and sketch lists into ``sink``."""
+    """``INSERT`` of the per-(series, bucket) partials and sketch entries into ``sink``
+    (``LISTAGG`` skips the null entries of lines without a sketch value)."""
     window = f"TABLE(TUMBLE(TABLE {points}, DESCRIPTOR(ts), {interval(period)}))"
     return (f"INSERT INTO {sink} SELECT sid, MIN(ms) - MOD(MIN(ms), {period * 1000}), "
-            "SUM(n), SUM(s), MIN(lo), MAX(hi), SUM(c) FILTER (WHERE bn IS NOT NULL), "
-            "LISTAGG(CAST(bn AS STRING)) FILTER (WHERE bn IS NOT NULL AND c = 1), "
-            "LISTAGG(CAST(bn AS STRING) || ':' || CAST(c AS STRING)) FILTER (WHERE bn IS NOT NULL AND c <> 1) "
+            "SUM(n), SUM(s), MIN(lo), MAX(hi), SUM(c) FILTER (WHERE sk), LISTAGG(be) "
             f"FROM {window} GROUP BY sid, window_start, window_end")
 
 

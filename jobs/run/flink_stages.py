@@ -14,7 +14,8 @@ Every step then checks the job (a job that failed or vanished is restarted from 
 checkpoint; each restart is one error line in the step report) and runs the committer
 (:class:`jobs.flink.committer.FlinkCommitter`: window results and late repairs into ``metrics_1m``
 as keyed commits, then 5m/1h and CloudTrail activity). :meth:`FlinkRollupStage.close` commits what
-is there and cancels the job (its checkpoints are retained for the next start).
+is there and stops the job with a savepoint, which the next start resumes from (after a crash:
+the newest retained checkpoint).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from pipeline.lake import Lake
 
 SEEDED = "_flink/seeded.json"
+SAVEPOINT = "_flink/savepoint.json"  # the savepoint the last close() stopped the job with
 _ENDED = {"FAILED", "CANCELED", "FINISHED", "SUSPENDED"}
 
 
@@ -99,21 +101,37 @@ class FlinkRollupStage:
 
     def ensure_running(self) -> str:
         """Start the job when it is not running (first step, after a failure); returns what was done."""
-        from jobs.flink.stream import latest_checkpoint, submit
+        from jobs.flink.stream import submit
 
         status = self._status()
         if status not in _ENDED | {"NONE", "UNKNOWN"}:
             return ""
         t0 = time.perf_counter()
         seeded = first_start(self.lake, self.settings)
-        restore = None if self.lake.is_s3 else latest_checkpoint(self.config.checkpoints.removeprefix("file://"))
+        restore = self._restore_point()
         self.result = submit(self.config, restore=restore, remote=self.address)
         self.starts += 1
         self.startup_seconds = time.perf_counter() - t0
-        how = f"resumed from {restore.rsplit('/', 2)[-1]}" if restore else "started"
+        how = f"resumed from {restore.rstrip('/').rsplit('/', 1)[-1]}" if restore else "started"
         if seeded:
             how += f", seeded {seeded:,} lines"
         return f"job {how}" if status == "NONE" else f"job was {status}; {how}"
+
+    def _restore_point(self) -> str | None:
+        """The newer of the savepoint of the last stop and the newest retained checkpoint."""
+        import os
+
+        from jobs.flink.stream import latest_checkpoint
+
+        points: list[tuple[float, str]] = []
+        if self.lake.exists(SAVEPOINT):
+            doc = self.lake.read_json(SAVEPOINT)
+            points.append((float(doc["at"]), str(doc["path"])))
+        if not self.lake.is_s3:
+            chk = latest_checkpoint(self.config.checkpoints.removeprefix("file://"))
+            if chk:
+                points.append((os.path.getmtime(os.path.join(chk, "_metadata")), chk))
+        return max(points)[1] if points else None
 
     def step(self) -> StepReport:
         note = self.ensure_running()
@@ -132,9 +150,25 @@ class FlinkRollupStage:
         try:
             rep = self.committer.step()
         finally:
-            client = self.result.get_job_client() if self.result is not None else None
-            if client is not None and self._status() not in _ENDED:
-                client.cancel().result()
+            detail = self._stop()
             self.committer.close()
         return StepReport(self.name, records_in=rep.windows + rep.late, records_out=rep.rows + rep.cascade_rows,
-                          detail="job cancelled (checkpoints retained)")
+                          detail=detail)
+
+    def _stop(self) -> str:
+        """Stop the job with a savepoint (the next start resumes from it). Cancelling instead
+        would discard the part file the sink has open, whose windows have already fired."""
+        client = self.result.get_job_client() if self.result is not None else None
+        if client is None or self._status() in _ENDED:
+            return "job not running"
+        try:
+            from pyflink.java_gateway import get_gateway
+
+            fmt = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+            # pyflink 2.3's JobClient.stop_with_savepoint calls a Java overload that no longer exists
+            path = str(client._j_job_client.stopWithSavepoint(False, self.config.savepoints, fmt).get())
+        except Exception as exc:  # noqa: BLE001 - cancel after all; the retained checkpoint remains
+            client.cancel().result()
+            return f"job cancelled, savepoint failed: {str(exc).splitlines()[0][:200]}"
+        self.lake.write_json(SAVEPOINT, {"path": path, "at": time.time()})
+        return f"job stopped with savepoint {path.rsplit('/', 1)[-1]}"

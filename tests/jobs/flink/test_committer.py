@@ -39,8 +39,8 @@ def _part(lake, folder, name, text):
     return path
 
 
-WINDOWS = (f'{A},{MS0},2.0,4.0,1.0,3.0,2.0,"{bin_of(3.0)},{bin_of(1.0)}",\n'
-           f"{A},{MS0 + 60_000},2.0,8.0,4.0,4.0,2.0,,{bin_of(4.0)}:2.0\n")
+WINDOWS = (f'{A},{MS0},2.0,4.0,1.0,3.0,2.0,"{bin_of(3.0)},{bin_of(1.0)}"\n'
+           f"{A},{MS0 + 60_000},2.0,8.0,4.0,4.0,2.0,{bin_of(4.0)}:2.0\n")
 
 
 def _rows(lake, table="metrics_1m"):
@@ -96,7 +96,7 @@ def test_late_lines_older_than_the_recompute_window_are_counted_not_applied(lake
 
 def test_a_series_without_identity_is_an_error_naming_it(lake):
     lake, settings = lake
-    _part(lake, OUT, "part-0-0", f"00000000000000ff,{MS0},1.0,1.0,1.0,1.0,1.0,{bin_of(1.0)},\n")
+    _part(lake, OUT, "part-0-0", f"00000000000000ff,{MS0},1.0,1.0,1.0,1.0,1.0,{bin_of(1.0)}\n")
     with pytest.raises(ValueError, match="00000000000000ff"):
         FlinkCommitter(lake, settings, segment_retention_seconds=-1).step()
     assert lake.exists(f"{OUT}/part-0-0")                    # kept for the next attempt

@@ -1,7 +1,7 @@
 """The streaming rollup end to end on the embedded mini-cluster, driven by the ``run --engine flink``
 stage: raw metrics committed by the loader in batches (with re-delivered duplicates and late rows),
 the job reading its segments continuously, the committer writing ``metrics_1m`` — equal to the DuckDB
-engine on the same raw data; the stage stopped and resumed from its retained checkpoint mid-stream."""
+engine on the same raw data; the stage stopped (with a savepoint) and resumed mid-stream."""
 
 from __future__ import annotations
 
@@ -69,14 +69,15 @@ def test_streaming_rollup_equals_duckdb_through_a_restart(tmp_path):
             assert feed.commit(batch) == len(batch)
             if k == 1:
                 assert feed.commit(batches[0]) == 0        # re-delivered: duplicates, no segment
-            if k == 3:                                     # stop mid-stream, resume from the checkpoint
+            if k == 3:                                     # stop mid-stream, resume from the savepoint
                 ckpts = stage.config.checkpoints.removeprefix("file://")
                 deadline = time.monotonic() + 120
                 while latest_checkpoint(ckpts) is None and time.monotonic() < deadline:
                     time.sleep(0.5)
-                stage.close()
+                stopped = stage.close()
+                assert stopped is not None and "stopped with savepoint" in stopped.detail, stopped
                 stage = FlinkRollupStage(lake, settings, checkpoint_seconds=1.0)
-                assert "resumed from chk-" in stage.step().detail
+                assert "resumed from savepoint-" in stage.step().detail
                 stage.wait_running()
             stage.step()
         assert feed.commit(late) == len(late)              # 80 minutes behind the watermark
