@@ -6,19 +6,18 @@ see the README). Which partitions to build, the recompute window and the atomic 
 shared :mod:`pipeline.rollup.runner`; this engine only computes the buckets.
 
 How the job reads the lake. Flink's filesystem connector has no Parquet format without extra
-jars, and ``from_pandas`` holds everything in the JVM heap (it OOMs at 10M rows), so the
-engine bridges through NDJSON: DuckDB reads the source Parquet files of all partitions to
-build and writes **one NDJSON file sorted by event time** (timestamps in SQL format, values
-and counts zipped into ``ARRAY<ROW<v, c>>``, sketch bins and counts zipped into ``ARRAY<ROW<bn, c>>``).
-Flink reads it with the ``filesystem`` connector in **streaming mode**; the table declares
-``WATERMARK FOR ts AS ts - INTERVAL '60' SECOND`` (bounded out-of-orderness, configurable),
-windows are ``TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL 'p' SECOND))`` and fire when the
-watermark passes them (the end of the bounded input fires the rest). The file is sorted by
-time, so no row is late and window state stays small; late data is handled by the runner's
-recompute window, which re-runs the affected partitions. The job writes two NDJSON sinks (per-bucket count/sum/min/max;
-per-bucket sketch-bin counts), committed by Flink's final checkpoint; DuckDB then attaches
-the series identity (by series id) and folds the sketch-bin rows into the ``sketch_bins`` /
-``sketch_bin_counts`` lists (ascending bins), the representation the DuckDB engine writes.
+jars, and ``from_pandas`` holds everything in the JVM heap (it OOMs at 10M rows), so DuckDB
+exports the source rows of all partitions to build as **one file sorted by event time**, read by
+the ``filesystem`` connector in **streaming mode** with a bounded-out-of-orderness watermark;
+windows are event-time ``TUMBLE`` windows that fire when the watermark passes them (the end of
+the bounded input fires the rest). Late data is handled by the runner's recompute window.
+
+* ``raw`` (→ 1m) runs **the streaming job's SQL** (:mod:`jobs.flink.sql`) on a segment in the
+  format the loader writes for it (:mod:`pipeline.loader.segments`), and assembles the result
+  with :mod:`jobs.flink.assemble` — batch and streaming share one definition;
+* ``merge`` (→ 5m/1h) and ``activity`` read NDJSON (sketch bins and counts zipped into
+  ``ARRAY<ROW<bn, c>>``) and write NDJSON sinks that DuckDB assembles.
+
 :attr:`FlinkEngine.timings` measures the bridge (export), the Flink job and the assembly.
 
 Temporary files go to ``$WATCHLAKE_FLINK_TMP`` (default: the system temp dir); on a cluster
