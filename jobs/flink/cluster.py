@@ -61,7 +61,6 @@ class LocalCluster:
                                "memory": {"process": {"size": self.memory}}}
         base["rest"] = {"address": "127.0.0.1", "bind-address": "127.0.0.1", "port": self.rest_port}
         base["heartbeat"] = {"interval": 1000, "timeout": 5000}  # a killed TaskManager is noticed in ~5 s
-        base["cluster"] = {"evenly-spread-out-slots": True}    # a job's subtasks on every TaskManager
         (conf / "config.yaml").write_text(yaml.safe_dump(base))
         for name in ("log4j-console.properties", "log4j.properties", "logback-console.xml"):
             src = flink_home() / "conf" / name

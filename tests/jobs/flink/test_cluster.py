@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.flink, pytest.mark.slow]
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = LocalCluster(tmp_path / "cluster", taskmanagers=2, slots=2)
+    c = LocalCluster(tmp_path / "cluster", taskmanagers=2, slots=1)   # parallelism 2: a subtask on each
     try:
         c.start()
         yield c
