@@ -155,12 +155,27 @@ class FlinkRollupStage:
         return StepReport(self.name, records_in=rep.windows + rep.late, records_out=rep.rows + rep.cascade_rows,
                           detail=detail)
 
+    def _wait_rolled(self, timeout: float = 15.0) -> None:
+        """Wait (bounded) until the sinks hold no unfinished part file with data: a part file still
+        open at the stop was seen to lose its rows on resume in the mini-cluster, so the stop waits
+        for the sinks to roll (after ``roll_seconds``) and the checkpoint to publish them."""
+        from jobs.flink.committer import LATE, OUT
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            open_parts = [e for folder in (OUT, LATE) for e in self.lake.entries(folder)
+                          if ".inprogress" in e.path and e.bytes > 0]
+            if not open_parts:
+                return
+            time.sleep(0.2)
+
     def _stop(self) -> str:
         """Stop the job with a savepoint (the next start resumes from it). Cancelling instead
         would discard the part file the sink has open, whose windows have already fired."""
         client = self.result.get_job_client() if self.result is not None else None
         if client is None or self._status() in _ENDED:
             return "job not running"
+        self._wait_rolled()
         try:
             from pyflink.java_gateway import get_gateway
 
