@@ -6,19 +6,18 @@ see the README). Which partitions to build, the recompute window and the atomic 
 shared :mod:`pipeline.rollup.runner`; this engine only computes the buckets.
 
 How the job reads the lake. Flink's filesystem connector has no Parquet format without extra
-jars, and ``from_pandas`` holds everything in the JVM heap (it OOMs at 10M rows), so the
-engine bridges through NDJSON: DuckDB reads the source Parquet files of all partitions to
-build and writes **one NDJSON file sorted by event time** (timestamps in SQL format, values
-and counts zipped into ``ARRAY<ROW<v, c>>``, sketch bins and counts zipped into ``ARRAY<ROW<bn, c>>``).
-Flink reads it with the ``filesystem`` connector in **streaming mode**; the table declares
-``WATERMARK FOR ts AS ts - INTERVAL '60' SECOND`` (bounded out-of-orderness, configurable),
-windows are ``TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL 'p' SECOND))`` and fire when the
-watermark passes them (the end of the bounded input fires the rest). The file is sorted by
-time, so no row is late and window state stays small; late data is handled by the runner's
-recompute window, which re-runs the affected partitions. The job writes two NDJSON sinks (per-bucket count/sum/min/max;
-per-bucket sketch-bin counts), committed by Flink's final checkpoint; DuckDB then attaches
-the series identity (by series id) and folds the sketch-bin rows into the ``sketch_bins`` /
-``sketch_bin_counts`` lists (ascending bins), the representation the DuckDB engine writes.
+jars, and ``from_pandas`` holds everything in the JVM heap (it OOMs at 10M rows), so DuckDB
+exports the source rows of all partitions to build as **one file sorted by event time**, read by
+the ``filesystem`` connector in **streaming mode** with a bounded-out-of-orderness watermark;
+windows are event-time ``TUMBLE`` windows that fire when the watermark passes them (the end of
+the bounded input fires the rest). Late data is handled by the runner's recompute window.
+
+* ``raw`` (→ 1m) runs **the streaming job's SQL** (:mod:`jobs.flink.sql`) on a segment in the
+  format the loader writes for it (:mod:`pipeline.loader.segments`), and assembles the result
+  with :mod:`jobs.flink.assemble` — batch and streaming share one definition;
+* ``merge`` (→ 5m/1h) and ``activity`` read NDJSON (sketch bins and counts zipped into
+  ``ARRAY<ROW<bn, c>>``) and write NDJSON sinks that DuckDB assembles.
+
 :attr:`FlinkEngine.timings` measures the bridge (export), the Flink job and the assembly.
 
 Temporary files go to ``$WATCHLAKE_FLINK_TMP`` (default: the system temp dir); on a cluster
@@ -40,8 +39,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jobs.flink import assemble as fassemble
+from jobs.flink import sql as fsql
+from jobs.flink.sql import interval
+from pipeline.loader import segments
 from pipeline.rollup.engine import Task, conform
-from pipeline.rollup.schema import ROLLUP
+from pipeline.rollup.schema import ROLLUP, SERIES_ID
 from pipeline.rollup.sketch import sql_bin
 from pipeline.rollup.sql import ACTIVITY_NAMESPACE
 from pipeline.rollup.tiers import Job
@@ -51,10 +54,6 @@ _TS = "strftime({c}, '%Y-%m-%d %H:%M:%S.%g')"
 _JSON = "'format' = 'json', 'json.timestamp-format.standard' = 'SQL', 'json.ignore-parse-errors' = 'false'"
 
 _EXPORT = {
-    "raw": """SELECT _wl_series_id AS sid, {ts} AS ts, sample_count AS n, "sum" AS s, "min" AS lo,
-       "max" AS hi, CASE WHEN "values" IS NULL THEN NULL ELSE list_transform(
-           generate_series(1, len("values")),
-           lambda i: {{'v': "values"[i], 'c': coalesce(counts[i], 1.0)}}) END AS vc""",
     "merge": """SELECT _wl_series_id AS sid, {ts} AS ts, sample_count AS n, "sum" AS s, "min" AS lo,
        "max" AS hi, sketch_count AS skn, list_transform(generate_series(1, len(sketch_bins)),
            lambda i: {{'bn': sketch_bins[i], 'c': sketch_bin_counts[i]}}) AS sketch""",
@@ -62,18 +61,10 @@ _EXPORT = {
        coalesce("eventName", 'unknown') AS en, "errorCode" AS ec""",
 }
 _SRC_COLS = {
-    "raw": "sid STRING, ts TIMESTAMP(3), n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, "
-           "vc ARRAY<ROW<v DOUBLE, c DOUBLE>>",
     "merge": "sid STRING, ts TIMESTAMP(3), n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, skn DOUBLE, "
              "sketch ARRAY<ROW<bn INT, c DOUBLE>>",
     "activity": "ts TIMESTAMP(3), es STRING, en STRING, ec STRING",
 }
-
-
-def interval(seconds: int) -> str:
-    """A Flink SQL interval literal (``INTERVAL '7200' SECOND`` overflows SECOND(2))."""
-    d, rest = divmod(int(seconds), 86400)
-    return f"INTERVAL '{d} {rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}' DAY TO SECOND"
 
 
 def _window(src: str, period: int) -> str:
@@ -96,22 +87,13 @@ def flink_statements(kind: str, period: int, n: str) -> tuple[list[str], list[st
             f"INSERT INTO o_act_{n} SELECT window_start, 'ErrorCount', {null}, {null}, ec, COUNT(*) "
             f"FROM {w} WHERE ec IS NOT NULL GROUP BY window_start, window_end, ec",
         ]
-    if kind == "raw":
-        views.append(
-            f"CREATE TEMPORARY VIEW pts_{n} AS "
-            f"SELECT sid, ts, lo AS v, n AS c FROM src_{n} "
-            f"WHERE vc IS NULL AND n > 0 AND lo = hi AND s = lo * n "
-            f"UNION ALL SELECT sid, ts, t.v, t.c FROM src_{n} CROSS JOIN UNNEST(vc) AS t(v, c) "
-            f"WHERE t.v IS NOT NULL AND t.c > 0")
-        keyed = (f"SELECT sid, window_start, window_end, {sql_bin('v')} AS bn, c "
-                 f"FROM {_window(f'pts_{n}', period)}")
-        skn = "CAST(NULL AS DOUBLE)"
-    else:
-        views.append(
-            f"CREATE TEMPORARY VIEW pts_{n} AS SELECT sid, ts, t.bn, t.c "
-            f"FROM src_{n} CROSS JOIN UNNEST(sketch) AS t(bn, c)")
-        keyed = f"SELECT sid, window_start, window_end, bn, c FROM {_window(f'pts_{n}', period)}"
-        skn = "SUM(skn)"
+    if kind != "merge":
+        raise ValueError(f"unknown job kind {kind!r} (raw rollups: jobs.flink.sql)")
+    views.append(
+        f"CREATE TEMPORARY VIEW pts_{n} AS SELECT sid, ts, t.bn, t.c "
+        f"FROM src_{n} CROSS JOIN UNNEST(sketch) AS t(bn, c)")
+    keyed = f"SELECT sid, window_start, window_end, bn, c FROM {_window(f'pts_{n}', period)}"
+    skn = "SUM(skn)"
     return views, [
         f"INSERT INTO o_stats_{n} SELECT sid, window_start, SUM(n), SUM(s), MIN(lo), MAX(hi), {skn} "
         f"FROM {_window(f'src_{n}', period)} GROUP BY sid, window_start, window_end",
@@ -218,9 +200,13 @@ class FlinkEngine:
         ranges = " OR ".join(f"({col} >= TIMESTAMPTZ '{iso(t.lo)}' AND {col} < TIMESTAMPTZ '{iso(t.hi)}')"
                              for t in tasks)
         src = f"read_parquet({_sql_list(files)}, union_by_name = true)"
-        select = _EXPORT[job.kind].format(ts=_TS.format(c=col))
-        n = self.con.execute(f"COPY ({select} FROM {src} WHERE {ranges} ORDER BY {col}) "
-                             f"TO '{path}' (FORMAT JSON)").fetchone()
+        if job.kind == "raw":  # the segment lines the streaming job reads (pipeline.loader.segments)
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW raw_{self._n} AS SELECT * FROM {src}")
+            n: Any = (segments.export(self.con, f"raw_{self._n}", ranges, str(path)),)
+        else:
+            select = _EXPORT[job.kind].format(ts=_TS.format(c=col))
+            n = self.con.execute(f"COPY ({select} FROM {src} WHERE {ranges} ORDER BY {col}) "
+                                 f"TO '{path}' (FORMAT JSON)").fetchone()
         if job.kind != "activity":
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE ids_{self._n} AS SELECT _wl_series_id AS sid, "
                              f"any_value(namespace) AS namespace, any_value(metric_name) AS metric_name, "
@@ -230,6 +216,9 @@ class FlinkEngine:
 
     def _run_flink(self, job: Job, work: Path) -> None:
         n, t_env = self._n, self.t_env
+        if job.kind == "raw":
+            self._run_raw(work)
+            return
         t_env.execute_sql(
             f"CREATE TEMPORARY TABLE src_{n} ({_SRC_COLS[job.kind]}, "
             f"WATERMARK FOR ts AS ts - {interval(self.watermark_seconds)}) "
@@ -256,7 +245,26 @@ class FlinkEngine:
             for name in [f"src_{n}", *sinks]:
                 t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {name}")
 
+    def _run_raw(self, work: Path) -> None:
+        """The raw → 1m rollup of the streaming job (:mod:`jobs.flink.sql`), on a bounded input."""
+        n, t_env = self._n, self.t_env
+        names = [f"src_{n}", f"o_{n}"]
+        t_env.execute_sql(fsql.source_ddl(names[0], f"file://{work / 'src'}", out_of_orderness=self.watermark_seconds))
+        t_env.execute_sql(fsql.sink_ddl(names[1], fsql.OUT_SCHEMA, f"file://{work / 'out'}"))
+        t_env.execute_sql(fsql.points_view(f"pts_{n}", names[0]))
+        try:
+            t_env.execute_sql(fsql.rollup_insert(names[1], f"pts_{n}")).wait()
+        finally:
+            t_env.execute_sql(f"DROP TEMPORARY VIEW IF EXISTS pts_{n}")
+            for name in names:
+                t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {name}")
+
     def _assemble(self, job: Job, work: Path) -> pa.Table:
+        if job.kind == "raw":
+            out = fassemble.read_csv(_parts(work / "out"), fassemble.OUT_TYPES)
+            ids = self.con.sql(f"SELECT sid AS {SERIES_ID}, namespace, metric_name, dimensions, unit "
+                               f"FROM ids_{self._n}").arrow().read_all()
+            return fassemble.rollup_rows(out, ids, job.period)
         if job.kind == "activity":
             act = _parts(work / "act")
             if not act:
@@ -284,7 +292,7 @@ class FlinkEngine:
             try:
                 (work / "src").mkdir()
                 t0 = time.perf_counter()
-                self.rows_in += self._export(job, live, work / "src" / "input.json")
+                self.rows_in += self._export(job, live, work / "src" / "input.data")
                 t1 = time.perf_counter()
                 self._run_flink(job, work)
                 t2 = time.perf_counter()

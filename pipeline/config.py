@@ -194,8 +194,12 @@ class RunSettings:
     findings_topic: str = ""         # detection findings; "" = none
     anomaly_threshold: float = 0.5
     rules: list[str] = field(default_factory=list)     # rule folders (default: the bundled rules)
+    engine: str = "duckdb"           # rollups: "duckdb" (embedded) or "flink" (a streaming Flink job)
+    flink_address: str = ""          # with engine "flink": HOST:PORT of a JobManager's REST API ("" = mini-cluster)
 
     def validate(self) -> None:
+        if self.engine not in ("duckdb", "flink"):
+            raise ConfigError("run.engine", "must be 'duckdb' or 'flink'", self.engine)
         for name in self.disable:
             if name not in RUN_STAGES:
                 raise ConfigError("run.disable", f"unknown stage (known: {', '.join(RUN_STAGES)})", name)

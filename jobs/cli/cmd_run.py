@@ -18,6 +18,10 @@ def register(sub: Any) -> None:
         "`watchlake status` shows each stage's lag and health.")
     p.add_argument("--disable", action="append", metavar="STAGE", default=[],
                    help="do not run this stage (repeatable; adds to run.disable)")
+    p.add_argument("--engine", choices=["duckdb", "flink"], help="rollup engine (default: run.engine, duckdb); "
+                   "flink runs the streaming Flink job and its committer")
+    p.add_argument("--flink-address", metavar="HOST:PORT",
+                   help="with --engine flink: submit to this JobManager (REST) instead of a local mini-cluster")
     p.add_argument("--ticks", type=int, default=None, help=argparse.SUPPRESS)  # tests: stop after N ticks
     p.set_defaults(func=run)
 
@@ -29,8 +33,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.console import summary
 
     settings = ctx.settings
-    if args.disable:
+    if args.disable or args.engine or args.flink_address:
         settings.run.disable = [*settings.run.disable, *args.disable]
+        settings.run.engine = args.engine or settings.run.engine
+        settings.run.flink_address = args.flink_address or settings.run.flink_address
         RunSettings.validate(settings.run)
     if not ctx.quiet:
         names = [s.name for s in build_stages(ctx.lake, settings)]

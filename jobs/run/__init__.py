@@ -39,8 +39,13 @@ def build_stages(lake: Lake, settings: Settings) -> list[Stage]:
         out.append(StreamsStage(lake, settings))
         out += [KinesisStage(lake, settings, name) for name in run.kinesis_streams]
         out += [FolderStage(lake, settings, src) for src in run.sources]
+    rollup: Callable[[Lake, Settings], Stage] = st.RollupStage
+    if run.engine == "flink":
+        from jobs.run.flink_stages import FlinkRollupStage
+
+        rollup = FlinkRollupStage
     factories: list[tuple[str, Callable[[Lake, Settings], Stage]]] = [
-        ("rollup", st.RollupStage), ("alarms", st.AlarmStage), ("anomalies", st.AnomalyStage),
+        ("rollup", rollup), ("alarms", st.AlarmStage), ("anomalies", st.AnomalyStage),
         ("insights", st.InsightsStage), ("detect", st.DetectStage), ("retention", st.RetentionStage),
         ("compact", st.CompactStage)]
     out += [make(lake, settings) for name, make in factories if run.enabled(name)]

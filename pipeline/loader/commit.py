@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from pipeline.lake import layout, ledger
 from pipeline.lake.locks import locked
+from pipeline.loader import segments
 from pipeline.loader.index import KeyIndex
 from pipeline.loader.partition import first_occurrences, key_array
 
@@ -75,6 +76,8 @@ def commit(lake: Lake, index: KeyIndex, work: Work, commit_id: str) -> Outcome:
                            files=[{"path": rel, "rows": info.rows, "bytes": info.bytes}],
                            rows=info.rows, origins=sorted(work.origins)[:20],
                            origin_count=max(work.origin_count, len(work.origins)))
+        if name == "metrics" and segments.enabled(lake):  # the Flink rollup's input (one stat per commit)
+            segments.write_segment(lake, commit_id, table)
         state.add(keys)
         state.files.add(rel)
     out.rows, out.files, out.bytes, out.commit = info.rows, 1, info.bytes, commit_id

@@ -1,0 +1,238 @@
+"""Flink streaming rollup benchmark: start-up, rows/s, window-close-to-output latency, recovery.
+
+    .venv/bin/python -m benchmarks.bench_flink [--small] [--rows N] [--no-cluster]
+
+Data (generated under benchmarks/.data/flink-N/): N raw datapoints (default 4M, --small 1M) over
+2,000 series at 10 s spacing, written by DuckDB as raw Parquet in the lake layout, then exported
+once as a segment (:func:`pipeline.loader.segments.seed`, timed: the catch-up path).
+
+Measured in one process (one JVM), on the same segment:
+
+* **start-up**: TableEnvironment (JVM) creation, and from submitting the streaming job (compiled
+  plan, continuous source) until it is RUNNING;
+* **rows/s**: the job's SQL (``jobs.flink.sql``: sketch key, partials, late output) on the bounded
+  segment in streaming mode, beside a **bare Flink SQL TUMBLE count/sum/min/max** over the same
+  file (same source table, same CSV sink kind), and beside the **DuckDB engine** (raw → 1m,
+  :func:`pipeline.rollup.engine.rollup_table`) on the raw Parquet; plus the committer turning
+  the job's output into ``metrics_1m`` (rows/s of output);
+* **window-close-to-output latency**: the continuous job running, a segment that closes a window
+  is written; the time until that window's row is in ``metrics_1m`` (committer polling every
+  0.1 s; checkpoints every second: most of the latency is the checkpoint that publishes the part
+  file);
+* **recovery** (unless ``--no-cluster``): a standalone cluster (JobManager + 2 TaskManagers,
+  :mod:`jobs.flink.cluster`) runs the job; one TaskManager is killed with SIGKILL; seconds until
+  the job and all its tasks run again.
+
+Wall seconds on a shared 2-core machine: compare the ratios printed beside each number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from benchmarks.rawgen import write_raw_metrics
+
+DATA = Path(__file__).resolve().parent / ".data"
+T0 = datetime(2026, 11, 5, tzinfo=UTC)
+SERIES = 2_000
+
+
+def generate(root: Path, n: int) -> None:
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    write_raw_metrics(con, f"""
+        SELECT 'Bench' AS namespace, 'Latency' || (s % 10) AS metric_name,
+               '{{"Host":"h' || s || '"}}' AS dimensions, 'Milliseconds' AS unit,
+               TIMESTAMPTZ '{T0.isoformat()}' + to_seconds(i * 10 + s % 10) AS ts,
+               round(exp(random() * 4) * CASE WHEN random() < 0.01 THEN 10 ELSE 1 END, 3) AS v
+        FROM range({SERIES}) t(s), range({n // SERIES}) u(i)""", root)
+    con.close()
+
+
+def _bounded(te: Any, segment_dir: str, out: str, ours: bool) -> float:
+    """Seconds for one bounded streaming job over ``segment_dir`` (ours, or the bare TUMBLE)."""
+    from jobs.flink import sql as fsql
+
+    tag = ("o" if ours else "b") + str(abs(hash(out)) % 10_000)
+    te.execute_sql(fsql.source_ddl(f"src_{tag}", "file://" + segment_dir, out_of_orderness=60))
+    t0 = time.perf_counter()
+    if ours:
+        te.execute_sql(fsql.sink_ddl(f"out_{tag}", fsql.OUT_SCHEMA, "file://" + out))
+        te.execute_sql(fsql.sink_ddl(f"late_{tag}", fsql.LATE_SCHEMA, "file://" + out + "-late"))
+        te.execute_sql(fsql.points_view(f"pts_{tag}", f"src_{tag}"))
+        ss = te.create_statement_set()
+        ss.add_insert_sql(fsql.rollup_insert(f"out_{tag}", f"pts_{tag}"))
+        ss.add_insert_sql(fsql.late_insert(f"late_{tag}", f"src_{tag}"))
+        ss.execute().wait()
+    else:
+        te.execute_sql(fsql.sink_ddl(f"out_{tag}", "sid STRING, b TIMESTAMP(3), n BIGINT, s DOUBLE, lo DOUBLE, "
+                                     "hi DOUBLE", "file://" + out))
+        te.execute_sql(
+            f"INSERT INTO out_{tag} SELECT sid, window_start, COUNT(*), SUM(s), MIN(lo), MAX(hi) FROM "
+            f"TABLE(TUMBLE(TABLE src_{tag}, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY sid, window_start, "
+            "window_end").wait()
+    return time.perf_counter() - t0
+
+
+def _committed_minute(lake: Any, minute_ms: int) -> bool:
+    con = duckdb.connect()
+    files = [lake.uri(f) for f in lake.table_files("metrics_1m")]
+    if not files:
+        return False
+    row = con.execute("SELECT count(*) FROM read_parquet(?) WHERE epoch_ms(timestamp) = ?",
+                      [files, minute_ms]).fetchone()
+    return bool(row and row[0])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="1M rows")
+    ap.add_argument("--rows", type=int, default=None)
+    ap.add_argument("--no-cluster", action="store_true", help="skip the recovery measurement")
+    args = ap.parse_args()
+    t_process = time.perf_counter()
+    n = args.rows or (1_000_000 if args.small else 4_000_000)
+    root = DATA / f"flink-{n}"
+    if not (root / "raw" / "metrics").exists():
+        print(f"generating {n:,} raw datapoints …", flush=True)
+        generate(root, n)
+
+    from jobs.flink.committer import FlinkCommitter
+    from jobs.flink.stream import StreamConfig, submit
+    from jobs.flink_rollup import create_table_env
+    from pipeline.config import load_settings
+    from pipeline.lake import Lake
+    from pipeline.loader import segments
+    from pipeline.rollup.engine import rollup_table
+
+    work = Path(tempfile.mkdtemp(prefix="bench-flink-"))
+    try:
+        lake_root = work / "lake"
+        shutil.copytree(root / "raw", lake_root / "raw")
+        settings = load_settings(env={}, overrides={"lake.root": str(lake_root)})
+        lake = Lake.from_settings(settings)
+        segments.enable(lake)
+        t0 = time.perf_counter()
+        seg, lines = segments.seed(lake)
+        t_seed = time.perf_counter() - t0
+        assert seg is not None
+        seg_dir = work / "segment"
+        seg_dir.mkdir()
+        shutil.copy(lake.path(seg), seg_dir / "seg.csv")
+        size = os.path.getsize(seg_dir / "seg.csv")
+        print(f"rows {lines:,} ({size / 1e6:.0f} MB segment), export (seed) {t_seed:.1f} s = "
+              f"{lines / t_seed / 1e6:.2f} M rows/s", flush=True)
+
+        # DuckDB on the same data (raw → 1m, the real engine incl. sketches)
+        con = duckdb.connect()
+        con.execute("SET TimeZone='UTC'")
+        files = [lake.uri(f) for f in lake.table_files("metrics")]
+        t0 = time.perf_counter()
+        ref = rollup_table(con, "raw", files, 60, T0, datetime(2100, 1, 1, tzinfo=UTC))
+        t_duck = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        t_env = create_table_env(mode="streaming")
+        t_jvm = time.perf_counter() - t0
+        _bounded(t_env, str(seg_dir), str(work / "out-warm"), False)  # JIT warm-up: the first job is slow
+        t_ours = _bounded(t_env, str(seg_dir), str(work / "out-ours"), True)
+        t_bare = _bounded(t_env, str(seg_dir), str(work / "out-bare"), False)
+        # the committer on the job's output (one step: assemble, identities, keyed commit)
+        out_dir = lake.path("_flink/out/rollup_1m")
+        shutil.copytree(work / "out-ours", out_dir)
+        committer = FlinkCommitter(lake, settings, segment_retention_seconds=-1)
+        t0 = time.perf_counter()
+        rep = committer.step(cascade=False)
+        t_commit = time.perf_counter() - t0
+        assert rep.rows == ref.num_rows, (rep.rows, ref.num_rows)
+        print(f"JVM + TableEnvironment {t_jvm:.1f} s (process start to ready {time.perf_counter() - t_process:.1f} s "
+              f"incl. data prep)")
+        print(f"rollup raw→1m  ours (Flink SQL, sketch, late output) {t_ours:.1f} s = "
+              f"{lines / t_ours / 1e6:.2f} M rows/s"
+              f" | bare Flink TUMBLE count/sum/min/max {t_bare:.1f} s = {lines / t_bare / 1e6:.2f} M rows/s"
+              f" | ratio ours/bare {t_ours / t_bare:.2f}x")
+        print(f"DuckDB engine raw→1m {t_duck:.1f} s = {lines / t_duck / 1e6:.2f} M rows/s | Flink ours / DuckDB "
+              f"{t_ours / t_duck:.1f}x")
+        print(f"committer: {rep.windows:,} windows → metrics_1m in {t_commit:.1f} s "
+              f"({rep.windows / t_commit / 1e6:.2f} M rows/s); equal row count to DuckDB: {rep.rows == ref.num_rows}")
+
+        # start-up and window-close-to-output latency of the continuous job
+        for p in segments.inbox_segments(lake):
+            lake.delete(p.path)
+        lake.delete("_flink/out")
+        cfg = StreamConfig.for_lake(lake, checkpoint_seconds=1.0, out_of_orderness=0)
+        t0 = time.perf_counter()
+        res = submit(cfg)
+        client = res.get_job_client()
+        while str(client.get_job_status().result()).rsplit(".", 1)[-1] != "RUNNING":
+            time.sleep(0.05)
+        t_start = time.perf_counter() - t0
+        print(f"start-up: streaming job submitted → RUNNING {t_start:.1f} s; with the JVM {t_start + t_jvm:.1f} s",
+              flush=True)
+        sid = "00000000000000aa"
+        rows_csv = "{sid},{ms},0,1.0,1.0,1.0,1.0,,\n"
+        base = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp() * 1000)
+        lat = []
+        ids_table = (f"SELECT '{sid}' AS _wl_series_id, 'Bench' AS namespace, 'Lat' AS metric_name, "
+                     "'{}' AS dimensions, 'None' AS unit")
+        committer.ids = con.sql(ids_table).to_arrow_table()
+        for k in range(6):
+            minute = base + k * 60_000
+            lake.write_bytes(f"{segments.INBOX}/seg-lat-{k}a.csv", rows_csv.format(sid=sid, ms=minute + 1000).encode())
+            time.sleep(1.5)
+            t0 = time.perf_counter()   # closes the window of `minute` (watermark = newest, no delay)
+            closing = rows_csv.format(sid=sid, ms=minute + 60_000).encode()
+            lake.write_bytes(f"{segments.INBOX}/seg-lat-{k}b.csv", closing)
+            while not _committed_minute(lake, minute):
+                committer.step(cascade=False)
+                time.sleep(0.1)
+                if time.perf_counter() - t0 > 60:
+                    raise TimeoutError("window never committed")
+            lat.append(time.perf_counter() - t0)
+        client.cancel().result()
+        print(f"window-close-to-output latency (segment written → row in metrics_1m): median "
+              f"{statistics.median(lat):.1f} s, max {max(lat):.1f} s over {len(lat)} windows "
+              f"(checkpoint interval 1 s, source scan 1 s)", flush=True)
+
+        if not args.no_cluster:
+            from jobs.flink.cluster import LocalCluster
+
+            cluster = LocalCluster(work / "cluster", taskmanagers=2, slots=1)
+            try:
+                cluster.start()
+                job = str(submit(cfg.with_(parallelism=2), remote=cluster.address).get_job_client().get_job_id())
+                cluster.wait_running(job)
+                while cluster.checkpoints(job) < 2:
+                    time.sleep(0.2)
+                t0 = time.perf_counter()
+                cluster.kill_taskmanager(0)   # one slot each, parallelism 2: both TaskManagers run a subtask
+                while cluster.failures(job) == 0:   # region failover: the job itself stays RUNNING
+                    time.sleep(0.05)
+                    if time.perf_counter() - t0 > 60:
+                        raise TimeoutError("the kill did not fail the job")
+                detected = time.perf_counter() - t0
+                cluster.restart_taskmanager(0)
+                cluster.wait_running(job)
+                recovered = time.perf_counter() - t0
+                print(f"recovery after kill -9 of a TaskManager: failure noticed {detected:.1f} s, job and all tasks "
+                      f"running again {recovered:.1f} s (including the TaskManager's restart: no spare slot)")
+            finally:
+                cluster.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

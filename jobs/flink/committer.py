@@ -1,0 +1,258 @@
+"""Moves the streaming rollup's checkpoint-committed output into the lake: exactly-once by keys.
+
+The Flink job (:mod:`jobs.flink.stream`) writes its window results and its late lines as CSV part
+files that become visible only when the checkpoint after them completes (Flink's two-phase file
+sink), under ``_flink/out/``. :meth:`FlinkCommitter.step`, plain Python outside the per-row path:
+
+1. reads every visible part file (window results: one row per series and minute; late lines);
+2. turns the window results into ``metrics_1m`` rows (:mod:`jobs.flink.assemble`; series
+   identities looked up once per series in the raw lake) and the late lines into the buckets they
+   touch, recomputed from the lake's raw metrics by the DuckDB engine when they arrived inside the
+   recompute window of the job's clock (``tiers.recompute_window_minutes``, the same allowed
+   lateness as ``watchlake rollup``), counted as ``late_dropped`` otherwise (they stay in the raw
+   table; ``rollup --full`` folds them in);
+3. commits both as **one keyed replace** of ``metrics_1m`` (:func:`commit_rows`, through
+   :func:`pipeline.lake.replace.replacing`): a row replaces the row of the same series and minute,
+   so re-delivering a window (a crash between the commit and step 4, a job restored from an older
+   savepoint) replaces and never doubles;
+4. deletes the part files it committed.
+
+Then the coarser tiers follow from ``metrics_1m`` by the shared runner (``1m→5m``, ``5m→1h`` and
+the CloudTrail activity counts; :func:`pipeline.rollup.runner.run_rollups`), and segments older
+than ``segment_retention_seconds`` leave the inbox.
+
+The job's rows go into the same ``part-…-rollup.parquet`` file family the DuckDB engine writes, so
+a later ``watchlake rollup`` (either engine) rebuilds a partition over them rather than beside them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from jobs.flink import assemble as fassemble
+from pipeline.lake import layout
+from pipeline.lake.replace import replacing
+from pipeline.rollup import percentiles
+from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SERIES_ID, SORT_KEYS
+from pipeline.rollup.tiers import JOBS, partition_range
+from pipeline.tierchain import parse_percentiles
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+    from pipeline.lake import Lake
+
+OUT = "_flink/out/rollup_1m"
+LATE = "_flink/out/late"
+TAG = "rollup"
+RAW_JOB = JOBS[0]
+CASCADE = [j for j in JOBS if j.source != "metrics"]  # CloudTrail activity, 1m→5m, 5m→1h
+_IDENTITY = [SERIES_ID, "namespace", "metric_name", "dimensions", "unit"]
+
+
+@dataclass
+class CommitReport:
+    """One committer step: part files and lines read, rows written, late lines handled."""
+
+    parts: int = 0
+    windows: int = 0
+    rows: int = 0
+    late: int = 0
+    late_repaired: int = 0
+    late_dropped: int = 0
+    cascade_rows: int = 0
+    segments_retired: int = 0
+    newest: datetime | None = None
+    seconds: float = 0.0
+    commit: str | None = None
+    folders: list[str] = field(default_factory=list)
+
+
+def _keys(t: pa.Table) -> pa.Array:
+    ms = pc.cast(pc.cast(t["timestamp"], pa.int64()), pa.string())
+    return pc.binary_join_element_wise(t[SERIES_ID], ms, "|").combine_chunks()
+
+
+def commit_rows(lake: Lake, rows: pa.Table, *, max_files: int = 8) -> tuple[str | None, list[str]]:
+    """Replace, by (series, minute), ``metrics_1m`` rows with ``rows`` (ROLLUP schema) in one atomic
+    commit; returns the commit id and the partition folders written. Per day partition a file that
+    holds a key of ``rows`` is rewritten without it; the new rows go to a new file, and once a
+    partition holds ``max_files`` rollup files they are merged into one."""
+    if rows.num_rows == 0:
+        return None, []
+    dts = pc.strftime(rows["timestamp"], format="%Y-%m-%d").combine_chunks()
+    written = []
+    with replacing(lake, "metrics_1m") as tx:
+        for dt in sorted(set(dts.to_pylist())):
+            values = {"dt": dt}
+            folder = layout.partition_path("metrics_1m", values)
+            mine = rows.filter(pc.equal(dts, dt))
+            keys = _keys(mine)
+            live = [f for f in tx.files(folder) if f.endswith(f"-{TAG}.parquet")]
+            parts = []
+            for rel in live:
+                old = tx.read(rel, ROLLUP)
+                drop = pc.is_in(_keys(old), value_set=keys)
+                if pc.any(drop).as_py() or len(live) + 1 > max_files:
+                    parts.append(old.filter(pc.invert(drop)))
+                    tx.retire(rel)
+            tx.add(values, pa.concat_tables([*parts, mine]), tag=TAG, sort_by=SORT_KEYS,
+                   row_group_size=ROW_GROUP_ROWS)
+            written.append(folder)
+    return tx.result.commit, written
+
+
+class FlinkCommitter:
+    """Commits the streaming job's output (see the module docstring); one per lake at a time."""
+
+    def __init__(self, lake: Lake, settings: Settings, *, segment_retention_seconds: float = 3600.0,
+                 out_of_orderness: int = 60):
+        import duckdb
+
+        self.lake, self.settings = lake, settings
+        self.patterns = parse_percentiles(settings.tiers.percentiles)
+        self.window = timedelta(minutes=settings.tiers.recompute_window_minutes)
+        self.segment_retention_seconds = segment_retention_seconds
+        self.out_of_orderness = out_of_orderness  # the job's watermark delay (seconds)
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.ids = pa.table({c: pa.array([], pa.string()) for c in _IDENTITY})
+
+    # -- reading the job's output ------------------------------------------------------------
+
+    def visible(self, folder: str) -> list[str]:
+        """The committed part files in ``folder`` (``part-…``; Flink keeps unfinished ones hidden:
+        ``.part-…inprogress…``)."""
+        return sorted(e.path for e in self.lake.entries(folder) if e.path.rsplit("/", 1)[-1].startswith("part-"))
+
+    def _read(self, paths: list[str], types: dict[str, pa.DataType]) -> pa.Table:
+        return fassemble.read_csv((self.lake.read_bytes(p) for p in paths), types)
+
+    def _raw_files(self, lo_ms: int, hi_ms: int) -> list[str]:
+        """Raw metrics files of the partitions overlapping ``[lo_ms, hi_ms)``."""
+        from pipeline.rollup.state import listing
+
+        out = []
+        for folder, files in listing(self.lake, "metrics").items():
+            lo, hi = partition_range(layout.parse_partition_path("metrics", folder))
+            if lo.timestamp() * 1000 < hi_ms and hi.timestamp() * 1000 > lo_ms:
+                out += [self.lake.uri(f.rel) for f in files]
+        return out
+
+    def _identities(self, sids: pa.Array, lo_ms: int, hi_ms: int) -> pa.Table:
+        """Identity rows for ``sids`` (cached; new series looked up in the raw lake)."""
+        new = pc.unique(sids).filter(pc.invert(pc.is_in(pc.unique(sids), value_set=self.ids[SERIES_ID])))
+        if len(new):
+            files = self._raw_files(lo_ms, hi_ms)
+            found = self.con.sql(
+                f"SELECT {SERIES_ID}, any_value(namespace) AS namespace, any_value(metric_name) AS metric_name, "
+                f"any_value(dimensions) AS dimensions, any_value(unit) AS unit FROM read_parquet(?, union_by_name "
+                f"= true) WHERE {SERIES_ID} IN (SELECT unnest(?)) GROUP BY 1", params=[files, new.to_pylist()]
+            ).to_arrow_table() if files else None
+            if found is not None and found.num_rows:
+                self.ids = pa.concat_tables([self.ids, found.select(_IDENTITY).cast(self.ids.schema)])
+        return self.ids
+
+    def _windows(self, out: pa.Table) -> pa.Table:
+        if out.num_rows == 0:
+            return ROLLUP.empty_table()
+        b = fassemble.to_numpy(out["b"], np.int64)
+        ids = self._identities(out["sid"].combine_chunks(), int(b.min()), int(b.max()) + 60_000)
+        return percentiles.strip(fassemble.rollup_rows(out, ids, 60), self.patterns)
+
+    def _repair(self, late: pa.Table, report: CommitReport) -> pa.Table:
+        """The buckets late lines fall into, recomputed from the raw lake, for the lines that arrived
+        inside the recompute window: bucket ≥ floor(clock − window) with the clock the job had when
+        the line arrived (watermark + out-of-orderness), as ``watchlake rollup`` would have had."""
+        from pipeline.rollup.engine import rollup_table
+
+        if late.num_rows == 0:
+            return ROLLUP.empty_table()
+        ms = fassemble.to_numpy(late["ms"], np.int64)
+        clock = ms + fassemble.to_numpy(late["behind"], np.int64) * 1000 + self.out_of_orderness * 1000
+        cutoff = (clock - int(self.window.total_seconds() * 1000)) // 60_000 * 60_000
+        b = ms // 60_000 * 60_000
+        inside = b >= cutoff
+        report.late_dropped += int((~inside).sum())
+        if not inside.any():
+            return ROLLUP.empty_table()
+        lo, hi = int(b[inside].min()), int(b[inside].max()) + 60_000
+        files = self._raw_files(lo, hi)
+        rows = rollup_table(self.con, "raw", files, 60, datetime.fromtimestamp(lo / 1000, UTC),
+                            datetime.fromtimestamp(hi / 1000, UTC), self.patterns)
+        wanted = pc.binary_join_element_wise(late["sid"].filter(pa.array(inside)),
+                                             pc.cast(pa.array(b[inside]), pa.string()), "|")
+        rows = rows.filter(pc.is_in(_keys(rows), value_set=pc.unique(wanted)))
+        report.late_repaired += rows.num_rows
+        return percentiles.strip(rows, self.patterns)
+
+    # -- one step ----------------------------------------------------------------------------
+
+    def step(self, *, cascade: bool = True) -> CommitReport:
+        """Commit what the job has committed since the last step (see the module docstring)."""
+        t0 = time.perf_counter()
+        report = CommitReport()
+        outs, lates = self.visible(OUT), self.visible(LATE)
+        report.parts = len(outs) + len(lates)
+        if report.parts:
+            out = self._read(outs, fassemble.OUT_TYPES)
+            late = self._read(lates, fassemble.LATE_TYPES)
+            report.windows, report.late = out.num_rows, late.num_rows
+            rows = self._windows(out)
+            repaired = self._repair(late, report)
+            if repaired.num_rows:  # a repaired bucket wins over the same bucket's on-time result
+                rows = pa.concat_tables([rows.filter(pc.invert(pc.is_in(_keys(rows), value_set=_keys(repaired)))),
+                                         repaired])
+            report.commit, report.folders = commit_rows(self.lake, rows)
+            report.rows = rows.num_rows
+            if rows.num_rows:
+                report.newest = pc.max(rows["timestamp"]).as_py()
+                self._mark_consumed(rows)
+            for p in outs + lates:
+                self.lake.delete(p)
+        if cascade:
+            report.cascade_rows = self.cascade()
+        if self.segment_retention_seconds >= 0:
+            from pipeline.loader import segments
+
+            cut = time.time_ns() - int(self.segment_retention_seconds * 1e9)
+            report.segments_retired = segments.retire_older_than(self.lake, cut)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _mark_consumed(self, rows: pa.Table) -> None:
+        """Record in the rollup state that ``metrics→1m`` has built from the raw partitions of
+        ``rows`` (retention keeps raw data no rollup has seen), with a fingerprint that never
+        matches, so a later ``watchlake rollup`` rebuilds those partitions from the raw data."""
+        from pipeline.rollup.state import load_state, save_state
+
+        state = load_state(self.lake)
+        job_state = state["jobs"].setdefault(RAW_JOB.name, {})
+        hours = pc.unique(pc.strftime(rows["timestamp"], format="%Y-%m-%d/%H").combine_chunks()).to_pylist()
+        for h in hours:
+            dt, hour = h.split("/")
+            tfolder = layout.partition_path("metrics_1m", {"dt": dt})
+            src = layout.partition_path("metrics", {"dt": dt, "hour": hour})
+            job_state.setdefault(tfolder, {}).setdefault("sources", {})[src] = "flink"
+        save_state(self.lake, state)
+
+    def cascade(self) -> int:
+        """The coarser tiers (and CloudTrail activity) from what is committed; rows written."""
+        from pipeline.rollup.engine import DuckDBEngine
+        from pipeline.rollup.runner import run_rollups
+
+        engine = DuckDBEngine()
+        try:
+            rep = run_rollups(self.lake, self.settings, engine, jobs=CASCADE)
+        finally:
+            engine.close()
+        return sum(j.rows for j in rep.jobs)
+
+    def close(self) -> None:
+        self.con.close()

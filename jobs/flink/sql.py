@@ -1,0 +1,98 @@
+"""The raw → 1m rollup as Flink SQL over built-in functions: one definition for the streaming job
+(:mod:`jobs.flink.stream`) and the batch engine (``rollup --engine flink``, :mod:`jobs.flink_rollup`).
+
+Input: segments (:mod:`pipeline.loader.segments`), CSV lines ``sid, ms, k, n, s, lo, hi, lv, lc``.
+The table declares ``ts`` as ``TO_TIMESTAMP_LTZ(ms, 3)`` with a bounded-out-of-orderness
+watermark. Per source line the sketch value ``v`` and its weight ``c`` are
+
+* ``k = 0`` (a datapoint or statistic set): ``v = lo`` with weight ``n`` when the set holds equal
+  values (``n > 0``, ``lo = hi``, ``s = lo · n``: CloudWatch's rule, aws-semantics.md §1.3), else none;
+* ``k = 2`` (the statistics of a row with a ``values`` list): no sketch value of its own;
+* ``k = 1`` (one sample ``lv`` × ``lc`` of such a list; its statistics columns are empty): ``v = lv``
+  with weight ``lc``,
+
+exactly the samples :func:`pipeline.rollup.sql.raw_query` / ``weighted_query`` give DuckDB. One
+event-time ``TUMBLE`` window aggregate per (series, minute) computes the partials ``SUM(n)``,
+``SUM(s)``, ``MIN(lo)``, ``MAX(hi)``, ``sketch_count`` and the sketch as one ``LISTAGG`` string of
+bin keys (:func:`pipeline.rollup.sketch.sql_bin`, an SQL expression): ``"65537,65540:2.0"`` — a
+weight-1 sample as its bin, another as ``bin:weight``. The committer
+(:mod:`jobs.flink.assemble`) adds up equal bins with numpy, as the DuckDB engine does: grouping
+by (series, minute, bin) in Flink would cost a keyed state entry per sample (at α = 1 % nearly
+every value has a bin of its own).
+
+Late lines — event time at or below the watermark when they pass the source
+(``CURRENT_WATERMARK``) — also go to a ``late`` output with how far the watermark was ahead, so the
+committer can recompute the buckets they belong to from the lake when they arrived inside the
+recompute window; every line the window operator drops is in it (its watermark never runs ahead of
+the source's).
+"""
+
+from __future__ import annotations
+
+from pipeline.rollup.sketch import sql_bin
+
+SEGMENT_COLUMNS = ["sid", "ms", "k", "n", "s", "lo", "hi", "lv", "lc"]
+"""Columns of a segment line (:mod:`pipeline.loader.segments` writes them)."""
+
+SOURCE_SCHEMA = ("sid STRING, ms BIGINT, k INT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, lv DOUBLE, lc DOUBLE, "
+                 "ts AS TO_TIMESTAMP_LTZ(ms, 3)")
+OUT_SCHEMA = "sid STRING, b BIGINT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, skn DOUBLE, bins STRING"
+"""One row per (series, bucket): ``b`` is the bucket start in epoch ms."""
+LATE_SCHEMA = "sid STRING, ms BIGINT, behind INT"
+"""A late line: its series, event time and how many seconds the watermark was ahead of it."""
+CSV = "'format' = 'csv', 'csv.ignore-parse-errors' = 'false', 'csv.null-literal' = ''"
+
+
+def interval(seconds: int) -> str:
+    """A Flink SQL interval literal (``INTERVAL '7200' SECOND`` overflows SECOND(2))."""
+    d, rest = divmod(int(seconds), 86400)
+    return f"INTERVAL '{d} {rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}' DAY TO SECOND"
+
+
+def source_ddl(name: str, path: str, *, out_of_orderness: int, monitor_seconds: float | None = None) -> str:
+    """The segment table over folder ``path`` (a URI). ``monitor_seconds``: read continuously,
+    discovering new files that often (streaming); ``None``: the files there now (bounded)."""
+    opts = f"'connector' = 'filesystem', 'path' = '{path}', {CSV}"
+    if monitor_seconds is not None:
+        opts += f", 'source.monitor-interval' = '{max(1, round(monitor_seconds * 1000))} ms'"
+    return (f"CREATE TEMPORARY TABLE {name} ({SOURCE_SCHEMA}, WATERMARK FOR ts AS ts - {interval(out_of_orderness)}) "
+            f"WITH ({opts})")
+
+
+def sink_ddl(name: str, schema: str, path: str, *, roll_seconds: float | None = None) -> str:
+    """A CSV filesystem sink into folder ``path``. In streaming mode part files are written hidden
+    and become visible (renamed) only when the checkpoint after they rolled completes; they roll
+    ``roll_seconds`` after they were opened (row formats do not roll on checkpoints by themselves)."""
+    opts = f"'connector' = 'filesystem', 'path' = '{path}', {CSV}"
+    if roll_seconds is not None:
+        ms = max(1, round(roll_seconds * 1000))
+        opts += (f", 'sink.rolling-policy.rollover-interval' = '{ms} ms', "
+                 f"'sink.rolling-policy.check-interval' = '{ms} ms'")
+    return f"CREATE TEMPORARY TABLE {name} ({schema}) WITH ({opts})"
+
+
+def points_view(name: str, src: str) -> str:
+    """Each source line with its sketch value ``v``, weight ``c`` and bin entry ``be`` (module
+    docstring): ``"<bin>"`` for weight 1, ``"<bin>:<weight>"`` otherwise, null when the line adds
+    nothing to the sketch. The bin expression is referenced once: the planner inlines views, and
+    every reference would compute the logarithm again."""
+    v = "CASE WHEN k = 1 THEN lv WHEN k = 0 AND n > 0 AND lo = hi AND s = lo * n THEN lo END"
+    entry = (f"CAST({sql_bin('v')} AS STRING) || CASE WHEN c = 1 THEN '' ELSE ':' || CAST(c AS STRING) END")
+    return (f"CREATE TEMPORARY VIEW {name} AS SELECT sid, ms, ts, n, s, lo, hi, c, v IS NOT NULL AND c > 0 AS sk, "
+            f"CASE WHEN v IS NOT NULL AND c > 0 THEN {entry} END AS be FROM ("
+            f"SELECT sid, ms, ts, n, s, lo, hi, {v} AS v, CASE WHEN k = 1 THEN lc ELSE n END AS c FROM {src})")
+
+
+def rollup_insert(sink: str, points: str, period: int = 60) -> str:
+    """``INSERT`` of the per-(series, bucket) partials and sketch entries into ``sink``
+    (``LISTAGG`` skips the null entries of lines without a sketch value)."""
+    window = f"TABLE(TUMBLE(TABLE {points}, DESCRIPTOR(ts), {interval(period)}))"
+    return (f"INSERT INTO {sink} SELECT sid, MIN(ms) - MOD(MIN(ms), {period * 1000}), "
+            "SUM(n), SUM(s), MIN(lo), MAX(hi), SUM(c) FILTER (WHERE sk), LISTAGG(be) "
+            f"FROM {window} GROUP BY sid, window_start, window_end")
+
+
+def late_insert(sink: str, src: str) -> str:
+    """``INSERT`` of the lines at or below the watermark (late) into ``sink``."""
+    return (f"INSERT INTO {sink} SELECT sid, ms, TIMESTAMPDIFF(SECOND, ts, CURRENT_WATERMARK(ts)) FROM {src} "
+            "WHERE ts <= CURRENT_WATERMARK(ts)")

@@ -1,0 +1,28 @@
+"""The sketch bin key as a Flink SQL expression gives the bins of the reference implementation
+(:func:`pipeline.rollup.sketch.bin_of`) at the edges: zero, negative zero, negatives, the smallest
+subnormal, the largest double, tiny and huge values."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.rollup.sketch import GAMMA, bin_of, sql_bin
+
+pytestmark = [pytest.mark.flink, pytest.mark.slow]
+
+EDGES = [0.0, -0.0, 1.0, -1.0, 0.1, -2.5, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
+         -1.7976931348623157e308, 1e-300, 123456.789, 1.0000001, 0.9999999]
+BOUNDARIES = [GAMMA ** k for k in (1, 10, -10, 300)]   # exactly on a bin edge: ln() may round either way
+
+
+def test_flink_bins_equal_the_reference(flink_t_env):
+    values = EDGES + BOUNDARIES
+    rows = ", ".join(f"(CAST('{v!r}' AS DOUBLE), {i})" for i, v in enumerate(values))
+    result = flink_t_env.execute_sql(f"SELECT i, {sql_bin('v')} FROM (VALUES {rows}) AS t(v, i)")
+    with result.collect() as it:
+        got = {r[0]: r[1] for r in it}
+    for i, v in enumerate(EDGES):
+        assert got[i] == bin_of(v), v
+    for i, v in enumerate(BOUNDARIES, start=len(EDGES)):
+        assert abs(got[i] - bin_of(v)) <= 1, v
+    assert got[0] == got[1] == 0 and got[2] == 1 << 16 and got[3] == -(1 << 16)
