@@ -40,12 +40,14 @@ def build_stages(lake: Lake, settings: Settings) -> list[Stage]:
         out += [KinesisStage(lake, settings, name) for name in run.kinesis_streams]
         out += [FolderStage(lake, settings, src) for src in run.sources]
     rollup: Callable[[Lake, Settings], Stage] = st.RollupStage
-    if run.engine == "flink":
+    anomalies: Callable[[Lake, Settings], Stage] = st.AnomalyStage
+    if run.engine == "flink":  # the two stages that run as streaming Flink jobs
+        from jobs.run.flink_anomaly_stage import FlinkAnomalyStage
         from jobs.run.flink_stages import FlinkRollupStage
 
-        rollup = FlinkRollupStage
+        rollup, anomalies = FlinkRollupStage, FlinkAnomalyStage
     factories: list[tuple[str, Callable[[Lake, Settings], Stage]]] = [
-        ("rollup", rollup), ("alarms", st.AlarmStage), ("anomalies", st.AnomalyStage),
+        ("rollup", rollup), ("alarms", st.AlarmStage), ("anomalies", anomalies),
         ("insights", st.InsightsStage), ("detect", st.DetectStage), ("retention", st.RetentionStage),
         ("compact", st.CompactStage)]
     out += [make(lake, settings) for name, make in factories if run.enabled(name)]
