@@ -18,8 +18,8 @@ def register(sub: Any) -> None:
         "`watchlake status` shows each stage's lag and health.")
     p.add_argument("--disable", action="append", metavar="STAGE", default=[],
                    help="do not run this stage (repeatable; adds to run.disable)")
-    p.add_argument("--engine", choices=["duckdb", "flink"], help="rollup engine (default: run.engine, duckdb); "
-                   "flink runs the streaming Flink job and its committer")
+    p.add_argument("--engine", choices=["duckdb", "flink"], help="engine of the rollup and anomaly stages (default: "
+                   "run.engine, duckdb); flink runs both as streaming Flink jobs")
     p.add_argument("--flink-address", metavar="HOST:PORT",
                    help="with --engine flink: submit to this JobManager (REST) instead of a local mini-cluster")
     p.add_argument("--ticks", type=int, default=None, help=argparse.SUPPRESS)  # tests: stop after N ticks
