@@ -41,7 +41,7 @@ from typing import Any
 
 import duckdb
 
-from benchmarks.rawgen import write_raw_metrics
+from benchmarks import bench_rollup
 
 DATA = Path(__file__).resolve().parent / ".data"
 T0 = datetime(2026, 11, 5, tzinfo=UTC)
@@ -49,15 +49,8 @@ SERIES = 2_000
 
 
 def generate(root: Path, n: int) -> None:
-    con = duckdb.connect()
-    con.execute("SET TimeZone='UTC'")
-    write_raw_metrics(con, f"""
-        SELECT 'Bench' AS namespace, 'Latency' || (s % 10) AS metric_name,
-               '{{"Host":"h' || s || '"}}' AS dimensions, 'Milliseconds' AS unit,
-               TIMESTAMPTZ '{T0.isoformat()}' + to_seconds(i * 10 + s % 10) AS ts,
-               round(exp(random() * 4) * CASE WHEN random() < 0.01 THEN 10 ELSE 1 END, 3) AS v
-        FROM range({SERIES}) t(s), range({n // SERIES}) u(i)""", root)
-    con.close()
+    """``n`` datapoints over :data:`SERIES` series, 10 s apart (the rollup benchmark's generator)."""
+    bench_rollup.generate(root, n, SERIES)
 
 
 def _bounded(te: Any, segment_dir: str, out: str, ours: bool) -> float:

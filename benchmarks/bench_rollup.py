@@ -54,9 +54,9 @@ SERIES = 10_000
 TIER_JOBS = [j for j in JOBS if j.kind != "activity"]
 
 
-def generate(root: Path, n: int) -> None:
-    """``n`` datapoints, 10,000 series, 10 s apart, into ``root/raw/metrics``."""
-    per = n // SERIES
+def generate(root: Path, n: int, series: int = SERIES) -> None:
+    """``n`` datapoints over ``series`` series (default 10,000), 10 s apart, into ``root/raw/metrics``."""
+    per = n // series
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
     write_raw_metrics(con, f"""
@@ -64,7 +64,7 @@ def generate(root: Path, n: int) -> None:
                '{{"Host":"h' || s || '"}}' AS dimensions, 'Milliseconds' AS unit,
                TIMESTAMPTZ '{T0.isoformat()}' + to_seconds(i * 10 + s % 10) AS ts,
                round(exp(random() * 4) * CASE WHEN random() < 0.01 THEN 10 ELSE 1 END, 3) AS v
-        FROM range({SERIES}) t(s), range({per}) u(i)""", root)
+        FROM range({series}) t(s), range({per}) u(i)""", root)
     con.close()
 
 

@@ -24,6 +24,7 @@ import pytest
 
 from pipeline.stream import Stream
 from tests.conftest import AWS_TEST_ENV, moto_server
+from tests.jobs.run.test_run_process import _wait
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
@@ -53,16 +54,6 @@ def _ids(lake: Path) -> list[str]:
         return [r[0] for r in duckdb.connect().execute("SELECT eventID FROM read_parquet(?)", [glob]).fetchall()]
     except duckdb.IOException:
         return []
-
-
-def _wait(pred, timeout: float, proc: subprocess.Popen[str]) -> None:
-    t0 = time.monotonic()
-    while not pred():
-        if proc.poll() is not None:
-            raise AssertionError(f"run exited early: {proc.communicate()[1][-2000:]}")
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.25)
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
