@@ -50,7 +50,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,11 +58,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_run import start_run  # noqa: E402
+from benchmarks.lagflat import STAGES, Sample, flat  # noqa: E402
+from benchmarks.lagflat import verdict_line as _table  # noqa: E402
 from pipeline.lake import Lake  # noqa: E402
 from pipeline.notify import TopicStore  # noqa: E402
 from pipeline.stream import Stream  # noqa: E402
 
-STAGES = ("load", "rollup", "anomalies", "detect")
 TABLES = ("cloudtrail", "metrics", "metrics_1m", "metrics_5m", "metrics_1h", "findings", "anomalies")
 SERIES = 500
 
@@ -159,17 +159,6 @@ def _age(iso_text: str | None, now: float) -> float | None:
     return now - datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp()
 
 
-@dataclass
-class Sample:
-    t: float
-    rate: int
-    rss: float
-    load1: float
-    lag: dict[str, float]
-    step_seconds: dict[str, float]
-    files: dict[str, int] = field(default_factory=dict)
-
-
 class Probe:
     """Reads the run's state from outside the process (see the module docstring)."""
 
@@ -249,46 +238,6 @@ class Probe:
         return max(self._scored[1], now - (last + 120.0))
 
 
-def slope_per_min(points: list[tuple[float, float]]) -> float:
-    """Least-squares slope of (t seconds, lag seconds) in seconds of lag per minute."""
-    pts = [(t, v) for t, v in points if v == v]
-    if len(pts) < 3:
-        return float("nan")
-    n = len(pts)
-    mt, mv = sum(t for t, _ in pts) / n, sum(v for _, v in pts) / n
-    den = sum((t - mt) ** 2 for t, _ in pts)
-    return 60.0 * sum((t - mt) * (v - mv) for t, v in pts) / den if den else float("nan")
-
-
-def minute_maxima(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The largest lag in each minute: minute-stepped lags (rollups, detectors) are saw-tooths of a
-    minute's period, whose per-minute maxima are flat when the stage keeps up."""
-    bins: dict[int, tuple[float, float]] = {}
-    for t, v in points:
-        if v == v and (int(t // 60) not in bins or v > bins[int(t // 60)][1]):
-            bins[int(t // 60)] = (t, v)
-    return [bins[k] for k in sorted(bins)]
-
-
-def flat(samples: list[Sample], max_slope: float, max_lag: float) -> dict[str, tuple[bool, float, float]]:
-    """Per stage: (flat?, slope s/min of its per-minute maxima, max lag s) over the last 80 % of
-    ``samples``."""
-    if not samples:
-        return {}
-    t_lo = samples[0].t + 0.2 * (samples[-1].t - samples[0].t)
-    win = [s for s in samples if s.t >= t_lo]
-    out: dict[str, tuple[bool, float, float]] = {}
-    for stage in STAGES:
-        pts = [(s.t, s.lag[stage]) for s in win if stage in s.lag]
-        vals = [v for _, v in pts if v == v]
-        if not vals:
-            out[stage] = (False, float("nan"), float("nan"))
-            continue
-        sl, mx = slope_per_min(minute_maxima(pts)), max(vals)
-        out[stage] = (sl == sl and sl < max_slope and mx < max_lag, sl, mx)
-    return out
-
-
 class Harness:
     """One ``watchlake run`` process on a fresh lake with a load, a probe and a sample log."""
 
@@ -342,11 +291,6 @@ class Harness:
         if not self.keep:
             shutil.rmtree(self.work, ignore_errors=True)
         return err or ""
-
-
-def _table(flats: dict[str, tuple[bool, float, float]]) -> str:
-    return "; ".join(f"{k} {'flat' if ok else 'NOT flat'} (slope {sl:+.2f} s/min, max {mx:.1f} s)"
-                     for k, (ok, sl, mx) in flats.items())
 
 
 def ramp(args: argparse.Namespace) -> int:
