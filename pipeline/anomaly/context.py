@@ -45,9 +45,11 @@ class ContextDetector:
 
     def __init__(self, *, k: float = 2.0, scale: float = 3.0, alert: float = 0.5,
                  refractory: int = 36, warmup: int = 30, bins: int = 12, window: int = 10,
-                 report_after: int = 600, block: int = 4, halflife: float = 1000.0) -> None:
+                 report_after: int = 600, block: int = 4, halflife: float = 1000.0,
+                 slow_views: bool = False) -> None:
         self.scale, self.alert, self.refractory = scale, alert, refractory
-        self.mv = MultiViewDetector(k=k, scale=scale, warmup=warmup, halflife=halflife)
+        self.mv = MultiViewDetector(k=k, scale=scale, warmup=warmup, halflife=halflife,
+                                    slow_views=slow_views)
         self.seq = SequenceModel(bins=bins, window=window, report_after=report_after)
         self.block = (SequenceModel(bins=bins, window=window, warmup=300 // block,
                                     report_after=report_after // block) if block > 0 else None)

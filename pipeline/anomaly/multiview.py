@@ -51,12 +51,13 @@ class MultiViewDetector:
     name = "multiview"
     __slots__ = ("k", "flag", "scale", "relevel_after", "refractory", "model", "calib",
                  "m_short", "drift_mean", "drift_dev", "flagged_run",
-                 "since_alert", "warm_n", "recent", "hi", "lo")
+                 "since_alert", "warm_n", "recent", "hi", "lo", "slow_views")
 
     def __init__(self, *, k: float = 2.0, flag: float = 0.5, scale: float = 3.0,
                  relevel_after: int = 12, refractory: int = 36, warmup: int = 30,
-                 halflife: float = 3000.0) -> None:
+                 halflife: float = 3000.0, slow_views: bool = True) -> None:
         self.k, self.flag, self.scale = k, flag, scale
+        self.slow_views = slow_views  # False: judge spike, robust shift and range novelty only
         self.relevel_after, self.refractory = relevel_after, refractory
         self.model = SeasonalModel(warmup=warmup)
         self.calib = TailCalibrator(10, halflife)  # five views × (up, down)
@@ -91,6 +92,8 @@ class MultiViewDetector:
             rv, rng = (self.lo - x) / dd, 9
         else:
             rv, rng = 0.0, 8
+        if not self.slow_views:
+            return [0 if r >= 0 else 1, 6 if med >= 0 else 7, rng], [z, abs(med), rv], [], p, sigma, m, dm
         return ([0 if r >= 0 else 1, 2 if m >= 0 else 3, 4 if d >= 0 else 5,
                  6 if med >= 0 else 7, rng], [z, z_shift, z_drift, abs(med), rv], [], p, sigma, m, dm)
 
@@ -204,7 +207,7 @@ class MultiViewDetector:
         d = cls.__new__(cls)
         for k in cls.__slots__:
             if k not in ("model", "calib"):
-                setattr(d, k, state[k])
+                setattr(d, k, state.get(k, True) if k == "slow_views" else state[k])
         d.model = SeasonalModel.from_state(state["model"])
         d.calib = TailCalibrator.from_state(state["calib"])
         return d
