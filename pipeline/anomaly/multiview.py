@@ -15,7 +15,9 @@ Views (each a z-like "how unusual" number, computed before the point is learnt):
   of the slow level's spread: "higher than anything seen for days" (Skyline's and relative
   entropy's value-distribution idea), which catches ramps and shifts the forecaster follows.
 
-All five views are signed and keep separate histograms for up and down moves:
+With ``slow_views=False`` only spike, robust shift and range novelty are judged (the shift and
+drift histograms stay empty; the ``context`` detector's default). All views are signed and keep
+separate histograms for up and down moves:
 many metrics spike one way only (CPU bursts), and a drop on such a series is still news.
 
 Raw views are not comparable across series (CPU is spiky, latency is smooth), so each view is
@@ -57,7 +59,7 @@ class MultiViewDetector:
                  relevel_after: int = 12, refractory: int = 36, warmup: int = 30,
                  halflife: float = 3000.0, slow_views: bool = True) -> None:
         self.k, self.flag, self.scale = k, flag, scale
-        self.slow_views = slow_views  # False: judge spike, robust shift and range novelty only
+        self.slow_views = bool(slow_views)  # False: judge spike, robust shift and range novelty only
         self.relevel_after, self.refractory = relevel_after, refractory
         self.model = SeasonalModel(warmup=warmup)
         self.calib = TailCalibrator(10, halflife)  # five views × (up, down)
