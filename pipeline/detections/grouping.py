@@ -34,11 +34,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.detections import fields
 from pipeline.detections.engine import BASE_PATHS, Match, first_sql, prefilter, time_filter
-from pipeline.detections.fields import sql_str
 from pipeline.detections.findings import Finding, build_findings, findings_table, threshold
-from pipeline.detections.ir import And, Pred, required_values
 from pipeline.detections.model import Rule
 from pipeline.detections.sql import Compiler, register_functions
 from pipeline.rollup.merge import to_numpy
@@ -58,103 +55,31 @@ def key_paths(rules: list[Rule]) -> list[str]:
     return sorted({p for r in rules for p in r.key_paths()})
 
 
-def _name_test(rule: Rule) -> tuple[set[str], list[str]] | None:
-    """The ``eventName`` values (lower case) one of which every event ``rule`` matches carries,
-    or else the SQL globs on ``eventName`` it must pass; None when it requires neither."""
-    names = required_values(rule.predicate)[0].get("eventName")
-    if names:
-        return set(names), []
-    items = rule.predicate.items if isinstance(rule.predicate, And) else (rule.predicate,)
-    likes = [Compiler().compile(i) for i in items
-             if isinstance(i, Pred) and i.path == "eventName" and i.op == "like" and not i.negate_each]
-    return (set(), [" AND ".join(likes)]) if likes else None
-
-
-def name_filter(rules: list[Rule]) -> str | None:
-    """A condition on ``eventName`` alone that every event some rule of ``rules`` matches
-    satisfies — one ``lower(eventName) IN (…)`` lookup of the names they require, or the globs
-    a rule requiring none must pass (``UpdateFunctionConfiguration*``) — or None when some rule
-    requires neither."""
-    tests = [_name_test(r) for r in rules]
-    if not tests or any(t is None for t in tests):
-        return None
-    names = sorted(set().union(*(t[0] for t in tests if t)))
-    likes = list(dict.fromkeys(g for t in tests if t for g in t[1]))
-    expr = fields.sql_candidates(fields.resolve("eventName"))[1]
-    conds = [f"lower({expr}) IN ({', '.join(sql_str(v) for v in names)})"] if names else []
-    return " OR ".join(f"({c})" for c in conds + likes)
-
-
-def _part_sql(rules: list[Rule], which: list[int], source: str, where: str, dispatch: bool) -> str:
-    """The match rows (see :func:`match_rows_sql`) of the rules at indexes ``which``, bits at
-    their global positions (the others' bits are 0).
-
-    With ``dispatch`` (every rule of ``which`` passes :func:`_name_test`), one hash join of the
-    lowered ``eventName`` with a table of the required names gives each row, per bitmask
-    column, the rules that require its name (``__g0 …``), and a rule's predicate is evaluated
-    only on those rows — a row meets the 2 or 3 rules of its name instead of all of them. The
-    join drops the rows no rule requires, unless a rule only has ``eventName`` globs, whose
-    rows are kept by the globs themselves."""
-    lowered: dict[str, str] = {}
-    comp = Compiler(lowered)
-    tests = {i: _name_test(rules[i]) for i in which}
-    ncols = -(-len(rules) // MASK_BITS)
-    masks = []
-    for c in range(0, len(rules), MASK_BITS):
-        terms = []
-        for i in range(c, min(c + MASK_BITS, len(rules))):
-            if i not in tests:
-                continue
-            bit = 1 << (i - c)
-            test = tests[i]
-            gate = f"(__g{c // MASK_BITS} & {bit}) <> 0 AND " if dispatch and test and test[0] else ""
-            terms.append(f"CASE WHEN {gate}{comp.compile(rules[i].predicate)} THEN {bit}::BIGINT ELSE 0::BIGINT END")
-        masks.append(" | ".join(terms) or "0::BIGINT")
-    names = [f"m{j}" for j in range(len(masks))]
-    packed = ", ".join(f"'{n}': {m}" for n, m in zip(names, masks))
-    base = ", ".join(f"{first_sql(p, comp)} AS {a}" for p, a in zip(BASE_PATHS, ("principal", "ip", "akey")))
-    keys = "".join(f", {first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths(rules)) if p not in BASE_PATHS)
-    low = "".join(f", lower({expr}) AS {alias}" for expr, alias in lowered.items())
-    if dispatch:
-        by_name: dict[str, list[int]] = {}
-        for i, test in tests.items():
-            for name in sorted(test[0]) if test else ():
-                by_name.setdefault(name, [0] * ncols)[i // MASK_BITS] |= 1 << (i % MASK_BITS)
-        globs = list(dict.fromkeys(g for t in tests.values() if t and not t[0] for g in t[1]))
-        gcols = ", ".join(f"__g{j}" for j in range(ncols))
-        values = ", ".join(f"({sql_str(n)}, {', '.join(f'{v}::BIGINT' for v in bits)})"
-                           for n, bits in sorted(by_name.items())) or f"(NULL, {', '.join(['0::BIGINT'] * ncols)})"
-        name = fields.sql_candidates(fields.resolve("eventName"))[1]
-        join = "LEFT JOIN" if globs else "JOIN"
-        cond = " OR ".join(["__g0 IS NOT NULL", *globs]) if globs else "true"
-        rows = (f"SELECT _c.*, {gcols} FROM {source} _c {join} (VALUES {values}) _d(__name, {gcols}) "
-                f"ON lower(_c.{name}) = _d.__name WHERE ({where}) AND ({cond})")
-    else:
-        rows = f"SELECT * FROM {source} WHERE ({where}) AND ({prefilter([rules[i] for i in which])})"
-    # the masks are computed once per row that passes the filter, and only the matching rows
-    # keep their ids, times and keys. The masks come out of an unnest(): DuckDB would otherwise
-    # push the filter on them below the projection that computes them, evaluating every rule twice
-    return (f"SELECT {', '.join(f'_m.{n} AS {n}' for n in names)}, * EXCLUDE (_m) FROM ("
-            f"SELECT unnest([{{{packed}}}]) AS _m, \"eventID\" AS eid, epoch_ms(\"eventTime\") AS t, {base}{keys} "
-            f"FROM (SELECT *{low} FROM ({rows}))) "
-            f"WHERE {' OR '.join(f'_m.{n} <> 0' for n in names)}")
-
-
 def match_rows_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "true") -> str:
     """One query over ``source`` returning a row per event some rule matches: ``m0, m1 …``
     (bit ``i % 63`` of ``m{i // 63}`` set when rule ``i`` matches), ``eid``, ``t`` (epoch ms),
     ``principal``, ``ip``, ``akey``, ``k0 …`` (:func:`key_paths` other than :data:`BASE_PATHS`,
     which are those columns), in any order (an ``ORDER BY`` that carries every column costs
-    more than sorting ``t, eid`` in Arrow afterwards).
-
-    Two scans: the rules that require an ``eventName`` value or glob (:func:`_name_test`; all
-    but a few) are dispatched by name (see :func:`_part_sql`), and the few that do not, behind
-    their :func:`~pipeline.detections.engine.prefilter`, read only their own columns. An event
-    both sets match is two rows, with disjoint bits."""
-    named = [i for i, r in enumerate(rules) if _name_test(r)]
-    rest = [i for i in range(len(rules)) if i not in set(named)]
-    return " UNION ALL ".join(f"({_part_sql(rules, part, source, where, dispatch)})"
-                              for part, dispatch in ((named, True), (rest, False)) if part)
+    more than sorting ``t, eid`` in Arrow afterwards)."""
+    lowered: dict[str, str] = {}
+    comp = Compiler(lowered)
+    preds = [comp.compile(r.predicate) for r in rules]
+    masks = [" | ".join(f"CASE WHEN {p} THEN {1 << (i - c)}::BIGINT ELSE 0::BIGINT END"
+                        for i, p in enumerate(preds[c:c + MASK_BITS], start=c))
+             for c in range(0, len(preds), MASK_BITS)]
+    names = [f"m{j}" for j in range(len(masks))]
+    packed = ", ".join(f"'{n}': {m}" for n, m in zip(names, masks))
+    base = ", ".join(f"{first_sql(p, comp)} AS {a}" for p, a in zip(BASE_PATHS, ("principal", "ip", "akey")))
+    keys = "".join(f", {first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths(rules)) if p not in BASE_PATHS)
+    low = "".join(f", lower({expr}) AS {alias}" for expr, alias in lowered.items())
+    # the masks are computed once per row that passes the prefilter, and only the matching rows
+    # get their ids, times and keys. The masks come out of an unnest(): DuckDB would otherwise
+    # push the filter on them below the projection that computes them, evaluating every rule twice
+    return (f"SELECT {', '.join(f'_m.{n} AS {n}' for n in names)}, \"eventID\" AS eid, "
+            f"epoch_ms(\"eventTime\") AS t, {base}{keys} "
+            f"FROM (SELECT unnest([{{{packed}}}]) AS _m, * FROM (SELECT *{low} FROM {source} "
+            f"WHERE ({where}) AND ({prefilter(rules)}))) "
+            f"WHERE {' OR '.join(f'_m.{n} <> 0' for n in names)}")
 
 
 def _codes(column: pa.ChunkedArray | pa.Array, dash: bool) -> tuple[np.ndarray, int]:
