@@ -82,6 +82,22 @@ def match_rows_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "
             f"WHERE {' OR '.join(f'_m.{n} <> 0' for n in names)}")
 
 
+def match_counts(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: datetime | None = None,
+                 end: datetime | None = None, source: str = "cloudtrail") -> dict[str, int]:
+    """Events each rule matches in ``source`` with ``start <= eventTime < end``, by rule id (0
+    for a rule that matched nothing; rules sharing an id add up): the bits of one
+    :func:`match_rows_sql` scan counted in SQL — the same matches :func:`match_lake` lists."""
+    out = {r.id: 0 for r in rules}
+    if not rules:
+        return out
+    register_functions(con)
+    counts = ", ".join(f"count_if((m{i // MASK_BITS} & {1 << (i % MASK_BITS)}::BIGINT) <> 0)" for i in range(len(rules)))
+    (row,) = con.sql(f"SELECT {counts} FROM ({match_rows_sql(rules, source, time_filter(start, end))})").fetchall()
+    for rule, n in zip(rules, row):
+        out[rule.id] += int(n)
+    return out
+
+
 def _codes(column: pa.ChunkedArray | pa.Array, dash: bool) -> tuple[np.ndarray, int]:
     """Integer codes of a string column's values and their number; with ``dash`` a null is
     the value ``-`` (as in a dedup key), else a value of its own (as in a group key)."""
