@@ -91,7 +91,8 @@ def match_counts(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: datet
     if not rules:
         return out
     register_functions(con)
-    counts = ", ".join(f"count_if((m{i // MASK_BITS} & {1 << (i % MASK_BITS)}::BIGINT) <> 0)" for i in range(len(rules)))
+    counts = ", ".join(f"count_if((m{i // MASK_BITS} & {1 << (i % MASK_BITS)}::BIGINT) <> 0)"
+                       for i in range(len(rules)))
     (row,) = con.sql(f"SELECT {counts} FROM ({match_rows_sql(rules, source, time_filter(start, end))})").fetchall()
     for rule, n in zip(rules, row):
         out[rule.id] += int(n)
