@@ -1,7 +1,7 @@
 """Findings of a retroactive run in bulk: one DuckDB scan evaluates every rule, and the matches
 are grouped into findings by array operations — no Python object per match.
 
-1. :func:`match_rows_sql` — one row per event that matches at least one rule: bitmasks of the
+1. :func:`~pipeline.detections.scan.match_rows_sql` — one row per event that matches at least one rule: bitmasks of the
    rules it matches (:data:`MASK_BITS` rules per ``BIGINT`` column), eventID, epoch-ms time,
    principal, IP, access key and the first value of every key path; each row's rank in (time,
    eventID) order comes from one Arrow sort.
@@ -17,6 +17,9 @@ are grouped into findings by array operations — no Python object per match.
    longest chain rounds).
 4. The ``findings`` rows (:data:`~pipeline.schemas.FINDINGS`) by Arrow ``take``; ``finding_id``
    by DuckDB's ``sha1``, exactly :attr:`Finding.finding_id`.
+
+``match_counts``, ``match_rows_sql``, ``match_table``, ``key_paths`` and ``MASK_BITS`` live in
+:mod:`pipeline.detections.scan` and are re-exported here.
 
 Counting rules other than ``count() … > N`` or ``>= N`` (distinct counts, ``<``, ``=``) take the
 Python path (:func:`build_findings` on their matches). Either way the rows equal those the Python
@@ -34,10 +37,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.detections.engine import BASE_PATHS, Match, first_sql, prefilter, time_filter
+from pipeline.detections.engine import Match, time_filter
 from pipeline.detections.findings import Finding, build_findings, findings_table, threshold
 from pipeline.detections.model import Rule
-from pipeline.detections.sql import Compiler, register_functions
+from pipeline.detections.scan import MASK_BITS, key_paths, match_counts, match_rows_sql, match_table
+from pipeline.detections.sql import register_functions
 from pipeline.rollup.merge import to_numpy
 from pipeline.schemas import FINDINGS, PREFIX
 from pipeline.timeutil import utcnow
@@ -45,58 +49,10 @@ from pipeline.timeutil import utcnow
 if TYPE_CHECKING:
     import duckdb
 
-MASK_BITS = 63
-"""Rules per bitmask column (a signed ``BIGINT`` keeps 63 bits clear of the sign)."""
+__all__ = ["MASK_BITS", "LakeFindings", "key_paths", "lake_findings", "match_counts", "match_rows_sql",
+           "match_table", "vectorised"]
+
 _LIMIT = 1 << 62
-
-
-def key_paths(rules: list[Rule]) -> list[str]:
-    """Every path some rule groups, counts or dedups by, in column order (``k0``, ``k1`` …)."""
-    return sorted({p for r in rules for p in r.key_paths()})
-
-
-def match_rows_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "true") -> str:
-    """One query over ``source`` returning a row per event some rule matches: ``m0, m1 …``
-    (bit ``i % 63`` of ``m{i // 63}`` set when rule ``i`` matches), ``eid``, ``t`` (epoch ms),
-    ``principal``, ``ip``, ``akey``, ``k0 …`` (:func:`key_paths` other than :data:`BASE_PATHS`,
-    which are those columns), in any order (an ``ORDER BY`` that carries every column costs
-    more than sorting ``t, eid`` in Arrow afterwards)."""
-    lowered: dict[str, str] = {}
-    comp = Compiler(lowered)
-    preds = [comp.compile(r.predicate) for r in rules]
-    masks = [" | ".join(f"CASE WHEN {p} THEN {1 << (i - c)}::BIGINT ELSE 0::BIGINT END"
-                        for i, p in enumerate(preds[c:c + MASK_BITS], start=c))
-             for c in range(0, len(preds), MASK_BITS)]
-    names = [f"m{j}" for j in range(len(masks))]
-    packed = ", ".join(f"'{n}': {m}" for n, m in zip(names, masks))
-    base = ", ".join(f"{first_sql(p, comp)} AS {a}" for p, a in zip(BASE_PATHS, ("principal", "ip", "akey")))
-    keys = "".join(f", {first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths(rules)) if p not in BASE_PATHS)
-    low = "".join(f", lower({expr}) AS {alias}" for expr, alias in lowered.items())
-    # the masks are computed once per row that passes the prefilter, and only the matching rows
-    # get their ids, times and keys. The masks come out of an unnest(): DuckDB would otherwise
-    # push the filter on them below the projection that computes them, evaluating every rule twice
-    return (f"SELECT {', '.join(f'_m.{n} AS {n}' for n in names)}, \"eventID\" AS eid, "
-            f"epoch_ms(\"eventTime\") AS t, {base}{keys} "
-            f"FROM (SELECT unnest([{{{packed}}}]) AS _m, * FROM (SELECT *{low} FROM {source} "
-            f"WHERE ({where}) AND ({prefilter(rules)}))) "
-            f"WHERE {' OR '.join(f'_m.{n} <> 0' for n in names)}")
-
-
-def match_counts(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: datetime | None = None,
-                 end: datetime | None = None, source: str = "cloudtrail") -> dict[str, int]:
-    """Events each rule matches in ``source`` with ``start <= eventTime < end``, by rule id (0
-    for a rule that matched nothing; rules sharing an id add up): the bits of one
-    :func:`match_rows_sql` scan counted in SQL — the same matches :func:`match_lake` lists."""
-    out = {r.id: 0 for r in rules}
-    if not rules:
-        return out
-    register_functions(con)
-    counts = ", ".join(f"count_if((m{i // MASK_BITS} & {1 << (i % MASK_BITS)}::BIGINT) <> 0)"
-                       for i in range(len(rules)))
-    (row,) = con.sql(f"SELECT {counts} FROM ({match_rows_sql(rules, source, time_filter(start, end))})").fetchall()
-    for rule, n in zip(rules, row):
-        out[rule.id] += int(n)
-    return out
 
 
 def _codes(column: pa.ChunkedArray | pa.Array, dash: bool) -> tuple[np.ndarray, int]:
@@ -370,12 +326,7 @@ def lake_findings(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: date
     register_functions(con)
     if not rules:
         return LakeFindings(rules, pa.table({}), None, np.zeros((2, 0), np.int64), [], con)
-    # one chunk per column: every take() on a chunked column would concatenate its chunks again
-    m = con.sql(match_rows_sql(rules, source, time_filter(start, end))).to_arrow_table().combine_chunks()
-    aliases = dict(zip(BASE_PATHS, ("principal", "ip", "akey")))
-    for j, p in enumerate(key_paths(rules)):  # a key that is a base column is that column
-        if p in aliases:
-            m = m.append_column(f"k{j}", m[aliases[p]])
+    m = match_table(con, rules, source, time_filter(start, end))
     bulk = [i for i, r in enumerate(rules) if vectorised(r)]
     pairs = _pairs(m, rules, bulk)
     python = _python_findings(m, rules, [i for i in range(len(rules)) if i not in set(bulk)])
