@@ -272,20 +272,22 @@ class LakeFindings:
         return sorted(out, key=lambda f: (f.first.time, f.rule.id, f.first.event_id))
 
 
+def _rule_rows(m: pa.Table, n_rules: int, by_time: np.ndarray, which: list[int]) -> list[tuple[int, np.ndarray]]:
+    """Per rule index in ``which``, the rows of ``m`` it matches in time order (``by_time``:
+    the rows in time order)."""
+    masks = [to_numpy(m[f"m{j}"], np.int64)[by_time] for j in range(-(-n_rules // MASK_BITS))]
+    return [(i, by_time[np.flatnonzero(masks[i // MASK_BITS] & np.int64(1 << (i % MASK_BITS)))]) for i in which]
+
+
 def _pairs(m: pa.Table, rules: list[Rule], bulk: list[int]) -> _Pairs:
     """The pairs of the rules at indexes ``bulk`` (see :class:`_Pairs`)."""
-    by_time = pc.sort_indices(pa.table({"t": m["t"], "e": m["eid"]}), sort_keys=[("t", "ascending"),
-                                                                                 ("e", "ascending")])
-    rank = np.empty(m.num_rows, np.int64)
-    rank[to_numpy(by_time, np.int64)] = np.arange(m.num_rows)
-    masks = [to_numpy(m[f"m{j}"], np.int64)
-             for j in range(-(-len(rules) // MASK_BITS))]
+    by_time = to_numpy(pc.sort_indices(pa.table({"t": m["t"], "e": m["eid"]}),
+                                       sort_keys=[("t", "ascending"), ("e", "ascending")]), np.int64)
     paths = key_paths(rules)
     dash: dict[int, tuple[np.ndarray, int]] = {}
     null: dict[int, tuple[np.ndarray, int]] = {}
     rows, rule, group = [], [], []
-    for i in bulk:
-        r = np.flatnonzero(masks[i // MASK_BITS] & np.int64(1 << (i % MASK_BITS)))
+    for i, r in _rule_rows(m, len(rules), by_time, bulk):
         agg = rules[i].aggregation
         by, cache = (agg.group_by, null) if agg else (rules[i].dedup_by, dash)
         parts = []
@@ -294,12 +296,12 @@ def _pairs(m: pa.Table, rules: list[Rule], bulk: list[int]) -> _Pairs:
             if j not in cache:
                 cache[j] = _codes(m[f"k{j}"], dash=agg is None)
             parts.append((cache[j][0][r], cache[j][1]))
-        rows.append(r)
+        code = _group_codes(parts, len(r))
+        order = np.argsort(code, kind="stable")  # by group, time order kept within each
+        rows.append(r[order])
         rule.append(np.full(len(r), i, np.int64))
-        group.append(_group_codes(parts, len(r)))
+        group.append(code[order])
     row, rl, grp = (np.concatenate(x) if x else np.zeros(0, np.int64) for x in (rows, rule, group))
-    order = np.lexsort((rank[row], grp, rl))
-    row, rl, grp = row[order], rl[order], grp[order]
     n = len(row)
     new = np.ones(n, bool)
     new[1:] = (rl[1:] != rl[:-1]) | (grp[1:] != grp[:-1])
