@@ -21,9 +21,9 @@ are grouped into findings by array operations — no Python object per match.
 ``match_counts``, ``match_rows_sql``, ``match_table``, ``key_paths`` and ``MASK_BITS`` live in
 :mod:`pipeline.detections.scan` and are re-exported here.
 
-Counting rules other than ``count() … > N`` or ``>= N`` (distinct counts, ``<``, ``=``) take the
-Python path (:func:`build_findings` on their matches). Either way the rows equal those the Python
-engine builds from the same events (tests compare them).
+Distinct counts (``count(field) …``) take the Python path (:func:`build_findings` on their
+matches). Either way the rows equal those the Python engine builds from the same events (tests
+compare them).
 """
 
 from __future__ import annotations
@@ -139,18 +139,32 @@ def _windows(p: _Pairs, rules: list[Rule]) -> tuple[np.ndarray, np.ndarray, np.n
     return exists, first, np.stack([end, nxt])
 
 
+_NEVER = 1 << 40
+"""A count no window reaches: the ``need`` of a condition no count satisfies."""
+
+
 def _need(rule: Rule) -> int:
-    """Pairs a counting window must hold to fire (``count > v``: ⌊v⌋ + 1; ``>= v``: ⌈v⌉), ≥ 1."""
+    """Pairs a counting window must hold to fire, ≥ 1, or :data:`_NEVER`. The count is checked
+    as each match joins the window, and grows by one at a time from 1, so the condition first
+    holds at: ``> v`` ⌊v⌋ + 1; ``>= v`` ⌈v⌉; ``= v`` v itself when v is a whole number ≥ 1 (a
+    count cannot pass v without equalling it), never otherwise; ``< v`` and ``<= v`` the first
+    match (a count of 1) when 1 satisfies them, never otherwise."""
     agg = rule.aggregation
     if agg is None:
         return 1
-    return max(1, math.floor(agg.value) + 1 if agg.op == ">" else math.ceil(agg.value))
+    v = agg.value
+    if agg.op in (">", ">="):
+        return max(1, math.floor(v) + 1 if agg.op == ">" else math.ceil(v))
+    if agg.op in ("=", "=="):
+        return int(v) if v >= 1 and v == int(v) else _NEVER
+    return 1 if agg.holds(1) else _NEVER
 
 
 def vectorised(rule: Rule) -> bool:
-    """Whether :func:`lake_findings` groups ``rule``'s matches in bulk (else :func:`build_findings`)."""
+    """Whether :func:`lake_findings` groups ``rule``'s matches in bulk (else :func:`build_findings`):
+    every rule but distinct counts (``count(field)``)."""
     agg = rule.aggregation
-    return agg is None or (agg.field is None and agg.op in (">", ">="))
+    return agg is None or (agg.field is None and agg.op in (">", ">=", "<", "<=", "=", "=="))
 
 
 class LakeFindings:
