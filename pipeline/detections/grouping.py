@@ -1,8 +1,8 @@
 """Findings of a retroactive run in bulk: one DuckDB scan evaluates every rule, and the matches
 are grouped into findings by array operations — no Python object per match.
 
-1. :func:`~pipeline.detections.scan.match_rows_sql` — one row per event that matches at least one rule: bitmasks of the
-   rules it matches (:data:`MASK_BITS` rules per ``BIGINT`` column), eventID, epoch-ms time,
+1. :func:`~pipeline.detections.scan.match_rows_sql` — one row per event that matches at least
+   one rule: bitmasks of the rules it matches (:data:`MASK_BITS` rules per ``BIGINT`` column), eventID, epoch-ms time,
    principal, IP, access key and the first value of every key path; each row's rank in (time,
    eventID) order comes from one Arrow sort.
 2. (event, rule) pairs from the bitmasks; per rule, the group of each pair — its dedup key, or a
