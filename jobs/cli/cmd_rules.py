@@ -40,10 +40,10 @@ def run_check(args: argparse.Namespace, ctx: Context) -> int:
     never = {r.id: cov[r.id].never for r in ruleset.rules}
     fired: Counter[str] | None = None
     if args.fired:
-        from pipeline.detections.engine import match_lake
+        from pipeline.detections.grouping import match_counts
         from pipeline.query.duck import connect
 
-        fired = Counter(m.rule_id for m in match_lake(connect(ctx.lake, ["cloudtrail"]), ruleset.rules))
+        fired = Counter(match_counts(connect(ctx.lake, ["cloudtrail"]), ruleset.rules))
     if args.json:
         print(json.dumps({
             "parsed": [{"id": r.id, "title": r.title, "kind": r.kind, "path": r.path, "warnings": r.warnings,

@@ -1,8 +1,8 @@
 """Findings of a retroactive run in bulk: one DuckDB scan evaluates every rule, and the matches
 are grouped into findings by array operations — no Python object per match.
 
-1. :func:`match_rows_sql` — one row per event that matches at least one rule: bitmasks of the
-   rules it matches (:data:`MASK_BITS` rules per ``BIGINT`` column), eventID, epoch-ms time,
+1. :func:`~pipeline.detections.scan.match_rows_sql` — one row per event that matches at least
+   one rule: bitmasks of the rules it matches (:data:`MASK_BITS` rules per ``BIGINT`` column), eventID, epoch-ms time,
    principal, IP, access key and the first value of every key path; each row's rank in (time,
    eventID) order comes from one Arrow sort.
 2. (event, rule) pairs from the bitmasks; per rule, the group of each pair — its dedup key, or a
@@ -18,9 +18,12 @@ are grouped into findings by array operations — no Python object per match.
 4. The ``findings`` rows (:data:`~pipeline.schemas.FINDINGS`) by Arrow ``take``; ``finding_id``
    by DuckDB's ``sha1``, exactly :attr:`Finding.finding_id`.
 
-Counting rules other than ``count() … > N`` or ``>= N`` (distinct counts, ``<``, ``=``) take the
-Python path (:func:`build_findings` on their matches). Either way the rows equal those the Python
-engine builds from the same events (tests compare them).
+``match_counts``, ``match_rows_sql``, ``match_table``, ``key_paths`` and ``MASK_BITS`` live in
+:mod:`pipeline.detections.scan` and are re-exported here.
+
+Distinct counts (``count(field) …``) take the Python path (:func:`build_findings` on their
+matches). Either way the rows equal those the Python engine builds from the same events (tests
+compare them).
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.detections.engine import BASE_PATHS, Match, first_sql, prefilter, time_filter
+from pipeline.detections.engine import Match, time_filter
 from pipeline.detections.findings import Finding, build_findings, findings_table, threshold
 from pipeline.detections.model import Rule
-from pipeline.detections.sql import Compiler, register_functions
+from pipeline.detections.scan import MASK_BITS, key_paths, match_counts, match_rows_sql, match_table
+from pipeline.detections.sql import register_functions
 from pipeline.rollup.merge import to_numpy
 from pipeline.schemas import FINDINGS, PREFIX
 from pipeline.timeutil import utcnow
@@ -45,40 +49,10 @@ from pipeline.timeutil import utcnow
 if TYPE_CHECKING:
     import duckdb
 
-MASK_BITS = 63
-"""Rules per bitmask column (a signed ``BIGINT`` keeps 63 bits clear of the sign)."""
+__all__ = ["MASK_BITS", "LakeFindings", "key_paths", "lake_findings", "match_counts", "match_rows_sql",
+           "match_table", "vectorised"]
+
 _LIMIT = 1 << 62
-
-
-def key_paths(rules: list[Rule]) -> list[str]:
-    """Every path some rule groups, counts or dedups by, in column order (``k0``, ``k1`` …)."""
-    return sorted({p for r in rules for p in r.key_paths()})
-
-
-def match_rows_sql(rules: list[Rule], source: str = "cloudtrail", where: str = "true") -> str:
-    """One query over ``source`` returning a row per event some rule matches: ``m0, m1 …``
-    (bit ``i % 63`` of ``m{i // 63}`` set when rule ``i`` matches), ``eid``, ``t`` (epoch ms),
-    ``principal``, ``ip``, ``akey``, ``k0 …`` (:func:`key_paths`), in any order (an ``ORDER BY``
-    that carries every column costs more than sorting ``t, eid`` in Arrow afterwards)."""
-    lowered: dict[str, str] = {}
-    comp = Compiler(lowered)
-    preds = [comp.compile(r.predicate) for r in rules]
-    masks = [" | ".join(f"CASE WHEN {p} THEN {1 << (i - c)}::BIGINT ELSE 0::BIGINT END"
-                        for i, p in enumerate(preds[c:c + MASK_BITS], start=c))
-             for c in range(0, len(preds), MASK_BITS)]
-    names = [f"m{j}" for j in range(len(masks))]
-    packed = ", ".join(f"'{n}': {m}" for n, m in zip(names, masks))
-    base = ", ".join(f"{first_sql(p, comp)} AS {a}" for p, a in zip(BASE_PATHS, ("principal", "ip", "akey")))
-    keys = "".join(f", {first_sql(p, comp)} AS k{j}" for j, p in enumerate(key_paths(rules)))
-    low = "".join(f", lower({expr}) AS {alias}" for expr, alias in lowered.items())
-    # the masks are computed once per row that passes the prefilter, and only the matching rows
-    # get their ids, times and keys. The masks come out of an unnest(): DuckDB would otherwise
-    # push the filter on them below the projection that computes them, evaluating every rule twice
-    return (f"SELECT {', '.join(f'_m.{n} AS {n}' for n in names)}, \"eventID\" AS eid, "
-            f"epoch_ms(\"eventTime\") AS t, {base}{keys} "
-            f"FROM (SELECT unnest([{{{packed}}}]) AS _m, * FROM (SELECT *{low} FROM {source} "
-            f"WHERE ({where}) AND ({prefilter(rules)}))) "
-            f"WHERE {' OR '.join(f'_m.{n} <> 0' for n in names)}")
 
 
 def _codes(column: pa.ChunkedArray | pa.Array, dash: bool) -> tuple[np.ndarray, int]:
@@ -165,18 +139,32 @@ def _windows(p: _Pairs, rules: list[Rule]) -> tuple[np.ndarray, np.ndarray, np.n
     return exists, first, np.stack([end, nxt])
 
 
+_NEVER = 1 << 40
+"""A count no window reaches: the ``need`` of a condition no count satisfies."""
+
+
 def _need(rule: Rule) -> int:
-    """Pairs a counting window must hold to fire (``count > v``: ⌊v⌋ + 1; ``>= v``: ⌈v⌉), ≥ 1."""
+    """Pairs a counting window must hold to fire, ≥ 1, or :data:`_NEVER`. The count is checked
+    as each match joins the window, and grows by one at a time from 1, so the condition first
+    holds at: ``> v`` ⌊v⌋ + 1; ``>= v`` ⌈v⌉; ``= v`` v itself when v is a whole number ≥ 1 (a
+    count cannot pass v without equalling it), never otherwise; ``< v`` and ``<= v`` the first
+    match (a count of 1) when 1 satisfies them, never otherwise."""
     agg = rule.aggregation
     if agg is None:
         return 1
-    return max(1, math.floor(agg.value) + 1 if agg.op == ">" else math.ceil(agg.value))
+    v = agg.value
+    if agg.op in (">", ">="):
+        return max(1, math.floor(v) + 1 if agg.op == ">" else math.ceil(v))
+    if agg.op in ("=", "=="):
+        return int(v) if v >= 1 and v == int(v) else _NEVER
+    return 1 if agg.holds(1) else _NEVER
 
 
 def vectorised(rule: Rule) -> bool:
-    """Whether :func:`lake_findings` groups ``rule``'s matches in bulk (else :func:`build_findings`)."""
+    """Whether :func:`lake_findings` groups ``rule``'s matches in bulk (else :func:`build_findings`):
+    every rule but distinct counts (``count(field)``)."""
     agg = rule.aggregation
-    return agg is None or (agg.field is None and agg.op in (">", ">="))
+    return agg is None or (agg.field is None and agg.op in (">", ">=", "<", "<=", "=", "=="))
 
 
 class LakeFindings:
@@ -298,20 +286,22 @@ class LakeFindings:
         return sorted(out, key=lambda f: (f.first.time, f.rule.id, f.first.event_id))
 
 
+def _rule_rows(m: pa.Table, n_rules: int, by_time: np.ndarray, which: list[int]) -> list[tuple[int, np.ndarray]]:
+    """Per rule index in ``which``, the rows of ``m`` it matches in time order (``by_time``:
+    the rows in time order)."""
+    masks = [to_numpy(m[f"m{j}"], np.int64)[by_time] for j in range(-(-n_rules // MASK_BITS))]
+    return [(i, by_time[np.flatnonzero(masks[i // MASK_BITS] & np.int64(1 << (i % MASK_BITS)))]) for i in which]
+
+
 def _pairs(m: pa.Table, rules: list[Rule], bulk: list[int]) -> _Pairs:
     """The pairs of the rules at indexes ``bulk`` (see :class:`_Pairs`)."""
-    by_time = pc.sort_indices(pa.table({"t": m["t"], "e": m["eid"]}), sort_keys=[("t", "ascending"),
-                                                                                 ("e", "ascending")])
-    rank = np.empty(m.num_rows, np.int64)
-    rank[to_numpy(by_time, np.int64)] = np.arange(m.num_rows)
-    masks = [to_numpy(m[f"m{j}"], np.int64)
-             for j in range(-(-len(rules) // MASK_BITS))]
+    by_time = to_numpy(pc.sort_indices(pa.table({"t": m["t"], "e": m["eid"]}),
+                                       sort_keys=[("t", "ascending"), ("e", "ascending")]), np.int64)
     paths = key_paths(rules)
     dash: dict[int, tuple[np.ndarray, int]] = {}
     null: dict[int, tuple[np.ndarray, int]] = {}
     rows, rule, group = [], [], []
-    for i in bulk:
-        r = np.flatnonzero(masks[i // MASK_BITS] & np.int64(1 << (i % MASK_BITS)))
+    for i, r in _rule_rows(m, len(rules), by_time, bulk):
         agg = rules[i].aggregation
         by, cache = (agg.group_by, null) if agg else (rules[i].dedup_by, dash)
         parts = []
@@ -320,12 +310,12 @@ def _pairs(m: pa.Table, rules: list[Rule], bulk: list[int]) -> _Pairs:
             if j not in cache:
                 cache[j] = _codes(m[f"k{j}"], dash=agg is None)
             parts.append((cache[j][0][r], cache[j][1]))
-        rows.append(r)
+        code = _group_codes(parts, len(r))
+        order = np.argsort(code, kind="stable")  # by group, time order kept within each
+        rows.append(r[order])
         rule.append(np.full(len(r), i, np.int64))
-        group.append(_group_codes(parts, len(r)))
+        group.append(code[order])
     row, rl, grp = (np.concatenate(x) if x else np.zeros(0, np.int64) for x in (rows, rule, group))
-    order = np.lexsort((rank[row], grp, rl))
-    row, rl, grp = row[order], rl[order], grp[order]
     n = len(row)
     new = np.ones(n, bool)
     new[1:] = (rl[1:] != rl[:-1]) | (grp[1:] != grp[:-1])
@@ -352,7 +342,7 @@ def lake_findings(con: duckdb.DuckDBPyConnection, rules: list[Rule], start: date
     register_functions(con)
     if not rules:
         return LakeFindings(rules, pa.table({}), None, np.zeros((2, 0), np.int64), [], con)
-    m = con.sql(match_rows_sql(rules, source, time_filter(start, end))).to_arrow_table()
+    m = match_table(con, rules, source, time_filter(start, end))
     bulk = [i for i, r in enumerate(rules) if vectorised(r)]
     pairs = _pairs(m, rules, bulk)
     python = _python_findings(m, rules, [i for i in range(len(rules)) if i not in set(bulk)])

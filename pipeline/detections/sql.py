@@ -140,6 +140,11 @@ class Compiler:
                 return "false"
             ovar = self._var()
             a, b = (var, ovar) if pred.cased else (f"lower({var})", f"lower({ovar})")
+            if kind == "scalar" and self.lowered is not None and not pred.cased:
+                # the lambda over the other path's candidates reads a plain lowered column: a
+                # struct field written in it would make DuckDB read the whole struct
+                # (``userIdentity``: every field, every row)
+                a = self.lowered.setdefault(expr, f"__lc{len(self.lowered)}")
             cmp = {"eq": f"{a} = {b}", "contains": f"contains({a}, {b})",
                    "startswith": f"starts_with({a}, {b})", "endswith": f"ends_with({a}, {b})"}[mode]
             inner = _any(okind, oexpr, ovar, cmp)

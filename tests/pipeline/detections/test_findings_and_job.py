@@ -144,6 +144,18 @@ def test_cli_detect_and_rules_check(tmp_path, lake, capsys):
     assert main(["--lake", lake.root, "rules", "check", str(rules), "--fired"]) == 0
     out = capsys.readouterr()
     assert "parsed: 3 rules" in out.out
+    # --fired counts each rule's matches in one scan: the Python engine's counts
+    import json
+    from collections import Counter
+
+    from pipeline.detections.engine import match_events
+
+    assert main(["--lake", lake.root, "rules", "check", str(rules), "--fired", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    loaded = load_rules(rules).rules
+    expected = Counter(m.rule_id for m in match_events(loaded, _events()))
+    assert {r["id"]: r["matches"] for r in report["parsed"]} == {r.id: expected[r.id] for r in loaded}
+    assert sum(expected.values()) > 0
 
 
 def test_cli_follow_processes_committed_files(tmp_path, lake, capsys):

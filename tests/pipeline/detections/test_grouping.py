@@ -6,7 +6,8 @@ The reference is the ``--follow`` path: :func:`match_events` on the raw event di
 a few principals and IPs (some missing) into minutes, with repeated timestamps, so that dedup
 windows, thresholds, counting windows that fire, reset and fire again, and ties all occur; the
 rules cover per-event rules (several dedup windows and keys, a threshold, an empty dedup key),
-``count() > N`` / ``>= N`` / rate rules (bulk) and a distinct count and ``<`` (Python fallback).
+``count() > N`` / ``>= N`` / ``< N`` / ``<= N`` / ``= N`` / rate rules (bulk; two whose condition
+no count meets) and a distinct count (Python fallback).
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ RULES = {
     "count-all": ("{eventSource: s3.amazonaws.com}", "    timeframe: 30s\n    condition: sel | count() > 4"),
     "distinct": ("{eventSource: s3.amazonaws.com}", "    timeframe: 2m\n    condition: sel | count(eventName) by sourceIPAddress > 2"),
     "fewer": ("{eventName: PutObject}", "    timeframe: 1m\n    condition: sel | count() by userIdentity.arn < 2"),
+    "at-most": ("{eventName: GetObject}", "    timeframe: 2m\n    condition: sel | count() by sourceIPAddress <= 1\n"
+                "watchlake: {dedup_window: 90s}"),
+    "exactly": ("{errorCode: AccessDenied}", "    timeframe: 1m\n    condition: sel | count() by userIdentity.arn = 2"),
+    "never-eq": ("{eventSource: s3.amazonaws.com}", "    timeframe: 1m\n    condition: sel | count() == 2.5"),
+    "never-lt": ("{eventSource: s3.amazonaws.com}", "    timeframe: 1m\n    condition: sel | count() < 1"),
 }
 RATE = """kind: rate
 id: wl-test-rate
@@ -91,7 +97,7 @@ def _events(seed: int, n: int) -> list[dict]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_bulk_findings_equal_the_python_engines(tmp_path, lake, seed):
     rules = load_rules(_rules(tmp_path)).rules
-    assert len(rules) == 11 and {r.title for r in rules if not vectorised(r)} == {"distinct", "fewer"}
+    assert len(rules) == 15 and {r.title for r in rules if not vectorised(r)} == {"distinct"}
     events = _events(seed, 1500)
     write_events(lake, events)
     expected = findings_table(findings_for(rules, match_events(rules, events)), "duckdb", NOW)
@@ -103,7 +109,8 @@ def test_bulk_findings_equal_the_python_engines(tmp_path, lake, seed):
     per_rule = {}
     for row in got.to_pylist():
         per_rule.setdefault(row["title"], []).append(row["event_count"])
-    assert {"list", "denied", "by-ip", "no-key", "short", "count-gt", "count-ge", "count-all", "denied burst"} <= set(per_rule)
+    assert {"list", "denied", "by-ip", "no-key", "short", "count-gt", "count-ge", "count-all", "denied burst",
+            "fewer", "at-most", "exactly"} <= set(per_rule) and not {"never-eq", "never-lt"} & set(per_rule)
     assert max(per_rule["list"]) > 1 and min(per_rule["denied"]) >= 3
     assert len(per_rule["count-gt"]) > 1 and min(per_rule["count-ge"]) >= 3
     assert found.match_count == len(match_events(rules, events))
@@ -135,3 +142,4 @@ def test_more_rules_than_one_bitmask_on_real_detonations(lake, shared_data, stra
     assert expected.num_rows >= 20 and got.to_pylist() == expected.to_pylist()
     fired = {[r.id for r in rules].index(row["rule_id"]) for row in got.to_pylist()}
     assert min(fired) < 63 <= max(fired)  # rules of both bitmask columns found something
+
