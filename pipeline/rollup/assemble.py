@@ -39,6 +39,16 @@ def keys(rank: np.ndarray, bucket: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return (rank << 32) + to_numpy(bucket, np.int64)
 
 
+def chunk_major(key: np.ndarray, period: int) -> np.ndarray:
+    """The stable permutation that puts rows sorted by :func:`keys` in chunk-file order: by the
+    chunk of their bucket (:mod:`pipeline.rollup.chunks`), then as they were (series, bucket).
+    Each settled chunk's rows are then one run, which :func:`pipeline.rollup.chunks.split` writes
+    as a slice instead of gathering them from all over the table."""
+    from pipeline.rollup.chunks import CHUNK_BUCKETS
+
+    return np.argsort((key & 0xFFFFFFFF) // CHUNK_BUCKETS.get(period, 10), kind="stable")
+
+
 def table(ids: pa.Table, rank: np.ndarray, bucket: np.ndarray, period: int, columns: dict[str, pa.Array]
           ) -> pa.Table:
     """A table in :data:`~pipeline.rollup.schema.ROLLUP` schema: identity from ``ids`` at
@@ -57,9 +67,11 @@ def merge_rows(ids: pa.Table, src: pa.Table, period: int) -> pa.Table:
     key = keys(rank, src["b"])
     order = np.argsort(key, kind="stable")  # source files are sorted by series: nearly in order
     key = key[order]
+    by_chunk = chunk_major(key, period)
+    order, key = order[by_chunk], key[by_chunk]
     if not len(key):
         return ROLLUP.empty_table()
-    new = np.concatenate(([True], key[1:] != key[:-1]))
+    new = np.concatenate(([True], key[1:] != key[:-1]))  # equal keys stay adjacent
     starts = np.flatnonzero(new)
 
     def col(name: str) -> np.ndarray:

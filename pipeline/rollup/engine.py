@@ -59,11 +59,14 @@ def conform(table: pa.Table) -> pa.Table:
 def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], period: int, lo: datetime,
               hi: datetime, percentiles: Patterns) -> pa.Table:
     """Raw datapoints → rows of ``period`` seconds (:func:`sql.raw_query` aggregates; the rows
-    are put in output order here, and their listed bins, plus the weighted samples of
+    are put in output order here — series and bucket order inside each chunk file's run:
+    :func:`assemble.chunk_major` — and their listed bins, plus the weighted samples of
     :func:`sql.weighted_query` when there are any, become the sketches)."""
     t = con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all().combine_chunks()
     key = assemble.keys(assemble.ranks(ids, t["sid"]), t["b"])
     order = np.argsort(key)
+    by_chunk = assemble.chunk_major(key[order], period)
+    order = order[by_chunk]
     key = key[order]
     if percentiles == ():
         t = t.take(pa.array(order))
@@ -78,7 +81,8 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], p
         rows, flat_bins, _ = flat_entries(t["_ub"], None)
         sketch_count = np.bincount(rows, minlength=t.num_rows).astype(np.float64)
         w = con.sql(sql.weighted_query(files, period, lo, hi, percentiles)).arrow().read_all()
-        w_rows = np.searchsorted(key, assemble.keys(assemble.ranks(ids, w["sid"]), w["b"]))
+        by_key = np.argsort(key)  # rows are in chunk order: find each sample's row by its key
+        w_rows = by_key[np.searchsorted(key[by_key], assemble.keys(assemble.ranks(ids, w["sid"]), w["b"]))]
         w_counts = to_numpy(w["c"], np.float64)
         sketch_count += np.bincount(w_rows, weights=w_counts, minlength=t.num_rows)
         bins, counts = build_sketches(t.num_rows, np.concatenate([rows, w_rows]),
@@ -92,7 +96,8 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], p
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
                  lo: datetime, hi: datetime, percentiles: Patterns = None) -> pa.Table:
     """One rollup computed by DuckDB (aggregates) and numpy (order, identity, sketches:
-    :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema and order: ``raw`` datapoints or
+    :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema, in :data:`~pipeline.rollup.schema.SORT_KEYS` order inside each
+    chunk of the target tier (:func:`assemble.chunk_major`): ``raw`` datapoints or
     ``merge`` of a finer tier into buckets of ``period`` seconds, or CloudTrail ``activity``
     (1m). Sketches are built only for the namespaces ``percentiles`` names (all by default); see
     :mod:`pipeline.rollup.percentiles`."""
