@@ -96,8 +96,8 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], p
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
                  lo: datetime, hi: datetime, percentiles: Patterns = None) -> pa.Table:
     """One rollup computed by DuckDB (aggregates) and numpy (order, identity, sketches:
-    :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema, in :data:`~pipeline.rollup.schema.SORT_KEYS` order inside each
-    chunk of the target tier (:func:`assemble.chunk_major`): ``raw`` datapoints or
+    :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema, in ``SORT_KEYS`` order inside
+    each chunk of the target tier (:func:`assemble.chunk_major`): ``raw`` datapoints or
     ``merge`` of a finer tier into buckets of ``period`` seconds, or CloudTrail ``activity``
     (1m). Sketches are built only for the namespaces ``percentiles`` names (all by default); see
     :mod:`pipeline.rollup.percentiles`."""
