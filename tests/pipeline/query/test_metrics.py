@@ -180,3 +180,29 @@ def test_percentile_rows_agree_with_the_reference_sketch(q):
             expected.append((qi, merged.quantile(q)))
     assert [i for i, _ in got] == [i for i, _ in expected]
     assert [v for _, v in got] == pytest.approx([v for _, v in expected], rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.parametrize("period,offset_min,tier", [(300, 0, "5m"), (3600, 0, "1h"), (3600, 5, "5m")])
+def test_coarse_tier_percentiles_equal_the_1m_merge_bit_for_bit(lake, filled, period, offset_min, tier):
+    """pNN read from the coarsest tier that tiles the periods equals, bit for bit, the reference
+    Sketch merge of the 1-minute tier's rows of each period (sketches are mergeable: the 5m / 1h
+    rows hold exactly the 1m rows' bins), also when the start is not aligned to the 1h tier."""
+    import pyarrow.parquet as pq
+
+    from pipeline.rollup.sketch import Sketch
+
+    start = T0 + timedelta(minutes=offset_min)
+    end = start + timedelta(hours=6)
+    md = get_metric_data(lake, "App", "Latency", {"Host": "a"}, "p90", start, end, period,
+                         unit="Milliseconds", now=NOW)
+    assert md.tier == tier and len(md.values) == 6 * 3600 // period
+    m1 = pq.ParquetDataset([lake.path(f) for f in lake.table_files("metrics_1m")]).read().to_pylist()
+    expected = []
+    for i in range(len(md.values)):
+        lo, hi = start + timedelta(seconds=period * i), start + timedelta(seconds=period * (i + 1))
+        merged = Sketch()
+        for r in m1:
+            if r["unit"] == "Milliseconds" and lo <= r["timestamp"] < hi:
+                merged = merged.merge(Sketch(dict(zip(r["sketch_bins"], r["sketch_bin_counts"])), r["min"], r["max"]))
+        expected.append(merged.quantile(0.9))
+    assert md.values == expected
