@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from pipeline.rollup.merge import to_numpy
+from pipeline.rollup.merge import from_numpy, to_numpy
 from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SERIES_ID, SORT_KEYS
 from pipeline.rollup.tiers import Job, partition_range
 from pipeline.timeutil import epoch_ms
@@ -113,7 +113,7 @@ def _outside(t: pa.Table, runs: list[Run], series: tuple[str, ...] | None = None
 
         mine = pc.is_in(t[SERIES_ID], value_set=pa.array(series, pa.string()))
         inside &= to_numpy(pc.cast(mine, pa.uint8()), np.uint8).astype(bool)
-    return t.filter(pa.array(~inside)) if inside.any() else t
+    return t.filter(from_numpy(~inside)) if inside.any() else t
 
 
 def split(rows: pa.Table, period: int, clock_ms: int) -> list[tuple[int, int, pa.Table]]:
@@ -135,7 +135,7 @@ def split(rows: pa.Table, period: int, clock_ms: int) -> list[tuple[int, int, pa
     for a, b in zip(starts, [*starts[1:], len(key)], strict=True):
         k, first = int(key[a]), int(order[a])
         is_chunk = bool(chunk[first] == k) and settled(k + span, period, clock_ms)
-        part = rows.slice(first, b - a) if int(order[b - 1]) - first == b - a - 1 else rows.take(pa.array(order[a:b]))
+        part = rows.slice(first, b - a) if int(order[b - 1]) - first == b - a - 1 else rows.take(from_numpy(order[a:b]))
         out.append((k, span if is_chunk else period * 1000, part))
     return out
 

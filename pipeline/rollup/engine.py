@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from pipeline.errors import InputError
 from pipeline.rollup import assemble, sql
-from pipeline.rollup.merge import build_sketches, flat_entries, merge_lists, to_numpy
+from pipeline.rollup.merge import build_sketches, flat_entries, from_numpy, merge_lists, to_numpy
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
 from pipeline.rollup.tiers import Job
@@ -69,15 +69,15 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], p
     order = order[by_chunk]
     key = key[order]
     if percentiles == ():
-        t = t.take(pa.array(order))
+        t = t.take(from_numpy(order))
         bins, counts = empty_sketches(t.num_rows)
         sketch_count = np.zeros(t.num_rows)
     elif not pc.sum(t["_nw"]).as_py():  # single datapoints only: each row's listed bins, in order
         bins, counts = merge_lists(t["_ub"], None, order, np.arange(t.num_rows + 1))
         sketch_count = to_numpy(pc.list_value_length(t["_ub"]), np.float64)[order]
-        t = t.drop_columns(["_ub"]).take(pa.array(order))
+        t = t.drop_columns(["_ub"]).take(from_numpy(order))
     else:
-        t = t.take(pa.array(order))
+        t = t.take(from_numpy(order))
         rows, flat_bins, _ = flat_entries(t["_ub"], None)
         sketch_count = np.bincount(rows, minlength=t.num_rows).astype(np.float64)
         w = con.sql(sql.weighted_query(files, period, lo, hi, percentiles)).arrow().read_all()
@@ -89,7 +89,7 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], p
                                       np.concatenate([flat_bins, to_numpy(w["bn"], np.int64)]),
                                       np.concatenate([np.ones(len(rows)), w_counts]))
     columns = {c: t[c] for c in ("sample_count", "sum", "min", "max")}
-    columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=pa.array(sketch_count))
+    columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=from_numpy(sketch_count))
     return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)
 
 
