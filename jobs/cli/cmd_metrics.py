@@ -58,11 +58,12 @@ def _dims(pairs: list[str]) -> dict[str, str]:
 def run_get(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.console import summary
     from pipeline.query.metrics import get_metric_data
-    from pipeline.rollup.state import data_clock
     from pipeline.timeutil import iso, parse_time
 
     now = None
     if args.now == "data":
+        from pipeline.rollup.state import data_clock  # here: it imports pyarrow (0.1 s)
+
         now = data_clock(ctx.lake)
     elif args.now:
         now = parse_time(args.now)

@@ -20,16 +20,17 @@ commits backs off and retries, up to :data:`SNAPSHOT_TIMEOUT` seconds (then
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import pyarrow.fs as pafs
 
 from pipeline.errors import LakeBusyError
 from pipeline.lake import layout, ledger
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pipeline.lake.store import Lake
 
 SNAPSHOT_TIMEOUT = 60.0
@@ -74,6 +75,10 @@ def entries(lake: Lake, rel: str = "", *, recursive: bool = True) -> list[Entry]
     folder lists as empty. For housekeeping (ledgers, temp-file cleanup); readers of table data
     use :func:`live`."""
     base = lake.path(rel)
+    if not lake.is_s3:
+        return sorted(_local_entries(base, len(lake.base) + 1, recursive), key=lambda e: e.path)
+    import pyarrow.fs as pafs
+
     if lake.fs.get_file_info(base).type != pafs.FileType.Directory:
         return []
     out = []
@@ -81,6 +86,26 @@ def entries(lake: Lake, rel: str = "", *, recursive: bool = True) -> list[Entry]
         if info.type == pafs.FileType.File:
             out.append(Entry(info.path[len(lake.base) + 1:], int(info.size or 0), int(info.mtime_ns or 0)))
     return sorted(out, key=lambda e: e.path)
+
+
+def _local_entries(folder: str, cut: int, recursive: bool) -> Iterator[Entry]:
+    """The files below a local ``folder`` (os.scandir, as pyarrow's LocalFileSystem lists them:
+    symlinks followed, a vanished entry skipped), paths cut to ``path[cut:]``."""
+    try:
+        it = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    with it:
+        for d in it:
+            try:
+                if d.is_dir():
+                    if recursive:
+                        yield from _local_entries(d.path, cut, recursive)
+                elif d.is_file():
+                    st = d.stat()
+                    yield Entry(d.path[cut:].replace(os.sep, "/"), st.st_size, st.st_mtime_ns)
+            except FileNotFoundError:  # removed while listing
+                continue
 
 
 def _tables_under(rel: str) -> list[str]:

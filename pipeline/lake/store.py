@@ -19,15 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import pyarrow as pa
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
-
 from pipeline.errors import WriteError
 from pipeline.lake import files, layout
-from pipeline.lake.encoding import dictionary_columns_cached
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
     from pipeline.config import Settings
 
 PARQUET_COMPRESSION = "zstd"
@@ -40,6 +38,8 @@ def s3_filesystem(endpoint_url: str | None = None, region: str = "us-east-1") ->
 
     Credentials come from the usual AWS environment variables / profile chain.
     """
+    import pyarrow.fs as pafs
+
     kwargs: dict[str, Any] = {"region": region}
     if endpoint_url:
         u = urlparse(endpoint_url)
@@ -63,21 +63,37 @@ class FileInfo:
 
 
 class Lake:
-    """A lake root. Paths given to methods are relative to the root and use ``/``."""
+    """A lake root. Paths given to methods are relative to the root and use ``/``.
+
+    pyarrow is imported only when something needs it (:attr:`fs`, Parquet writes): a short
+    command that lists and reads a local lake through DuckDB never pays its 0.1 s import."""
 
     def __init__(self, root: str | Path, *, endpoint_url: str | None = None,
                  region: str = "us-east-1"):
         text = str(root)
         self.is_s3 = text.startswith("s3://")
         self.endpoint_url, self.region = endpoint_url, region
+        self._fs: pafs.FileSystem | None = None
         if self.is_s3:
-            self.fs: pafs.FileSystem = s3_filesystem(endpoint_url, region)
+            self._fs = s3_filesystem(endpoint_url, region)
             self.base = text[len("s3://"):].rstrip("/")
             self.root = "s3://" + self.base
         else:
-            self.fs = pafs.LocalFileSystem()
             self.base = str(Path(text).expanduser().resolve())
             self.root = self.base
+
+    @property
+    def fs(self) -> pafs.FileSystem:
+        """The pyarrow filesystem of the root (S3, or local: created on first use)."""
+        if self._fs is None:
+            import pyarrow.fs as pafs
+
+            self._fs = pafs.LocalFileSystem()
+        return self._fs
+
+    @fs.setter
+    def fs(self, value: pafs.FileSystem) -> None:
+        self._fs = value
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
@@ -102,6 +118,10 @@ class Lake:
     # -- listing -----------------------------------------------------------------------------
 
     def exists(self, rel: str) -> bool:
+        if not self.is_s3:
+            return os.path.exists(self.path(rel))
+        import pyarrow.fs as pafs
+
         return self.fs.get_file_info(self.path(rel)).type != pafs.FileType.NotFound
 
     def entries(self, rel: str = "", *, recursive: bool = True) -> list[files.Entry]:
@@ -155,6 +175,10 @@ class Lake:
         """Write one Parquet file (zstd, row groups of ``row_group_size`` rows, default
         :data:`ROW_GROUP_SIZE`; dictionary encoding where values repeat:
         :mod:`pipeline.lake.encoding`) atomically."""
+        import pyarrow.parquet as pq
+
+        from pipeline.lake.encoding import dictionary_columns_cached
+
         if sort_by:
             table = table.sort_by([(c, "ascending") for c in sort_by])
         buf = io.BytesIO()  # chunked input is written as is: same row groups, no copy to combine it
@@ -180,6 +204,9 @@ class Lake:
 
     def read_bytes(self, rel: str) -> bytes:
         """The file's bytes exactly as stored (a ``.gz`` file is not decompressed)."""
+        if not self.is_s3:
+            with open(self.path(rel), "rb") as fh:
+                return fh.read()
         with self.fs.open_input_stream(self.path(rel), compression=None) as f:
             return bytes(f.read())
 
@@ -193,6 +220,8 @@ class Lake:
 
     def delete(self, rel: str) -> None:
         """Delete a file or a whole folder; a missing path is not an error."""
+        import pyarrow.fs as pafs
+
         p = self.path(rel)
         info = self.fs.get_file_info(p)
         if info.type == pafs.FileType.Directory:

@@ -19,25 +19,21 @@ that finds more than one raises :class:`~pipeline.errors.QueryError` naming them
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from pipeline.errors import QueryError
 from pipeline.lake import layout
 from pipeline.query.planner import Plan, plan
-from pipeline.rollup.merge import flat_entries, to_numpy
-from pipeline.rollup.sketch import GAMMA, OFFSET
+from pipeline.rollup.sketch import bin_value
 from pipeline.rollup.tiers import partition_range
 from pipeline.timeutil import epoch_ms
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from pipeline.lake import Lake
 
 SIMPLE_STATS = {"SampleCount", "Sum", "Minimum", "Maximum", "Average"}
@@ -92,14 +88,16 @@ def canonical(dimensions: dict[str, str]) -> str:
 
 
 def _tier_files(lake: Lake, table: str, start: datetime, end: datetime) -> list[str]:
-    """Files of the tier partitions overlapping ``[start, end)`` (one directory listing)."""
-    from pipeline.rollup.state import listing
-
+    """Files of the tier partitions overlapping ``[start, end)`` (one consistent listing)."""
     files: list[str] = []
-    for folder, entries in listing(lake, table).items():
-        lo, hi = partition_range(layout.parse_partition_path(table, folder))
-        if lo < end and hi > start:
-            files.extend(lake.uri(f.rel) for f in entries)
+    keep: dict[str, bool] = {}
+    for e in lake.table_entries(table):
+        folder = e.path.rsplit("/", 1)[0]
+        if folder not in keep:
+            lo, hi = partition_range(layout.parse_partition_path(table, folder))
+            keep[folder] = lo < end and hi > start
+        if keep[folder]:
+            files.append(lake.uri(e.path))
     return files
 
 
@@ -126,7 +124,7 @@ _BASE = """
 WITH r AS (
     SELECT unit, CAST(floor((epoch_ms("timestamp") - $start_ms) / $period_ms) AS BIGINT) AS qi,
            sample_count, "sum", "min", "max", sketch_count{sketch}
-    FROM read_parquet($files, union_by_name = true)
+    FROM read_parquet($files{union})
     WHERE namespace = $ns AND metric_name = $metric AND dimensions = $dims {unit}
       AND "timestamp" >= $start AND "timestamp" < $end
 )"""
@@ -139,64 +137,62 @@ _STAT_SQL = {"SampleCount": "sum(sample_count)", "Sum": 'sum("sum")', "Minimum":
 """Each simple statistic from the merged partials (Average = ΣSum / ΣSampleCount, never an
 average of averages)."""
 
-_ROWS = """
-SELECT * FROM r ORDER BY unit, qi"""
+_PERCENTILE = """,
+p AS (SELECT unit, qi, sum(sample_count) AS n, sum(sketch_count) AS skn, min("min") AS lo, max("max") AS hi
+      FROM r GROUP BY unit, qi),
+e AS (SELECT unit, qi, bn, sum(c) AS c
+      FROM (SELECT unit, qi, unnest(sketch_bins) AS bn, unnest(sketch_bin_counts) AS c FROM r)
+      GROUP BY unit, qi, bn),
+cum AS (SELECT unit, qi, bn, sum(c) OVER (PARTITION BY unit, qi ORDER BY bn ROWS UNBOUNDED PRECEDING) AS cc,
+               sum(c) OVER (PARTITION BY unit, qi) AS total
+        FROM e),
+pick AS (SELECT unit, qi, min(bn) AS bn FROM cum WHERE cc > floor($q * (total - 1)) GROUP BY unit, qi)
+SELECT p.unit, p.qi, p.n, p.skn, p.lo, p.hi, pick.bn
+FROM p LEFT JOIN pick ON p.unit IS NOT DISTINCT FROM pick.unit AND p.qi = pick.qi
+ORDER BY p.unit, p.qi"""
+"""Per unit and period of the tier rows ``r``: sample count, sketched count, exact min/max and
+the bin holding the sample of rank ``floor(q · (n − 1))`` of the merged sketch (equal bins of
+the period's rows added, cumulative counts in bin order, the first bin past the rank:
+:func:`pipeline.rollup.sketch.quantile`, for every period in one query)."""
 
 
 def _stat_rows(rows: list[tuple[Any, ...]]) -> list[tuple[int, float]]:
     return [(int(qi), float(v)) for _unit, qi, n, v in rows if n]
 
 
-def _period_counts(t: pa.Table) -> list[tuple[float, float]]:
-    """``(sample count, sketched count)`` per period of one unit's tier rows sorted by ``qi``."""
-    qi = to_numpy(t["qi"], np.int64)
-    if not len(qi):
-        return []
-    starts = np.flatnonzero(np.concatenate(([True], qi[1:] != qi[:-1])))
-    n = np.add.reduceat(to_numpy(t["sample_count"], np.float64), starts)
-    skn = np.add.reduceat(to_numpy(t["sketch_count"], np.float64), starts)
-    return list(zip(n.tolist(), skn.tolist(), strict=True))
+def percentile_points(rows: list[tuple[Any, ...]], q: float) -> list[tuple[int, float]]:
+    """``(qi, pNN)`` per period from the rows of :data:`_PERCENTILE` (``unit, qi, n, skn, lo, hi,
+    bn``). A period is answered only when its sketch holds every sample (``sketch_count =
+    sample_count``, within 1e-12 relative); the estimate is the bin's representative value
+    clamped to the period's exact ``[Minimum, Maximum]`` (``q`` = 0 / 1: Minimum / Maximum)."""
+    out = []
+    for _unit, qi, n, skn, lo, hi, bn in rows:
+        if not (n and skn and skn > 0 and abs(skn - n) <= 1e-12 * abs(n)) or lo is None or hi is None:
+            continue
+        if q == 0.0:
+            v = float(lo)
+        elif q == 1.0:
+            v = float(hi)
+        elif bn is None or math.isnan(lo) or math.isnan(hi):
+            continue
+        else:
+            v = min(max(bin_value(int(bn)), lo), hi)
+        if not math.isnan(v):
+            out.append((int(qi), float(v)))
+    return out
 
 
-def _percentile_rows(t: pa.Table, q: float) -> tuple[list[tuple[int, float]], bool]:
-    """``(qi, pNN)`` per period from one unit's tier rows sorted by ``qi`` (numpy, no per-row
-    Python), and whether any period had samples but no sketch. A period is answered only when
-    its sketch holds every sample (``sketch_count = sample_count``)."""
-    qi = to_numpy(t["qi"], np.int64)
-    if not len(qi):
-        return [], False
-    starts = np.flatnonzero(np.concatenate(([True], qi[1:] != qi[:-1])))
-    n = np.add.reduceat(to_numpy(t["sample_count"], np.float64), starts)
-    skn = np.add.reduceat(to_numpy(t["sketch_count"], np.float64), starts)
-    lo = np.fmin.reduceat(to_numpy(t["min"], np.float64), starts)
-    hi = np.fmax.reduceat(to_numpy(t["max"], np.float64), starts)
-    group_of_row = np.cumsum(np.concatenate(([False], qi[1:] != qi[:-1])))
-    rows, bins, counts = flat_entries(t["sketch_bins"], t["sketch_bin_counts"])
-    answered = (n > 0) & np.isclose(skn, n, rtol=1e-12, atol=0.0) & (skn > 0)
-    value = np.full(len(starts), np.nan)
-    if q == 0.0:
-        value = lo.astype(np.float64)
-    elif q == 1.0:
-        value = hi.astype(np.float64)
-    elif len(bins):
-        group = group_of_row[rows]
-        order = np.lexsort((bins, group))
-        group, bins, counts = group[order], bins[order], counts[order] if counts is not None else None
-        w = counts if counts is not None else np.ones(len(bins))
-        cum = np.cumsum(w)
-        first = np.searchsorted(group, np.arange(len(starts)))
-        before = np.where(first > 0, cum[np.maximum(first - 1, 0)], 0.0)
-        total = np.bincount(group, weights=w, minlength=len(starts))
-        rank = np.floor(q * (total - 1))
-        hit = np.flatnonzero(cum - before[group] > rank[group])
-        g_hit, i_hit = np.unique(group[hit], return_index=True)
-        b = bins[hit[i_hit]].astype(np.float64)
-        v = np.sign(b) * 2.0 * GAMMA ** (np.abs(b) - OFFSET) / (GAMMA + 1.0)
-        value[g_hit] = np.minimum(np.maximum(v, lo[g_hit]), hi[g_hit])
-    ok = answered & ~np.isnan(value)
-    has = n > 0
-    missing = bool(has.any() and not np.any(skn[has] > 0))
-    return [(int(i), float(v)) for i, v in zip(qi[starts][ok], value[ok], strict=True)], missing
+def _query(con: Any, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (a ``_BASE`` with ``{union}`` unfilled) over the tier files: read by column
+    name without ``union_by_name`` first (every tier file has the rollup schema; unifying the
+    schemas of hundreds of chunk files was a sixth of a 15-day query), and with it when the files
+    differ (files written before the columnar sketch)."""
+    import duckdb
+
+    try:
+        return list(con.execute(sql.format(union=""), params).fetchall())
+    except duckdb.Error:
+        return list(con.execute(sql.format(union=", union_by_name = true"), params).fetchall())
 
 
 def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: dict[str, str],
@@ -228,37 +224,34 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
                               "start": p.start, "end": p.end}
     if unit is not None:
         params["unit"] = unit
-    sql = _BASE.format(unit="AND unit = $unit" if unit is not None else "",
-                       sketch=", sketch_bins, sketch_bin_counts" if q is not None else "")
+    base = _BASE.format(unit="AND unit = $unit" if unit is not None else "", union="{union}",
+                        sketch=", sketch_bins, sketch_bin_counts" if q is not None else "")
     con = _con()
     if q is None:
-        rows = con.execute(sql + _STATS.format(value=_STAT_SQL[stat]), params).fetchall()
-        units = sorted({r[0] for r in rows}, key=str)
+        rows = _query(con, base + _STATS.format(value=_STAT_SQL[stat]), params)
     else:
         import duckdb
 
+        params["q"] = q
         try:
-            table = con.sql(sql + _ROWS, params=params).to_arrow_table()
+            rows = _query(con, base + _PERCENTILE, params)
         except duckdb.BinderException as exc:
             if "sketch_bin" not in str(exc):
                 raise
             raise QueryError(f"the {p.table} files have no sketch_bins (written before the columnar "
                              "sketch); rebuild the tiers with `watchlake rollup --full`") from None
-        units = sorted(set(table["unit"].to_pylist()), key=str) if table.num_rows else []
+    units = sorted({r[0] for r in rows}, key=str)
     if len(units) > 1:
         raise QueryError(f"{namespace} {metric_name} {canonical(dimensions)} has several units "
                          f"({', '.join(str(u) for u in units)}); pass one with unit=")
     out.unit = units[0] if units else unit
     step = timedelta(seconds=p.period)
-    if q is None:
-        points = _stat_rows(rows)
-    else:
-        points, _ = _percentile_rows(table, q)
+    points = _stat_rows(rows) if q is None else percentile_points(rows, q)
     for i, v in points:
         out.timestamps.append(p.start + step * i)
         out.values.append(v)
     if q is not None:
-        out.messages += percentile_gaps(namespace, _period_counts(table), len(out.values), sketched)
+        out.messages += percentile_gaps(namespace, [(r[2], r[3]) for r in rows], len(out.values), sketched)
     return out
 
 

@@ -11,8 +11,9 @@
  * and come out strictly ascending. Returned as bytes: int32 offsets (groups + 1), int32 bins,
  * float64 counts.
  *
- * A group whose entries span a narrow bin range (the usual case: one series' values over an
- * hour) is added into a dense array of that range; a wide one (values of both signs, a huge
+ * A group of a few entries (one series' samples of a minute) is insertion-sorted (stable: equal
+ * bins add in order); one whose entries span a narrow bin range (the usual case: one series'
+ * values over an hour) is added into a dense array of that range; a wide one (values of both signs, a huge
  * spread) is sorted by (bin, position) instead; a group of one row already in order is copied.
  * Every index is checked: bad input raises ValueError, never reads out of bounds. The GIL is
  * released while merging.
@@ -22,6 +23,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define SMALL 48 /* groups of at most this many entries are insertion-sorted */
 
 typedef struct {
     int32_t bin;
@@ -105,6 +108,35 @@ static Py_ssize_t run(job_t *j) {
                 j->out_counts[out + i] = j->counts ? j->counts[s + i] : 1.0;
             }
             out += total;
+        } else if (total > 0 && total <= SMALL) {
+            /* a few entries (a minute of raw samples): a stable insertion sort, no dense array */
+            int32_t sb[SMALL];
+            double sc[SMALL];
+            Py_ssize_t n = 0;
+            for (int64_t k = a; k < b; k++) {
+                int64_t r = j->order[k];
+                for (int32_t i = j->offsets[r]; i < j->offsets[r + 1]; i++, n++) {
+                    int32_t v = j->bins[i];
+                    double c = j->counts ? j->counts[i] : 1.0;
+                    Py_ssize_t m = n;
+                    while (m > 0 && sb[m - 1] > v) {
+                        sb[m] = sb[m - 1];
+                        sc[m] = sc[m - 1];
+                        m--;
+                    }
+                    sb[m] = v;
+                    sc[m] = c;
+                }
+            }
+            for (Py_ssize_t i = 0; i < n; i++) {
+                if (i > 0 && sb[i] == j->out_bins[out - 1]) {
+                    j->out_counts[out - 1] += sc[i];
+                } else {
+                    j->out_bins[out] = sb[i];
+                    j->out_counts[out] = sc[i];
+                    out++;
+                }
+            }
         } else if (total > 0 && (int64_t)hi - lo < 4 * (int64_t)total + 256) {
             Py_ssize_t width = (Py_ssize_t)((int64_t)hi - lo + 1);
             if (grow((void **)&j->dense, &j->dense_cap, width, sizeof(double)) < 0) {

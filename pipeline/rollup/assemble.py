@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pipeline.rollup.merge import merge_lists, to_numpy
+from pipeline.rollup.merge import from_numpy, merge_lists, to_numpy
 from pipeline.rollup.schema import ROLLUP, SERIES_ID
 
 _IDENTITY = [SERIES_ID, "namespace", "metric_name", "dimensions", "unit"]
@@ -39,13 +39,23 @@ def keys(rank: np.ndarray, bucket: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return (rank << 32) + to_numpy(bucket, np.int64)
 
 
+def chunk_major(key: np.ndarray, period: int) -> np.ndarray:
+    """The stable permutation that puts rows sorted by :func:`keys` in chunk-file order: by the
+    chunk of their bucket (:mod:`pipeline.rollup.chunks`), then as they were (series, bucket).
+    Each settled chunk's rows are then one run, which :func:`pipeline.rollup.chunks.split` writes
+    as a slice instead of gathering them from all over the table."""
+    from pipeline.rollup.chunks import CHUNK_BUCKETS
+
+    return np.argsort((key & 0xFFFFFFFF) // CHUNK_BUCKETS.get(period, 10), kind="stable")
+
+
 def table(ids: pa.Table, rank: np.ndarray, bucket: np.ndarray, period: int, columns: dict[str, pa.Array]
           ) -> pa.Table:
     """A table in :data:`~pipeline.rollup.schema.ROLLUP` schema: identity from ``ids`` at
     ``rank``, bucket start ``bucket · period``, the other ``columns`` as given (same length)."""
-    out: dict[str, pa.Array | pa.ChunkedArray] = {c: ids[c].take(pa.array(rank)) for c in _IDENTITY}
-    out["timestamp"] = pa.array(bucket * (period * 1000), pa.int64()).cast(ROLLUP.field("timestamp").type)
-    out["period"] = pa.array(np.full(len(bucket), period, dtype=np.int32))
+    out: dict[str, pa.Array | pa.ChunkedArray] = {c: ids[c].take(from_numpy(rank)) for c in _IDENTITY}
+    out["timestamp"] = from_numpy((bucket * (period * 1000)).astype(np.int64)).cast(ROLLUP.field("timestamp").type)
+    out["period"] = from_numpy(np.full(len(bucket), period, dtype=np.int32))
     out.update(columns)
     return pa.table([out[name] for name in ROLLUP.names], schema=ROLLUP)
 
@@ -57,9 +67,11 @@ def merge_rows(ids: pa.Table, src: pa.Table, period: int) -> pa.Table:
     key = keys(rank, src["b"])
     order = np.argsort(key, kind="stable")  # source files are sorted by series: nearly in order
     key = key[order]
+    by_chunk = chunk_major(key, period)
+    order, key = order[by_chunk], key[by_chunk]
     if not len(key):
         return ROLLUP.empty_table()
-    new = np.concatenate(([True], key[1:] != key[:-1]))
+    new = np.concatenate(([True], key[1:] != key[:-1]))  # equal keys stay adjacent
     starts = np.flatnonzero(new)
 
     def col(name: str) -> np.ndarray:
@@ -67,10 +79,10 @@ def merge_rows(ids: pa.Table, src: pa.Table, period: int) -> pa.Table:
 
     sk_bins, sk_counts = merge_lists(src["sketch_bins"], src["sketch_bin_counts"], order,
                                      np.append(starts, len(key)))
-    columns = {"sample_count": pa.array(np.add.reduceat(col("sample_count"), starts)),
-               "sum": pa.array(np.add.reduceat(col("sum"), starts)),
-               "min": pa.array(np.fmin.reduceat(col("min"), starts)),
-               "max": pa.array(np.fmax.reduceat(col("max"), starts)),
+    columns = {"sample_count": from_numpy(np.add.reduceat(col("sample_count"), starts)),
+               "sum": from_numpy(np.add.reduceat(col("sum"), starts)),
+               "min": from_numpy(np.fmin.reduceat(col("min"), starts)),
+               "max": from_numpy(np.fmax.reduceat(col("max"), starts)),
                "sketch_bins": sk_bins, "sketch_bin_counts": sk_counts,
-               "sketch_count": pa.array(np.add.reduceat(col("sketch_count"), starts))}
+               "sketch_count": from_numpy(np.add.reduceat(col("sketch_count"), starts))}
     return table(ids, (key[starts] >> 32), key[starts] & 0xFFFFFFFF, period, columns)

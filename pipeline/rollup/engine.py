@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from pipeline.errors import InputError
 from pipeline.rollup import assemble, sql
-from pipeline.rollup.merge import build_sketches, flat_entries, merge_lists, to_numpy
+from pipeline.rollup.merge import build_sketches, flat_entries, from_numpy, merge_lists, to_numpy
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
 from pipeline.rollup.tiers import Job
@@ -59,40 +59,45 @@ def conform(table: pa.Table) -> pa.Table:
 def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], period: int, lo: datetime,
               hi: datetime, percentiles: Patterns) -> pa.Table:
     """Raw datapoints → rows of ``period`` seconds (:func:`sql.raw_query` aggregates; the rows
-    are put in output order here, and their listed bins, plus the weighted samples of
+    are put in output order here — series and bucket order inside each chunk file's run:
+    :func:`assemble.chunk_major` — and their listed bins, plus the weighted samples of
     :func:`sql.weighted_query` when there are any, become the sketches)."""
     t = con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all().combine_chunks()
     key = assemble.keys(assemble.ranks(ids, t["sid"]), t["b"])
     order = np.argsort(key)
+    by_chunk = assemble.chunk_major(key[order], period)
+    order = order[by_chunk]
     key = key[order]
     if percentiles == ():
-        t = t.take(pa.array(order))
+        t = t.take(from_numpy(order))
         bins, counts = empty_sketches(t.num_rows)
         sketch_count = np.zeros(t.num_rows)
     elif not pc.sum(t["_nw"]).as_py():  # single datapoints only: each row's listed bins, in order
         bins, counts = merge_lists(t["_ub"], None, order, np.arange(t.num_rows + 1))
         sketch_count = to_numpy(pc.list_value_length(t["_ub"]), np.float64)[order]
-        t = t.drop_columns(["_ub"]).take(pa.array(order))
+        t = t.drop_columns(["_ub"]).take(from_numpy(order))
     else:
-        t = t.take(pa.array(order))
+        t = t.take(from_numpy(order))
         rows, flat_bins, _ = flat_entries(t["_ub"], None)
         sketch_count = np.bincount(rows, minlength=t.num_rows).astype(np.float64)
         w = con.sql(sql.weighted_query(files, period, lo, hi, percentiles)).arrow().read_all()
-        w_rows = np.searchsorted(key, assemble.keys(assemble.ranks(ids, w["sid"]), w["b"]))
+        by_key = np.argsort(key)  # rows are in chunk order: find each sample's row by its key
+        w_rows = by_key[np.searchsorted(key[by_key], assemble.keys(assemble.ranks(ids, w["sid"]), w["b"]))]
         w_counts = to_numpy(w["c"], np.float64)
         sketch_count += np.bincount(w_rows, weights=w_counts, minlength=t.num_rows)
         bins, counts = build_sketches(t.num_rows, np.concatenate([rows, w_rows]),
                                       np.concatenate([flat_bins, to_numpy(w["bn"], np.int64)]),
                                       np.concatenate([np.ones(len(rows)), w_counts]))
     columns = {c: t[c] for c in ("sample_count", "sum", "min", "max")}
-    columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=pa.array(sketch_count))
+    columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=from_numpy(sketch_count))
     return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)
 
 
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
                  lo: datetime, hi: datetime, percentiles: Patterns = None) -> pa.Table:
     """One rollup computed by DuckDB (aggregates) and numpy (order, identity, sketches:
-    :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema and order: ``raw`` datapoints or
+    :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema, in ``SORT_KEYS`` order inside
+    each chunk of the target tier (:func:`assemble.chunk_major`): ``raw`` datapoints or
     ``merge`` of a finer tier into buckets of ``period`` seconds, or CloudTrail ``activity``
     (1m). Sketches are built only for the namespaces ``percentiles`` names (all by default); see
     :mod:`pipeline.rollup.percentiles`."""

@@ -70,6 +70,17 @@ def to_numpy(a: pa.ChunkedArray | pa.Array | np.ndarray, dtype: type) -> np.ndar
     return _primitive(a, dtype)
 
 
+def from_numpy(x: np.ndarray) -> pa.Array:
+    """A 1-D numeric or boolean numpy array as an Arrow array without nulls (numbers zero-copy).
+    ``pa.array`` would import pandas to check its argument: 0.3 s of CPU, once per process — a
+    tenth of the raw tier's time over the bare query, in every rollup command."""
+    if x.dtype == np.bool_:
+        bits = np.packbits(x, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(x), [None, pa.py_buffer(bits)])
+    x = np.ascontiguousarray(x)
+    return pa.Array.from_buffers(pa.from_numpy_dtype(x.dtype), len(x), [None, pa.py_buffer(x)])
+
+
 def _list(a: pa.ChunkedArray | pa.Array) -> pa.Array:
     return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
@@ -127,9 +138,9 @@ def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np
     merged &= _BIN_MASK  # in place: the bins
     merged -= _BIN_BIAS
     out_bins = merged.astype(np.int32)
-    off = pa.array(offsets)
-    return (pa.ListArray.from_arrays(off, pa.array(out_bins), type=SKETCH_BINS),
-            pa.ListArray.from_arrays(off, pa.array(out_counts), type=SKETCH_COUNTS))
+    off = from_numpy(offsets)
+    return (pa.ListArray.from_arrays(off, from_numpy(out_bins), type=SKETCH_BINS),
+            pa.ListArray.from_arrays(off, from_numpy(out_counts), type=SKETCH_COUNTS))
 
 
 def native() -> bool:

@@ -59,10 +59,13 @@ def sql_condition(patterns: Patterns, column: str = "namespace") -> str:
 def strip(rows: pa.Table, patterns: Patterns) -> pa.Table:
     """``rows`` (rollup schema) with empty sketches and ``sketch_count = 0`` wherever the
     namespace keeps none; the same table when every row keeps its sketch."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from pipeline.rollup.merge import from_numpy
     from pipeline.rollup.schema import empty_sketches
+
     if patterns is None or rows.num_rows == 0:
         return rows
     keep = kept(rows.column("namespace"), patterns)
@@ -71,7 +74,7 @@ def strip(rows: pa.Table, patterns: Patterns) -> pa.Table:
     keep = keep.combine_chunks() if isinstance(keep, pa.ChunkedArray) else keep
     empty = empty_sketches(rows.num_rows)
     for name, none in (("sketch_bins", empty[0]), ("sketch_bin_counts", empty[1]),
-                       ("sketch_count", pa.scalar(0.0))):
+                       ("sketch_count", from_numpy(np.zeros(rows.num_rows)))):  # pa.scalar imports pandas
         i = rows.schema.get_field_index(name)
         rows = rows.set_column(i, rows.field(i), pc.if_else(keep, rows.column(i).combine_chunks(), none))
     return rows

@@ -62,3 +62,38 @@ def test_a_listing_that_never_settles_raises_lake_busy(lake: Lake, monkeypatch):
     with pytest.raises(LakeBusyError) as err:
         lake.table_files("findings")
     assert isinstance(err.value, TransientError) and err.value.path == lake.uri("findings")
+
+
+def test_local_listing_equals_pyarrow_local_filesystem(lake: Lake, tmp_path):
+    """A local lake is listed with os.scandir (no pyarrow import): the same paths, sizes and
+    modification times as pyarrow's LocalFileSystem, recursive or not, hidden and nested files
+    included, a symlinked file followed, a missing folder empty."""
+    import os
+
+    import pyarrow.fs as pafs
+
+    from pipeline.lake.files import Entry, entries
+
+    root = tmp_path / "lake"
+    for rel, data in [("raw/metrics/dt=2026-11-05/hour=01/a.parquet", b"x" * 7),
+                      ("raw/metrics/dt=2026-11-05/hour=01/.a.parquet.1234.tmp", b"yy"),
+                      ("raw/metrics/dt=2026-11-05/hour=02/b.parquet", b""),
+                      ("_state/rollups.json", b"{}"), ("top.txt", b"abc")]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    os.symlink(root / "top.txt", root / "raw" / "link.txt")
+    fs = pafs.LocalFileSystem()
+
+    def by_pyarrow(rel: str, recursive: bool) -> list[Entry]:
+        base = lake.path(rel)
+        if fs.get_file_info(base).type != pafs.FileType.Directory:
+            return []
+        return sorted((Entry(i.path[len(lake.base) + 1:], int(i.size or 0), int(i.mtime_ns or 0))
+                       for i in fs.get_file_info(pafs.FileSelector(base, recursive=recursive))
+                       if i.type == pafs.FileType.File), key=lambda e: e.path)
+
+    assert not lake.is_s3
+    for rel in ("", "raw", "raw/metrics/dt=2026-11-05", "nope", "top.txt"):
+        for recursive in (True, False):
+            assert entries(lake, rel, recursive=recursive) == by_pyarrow(rel, recursive), (rel, recursive)
+    assert len(entries(lake)) == 6

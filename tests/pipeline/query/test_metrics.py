@@ -142,12 +142,13 @@ def test_tier_files_from_before_the_columnar_sketch(lake, tmp_path):
 
 @pytest.mark.parametrize("q", [0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0])
 def test_percentile_rows_agree_with_the_reference_sketch(q):
-    """pNN per period from tier rows (numpy, all periods at once) equals the reference Sketch's
+    """pNN per period from tier rows (one SQL query for all periods) equals the reference Sketch's
     quantile of the merged rows: mixed signs, zero, fractional counts, several rows per period,
     and a period whose sketch misses samples (no value)."""
+    import duckdb
     import pyarrow as pa
 
-    from pipeline.query.metrics import _percentile_rows
+    from pipeline.query.metrics import _PERCENTILE, percentile_points
     from pipeline.rollup.schema import SKETCH_BINS, SKETCH_COUNTS
     from pipeline.rollup.sketch import Sketch
 
@@ -160,13 +161,15 @@ def test_percentile_rows_agree_with_the_reference_sketch(q):
             s = Sketch.from_values(values, counts)
             rows.append({"qi": qi, "sample_count": s.count + (1.0 if qi == 4 else 0.0), "min": s.min,
                          "max": s.max, "sketch_count": s.count, "sketch": s})
-    table = pa.table({"qi": pa.array([r["qi"] for r in rows], pa.int64()),
+    table = pa.table({"unit": ["Count"] * len(rows), "qi": pa.array([r["qi"] for r in rows], pa.int64()),
                       "sample_count": [r["sample_count"] for r in rows], "min": [r["min"] for r in rows],
                       "max": [r["max"] for r in rows], "sketch_count": [r["sketch_count"] for r in rows],
                       "sketch_bins": pa.array([[b for b, _ in r["sketch"].entries()] for r in rows], SKETCH_BINS),
                       "sketch_bin_counts": pa.array([[c for _, c in r["sketch"].entries()] for r in rows],
                                                     SKETCH_COUNTS)})
-    got, missing = _percentile_rows(table, q)
+    con = duckdb.connect()
+    con.register("t", table)
+    got = percentile_points(con.execute("WITH r AS (SELECT * FROM t)" + _PERCENTILE, {"q": q}).fetchall(), q)
     expected = []
     for qi in range(6):
         merged = Sketch()
@@ -175,5 +178,31 @@ def test_percentile_rows_agree_with_the_reference_sketch(q):
                 merged = merged.merge(r["sketch"])
         if qi != 4:  # period 4 holds a sample its sketch does not: no percentile, as CloudWatch
             expected.append((qi, merged.quantile(q)))
-    assert [i for i, _ in got] == [i for i, _ in expected] and not missing
+    assert [i for i, _ in got] == [i for i, _ in expected]
     assert [v for _, v in got] == pytest.approx([v for _, v in expected], rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.parametrize("period,offset_min,tier", [(300, 0, "5m"), (3600, 0, "1h"), (3600, 5, "5m")])
+def test_coarse_tier_percentiles_equal_the_1m_merge_bit_for_bit(lake, filled, period, offset_min, tier):
+    """pNN read from the coarsest tier that tiles the periods equals, bit for bit, the reference
+    Sketch merge of the 1-minute tier's rows of each period (sketches are mergeable: the 5m / 1h
+    rows hold exactly the 1m rows' bins), also when the start is not aligned to the 1h tier."""
+    import pyarrow.parquet as pq
+
+    from pipeline.rollup.sketch import Sketch
+
+    start = T0 + timedelta(minutes=offset_min)
+    end = start + timedelta(hours=6)
+    md = get_metric_data(lake, "App", "Latency", {"Host": "a"}, "p90", start, end, period,
+                         unit="Milliseconds", now=NOW)
+    assert md.tier == tier and len(md.values) == 6 * 3600 // period
+    m1 = pq.ParquetDataset([lake.path(f) for f in lake.table_files("metrics_1m")]).read().to_pylist()
+    expected = []
+    for i in range(len(md.values)):
+        lo, hi = start + timedelta(seconds=period * i), start + timedelta(seconds=period * (i + 1))
+        merged = Sketch()
+        for r in m1:
+            if r["unit"] == "Milliseconds" and lo <= r["timestamp"] < hi:
+                merged = merged.merge(Sketch(dict(zip(r["sketch_bins"], r["sketch_bin_counts"])), r["min"], r["max"]))
+        expected.append(merged.quantile(0.9))
+    assert md.values == expected

@@ -56,3 +56,35 @@ def test_list(rolled, capsys):
         {"Namespace": "App", "MetricName": "Latency",
          "Dimensions": [{"Name": "Az", "Value": "x"}, {"Name": "Host", "Value": "a"}],
          "Unit": "Milliseconds"}]
+
+
+def _modules_after(argv: list[str]) -> tuple[str, list[str]]:
+    """Run ``python -m jobs.cli *argv`` in a fresh interpreter; its stdout and which of pyarrow,
+    numpy and pandas it imported."""
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['watchlake', *{argv!r}]\n"
+            "try:\n    runpy.run_module('jobs.cli', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print(sorted({'pyarrow', 'numpy', 'pandas'} & set(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    *lines, modules = out.strip().splitlines()
+    return "\n".join(lines), eval(modules)  # noqa: S307 — a list of names printed by the child
+
+
+@pytest.mark.parametrize("stat", ["p90", "Average"])
+def test_get_imports_no_pyarrow_numpy_or_pandas(rolled, stat):
+    """A short `metrics get` (pNN and simple statistics) answers without importing pyarrow, numpy
+    or pandas (0.1–0.4 s of start-up): listing, reading and the percentile are DuckDB and os."""
+    out, modules = _modules_after(["--lake", rolled.root, "-q", "metrics", "get", "--namespace", "App",
+                                   "--metric", "Latency", "--dim", "Host=a", "--dim", "Az=x", "--stat", stat,
+                                   "--start", "2026-11-05T00:00:00Z", "--end", "2026-11-05T02:00:00Z",
+                                   "--period", "3600", "--now", "2026-11-06T00:00:00Z", "--format", "csv"])
+    assert modules == []
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    assert [t for t, _ in rows] == ["2026-11-05T00:00:00Z", "2026-11-05T01:00:00Z"]
+    # values 0…119, one a minute: p90 of an hour is its value of rank floor(0.9 · 59) = 53, within 1 %
+    expected = {"p90": [53.0, 113.0], "Average": [29.5, 89.5]}[stat]
+    assert [float(v) for _, v in rows] == pytest.approx(expected, rel=0.01 if stat == "p90" else 1e-12)
