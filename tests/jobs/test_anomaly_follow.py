@@ -45,7 +45,8 @@ def _live_lake(lake: Lake, settings: Settings) -> tuple[random.Random, DuckDBEng
 
 def _anomaly_rows(lake: Lake) -> list[tuple]:
     con = connect(lake, ["anomalies"])
-    return con.execute("SELECT series_id, epoch_ms(timestamp), score, is_anomaly FROM anomalies ORDER BY 1, 2").fetchall()
+    return con.execute("SELECT series_id, epoch_ms(timestamp), score, is_anomaly FROM anomalies "
+                       "ORDER BY 1, 2").fetchall()
 
 
 def _one_pass(lake: Lake, end_s: float) -> list[tuple]:
