@@ -201,7 +201,7 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
                        namespace, metric, units, progress)
     cp = state if state is not None else ckpt.load(lake, key)
     res = DetectResult(checkpoint=cp)
-    filtered = bool(namespace or metric or units)
+    filtered = bool(namespace or metric or units) or detector not in RESTORABLE  # no file pruning then
     live = lake.table_files(table)
     files = None if filtered else ckpt.unread(cp, live)
     read = live if files is None else files
