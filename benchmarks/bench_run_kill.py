@@ -134,7 +134,10 @@ def main() -> int:
                         f"intruder{k}")
         attacks.append(attack["eventID"])
         now = datetime.now(UTC)
-        metric = [_metric(now - timedelta(seconds=5 + j), 100.0 if k % 2 else 1.0) for j in range(20)]
+        # a millisecond of its own per batch: two batches whole seconds apart would otherwise put the
+        # same datapoint twice, which the loader keeps once (as CloudWatch would)
+        stamp = now.replace(microsecond=(k % 1000) * 1000)
+        metric = [_metric(stamp - timedelta(seconds=5 + j), 100.0 if k % 2 else 1.0) for j in range(20)]
         recs = [(d["eventID"], json.dumps(d).encode()) for d in [*batch, attack]]
         recs += [(f"m{k}-{j}", json.dumps(m).encode()) for j, m in enumerate(metric)]
         recs += [(f"q{k}-{j}", _anomaly_series(j, now, _quiet(j, now, quiet))) for j in range(ANOMALY_SERIES)]
