@@ -6,7 +6,11 @@ last run drains everything and stops with SIGTERM. Checks, against what was put:
 
 * every CloudTrail event and every datapoint is in the lake exactly once;
 * every attack has its finding, and no notification (MessageId) was delivered twice;
-* no alarm transition is recorded twice.
+* no alarm transition is recorded twice;
+* no 1-minute point is scored twice by the anomaly stage (``anomalies`` rows per series and minute;
+  ``ANOMALY_SERIES`` series with 6 hours of history put first and a new point with each batch, so
+  the first runs' warm-up steps and every later minute are scored under the kills; their alerts go
+  to the same topic).
 
     python -m benchmarks.bench_run_kill [--kills 20] [--seed 7] [--small]
 """
@@ -30,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
 
-from benchmarks.bench_run import start_run  # noqa: E402
+from benchmarks.bench_run import _anomaly_series, _quiet, history, start_run  # noqa: E402
 from pipeline.alarms.store import AlarmStore  # noqa: E402
 from pipeline.alarms.validate import parse_alarm  # noqa: E402
 from pipeline.lake import Lake  # noqa: E402
@@ -55,8 +59,8 @@ def _metric(t: datetime, v: float) -> dict:
 
 
 def _start(work: Path, lake_root: Path) -> subprocess.Popen[str]:
-    return start_run(work, lake_root, findings_topic="oncall", buffer_seconds="1", alarm_seconds="2",
-                     rollup_seconds="2", detect_seconds="1", disable="insights,retention")
+    return start_run(work, lake_root, findings_topic="oncall", anomaly_topic="oncall", buffer_seconds="1",
+                     alarm_seconds="2", rollup_seconds="2", detect_seconds="1", disable="insights,retention")
 
 
 def _count(lake_root: Path, table: str, cols: str, where: str = "true") -> tuple[int, int]:
@@ -68,6 +72,29 @@ def _count(lake_root: Path, table: str, cols: str, where: str = "true") -> tuple
         return 0, 0
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+ANOMALY_SERIES = 5
+
+
+def _scored(lake_root: Path) -> tuple[int, int, bool]:
+    """Rows of ``anomalies`` and distinct (series, minute) among them; and whether the anomaly
+    stage's checkpoint has scored every closed minute of App/Errors (each minute older than the
+    newest in ``metrics_1m``, which is still filling)."""
+    con = duckdb.connect()
+    try:
+        a = con.execute("SELECT count(*), count(DISTINCT (series_id, timestamp)) FROM read_parquet(?)",
+                        [str(lake_root / "anomalies" / "**" / "*.parquet")]).fetchone()
+    except duckdb.IOException:
+        a = (0, 0)
+    m = con.execute("WITH t AS (SELECT namespace, epoch_ms(timestamp) / 1000.0 AS s FROM read_parquet(?)) "
+                    "SELECT max(s) FILTER (WHERE namespace = 'App' AND s < (SELECT max(s) FROM t)) FROM t",
+                    [str(lake_root / "rollups" / "metrics_1m" / "**" / "*.parquet")]).fetchone()
+    assert a is not None and m is not None
+    path = lake_root / "_state" / "anomalies" / "context-metrics1m-Average.json"
+    state = json.loads(path.read_text())["series"] if path.exists() else {}
+    last = max((v["last"] for k, v in state.items() if k.startswith("App|Errors|")), default=None)
+    return int(a[0]), int(a[1]), m[0] is None or (last is not None and last >= m[0])
 
 
 def main() -> int:
@@ -93,6 +120,8 @@ def main() -> int:
                             "TreatMissingData": "notBreaching", "AlarmActions": ["oncall"], "OKActions": ["oncall"]})])
     store.save()
     stream = Stream.create(str(work / "streams"), "live", 2)
+    history(stream, ANOMALY_SERIES)
+    quiet = random.Random(args.seed + 1)
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=args.kills * args.events + 3600)  # all past
     events = points = 0
     attacks: list[str] = []
@@ -105,9 +134,13 @@ def main() -> int:
                         f"intruder{k}")
         attacks.append(attack["eventID"])
         now = datetime.now(UTC)
-        metric = [_metric(now - timedelta(seconds=5 + j), 100.0 if k % 2 else 1.0) for j in range(20)]
+        # a millisecond of its own per batch: two batches whole seconds apart would otherwise put the
+        # same datapoint twice, which the loader keeps once (as CloudWatch would)
+        stamp = now.replace(microsecond=(k % 1000) * 1000)
+        metric = [_metric(stamp - timedelta(seconds=5 + j), 100.0 if k % 2 else 1.0) for j in range(20)]
         recs = [(d["eventID"], json.dumps(d).encode()) for d in [*batch, attack]]
         recs += [(f"m{k}-{j}", json.dumps(m).encode()) for j, m in enumerate(metric)]
+        recs += [(f"q{k}-{j}", _anomaly_series(j, now, _quiet(j, now, quiet))) for j in range(ANOMALY_SERIES)]
         for i in range(0, len(recs), 500):
             stream.put(recs[i:i + 500])
         events += len(batch) + 1
@@ -137,12 +170,14 @@ def main() -> int:
     hist = AlarmStore(Lake(str(lake_root))).history("api-errors", item_type="StateUpdate")
     keys = Counter((str(h["timestamp"]), h["history_summary"]) for h in hist)
     dup_transitions = [k for k, n in keys.items() if n > 1]
+    scored, scored_once, all_closed = _scored(lake_root)
     held = {
         "cloudtrail events exactly once": ct_rows == ct_distinct == events,
         "datapoints exactly once": mx_rows == points,
         "every attack found and notified": len(found) == len(attacks),
         "no notification twice": not dup_ids,
         "no alarm transition twice": not dup_transitions,
+        "anomaly stage: no point scored twice": scored == scored_once >= ANOMALY_SERIES * 300,
         "clean stop": proc.returncode == 0,
     }
     print(f"\nkills: {args.kills} (after {min(kill_after):.1f}–{max(kill_after):.1f} s), "
@@ -152,6 +187,8 @@ def main() -> int:
     print(f"findings notified for {len(found)}/{len(attacks)} attacks; "
           f"notifications {len(msgs)}, duplicates {len(dup_ids)}")
     print(f"alarm transitions recorded {len(hist)}, duplicates {len(dup_transitions)}")
+    print(f"anomaly rows {scored}, distinct (series, minute) {scored_once}; App/Errors scored to its newest "
+          f"closed minute: {all_closed}")
     for k, ok in held.items():
         print(f"  {'held' if ok else 'FAILED'}  {k}")
     print(f"tried {len(held)}, held {sum(held.values())}")

@@ -9,8 +9,9 @@ its own detector and writes every scored point into the lake table ``anomalies``
   ``start`` (CloudWatch trains on two weeks) and rows are written for ``[start, end)``. Rows the
   same job key wrote before in that range are replaced, so a replay is idempotent.
 * **Follow** (no ``start``): per-series detector state is kept in ``_state/anomalies/<key>.json``
-  with the last time processed; each run scores only newer points and appends them. ``--follow``
-  repeats this every ``interval`` seconds.
+  with the last time processed and the tier files already read (:mod:`jobs.anomaly_checkpoint`);
+  each run reads only the files rollups wrote since, scores only newer points and appends them.
+  ``--follow`` repeats this every ``interval`` seconds.
 
 The job key is ``<detector>-<table>-<stat>``; results of different keys never overwrite each
 other.
@@ -19,13 +20,14 @@ other.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
+from jobs import anomaly_checkpoint as ckpt
 from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, make_detector, restore_detector
 from pipeline.anomaly.table import ANOMALIES, SORT_KEYS
 from pipeline.errors import QueryError
@@ -77,6 +79,14 @@ class DetectResult:
     files: int = 0
     top: list[tuple[float, str, datetime]] = field(default_factory=list)
     episodes: list[Episode] = field(default_factory=list)
+    read_files: int = 0
+    """Tier files a follow step read (all of them in a replay: not counted)."""
+    rows_read: int = 0
+    """Tier rows a follow step read (points already scored included)."""
+    scored_to: datetime | None = None
+    """A follow step's end: every point before it read (None: all there were)."""
+    checkpoint: ckpt.Checkpoint | None = None
+    """A follow step's checkpoint after it (pass it as ``state`` to the next step)."""
 
 
 def job_key(detector: str, table: str, stat: str) -> str:
@@ -86,15 +96,20 @@ def job_key(detector: str, table: str, stat: str) -> str:
 def read_series(lake: Lake, table: str = "metrics_5m", stat: str = "Average", *,
                 start: datetime | None = None, end: datetime | None = None,
                 namespace: str | None = None, metric: str | None = None,
-                units: list[str] | None = None) -> Iterator[SeriesData]:
-    """Each series of ``table`` as ``stat`` values in ``[start, end)``, in time order."""
-    from pipeline.query.duck import connect
+                units: list[str] | None = None, files: list[str] | None = None,
+                counter: list[int] | None = None) -> Iterator[SeriesData]:
+    """Each series of ``table`` as ``stat`` values in ``[start, end)``, in time order; read from
+    the committed ``files`` given only (lake-relative; default: every file of the table). The rows
+    read are added to ``counter[0]`` when given."""
+    import duckdb
+
+    from pipeline.query.duck import register_table
 
     if table not in TABLES:
         raise QueryError(f"anomaly detection reads {' or '.join(TABLES)}, not {table!r}")
     if stat not in STATS:
         raise QueryError(f"statistic {stat!r} not supported (use one of {', '.join(STATS)})")
-    if not lake.table_files(table):
+    if not (files if files is not None else lake.table_files(table)):
         return
     where: list[str] = ["sample_count > 0"]
     params: list[Any] = []
@@ -113,7 +128,8 @@ def read_series(lake: Lake, table: str = "metrics_5m", stat: str = "Average", *,
     if units:
         where.append(f"unit IN ({', '.join('?' for _ in units)})")
         params.extend(units)
-    con = connect(lake, [table])
+    con = duckdb.connect()
+    register_table(con, lake, table, files=files)
     try:
         cur = con.execute(
             f"SELECT namespace, metric_name, dimensions, unit, period, "
@@ -122,6 +138,8 @@ def read_series(lake: Lake, table: str = "metrics_5m", stat: str = "Average", *,
             f"ORDER BY namespace, metric_name, dimensions, unit, timestamp", params)
         cur_sd: SeriesData | None = None
         while rows := cur.fetchmany(50_000):
+            if counter is not None:
+                counter[0] += len(rows)
             for ns, name, dims, unit, period, t, v in rows:
                 sid = f"{ns}|{name}|{dims}|{unit}|{stat}"
                 if cur_sd is None or cur_sd.series_id != sid:
@@ -137,35 +155,112 @@ def read_series(lake: Lake, table: str = "metrics_5m", stat: str = "Average", *,
         con.close()
 
 
-def _state_path(key: str) -> str:
-    return f"_state/anomalies/{key}.json"
+def newest_bucket(lake: Lake, table: str, files: list[str] | None = None) -> datetime | None:
+    """The newest bucket start in ``files`` of ``table`` (default: all of them); None when empty."""
+    import duckdb
+
+    from pipeline.query.duck import register_table
+
+    if not (files if files is not None else lake.table_files(table)):
+        return None
+    con = duckdb.connect()
+    try:
+        register_table(con, lake, table, files=files)
+        row = con.execute(f"SELECT epoch_ms(max(timestamp)) FROM {table}").fetchone()
+    finally:
+        con.close()
+    return from_epoch(int(row[0]), "ms") if row and row[0] is not None else None
 
 
 def load_state(lake: Lake, key: str) -> dict[str, Any]:
     """Saved per-series state of a follow job (empty when none)."""
-    rel = _state_path(key)
-    return lake.read_json(rel) if lake.exists(rel) else {}
+    return ckpt.load(lake, key).series
 
 
 def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
            detector: str = DEFAULT_DETECTOR, threshold: float = DEFAULT_THRESHOLD,
            start: datetime | None = None, end: datetime | None = None,
            namespace: str | None = None, metric: str | None = None,
-           units: list[str] | None = None, progress: Any = None) -> DetectResult:
-    """One replay (``start`` given) or one follow step (no ``start``); see the module docstring."""
+           units: list[str] | None = None, progress: Any = None, closed_only: bool = False,
+           state: ckpt.Checkpoint | None = None,
+           before_save: Callable[[DetectResult], None] | None = None) -> DetectResult:
+    """One replay (``start`` given) or one follow step (no ``start``); see the module docstring.
+
+    A follow step reads only the tier files its checkpoint has not consumed
+    (:mod:`jobs.anomaly_checkpoint`; all files when a filter is given), so its cost is what
+    changed since the last step. With ``closed_only`` it scores the points before the newest
+    bucket in the tier (which is still filling; data arrives in time order) and consumes nothing
+    at or after it. ``state`` is the checkpoint to continue from (default: the saved one; the
+    updated one is ``res.checkpoint``). Order: rows committed (tagged with the step's number,
+    replacing a killed attempt's), then ``before_save(res)`` (a notifier), then the checkpoint —
+    a step killed anywhere is redone whole by the next one, its rows never doubled, its
+    notifications (deduplicated by id) never lost."""
     key = job_key(detector, table, stat)
-    replay = start is not None
-    state = {} if replay else load_state(lake, key)
-    read_from = to_utc(start) - TRAINING if start is not None else None
+    if start is not None:
+        return _replay(lake, key, table, stat, detector, threshold, start, end,
+                       namespace, metric, units, progress)
+    cp = state if state is not None else ckpt.load(lake, key)
+    res = DetectResult(checkpoint=cp)
+    filtered = bool(namespace or metric or units) or detector not in RESTORABLE  # no file pruning then
+    live = lake.table_files(table)
+    files = None if filtered else ckpt.unread(cp, live)
+    read = live if files is None else files
+    if not read:
+        return res
+    if closed_only:
+        newest = newest_bucket(lake, table, read)
+        end = newest if end is None or (newest is not None and newest < end) else end
+    res.read_files, res.scored_to = len(read), end
+    counter = [0]
+    cols, updates = _score(res, read_series(lake, table, stat, end=end, namespace=namespace, metric=metric,
+                                            units=units, files=files, counter=counter),
+                           cp.series, stat, detector, threshold, -1.0, progress)
+    res.rows_read = counter[0]
+    table_rows = pa.Table.from_pydict(cols, schema=ANOMALIES)
+    res.rows = table_rows.num_rows
+    files_after = cp.files if filtered else ckpt.consumed(table, cp, live, read,
+                                                          end.timestamp() if end is not None else None)
+    if not updates and not res.rows:  # nothing scored: the saved checkpoint is still exact
+        res.checkpoint = ckpt.Checkpoint(cp.series, files_after, cp.seq)
+        return res
+    res.files = _write(lake, key, table_rows, None, step=cp.seq + 1)
+    if before_save is not None:
+        before_save(res)
+    res.checkpoint = ckpt.Checkpoint({**cp.series, **updates}, files_after, cp.seq + 1)
+    ckpt.save(lake, key, res.checkpoint)
+    return res
+
+
+def _replay(lake: Lake, key: str, table: str, stat: str, detector: str, threshold: float,
+            start: datetime, end: datetime | None, namespace: str | None, metric: str | None,
+            units: list[str] | None, progress: Any) -> DetectResult:
     res = DetectResult()
-    cols: dict[str, list[Any]] = {n: [] for n in ANOMALIES.names}
-    emit_from = to_utc(start).timestamp() if start is not None else -1.0
+    series = read_series(lake, table, stat, start=to_utc(start) - TRAINING, end=end, namespace=namespace,
+                         metric=metric, units=units)
     seen: set[str] = set()
-    for sd in read_series(lake, table, stat, start=read_from, end=end, namespace=namespace,
-                          metric=metric, units=units):
+
+    def counted() -> Iterator[SeriesData]:
+        for sd in series:
+            seen.add(sd.series_id)
+            yield sd
+
+    cols, _ = _score(res, counted(), {}, stat, detector, threshold, to_utc(start).timestamp(), progress)
+    table_rows = pa.Table.from_pydict(cols, schema=ANOMALIES)
+    res.rows = table_rows.num_rows
+    res.files = _write(lake, key, table_rows, (start, end), series=seen)
+    return res
+
+
+def _score(res: DetectResult, series: Iterator[SeriesData], saved_state: dict[str, dict[str, Any]], stat: str,
+           detector: str, threshold: float, emit_from: float, progress: Any
+           ) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+    """Score each series' points newer than its saved ``last``; returns the ``anomalies`` columns
+    and the new state of each series scored (``saved_state`` is not changed)."""
+    cols: dict[str, list[Any]] = {n: [] for n in ANOMALIES.names}
+    updates: dict[str, dict[str, Any]] = {}
+    for sd in series:
         res.series += 1
-        seen.add(sd.series_id)
-        saved = state.get(sd.series_id)
+        saved = saved_state.get(sd.series_id)
         if saved is not None and detector in RESTORABLE:
             det: Any = restore_detector(detector, saved["det"])
             last = float(saved["last"])
@@ -173,10 +268,12 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
             det, last = make_detector(detector), -1.0
         in_episode = bool(saved.get("flag", False)) if saved is not None else False
         step = det.step
+        scored = False
         for t, v in zip(sd.times, sd.values, strict=True):
             if t <= last:
                 continue
             sc = step(t, v)
+            scored = True
             res.points += 1
             if not sc.warm or t < emit_from:
                 continue
@@ -195,26 +292,22 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
                 if not in_episode:
                     res.episodes.append(Episode(sd, from_epoch(t, "s"), v, sc.score, sc.lower, sc.upper))
             in_episode = flagged
-        if sd.times and detector in RESTORABLE:
-            state[sd.series_id] = {"last": max(last, sd.times[-1]), "det": det.state(), "flag": in_episode}
+        if scored and detector in RESTORABLE:
+            updates[sd.series_id] = {"last": max(last, sd.times[-1]), "det": det.state(), "flag": in_episode}
         if progress is not None:
             progress.advance(1, sd.metric_name)
     res.top = sorted(res.top, reverse=True)[:5]
-    table_rows = pa.Table.from_pydict(cols, schema=ANOMALIES)
-    res.rows = table_rows.num_rows
-    res.files = _write(lake, key, table_rows, (start, end) if replay else None,
-                       series=seen)
-    if not replay:
-        lake.write_json(_state_path(key), state)
-    return res
+    return cols, updates
 
 
 def _write(lake: Lake, key: str, rows: pa.Table,
            replace: tuple[datetime | None, datetime | None] | None,
-           series: set[str] | None = None) -> int:
+           series: set[str] | None = None, *, step: int | None = None) -> int:
     """Write rows per day partition into this key's files, as one atomic commit; in replay mode
     replace this key's rows in the range for the ``series`` that were replayed (rows of other
-    series and of other keys are kept). Returns the files written."""
+    series and of other keys are kept). A follow ``step`` tags its files with its number and
+    replaces the files of that number (an attempt killed before its checkpoint was saved; the
+    redo's rows are a superset of its rows). Returns the files written."""
     import pyarrow.compute as pc
 
     from pipeline.lake.replace import replace_rows
@@ -230,7 +323,14 @@ def _write(lake: Lake, key: str, rows: pa.Table,
         return [v for v, _ in lake.iter_partitions("anomalies") if lo_day <= v["dt"] <= hi_day]
 
     where = None
-    if replace is not None:
+    tag, only = key, (lambda f: ckpt.is_job_file(f, key))
+    if step is not None:
+        tag = ckpt.step_tag(key, step)
+        only = lambda f: f.endswith(f"-{tag}.parquet")  # noqa: E731
+
+        def where(old: pa.Table) -> pa.Array | pa.ChunkedArray:  # a killed attempt's rows: all replaced
+            return pa.array([True] * old.num_rows)
+    elif replace is not None:
         lo, hi = replace
         ts_type = ANOMALIES.field("timestamp").type
 
@@ -244,8 +344,8 @@ def _write(lake: Lake, key: str, rows: pa.Table,
             return mask
 
     res = replace_rows(
-        lake, "anomalies", rows, schema=ANOMALIES, partitions=partitions, where=where, tag=key,
-        sort_by=SORT_KEYS, only=lambda f: f"-{key}." in f if replace is not None else False,
+        lake, "anomalies", rows, schema=ANOMALIES, partitions=partitions, where=where, tag=tag,
+        sort_by=SORT_KEYS, only=only if replace is not None or step is not None else (lambda f: False),
         partition_of=lambda t: pc.binary_join_element_wise(
             "anomalies/dt=", pc.strftime(t["timestamp"], format="%Y-%m-%d"), ""))
     return len(res.added)

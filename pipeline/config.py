@@ -186,7 +186,7 @@ class RunSettings:
     rollup_seconds: float = 5.0
     alarm_seconds: float = 10.0      # evaluations in between minute boundaries are idempotent
     anomaly_seconds: float = 2.0     # a step with no newly closed minute costs a file listing
-    detect_seconds: float = 2.0
+    detect_seconds: float = 1.0      # runs right after the loader: a finding waits for its commit, then ≤ 1 s
     insights_seconds: float = 60.0
     compact_seconds: float = 600.0
     retention_seconds: float = 86_400.0

@@ -1,8 +1,8 @@
 """``watchlake run``: the always-on monitoring pipeline.
 
 With no configuration it follows every local stream under ``stream.root`` and runs every stage
-incrementally — load (Firehose-like, routed by content) → rollups → alarms → anomalies →
-CloudTrail Insights → detections → retention → compaction — with the alarms, rules and topics
+incrementally — load (Firehose-like, routed by content) → detections → rollups → alarms →
+anomalies → CloudTrail Insights → retention → compaction — with the alarms, rules and topics
 defined for the lake. ``[run]`` (:class:`pipeline.config.RunSettings`) adds sources, turns stages
 off, sets how often each runs and where anomaly alerts and findings are published.
 
@@ -46,10 +46,12 @@ def build_stages(lake: Lake, settings: Settings) -> list[Stage]:
         from jobs.run.flink_stages import FlinkRollupStage
 
         rollup, anomalies = FlinkRollupStage, FlinkAnomalyStage
+    # detections right after the loader: a finding's latency is the load's buffer plus the match,
+    # never a wait behind the rollup and anomaly steps of the same tick (those wait for a minute
+    # to close anyway)
     factories: list[tuple[str, Callable[[Lake, Settings], Stage]]] = [
-        ("rollup", rollup), ("alarms", st.AlarmStage), ("anomalies", anomalies),
-        ("insights", st.InsightsStage), ("detect", st.DetectStage), ("retention", st.RetentionStage),
-        ("compact", st.CompactStage)]
+        ("detect", st.DetectStage), ("rollup", rollup), ("alarms", st.AlarmStage), ("anomalies", anomalies),
+        ("insights", st.InsightsStage), ("retention", st.RetentionStage), ("compact", st.CompactStage)]
     out += [make(lake, settings) for name, make in factories if run.enabled(name)]
     return out
 

@@ -2,8 +2,8 @@
 
 Guarantees:
 
-* stages run one at a time in pipeline order (load → rollup → alarms → anomalies → insights →
-  detect → retention → compact) whenever they are due, on the one follow loop of
+* stages run one at a time in pipeline order (load → detect → rollup → alarms → anomalies →
+  insights → retention → compact) whenever they are due, on the one follow loop of
   :mod:`jobs.follow`; a stage never runs twice at once;
 * an exception in a step is one log line naming the stage and the error; the stage is retried
   after a backoff that doubles from 1 s up to 5 minutes and resets on success — the run never

@@ -67,8 +67,10 @@ def empty_select(schema: pa.Schema) -> str:
 
 
 def register_table(con: duckdb.DuckDBPyConnection, lake: Lake, table_name: str,
-                   view: str | None = None) -> bool:
-    """Create or replace view ``view`` (default: the table name) over a lake table.
+                   view: str | None = None, *, files: list[str] | None = None) -> bool:
+    """Create or replace view ``view`` (default: the table name) over a lake table, or over the
+    given ``files`` of it only (lake-relative paths of its committed files: an incremental reader's
+    pruning).
 
     Returns False (and creates no view) when the table has no files and no declared schema.
     """
@@ -76,7 +78,7 @@ def register_table(con: duckdb.DuckDBPyConnection, lake: Lake, table_name: str,
     view = view or table_name
     if spec.fmt != "parquet":
         return False
-    files = lake.table_files(table_name)
+    files = lake.table_files(table_name) if files is None else files
     if files:
         if lake.is_s3:
             import pyarrow.dataset as ds  # only for S3: it pulls in pandas (0.3 s of start-up)
