@@ -170,6 +170,38 @@ def python_workers(mode: str) -> Iterator[None]:
             os.environ[name] = before
 
 
+_HANGUP_THREAD = "read_grpc_client_inputs"
+
+
+def quiet_worker_hangup() -> None:
+    """Silence the one known shutdown error of a ``loopback`` Python worker (idempotent).
+
+    When a job stops (a stop with savepoint, a cancel), the JVM closes the Beam data channel while
+    the worker's reader thread (``read_grpc_client_inputs``) still waits on it; the thread dies on
+    a gRPC ``CANCELLED`` ("Multiplexer hanging up") and Python prints its traceback, though no
+    record is lost (the job ended at a checkpoint or savepoint). This hook drops exactly that
+    exception of exactly that thread; every other thread exception goes to the previous hook.
+    """
+    import threading
+
+    previous = threading.excepthook
+    if getattr(previous, "_wl_hangup", False):
+        return
+
+    def hook(args: Any) -> None:
+        thread = args.thread.name if args.thread is not None else ""
+        code = getattr(args.exc_value, "code", None)
+        try:
+            cancelled = thread == _HANGUP_THREAD and callable(code) and code().name == "CANCELLED"
+        except Exception:  # noqa: BLE001 - not a gRPC error: report it as usual
+            cancelled = False
+        if not cancelled:
+            previous(args)
+
+    hook._wl_hangup = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
 def _interval(seconds: int) -> str:
     """A Flink SQL day-to-second interval literal (a bare ``SECOND`` literal overflows at 100)."""
     d, rem = divmod(int(seconds), 86400)

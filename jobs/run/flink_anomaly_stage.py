@@ -105,8 +105,9 @@ class FlinkAnomalyStage:
         os.replace(tmp, self.feed_path)
 
     def _start(self) -> None:
-        from jobs.flink_anomaly import build, configure
+        from jobs.flink_anomaly import build, configure, quiet_worker_hangup
 
+        quiet_worker_hangup()  # a stop with savepoint hangs up on the worker: no traceback for that
         self.work.mkdir(parents=True, exist_ok=True)
         restore = latest_snapshot(self.work)
         if restore is None:  # no detector state to resume: start over from the first point
