@@ -17,6 +17,10 @@ Where things live (``work_dir``, by default ``<lake>/_state/flink-anomaly`` for 
 ``savepoints/`` (retained; a restart resumes from the newest, detector state and source position
 included) and ``feed.json`` (per series: its labels and the newest time fed).
 
+Consumed inbox files are deleted once the newest retained checkpoint is ``INBOX_RETENTION_S``
+newer than they are (the source read them long before; Flink's file source still remembers
+their paths, about 200 bytes of checkpoint each, for as long as the job runs).
+
 Event time: a point is scored when the watermark (newest point fed − ``lateness_s``) passes the
 end of its ``window_s`` window. A point older than that when it would be fed — a late 1-minute
 update, or the history of a series first seen after the watermark passed it — cannot be windowed
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
     from pipeline.lake import Lake
 
 TABLE, STAT = "metrics_1m", "Average"
+INBOX_RETENTION_S = 3600
 
 
 def latest_snapshot(work: Path) -> str | None:
@@ -142,6 +147,7 @@ class FlinkAnomalyStage:
         got = self._collect()
         sent = self._notify(got)
         fed, late = self._feed()
+        self.retire_inbox()
         detail = (f"{len(self.feed['series'])} series, {got.result.points} points scored"
                   + (f", {got.late} duplicates not rescored" if got.late else "")
                   + (f", {late} late points not fed" if late else ""))
@@ -198,6 +204,18 @@ class FlinkAnomalyStage:
             self.last_feed = time.monotonic()
         self._save_feed()
         return fed.points, late
+
+    def retire_inbox(self) -> int:
+        """Delete the inbox files older than the newest retained checkpoint (or savepoint) by
+        :data:`INBOX_RETENTION_S`; returns how many."""
+        found = [m for sub in ("checkpoints", "savepoints") for m in (self.work / sub).glob("**/_metadata")]
+        if not found or not self.inbox.is_dir():
+            return 0
+        cut = max(m.stat().st_mtime for m in found) - INBOX_RETENTION_S
+        old = [f for f in self.inbox.iterdir() if f.name.endswith(".csv") and f.stat().st_mtime < cut]
+        for f in old:
+            f.unlink(missing_ok=True)
+        return len(old)
 
     # -- shutdown --------------------------------------------------------------------------------
     def close(self) -> StepReport | None:
