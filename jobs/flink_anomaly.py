@@ -142,6 +142,9 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
         env.enable_checkpointing(checkpoint_ms)
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("table.local-time-zone", "UTC")
+    # the SQL part (file source, watermark, windows) runs as one subtask: one watermark, never
+    # held back by an idle second reader; the keyed Python scoring runs at ``parallelism``
+    t_env.get_config().set("table.exec.resource.default-parallelism", "1")
     return env, t_env
 
 
@@ -158,6 +161,8 @@ def python_workers(mode: str) -> Iterator[None]:
     """
     if mode not in WORKERS:
         raise ValueError(f"unknown Python worker mode {mode!r} (known: {', '.join(WORKERS)})")
+    if mode == "loopback":
+        quiet_worker_hangup()  # the job's end hangs up on the in-process worker
     name = "_python_worker_execution_mode"
     before = os.environ.get(name)
     os.environ[name] = mode

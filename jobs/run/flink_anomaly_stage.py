@@ -1,7 +1,7 @@
 """``anomalies`` for ``watchlake run --engine flink``: a long-running Flink job scores every series.
 
-The stage keeps one streaming job (:mod:`jobs.flink_anomaly`) running on the local mini-cluster and
-does two things per step:
+The stage keeps one streaming job (:mod:`jobs.flink_anomaly`) running on the local mini-cluster
+(by default two Python worker processes score, one per core) and does two things per step:
 
 1. **collect** — the scored windows the job's ``FileSink`` committed at its last checkpoints are
    upserted into ``anomalies`` (:func:`jobs.flink_anomaly_io.collect_windows`, keyed by series and
@@ -78,7 +78,8 @@ class FlinkAnomalyStage:
 
     def __init__(self, lake: Lake, settings: Settings, *, work_dir: str | Path | None = None,
                  detector: str = DEFAULT_DETECTOR, window_s: int = 300, lateness_s: int = 120,
-                 monitor_s: float = 1.0, checkpoint_ms: int = 2000) -> None:
+                 monitor_s: float = 1.0, checkpoint_ms: int = 2000, parallelism: int = 2,
+                 workers: str = "process") -> None:
         from jobs.anomaly_job import job_key
 
         self.lake, self.topic = lake, settings.run.anomaly_topic
@@ -86,6 +87,7 @@ class FlinkAnomalyStage:
         self.schedule = Schedule(settings.run.anomaly_seconds)
         self.detector, self.window_s, self.lateness_s = detector, window_s, lateness_s
         self.monitor_s, self.checkpoint_ms = monitor_s, checkpoint_ms
+        self.parallelism, self.workers = parallelism, workers
         self.key = job_key(detector, TABLE, STAT) + "-flink"
         if work_dir is None:
             work_dir = (Path(lake.base) / "_state" / "flink-anomaly" if not lake.is_s3
@@ -110,9 +112,8 @@ class FlinkAnomalyStage:
         os.replace(tmp, self.feed_path)
 
     def _start(self) -> None:
-        from jobs.flink_anomaly import build, configure, quiet_worker_hangup
+        from jobs.flink_anomaly import build, configure, python_workers
 
-        quiet_worker_hangup()  # a stop with savepoint hangs up on the worker: no traceback for that
         self.work.mkdir(parents=True, exist_ok=True)
         restore = latest_snapshot(self.work)
         if restore is None:  # no detector state to resume: start over from the first point
@@ -120,12 +121,13 @@ class FlinkAnomalyStage:
             self.feed_path.unlink(missing_ok=True)
         self.feed = self._load_feed()
         self.inbox.mkdir(parents=True, exist_ok=True)
-        env, t_env = configure(checkpoint_dir=str(self.work / "checkpoints"),
+        env, t_env = configure(self.parallelism, checkpoint_dir=str(self.work / "checkpoints"),
                                checkpoint_ms=self.checkpoint_ms, restore=restore)
         build(env, t_env, str(self.inbox), str(self.out), detector=self.detector,
               threshold=self.threshold, window_s=self.window_s, lateness_s=self.lateness_s,
               monitor_s=self.monitor_s)
-        self.client = env.execute_async("watchlake-anomalies")
+        with python_workers(self.workers):  # loopback: a stop's hang-up prints no traceback
+            self.client = env.execute_async("watchlake-anomalies")
         self.started_from = restore
 
     def _running(self) -> str:
