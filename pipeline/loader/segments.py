@@ -34,7 +34,7 @@ deleted by the committer stay in that set. Measured (a savepoint of the job's fi
 10 and after 2,000 files, 55-character paths): 62 bytes per file, the path plus ~7 bytes. With
 the lake's segment paths (~75 characters) that is ~80 bytes per raw-metrics commit: at one
 commit a second, ≈ 7 MB of checkpoint per day of uninterrupted running (a restart from a
-savepoint keeps the set; a fresh start clears it).
+savepoint or checkpoint keeps the set).
 
 The line format (no header, empty = null) is :data:`COLUMNS`: series id, epoch ms, kind ``k``
 (0: a datapoint or statistic set, 2: the statistics of a row with a ``values`` list, 1: one sample
