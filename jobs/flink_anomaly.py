@@ -33,9 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import pickle
 import sys
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -70,47 +68,20 @@ class ScoreBatches(KeyedProcessFunction):
     (times not scored: at or before ``last``).
     """
 
-    #: Series whose live detector objects are kept between windows (least recently used beyond).
-    CACHED = 1000
-
     def __init__(self, detector: str = DEFAULT_DETECTOR, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.detector, self.threshold = detector, threshold
         self.state: Any = None
-        self.live: OrderedDict[str, tuple[bytes, Any, int, bool]] = OrderedDict()
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_state(
-            ValueStateDescriptor("detector", Types.PRIMITIVE_ARRAY(Types.BYTE())))
+            ValueStateDescriptor("detector", Types.PICKLED_BYTE_ARRAY()))
 
     def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterable[str]:
         yield encode_window(self.score(value[0], value[1], value[2]))
 
-    def _restore(self, sid: str) -> tuple[Any, int, bool]:
-        """The series' ``(detector, last, in_ep)`` as the keyed state holds it (pickled, written
-        once per window). The objects of the last window are reused when the state still holds
-        exactly the bytes they were written as (always, unless the state was restored): no
-        unpickling in the steady state, and never a detector the state does not hold."""
-        raw = self.state.value()
-        if raw is None:
-            self.live.pop(sid, None)
-            return make_detector(self.detector), -1, False
-        raw = bytes(raw)
-        kept = self.live.get(sid)
-        if kept is not None and kept[0] == raw:
-            return kept[1], kept[2], kept[3]
-        det, last, in_ep = pickle.loads(raw)
-        return det, last, in_ep
-
-    def _save(self, sid: str, det: Any, last: int, in_ep: bool) -> None:
-        raw = pickle.dumps((det, last, in_ep), protocol=pickle.HIGHEST_PROTOCOL)
-        self.state.update(raw)
-        self.live[sid] = (raw, det, last, in_ep)
-        self.live.move_to_end(sid)
-        while len(self.live) > self.CACHED:
-            self.live.popitem(last=False)
-
     def score(self, sid: str, ts: list[int], vs: list[float]) -> dict[str, Any]:
-        det, last, in_ep = self._restore(sid)
+        saved = self.state.value()
+        det, last, in_ep = saved if saved is not None else (make_detector(self.detector), -1, False)
         step, threshold = det.step, self.threshold
         late: list[int] = []
         kept_t: list[int] = []
@@ -132,7 +103,7 @@ class ScoreBatches(KeyedProcessFunction):
             firsts.append(flag and not in_ep)
             if sc.warm:
                 in_ep = flag
-        self._save(sid, det, last, in_ep)
+        self.state.update((det, last, in_ep))
         cols = list(zip(*scores)) if scores else [()] * 5
         return {"sid": sid, "t": kept_t, "v": kept_v, "score": list(cols[0]), "expected": list(cols[1]),
                 "lower": list(cols[2]), "upper": list(cols[3]), "warm": list(cols[4]), "flag": flags,
