@@ -1,6 +1,6 @@
 """Flink anomaly scoring beside the library's Python engine, on the same series in the same run.
 
-    .venv/bin/python -m benchmarks.bench_flink_anomaly [--small] [--windows 21600,300]
+    .venv/bin/python -m benchmarks.bench_flink_anomaly [--small] [--runs process:2:86400,...]
 
 Data: seeded 1-minute series (the ``metrics_1m`` Average shape; :func:`benchmarks.bench_anomaly.generate`:
 daily cycle, noise, rare spikes). Prints
@@ -9,12 +9,13 @@ daily cycle, noise, rare spikes). Prints
   ``anomalies detect`` runs (wall and CPU points/s);
 * **Flink start-up**: the first job (JVM + mini-cluster + Python worker) and a second job in the
   same JVM, each on a one-point inbox;
-* the **Flink job** (:mod:`jobs.flink_anomaly`: CSV inbox → SQL event-time windows → keyed
-  detector per series-window → checkpoint-committed file sink) per window size: wall time, points/s
-  including start-up and after it (the marginal rate between a run on the first quarter of every
-  series and a run on all of it, which cancels start-up), the same per CPU second (this process,
-  where PyFlink's loopback Python worker runs, plus the JVM), Python calls (windows) and the
-  ratios to the Python engine;
+* the **Flink job** (:mod:`jobs.flink_anomaly`: CSV inbox → SQL event-time windows keyed in the
+  JVM → keyed detector per series-window → checkpoint-committed file sink) per run (Python
+  workers ``process`` or ``loopback``, parallelism, window size): wall time, points/s including
+  start-up and after it (the marginal rate between a run on the first quarter of every series and
+  a run on all of it, which cancels start-up), the same per CPU second (this process, where
+  ``loopback`` Python functions run, plus the JVM and its worker processes), Python calls
+  (windows) and the ratios to the Python engine;
 * the **equality check**: every score and band of the Flink run against the Python engine's,
   compared bit for bit (the count of differing points must be 0).
 """
@@ -30,6 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_anomaly import generate, load
+
+#: The runs compared: the replay's default (two worker processes, day windows), the earlier
+#: configuration (one loopback worker in this process), and the live stage's 5-minute windows.
+DEFAULT_RUNS = "process:2:86400,loopback:1:86400,process:2:300"
+SMALL_RUNS = "process:2:86400,loopback:1:86400"
 
 
 def python_engine(series: dict[str, tuple[list[float], list[float]]]) -> tuple[dict[str, list[Any]], float, float]:
@@ -59,32 +65,62 @@ def as_series(series: dict[str, tuple[list[float], list[float]]]) -> list[Any]:
     return out
 
 
-def jvm_cpu() -> float:
-    """CPU seconds used so far by this process's child JVMs (the PyFlink gateway and mini-cluster)."""
+def _children() -> tuple[dict[int, list[int]], dict[int, float]]:
+    """Every process's children and CPU seconds (own + reaped children's), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    kids: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid():  # ppid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        pid = int(stat.parent.name)
+        kids.setdefault(int(fields[1]), []).append(pid)
+        cpu[pid] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    return kids, cpu
+
+
+def tree_cpu() -> float:
+    """CPU seconds used so far by this process's descendants: the PyFlink JVM and the Python worker
+    processes it starts (``process`` workers; once exited, in the JVM's reaped-children time)."""
+    kids, cpu = _children()
+    total, todo = 0.0, list(kids.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(kids.get(pid, []))
     return total
 
 
-def flink_run(work: Path, series: list[Any], window_s: int) -> tuple[float, float, int, dict[str, list[Any]]]:
-    """One bounded Flink job over ``series``; returns wall s and CPU s (this process, where the
-    loopback Python worker runs, plus the JVM) of the job only, windows and the scores."""
+def wait_workers_gone(timeout: float = 20.0) -> None:
+    """Wait until the JVM has no child processes left (the job's ``process`` workers have exited
+    and been reaped, so their CPU time is in the JVM's)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kids, _ = _children()
+        if not any(kids.get(jvm) for jvm in kids.get(os.getpid(), [])):
+            return
+        time.sleep(0.1)
+
+
+def flink_run(work: Path, series: list[Any], window_s: int, *, workers: str = "process",
+              parallelism: int = 2) -> tuple[float, float, int, dict[str, list[Any]]]:
+    """One bounded Flink job over ``series``; returns wall s and CPU s (this process, where
+    ``loopback`` Python functions run, plus the JVM and its worker processes) of the job only,
+    windows and the scores."""
     from jobs.flink_anomaly import score_inbox
     from jobs.flink_anomaly_io import read_out, write_inbox
 
     shutil.rmtree(work, ignore_errors=True)
     write_inbox(work / "inbox", series, seq=0)
-    t0, c0, j0 = time.perf_counter(), time.process_time(), jvm_cpu()
-    score_inbox(str(work / "inbox"), str(work / "out"), window_s=window_s)
+    wait_workers_gone()
+    t0, c0, j0 = time.perf_counter(), time.process_time(), tree_cpu()
+    score_inbox(str(work / "inbox"), str(work / "out"), window_s=window_s, workers=workers,
+                parallelism=parallelism)
     wall = time.perf_counter() - t0
-    cpu = time.process_time() - c0 + jvm_cpu() - j0
+    wait_workers_gone()
+    cpu = time.process_time() - c0 + tree_cpu() - j0
     got: dict[str, list[Any]] = {}
     windows = 0
     for _, ws in read_out(work / "out"):
@@ -97,12 +133,13 @@ def flink_run(work: Path, series: list[Any], window_s: int) -> tuple[float, floa
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--small", action="store_true", help="20 series × 5,000 points (about a minute)")
-    ap.add_argument("--windows", default="", help="window seconds to run, comma-separated "
-                    "(default 21600,300: the replay and the live stage's windows; --small: 21600)")
+    ap.add_argument("--small", action="store_true", help="20 series × 5,000 points (a few minutes)")
+    ap.add_argument("--runs", default="", help="comma-separated WORKERS:PARALLELISM:WINDOW_S runs "
+                    f"(default {DEFAULT_RUNS}; --small: {SMALL_RUNS})")
     args = ap.parse_args(argv)
     n_series, n_points = (20, 5_000) if args.small else (60, 10_000)
-    windows = [int(w) for w in (args.windows or ("21600" if args.small else "21600,300")).split(",")]
+    runs = [(w, int(p), int(s)) for w, p, s in (r.split(":") for r in
+                                                (args.runs or (SMALL_RUNS if args.small else DEFAULT_RUNS)).split(","))]
     data = load(generate(n_series, n_points))  # t in epoch seconds, 1-minute steps
     n = sum(len(ts) for ts, _ in data.values())
     print(f"data: {n_series} series × {n_points:,} 1-minute points = {n:,} points; "
@@ -116,29 +153,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         one = [type(series[0])(series[0].series_id, "Bench", "M", "{}", "None", 60,
                                series[0].times[:1], series[0].values[:1])]
-        cold, _, _, _ = flink_run(tmp / "cold", one, 21600)
-        warm, warm_cpu, _, _ = flink_run(tmp / "warm", one, 21600)
+        cold, _, _, _ = flink_run(tmp / "cold", one, 86400, workers="loopback", parallelism=1)
+        warm, warm_cpu, _, _ = flink_run(tmp / "warm", one, 86400, workers="loopback", parallelism=1)
         print(f"flink start-up     {cold:7.2f} s first job (JVM, mini-cluster, Python worker), "
               f"{warm:.2f} s next job ({warm_cpu:.2f} CPU s)")
         quarter = [type(sd)(sd.series_id, "Bench", "M", "{}", "None", 60, sd.times[:len(sd.times) // 4],
                             sd.values[:len(sd.values) // 4]) for sd in series]
         n_q = sum(len(sd.times) for sd in quarter)
-        for window_s in windows:
+        flink_run(tmp / "jit", quarter, runs[0][2], workers=runs[0][0], parallelism=runs[0][1])  # warms the JIT
+        for workers, par, window_s in runs:
             # marginal rate: the same job on a quarter of the points and on all of them; the
-            # difference cancels start-up, planning and the last checkpoint (a first quarter run
-            # warms the JVM's JIT up, so the measured quarter run is as warm as the full one)
-            flink_run(tmp / f"q{window_s}", quarter, window_s)
-            wall, cpu, calls, got = flink_run(tmp / f"w{window_s}", series, window_s)
-            wall_q, cpu_q, _, _ = flink_run(tmp / f"q{window_s}", quarter, window_s)
+            # difference cancels start-up, planning and the last checkpoint
+            wall, cpu, calls, got = flink_run(tmp / "all", series, window_s, workers=workers, parallelism=par)
+            wall_q, cpu_q, _, _ = flink_run(tmp / "q", quarter, window_s, workers=workers, parallelism=par)
             after = (n - n_q) / max(wall - wall_q, 1e-9)
             cpu_after = (n - n_q) / max(cpu - cpu_q, 1e-9)
             diff = sum(1 for sid, rows in gold.items()
                        for a, b in zip(rows, got.get(sid, []), strict=False) if a != b)
             diff += sum(abs(len(rows) - len(got.get(sid, []))) for sid, rows in gold.items())
-            print(f"flink {window_s:>5} s win {wall:7.2f} s wall  {n / wall:9,.0f} points/s incl. start-up  "
-                  f"{after:9,.0f} after start-up  ({calls:,} Python calls, {n / calls:.0f} points each)  "
-                  f"{after / py_rate:.2f}× the Python engine")
-            print(f"  CPU              {cpu:.2f} CPU s (Python worker + JVM)  {cpu_after:9,.0f} points/s per "
+            print(f"flink {workers:>8} ×{par} {window_s:>6} s windows  {wall:7.2f} s wall  "
+                  f"{n / wall:9,.0f} points/s incl. start-up  {after:9,.0f} after start-up  "
+                  f"({calls:,} Python calls, {n / calls:.0f} points each)  {after / py_rate:.2f}× the Python engine"
+                  f"  [load {os.getloadavg()[0]:.1f}]")
+            print(f"  CPU              {cpu:.2f} CPU s (JVM + Python workers)  {cpu_after:9,.0f} points/s per "
                   f"CPU s after start-up  {cpu_after * py_cpu / n:.2f}× the Python engine's per CPU s")
             print(f"  equality         {diff} of {n:,} points differ from the Python engine (bit for bit)")
             if diff:

@@ -9,7 +9,8 @@ scores each point of each series. The job
 * assigns **event time** ``t`` with a **watermark** ``t − lateness`` and groups each series'
   points into **event-time tumbling windows** in Flink SQL (``ARRAY_AGG`` over ``TUMBLE``):
   parsing, watermarks and grouping run in the JVM, with no per-point Python;
-* ``key_by(series)`` and runs :class:`ScoreBatches`, a ``KeyedProcessFunction`` that gets one
+* keys the windows by the SQL column ``sid`` (in the JVM: no Python key selector, so a window
+  crosses to Python once) and runs :class:`ScoreBatches`, a ``KeyedProcessFunction`` that gets one
   record per series-window (the vector of its points), restores that series' detector from **keyed
   ValueState** (checkpointed and restored by Flink), steps it over the points in time order and
   writes it back: one state access and one Python call per window instead of per point;
@@ -21,14 +22,19 @@ Scores equal the Python engine's (:mod:`jobs.anomaly_job`) bit for bit: the same
 steps through the same points in the same per-series order. A point at or before the last point a
 series scored (a duplicate, or later than the watermark allowed) is not scored twice: the output
 names it in ``late``.
+Python workers: ``loopback`` (the PyFlink default on a mini-cluster: every Python function runs
+in this process, one interpreter, so parallelism does not add CPU) or ``process`` (one worker
+process per parallel subtask, as on a cluster: with parallelism 2 both cores score).
 The same file runs on a cluster with ``flink run -py jobs/flink_anomaly.py -- --inbox DIR --out DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +45,15 @@ from pyflink.datastream.state import ValueStateDescriptor
 from jobs.flink_anomaly_io import encode_window
 from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, make_detector
 
-#: Replay windows: 6 hours of 1-minute points (360) per Python call (for 5-minute points 12× as
-#: long); bigger windows cost less per point, and scores do not depend on the window size.
-REPLAY_WINDOW_S = 6 * 3600
+#: Replay windows: a day of 1-minute points (1,440) per Python call (for 5-minute points 5× as
+#: long); bigger windows cost less per point (one state read/write and one crossing per window),
+#: and scores do not depend on the window size.
+REPLAY_WINDOW_S = 24 * 3600
+#: How Python functions run: ``loopback`` (in this process) or ``process`` (worker processes).
+WORKERS = ("loopback", "process")
+#: The folder holding the ``jobs`` and ``pipeline`` packages: put on the workers' ``PYTHONPATH``,
+#: so that ``process`` workers import the same code as this client.
+CODE_ROOT = str(Path(__file__).resolve().parents[1])
 #: Live windows: a series' points reach the detector once their 5-minute window closes.
 LIVE_WINDOW_S = 300
 
@@ -105,9 +117,9 @@ def _uri(path: str) -> str:
 
 def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkpoint_ms: int = 0,
               restore: str | None = None) -> tuple[Any, Any]:
-    """A streaming environment and its table environment (UTC, workers on this interpreter);
-    with ``checkpoint_dir``, exactly-once checkpoints every ``checkpoint_ms`` kept on cancel;
-    with ``restore``, the job starts from that checkpoint or savepoint."""
+    """A streaming environment and its table environment (UTC, workers on this interpreter and
+    this code); with ``checkpoint_dir``, exactly-once checkpoints every ``checkpoint_ms`` kept on
+    cancel; with ``restore``, the job starts from that checkpoint or savepoint."""
     from pyflink.common import Configuration
     from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
     from pyflink.table import StreamTableEnvironment
@@ -115,6 +127,7 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
     conf = Configuration()
     conf.set_string("python.executable", sys.executable)  # workers use this venv
     conf.set_string("python.client.executable", sys.executable)
+    conf.set_string("python.pythonpath", CODE_ROOT)
     if checkpoint_dir:
         conf.set_string("execution.checkpointing.dir", _uri(checkpoint_dir))
         conf.set_string("execution.checkpointing.externalized-checkpoint-retention",
@@ -129,7 +142,69 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
         env.enable_checkpointing(checkpoint_ms)
     t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("table.local-time-zone", "UTC")
+    # the SQL part (file source, watermark, windows) runs as one subtask: one watermark, never
+    # held back by an idle second reader; the keyed Python scoring runs at ``parallelism``
+    t_env.get_config().set("table.exec.resource.default-parallelism", "1")
     return env, t_env
+
+
+@contextlib.contextmanager
+def python_workers(mode: str) -> Iterator[None]:
+    """Submit the jobs started inside with Python workers in ``mode`` (see :data:`WORKERS`).
+
+    PyFlink decides at submission, from the environment variable ``_python_worker_execution_mode``,
+    whether a local job gets a loopback server in this process (``loopback``) or worker processes
+    started by the TaskManager (``process``); the variable is restored on exit.
+
+    Raises:
+        ValueError: an unknown mode.
+    """
+    if mode not in WORKERS:
+        raise ValueError(f"unknown Python worker mode {mode!r} (known: {', '.join(WORKERS)})")
+    if mode == "loopback":
+        quiet_worker_hangup()  # the job's end hangs up on the in-process worker
+    name = "_python_worker_execution_mode"
+    before = os.environ.get(name)
+    os.environ[name] = mode
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+_HANGUP_THREAD = "read_grpc_client_inputs"
+
+
+def quiet_worker_hangup() -> None:
+    """Silence the one known shutdown error of a ``loopback`` Python worker (idempotent).
+
+    When a job stops (a stop with savepoint, a cancel), the JVM closes the Beam data channel while
+    the worker's reader thread (``read_grpc_client_inputs``) still waits on it; the thread dies on
+    a gRPC ``CANCELLED`` ("Multiplexer hanging up") and Python prints its traceback, though no
+    record is lost (the job ended at a checkpoint or savepoint). This hook drops exactly that
+    exception of exactly that thread; every other thread exception goes to the previous hook.
+    """
+    import threading
+
+    previous = threading.excepthook
+    if getattr(previous, "_wl_hangup", False):
+        return
+
+    def hook(args: Any) -> None:
+        thread = args.thread.name if args.thread is not None else ""
+        code = getattr(args.exc_value, "code", None)
+        try:
+            cancelled = thread == _HANGUP_THREAD and callable(code) and code().name == "CANCELLED"
+        except Exception:  # noqa: BLE001 - not a gRPC error: report it as usual
+            cancelled = False
+        if not cancelled:
+            previous(args)
+
+    hook._wl_hangup = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def _interval(seconds: int) -> str:
@@ -159,28 +234,50 @@ def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEF
         WATERMARK FOR ts AS ts - {_interval(lateness_s)}
     ) WITH ('connector' = 'filesystem', 'path' = '{inbox_uri}', 'format' = 'csv'{monitor})""")
     windows = t_env.sql_query(f"""
-        SELECT sid, ARRAY_AGG(t) AS ts, ARRAY_AGG(v) AS vs
-        FROM TABLE(TUMBLE(TABLE wl_points, DESCRIPTOR(ts), {_interval(window_s)}))
-        GROUP BY sid, window_start, window_end""")
-    scored = (t_env.to_data_stream(windows)
-              .key_by(lambda r: r[0], key_type=Types.STRING())
+        SELECT sid AS k, ROW(sid, ts, vs) AS w FROM (
+            SELECT sid, ARRAY_AGG(t) AS ts, ARRAY_AGG(v) AS vs
+            FROM TABLE(TUMBLE(TABLE wl_points, DESCRIPTOR(ts), {_interval(window_s)}))
+            GROUP BY sid, window_start, window_end)""")
+    scored = (_keyed_by_first_column(t_env.to_data_stream(windows))
               .process(ScoreBatches(detector, threshold), output_type=Types.STRING())
-              .name("score windows"))
+              .name("score windows").uid("score-windows"))
     sink = (FileSink.for_row_format(_uri(out_dir), Encoder.simple_string_encoder())
             .with_output_file_config(OutputFileConfig.builder().with_part_suffix(".json").build())
             .with_rolling_policy(RollingPolicy.on_checkpoint_rolling_policy())  # visible per checkpoint
             .build())
-    scored.sink_to(sink).name("scored windows")
+    scored.sink_to(sink).name("scored windows").uid("scored-windows-sink")
+
+
+def _keyed_by_first_column(stream: Any) -> Any:
+    """The rows ``(k, w)`` of ``stream`` keyed by ``k`` in the JVM, as a keyed stream of ``w``.
+
+    PyFlink's ``key_by`` runs its key selector as a Python operator (every window would cross to
+    Python and back once more); here the key is the row's first column, read by the JVM's
+    ``KeyByKeySelector`` — the selector PyFlink itself puts behind that operator, which expects
+    exactly ``(key, value)`` rows. The table-to-stream conversion's row type is declared as the
+    plain row type the Python operators take (``sid STRING, ts ARRAY<BIGINT>, vs ARRAY<DOUBLE>``,
+    the classes the conversion produces: ``String``, ``Long[]``, ``Double[]``).
+    """
+    from pyflink.datastream.data_stream import KeyedStream
+    from pyflink.java_gateway import get_gateway
+
+    inner = Types.ROW([Types.STRING(), Types.BASIC_ARRAY(Types.LONG()), Types.BASIC_ARRAY(Types.DOUBLE())])
+    j_stream = stream._j_data_stream
+    j_stream.getTransformation().setOutputType(Types.ROW([Types.STRING(), inner]).get_java_type_info())
+    j_keyed = j_stream.keyBy(get_gateway().jvm.KeyByKeySelector(), Types.ROW([Types.STRING()]).get_java_type_info())
+    return KeyedStream(j_keyed, inner, stream)
 
 
 def score_inbox(inbox: str, out_dir: str, *, detector: str = DEFAULT_DETECTOR,
                 threshold: float = DEFAULT_THRESHOLD, window_s: int = REPLAY_WINDOW_S,
-                parallelism: int = 1) -> None:
+                parallelism: int = 2, workers: str = "process") -> None:
     """Run the job once over the closed files in ``inbox`` (bounded), waiting for it to end; the
-    scored windows are in ``out_dir`` (read them with :func:`jobs.flink_anomaly_io.read_out`)."""
+    scored windows are in ``out_dir`` (read them with :func:`jobs.flink_anomaly_io.read_out`).
+    By default two worker processes score (one per core of a small machine)."""
     env, t_env = configure(parallelism)
     build(env, t_env, inbox, out_dir, detector=detector, threshold=threshold, window_s=window_s)
-    env.execute("watchlake-anomalies")
+    with python_workers(workers):
+        env.execute("watchlake-anomalies")
 
 
 def run_flink(lake: Any, *, table: str = "metrics_5m", stat: str = "Average",
@@ -199,8 +296,6 @@ def run_flink(lake: Any, *, table: str = "metrics_5m", stat: str = "Average",
 
     series = list(read_series(lake, table, stat, namespace=namespace, metric=metric, units=units,
                               start=to_utc(start) - TRAINING if start else None, end=end))
-    import os
-
     tmp = Path(tempfile.mkdtemp(prefix="wl-anomaly-", dir=os.environ.get("WATCHLAKE_FLINK_TMP")))
     try:
         inbox, out = tmp / "inbox", tmp / "out"
@@ -208,7 +303,7 @@ def run_flink(lake: Any, *, table: str = "metrics_5m", stat: str = "Average",
         t0 = time.perf_counter()
         if fed.points:
             score_inbox(str(inbox), str(out), detector=detector, threshold=threshold,
-                        window_s=REPLAY_WINDOW_S if table == "metrics_1m" else 12 * REPLAY_WINDOW_S)
+                        window_s=REPLAY_WINDOW_S if table == "metrics_1m" else 5 * REPLAY_WINDOW_S)
         seconds = time.perf_counter() - t0
         res = collect(lake, out, {sd.series_id: sd for sd in series},
                       key=job_key(detector, table, stat) + "-flink", stat=stat, detector=detector,
@@ -229,8 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=int, default=REPLAY_WINDOW_S, help="window seconds")
     ap.add_argument("--follow", type=float, default=0.0, help="watch the inbox every N seconds")
     ap.add_argument("--checkpoint-dir", default=None)
+    ap.add_argument("--parallelism", type=int, default=1)
     args = ap.parse_args(argv)
-    env, t_env = configure(checkpoint_dir=args.checkpoint_dir,
+    env, t_env = configure(args.parallelism, checkpoint_dir=args.checkpoint_dir,
                            checkpoint_ms=5000 if args.checkpoint_dir else 0)
     build(env, t_env, args.inbox, args.out, detector=args.detector, window_s=args.window,
           monitor_s=args.follow or None)

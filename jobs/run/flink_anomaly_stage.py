@@ -1,7 +1,7 @@
 """``anomalies`` for ``watchlake run --engine flink``: a long-running Flink job scores every series.
 
-The stage keeps one streaming job (:mod:`jobs.flink_anomaly`) running on the local mini-cluster and
-does two things per step:
+The stage keeps one streaming job (:mod:`jobs.flink_anomaly`) running on the local mini-cluster
+(by default two Python worker processes score, one per core) and does two things per step:
 
 1. **collect** — the scored windows the job's ``FileSink`` committed at its last checkpoints are
    upserted into ``anomalies`` (:func:`jobs.flink_anomaly_io.collect_windows`, keyed by series and
@@ -16,6 +16,11 @@ Where things live (``work_dir``, by default ``<lake>/_state/flink-anomaly`` for 
 ``inbox/``, ``out/`` (committed part files not yet collected), ``checkpoints/`` and
 ``savepoints/`` (retained; a restart resumes from the newest, detector state and source position
 included) and ``feed.json`` (per series: its labels and the newest time fed).
+
+Consumed inbox files are deleted once the newest retained checkpoint is ``INBOX_RETENTION_S``
+newer than they are (the source read them long before; Flink's file source still remembers
+their paths, measured at the path's length + ~7 bytes of checkpoint each, ~62 bytes, for as long as
+the job runs: one file per feed, at most one per two monitor intervals).
 
 Event time: a point is scored when the watermark (newest point fed − ``lateness_s``) passes the
 end of its ``window_s`` window. A point older than that when it would be fed — a late 1-minute
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
     from pipeline.lake import Lake
 
 TABLE, STAT = "metrics_1m", "Average"
+INBOX_RETENTION_S = 3600
 
 
 def latest_snapshot(work: Path) -> str | None:
@@ -73,7 +79,8 @@ class FlinkAnomalyStage:
 
     def __init__(self, lake: Lake, settings: Settings, *, work_dir: str | Path | None = None,
                  detector: str = DEFAULT_DETECTOR, window_s: int = 300, lateness_s: int = 120,
-                 monitor_s: float = 1.0, checkpoint_ms: int = 2000) -> None:
+                 monitor_s: float = 1.0, checkpoint_ms: int = 2000, parallelism: int = 2,
+                 workers: str = "process") -> None:
         from jobs.anomaly_job import job_key
 
         self.lake, self.topic = lake, settings.run.anomaly_topic
@@ -81,6 +88,7 @@ class FlinkAnomalyStage:
         self.schedule = Schedule(settings.run.anomaly_seconds)
         self.detector, self.window_s, self.lateness_s = detector, window_s, lateness_s
         self.monitor_s, self.checkpoint_ms = monitor_s, checkpoint_ms
+        self.parallelism, self.workers = parallelism, workers
         self.key = job_key(detector, TABLE, STAT) + "-flink"
         if work_dir is None:
             work_dir = (Path(lake.base) / "_state" / "flink-anomaly" if not lake.is_s3
@@ -105,7 +113,7 @@ class FlinkAnomalyStage:
         os.replace(tmp, self.feed_path)
 
     def _start(self) -> None:
-        from jobs.flink_anomaly import build, configure
+        from jobs.flink_anomaly import build, configure, python_workers
 
         self.work.mkdir(parents=True, exist_ok=True)
         restore = latest_snapshot(self.work)
@@ -114,12 +122,13 @@ class FlinkAnomalyStage:
             self.feed_path.unlink(missing_ok=True)
         self.feed = self._load_feed()
         self.inbox.mkdir(parents=True, exist_ok=True)
-        env, t_env = configure(checkpoint_dir=str(self.work / "checkpoints"),
+        env, t_env = configure(self.parallelism, checkpoint_dir=str(self.work / "checkpoints"),
                                checkpoint_ms=self.checkpoint_ms, restore=restore)
         build(env, t_env, str(self.inbox), str(self.out), detector=self.detector,
               threshold=self.threshold, window_s=self.window_s, lateness_s=self.lateness_s,
               monitor_s=self.monitor_s)
-        self.client = env.execute_async("watchlake-anomalies")
+        with python_workers(self.workers):  # loopback: a stop's hang-up prints no traceback
+            self.client = env.execute_async("watchlake-anomalies")
         self.started_from = restore
 
     def _running(self) -> str:
@@ -141,6 +150,7 @@ class FlinkAnomalyStage:
         got = self._collect()
         sent = self._notify(got)
         fed, late = self._feed()
+        self.retire_inbox()
         detail = (f"{len(self.feed['series'])} series, {got.result.points} points scored"
                   + (f", {got.late} duplicates not rescored" if got.late else "")
                   + (f", {late} late points not fed" if late else ""))
@@ -197,6 +207,18 @@ class FlinkAnomalyStage:
             self.last_feed = time.monotonic()
         self._save_feed()
         return fed.points, late
+
+    def retire_inbox(self) -> int:
+        """Delete the inbox files older than the newest retained checkpoint (or savepoint) by
+        :data:`INBOX_RETENTION_S`; returns how many."""
+        found = [m for sub in ("checkpoints", "savepoints") for m in (self.work / sub).glob("**/_metadata")]
+        if not found or not self.inbox.is_dir():
+            return 0
+        cut = max(m.stat().st_mtime for m in found) - INBOX_RETENTION_S
+        old = [f for f in self.inbox.iterdir() if f.name.endswith(".csv") and f.stat().st_mtime < cut]
+        for f in old:
+            f.unlink(missing_ok=True)
+        return len(old)
 
     # -- shutdown --------------------------------------------------------------------------------
     def close(self) -> StepReport | None:

@@ -70,14 +70,18 @@ def commit(lake: Lake, index: KeyIndex, work: Work, commit_id: str) -> Outcome:
         out.duplicates += n_seen
         if table.num_rows == 0:
             return out
+        segment = name == "metrics" and segments.enabled(lake)  # the Flink rollup's input
+        if segment:
+            segments.begin(lake, folder, commit_id)  # a crash from here on is settled later
         info = lake.write_partition(name, layout.parse_partition_path(name, folder), table, tag=commit_id)
         rel = info.path
         ledger.write_entry(lake, name, folder, commit_id, "load",
                            files=[{"path": rel, "rows": info.rows, "bytes": info.bytes}],
                            rows=info.rows, origins=sorted(work.origins)[:20],
                            origin_count=max(work.origin_count, len(work.origins)))
-        if name == "metrics" and segments.enabled(lake):  # the Flink rollup's input (one stat per commit)
+        if segment:
             segments.write_segment(lake, commit_id, table)
+            segments.finish(lake, commit_id)
         state.add(keys)
         state.files.add(rel)
     out.rows, out.files, out.bytes, out.commit = info.rows, 1, info.bytes, commit_id
@@ -98,6 +102,8 @@ class Committer:
 
     def index(self, table_name: str) -> KeyIndex:
         if table_name not in self.indexes:
+            if table_name == "metrics" and segments.enabled(self.lake):
+                segments.settle(self.lake)  # segments a crashed loader's last commits owe Flink
             self.indexes[table_name] = KeyIndex(self.lake, table_name)
         return self.indexes[table_name]
 

@@ -44,3 +44,42 @@ def test_window_lines_round_trip_bit_for_bit(tmp_path) -> None:
     (bucket / "part-0-0.json").write_text(encode_window(w) + "\n")
     (bucket / ".part-0-1.json.inprogress").write_text("not committed")
     assert [(f.name, ws) for f, ws in read_out(tmp_path / "out")] == [("part-0-0.json", [w])]
+
+
+def test_only_the_workers_known_hangup_is_silenced() -> None:
+    """quiet_worker_hangup drops gRPC CANCELLED in Beam's reader thread, nothing else."""
+    import threading
+
+    import grpc
+
+    from jobs.flink_anomaly import quiet_worker_hangup
+
+    class Rpc(grpc.RpcError):
+        def __init__(self, code: grpc.StatusCode) -> None:
+            self._code = code
+
+        def code(self) -> grpc.StatusCode:
+            return self._code
+
+    seen: list[tuple[str, str]] = []
+    before = threading.excepthook
+    threading.excepthook = lambda a: seen.append((a.thread.name, repr(a.exc_value)))
+    try:
+        quiet_worker_hangup()
+        quiet_worker_hangup()  # idempotent: one wrapper, not a chain
+
+        def run(name: str, exc: BaseException) -> None:
+            def boom() -> None:
+                raise exc
+            t = threading.Thread(target=boom, name=name)
+            t.start()
+            t.join()
+
+        run("read_grpc_client_inputs", Rpc(grpc.StatusCode.CANCELLED))
+        assert seen == []  # the known shutdown error
+        run("read_grpc_client_inputs", Rpc(grpc.StatusCode.UNAVAILABLE))
+        run("worker", Rpc(grpc.StatusCode.CANCELLED))
+        run("read_grpc_client_inputs", ValueError("x"))
+        assert [n for n, _ in seen] == ["read_grpc_client_inputs", "worker", "read_grpc_client_inputs"]
+    finally:
+        threading.excepthook = before

@@ -108,3 +108,26 @@ def test_stage_streams_restarts_and_equals_the_duckdb_engine(lake, settings, tmp
     python = [r for r in rows(lake, False) if r[1] < cut]
     assert len(python) == sum(sum(1 for t in sd.times if int(t * 1000) < cut) - 30 for sd in series) > 3000
     assert flink == python  # bit-equal, and nothing past the watermark was scored
+
+
+def test_consumed_inbox_files_are_retired_an_hour_behind_the_newest_checkpoint(lake, settings, tmp_path) -> None:
+    import os
+
+    from jobs.run.flink_anomaly_stage import INBOX_RETENTION_S, FlinkAnomalyStage
+
+    stage = FlinkAnomalyStage(lake, settings, work_dir=tmp_path / "work")
+    stage.inbox.mkdir(parents=True)
+    assert stage.retire_inbox() == 0  # no checkpoint yet: nothing is known to be consumed
+    now = time.time()
+    for name, age in (("points-000000000000.csv", INBOX_RETENTION_S + 120),
+                      ("points-000000000001.csv", INBOX_RETENTION_S - 120), ("points-000000000002.csv", 0)):
+        f = stage.inbox / name
+        f.write_text("s,1,1.0\n")
+        os.utime(f, (now - age, now - age))
+    assert stage.retire_inbox() == 0  # still no checkpoint
+    meta = stage.work / "checkpoints" / "job" / "chk-7" / "_metadata"
+    meta.parent.mkdir(parents=True)
+    meta.write_bytes(b"x")
+    os.utime(meta, (now, now))
+    assert stage.retire_inbox() == 1
+    assert sorted(p.name for p in stage.inbox.iterdir()) == ["points-000000000001.csv", "points-000000000002.csv"]
