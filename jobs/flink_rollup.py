@@ -164,7 +164,7 @@ def create_table_env(parallelism: int = 1, checkpoint_dir: str | None = None,
                        "execution.checkpointing.interval": "1 s",
                        "execution.checkpointing.storage": "filesystem",
                        "execution.checkpointing.dir": uri, "state.checkpoints.dir": uri,
-                       "restart-strategy.type": "none"}.items():
+                       "restart-strategy.type": "none", **fsql.PLANNER_OPTIONS}.items():
         conf.set(key, value)
     return t_env
 
