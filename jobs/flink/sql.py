@@ -21,10 +21,14 @@ by (series, minute, bin) in Flink would cost a keyed state entry per sample (at 
 every value has a bin of its own).
 
 Late lines — event time at or below the watermark when they pass the source
-(``CURRENT_WATERMARK``) — also go to a ``late`` output with how far the watermark was ahead, so the
-committer can recompute the buckets they belong to from the lake when they arrived inside the
-recompute window; every line the window operator drops is in it (its watermark never runs ahead of
-the source's).
+(``CURRENT_WATERMARK``) — also go to a ``late`` output with how far the watermark was ahead and
+their segment (the ``file.path`` metadata column), so the committer can recompute the buckets they
+belong to from the lake when they arrived inside the recompute window; every line the window
+operator drops is in it (its watermark never runs ahead of the source's).
+
+Speed (``benchmarks/bench_flink.py``): both outputs read one view (:func:`points_view`) which,
+with :data:`PLANNER_OPTIONS`, the planner builds once; chained operators pass rows on without
+copying them; a weight-1 sketch entry is one integer-to-string cast.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ SEGMENT_COLUMNS = ["sid", "ms", "k", "n", "s", "lo", "hi", "lv", "lc"]
 """Columns of a segment line (:mod:`pipeline.loader.segments` writes them)."""
 
 SOURCE_SCHEMA = ("sid STRING, ms BIGINT, k INT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, lv DOUBLE, lc DOUBLE, "
-                 "ts AS TO_TIMESTAMP_LTZ(ms, 3)")
+                 "seg STRING METADATA FROM 'file.path' VIRTUAL, ts AS TO_TIMESTAMP_LTZ(ms, 3)")
 OUT_SCHEMA = "sid STRING, b BIGINT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, skn DOUBLE, bins STRING"
 """One row per (series, bucket): ``b`` is the bucket start in epoch ms."""
-LATE_SCHEMA = "sid STRING, ms BIGINT, behind INT"
-"""A late line: its series, event time and how many seconds the watermark was ahead of it."""
+LATE_SCHEMA = "sid STRING, ms BIGINT, behind INT, seg STRING"
+"""A late line: its series, event time, how many seconds the watermark was ahead of it and the
+segment it came from (the file's path)."""
 CSV = "'format' = 'csv', 'csv.ignore-parse-errors' = 'false', 'csv.null-literal' = ''"
 PLANNER_OPTIONS = {
     # the view both outputs read (points_view) becomes one shared node: one watermark assigner,
@@ -91,10 +96,11 @@ def points_view(name: str, src: str) -> str:
     b = f"CAST({sql_bin('v')} AS STRING)"
     entry = f"CASE WHEN c = 1 THEN {b} ELSE {b} || ':' || CAST(c AS STRING) END"
     on = "v IS NOT NULL AND c > 0"
-    return (f"CREATE TEMPORARY VIEW {name} AS SELECT sid, ms, ts, n, s, lo, hi, "
+    return (f"CREATE TEMPORARY VIEW {name} AS SELECT sid, ms, ts, n, s, lo, hi, seg, "
             f"CASE WHEN {on} THEN c END AS c, CASE WHEN {on} THEN {entry} END AS be, "
             "CASE WHEN ts <= CURRENT_WATERMARK(ts) THEN TIMESTAMPDIFF(SECOND, ts, CURRENT_WATERMARK(ts)) END AS behind "
-            f"FROM (SELECT sid, ms, ts, n, s, lo, hi, {v} AS v, CASE WHEN k = 1 THEN lc ELSE n END AS c FROM {src})")
+            f"FROM (SELECT sid, ms, ts, n, s, lo, hi, seg, {v} AS v, CASE WHEN k = 1 THEN lc ELSE n END AS c "
+            f"FROM {src})")
 
 
 def rollup_insert(sink: str, points: str, period: int = 60) -> str:
@@ -108,4 +114,4 @@ def rollup_insert(sink: str, points: str, period: int = 60) -> str:
 
 def late_insert(sink: str, points: str) -> str:
     """``INSERT`` of the lines at or below the watermark (late) into ``sink``."""
-    return f"INSERT INTO {sink} SELECT sid, ms, behind FROM {points} WHERE behind IS NOT NULL"
+    return f"INSERT INTO {sink} SELECT sid, ms, behind, seg FROM {points} WHERE behind IS NOT NULL"
