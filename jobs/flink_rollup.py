@@ -251,7 +251,7 @@ class FlinkEngine:
         names = [f"src_{n}", f"o_{n}"]
         t_env.execute_sql(fsql.source_ddl(names[0], f"file://{work / 'src'}", out_of_orderness=self.watermark_seconds))
         t_env.execute_sql(fsql.sink_ddl(names[1], fsql.OUT_SCHEMA, f"file://{work / 'out'}"))
-        t_env.execute_sql(fsql.points_view(f"pts_{n}", names[0]))
+        t_env.execute_sql(fsql.points_view(f"pts_{n}", names[0], late=self.mode == "streaming"))
         try:
             t_env.execute_sql(fsql.rollup_insert(names[1], f"pts_{n}")).wait()
         finally:

@@ -85,20 +85,23 @@ def sink_ddl(name: str, schema: str, path: str, *, roll_seconds: float | None = 
     return f"CREATE TEMPORARY TABLE {name} ({schema}) WITH ({opts})"
 
 
-def points_view(name: str, src: str) -> str:
+def points_view(name: str, src: str, *, late: bool = True) -> str:
     """Each source line with its sketch weight ``c`` (null when the line adds nothing to the sketch),
     its bin entry ``be`` (module docstring: ``"<bin>"`` for weight 1, ``"<bin>:<weight>"``
     otherwise, null with ``c``) and ``behind``: the seconds the watermark was ahead of the line when
-    it passed (null for a line on time). Both outputs of the job read this one view, so with
+    it passed (null for a line on time; always null with ``late=False``, which batch mode needs: it
+    has no watermarks). Both outputs of the job read this one view, so with
     :data:`PLANNER_OPTIONS` the planner computes it once (one timestamp conversion, one watermark
     assigner) and feeds the window and the late output from it."""
     v = "CASE WHEN k = 1 THEN lv WHEN k = 0 AND n > 0 AND lo = hi AND s = lo * n THEN lo END"
     b = f"CAST({sql_bin('v')} AS STRING)"
     entry = f"CASE WHEN c = 1 THEN {b} ELSE {b} || ':' || CAST(c AS STRING) END"
     on = "v IS NOT NULL AND c > 0"
+    behind = ("CASE WHEN ts <= CURRENT_WATERMARK(ts) THEN TIMESTAMPDIFF(SECOND, ts, CURRENT_WATERMARK(ts)) END"
+              if late else "CAST(NULL AS INT)")
     return (f"CREATE TEMPORARY VIEW {name} AS SELECT sid, ms, ts, n, s, lo, hi, seg, "
             f"CASE WHEN {on} THEN c END AS c, CASE WHEN {on} THEN {entry} END AS be, "
-            "CASE WHEN ts <= CURRENT_WATERMARK(ts) THEN TIMESTAMPDIFF(SECOND, ts, CURRENT_WATERMARK(ts)) END AS behind "
+            f"{behind} AS behind "
             f"FROM (SELECT sid, ms, ts, n, s, lo, hi, seg, {v} AS v, CASE WHEN k = 1 THEN lc ELSE n END AS c "
             f"FROM {src})")
 
