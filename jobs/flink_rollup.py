@@ -164,7 +164,7 @@ def create_table_env(parallelism: int = 1, checkpoint_dir: str | None = None,
                        "execution.checkpointing.interval": "1 s",
                        "execution.checkpointing.storage": "filesystem",
                        "execution.checkpointing.dir": uri, "state.checkpoints.dir": uri,
-                       "restart-strategy.type": "none"}.items():
+                       "restart-strategy.type": "none", **fsql.PLANNER_OPTIONS}.items():
         conf.set(key, value)
     return t_env
 
@@ -251,7 +251,7 @@ class FlinkEngine:
         names = [f"src_{n}", f"o_{n}"]
         t_env.execute_sql(fsql.source_ddl(names[0], f"file://{work / 'src'}", out_of_orderness=self.watermark_seconds))
         t_env.execute_sql(fsql.sink_ddl(names[1], fsql.OUT_SCHEMA, f"file://{work / 'out'}"))
-        t_env.execute_sql(fsql.points_view(f"pts_{n}", names[0]))
+        t_env.execute_sql(fsql.points_view(f"pts_{n}", names[0], late=self.mode == "streaming"))
         try:
             t_env.execute_sql(fsql.rollup_insert(names[1], f"pts_{n}")).wait()
         finally:

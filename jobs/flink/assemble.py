@@ -24,7 +24,7 @@ from pipeline.rollup.schema import ROLLUP, SERIES_ID
 
 OUT_TYPES = {"sid": pa.string(), "b": pa.int64(), "n": pa.float64(), "s": pa.float64(), "lo": pa.float64(),
              "hi": pa.float64(), "skn": pa.float64(), "bins": pa.string()}
-LATE_TYPES = {"sid": pa.string(), "ms": pa.int64(), "behind": pa.int64()}
+LATE_TYPES = {"sid": pa.string(), "ms": pa.int64(), "behind": pa.int64(), "seg": pa.string()}
 
 
 def read_csv(sources: Iterable[bytes | str], types: dict[str, pa.DataType]) -> pa.Table:

@@ -8,8 +8,10 @@ sink), under ``_flink/out/``. :meth:`FlinkCommitter.step`, plain Python outside 
 2. turns the window results into ``metrics_1m`` rows (:mod:`jobs.flink.assemble`; series
    identities looked up once per series in the raw lake) and the late lines into the buckets they
    touch, recomputed from the lake's raw metrics by the DuckDB engine when they arrived inside the
-   recompute window of the job's clock (``tiers.recompute_window_minutes``, the same allowed
-   lateness as ``watchlake rollup``), counted as ``late_dropped`` otherwise (they stay in the raw
+   recompute window (``tiers.recompute_window_minutes``, the same allowed lateness as ``watchlake
+   rollup``) of the lake's data clock when their segment was committed (not of the job's clock:
+   the source reads segments in listing order, so after a backlog its watermark can be hours
+   ahead of lines that were on time), counted as ``late_dropped`` otherwise (they stay in the raw
    table; ``rollup --full`` folds them in);
 3. commits both as **one keyed replace** of ``metrics_1m`` (:func:`commit_rows`, through
    :func:`pipeline.lake.replace.replacing`): a row replaces the row of the same series and minute,
@@ -123,6 +125,7 @@ class FlinkCommitter:
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.ids = pa.table({c: pa.array([], pa.string()) for c in _IDENTITY})
+        self._newest: dict[tuple[str, int], int | None] = {}
 
     # -- reading the job's output ------------------------------------------------------------
 
@@ -168,14 +171,23 @@ class FlinkCommitter:
 
     def _repair(self, late: pa.Table, report: CommitReport) -> pa.Table:
         """The buckets late lines fall into, recomputed from the raw lake, for the lines that arrived
-        inside the recompute window: bucket ≥ floor(clock − window) with the clock the job had when
-        the line arrived (watermark + out-of-orderness), as ``watchlake rollup`` would have had."""
+        inside the recompute window: bucket ≥ floor(clock − window), where the clock is the lake's
+        data clock when the line's segment was committed (:meth:`load_clocks`), as ``watchlake
+        rollup`` would have had it. Flink's own clock when it read the line (watermark +
+        out-of-orderness) is used only for a segment no longer in the inbox: the filesystem source
+        reads the segments it finds in one directory scan in listing order, not commit order, so
+        after a backlog (a restart, a slow job) its watermark can run hours ahead of lines that
+        were on time when the lake received them."""
         from pipeline.rollup.engine import rollup_table
 
         if late.num_rows == 0:
             return ROLLUP.empty_table()
         ms = fassemble.to_numpy(late["ms"], np.int64)
         clock = ms + fassemble.to_numpy(late["behind"], np.int64) * 1000 + self.out_of_orderness * 1000
+        names = [None if p is None else p.rsplit("/", 1)[-1] for p in late["seg"].to_pylist()]
+        loaded = self.load_clocks({n for n in names if n})
+        clock = np.array([loaded.get(n, c) if n else c for n, c in zip(names, clock.tolist(), strict=True)],
+                         dtype=np.int64)
         cutoff = (clock - int(self.window.total_seconds() * 1000)) // 60_000 * 60_000
         b = ms // 60_000 * 60_000
         inside = b >= cutoff
@@ -191,6 +203,44 @@ class FlinkCommitter:
         rows = rows.filter(pc.is_in(_keys(rows), value_set=pc.unique(wanted)))
         report.late_repaired += rows.num_rows
         return percentiles.strip(rows, self.patterns)
+
+    def load_clocks(self, names: set[str]) -> dict[str, int]:
+        """For segment file names in the inbox: the lake's data clock (epoch ms) when each was
+        committed — the newest event time of it and of every segment written before it (their
+        modification times order the commits). Names no longer in the inbox are left out."""
+        from pipeline.loader import segments
+
+        if not names:
+            return {}
+        out: dict[str, int] = {}
+        newest = -(1 << 62)
+        inbox = segments.inbox_segments(self.lake)
+        self._newest = {k: v for k, v in self._newest.items() if k in {(e.path, e.mtime_ns) for e in inbox}}
+        for e in inbox:
+            last = self._newest_ms(e.path, e.bytes, e.mtime_ns)
+            if last is not None:
+                newest = max(newest, last)
+            name = e.path.rsplit("/", 1)[-1]
+            if name in names and newest > -(1 << 62):
+                out[name] = newest
+        return out
+
+    def _newest_ms(self, rel: str, size: int, mtime_ns: int) -> int | None:
+        """The event time of a segment's last line (segments are sorted by event time), cached;
+        None for an empty or unreadable one."""
+        key = (rel, mtime_ns)
+        if key not in self._newest:
+            value = None
+            try:
+                with self.lake.fs.open_input_file(self.lake.path(rel)) as fh:
+                    start = max(0, size - 4096)
+                    fh.seek(start)
+                    tail = fh.read(size - start).rstrip(b"\n").rsplit(b"\n", 1)[-1]
+                value = int(tail.split(b",")[1])
+            except (OSError, IndexError, ValueError):
+                value = None
+            self._newest[key] = value
+        return self._newest[key]
 
     # -- one step ----------------------------------------------------------------------------
 

@@ -21,10 +21,14 @@ by (series, minute, bin) in Flink would cost a keyed state entry per sample (at 
 every value has a bin of its own).
 
 Late lines — event time at or below the watermark when they pass the source
-(``CURRENT_WATERMARK``) — also go to a ``late`` output with how far the watermark was ahead, so the
-committer can recompute the buckets they belong to from the lake when they arrived inside the
-recompute window; every line the window operator drops is in it (its watermark never runs ahead of
-the source's).
+(``CURRENT_WATERMARK``) — also go to a ``late`` output with how far the watermark was ahead and
+their segment (the ``file.path`` metadata column), so the committer can recompute the buckets they
+belong to from the lake when they arrived inside the recompute window; every line the window
+operator drops is in it (its watermark never runs ahead of the source's).
+
+Speed (``benchmarks/bench_flink.py``): both outputs read one view (:func:`points_view`) which,
+with :data:`PLANNER_OPTIONS`, the planner builds once; chained operators pass rows on without
+copying them; a weight-1 sketch entry is one integer-to-string cast.
 """
 
 from __future__ import annotations
@@ -35,12 +39,22 @@ SEGMENT_COLUMNS = ["sid", "ms", "k", "n", "s", "lo", "hi", "lv", "lc"]
 """Columns of a segment line (:mod:`pipeline.loader.segments` writes them)."""
 
 SOURCE_SCHEMA = ("sid STRING, ms BIGINT, k INT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, lv DOUBLE, lc DOUBLE, "
-                 "ts AS TO_TIMESTAMP_LTZ(ms, 3)")
+                 "seg STRING METADATA FROM 'file.path' VIRTUAL, ts AS TO_TIMESTAMP_LTZ(ms, 3)")
 OUT_SCHEMA = "sid STRING, b BIGINT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, skn DOUBLE, bins STRING"
 """One row per (series, bucket): ``b`` is the bucket start in epoch ms."""
-LATE_SCHEMA = "sid STRING, ms BIGINT, behind INT"
-"""A late line: its series, event time and how many seconds the watermark was ahead of it."""
+LATE_SCHEMA = "sid STRING, ms BIGINT, behind INT, seg STRING"
+"""A late line: its series, event time, how many seconds the watermark was ahead of it and the
+segment it came from (the file's path)."""
 CSV = "'format' = 'csv', 'csv.ignore-parse-errors' = 'false', 'csv.null-literal' = ''"
+PLANNER_OPTIONS = {
+    # the view both outputs read (points_view) becomes one shared node: one watermark assigner,
+    # not one per INSERT with the source scan shared but the conversion and watermark repeated
+    "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
+    # chained operators hand rows on instead of deep-copying them (the SQL operators never keep or
+    # modify an input row after emitting it; a quarter of the CPU of this job without it)
+    "pipeline.object-reuse": "true",
+}
+"""Flink options the rollup job runs with (streaming job and ``rollup --engine flink``)."""
 
 
 def interval(seconds: int) -> str:
@@ -71,16 +85,25 @@ def sink_ddl(name: str, schema: str, path: str, *, roll_seconds: float | None = 
     return f"CREATE TEMPORARY TABLE {name} ({schema}) WITH ({opts})"
 
 
-def points_view(name: str, src: str) -> str:
-    """Each source line with its sketch value ``v``, weight ``c`` and bin entry ``be`` (module
-    docstring): ``"<bin>"`` for weight 1, ``"<bin>:<weight>"`` otherwise, null when the line adds
-    nothing to the sketch. The bin expression is referenced once: the planner inlines views, and
-    every reference would compute the logarithm again."""
+def points_view(name: str, src: str, *, late: bool = True) -> str:
+    """Each source line with its sketch weight ``c`` (null when the line adds nothing to the sketch),
+    its bin entry ``be`` (module docstring: ``"<bin>"`` for weight 1, ``"<bin>:<weight>"``
+    otherwise, null with ``c``) and ``behind``: the seconds the watermark was ahead of the line when
+    it passed (null for a line on time; always null with ``late=False``, which batch mode needs: it
+    has no watermarks). Both outputs of the job read this one view, so with
+    :data:`PLANNER_OPTIONS` the planner computes it once (one timestamp conversion, one watermark
+    assigner) and feeds the window and the late output from it."""
     v = "CASE WHEN k = 1 THEN lv WHEN k = 0 AND n > 0 AND lo = hi AND s = lo * n THEN lo END"
-    entry = (f"CAST({sql_bin('v')} AS STRING) || CASE WHEN c = 1 THEN '' ELSE ':' || CAST(c AS STRING) END")
-    return (f"CREATE TEMPORARY VIEW {name} AS SELECT sid, ms, ts, n, s, lo, hi, c, v IS NOT NULL AND c > 0 AS sk, "
-            f"CASE WHEN v IS NOT NULL AND c > 0 THEN {entry} END AS be FROM ("
-            f"SELECT sid, ms, ts, n, s, lo, hi, {v} AS v, CASE WHEN k = 1 THEN lc ELSE n END AS c FROM {src})")
+    b = f"CAST({sql_bin('v')} AS STRING)"
+    entry = f"CASE WHEN c = 1 THEN {b} ELSE {b} || ':' || CAST(c AS STRING) END"
+    on = "v IS NOT NULL AND c > 0"
+    behind = ("CASE WHEN ts <= CURRENT_WATERMARK(ts) THEN TIMESTAMPDIFF(SECOND, ts, CURRENT_WATERMARK(ts)) END"
+              if late else "CAST(NULL AS INT)")
+    return (f"CREATE TEMPORARY VIEW {name} AS SELECT sid, ms, ts, n, s, lo, hi, seg, "
+            f"CASE WHEN {on} THEN c END AS c, CASE WHEN {on} THEN {entry} END AS be, "
+            f"{behind} AS behind "
+            f"FROM (SELECT sid, ms, ts, n, s, lo, hi, seg, {v} AS v, CASE WHEN k = 1 THEN lc ELSE n END AS c "
+            f"FROM {src})")
 
 
 def rollup_insert(sink: str, points: str, period: int = 60) -> str:
@@ -88,11 +111,10 @@ def rollup_insert(sink: str, points: str, period: int = 60) -> str:
     (``LISTAGG`` skips the null entries of lines without a sketch value)."""
     window = f"TABLE(TUMBLE(TABLE {points}, DESCRIPTOR(ts), {interval(period)}))"
     return (f"INSERT INTO {sink} SELECT sid, MIN(ms) - MOD(MIN(ms), {period * 1000}), "
-            "SUM(n), SUM(s), MIN(lo), MAX(hi), SUM(c) FILTER (WHERE sk), LISTAGG(be) "
+            "SUM(n), SUM(s), MIN(lo), MAX(hi), SUM(c), LISTAGG(be) "
             f"FROM {window} GROUP BY sid, window_start, window_end")
 
 
-def late_insert(sink: str, src: str) -> str:
+def late_insert(sink: str, points: str) -> str:
     """``INSERT`` of the lines at or below the watermark (late) into ``sink``."""
-    return (f"INSERT INTO {sink} SELECT sid, ms, TIMESTAMPDIFF(SECOND, ts, CURRENT_WATERMARK(ts)) FROM {src} "
-            "WHERE ts <= CURRENT_WATERMARK(ts)")
+    return f"INSERT INTO {sink} SELECT sid, ms, behind, seg FROM {points} WHERE behind IS NOT NULL"

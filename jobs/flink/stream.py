@@ -78,7 +78,7 @@ def settings_of(cfg: StreamConfig, *, restore: str | None = None) -> dict[str, s
             "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
             "execution.checkpointing.num-retained": "2",
             "restart-strategy.type": "fixed-delay", "restart-strategy.fixed-delay.attempts": "1000",
-            "restart-strategy.fixed-delay.delay": "1 s"}
+            "restart-strategy.fixed-delay.delay": "1 s", **fsql.PLANNER_OPTIONS}
     if restore:
         conf["execution.state-recovery.path"] = restore
     return conf
@@ -91,7 +91,7 @@ def statements(cfg: StreamConfig) -> tuple[list[str], list[str]]:
            fsql.sink_ddl("wl_rollup_1m", fsql.OUT_SCHEMA, cfg.out, roll_seconds=cfg.roll_seconds),
            fsql.sink_ddl("wl_late", fsql.LATE_SCHEMA, cfg.late, roll_seconds=cfg.roll_seconds),
            fsql.points_view("wl_points", "wl_segments")]
-    return ddl, [fsql.rollup_insert("wl_rollup_1m", "wl_points"), fsql.late_insert("wl_late", "wl_segments")]
+    return ddl, [fsql.rollup_insert("wl_rollup_1m", "wl_points"), fsql.late_insert("wl_late", "wl_points")]
 
 
 def submit(cfg: StreamConfig, *, restore: str | None = None, remote: str | None = None) -> Any:

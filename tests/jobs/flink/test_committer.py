@@ -13,6 +13,7 @@ import pytest
 from jobs.flink.committer import LATE, OUT, FlinkCommitter
 from pipeline.config import load_settings
 from pipeline.lake import Lake
+from pipeline.loader.segments import INBOX
 from pipeline.rollup.sketch import bin_of
 from tests.pipeline.rollup.gen import T0, point, sid, write_metrics
 
@@ -77,7 +78,7 @@ def test_late_lines_recompute_their_bucket_from_the_lake(lake):
     lake, settings = lake
     write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0)])   # arrived behind the watermark
     _part(lake, OUT, "part-0-0", WINDOWS)
-    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{119 * 60 - 30}\n")  # ~2 h window: just inside
+    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{119 * 60 - 30},\n")  # ~2 h window: just inside
     rep = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0).step()
     assert (rep.late, rep.late_repaired, rep.late_dropped) == (1, 1, 0)
     first = _rows(lake)[0]
@@ -88,10 +89,51 @@ def test_late_lines_older_than_the_recompute_window_are_counted_not_applied(lake
     lake, settings = lake
     write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0)])
     _part(lake, OUT, "part-0-0", WINDOWS)
-    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{121 * 60 - 30}\n")  # the job's clock was 2 h 1 min on
+    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{121 * 60 - 30},\n")  # the job's clock was 2 h 1 min on
     rep = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0).step(cascade=False)
     assert (rep.late, rep.late_repaired, rep.late_dropped) == (1, 0, 1)
     assert _rows(lake)[0][5] == 2.0                          # the published bucket stays
+
+
+def _segment(lake, name, newest_ms, mtime_s):
+    """An inbox segment whose last line has event time ``newest_ms``, modified at ``mtime_s``."""
+    import os
+
+    line = "{},{},0,1.0,1.0,1.0,1.0,,\n"
+    path = _part(lake, INBOX, name, line.format(A, newest_ms - 5_000) + line.format(A, newest_ms))
+    os.utime(path, (mtime_s, mtime_s))
+
+
+def test_lateness_counts_from_the_lake_clock_when_the_segment_was_committed(lake):
+    # The source read seg-b (committed later, 3 h on) before seg-a: Flink's clock was 3 h past the line,
+    # but when seg-a was committed the lake's clock was 30 s: inside the recompute window, repaired.
+    lake, settings = lake
+    write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0)])
+    _part(lake, OUT, "part-0-0", WINDOWS)
+    _segment(lake, "seg-a.csv", MS0 + 30_000, 1_000_000)
+    _segment(lake, "seg-b.csv", MS0 + 3 * 3600_000, 1_000_100)
+    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{3 * 3600 - 30},file:{lake.path(INBOX)}/seg-a.csv\n")
+    c = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0)
+    assert c.load_clocks({"seg-a.csv", "seg-b.csv", "seg-gone.csv"}) == {"seg-a.csv": MS0 + 30_000,
+                                                                         "seg-b.csv": MS0 + 3 * 3600_000}
+    rep = c.step(cascade=False)
+    assert (rep.late, rep.late_repaired, rep.late_dropped) == (1, 1, 0)
+    assert _rows(lake)[0][5] == 3.0                          # 1.0, 2.0 and 3.0
+
+
+def test_a_segment_committed_after_newer_data_keeps_the_lake_clock_of_then(lake):
+    # seg-b (3 h on) was committed first, seg-a after it: seg-a's lines were 3 h late when the lake got
+    # them, as for the DuckDB rollup; so was a line whose segment has left the inbox (Flink's clock).
+    lake, settings = lake
+    write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0)])
+    _part(lake, OUT, "part-0-0", WINDOWS)
+    _segment(lake, "seg-b.csv", MS0 + 3 * 3600_000, 1_000_000)
+    _segment(lake, "seg-a.csv", MS0 + 30_000, 1_000_100)
+    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{3 * 3600 - 30},file:{lake.path(INBOX)}/seg-a.csv\n"
+                                  f"{A},{MS0 + 40_000},{3 * 3600 - 40},file:{lake.path(INBOX)}/seg-gone.csv\n")
+    rep = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0).step(cascade=False)
+    assert (rep.late, rep.late_repaired, rep.late_dropped) == (2, 0, 2)
+    assert _rows(lake)[0][5] == 2.0
 
 
 def test_a_series_without_identity_is_an_error_naming_it(lake):
