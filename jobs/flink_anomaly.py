@@ -56,6 +56,10 @@ WORKERS = ("loopback", "process")
 CODE_ROOT = str(Path(__file__).resolve().parents[1])
 #: Live windows: a series' points reach the detector once their 5-minute window closes.
 LIVE_WINDOW_S = 300
+JOB_VERSION = 2
+"""The anomaly job's operator layout (uids, keying, state encoding). Bump it whenever a change
+makes older snapshots unrestorable: the run stage then scores from the first point again instead
+of failing to restore (:meth:`jobs.run.flink_anomaly_stage.FlinkAnomalyStage._start`)."""
 
 
 class ScoreBatches(KeyedProcessFunction):

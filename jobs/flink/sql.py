@@ -35,6 +35,12 @@ from __future__ import annotations
 
 from pipeline.rollup.sketch import sql_bin
 
+JOB_VERSION = 2
+"""The streaming rollup's operator layout. Bump it whenever a change to the SQL or its options
+changes the operators or their state (Flink cannot restore such a snapshot): the run stage then
+starts the job afresh from the inbox instead of failing to restore, see
+:meth:`jobs.run.flink_stages.FlinkRollupStage._restore_point`."""
+
 SEGMENT_COLUMNS = ["sid", "ms", "k", "n", "s", "lo", "hi", "lv", "lc"]
 """Columns of a segment line (:mod:`pipeline.loader.segments` writes them)."""
 

@@ -100,6 +100,7 @@ class FlinkAnomalyStage:
         self.client: Any = None
         self.started_from: str | None = None
         self.last_feed = 0.0
+        self.note = ""  # why the last start did not resume (see _drop_foreign_snapshots)
 
     # -- the job ---------------------------------------------------------------------------------
     def _load_feed(self) -> dict[str, Any]:
@@ -116,6 +117,7 @@ class FlinkAnomalyStage:
         from jobs.flink_anomaly import build, configure, python_workers
 
         self.work.mkdir(parents=True, exist_ok=True)
+        self._drop_foreign_snapshots()
         restore = latest_snapshot(self.work)
         if restore is None:  # no detector state to resume: start over from the first point
             shutil.rmtree(self.inbox, ignore_errors=True)
@@ -131,6 +133,23 @@ class FlinkAnomalyStage:
             self.client = env.execute_async("watchlake-anomalies")
         self.started_from = restore
 
+    def _drop_foreign_snapshots(self) -> None:
+        """Delete retained snapshots taken by another :data:`~jobs.flink_anomaly.JOB_VERSION` of
+        the job (Flink cannot restore them and would fail every start); the job then scores every
+        series from its first point again (upserted by key: nothing doubled) and ``self.note`` says
+        why."""
+        from jobs.flink_anomaly import JOB_VERSION
+
+        marker = self.work / "job_version"
+        kept = int(marker.read_text()) if marker.exists() else 1
+        if kept != JOB_VERSION:
+            if latest_snapshot(self.work) is not None:
+                for sub in ("checkpoints", "savepoints"):
+                    shutil.rmtree(self.work / sub, ignore_errors=True)
+                self.note = (f"snapshots of job version {kept} do not restore into version {JOB_VERSION}: "
+                             "scoring from the first point again")
+            marker.write_text(str(JOB_VERSION))
+
     def _running(self) -> str:
         """'' while the job runs, else its terminal status (the job is then forgotten)."""
         status = str(self.client.get_job_status().result())
@@ -145,8 +164,10 @@ class FlinkAnomalyStage:
         error = ""
         if self.client is not None and (status := self._running()):
             error = f"the Flink job ended ({status}); restarted from its newest checkpoint"
+        started = ""
         if self.client is None:
             self._start()
+            started, self.note = self.note, ""
         got = self._collect()
         sent = self._notify(got)
         fed, late = self._feed()
@@ -157,7 +178,7 @@ class FlinkAnomalyStage:
         return StepReport(self.name, records_in=fed, records_out=got.result.anomalies, rejected=late,
                           notifications=sent, error=error,
                           watermark=from_epoch(got.newest, "ms") if got.newest is not None else None,
-                          detail=detail if fed or late or got.result.points else "",
+                          detail="; ".join(filter(None, [started, detail if fed or late or got.result.points else ""])),
                           seconds=time.perf_counter() - t0)
 
     def _collect(self) -> Any:

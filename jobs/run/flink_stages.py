@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 SEEDED = "_flink/seeded.json"
 SAVEPOINT = "_flink/savepoint.json"  # the savepoint the last close() stopped the job with
+VERSION = "_flink/job_version.json"  # JOB_VERSION of the job whose snapshots are retained
 _ENDED = {"FAILED", "CANCELED", "FINISHED", "SUSPENDED"}
 
 
@@ -80,6 +81,7 @@ class FlinkRollupStage:
         self.starts = 0
         self.startup_seconds = 0.0
         self.late_repaired = 0  # buckets recomputed for late lines, since the stage started
+        self.note = ""  # why the last start did not resume (see _restore_point)
 
     def _status(self) -> str:
         client = self.result.get_job_client() if self.result is not None else None
@@ -102,27 +104,48 @@ class FlinkRollupStage:
     def ensure_running(self) -> str:
         """Start the job when it is not running (first step, after a failure); returns what was done."""
         from jobs.flink.stream import submit
+        from pipeline.loader import segments
 
         status = self._status()
         if status not in _ENDED | {"NONE", "UNKNOWN"}:
             return ""
         t0 = time.perf_counter()
         seeded = first_start(self.lake, self.settings)
+        segments.settle(self.lake)  # segments a crashed run's last commits owe the job
         restore = self._restore_point()
         self.result = submit(self.config, restore=restore, remote=self.address)
         self.starts += 1
         self.startup_seconds = time.perf_counter() - t0
         how = f"resumed from {restore.rstrip('/').rsplit('/', 1)[-1]}" if restore else "started"
+        if self.note:
+            how, self.note = f"{how} ({self.note})", ""
         if seeded:
             how += f", seeded {seeded:,} lines"
         return f"job {how}" if status == "NONE" else f"job was {status}; {how}"
 
     def _restore_point(self) -> str | None:
-        """The newer of the savepoint of the last stop and the newest retained checkpoint."""
+        """The newer of the savepoint of the last stop and the newest retained checkpoint — when
+        they were taken by this :data:`~jobs.flink.sql.JOB_VERSION` of the job. Snapshots of
+        another version cannot be restored (Flink would fail the job at every start): they are
+        deleted, ``self.note`` says so, and the job starts afresh from the retained inbox, whose
+        windows the committer replaces key by key (nothing doubled)."""
         import os
+        import shutil
 
+        from jobs.flink.sql import JOB_VERSION
         from jobs.flink.stream import latest_checkpoint
 
+        kept = int(self.lake.read_json(VERSION)["version"]) if self.lake.exists(VERSION) else 1
+        if kept != JOB_VERSION:
+            had = self.lake.exists(SAVEPOINT) or (
+                not self.lake.is_s3 and latest_checkpoint(self.config.checkpoints.removeprefix("file://")))
+            if had:
+                self.lake.delete(SAVEPOINT)
+                if not self.lake.is_s3:
+                    shutil.rmtree(self.config.checkpoints.removeprefix("file://"), ignore_errors=True)
+                self.note = (f"snapshots of job version {kept} do not restore into version {JOB_VERSION}: "
+                             "started afresh from the inbox")
+            self.lake.write_json(VERSION, {"version": JOB_VERSION})
         points: list[tuple[float, str]] = []
         if self.lake.exists(SAVEPOINT):
             doc = self.lake.read_json(SAVEPOINT)

@@ -39,3 +39,53 @@ def test_engine_picks_the_anomaly_stage(tmp_path):
 def test_an_unknown_engine_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="run.engine"):
         load_settings(env={}, overrides={"lake.root": str(tmp_path), "run.engine": "spark"})
+
+
+def _fake_snapshot(folder):
+    chk = folder / "0123abcd" / "chk-7"
+    chk.mkdir(parents=True)
+    (chk / "_metadata").write_bytes(b"x")
+    return chk
+
+
+def test_a_snapshot_of_another_job_version_is_not_restored(tmp_path):
+    """A checkpoint/savepoint left by an older layout of the rollup job would fail every start:
+    the stage drops it, says why once, and starts afresh; snapshots of this version resume."""
+    from pathlib import Path
+
+    from jobs.flink.sql import JOB_VERSION
+    from jobs.run.flink_stages import SAVEPOINT, VERSION
+
+    stage = _stage(tmp_path, "flink")
+    lake = stage.lake
+    chk_root = Path(stage.config.checkpoints.removeprefix("file://"))
+    old = _fake_snapshot(chk_root)
+    lake.write_json(SAVEPOINT, {"path": "file:///nowhere/savepoint-1", "at": 1.0})  # no version marker: v1
+
+    assert stage._restore_point() is None
+    assert not old.exists() and not lake.exists(SAVEPOINT)
+    assert f"version 1 do not restore into version {JOB_VERSION}" in stage.note
+    assert lake.read_json(VERSION) == {"version": JOB_VERSION}
+
+    stage.note = ""
+    new = _fake_snapshot(chk_root)
+    assert stage._restore_point() == str(new)  # same version: resumed
+    assert stage.note == ""
+
+
+def test_the_anomaly_stage_drops_snapshots_of_another_job_version(tmp_path):
+    from jobs.flink_anomaly import JOB_VERSION
+    from jobs.run.flink_anomaly_stage import latest_snapshot
+
+    stage = _stage(tmp_path, "flink", "anomalies")
+    stage.work = tmp_path / "work"
+    old = _fake_snapshot(tmp_path / "work" / "checkpoints")
+    stage._drop_foreign_snapshots()
+    assert not old.exists() and latest_snapshot(stage.work) is None
+    assert "scoring from the first point again" in stage.note
+    assert (stage.work / "job_version").read_text() == str(JOB_VERSION)
+
+    stage.note = ""
+    new = _fake_snapshot(tmp_path / "work" / "savepoints")
+    stage._drop_foreign_snapshots()
+    assert new.exists() and stage.note == ""
