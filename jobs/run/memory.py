@@ -3,9 +3,12 @@
 A long-running Python process that allocates and frees large, short-lived buffers (decoded
 batches, Arrow tables, DuckDB results) on several threads leaves glibc's heaps fragmented: freed
 memory stays mapped in per-thread arenas and RSS creeps up although nothing is live.
-:func:`trim` (``malloc_trim(0)``) hands free pages of every arena back to the kernel; the
-supervisor calls it once a minute (a few milliseconds). Elsewhere than glibc both functions
-report what they can and do nothing else.
+:func:`tune` (at the start of a run) caps glibc at two arenas and serves every block of 256 KiB
+or more from its own mapping, returned to the kernel when freed (glibc otherwise raises that
+threshold to 32 MiB after the first large free, and big short-lived buffers then fragment the
+arenas); :func:`trim` (``malloc_trim(0)``) hands free pages of every arena back to the kernel;
+the supervisor calls it once a minute (a few milliseconds). Elsewhere than glibc these
+functions report what they can and do nothing else.
 
 Guarantees: never raises; every figure in MiB, ``None`` where the platform cannot tell.
 """
@@ -67,6 +70,28 @@ def snapshot() -> dict[str, float | None]:
     if out["rss_mib"] is not None:
         out["rss_mib"] = round(out["rss_mib"], 1)
     return out
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+MMAP_THRESHOLD = 256 << 10
+ARENA_MAX = 2
+
+
+def tune() -> dict[str, int]:
+    """Set glibc's arena cap and mmap threshold (module docstring) unless the environment sets them
+    (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``); returns what was set."""
+    import os
+
+    lib = _libc()
+    done: dict[str, int] = {}
+    if lib is None or not hasattr(lib, "mallopt"):
+        return done
+    for env, opt, value in (("MALLOC_ARENA_MAX", _M_ARENA_MAX, ARENA_MAX),
+                            ("MALLOC_MMAP_THRESHOLD_", _M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+                            ("MALLOC_TRIM_THRESHOLD_", _M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD)):
+        if env not in os.environ and lib.mallopt(opt, value) == 1:
+            done[env] = value
+    return done
 
 
 def trim() -> bool:

@@ -12,8 +12,9 @@ Guarantees:
   each (the step's ``warnings``); the rejected records are kept with their reasons;
 * on a stop request (SIGTERM/SIGINT) the running step finishes, then every stage is closed in
   pipeline order (loaders flush their buffers and checkpoint) and the health record is written;
-* at most every :data:`TRIM_SECONDS`, between steps, freed heap memory is handed back to the
-  kernel (:func:`jobs.run.memory.trim`): a run's RSS tracks what it holds, not its fragmentation.
+* glibc's heap is tuned at the start (:func:`jobs.run.memory.tune`) and, at most every
+  :data:`TRIM_SECONDS` between steps, freed heap memory is handed back to the kernel
+  (:func:`jobs.run.memory.trim`): a run's RSS tracks what it holds, not its fragmentation.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ class Supervisor:
     def run(self, stop: Stop, *, iterations: int | None = None) -> RunReport:
         """Tick until ``stop`` is set (or ``iterations`` ticks), then drain every stage."""
         t0 = self.clock()
+        memory.tune()
         try:
             for _ in follow(self.tick, Schedule(TICK_SECONDS), stop=stop, iterations=iterations):
                 pass

@@ -66,7 +66,7 @@ def commit(lake: Lake, index: KeyIndex, work: Work, commit_id: str) -> Outcome:
         n_seen = int(seen.sum())
         if n_seen:
             fresh = ~seen
-            table, hashes = table.filter(pa.array(fresh)), hashes[fresh]
+            table, hashes, times = table.filter(pa.array(fresh)), hashes[fresh], times[fresh]
         out.duplicates += n_seen
         if table.num_rows == 0:
             return out
@@ -78,7 +78,7 @@ def commit(lake: Lake, index: KeyIndex, work: Work, commit_id: str) -> Outcome:
                            origin_count=max(work.origin_count, len(work.origins)))
         if name == "metrics" and segments.enabled(lake):  # the Flink rollup's input (one stat per commit)
             segments.write_segment(lake, commit_id, table)
-        index.add_file(state, rel, hashes)
+        index.add_file(state, rel, hashes, times)
     out.rows, out.files, out.bytes, out.commit = info.rows, 1, info.bytes, commit_id
     return out
 

@@ -20,7 +20,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -40,15 +40,49 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PER_MS = {"s": (1000, 1), "ms": (1, 1), "us": (1, 1000), "ns": (1, 1_000_000)}  # (multiply, floor-divide)
 
 
+OUTLIER_SHARE = 0.01
+"""At most this share of a row group's rows lie outside its *core* time range (:func:`refine`)."""
+
+
 @dataclass(frozen=True)
 class Unit:
-    """One row group of one committed file: where it is, how many rows, its event-time range."""
+    """One row group of one committed file: where it is, how many rows, its event-time range and,
+    once :func:`refine` d, its core range and the sorted hashes of the rows outside it."""
 
     path: str
     row_group: int
     rows: int
     lo: int  # epoch ms, <= every row's event time
     hi: int  # epoch ms, >= every row's event time
+    core_lo: int = 0
+    core_hi: int = -1
+    outliers: np.ndarray | None = field(default=None, compare=False)  # None: not refined
+
+    @property
+    def outlier_bytes(self) -> int:
+        return 0 if self.outliers is None else int(self.outliers.nbytes)
+
+
+def refine(unit: Unit, hashes: np.ndarray, times: np.ndarray) -> Unit:
+    """``unit`` with its core: the shortest time range holding all but :data:`OUTLIER_SHARE` of its
+    rows (``hashes`` and ``times`` of every row, same order), widened by half its width (and a
+    second) to the rows near it; the rows outside it — late data
+    mixed into a file of current data — keep their hashes, so a probe outside the core needs no
+    read of the row group. Guarantee: every row whose time is outside ``[core_lo, core_hi]`` has
+    its hash in ``outliers``."""
+    n = len(times)
+    if n == 0:
+        return replace(unit, outliers=np.zeros(0, dtype=np.uint64))
+    st = np.sort(times)
+    keep = n - int(n * OUTLIER_SHARE)
+    widths = st[keep - 1:] - st[:n - keep + 1]
+    i = int(np.argmin(widths))
+    lo, hi = int(st[i]), int(st[i + keep - 1])
+    margin = (hi - lo) // 2 + 1000  # rows near the dense range belong to it: only stragglers stay out
+    lo = int(st[np.searchsorted(st, lo - margin, "left")])
+    hi = int(st[np.searchsorted(st, hi + margin, "right") - 1])
+    out = (times < lo) | (times > hi)
+    return replace(unit, core_lo=lo, core_hi=hi, outliers=sorted_hashes(hashes[out]))
 
 
 def key_hashes(keys: pa.Array) -> np.ndarray:
@@ -125,3 +159,33 @@ def hits(sorted_h: np.ndarray, probe: np.ndarray) -> np.ndarray:
     pos = np.searchsorted(sorted_h, probe)
     pos[pos == len(sorted_h)] = len(sorted_h) - 1
     return np.asarray(sorted_h[pos] == probe)
+
+
+BLOOM_BITS_PER_KEY = 10
+BLOOM_PROBES = 7  # false positives ≈ 0.8 % at 10 bits a key
+
+
+def bloom(hashes: np.ndarray) -> np.ndarray:
+    """A Bloom filter of ``hashes`` (:data:`BLOOM_BITS_PER_KEY` bits a key, packed ``uint8``):
+    :func:`maybe` is True for every hash put in, and for about 1 % of the others."""
+    m = max(64, BLOOM_BITS_PER_KEY * len(hashes))
+    m += -m % 8
+    bits = np.zeros(m, dtype=bool)
+    bits[_positions(hashes, m).ravel()] = True
+    return np.packbits(bits, bitorder="little")
+
+
+def maybe(filt: np.ndarray, probe: np.ndarray) -> np.ndarray:
+    """Boolean mask: which of ``probe`` may be in the filter (no false negatives)."""
+    if not len(probe):
+        return np.zeros(0, dtype=bool)
+    pos = _positions(probe, len(filt) * 8)
+    return np.all((filt[pos >> 3] >> (pos & 7).astype(np.uint8)) & 1, axis=1).astype(bool)
+
+
+def _positions(hashes: np.ndarray, m: int) -> np.ndarray:
+    """The :data:`BLOOM_PROBES` bit positions of every hash (double hashing), shape (n, probes)."""
+    h1 = (hashes & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    h2 = ((hashes >> np.uint64(32)) | np.uint64(1)).astype(np.int64)
+    i = np.arange(BLOOM_PROBES, dtype=np.int64)
+    return (h1[:, None] + i[None, :] * h2[:, None]) % m

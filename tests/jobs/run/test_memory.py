@@ -32,3 +32,27 @@ def test_snapshot_reads_rss_like_the_kernel_reports_it() -> None:
         resident_pages = int(fh.read().split()[1])
     by_statm = resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
     assert abs(memory.snapshot()["rss_mib"] - by_statm) < 5  # type: ignore[operator]
+
+
+PROBE = r"""
+import sys, numpy as np
+from jobs.run import memory
+if sys.argv[1] == "tuned":
+    memory.tune()
+big = np.ones(16 << 17); del big      # a 16 MiB block, freed: glibc raises its mmap threshold to it
+before = memory._libc().mallinfo2().hblkhd
+block = np.ones(1 << 17)              # then 1 MiB: mapped on its own, or carved from the heap?
+print(memory._libc().mallinfo2().hblkhd - before >= 1 << 20)
+"""
+
+
+@pytest.mark.parametrize("mode, mapped", [("tuned", "True"), ("default", "False")])
+def test_tune_keeps_large_blocks_out_of_the_arenas(mode: str, mapped: str) -> None:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])
+    out = subprocess.run([sys.executable, "-c", PROBE, mode], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == mapped, out.stderr

@@ -40,13 +40,13 @@ def _rows(b: int, n: int = 200) -> list[dict[str, Any]]:
 
 
 def test_memory_stays_under_budget_while_the_partition_grows(lake: Lake) -> None:
-    budget = 4000  # 500 hashes; the partition grows to 6,000 keys (48,000 bytes of hashes)
-    index, ids = KeyIndex(lake, "cloudtrail", budget_bytes=budget), ledger.CommitIds("t")
+    budget, blooms = 4000, 1000  # 500 hashes, 800 keys' filters; the partition grows to 6,000 keys
+    index, ids = KeyIndex(lake, "cloudtrail", budget_bytes=budget, bloom_budget_bytes=blooms), ledger.CommitIds("t")
     for b in range(30):
         out = _commit(lake, index, ids, _rows(b))
         assert (out.rows, out.duplicates) == (200, 0)
-        assert index.cached_bytes <= budget
-        assert index.nbytes() <= budget + UNIT_BYTES * (b + 1)
+        assert index.cached_bytes <= budget and index.bloom_bytes <= blooms
+        assert index.nbytes() <= budget + blooms + UNIT_BYTES * (b + 1)  # in-order data: no outliers
     assert index.stats.loads == 0  # in-order data never needs an older file's keys
     # the first batch again (its file evicted long ago) with 50 new keys: the 200 are duplicates
     out = _commit(lake, index, ids, _rows(0) + _rows(120, 50))
@@ -116,26 +116,6 @@ def test_the_same_key_at_the_same_time_is_one_record_across_loaders(lake: Lake) 
     assert len(_lake_ids(lake)) == 400
 
 
-def test_file_units_bound_every_row_also_without_statistics(lake: Lake) -> None:
-    rows = _rows(0, 300)
-    t = pa.Table.from_pylist(rows, schema=CLOUDTRAIL)
-    for stats in (True, False):
-        rel = f"{FOLDER}/{layout.file_name(tag=f's{int(stats)}')}"
-        lake.fs.create_dir(lake.path(FOLDER), recursive=True)
-        pq.write_table(t, lake.path(rel), row_group_size=128, write_statistics=stats)
-        units = keyhash.file_units(lake, "cloudtrail", rel)
-        assert [u.rows for u in units] == [128, 128, 44]
-        for u, start in zip(units, (0, 128, 256)):
-            times = [r["eventTime"] for r in rows[start:start + u.rows]]  # by hand: whole seconds / halves
-            assert u.lo == int(min(times).timestamp() * 1000) and u.hi == int(max(times).timestamp() * 1000)
-
-
-def test_event_ms_floors_every_unit() -> None:
-    for unit, raw, want in (("s", 2, 2000), ("ms", 1_500, 1_500), ("us", 1_500_999, 1_500), ("ns", -1, -1)):
-        t = pa.table({"eventTime": pa.array([raw], pa.timestamp(unit, tz="UTC"))})
-        assert keyhash.event_ms("cloudtrail", t).tolist() == [want]
-
-
 def test_hashes_older_than_the_hot_window_are_dropped_and_read_back_when_needed(lake: Lake) -> None:
     index, ids = KeyIndex(lake, "cloudtrail", hot_ms=60_000), ledger.CommitIds("t")  # 120 keys of 0.5 s
     for b in range(20):
@@ -146,3 +126,22 @@ def test_hashes_older_than_the_hot_window_are_dropped_and_read_back_when_needed(
     out = _commit(lake, index, ids, _rows(0, 60) + _rows(19, 60))
     assert (out.rows, out.duplicates) == (0, 120) and index.stats.loads == 1  # the oldest file, read back
     assert index.cached_bytes <= 4 * 60 * 8  # ... and not kept
+
+
+def test_late_rows_mixed_into_files_cost_no_reads_unless_they_are_duplicates(lake: Lake) -> None:
+    """Every file: 199 current rows and one row 10 minutes late. Past the hot window, new late
+    rows are told new from the files' outlier hashes alone; a replayed late row is still caught."""
+    index, ids = KeyIndex(lake, "cloudtrail", hot_ms=60_000), ledger.CommitIds("t")
+    late_rows = []
+    for b in range(4, 24):  # 100 s of events per file, from 08:33:20 on
+        rows = _rows(b, 199)
+        late = ct_rows(1, start=10_000 + b, t0=rows[0]["eventTime"] - timedelta(minutes=10), step=timedelta(0))
+        late_rows += late
+        assert _commit(lake, index, ids, rows + late).rows == 200
+    assert index.stats.loads == 0
+    # new late rows (fresh keys) at the times the files' late rows have, plus one replayed late row
+    probe = [dict(r, eventID=f"new-{i}") for i, r in enumerate(late_rows[:10])] + late_rows[3:4]
+    out = _commit(lake, index, ids, probe)
+    assert (out.rows, out.duplicates) == (10, 1)
+    assert index.stats.loads == 0 and index.stats.confirms == 1  # one row group read, to confirm the replay
+    assert {n for _, n in _lake_ids(lake)} == {1}
