@@ -190,7 +190,7 @@ class KeyIndex:
     def duplicates(self, state: PartitionKeys, keys: pa.Array, hashes: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Boolean mask: which rows (``keys``, their :func:`~pipeline.loader.keyhash.key_hashes`
         and event times in ms) some visible file of the partition already holds. Exact: a row is
-        a duplicate only if its key is found in a row group whose time range holds its time."""
+        a duplicate if and only if a visible row has the same key and the same event time."""
         n = len(keys)
         dup = np.zeros(n, dtype=bool)
         if not n or not state.units:
