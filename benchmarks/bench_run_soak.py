@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import shutil
 import signal
@@ -52,7 +51,6 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -60,88 +58,12 @@ sys.path.insert(0, str(REPO))
 from benchmarks.bench_run import start_run  # noqa: E402
 from benchmarks.lagflat import STAGES, Sample, flat  # noqa: E402
 from benchmarks.lagflat import verdict_line as _table  # noqa: E402
+from benchmarks.soakload import ATTACK, Load  # noqa: E402
 from pipeline.lake import Lake  # noqa: E402
 from pipeline.notify import TopicStore  # noqa: E402
 from pipeline.stream import Stream  # noqa: E402
 
 TABLES = ("cloudtrail", "metrics", "metrics_1m", "metrics_5m", "metrics_1h", "findings", "anomalies")
-SERIES = 500
-
-_EVENT = (b'{"eventVersion":"1.08","eventID":"%s","eventTime":"%s","eventSource":"s3.amazonaws.com",'
-          b'"eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userAgent":"soak",'
-          b'"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/soak",'
-          b'"accountId":"123456789012","userName":"soak"},"eventType":"AwsApiCall","readOnly":true,'
-          b'"recipientAccountId":"123456789012","managementEvent":true}')
-_ATTACK = _EVENT.replace(b'"s3.amazonaws.com","eventName":"GetObject"',
-                         b'"cloudtrail.amazonaws.com","eventName":"StopLogging"').replace(b"user/soak", b"user/canary")
-_METRIC = (b'{"metric_stream_name":"soak","account_id":"123456789012","region":"us-east-1",'
-           b'"namespace":"Bench/Load","metric_name":"Requests","dimensions":{"Service":"s%d"},"timestamp":%d,'
-           b'"unit":"Count","value":{"count":1,"sum":%d,"min":%d,"max":%d}}')
-
-
-def _put_loop(root: str, rate: Any, put: Any, late: Any, stop: Any) -> None:
-    """The load process: keeps ``put`` at ``rate`` × seconds elapsed (a late second is made up in
-    the next ones, at most one second's worth at a time)."""
-    stream = Stream.open(root, "live")
-    n, done, t_prev, owed = 0, 0, time.monotonic(), 0.0
-    while not stop.is_set():
-        tick = time.monotonic()
-        owed += (tick - t_prev) * rate.value
-        t_prev = tick
-        count = int(min(owed, 2 * rate.value))
-        owed -= count
-        now = datetime.now(UTC)
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-        ms = int(now.timestamp() * 1000)
-        ct = count // 11
-        recs = [(f"e{n}-{i}", _EVENT % (b"soak-%d-%d" % (n, i), stamp)) for i in range(ct)]
-        recs += [(f"m{i % SERIES}", _METRIC % (i % SERIES, ms, i % 7, i % 7, i % 7)) for i in range(count - ct)]
-        for i in range(0, len(recs), 500):
-            stream.put(recs[i:i + 500])
-        done += len(recs)
-        put.value = done
-        n += 1
-        spent = time.monotonic() - tick
-        late.value += spent > 1.0
-        stop.wait(max(0.0, 1.0 - spent))
-
-
-class Load:
-    """A process putting ``rate`` records/s (1 CloudTrail event : 10 datapoints over 500 series) on
-    ``live`` under ``root``; the rate may change while it runs; ``put`` counts what was put. Its own
-    process, so that sampling never holds it up."""
-
-    def __init__(self, root: str, rate: int):
-        ctx = mp.get_context("spawn")
-        self._rate, self._put, self._late = ctx.Value("q", rate), ctx.Value("q", 0), ctx.Value("q", 0)
-        self._stop = ctx.Event()
-        self.proc = ctx.Process(target=_put_loop, args=(root, self._rate, self._put, self._late, self._stop),
-                                daemon=True)
-        self.proc.start()
-
-    @property
-    def rate(self) -> int:
-        return int(self._rate.value)
-
-    @rate.setter
-    def rate(self, value: int) -> None:
-        self._rate.value = value
-
-    @property
-    def put(self) -> int:
-        return int(self._put.value)
-
-    @property
-    def late(self) -> int:
-        return int(self._late.value)
-
-    def is_alive(self) -> bool:
-        return self.proc.is_alive()
-
-    def close(self) -> None:
-        self._stop.set()
-        self.proc.join(timeout=30)
-
 
 def _rss_mib(pid: int) -> float:
     try:
@@ -151,6 +73,11 @@ def _rss_mib(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def _mean(samples: list[Sample], key: str) -> float:
+    vals = [s.memory[key] for s in samples if key in s.memory]
+    return sum(vals) / len(vals) if vals else float("nan")
 
 
 def _age(iso_text: str | None, now: float) -> float | None:
@@ -175,7 +102,7 @@ class Probe:
     def canary(self, n: int) -> None:
         eid = f"canary-{n:05d}"
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-        self.stream.put([(eid, _ATTACK % (eid.encode(), stamp))])
+        self.stream.put([(eid, ATTACK % (eid.encode(), stamp))])
         self.canaries[eid] = time.time()
 
     def _notifications(self) -> None:
@@ -199,9 +126,10 @@ class Probe:
         lag: dict[str, float] = {}
         steps: dict[str, float] = {}
         try:
-            status = json.loads((self.root / "_state" / "run" / "status.json").read_text())["stages"]
+            doc = json.loads((self.root / "_state" / "run" / "status.json").read_text())
+            status, mem = doc["stages"], {k: v for k, v in (doc.get("memory") or {}).items() if v is not None}
         except (OSError, ValueError, KeyError):
-            status = {}
+            status, mem = {}, {}
         for name, st in status.items():
             last = st.get("last_step") or {}
             steps[name] = float(last.get("seconds") or 0.0)
@@ -218,7 +146,7 @@ class Probe:
         if now - self._files_at >= 30:
             self._files_at = now
             self.files = {t: len(self.lake.table_files(t)) for t in TABLES}
-        return Sample(now - t0, rate, _rss_mib(self.pid), os.getloadavg()[0], lag, steps, dict(self.files))
+        return Sample(now - t0, rate, _rss_mib(self.pid), os.getloadavg()[0], lag, steps, dict(self.files), mem)
 
     def _anomaly_lag(self, now: float) -> float:
         states = sorted((self.root / "_state" / "anomalies").glob("*metrics1m*.json"))
@@ -274,7 +202,9 @@ class Harness:
             out.append(s)
             lags = " ".join(f"{k} {s.lag.get(k, float('nan')):5.1f}" for k in STAGES)
             slow = max(s.step_seconds.items(), key=lambda kv: kv[1], default=("-", 0.0))
-            print(f"  t {s.t:6.0f} s  rate {s.rate:>6,}/s  lag[{lags}]  rss {s.rss:6.0f} MiB  load {s.load1:4.1f}  "
+            m = s.memory
+            print(f"  t {s.t:6.0f} s  rate {s.rate:>6,}/s  lag[{lags}]  rss {s.rss:6.0f} MiB (heap "
+                  f"{m.get('heap_used_mib', 0):.0f}+{m.get('heap_free_mib', 0):.0f} free)  load {s.load1:4.1f}  "
                   f"slowest step {slow[0]} {slow[1]:.1f} s  files {sum(s.files.values())}", flush=True)
             time.sleep(max(0.0, self.every - (time.time() - s.t - self.t0)))
         self.samples += out
@@ -336,8 +266,9 @@ def soak(args: argparse.Namespace) -> int:
         err = h.close()
     span = win[-1].t - win[0].t
     edge = min(300.0, span / 3)
-    first = [s.rss for s in win if s.t - win[0].t <= edge and s.rss == s.rss]
-    last = [s.rss for s in win if win[-1].t - s.t <= edge and s.rss == s.rss]
+    firsts = [s for s in win if s.t - win[0].t <= edge and s.rss == s.rss]
+    lasts = [s for s in win if win[-1].t - s.t <= edge and s.rss == s.rss]
+    first, last = [s.rss for s in firsts], [s.rss for s in lasts]
     growth = (sum(last) / len(last)) / (sum(first) / len(first)) - 1.0
     flats = flat(win, args.max_slope, args.max_lag)
     first10 = flat([s for s in win if s.t - win[0].t <= 600], args.max_slope, args.max_lag)
@@ -363,6 +294,9 @@ def soak(args: argparse.Namespace) -> int:
     }
     for name, (ok, text) in verdicts.items():
         print(f"  {name:<38} {text:<60} {'PASS' if ok else 'FAIL'}")
+    print("  the run's own account, first -> last: " + ", ".join(
+        f"{k.removesuffix('_mib')} {_mean(firsts, k):.0f} -> {_mean(lasts, k):.0f} MiB"
+        for k in ("heap_used_mib", "heap_free_mib", "arrow_mib")))
     lat = [h.probe.found[e] - h.probe.canaries[e] for e in h.probe.found]
     print(f"  canary attacks notified {len(lat)}/{len(h.probe.canaries)}, latency max "
           f"{max(lat, default=float('nan')):.1f} s")

@@ -20,6 +20,7 @@ class Sample:
     lag: dict[str, float]
     step_seconds: dict[str, float]
     files: dict[str, int] = field(default_factory=dict)
+    memory: dict[str, float] = field(default_factory=dict)  # the run's own account (status.json "memory")
 
 
 def slope_per_min(points: list[tuple[float, float]]) -> float:

@@ -4,8 +4,9 @@
 Every step report is booked here. :meth:`Health.flush` (called after each supervisor tick, at
 most every ``interval`` seconds) writes
 
-* ``_state/run/status.json`` — the process (pid, start, heartbeat) and, per stage, its last step,
-  lag, failures and totals: what ``watchlake status`` prints;
+* ``_state/run/status.json`` — the process (pid, start, heartbeat, memory: RSS, heap in use and
+  free, Arrow's pool — :func:`jobs.run.memory.snapshot`) and, per stage, its last step, lag,
+  failures and totals: what ``watchlake status`` prints;
 * one PutMetricData-shaped batch of datapoints in namespace ``Watchlake/Pipeline`` with dimension
   ``Stage`` — ``RecordsIn``, ``RecordsOut``, ``Rejected``, ``Notifications``, ``Errors``
   (Count), ``BatchDuration`` and ``Lag`` (Seconds) — plus ``PendingNotifications`` (the SNS-like
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from jobs.run import memory
 from jobs.run.stage import StepReport
 from pipeline.timeutil import from_epoch, iso, utcnow
 
@@ -119,7 +121,7 @@ class Health:
             }
         return {"pid": os.getpid(), "started": iso(from_epoch(self.started, "s")),
                 "heartbeat": iso(from_epoch(now, "s")), "state": "stopped" if final else "running",
-                "pending_notifications": self._pending(), "stages": stages}
+                "pending_notifications": self._pending(), "memory": memory.snapshot(), "stages": stages}
 
     def _pending(self) -> int:
         from pipeline.notify import OUTBOX_PATH

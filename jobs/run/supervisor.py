@@ -11,7 +11,10 @@ Guarantees:
 * input a step did not take (an object rejected whole, or some of its records) is one log line
   each (the step's ``warnings``); the rejected records are kept with their reasons;
 * on a stop request (SIGTERM/SIGINT) the running step finishes, then every stage is closed in
-  pipeline order (loaders flush their buffers and checkpoint) and the health record is written.
+  pipeline order (loaders flush their buffers and checkpoint) and the health record is written;
+* glibc's heap is tuned at the start (:func:`jobs.run.memory.tune`) and, at most every
+  :data:`TRIM_SECONDS` between steps, freed heap memory is handed back to the kernel
+  (:func:`jobs.run.memory.trim`): a run's RSS tracks what it holds, not its fragmentation.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jobs.follow import Schedule, Stop, follow
+from jobs.run import memory
 from jobs.run.health import Health
 from jobs.run.stage import Stage, StepReport
 
 TICK_SECONDS = 0.25
 MAX_BACKOFF = 300.0
+TRIM_SECONDS = 60.0
 
 
 @dataclass
@@ -68,6 +73,8 @@ class Supervisor:
         self.health, self.clock = health, clock
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.report = RunReport()
+        self.trims = 0
+        self._trimmed_at = self.clock()
 
     def _run_step(self, st: StageState) -> StepReport:
         name = st.stage.name
@@ -97,6 +104,10 @@ class Supervisor:
     def tick(self) -> list[StepReport]:
         """Run every stage that is due now, in order; returns their reports."""
         out = [self._run_step(st) for st in self.states if st.due <= self.clock()]
+        if self.clock() - self._trimmed_at >= TRIM_SECONDS:
+            self._trimmed_at = self.clock()
+            memory.trim()
+            self.trims += 1
         self.health.flush(self.clock())
         self.report.ticks += 1
         return out
@@ -104,6 +115,7 @@ class Supervisor:
     def run(self, stop: Stop, *, iterations: int | None = None) -> RunReport:
         """Tick until ``stop`` is set (or ``iterations`` ticks), then drain every stage."""
         t0 = self.clock()
+        memory.tune()
         try:
             for _ in follow(self.tick, Schedule(TICK_SECONDS), stop=stop, iterations=iterations):
                 pass

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.lake import layout, ledger
 from pipeline.lake.locks import locked
-from pipeline.loader import segments
+from pipeline.loader import keyhash, segments
 from pipeline.loader.index import KeyIndex
 from pipeline.loader.partition import first_occurrences, key_array
 
@@ -60,13 +59,14 @@ def commit(lake: Lake, index: KeyIndex, work: Work, commit_id: str) -> Outcome:
         idx = pa.array(keep)
         table, keys = table.take(idx), keys.take(idx)
     out = Outcome(name, duplicates=work.rows - table.num_rows)
+    hashes, times = keyhash.key_hashes(keys), keyhash.event_ms(name, table)
     with locked(lake, folder):
         state = index.refresh(folder)
-        seen = state.contains(keys)
-        n_seen = pc.sum(seen).as_py() or 0
+        seen = index.duplicates(state, keys, hashes, times)
+        n_seen = int(seen.sum())
         if n_seen:
-            fresh = pc.invert(seen)
-            table, keys = table.filter(fresh), keys.filter(fresh)
+            fresh = ~seen
+            table, hashes, times = table.filter(pa.array(fresh)), hashes[fresh], times[fresh]
         out.duplicates += n_seen
         if table.num_rows == 0:
             return out
@@ -82,8 +82,7 @@ def commit(lake: Lake, index: KeyIndex, work: Work, commit_id: str) -> Outcome:
         if segment:
             segments.write_segment(lake, commit_id, table)
             segments.finish(lake, commit_id)
-        state.add(keys)
-        state.files.add(rel)
+        index.add_file(state, rel, hashes, times)
     out.rows, out.files, out.bytes, out.commit = info.rows, 1, info.bytes, commit_id
     return out
 

@@ -168,7 +168,6 @@ class Loader:
         self._touch = 0
         self.committer = Committer(lake, workers=2)
         self.summary = LoadSummary()
-        self.commits: list[str] = []
         self._t0 = time.perf_counter()
 
     # -- input ---------------------------------------------------------------------------------
@@ -301,5 +300,4 @@ class Loader:
                 s.files += o.files
                 s.bytes += o.bytes
                 s.per_table[o.table_name] = s.per_table.get(o.table_name, 0) + o.rows
-                self.commits.append(o.commit)
         self.committer.done.clear()

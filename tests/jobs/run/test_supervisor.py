@@ -100,3 +100,19 @@ def test_lag_grows_while_a_stage_leaves_backlog(lake, settings):
     assert lag == 5
     h.record(StepReport("load", backlog=False), failures=0, next_due=0)
     assert h.stages["load"].lag(1e12) == 0
+
+
+def test_freed_heap_is_trimmed_once_a_minute_and_memory_is_in_the_status(lake, settings):
+    from jobs.run.supervisor import TRIM_SECONDS
+
+    clock, calls, lines = Clock(), [], []
+    sup = _sup(lake, settings, [Counting("load", 1, calls)], clock, lines)
+    sup.tick()
+    assert sup.trims == 0
+    clock.now += TRIM_SECONDS
+    sup.tick()
+    clock.now += 1
+    sup.tick()
+    assert sup.trims == 1
+    mem = lake.read_json("_state/run/status.json")["memory"]
+    assert mem["rss_mib"] > 10 and mem["heap_used_mib"] > 0
