@@ -6,7 +6,8 @@
 * :class:`Follower` — one :meth:`Follower.poll` takes the ``cloudtrail`` files committed since
   the last one (checkpoint in ``_state/detect/follow.json``), evaluates their rows with the Python
   engine and updates findings; ``detect --follow`` runs it on :mod:`jobs.follow`'s schedule.
-  Matches of the session are kept (they are rare next to events) so a finding that a later file
+  The matches of each rule's open windows are kept (those of closed windows are dropped, so
+  memory and work per poll stay bounded however long it runs) so a finding that a later file
   extends is updated, not duplicated. Given the same files, the findings equal
   :func:`run_retro`'s (tests/pipeline/detections/test_findings_and_job.py).
 """
@@ -19,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from pipeline.detections.engine import Match, match_events, time_filter
-from pipeline.detections.findings import Finding, findings_for, findings_table, write_findings
+from pipeline.detections.findings import Finding, findings_and_open, findings_table, write_findings
 from pipeline.detections.grouping import LakeFindings, lake_findings
 from pipeline.detections.model import Rule
 from pipeline.lake import Lake
@@ -129,7 +130,7 @@ class Follower:
         self.lake, self.rules, self.notify_topic = lake, rules, notify_topic
         self.seen: set[str] = set()
         self.matches: list[Match] = []
-        self.reported: dict[str, int] = {}
+        self.reported: dict[str, dict[str, int]] = {}  # rule → its findings still open → events reported
         if resume and lake.exists(STATE):
             self.seen = set(lake.read_json(STATE).get("files", []))
         elif not from_start:
@@ -185,11 +186,15 @@ class Follower:
         if fresh:
             ids = {m.rule_id for m in fresh}
             rules = [r for r in self.rules if r.id in ids]
-            all_f = findings_for(rules, [m for m in self.matches if m.rule_id in ids])
-            changed = [f for f in all_f if self.reported.get(f.finding_id) != f.event_count]
+            all_f, still_open = findings_and_open(rules, [m for m in self.matches if m.rule_id in ids])
+            # matches of closed windows can change no finding again: memory and work stay bounded
+            self.matches = [m for m in self.matches if m.rule_id not in ids] + still_open
+            changed = [f for f in all_f if self.reported.get(f.rule.id, {}).get(f.finding_id) != f.event_count]
             write_findings(self.lake, findings_table(changed, "python"))
-            for f in changed:
-                self.reported[f.finding_id] = f.event_count
+            for rid in ids:
+                self.reported[rid] = {}
+            for f in all_f:
+                self.reported[f.rule.id][f.finding_id] = f.event_count
             if self.notify_topic and changed:
                 report.notified = notify_findings(self.lake, self.notify_topic, changed, report.notify_errors)
         self.seen.update(new)
