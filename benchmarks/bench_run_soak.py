@@ -156,7 +156,8 @@ class Probe:
             doc = json.loads(states[0].read_text())
         except (OSError, ValueError):
             return float("nan")
-        lasts = [float(v["last"]) for k, v in doc.items() if k.startswith("Bench/Load")]
+        series = doc["series"] if "version" in doc else doc  # jobs/anomaly_checkpoint.py (or its first, flat form)
+        lasts = [float(v["last"]) for k, v in series.items() if k.startswith("Bench/Load")]
         if not lasts:
             return float("nan")
         last = max(lasts)
