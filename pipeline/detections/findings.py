@@ -210,11 +210,7 @@ def findings_and_open(rules: list[Rule], matches: list[Match]) -> tuple[list[Fin
 
 def findings_for(rules: list[Rule], matches: list[Match]) -> list[Finding]:
     """Findings of every rule, in time order."""
-    by_rule: dict[str, list[Match]] = {}
-    for m in matches:
-        by_rule.setdefault(m.rule_id, []).append(m)
-    out = [f for r in rules if r.id in by_rule for f in build_findings(r, by_rule[r.id])]
-    return sorted(out, key=lambda f: (f.first.time, f.rule.id, f.first.event_id))
+    return findings_and_open(rules, matches)[0]
 
 
 def findings_table(findings: list[Finding], engine: str, now: datetime | None = None) -> pa.Table:
