@@ -1,5 +1,10 @@
 """``ANOMALY_DETECTION_BAND(m, k)``: the expected band of a series, as CloudWatch draws it.
 
+The band is the default detector's (:data:`pipeline.anomaly.DEFAULT_DETECTOR`, ``context``): its
+one-step forecast ± ``k`` residual standard deviations — the same ``expected`` / ``lower`` /
+``upper`` the anomaly job writes beside each score, so an alarm, a dashboard band and an anomaly
+score never disagree about what was expected.
+
 >>> from datetime import datetime, timedelta, timezone
 >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 >>> ts = [t0 + timedelta(minutes=5 * i) for i in range(60)]
@@ -14,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.anomaly.multiview import MultiViewDetector
+from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
 from pipeline.timeutil import to_utc
 
 
@@ -43,7 +48,8 @@ def expected_band(timestamps: Sequence[datetime], values: Sequence[float | None]
     flags as anomalous are not learnt either (CloudWatch's outlier filtering), so one spike does
     not widen the band after it. ``timestamps`` must be in ascending order.
     """
-    det = MultiViewDetector(k=k)
+    det = make_detector(DEFAULT_DETECTOR, k=k)
+    model = det.mv.model
     expected: list[float | None] = []
     lower: list[float | None] = []
     upper: list[float | None] = []
@@ -52,11 +58,11 @@ def expected_band(timestamps: Sequence[datetime], values: Sequence[float | None]
         x = None if v is None else float(v)
         sc = det.step(t, x)
         if sc.expected is None and (x is None or x - x != 0.0):
-            b = det.model.best(t)
+            b = model.best(t)
             if b is not None:
                 lo = b[0] - k * b[1]
                 expected.append(b[0])
-                lower.append(0.0 if det.model.nonneg and lo < 0 else lo)
+                lower.append(0.0 if model.nonneg and lo < 0 else lo)
                 upper.append(b[0] + k * b[1])
                 continue
         expected.append(sc.expected)

@@ -87,3 +87,23 @@ def test_daily_seasonality_is_learnt() -> None:
     assert err < 4.0  # a flat forecast would be off by ~25 on average
     inside = sum(1 for i in last_day if b.lower[i] <= vals[i] <= b.upper[i])
     assert inside / 288 > 0.85
+
+
+def test_band_is_the_default_detectors_band_on_a_real_series(shared_data) -> None:
+    """One detector serves alarms, dashboards and anomaly scores: on a real NAB series (with its
+    labelled failure) the band at k = 2 is exactly the ``expected`` / ``lower`` / ``upper`` the
+    anomaly job writes from the default detector, and k only rescales the width."""
+    from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
+    from pipeline.anomaly.series_io import read_series
+
+    sf = read_series(shared_data / "nab-dev" / "data" / "ec2_request_latency_system_failure.csv")
+    ts = [datetime.fromtimestamp(sf.times[i], UTC) for i in sf.order]
+    vals = [sf.values[i] for i in sf.order]
+    det = make_detector(DEFAULT_DETECTOR)
+    job = [det.step(t.timestamp(), v) for t, v in zip(ts, vals, strict=True)]
+    b2, b3 = expected_band(ts, vals, k=2), expected_band(ts, vals, k=3)
+    assert b2.expected == [s.expected for s in job]
+    assert b2.lower == [s.lower for s in job] and b2.upper == [s.upper for s in job]
+    assert b3.expected == b2.expected
+    for e, u2, u3 in zip(b2.expected[100:], b2.upper[100:], b3.upper[100:], strict=True):
+        assert u3 - e == pytest.approx(1.5 * (u2 - e))
