@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks import nab
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,6 +144,68 @@ def nested_logo(variants: dict[str, Sequence[Scored]]) -> dict[str, tuple[float,
     return out
 
 
+@dataclass
+class Diagnosis:
+    """Where a detector's detections fall at one threshold (NAB's standard weights)."""
+
+    per_group: dict[str, tuple[int, int, int]]   # group → (false positives, windows found, missed)
+    positions: list[float]          # first detection in each found window, 0 = left edge, 1 = right
+    early_rate: float               # share of in-window rows before the first detection scoring ≥ ``early``
+    outside_rate: float             # the same share over rows outside every window (after probation)
+    missed: list[tuple[str, int, int, int, float]]  # (file, first row, last row, best row, best score)
+
+
+def diagnose(scored: Sequence[Scored], threshold: float, early: float = 0.25) -> Diagnosis:
+    """False positives per group, where detections land inside their windows, whether evidence
+    (score ≥ ``early``) rises before the first detection more often than outside windows, and the
+    best score inside each missed window. Windows inside the probation period are skipped."""
+    prof = nab.PROFILES["standard"]
+    per: dict[str, list[int]] = {}
+    pos: list[float] = []
+    missed: list[tuple[str, int, int, int, float]] = []
+    pre = [0, 0]
+    out = [0, 0]
+    for sf in scored:
+        s = np.asarray(sf.scores, dtype=np.float64)
+        res = nab.score_file(s, sf.label.windows, threshold, prof)
+        win, _ = nab._weights(len(s), sf.label.windows, prof)
+        g = per.setdefault(sf.label.group, [0, 0, 0])
+        g[0] += res.fp
+        g[1] += res.tp
+        g[2] += res.fn
+        outside = win == -1
+        out[0] += int((s[outside] >= early).sum())
+        out[1] += int(outside.sum())
+        probation = nab.probation_rows(len(s))
+        for a, b in sf.label.windows:
+            if b < probation:
+                continue
+            first = next((i for i in res.detections if a <= i <= b), None)
+            if first is None:
+                best = a + int(np.argmax(s[a:b + 1]))
+                missed.append((sf.label.name, a, b, best, float(s[best])))
+                continue
+            pos.append((first - a) / (b - a + 1))
+            pre[0] += int((s[a:first] >= early).sum())
+            pre[1] += first - a
+    return Diagnosis({k: (v[0], v[1], v[2]) for k, v in sorted(per.items())}, pos,
+                     pre[0] / pre[1] if pre[1] else 0.0, out[0] / out[1] if out[1] else 0.0, missed)
+
+
+def render_diagnosis(d: Diagnosis, threshold: float, early: float = 0.25) -> list[str]:
+    """The diagnosis as printable lines."""
+    lines = [f"  at threshold {threshold:.4f}: false positives / windows found / missed per group"]
+    lines += [f"    {g:22s} {fp:4d} / {tp:3d} / {fn:3d}" for g, (fp, tp, fn) in d.per_group.items()]
+    if d.positions:
+        q = np.percentile(d.positions, [10, 25, 50, 75, 90])
+        lines.append("  first detection in its window (0 = left edge), 10/25/50/75/90 %: "
+                     + " ".join(f"{v:.2f}" for v in q))
+    lines.append(f"  rows scoring ≥ {early} before the first detection, inside windows: {d.early_rate:.2%}"
+                 f"; outside windows: {d.outside_rate:.2%}")
+    lines += [f"  missed {n} rows {a}-{b}: best {sc:.3f} at row {i}" for n, a, b, i, sc in d.missed]
+    return lines
+
+
 def render(rep: Report) -> list[str]:
     """The report as printable lines."""
     out = ["  profile          all-41 (threshold)   leave-one-group-out"]
@@ -161,13 +225,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--param", action="append", default=[], help="detector parameter k=v")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--diagnose", action="store_true",
+                    help="also print false positives per group, detection positions and missed windows")
     args = ap.parse_args(argv)
     params = {k: float(v) for k, v in (p.split("=", 1) for p in args.param)}
     scored, spent = run(args.detector, params, args.corpus, args.workers)
     n = sum(len(s.scores) for s in scored)
     print(f"{args.detector} {params or ''}: {len(scored)} files, {n:,} points, "
           f"{n / spent:,.0f} points/s")
-    print("\n".join(render(evaluate(scored))))
+    rep = evaluate(scored)
+    print("\n".join(render(rep)))
+    if args.diagnose:
+        thr = rep.overall["standard"][0]
+        print("\n".join(render_diagnosis(diagnose(scored, thr), thr)))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.nab import Labelled
-from benchmarks.nab_eval import Scored, evaluate, nested_logo
+from benchmarks.nab_eval import Scored, diagnose, evaluate, nested_logo
 
 
 def _file(group: str, hits: dict[int, float]) -> Scored:
@@ -42,3 +42,16 @@ def test_nested_logo_picks_the_variant_inside_each_fold() -> None:
     assert res["standard"] == (pytest.approx(97.25), ["A", "B"])
     # plain leave-one-group-out of A alone: g2 at g1's threshold 0.9 misses → 100·(0.89 − 1 + 2)/4
     assert evaluate(a).logo["standard"] == pytest.approx(47.25)
+
+
+def test_diagnose_counts_where_detections_fall() -> None:
+    # 100 rows, window rows 40–49, probation min(15, 750) = 15 rows; threshold 0.5.
+    # g1: evidence 0.3 at row 42, detection 0.6 at row 44 (4/10 into the window), an FP 0.7 at
+    # row 80 and 0.3 at row 20 (outside, under the threshold); g2: only 0.45 in its window.
+    d = diagnose([_file("g1", {20: 0.3, 42: 0.3, 44: 0.6, 80: 0.7}), _file("g2", {45: 0.45})], 0.5)
+    assert d.per_group == {"g1": (1, 1, 0), "g2": (0, 0, 1)}
+    assert d.positions == [pytest.approx(0.4)]
+    assert d.early_rate == pytest.approx(1 / 4)        # rows 40–43, one ≥ 0.25 (row 42)
+    # outside rows after probation: 15–39 and 50–99 in each file (150); ≥ 0.25: rows 20 and 80 of g1
+    assert d.outside_rate == pytest.approx(2 / 150)
+    assert d.missed == [("g2/f.csv", 40, 49, 45, pytest.approx(0.45))]
