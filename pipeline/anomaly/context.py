@@ -26,7 +26,8 @@ slow_views=True)`` the one before.
 The score is ``C / (C + scale)`` with ``C = max(S, Q)`` (0.5 at one-in-``10^scale`` rarity). Silence
 after an alert: once a point scores ≥ ``alert``, the next ``refractory`` points are reported at half
 their score, so one incident gives one alert. The forecaster learns exactly as multiview's does (a
-point multiview flags is not learnt), so the expected band is multiview's band.
+point multiview flags is not learnt); its band (``expected ∓ k·σ``) is the one
+``ANOMALY_DETECTION_BAND`` alarms and the dashboards draw (:mod:`pipeline.anomaly.band`).
 
 State is fixed-size: multiview's ~1,100 numbers (all ten histograms are kept either way) plus two
 sequence models' ~2,100 each. (The

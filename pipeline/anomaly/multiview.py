@@ -1,4 +1,5 @@
-"""The default metric detector: several views of the series, calibrated per series.
+"""The ``multiview`` metric detector: several views of the series, calibrated per series (the
+``context`` default judges three of them).
 
 Views (each a z-like "how unusual" number, computed before the point is learnt):
 
@@ -48,7 +49,7 @@ _Judged = tuple[list[int], list[float], list[int], float, float, float, float]
 
 
 class MultiViewDetector:
-    """Default streaming detector (``name = "multiview"``); see the module docstring."""
+    """Streaming detector (``name = "multiview"``); see the module docstring."""
 
     name = "multiview"
     __slots__ = ("k", "flag", "scale", "relevel_after", "refractory", "model", "calib",
