@@ -45,6 +45,18 @@ Run = tuple[int, int]
 """A half-open range of bucket starts ``[lo, hi)`` in epoch milliseconds."""
 
 
+def partition_ms(values: dict[str, str]) -> Run:
+    """``[lo, hi)`` (epoch ms) of the tier partition ``values`` (a ``dt`` day or a ``month``)."""
+    lo, hi = partition_range(values)
+    return epoch_ms(lo), epoch_ms(hi)
+
+
+def is_merged(ranges: list[Run], values: dict[str, str]) -> bool:
+    """True when a job's files in partition ``values`` (their ``ranges``) are one partition file
+    (or one file of the earlier whole-partition layout)."""
+    return len(ranges) == 1 and ranges[0] == partition_ms(values)
+
+
 def chunk_ms(period: int) -> int:
     """Milliseconds spanned by one chunk file of a ``period``-second tier."""
     return period * CHUNK_BUCKETS.get(period, 10) * 1000
@@ -141,22 +153,30 @@ def split(rows: pa.Table, period: int, clock_ms: int) -> list[tuple[int, int, pa
 
 
 def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], runs: list[Run],
-                 rows: pa.Table, clock_ms: int, series: tuple[str, ...] | None = None) -> int:
+                 rows: pa.Table, clock_ms: int, series: tuple[str, ...] | None = None, *,
+                 cutoff_ms: int | None = None) -> int:
     """In the open commit ``tx``: make ``job``'s rows of partition ``folder`` in the bucket ranges
     ``runs`` (of the ``series`` given; ``None``: all) exactly ``rows`` (all inside them), keep its
     other rows, and lay them out per :func:`split`. Rewrites only the files whose range meets
-    ``runs`` and the bucket files of settled chunks. Returns the rows written."""
+    ``runs`` and the bucket files of settled chunks — except in a partition closed at
+    ``cutoff_ms`` (its end at or before it; ``None``: none is), whose files are all rewritten as
+    one partition file (nothing is written when they already are one and ``runs`` is empty).
+    Returns the rows written."""
     span = chunk_ms(job.period)
+    p_lo, p_hi = partition_ms(values)
+    closed = cutoff_ms is not None and p_hi <= cutoff_ms
     mine: list[tuple[str, Run]] = []
     for rel in tx.files(folder):
         r = file_range(job, rel, values)
         if r is not None:
             mine.append((rel, r))
+    if closed and not runs and (not mine or is_merged([r for _, r in mine], values)):
+        return 0
     victims = []
     for rel, (lo, hi) in mine:
         c = lo - lo % span
         bucket_file = hi - lo < span and hi <= c + span and settled(c + span, job.period, clock_ms)
-        if overlaps(lo, hi, runs) or bucket_file:
+        if closed or overlaps(lo, hi, runs) or bucket_file:
             victims.append(rel)
     parts = []
     for rel in victims:
@@ -167,8 +187,12 @@ def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], run
     sort_by = None  # the engine's rows are in SORT_KEYS order already
     if parts:
         rows, sort_by = pa.concat_tables([*parts, rows]), SORT_KEYS
+    if closed:  # the engine's rows are chunk-major: sorted by series only inside each chunk
+        out, sort_by = ([(p_lo, p_hi - p_lo, rows)] if rows.num_rows else []), SORT_KEYS
+    else:
+        out = split(rows, job.period, clock_ms)
     written = 0
-    for start, width, t in split(rows, job.period, clock_ms):
+    for start, width, t in out:
         tx.add(values, t, tag=tag(job, start, width), sort_by=sort_by, row_group_size=ROW_GROUP_ROWS)
         written += t.num_rows
     return written
