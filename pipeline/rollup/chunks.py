@@ -7,6 +7,10 @@ the buckets in ``[start, start + span)``:
 
 * a **chunk file** spans one chunk of :data:`CHUNK_BUCKETS` buckets (1m: 10 minutes, 5m: an
   hour, 1h: a day), aligned to UTC epoch multiples of the chunk;
+* a **block file** spans 2, 4, 8 or 16 settled chunks of an open partition, aligned to its start
+  (:func:`blocks`), rows sorted by series and time: the write that settles a block merges its
+  files, so a partition's settled part is a few files and each row is rewritten at most four
+  more times before the partition closes;
 * a **bucket file** spans one bucket; buckets of a chunk that has not *settled* yet (its end plus
   one period is after the data clock, :func:`settled`) are written one file per bucket, so the
   live step rewrites one small file, not the chunk;
@@ -38,6 +42,10 @@ if TYPE_CHECKING:
 CHUNK_BUCKETS = {60: 10, 300: 12, 3600: 24}
 """Buckets per chunk file, by period: 1m → 10-minute chunks (≈ 144 files a day), 5m → hourly,
 1h → daily."""
+
+BLOCK_CHUNKS = 16
+"""The largest block of settled chunks merged into one file while a partition is open
+(:func:`blocks`)."""
 
 _RANGE_RE = re.compile(r"-(?P<tag>[A-Za-z]+)(?:-t(?P<start>\d+)-(?P<span>\d+))?\.parquet$")
 
@@ -187,12 +195,45 @@ def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], run
     sort_by = None  # the engine's rows are in SORT_KEYS order already
     if parts:
         rows, sort_by = pa.concat_tables([*parts, rows]), SORT_KEYS
+    out: list[tuple[int, int, pa.Table, list[str] | None]]
     if closed:  # the engine's rows are chunk-major: sorted by series only inside each chunk
-        out, sort_by = ([(p_lo, p_hi - p_lo, rows)] if rows.num_rows else []), SORT_KEYS
+        out = [(p_lo, p_hi - p_lo, rows, SORT_KEYS)] if rows.num_rows else []
     else:
-        out = split(rows, job.period, clock_ms)
+        out = [(a, w, t, sort_by) for a, w, t in split(rows, job.period, clock_ms)]
+        kept = [(rel, r) for rel, r in mine if rel not in victims]
+        for lo, hi in blocks([r for _, r in kept] + [(a, a + w) for a, w, _, _ in out], p_lo, p_hi, job.period,
+                             clock_ms):
+            inside = [t for a, w, t, _ in out if lo <= a and a + w <= hi]
+            for rel, (a, b) in kept:
+                if lo <= a and b <= hi:
+                    inside.append(tx.read(rel, ROLLUP))
+                    tx.retire(rel)
+            out = [o for o in out if not (lo <= o[0] and o[0] + o[1] <= hi)]
+            out.append((lo, hi - lo, pa.concat_tables(inside), SORT_KEYS))
     written = 0
-    for start, width, t in out:
-        tx.add(values, t, tag=tag(job, start, width), sort_by=sort_by, row_group_size=ROW_GROUP_ROWS)
+    for start, width, t, order in out:
+        tx.add(values, t, tag=tag(job, start, width), sort_by=order, row_group_size=ROW_GROUP_ROWS)
         written += t.num_rows
     return written
+
+
+def blocks(ranges: list[Run], p_lo: int, p_hi: int, period: int, clock_ms: int) -> list[Run]:
+    """The blocks of an open partition ``[p_lo, p_hi)`` whose files (of ``ranges``) are to be
+    merged into one: the largest blocks of 2, 4, … :data:`BLOCK_CHUNKS` chunks, aligned to the
+    partition's start, that have settled and hold two files or more. A partition's settled part
+    is then a few files (a day of 5m: at most 4, not 24; of 1m: at most 12, not 144), each row
+    being rewritten once per doubling (at most 4 times) before the day closes, and no merge
+    rewrites more than :data:`BLOCK_CHUNKS` chunks (a live step's cost stays bounded)."""
+    span = chunk_ms(period)
+    out: list[Run] = []
+    width = BLOCK_CHUNKS
+    while width >= 2:
+        b = span * width
+        for lo, _ in ranges:
+            a = p_lo + (lo - p_lo) // b * b
+            if (a + b <= p_hi and settled(a + b, period, clock_ms) and (a, a + b) not in out
+                    and not any(x <= a and a + b <= y for x, y in out)
+                    and sum(1 for r_lo, r_hi in ranges if a <= r_lo and r_hi <= a + b) >= 2):
+                out.append((a, a + b))
+        width //= 2
+    return out
