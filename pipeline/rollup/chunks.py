@@ -7,10 +7,10 @@ the buckets in ``[start, start + span)``:
 
 * a **chunk file** spans one chunk of :data:`CHUNK_BUCKETS` buckets (1m: 10 minutes, 5m: an
   hour, 1h: a day), aligned to UTC epoch multiples of the chunk;
-* a **block file** spans 2, 4, 8 or 16 settled chunks of an open partition, aligned to its start
-  (:func:`blocks`), rows sorted by series and time: the write that settles a block merges its
-  files, so a partition's settled part is a few files and each row is rewritten at most four
-  more times before the partition closes;
+* a **block file** (5m and 1h) spans 2, 4, 8 or 16 settled chunks of an open partition, aligned
+  to its start (:func:`blocks`), rows sorted by series and time: the write that settles a block
+  merges its files, so a partition's settled part is a few files and each row is rewritten at
+  most four more times before the partition closes;
 * a **bucket file** spans one bucket; buckets of a chunk that has not *settled* yet (its end plus
   one period is after the data clock, :func:`settled`) are written one file per bucket, so the
   live step rewrites one small file, not the chunk;
@@ -43,9 +43,11 @@ CHUNK_BUCKETS = {60: 10, 300: 12, 3600: 24}
 """Buckets per chunk file, by period: 1m → 10-minute chunks (≈ 144 files a day), 5m → hourly,
 1h → daily."""
 
-BLOCK_CHUNKS = 16
-"""The largest block of settled chunks merged into one file while a partition is open
-(:func:`blocks`)."""
+BLOCK_CHUNKS = {300: 16, 3600: 16}
+"""By period, the largest block of settled chunks merged into one file while a partition is open
+(:func:`blocks`). Not for 1m: its rows are five in six of the tiers' rows, a 1m query spans hours
+(a few 10-minute chunks), and sorting its blocks cost the first build of 10 M points 13 % more CPU
+and 1.5× the peak memory (``benchmarks/bench_rollup.py``'s shape)."""
 
 _RANGE_RE = re.compile(r"-(?P<tag>[A-Za-z]+)(?:-t(?P<start>\d+)-(?P<span>\d+))?\.parquet$")
 
@@ -221,12 +223,12 @@ def blocks(ranges: list[Run], p_lo: int, p_hi: int, period: int, clock_ms: int) 
     """The blocks of an open partition ``[p_lo, p_hi)`` whose files (of ``ranges``) are to be
     merged into one: the largest blocks of 2, 4, … :data:`BLOCK_CHUNKS` chunks, aligned to the
     partition's start, that have settled and hold two files or more. A partition's settled part
-    is then a few files (a day of 5m: at most 4, not 24; of 1m: at most 12, not 144), each row
-    being rewritten once per doubling (at most 4 times) before the day closes, and no merge
-    rewrites more than :data:`BLOCK_CHUNKS` chunks (a live step's cost stays bounded)."""
+    is then a few files (a day of 5m: at most 4, not 24), each row being rewritten once per
+    doubling (at most 4 times) before the day closes, and no merge rewrites more than
+    :data:`BLOCK_CHUNKS` chunks (a live step's cost stays bounded)."""
     span = chunk_ms(period)
     out: list[Run] = []
-    width = BLOCK_CHUNKS
+    width = BLOCK_CHUNKS.get(period, 1)
     while width >= 2:
         b = span * width
         for lo, _ in ranges:

@@ -207,3 +207,25 @@ def test_a_merge_killed_at_any_write_leaves_the_chunk_files_or_the_merged_file(t
         die_at += 1
     assert die_at > 5 and outcomes == {False, True}             # killed before and after the commit point
     assert settle.merge(lake, JOBS[0], m1, clock, clock - 7_200_000) == 0   # done: nothing to redo
+
+
+def test_settled_chunks_of_an_open_day_merge_into_aligned_blocks():
+    h = 3_600_000                                          # a 5m chunk: one hour
+    day = (0, 24 * h)
+    hours = [(i * h, (i + 1) * h) for i in range(23)]      # chunk files of hours 0-22
+    clock = 23 * h + 300_000                               # hour 22 settled (its end + one period)
+    assert chunks.blocks(hours, *day, 300, clock) == [(0, 16 * h), (16 * h, 20 * h), (20 * h, 22 * h)]
+    assert chunks.blocks(hours, *day, 300, clock - 1) == [(0, 16 * h), (16 * h, 20 * h), (20 * h, 22 * h)]
+    assert chunks.blocks(hours[:22], *day, 300, 22 * h + 299_999) == [(0, 16 * h), (16 * h, 20 * h)]
+    # merged blocks count as files; a block with one file (hours without data around it) is left
+    files = [(0, 16 * h), (16 * h, 17 * h), (19 * h, 20 * h), (21 * h, 22 * h)]
+    assert chunks.blocks(files, *day, 300, clock) == [(16 * h, 20 * h)]
+    assert chunks.blocks([(0, 16 * h), (16 * h, 20 * h)], *day, 300, clock) == []
+    # 1h: day chunks of a 30-day month: 16 + 8 + 4 + 2 days, never past the partition's end
+    d = 24 * h
+    days = [(i * d, (i + 1) * d) for i in range(30)]
+    assert chunks.blocks(days, 0, 30 * d, 3600, 31 * d) == [(0, 16 * d), (16 * d, 24 * d), (24 * d, 28 * d),
+                                                          (28 * d, 30 * d)]
+    # 1m (10-minute chunks) keeps its chunk files until the day closes
+    m = 600_000
+    assert chunks.blocks([(i * m, (i + 1) * m) for i in range(144)], 0, 144 * m, 60, 145 * m) == []
