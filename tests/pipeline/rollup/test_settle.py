@@ -229,3 +229,23 @@ def test_settled_chunks_of_an_open_day_merge_into_aligned_blocks():
     # 1m (10-minute chunks) keeps its chunk files until the day closes
     m = 600_000
     assert chunks.blocks([(i * m, (i + 1) * m) for i in range(144)], 0, 144 * m, 60, 145 * m) == []
+
+
+def test_a_state_from_before_merging_gets_its_closed_days_merged_at_the_next_step(tmp_path):
+    from pipeline.rollup.state import save_state
+
+    lake, settings, engine = _day_lake(tmp_path, 13, start_h=21), _settings(str(tmp_path)), DuckDBEngine()
+    run_rollups(lake, settings, engine)
+    _next_day(lake, 14, hours=1.0)
+    run_rollups(lake, settings, engine)
+    state = load_state(lake)
+    del state["incremental"]["open"]                     # as an earlier version wrote it
+    save_state(lake, state)
+    m5 = layout.partition_path("metrics_5m", {"dt": DAY})
+    assert len(job_files(lake, "metrics_5m", m5)["rollup"]) > 1
+    rows = tier_rows(lake, "metrics_5m")
+    _next_day(lake, 15, since=1.0)
+    run_rollups(lake, settings, engine)
+    assert len(job_files(lake, "metrics_5m", m5)["rollup"]) == 1
+    assert day_rows(tier_rows(lake, "metrics_5m")) == day_rows(rows)
+    assert "open" in load_state(lake)["incremental"]
