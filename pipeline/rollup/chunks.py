@@ -14,6 +14,13 @@ the buckets in ``[start, start + span)``:
 * a **bucket file** spans one bucket; buckets of a chunk that has not *settled* yet (its end plus
   one period is after the data clock, :func:`settled`) are written one file per bucket, so the
   live step rewrites one small file, not the chunk;
+* a **partition file** (``t<partition start>-<partition span>``) holds all the job's rows of a
+  *closed* partition: one that ends at or before the recompute cutoff ``floor(clock −
+  tiers.recompute_window_minutes)``, so no incremental step writes into it again. A write into a
+  closed partition (a first build, ``--full``) rewrites all the job's files there as this one
+  file, rows sorted by series then time (:data:`SORT_KEYS`) so a one-series query reads a row
+  group or two of it; :mod:`pipeline.rollup.settle` merges the files of a partition that closed
+  after its last write. A 15-day query of the 5m tier then opens ~30 files, not ~370;
 * files of the earlier layout (``part-…-<job tag>.parquet``, the whole partition) span their
   partition; they are rewritten (split into chunks) the first time a step touches them.
 
