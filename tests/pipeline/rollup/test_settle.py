@@ -74,7 +74,7 @@ def _next_day(lake: Lake, seed: int, hours: float = 2.5, since: float = 0.0) -> 
     write_metrics(lake, _batch(r, timedelta(days=1, hours=since), timedelta(days=1, hours=hours), 200))
 
 
-def test_a_closed_day_becomes_one_file_per_job_with_the_same_rows_as_a_full_rebuild(tmp_path):
+def test_a_closed_day_becomes_one_file_per_job_with_the_same_rows_as_a_full_rebuild(tmp_path, monkeypatch):
     lake, settings, engine = _day_lake(tmp_path / "lake", 3), _settings(str(tmp_path / "lake")), DuckDBEngine()
     run_rollups(lake, settings, engine)                    # clock 23:30: the day is still open
     m1 = layout.partition_path("metrics_1m", {"dt": DAY})
@@ -87,8 +87,12 @@ def test_a_closed_day_becomes_one_file_per_job_with_the_same_rows_as_a_full_rebu
     _next_day(lake, 4, hours=1.0)                          # clock ~01:00: 1m cutoff 23:00, still open
     run_rollups(lake, settings, engine)
     assert len(job_files(lake, "metrics_1m", m1)["rollup"]) > 1
+    calls: list[str] = []
+    real = settle.merge
+    monkeypatch.setattr(settle, "merge", lambda lk, job, folder, *a: calls.append(folder) or real(lk, job, folder, *a))
     _next_day(lake, 5, since=1.0)                          # clock ~02:30: cutoff 00:30 ≥ the day's end
     run_rollups(lake, settings, engine)
+    assert sorted(calls) == sorted([m1, m1, m5])           # each job's day merged once (1m: two jobs)
 
     whole = f"-t{DAY_START_S}-86400.parquet"
     for table, folder, tags in (("metrics_1m", m1, {"rollup", "activity"}), ("metrics_5m", m5, {"rollup"})):
@@ -106,9 +110,11 @@ def test_a_closed_day_becomes_one_file_per_job_with_the_same_rows_as_a_full_rebu
     assert m1 not in state["metrics→1m"] and m5 not in state["1m→5m"] and month in state["5m→1h"]
 
     merged = sorted(lake.table_files("metrics_1m", m1))
+    calls.clear()
     _next_day(lake, 6, hours=3.0, since=2.5)               # later steps leave the merged day alone
     run_rollups(lake, settings, engine)
-    assert sorted(lake.table_files("metrics_1m", m1)) == merged
+    assert sorted(lake.table_files("metrics_1m", m1)) == merged and calls == []   # not even looked at
+    monkeypatch.undo()
 
     # a --full rebuild of the same raw data writes the same layout and the same rows
     got = {t: tier_rows(lake, t) for t in TIERS}
