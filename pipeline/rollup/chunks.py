@@ -54,7 +54,8 @@ BLOCK_CHUNKS = {300: 16, 3600: 16}
 """By period, the largest block of settled chunks merged into one file while a partition is open
 (:func:`blocks`). Not for 1m: its rows are five in six of the tiers' rows, a 1m query spans hours
 (a few 10-minute chunks), and sorting its blocks cost the first build of 10 M points 13 % more CPU
-and 1.5× the peak memory (``benchmarks/bench_rollup.py``'s shape)."""
+and 1.5× the peak memory in an A/B run (``benchmarks/bench_rollup.py``'s data; without 1m blocks
+the build's CPU and memory were those of the chunk layout, within the load's noise)."""
 
 _RANGE_RE = re.compile(r"-(?P<tag>[A-Za-z]+)(?:-t(?P<start>\d+)-(?P<span>\d+))?\.parquet$")
 
