@@ -7,9 +7,20 @@ the buckets in ``[start, start + span)``:
 
 * a **chunk file** spans one chunk of :data:`CHUNK_BUCKETS` buckets (1m: 10 minutes, 5m: an
   hour, 1h: a day), aligned to UTC epoch multiples of the chunk;
+* a **block file** (5m and 1h) spans 2, 4, 8 or 16 settled chunks of an open partition, aligned
+  to its start (:func:`blocks`), rows sorted by series and time: the write that settles a block
+  merges its files, so a partition's settled part is a few files and each row is rewritten at
+  most four more times before the partition closes;
 * a **bucket file** spans one bucket; buckets of a chunk that has not *settled* yet (its end plus
   one period is after the data clock, :func:`settled`) are written one file per bucket, so the
   live step rewrites one small file, not the chunk;
+* a **partition file** (``t<partition start>-<partition span>``) holds all the job's rows of a
+  *closed* partition: one that ends at or before the recompute cutoff ``floor(clock −
+  tiers.recompute_window_minutes)``, so no incremental step writes into it again. A write into a
+  closed partition (a first build, ``--full``) rewrites all the job's files there as this one
+  file, rows sorted by series then time (:data:`SORT_KEYS`) so a one-series query reads a row
+  group or two of it; :mod:`pipeline.rollup.settle` merges the files of a partition that closed
+  after its last write. A 15-day query of the 5m tier then opens ~30 files, not ~370;
 * files of the earlier layout (``part-…-<job tag>.parquet``, the whole partition) span their
   partition; they are rewritten (split into chunks) the first time a step touches them.
 
@@ -39,10 +50,29 @@ CHUNK_BUCKETS = {60: 10, 300: 12, 3600: 24}
 """Buckets per chunk file, by period: 1m → 10-minute chunks (≈ 144 files a day), 5m → hourly,
 1h → daily."""
 
+BLOCK_CHUNKS = {300: 16, 3600: 16}
+"""By period, the largest block of settled chunks merged into one file while a partition is open
+(:func:`blocks`). Not for 1m: its rows are five in six of the tiers' rows, a 1m query spans hours
+(a few 10-minute chunks), and sorting its blocks cost the first build of 10 M points 13 % more CPU
+and 1.5× the peak memory in an A/B run (``benchmarks/bench_rollup.py``'s data; without 1m blocks
+the build's CPU and memory were those of the chunk layout, within the load's noise)."""
+
 _RANGE_RE = re.compile(r"-(?P<tag>[A-Za-z]+)(?:-t(?P<start>\d+)-(?P<span>\d+))?\.parquet$")
 
 Run = tuple[int, int]
 """A half-open range of bucket starts ``[lo, hi)`` in epoch milliseconds."""
+
+
+def partition_ms(values: dict[str, str]) -> Run:
+    """``[lo, hi)`` (epoch ms) of the tier partition ``values`` (a ``dt`` day or a ``month``)."""
+    lo, hi = partition_range(values)
+    return epoch_ms(lo), epoch_ms(hi)
+
+
+def is_merged(ranges: list[Run], values: dict[str, str]) -> bool:
+    """True when a job's files in partition ``values`` (their ``ranges``) are one partition file
+    (or one file of the earlier whole-partition layout)."""
+    return len(ranges) == 1 and ranges[0] == partition_ms(values)
 
 
 def chunk_ms(period: int) -> int:
@@ -141,22 +171,30 @@ def split(rows: pa.Table, period: int, clock_ms: int) -> list[tuple[int, int, pa
 
 
 def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], runs: list[Run],
-                 rows: pa.Table, clock_ms: int, series: tuple[str, ...] | None = None) -> int:
+                 rows: pa.Table, clock_ms: int, series: tuple[str, ...] | None = None, *,
+                 cutoff_ms: int | None = None) -> int:
     """In the open commit ``tx``: make ``job``'s rows of partition ``folder`` in the bucket ranges
     ``runs`` (of the ``series`` given; ``None``: all) exactly ``rows`` (all inside them), keep its
     other rows, and lay them out per :func:`split`. Rewrites only the files whose range meets
-    ``runs`` and the bucket files of settled chunks. Returns the rows written."""
+    ``runs`` and the bucket files of settled chunks — except in a partition closed at
+    ``cutoff_ms`` (its end at or before it; ``None``: none is), whose files are all rewritten as
+    one partition file (nothing is written when they already are one and ``runs`` is empty).
+    Returns the rows written."""
     span = chunk_ms(job.period)
+    p_lo, p_hi = partition_ms(values)
+    closed = cutoff_ms is not None and p_hi <= cutoff_ms
     mine: list[tuple[str, Run]] = []
     for rel in tx.files(folder):
         r = file_range(job, rel, values)
         if r is not None:
             mine.append((rel, r))
+    if closed and not runs and (not mine or is_merged([r for _, r in mine], values)):
+        return 0
     victims = []
     for rel, (lo, hi) in mine:
         c = lo - lo % span
         bucket_file = hi - lo < span and hi <= c + span and settled(c + span, job.period, clock_ms)
-        if overlaps(lo, hi, runs) or bucket_file:
+        if closed or overlaps(lo, hi, runs) or bucket_file:
             victims.append(rel)
     parts = []
     for rel in victims:
@@ -167,8 +205,45 @@ def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], run
     sort_by = None  # the engine's rows are in SORT_KEYS order already
     if parts:
         rows, sort_by = pa.concat_tables([*parts, rows]), SORT_KEYS
+    out: list[tuple[int, int, pa.Table, list[str] | None]]
+    if closed:  # the engine's rows are chunk-major: sorted by series only inside each chunk
+        out = [(p_lo, p_hi - p_lo, rows, SORT_KEYS)] if rows.num_rows else []
+    else:
+        out = [(a, w, t, sort_by) for a, w, t in split(rows, job.period, clock_ms)]
+        kept = [(rel, r) for rel, r in mine if rel not in victims]
+        for lo, hi in blocks([r for _, r in kept] + [(a, a + w) for a, w, _, _ in out], p_lo, p_hi, job.period,
+                             clock_ms):
+            inside = [t for a, w, t, _ in out if lo <= a and a + w <= hi]
+            for rel, (a, b) in kept:
+                if lo <= a and b <= hi:
+                    inside.append(tx.read(rel, ROLLUP))
+                    tx.retire(rel)
+            out = [o for o in out if not (lo <= o[0] and o[0] + o[1] <= hi)]
+            out.append((lo, hi - lo, pa.concat_tables(inside), SORT_KEYS))
     written = 0
-    for start, width, t in split(rows, job.period, clock_ms):
-        tx.add(values, t, tag=tag(job, start, width), sort_by=sort_by, row_group_size=ROW_GROUP_ROWS)
+    for start, width, t, order in out:
+        tx.add(values, t, tag=tag(job, start, width), sort_by=order, row_group_size=ROW_GROUP_ROWS)
         written += t.num_rows
     return written
+
+
+def blocks(ranges: list[Run], p_lo: int, p_hi: int, period: int, clock_ms: int) -> list[Run]:
+    """The blocks of an open partition ``[p_lo, p_hi)`` whose files (of ``ranges``) are to be
+    merged into one: the largest blocks of 2, 4, … :data:`BLOCK_CHUNKS` chunks, aligned to the
+    partition's start, that have settled and hold two files or more. A partition's settled part
+    is then a few files (a day of 5m: at most 4, not 24), each row being rewritten once per
+    doubling (at most 4 times) before the day closes, and no merge rewrites more than
+    :data:`BLOCK_CHUNKS` chunks (a live step's cost stays bounded)."""
+    span = chunk_ms(period)
+    out: list[Run] = []
+    width = BLOCK_CHUNKS.get(period, 1)
+    while width >= 2:
+        b = span * width
+        for lo, _ in ranges:
+            a = p_lo + (lo - p_lo) // b * b
+            if (a + b <= p_hi and settled(a + b, period, clock_ms) and (a, a + b) not in out
+                    and not any(x <= a and a + b <= y for x, y in out)
+                    and sum(1 for r_lo, r_hi in ranges if a <= r_lo and r_hi <= a + b) >= 2):
+                out.append((a, a + b))
+        width //= 2
+    return out

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.lake import layout, ledger
 from pipeline.lake.replace import replacing
-from pipeline.rollup import chunks, percentiles
+from pipeline.rollup import chunks, percentiles, settle
 from pipeline.rollup.engine import Engine, Task
 from pipeline.rollup.narrow import Series, add, coalesce, narrow, only, runs_of, union, widen
 from pipeline.rollup.scan import Counts, rows_in, scan
@@ -81,6 +81,8 @@ class Step:
         self.patterns = parse_percentiles(settings.tiers.percentiles)
         self.clock_ms: int = int(self.incr.get("clock") or 0)
         self._exists: dict[tuple[str, str], bool] = {}
+        if "open" not in self.incr:  # a state from before partitions were merged: look at each once
+            self.incr["open"] = settle.all_targets(lake)
 
     def cutoff_ms(self, period: int) -> int:
         ms = period * 1000
@@ -311,6 +313,7 @@ class Step:
         built: set[str] = set()
         if not tasks:
             report.built = []
+            self._settle(job, [])
             return done
         with tempfile.TemporaryDirectory(prefix="watchlake-narrow-") as tmp:
             con = duckdb.connect()
@@ -326,12 +329,19 @@ class Step:
                 run = (epoch_ms(task.lo), epoch_ms(task.hi))
                 with replacing(self.lake, job.target) as tx:
                     report.rows += chunks.replace_runs(tx, job, task.folder, task.values, [run], rows, self.clock_ms,
-                                                       series)
+                                                       series, cutoff_ms=self.cutoff_ms(job.period))
                 report.rows_in += rows.num_rows
                 built.add(task.folder)
                 done.append((*run, series))
         report.built = sorted(built)
+        self._settle(job, report.built)
         return done
+
+    def _settle(self, job: Job, written: list[str]) -> None:
+        """Merge the job's partitions that closed (:mod:`pipeline.rollup.settle`); remember the
+        ones still open (those just ``written`` among them)."""
+        self.incr["open"][job.name], _ = settle.settle(
+            self.lake, job, self.incr["open"].get(job.name, []), written, self.clock_ms, self.cutoff_ms(job.period))
 
     def _consumed(self, job: Job, sources: dict[str, list[SourceFile]]) -> None:
         """Record, as the batch runner does, which source partitions fed which target partition
@@ -352,6 +362,7 @@ def snapshot(lake: Lake, settings: Settings, clock: datetime | None) -> dict[str
     incr: dict[str, Any] = {"clock": epoch_ms(clock), "jobs": {}, "pending": {}}
     step = Step.__new__(Step)
     step.clock_ms, step.window = epoch_ms(clock), timedelta(minutes=settings.tiers.recompute_window_minutes)
+    days: set[str] = set()
     for job in JOBS:
         if job.kind == "merge":
             incr["jobs"][job.name] = {}
@@ -361,6 +372,7 @@ def snapshot(lake: Lake, settings: Settings, clock: datetime | None) -> dict[str
         cutoff = step.cutoff_ms(job.period)
         live: list[SourceFile] = []
         for folder, files in listing(lake, job.source).items():
+            days.add(layout.parse_partition_path(job.source, folder)["dt"])
             _, hi = partition_range(layout.parse_partition_path(job.source, folder))
             if epoch_ms(hi) <= cutoff:
                 st["frozen"][folder] = [fingerprint(files), rows_in(lake, files)]
@@ -368,6 +380,7 @@ def snapshot(lake: Lake, settings: Settings, clock: datetime | None) -> dict[str
                 live += files
         scanned = scan(lake, job.source, [f.rel for f in live], job.period)
         st["files"] = {f.rel: _entry(f, *scanned[f.rel][:2]) for f in live}
+    incr["open"] = settle.open_targets(days, {j.name: step.cutoff_ms(j.period) for j in JOBS})
     return incr
 
 

@@ -85,15 +85,17 @@ def _job_files(lake: Lake, job: Job, folder: str, values: dict[str, str]) -> lis
     return [f for f in lake.table_files(job.target, folder) if chunks.file_range(job, f, values) is not None]
 
 
-def _write(lake: Lake, task: Task, job: Job, rows: pa.Table, clock: datetime) -> int:
+def _write(lake: Lake, task: Task, job: Job, rows: pa.Table, clock: datetime, closed: datetime) -> int:
     """Replace ``job``'s rows of ``task``'s partition in ``[task.lo, task.hi)`` with ``rows`` (the
     other rows kept), in one atomic commit (:mod:`pipeline.lake.replace`); returns the rows
-    written."""
+    written. A partition ending at or before ``closed`` (the recompute cutoff, ``--full`` or not)
+    is written as one file, as the incremental step lays out closed partitions
+    (:mod:`pipeline.rollup.settle`)."""
     from pipeline.lake.replace import replacing
 
     with replacing(lake, job.target) as tx:
         return chunks.replace_runs(tx, job, task.folder, task.values, [(epoch_ms(task.lo), epoch_ms(task.hi))],
-                                   rows, epoch_ms(clock))
+                                   rows, epoch_ms(clock), cutoff_ms=epoch_ms(closed))
 
 
 def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dict,
@@ -142,7 +144,7 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
         fps = by_folder[task.folder]
         rows = percentiles.strip(rows, patterns)  # whatever the engine built
         report.rows_in += rows.num_rows
-        report.rows += _write(lake, task, job, rows, clock)
+        report.rows += _write(lake, task, job, rows, clock, floor(clock - window, job.period))
         job_state[task.folder] = {"sources": fps}
         report.built.append(task.folder)
         if time.perf_counter() - saved > 5:  # a crash re-does at most ~5 s of (idempotent) work
