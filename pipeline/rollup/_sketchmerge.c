@@ -1,12 +1,13 @@
 /* Merge columnar quantile sketches (native part of pipeline.rollup.merge; read that module's
  * docstring first).
  *
- *   merge(offsets, bins, counts, order, starts) -> (out_offsets, out_bins, out_counts)
+ *   merge(offsets, bins, counts, order, starts[, floor]) -> (out_offsets, out_bins, out_counts)
  *
  * Inputs are buffers (numpy arrays): the source sketches as one Arrow list column -- `offsets`
  * (int32, rows + 1) into `bins` (int32) and `counts` (float64, or None: every entry counts 1) --
  * and the output groups: group g merges the source rows order[starts[g]] ... order[starts[g+1]-1]
- * (`order` and `starts` int64). Per group the bins are added up (equal bins: counts add, in the
+ * (`order` and `starts` int64). Entries whose bin is below `floor` (default INT32_MIN: none) are
+ * markers, not bins, and are skipped (the raw tier's listed entries, pipeline.rollup.sql). Per group the bins are added up (equal bins: counts add, in the
  * order the rows and entries come, so the sums equal numpy's stable-sorted reduceat bit for bit)
  * and come out strictly ascending. Returned as bytes: int32 offsets (groups + 1), int32 bins,
  * float64 counts.
@@ -50,6 +51,7 @@ typedef struct {
     Py_ssize_t dense_cap;
     entry_t *sparse;
     Py_ssize_t sparse_cap;
+    int32_t floor; /* entries below are skipped */
     const char *error;
 } job_t;
 
@@ -90,14 +92,18 @@ static Py_ssize_t run(job_t *j) {
             }
             for (int32_t i = s; i < e; i++) {
                 int32_t v = j->bins[i];
+                if (v < j->floor) {
+                    sorted = 0;
+                    continue;
+                }
                 if (i > s && v <= j->bins[i - 1])
                     sorted = 0;
                 if (v < lo)
                     lo = v;
                 if (v > hi)
                     hi = v;
+                total++;
             }
-            total += e - s;
         }
         if (b - a > 1)
             sorted = 0;
@@ -115,10 +121,12 @@ static Py_ssize_t run(job_t *j) {
             Py_ssize_t n = 0;
             for (int64_t k = a; k < b; k++) {
                 int64_t r = j->order[k];
-                for (int32_t i = j->offsets[r]; i < j->offsets[r + 1]; i++, n++) {
+                for (int32_t i = j->offsets[r]; i < j->offsets[r + 1]; i++) {
                     int32_t v = j->bins[i];
+                    if (v < j->floor)
+                        continue;
                     double c = j->counts ? j->counts[i] : 1.0;
-                    Py_ssize_t m = n;
+                    Py_ssize_t m = n++;
                     while (m > 0 && sb[m - 1] > v) {
                         sb[m] = sb[m - 1];
                         sc[m] = sc[m - 1];
@@ -147,7 +155,8 @@ static Py_ssize_t run(job_t *j) {
             for (int64_t k = a; k < b; k++) {
                 int64_t r = j->order[k];
                 for (int32_t i = j->offsets[r]; i < j->offsets[r + 1]; i++)
-                    j->dense[j->bins[i] - lo] += j->counts ? j->counts[i] : 1.0;
+                    if (j->bins[i] >= j->floor)
+                        j->dense[j->bins[i] - lo] += j->counts ? j->counts[i] : 1.0;
             }
             for (Py_ssize_t w = 0; w < width; w++) {
                 if (j->dense[w] != 0.0) {
@@ -164,10 +173,13 @@ static Py_ssize_t run(job_t *j) {
             Py_ssize_t n = 0;
             for (int64_t k = a; k < b; k++) {
                 int64_t r = j->order[k];
-                for (int32_t i = j->offsets[r]; i < j->offsets[r + 1]; i++, n++) {
+                for (int32_t i = j->offsets[r]; i < j->offsets[r + 1]; i++) {
+                    if (j->bins[i] < j->floor)
+                        continue;
                     j->sparse[n].bin = j->bins[i];
                     j->sparse[n].pos = n;
                     j->sparse[n].count = j->counts ? j->counts[i] : 1.0;
+                    n++;
                 }
             }
             qsort(j->sparse, (size_t)n, sizeof(entry_t), cmp_entry);
@@ -205,7 +217,8 @@ static int view(PyObject *obj, Py_buffer *buf, Py_ssize_t itemsize, const char *
 static PyObject *merge(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *o_off, *o_bins, *o_counts, *o_order, *o_starts;
-    if (!PyArg_ParseTuple(args, "OOOOO", &o_off, &o_bins, &o_counts, &o_order, &o_starts))
+    int floor = INT32_MIN;
+    if (!PyArg_ParseTuple(args, "OOOOO|i", &o_off, &o_bins, &o_counts, &o_order, &o_starts, &floor))
         return NULL;
     Py_buffer off, bins, counts, order, starts;
     PyObject *result = NULL;
@@ -226,6 +239,7 @@ static PyObject *merge(PyObject *self, PyObject *args) {
     j.counts = have_counts ? counts.buf : NULL;
     j.order = order.buf;
     j.starts = starts.buf;
+    j.floor = (int32_t)floor;
     j.rows = off.len / 4 - 1;
     j.nbins = bins.len / 4;
     j.norder = order.len / 8;
@@ -282,7 +296,7 @@ fail_off:
 }
 
 static PyMethodDef methods[] = {
-    {"merge", merge, METH_VARARGS, "merge(offsets, bins, counts, order, starts) -> (offsets, bins, counts) bytes"},
+    {"merge", merge, METH_VARARGS, "merge(offsets, bins, counts, order, starts[, floor]) -> (offsets, bins, counts) bytes"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -143,6 +143,15 @@ def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np
             pa.ListArray.from_arrays(off, from_numpy(out_counts), type=SKETCH_COUNTS))
 
 
+def totals(counts: pa.Array) -> np.ndarray:
+    """Per row of a ``sketch_bin_counts`` column (no nulls), the sum of its counts (float64; exact
+    for whole counts below 2⁵³)."""
+    off = to_numpy(counts.offsets, np.int64)
+    cum = np.zeros(len(to_numpy(counts.values, np.float64)) + 1)
+    np.cumsum(to_numpy(counts.values, np.float64), out=cum[1:])
+    return np.asarray(cum[off[1:]] - cum[off[:-1]])
+
+
 def native() -> bool:
     """Whether :func:`merge_lists` uses the native module (built, and ``WATCHLAKE_NATIVE`` ≠ 0)."""
     return _sketchmerge is not None and os.environ.get("WATCHLAKE_NATIVE", "1") != "0"
@@ -162,11 +171,12 @@ def _nulls_empty(a: pa.Array, offsets: np.ndarray) -> bool:
 
 
 def merge_lists(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array | None,
-                order: np.ndarray, starts: np.ndarray) -> tuple[pa.Array, pa.Array]:
+                order: np.ndarray, starts: np.ndarray, floor: int | None = None) -> tuple[pa.Array, pa.Array]:
     """Sketches of groups of rows of a sketch column pair: group ``g`` merges rows
     ``order[starts[g]] … order[starts[g + 1] − 1]`` (``counts`` None: every entry counts 1, and
-    a row's bins may repeat — the listed bins of raw samples). Returns ``(sketch_bins,
-    sketch_bin_counts)`` of ``len(starts) − 1`` rows, bins strictly ascending."""
+    a row's bins may repeat — the listed bins of raw samples). Entries below ``floor`` are
+    markers, not bins, and are left out (:data:`pipeline.rollup.sql.MARKERS_BELOW`). Returns
+    ``(sketch_bins, sketch_bin_counts)`` of ``len(starts) − 1`` rows, bins strictly ascending."""
     b = _list(bins)
     c = None if counts is None else _list(counts)
     off = to_numpy(b.offsets, np.int32)
@@ -176,12 +186,17 @@ def merge_lists(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.A
         out_off, out_bins, out_counts = _sketchmerge.merge(
             np.ascontiguousarray(off), np.ascontiguousarray(to_numpy(b.values, np.int32)),
             None if c is None else np.ascontiguousarray(to_numpy(c.values, np.float64)),
-            np.ascontiguousarray(order, np.int64), np.ascontiguousarray(starts, np.int64))
+            np.ascontiguousarray(order, np.int64), np.ascontiguousarray(starts, np.int64),
+            *(() if floor is None else (int(floor),)))
         offsets = _from_bytes(out_off, pa.int32(), np.int32)
         return (pa.ListArray.from_arrays(offsets, _from_bytes(out_bins, pa.int32(), np.int32), type=SKETCH_BINS),
                 pa.ListArray.from_arrays(offsets, _from_bytes(out_counts, pa.float64(), np.float64),
                                          type=SKETCH_COUNTS))
     rows, flat_bins, flat_counts = flat_entries(b, c)
+    if floor is not None and len(flat_bins) and int(flat_bins.min()) < floor:
+        bins_kept = np.flatnonzero(flat_bins >= floor)
+        rows, flat_bins = rows[bins_kept], flat_bins[bins_kept]
+        flat_counts = None if flat_counts is None else flat_counts[bins_kept]
     n = len(starts) - 1
     order = np.asarray(order, np.int64)
     group_of = np.full(len(b), -1, np.int64)  # each source row's group (a row in no group: -1)
