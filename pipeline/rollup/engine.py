@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from pipeline.errors import InputError
 from pipeline.rollup import assemble, sql
-from pipeline.rollup.merge import _list, build_sketches, flat_entries, from_numpy, merge_lists, to_numpy, totals
+from pipeline.rollup.merge import build_sketches, flat_entries, from_numpy, list_values, merge_counted, to_numpy
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
 from pipeline.rollup.tiers import Job
@@ -84,7 +84,7 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids_table: pa.Table, ids: str, fil
     (:func:`_ordered`): :func:`sql.raw_query` aggregates and lists each row's entries; the listed
     bins, plus the weighted samples of :func:`sql.weighted_query` when some entry says there are
     any, become the sketches (:func:`merge_lists`, markers skipped)."""
-    t = con.sql(sql.raw_query(files, period, lo, hi, percentiles, ids)).arrow().read_all().combine_chunks()
+    t = con.sql(sql.raw_query(files, period, lo, hi, percentiles, ids)).arrow().read_all()
     order, key, starts = _ordered(to_numpy(t["key"], np.int64), period)
     if len(starts) - 1 == t.num_rows:  # one source group per row (always, unless an id is spelt two ways)
         columns = {c: t[c].take(from_numpy(order)) for c in ("sample_count", "sum", "min", "max")}
@@ -94,10 +94,9 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids_table: pa.Table, ids: str, fil
     if percentiles == ():
         bins, counts = empty_sketches(n)
         sketch_count = np.zeros(n)
-    elif not (to_numpy(_list(t["_ub"]).values, np.int32) == sql.WEIGHTED).any():
+    elif not any(bool((to_numpy(v, np.int32) == sql.WEIGHTED).any()) for v in list_values(t["_ub"])):
         # single datapoints only: each row's listed bins
-        bins, counts = merge_lists(t["_ub"], None, order, starts, floor=sql.MARKERS_BELOW)
-        sketch_count = totals(counts)
+        bins, counts, sketch_count = merge_counted(t["_ub"], None, order, starts, floor=sql.MARKERS_BELOW)
     else:
         rows, flat_bins, _ = flat_entries(t["_ub"], None)
         listed = flat_bins >= sql.MARKERS_BELOW
