@@ -1,12 +1,13 @@
 """Putting rollup rows together in numpy/Arrow: output order, series identity, merged partials.
 
-The SQL of :mod:`pipeline.rollup.sql` groups on integers only (series id as a 64-bit integer,
-bucket index); sorting 1–2 M result rows with their sketch lists, and joining the identity
-strings to every row, cost DuckDB more than the aggregate itself. Here the series identities
-(one row per series, :func:`pipeline.rollup.sql.ids_query`) are ranked in output order
-(namespace, metric, dimensions, unit), every row gets the int64 key ``rank · 2³² + bucket``, one
-``argsort`` of those keys gives the output order, and the identity columns are ``take``\\ n from
-the small identity table. For the coarser tiers the source rows are read as they are and merged
+The SQL of :mod:`pipeline.rollup.sql` groups on the series id and an integer bucket index and
+returns no identity strings; sorting 1–2 M result rows with their sketch lists, and joining the
+identity strings to every row, cost DuckDB more than the aggregate itself. Here the series
+identities (one row per series, :func:`pipeline.rollup.sql.ids_query`) are ranked in output
+order (namespace, metric, dimensions, unit), every row gets the int64 key ``rank · 2³² + bucket``
+(the raw query joins the ranks in SQL; :func:`ranks` looks them up for tier rows, once per run of
+one series), one ``argsort`` of those keys gives the output order, and the identity columns are
+``take``\\ n from the small identity table. For the coarser tiers the source rows are read as they are and merged
 here as well: ``reduceat`` over runs of equal keys adds the partials (SampleCount and Sum add,
 Minimum/Maximum take the min/max — never an average of averages) and
 :func:`pipeline.rollup.merge.merge_lists` adds the sketches.

@@ -19,7 +19,11 @@ target row, counts of equal bins add, nothing else changes; a row without entrie
 rows in one pass of the native module ``pipeline.rollup._sketchmerge`` (C, a dense array over
 the group's bin range or a stable sort; no sort of all entries, no ``take`` of list columns), with
 :func:`build_sketches` as the fallback when the module is not built or ``WATCHLAKE_NATIVE=0``;
-both give identical sketches (tests compare them).
+both give identical sketches (tests compare them). The native merge reads a list column in the
+chunks DuckDB hands over (no copy to combine them), skips marker entries below a ``floor`` (the
+raw tier lists one entry per source row, :data:`pipeline.rollup.sql.WEIGHTED`/``UNLISTED`` for
+rows whose samples are not a single value) and returns each group's total count
+(:func:`merge_counted`: the raw tier's ``sketch_count``).
 """
 
 from __future__ import annotations
