@@ -247,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     tot = total(ours)
     print(line("chain", "", tot, total(bare), total(same))
           + f"   ({n / tot[0]:,.0f} dp/s; target ≤ 1.5x the bare count/sum/min/max chain, aim 1.2x)")
+    print(f"load average after the chains: {os.getloadavg()[0]:.2f} (CPU ratios are the reliable ones under load)")
     print(f"peak RSS: job {ours_p['peak_mb']:,.0f} MB, bare c/s/m/m {bare_p['peak_mb']:,.0f} MB "
           f"({ours_p['peak_mb'] / bare_p['peak_mb']:.2f}x; target ≤ 1.5x), bare + sketch {same_p['peak_mb']:,.0f} MB")
     print(f"bare 1h tier with sketches equals ours: {same_as_ours(base, base / 'lake-duckdb')}")

@@ -1,12 +1,13 @@
 """Putting rollup rows together in numpy/Arrow: output order, series identity, merged partials.
 
-The SQL of :mod:`pipeline.rollup.sql` groups on integers only (series id as a 64-bit integer,
-bucket index); sorting 1–2 M result rows with their sketch lists, and joining the identity
-strings to every row, cost DuckDB more than the aggregate itself. Here the series identities
-(one row per series, :func:`pipeline.rollup.sql.ids_query`) are ranked in output order
-(namespace, metric, dimensions, unit), every row gets the int64 key ``rank · 2³² + bucket``, one
-``argsort`` of those keys gives the output order, and the identity columns are ``take``\\ n from
-the small identity table. For the coarser tiers the source rows are read as they are and merged
+The SQL of :mod:`pipeline.rollup.sql` groups on the series id and an integer bucket index and
+returns no identity strings; sorting 1–2 M result rows with their sketch lists, and joining the
+identity strings to every row, cost DuckDB more than the aggregate itself. Here the series
+identities (one row per series, :func:`pipeline.rollup.sql.ids_query`) are ranked in output
+order (namespace, metric, dimensions, unit), every row gets the int64 key ``rank · 2³² + bucket``
+(the raw query joins the ranks in SQL; :func:`ranks` looks them up for tier rows, once per run of
+one series), one ``argsort`` of those keys gives the output order, and the identity columns are
+``take``\\ n from the small identity table. For the coarser tiers the source rows are read as they are and merged
 here as well: ``reduceat`` over runs of equal keys adds the partials (SampleCount and Sum add,
 Minimum/Maximum take the min/max — never an average of averages) and
 :func:`pipeline.rollup.merge.merge_lists` adds the sketches.
@@ -31,7 +32,15 @@ def ranks(ids: pa.Table, sid: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Per row, the index in ``ids`` (sorted in output order) of its series id ``sid``."""
     id_sid = _u64(ids["sid"])
     by_sid = np.argsort(id_sid)
-    return np.asarray(by_sid[np.searchsorted(id_sid[by_sid], _u64(sid))], dtype=np.int64)
+    want = _u64(sid)
+    if len(want) < 2:
+        return np.asarray(by_sid[np.searchsorted(id_sid[by_sid], want)], dtype=np.int64)
+    # rows of one series come in runs (tier files are sorted by series): look up each run once
+    heads = np.flatnonzero(np.concatenate(([True], want[1:] != want[:-1])))
+    if len(heads) * 4 > len(want):
+        return np.asarray(by_sid[np.searchsorted(id_sid[by_sid], want)], dtype=np.int64)
+    found = np.asarray(by_sid[np.searchsorted(id_sid[by_sid], want[heads])], dtype=np.int64)
+    return np.repeat(found, np.diff(np.append(heads, len(want))))
 
 
 def keys(rank: np.ndarray, bucket: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -60,29 +69,32 @@ def table(ids: pa.Table, rank: np.ndarray, bucket: np.ndarray, period: int, colu
     return pa.table([out[name] for name in ROLLUP.names], schema=ROLLUP)
 
 
-def merge_rows(ids: pa.Table, src: pa.Table, period: int) -> pa.Table:
-    """Rows of a finer tier (``sid``, bucket index ``b`` of ``period``, partials, sketch) merged
-    into buckets of ``period`` seconds, in output order."""
-    rank = ranks(ids, src["sid"])
-    key = keys(rank, src["b"])
-    order = np.argsort(key, kind="stable")  # source files are sorted by series: nearly in order
-    key = key[order]
-    by_chunk = chunk_major(key, period)
-    order, key = order[by_chunk], key[by_chunk]
-    if not len(key):
-        return ROLLUP.empty_table()
-    new = np.concatenate(([True], key[1:] != key[:-1]))  # equal keys stay adjacent
-    starts = np.flatnonzero(new)
+def partials(src: pa.Table, order: np.ndarray, starts: np.ndarray) -> dict[str, pa.Array]:
+    """The partials of groups of ``src`` rows — group ``g`` is rows ``order[starts[g]] …
+    order[starts[g + 1] − 1]`` — merged: SampleCount and Sum add, Minimum/Maximum take the
+    min/max (never an average of averages)."""
+    heads = starts[:-1]
 
     def col(name: str) -> np.ndarray:
         return to_numpy(src[name], np.float64)[order]
 
-    sk_bins, sk_counts = merge_lists(src["sketch_bins"], src["sketch_bin_counts"], order,
-                                     np.append(starts, len(key)))
-    columns = {"sample_count": from_numpy(np.add.reduceat(col("sample_count"), starts)),
-               "sum": from_numpy(np.add.reduceat(col("sum"), starts)),
-               "min": from_numpy(np.fmin.reduceat(col("min"), starts)),
-               "max": from_numpy(np.fmax.reduceat(col("max"), starts)),
-               "sketch_bins": sk_bins, "sketch_bin_counts": sk_counts,
-               "sketch_count": from_numpy(np.add.reduceat(col("sketch_count"), starts))}
-    return table(ids, (key[starts] >> 32), key[starts] & 0xFFFFFFFF, period, columns)
+    return {"sample_count": from_numpy(np.add.reduceat(col("sample_count"), heads)),
+            "sum": from_numpy(np.add.reduceat(col("sum"), heads)),
+            "min": from_numpy(np.fmin.reduceat(col("min"), heads)),
+            "max": from_numpy(np.fmax.reduceat(col("max"), heads))}
+
+
+def merge_rows(ids: pa.Table, src: pa.Table, order: np.ndarray, key: np.ndarray, starts: np.ndarray,
+               period: int) -> pa.Table:
+    """Rows of a finer tier (partials and sketch) merged into buckets of ``period`` seconds, in
+    output order: ``order`` puts the rows in output order, ``key`` are their row keys
+    (:func:`keys`) in that order and ``starts`` the starts of its runs of equal keys, with the end
+    appended (``pipeline.rollup.engine._ordered``)."""
+    if not len(key):
+        return ROLLUP.empty_table()
+    heads = starts[:-1]
+    sk_bins, sk_counts = merge_lists(src["sketch_bins"], src["sketch_bin_counts"], order, starts)
+    columns = partials(src, order, starts)
+    columns.update(sketch_bins=sk_bins, sketch_bin_counts=sk_counts, sketch_count=from_numpy(
+        np.add.reduceat(to_numpy(src["sketch_count"], np.float64)[order], heads)))
+    return table(ids, (key[heads] >> 32), key[heads] & 0xFFFFFFFF, period, columns)

@@ -8,6 +8,7 @@ The PyFlink engine lives in ``jobs/flink_rollup.py`` (it needs the JVM).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,11 +16,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.errors import InputError
 from pipeline.rollup import assemble, sql
-from pipeline.rollup.merge import build_sketches, flat_entries, from_numpy, merge_lists, to_numpy
+from pipeline.rollup.merge import build_sketches, flat_entries, from_numpy, list_values, merge_counted, to_numpy
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
 from pipeline.rollup.tiers import Job
@@ -56,64 +56,106 @@ def conform(table: pa.Table) -> pa.Table:
     return table.cast(ROLLUP)
 
 
-def _raw_rows(con: duckdb.DuckDBPyConnection, ids: pa.Table, files: list[str], period: int, lo: datetime,
-              hi: datetime, percentiles: Patterns) -> pa.Table:
-    """Raw datapoints → rows of ``period`` seconds (:func:`sql.raw_query` aggregates; the rows
-    are put in output order here — series and bucket order inside each chunk file's run:
-    :func:`assemble.chunk_major` — and their listed bins, plus the weighted samples of
-    :func:`sql.weighted_query` when there are any, become the sketches)."""
-    t = con.sql(sql.raw_query(files, period, lo, hi, percentiles)).arrow().read_all().combine_chunks()
-    key = assemble.keys(assemble.ranks(ids, t["sid"]), t["b"])
-    order = np.argsort(key)
-    by_chunk = assemble.chunk_major(key[order], period)
-    order = order[by_chunk]
-    key = key[order]
-    if percentiles == ():
-        t = t.take(from_numpy(order))
-        bins, counts = empty_sketches(t.num_rows)
-        sketch_count = np.zeros(t.num_rows)
-    elif not pc.sum(t["_nw"]).as_py():  # single datapoints only: each row's listed bins, in order
-        bins, counts = merge_lists(t["_ub"], None, order, np.arange(t.num_rows + 1))
-        sketch_count = to_numpy(pc.list_value_length(t["_ub"]), np.float64)[order]
-        t = t.drop_columns(["_ub"]).take(from_numpy(order))
+def _ordered(key: np.ndarray, period: int, sorted_by: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(order, key[order], starts)`` for rows with row keys ``key`` (:func:`assemble.keys`): the
+    output order (series and bucket order inside each chunk file's run:
+    :func:`assemble.chunk_major`) and the starts of its runs of equal keys, with the end appended
+    (rows of one bucket, adjacent in that order). ``sorted_by``: ``key`` is already sorted, and
+    this permutation of the rows gave that order."""
+    if sorted_by is None:
+        order = np.argsort(key, kind="stable")
+        key = key[order]
     else:
-        t = t.take(from_numpy(order))
+        order = sorted_by
+    by_chunk = assemble.chunk_major(key, period)
+    order, key = order[by_chunk], key[by_chunk]
+    if not len(key):
+        return order, key, np.zeros(1, np.int64)
+    new = np.empty(len(key), dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    return order, key, np.append(np.flatnonzero(new), len(key))
+
+
+def _raw_rows(con: duckdb.DuckDBPyConnection, ids_table: pa.Table, ids: str, files: list[str], period: int,
+              lo: datetime, hi: datetime, percentiles: Patterns) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """Raw datapoints → the row keys and columns of rows of ``period`` seconds, in output order
+    (:func:`_ordered`): :func:`sql.raw_query` aggregates and lists each row's entries; the listed
+    bins, plus the weighted samples of :func:`sql.weighted_query` when some entry says there are
+    any, become the sketches (:func:`merge_lists`, markers skipped)."""
+    t = con.sql(sql.raw_query(files, period, lo, hi, percentiles, ids)).arrow().read_all()
+    order, key, starts = _ordered(to_numpy(t["key"], np.int64), period)
+    if len(starts) - 1 == t.num_rows:  # one source group per row (always, unless an id is spelt two ways)
+        columns = {c: t[c].take(from_numpy(order)) for c in ("sample_count", "sum", "min", "max")}
+    else:
+        columns = assemble.partials(t, order, starts)
+    n = len(starts) - 1
+    if percentiles == ():
+        bins, counts = empty_sketches(n)
+        sketch_count = np.zeros(n)
+    elif not any(bool((to_numpy(v, np.int32) == sql.WEIGHTED).any()) for v in list_values(t["_ub"])):
+        # single datapoints only: each row's listed bins
+        bins, counts, sketch_count = merge_counted(t["_ub"], None, order, starts, floor=sql.MARKERS_BELOW)
+    else:
         rows, flat_bins, _ = flat_entries(t["_ub"], None)
-        sketch_count = np.bincount(rows, minlength=t.num_rows).astype(np.float64)
+        listed = flat_bins >= sql.MARKERS_BELOW
+        row_of = np.empty(t.num_rows, np.int64)  # each source row's output row
+        row_of[order] = np.repeat(np.arange(n), np.diff(starts))
+        rows, flat_bins = row_of[rows[listed]], flat_bins[listed]
         w = con.sql(sql.weighted_query(files, period, lo, hi, percentiles)).arrow().read_all()
-        by_key = np.argsort(key)  # rows are in chunk order: find each sample's row by its key
-        w_rows = by_key[np.searchsorted(key[by_key], assemble.keys(assemble.ranks(ids, w["sid"]), w["b"]))]
+        w_rows = _row_of_key(key[starts[:-1]], assemble.keys(assemble.ranks(ids_table, w["sid"]), w["b"]))
         w_counts = to_numpy(w["c"], np.float64)
-        sketch_count += np.bincount(w_rows, weights=w_counts, minlength=t.num_rows)
-        bins, counts = build_sketches(t.num_rows, np.concatenate([rows, w_rows]),
+        sketch_count = (np.bincount(rows, minlength=n).astype(np.float64)
+                        + np.bincount(w_rows, weights=w_counts, minlength=n))
+        bins, counts = build_sketches(n, np.concatenate([rows, w_rows]),
                                       np.concatenate([flat_bins, to_numpy(w["bn"], np.int64)]),
                                       np.concatenate([np.ones(len(rows)), w_counts]))
-    columns = {c: t[c] for c in ("sample_count", "sum", "min", "max")}
     columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=from_numpy(sketch_count))
-    return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)
+    return key[starts[:-1]], columns
+
+
+def _row_of_key(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Per ``wanted`` key, its position in ``keys`` (distinct, in any order; every wanted key is
+    one of them)."""
+    by_key = np.argsort(keys)
+    return np.asarray(by_key[np.searchsorted(keys[by_key], wanted)], np.int64)
 
 
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
                  lo: datetime, hi: datetime, percentiles: Patterns = None) -> pa.Table:
-    """One rollup computed by DuckDB (aggregates) and numpy (order, identity, sketches:
+    """One rollup computed by DuckDB (aggregates) and numpy/C (order, identity, sketches:
     :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema, in ``SORT_KEYS`` order inside
     each chunk of the target tier (:func:`assemble.chunk_major`): ``raw`` datapoints or
     ``merge`` of a finer tier into buckets of ``period`` seconds, or CloudTrail ``activity``
     (1m). Sketches are built only for the namespaces ``percentiles`` names (all by default); see
-    :mod:`pipeline.rollup.percentiles`."""
+    :mod:`pipeline.rollup.percentiles`. For ``raw`` the series ranks are registered on ``con`` for
+    :func:`sql.raw_query`'s join while it runs (under a name of their own, unregistered after)."""
     if kind == "activity":
         return conform(con.sql(sql.activity_query(files, lo, hi)).arrow().read_all())
     if kind not in ("raw", "merge"):
         raise ValueError(f"unknown job kind {kind!r}")
     ids = con.sql(sql.ids_query(files, lo, hi)).arrow().read_all()
     if kind == "raw":
-        return _raw_rows(con, ids, files, period, lo, hi, percentiles)
+        name = f"_wl_ids_{next(_NAMES)}"
+        con.register(name, ids.append_column("rank", from_numpy(np.arange(ids.num_rows, dtype=np.int64))))
+        try:
+            key, columns = _raw_rows(con, ids, name, files, period, lo, hi, percentiles)
+        finally:
+            con.unregister(name)
+        return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)
     src = con.sql(sql.merge_query(files, period, lo, hi)).arrow().read_all()
     if percentiles == ():  # no sketches anywhere: nothing to merge
         none = empty_sketches(src.num_rows)
         src = src.set_column(src.schema.get_field_index("sketch_bins"), "sketch_bins", none[0])
         src = src.set_column(src.schema.get_field_index("sketch_bin_counts"), "sketch_bin_counts", none[1])
-    return assemble.merge_rows(ids, src, period)
+    # source files are sorted by series and time: nearly in order, and the stable sort adds a
+    # bucket's rows in time order, as a rebuild does
+    order, key, starts = _ordered(assemble.keys(assemble.ranks(ids, src["sid"]), src["b"]), period)
+    return assemble.merge_rows(ids, src, order, key, starts, period)
+
+
+_NAMES = itertools.count()
 
 
 class DuckDBEngine:

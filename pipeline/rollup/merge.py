@@ -19,7 +19,11 @@ target row, counts of equal bins add, nothing else changes; a row without entrie
 rows in one pass of the native module ``pipeline.rollup._sketchmerge`` (C, a dense array over
 the group's bin range or a stable sort; no sort of all entries, no ``take`` of list columns), with
 :func:`build_sketches` as the fallback when the module is not built or ``WATCHLAKE_NATIVE=0``;
-both give identical sketches (tests compare them).
+both give identical sketches (tests compare them). The native merge reads a list column in the
+chunks DuckDB hands over (no copy to combine them), skips marker entries below a ``floor`` (the
+raw tier lists one entry per source row, :data:`pipeline.rollup.sql.WEIGHTED`/``UNLISTED`` for
+rows whose samples are not a single value) and returns each group's total count
+(:func:`merge_counted`: the raw tier's ``sketch_count``).
 """
 
 from __future__ import annotations
@@ -161,27 +165,69 @@ def _nulls_empty(a: pa.Array, offsets: np.ndarray) -> bool:
     return not bool(np.diff(offsets)[~valid].any())
 
 
+def _chunks(a: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
+    return list(a.chunks) if isinstance(a, pa.ChunkedArray) else [a]
+
+
+def _native_chunks(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array | None
+                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] | None:
+    """The ``(offsets, bins, counts)`` buffers of each chunk for the native merge, or ``None``
+    when a null list spans values (the offsets alone would not say what it holds)."""
+    b_chunks = _chunks(bins)
+    c_chunks: list[pa.Array | None] = [None] * len(b_chunks) if counts is None else _chunks(counts)
+    if len(c_chunks) != len(b_chunks) or any(c is not None and len(c) != len(b)
+                                             for b, c in zip(b_chunks, c_chunks, strict=True)):
+        b_chunks, c_chunks = [_list(bins)], [None if counts is None else _list(counts)]
+    out = []
+    for b, c in zip(b_chunks, c_chunks, strict=True):
+        off = to_numpy(b.offsets, np.int32)
+        if not _nulls_empty(b, off):
+            return None
+        if c is not None:
+            c_off = to_numpy(c.offsets, np.int32)
+            if not _nulls_empty(c, c_off):
+                return None
+            if not np.array_equal(off, c_off):
+                raise ValueError("sketch_bins and sketch_bin_counts lists differ in length")
+        out.append((np.ascontiguousarray(off), np.ascontiguousarray(to_numpy(b.values, np.int32)),
+                    None if c is None else np.ascontiguousarray(to_numpy(c.values, np.float64))))
+    return out
+
+
 def merge_lists(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array | None,
-                order: np.ndarray, starts: np.ndarray) -> tuple[pa.Array, pa.Array]:
+                order: np.ndarray, starts: np.ndarray, floor: int | None = None) -> tuple[pa.Array, pa.Array]:
     """Sketches of groups of rows of a sketch column pair: group ``g`` merges rows
     ``order[starts[g]] … order[starts[g + 1] − 1]`` (``counts`` None: every entry counts 1, and
-    a row's bins may repeat — the listed bins of raw samples). Returns ``(sketch_bins,
-    sketch_bin_counts)`` of ``len(starts) − 1`` rows, bins strictly ascending."""
-    b = _list(bins)
-    c = None if counts is None else _list(counts)
-    off = to_numpy(b.offsets, np.int32)
-    if native() and _nulls_empty(b, off) and (c is None or _nulls_empty(c, to_numpy(c.offsets, np.int32))):
-        if c is not None and not np.array_equal(off, to_numpy(c.offsets, np.int32)):
-            raise ValueError("sketch_bins and sketch_bin_counts lists differ in length")
-        out_off, out_bins, out_counts = _sketchmerge.merge(
-            np.ascontiguousarray(off), np.ascontiguousarray(to_numpy(b.values, np.int32)),
-            None if c is None else np.ascontiguousarray(to_numpy(c.values, np.float64)),
-            np.ascontiguousarray(order, np.int64), np.ascontiguousarray(starts, np.int64))
+    a row's bins may repeat — the listed bins of raw samples). Entries below ``floor`` are
+    markers, not bins, and are left out (:data:`pipeline.rollup.sql.MARKERS_BELOW`). Returns
+    ``(sketch_bins, sketch_bin_counts)`` of ``len(starts) − 1`` rows, bins strictly ascending."""
+    out_bins, out_counts, _ = merge_counted(bins, counts, order, starts, floor)
+    return out_bins, out_counts
+
+
+def merge_counted(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array | None,
+                  order: np.ndarray, starts: np.ndarray, floor: int | None = None
+                  ) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """:func:`merge_lists`, and per group the sum of its counts (float64, added in entry order)."""
+    chunks = _native_chunks(bins, counts) if native() else None
+    if chunks is not None:  # the column is read where it lies: chunks are not combined
+        out_off, out_bins, out_counts, out_totals = _sketchmerge.merge(
+            chunks, np.ascontiguousarray(order, np.int64), np.ascontiguousarray(starts, np.int64),
+            *(() if floor is None else (int(floor),)))
         offsets = _from_bytes(out_off, pa.int32(), np.int32)
         return (pa.ListArray.from_arrays(offsets, _from_bytes(out_bins, pa.int32(), np.int32), type=SKETCH_BINS),
                 pa.ListArray.from_arrays(offsets, _from_bytes(out_counts, pa.float64(), np.float64),
-                                         type=SKETCH_COUNTS))
+                                         type=SKETCH_COUNTS),
+                np.frombuffer(out_totals, dtype=np.float64))
+    b = _list(bins)
+    c = None if counts is None else _list(counts)
+    if c is not None and not np.array_equal(to_numpy(b.offsets, np.int32), to_numpy(c.offsets, np.int32)):
+        raise ValueError("sketch_bins and sketch_bin_counts lists differ in length")
     rows, flat_bins, flat_counts = flat_entries(b, c)
+    if floor is not None and len(flat_bins) and int(flat_bins.min()) < floor:
+        bins_kept = np.flatnonzero(flat_bins >= floor)
+        rows, flat_bins = rows[bins_kept], flat_bins[bins_kept]
+        flat_counts = None if flat_counts is None else flat_counts[bins_kept]
     n = len(starts) - 1
     order = np.asarray(order, np.int64)
     group_of = np.full(len(b), -1, np.int64)  # each source row's group (a row in no group: -1)
@@ -192,4 +238,14 @@ def merge_lists(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.A
     # for rows in some group
     keep = np.flatnonzero(rank[rows] >= 0)
     seq = keep[np.argsort(rank[rows[keep]], kind="stable")]
-    return build_sketches(n, group_of[rows[seq]], flat_bins[seq], None if flat_counts is None else flat_counts[seq])
+    out_bins, out_counts = build_sketches(n, group_of[rows[seq]], flat_bins[seq],
+                                          None if flat_counts is None else flat_counts[seq])
+    values = to_numpy(out_counts.values, np.float64)
+    off = to_numpy(out_counts.offsets, np.int64)
+    totals = np.array([float(np.sum(values[off[g]:off[g + 1]])) for g in range(n)]) if n else np.zeros(0)
+    return out_bins, out_counts, totals
+
+
+def list_values(a: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
+    """The child arrays (every entry) of each chunk of a list column."""
+    return [c.values for c in _chunks(a)]

@@ -2,11 +2,13 @@
 CloudTrail events → per-minute activity counts.
 
 Every query reads a list of Parquet files and keeps rows with ``lo <= timestamp < hi``. The
-metric queries group on integers only and return rows in any order: :func:`raw_query` (the
-partials and each bucket's listed bins, with :func:`weighted_query` for weighted samples),
-:func:`merge_query` (a finer tier's rows as stored) and :func:`ids_query` (one row per series);
-:mod:`pipeline.rollup.assemble` and :mod:`pipeline.rollup.merge` order them, attach the series
-identity and add up the sketches in numpy, and :func:`pipeline.rollup.engine.rollup_table` puts
+metric queries group on the series id string and an integer bucket index, and return rows in any
+order with an int64 row key (series rank, bucket) joined from the registered series ranks:
+:func:`raw_query` (the partials and each bucket's listed bins, with :func:`weighted_query` for
+weighted samples), :func:`merge_query` (a finer tier's rows as stored); :func:`ids_query` gives
+one row per series, in output order (its row number is the rank).
+:mod:`pipeline.rollup.assemble` and :mod:`pipeline.rollup.merge` order the rows, attach the series
+identity and add up the sketches in numpy/C, and :func:`pipeline.rollup.engine.rollup_table` puts
 the :data:`pipeline.rollup.schema.ROLLUP` rows together. :func:`activity_query` returns finished
 rows. Partials:
 
@@ -31,9 +33,19 @@ ACTIVITY_NAMESPACE = "CloudTrail/Activity"
 
 
 _SID = "CAST('0x' || _wl_series_id AS UBIGINT)"
-"""Series ids are 16 hex digits (:func:`pipeline.sources.cloudwatch.series_id`); grouping on
-them as 64-bit integers (exact, reversible with ``printf('%016x')``) and on integer bucket
-indexes halves the time of the sketch aggregation."""
+"""Series ids are 16 hex digits (:func:`pipeline.sources.cloudwatch.series_id`): as 64-bit
+integers (exact, reversible with ``printf('%016x')``) they join the series ranks cheaply."""
+
+UNLISTED = -(1 << 30)
+"""The entry :func:`raw_query` lists for a source row whose samples do not enter the sketch
+(its namespace keeps none, or a statistic set of unequal values): never a bin (bins are within
+±(2¹⁶ + 37,300), :mod:`pipeline.rollup.sketch`)."""
+WEIGHTED = UNLISTED - 1
+"""The entry :func:`raw_query` lists for a sketched source row that is not a single sample of
+count 1 (a statistic set of equal values with SampleCount ≠ 1, a ``values`` list): its samples
+come from :func:`weighted_query`."""
+MARKERS_BELOW = -(1 << 29)
+"""Listed entries below this are the markers above, not bins."""
 
 
 def _files(files: list[str]) -> str:
@@ -46,17 +58,28 @@ def _range(col: str, lo: datetime, hi: datetime) -> str:
 
 _SRC = """
 src AS (
-    SELECT {sid} AS sid, epoch_ms("timestamp") // {ms} AS b, sample_count, "sum", "min", "max", {extra}
+    SELECT _wl_series_id AS s, epoch_ms("timestamp") // {ms} AS b, sample_count, "sum", "min", "max", {extra}
     FROM read_parquet({files}, union_by_name = true)
     WHERE {where}
 )"""
-"""The source rows with integer series ids and bucket indexes: the aggregates group on integers
-only (:mod:`pipeline.rollup.assemble` attaches the identity strings and sorts)."""
+"""The source rows with their series id string ``s`` and integer bucket index ``b``: the
+aggregates group on the id string as stored (a dictionary-encoded column: grouping on it costs
+less than parsing every row's id into an integer) and :func:`_keyed` joins the (few) groups to
+the series ranks."""
 
 
 def _src(files: list[str], period: int, lo: datetime, hi: datetime, extra: str) -> str:
-    return _SRC.format(sid=_SID, ms=period * 1000, extra=extra, files=_files(files),
-                       where=_range('"timestamp"', lo, hi))
+    return _SRC.format(ms=period * 1000, extra=extra, files=_files(files), where=_range('"timestamp"', lo, hi))
+
+
+def _keyed(rel: str, ids: str, columns: str, b: str = "r.b") -> str:
+    """``columns`` of ``rel`` (rows with series id string ``s``) with the int64 row key
+    ``rank · 2³² + b`` (:func:`pipeline.rollup.assemble.keys`), ``rank`` the series' row in
+    ``ids``, the registered :func:`ids_query` result with a ``rank`` column. Joined on the id as
+    an integer, as :func:`ids_query` groups series (two spellings of one id are one series). The
+    join's output order is its own: the rows carry what orders them."""
+    return (f"SELECT (CAST(i.rank AS BIGINT) << 32) + {b} AS key, {columns} FROM {rel} r "
+            f"JOIN {ids} i ON CAST('0x' || r.s AS UBIGINT) = i.sid")
 
 
 def ids_query(files: list[str], lo: datetime, hi: datetime) -> str:
@@ -73,65 +96,77 @@ FROM (SELECT _wl_series_id, any_value(namespace) AS namespace, any_value(metric_
 GROUP BY 1 ORDER BY namespace, metric_name, dimensions, unit, sid"""
 
 
-def _single(percentiles: Patterns) -> str:
-    """The bin of a source row whose samples enter the sketch as one value (CloudWatch's rule: a
-    datapoint or a statistic set of equal values, ``"min"``), else null."""
-    return (f'CASE WHEN "values" IS NULL AND sample_count > 0 AND "min" = "max" AND "sum" = "min" * sample_count '
-            f'AND {sql_condition(percentiles)} THEN {sql_bin(chr(34) + "min" + chr(34))} END')
+def _equal_set(percentiles: Patterns) -> str:
+    """SQL true for a source row whose samples enter the sketch at its ``"min"`` (CloudWatch's
+    rule: a datapoint, or a statistic set of equal values) and whose namespace keeps sketches."""
+    return (f'"values" IS NULL AND sample_count > 0 AND "min" = "max" AND "sum" = "min" * sample_count '
+            f'AND {sql_condition(percentiles)}')
 
 
-def raw_query(files: list[str], period: int, lo: datetime, hi: datetime, percentiles: Patterns = None) -> str:
-    """Raw datapoints (table ``metrics``) → one row per (``sid``, bucket index ``b``) of
-    ``period`` seconds: the partials, and the sketch's bins as lists, in any order.
+def _listed(percentiles: Patterns) -> str:
+    """The entry :func:`raw_query` lists for a source row: the bin of a single sample of count 1,
+    else :data:`WEIGHTED` (sketched samples :func:`weighted_query` gives) or :data:`UNLISTED`."""
+    return (f'CASE WHEN {_equal_set(percentiles)} THEN (CASE WHEN sample_count = 1 THEN '
+            f'{sql_bin(chr(34) + "min" + chr(34))} ELSE {WEIGHTED} END) '
+            f'WHEN "values" IS NOT NULL AND {sql_condition(percentiles)} THEN {WEIGHTED} ELSE {UNLISTED} END')
 
-    One hash aggregate computes the partials and ``_ub``, the bins (in any order) of the sketched
-    rows with SampleCount 1 (single datapoints: the usual case, each a sample of count 1). ``_nw``
-    counts the bucket's other sketched rows (statistic sets of equal values, ``values`` lists),
-    whose samples :func:`weighted_query` gives separately when there are any: listing them here
-    costs a tenth of the aggregate even when there are none, and a ``UNION ALL`` of the list
-    samples into it a third. :func:`pipeline.rollup.merge.merge_lists` adds up equal bins
-    (sorting them in SQL first cost another fifth of the aggregate).
-    Listing bins costs about a third of the bare aggregate; grouping by (series, bucket, bin) in
-    SQL would cost twice the whole aggregate, since at α = 1 % almost every value has a bin of
-    its own. Only namespaces that ``percentiles`` names get bins
-    (:mod:`pipeline.rollup.percentiles`); with none, the query is the bare aggregate.
+
+def raw_query(files: list[str], period: int, lo: datetime, hi: datetime, percentiles: Patterns = None,
+              ids: str = "ids") -> str:
+    """Raw datapoints (table ``metrics``) → one row per (series, bucket of ``period`` seconds):
+    its row ``key`` (:func:`_keyed`; ``ids`` names the registered series ranks), the partials and
+    ``_ub``, the sketch's listed entries, in any order.
+
+    One hash aggregate, grouped on the series id string and the bucket index, computes the
+    partials and lists one entry per source row (:func:`_listed`): the bin of a single datapoint
+    (the usual case, a sample of count 1), or a marker (:data:`WEIGHTED`, :data:`UNLISTED`) that
+    :func:`pipeline.rollup.merge.merge_lists` skips. Listing every row unfiltered costs half of
+    what a ``FILTER`` clause and a count of the weighted rows cost, and the join of the 1–2 M
+    groups to the series ranks less than ranking them in numpy. The samples of :data:`WEIGHTED`
+    rows come from :func:`weighted_query`, run only when some row is one. Only namespaces that
+    ``percentiles`` names get bins (:mod:`pipeline.rollup.percentiles`); with none, the query is
+    the bare aggregate.
     """
-    stats = ('sid, b, sum(sample_count) AS sample_count, sum("sum") AS "sum", min("min") AS "min", '
-             'max("max") AS "max"')
+    stats = 's, b, sum(sample_count) AS sample_count, sum("sum") AS "sum", min("min") AS "min", max("max") AS "max"'
+    cols = 'r.sample_count, r."sum", r."min", r."max"'
     if percentiles == ():
         return f"""
-WITH {_src(files, period, lo, hi, '"values"')}
-SELECT {stats} FROM src GROUP BY sid, b"""
-    keep = sql_condition(percentiles)
+WITH {_src(files, period, lo, hi, '"values"')},
+agg AS (SELECT {stats} FROM src GROUP BY s, b)
+{_keyed('agg', ids, cols)}"""
     return f"""
-WITH {_src(files, period, lo, hi, f'"values" IS NOT NULL AND {keep} AS lists, {_single(percentiles)} AS bn')}
-SELECT {stats},
-       list(bn) FILTER (WHERE bn IS NOT NULL AND sample_count = 1) AS _ub,
-       count(*) FILTER (WHERE lists OR (bn IS NOT NULL AND sample_count <> 1)) AS _nw
-FROM src GROUP BY sid, b"""
+WITH {_src(files, period, lo, hi, f'{_listed(percentiles)} AS bn')},
+agg AS (SELECT {stats}, list(bn) AS _ub FROM src GROUP BY s, b)
+{_keyed('agg', ids, cols + ', r._ub')}"""
 
 
 def weighted_query(files: list[str], period: int, lo: datetime, hi: datetime, percentiles: Patterns = None) -> str:
-    """The sketched samples :func:`raw_query` does not list: ``sid``, ``b``, bin ``bn`` and count
-    ``c`` of statistic sets of equal values with SampleCount ≠ 1 and of ``values``/``counts``
-    lists (count 1 where ``counts`` is null)."""
+    """The sketched samples :func:`raw_query` lists as :data:`WEIGHTED`: ``sid`` (the series id as
+    an integer), bucket index ``b``, bin ``bn`` and count ``c`` of statistic sets of equal values
+    with SampleCount ≠ 1 and of ``values``/``counts`` lists (count 1 where ``counts`` is null), in
+    the order the files hold them (counts of a bin add in that order)."""
     return f"""
 WITH {_src(files, period, lo, hi, f'"values", counts, {sql_condition(percentiles)} AS keep, '
-                                  f'{_single(percentiles)} AS bn')}
-SELECT sid, b, bn, sample_count AS c FROM src WHERE bn IS NOT NULL AND sample_count <> 1
-UNION ALL
-SELECT sid, b, {sql_bin('v')}, c FROM (
-    SELECT sid, b, unnest("values") AS v, unnest(coalesce(counts, list_transform("values", lambda x: 1.0))) AS c
-    FROM src WHERE keep AND "values" IS NOT NULL
-) WHERE v IS NOT NULL AND c > 0"""
+                                  f'{_equal_set(percentiles)} AS single')},
+w AS (
+    SELECT s, b, {sql_bin(chr(34) + "min" + chr(34))} AS bn, sample_count AS c FROM src
+    WHERE single AND sample_count <> 1
+    UNION ALL
+    SELECT s, b, {sql_bin('v')}, c FROM (
+        SELECT s, b, unnest("values") AS v,
+               unnest(coalesce(counts, list_transform("values", lambda x: 1.0))) AS c
+        FROM src WHERE keep AND "values" IS NOT NULL
+    ) WHERE v IS NOT NULL AND c > 0)
+SELECT {_SID.replace('_wl_series_id', 's')} AS sid, b, bn, c FROM w"""
 
 
 def merge_query(files: list[str], period: int, lo: datetime, hi: datetime) -> str:
-    """The rows of a finer tier with ``sid`` and the index ``b`` of their ``period``-second
-    bucket, as stored (:func:`pipeline.rollup.assemble.merge_rows` merges them)."""
+    """The rows of a finer tier with ``sid`` (the series id as an integer) and the index ``b`` of
+    their ``period``-second bucket, as stored and in the order the files hold them (sorted by
+    series: :func:`pipeline.rollup.assemble.merge_rows` ranks each run of one series once)."""
     return f"""
 WITH {_src(files, period, lo, hi, 'sketch_count, sketch_bins, sketch_bin_counts')}
-SELECT * FROM src"""
+SELECT {_SID.replace('_wl_series_id', 's')} AS sid, * EXCLUDE (s) FROM src"""
 
 
 def activity_query(files: list[str], lo: datetime, hi: datetime) -> str:

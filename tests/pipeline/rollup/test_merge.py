@@ -155,3 +155,52 @@ def test_a_rollup_never_imports_pandas(lake, percentiles):
                                  [f"{lake.root}/rollups/metrics_1h/**/*.parquet"]).fetchone()
     # the statistic set of unequal values has no percentiles (CloudWatch's rule): 4 samples unsketched
     assert n == (2000 + 4 + 4, (2000 + 4) if percentiles else 0)
+
+
+def test_markers_below_floor_are_skipped_and_totals_count_the_rest(monkeypatch):
+    """The raw tier lists one entry per source row; rows whose samples are not single values
+    list a marker (pipeline.rollup.sql.WEIGHTED / UNLISTED), which the merge leaves out."""
+    from pipeline.rollup import sql
+    from pipeline.rollup.merge import merge_counted
+
+    w, u = sql.WEIGHTED, sql.UNLISTED
+    listed = pa.array([[7, w, 7, 9], [u, u], [-2, u, 7], [5, 3, 4]], SKETCH_BINS)
+    order, starts = np.array([2, 0, 1, 3]), np.array([0, 2, 3, 3, 4])
+    # groups: rows {2, 0}, {1 (markers only)}, {}, {3}; counted by hand
+    expected = [[(-2, 1.0), (7, 3.0), (9, 1.0)], [], [], [(3, 1.0), (4, 1.0), (5, 1.0)]]
+    for env in ("1", "0"):
+        with monkeypatch.context() as m:
+            m.setenv("WATCHLAKE_NATIVE", env)
+            bins, counts, totals = merge_counted(listed, None, order, starts, floor=sql.MARKERS_BELOW)
+        assert _pairs(bins, counts) == expected
+        assert totals.tolist() == [5.0, 0.0, 0.0, 3.0]
+    # without a floor the markers are bins like any other (the merge tiers pass none)
+    bins, counts = merge_lists(pa.array([[u, 3]], SKETCH_BINS), None, np.array([0]), np.array([0, 1]))
+    assert _pairs(bins, counts) == [[(u, 1.0), (3, 1.0)]]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_chunked_column_merges_as_the_combined_one(monkeypatch, seed):
+    """DuckDB hands list columns over in many chunks: the native merge reads them where they lie
+    (rows numbered across chunks, empty chunks included) and gives what the combined column gives
+    through the numpy path."""
+    rnd = random.Random(seed)
+    rows_b, rows_c = [], []
+    for _ in range(500):
+        values = [rnd.lognormvariate(0, 2) for _ in range(rnd.randint(0, 9))]
+        s = Sketch.from_values(values, [rnd.choice([1.0, 3.0, 0.5]) for _ in values])
+        rows_b.append([e[0] for e in s.entries()])
+        rows_c.append([e[1] for e in s.entries()])
+    cuts = [0, *sorted(rnd.sample(range(1, 500), 6)), 500]
+    cuts.insert(3, cuts[3])  # an empty chunk
+    bins = pa.chunked_array([pa.array(rows_b[a:b], SKETCH_BINS) for a, b in zip(cuts, cuts[1:])], SKETCH_BINS)
+    counts = pa.chunked_array([pa.array(rows_c[a:b], SKETCH_COUNTS) for a, b in zip(cuts, cuts[1:])],
+                              SKETCH_COUNTS)
+    assert bins.num_chunks == len(cuts) - 1
+    order = np.array(rnd.sample(range(500), 480))
+    starts = np.array([0, *sorted(rnd.sample(range(1, 480), 60)), 480])
+    got, fallback = _native_and_numpy(monkeypatch, bins, counts, order, starts)
+    combined = _native_and_numpy(monkeypatch, bins.combine_chunks(), counts.combine_chunks(), order, starts)[1]
+    assert _pairs(*got) == _pairs(*fallback) == _pairs(*combined)
+    with pytest.raises(ValueError, match="out of range"):
+        merge_lists(bins, counts, np.array([500]), np.array([0, 1]))
