@@ -91,7 +91,8 @@ def _bounded(te: Any, segment_dir: str, out: str, ours: bool, options: dict[str,
     if ours:
         te.execute_sql(fsql.sink_ddl(f"out_{tag}", fsql.OUT_SCHEMA, "file://" + out))
         te.execute_sql(fsql.sink_ddl(f"late_{tag}", fsql.LATE_SCHEMA, "file://" + out + "-late"))
-        te.execute_sql(fsql.points_view(f"pts_{tag}", f"src_{tag}"))
+        for stmt in fsql.views(f"pts_{tag}", f"src_{tag}"):
+            te.execute_sql(stmt)
         ss = te.create_statement_set()
         ss.add_insert_sql(fsql.rollup_insert(f"out_{tag}", f"pts_{tag}"))
         ss.add_insert_sql(fsql.late_insert(f"late_{tag}", f"pts_{tag}"))

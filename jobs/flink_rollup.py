@@ -251,10 +251,12 @@ class FlinkEngine:
         names = [f"src_{n}", f"o_{n}"]
         t_env.execute_sql(fsql.source_ddl(names[0], f"file://{work / 'src'}", out_of_orderness=self.watermark_seconds))
         t_env.execute_sql(fsql.sink_ddl(names[1], fsql.OUT_SCHEMA, f"file://{work / 'out'}"))
-        t_env.execute_sql(fsql.points_view(f"pts_{n}", names[0], late=self.mode == "streaming"))
+        for stmt in fsql.views(f"pts_{n}", names[0]):
+            t_env.execute_sql(stmt)
         try:
             t_env.execute_sql(fsql.rollup_insert(names[1], f"pts_{n}")).wait()
         finally:
+            t_env.execute_sql(f"DROP TEMPORARY VIEW IF EXISTS pts_{n}_w")
             t_env.execute_sql(f"DROP TEMPORARY VIEW IF EXISTS pts_{n}")
             for name in names:
                 t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {name}")

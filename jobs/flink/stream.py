@@ -90,7 +90,7 @@ def statements(cfg: StreamConfig) -> tuple[list[str], list[str]]:
                            monitor_seconds=cfg.monitor_seconds),
            fsql.sink_ddl("wl_rollup_1m", fsql.OUT_SCHEMA, cfg.out, roll_seconds=cfg.roll_seconds),
            fsql.sink_ddl("wl_late", fsql.LATE_SCHEMA, cfg.late, roll_seconds=cfg.roll_seconds),
-           fsql.points_view("wl_points", "wl_segments")]
+           *fsql.views("wl_points", "wl_segments")]
     return ddl, [fsql.rollup_insert("wl_rollup_1m", "wl_points"), fsql.late_insert("wl_late", "wl_points")]
 
 
