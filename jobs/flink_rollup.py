@@ -151,8 +151,11 @@ def create_table_env(parallelism: int = 1, checkpoint_dir: str | None = None,
     """
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
+    from jobs.flink import jvm
+
     if mode not in ("streaming", "batch"):
         raise ValueError(f"unknown Flink runtime mode {mode!r}")
+    jvm.use_archive()   # the class archive of `watchlake flink warm`, when there is one
     env_settings = (EnvironmentSettings.in_streaming_mode() if mode == "streaming"
                     else EnvironmentSettings.in_batch_mode())
     t_env = TableEnvironment.create(env_settings)

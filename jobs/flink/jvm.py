@@ -59,7 +59,8 @@ def _jars() -> list[str]:
     import pyflink
 
     home = os.environ.get("FLINK_HOME") or os.path.dirname(os.path.abspath(pyflink.__file__))
-    return sorted(glob.glob(os.path.join(home, "lib", "*.jar")) + glob.glob(os.path.join(home, "opt", "flink-python*.jar")))
+    jars = glob.glob(os.path.join(home, "lib", "*.jar")) + glob.glob(os.path.join(home, "opt", "flink-python*.jar"))
+    return sorted(jars)
 
 
 def fingerprint() -> str:
@@ -163,14 +164,14 @@ def _workload() -> None:
         conf = t_env.get_config()
         for key, value in {"parallelism.default": "1", "table.local-time-zone": "UTC", **fsql.PLANNER_OPTIONS}.items():
             conf.set(key, value)
-        for stmt in (fsql.source_ddl("src", "file://" + inbox, out_of_orderness=60),
-                     fsql.sink_ddl("out", fsql.OUT_SCHEMA, "file://" + os.path.join(work, "out")),
-                     fsql.sink_ddl("late", fsql.LATE_SCHEMA, "file://" + os.path.join(work, "late")),
-                     *fsql.views("pts", "src")):
+        for stmt in (fsql.source_ddl("wl_src", "file://" + inbox, out_of_orderness=60),
+                     fsql.sink_ddl("wl_out", fsql.OUT_SCHEMA, "file://" + os.path.join(work, "out")),
+                     fsql.sink_ddl("wl_late", fsql.LATE_SCHEMA, "file://" + os.path.join(work, "late")),
+                     *fsql.views("wl_pts", "wl_src")):
             t_env.execute_sql(stmt)
         plan = "file://" + os.path.join(work, "plan.json")
-        t_env.execute_sql(f"COMPILE PLAN '{plan}' FOR STATEMENT SET BEGIN {fsql.rollup_insert('out', 'pts')}; "
-                          f"{fsql.late_insert('late', 'pts')}; END")
+        t_env.execute_sql(f"COMPILE PLAN '{plan}' FOR STATEMENT SET BEGIN {fsql.rollup_insert('wl_out', 'wl_pts')}; "
+                          f"{fsql.late_insert('wl_late', 'wl_pts')}; END")
         t_env.execute_sql(f"EXECUTE PLAN '{plan}'").wait()
         _stop_jvm()
     finally:

@@ -100,6 +100,9 @@ def submit(cfg: StreamConfig, *, restore: str | None = None, remote: str | None 
     that cluster; under ``flink run`` the CLI's cluster is used."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
+    from jobs.flink import jvm
+
+    jvm.use_archive()   # a JVM started by this call maps the classes of `watchlake flink warm`'s archive
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = t_env.get_config()
     for key, value in settings_of(cfg, restore=restore).items():
