@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
                       description="Run the rollup job once on a tiny input in a JVM that records the classes it "
                       "loads, and keep them as a class-data-sharing archive (~115 MB) in the cache folder "
                       "(WATCHLAKE_FLINK_CACHE, else ~/.cache/watchlake/flink). Later Flink JVMs of this install "
-                      "map it when it matches their JVM and classpath (start-up JVM CPU about a fifth lower). "
+                      "map it when it matches their JVM and classpath (start-up JVM CPU a quarter to a third lower). "
                       "Takes about a minute; once per install (again after a JDK or apache-flink upgrade).")
     w.add_argument("--force", action="store_true", help="rebuild even if an archive exists")
     w.set_defaults(func=warm)

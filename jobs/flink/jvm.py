@@ -2,7 +2,8 @@
 
 Starting the gateway JVM and planning the first job load ~20,000 classes from Flink's jars; a
 dynamic CDS archive of them (``-XX:ArchiveClassesAtExit``, JDK ≥ 13) lets the next JVMs map them
-instead (start-up JVM CPU −20–25 % here, ``benchmarks/bench_flink.py --startup``).
+instead: process start → streaming job RUNNING took 0.77× the JVM CPU seconds for a first start
+and 0.67× for a restart here (``python -m benchmarks.bench_flink --startup``, 3 fresh processes each).
 
 * :func:`build` (``watchlake flink warm``) makes the archive once: a child process runs the
   rollup job's SQL on a tiny bounded segment in a JVM started with ``-XX:ArchiveClassesAtExit``
