@@ -1,6 +1,6 @@
 """The PyFlink JVM's class-data-sharing (CDS) archive: a faster start for every Flink job of this install.
 
-Starting the gateway JVM and planning the first job load ~20,000 classes from Flink's jars; a
+Starting the gateway JVM and planning the first job load thousands of classes from Flink's jars; a
 dynamic CDS archive of them (``-XX:ArchiveClassesAtExit``, JDK ≥ 13) lets the next JVMs map them
 instead: process start → streaming job RUNNING took 0.77× the JVM CPU seconds for a first start
 and 0.67× for a restart here (``python -m benchmarks.bench_flink --startup``, 3 fresh processes each).
