@@ -151,8 +151,11 @@ def create_table_env(parallelism: int = 1, checkpoint_dir: str | None = None,
     """
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
+    from jobs.flink import jvm
+
     if mode not in ("streaming", "batch"):
         raise ValueError(f"unknown Flink runtime mode {mode!r}")
+    jvm.use_archive()   # the class archive of `watchlake flink warm`, when there is one
     env_settings = (EnvironmentSettings.in_streaming_mode() if mode == "streaming"
                     else EnvironmentSettings.in_batch_mode())
     t_env = TableEnvironment.create(env_settings)
@@ -251,10 +254,12 @@ class FlinkEngine:
         names = [f"src_{n}", f"o_{n}"]
         t_env.execute_sql(fsql.source_ddl(names[0], f"file://{work / 'src'}", out_of_orderness=self.watermark_seconds))
         t_env.execute_sql(fsql.sink_ddl(names[1], fsql.OUT_SCHEMA, f"file://{work / 'out'}"))
-        t_env.execute_sql(fsql.points_view(f"pts_{n}", names[0], late=self.mode == "streaming"))
+        for stmt in fsql.views(f"pts_{n}", names[0]):
+            t_env.execute_sql(stmt)
         try:
             t_env.execute_sql(fsql.rollup_insert(names[1], f"pts_{n}")).wait()
         finally:
+            t_env.execute_sql(f"DROP TEMPORARY VIEW IF EXISTS pts_{n}_w")
             t_env.execute_sql(f"DROP TEMPORARY VIEW IF EXISTS pts_{n}")
             for name in names:
                 t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {name}")

@@ -20,8 +20,10 @@ sink), under ``_flink/out/``. :meth:`FlinkCommitter.step`, plain Python outside 
 4. deletes the part files it committed.
 
 Then the coarser tiers follow from ``metrics_1m`` by the shared runner (``1m→5m``, ``5m→1h`` and
-the CloudTrail activity counts; :func:`pipeline.rollup.runner.run_rollups`), and segments older
-than ``segment_retention_seconds`` leave the inbox.
+the CloudTrail activity counts; :func:`pipeline.rollup.runner.run_rollups`), and segments leave
+the inbox once the job is ``segment_retention_seconds`` past them (:meth:`FlinkCommitter.retire_cut_ns`:
+by its checkpoints since its last start, never by the age of the file alone, so segments written
+while the job was down stay until it has read them).
 
 The job's rows go into the same ``part-…-rollup.parquet`` file family the DuckDB engine writes, so
 a later ``watchlake rollup`` (either engine) rebuilds a partition over them rather than beside them.
@@ -125,6 +127,9 @@ class FlinkCommitter:
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.ids = pa.table({c: pa.array([], pa.string()) for c in _IDENTITY})
+        self.job_started_ns: int | None = None
+        """When the job's current run was started (the run stage sets it before each submit):
+        segments are retired only by checkpoints of a run that has lasted the retention since."""
         self._newest: dict[tuple[str, int], int | None] = {}
 
     # -- reading the job's output ------------------------------------------------------------
@@ -271,10 +276,28 @@ class FlinkCommitter:
         if self.segment_retention_seconds >= 0:
             from pipeline.loader import segments
 
-            cut = time.time_ns() - int(self.segment_retention_seconds * 1e9)
-            report.segments_retired = segments.retire_older_than(self.lake, cut)
+            cut = self.retire_cut_ns()
+            if cut is not None:
+                report.segments_retired = segments.retire_older_than(self.lake, cut)
         report.seconds = time.perf_counter() - t0
         return report
+
+    def retire_cut_ns(self) -> int | None:
+        """Segments last modified before this time (ns) have been read by the job: its newest
+        completed snapshot (a checkpoint's or savepoint's ``_metadata``) was taken
+        ``segment_retention_seconds`` after them and after the current run's start
+        (:attr:`job_started_ns`), so the job ran and checkpointed that long while they were in the
+        inbox (its source discovers new files every few seconds). None — retire nothing — while no
+        snapshot is that far past the start (just restarted after downtime: the segments written
+        meanwhile are still unread) or the start is unknown."""
+        from jobs.flink.stream import CHECKPOINTS, SAVEPOINTS
+
+        if self.job_started_ns is None:
+            return None
+        snaps = [e.mtime_ns for rel in (CHECKPOINTS, SAVEPOINTS) for e in self.lake.entries(rel)
+                 if e.path.endswith("/_metadata")]
+        cut = max(snaps, default=0) - int(self.segment_retention_seconds * 1e9)
+        return cut if cut >= self.job_started_ns else None
 
     def _mark_consumed(self, rows: pa.Table) -> None:
         """Record in the rollup state that ``metrics→1m`` has built from the raw partitions of

@@ -90,7 +90,7 @@ def statements(cfg: StreamConfig) -> tuple[list[str], list[str]]:
                            monitor_seconds=cfg.monitor_seconds),
            fsql.sink_ddl("wl_rollup_1m", fsql.OUT_SCHEMA, cfg.out, roll_seconds=cfg.roll_seconds),
            fsql.sink_ddl("wl_late", fsql.LATE_SCHEMA, cfg.late, roll_seconds=cfg.roll_seconds),
-           fsql.points_view("wl_points", "wl_segments")]
+           *fsql.views("wl_points", "wl_segments")]
     return ddl, [fsql.rollup_insert("wl_rollup_1m", "wl_points"), fsql.late_insert("wl_late", "wl_points")]
 
 
@@ -100,6 +100,9 @@ def submit(cfg: StreamConfig, *, restore: str | None = None, remote: str | None 
     that cluster; under ``flink run`` the CLI's cluster is used."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
+    from jobs.flink import jvm
+
+    jvm.use_archive()   # a JVM started by this call maps the classes of `watchlake flink warm`'s archive
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = t_env.get_config()
     for key, value in settings_of(cfg, restore=restore).items():

@@ -113,6 +113,7 @@ class FlinkRollupStage:
         seeded = first_start(self.lake, self.settings)
         segments.settle(self.lake)  # segments a crashed run's last commits owe the job
         restore = self._restore_point()
+        self.committer.job_started_ns = time.time_ns()   # segments retire by this run's checkpoints
         self.result = submit(self.config, restore=restore, remote=self.address)
         self.starts += 1
         self.startup_seconds = time.perf_counter() - t0

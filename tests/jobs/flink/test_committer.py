@@ -142,3 +142,35 @@ def test_a_series_without_identity_is_an_error_naming_it(lake):
     with pytest.raises(ValueError, match="00000000000000ff"):
         FlinkCommitter(lake, settings, segment_retention_seconds=-1).step()
     assert lake.exists(f"{OUT}/part-0-0")                    # kept for the next attempt
+
+
+def test_segments_retire_by_the_jobs_checkpoints_since_its_start_not_by_age(lake):
+    import os
+    import time
+
+    from jobs.flink.stream import CHECKPOINTS, SAVEPOINTS
+
+    lake, settings = lake
+    now = time.time()
+
+    def touch(rel, age_s):
+        path = _part(lake, rel.rsplit("/", 1)[0], rel.rsplit("/", 1)[1], "x\n")
+        os.utime(path, (now - age_s, now - age_s))
+
+    touch(f"{INBOX}/seg-down.csv", 3 * 3600)      # written while the job was down
+    touch(f"{INBOX}/seg-new.csv", 600)
+    c = FlinkCommitter(lake, settings, out_of_orderness=0)   # default retention: 1 h
+    assert c.step(cascade=False).segments_retired == 0       # no run started by us: nothing retired
+    c.job_started_ns = int(now * 1e9)                         # the job restarts now, after 3+ hours down
+    touch(f"{CHECKPOINTS}/old/chk-7/_metadata", 4 * 3600)    # the previous run's last checkpoint
+    touch(f"{CHECKPOINTS}/new/chk-1/_metadata", 0)           # the new run's first
+    assert c.retire_cut_ns() is None
+    assert c.step(cascade=False).segments_retired == 0       # by age alone seg-down would go: unread
+    assert len(lake.entries(INBOX)) == 2
+    c.job_started_ns = int((now - 2 * 3600) * 1e9)           # the run has lasted 2 h, checkpointing
+    assert c.step(cascade=False).segments_retired == 1
+    assert [e.path.rsplit("/", 1)[1] for e in lake.entries(INBOX)] == ["seg-new.csv"]
+    shutil.rmtree(lake.path(CHECKPOINTS))                    # a savepoint counts as a snapshot too
+    touch(f"{INBOX}/seg-down.csv", 3 * 3600)
+    touch(f"{SAVEPOINTS}/savepoint-1/_metadata", 0)
+    assert c.step(cascade=False).segments_retired == 1
