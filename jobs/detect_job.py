@@ -64,7 +64,8 @@ class DetectResult:
 
 MAX_NOTIFIED_EVENT_IDS = 100
 """A finding's message lists at most this many event ids (``event_count`` has them all; the
-``findings`` table keeps every id): a finding over a million events must still fit SNS's 256 KiB."""
+``findings`` table lists the first ``MAX_EVENT_IDS``): a finding over a million events must still
+fit SNS's 256 KiB."""
 
 
 def finding_message(f: Finding) -> dict[str, Any]:
