@@ -40,7 +40,7 @@ Prints one line per sample, a table per step, and a verdict per criterion; ``--s
 
     python -m benchmarks.bench_run_soak ramp [--rates 5500,11000,22000,33000,44000] [--step-seconds 600]
     python -m benchmarks.bench_run_soak soak --rate 11000 --seconds 600   # one rate held 10 minutes
-    python -m benchmarks.bench_run_soak soak --rate 22000 [--seconds 1800]
+    python -m benchmarks.bench_run_soak soak --rate 5500 [--warmup 300] [--seconds 1800]   # the 30-minute soak
 """
 
 from __future__ import annotations
@@ -295,7 +295,7 @@ def rss_growth(win: list[Sample], warmup: float) -> RssGrowth:
 def soak(args: argparse.Namespace) -> int:
     h = Harness(args.rate, args.sample, args.keep)
     print(f"soak: {args.rate:,} records/s ({args.rate // 11:,} events + {args.rate - args.rate // 11:,} "
-          f"datapoints) for {args.seconds:.0f} s; lake {h.work / 'lake'}", flush=True)
+          f"datapoints) for {args.warmup:.0f} s of warm-up + {args.seconds:.0f} s; lake {h.work / 'lake'}", flush=True)
     try:
         win = h.run_for(args.warmup + args.seconds)
         achieved = h.load.put / (time.time() - h.t0)
