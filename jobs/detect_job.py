@@ -6,9 +6,12 @@
 * :class:`Follower` — one :meth:`Follower.poll` takes the ``cloudtrail`` files committed since
   the last one (checkpoint in ``_state/detect/follow.json``), evaluates their rows with the Python
   engine and updates findings; ``detect --follow`` runs it on :mod:`jobs.follow`'s schedule.
-  The matches of each rule's open windows are kept (those of closed windows are dropped, so
-  memory and work per poll stay bounded however long it runs) so a finding that a later file
-  extends is updated, not duplicated. Given the same files, the findings equal
+  Only the open findings and the counting windows not yet reached are kept
+  (:class:`pipeline.detections.live.OpenWindows`: a finding with its first ``MAX_EVENT_IDS``
+  ids and its count, never the matches of the history), so memory and work per poll stay bounded
+  however long it runs and however busy an open finding is; a finding that a later file extends
+  is updated, not duplicated, and each poll writes and notifies only the findings that opened or
+  grew. Given the same files, the findings equal
   :func:`run_retro`'s (tests/pipeline/detections/test_findings_and_job.py).
 """
 
@@ -20,8 +23,9 @@ from functools import cached_property
 from typing import Any
 
 from pipeline.detections.engine import Match, match_events, time_filter
-from pipeline.detections.findings import Finding, findings_and_open, findings_table, write_findings
+from pipeline.detections.findings import Finding, findings_table, write_findings
 from pipeline.detections.grouping import LakeFindings, lake_findings
+from pipeline.detections.live import OpenWindows
 from pipeline.detections.model import Rule
 from pipeline.lake import Lake
 from pipeline.query.duck import connect
@@ -60,7 +64,8 @@ class DetectResult:
 
 MAX_NOTIFIED_EVENT_IDS = 100
 """A finding's message lists at most this many event ids (``event_count`` has them all; the
-``findings`` table keeps every id): a finding over a million events must still fit SNS's 256 KiB."""
+``findings`` table lists the first ``MAX_EVENT_IDS``): a finding over a million events must still
+fit SNS's 256 KiB."""
 
 
 def finding_message(f: Finding) -> dict[str, Any]:
@@ -129,8 +134,7 @@ class Follower:
                  notify_topic: str | None = None):
         self.lake, self.rules, self.notify_topic = lake, rules, notify_topic
         self.seen: set[str] = set()
-        self.matches: list[Match] = []
-        self.reported: dict[str, dict[str, int]] = {}  # rule → its findings still open → events reported
+        self.open = OpenWindows(rules)  # open findings and counting windows: memory follows them, not history
         if resume and lake.exists(STATE):
             self.seen = set(lake.read_json(STATE).get("files", []))
         elif not from_start:
@@ -167,7 +171,6 @@ class Follower:
         if not new:
             return report
         fresh: list[Match] = []
-        matched = {(m.rule_id, m.event_id) for m in self.matches}
         for rel in new:
             retired = self._rewrites(rel)
             if retired is not None and all(r in self.seen for r in retired):
@@ -176,25 +179,13 @@ class Follower:
                 continue
             rows = read_rows(self.lake, rel)
             report.events += len(rows)
-            for m in match_events(self.rules, rows):
-                if (m.rule_id, m.event_id) not in matched:
-                    matched.add((m.rule_id, m.event_id))
-                    fresh.append(m)
+            fresh += match_events(self.rules, rows)
         self.events += report.events
-        self.matches += fresh
         changed: list[Finding] = []
         if fresh:
-            ids = {m.rule_id for m in fresh}
-            rules = [r for r in self.rules if r.id in ids]
-            all_f, still_open = findings_and_open(rules, [m for m in self.matches if m.rule_id in ids])
-            # matches of closed windows can change no finding again: memory and work stay bounded
-            self.matches = [m for m in self.matches if m.rule_id not in ids] + still_open
-            changed = [f for f in all_f if self.reported.get(f.rule.id, {}).get(f.finding_id) != f.event_count]
-            write_findings(self.lake, findings_table(changed, "python"))
-            for rid in ids:
-                self.reported[rid] = {}
-            for f in all_f:
-                self.reported[f.rule.id][f.finding_id] = f.event_count
+            changed = self.open.add(fresh)  # the findings that opened or grew
+            if changed:
+                write_findings(self.lake, findings_table(changed, "python"))
             if self.notify_topic and changed:
                 report.notified = notify_findings(self.lake, self.notify_topic, changed, report.notify_errors)
         self.seen.update(new)

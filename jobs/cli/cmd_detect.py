@@ -65,12 +65,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         with stop_on_signals() as stop, Progress("detect --follow: events", enabled=not ctx.quiet) as prog:
             for rep in follow(fol.poll, Schedule(args.interval), iterations=args.iterations, stop=stop):
                 polls += 1
-                prog.advance(rep.events, f"{len(fol.reported)} findings")
+                prog.advance(rep.events, f"{fol.open.size()['open_findings']} open findings")
                 _print_findings(rep.changed, args.show)
                 for line in rep.notify_errors:
                     print(f"watchlake: not notified: {line}", file=sys.stderr)
         summary("detect --follow", {"rules": len(ruleset.rules), "unusable rules": len(ruleset.problems),
-                                    "polls": polls, "events": f"{fol.events:,}", "findings": len(fol.reported)})
+                                    "polls": polls, "events": f"{fol.events:,}",
+                                    "open findings": fol.open.size()["open_findings"]})
         return 0
     res = run_retro(ctx.lake, ruleset.rules, start, end, write=not args.dry_run, notify_topic=args.notify)
     _print_findings(res.findings, args.show)

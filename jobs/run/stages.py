@@ -208,8 +208,11 @@ class DetectStage:
 
     def step(self) -> StepReport:
         rep = self.follower.poll()
+        held = self.follower.open.size()  # what the follower keeps between polls (bounded: pipeline.detections.live)
         return StepReport(self.name, records_in=rep.events, records_out=len(rep.changed), notifications=rep.notified,
-                          error="; ".join(rep.notify_errors[:3]))
+                          error="; ".join(rep.notify_errors[:3]),
+                          detail=f"held: {held['open_findings']} open findings ({held['event_ids']} ids), "
+                                 f"{held['window_matches']} window matches")
 
     def close(self) -> StepReport | None:
         return None

@@ -14,8 +14,9 @@ Columns of ``findings`` (partitioned by ``dt`` of ``time``; the SQL view of the 
 ``principal``      ``userIdentity.arn`` of the first event
 ``source_ip``      ``sourceIPAddress`` of the first event
 ``access_key``     ``userIdentity.accessKeyId`` of the first event
-``event_ids``      eventIDs of every event in the finding, in time order
-``event_count``    number of events
+``event_ids``      eventIDs of the events in the finding, in time order: the first
+                   :data:`MAX_EVENT_IDS` of them (all of them up to that count)
+``event_count``    number of events (all of them, also beyond :data:`MAX_EVENT_IDS`)
 ``dedup_key``      ``path=value`` pairs the finding is grouped by (default: principal)
 ``dedup_window_s`` seconds after ``time`` during which a repeat updates this finding
 ``window_start``   = ``time``; ``window_end`` = ``time + dedup_window_s``
@@ -54,31 +55,44 @@ if TYPE_CHECKING:
     from pipeline.lake import Lake
 
 
+MAX_EVENT_IDS = 10_000
+"""A finding lists the eventIDs of its first this many events (``event_count`` counts them all):
+a finding that stays open for its dedup window under a steady stream of matches (a rate rule on
+a busy principal: 500 events/s for an hour) holds and writes a bounded row, not millions of ids.
+The rest are the rule's matches for the dedup key between ``time`` and ``last_time``."""
+
+
 @dataclass
 class Finding:
-    """One finding: the rule, its dedup key, its first event, and the ids (time order) and last
-    time of all its events. Built by :func:`build_findings` from matches (the Python engine) or
-    in bulk from a lake scan (:mod:`pipeline.detections.grouping`); both give equal rows."""
+    """One finding: the rule, its dedup key, its first event, the ids (time order, the first
+    :data:`MAX_EVENT_IDS`) and last time of its events, and how many there are (``total``; None:
+    ``len(event_ids)``). Built by :func:`build_findings` from matches (the Python engine) or in
+    bulk from a lake scan (:mod:`pipeline.detections.grouping`); both give equal rows."""
 
     rule: Rule
     dedup_key: str
     first: Match
     event_ids: list[str] = field(default_factory=list)
     last_time: datetime | None = None
+    total: int | None = None
 
     @classmethod
     def of(cls, rule: Rule, dedup_key: str, matches: list[Match]) -> Finding:
         """A finding of ``matches`` (non-empty, in time order)."""
-        return cls(rule, dedup_key, matches[0], [m.event_id for m in matches], matches[-1].time)
+        return cls(rule, dedup_key, matches[0], [m.event_id for m in matches[:MAX_EVENT_IDS]], matches[-1].time,
+                   len(matches))
 
     def add(self, m: Match) -> None:
-        """``m`` (later than every event so far) joins the finding."""
-        self.event_ids.append(m.event_id)
-        self.last_time = m.time
+        """``m`` (normally later than every event so far) joins the finding."""
+        self.total = self.event_count + 1
+        if len(self.event_ids) < MAX_EVENT_IDS:
+            self.event_ids.append(m.event_id)
+        if self.last_time is None or m.time > self.last_time:
+            self.last_time = m.time
 
     @property
     def event_count(self) -> int:
-        return len(self.event_ids)
+        return len(self.event_ids) if self.total is None else self.total
 
     @cached_property
     def window_end(self) -> datetime:
@@ -96,7 +110,7 @@ class Finding:
             "finding_id": self.finding_id, "rule_id": r.id, "rule_kind": r.kind, "title": r.title,
             "level": r.level, "mitre": r.mitre, "time": f.time, "last_time": self.last_time or f.time,
             "principal": f.principal, "source_ip": f.source_ip, "access_key": f.access_key,
-            "event_ids": self.event_ids, "event_count": len(self.event_ids), "dedup_key": self.dedup_key,
+            "event_ids": self.event_ids, "event_count": self.event_count, "dedup_key": self.dedup_key,
             "dedup_window_s": r.dedup_window, "window_start": f.time, "window_end": self.window_end,
             "threshold": threshold(r), "condition": r.aggregation.describe() if r.aggregation else "",
             f"{PREFIX}detected_at": now, f"{PREFIX}engine": engine,

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.detections.engine import Match, time_filter
-from pipeline.detections.findings import Finding, build_findings, findings_table, threshold
+from pipeline.detections.findings import MAX_EVENT_IDS, Finding, build_findings, findings_table, threshold
 from pipeline.detections.model import Rule
 from pipeline.detections.scan import MASK_BITS, key_paths, match_counts, match_rows_sql, match_table
 from pipeline.detections.sql import register_functions
@@ -219,9 +219,10 @@ class LakeFindings:
         fa, fb = self._spans
         rule_of, first, last = self._first_rows()
         lengths = fb - fa
+        listed = np.minimum(lengths, MAX_EVENT_IDS)  # a finding lists its first MAX_EVENT_IDS ids
         offsets = np.zeros(len(fa) + 1, np.int32)
-        np.cumsum(lengths, out=offsets[1:])
-        pos = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths) + np.repeat(fa, lengths)
+        np.cumsum(listed, out=offsets[1:])
+        pos = np.arange(offsets[-1]) - np.repeat(offsets[:-1], listed) + np.repeat(fa, listed)
         eids = self._m["eid"].combine_chunks().take(pa.array(self._pairs.row[pos]))
         ids = pa.ListArray.from_arrays(pa.array(offsets), eids)
         t = to_numpy(self._m["t"], np.int64)
@@ -276,13 +277,14 @@ class LakeFindings:
             col = {p: j for j, p in enumerate(keys)}
             epoch = datetime(1970, 1, 1, tzinfo=UTC)
             t = to_numpy(self._m["t"], np.int64)
-            for n, (i, ids, dk, pr, ip, ak) in enumerate(zip(
-                    rule_of.tolist(), tbl["event_ids"].to_pylist(), tbl["dedup_key"].to_pylist(),
-                    tbl["principal"].to_pylist(), tbl["source_ip"].to_pylist(), tbl["access_key"].to_pylist())):
+            for n, (i, ids, count, dk, pr, ip, ak) in enumerate(zip(
+                    rule_of.tolist(), tbl["event_ids"].to_pylist(), tbl["event_count"].to_pylist(),
+                    tbl["dedup_key"].to_pylist(), tbl["principal"].to_pylist(), tbl["source_ip"].to_pylist(),
+                    tbl["access_key"].to_pylist())):
                 rule = self.rules[i]
                 when = epoch + timedelta(milliseconds=int(t[first[n]]))
                 m = Match(rule.id, ids[0], when, pr, ip, ak, tuple(key_cols[col[p]][n] for p in rule.key_paths()))
-                out.append(Finding(rule, dk, m, ids, epoch + timedelta(milliseconds=int(t[last[n]]))))
+                out.append(Finding(rule, dk, m, ids, epoch + timedelta(milliseconds=int(t[last[n]])), count))
         return sorted(out, key=lambda f: (f.first.time, f.rule.id, f.first.event_id))
 
 
