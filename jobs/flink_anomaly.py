@@ -23,8 +23,10 @@ steps through the same points in the same per-series order. A point at or before
 series scored (a duplicate, or later than the watermark allowed) is not scored twice: the output
 names it in ``late``.
 Python workers: ``loopback`` (the PyFlink default on a mini-cluster: every Python function runs
-in this process, one interpreter, so parallelism does not add CPU) or ``process`` (one worker
-process per parallel subtask, as on a cluster: with parallelism 2 both cores score).
+in this process, one interpreter, so parallelism does not add CPU) or ``process`` (the TaskManager
+starts the Python worker, as on a cluster: scoring leaves this process's interpreter; on the local
+mini-cluster one worker process serves the job's scoring subtasks — observed with parallelism 2,
+with one TaskManager or two —, so Python scoring uses one core there).
 The same file runs on a cluster with ``flink run -py jobs/flink_anomaly.py -- --inbox DIR --out DIR``.
 """
 
@@ -54,6 +56,9 @@ WORKERS = ("loopback", "process")
 #: The folder holding the ``jobs`` and ``pipeline`` packages: put on the workers' ``PYTHONPATH``,
 #: so that ``process`` workers import the same code as this client.
 CODE_ROOT = str(Path(__file__).resolve().parents[1])
+#: Windows per Python bundle (PyFlink's ``python.fn-execution.bundle.size``; it was 1,000 here).
+#: Measured on 600k points in 5-minute windows: worker CPU 24.5 → 19.3 s, JVM 35.1 → 29.6 s.
+BUNDLE_SIZE = 100_000
 #: Live windows: a series' points reach the detector once their 5-minute window closes.
 LIVE_WINDOW_S = 300
 JOB_VERSION = 2
@@ -145,6 +150,10 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
         conf.set_string("state.checkpoints.num-retained", "2")
     if restore:
         conf.set_string("execution.state-recovery.path", restore)
+    # bundles of up to BUNDLE_SIZE windows, still closed at least every second (Flink's default
+    # bundle time) and before every checkpoint barrier: fewer bundle ends (each commits every
+    # touched series' state and flushes the channel) cost less CPU in the worker and the JVM
+    conf.set_string("python.fn-execution.bundle.size", str(BUNDLE_SIZE))
     with python_workers(workers) if workers else contextlib.nullcontext():
         env = StreamExecutionEnvironment.get_execution_environment(conf)
         env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
@@ -286,7 +295,7 @@ def score_inbox(inbox: str, out_dir: str, *, detector: str = DEFAULT_DETECTOR,
                 parallelism: int = 2, workers: str = "process") -> None:
     """Run the job once over the closed files in ``inbox`` (bounded), waiting for it to end; the
     scored windows are in ``out_dir`` (read them with :func:`jobs.flink_anomaly_io.read_out`).
-    By default two worker processes score (one per core of a small machine)."""
+    By default a worker process scores (off this process's interpreter), at parallelism 2."""
     env, t_env = configure(parallelism, workers=workers)
     build(env, t_env, inbox, out_dir, detector=detector, threshold=threshold, window_s=window_s)
     env.execute("watchlake-anomalies")

@@ -1,7 +1,8 @@
 """``anomalies`` for ``watchlake run --engine flink``: a long-running Flink job scores every series.
 
 The stage keeps one streaming job (:mod:`jobs.flink_anomaly`) running on the local mini-cluster
-(by default two Python worker processes score, one per core) and does two things per step:
+(by default a Python worker process scores, off the run process's interpreter) and does two
+things per step:
 
 1. **collect** — the scored windows the job's ``FileSink`` committed at its last checkpoints are
    upserted into ``anomalies`` (:func:`jobs.flink_anomaly_io.collect_windows`, keyed by series and
