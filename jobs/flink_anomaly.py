@@ -23,8 +23,10 @@ steps through the same points in the same per-series order. A point at or before
 series scored (a duplicate, or later than the watermark allowed) is not scored twice: the output
 names it in ``late``.
 Python workers: ``loopback`` (the PyFlink default on a mini-cluster: every Python function runs
-in this process, one interpreter, so parallelism does not add CPU) or ``process`` (one worker
-process per parallel subtask, as on a cluster: with parallelism 2 both cores score).
+in this process, one interpreter, so parallelism does not add CPU) or ``process`` (the TaskManager
+starts the Python worker, as on a cluster: scoring leaves this process's interpreter; on the local
+mini-cluster one worker process serves the job's scoring subtasks — observed with parallelism 2,
+with one TaskManager or two —, so Python scoring uses one core there).
 The same file runs on a cluster with ``flink run -py jobs/flink_anomaly.py -- --inbox DIR --out DIR``.
 """
 
@@ -54,6 +56,9 @@ WORKERS = ("loopback", "process")
 #: The folder holding the ``jobs`` and ``pipeline`` packages: put on the workers' ``PYTHONPATH``,
 #: so that ``process`` workers import the same code as this client.
 CODE_ROOT = str(Path(__file__).resolve().parents[1])
+#: Windows per Python bundle (PyFlink's ``python.fn-execution.bundle.size``; it was 1,000 here).
+#: Measured on 600k points in 5-minute windows: worker CPU 24.5 → 19.3 s, JVM 35.1 → 29.6 s.
+BUNDLE_SIZE = 100_000
 #: Live windows: a series' points reach the detector once their 5-minute window closes.
 LIVE_WINDOW_S = 300
 JOB_VERSION = 2
@@ -120,10 +125,16 @@ def _uri(path: str) -> str:
 
 
 def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkpoint_ms: int = 0,
-              restore: str | None = None) -> tuple[Any, Any]:
+              restore: str | None = None, workers: str | None = None) -> tuple[Any, Any]:
     """A streaming environment and its table environment (UTC, workers on this interpreter and
     this code); with ``checkpoint_dir``, exactly-once checkpoints every ``checkpoint_ms`` kept on
-    cancel; with ``restore``, the job starts from that checkpoint or savepoint."""
+    cancel; with ``restore``, the job starts from that checkpoint or savepoint. ``workers``
+    (:data:`WORKERS`) chooses how the jobs of these environments run their Python functions on a
+    local mini-cluster; None leaves PyFlink's choice (loopback locally, processes on a cluster).
+
+    PyFlink reads the worker mode when an environment is *created* (each environment's ``_open``
+    starts a loopback server unless the mode is ``process``), so it is set here, around the
+    creation of both environments — not at submission, which would be too late."""
     from pyflink.common import Configuration
     from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
     from pyflink.table import StreamTableEnvironment
@@ -139,12 +150,17 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
         conf.set_string("state.checkpoints.num-retained", "2")
     if restore:
         conf.set_string("execution.state-recovery.path", restore)
-    env = StreamExecutionEnvironment.get_execution_environment(conf)
-    env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
-    env.set_parallelism(parallelism)
-    if checkpoint_dir and checkpoint_ms > 0:
-        env.enable_checkpointing(checkpoint_ms)
-    t_env = StreamTableEnvironment.create(env)
+    # bundles of up to BUNDLE_SIZE windows, still closed at least every second (Flink's default
+    # bundle time) and before every checkpoint barrier: fewer bundle ends (each commits every
+    # touched series' state and flushes the channel) cost less CPU in the worker and the JVM
+    conf.set_string("python.fn-execution.bundle.size", str(BUNDLE_SIZE))
+    with python_workers(workers) if workers else contextlib.nullcontext():
+        env = StreamExecutionEnvironment.get_execution_environment(conf)
+        env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
+        env.set_parallelism(parallelism)
+        if checkpoint_dir and checkpoint_ms > 0:
+            env.enable_checkpointing(checkpoint_ms)
+        t_env = StreamTableEnvironment.create(env)
     t_env.get_config().set("table.local-time-zone", "UTC")
     # the SQL part (file source, watermark, windows) runs as one subtask: one watermark, never
     # held back by an idle second reader; the keyed Python scoring runs at ``parallelism``
@@ -154,11 +170,13 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
 
 @contextlib.contextmanager
 def python_workers(mode: str) -> Iterator[None]:
-    """Submit the jobs started inside with Python workers in ``mode`` (see :data:`WORKERS`).
+    """Environments created inside run their jobs' Python functions in ``mode`` (:data:`WORKERS`).
 
-    PyFlink decides at submission, from the environment variable ``_python_worker_execution_mode``,
-    whether a local job gets a loopback server in this process (``loopback``) or worker processes
-    started by the TaskManager (``process``); the variable is restored on exit.
+    PyFlink decides when an environment is created (``StreamExecutionEnvironment`` and
+    ``TableEnvironment`` both read the environment variable ``_python_worker_execution_mode`` in
+    their ``_open``), whether its local jobs get a loopback server in this process (``loopback``)
+    or worker processes started by the TaskManager (``process``); the variable is restored on exit.
+    Entering this only around ``execute`` has no effect (see :func:`configure`).
 
     Raises:
         ValueError: an unknown mode.
@@ -277,11 +295,10 @@ def score_inbox(inbox: str, out_dir: str, *, detector: str = DEFAULT_DETECTOR,
                 parallelism: int = 2, workers: str = "process") -> None:
     """Run the job once over the closed files in ``inbox`` (bounded), waiting for it to end; the
     scored windows are in ``out_dir`` (read them with :func:`jobs.flink_anomaly_io.read_out`).
-    By default two worker processes score (one per core of a small machine)."""
-    env, t_env = configure(parallelism)
+    By default a worker process scores (off this process's interpreter), at parallelism 2."""
+    env, t_env = configure(parallelism, workers=workers)
     build(env, t_env, inbox, out_dir, detector=detector, threshold=threshold, window_s=window_s)
-    with python_workers(workers):
-        env.execute("watchlake-anomalies")
+    env.execute("watchlake-anomalies")
 
 
 def run_flink(lake: Any, *, table: str = "metrics_5m", stat: str = "Average",

@@ -1,7 +1,8 @@
 """``anomalies`` for ``watchlake run --engine flink``: a long-running Flink job scores every series.
 
 The stage keeps one streaming job (:mod:`jobs.flink_anomaly`) running on the local mini-cluster
-(by default two Python worker processes score, one per core) and does two things per step:
+(by default a Python worker process scores, off the run process's interpreter) and does two
+things per step:
 
 1. **collect** — the scored windows the job's ``FileSink`` committed at its last checkpoints are
    upserted into ``anomalies`` (:func:`jobs.flink_anomaly_io.collect_windows`, keyed by series and
@@ -114,7 +115,7 @@ class FlinkAnomalyStage:
         os.replace(tmp, self.feed_path)
 
     def _start(self) -> None:
-        from jobs.flink_anomaly import build, configure, python_workers
+        from jobs.flink_anomaly import build, configure
 
         self.work.mkdir(parents=True, exist_ok=True)
         self._drop_foreign_snapshots()
@@ -125,12 +126,11 @@ class FlinkAnomalyStage:
         self.feed = self._load_feed()
         self.inbox.mkdir(parents=True, exist_ok=True)
         env, t_env = configure(self.parallelism, checkpoint_dir=str(self.work / "checkpoints"),
-                               checkpoint_ms=self.checkpoint_ms, restore=restore)
+                               checkpoint_ms=self.checkpoint_ms, restore=restore, workers=self.workers)
         build(env, t_env, str(self.inbox), str(self.out), detector=self.detector,
               threshold=self.threshold, window_s=self.window_s, lateness_s=self.lateness_s,
               monitor_s=self.monitor_s)
-        with python_workers(self.workers):  # loopback: a stop's hang-up prints no traceback
-            self.client = env.execute_async("watchlake-anomalies")
+        self.client = env.execute_async("watchlake-anomalies")
         self.started_from = restore
 
     def _drop_foreign_snapshots(self) -> None:

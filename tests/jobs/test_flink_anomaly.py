@@ -132,3 +132,24 @@ def test_flink_and_python_engines_agree(lake) -> None:
     n = con.execute("SELECT count(*) FROM read_parquet(?)",
                     [[lake.uri(f) for f in lake.table_files("anomalies")]]).fetchone()
     assert n is not None and n[0] == 2 * 1340
+
+
+@pytest.mark.flink
+@pytest.mark.parametrize("mode", ["process", "loopback"])
+def test_worker_mode_is_decided_when_the_environments_are_created(mode: str) -> None:
+    """``process`` really gives the job worker processes: PyFlink starts an in-process loopback
+    server (and points the job at it through ``python.loopback-server.address``) when an
+    environment is created unless the mode is ``process`` — so the mode must be set then."""
+    from pyflink.common import Configuration
+    from pyflink.util.java_utils import get_j_env_configuration
+
+    from jobs.flink_anomaly import configure
+
+    env, t_env = configure(1, workers=mode)
+    key = "python.loopback-server.address"
+    env_conf = Configuration(j_configuration=get_j_env_configuration(env._j_stream_execution_environment))
+    addresses = [env_conf.get_string(key, ""), t_env.get_config().get(key, "")]
+    if mode == "process":
+        assert addresses == ["", ""]  # the TaskManager starts worker processes
+    else:
+        assert all(addresses)  # both environments point their jobs at this process
