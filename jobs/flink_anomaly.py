@@ -154,6 +154,9 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
     # bundle time) and before every checkpoint barrier: fewer bundle ends (each commits every
     # touched series' state and flushes the channel) cost less CPU in the worker and the JVM
     conf.set_string("python.fn-execution.bundle.size", str(BUNDLE_SIZE))
+    from jobs.flink import jvm
+
+    jvm.use_archive()  # a JVM started here maps the classes of `watchlake flink warm`'s archive
     with python_workers(workers) if workers else contextlib.nullcontext():
         env = StreamExecutionEnvironment.get_execution_environment(conf)
         env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
