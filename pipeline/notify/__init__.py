@@ -42,7 +42,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import InputError
-from pipeline.notify.delivery import DeliveryError, append_line, deliver
+from pipeline.notify.delivery import DeliveryError, already_appended, append_line, deliver
 from pipeline.notify.topics import Subscription, Topic, TopicStore, topic_arn, topic_name
 from pipeline.timeutil import iso, to_utc, utcnow
 
@@ -213,6 +213,9 @@ class Notifier:
                 continue
             if sub.arn in self._broken or (not force and item.get("next_attempt", "") > iso(now)):
                 left.append(item)
+                continue
+            if already_appended(self.lake, sub, item["envelope"]):
+                counts["delivered"] += 1  # delivered before a crash that kept it in the outbox
                 continue
             try:
                 deliver(self.lake, sub, item["envelope"], sleep=self.sleep, retries=False)

@@ -100,10 +100,48 @@ def append_line(lake: Lake, endpoint: str, line: str, *, allow_absolute: bool = 
     lake.write_bytes(endpoint, old + line.encode() + b"\n")
 
 
+TAIL_BYTES = 1 << 20
+"""How far back from a file subscriber's end :func:`already_appended` looks (a retried message is
+one that a crash interrupted moments ago, or a queued one retried since)."""
+
+
+def payload_of(sub: Subscription, envelope: dict[str, Any]) -> str:
+    """The line or body delivering ``envelope`` to ``sub`` sends: the envelope, or only its Message
+    when raw."""
+    return str(envelope["Message"]) if sub.raw else json.dumps(envelope, ensure_ascii=False)
+
+
+def already_appended(lake: Lake, sub: Subscription, envelope: dict[str, Any]) -> bool:
+    """True when ``sub`` is a file subscriber whose last :data:`TAIL_BYTES` already hold the
+    delivery of ``envelope`` — a line with its ``MessageId`` (one MessageId per message: it is
+    derived from the publication's dedup id), or for raw delivery the exact Message line: the
+    delivery happened and a crash came before the outbox recorded it. Lets a retry skip it, so a
+    file subscriber gets each message once. False for other protocols (SNS's HTTP delivery is at
+    least once: a subscriber de-duplicates by ``x-amz-sns-message-id``) and for unreadable files."""
+    if sub.protocol != "file":
+        return False
+    if sub.raw:
+        line = (payload_of(sub, envelope) + "\n").encode("utf-8")
+    else:
+        line = json.dumps({"MessageId": envelope["MessageId"]})[1:-1].encode("utf-8")
+    try:
+        endpoint = file_endpoint(sub.endpoint, allow_absolute=sub.absolute_allowed)
+        if os.path.isabs(endpoint) or not lake.is_s3:
+            path = endpoint if os.path.isabs(endpoint) else lake.path(endpoint)
+            with open(path, "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL_BYTES))
+                tail = f.read()
+        else:
+            tail = lake.read_bytes(endpoint)[-TAIL_BYTES:] if lake.exists(endpoint) else b""
+    except (OSError, InputError):
+        return False
+    return (tail.startswith(line) or b"\n" + line in tail) if sub.raw else line in tail
+
+
 def deliver(lake: Lake, sub: Subscription, envelope: dict[str, Any], *,
             sleep: Callable[[float], None] = time.sleep, retries: bool = True) -> int:
     """Deliver one message (the SNS envelope, or only its Message when raw); returns attempts."""
-    payload = envelope["Message"] if sub.raw else json.dumps(envelope, ensure_ascii=False)
+    payload = payload_of(sub, envelope)
     try:
         if sub.protocol == "file":
             append_line(lake, sub.endpoint, payload, allow_absolute=sub.absolute_allowed)
