@@ -13,16 +13,8 @@ from pipeline.detections.findings import MAX_EVENT_IDS
 from pipeline.detections.rules import load_rules
 from pipeline.notify import TopicStore
 from pipeline.query.duck import connect
-from tests.pipeline.detections.ctlake import write_events
+from tests.pipeline.detections.ctlake import BUSY, write_events
 
-BUSY = """kind: rate
-id: wl-busy
-title: API call-rate spike
-filter: {"detail-type": ["AWS API Call via CloudTrail"]}
-key: principal
-window: 5m
-limit: 600
-"""
 PER_POLL = 1000
 
 

@@ -27,3 +27,14 @@ def write_events(lake: Lake, events: list[dict[str, Any]], origin: str = "test")
         assert not rejections, [r.message() for r in rejections]
         out.append(lake.write_partition("cloudtrail", dict(key), table).path)
     return out
+
+
+BUSY = """kind: rate
+id: wl-busy
+title: API call-rate spike
+filter: {"detail-type": ["AWS API Call via CloudTrail"]}
+key: principal
+window: 5m
+limit: 600
+"""
+"""A rate rule one busy principal keeps breaching (the soak's shape: its finding stays open)."""

@@ -19,17 +19,8 @@ from pipeline.detections.grouping import lake_findings
 from pipeline.detections.live import LATENESS, OpenWindows
 from pipeline.detections.rules import load_rules
 from pipeline.query.duck import connect
-from tests.pipeline.detections.ctlake import write_events
+from tests.pipeline.detections.ctlake import BUSY, write_events
 from tests.pipeline.detections.test_grouping import NOW, _events, _rules
-
-BUSY = """kind: rate
-id: wl-busy
-title: API call-rate spike
-filter: {"detail-type": ["AWS API Call via CloudTrail"]}
-key: principal
-window: 5m
-limit: 600
-"""
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
