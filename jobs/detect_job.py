@@ -78,28 +78,11 @@ def finding_message(f: Finding) -> dict[str, Any]:
     return msg
 
 
-UPDATE_INTERVAL = 15 * 60
-"""A finding that keeps growing is notified again at most once per this many seconds of its
-events' time (GuardDuty's "frequency for updated findings", whose shortest setting is 15 min)."""
-
-
-def update_slot(f: Finding) -> int:
-    """Which notification of ``f`` a publication is: the ``UPDATE_INTERVAL`` slot (aligned to the
-    epoch) holding its last event. Only event times decide it, so a restart that re-reads the same
-    files derives the same slot and the publication is recognised as sent."""
-    t = f.last_time or f.first.time
-    return int(t.timestamp()) // UPDATE_INTERVAL
-
-
 def notify_findings(lake: Lake, topic: str, findings: list[Finding],
                     errors: list[str] | None = None) -> int:
     """Publish each finding to an SNS-like topic (:mod:`pipeline.notify`); returns messages sent.
-    A finding is published when it opens and, while it grows, once more per slot of
-    :func:`update_slot` (the first growth into a new slot, with the count at that time): a busy
-    finding that grows at every poll is not re-sent every second, and the notifier's record of
-    sent ids grows by one per finding per ``UPDATE_INTERVAL`` at most. A finding that cannot be
-    published (an unknown topic, say) is one line in ``errors`` (raised when ``errors`` is None)
-    and never stops the others."""
+    A finding that cannot be published (an unknown topic, say) is one line in ``errors`` (raised
+    when ``errors`` is None) and never stops the others."""
     from pipeline.errors import PipelineError
     from pipeline.notify import Notifier
 
@@ -108,7 +91,7 @@ def notify_findings(lake: Lake, topic: str, findings: list[Finding],
         for f in findings:
             try:
                 r = n.publish(topic, f"watchlake {f.rule.level.upper()}: {f.rule.title}"[:99], finding_message(f),
-                              dedup_id=f"finding:{f.finding_id}:{update_slot(f)}")
+                              dedup_id=f"finding:{f.finding_id}:{f.event_count}")
             except PipelineError as exc:
                 if errors is None:
                     raise
