@@ -91,7 +91,7 @@ def notify_findings(lake: Lake, topic: str, findings: list[Finding],
         for f in findings:
             try:
                 r = n.publish(topic, f"watchlake {f.rule.level.upper()}: {f.rule.title}"[:99], finding_message(f),
-                              dedup_id=f"finding:{f.finding_id}:{f.event_count}")
+                              dedup_id=f"finding:{f.finding_id}", dedup_seq=f.event_count)
             except PipelineError as exc:
                 if errors is None:
                     raise

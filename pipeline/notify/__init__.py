@@ -25,6 +25,10 @@ Guarantees:
   the outbox before the first delivery attempt, and the id is remembered (``notify/published.json``,
   14 days) — a crash between publishing and a job's checkpoint therefore never sends it twice, and a
   crash mid-delivery leaves it in the outbox for the next retry;
+* a message about something that grows (a finding and its event count) passes ``dedup_seq`` too:
+  ``dedup_id`` then names the thing and the message is sent only when ``dedup_seq`` is higher than
+  every one sent for it, and the record keeps one entry per ``dedup_id`` (its highest ``dedup_seq``)
+  instead of one per message — a finding that grows every second adds nothing to it;
 * the envelope is SNS's (``Type``, ``MessageId``, ``TopicArn``, ``Subject``, ``Message`` — the JSON
   text of ``message`` —, ``Timestamp``, ``SignatureVersion``, ``UnsubscribeURL``,
   ``MessageAttributes``); ``Subject`` is < 100 characters without line breaks; the body is limited
@@ -103,7 +107,8 @@ class Notifier:
             self._outbox_dirty = False
 
     def published(self) -> dict[str, str]:
-        """``{dedup_id: when}`` of the messages published with a dedup id (last 14 days)."""
+        """``{dedup_id: when}`` of the messages published with a dedup id (last 14 days); for a
+        ``dedup_seq`` publication the value is ``"<when> <highest dedup_seq sent>"``."""
         if self._published is None:
             doc = self.lake.read_json(PUBLISHED_PATH) if self.lake.exists(PUBLISHED_PATH) else {}
             horizon = iso(utcnow() - timedelta(days=PUBLISHED_DAYS))
@@ -112,9 +117,10 @@ class Notifier:
 
     def publish(self, topic: str, subject: str | None, message: dict[str, Any] | str, *,
                 attributes: dict[str, str] | None = None, at: datetime | None = None,
-                dedup_id: str | None = None) -> PublishResult:
+                dedup_id: str | None = None, dedup_seq: int | None = None) -> PublishResult:
         """Send ``message`` (a dict is sent as its JSON text) to every subscriber of ``topic``;
-        with ``dedup_id``, at most once per lake (see the module docstring).
+        with ``dedup_id``, at most once per lake; with ``dedup_seq`` too, only when it is higher
+        than every ``dedup_seq`` sent for ``dedup_id`` (see the module docstring).
 
         Raises:
             InputError: unknown topic, bad subject, or a body above 256 KiB.
@@ -129,9 +135,16 @@ class Notifier:
         body = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
         if len(body.encode("utf-8")) > MAX_MESSAGE_BYTES:
             raise InputError("message body exceeds 256 KiB", field="Message", value=len(body))
-        mid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"watchlake:{t.arn}:{dedup_id}")) if dedup_id else str(uuid.uuid4())
-        if dedup_id is not None and (dedup_id in self.published()
-                                     or any(i["envelope"]["MessageId"] == mid for i in self.outbox)):
+        message_key: str | None
+        if dedup_id is not None and dedup_seq is not None:
+            message_key = f"{dedup_id}:{dedup_seq}"  # the MessageId an unversioned id of this form had
+            sent = self.published().get(dedup_id, "")
+            seen = (message_key in self.published()  # recorded before versioned ids
+                    or (" " in sent and dedup_seq <= int(sent.rsplit(" ", 1)[1])))
+        else:
+            message_key, seen = dedup_id, dedup_id is not None and dedup_id in self.published()
+        mid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"watchlake:{t.arn}:{message_key}")) if dedup_id else str(uuid.uuid4())
+        if dedup_id is not None and (seen or any(i["envelope"]["MessageId"] == mid for i in self.outbox)):
             return PublishResult(mid, t.name, duplicate=True)
         stamp = to_utc(at) if at is not None else utcnow()
         envelope = {
@@ -155,7 +168,7 @@ class Notifier:
                   "queued_at": iso(utcnow())} for sub, env in envelopes]
         self.outbox.extend(ahead)
         self.lake.write_json(OUTBOX_PATH, self.outbox)
-        self.published()[dedup_id] = iso(utcnow())
+        self.published()[dedup_id] = iso(utcnow()) if dedup_seq is None else f"{iso(utcnow())} {dedup_seq}"
         self.lake.write_json(PUBLISHED_PATH, self.published())
         for (sub, env), item in zip(envelopes, ahead):
             self._send(sub, env, result)

@@ -53,3 +53,6 @@ def test_a_busy_finding_keeps_the_follower_bounded_and_is_counted_whole(lake, tm
     msgs = [json.loads(line) for line in (tmp_path / "lake" / "notify" / "sec.jsonl").read_text().splitlines()]
     counts = [json.loads(m["Message"])["event_count"] for m in msgs]
     assert counts == [(k + 1) * PER_POLL for k in range(polls)]  # each growth notified once, in order
+    # the notifier remembers the finding once (its highest count sent), not once per growth
+    sent = json.loads((tmp_path / "lake" / "notify" / "published.json").read_text())
+    assert len(sent) == 1 and next(iter(sent.values())).endswith(f" {polls * PER_POLL}")

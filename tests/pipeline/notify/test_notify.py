@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -254,3 +255,32 @@ def test_dedup_message_delivered_just_before_a_crash_is_not_delivered_again(lake
 
 def _raw_lines(path):
     return path.read_text().splitlines()
+
+
+def test_versioned_dedup_sends_only_growth_and_keeps_one_entry(lake, tmp_path):
+    """A growing thing (a finding's event count): each higher ``dedup_seq`` is sent once, a lower or
+    equal one is not — after a restart too —, and the record of sent ids keeps one entry for it; an
+    id recorded the unversioned way before (``finding:f1:5``) still counts as sent."""
+    _topic(lake, ("file", "out.jsonl", {}))
+    with Notifier(lake) as n:
+        sent = [not n.publish("oncall", None, {"n": c}, dedup_id="finding:f1", dedup_seq=c).duplicate
+                for c in (1, 3, 2, 3, 7)]
+    assert sent == [True, True, False, False, True]
+    with Notifier(lake) as n:  # another process, after a restart
+        assert n.publish("oncall", None, {"n": 7}, dedup_id="finding:f1", dedup_seq=7).duplicate
+        assert n.publish("oncall", None, {"n": 6}, dedup_id="finding:f1", dedup_seq=6).duplicate
+    record = json.loads((tmp_path / "lake" / PUBLISHED).read_text())
+    assert list(record) == ["finding:f1"] and record["finding:f1"].endswith(" 7")
+    record["finding:f2:5"] = record["finding:f1"].split(" ")[0]  # written by a version before dedup_seq
+    (tmp_path / "lake" / PUBLISHED).write_text(json.dumps(record))
+    with Notifier(lake) as n:
+        first = n.publish("oncall", None, {"n": 5}, dedup_id="finding:f2", dedup_seq=5)
+        grown = n.publish("oncall", None, {"n": 6}, dedup_id="finding:f2", dedup_seq=6)
+    assert first.duplicate and not grown.duplicate
+    # the MessageId is the one the unversioned id "finding:f2:6" had (subscribers see the same ids)
+    arn = TopicStore(lake).get("oncall").arn
+    assert grown.message_id == str(uuid.uuid5(uuid.NAMESPACE_URL, f"watchlake:{arn}:finding:f2:6"))
+    assert [json.loads(e["Message"])["n"] for e in _lines(tmp_path / "lake" / "out.jsonl")] == [1, 3, 7, 6]
+
+
+PUBLISHED = "notify/published.json"
