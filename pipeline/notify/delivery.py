@@ -81,6 +81,13 @@ def deliver_http(sub: Subscription, body: bytes, headers: dict[str, str], *,
             sleep(delays[attempt - 1])
 
 
+def _local_path(lake: Lake, endpoint: str) -> str | None:
+    """The local file of a checked file endpoint; None when it is an object of an S3 lake."""
+    if os.path.isabs(endpoint):
+        return endpoint
+    return None if lake.is_s3 else lake.path(endpoint)
+
+
 def append_line(lake: Lake, endpoint: str, line: str, *, allow_absolute: bool = False) -> None:
     """Append one line to a file: relative paths below the lake root (never outside it), absolute
     paths only when ``allow_absolute`` (the subscription was made with the setting)."""
@@ -88,8 +95,8 @@ def append_line(lake: Lake, endpoint: str, line: str, *, allow_absolute: bool = 
         endpoint = file_endpoint(endpoint, allow_absolute=allow_absolute)
     except InputError as exc:
         raise DeliveryError(endpoint, exc.reason, retryable=False) from None
-    if os.path.isabs(endpoint) or not lake.is_s3:
-        path = endpoint if os.path.isabs(endpoint) else lake.path(endpoint)
+    path = _local_path(lake, endpoint)
+    if path is not None:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
@@ -126,8 +133,8 @@ def already_appended(lake: Lake, sub: Subscription, envelope: dict[str, Any]) ->
         line = json.dumps({"MessageId": envelope["MessageId"]})[1:-1].encode("utf-8")
     try:
         endpoint = file_endpoint(sub.endpoint, allow_absolute=sub.absolute_allowed)
-        if os.path.isabs(endpoint) or not lake.is_s3:
-            path = endpoint if os.path.isabs(endpoint) else lake.path(endpoint)
+        path = _local_path(lake, endpoint)
+        if path is not None:
             with open(path, "rb") as f:
                 f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL_BYTES))
                 tail = f.read()
