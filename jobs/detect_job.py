@@ -119,12 +119,29 @@ def run_retro(lake: Lake, rules: list[Rule], start: datetime | None = None, end:
     return res
 
 
-def read_rows(lake: Lake, rel: str) -> list[dict[str, Any]]:
-    """The rows of one committed cloudtrail file as event dicts (JSON columns stay text)."""
+def read_rows(lake: Lake, rel: str, ranges: list[tuple[int, int]] | None = None) -> list[dict[str, Any]]:
+    """The rows of one committed cloudtrail file as event dicts (JSON columns stay text); with
+    ``ranges`` ((first row, row count) pairs) only those rows, reading only the row groups that hold
+    them."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     with lake.fs.open_input_file(lake.path(rel)) as fh:
-        return pq.read_table(fh).to_pylist()  # type: ignore[no-any-return]
+        if ranges is None:
+            return pq.read_table(fh).to_pylist()  # type: ignore[no-any-return]
+        pf = pq.ParquetFile(fh)
+        out: list[dict[str, Any]] = []
+        for first, count in ranges:
+            start, parts = 0, []
+            for g in range(pf.metadata.num_row_groups):
+                n = pf.metadata.row_group(g).num_rows
+                lo, hi = max(first, start), min(first + count, start + n)
+                if lo < hi:
+                    parts.append(pf.read_row_group(g).slice(lo - start, hi - lo))
+                start += n
+            if parts:
+                out += pa.concat_tables(parts).to_pylist()
+        return out
 
 
 class Follower:
@@ -161,11 +178,52 @@ class Follower:
                 return [str(r["path"] if isinstance(r, dict) else r) for r in doc["retires"]]
         return None
 
+    def _unseen_ranges(self, rel: str, retired: list[str]) -> list[tuple[int, int]] | None:
+        """The (first row, row count) ranges of compaction output ``rel`` that hold the rows of
+        ``retired`` inputs not processed yet ([] when all were). Compaction writes its inputs whole,
+        in the order of their sorted paths (:mod:`pipeline.loader.compact`), so each input is one
+        range; sizes come from the inputs' ledger entries. None (read the whole file) when a size
+        is unknown or the sizes do not add up to the file's rows."""
+        import pyarrow.parquet as pq
+
+        from pipeline.lake import ledger
+
+        if all(r in self.seen for r in retired):
+            return []
+        def listed(doc: dict[str, Any], rel: str) -> list[int]:
+            return [int(f["rows"]) for f in doc.get("files", []) if isinstance(f, dict) and f.get("path") == rel]
+
+        sizes: list[int] = []
+        every: dict[str, dict[str, Any]] | None = None
+        for r in sorted(retired):
+            commit, folder = ledger.commit_of(r), r.rsplit("/", 1)[0]
+            entry = ledger.entry_path("cloudtrail", folder, commit) if commit else None
+            try:
+                rows = listed(self.lake.read_json(entry), r) if entry and self.lake.exists(entry) else []
+                if len(rows) != 1:  # an adopted file's entry is not named after its commit: look through all
+                    every = every if every is not None else ledger.entries(self.lake, "cloudtrail", folder)
+                    rows = [n for doc in every.values() for n in listed(doc, r)]
+            except (OSError, ValueError):
+                return None
+            if len(rows) != 1:
+                return None
+            sizes.append(rows[0])
+        with self.lake.fs.open_input_file(self.lake.path(rel)) as fh:
+            if pq.read_metadata(fh).num_rows != sum(sizes):
+                return None
+        out, start = [], 0
+        for r, n in zip(sorted(retired), sizes, strict=True):
+            if r not in self.seen and n:
+                out.append((start, n))
+            start += n
+        return out
+
     def poll(self) -> PollReport:
         """Process files committed since the last poll; the report lists findings that are new or
         grew. The checkpoint is written after the findings, so a crash re-reads (never skips) files.
         A file that compaction made of files already processed is not read again (its events were
-        matched); each event matches a rule at most once."""
+        matched), and of one that also holds files not processed yet only their rows are read:
+        each event matches a rule at most once."""
         new = [f for f in self.lake.table_files("cloudtrail") if f not in self.seen]
         report = PollReport(files=len(new))
         if not new:
@@ -173,11 +231,14 @@ class Follower:
         fresh: list[Match] = []
         for rel in new:
             retired = self._rewrites(rel)
-            if retired is not None and all(r in self.seen for r in retired):
+            ranges = None
+            if retired is not None:  # a compaction: read only the rows of inputs not processed yet
+                ranges = self._unseen_ranges(rel, retired)
                 self.seen.difference_update(retired)  # the checkpoint names the file that holds them now
-                self.seen.add(rel)
-                continue
-            rows = read_rows(self.lake, rel)
+                if ranges == []:
+                    self.seen.add(rel)
+                    continue
+            rows = read_rows(self.lake, rel, ranges)
             report.events += len(rows)
             fresh += match_events(self.rules, rows)
         self.events += report.events

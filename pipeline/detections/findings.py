@@ -145,50 +145,36 @@ def _group_key(rule: Rule, m: Match) -> tuple[str | None, ...]:
 
 
 def build_findings(rule: Rule, matches: Iterable[Match]) -> list[Finding]:
-    """Findings of one rule from its matches (any order; they are sorted by time, eventID)."""
-    return _build(rule, matches)[0]
-
-
-def _build(rule: Rule, matches: Iterable[Match]) -> tuple[list[Finding], list[Match]]:
-    """:func:`build_findings`, and the matches that can still change a finding: per group, those
-    from the start of its last window on (the open finding's matches, or the sliding window of a
-    count not yet reached). The matches before it belong to closed windows: the same findings come
-    from the kept matches plus any later ones as from the whole history (a window starts at a
-    match, so the chain of windows restarts exactly there)."""
+    """Findings of one rule from its matches (any order; they are sorted by time, eventID), the
+    documented semantics over the whole history. A follower builds the same findings incrementally
+    with :class:`pipeline.detections.live.OpenWindows`."""
     ordered = sorted((m for m in matches if m.rule_id == rule.id), key=lambda m: (m.time, m.event_id))
     out: list[Finding] = []
     if rule.aggregation is None:
         open_: dict[str, Finding] = {}
-        open_matches: dict[str, list[Match]] = {}
         dedup_key = _dedup_keys(rule)
         for m in ordered:
             key = dedup_key(m)
             f = open_.get(key)
             if f is not None and m.time < f.window_end:
                 f.add(m)
-                open_matches[key].append(m)
                 continue
-            f = Finding.of(rule, key, [m])
-            open_[key], open_matches[key] = f, [m]
+            f = open_[key] = Finding.of(rule, key, [m])
             out.append(f)
-        kept = [m for ms in open_matches.values() for m in ms]
-        return [f for f in out if f.event_count >= rule.threshold], kept
+        return [f for f in out if f.event_count >= rule.threshold]
     agg = rule.aggregation
     groups: dict[tuple[str | None, ...], list[Match]] = {}
     for m in ordered:
         groups.setdefault(_group_key(rule, m), []).append(m)
     span = timedelta(seconds=agg.timeframe)
     field_idx = rule.key_paths().index(agg.field) if agg.field else None
-    kept = []
-    for _, ms in sorted(groups.items(), key=lambda kv: (kv[1][0].time, kv[1][0].event_id)):
+    for ms in groups.values():
         window: deque[Match] = deque()
         current: Finding | None = None
-        current_matches: list[Match] = []
         for m in ms:
             if current is not None:
                 if m.time < current.window_end:
                     current.add(m)
-                    current_matches.append(m)
                     continue
                 current = None
             window.append(m)
@@ -197,34 +183,19 @@ def _build(rule: Rule, matches: Iterable[Match]) -> tuple[list[Finding], list[Ma
             n = len({w.keys[field_idx] for w in window if w.keys[field_idx] is not None}) \
                 if field_idx is not None else len(window)
             if agg.holds(n):
-                current_matches = list(window)
-                current = Finding.of(rule, _dedup_key(rule, window[0]), current_matches)
+                current = Finding.of(rule, _dedup_key(rule, window[0]), list(window))
                 out.append(current)
                 window.clear()
-        kept += current_matches if current is not None else window
-    return sorted(out, key=lambda f: (f.first.time, f.first.event_id)), kept
-
-
-def findings_and_open(rules: list[Rule], matches: list[Match]) -> tuple[list[Finding], list[Match]]:
-    """:func:`findings_for`, and the matches that can still change a finding (see :func:`_build`):
-    a follower keeps only those, so its memory and work per poll are bounded by the open windows,
-    not by the history."""
-    by_rule: dict[str, list[Match]] = {}
-    for m in matches:
-        by_rule.setdefault(m.rule_id, []).append(m)
-    out: list[Finding] = []
-    kept: list[Match] = []
-    for r in rules:
-        if r.id in by_rule:
-            fs, k = _build(r, by_rule[r.id])
-            out += fs
-            kept += k
-    return sorted(out, key=lambda f: (f.first.time, f.rule.id, f.first.event_id)), kept
+    return sorted(out, key=lambda f: (f.first.time, f.first.event_id))
 
 
 def findings_for(rules: list[Rule], matches: list[Match]) -> list[Finding]:
-    """Findings of every rule, in time order."""
-    return findings_and_open(rules, matches)[0]
+    """Findings of every rule, in time order (then rule id, first eventID)."""
+    by_rule: dict[str, list[Match]] = {}
+    for m in matches:
+        by_rule.setdefault(m.rule_id, []).append(m)
+    out = [f for r in rules if r.id in by_rule for f in build_findings(r, by_rule[r.id])]
+    return sorted(out, key=lambda f: (f.first.time, f.rule.id, f.first.event_id))
 
 
 def findings_table(findings: list[Finding], engine: str, now: datetime | None = None) -> pa.Table:

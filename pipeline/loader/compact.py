@@ -5,7 +5,9 @@ partition's locks, so loaders wait and never de-duplicate against a half-swapped
 
 1. stream the small files' rows, row group by row group, into a hidden ``.compact-<id>.pending``
    file (row groups of :data:`~pipeline.lake.store.ROW_GROUP_SIZE` rows; memory stays around one
-   row group however large the partition), fsync-ed;
+   row group however large the partition), fsync-ed — each input whole, in the order of their sorted paths (the order
+   of the commit's ``retires``: a follower that processed some inputs reads only the others' rows,
+   :meth:`jobs.detect_job.Follower.poll`);
 2. commit: the ``prepared`` marker names the output and the inputs, the pending file is renamed
    to its ``part-…-<id>.parquet`` name, the ``committed`` marker makes the swap visible at once
    (readers see the inputs or the output, never both), then the inputs are deleted and the
