@@ -89,20 +89,25 @@ class Components:
     order: list[int] | None = None  # the streaming order of the rows (None: file order)
 
 
-def components(path: Path) -> Components:
-    """Stream one NAB file through a default ``ContextDetector``, recording its judges."""
+def components(path: Path, calibrator: str = "histogram") -> Components:
+    """Stream one NAB file through a default ``ContextDetector``, recording its judges
+    (``calibrator="spot"``: multiview's views calibrated by :class:`SpotTailCalibrator`)."""
     from pipeline.anomaly.series_io import read_series
 
     sf = read_series(path)
-    return series_components(sf.times, sf.values, sf.order)
+    return series_components(sf.times, sf.values, sf.order, calibrator)
 
 
 def series_components(times: Sequence[float], values: Sequence[float | None],
-                      order: Sequence[int] | None = None) -> Components:
+                      order: Sequence[int] | None = None, calibrator: str = "histogram") -> Components:
     """:func:`components` of one series in memory (streamed in ``order``, default as given)."""
     from pipeline.anomaly.context import ContextDetector
 
     d = ContextDetector()
+    if calibrator == "spot":
+        from pipeline.anomaly.evt import SpotTailCalibrator
+
+        d.mv.calib = SpotTailCalibrator(d.mv.calib.n_views, math.log(2.0) / math.log(d.mv.calib.growth))
     n = len(values)
     s_arr, q_arr, present = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
     scores = [0.0] * n
@@ -197,16 +202,16 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
     return out
 
 
-def _components_all(workers: int) -> list[tuple[nab.Labelled, Components]]:
+def _components_all(workers: int, calibrator: str = "histogram") -> list[tuple[nab.Labelled, Components]]:
     files = nab.labelled(CORPUS)
     paths = [p for _, p in files]
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            comps = list(ex.map(components, paths))
+            comps = list(ex.map(components, paths, [calibrator] * len(paths)))
     else:
-        comps = [components(p) for p in paths]
+        comps = [components(p, calibrator) for p in paths]
     return [(lab, c) for (lab, _), c in zip(files, comps, strict=True)]
 
 
@@ -252,13 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checks", action="store_true", help="also the synthetic corpora and normal traffic")
     ap.add_argument("--only", default="", help="comma-separated variants to score (default: all)")
     ap.add_argument("--cache", type=Path, help="pickle of the recorded judges (written if missing)")
+    ap.add_argument("--calibrator", choices=("histogram", "spot"), default="histogram",
+                    help="multiview's view calibration: the default histograms or SPOT tails")
     args = ap.parse_args(argv)
     if args.cache is not None and args.cache.exists():
         import pickle
 
         comps = pickle.loads(args.cache.read_bytes())
     else:
-        comps = _components_all(args.workers)
+        comps = _components_all(args.workers, args.calibrator)
         if args.cache is not None:
             import pickle
 
@@ -272,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     families = {"all variants": list(variants), "ew": [n for n in variants if n == "default" or n.startswith("ew")],
                 "cusum": [n for n in variants if n == "default" or n.startswith("cusum")],
                 "spot": ["default", "spot q=1e-4", "spot q=1e-3"],
-                "sr": ["default", "sr", "sr every=16", "sr every=64"], "shift": ["default", "shift w=10"], "dspot": ["default", "dspot"]}
+                "sr": ["default", "sr", "sr every=16", "sr every=64"],
+                "shift": ["default", "shift w=10"], "dspot": ["default", "dspot"]}
     for fam, names in families.items():
         names = [n for n in names if n in variants]
         if len(names) < 2:

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.anomaly.calibrate import TailCalibrator
+
 _LOG10 = math.log(10.0)
 MAX_SURPRISE = 300.0
 
@@ -202,3 +204,37 @@ class DriftSpot:
             self.window.pop(0)
             self.window.append(x)
         return s - math.log10(2.0) if s > 0 else 0.0
+
+
+class SpotTailCalibrator(TailCalibrator):
+    """A :class:`TailCalibrator` whose tail above each view's SPOT threshold comes from that view's
+    own fitted Generalised Pareto tail (one :class:`Spot` per view, learning every value of its
+    view) instead of the decaying histogram and its fixed ``(max / raw)⁴`` extrapolation; at or
+    below the threshold, and until a view's first ``n_init`` values are in, the histogram answers
+    as before. An option measured on NAB (``benchmarks/nab_levers.py --calibrator spot``)."""
+
+    __slots__ = ("spots",)
+
+    def __init__(self, n_views: int, halflife: float = 3000.0, *, q: float = 1e-4,
+                 n_init: int = 1000) -> None:
+        super().__init__(n_views, halflife)
+        self.spots = [Spot(q=q, n_init=n_init) for _ in range(n_views)]
+
+    def surprise(self, views: list[int], raws: list[float], bins: list[int]) -> float:
+        """As :meth:`TailCalibrator.surprise`, the views above their SPOT threshold judged by it."""
+        best = super().surprise(views, raws, bins)
+        if not any(self.spots[v].ready and raw > self.spots[v].t for v, raw in zip(views, raws)):
+            return best
+        best = 0.0
+        for v, raw in zip(views, raws):
+            sp = self.spots[v]
+            s = sp.surprise(raw) if sp.ready and raw > sp.t else super().surprise([v], [raw], [])
+            if s > best:
+                best = s
+        return best
+
+    def learn(self, views: list[int], raws: list[float], bins: list[int]) -> None:
+        """As :meth:`TailCalibrator.learn`, and each view's value into its :class:`Spot`."""
+        super().learn(views, raws, bins)
+        for v, raw in zip(views, raws):
+            self.spots[v].learn(raw)
