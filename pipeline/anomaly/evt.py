@@ -68,11 +68,12 @@ class Spot:
     """Streaming peaks-over-threshold on one stream (module docstring)."""
 
     __slots__ = ("q", "level", "n_init", "max_peaks", "refit_every", "init", "t", "peaks", "head",
-                 "n", "nt", "gamma", "sigma", "since_fit")
+                 "n", "nt", "gamma", "sigma", "since_fit", "unbounded")
 
     def __init__(self, *, q: float = 1e-4, level: float = 0.98, n_init: int = 1000,
-                 max_peaks: int = 1000, refit_every: int = 1) -> None:
+                 max_peaks: int = 1000, refit_every: int = 1, unbounded: bool = False) -> None:
         self.q, self.level, self.n_init = q, level, n_init
+        self.unbounded = unbounded  # True: no fitted end point (γ < 0 fits become exponential)
         self.max_peaks, self.refit_every = max_peaks, refit_every
         self.init: list[float] = []
         self.t = math.nan  # NaN until the initial batch is in
@@ -156,6 +157,8 @@ class Spot:
         self.since_fit = 0
         if self.peaks:
             self.gamma, self.sigma = gpd_fit(self.peaks)
+            if self.unbounded and self.gamma < 0:  # the constrained (γ ≥ 0) maximum: γ = 0
+                self.gamma, self.sigma = 0.0, sum(self.peaks) / len(self.peaks)
         else:
             self.gamma, self.sigma = 0.0, 1e-12
 
@@ -216,9 +219,9 @@ class SpotTailCalibrator(TailCalibrator):
     __slots__ = ("spots",)
 
     def __init__(self, n_views: int, halflife: float = 3000.0, *, q: float = 1e-4,
-                 n_init: int = 1000) -> None:
+                 n_init: int = 1000, unbounded: bool = False) -> None:
         super().__init__(n_views, halflife)
-        self.spots = [Spot(q=q, n_init=n_init) for _ in range(n_views)]
+        self.spots = [Spot(q=q, n_init=n_init, unbounded=unbounded) for _ in range(n_views)]
 
     def surprise(self, views: list[int], raws: list[float], bins: list[int]) -> float:
         """As :meth:`TailCalibrator.surprise`, the views above their SPOT threshold judged by it."""

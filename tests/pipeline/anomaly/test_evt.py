@@ -111,3 +111,16 @@ def test_spot_tail_calibrator_prices_a_new_maximum_of_a_heavy_tailed_view() -> N
     assert abs(every.spots[0].gamma - 1 / 1.5) < 0.15
     # below the SPOT threshold (the 98 % quantile) all read the same histogram
     assert spot.surprise([0], [1.5], []) == hist.surprise([0], [1.5], [])
+
+
+def test_an_unbounded_spot_never_fits_an_end_point() -> None:
+    """Uniform peaks have a bounded tail (γ = −1): the plain fit finds an end point past which
+    every value is 'impossible' (tail 0); ``unbounded`` takes the γ ≥ 0 maximum, the exponential
+    with the peaks' mean."""
+    plain, free = Spot(n_init=1000), Spot(n_init=1000, unbounded=True)
+    for v in range(1000):
+        plain.learn(float(v))
+        free.learn(float(v))
+    assert plain.gamma < -0.5 and plain.tail(plain.t + 50.0) == 0.0
+    assert (free.gamma, free.sigma) == (0.0, pytest.approx(10.0))  # peaks 1..19: mean 10
+    assert free.tail(free.t + 50.0) == pytest.approx(0.019 * math.exp(-5.0))
