@@ -22,10 +22,17 @@ which :class:`SpectralDetector` replaces by the series' own calibration, as ever
 the values before it; nothing after). Until ``window`` values are known the window is what there
 is; no score before ``min_points`` values.
 
-Cost: one FFT and one inverse FFT of ``window + m`` points per value (≈ 40–80 µs in numpy), i.e.
-about 15–25 k values/s per core — five times below the 100 k/s the default must hold, so SR can
-only join the default as a judge evaluated every k ≥ 8 values (README; ``benchmarks/nab_levers.py``
-measures its worth first). Memory: the ring of ``window`` floats.
+Cost: one FFT and one inverse FFT of ``window + m`` (1,445 = 5·17²) points per value: 3,060
+values/s of CPU where the ``context`` detector did 64,300 in the same run (load 14) — 21× slower,
+so SR could only join the default as a judge evaluated every k values (:func:`sr_scores`'s
+``every``: the largest ``O`` of the last k values, one FFT per k). Memory: the ring of ``window``
+floats.
+
+Measured on NAB's 41 files with the paper's parameters (``python -m benchmarks.nab_levers``;
+standard / low-FP / low-FN, all 41 | leave-one-group-out): alone 45.74 / 35.98 / 51.52 | 37.26 /
+35.06 / 45.37 (the default ``context``: 72.33 / 63.40 / 77.67 | 71.22 / 62.30 / 76.55); as a fourth
+judge of ``context`` (``− log10 4``) 70.90 / 60.54 / 76.72 | 69.80 / 59.00 / 75.60; judged every 16
+values 72.16 / 63.04 / 77.56 | 71.05 / 62.58 / 76.44; every 64: no change. Not adopted.
 """
 
 from __future__ import annotations
