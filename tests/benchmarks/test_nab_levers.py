@@ -22,10 +22,28 @@ def test_no_lever_is_the_detectors_own_score_bit_for_bit(comps) -> None:
     assert max(comps.scores) >= 0.5  # the file's failure is alerted: the comparison is not all zeros
 
 
-@pytest.mark.parametrize("lever", ["ew", "cusum"])
+@pytest.mark.parametrize("lever", ["ew", "cusum", "sr", "dspot"])
 def test_a_lever_is_one_more_judge(comps, lever: str) -> None:
     base, more = rescore(comps), rescore(comps, lever=lever)
     # before the first alert nothing is silenced, so the extra judge can only raise a score
     first = next(i for i, v in enumerate(base) if v >= 0.5)
     assert all(m >= b for b, m in zip(base[:first], more[:first], strict=True))
     assert any(m > b for b, m in zip(base, more, strict=True))
+
+
+def test_spot_keeps_the_default_until_its_initial_batch_then_recalibrates(comps) -> None:
+    base, spot = rescore(comps), rescore(comps, lever="spot")
+    assert spot[:1000] == base[:1000]  # SPOT's first 1,000 values only fix its threshold
+    assert spot[1000:] != base[1000:]
+
+
+def test_the_recorded_sr_judge_is_the_spectral_detectors_score(comps) -> None:
+    from pipeline.anomaly.series_io import read_series
+    from pipeline.anomaly.spectral import SpectralDetector
+
+    sf = read_series(NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv")
+    det = SpectralDetector()
+    own = [0.0] * len(sf.values)
+    for i in sf.order:
+        own[i] = det.step(sf.times[i], sf.values[i]).score
+    assert rescore(comps, lever="sr_alone") == pytest.approx(own, abs=1e-9)
