@@ -50,6 +50,7 @@ import duckdb
 from benchmarks.rawgen import write_raw_metrics
 from pipeline.config import load_settings
 from pipeline.lake import Lake
+from pipeline.query import metrics
 from pipeline.query.metrics import canonical, get_metric_data
 from pipeline.query.planner import plan
 from pipeline.rollup.engine import DuckDBEngine
@@ -95,11 +96,16 @@ def build(root: Path, series: int) -> None:
           f"({rows} rows)")
 
 
+def bare_where() -> str:
+    """The bare queries' filter: the series, ``timestamp`` in ``[$2, $3)``."""
+    return (f"namespace = '{NAMESPACE}' AND metric_name = '{METRIC}' AND dimensions = '{canonical(DIMS)}' "
+            "AND \"timestamp\" >= $2::TIMESTAMPTZ AND \"timestamp\" < $3::TIMESTAMPTZ")
+
+
 def bare_sql(stat: str) -> str:
     """The bare DuckDB query for one series' statistic per period over the tier files (params:
     files, start, end, period seconds)."""
-    where = (f"namespace = '{NAMESPACE}' AND metric_name = '{METRIC}' AND dimensions = '{canonical(DIMS)}' "
-             "AND \"timestamp\" >= $2::TIMESTAMPTZ AND \"timestamp\" < $3::TIMESTAMPTZ")
+    where = bare_where()
     b = "time_bucket(to_seconds($4), \"timestamp\", $2::TIMESTAMPTZ)"
     if stat == "Average":
         return (f"SELECT {b} AS t, sum(\"sum\") / sum(sample_count) FROM read_parquet($1) WHERE {where} "
@@ -158,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="46 series (1M datapoints) instead of 463 (10M)")
     ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--threads", type=int, help="DuckDB threads for the in-process and bare queries (default: "
+                    "DuckDB's, one per core)")
     ap.add_argument("--daily", action="store_true",
                     help="also time the queries on a copy of the tier with one file per day instead of hourly chunks")
     args = ap.parse_args(argv)
@@ -181,8 +189,12 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load[0]:.2f}")
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
+    if args.threads:
+        for c in (con, metrics._con()):
+            c.execute(f"SET threads = {int(args.threads)}")
     print(f"{'stat':<8} {'watchlake':>10} {'(p99)':>8} {'(CPU)':>8} {'bare DuckDB':>12} {'(p99)':>8} {'(CPU)':>8} "
           f"{'ratio':>6} {'CPU':>6}  target (medians of {args.runs} runs; p99 of the runs)")
+    first_p99 = get_metric_data(lake, NAMESPACE, METRIC, DIMS, "p99", start, end, now=end)
     for stat, target in (("p99", 30), ("Average", 20)):
         first = get_metric_data(lake, NAMESPACE, METRIC, DIMS, stat, start, end, now=end)
         ours = _median_ms(lambda s=stat: get_metric_data(lake, NAMESPACE, METRIC, DIMS, s, start, end, now=end),
@@ -196,6 +208,23 @@ def main(argv: list[str] | None = None) -> int:
               f"{bare[2]:>6.1f}ms {ours[0] / bare[0]:>5.2f}x {ours[2] / bare[2]:>5.2f}x  < {target} ms; "
               f"{len(first.values)} points, "
               f"{'same values as bare' if same else 'VALUES DIFFER from bare'}")
+    # where the pNN time goes: the other path for pNN periods (the SQL a one-shot command runs), and
+    # reading the series' tier rows alone (the floor for any engine on this layout)
+    chooser = metrics.vectorised
+    fast = chooser()
+    metrics.vectorised = lambda: not fast  # type: ignore[assignment]
+    try:
+        other = get_metric_data(lake, NAMESPACE, METRIC, DIMS, "p99", start, end, now=end)
+        o = _median_ms(lambda: get_metric_data(lake, NAMESPACE, METRIC, DIMS, "p99", start, end, now=end), args.runs)
+    finally:
+        metrics.vectorised = chooser  # type: ignore[assignment]
+    same = other.values == first_p99.values and other.timestamps == first_p99.timestamps
+    rows_sql = (f"SELECT unit, \"timestamp\", sample_count, sketch_count, \"min\", \"max\", sketch_bins, "
+                f"sketch_bin_counts FROM read_parquet($1) WHERE {bare_where()}")
+    floor = _median_ms(lambda: con.sql(rows_sql, params=[files, start, end]).to_arrow_table(), args.runs)
+    print(f"p99      {o[0]:>8.1f}ms {o[1]:>6.1f}ms {o[2]:>6.1f}ms  with pNN periods {'in SQL' if fast else 'in numpy'} "
+          f"instead of {'numpy' if fast else 'SQL'} ({'same values' if same else 'VALUES DIFFER'}); reading the "
+          f"series' tier rows alone (bare DuckDB, as Arrow): {floor[0]:.1f} ms ({floor[2]:.1f} ms CPU)")
     if args.daily:
         dlake = Lake(str(daily_copy(root, p.table)))
         n_files = len(dlake.table_files(p.table))
@@ -222,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     startup = [sys.executable, "-c", "import duckdb"]
 
     def run(c: list[str]) -> None:
-        subprocess.run(c, env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(c, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def cpu(c: list[str]) -> float:
         """CPU seconds (user + system) of one run of ``c``: unlike wall time, not stretched by
