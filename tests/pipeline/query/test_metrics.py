@@ -109,10 +109,15 @@ def test_list_metrics(lake, filled):
         ("App", "Latency", {"Host": "a"}, "Milliseconds"), ("App", "Latency", {"Host": "a"}, "Seconds")]
 
 
-def test_tier_files_from_before_the_columnar_sketch(lake, tmp_path):
+@pytest.mark.parametrize("fast", [True, False])
+def test_tier_files_from_before_the_columnar_sketch(lake, tmp_path, monkeypatch, fast):
     """A 5m file with the old ``sketch`` list of structs: simple statistics still come from its
-    partials; pNN and the 1h merge refuse with the command that rebuilds the tiers."""
+    partials; pNN (numpy or SQL path) and the 1h merge refuse with the command that rebuilds the tiers."""
     import duckdb
+
+    import pipeline.query.metrics as metrics
+
+    monkeypatch.setattr(metrics, "vectorised", lambda: fast)
 
     from pipeline.errors import InputError
     from pipeline.rollup.engine import Task
