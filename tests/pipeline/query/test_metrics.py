@@ -109,10 +109,15 @@ def test_list_metrics(lake, filled):
         ("App", "Latency", {"Host": "a"}, "Milliseconds"), ("App", "Latency", {"Host": "a"}, "Seconds")]
 
 
-def test_tier_files_from_before_the_columnar_sketch(lake, tmp_path):
+@pytest.mark.parametrize("fast", [True, False])
+def test_tier_files_from_before_the_columnar_sketch(lake, tmp_path, monkeypatch, fast):
     """A 5m file with the old ``sketch`` list of structs: simple statistics still come from its
-    partials; pNN and the 1h merge refuse with the command that rebuilds the tiers."""
+    partials; pNN (numpy or SQL path) and the 1h merge refuse with the command that rebuilds the tiers."""
     import duckdb
+
+    import pipeline.query.metrics as metrics
+
+    monkeypatch.setattr(metrics, "vectorised", lambda: fast)
 
     from pipeline.errors import InputError
     from pipeline.rollup.engine import Task
@@ -142,13 +147,13 @@ def test_tier_files_from_before_the_columnar_sketch(lake, tmp_path):
 
 @pytest.mark.parametrize("q", [0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0])
 def test_percentile_rows_agree_with_the_reference_sketch(q):
-    """pNN per period from tier rows (one SQL query for all periods) equals the reference Sketch's
+    """pNN per period from tier rows (all periods at once, pipeline.query.sketchq) equals the reference Sketch's
     quantile of the merged rows: mixed signs, zero, fractional counts, several rows per period,
     and a period whose sketch misses samples (no value)."""
-    import duckdb
     import pyarrow as pa
 
-    from pipeline.query.metrics import _PERCENTILE, percentile_points
+    from pipeline.query.metrics import percentile_points
+    from pipeline.query.sketchq import from_arrow
     from pipeline.rollup.schema import SKETCH_BINS, SKETCH_COUNTS
     from pipeline.rollup.sketch import Sketch
 
@@ -167,9 +172,8 @@ def test_percentile_rows_agree_with_the_reference_sketch(q):
                       "sketch_bins": pa.array([[b for b, _ in r["sketch"].entries()] for r in rows], SKETCH_BINS),
                       "sketch_bin_counts": pa.array([[c for _, c in r["sketch"].entries()] for r in rows],
                                                     SKETCH_COUNTS)})
-    con = duckdb.connect()
-    con.register("t", table)
-    got = percentile_points(con.execute("WITH r AS (SELECT * FROM t)" + _PERCENTILE, {"q": q}).fetchall(), q)
+    units, periods = from_arrow(table, q)
+    got = percentile_points(periods.rows(units), q)
     expected = []
     for qi in range(6):
         merged = Sketch()
@@ -206,3 +210,21 @@ def test_coarse_tier_percentiles_equal_the_1m_merge_bit_for_bit(lake, filled, pe
                 merged = merged.merge(Sketch(dict(zip(r["sketch_bins"], r["sketch_bin_counts"])), r["min"], r["max"]))
         expected.append(merged.quantile(0.9))
     assert md.values == expected
+
+
+@pytest.mark.parametrize("stat", ["p0", "p50", "p99", "p99.9", "p100"])
+def test_numpy_and_sql_percentile_paths_agree(lake, filled, monkeypatch, stat):
+    """A long-lived process (numpy and pyarrow imported) computes pNN with pipeline.query.sketchq,
+    a one-shot command with the SQL: the same datapoints, bit for bit, at every tier and for an
+    unaligned start, and the same message for the statistic-set period."""
+    import pipeline.query.metrics as metrics
+
+    for period, offset in ((60, 0), (300, 0), (3600, 0), (900, 7)):
+        start = T0 + timedelta(minutes=offset)
+        got = {}
+        for fast in (True, False):
+            monkeypatch.setattr(metrics, "vectorised", lambda fast=fast: fast)
+            got[fast] = get_metric_data(lake, "App", "Latency", {"Host": "a"}, stat, start,
+                                        start + timedelta(hours=10), period, unit="Milliseconds", now=NOW)
+        assert got[True].values and got[True].values == got[False].values
+        assert got[True].timestamps == got[False].timestamps and got[True].messages == got[False].messages
