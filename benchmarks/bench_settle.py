@@ -72,9 +72,9 @@ def generate(root: Path, tier: str, series: int) -> None:
         t = con.sql(f"""
             WITH r AS (
                 SELECT s, b, list_sort(list_distinct(list_transform(range({n_entries}),
-                           x -> CAST(300 + floor(random() * 400) AS INTEGER)))) AS bins
+                           lambda x: CAST(300 + floor(random() * 400) AS INTEGER)))) AS bins
                 FROM range({series}) t(s), range({c * per_chunk}, {(c + 1) * per_chunk}) u(b)),
-            k AS (SELECT *, list_transform(bins, x -> {count}) AS counts FROM r)
+            k AS (SELECT *, list_transform(bins, lambda x: {count}) AS counts FROM r)
             SELECT printf('%016x', hash(s) >> 1) AS _wl_series_id, 'Bench' AS namespace,
                    'Latency' || (s % 10) AS metric_name, '{{"Host":"h' || s || '"}}' AS dimensions,
                    'Milliseconds' AS unit, make_timestamptz(({T0_MS} + b * {job.period * 1000}) * 1000) AS "timestamp",
@@ -95,22 +95,20 @@ def run_part(part: str, root: Path, tier: str) -> dict[str, Any]:
     folder = layout.partition_path(job.target, {"dt": DAY})
     files = lake.table_files(job.target, folder)
     clock = T0_MS + 2 * 86_400_000
+    import duckdb
+
+    from pipeline.lake.replace import replacing
+    from pipeline.rollup import chunks, settle
+    from pipeline.rollup.schema import ROLLUP
+
     w0, c0 = time.perf_counter(), time.process_time()
     if part == "stream":
-        from pipeline.rollup import settle
-
         rows = settle.merge(lake, job, folder, clock, clock - 7_200_000)
     elif part == "memory":
-        from pipeline.lake.replace import replacing
-        from pipeline.rollup import chunks
-        from pipeline.rollup.schema import ROLLUP
-
         with replacing(lake, job.target) as tx:
             rows = chunks.replace_runs(tx, job, folder, {"dt": DAY}, [], ROLLUP.empty_table(), clock,
                                        cutoff_ms=clock - 7_200_000)
     elif part == "bare":
-        import duckdb
-
         con = duckdb.connect()
         listing = ", ".join(f"'{lake.path(f)}'" for f in files)
         out = root / "bare.parquet"
