@@ -36,9 +36,8 @@ import pyarrow as pa
 from pipeline.errors import WriteError
 from pipeline.lake import layout
 from pipeline.lake.replace import replacing
-from pipeline.query.duck import duck_type
 from pipeline.rollup import chunks
-from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SORT_KEYS
+from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SKETCH_BINS, SKETCH_COUNTS, SORT_KEYS
 from pipeline.rollup.tiers import JOBS, Job, target_partition
 
 if TYPE_CHECKING:
@@ -105,11 +104,17 @@ def _drop_unfinished(lake: Lake, folder: str, job: Job) -> None:
             lake.delete(e.path)
 
 
+_DUCK_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.float64(): "DOUBLE",
+               ROLLUP.field("timestamp").type: "TIMESTAMPTZ", SKETCH_BINS: "INTEGER[]", SKETCH_COUNTS: "DOUBLE[]"}
+"""The DuckDB type of each :data:`ROLLUP` column type (a rollup module may not import
+:mod:`pipeline.query`, which reads the tiers)."""
+
+
 def sorted_query(files: list[str]) -> str:
     """DuckDB SQL: the :data:`ROLLUP` columns of ``files`` (absolute paths), in :data:`SORT_KEYS`
     order (nulls last, as :meth:`pyarrow.Table.sort_by` puts them)."""
     listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    cols = ", ".join(f'CAST("{f.name}" AS {duck_type(f.type)}) AS "{f.name}"' for f in ROLLUP)
+    cols = ", ".join(f'CAST("{f.name}" AS {_DUCK_TYPES[f.type]}) AS "{f.name}"' for f in ROLLUP)
     order = ", ".join(f'"{k}" ASC NULLS LAST' for k in SORT_KEYS)
     return (f"SELECT {cols} FROM read_parquet([{listing}], hive_partitioning = false, union_by_name = true) "
             f"ORDER BY {order}")
