@@ -255,3 +255,101 @@ def test_a_state_from_before_merging_gets_its_closed_days_merged_at_the_next_ste
     assert len(job_files(lake, "metrics_5m", m5)["rollup"]) == 1
     assert day_rows(tier_rows(lake, "metrics_5m")) == day_rows(rows)
     assert "open" in load_state(lake)["incremental"]
+
+
+# -- the streamed merge (settle.write_sorted): the file the in-memory merge wrote, bounded memory --
+
+def _chunk_day(lake: Lake, n_series: int, hours: int, seed: int) -> tuple[str, int]:
+    """``hours`` of 1m chunk files of DAY for ``n_series`` series and a twin without a unit of
+    every 17th (same namespace, metric and dimensions), random partials and sketches, each file
+    sorted as the job writes it; returns the folder and the rows written."""
+    r = random.Random(seed)
+    job = JOBS[0]
+    folder = layout.partition_path(job.target, {"dt": DAY})
+    span = chunks.chunk_ms(60)
+    series = [(f"{r.getrandbits(64):016x}", f"NS{i % 3}", f"M{i % 5}", f'{{"Host":"h{i}"}}', unit)
+              for i in range(n_series) for unit in (("Count", None) if i % 17 == 0 else ("Count",))]
+    with replacing(lake, job.target) as tx:
+        for c in range(hours * 6):
+            rows = []
+            for s in series:
+                for m in range(10):
+                    bins = sorted(r.sample(range(-40, 400), r.randint(0, 6)))
+                    counts = [float(r.randint(1, 3)) for _ in bins]
+                    rows.append(dict(zip(ROLLUP.names, (*s, T0 + timedelta(minutes=c * 10 + m), 60,
+                                                        r.random() * 9, r.random(), -r.random(), r.random(),
+                                                        bins, counts, sum(counts)), strict=True)))
+            start = epoch_ms(T0) + c * span
+            tx.add({"dt": DAY}, pa.Table.from_pylist(rows, schema=ROLLUP), tag=chunks.tag(job, start, span),
+                   sort_by=SORT_KEYS)
+    return folder, len(series) * hours * 60
+
+
+def _copy_lake(src: Path, dst: Path) -> Lake:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return Lake(dst)
+
+
+def test_the_streamed_merge_writes_the_file_the_in_memory_merge_wrote(tmp_path):
+    lake = Lake(tmp_path / "a")
+    folder, n = _chunk_day(lake, 230, 3, seed=21)               # 18 files, 244 series: 43,920 rows
+    assert len(lake.table_files("metrics_1m", folder)) == 18 and n == 43_920
+    ref = _copy_lake(tmp_path / "a", tmp_path / "b")
+    clock = epoch_ms(NEXT + timedelta(hours=3))
+    assert settle.merge(lake, JOBS[0], folder, clock, clock - 7_200_000) == n
+    with replacing(ref, "metrics_1m") as tx:                    # the merge before streaming: pyarrow's sort
+        chunks.replace_runs(tx, JOBS[0], folder, {"dt": DAY}, [], ROLLUP.empty_table(), clock,
+                            cutoff_ms=clock - 7_200_000)
+    (got,), (want,) = lake.table_files("metrics_1m", folder), ref.table_files("metrics_1m", folder)
+    assert got.endswith(f"-rollup-t{DAY_START_S}-86400.parquet") and got.rsplit("-", 3)[1:] == want.rsplit("-", 3)[1:]
+    schema = pq.read_schema(lake.path(got))
+    assert schema.equals(ROLLUP) and schema.names == ROLLUP.names
+    assert schema.field("timestamp").type == pa.timestamp("ms", tz="UTC")
+    assert schema.field("sketch_bins").type == pa.list_(pa.int32()) and schema.field("period").type == pa.int32()
+    meta, ref_meta = pq.read_metadata(lake.path(got)), pq.read_metadata(ref.path(want))
+    groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert groups == [16_384, 16_384, n - 2 * 16_384]
+    assert groups == [ref_meta.row_group(i).num_rows for i in range(ref_meta.num_row_groups)]
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    t = pq.read_table(lake.path(got))
+    assert t.equals(pq.read_table(ref.path(want)))              # every row and value, in the same order
+    h0 = [u for d, u in zip(t["dimensions"].to_pylist(), t["unit"].to_pylist(), strict=True) if d == '{"Host":"h0"}']
+    assert h0 == ["Count"] * 180 + [None] * 180               # a null unit sorts after the others
+    assert not [e for e in lake.entries(folder) if "settle" in e.path]   # no pending file left
+    assert settle.merge(lake, JOBS[0], folder, clock, clock - 7_200_000) == 0
+
+
+KILLED_WRITE_WORKER = r"""
+import os, signal, sys
+import pyarrow.parquet as pq
+from pipeline.lake import Lake
+from pipeline.rollup import settle
+from pipeline.rollup.tiers import JOBS
+
+root, folder, clock = sys.argv[1], sys.argv[2], int(sys.argv[3])
+real = pq.ParquetWriter.write_table
+def write_then_die(self, *a, **k):
+    real(self, *a, **k)
+    os.kill(os.getpid(), signal.SIGKILL)          # a row group is on disk, the file unfinished
+pq.ParquetWriter.write_table = write_then_die
+settle.merge(Lake(root), JOBS[0], folder, clock, clock - 7_200_000)
+"""
+
+
+def test_a_merge_killed_while_streaming_leaves_the_chunk_files_and_its_leftover_goes_next_time(tmp_path):
+    lake = Lake(tmp_path)
+    folder, n = _chunk_day(lake, 60, 5, seed=22)                # 30 files, 19,200 rows: two row groups
+    inputs = sorted(lake.table_files("metrics_1m", folder))
+    rows = tier_rows(lake, "metrics_1m")
+    clock = epoch_ms(NEXT + timedelta(hours=3))
+    p = subprocess.run([sys.executable, "-c", KILLED_WRITE_WORKER, str(tmp_path), folder, str(clock)], cwd=REPO,
+                       env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    (left,) = [e for e in lake.entries(folder) if e.path.endswith(".pending")]
+    assert left.bytes > 0 and "/.settle-rollup-" in left.path
+    assert sorted(lake.table_files("metrics_1m", folder)) == inputs and tier_rows(lake, "metrics_1m") == rows
+    assert settle.merge(lake, JOBS[0], folder, clock, clock - 7_200_000) == n
+    assert not [e for e in lake.entries(folder) if e.path.endswith(".pending")]
+    assert len(lake.table_files("metrics_1m", folder)) == 1 and tier_rows(lake, "metrics_1m") == rows
