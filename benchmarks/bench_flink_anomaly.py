@@ -35,10 +35,10 @@ from typing import Any
 from benchmarks.bench_anomaly import generate, load
 
 #: The runs compared (WORKERS:PARALLELISM:WINDOW_S[:CACHED_SERIES]): day windows (the replay) and the
-#: live stage's 5-minute windows in thread mode (the default), the same without the detector cache,
-#: and worker processes (the previous default).
-DEFAULT_RUNS = "thread:2:86400,thread:2:300,thread:2:300:0,process:2:300,process:2:86400"
-SMALL_RUNS = "thread:2:86400,thread:2:300,process:2:300"
+#: live stage's 5-minute windows with worker processes (the default), the same without the detector
+#: cache, and the thread mode (Python inside the TaskManager's JVM).
+DEFAULT_RUNS = "process:2:86400,process:2:300,process:2:300:0,thread:2:300"
+SMALL_RUNS = "process:2:86400,process:2:300,thread:2:300"
 
 
 def python_engine(series: dict[str, tuple[list[float], list[float]]]) -> tuple[dict[str, list[Any]], float, float]:
