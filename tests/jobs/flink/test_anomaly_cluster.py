@@ -63,24 +63,34 @@ def test_killed_taskmanager_leaves_every_score_exactly_once_and_equal_to_the_lib
     edges = [lo + (hi - lo) * k / 4 for k in range(5)]
     quarters = [_slice(series, edges[k], edges[k + 1]) for k in range(4)]
     inbox, out = tmp_path / "inbox", tmp_path / "out"
+
+    def reached(k: int) -> Callable[[], bool]:  # a point of quarter k scored and committed
+        return lambda: any(edges[k] * 1000 <= r[0] for _, r in _scored(out))
+
+    # one file at a time, each once the job has scored into the one before: the source picks
+    # files found in one scan in no particular order, and a later file read first would
+    # make the earlier one's points late (as the run stage keeps its feeds apart)
     write_inbox(inbox, quarters[0], seq=0)
-    write_inbox(inbox, quarters[1], seq=1)
 
     env, t_env = configure(2, checkpoint_dir=str(tmp_path / "checkpoints"), checkpoint_ms=1000,
-                           workers="thread", remote=cluster.address)
+                           workers="process", remote=cluster.address)
     build(env, t_env, str(inbox), str(out), window_s=WINDOW_S, lateness_s=LATENESS_S, monitor_s=0.5)
     job = str(env.execute_async("watchlake-anomalies").get_job_id())
     cluster.wait_running(job)
-    # the kill: once the scorers have committed output (their detectors are in state) and
-    # before the job has seen half of the data
-    _until(lambda: len(_scored(out)) > 0 and cluster.checkpoints(job) >= 2, 120, "no committed output")
+    # the kill: once the scorers have committed output (their detectors are in state), while
+    # the job reads the second quarter
+    _until(lambda: reached(0)() and cluster.checkpoints(job) >= 2, 180, "no committed output")
+    write_inbox(inbox, quarters[1], seq=1)
+    time.sleep(1.0)
     cluster.kill_taskmanager(0)
     killed_at = len(_scored(out))
-    write_inbox(inbox, quarters[2], seq=2)  # arrives while the job is down
     cluster.restart_taskmanager(0)
     cluster.wait_taskmanagers(2)
     _until(lambda: cluster.failures(job) >= 1, 60, "the kill did not fail the job")
     _until(lambda: cluster.job_state(job)[0] == "RUNNING", 120, "no recovery")
+    _until(reached(1), 180, "nothing of the second quarter scored after the recovery")
+    write_inbox(inbox, quarters[2], seq=2)
+    _until(reached(2), 180, "the third quarter was not scored")
     # the last quarter, and one point of another series a day later: the watermark passes every
     # window of the real series, so each of their points must be scored
     sentinel = SeriesData("sentinel", "T", "m", "{}", "None", 60, [hi + 86400], [1.0])
