@@ -1,6 +1,6 @@
 """Flink anomaly scoring beside the library's Python engine, on the same series in the same run.
 
-    .venv/bin/python -m benchmarks.bench_flink_anomaly [--small] [--runs process:2:86400,...]
+    .venv/bin/python -m benchmarks.bench_flink_anomaly [--small] [--runs thread:2:300,...]
 
 Data: seeded 1-minute series (the ``metrics_1m`` Average shape; :func:`benchmarks.bench_anomaly.generate`:
 daily cycle, noise, rare spikes). Prints
@@ -11,7 +11,9 @@ daily cycle, noise, rare spikes). Prints
   same JVM, each on a one-point inbox;
 * the **Flink job** (:mod:`jobs.flink_anomaly`: CSV inbox → SQL event-time windows keyed in the
   JVM → keyed detector per series-window → checkpoint-committed file sink) per run (Python
-  workers ``process`` or ``loopback``, parallelism, window size): wall time, points/s including
+  workers ``thread``, ``process`` or ``loopback``, parallelism, window size and optionally the
+  scorer's detector cache — ``:0`` turns it off, so every window unpickles and pickles its
+  series' detector, the state load the cache saves): wall time, points/s including
   start-up and after it (the marginal rate between a run on the first quarter of every series and
   a run on all of it, which cancels start-up), the same per CPU second (this process, where
   ``loopback`` Python functions run, plus the JVM and its worker processes), Python calls
@@ -32,10 +34,11 @@ from typing import Any
 
 from benchmarks.bench_anomaly import generate, load
 
-#: The runs compared: the replay's default (a worker process, parallelism 2, day windows), the earlier
-#: configuration (one loopback worker in this process), and the live stage's 5-minute windows.
-DEFAULT_RUNS = "process:2:86400,loopback:1:86400,process:2:300"
-SMALL_RUNS = "process:2:86400,loopback:1:86400"
+#: The runs compared (WORKERS:PARALLELISM:WINDOW_S[:CACHED_SERIES]): day windows (the replay) and the
+#: live stage's 5-minute windows with worker processes (the default), the same without the detector
+#: cache, and the thread mode (Python inside the TaskManager's JVM).
+DEFAULT_RUNS = "process:2:86400,process:2:300,process:2:300:0,thread:2:300"
+SMALL_RUNS = "process:2:86400,process:2:300,thread:2:300"
 
 
 def python_engine(series: dict[str, tuple[list[float], list[float]]]) -> tuple[dict[str, list[Any]], float, float]:
@@ -137,19 +140,20 @@ def wait_workers_gone(timeout: float = 20.0) -> None:
 
 
 def flink_run(work: Path, series: list[Any], window_s: int, *, workers: str = "process",
-              parallelism: int = 2) -> tuple[float, float, int, dict[str, list[Any]]]:
+              parallelism: int = 2, cache: int | None = None) -> tuple[float, float, int, dict[str, list[Any]]]:
     """One bounded Flink job over ``series``; returns wall s and CPU s (this process, where
     ``loopback`` Python functions run, plus the JVM and its worker processes) of the job only,
     windows and the scores."""
     from jobs.flink_anomaly import score_inbox
     from jobs.flink_anomaly_io import read_out, write_inbox
+    from jobs.flink_anomaly_score import CACHE_SERIES
 
     shutil.rmtree(work, ignore_errors=True)
     write_inbox(work / "inbox", series, seq=0)
     wait_workers_gone()
     t0, c0, watch = time.perf_counter(), time.process_time(), CpuWatch()
     score_inbox(str(work / "inbox"), str(work / "out"), window_s=window_s, workers=workers,
-                parallelism=parallelism)
+                parallelism=parallelism, cache_series=CACHE_SERIES if cache is None else cache)
     wall = time.perf_counter() - t0
     wait_workers_gone()
     tree = watch.stop()
@@ -171,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"(default {DEFAULT_RUNS}; --small: {SMALL_RUNS})")
     args = ap.parse_args(argv)
     n_series, n_points = (20, 5_000) if args.small else (60, 10_000)
-    runs = [(w, int(p), int(s)) for w, p, s in (r.split(":") for r in
-                                                (args.runs or (SMALL_RUNS if args.small else DEFAULT_RUNS)).split(","))]
+    specs = (args.runs or (SMALL_RUNS if args.small else DEFAULT_RUNS)).split(",")
+    runs = [(f[0], int(f[1]), int(f[2]), int(f[3]) if len(f) > 3 else None) for f in (r.split(":") for r in specs)]
     data = load(generate(n_series, n_points))  # t in epoch seconds, 1-minute steps
     n = sum(len(ts) for ts, _ in data.values())
     print(f"data: {n_series} series × {n_points:,} 1-minute points = {n:,} points; "
@@ -186,29 +190,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         one = [type(series[0])(series[0].series_id, "Bench", "M", "{}", "None", 60,
                                series[0].times[:1], series[0].values[:1])]
-        cold, _, _, _ = flink_run(tmp / "cold", one, 86400, workers="loopback", parallelism=1)
-        warm, warm_cpu, _, _ = flink_run(tmp / "warm", one, 86400, workers="loopback", parallelism=1)
+        cold, _, _, _ = flink_run(tmp / "cold", one, 86400, workers=runs[0][0], parallelism=1)
+        warm, warm_cpu, _, _ = flink_run(tmp / "warm", one, 86400, workers=runs[0][0], parallelism=1)
         print(f"flink start-up     {cold:7.2f} s first job (JVM, mini-cluster, Python worker), "
               f"{warm:.2f} s next job ({warm_cpu:.2f} CPU s)")
         quarter = [type(sd)(sd.series_id, "Bench", "M", "{}", "None", 60, sd.times[:len(sd.times) // 4],
                             sd.values[:len(sd.values) // 4]) for sd in series]
         n_q = sum(len(sd.times) for sd in quarter)
         flink_run(tmp / "jit", quarter, runs[0][2], workers=runs[0][0], parallelism=runs[0][1])  # warms the JIT
-        for workers, par, window_s in runs:
+        for workers, par, window_s, cache in runs:
             # marginal rate: the same job on a quarter of the points and on all of them; the
             # difference cancels start-up, planning and the last checkpoint
-            wall, cpu, calls, got = flink_run(tmp / "all", series, window_s, workers=workers, parallelism=par)
-            wall_q, cpu_q, _, _ = flink_run(tmp / "q", quarter, window_s, workers=workers, parallelism=par)
+            wall, cpu, calls, got = flink_run(tmp / "all", series, window_s, workers=workers, parallelism=par,
+                                              cache=cache)
+            wall_q, cpu_q, _, _ = flink_run(tmp / "q", quarter, window_s, workers=workers, parallelism=par,
+                                            cache=cache)
             after = (n - n_q) / max(wall - wall_q, 1e-9)
             cpu_after = (n - n_q) / max(cpu - cpu_q, 1e-9)
             diff = sum(1 for sid, rows in gold.items()
                        for a, b in zip(rows, got.get(sid, []), strict=False) if a != b)
             diff += sum(abs(len(rows) - len(got.get(sid, []))) for sid, rows in gold.items())
-            print(f"flink {workers:>8} ×{par} {window_s:>6} s windows  {wall:7.2f} s wall  "
+            label = f"{workers}{'' if cache is None else f' cache {cache}'}"
+            print(f"flink {label:>8} ×{par} {window_s:>6} s windows  {wall:7.2f} s wall  "
                   f"{n / wall:9,.0f} points/s incl. start-up  {after:9,.0f} after start-up  "
                   f"({calls:,} Python calls, {n / calls:.0f} points each)  {after / py_rate:.2f}× the Python engine"
                   f"  [load {os.getloadavg()[0]:.1f}]")
-            print(f"  CPU              {cpu:.2f} CPU s (JVM + Python workers)  {cpu_after:9,.0f} points/s per "
+            print(f"  CPU              {cpu:.2f} CPU s (JVM + Python workers; {cpu - cpu_q:.2f} for the last "
+                  f"{n - n_q:,} points)  {cpu_after:9,.0f} points/s per "
                   f"CPU s after start-up  {cpu_after * py_cpu / n:.2f}× the Python engine's per CPU s")
             print(f"  equality         {diff} of {n:,} points differ from the Python engine (bit for bit)")
             if diff:

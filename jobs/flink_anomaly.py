@@ -10,10 +10,12 @@ scores each point of each series. The job
   points into **event-time tumbling windows** in Flink SQL (``ARRAY_AGG`` over ``TUMBLE``):
   parsing, watermarks and grouping run in the JVM, with no per-point Python;
 * keys the windows by the SQL column ``sid`` (in the JVM: no Python key selector, so a window
-  crosses to Python once) and runs :class:`ScoreBatches`, a ``KeyedProcessFunction`` that gets one
-  record per series-window (the vector of its points), restores that series' detector from **keyed
-  ValueState** (checkpointed and restored by Flink), steps it over the points in time order and
-  writes it back: one state access and one Python call per window instead of per point;
+  crosses to Python once) and runs :class:`~jobs.flink_anomaly_score.ScoreBatches`, a
+  ``KeyedProcessFunction`` that gets one record per series-window (the vector of its points) and
+  steps that series' detector over them in time order: one Python call per window instead of per
+  point. The detector lives in **keyed state** (checkpointed and restored by Flink) as a snapshot
+  plus the points scored since, with a version; the subtask keeps the detectors in memory and
+  rebuilds one from state only when its version is not the state's (after a restore);
 * writes one NDJSON line per series-window into a ``FileSink``, whose part files become visible
   only when a checkpoint completes (exactly-once: :mod:`jobs.flink_anomaly_io` upserts them into
   the lake's ``anomalies`` table by ``(series_id, timestamp)``, so a replayed window replaces).
@@ -22,11 +24,15 @@ Scores equal the Python engine's (:mod:`jobs.anomaly_job`) bit for bit: the same
 steps through the same points in the same per-series order. A point at or before the last point a
 series scored (a duplicate, or later than the watermark allowed) is not scored twice: the output
 names it in ``late``.
-Python workers: ``loopback`` (the PyFlink default on a mini-cluster: every Python function runs
-in this process, one interpreter, so parallelism does not add CPU) or ``process`` (the TaskManager
-starts the Python worker, as on a cluster: scoring leaves this process's interpreter; on the local
-mini-cluster one worker process serves the job's scoring subtasks — observed with parallelism 2,
-with one TaskManager or two —, so Python scoring uses one core there).
+Python workers: ``thread`` (PyFlink's THREAD execution mode: the Python function runs inside the
+TaskManager's JVM through PemJa — no Beam/gRPC hop; the TaskManager's interpreter is shared by its
+scoring subtasks; measured no cheaper than ``process`` here: the per-window machinery cost the
+same, ~11 CPU-s per 120,000 windows with a no-op scorer, and each state access crosses JNI),
+``loopback`` (every Python function runs in this process, one interpreter, so
+parallelism does not add CPU) or ``process`` (the TaskManager starts a Python worker process and
+exchanges every window with it over Beam's gRPC channels; on the local mini-cluster one worker
+process serves the job's scoring subtasks — observed with parallelism 2, with one TaskManager or
+two —, so Python scoring uses one core there).
 The same file runs on a cluster with ``flink run -py jobs/flink_anomaly.py -- --inbox DIR --out DIR``.
 """
 
@@ -36,23 +42,22 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pyflink.common import Types
-from pyflink.datastream import KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import ValueStateDescriptor
 
-from jobs.flink_anomaly_io import encode_window
-from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, make_detector
+from jobs.flink_anomaly_score import CACHE_SERIES, SNAPSHOT_POINTS, ScoreBatches
+from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD
 
 #: Replay windows: a day of 1-minute points (1,440) per Python call (for 5-minute points 5× as
 #: long); bigger windows cost less per point (one state read/write and one crossing per window),
 #: and scores do not depend on the window size.
 REPLAY_WINDOW_S = 24 * 3600
-#: How Python functions run: ``loopback`` (in this process) or ``process`` (worker processes).
-WORKERS = ("loopback", "process")
+#: How Python functions run: ``thread`` (inside the TaskManager's JVM), ``loopback`` (in this
+#: process) or ``process`` (worker processes started by the TaskManager).
+WORKERS = ("thread", "loopback", "process")
 #: The folder holding the ``jobs`` and ``pipeline`` packages: put on the workers' ``PYTHONPATH``,
 #: so that ``process`` workers import the same code as this client.
 CODE_ROOT = str(Path(__file__).resolve().parents[1])
@@ -61,62 +66,23 @@ CODE_ROOT = str(Path(__file__).resolve().parents[1])
 BUNDLE_SIZE = 100_000
 #: Live windows: a series' points reach the detector once their 5-minute window closes.
 LIVE_WINDOW_S = 300
-JOB_VERSION = 2
+JOB_VERSION = 3
 """The anomaly job's operator layout (uids, keying, state encoding). Bump it whenever a change
 makes older snapshots unrestorable: the run stage then scores from the first point again instead
-of failing to restore (:meth:`jobs.run.flink_anomaly_stage.FlinkAnomalyStage._start`)."""
+of failing to restore (:meth:`jobs.run.flink_anomaly_stage.FlinkAnomalyStage._start`). Version 3:
+the detector state became a snapshot, a log and a version (:mod:`jobs.flink_anomaly_score`)."""
 
 
-class ScoreBatches(KeyedProcessFunction):
-    """Per-series detector in keyed ValueState, stepped over one window of points per call.
+def worker_path() -> list[str]:
+    """What the job's Python functions need on their ``sys.path``: :data:`CODE_ROOT` and this
+    interpreter's site-packages. A ``process`` worker is this venv's interpreter (``python.executable``)
+    and finds its packages itself, but the ``thread`` mode's interpreter is embedded in the
+    TaskManager's JVM from the *base* installation's shared library, without the venv's packages
+    (not even PemJa itself): they are added here."""
+    import sysconfig
 
-    State per series: ``(detector, last scored t in ms, in an episode)``. Emits one line per window
-    (:func:`jobs.flink_anomaly_io.encode_window`): ``sid``, the scored points' ``t``/``v``, their
-    ``score``, ``expected``, ``lower``, ``upper`` (None in warm-up), ``warm``, ``flag`` (score ≥
-    threshold on a warm point), ``first`` (the first flagged point of an episode) and ``late``
-    (times not scored: at or before ``last``).
-    """
-
-    def __init__(self, detector: str = DEFAULT_DETECTOR, threshold: float = DEFAULT_THRESHOLD) -> None:
-        self.detector, self.threshold = detector, threshold
-        self.state: Any = None
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self.state = runtime_context.get_state(
-            ValueStateDescriptor("detector", Types.PICKLED_BYTE_ARRAY()))
-
-    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterable[str]:
-        yield encode_window(self.score(value[0], value[1], value[2]))
-
-    def score(self, sid: str, ts: list[int], vs: list[float]) -> dict[str, Any]:
-        saved = self.state.value()
-        det, last, in_ep = saved if saved is not None else (make_detector(self.detector), -1, False)
-        step, threshold = det.step, self.threshold
-        late: list[int] = []
-        kept_t: list[int] = []
-        kept_v: list[float] = []
-        scores = []
-        for t, v in sorted(zip(ts, vs, strict=True)):
-            if t <= last:
-                late.append(t)
-                continue
-            last = t
-            kept_t.append(t)
-            kept_v.append(v)
-            scores.append(step(t / 1000.0, v))
-        flags: list[bool] = []
-        firsts: list[bool] = []
-        for sc in scores:  # episodes: runs of flagged warm points, carried across windows
-            flag = sc.warm and sc.score >= threshold
-            flags.append(flag)
-            firsts.append(flag and not in_ep)
-            if sc.warm:
-                in_ep = flag
-        self.state.update((det, last, in_ep))
-        cols = list(zip(*scores)) if scores else [()] * 5
-        return {"sid": sid, "t": kept_t, "v": kept_v, "score": list(cols[0]), "expected": list(cols[1]),
-                "lower": list(cols[2]), "upper": list(cols[3]), "warm": list(cols[4]), "flag": flags,
-                "first": firsts, "late": late}
+    paths = sysconfig.get_paths()
+    return list(dict.fromkeys([CODE_ROOT, paths["purelib"], paths["platlib"]]))
 
 
 def _uri(path: str) -> str:
@@ -125,12 +91,17 @@ def _uri(path: str) -> str:
 
 
 def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkpoint_ms: int = 0,
-              restore: str | None = None, workers: str | None = None) -> tuple[Any, Any]:
+              restore: str | None = None, workers: str | None = None,
+              remote: str | None = None) -> tuple[Any, Any]:
     """A streaming environment and its table environment (UTC, workers on this interpreter and
     this code); with ``checkpoint_dir``, exactly-once checkpoints every ``checkpoint_ms`` kept on
     cancel; with ``restore``, the job starts from that checkpoint or savepoint. ``workers``
-    (:data:`WORKERS`) chooses how the jobs of these environments run their Python functions on a
-    local mini-cluster; None leaves PyFlink's choice (loopback locally, processes on a cluster).
+    (:data:`WORKERS`) chooses how the jobs of these environments run their Python functions:
+    ``thread`` anywhere (inside the TaskManagers' JVMs), ``loopback``/``process`` on a local
+    mini-cluster; None leaves PyFlink's choice (loopback locally, processes on a cluster).
+    ``remote`` (``host:port`` of a JobManager's REST endpoint) submits the jobs to that cluster
+    instead of a mini-cluster in this process's JVM. With checkpoints, a failed job restarts
+    from the newest one every second (as the rollup job does, :mod:`jobs.flink.stream`).
 
     PyFlink reads the worker mode when an environment is *created* (each environment's ``_open``
     starts a loopback server unless the mode is ``process``), so it is set here, around the
@@ -142,23 +113,30 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
     conf = Configuration()
     conf.set_string("python.executable", sys.executable)  # workers use this venv
     conf.set_string("python.client.executable", sys.executable)
-    conf.set_string("python.pythonpath", CODE_ROOT)
+    conf.set_string("python.pythonpath", os.pathsep.join(worker_path()))
+    conf.set_string("parallelism.default", str(parallelism))  # a remote environment takes only this
     if checkpoint_dir:
         conf.set_string("execution.checkpointing.dir", _uri(checkpoint_dir))
         conf.set_string("execution.checkpointing.externalized-checkpoint-retention",
                         "RETAIN_ON_CANCELLATION")
-        conf.set_string("state.checkpoints.num-retained", "2")
+        conf.set_string("execution.checkpointing.num-retained", "2")
+        conf.set_string("restart-strategy.type", "fixed-delay")
+        conf.set_string("restart-strategy.fixed-delay.attempts", "1000")
+        conf.set_string("restart-strategy.fixed-delay.delay", "1 s")
     if restore:
         conf.set_string("execution.state-recovery.path", restore)
     # bundles of up to BUNDLE_SIZE windows, still closed at least every second (Flink's default
     # bundle time) and before every checkpoint barrier: fewer bundle ends (each commits every
     # touched series' state and flushes the channel) cost less CPU in the worker and the JVM
     conf.set_string("python.fn-execution.bundle.size", str(BUNDLE_SIZE))
+    if workers == "thread":
+        conf.set_string("python.execution-mode", "thread")
     from jobs.flink import jvm
 
     jvm.use_archive()  # a JVM started here maps the classes of `watchlake flink warm`'s archive
     with python_workers(workers) if workers else contextlib.nullcontext():
-        env = StreamExecutionEnvironment.get_execution_environment(conf)
+        env = (StreamExecutionEnvironment.get_execution_environment(conf) if not remote
+               else _remote_environment(remote, conf))
         env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
         env.set_parallelism(parallelism)
         if checkpoint_dir and checkpoint_ms > 0:
@@ -171,6 +149,25 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
     return env, t_env
 
 
+def _remote_environment(remote: str, conf: Any) -> Any:
+    """A streaming environment whose jobs go to the JobManager at ``remote`` (``host:port``, its
+    REST endpoint), shipping ``flink-python`` (in the package's ``opt/``, not on a standalone
+    cluster's class path) with each job — what ``flink run -py`` does."""
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.java_gateway import get_gateway
+
+    from jobs.flink.cluster import flink_home
+
+    host, _, port = remote.rpartition(":")
+    conf.set_string("execution.target", "remote")
+    gateway = get_gateway()
+    jars = gateway.new_array(gateway.jvm.String, 1)
+    jars[0] = str(next((flink_home() / "opt").glob("flink-python-*.jar")))
+    j_env = gateway.jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment \
+        .createRemoteEnvironment(host or "127.0.0.1", int(port or 8081), conf._j_configuration, jars)
+    return StreamExecutionEnvironment(j_env)
+
+
 @contextlib.contextmanager
 def python_workers(mode: str) -> Iterator[None]:
     """Environments created inside run their jobs' Python functions in ``mode`` (:data:`WORKERS`).
@@ -178,7 +175,8 @@ def python_workers(mode: str) -> Iterator[None]:
     PyFlink decides when an environment is created (``StreamExecutionEnvironment`` and
     ``TableEnvironment`` both read the environment variable ``_python_worker_execution_mode`` in
     their ``_open``), whether its local jobs get a loopback server in this process (``loopback``)
-    or worker processes started by the TaskManager (``process``); the variable is restored on exit.
+    or worker processes started by the TaskManager (``process``; ``thread`` runs no worker, so it
+    starts no loopback server either); the variable is restored on exit.
     Entering this only around ``execute`` has no effect (see :func:`configure`).
 
     Raises:
@@ -190,7 +188,9 @@ def python_workers(mode: str) -> Iterator[None]:
         quiet_worker_hangup()  # the job's end hangs up on the in-process worker
     name = "_python_worker_execution_mode"
     before = os.environ.get(name)
-    os.environ[name] = mode
+    # ``thread`` needs no worker at all (the execution mode in the configuration decides): no
+    # loopback server in this process either
+    os.environ[name] = "process" if mode == "thread" else mode
     try:
         yield
     finally:
@@ -240,8 +240,10 @@ def _interval(seconds: int) -> str:
 
 def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEFAULT_DETECTOR,
           threshold: float = DEFAULT_THRESHOLD, window_s: int = REPLAY_WINDOW_S,
-          lateness_s: int = 60, monitor_s: float | None = None) -> None:
+          lateness_s: int = 60, monitor_s: float | None = None, cache_series: int = CACHE_SERIES,
+          snapshot_points: int = SNAPSHOT_POINTS) -> None:
     """Add the scoring pipeline (inbox → windows → keyed detector → ``out_dir``) to ``env``.
+    ``cache_series`` and ``snapshot_points``: see :class:`~jobs.flink_anomaly_score.ScoreBatches`.
 
     ``monitor_s`` set: the inbox is watched for new files every ``monitor_s`` seconds (the job
     never ends); unset: the files present are read once and the job ends after the last window.
@@ -263,14 +265,16 @@ def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEF
             SELECT sid, ARRAY_AGG(t) AS ts, ARRAY_AGG(v) AS vs
             FROM TABLE(TUMBLE(TABLE wl_points, DESCRIPTOR(ts), {_interval(window_s)}))
             GROUP BY sid, window_start, window_end)""")
+    par = env.get_parallelism()  # set on the operators too: a remote environment's default is the cluster's
     scored = (_keyed_by_first_column(t_env.to_data_stream(windows))
-              .process(ScoreBatches(detector, threshold), output_type=Types.STRING())
-              .name("score windows").uid("score-windows"))
+              .process(ScoreBatches(detector, threshold, cache_series=cache_series,
+                                    snapshot_points=snapshot_points), output_type=Types.STRING())
+              .name("score windows").uid("score-windows").set_parallelism(par))
     sink = (FileSink.for_row_format(_uri(out_dir), Encoder.simple_string_encoder())
             .with_output_file_config(OutputFileConfig.builder().with_part_suffix(".json").build())
             .with_rolling_policy(RollingPolicy.on_checkpoint_rolling_policy())  # visible per checkpoint
             .build())
-    scored.sink_to(sink).name("scored windows").uid("scored-windows-sink")
+    scored.sink_to(sink).name("scored windows").uid("scored-windows-sink").set_parallelism(par)
 
 
 def _keyed_by_first_column(stream: Any) -> Any:
@@ -295,12 +299,13 @@ def _keyed_by_first_column(stream: Any) -> Any:
 
 def score_inbox(inbox: str, out_dir: str, *, detector: str = DEFAULT_DETECTOR,
                 threshold: float = DEFAULT_THRESHOLD, window_s: int = REPLAY_WINDOW_S,
-                parallelism: int = 2, workers: str = "process") -> None:
+                parallelism: int = 2, workers: str = "process", cache_series: int = CACHE_SERIES) -> None:
     """Run the job once over the closed files in ``inbox`` (bounded), waiting for it to end; the
     scored windows are in ``out_dir`` (read them with :func:`jobs.flink_anomaly_io.read_out`).
     By default a worker process scores (off this process's interpreter), at parallelism 2."""
     env, t_env = configure(parallelism, workers=workers)
-    build(env, t_env, inbox, out_dir, detector=detector, threshold=threshold, window_s=window_s)
+    build(env, t_env, inbox, out_dir, detector=detector, threshold=threshold, window_s=window_s,
+          cache_series=cache_series)
     env.execute("watchlake-anomalies")
 
 
@@ -349,9 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--follow", type=float, default=0.0, help="watch the inbox every N seconds")
     ap.add_argument("--checkpoint-dir", default=None)
     ap.add_argument("--parallelism", type=int, default=1)
+    ap.add_argument("--workers", choices=WORKERS, default=None,
+                    help="how Python runs (default: PyFlink's choice; thread: inside the TaskManagers)")
     args = ap.parse_args(argv)
     env, t_env = configure(args.parallelism, checkpoint_dir=args.checkpoint_dir,
-                           checkpoint_ms=5000 if args.checkpoint_dir else 0)
+                           checkpoint_ms=5000 if args.checkpoint_dir else 0, workers=args.workers)
     build(env, t_env, args.inbox, args.out, detector=args.detector, window_s=args.window,
           monitor_s=args.follow or None)
     env.execute("watchlake-anomalies")
