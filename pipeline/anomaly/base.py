@@ -37,6 +37,15 @@ class Score(NamedTuple):
 WARMUP_SCORE = Score(0.0, None, None, None, False)
 
 
+def after_refractory(full: float, since_alert: int, refractory: int, alert: float) -> tuple[float, int]:
+    """A point's score and the count of points since the last alert once it is learnt: within
+    ``refractory`` points of an alert a score is halved and cannot start a new alert (an episode
+    alerts once); past it a score at or above ``alert`` restarts the count."""
+    if since_alert < refractory:
+        return full * 0.5, since_alert + 1
+    return full, (1 if full >= alert else since_alert + 1)
+
+
 def make_score(score: float, expected: float, lower: float, upper: float) -> Score:
     """``Score(score, expected, lower, upper, True)`` built without the named tuple's Python-level
     ``__new__`` (a third of the cost of a detector step's bookkeeping; same value)."""

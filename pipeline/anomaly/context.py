@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score, make_score
+from pipeline.anomaly.base import WARMUP_SCORE, Score, after_refractory, make_score
 from pipeline.anomaly.multiview import MultiViewDetector
 from pipeline.anomaly.sequence import SequenceModel
 
@@ -86,10 +86,9 @@ class ContextDetector:
         p, sigma = (None, 0.0) if j is None else (j[3], j[4])
         c = s if s > q else q
         full = c / (c + self.scale) if c > 0 else 0.0
-        quiet = self.since_alert < self.refractory
-        score = full * 0.5 if quiet else full
+        score, since_alert = after_refractory(full, self.since_alert, self.refractory, self.alert)
         if learn:
-            self.since_alert = 1 if not quiet and full >= self.alert else self.since_alert + 1
+            self.since_alert = since_alert
         if p is None:
             return WARMUP_SCORE._replace(score=score)
         k = mv.k
@@ -133,12 +132,7 @@ class ContextDetector:
         mv._learn(t, x, j, s / (s + mv.scale) if s > 0 else 0.0)
         c = s if s > q else q
         full = c / (c + self.scale) if c > 0 else 0.0
-        if self.since_alert < self.refractory:
-            score = full * 0.5
-            self.since_alert += 1
-        else:
-            score = full
-            self.since_alert = 1 if full >= self.alert else self.since_alert + 1
+        score, self.since_alert = after_refractory(full, self.since_alert, self.refractory, self.alert)
         if j is None:
             return WARMUP_SCORE._replace(score=score)
         p, sigma = j[3], j[4]

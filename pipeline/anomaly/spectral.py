@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score
+from pipeline.anomaly.base import WARMUP_SCORE, Score, after_refractory
 from pipeline.anomaly.calibrate import TailCalibrator
 
 WINDOW, Q_AMP, Z_LOCAL, M_EXT = 1440, 3, 21, 5
@@ -232,12 +232,7 @@ class SpectralDetector:
             return WARMUP_SCORE
         warm = self.sr.n + 1 >= self.sr.min_points
         full = self._full(x, True)
-        if self.since_alert < self.refractory:
-            score = full * 0.5
-            self.since_alert += 1
-        else:
-            score = full
-            self.since_alert = 1 if full >= self.alert else self.since_alert + 1
+        score, self.since_alert = after_refractory(full, self.since_alert, self.refractory, self.alert)
         return Score(score, None, None, None, warm)
 
     def state(self) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from jobs.anomaly_job import SeriesData
-from jobs.flink.cluster import LocalCluster
 from tests.jobs.test_flink_anomaly import library_scores, sample_minutes
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
@@ -22,14 +21,6 @@ pytestmark = [pytest.mark.flink, pytest.mark.slow]
 WINDOW_S, LATENESS_S = 300, 60
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    c = LocalCluster(tmp_path / "cluster", taskmanagers=2, slots=1)  # parallelism 2: a scorer on each
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()  # every process it started, also when the test fails
 
 
 def _until(cond: Callable[[], bool], timeout: float, what: str) -> None:

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.flink.cluster import LocalCluster
 from jobs.flink.committer import FlinkCommitter
 from jobs.flink.stream import StreamConfig, submit
 from pipeline.config import load_settings
@@ -25,14 +24,6 @@ from tests.pipeline.rollup.gen import T0
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    c = LocalCluster(tmp_path / "cluster", taskmanagers=2, slots=1)   # parallelism 2: a subtask on each
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()   # every process, also when the test fails
 
 
 def _until(cond, timeout, what):
