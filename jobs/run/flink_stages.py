@@ -20,6 +20,7 @@ the newest retained checkpoint).
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,10 @@ def first_start(lake: Lake, settings: Settings) -> int:
         _, lines = segments.seed(lake, since_ms=int(since.timestamp() * 1000))
     lake.write_json(SEEDED, {"seeded_at": time.time(), "lines": lines})
     return lines
+
+
+_SAVEPOINT_MADE = re.compile(r"A savepoint has been created at: (\S+?), but the corresponding job")
+"""Flink's StopWithSavepointStoppingException: the savepoint exists although the stop failed."""
 
 
 class FlinkRollupStage:
@@ -207,7 +212,15 @@ class FlinkRollupStage:
             # pyflink 2.3's JobClient.stop_with_savepoint calls a Java overload that no longer exists
             path = str(client._j_job_client.stopWithSavepoint(False, self.config.savepoints, fmt).get())
         except Exception as exc:  # noqa: BLE001 - cancel after all; the retained checkpoint remains
-            client.cancel().result()
-            return f"job cancelled, savepoint failed: {str(exc).splitlines()[0][:200]}"
+            made = _SAVEPOINT_MADE.search(str(exc))
+            if made is None:
+                try:
+                    client.cancel().result()
+                except Exception:  # noqa: BLE001 - the job has ended on its own
+                    pass
+                return f"job cancelled, savepoint failed: {str(exc).splitlines()[0][:200]}"
+            # the job failed while stopping, after its savepoint: Flink's own word is that the
+            # savepoint is consistent and that a start from it commits what the sink left pending
+            path = made.group(1)
         self.lake.write_json(SAVEPOINT, {"path": path, "at": time.time()})
         return f"job stopped with savepoint {path.rsplit('/', 1)[-1]}"
