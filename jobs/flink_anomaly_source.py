@@ -70,8 +70,8 @@ def inbox_table(env: Any, t_env: Any, inbox_uri: str, *, lateness_s: int, monito
     # one reader, so one order; stable uids keep savepoints restorable across code changes
     reader.setParallelism(1).name("read inbox in order").uid("inbox-reader")
     reader.getTransformation().getInputs().get(0).setUid("inbox-monitor")
-    schema = (Schema.new_builder().column("sid", DataTypes.STRING()).column("t", DataTypes.BIGINT())
-              .column("v", DataTypes.DOUBLE()).column_by_expression("ts", "TO_TIMESTAMP_LTZ(t, 3)")
+    schema = (Schema.new_builder().column("sid", DataTypes.STRING(False)).column("t", DataTypes.BIGINT(False))
+              .column("v", DataTypes.DOUBLE(False)).column_by_expression("ts", "TO_TIMESTAMP_LTZ(t, 3)")
               .watermark("ts", f"ts - {interval(lateness_s)}").build())
     return t_env.from_data_stream(DataStream(reader), schema)
 
