@@ -1,8 +1,9 @@
 """The Flink anomaly job's edges: its inbox of closed point files and its scored output.
 
-* :func:`write_inbox` writes 1-minute (or 5-minute) points as one CSV file ``points-<seq>.csv`` of
-  ``sid,t,v`` rows (epoch ms; RFC 4180 quoting, as series ids hold JSON; ``repr`` floats, which
-  parse back to the same double) sorted by time — under a hidden name first, then renamed, so
+* :func:`write_inbox` writes 1-minute (or 5-minute) points as one file ``points-<seq>.csv`` of
+  ``t,v,sid`` lines (epoch ms; ``repr`` floats, which parse back to the same double; the series id
+  last and as it is — commas and quotes of its JSON included —, only ``%``, CR and LF written as
+  ``%25``, ``%0D``, ``%0A``: :func:`inbox_line`) sorted by time — under a hidden name first, then renamed, so
   Flink's file source (which skips hidden files) only ever sees closed files. Each file gets a
   modification time (whole milliseconds, what Flink sees) later than every file already in the
   inbox: the job reads files in modification-time order (:func:`jobs.flink_anomaly.inbox_table`),
@@ -22,7 +23,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 import json
 import math
 import os
@@ -83,8 +83,8 @@ def write_inbox(inbox: Path, series: Iterable[SeriesData], *, seq: int,
     inbox.mkdir(parents=True, exist_ok=True)
     final = inbox / f"{INBOX_PREFIX}{seq:012d}.csv"
     tmp = inbox / f".{final.name}.tmp"
-    with open(tmp, "w", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerows((sid, t, repr(v)) for t, sid, v in rows)
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        fh.writelines(inbox_line(sid, t, v) for t, sid, v in rows)
         fh.flush()
         os.fsync(fh.fileno())
     stamp = _next_mtime_ms(inbox) * 1_000_000
@@ -92,6 +92,15 @@ def write_inbox(inbox: Path, series: Iterable[SeriesData], *, seq: int,
     os.replace(tmp, final)
     fed.points, fed.path = len(rows), final
     return fed
+
+
+def inbox_line(sid: str, t_ms: int, v: float) -> str:
+    """One inbox line ``t,v,sid\n``: the series id last, as it is except ``%`` → ``%25``, CR → ``%0D``,
+    LF → ``%0A`` (the job splits the line at its first two commas and undoes exactly these:
+    :data:`jobs.flink_anomaly_source.SID`)."""
+    if "%" in sid or "\n" in sid or "\r" in sid:
+        sid = sid.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"{t_ms},{v!r},{sid}\n"
 
 
 def _next_mtime_ms(inbox: Path) -> int:

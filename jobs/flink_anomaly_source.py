@@ -7,8 +7,9 @@ directory listing's, taken last-in first-out by its split assigner —, so when 
 files (a restart after downtime, a feed faster than the monitor interval) a later file could be read
 first, push the watermark past the earlier file's points and make them late. :func:`inbox_table`
 reads the inbox with Flink's continuous file monitor instead (``readFile`` with
-``PROCESS_CONTINUOUSLY``, built into ``flink-dist``; ``RowCsvInputFormat`` from ``flink-csv``,
-both in the ``apache-flink`` package's ``lib/``): it forwards the splits of each scan sorted by
+``PROCESS_CONTINUOUSLY`` and ``TextInputFormat``, built into ``flink-dist`` in the
+``apache-flink`` package's ``lib/``; the fields are split in SQL, :data:`T`, :data:`V`,
+:data:`SID`): it forwards the splits of each scan sorted by
 modification time and its single reader takes them from a priority queue in (modification time,
 path) order. The writer gives each file a modification time strictly after the one before
 (:func:`jobs.flink_anomaly_io._next_mtime_ms`), so files are read in the order they were written,
@@ -43,8 +44,19 @@ INNER = Types.ROW([Types.STRING(), Types.BASIC_ARRAY(Types.LONG()), Types.BASIC_
 a series' window (``behind`` null) or one point that came behind the watermark (``behind``: seconds)."""
 
 
+T = "CAST(SPLIT_INDEX(f0, ',', 0) AS BIGINT)"
+"""An inbox line's time (epoch ms): its first field (:func:`jobs.flink_anomaly_io.inbox_line`)."""
+V = "CAST(SPLIT_INDEX(f0, ',', 1) AS DOUBLE)"
+"""Its value: the second field, a ``repr`` float (Java parses it to the same double)."""
+_RAW_SID = "SUBSTRING(f0, LOCATE(',', f0, LOCATE(',', f0) + 1) + 1)"
+SID = (f"CASE WHEN LOCATE('%', {_RAW_SID}) = 0 THEN {_RAW_SID} ELSE "
+       f"REPLACE(REPLACE(REPLACE({_RAW_SID}, '%0A', CHR(10)), '%0D', CHR(13)), '%25', '%') END")
+"""Its series id: the rest of the line after the second comma, ``%0A``/``%0D``/``%25`` undone."""
+
+
 def inbox_table(env: Any, t_env: Any, inbox_uri: str, *, lateness_s: int, monitor_s: float | None) -> Any:
-    """The inbox's points as a table ``(sid, t, v, ts)`` with event time ``ts`` (``t`` in epoch ms)
+    """The inbox's points as a table ``(f0, t, v, sid, ts)`` (``f0`` the line) with event time ``ts``
+    (``t`` in epoch ms)
     and a watermark ``lateness_s`` behind the newest point read, files read in modification-time
     order (module docstring); ``monitor_s`` set: new files are looked for that often (the job never
     ends), unset: the files there now are read once."""
@@ -54,24 +66,25 @@ def inbox_table(env: Any, t_env: Any, inbox_uri: str, *, lateness_s: int, monito
 
     gateway = get_gateway()
     jvm = gateway.jvm
-    row = Types.ROW_NAMED(["sid", "t", "v"], [Types.STRING(), Types.LONG(), Types.DOUBLE()]).get_java_type_info()
-    paths = gateway.new_array(jvm.org.apache.flink.core.fs.Path, 1)
-    paths[0] = jvm.org.apache.flink.core.fs.Path(inbox_uri)
-    fmt = jvm.org.apache.flink.formats.csv.RowCsvInputFormat.builder(row, paths).setIgnoreParseErrors(False).build()
+    line = Types.STRING().get_java_type_info()
+    # lines, not flink-csv's RowCsvInputFormat: that one reads only the first file it is given
+    # (its end-of-input flag is never reset), silently
+    fmt = jvm.org.apache.flink.streaming.api.legacy.io.TextInputFormat(jvm.org.apache.flink.core.fs.Path(inbox_uri))
     modes = jvm.org.apache.flink.streaming.api.functions.source.FileProcessingMode
     j_env = env._j_stream_execution_environment
     before = j_env.getParallelism()
     j_env.setParallelism(1)  # the monitor cuts each file into this many splits: one per file
     try:
         reader = j_env.readFile(fmt, inbox_uri, modes.PROCESS_CONTINUOUSLY if monitor_s else modes.PROCESS_ONCE,
-                                max(1, round((monitor_s or 1.0) * 1000)), row)
+                                max(1, round((monitor_s or 1.0) * 1000)), line)
     finally:
         j_env.setParallelism(before)
     # one reader, so one order; stable uids keep savepoints restorable across code changes
     reader.setParallelism(1).name("read inbox in order").uid("inbox-reader")
     reader.getTransformation().getInputs().get(0).setUid("inbox-monitor")
-    schema = (Schema.new_builder().column("sid", DataTypes.STRING(False)).column("t", DataTypes.BIGINT(False))
-              .column("v", DataTypes.DOUBLE(False)).column_by_expression("ts", "TO_TIMESTAMP_LTZ(t, 3)")
+    schema = (Schema.new_builder().column("f0", DataTypes.STRING(False))
+              .column_by_expression("t", T).column_by_expression("v", V).column_by_expression("sid", SID)
+              .column_by_expression("ts", f"TO_TIMESTAMP_LTZ({T}, 3)")
               .watermark("ts", f"ts - {interval(lateness_s)}").build())
     return t_env.from_data_stream(DataStream(reader), schema)
 

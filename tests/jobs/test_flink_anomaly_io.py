@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 
 from jobs.anomaly_job import SeriesData
@@ -20,14 +19,19 @@ def test_inbox_is_one_closed_time_sorted_csv_with_exact_values(tmp_path) -> None
     assert [p.name for p in inbox.iterdir()] == [fed.path.name]  # no hidden temporary left
     assert (fed.points, fed.skipped) == (3, 2)  # NaN and inf counted, not fed; 60 s was fed before
     assert fed.last == {a.series_id: 240_000, b.series_id: 90_000}
-    with open(fed.path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    assert rows == [[b.series_id, "90000", "5.0"], [a.series_id, "180000", "1e-300"],
-                    [a.series_id, "240000", repr(2.0 / 3.0)]]
-    assert float(rows[2][2]) == 2.0 / 3.0
+    assert fed.path.read_text(encoding="utf-8") == (
+        f"90000,5.0,{b.series_id}\n180000,1e-300,{a.series_id}\n240000,{2.0 / 3.0!r},{a.series_id}\n")
+    assert float(repr(2.0 / 3.0)) == 2.0 / 3.0
     # nothing new: no file; points older than not_before are left out
     assert write_inbox(inbox, [a], seq=8, after={a.series_id: 240_000}).path is None
     assert write_inbox(inbox, [a], seq=9, not_before=200_000).points == 1
+
+
+def test_inbox_lines_keep_a_series_id_whole_escaping_only_percent_cr_and_lf() -> None:
+    from jobs.flink_anomaly_io import inbox_line
+
+    assert inbox_line('N|m|{"k": "a,b"}|None|Average', 60_000, 0.1) == '60000,0.1,N|m|{"k": "a,b"}|None|Average\n'
+    assert inbox_line("CPU%0A|x\r\n|Average", 1, -0.0) == "1,-0.0,CPU%250A|x%0D%0A|Average\n"
 
 
 def test_window_lines_round_trip_bit_for_bit(tmp_path) -> None:

@@ -70,10 +70,14 @@ def _accounted(out: Path) -> int:
 def test_files_one_scan_finds_are_read_in_the_order_written(tmp_path) -> None:
     """Four files of consecutive days, all in the inbox when the job's first scan lists it, named in
     the reverse of the order they were written: read in the written order, no point is late and
-    every score equals the library's detector stepped point by point."""
+    every score equals the library's detector stepped point by point (one series' id holds ``%``,
+    CR, LF and a comma: it comes back whole)."""
     from jobs.flink_anomaly_io import write_inbox
 
-    series = sample_minutes()[:4]
+    odd = sample_minutes()[4]  # an id with every character the inbox line escapes, and a comma
+    odd = SeriesData("Odd|CPU%0A|x\r\ny,z|%|Average", odd.namespace, odd.metric_name, odd.dimensions, odd.unit, 60,
+                     odd.times, odd.values)
+    series = [*sample_minutes()[:3], odd]
     lo = min(sd.times[0] for sd in series)
     hi = max(sd.times[-1] for sd in series) + 1
     edges = [lo + (hi - lo) * k / 4 for k in range(5)]
