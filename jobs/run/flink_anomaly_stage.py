@@ -65,14 +65,22 @@ def latest_snapshot(work: Path) -> str | None:
     return max(found, key=lambda m: m.stat().st_mtime).parent.resolve().as_uri()
 
 
-def _stop_with_savepoint(client: Any, directory: str) -> str:
-    """Stop the job with a canonical savepoint in ``directory``; returns its path. (PyFlink's
-    ``JobClient.stop_with_savepoint`` still calls the two-argument Java method Flink 2 removed.)"""
+def _savepoint_then_cancel(client: Any, directory: str) -> str:
+    """Take a canonical savepoint of the running job in ``directory``, then cancel the job; returns
+    the savepoint's path.
+
+    Not Flink's stop-with-savepoint: that stops the file monitor first (its ``cancel`` sets the
+    newest modification time it has read to the maximum) and snapshots it afterwards, so a job
+    resumed from such a savepoint never reads another file. A savepoint taken while the job runs
+    holds the real position; what the job commits between it and the cancel is committed again
+    after the resume, and upserted by key (nothing doubles in ``anomalies``)."""
     from pyflink.common.completable_future import CompletableFuture
     from pyflink.java_gateway import get_gateway
 
     fmt = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
-    return str(CompletableFuture(client._j_job_client.stopWithSavepoint(False, directory, fmt), str).result())
+    path = str(CompletableFuture(client._j_job_client.triggerSavepoint(directory, fmt), str).result())
+    client.cancel().result()
+    return path
 
 
 class FlinkAnomalyStage:
@@ -257,9 +265,9 @@ class FlinkAnomalyStage:
         if self.client is None:
             return None
         try:
-            _stop_with_savepoint(self.client, (self.work / "savepoints").resolve().as_uri())
+            _savepoint_then_cancel(self.client, (self.work / "savepoints").resolve().as_uri())
         except Exception as exc:  # noqa: BLE001 - a failed stop still leaves the newest checkpoint
-            err = f"stop with savepoint failed ({exc}); the next start resumes from the newest checkpoint"
+            err = f"savepoint failed ({exc}); the next start resumes from the newest checkpoint"
             try:
                 self.client.cancel().result()
             except Exception:  # noqa: BLE001

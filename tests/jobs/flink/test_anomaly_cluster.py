@@ -101,6 +101,23 @@ def test_killed_taskmanager_leaves_every_score_exactly_once_and_equal_to_the_lib
         assert sorted(by_series[sd.series_id]) == library_scores(sd), sd.series_id  # bit-equal
 
 
+def _savepoint_and_cancel(cluster: Any, job: str, directory: str, timeout: float = 120.0) -> str:
+    """A savepoint of the running job, then its cancellation, by the JobManager (REST ``cancel-job``;
+    the run stage does the same through its job client). Not stop-with-savepoint: that stops the
+    file monitor before it snapshots it, and a job resumed from such a savepoint reads no new file
+    (jobs.run.flink_anomaly_stage._savepoint_then_cancel)."""
+    trigger = cluster.rest(f"/jobs/{job}/savepoints", {"target-directory": directory, "cancel-job": True})["request-id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        doc = cluster.rest(f"/jobs/{job}/savepoints/{trigger}")
+        if doc["status"]["id"] == "COMPLETED":
+            if "location" not in doc["operation"]:
+                raise RuntimeError(f"savepoint failed: {str(doc['operation'].get('failure-cause'))[:300]}")
+            return str(doc["operation"]["location"])
+        time.sleep(0.5)
+    raise TimeoutError(f"savepoint of {job} not done within {timeout:.0f} s")
+
+
 def test_savepoint_and_resume_after_an_upgrade_score_every_point_once_as_the_library(tmp_path, cluster) -> None:
     """Stopped with a savepoint mid-stream at parallelism 2, the job is submitted again from it as a
     code-compatible upgrade — parallelism 1, no detector cache, a snapshot every 50 points — while
@@ -131,7 +148,8 @@ def test_savepoint_and_resume_after_an_upgrade_score_every_point_once_as_the_lib
     write_inbox(inbox, quarters[1], seq=1)  # files found together are read in the order written
     job = submit(2)
     _until(reached(1), 180, "the second quarter was not scored")
-    savepoint = cluster.stop_with_savepoint(job, (tmp_path / "savepoints").as_uri())
+    savepoint = _savepoint_and_cancel(cluster, job, (tmp_path / "savepoints").as_uri())
+    _until(lambda: cluster.job_state(job)[0] == "CANCELED", 60, "the job was not cancelled")
     stopped_at = len(_scored(out))
     write_inbox(inbox, quarters[2], seq=2)  # arrives while the job is stopped
     job = submit(1, savepoint, cache_series=0, snapshot_points=50)
@@ -141,7 +159,7 @@ def test_savepoint_and_resume_after_an_upgrade_score_every_point_once_as_the_lib
     n = sum(len(sd.times) for sd in series)
     _until(lambda: len({(s, r[0]) for s, r in _scored(out) if s != "sentinel"}) >= n, 240,
            "not every point was scored after the resume")
-    cluster.stop_with_savepoint(job, (tmp_path / "savepoints").as_uri())
+    _savepoint_and_cancel(cluster, job, (tmp_path / "savepoints").as_uri())
     got = _scored(out)
     assert 0 < stopped_at < n  # the stop came mid-stream
     assert len(got) == len({(s, r[0]) for s, r in got}) == n  # exactly once, nothing behind the watermark
