@@ -5,10 +5,13 @@ scores each point of each series. The job
 
 * reads points ``sid,t,v`` (series id, epoch ms, value) from an **inbox folder of closed CSV
   files** (:mod:`jobs.flink_anomaly_io` writes them under a hidden name, then renames) with Flink's
-  filesystem connector — once (a replay) or **continuously** (``source.monitor-interval``);
+  file monitor — once (a replay) or **continuously** —, **in the order the files were written**
+  (:mod:`jobs.flink_anomaly_source`: by modification time, not in a directory scan's order);
 * assigns **event time** ``t`` with a **watermark** ``t − lateness`` and groups each series'
   points into **event-time tumbling windows** in Flink SQL (``ARRAY_AGG`` over ``TUMBLE``):
-  parsing, watermarks and grouping run in the JVM, with no per-point Python;
+  parsing, watermarks and grouping run in the JVM, with no per-point Python; a point whose window
+  had already closed when it came is not dropped silently: the same query passes it on alone,
+  marked with how far behind the watermark it was;
 * keys the windows by the SQL column ``sid`` (in the JVM: no Python key selector, so a window
   crosses to Python once) and runs :class:`~jobs.flink_anomaly_score.ScoreBatches`, a
   ``KeyedProcessFunction`` that gets one record per series-window (the vector of its points) and
@@ -22,8 +25,8 @@ scores each point of each series. The job
 
 Scores equal the Python engine's (:mod:`jobs.anomaly_job`) bit for bit: the same detector code
 steps through the same points in the same per-series order. A point at or before the last point a
-series scored (a duplicate, or later than the watermark allowed) is not scored twice: the output
-names it in ``late``.
+series scored (a duplicate) is not scored twice: the output names it in ``late``; a point that came
+behind the watermark is named in ``behind`` (kept in ``errors/anomalies/`` by the collector).
 Python workers: ``thread`` (PyFlink's THREAD execution mode: the Python function runs inside the
 TaskManager's JVM through PemJa — no Beam/gRPC hop; the TaskManager's interpreter is shared by its
 scoring subtasks; measured no cheaper than ``process`` here: the per-window machinery cost the
@@ -48,7 +51,7 @@ from typing import Any
 
 from pyflink.common import Types
 
-from jobs.flink_anomaly_score import CACHE_SERIES, SNAPSHOT_POINTS, ScoreBatches
+from jobs.flink_anomaly_score import CACHE_SERIES, SNAPSHOT_POINTS
 from pipeline.anomaly import DEFAULT_DETECTOR, DEFAULT_THRESHOLD
 
 #: Replay windows: a day of 1-minute points (1,440) per Python call (for 5-minute points 5× as
@@ -66,11 +69,13 @@ CODE_ROOT = str(Path(__file__).resolve().parents[1])
 BUNDLE_SIZE = 100_000
 #: Live windows: a series' points reach the detector once their 5-minute window closes.
 LIVE_WINDOW_S = 300
-JOB_VERSION = 3
+JOB_VERSION = 4
 """The anomaly job's operator layout (uids, keying, state encoding). Bump it whenever a change
 makes older snapshots unrestorable: the run stage then scores from the first point again instead
 of failing to restore (:meth:`jobs.run.flink_anomaly_stage.FlinkAnomalyStage._start`). Version 3:
-the detector state became a snapshot, a log and a version (:mod:`jobs.flink_anomaly_score`)."""
+the detector state became a snapshot, a log and a version (:mod:`jobs.flink_anomaly_score`);
+version 4: the inbox is read by Flink's file monitor in modification-time order, and the points
+behind the watermark are a second branch of the window query (:mod:`jobs.flink_anomaly_source`)."""
 
 
 def worker_path() -> list[str]:
@@ -232,12 +237,6 @@ def quiet_worker_hangup() -> None:
     threading.excepthook = hook
 
 
-def _interval(seconds: int) -> str:
-    """A Flink SQL day-to-second interval literal (a bare ``SECOND`` literal overflows at 100)."""
-    d, rem = divmod(int(seconds), 86400)
-    return f"INTERVAL '{d} {rem // 3600:02d}:{rem % 3600 // 60:02d}:{rem % 60:02d}' DAY TO SECOND"
-
-
 def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEFAULT_DETECTOR,
           threshold: float = DEFAULT_THRESHOLD, window_s: int = REPLAY_WINDOW_S,
           lateness_s: int = 60, monitor_s: float | None = None, cache_series: int = CACHE_SERIES,
@@ -251,24 +250,17 @@ def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEF
     from pyflink.common.serialization import Encoder
     from pyflink.datastream.connectors.file_system import FileSink, OutputFileConfig, RollingPolicy
 
+    from jobs.flink_anomaly_source import INNER, ScoreOrReject, inbox_table, windows_and_behind
+
     if window_s <= 0 or lateness_s < 0:
         raise ValueError(f"window ({window_s} s) must be > 0 and lateness ({lateness_s} s) ≥ 0")
-    monitor = f",\n 'source.monitor-interval' = '{max(1, round(monitor_s * 1000))} ms'" if monitor_s else ""
-    inbox_uri = _uri(inbox)
-    t_env.execute_sql(f"""CREATE TEMPORARY TABLE wl_points (
-        sid STRING NOT NULL, t BIGINT NOT NULL, v DOUBLE NOT NULL,
-        ts AS TO_TIMESTAMP_LTZ(t, 3),
-        WATERMARK FOR ts AS ts - {_interval(lateness_s)}
-    ) WITH ('connector' = 'filesystem', 'path' = '{inbox_uri}', 'format' = 'csv'{monitor})""")
-    windows = t_env.sql_query(f"""
-        SELECT sid AS k, ROW(sid, ts, vs) AS w FROM (
-            SELECT sid, ARRAY_AGG(t) AS ts, ARRAY_AGG(v) AS vs
-            FROM TABLE(TUMBLE(TABLE wl_points, DESCRIPTOR(ts), {_interval(window_s)}))
-            GROUP BY sid, window_start, window_end)""")
+    t_env.create_temporary_view("wl_points", inbox_table(env, t_env, _uri(inbox), lateness_s=lateness_s,
+                                                         monitor_s=monitor_s))
+    windows = windows_and_behind(t_env, "wl_points", window_s)
     par = env.get_parallelism()  # set on the operators too: a remote environment's default is the cluster's
-    scored = (_keyed_by_first_column(t_env.to_data_stream(windows))
-              .process(ScoreBatches(detector, threshold, cache_series=cache_series,
-                                    snapshot_points=snapshot_points), output_type=Types.STRING())
+    scored = (_keyed_by_first_column(t_env.to_data_stream(windows), INNER)
+              .process(ScoreOrReject(detector, threshold, cache_series=cache_series,
+                                     snapshot_points=snapshot_points), output_type=Types.STRING())
               .name("score windows").uid("score-windows").set_parallelism(par))
     sink = (FileSink.for_row_format(_uri(out_dir), Encoder.simple_string_encoder())
             .with_output_file_config(OutputFileConfig.builder().with_part_suffix(".json").build())
@@ -277,20 +269,20 @@ def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEF
     scored.sink_to(sink).name("scored windows").uid("scored-windows-sink").set_parallelism(par)
 
 
-def _keyed_by_first_column(stream: Any) -> Any:
+def _keyed_by_first_column(stream: Any, inner: Any) -> Any:
     """The rows ``(k, w)`` of ``stream`` keyed by ``k`` in the JVM, as a keyed stream of ``w``.
 
     PyFlink's ``key_by`` runs its key selector as a Python operator (every window would cross to
     Python and back once more); here the key is the row's first column, read by the JVM's
     ``KeyByKeySelector`` — the selector PyFlink itself puts behind that operator, which expects
     exactly ``(key, value)`` rows. The table-to-stream conversion's row type is declared as the
-    plain row type the Python operators take (``sid STRING, ts ARRAY<BIGINT>, vs ARRAY<DOUBLE>``,
-    the classes the conversion produces: ``String``, ``Long[]``, ``Double[]``).
+    plain row type ``inner`` the Python operators take (for ``sid STRING, ts ARRAY<BIGINT>,
+    vs ARRAY<DOUBLE>, behind INT`` the classes the conversion produces: ``String``, ``Long[]``,
+    ``Double[]``, ``Integer``).
     """
     from pyflink.datastream.data_stream import KeyedStream
     from pyflink.java_gateway import get_gateway
 
-    inner = Types.ROW([Types.STRING(), Types.BASIC_ARRAY(Types.LONG()), Types.BASIC_ARRAY(Types.DOUBLE())])
     j_stream = stream._j_data_stream
     j_stream.getTransformation().setOutputType(Types.ROW([Types.STRING(), inner]).get_java_type_info())
     j_keyed = j_stream.keyBy(get_gateway().jvm.KeyByKeySelector(), Types.ROW([Types.STRING()]).get_java_type_info())

@@ -1,26 +1,33 @@
 """The Flink anomaly job's edges: its inbox of closed point files and its scored output.
 
-* :func:`write_inbox` writes 1-minute (or 5-minute) points as one CSV file ``points-<seq>.csv`` of
-  ``sid,t,v`` rows (epoch ms; RFC 4180 quoting, as series ids hold JSON; ``repr`` floats, which
-  parse back to the same double) sorted by time — under a hidden name first, then renamed, so
-  Flink's filesystem source (which skips hidden files) only ever sees closed files. Values that are
-  not finite are counted (``skipped``), never fed.
+* :func:`write_inbox` writes 1-minute (or 5-minute) points as one file ``points-<seq>.csv`` of
+  ``t,v,sid`` lines (epoch ms; ``repr`` floats, which parse back to the same double; the series id
+  last and as it is — commas and quotes of its JSON included —, only ``%``, CR and LF written as
+  ``%25``, ``%0D``, ``%0A``: :func:`inbox_line`) sorted by time — under a hidden name first, then renamed, so
+  Flink's file source (which skips hidden files) only ever sees closed files. Each file gets a
+  modification time (whole milliseconds, what Flink sees) later than every file already in the
+  inbox: the job reads files in modification-time order (:func:`jobs.flink_anomaly.inbox_table`),
+  so files written in order are read in order, however many one directory scan finds. Values that
+  are not finite are counted (``skipped``), never fed.
 * :func:`read_out` reads the part files the job's ``FileSink`` has committed (one JSON line per
   series-window; in-progress files are hidden until their checkpoint completes).
 * :func:`collect` turns them into ``anomalies`` rows — the same rows :func:`jobs.anomaly_job.detect`
   writes — and commits them through the ledgered replace (:mod:`pipeline.lake.replace`), keyed by
   ``(series_id, timestamp)``: a window the job emits again after a restore replaces its rows, never
-  doubles them. The part files are deleted only after the commit.
+  doubles them. Points the job did not score because they came behind its watermark (their
+  window had closed) are kept with that reason in ``errors/anomalies/`` (:func:`reject_points`,
+  the lake's rejected-input table), as are the points the run stage could not feed. The part files
+  are deleted only after the commit.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import json
 import math
 import os
 import sys
+import time
 from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,9 +39,11 @@ import pyarrow as pa
 
 from jobs.anomaly_job import DetectResult, Episode, SeriesData
 from pipeline.anomaly.table import ANOMALIES, SORT_KEYS
-from pipeline.timeutil import from_epoch, to_utc
+from pipeline.timeutil import from_epoch, iso, to_utc, utcnow
 
 INBOX_PREFIX = "points-"
+REJECT_SOURCE = "anomalies"
+"""The ``errors/<source>/`` folder of points the anomaly job received but did not score."""
 _NAN = float("nan")
 
 
@@ -74,13 +83,34 @@ def write_inbox(inbox: Path, series: Iterable[SeriesData], *, seq: int,
     inbox.mkdir(parents=True, exist_ok=True)
     final = inbox / f"{INBOX_PREFIX}{seq:012d}.csv"
     tmp = inbox / f".{final.name}.tmp"
-    with open(tmp, "w", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerows((sid, t, repr(v)) for t, sid, v in rows)
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        fh.writelines(inbox_line(sid, t, v) for t, sid, v in rows)
         fh.flush()
         os.fsync(fh.fileno())
+    stamp = _next_mtime_ms(inbox) * 1_000_000
+    os.utime(tmp, ns=(stamp, stamp))  # renaming keeps it
     os.replace(tmp, final)
     fed.points, fed.path = len(rows), final
     return fed
+
+
+def inbox_line(sid: str, t_ms: int, v: float) -> str:
+    """One inbox line ``t,v,sid\n``: the series id last, as it is except ``%`` → ``%25``, CR → ``%0D``,
+    LF → ``%0A`` (the job splits the line at its first two commas and undoes exactly these:
+    :data:`jobs.flink_anomaly_source.SID`)."""
+    if "%" in sid or "\n" in sid or "\r" in sid:
+        sid = sid.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"{t_ms},{v!r},{sid}\n"
+
+
+def _next_mtime_ms(inbox: Path) -> int:
+    """A modification time (epoch ms) for the next inbox file: now, but at least 1 ms after the
+    newest file already there. Flink's file monitor orders files by modification time in whole
+    milliseconds and skips a file no newer than the newest it has read, so every file must be
+    strictly newer than the one before it — also when two are written within one millisecond."""
+    newest = max((e.stat().st_mtime_ns for e in os.scandir(inbox)
+                  if e.name.startswith(INBOX_PREFIX) and e.name.endswith(".csv")), default=0)
+    return max(time.time_ns() // 1_000_000, newest // 1_000_000 + 1)
 
 
 _FLOAT_COLS = ("t", "v", "score", "expected", "lower", "upper")  # float64; None ↔ NaN
@@ -89,25 +119,31 @@ _FLAG_COLS = ("warm", "flag", "first")  # one digit per point: warm | flag << 1 
 
 def encode_window(w: Mapping[str, Any]) -> str:
     """One scored window as a compact JSON line: the float columns as one base64 block of
-    little-endian float64 (exact bits; epoch ms fit a double exactly), the flags as digits."""
+    little-endian float64 (exact bits; epoch ms fit a double exactly), the flags as digits; the
+    optional ``behind`` (points not scored because they came behind the watermark, each
+    ``[t, v, seconds behind]``) as JSON numbers (``repr`` floats: exact)."""
     n = len(w["t"])
     floats = array("d", [_NAN if x is None else x for c in _FLOAT_COLS for x in w[c]])
     if sys.byteorder != "little":
         floats.byteswap()
     flags = "".join(str(a | b << 1 | c << 2) for a, b, c in zip(*(w[c] for c in _FLAG_COLS), strict=True))
-    return json.dumps({"sid": w["sid"], "n": n, "f": base64.b64encode(floats.tobytes()).decode("ascii"),
-                       "b": flags, "late": w["late"]}, separators=(",", ":"))
+    d = {"sid": w["sid"], "n": n, "f": base64.b64encode(floats.tobytes()).decode("ascii"),
+         "b": flags, "late": w["late"]}
+    if w.get("behind"):
+        d["behind"] = w["behind"]
+    return json.dumps(d, separators=(",", ":"))
 
 
 def decode_window(line: str) -> dict[str, Any]:
-    """Inverse of :func:`encode_window` (``t`` and ``late`` as int epoch ms)."""
+    """Inverse of :func:`encode_window` (``t`` and ``late`` as int epoch ms; ``behind`` as
+    ``[t, v, seconds]`` lists, empty when the line has none)."""
     d = json.loads(line)
     n = d["n"]
     floats = array("d")
     floats.frombytes(base64.b64decode(d["f"]))
     if sys.byteorder != "little":
         floats.byteswap()
-    out: dict[str, Any] = {"sid": d["sid"], "late": d["late"]}
+    out: dict[str, Any] = {"sid": d["sid"], "late": d["late"], "behind": d.get("behind", [])}
     for i, c in enumerate(_FLOAT_COLS):
         col = floats[i * n:(i + 1) * n].tolist()
         out[c] = ([int(x) for x in col] if c == "t" else
@@ -132,12 +168,30 @@ def read_out(out_dir: Path) -> list[tuple[Path, list[dict[str, Any]]]]:
 
 @dataclass
 class Collected:
-    """The detect-style result of one :func:`collect`, plus the points not scored (``late``: at or
-    before their series' last scored point) and the newest scored time (epoch ms)."""
+    """The detect-style result of one :func:`collect`, plus the points not scored — ``late``: at
+    or before their series' last scored point (a duplicate); ``behind``: ``(series, t, v, seconds)``
+    of each point that came behind the job's watermark (its window had closed), kept in
+    ``errors/anomalies/`` — and the newest scored time (epoch ms)."""
 
     result: DetectResult
     late: int = 0
+    behind: list[tuple[str, int, float, int]] = field(default_factory=list)
     newest: int | None = None
+
+
+def reject_points(lake: Any, points: Iterable[tuple[str, int, float, str]]) -> int:
+    """Keep points the anomaly job will not score — ``(series, t in epoch ms, value, reason)`` —
+    in the lake's rejected-input table ``errors/anomalies/`` (one file per distinct set: writing
+    the same set again writes nothing); returns how many were given."""
+    from pipeline.loader import rejects
+    from pipeline.sources.base import Rejection
+
+    found = [Rejection(REJECT_SOURCE, f"metrics_1m {sid} {iso(from_epoch(t, 'ms'))}", None, "timestamp", reason,
+                       json.dumps({"series_id": sid, "timestamp": t, "value": v}).encode())
+             for sid, t, v, reason in points]
+    if found:
+        rejects.write(lake, REJECT_SOURCE, found, utcnow())
+    return len(found)
 
 
 def collect(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *, key: str, stat: str,
@@ -157,7 +211,9 @@ def collect_windows(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *,
     written as one commit under the file tag ``key``: with ``replace`` (a replay) this key's rows of
     the replayed series in that range are replaced; otherwise rows are upserted by
     ``(series_id, timestamp)``. Episodes: the first flagged point of each run of flagged points
-    (recomputed in time order for a replay, else as the job's keyed state saw them).
+    (recomputed in time order for a replay, else as the job's keyed state saw them). Points that
+    came behind the watermark are kept in ``errors/anomalies/`` (:func:`reject_points`) before the
+    part files are deleted.
 
     Raises:
         KeyError: a scored series missing from ``meta`` (the caller fed it, so it must know it).
@@ -176,6 +232,7 @@ def collect_windows(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *,
         sid = w["sid"]
         sd = meta[sid]
         out.late += len(w["late"])
+        out.behind.extend((sid, int(t), float(v), int(s)) for t, v, s in w["behind"])
         res.points += len(w["t"])
         if w["t"]:
             out.newest = max(out.newest or w["t"][-1], w["t"][-1])
@@ -212,6 +269,8 @@ def collect_windows(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *,
             partition_of=lambda t: pc.binary_join_element_wise(
                 "anomalies/dt=", pc.strftime(t["timestamp"], format="%Y-%m-%d"), ""))
         res.files = len(done.added)
+    reject_points(lake, ((sid, t, v, f"came {s} s behind the Flink anomaly job's watermark: its window had "
+                          "closed, so it was not scored") for sid, t, v, s in out.behind))
     for f, _ in files:  # only after the commit: a crash before this re-collects (same rows)
         f.unlink()
     return out

@@ -10,8 +10,9 @@ things per step:
    becomes an alert through the same notify path as the DuckDB engine
    (:func:`jobs.anomaly_job.notify_anomalies`);
 2. **feed** — the 1-minute points (``metrics_1m`` Average) newer than what each series was fed
-   go into the job's inbox as one closed CSV file (hidden name, then rename). Files are at
-   least two monitor intervals apart, so the source picks them up in order.
+   go into the job's inbox as one closed CSV file (hidden name, then rename), each strictly newer
+   than the last: the job reads them in that order however many one scan of the inbox finds
+   (:mod:`jobs.flink_anomaly_source`), so a backlog after a restart makes no point late.
 
 Where things live (``work_dir``, by default ``<lake>/_state/flink-anomaly`` for a local lake):
 ``inbox/``, ``out/`` (committed part files not yet collected), ``checkpoints/`` and
@@ -19,14 +20,16 @@ Where things live (``work_dir``, by default ``<lake>/_state/flink-anomaly`` for 
 included) and ``feed.json`` (per series: its labels and the newest time fed).
 
 Consumed inbox files are deleted once the newest retained checkpoint is ``INBOX_RETENTION_S``
-newer than they are (the source read them long before; Flink's file source still remembers
-their paths, measured at the path's length + ~7 bytes of checkpoint each, ~62 bytes, for as long as
-the job runs: one file per feed, at most one per two monitor intervals).
+newer than they are (the source read them long before; its checkpointed state is the newest
+modification time it has read, so it does not grow with the files).
 
 Event time: a point is scored when the watermark (newest point fed − ``lateness_s``) passes the
 end of its ``window_s`` window. A point older than that when it would be fed — a late 1-minute
 update, or the history of a series first seen after the watermark passed it — cannot be windowed
-any more; it is counted as rejected (``late``) in the step report, never fed silently.
+any more; it is not fed. A point the job itself finds behind its watermark is passed through
+unscored. Both are rejected, never dropped silently: counted in the step report's ``rejected``
+and kept with their reason in ``errors/anomalies/`` (:func:`jobs.flink_anomaly_io.reject_points`).
+Over a run, the points fed = scored + behind the watermark + duplicates not rescored.
 """
 
 from __future__ import annotations
@@ -62,14 +65,22 @@ def latest_snapshot(work: Path) -> str | None:
     return max(found, key=lambda m: m.stat().st_mtime).parent.resolve().as_uri()
 
 
-def _stop_with_savepoint(client: Any, directory: str) -> str:
-    """Stop the job with a canonical savepoint in ``directory``; returns its path. (PyFlink's
-    ``JobClient.stop_with_savepoint`` still calls the two-argument Java method Flink 2 removed.)"""
+def _savepoint_then_cancel(client: Any, directory: str) -> str:
+    """Take a canonical savepoint of the running job in ``directory``, then cancel the job; returns
+    the savepoint's path.
+
+    Not Flink's stop-with-savepoint: that stops the file monitor first (its ``cancel`` sets the
+    newest modification time it has read to the maximum) and snapshots it afterwards, so a job
+    resumed from such a savepoint never reads another file. A savepoint taken while the job runs
+    holds the real position; what the job commits between it and the cancel is committed again
+    after the resume, and upserted by key (nothing doubles in ``anomalies``)."""
     from pyflink.common.completable_future import CompletableFuture
     from pyflink.java_gateway import get_gateway
 
     fmt = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
-    return str(CompletableFuture(client._j_job_client.stopWithSavepoint(False, directory, fmt), str).result())
+    path = str(CompletableFuture(client._j_job_client.triggerSavepoint(directory, fmt), str).result())
+    client.cancel().result()
+    return path
 
 
 class FlinkAnomalyStage:
@@ -100,7 +111,6 @@ class FlinkAnomalyStage:
         self.feed: dict[str, Any] = {}
         self.client: Any = None
         self.started_from: str | None = None
-        self.last_feed = 0.0
         self.note = ""  # why the last start did not resume (see _drop_foreign_snapshots)
 
     # -- the job ---------------------------------------------------------------------------------
@@ -172,13 +182,18 @@ class FlinkAnomalyStage:
         sent = self._notify(got)
         fed, late = self._feed()
         self.retire_inbox()
+        behind = len(got.behind)
         detail = (f"{len(self.feed['series'])} series, {got.result.points} points scored"
                   + (f", {got.late} duplicates not rescored" if got.late else "")
-                  + (f", {late} late points not fed" if late else ""))
-        return StepReport(self.name, records_in=fed, records_out=got.result.anomalies, rejected=late,
+                  + (f", {late} late points not fed" if late else "")
+                  + (f", {behind} points behind the job's watermark not scored" if behind else "")
+                  + (" (kept in errors/anomalies)" if late or behind else ""))
+        if not (fed or late or behind or got.result.points):
+            detail = ""
+        return StepReport(self.name, records_in=fed, records_out=got.result.anomalies, rejected=late + behind,
                           notifications=sent, error=error,
                           watermark=from_epoch(got.newest, "ms") if got.newest is not None else None,
-                          detail="; ".join(filter(None, [started, detail if fed or late or got.result.points else ""])),
+                          detail="; ".join(filter(None, [started, detail])),
                           seconds=time.perf_counter() - t0)
 
     def _collect(self) -> Any:
@@ -199,22 +214,25 @@ class FlinkAnomalyStage:
         return notify_anomalies(self.lake, self.topic, res) if self.topic and res.episodes else 0
 
     def _feed(self) -> tuple[int, int]:
-        """Write the new points into the inbox; returns (points fed, late points not fed)."""
+        """Write the new points into the inbox; returns (points fed, late points not fed — kept in
+        ``errors/anomalies/`` before the feed state moves past them)."""
         from jobs.anomaly_job import read_series
-        from jobs.flink_anomaly_io import write_inbox
+        from jobs.flink_anomaly_io import reject_points, write_inbox
 
-        if time.monotonic() - self.last_feed < 2 * self.monitor_s:
-            return 0, 0  # the previous file may not be picked up yet: keep files in order
         known: dict[str, Any] = self.feed["series"]
         after = {sid: int(m["last"]) for sid, m in known.items()}
         fed_max = int(self.feed["fed_max"])
         not_before = fed_max - 1000 * self.lateness_s if fed_max >= 0 else None
         series = list(read_series(self.lake, TABLE, STAT))
-        late = 0
-        for sd in series:
-            floor = after.get(sd.series_id, -1)
-            late += sum(1 for t in sd.times
-                        if not_before is not None and floor < int(round(t * 1000)) < not_before)
+        late: list[tuple[str, int, float, str]] = []
+        if not_before is not None:
+            why = (f"older than the Flink anomaly job's watermark when first seen (newest point fed − "
+                   f"{self.lateness_s} s): its window had closed, so it was not fed")
+            for sd in series:
+                floor = after.get(sd.series_id, -1)
+                late.extend((sd.series_id, t_ms, v, why) for t, v in zip(sd.times, sd.values, strict=True)
+                            if floor < (t_ms := int(round(t * 1000))) < not_before)
+        reject_points(self.lake, late)
         fed = write_inbox(self.inbox, series, seq=int(self.feed["seq"]), after=after, not_before=not_before)
         for sd in series:
             m = known.setdefault(sd.series_id, {
@@ -225,9 +243,8 @@ class FlinkAnomalyStage:
         if fed.path is not None:
             self.feed["seq"] = int(self.feed["seq"]) + 1
             self.feed["fed_max"] = max(fed_max, *fed.last.values())
-            self.last_feed = time.monotonic()
         self._save_feed()
-        return fed.points, late
+        return fed.points, len(late)
 
     def retire_inbox(self) -> int:
         """Delete the inbox files older than the newest retained checkpoint (or savepoint) by
@@ -248,9 +265,9 @@ class FlinkAnomalyStage:
         if self.client is None:
             return None
         try:
-            _stop_with_savepoint(self.client, (self.work / "savepoints").resolve().as_uri())
+            _savepoint_then_cancel(self.client, (self.work / "savepoints").resolve().as_uri())
         except Exception as exc:  # noqa: BLE001 - a failed stop still leaves the newest checkpoint
-            err = f"stop with savepoint failed ({exc}); the next start resumes from the newest checkpoint"
+            err = f"savepoint failed ({exc}); the next start resumes from the newest checkpoint"
             try:
                 self.client.cancel().result()
             except Exception:  # noqa: BLE001
@@ -260,5 +277,7 @@ class FlinkAnomalyStage:
         self.client = None
         got = self._collect()
         sent = self._notify(got)
-        return StepReport(self.name, records_out=got.result.anomalies, notifications=sent, error=err,
-                          detail=f"stopped; {got.result.points} points scored in the last windows")
+        behind = f", {len(got.behind)} behind the job's watermark not scored" if got.behind else ""
+        return StepReport(self.name, records_out=got.result.anomalies, rejected=len(got.behind),
+                          notifications=sent, error=err,
+                          detail=f"stopped; {got.result.points} points scored in the last windows{behind}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 
 from jobs.anomaly_job import SeriesData
@@ -20,14 +19,19 @@ def test_inbox_is_one_closed_time_sorted_csv_with_exact_values(tmp_path) -> None
     assert [p.name for p in inbox.iterdir()] == [fed.path.name]  # no hidden temporary left
     assert (fed.points, fed.skipped) == (3, 2)  # NaN and inf counted, not fed; 60 s was fed before
     assert fed.last == {a.series_id: 240_000, b.series_id: 90_000}
-    with open(fed.path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    assert rows == [[b.series_id, "90000", "5.0"], [a.series_id, "180000", "1e-300"],
-                    [a.series_id, "240000", repr(2.0 / 3.0)]]
-    assert float(rows[2][2]) == 2.0 / 3.0
+    assert fed.path.read_text(encoding="utf-8") == (
+        f"90000,5.0,{b.series_id}\n180000,1e-300,{a.series_id}\n240000,{2.0 / 3.0!r},{a.series_id}\n")
+    assert float(repr(2.0 / 3.0)) == 2.0 / 3.0
     # nothing new: no file; points older than not_before are left out
     assert write_inbox(inbox, [a], seq=8, after={a.series_id: 240_000}).path is None
     assert write_inbox(inbox, [a], seq=9, not_before=200_000).points == 1
+
+
+def test_inbox_lines_keep_a_series_id_whole_escaping_only_percent_cr_and_lf() -> None:
+    from jobs.flink_anomaly_io import inbox_line
+
+    assert inbox_line('N|m|{"k": "a,b"}|None|Average', 60_000, 0.1) == '60000,0.1,N|m|{"k": "a,b"}|None|Average\n'
+    assert inbox_line("CPU%0A|x\r\n|Average", 1, -0.0) == "1,-0.0,CPU%250A|x%0D%0A|Average\n"
 
 
 def test_window_lines_round_trip_bit_for_bit(tmp_path) -> None:
@@ -37,6 +41,9 @@ def test_window_lines_round_trip_bit_for_bit(tmp_path) -> None:
          "upper": [None, 1.7976931348623157e308, 3.0], "warm": [False, True, True],
          "flag": [False, True, True], "first": [False, True, False], "late": [1_789_999_940_000]}
     back = decode_window(encode_window(w))
+    assert back == {**w, "behind": []}  # a line without points behind the watermark
+    w["behind"] = [[1_789_999_880_000, 0.1, 61], [1_789_999_940_000, 1e-300, 0]]
+    back = decode_window(encode_window(w))
     assert back == w
     assert math.copysign(1.0, back["v"][1]) == -1.0  # the sign of -0.0 survives too
     bucket = tmp_path / "out" / "2026-12-04--08"
@@ -44,6 +51,52 @@ def test_window_lines_round_trip_bit_for_bit(tmp_path) -> None:
     (bucket / "part-0-0.json").write_text(encode_window(w) + "\n")
     (bucket / ".part-0-1.json.inprogress").write_text("not committed")
     assert [(f.name, ws) for f, ws in read_out(tmp_path / "out")] == [("part-0-0.json", [w])]
+
+
+def test_inbox_files_are_stamped_strictly_newer_in_whole_milliseconds(tmp_path) -> None:
+    """Flink's file monitor reads files in modification-time order (whole ms) and skips one no newer
+    than the newest it read: files written within one millisecond must still get rising stamps."""
+    import os
+    import time
+
+    sd = SeriesData("s", "N", "m", "{}", "None", 60, [60.0 * k for k in range(1, 7)], [1.0] * 6)
+    inbox = tmp_path / "inbox"
+    future = (time.time_ns() // 1_000_000 + 5_000) * 1_000_000  # a file stamped 5 s ahead of the clock
+    paths = []
+    for k in range(6):
+        one = SeriesData(sd.series_id, "N", "m", "{}", "None", 60, sd.times[k:k + 1], sd.values[k:k + 1])
+        fed = write_inbox(inbox, [one], seq=k)
+        assert fed.path is not None
+        paths.append(fed.path)
+        if k == 2:
+            os.utime(fed.path, ns=(future, future))
+    ms = [os.stat(p).st_mtime_ns for p in paths]
+    assert all(m % 1_000_000 == 0 for m in ms)  # whole milliseconds: what Flink compares
+    assert all(b > a for a, b in zip(ms, ms[1:], strict=False))  # strictly rising, the clock notwithstanding
+    assert ms[3] == future + 1_000_000 and ms[5] == future + 3_000_000
+
+
+def test_rejected_points_are_kept_once_with_their_reason(lake) -> None:
+    import base64
+    import gzip
+    import json
+
+    from jobs.flink_anomaly_io import reject_points
+
+    pts = [("AWS/EC2|CPU|{}|Percent|Average", 1_790_000_000_000, 0.25, "came 61 s behind the watermark"),
+           ("AWS/EC2|CPU|{}|Percent|Average", 1_790_000_060_000, 0.5, "came 1 s behind the watermark")]
+    assert reject_points(lake, pts) == 2
+    assert reject_points(lake, pts) == 2  # the same set again: counted, not stored twice
+    assert reject_points(lake, []) == 0
+    files = lake.table_files("errors")
+    assert len(files) == 1 and files[0].startswith("errors/anomalies/dt=")
+    rows = [json.loads(line) for line in gzip.decompress(lake.read_bytes(files[0])).splitlines()]
+    assert [(r["source"], r["field"], r["reason"]) for r in rows] == [
+        ("anomalies", "timestamp", "came 61 s behind the watermark"),
+        ("anomalies", "timestamp", "came 1 s behind the watermark")]
+    assert rows[0]["origin"] == "metrics_1m AWS/EC2|CPU|{}|Percent|Average 2026-09-21T14:13:20Z"
+    assert json.loads(base64.b64decode(rows[1]["raw"])) == {
+        "series_id": "AWS/EC2|CPU|{}|Percent|Average", "timestamp": 1_790_000_060_000, "value": 0.5}
 
 
 def test_only_the_workers_known_hangup_is_silenced() -> None:

@@ -3,6 +3,8 @@ savepoint, and writes exactly the rows the DuckDB engine's anomaly stage writes 
 
 from __future__ import annotations
 
+import gzip
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -92,6 +94,10 @@ def test_stage_streams_restarts_and_equals_the_duckdb_engine(lake, settings, tmp
         # they cannot be windowed any more, so they are reported as rejected, not fed
         write_minutes(lake, [newcomer], 0, 10)
         assert step_until(stage, caught_up(newest)) == 10
+        kept = [json.loads(line) for f in lake.table_files("errors")
+                for line in gzip.decompress(lake.read_bytes(f)).splitlines()]
+        assert len(kept) == 10 and {r["source"] for r in kept} == {"anomalies"}  # kept with their reason
+        assert all(newcomer.series_id in r["origin"] and "not fed" in r["reason"] for r in kept)
         stop = stage.close()
         assert stop is not None and not stop.error
         # a new stage (a restarted `watchlake run`) resumes from the savepoint: no point rescored
