@@ -310,8 +310,8 @@ def test_the_streamed_merge_writes_the_file_the_in_memory_merge_wrote(tmp_path):
     assert schema.field("sketch_bins").type == pa.list_(pa.int32()) and schema.field("period").type == pa.int32()
     meta, ref_meta = pq.read_metadata(lake.path(got)), pq.read_metadata(ref.path(want))
     groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    assert groups == [16_384, 16_384, n - 2 * 16_384]
-    assert groups == [ref_meta.row_group(i).num_rows for i in range(ref_meta.num_row_groups)]
+    assert len(groups) > 20 and sum(groups) == n                # series-aligned (test_rowgroups.py), streamed
+    assert groups == [ref_meta.row_group(i).num_rows for i in range(ref_meta.num_row_groups)]  # in batches too
     assert meta.row_group(0).column(0).compression == "ZSTD"
     t = pq.read_table(lake.path(got))
     assert t.equals(pq.read_table(ref.path(want)))              # every row and value, in the same order
