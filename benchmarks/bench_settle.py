@@ -101,11 +101,8 @@ def run_part(part: str, root: Path, tier: str) -> dict[str, Any]:
     import duckdb
 
     from pipeline.lake.replace import replacing
-    from pipeline.rollup import chunks, settle
-    from pipeline.rollup.schema import ROLLUP
-
-    from pipeline.rollup import rowgroups
-    from pipeline.rollup.schema import ROW_GROUP_ROWS
+    from pipeline.rollup import chunks, rowgroups, settle
+    from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS
 
     if part == "fixed":  # the row groups before series-aligned ones: every ROW_GROUP_ROWS rows
         rowgroups.lengths = lambda t, *a, **k: [min(ROW_GROUP_ROWS, t.num_rows - i)  # type: ignore[assignment]

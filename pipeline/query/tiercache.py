@@ -98,8 +98,9 @@ def series_rows(con: Any, files: list[tuple[str, Entry]], namespace: str, metric
                 sketch: bool, cache: SeriesRows = CACHE) -> pa.Table:
     """:data:`COLUMNS` (and with ``sketch`` :data:`SKETCH`) of every row of series ``(namespace,
     metric_name, dimensions)`` (any unit, any time) in ``files`` — ``(location, listing entry)``
-    pairs — as one Arrow table, in file order: cached rows for the files seen before, one DuckDB scan (``con``) of the others, whose
-    rows are then cached per file (an empty table for a file without the series).
+    pairs — as one Arrow table, in file order: cached rows for the files seen before, one DuckDB
+    scan (``con``) of the others, whose rows are then cached per file (an empty table for a file
+    without the series).
 
     Raises:
         duckdb.Error: a file lacks a column (written before the columnar sketch) or is damaged.
