@@ -14,13 +14,16 @@ lake) and 10,000 (the bench_rollup lake) by default.
 Each variant runs in a process of its own on a hard-linked copy of the day (peak RSS is its own;
 CPU is all threads of that process):
 
-* ``stream`` — :func:`pipeline.rollup.settle.merge` (DuckDB sorts, batches written as they come);
+* ``stream`` — :func:`pipeline.rollup.settle.merge` (DuckDB sorts, batches written as they come,
+  series-aligned row groups: :mod:`pipeline.rollup.rowgroups`);
+* ``fixed`` — the same merge writing a row group every ``ROW_GROUP_ROWS`` rows (the layout before);
 * ``memory`` — the merge before it: :func:`pipeline.rollup.chunks.replace_runs` on the closed day
   (reads every file into one Arrow table, sorts it, writes it);
 * ``bare`` — ``COPY (SELECT * FROM read_parquet([...]) ORDER BY …) TO … (FORMAT parquet)`` in a
   bare DuckDB connection (no memory limit, DuckDB's own types).
 
-Printed: per variant wall s, CPU s, peak RSS MB, and the ratios stream/memory and stream/bare.
+Printed: per variant wall s, CPU s, peak RSS MB, the output's size and row groups, and the ratios
+stream/fixed, stream/memory and stream/bare.
 """
 
 from __future__ import annotations
@@ -98,11 +101,14 @@ def run_part(part: str, root: Path, tier: str) -> dict[str, Any]:
     import duckdb
 
     from pipeline.lake.replace import replacing
-    from pipeline.rollup import chunks, settle
-    from pipeline.rollup.schema import ROLLUP
+    from pipeline.rollup import chunks, rowgroups, settle
+    from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS
 
+    if part == "fixed":  # the row groups before series-aligned ones: every ROW_GROUP_ROWS rows
+        rowgroups.lengths = lambda t, *a, **k: [min(ROW_GROUP_ROWS, t.num_rows - i)  # type: ignore[assignment]
+                                                for i in range(0, t.num_rows, ROW_GROUP_ROWS)]
     w0, c0 = time.perf_counter(), time.process_time()
-    if part == "stream":
+    if part in ("stream", "fixed"):
         rows = settle.merge(lake, job, folder, clock, clock - 7_200_000)
     elif part == "memory":
         with replacing(lake, job.target) as tx:
@@ -120,7 +126,13 @@ def run_part(part: str, root: Path, tier: str) -> dict[str, Any]:
     else:
         raise ValueError(part)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    return {"rows": rows, "files_in": len(files), "wall": wall, "cpu": cpu, "peak_mb": peak_rss_mb()}
+    import pyarrow.parquet as pq
+
+    written = [lake.path(f) for f in lake.table_files(job.target, folder)] if part != "bare" else [str(out)]
+    groups = sum(pq.read_metadata(f).num_row_groups for f in written)
+    size = sum(os.path.getsize(f) for f in written)
+    return {"rows": rows, "files_in": len(files), "wall": wall, "cpu": cpu, "peak_mb": peak_rss_mb(),
+            "groups": groups, "mb": size / 1e6}
 
 
 def peak_rss_mb() -> float:
@@ -135,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--series", type=int, nargs="+", default=[463, 10_000])
     ap.add_argument("--tier", choices=sorted(JOB), default="1m")
-    ap.add_argument("--parts", nargs="+", default=["stream", "memory", "bare"])
+    ap.add_argument("--parts", nargs="+", default=["stream", "fixed", "memory", "bare"])
     ap.add_argument("--part", help=argparse.SUPPRESS)  # internal: one merge, print JSON
     ap.add_argument("--root", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -165,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             got[part] = json.loads(out.strip().splitlines()[-1])
             g = got[part]
             print(f"{part:<7} {g['rows']:>11,} rows from {g['files_in']:>3} files  wall {g['wall']:>6.2f} s  "
-                  f"cpu {g['cpu']:>6.2f} s  peak RSS {g['peak_mb']:>7,.0f} MB")
+                  f"cpu {g['cpu']:>6.2f} s  peak RSS {g['peak_mb']:>7,.0f} MB  out {g['mb']:>7.1f} MB in "
+                  f"{g['groups']:,} row groups")
         s = got.get("stream")
-        for other in ("memory", "bare"):
+        for other in ("fixed", "memory", "bare"):
             o = got.get(other)
             if s and o:
                 print(f"stream / {other}: cpu {s['cpu'] / o['cpu']:.2f}x, wall {s['wall'] / o['wall']:.2f}x, "

@@ -65,6 +65,7 @@ class _Add:
     pending: str | None = None
     rows: int = 0
     row_group_size: int | None = None  # None: the lake's default
+    row_groups: Callable[[pa.Table], Sequence[int]] | None = None  # row-group lengths of the sorted table
 
 
 class Replace:
@@ -114,12 +115,14 @@ class Replace:
         self._retires.add(rel)
 
     def add(self, values: Mapping[str, str], table: pa.Table, *, tag: str | None = None,
-            sort_by: list[str] | None = None, row_group_size: int | None = None) -> str:
-        """Add ``table`` as a new file of partition ``values`` at commit; returns its path."""
+            sort_by: list[str] | None = None, row_group_size: int | None = None,
+            row_groups: Callable[[pa.Table], Sequence[int]] | None = None) -> str:
+        """Add ``table`` as a new file of partition ``values`` at commit (written by
+        :meth:`pipeline.lake.Lake.write_parquet` with these options); returns its path."""
         folder = layout.partition_path(self.table_name, values)
         self._lock(folder)
         rel = f"{folder}/{layout.file_name(tag=tag)}"
-        self._adds.append(_Add(rel, table, sort_by, row_group_size=row_group_size))
+        self._adds.append(_Add(rel, table, sort_by, row_group_size=row_group_size, row_groups=row_groups))
         return rel
 
     def add_file(self, pending: str, rel: str, rows: int) -> str:
@@ -148,7 +151,8 @@ class Replace:
         for a in self._adds:
             if a.table is not None:
                 extra = {"row_group_size": a.row_group_size} if a.row_group_size else {}
-                written.append(lake.write_parquet(a.path, a.table, sort_by=a.sort_by, **extra))
+                written.append(lake.write_parquet(a.path, a.table, sort_by=a.sort_by, row_groups=a.row_groups,
+                                                  **extra))
             else:
                 assert a.pending is not None
                 lake.move(a.pending, a.path)

@@ -13,7 +13,7 @@ import io
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,12 +25,24 @@ from pipeline.lake import files, layout
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
 
     from pipeline.config import Settings
 
 PARQUET_COMPRESSION = "zstd"
 ROW_GROUP_SIZE = 128 * 1024
 """Rows per Parquet row group; tiny row groups made queries 10–30x slower (perf-baseline.md)."""
+
+
+def write_row_groups(writer: pq.ParquetWriter, table: pa.Table, groups: Sequence[int]) -> None:
+    """Write ``table`` through ``writer`` as one row group per length of ``groups`` (in order;
+    they must sum to the table's rows)."""
+    if sum(groups) != table.num_rows:
+        raise ValueError(f"row groups of {sum(groups)} rows for a table of {table.num_rows}")
+    offset = 0
+    for g in groups:
+        writer.write_table(table.slice(offset, g), row_group_size=g)
+        offset += g
 
 
 def s3_filesystem(endpoint_url: str | None = None, region: str = "us-east-1") -> pafs.S3FileSystem:
@@ -171,10 +183,11 @@ class Lake:
         return FileInfo(rel, 0, len(data))
 
     def write_parquet(self, rel: str, table: pa.Table, *, sort_by: list[str] | None = None,
-                      row_group_size: int = ROW_GROUP_SIZE) -> FileInfo:
+                      row_group_size: int = ROW_GROUP_SIZE,
+                      row_groups: Callable[[pa.Table], Sequence[int]] | None = None) -> FileInfo:
         """Write one Parquet file (zstd, row groups of ``row_group_size`` rows, default
-        :data:`ROW_GROUP_SIZE`; dictionary encoding where values repeat:
-        :mod:`pipeline.lake.encoding`) atomically."""
+        :data:`ROW_GROUP_SIZE`, or of the lengths ``row_groups`` gives for the (sorted) table;
+        dictionary encoding where values repeat: :mod:`pipeline.lake.encoding`) atomically."""
         import pyarrow.parquet as pq
 
         from pipeline.lake.encoding import dictionary_columns_cached
@@ -182,8 +195,13 @@ class Lake:
         if sort_by:
             table = table.sort_by([(c, "ascending") for c in sort_by])
         buf = io.BytesIO()  # chunked input is written as is: same row groups, no copy to combine it
-        pq.write_table(table, buf, compression=PARQUET_COMPRESSION, row_group_size=row_group_size,
-                       use_dictionary=dictionary_columns_cached(table))
+        if row_groups is None:
+            pq.write_table(table, buf, compression=PARQUET_COMPRESSION, row_group_size=row_group_size,
+                           use_dictionary=dictionary_columns_cached(table))
+        else:
+            with pq.ParquetWriter(buf, table.schema, compression=PARQUET_COMPRESSION,
+                                  use_dictionary=dictionary_columns_cached(table)) as writer:
+                write_row_groups(writer, table, row_groups(table))
         info = self.write_bytes(rel, buf.getvalue())
         return FileInfo(rel, table.num_rows, info.bytes)
 

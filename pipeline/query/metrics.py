@@ -36,6 +36,7 @@ from pipeline.timeutil import epoch_ms
 
 if TYPE_CHECKING:
     from pipeline.lake import Lake
+    from pipeline.lake.files import Entry
 
 SIMPLE_STATS = {"SampleCount", "Sum", "Minimum", "Maximum", "Average"}
 _PCT_RE = re.compile(r"^[pP](\d{1,3}(?:\.\d{1,10})?)$")
@@ -88,9 +89,10 @@ def canonical(dimensions: dict[str, str]) -> str:
                       separators=(",", ":"), ensure_ascii=False)
 
 
-def _tier_files(lake: Lake, table: str, start: datetime, end: datetime) -> list[str]:
-    """Files of the tier partitions overlapping ``[start, end)`` (one consistent listing)."""
-    files: list[str] = []
+def _tier_files(lake: Lake, table: str, start: datetime, end: datetime) -> list[tuple[str, Entry]]:
+    """Files of the tier partitions overlapping ``[start, end)`` (one consistent listing), as
+    (location, listing entry)."""
+    files: list[tuple[str, Entry]] = []
     keep: dict[str, bool] = {}
     for e in lake.table_entries(table):
         folder = e.path.rsplit("/", 1)[0]
@@ -98,7 +100,7 @@ def _tier_files(lake: Lake, table: str, start: datetime, end: datetime) -> list[
             lo, hi = partition_range(layout.parse_partition_path(table, folder))
             keep[folder] = lo < end and hi > start
         if keep[folder]:
-            files.append(lake.uri(e.path))
+            files.append((lake.uri(e.path), e))
     return files
 
 
@@ -125,10 +127,17 @@ _BASE = """
 WITH r AS (
     SELECT unit, CAST(floor((epoch_ms("timestamp") - $start_ms) / $period_ms) AS BIGINT) AS qi,
            sample_count, "sum", "min", "max", sketch_count{sketch}
-    FROM read_parquet($files{union})
-    WHERE namespace = $ns AND metric_name = $metric AND dimensions = $dims {unit}
-      AND "timestamp" >= $start AND "timestamp" < $end
+    FROM {source}
+    WHERE {series}{unit}"timestamp" >= $start AND "timestamp" < $end
 )"""
+"""One series' tier rows in ``[$start, $end)`` with each row's period index ``qi``: from
+``{source}`` = :data:`_FILES` filtered by :data:`_SERIES`, or from the series' cached rows
+(:data:`_CACHED`, no series filter)."""
+_FILES = "read_parquet($files{union})"
+_SERIES = "namespace = $ns AND metric_name = $metric AND dimensions = $dims AND "
+_CACHED = "_wl_series_rows"
+"""The name a query's cached rows (:mod:`pipeline.query.tiercache`) are registered under on the
+thread's connection."""
 
 _STATS = """
 SELECT unit, qi, sum(sample_count) AS n, {value} AS v FROM r GROUP BY ALL ORDER BY qi"""
@@ -167,7 +176,8 @@ def vectorised() -> bool:
     of the CPU of :data:`_PERCENTILE` on a 15-day query) rather than in SQL: when numpy and
     pyarrow are already imported — a dashboard, alarms, ``watchlake run``, any long-lived
     process. A one-shot ``watchlake metrics get`` has imported neither, and importing them would
-    cost it about ten times what the SQL does; both give the same rows (tests/pipeline/query)."""
+    cost it about ten times what the SQL does; both give the same rows (tests/pipeline/query).
+    Such a process also keeps the series' rows of each file it read (:mod:`pipeline.query.tiercache`)."""
     return "numpy" in sys.modules and "pyarrow" in sys.modules
 
 
@@ -216,6 +226,57 @@ def _query(con: Any, sql: str, params: dict[str, Any], arrow: bool = False) -> A
         return fetch(", union_by_name = true")
 
 
+def _uncached(con: Any, base: str, params: dict[str, Any], stat: str, q: float | None, fast: bool,
+              table_name: str) -> list[tuple[Any, ...]]:
+    """The period rows of ``stat`` (:data:`_STATS` or :func:`percentile_points`' input) from the
+    tier files (``base`` reads ``$files``): pNN periods in numpy when ``fast``, else in SQL."""
+    import duckdb
+
+    if q is None:
+        return list(_query(con, base + _STATS.format(value=_STAT_SQL[stat]), params))
+    try:
+        if not fast:
+            return list(_query(con, base + _PERCENTILE, {**params, "q": q}))
+        table = _query(con, base + _ROWS, params, arrow=True)
+    except duckdb.BinderException as exc:
+        if "sketch_bin" not in str(exc):
+            raise
+        raise QueryError(f"the {table_name} files have no sketch_bins (written before the columnar "
+                         "sketch); rebuild the tiers with `watchlake rollup --full`") from None
+    from pipeline.query import sketchq
+
+    found, periods = sketchq.from_arrow(table, q, table_name)
+    return periods.rows(found)
+
+
+def _cached(con: Any, files: list[tuple[str, Entry]], namespace: str, metric_name: str, dims: str, stat: str,
+            q: float | None, params: dict[str, Any], parts: dict[str, str],
+            table_name: str) -> list[tuple[Any, ...]] | None:
+    """:func:`_uncached`'s rows computed from the series' rows of each file held by
+    :data:`pipeline.query.tiercache.CACHE` (the files not seen before are read and kept); None
+    when the files cannot be read together so (files written before the columnar sketch, or of
+    differing schemas: the file query reads and explains them)."""
+    import duckdb
+    import pyarrow as pa
+
+    from pipeline.query import sketchq, tiercache
+
+    try:
+        t = tiercache.series_rows(con, files, namespace, metric_name, dims, q is not None)
+    except (duckdb.Error, pa.ArrowException, tiercache.UnmatchedFiles):
+        return None
+    base = _BASE.format(source=_CACHED, series="", **parts)
+    con.register(_CACHED, t)
+    try:
+        if q is None:
+            return list(con.execute(base + _STATS.format(value=_STAT_SQL[stat]), params).fetchall())
+        table = con.sql(base + _ROWS, params=params).to_arrow_table()
+    finally:
+        con.unregister(_CACHED)
+    found, periods = sketchq.from_arrow(table, q, table_name)
+    return periods.rows(found)
+
+
 def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: dict[str, str],
                     stat: str, start: datetime, end: datetime, period: int | None = None, *,
                     max_points: int = 1440, unit: str | None = None,
@@ -240,35 +301,20 @@ def get_metric_data(lake: Lake, namespace: str, metric_name: str, dimensions: di
     files = _tier_files(lake, p.table, p.start, p.end)
     if not files:
         return out
-    params: dict[str, Any] = {"start_ms": epoch_ms(p.start), "period_ms": p.period * 1000, "files": files,
-                              "ns": namespace, "metric": metric_name, "dims": canonical(dimensions),
-                              "start": p.start, "end": p.end}
+    dims = canonical(dimensions)
+    params: dict[str, Any] = {"start_ms": epoch_ms(p.start), "period_ms": p.period * 1000, "start": p.start,
+                              "end": p.end}
     if unit is not None:
         params["unit"] = unit
-    base = _BASE.format(unit="AND unit = $unit" if unit is not None else "", union="{union}",
-                        sketch=", sketch_bins, sketch_bin_counts" if q is not None else "")
     con = _con()
-    if q is None:
-        rows = _query(con, base + _STATS.format(value=_STAT_SQL[stat]), params)
-    else:
-        import duckdb
-
-        fast = vectorised()
-        try:
-            if fast:
-                table = _query(con, base + _ROWS, params, arrow=True)
-            else:
-                rows = _query(con, base + _PERCENTILE, {**params, "q": q})
-        except duckdb.BinderException as exc:
-            if "sketch_bin" not in str(exc):
-                raise
-            raise QueryError(f"the {p.table} files have no sketch_bins (written before the columnar "
-                             "sketch); rebuild the tiers with `watchlake rollup --full`") from None
-        if fast:
-            from pipeline.query import sketchq
-
-            found, periods = sketchq.from_arrow(table, q, p.table)
-            rows = periods.rows(found)
+    fast = vectorised()
+    parts = {"unit": "unit = $unit AND " if unit is not None else "",
+             "sketch": ", sketch_bins, sketch_bin_counts" if q is not None else ""}
+    rows = _cached(con, files, namespace, metric_name, dims, stat, q, params, parts, p.table) if fast else None
+    if rows is None:
+        rows = _uncached(con, _BASE.format(source=_FILES, series=_SERIES, **parts),
+                         {**params, "files": [u for u, _ in files], "ns": namespace, "metric": metric_name,
+                          "dims": dims}, stat, q, fast, p.table)
     units = sorted({r[0] for r in rows}, key=str)
     if len(units) > 1:
         raise QueryError(f"{namespace} {metric_name} {canonical(dimensions)} has several units "

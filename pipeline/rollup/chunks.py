@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from pipeline.rollup import rowgroups
 from pipeline.rollup.merge import from_numpy, to_numpy
 from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SERIES_ID, SORT_KEYS
 from pipeline.rollup.tiers import Job, partition_range
@@ -221,8 +222,9 @@ def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], run
             out = [o for o in out if not (lo <= o[0] and o[0] + o[1] <= hi)]
             out.append((lo, hi - lo, pa.concat_tables(inside), SORT_KEYS))
     written = 0
-    for start, width, t, order in out:
-        tx.add(values, t, tag=tag(job, start, width), sort_by=order, row_group_size=ROW_GROUP_ROWS)
+    for start, width, t, order in out:  # a partition or block file: series-aligned row groups (rowgroups.py)
+        tx.add(values, t, tag=tag(job, start, width), sort_by=order, row_group_size=ROW_GROUP_ROWS,
+               row_groups=rowgroups.lengths if width > span else None)
         written += t.num_rows
     return written
 

@@ -36,7 +36,8 @@ import pyarrow as pa
 from pipeline.errors import WriteError
 from pipeline.lake import layout
 from pipeline.lake.replace import replacing
-from pipeline.rollup import chunks
+from pipeline.lake.store import write_row_groups
+from pipeline.rollup import chunks, rowgroups
 from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SKETCH_BINS, SKETCH_COUNTS, SORT_KEYS
 from pipeline.rollup.tiers import JOBS, Job, target_partition
 
@@ -134,13 +135,15 @@ def _writer(sink: BinaryIO, first: pa.Table) -> pq.ParquetWriter:
 def write_sorted(lake: Lake, rels: list[str], pending: str) -> int:
     """Write the rows of the local tier files ``rels``, sorted by :data:`SORT_KEYS`, to the hidden
     file ``pending`` (fsync-ed), as :meth:`pipeline.lake.Lake.write_parquet` writes a table:
-    exactly the :data:`ROLLUP` schema, row groups of :data:`ROW_GROUP_ROWS` rows, zstd, the same
+    exactly the :data:`ROLLUP` schema, series-aligned row groups (:func:`pipeline.rollup.rowgroups.lengths`,
+    as :func:`pipeline.rollup.chunks.replace_runs` writes a closed partition), zstd, the same
     dictionary columns. Returns the rows written; raises :class:`~pipeline.errors.WriteError`
     when they are not the rows the files' footers count (nothing is lost silently).
 
     DuckDB sorts (memory held to :data:`MERGE_MEMORY`, spilling past it) and hands the sorted rows
-    over in batches of one row group; each batch is cast to :data:`ROLLUP` (DuckDB's timestamps
-    are microseconds) and written at once."""
+    over in batches of :data:`ROW_GROUP_ROWS`; each batch is cast to :data:`ROLLUP` (DuckDB's
+    timestamps are microseconds), and once two batches' rows are held every row group but the last
+    (which may still grow) is written: at most about three batches are held."""
     import tempfile
 
     import duckdb
@@ -162,19 +165,19 @@ def write_sorted(lake: Lake, rels: list[str], pending: str) -> int:
                 for batch in reader:
                     held.append(batch.cast(ROLLUP))
                     n_held += batch.num_rows
-                    if n_held < ROW_GROUP_ROWS:
+                    if n_held < 2 * ROW_GROUP_ROWS:  # past ROW_GROUP_ROWS rows a group is complete
                         continue
                     t = pa.Table.from_batches(held, ROLLUP)
                     writer = writer or _writer(sink, t)
-                    whole = n_held - n_held % ROW_GROUP_ROWS
-                    writer.write_table(t.slice(0, whole), row_group_size=ROW_GROUP_ROWS)
+                    groups = rowgroups.lengths(t)[:-1]  # the last group may still grow
+                    whole = sum(groups)
+                    write_row_groups(writer, t.slice(0, whole), groups)
                     rest = t.slice(whole)
                     held, n_held, rows = rest.to_batches(), rest.num_rows, rows + whole
                 t = pa.Table.from_batches(held, ROLLUP)
                 writer = writer or _writer(sink, t)
-                if n_held:
-                    writer.write_table(t, row_group_size=ROW_GROUP_ROWS)
-                    rows += n_held
+                write_row_groups(writer, t, rowgroups.lengths(t))
+                rows += n_held
                 writer.close()
                 sink.flush()
                 os.fsync(sink.fileno())
