@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.rollup.merge import from_numpy, merge_lists, to_numpy
-from pipeline.rollup.schema import ROLLUP, SERIES_ID
+from pipeline.rollup.schema import ROLLUP, SERIES_ID, SORT_KEYS
 
 _IDENTITY = [SERIES_ID, "namespace", "metric_name", "dimensions", "unit"]
 
@@ -98,3 +98,42 @@ def merge_rows(ids: pa.Table, src: pa.Table, order: np.ndarray, key: np.ndarray,
     columns.update(sketch_bins=sk_bins, sketch_bin_counts=sk_counts, sketch_count=from_numpy(
         np.add.reduceat(to_numpy(src["sketch_count"], np.float64)[order], heads)))
     return table(ids, (key[heads] >> 32), key[heads] & 0xFFFFFFFF, period, columns)
+
+
+def sort_series(t: pa.Table) -> pa.Table:
+    """``t`` sorted by :data:`~pipeline.rollup.schema.SORT_KEYS` — the same table
+    ``t.sort_by(SORT_KEYS)`` gives (a stable sort), without comparing strings row by row: rows
+    of one series come in runs (a tier's files are sorted by series, and chunks are merged into
+    blocks or partition files), so only the runs' identities are sorted, and the rows then by
+    (identity rank, timestamp) as integers. Tables with a null identity or time are sorted by
+    pyarrow itself."""
+    import pyarrow.compute as pc
+
+    keys = SORT_KEYS[:-1]
+    if t.num_rows < 2 or any(t[c].null_count for c in SORT_KEYS):
+        return t.sort_by([(c, "ascending") for c in SORT_KEYS])
+    n = t.num_rows
+    new = np.zeros(n, dtype=bool)
+    new[0] = True
+    for c in keys:
+        col = t[c]
+        new[1:] |= to_numpy(pc.cast(pc.not_equal(col.slice(1), col.slice(0, n - 1)), pa.uint8()), np.uint8) != 0
+    heads = np.flatnonzero(new)
+    ident = t.select(keys).take(from_numpy(heads))
+    by_ident = to_numpy(pc.sort_indices(ident, sort_keys=[(c, "ascending") for c in keys]), np.int64)
+    ident = ident.take(from_numpy(by_ident))
+    same = np.ones(len(heads) - 1, dtype=bool)  # sorted identity i equals identity i - 1
+    for c in keys:
+        col = ident[c]
+        same &= to_numpy(pc.cast(pc.equal(col.slice(1), col.slice(0, len(heads) - 1)), pa.uint8()), np.uint8) != 0
+    dense = np.concatenate(([0], np.cumsum(~same)))  # rank of each sorted identity (equal ones share it)
+    rank_of_head = np.empty(len(heads), np.int64)
+    rank_of_head[by_ident] = dense
+    rank = np.repeat(rank_of_head, np.diff(np.append(heads, n)))
+    ms = to_numpy(t["timestamp"].cast(pa.int64()), np.int64)
+    lo, width = int(ms.min()), int(ms.max()) - int(ms.min()) + 1
+    if width * (int(rank_of_head.max()) + 1) < 1 << 62:  # one int64 key; stable, and a run merge (timsort)
+        order = np.argsort(rank * width + (ms - lo), kind="stable")
+    else:
+        order = np.lexsort((ms, rank))  # stable: equal (identity, time) rows keep their order
+    return t.take(from_numpy(order))

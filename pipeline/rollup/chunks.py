@@ -39,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.rollup import rowgroups
+from pipeline.rollup.assemble import sort_series
 from pipeline.rollup.merge import from_numpy, to_numpy
 from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SERIES_ID, SORT_KEYS
 from pipeline.rollup.tiers import Job, partition_range
@@ -173,14 +174,15 @@ def split(rows: pa.Table, period: int, clock_ms: int) -> list[tuple[int, int, pa
 
 def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], runs: list[Run],
                  rows: pa.Table, clock_ms: int, series: tuple[str, ...] | None = None, *,
-                 cutoff_ms: int | None = None) -> int:
+                 cutoff_ms: int | None = None, written: dict[str, pa.Table | None] | None = None) -> int:
     """In the open commit ``tx``: make ``job``'s rows of partition ``folder`` in the bucket ranges
     ``runs`` (of the ``series`` given; ``None``: all) exactly ``rows`` (all inside them), keep its
     other rows, and lay them out per :func:`split`. Rewrites only the files whose range meets
     ``runs`` and the bucket files of settled chunks — except in a partition closed at
     ``cutoff_ms`` (its end at or before it; ``None``: none is), whose files are all rewritten as
     one partition file (nothing is written when they already are one and ``runs`` is empty).
-    Returns the rows written."""
+    Returns the rows written. ``written`` (if given) gets each file added, with its rows exactly
+    as written, and each file retired, with ``None`` (:class:`pipeline.rollup.carry.Carry`)."""
     span = chunk_ms(job.period)
     p_lo, p_hi = partition_ms(values)
     closed = cutoff_ms is not None and p_hi <= cutoff_ms
@@ -203,6 +205,8 @@ def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], run
         if kept.num_rows:
             parts.append(kept)
         tx.retire(rel)
+        if written is not None:
+            written[rel] = None
     sort_by = None  # the engine's rows are in SORT_KEYS order already
     if parts:
         rows, sort_by = pa.concat_tables([*parts, rows]), SORT_KEYS
@@ -219,14 +223,20 @@ def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], run
                 if lo <= a and b <= hi:
                     inside.append(tx.read(rel, ROLLUP))
                     tx.retire(rel)
+                    if written is not None:
+                        written[rel] = None
             out = [o for o in out if not (lo <= o[0] and o[0] + o[1] <= hi)]
             out.append((lo, hi - lo, pa.concat_tables(inside), SORT_KEYS))
-    written = 0
+    n = 0
     for start, width, t, order in out:  # a partition or block file: series-aligned row groups (rowgroups.py)
-        tx.add(values, t, tag=tag(job, start, width), sort_by=order, row_group_size=ROW_GROUP_ROWS,
-               row_groups=rowgroups.lengths if width > span else None)
-        written += t.num_rows
-    return written
+        if order:  # sorted here (as Table.sort_by sorts, in a fraction of its time), not by the writer
+            t = sort_series(t)
+        rel = tx.add(values, t, tag=tag(job, start, width), row_group_size=ROW_GROUP_ROWS,
+                     row_groups=rowgroups.lengths if width > span else None)
+        if written is not None:
+            written[rel] = t
+        n += t.num_rows
+    return n
 
 
 def blocks(ranges: list[Run], p_lo: int, p_hi: int, period: int, clock_ms: int) -> list[Run]:

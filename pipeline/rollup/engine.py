@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.errors import InputError
-from pipeline.rollup import assemble, sql
+from pipeline.rollup import assemble, carry, sql
 from pipeline.rollup.merge import build_sketches, flat_entries, from_numpy, list_values, merge_counted, to_numpy
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
@@ -38,6 +38,9 @@ class Task:
     lo: datetime
     hi: datetime
     percentiles: Patterns = None  # namespaces that keep sketches (pipeline.rollup.percentiles)
+    rows: tuple[pa.Table, ...] | None = field(default=None, compare=False, repr=False)
+    """The contents of ``files``, in the same order, still in memory (:mod:`pipeline.rollup.carry`):
+    an engine may merge these instead of reading the files (the DuckDB engine does)."""
 
 
 class Engine(Protocol):
@@ -123,18 +126,25 @@ def _row_of_key(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 
 
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
-                 lo: datetime, hi: datetime, percentiles: Patterns = None) -> pa.Table:
+                 lo: datetime, hi: datetime, percentiles: Patterns = None,
+                 tables: tuple[pa.Table, ...] | None = None) -> pa.Table:
     """One rollup computed by DuckDB (aggregates) and numpy/C (order, identity, sketches:
     :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema, in ``SORT_KEYS`` order inside
     each chunk of the target tier (:func:`assemble.chunk_major`): ``raw`` datapoints or
     ``merge`` of a finer tier into buckets of ``period`` seconds, or CloudTrail ``activity``
     (1m). Sketches are built only for the namespaces ``percentiles`` names (all by default); see
     :mod:`pipeline.rollup.percentiles`. For ``raw`` the series ranks are registered on ``con`` for
-    :func:`sql.raw_query`'s join while it runs (under a name of their own, unregistered after)."""
+    :func:`sql.raw_query`'s join while it runs (under a name of their own, unregistered after).
+    ``tables``: the contents of ``files`` of a ``merge`` in memory, used instead of reading them
+    (:func:`pipeline.rollup.carry.sources`: the same rows)."""
     if kind == "activity":
         return conform(con.sql(sql.activity_query(files, lo, hi)).arrow().read_all())
     if kind not in ("raw", "merge"):
         raise ValueError(f"unknown job kind {kind!r}")
+    if kind == "merge" and tables is not None:
+        from_memory = carry.sources(tables, period, lo, hi)
+        if from_memory is not None:
+            return _merged(*from_memory, period, percentiles)
     ids = con.sql(sql.ids_query(files, lo, hi)).arrow().read_all()
     if kind == "raw":
         name = f"_wl_ids_{next(_NAMES)}"
@@ -144,7 +154,12 @@ def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], pe
         finally:
             con.unregister(name)
         return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)
-    src = con.sql(sql.merge_query(files, period, lo, hi)).arrow().read_all()
+    return _merged(ids, con.sql(sql.merge_query(files, period, lo, hi)).arrow().read_all(), period, percentiles)
+
+
+def _merged(ids: pa.Table, src: pa.Table, period: int, percentiles: Patterns) -> pa.Table:
+    """The rows of a finer tier (:func:`sql.merge_query`'s columns, series ``ids``) merged into
+    buckets of ``period`` seconds."""
     if percentiles == ():  # no sketches anywhere: nothing to merge
         none = empty_sketches(src.num_rows)
         src = src.set_column(src.schema.get_field_index("sketch_bins"), "sketch_bins", none[0])
@@ -158,11 +173,23 @@ def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], pe
 _NAMES = itertools.count()
 
 
+def release_memory() -> None:
+    """Hand the memory DuckDB freed back to the OS. DuckDB's allocator (jemalloc) keeps freed
+    pages until more DuckDB work or a database closing flushes them; after the raw tier's query
+    (~0.6 GB at 10 M points) nothing may run DuckDB again for a while (the coarser tiers merge in
+    memory: :mod:`pipeline.rollup.carry`), so that memory would stay resident under the next
+    jobs' and add to the run's peak. Closing a database flushes it (DuckDB PR #11130)."""
+    import duckdb
+
+    duckdb.connect().close()
+
+
 class DuckDBEngine:
     """Rollups as DuckDB SQL over the source Parquet files (:mod:`pipeline.rollup.sql`); sketches
     finished in numpy (:mod:`pipeline.rollup.merge`)."""
 
     name = "duckdb"
+    merges_rows = True  # a merge task's Task.rows are merged instead of its files
 
     def __init__(self, threads: int | None = None) -> None:
         import duckdb
@@ -181,7 +208,7 @@ class DuckDBEngine:
                 continue
             try:
                 table = rollup_table(self.con, job.kind, list(task.files), job.period, task.lo, task.hi,
-                                     task.percentiles)
+                                     task.percentiles, task.rows)
             except duckdb.ConversionException as exc:
                 raise InputError(f"cannot roll up: {str(exc).splitlines()[0]} (series ids must be the "
                                  "16 hex digits of pipeline.sources.cloudwatch.series_id)",
@@ -192,6 +219,8 @@ class DuckDBEngine:
                 raise InputError("cannot merge tier files without sketch_bins/sketch_bin_counts (written "
                                  "before the columnar sketch); rebuild them with `watchlake rollup --full`",
                                  path=task.folder, field="sketch_bins") from None
+            if job.kind == "raw":
+                release_memory()
             yield task, table
 
     def close(self) -> None:

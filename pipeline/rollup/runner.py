@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from pipeline.lake import layout
 from pipeline.rollup import chunks, incremental, percentiles
+from pipeline.rollup.carry import Carry
 from pipeline.rollup.engine import Engine, Task
 from pipeline.rollup.state import data_clock, fingerprint, listing, load_state, save_state
 from pipeline.rollup.tiers import JOBS, Job, partition_range, target_partition
@@ -58,6 +59,7 @@ class JobReport:
     rows: int = 0
     rows_in: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of this process (all threads) while the job ran
 
 
 @dataclass
@@ -85,24 +87,33 @@ def _job_files(lake: Lake, job: Job, folder: str, values: dict[str, str]) -> lis
     return [f for f in lake.table_files(job.target, folder) if chunks.file_range(job, f, values) is not None]
 
 
-def _write(lake: Lake, task: Task, job: Job, rows: pa.Table, clock: datetime, closed: datetime) -> int:
+def _write(lake: Lake, task: Task, job: Job, rows: pa.Table, clock: datetime, closed: datetime,
+           kept: Carry | None = None) -> int:
     """Replace ``job``'s rows of ``task``'s partition in ``[task.lo, task.hi)`` with ``rows`` (the
     other rows kept), in one atomic commit (:mod:`pipeline.lake.replace`); returns the rows
     written. A partition ending at or before ``closed`` (the recompute cutoff, ``--full`` or not)
     is written as one file, as the incremental step lays out closed partitions
-    (:mod:`pipeline.rollup.settle`)."""
+    (:mod:`pipeline.rollup.settle`). The files added and retired are recorded in ``kept``, once
+    committed."""
     from pipeline.lake.replace import replacing
 
+    written: dict[str, pa.Table | None] | None = {} if kept is not None else None
     with replacing(lake, job.target) as tx:
-        return chunks.replace_runs(tx, job, task.folder, task.values, [(epoch_ms(task.lo), epoch_ms(task.hi))],
-                                   rows, epoch_ms(clock), cutoff_ms=epoch_ms(closed))
+        n = chunks.replace_runs(tx, job, task.folder, task.values, [(epoch_ms(task.lo), epoch_ms(task.hi))],
+                                rows, epoch_ms(clock), cutoff_ms=epoch_ms(closed), written=written)
+    if kept is not None and written is not None:
+        kept.record(job.target, written)
+    return n
 
 
 def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dict,
             clock: datetime, *, full: bool = False,
-            progress: Callable[[str], None] | None = None) -> JobReport:
-    """Run one job over every target partition whose sources changed (see module docstring)."""
-    t0 = time.perf_counter()
+            progress: Callable[[str], None] | None = None, kept: Carry | None = None) -> JobReport:
+    """Run one job over every target partition whose sources changed (see module docstring).
+    ``kept``: the files earlier jobs of this run wrote, still in memory (a merge task whose
+    source files are all there merges those tables instead of reading the files); this job's
+    writes are recorded there too."""
+    t0, c0 = time.perf_counter(), time.process_time()
     report = JobReport(job.name, job.target)
     sources = listing(lake, job.source)
     groups: dict[str, tuple[dict[str, str], list[str]]] = {}
@@ -134,9 +145,11 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
                 continue
             lo = cutoff
         files = [f.rel for folder in folders for f in sources[folder]]
+        in_memory = None
         if job.kind == "merge":
             files = chunks.in_time_order(files)
-        task = Task(tfolder, values, tuple(lake.uri(f) for f in files), lo, hi, patterns)
+            in_memory = kept.rows(job.source, files) if kept is not None else None
+        task = Task(tfolder, values, tuple(lake.uri(f) for f in files), lo, hi, patterns, in_memory)
         tasks.append((task, {**recorded, **fps}))
     by_folder = {t.folder: fps for t, fps in tasks}
     saved = time.perf_counter()
@@ -144,7 +157,7 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
         fps = by_folder[task.folder]
         rows = percentiles.strip(rows, patterns)  # whatever the engine built
         report.rows_in += rows.num_rows
-        report.rows += _write(lake, task, job, rows, clock, floor(clock - window, job.period))
+        report.rows += _write(lake, task, job, rows, clock, floor(clock - window, job.period), kept)
         job_state[task.folder] = {"sources": fps}
         report.built.append(task.folder)
         if time.perf_counter() - saved > 5:  # a crash re-does at most ~5 s of (idempotent) work
@@ -154,7 +167,7 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
             progress(f"{job.name} {task.folder.rsplit('/', 1)[-1]}: {rows.num_rows:,} rows")
     if tasks:
         save_state(lake, state)
-    report.seconds = time.perf_counter() - t0
+    report.seconds, report.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     return report
 
 
@@ -167,7 +180,10 @@ def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = 
     Once a lake has been rolled up (the incremental state exists), a run is one incremental
     step (:mod:`pipeline.rollup.incremental`): only buckets whose sources changed are recomputed.
     ``full=True``, a subset of ``jobs``, or a lake without that state take the partition path
-    above; a run of every job then records the incremental state for the next steps.
+    above; a run of every job then records the incremental state for the next steps. On that
+    path a merge job gets the files the jobs before it wrote in this call as the tables written
+    (:mod:`pipeline.rollup.carry`), when its engine can use them (``merges_rows``), instead of
+    reading them back.
     ``defer_seconds`` (live steps) lets the coarser tiers wait for their source buckets to close,
     at most that long (:meth:`pipeline.rollup.incremental.Step.merge_job`); ``late_seconds`` lets
     the 1m buckets of late data wait and go together (:meth:`~pipeline.rollup.incremental.Step._hold`)."""
@@ -182,9 +198,14 @@ def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = 
     if clock is None:
         return report
     snap = incremental.snapshot(lake, settings, clock) if jobs is None else None
-    for job in jobs or JOBS:
+    todo = jobs or JOBS
+    # an engine that merges rows in memory (Task.rows) gets the tier below as this run wrote it
+    kept = Carry(j.source for j in todo if j.kind == "merge") if getattr(engine, "merges_rows", False) else None
+    for i, job in enumerate(todo):
         report.jobs.append(run_job(lake, settings, engine, job, state, clock, full=full,
-                                   progress=progress))
+                                   progress=progress, kept=kept))
+        if kept is not None:
+            kept.keep_only(j.source for j in todo[i + 1:] if j.kind == "merge")
     if snap is not None:
         state[incremental.KEY] = snap
     else:
@@ -206,7 +227,7 @@ def _step(lake: Lake, settings: Settings, engine: Engine, state: dict,
     report = RollupReport(engine.name, incremental.clock_of(step.clock_ms))
     pending = state[incremental.KEY]["pending"]
     for job in JOBS:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         jr = JobReport(job.name, job.target)
         if job.kind == "merge":
             runs = step.merge_job(job, jr, defer_seconds)
@@ -218,7 +239,7 @@ def _step(lake: Lake, settings: Settings, engine: Engine, state: dict,
                 pending.setdefault(down.name, []).extend(
                     [lo, hi, handed, list(series) if series is not None else None] for lo, hi, series in runs)
         state[incremental.KEY]["clock"] = step.clock_ms
-        jr.seconds = time.perf_counter() - t0
+        jr.seconds, jr.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         report.jobs.append(jr)
         if progress and jr.built:
             progress(f"{job.name}: {len(jr.built)} partitions, {jr.rows:,} rows")
