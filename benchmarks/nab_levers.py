@@ -82,6 +82,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "art pen=0.477": {"lever": "art", "pen": 0.477},
     "art direct": {"lever": "art_direct", "pen": 0.602},
     "art probation=300": {"lever": "art", "pen": 0.602, "art": {"probation": 300}},
+    # after the five above were scored: a stricter direct reading, and blocks of 31 values (ART's
+    # cost / 4.4, for the speed budget)
+    "art direct pen=1": {"lever": "art_direct", "pen": 1.0},
+    "art direct pen=1.5": {"lever": "art_direct", "pen": 1.5},
+    "art direct coarse": {"lever": "art_direct", "pen": 0.602, "art": {"windows_per_probation": 3}},
     # reference only, not streaming: ARTime's probation from the file's length (15 %, at most 750)
     "art alone file-probation": {"lever": "art_alone", "art": {"probation": "file"}},
 }

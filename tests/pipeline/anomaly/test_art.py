@@ -1,5 +1,5 @@
-"""The adaptive-resonance judge (pipeline/anomaly/art.py): fuzzy-ART similarity, dual vigilance and
-the feature pipeline worked by hand; causality, bounded memory and state round trips on real data."""
+"""The adaptive-resonance judge (pipeline/anomaly/art.py, fuzzy_art.py): fuzzy-ART similarity, dual
+vigilance and the feature pipeline worked by hand; causality, bounded memory and state round trips on real data."""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ import numpy as np
 import pytest
 
 from pipeline.anomaly import make_detector, restore_detector
-from pipeline.anomaly.art import (
-    ArtDetector,
-    ArtJudge,
+from pipeline.anomaly.art import ArtDetector, ArtJudge, art_scores
+from pipeline.anomaly.fuzzy_art import (
     DualVigilanceArt,
-    art_scores,
     complement,
     confidence,
     cosine,
