@@ -30,7 +30,8 @@ become a score, so each variant is rescored in seconds (:func:`rescore`; with no
   overrides them) as a further judge: its confidence at each block end calibrated like the others
   (among the values it judges), less ``pen``; ``art_direct``: its confidence ``c`` read as a surprise
   through the score map's inverse (``scale · c / (1 − c)``) less ``pen``; ``art_alone``: the
-  judge alone, its confidence the score (:class:`ArtDetector`'s scores).
+  judge alone, its confidence the score (:class:`ArtDetector`'s scores); ``gated``: ART counts
+  only in a block where the context's own surprise was positive. Results: :mod:`pipeline.anomaly.art`.
 
 Printed: all-41 and leave-one-group-out scores per variant (standard / low-FP / low-FN), nested
 leave-one-group-out over all variants and per family (the honest number for picking one), and the
@@ -86,6 +87,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # cost / 4.4, for the speed budget)
     "art direct pen=1": {"lever": "art_direct", "pen": 1.0},
     "art direct pen=1.5": {"lever": "art_direct", "pen": 1.5},
+    "art direct gated": {"lever": "art_direct", "pen": 0.602, "gated": True},
     "art direct coarse": {"lever": "art_direct", "pen": 0.602, "art": {"windows_per_probation": 3}},
     # reference only, not streaming: ARTime's probation from the file's length (15 %, at most 750)
     "art alone file-probation": {"lever": "art_alone", "art": {"probation": "file"}},
@@ -185,12 +187,14 @@ def art_raw(c: Components, params: dict[str, Any] | None = None) -> np.ndarray:
 def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: float = 0.5,
             pen: float = 0.477, halflife: float = 1000.0, scale: float = 3.0, alert: float = 0.5,
             refractory: int = 36, q: float = 1e-4, every: int = 1, w: int = 10,
-            long: int = 120, unbounded: bool = False, art: dict[str, Any] | None = None) -> list[float]:
+            long: int = 120, unbounded: bool = False, art: dict[str, Any] | None = None,
+            gated: bool = False) -> list[float]:
     """Scores from the judges, with an optional lever (module docstring); ``lever=None`` is
     exactly ``ContextDetector.step`` (same surprise → score map, same silence after an alert).
     ``pen`` defaults to ``log10 3``, the correction the detector applies to each of its judges;
     ``q`` is SPOT's risk (``unbounded``: no fitted end point), ``every`` how often SR judges,
-    ``art`` the ART judge's parameters. Rows are taken in the streaming order."""
+    ``art`` the ART judge's parameters (``gated``: ART counts only in a block where the
+    context's own surprise was positive somewhere). Rows are taken in the streaming order."""
     from pipeline.anomaly.calibrate import TailCalibrator
     from pipeline.anomaly.evt import DriftSpot, Spot
 
@@ -236,13 +240,15 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
                     best = a
         elif a_raw is not None:
             o = float(a_raw[i])
+            g = best if best > g else g  # the context's largest evidence in this block so far
             if o == o:  # a block ends here
                 if lever == "art":
                     a = cal.surprise_learn1(o) - pen
                 else:
                     a = (scale * o / (1.0 - o) if o < 1.0 else 300.0) - pen if o > 0 else 0.0
-                if a > best:
+                if a > best and (not gated or g > 0):
                     best = a
+                g = 0.0
         elif lever in ("dspot", "dspot_alone"):
             assert c.x is not None
             a = dspot.surprise_learn(float(c.x[i])) - (pen if lever == "dspot" else 0.0)
