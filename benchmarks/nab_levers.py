@@ -91,6 +91,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "art direct coarse": {"lever": "art_direct", "pen": 0.602, "art": {"windows_per_probation": 3}},
     # reference only, not streaming: ARTime's probation from the file's length (15 %, at most 750)
     "art alone file-probation": {"lever": "art_alone", "art": {"probation": "file"}},
+    "art alone file-probation file-range": {"lever": "art_alone", "art": {"probation": "file", "range": "file"}},
 }
 #: Spectral Residual evaluated every k values (1: every value, the paper's own use).
 SR_EVERY = (1, 16, 64)
@@ -166,7 +167,8 @@ def art_raw(c: Components, params: dict[str, Any] | None = None) -> np.ndarray:
     """The ART judge's confidence per row of ``c`` (NaN where it does not judge), the present
     values streamed in order through one :class:`~pipeline.anomaly.art.ArtJudge` (memoised;
     ``probation="file"``: ARTime's own probation, 15 % of the file's rows, at most 750 — it needs
-    the length in advance, so it is a reference, not a streaming option)."""
+    the length in advance, so it is a reference, not a streaming option; ``range="file"``: the
+    file's minimum and maximum given in advance, as NAB gives them to ARTime — also a reference)."""
     from pipeline.anomaly.art import art_scores
 
     key = repr(sorted((params or {}).items()))
@@ -178,6 +180,8 @@ def art_raw(c: Components, params: dict[str, Any] | None = None) -> np.ndarray:
             n = len(c.s)
             p = int(0.15 * n) if n < 5000 else 750
             kw["probation"] = p - p % 2
+        if kw.pop("range", None) == "file":  # ARTime's NAB range: the file's extremes, in advance
+            kw["value_range"] = (float(c.x[rows].min()), float(c.x[rows].max()))
         out = np.full(len(c.s), np.nan)
         out[rows] = art_scores(c.x[rows], **kw)
         c.art[key] = out
