@@ -88,6 +88,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "art direct pen=1": {"lever": "art_direct", "pen": 1.0},
     "art direct pen=1.5": {"lever": "art_direct", "pen": 1.5},
     "art direct gated": {"lever": "art_direct", "pen": 0.602, "gated": True},
+    # streaming stand-ins for ARTime's range look-ahead: the probation's range widened by m spans
+    **{f"art alone margin={m}": {"lever": "art_alone", "art": {"margin": m}} for m in (1.0, 3.0)},
+    **{f"art direct margin={m}": {"lever": "art_direct", "pen": 0.602, "art": {"margin": m}} for m in (1.0, 3.0)},
     "art direct coarse": {"lever": "art_direct", "pen": 0.602, "art": {"windows_per_probation": 3}},
     # reference only, not streaming: ARTime's probation from the file's length (15 %, at most 750)
     "art alone file-probation": {"lever": "art_alone", "art": {"probation": "file"}},

@@ -191,3 +191,16 @@ def test_detector_contract() -> None:
     assert isinstance(det, ArtDetector) and det.name == "art"
     assert det.step(0.0, None).warm is False and det.step(1.0, math.nan).score == 0.0
     assert det.judge.n == 0  # missing values are not counted
+
+
+def test_margin_and_a_range_given_in_advance() -> None:
+    values = [float(i % 11) for i in range(749)]  # 0..10; the probation's 107 blocks end at 749
+    j = ArtJudge(margin=1.0)
+    for x in values:
+        j.push(x)
+    assert j.warm and (j.lo, j.hi) == (-10.0, 20.0)  # one span of 10 added on each side
+    k = ArtJudge(value_range=(-5.0, 50.0))
+    for x in values:
+        k.push(x)
+    assert (k.lo, k.hi) == (-5.0, 50.0)
+    assert ArtDetector(margin=0.5).judge.margin == 0.5  # not truncated to an integer
