@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.bench_anomaly [--small] [--flink]
 
-* **Throughput** of the default detector (``context``) and of ``multiview`` streaming one point at
+* **Throughput** of the default detector (``context``), of ``multiview`` and of the ``art`` option
+  (:mod:`pipeline.anomaly.art`) streaming one point at
   a time over seeded 1-minute series kept under ``benchmarks/.data/anomaly/`` — CPU time of this
   process (points/s per core) and wall time — against the rolling z-score baseline in Python and
   the bare tool: polars computing a rolling z-score per series, vectorised, on the same data.
@@ -330,11 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     cp = bench_detector(series, "context", {"slow_views": True})
     mv = bench_detector(series, "multiview")
     zs = bench_detector(series, "zscore")
+    ar = bench_detector(series, "art")
     pl_ = bench_polars(path)
     print("\n== detector throughput (one point at a time, this process)")
     for name, r in (("context (default)", cx), ("context slow_views=1 (previous default)", cp),
                     ("multiview", mv),
-                    ("zscore (python)", zs),
+                    ("zscore (python)", zs), ("art (adaptive-resonance option)", ar),
                     ("polars rolling z-score (vectorised, bare tool)", pl_)):
         print(f"  {name:48s} {r['cpu_pps']:>12,.0f} points/s per core (CPU)  "
               f"{r['wall_pps']:>12,.0f} points/s wall")
@@ -345,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         a, b = state_growth(name)
         print(f"  {name:10s} after 1,000 points: {a:,} B; after 50,000 points: {b:,} B; after "
               f"{n_points:,}: {r['state_bytes']:,} B (bounded: {'yes' if b <= a * 1.05 else 'NO'})")
+    from pipeline.anomaly.art import MAX_CATEGORIES
+
+    a, b = state_growth("art")  # categories accumulate up to the cap, then are replaced
+    print(f"  art        after 1,000 points: {a:,} B; after 50,000 points: {b:,} B; after {n_points:,}: "
+          f"{ar['state_bytes']:,} B (category weights at most {MAX_CATEGORIES * 32 * 8:,} B)")
     print("\n== NAB: the 41 development files (tests/data/nab-corpus), NAB's scorer and threshold "
           "optimisation (benchmarks/nab.py)")
     print("\n".join(nab_41(("context", "multiview") if args.small

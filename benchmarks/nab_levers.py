@@ -25,7 +25,13 @@ become a score, so each variant is rescored in seconds (:func:`rescore`; with no
   calibrated like the others, less ``pen`` (for drops to a level seen before, which the range
   view cannot see);
 * ``dspot``: bidirectional DSPOT (depth 10, ``q`` 1e-4) on the raw values as a further judge less
-  ``pen``; ``dspot_alone``: that judge alone.
+  ``pen``; ``dspot_alone``: that judge alone;
+* ``art``: the adaptive-resonance judge (:mod:`pipeline.anomaly.art`, ARTime's parameters; ``art``
+  overrides them) as a further judge: its confidence at each block end calibrated like the others
+  (among the values it judges), less ``pen``; ``art_direct``: its confidence ``c`` read as a surprise
+  through the score map's inverse (``scale · c / (1 − c)``) less ``pen``; ``art_alone``: the
+  judge alone, its confidence the score (:class:`ArtDetector`'s scores); ``gated``: ART counts
+  only in a block where the context's own surprise was positive. Results: :mod:`pipeline.anomaly.art`.
 
 Printed: all-41 and leave-one-group-out scores per variant (standard / low-FP / low-FN), nested
 leave-one-group-out over all variants and per family (the honest number for picking one), and the
@@ -38,7 +44,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +76,25 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "dspot": {"lever": "dspot", "pen": 0.602},
     "shift w=10": {"lever": "shift", "pen": 0.602, "w": 10},
     "dspot alone": {"lever": "dspot_alone"},
+    # issue 18, session 6: ARTime's method with its own parameters (one set, chosen before scoring)
+    "art alone": {"lever": "art_alone"},
+    "art": {"lever": "art", "pen": 0.602},
+    # its neighbours for the nested selection (declared with the two above, before any score)
+    "art pen=0.477": {"lever": "art", "pen": 0.477},
+    "art direct": {"lever": "art_direct", "pen": 0.602},
+    "art probation=300": {"lever": "art", "pen": 0.602, "art": {"probation": 300}},
+    # after the five above were scored: a stricter direct reading, and blocks of 31 values (ART's
+    # cost / 4.4, for the speed budget)
+    "art direct pen=1": {"lever": "art_direct", "pen": 1.0},
+    "art direct pen=1.5": {"lever": "art_direct", "pen": 1.5},
+    "art direct gated": {"lever": "art_direct", "pen": 0.602, "gated": True},
+    # streaming stand-ins for ARTime's range look-ahead: the probation's range widened by m spans
+    **{f"art alone margin={m}": {"lever": "art_alone", "art": {"margin": m}} for m in (1.0, 3.0)},
+    **{f"art direct margin={m}": {"lever": "art_direct", "pen": 0.602, "art": {"margin": m}} for m in (1.0, 3.0)},
+    "art direct coarse": {"lever": "art_direct", "pen": 0.602, "art": {"windows_per_probation": 3}},
+    # reference only, not streaming: ARTime's probation from the file's length (15 %, at most 750)
+    "art alone file-probation": {"lever": "art_alone", "art": {"probation": "file"}},
+    "art alone file-probation file-range": {"lever": "art_alone", "art": {"probation": "file", "range": "file"}},
 }
 #: Spectral Residual evaluated every k values (1: every value, the paper's own use).
 SR_EVERY = (1, 16, 64)
@@ -89,20 +114,24 @@ class Components:
     #: Spectral Residual's O of each present value, judged every k values (k → array; NaN: not judged)
     sr: dict[int, np.ndarray] | None = None
     order: list[int] | None = None  # the streaming order of the rows (None: file order)
+    #: the ART judge's confidence per row (NaN: not judged), per parameter set (filled on demand)
+    art: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def components(path: Path, calibrator: str = "histogram") -> Components:
+def components(path: Path, calibrator: str = "histogram", sr: bool = True) -> Components:
     """Stream one NAB file through a default ``ContextDetector``, recording its judges
     (``calibrator="spot"``: multiview's views calibrated by :class:`SpotTailCalibrator`;
-    ``"spot-free"``: the same learning every value, tails never bounded)."""
+    ``"spot-free"``: the same learning every value, tails never bounded; ``sr=False``: Spectral
+    Residual's scores are not computed, the slow part)."""
     from pipeline.anomaly.series_io import read_series
 
     sf = read_series(path)
-    return series_components(sf.times, sf.values, sf.order, calibrator)
+    return series_components(sf.times, sf.values, sf.order, calibrator, sr)
 
 
 def series_components(times: Sequence[float], values: Sequence[float | None],
-                      order: Sequence[int] | None = None, calibrator: str = "histogram") -> Components:
+                      order: Sequence[int] | None = None, calibrator: str = "histogram",
+                      sr: bool = True) -> Components:
     """:func:`components` of one series in memory (streamed in ``order``, default as given)."""
     from pipeline.anomaly.context import ContextDetector
 
@@ -129,23 +158,50 @@ def series_components(times: Sequence[float], values: Sequence[float | None],
     from pipeline.anomaly.spectral import sr_scores
 
     rows = [i for i in (range(n) if order is None else order) if present[i]]
-    sr = {}
-    for every in SR_EVERY:
-        sr[every] = np.zeros(n)
-        sr[every][rows] = sr_scores(x_arr[rows], every=every)
-    return Components(s_arr, q_arr, present, scores, x_arr, sr,
+    srs: dict[int, np.ndarray] | None = {} if sr else None
+    for every in SR_EVERY if srs is not None else ():
+        srs[every] = np.zeros(n)
+        srs[every][rows] = sr_scores(x_arr[rows], every=every)
+    return Components(s_arr, q_arr, present, scores, x_arr, srs,
                       None if order is None else list(order))
+
+
+def art_raw(c: Components, params: dict[str, Any] | None = None) -> np.ndarray:
+    """The ART judge's confidence per row of ``c`` (NaN where it does not judge), the present
+    values streamed in order through one :class:`~pipeline.anomaly.art.ArtJudge` (memoised;
+    ``probation="file"``: ARTime's own probation, 15 % of the file's rows, at most 750 — it needs
+    the length in advance, so it is a reference, not a streaming option; ``range="file"``: the
+    file's minimum and maximum given in advance, as NAB gives them to ARTime — also a reference)."""
+    from pipeline.anomaly.art import art_scores
+
+    key = repr(sorted((params or {}).items()))
+    if key not in c.art:
+        assert c.x is not None
+        rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
+        kw = dict(params or {})
+        if kw.get("probation") == "file":  # ARTime's own rule; needs the length: a reference only
+            n = len(c.s)
+            p = int(0.15 * n) if n < 5000 else 750
+            kw["probation"] = p - p % 2
+        if kw.pop("range", None) == "file":  # ARTime's NAB range: the file's extremes, in advance
+            kw["value_range"] = (float(c.x[rows].min()), float(c.x[rows].max()))
+        out = np.full(len(c.s), np.nan)
+        out[rows] = art_scores(c.x[rows], **kw)
+        c.art[key] = out
+    return c.art[key]
 
 
 def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: float = 0.5,
             pen: float = 0.477, halflife: float = 1000.0, scale: float = 3.0, alert: float = 0.5,
             refractory: int = 36, q: float = 1e-4, every: int = 1, w: int = 10,
-            long: int = 120, unbounded: bool = False) -> list[float]:
+            long: int = 120, unbounded: bool = False, art: dict[str, Any] | None = None,
+            gated: bool = False) -> list[float]:
     """Scores from the judges, with an optional lever (module docstring); ``lever=None`` is
     exactly ``ContextDetector.step`` (same surprise → score map, same silence after an alert).
     ``pen`` defaults to ``log10 3``, the correction the detector applies to each of its judges;
-    ``q`` is SPOT's risk (``unbounded``: no fitted end point), ``every`` how often SR judges. Rows
-    are taken in the streaming order."""
+    ``q`` is SPOT's risk (``unbounded``: no fitted end point), ``every`` how often SR judges,
+    ``art`` the ART judge's parameters (``gated``: ART counts only in a block where the
+    context's own surprise was positive somewhere). Rows are taken in the streaming order."""
     from pipeline.anomaly.calibrate import TailCalibrator
     from pipeline.anomaly.evt import DriftSpot, Spot
 
@@ -155,6 +211,10 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
     g, since = 0.0, 1 << 30
     hist: list[float] = []
     out = [0.0] * len(c.s)
+    a_raw = art_raw(c, art) if lever in ("art", "art_direct", "art_alone") else None
+    if lever == "art_alone":
+        assert a_raw is not None
+        return [float(v) if v == v else 0.0 for v in a_raw]
     rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
     for i in rows:
         s, q_ = float(c.s[i]), float(c.q[i])
@@ -185,6 +245,17 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
                 a = cal.surprise_learn1(raw) - pen
                 if a > best:
                     best = a
+        elif a_raw is not None:
+            o = float(a_raw[i])
+            g = best if best > g else g  # the context's largest evidence in this block so far
+            if o == o:  # a block ends here
+                if lever == "art":
+                    a = cal.surprise_learn1(o) - pen
+                else:
+                    a = (scale * o / (1.0 - o) if o < 1.0 else 300.0) - pen if o > 0 else 0.0
+                if a > best and (not gated or g > 0):
+                    best = a
+                g = 0.0
         elif lever in ("dspot", "dspot_alone"):
             assert c.x is not None
             a = dspot.surprise_learn(float(c.x[i])) - (pen if lever == "dspot" else 0.0)
@@ -208,16 +279,17 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
     return out
 
 
-def _components_all(workers: int, calibrator: str = "histogram") -> list[tuple[nab.Labelled, Components]]:
+def _components_all(workers: int, calibrator: str = "histogram",
+                    sr: bool = True) -> list[tuple[nab.Labelled, Components]]:
     files = nab.labelled(CORPUS)
     paths = [p for _, p in files]
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            comps = list(ex.map(components, paths, [calibrator] * len(paths)))
+            comps = list(ex.map(components, paths, [calibrator] * len(paths), [sr] * len(paths)))
     else:
-        comps = [components(p, calibrator) for p in paths]
+        comps = [components(p, calibrator, sr) for p in paths]
     return [(lab, c) for (lab, _), c in zip(files, comps, strict=True)]
 
 
@@ -237,9 +309,10 @@ def checks(names: Sequence[str] = CHECKED) -> list[str]:
     from pipeline.anomaly import DEFAULT_THRESHOLD
 
     out = []
+    sr = any(str(VARIANTS[n].get("lever", "")).startswith("sr") for n in names)
     for set_name, series in (("synthetic threshold-choice set (70)", corpus(range(0, 70))),
                              ("synthetic held-out shapes (60)", heldout_corpus(range(5000, 5060)))):
-        comps = [(series_components([t.timestamp() for t in s.timestamps], s.values), s.windows)
+        comps = [(series_components([t.timestamp() for t in s.timestamps], s.values, sr=sr), s.windows)
                  for s in series]
         for name in names:
             files = [(rescore(c, **VARIANTS[name]), w) for c, w in comps]
@@ -248,7 +321,7 @@ def checks(names: Sequence[str] = CHECKED) -> list[str]:
             out.append(f"  {set_name:37s} {name:20s} " + " / ".join(f"{r[1]:.2f}" for r in res)
                        + f" (thr {res[0][0]:.3f}); at 0.5 {at:.2f}")
     normal, _ = sample_month()
-    comps = [series_components(ts, vs) for _, ts, vs in normal]
+    comps = [series_components(ts, vs, sr=sr) for _, ts, vs in normal]
     weeks = len(normal) * 28 / 7
     for name in names:
         alerts = sum(sum(v >= DEFAULT_THRESHOLD for v in rescore(c, **VARIANTS[name])) for c in comps)
@@ -266,28 +339,38 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calibrator", choices=("histogram", "spot", "spot-free"), default="histogram",
                     help="multiview's view calibration: the default histograms, SPOT tails (the paper's "
                          "risk 1e-4) or SPOT tails learning every value with no bounded fit")
+    ap.add_argument("--groups", action="store_true",
+                    help="also each variant's per-group scores (all-41 threshold | held out)")
     args = ap.parse_args(argv)
+    chosen = {n: VARIANTS[n] for n in (args.only.split(",") if args.only else VARIANTS)}
+    chosen.setdefault("default", {})
+    need_sr = any(str(kw.get("lever", "")).startswith("sr") for kw in chosen.values())
     if args.cache is not None and args.cache.exists():
         import pickle
 
         comps = pickle.loads(args.cache.read_bytes())
     else:
-        comps = _components_all(args.workers, args.calibrator)
+        comps = _components_all(args.workers, args.calibrator, need_sr)
         if args.cache is not None:
             import pickle
 
             args.cache.write_bytes(pickle.dumps(comps))
-    chosen = {n: VARIANTS[n] for n in (args.only.split(",") if args.only else VARIANTS)}
-    chosen.setdefault("default", {})
     variants = {name: [Scored(lab, rescore(c, **kw)) for lab, c in comps] for name, kw in chosen.items()}
     print("standard / reward_low_FP / reward_low_FN")
     for name, sc in variants.items():
         print(_line(name, sc))
+    if args.groups:
+        from benchmarks.nab_eval import render
+
+        for name, sc in variants.items():
+            print(f"  {name}:")
+            print("\n".join(render(evaluate(sc))))
     families = {"all variants": list(variants), "ew": [n for n in variants if n == "default" or n.startswith("ew")],
                 "cusum": [n for n in variants if n == "default" or n.startswith("cusum")],
                 "spot": ["default", "spot q=1e-4", "spot q=1e-3", "spot free"],
                 "sr": ["default", "sr", "sr every=16", "sr every=64"],
-                "shift": ["default", "shift w=10"], "dspot": ["default", "dspot"]}
+                "shift": ["default", "shift w=10"], "dspot": ["default", "dspot"],
+                "art": ["default", *(n for n in variants if n.startswith("art") and "alone" not in n)]}
     for fam, names in families.items():
         names = [n for n in names if n in variants]
         if len(names) < 2:

@@ -13,7 +13,7 @@ from typing import Any
 from pipeline.errors import RuleError
 
 DEFAULT_DETECTOR = "context"
-DETECTORS = ("multiview", "context", "zscore", "spectral")
+DETECTORS = ("multiview", "context", "zscore", "spectral", "art")
 #: Fixed alert threshold (score ≥ 0.5 ⇔ surprise ≥ ``scale``, a one-in-1,000 rarity for the
 #: series). NAB's optimised threshold for ``context`` on the 41 development files is 0.476, and
 #: 0.476–0.477 is chosen with any one of the six groups held out (benchmarks/nab_eval.py).
@@ -21,8 +21,8 @@ DEFAULT_THRESHOLD = 0.5
 
 
 def make_detector(name: str = DEFAULT_DETECTOR, **params: Any) -> Any:
-    """A fresh detector by name (``context`` — the default —, ``multiview``, ``zscore`` or
-    ``spectral``, the Spectral Residual option)."""
+    """A fresh detector by name (``context`` — the default —, ``multiview``, ``zscore``,
+    ``spectral``, the Spectral Residual option, or ``art``, the adaptive-resonance option)."""
     if name == "multiview":
         from pipeline.anomaly.multiview import MultiViewDetector
 
@@ -39,12 +39,16 @@ def make_detector(name: str = DEFAULT_DETECTOR, **params: Any) -> Any:
         from pipeline.anomaly.spectral import SpectralDetector
 
         return SpectralDetector(**params)
+    if name == "art":
+        from pipeline.anomaly.art import ArtDetector
+
+        return ArtDetector(**params)
     raise RuleError(name, f"unknown detector (known: {', '.join(DETECTORS)})", field="detector")
 
 
 def restore_detector(name: str, state: dict[str, Any]) -> Any:
-    """A detector rebuilt from its :meth:`state` snapshot (``context``, ``multiview`` or
-    ``spectral``).
+    """A detector rebuilt from its :meth:`state` snapshot (``context``, ``multiview``, ``spectral``
+    or ``art``).
 
     Raises:
         RuleError: the detector cannot be restored from a snapshot (``zscore``) or is unknown.
@@ -61,5 +65,9 @@ def restore_detector(name: str, state: dict[str, Any]) -> Any:
         from pipeline.anomaly.spectral import SpectralDetector
 
         return SpectralDetector.from_state(state)
-    raise RuleError(name, "no state restore for this detector (known: context, multiview, spectral)",
+    if name == "art":
+        from pipeline.anomaly.art import ArtDetector
+
+        return ArtDetector.from_state(state)
+    raise RuleError(name, "no state restore for this detector (known: context, multiview, spectral, art)",
                     field="detector")

@@ -22,7 +22,7 @@ def test_no_lever_is_the_detectors_own_score_bit_for_bit(comps) -> None:
     assert max(comps.scores) >= 0.5  # the file's failure is alerted: the comparison is not all zeros
 
 
-@pytest.mark.parametrize("lever", ["ew", "cusum", "sr", "dspot"])
+@pytest.mark.parametrize("lever", ["ew", "cusum", "sr", "dspot", "art", "art_direct"])
 def test_a_lever_is_one_more_judge(comps, lever: str) -> None:
     base, more = rescore(comps), rescore(comps, lever=lever)
     # before the first alert nothing is silenced, so the extra judge can only raise a score
@@ -47,3 +47,16 @@ def test_the_recorded_sr_judge_is_the_spectral_detectors_score(comps) -> None:
     for i in sf.order:
         own[i] = det.step(sf.times[i], sf.values[i]).score
     assert rescore(comps, lever="sr_alone") == pytest.approx(own, abs=1e-9)
+
+
+def test_the_recorded_art_judge_is_the_art_detectors_score(comps) -> None:
+    from pipeline.anomaly.art import ArtDetector
+    from pipeline.anomaly.series_io import read_series
+
+    sf = read_series(NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv")
+    det = ArtDetector()
+    own = [0.0] * len(sf.values)
+    for i in sf.order:
+        own[i] = det.step(sf.times[i], sf.values[i]).score
+    assert rescore(comps, lever="art_alone") == own
+    assert max(own) > 0  # ART does report on this file: the comparison is not all zeros
