@@ -45,14 +45,19 @@ def _changes(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """``out[i]``: row ``i + 1`` of ``col`` differs from row ``i`` (a null equals only a null).
     Chunked columns are compared chunk-wise (no copy of the strings)."""
     import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
+
+    from pipeline.rollup.merge import to_numpy
 
     n = len(col)
     if n < 2:
         return np.zeros(0, bool)
     x, y = col.slice(1), col.slice(0, n - 1)
-    ne = pc.fill_null(pc.not_equal(x, y), False)
-    return np.asarray(pc.or_(ne, pc.not_equal(pc.is_null(x), pc.is_null(y))), bool)
+    ne = pc.not_equal(x, y)
+    ne = pc.and_kleene(ne, pc.is_valid(ne))  # null → False (fill_null(…, False) imports pandas)
+    out = pc.cast(pc.or_(ne, pc.not_equal(pc.is_null(x), pc.is_null(y))), pa.uint8())
+    return to_numpy(out, np.uint8) != 0  # read from the buffers: np.asarray imports pandas
 
 
 def lengths(table: pa.Table, target: int = SERIES_GROUP_ROWS, metric_cut: int = METRIC_CUT_ROWS,

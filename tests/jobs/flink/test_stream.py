@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from jobs.flink.committer import FlinkCommitter
-from jobs.flink.stream import StreamConfig, latest_checkpoint, submit
+from jobs.flink.stream import StreamConfig, compile_plan, latest_checkpoint, submit
 from jobs.run.flink_stages import FlinkRollupStage
 from pipeline.config import load_settings
 from pipeline.lake import Lake
@@ -62,6 +62,11 @@ def test_streaming_rollup_equals_duckdb_through_a_restart(tmp_path):
     half_hours = [T0 + timedelta(minutes=30 * k) for k in range(7)]
     batches = [[r for r in on_time if half_hours[k] <= r["timestamp"] < half_hours[k + 1]] for k in range(6)]
     feed = Feeder(lake)
+    # the plan compiled ahead (`watchlake flink warm`) is the one every start below executes
+    plan, made = compile_plan(StreamConfig.for_lake(lake))
+    plan_file = plan.removeprefix("file://")
+    assert made and os.path.isfile(plan_file) and compile_plan(StreamConfig.for_lake(lake)) == (plan, False)
+    compiled_at = os.stat(plan_file).st_mtime_ns
     stage = FlinkRollupStage(lake, settings, checkpoint_seconds=1.0)
     try:
         stage.step()                                       # starts the job (nothing to seed yet)
@@ -99,6 +104,8 @@ def test_streaming_rollup_equals_duckdb_through_a_restart(tmp_path):
         assert _same(got, want), (len(got), len(want))
         assert stage.late_repaired >= 1                             # the late rows went through the repair path
         assert lake.table_files("metrics_5m")              # the cascade ran
+        assert os.listdir(os.path.dirname(plan_file)) == [os.path.basename(plan_file)]
+        assert os.stat(plan_file).st_mtime_ns == compiled_at   # executed, never compiled again
     finally:
         stage.close()
 
