@@ -151,6 +151,11 @@ def configure(parallelism: int = 1, *, checkpoint_dir: str | None = None, checkp
     # the SQL part (file source, watermark, windows) runs as one subtask: one watermark, never
     # held back by an idle second reader; the keyed Python scoring runs at ``parallelism``
     t_env.get_config().set("table.exec.resource.default-parallelism", "1")
+    # the windows in one aggregation, not a local pre-aggregation chained to the source plus a
+    # global one: at parallelism 1 the local phase saves no network and resets its hash map at
+    # every window end (live 5-minute windows, quiet box: 19.8 → 15.3 CPU-s per 450k points,
+    # 43,060 → 53,009 points/s after start-up; bench_flink_anomaly)
+    t_env.get_config().set("table.optimizer.agg-phase-strategy", "ONE_PHASE")
     return env, t_env
 
 
