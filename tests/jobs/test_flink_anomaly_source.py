@@ -8,8 +8,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +16,12 @@ import pytest
 
 from jobs.anomaly_job import SeriesData, job_key
 from pipeline.anomaly import DEFAULT_DETECTOR
+from tests.jobs.flink.feed import until
 from tests.jobs.test_flink_anomaly import library_scores, sample_minutes
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
 
 WINDOW_S, LATENESS_S = 300, 60
-
-
-def _until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.5)
 
 
 def _part(sd: SeriesData, lo: int, hi: int) -> SeriesData:
@@ -90,7 +82,7 @@ def test_files_one_scan_finds_are_read_in_the_order_written(tmp_path) -> None:
     write_inbox(inbox, [SeriesData("sentinel", "T", "m", "{}", "None", 60, [hi + 86400], [1.0])], seq=9)
     n = sum(len(sd.times) for sd in series)
     with streaming_job(tmp_path, inbox, out):
-        _until(lambda: _accounted(out) >= n, 240, "the job did not account for every point")
+        until(lambda: _accounted(out) >= n, 240, "the job did not account for every point")
     windows = _windows(out)
     assert sum(len(w["behind"]) for w in windows) == 0  # read in order: nothing behind the watermark
     assert sum(len(w["late"]) for w in windows) == 0
@@ -125,11 +117,11 @@ def test_points_behind_the_watermark_are_reported_kept_and_counted(tmp_path, lak
     want_dups = {key for key in sent if key in sent_before} - want_behind  # re-sent into an open window
     assert len(want_behind) > 20 + 50 - 10 and want_dups  # c's history, a's old stretch, some of a's re-sent
     with streaming_job(tmp_path, inbox, out):
-        _until(lambda: any(w["t"] for w in _windows(out)), 180, "nothing scored from the first file")
+        until(lambda: any(w["t"] for w in _windows(out)), 180, "nothing scored from the first file")
         fed += write_inbox(inbox, second, seq=1).points
         fed += write_inbox(inbox, [SeriesData("sentinel", "T", "m", "{}", "None", 60, [a.times[599] + 86400], [1.0])],
                            seq=2).points
-        _until(lambda: _accounted(out) >= fed - 1, 240, "the job did not account for every point")
+        until(lambda: _accounted(out) >= fed - 1, 240, "the job did not account for every point")
     windows = _windows(out)
     behind = [(w["sid"], t) for w in windows for t, _, _ in w["behind"]]
     dups = [(w["sid"], t) for w in windows for t in w["late"]]

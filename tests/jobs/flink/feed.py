@@ -1,8 +1,11 @@
-"""Feeding raw metrics through the loader's real commit path (de-duplication, ledger, segment)."""
+"""Feeding raw metrics through the loader's real commit path (de-duplication, ledger, segment), and
+waiting for what a Flink job does."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -32,3 +35,12 @@ class Feeder:
             out = commit(self.lake, self.index, Work("metrics", folder, [t], t.num_rows, t.nbytes), self.ids.next())
             loaded += out.rows
         return loaded
+
+
+def until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    """Return once ``cond()`` holds (polled every 0.5 s); raise ``TimeoutError(what)`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.5)

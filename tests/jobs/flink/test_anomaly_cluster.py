@@ -15,21 +15,12 @@ from typing import Any
 import pytest
 
 from jobs.anomaly_job import SeriesData
+from tests.jobs.flink.feed import until
 from tests.jobs.test_flink_anomaly import library_scores, sample_minutes
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
 
 WINDOW_S, LATENESS_S = 300, 60
-
-
-
-
-def _until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.5)
 
 
 def _slice(series: list[SeriesData], lo: float, hi: float) -> list[SeriesData]:
@@ -71,29 +62,35 @@ def test_killed_taskmanager_leaves_every_score_exactly_once_and_equal_to_the_lib
     cluster.wait_running(job)
     # the kill: once the scorers have committed output (their detectors are in state), while
     # the job reads the second quarter
-    _until(lambda: reached(0)() and cluster.checkpoints(job) >= 2, 180, "no committed output")
+    until(lambda: reached(0)() and cluster.checkpoints(job) >= 2, 180, "no committed output")
     write_inbox(inbox, quarters[1], seq=1)
     time.sleep(1.0)
     cluster.kill_taskmanager(0)
     killed_at = len(_scored(out))
     cluster.restart_taskmanager(0)
     cluster.wait_taskmanagers(2)
-    _until(lambda: cluster.failures(job) >= 1, 60, "the kill did not fail the job")
-    _until(lambda: cluster.job_state(job)[0] == "RUNNING", 120, "no recovery")
-    _until(reached(1), 180, "nothing of the second quarter scored after the recovery")
+    until(lambda: cluster.failures(job) >= 1, 60, "the kill did not fail the job")
+    until(lambda: cluster.job_state(job)[0] == "RUNNING", 120, "no recovery")
+    until(reached(1), 180, "nothing of the second quarter scored after the recovery")
     write_inbox(inbox, quarters[2], seq=2)
-    _until(reached(2), 180, "the third quarter was not scored")
+    until(reached(2), 180, "the third quarter was not scored")
     # the last quarter, and one point of another series a day later: the watermark passes every
     # window of the real series, so each of their points must be scored
     sentinel = SeriesData("sentinel", "T", "m", "{}", "None", 60, [hi + 86400], [1.0])
     write_inbox(inbox, [*quarters[3], sentinel], seq=3)
     n = sum(len(sd.times) for sd in series)
-    _until(lambda: len({(s, r[0]) for s, r in _scored(out) if s != "sentinel"}) >= n, 300,
+    until(lambda: len({(s, r[0]) for s, r in _scored(out) if s != "sentinel"}) >= n, 300,
            "not every point was scored after the recovery")
     cluster.stop_with_savepoint(job, (tmp_path / "savepoints").as_uri())
     got = _scored(out)
     assert 0 < killed_at < n  # the kill came mid-run
-    assert len(got) == len({(s, r[0]) for s, r in got}) == n  # exactly once, the sentinel unscored
+    _assert_once_as_the_library(got, series)  # the sentinel unscored
+
+
+def _assert_once_as_the_library(got: list[tuple[str, Any]], series: list[SeriesData]) -> None:
+    """``got`` (series id, scored row) holds every point of ``series`` exactly once, each series'
+    rows bit-equal to the library's detector stepped point by point."""
+    assert len(got) == len({(s, r[0]) for s, r in got}) == sum(len(sd.times) for sd in series)
     by_series: dict[str, list[tuple[Any, ...]]] = {}
     for sid, row in got:
         by_series.setdefault(sid, []).append(row)
@@ -147,24 +144,19 @@ def test_savepoint_and_resume_after_an_upgrade_score_every_point_once_as_the_lib
     write_inbox(inbox, quarters[0], seq=0)
     write_inbox(inbox, quarters[1], seq=1)  # files found together are read in the order written
     job = submit(2)
-    _until(reached(1), 180, "the second quarter was not scored")
+    until(reached(1), 180, "the second quarter was not scored")
     savepoint = _savepoint_and_cancel(cluster, job, (tmp_path / "savepoints").as_uri())
-    _until(lambda: cluster.job_state(job)[0] == "CANCELED", 60, "the job was not cancelled")
+    until(lambda: cluster.job_state(job)[0] == "CANCELED", 60, "the job was not cancelled")
     stopped_at = len(_scored(out))
     write_inbox(inbox, quarters[2], seq=2)  # arrives while the job is stopped
     job = submit(1, savepoint, cache_series=0, snapshot_points=50)
-    _until(reached(2), 180, "the third quarter was not scored after the resume")
+    until(reached(2), 180, "the third quarter was not scored after the resume")
     sentinel = SeriesData("sentinel", "T", "m", "{}", "None", 60, [hi + 86400], [1.0])
     write_inbox(inbox, [*quarters[3], sentinel], seq=3)
     n = sum(len(sd.times) for sd in series)
-    _until(lambda: len({(s, r[0]) for s, r in _scored(out) if s != "sentinel"}) >= n, 240,
+    until(lambda: len({(s, r[0]) for s, r in _scored(out) if s != "sentinel"}) >= n, 240,
            "not every point was scored after the resume")
     _savepoint_and_cancel(cluster, job, (tmp_path / "savepoints").as_uri())
     got = _scored(out)
     assert 0 < stopped_at < n  # the stop came mid-stream
-    assert len(got) == len({(s, r[0]) for s, r in got}) == n  # exactly once, nothing behind the watermark
-    by_series: dict[str, list[tuple[Any, ...]]] = {}
-    for sid, row in got:
-        by_series.setdefault(sid, []).append(row)
-    for sd in series:
-        assert sorted(by_series[sd.series_id]) == library_scores(sd), sd.series_id  # bit-equal
+    _assert_once_as_the_library(got, series)  # nothing behind the watermark either

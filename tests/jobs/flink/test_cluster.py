@@ -6,7 +6,6 @@ mini-cluster test shows a run without failures produces."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -16,22 +15,12 @@ from jobs.flink.stream import StreamConfig, submit
 from pipeline.config import load_settings
 from pipeline.lake import Lake
 from pipeline.loader import segments
-from tests.jobs.flink.feed import Feeder
+from tests.jobs.flink.feed import Feeder, until
 from tests.jobs.flink.test_stream import _duckdb, _same, _tier
 from tests.jobs.test_flink_rollup import _metric_rows
 from tests.pipeline.rollup.gen import T0
 
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
-
-
-
-
-def _until(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.5)
 
 
 def test_killed_taskmanager_and_savepoint_resume_keep_the_output_exact(tmp_path, cluster):
@@ -47,15 +36,15 @@ def test_killed_taskmanager_and_savepoint_resume_keep_the_output_exact(tmp_path,
     cluster.wait_running(job)
     for b in batches[:2]:
         feed.commit(b)
-    _until(lambda: cluster.checkpoints(job) >= 3, 60, "no checkpoints")
+    until(lambda: cluster.checkpoints(job) >= 3, 60, "no checkpoints")
     committer.step(cascade=False)
     cluster.kill_taskmanager(0)                             # kill -9 mid-run
     for b in batches[2:4]:
         feed.commit(b)
     cluster.restart_taskmanager(0)
     cluster.wait_taskmanagers(2)
-    _until(lambda: cluster.failures(job) >= 1, 60, "the kill did not fail the job")
-    _until(lambda: cluster.job_state(job)[0] == "RUNNING" and cluster.checkpoints(job) >= 6, 120, "no recovery")
+    until(lambda: cluster.failures(job) >= 1, 60, "the kill did not fail the job")
+    until(lambda: cluster.job_state(job)[0] == "RUNNING" and cluster.checkpoints(job) >= 6, 120, "no recovery")
     committer.step(cascade=False)
     savepoint = cluster.stop_with_savepoint(job, cfg.savepoints)
     for b in batches[4:]:
@@ -75,6 +64,6 @@ def test_killed_taskmanager_and_savepoint_resume_keep_the_output_exact(tmp_path,
         return _same(got, want)
 
     try:
-        _until(done, 120, "output never equal")
+        until(done, 120, "output never equal")
     finally:
         assert _same(got, want), (len(got), len(want))
