@@ -31,8 +31,9 @@ Measured in one process (one JVM), on the same segment:
 ``--startup`` measures only the start-up, each in a fresh process (a new JVM, as ``watchlake run``
 starts it), without and with the class-data archive of ``watchlake flink warm``
 (:mod:`jobs.flink.jvm`, built first if missing), alternately: wall and JVM CPU seconds from process
-start to the streaming job RUNNING, by phase (JVM + TableEnvironment, DDL, plan compilation,
-execute → RUNNING), for a first start (the plan is compiled) and a restart (the compiled plan exists).
+start to the streaming job RUNNING, by phase (JVM + TableEnvironment; plan: the DDL and its compilation,
+none when it exists; execute → RUNNING), for a first start (the plan is compiled) and a restart (the compiled plan
+exists: as after `watchlake flink warm`).
 
 Wall seconds on a shared 2-core machine: compare the ratios printed beside each number.
 """

@@ -20,7 +20,7 @@ def startup_child(root: str) -> None:
     import json
 
     from jobs.flink import jvm
-    from jobs.flink.stream import StreamConfig, plan_path, settings_of, statements
+    from jobs.flink.stream import StreamConfig, ensure_plan, settings_of
 
     marks = [("start", time.perf_counter(), _jvm_cpu())]
     os.makedirs(f"{root}/inbox", exist_ok=True)
@@ -33,14 +33,8 @@ def startup_child(root: str) -> None:
     conf = t_env.get_config()
     for key, value in settings_of(cfg).items():
         conf.set(key, value)
-    ddl, inserts = statements(cfg)
-    for stmt in ddl:
-        t_env.execute_sql(stmt)
-    marks.append(("ddl", time.perf_counter(), _jvm_cpu()))
-    plan = plan_path(cfg)
-    if not os.path.exists(plan.removeprefix("file://")):
-        t_env.execute_sql(f"COMPILE PLAN '{plan}' FOR STATEMENT SET BEGIN {'; '.join(inserts)}; END")
-    marks.append(("compile", time.perf_counter(), _jvm_cpu()))
+    plan, _ = ensure_plan(t_env, cfg)  # as jobs.flink.stream.submit: tables and plan when first, else nothing
+    marks.append(("plan", time.perf_counter(), _jvm_cpu()))
     client = t_env.execute_sql(f"EXECUTE PLAN '{plan}'").get_job_client()
     while str(client.get_job_status().result()).rsplit(".", 1)[-1] != "RUNNING":
         time.sleep(0.02)

@@ -85,12 +85,15 @@ def settings_of(cfg: StreamConfig, *, restore: str | None = None) -> dict[str, s
 
 
 def statements(cfg: StreamConfig) -> tuple[list[str], list[str]]:
-    """(DDL, INSERTs) of the job."""
-    ddl = [fsql.source_ddl("wl_segments", cfg.inbox, out_of_orderness=cfg.out_of_orderness,
-                           monitor_seconds=cfg.monitor_seconds),
-           fsql.sink_ddl("wl_rollup_1m", fsql.OUT_SCHEMA, cfg.out, roll_seconds=cfg.roll_seconds),
-           fsql.sink_ddl("wl_late", fsql.LATE_SCHEMA, cfg.late, roll_seconds=cfg.roll_seconds),
-           *fsql.views("wl_points", "wl_segments")]
+    """(DDL, INSERTs) of the job. Its tables are catalog tables (the session's in-memory catalog),
+    not temporary ones, so the compiled plan holds their whole definitions and a start from an
+    existing plan declares nothing (:func:`ensure_plan`)."""
+    tables = [fsql.source_ddl("wl_segments", cfg.inbox, out_of_orderness=cfg.out_of_orderness,
+                              monitor_seconds=cfg.monitor_seconds),
+              fsql.sink_ddl("wl_rollup_1m", fsql.OUT_SCHEMA, cfg.out, roll_seconds=cfg.roll_seconds),
+              fsql.sink_ddl("wl_late", fsql.LATE_SCHEMA, cfg.late, roll_seconds=cfg.roll_seconds)]
+    ddl = [t.replace("CREATE TEMPORARY TABLE ", "CREATE TABLE ", 1) for t in tables]
+    ddl += fsql.views("wl_points", "wl_segments")
     return ddl, [fsql.rollup_insert("wl_rollup_1m", "wl_points"), fsql.late_insert("wl_late", "wl_points")]
 
 
@@ -112,19 +115,21 @@ def submit(cfg: StreamConfig, *, restore: str | None = None, remote: str | None 
         for key, value in {"execution.target": "remote", "rest.address": host or "127.0.0.1",
                            "rest.port": port or "8081"}.items():
             conf.set(key, value)
-    plan, _ = _compile(t_env, cfg)
+    plan, _ = ensure_plan(t_env, cfg)
     return t_env.execute_sql(f"EXECUTE PLAN '{plan}'")
 
 
-def _compile(t_env: Any, cfg: StreamConfig) -> tuple[str, bool]:
-    """Declare the job's tables in ``t_env`` and compile its plan unless :func:`plan_path` holds it
-    already; returns (the plan's URI, whether it was compiled now)."""
-    ddl, inserts = statements(cfg)
-    for stmt in ddl:
-        t_env.execute_sql(stmt)
+def ensure_plan(t_env: Any, cfg: StreamConfig) -> tuple[str, bool]:
+    """The job's plan at :func:`plan_path`, compiled in ``t_env`` (its tables declared first) unless
+    it exists; returns (the plan's URI, whether it was compiled now). An existing plan needs no
+    tables declared: it holds their whole definitions (catalog tables, compiled with Flink's
+    default ``table.plan.compile.catalog-objects = ALL``), so a restart skips the DDL (~0.4 s)."""
     plan = plan_path(cfg)
     if plan.startswith("file://") and os.path.exists(plan.removeprefix("file://")):
         return plan, False
+    ddl, inserts = statements(cfg)
+    for stmt in ddl:
+        t_env.execute_sql(stmt)
     t_env.execute_sql(f"COMPILE PLAN '{plan}' IF NOT EXISTS FOR STATEMENT SET BEGIN {'; '.join(inserts)}; END")
     return plan, True
 
@@ -142,7 +147,7 @@ def compile_plan(cfg: StreamConfig) -> tuple[str, bool]:
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     for key, value in settings_of(cfg).items():
         t_env.get_config().set(key, value)
-    return _compile(t_env, cfg)
+    return ensure_plan(t_env, cfg)
 
 
 def plan_path(cfg: StreamConfig) -> str:
