@@ -3,7 +3,7 @@
 The role RANDOM_CUT_FOREST played in Kinesis Data Analytics: a keyed streaming operator that
 scores each point of each series. The job
 
-* reads points ``sid,t,v`` (series id, epoch ms, value) from an **inbox folder of closed CSV
+* reads points ``t,v,sid`` (epoch ms, value, series id) from an **inbox folder of closed CSV
   files** (:mod:`jobs.flink_anomaly_io` writes them under a hidden name, then renames) with Flink's
   file monitor — once (a replay) or **continuously** —, **in the order the files were written**
   (:mod:`jobs.flink_anomaly_source`: by modification time, not in a directory scan's order);
