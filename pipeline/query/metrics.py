@@ -265,14 +265,19 @@ def _cached(con: Any, files: list[tuple[str, Entry]], namespace: str, metric_nam
         t = tiercache.series_rows(con, files, namespace, metric_name, dims, q is not None)
     except (duckdb.Error, pa.ArrowException, tiercache.UnmatchedFiles):
         return None
-    base = _BASE.format(source=_CACHED, series="", **parts)
-    con.register(_CACHED, t)
-    try:
-        if q is None:
-            return list(con.execute(base + _STATS.format(value=_STAT_SQL[stat]), params).fetchall())
-        table = con.sql(base + _ROWS, params=params).to_arrow_table()
-    finally:
-        con.unregister(_CACHED)
+    if q is None or "unit" in params:
+        base = _BASE.format(source=_CACHED, series="", **parts)
+        con.register(_CACHED, t)
+        try:
+            if q is None:
+                return list(con.execute(base + _STATS.format(value=_STAT_SQL[stat]), params).fetchall())
+            table = con.sql(base + _ROWS, params=params).to_arrow_table()
+        finally:
+            con.unregister(_CACHED)
+    elif t.num_rows:  # the period rows in numpy: no second query (the usual pNN call, no unit given)
+        table = sketchq.in_window(t, params["start_ms"], epoch_ms(params["end"]), params["period_ms"])
+    else:
+        return []
     found, periods = sketchq.from_arrow(table, q, table_name)
     return periods.rows(found)
 

@@ -176,3 +176,31 @@ def from_arrow(table: pa.Table, q: float, table_name: str = "tier") -> tuple[lis
     return units, periods(codes, np.asarray(col("qi").to_numpy(), np.int64), floats("sample_count", 0.0),
                           floats("sketch_count", 0.0), floats("min", np.nan), floats("max", -np.inf), valid("min"),
                           valid("max"), entry_row, bins, counts, q)
+
+
+_MS_PER = {"s": 1000, "ms": 1}
+_PER_MS = {"us": 1000, "ns": 1_000_000}
+
+
+def in_window(rows: pa.Table, start_ms: int, end_ms: int, period_ms: int) -> pa.Table:
+    """The rows of one series' tier rows (:mod:`pipeline.query.tiercache`: ``unit, timestamp, …,
+    sketch_bins, sketch_bin_counts``) whose ``timestamp`` lies in ``[start_ms, end_ms)`` (epoch
+    ms), with the period index ``qi = floor((epoch_ms(timestamp) − start_ms) / period_ms)`` — the table
+    :data:`pipeline.query.metrics._ROWS` selects from them in SQL, in the same row order, for
+    :func:`from_arrow`, without a second query."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.rollup.merge import from_numpy, to_numpy
+
+    ts = rows.column("timestamp")
+    res = ts.type.unit if pa.types.is_timestamp(ts.type) else "ms"
+    raw = to_numpy(pc.cast(ts, pa.int64()), np.int64)
+    ms = raw * _MS_PER[res] if res in _MS_PER else np.floor_divide(raw, _PER_MS[res])
+    keep = (ms >= start_ms) & (ms < end_ms) & to_numpy(pc.cast(pc.is_valid(ts), pa.uint8()), np.uint8).astype(bool)
+    picked = rows.filter(from_numpy(keep))
+    qi = from_numpy((ms[keep] - start_ms) // period_ms)
+    return pa.table({"unit": picked.column("unit"), "qi": qi,
+                     **{c: picked.column(c) for c in ("sample_count", "sketch_count", "min", "max",
+                                                      "sketch_bins", "sketch_bin_counts")}})
