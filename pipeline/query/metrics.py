@@ -265,6 +265,10 @@ def _cached(con: Any, files: list[tuple[str, Entry]], namespace: str, metric_nam
         t = tiercache.series_rows(con, files, namespace, metric_name, dims, q is not None)
     except (duckdb.Error, pa.ArrowException, tiercache.UnmatchedFiles):
         return None
+    if q is None and stat in sketchq.SUMMED and "unit" not in params and t.num_rows:
+        summed = sketchq.summed_periods(t, stat, params["start_ms"], epoch_ms(params["end"]), params["period_ms"])
+        if summed is not None:
+            return summed
     if q is None or "unit" in params:
         base = _BASE.format(source=_CACHED, series="", **parts)
         con.register(_CACHED, t)

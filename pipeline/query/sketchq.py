@@ -182,12 +182,13 @@ _MS_PER = {"s": 1000, "ms": 1}
 _PER_MS = {"us": 1000, "ns": 1_000_000}
 
 
-def in_window(rows: pa.Table, start_ms: int, end_ms: int, period_ms: int) -> pa.Table:
+def in_window(rows: pa.Table, start_ms: int, end_ms: int, period_ms: int,
+              extra: tuple[str, ...] = ()) -> pa.Table:
     """The rows of one series' tier rows (:mod:`pipeline.query.tiercache`: ``unit, timestamp, …,
     sketch_bins, sketch_bin_counts``) whose ``timestamp`` lies in ``[start_ms, end_ms)`` (epoch
     ms), with the period index ``qi = floor((epoch_ms(timestamp) − start_ms) / period_ms)`` — the table
     :data:`pipeline.query.metrics._ROWS` selects from them in SQL, in the same row order, for
-    :func:`from_arrow`, without a second query."""
+    :func:`from_arrow`, without a second query (and the columns ``extra``)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -203,4 +204,45 @@ def in_window(rows: pa.Table, start_ms: int, end_ms: int, period_ms: int) -> pa.
     qi = from_numpy((ms[keep] - start_ms) // period_ms)
     return pa.table({"unit": picked.column("unit"), "qi": qi,
                      **{c: picked.column(c) for c in ("sample_count", "sketch_count", "min", "max",
-                                                      "sketch_bins", "sketch_bin_counts")}})
+                                                      "sketch_bins", "sketch_bin_counts", *extra)
+                        if c in rows.column_names}})
+
+
+SUMMED = {"SampleCount", "Sum", "Average"}
+"""The statistics :func:`summed_periods` answers (sums of the partials; Minimum and Maximum keep
+DuckDB's NaN rules in SQL)."""
+
+
+def summed_periods(rows: pa.Table, stat: str, start_ms: int, end_ms: int,
+                   period_ms: int) -> list[tuple[Any, ...]] | None:
+    """``(unit, qi, n, value)`` per period of ``stat`` (one of :data:`SUMMED`) from one series'
+    tier rows in ``[start_ms, end_ms)`` — the rows :data:`pipeline.query.metrics._STATS` gives, in
+    period order: ``n`` = ΣSampleCount, ``value`` = ΣSampleCount, ΣSum or ΣSum / ΣSampleCount (sums
+    skip nulls; added in row order). None when the rows hold more than one unit (or a null one):
+    the SQL answers and explains those."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.rollup.merge import to_numpy
+
+    units = pc.unique(rows.column("unit"))
+    if len(units) != 1 or units.null_count:
+        return None
+    t = in_window(rows, start_ms, end_ms, period_ms, extra=("sum",))
+    if not t.num_rows:
+        return []
+    def column(name: str) -> np.ndarray:  # nulls add nothing (to_numpy reads them as NaN)
+        null = to_numpy(pc.cast(pc.is_null(t.column(name)), pa.uint8()), np.uint8) != 0
+        return np.where(null, 0.0, to_numpy(t.column(name), np.float64))  # a new array: the cache's stays
+
+    qs, inv = np.unique(to_numpy(t.column("qi"), np.int64), return_inverse=True)
+    n: np.ndarray = np.bincount(inv, column("sample_count"), len(qs))
+    v: np.ndarray = n
+    if stat != "SampleCount":
+        v = np.bincount(inv, column("sum"), len(qs))
+        if stat == "Average":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = v / n
+    unit = units[0].as_py()
+    return [(unit, int(q), float(c), float(x)) for q, c, x in zip(qs, n, v, strict=True)]
