@@ -265,23 +265,25 @@ def _cached(con: Any, files: list[tuple[str, Entry]], namespace: str, metric_nam
         t = tiercache.series_rows(con, files, namespace, metric_name, dims, q is not None)
     except (duckdb.Error, pa.ArrowException, tiercache.UnmatchedFiles):
         return None
-    if q is None and stat in sketchq.SUMMED and "unit" not in params and t.num_rows:
-        summed = sketchq.summed_periods(t, stat, params["start_ms"], epoch_ms(params["end"]), params["period_ms"])
-        if summed is not None:
-            return summed
-    if q is None or "unit" in params:
-        base = _BASE.format(source=_CACHED, series="", **parts)
-        con.register(_CACHED, t)
-        try:
-            if q is None:
-                return list(con.execute(base + _STATS.format(value=_STAT_SQL[stat]), params).fetchall())
-            table = con.sql(base + _ROWS, params=params).to_arrow_table()
-        finally:
-            con.unregister(_CACHED)
-    elif t.num_rows:  # the period rows in numpy: no second query (the usual pNN call, no unit given)
-        table = sketchq.in_window(t, params["start_ms"], epoch_ms(params["end"]), params["period_ms"])
-    else:
-        return []
+    window = (params["start_ms"], epoch_ms(params["end"]), params["period_ms"])
+    if "unit" not in params:  # the periods in numpy, no second query (a unit= filter: SQL below)
+        if q is not None:
+            if not t.num_rows:
+                return []
+            found, periods = sketchq.from_arrow(sketchq.in_window(t, *window), q, table_name)
+            return periods.rows(found)
+        if stat in sketchq.SUMMED and t.num_rows:
+            summed = sketchq.summed_periods(t, stat, *window)
+            if summed is not None:  # None: several units, which the SQL answers and explains
+                return summed
+    base = _BASE.format(source=_CACHED, series="", **parts)
+    con.register(_CACHED, t)
+    try:
+        if q is None:
+            return list(con.execute(base + _STATS.format(value=_STAT_SQL[stat]), params).fetchall())
+        table = con.sql(base + _ROWS, params=params).to_arrow_table()
+    finally:
+        con.unregister(_CACHED)
     found, periods = sketchq.from_arrow(table, q, table_name)
     return periods.rows(found)
 

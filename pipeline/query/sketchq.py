@@ -178,10 +178,6 @@ def from_arrow(table: pa.Table, q: float, table_name: str = "tier") -> tuple[lis
                           valid("max"), entry_row, bins, counts, q)
 
 
-_MS_PER = {"s": 1000, "ms": 1}
-_PER_MS = {"us": 1000, "ns": 1_000_000}
-
-
 def in_window(rows: pa.Table, start_ms: int, end_ms: int, period_ms: int,
               extra: tuple[str, ...] = ()) -> pa.Table:
     """The rows of one series' tier rows (:mod:`pipeline.query.tiercache`: ``unit, timestamp, …,
@@ -196,9 +192,9 @@ def in_window(rows: pa.Table, start_ms: int, end_ms: int, period_ms: int,
     from pipeline.rollup.merge import from_numpy, to_numpy
 
     ts = rows.column("timestamp")
-    res = ts.type.unit if pa.types.is_timestamp(ts.type) else "ms"
-    raw = to_numpy(pc.cast(ts, pa.int64()), np.int64)
-    ms = raw * _MS_PER[res] if res in _MS_PER else np.floor_divide(raw, _PER_MS[res])
+    if pa.types.is_timestamp(ts.type):  # epoch ms, as epoch_ms() in the SQL (whatever the resolution)
+        ts = pc.cast(ts, pa.timestamp("ms", tz=ts.type.tz), safe=False)
+    ms = to_numpy(pc.cast(ts, pa.int64()), np.int64)
     keep = (ms >= start_ms) & (ms < end_ms) & to_numpy(pc.cast(pc.is_valid(ts), pa.uint8()), np.uint8).astype(bool)
     picked = rows.filter(from_numpy(keep))
     qi = from_numpy((ms[keep] - start_ms) // period_ms)
