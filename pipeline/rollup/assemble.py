@@ -15,6 +15,8 @@ Minimum/Maximum take the min/max — never an average of averages) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 
@@ -48,14 +50,24 @@ def keys(rank: np.ndarray, bucket: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return (rank << 32) + to_numpy(bucket, np.int64)
 
 
-def chunk_major(key: np.ndarray, period: int) -> np.ndarray:
-    """The stable permutation that puts rows sorted by :func:`keys` in chunk-file order: by the
-    chunk of their bucket (:mod:`pipeline.rollup.chunks`), then as they were (series, bucket).
-    Each settled chunk's rows are then one run, which :func:`pipeline.rollup.chunks.split` writes
-    as a slice instead of gathering them from all over the table."""
-    from pipeline.rollup.chunks import CHUNK_BUCKETS
+def chunk_major(key: np.ndarray, period: int, layout: Callable[[np.ndarray], np.ndarray] | None = None
+                ) -> np.ndarray:
+    """The stable permutation that puts rows sorted by :func:`keys` in file order: by the file of
+    their bucket (``layout``: per bucket start in epoch ms, its file's start, as
+    :func:`pipeline.rollup.chunks.layout` gives; by default the chunk of the bucket,
+    :mod:`pipeline.rollup.chunks`), then as they were (series, bucket). Each file's rows are then
+    one run, which :func:`pipeline.rollup.chunks.split` writes as a slice instead of gathering
+    them from all over the table."""
+    from pipeline.rollup.chunks import CHUNK_BUCKETS, by_bucket
 
-    return np.argsort((key & 0xFFFFFFFF) // CHUNK_BUCKETS.get(period, 10), kind="stable")
+    bucket = key & 0xFFFFFFFF
+    if layout is None or not len(key):
+        return np.argsort(bucket // CHUNK_BUCKETS.get(period, 10), kind="stable")
+    step = period * 1000
+    at = by_bucket(bucket * step, period, lambda b, _p: (layout(b),))[0]
+    if int(at.min()) == int(at.max()):  # one file (a closed partition): as they are
+        return np.arange(len(key))
+    return np.argsort(at, kind="stable")
 
 
 def table(ids: pa.Table, rank: np.ndarray, bucket: np.ndarray, period: int, columns: dict[str, pa.Array]
@@ -136,4 +148,6 @@ def sort_series(t: pa.Table) -> pa.Table:
         order = np.argsort(rank * width + (ms - lo), kind="stable")
     else:
         order = np.lexsort((ms, rank))  # stable: equal (identity, time) rows keep their order
+    if bool((np.diff(order) == 1).all()):  # in order already (an engine's rows, laid out per file)
+        return t
     return t.take(from_numpy(order))

@@ -148,28 +148,84 @@ def _outside(t: pa.Table, runs: list[Run], series: tuple[str, ...] | None = None
     return t.filter(from_numpy(~inside)) if inside.any() else t
 
 
-def split(rows: pa.Table, period: int, clock_ms: int) -> list[tuple[int, int, pa.Table]]:
-    """``rows`` as ``(start, span, rows)`` per output file: one per settled chunk, one per bucket
-    of the chunks that have not settled (order of ``rows`` kept inside each). A file whose rows
-    are one run of ``rows`` is a zero-copy slice (the engines put rows in chunk order:
-    :func:`pipeline.rollup.assemble.chunk_major`), any other a ``take`` of its rows (a filter per
-    file cost a pass over every row and its sketch lists: 0.7 s for 1.7 M 1m rows)."""
-    if not rows.num_rows:
-        return []
-    ms = _ms(rows)
+def file_starts(buckets: np.ndarray, period: int, clock_ms: int, p_lo: int, p_hi: int,
+                kept: list[Run] | None = None, closed: bool = False
+                ) -> tuple[np.ndarray, dict[int, int], list[Run]]:
+    """Where the rows of a job's buckets go in the partition ``[p_lo, p_hi)``: per bucket start
+    of ``buckets`` (epoch ms), the start of its file; each file's span (``{start: span}``); and
+    the blocks (which also take the ``kept`` files inside them).
+    In a ``closed`` partition one partition file; else per settled chunk its chunk file, per
+    bucket of a chunk that has not settled a bucket file (:func:`settled`), and the chunks that
+    :func:`blocks` merges — given the files ``kept`` in the partition beside them — go to their
+    block file. The same answer for the same buckets in any order: the engines order their rows
+    by it (:attr:`pipeline.rollup.engine.Task.layout`), so :func:`split` cuts slices."""
+    if closed:
+        return np.full(len(buckets), p_lo, np.int64), {p_lo: p_hi - p_lo}, []
     span = chunk_ms(period)
-    chunk = ms - ms % span
-    key = np.where(chunk + span + period * 1000 <= clock_ms, chunk, ms)
+    chunk = buckets - buckets % span
+    is_chunk = chunk + span + period * 1000 <= clock_ms
+    key = np.where(is_chunk, chunk, buckets)
+    widths = {int(k): (span if c else period * 1000) for k, c in zip(*_first_of_each(key, is_chunk), strict=True)}
+    spans = blocks([*(kept or []), *((k, k + w) for k, w in widths.items())], p_lo, p_hi, period, clock_ms)
+    for lo, hi in spans:
+        key = np.where((key >= lo) & (key < hi), lo, key)
+        widths = {k: w for k, w in widths.items() if not lo <= k < hi}
+        widths[lo] = hi - lo
+    return key, widths, spans
+
+
+def by_bucket(ms: np.ndarray, period: int, f, *args):  # noqa: ANN001, ANN201
+    """``f(buckets, period, *args)`` for the distinct bucket starts (aligned epoch ms) of the rows
+    ``ms``, its first result (one value per bucket) spread to the rows: bucket starts of one
+    partition are few and dense, so a table over their range replaces a sort of the rows."""
+    step = period * 1000
+    first = int(ms.min())
+    idx = (ms - first) // step
+    present = np.flatnonzero(np.bincount(idx))
+    at, *rest = f(first + present * step, period, *args)
+    table = np.zeros(int(present[-1]) + 1, np.int64)
+    table[present] = at
+    return (table[idx], *rest)
+
+
+def _first_of_each(key: np.ndarray, flag: np.ndarray) -> tuple[list[int], list[bool]]:
+    """The distinct values of ``key`` and ``flag`` at the first of each (few distinct keys)."""
+    uniq, first = np.unique(key, return_index=True)
+    return uniq.tolist(), flag[first].tolist()
+
+
+def layout(period: int, clock_ms: int, values: dict[str, str], closed: bool):  # noqa: ANN201
+    """The file of each bucket start of a job's rows written into the partition ``values`` holding
+    no other files (a first build): :func:`file_starts` as a function of the bucket starts, for
+    :attr:`pipeline.rollup.engine.Task.layout`."""
+    p_lo, p_hi = partition_ms(values)
+
+    def starts(buckets: np.ndarray) -> np.ndarray:
+        return file_starts(buckets, period, clock_ms, p_lo, p_hi, closed=closed)[0]
+
+    return starts
+
+
+def split(rows: pa.Table, period: int, clock_ms: int, p_lo: int, p_hi: int, kept: list[Run] | None = None,
+          closed: bool = False) -> tuple[list[tuple[int, int, pa.Table]], list[Run]]:
+    """``rows`` as ``(start, span, rows)`` per output file (:func:`file_starts`; order of ``rows``
+    kept inside each), and the blocks of the partition. A file whose rows are one run of ``rows`` is a zero-copy slice (the
+    engines put rows in file order: :attr:`pipeline.rollup.engine.Task.layout`), any other a
+    ``take`` of its rows (a filter per file cost a pass over every row and its sketch lists:
+    0.7 s for 1.7 M 1m rows)."""
+    if not rows.num_rows:
+        return [], file_starts(np.zeros(0, np.int64), period, clock_ms, p_lo, p_hi, kept, closed)[2]
+    ms = _ms(rows)
+    key, widths, spans = by_bucket(ms, period, file_starts, clock_ms, p_lo, p_hi, kept, closed)
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))).tolist()
     out = []
     for a, b in zip(starts, [*starts[1:], len(key)], strict=True):
-        k, first = int(key[a]), int(order[a])
-        is_chunk = bool(chunk[first] == k) and settled(k + span, period, clock_ms)
-        part = rows.slice(first, b - a) if int(order[b - 1]) - first == b - a - 1 else rows.take(from_numpy(order[a:b]))
-        out.append((k, span if is_chunk else period * 1000, part))
-    return out
+        k, first_row = int(key[a]), int(order[a])
+        contiguous = int(order[b - 1]) - first_row == b - a - 1
+        out.append((k, widths[k], rows.slice(first_row, b - a) if contiguous else rows.take(from_numpy(order[a:b]))))
+    return out, spans
 
 
 def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], runs: list[Run],
@@ -210,23 +266,21 @@ def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], run
     sort_by = None  # the engine's rows are in SORT_KEYS order already
     if parts:
         rows, sort_by = pa.concat_tables([*parts, rows]), SORT_KEYS
-    out: list[tuple[int, int, pa.Table, list[str] | None]]
-    if closed:  # the engine's rows are chunk-major: sorted by series only inside each chunk
-        out = [(p_lo, p_hi - p_lo, rows, SORT_KEYS)] if rows.num_rows else []
-    else:
-        out = [(a, w, t, sort_by) for a, w, t in split(rows, job.period, clock_ms)]
-        kept = [(rel, r) for rel, r in mine if rel not in victims]
-        for lo, hi in blocks([r for _, r in kept] + [(a, a + w) for a, w, _, _ in out], p_lo, p_hi, job.period,
-                             clock_ms):
-            inside = [t for a, w, t, _ in out if lo <= a and a + w <= hi]
-            for rel, (a, b) in kept:
-                if lo <= a and b <= hi:
-                    inside.append(tx.read(rel, ROLLUP))
-                    tx.retire(rel)
-                    if written is not None:
-                        written[rel] = None
-            out = [o for o in out if not (lo <= o[0] and o[0] + o[1] <= hi)]
-            out.append((lo, hi - lo, pa.concat_tables(inside), SORT_KEYS))
+    kept = [(rel, r) for rel, r in mine if rel not in victims]
+    out: list[tuple[int, int, pa.Table, list[str] | None]] = []
+    cut, spans = split(rows, job.period, clock_ms, p_lo, p_hi, [r for _, r in kept], closed)
+    pieces = {a: (w, t) for a, w, t in cut}
+    for lo, hi in spans:  # a block: its rows, and the kept files inside it merged, sorted by series
+        inside = [pieces.pop(lo)[1]] if lo in pieces else []
+        for rel, (a, b) in kept:
+            if lo <= a and b <= hi:
+                inside.append(tx.read(rel, ROLLUP))
+                tx.retire(rel)
+                if written is not None:
+                    written[rel] = None
+        out.append((lo, hi - lo, pa.concat_tables(inside) if len(inside) > 1 else inside[0], SORT_KEYS))
+    # a partition file or a block: sorted by series and time (the engine's rows already are)
+    out += [(a, w, t, SORT_KEYS if closed else sort_by) for a, (w, t) in pieces.items()]
     n = 0
     for start, width, t, order in out:  # a partition or block file: series-aligned row groups (rowgroups.py)
         if order:  # sorted here (as Table.sort_by sorts, in a fraction of its time), not by the writer

@@ -9,7 +9,7 @@ The PyFlink engine lives in ``jobs/flink_rollup.py`` (it needs the JVM).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -41,6 +41,11 @@ class Task:
     rows: tuple[pa.Table, ...] | None = field(default=None, compare=False, repr=False)
     """The contents of ``files``, in the same order, still in memory (:mod:`pipeline.rollup.carry`):
     an engine may merge these instead of reading the files (the DuckDB engine does)."""
+    layout: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
+    """Per bucket start (epoch ms), the start of the file its rows will be written to
+    (:func:`pipeline.rollup.chunks.layout`): an engine that orders its rows by it, then by series
+    and bucket, has each file's rows as one run, already sorted (the DuckDB engine does; ``None``:
+    by chunk, :func:`assemble.chunk_major`)."""
 
 
 class Engine(Protocol):
@@ -59,19 +64,19 @@ def conform(table: pa.Table) -> pa.Table:
     return table.cast(ROLLUP)
 
 
-def _ordered(key: np.ndarray, period: int, sorted_by: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ordered(key: np.ndarray, period: int, sorted_by: np.ndarray | None = None,
+             layout: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(order, key[order], starts)`` for rows with row keys ``key`` (:func:`assemble.keys`): the
-    output order (series and bucket order inside each chunk file's run:
-    :func:`assemble.chunk_major`) and the starts of its runs of equal keys, with the end appended
-    (rows of one bucket, adjacent in that order). ``sorted_by``: ``key`` is already sorted, and
-    this permutation of the rows gave that order."""
+    output order (series and bucket order inside each file's run: :attr:`Task.layout`, by
+    default :func:`assemble.chunk_major`) and the starts of its runs of equal keys, with the end
+    appended (rows of one bucket, adjacent in that order). ``sorted_by``: ``key`` is already
+    sorted, and this permutation of the rows gave that order."""
     if sorted_by is None:
         order = np.argsort(key, kind="stable")
         key = key[order]
     else:
         order = sorted_by
-    by_chunk = assemble.chunk_major(key, period)
+    by_chunk = assemble.chunk_major(key, period, layout)
     order, key = order[by_chunk], key[by_chunk]
     if not len(key):
         return order, key, np.zeros(1, np.int64)
@@ -82,13 +87,14 @@ def _ordered(key: np.ndarray, period: int, sorted_by: np.ndarray | None = None
 
 
 def _raw_rows(con: duckdb.DuckDBPyConnection, ids_table: pa.Table, ids: str, files: list[str], period: int,
-              lo: datetime, hi: datetime, percentiles: Patterns) -> tuple[np.ndarray, dict[str, pa.Array]]:
+              lo: datetime, hi: datetime, percentiles: Patterns, layout: Callable[[np.ndarray], np.ndarray] | None
+              ) -> tuple[np.ndarray, dict[str, pa.Array]]:
     """Raw datapoints → the row keys and columns of rows of ``period`` seconds, in output order
     (:func:`_ordered`): :func:`sql.raw_query` aggregates and lists each row's entries; the listed
     bins, plus the weighted samples of :func:`sql.weighted_query` when some entry says there are
     any, become the sketches (:func:`merge_lists`, markers skipped)."""
     t = con.sql(sql.raw_query(files, period, lo, hi, percentiles, ids)).arrow().read_all()
-    order, key, starts = _ordered(to_numpy(t["key"], np.int64), period)
+    order, key, starts = _ordered(to_numpy(t["key"], np.int64), period, layout=layout)
     if len(starts) - 1 == t.num_rows:  # one source group per row (always, unless an id is spelt two ways)
         columns = {c: t[c].take(from_numpy(order)) for c in ("sample_count", "sum", "min", "max")}
     else:
@@ -127,10 +133,12 @@ def _row_of_key(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
                  lo: datetime, hi: datetime, percentiles: Patterns = None,
-                 tables: tuple[pa.Table, ...] | None = None) -> pa.Table:
+                 tables: tuple[pa.Table, ...] | None = None,
+                 layout: Callable[[np.ndarray], np.ndarray] | None = None) -> pa.Table:
     """One rollup computed by DuckDB (aggregates) and numpy/C (order, identity, sketches:
     :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema, in ``SORT_KEYS`` order inside
-    each chunk of the target tier (:func:`assemble.chunk_major`): ``raw`` datapoints or
+    each file of the target tier (``layout``: :attr:`Task.layout`; by default each chunk,
+    :func:`assemble.chunk_major`): ``raw`` datapoints or
     ``merge`` of a finer tier into buckets of ``period`` seconds, or CloudTrail ``activity``
     (1m). Sketches are built only for the namespaces ``percentiles`` names (all by default); see
     :mod:`pipeline.rollup.percentiles`. For ``raw`` the series ranks are registered on ``con`` for
@@ -144,20 +152,22 @@ def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], pe
     if kind == "merge" and tables is not None:
         from_memory = carry.sources(tables, period, lo, hi)
         if from_memory is not None:
-            return _merged(*from_memory, period, percentiles)
+            return _merged(*from_memory, period, percentiles, layout)
     ids = con.sql(sql.ids_query(files, lo, hi)).arrow().read_all()
     if kind == "raw":
         name = f"_wl_ids_{next(_NAMES)}"
         con.register(name, ids.append_column("rank", from_numpy(np.arange(ids.num_rows, dtype=np.int64))))
         try:
-            key, columns = _raw_rows(con, ids, name, files, period, lo, hi, percentiles)
+            key, columns = _raw_rows(con, ids, name, files, period, lo, hi, percentiles, layout)
         finally:
             con.unregister(name)
         return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)
-    return _merged(ids, con.sql(sql.merge_query(files, period, lo, hi)).arrow().read_all(), period, percentiles)
+    return _merged(ids, con.sql(sql.merge_query(files, period, lo, hi)).arrow().read_all(), period, percentiles,
+                   layout)
 
 
-def _merged(ids: pa.Table, src: pa.Table, period: int, percentiles: Patterns) -> pa.Table:
+def _merged(ids: pa.Table, src: pa.Table, period: int, percentiles: Patterns,
+            layout: Callable[[np.ndarray], np.ndarray] | None = None) -> pa.Table:
     """The rows of a finer tier (:func:`sql.merge_query`'s columns, series ``ids``) merged into
     buckets of ``period`` seconds."""
     if percentiles == ():  # no sketches anywhere: nothing to merge
@@ -166,7 +176,7 @@ def _merged(ids: pa.Table, src: pa.Table, period: int, percentiles: Patterns) ->
         src = src.set_column(src.schema.get_field_index("sketch_bin_counts"), "sketch_bin_counts", none[1])
     # source files are sorted by series and time: nearly in order, and the stable sort adds a
     # bucket's rows in time order, as a rebuild does
-    order, key, starts = _ordered(assemble.keys(assemble.ranks(ids, src["sid"]), src["b"]), period)
+    order, key, starts = _ordered(assemble.keys(assemble.ranks(ids, src["sid"]), src["b"]), period, layout=layout)
     return assemble.merge_rows(ids, src, order, key, starts, period)
 
 
@@ -208,7 +218,7 @@ class DuckDBEngine:
                 continue
             try:
                 table = rollup_table(self.con, job.kind, list(task.files), job.period, task.lo, task.hi,
-                                     task.percentiles, task.rows)
+                                     task.percentiles, task.rows, task.layout)
             except duckdb.ConversionException as exc:
                 raise InputError(f"cannot roll up: {str(exc).splitlines()[0]} (series ids must be the "
                                  "16 hex digits of pipeline.sources.cloudwatch.series_id)",

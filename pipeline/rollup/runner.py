@@ -149,7 +149,12 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
         if job.kind == "merge":
             files = chunks.in_time_order(files)
             in_memory = kept.rows(job.source, files) if kept is not None else None
-        task = Task(tfolder, values, tuple(lake.uri(f) for f in files), lo, hi, patterns, in_memory)
+        closes = floor(clock - window, job.period)
+        # the files the rows go to, when none are there to merge with (a first build) or the
+        # partition is closed (one file): the engine puts each file's rows in one sorted run
+        shape = (chunks.layout(job.period, epoch_ms(clock), values, closed=hi <= closes)
+                 if not exists or hi <= closes else None)
+        task = Task(tfolder, values, tuple(lake.uri(f) for f in files), lo, hi, patterns, in_memory, shape)
         tasks.append((task, {**recorded, **fps}))
     by_folder = {t.folder: fps for t, fps in tasks}
     saved = time.perf_counter()
