@@ -28,6 +28,8 @@ replace rows by key columns and/or a predicate and add new rows in one call.
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -147,21 +149,38 @@ class Replace:
         pending = [a.pending for a in self._adds if a.pending]
         lake.write_json(ledger.marker_path(name, commit, "prepared"),
                         {**doc, "state": "prepared", "pending": pending})
-        written = []
-        for a in self._adds:
-            if a.table is not None:
-                extra = {"row_group_size": a.row_group_size} if a.row_group_size else {}
-                written.append(lake.write_parquet(a.path, a.table, sort_by=a.sort_by, row_groups=a.row_groups,
-                                                  **extra))
-            else:
-                assert a.pending is not None
-                lake.move(a.pending, a.path)
-                written.append(FileInfo(a.path, a.rows, lake.size(a.path)))
+        written = _write_adds(lake, self._adds)
         infos = [{"path": i.path, "rows": i.rows, "bytes": i.bytes} for i in written]
         lake.write_json(ledger.marker_path(name, commit, "committed"),
                         {**doc, "state": "committed", "files": infos})
         _finish(lake, name, commit)
         return ReplaceResult(commit, adds, retires, sum(i.rows for i in written))
+
+
+WRITERS = min(4, os.cpu_count() or 1)
+"""Files of one commit encoded at once (pyarrow encodes and compresses a file without the GIL):
+a rollup commit adds tens of files, and one core encoding them left the other idle."""
+
+
+def _write_adds(lake: Lake, adds: list[_Add]) -> list[FileInfo]:
+    """Write the tables and move the pending files of ``adds`` into place; their infos in order.
+    Tables are written by up to :data:`WRITERS` threads; the first error is raised once every
+    write has ended (the commit is then rolled back as one that failed writing a file)."""
+    def write(a: _Add) -> FileInfo:
+        if a.table is None:
+            assert a.pending is not None
+            lake.move(a.pending, a.path)
+            return FileInfo(a.path, a.rows, lake.size(a.path))
+        extra = {"row_group_size": a.row_group_size} if a.row_group_size else {}
+        return lake.write_parquet(a.path, a.table, sort_by=a.sort_by, row_groups=a.row_groups, **extra)
+
+    if WRITERS < 2 or sum(a.table is not None for a in adds) < 2:
+        return [write(a) for a in adds]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(WRITERS, thread_name_prefix="wl-write") as pool:
+        futures = [pool.submit(write, a) for a in adds]
+    return [f.result() for f in futures]
 
 
 def recover(lake: Lake, table_name: str) -> int:
