@@ -65,15 +65,22 @@ def conform(table: pa.Table) -> pa.Table:
 
 
 def _ordered(key: np.ndarray, period: int, sorted_by: np.ndarray | None = None,
-             layout: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             layout: Callable[[np.ndarray], np.ndarray] | None = None, distinct: bool = False
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(order, key[order], starts)`` for rows with row keys ``key`` (:func:`assemble.keys`): the
     output order (series and bucket order inside each file's run: :attr:`Task.layout`, by
     default :func:`assemble.chunk_major`) and the starts of its runs of equal keys, with the end
     appended (rows of one bucket, adjacent in that order). ``sorted_by``: ``key`` is already
-    sorted, and this permutation of the rows gave that order."""
+    sorted, and this permutation of the rows gave that order. ``distinct``: the keys are likely
+    all different (the raw tier's groups), so any sort gives the stable order — checked, and
+    sorted stably when some repeat (a third of the time of a stable sort of 1.7 M random keys)."""
     if sorted_by is None:
-        order = np.argsort(key, kind="stable")
-        key = key[order]
+        given = key
+        order = np.argsort(given, kind=None if distinct else "stable")
+        key = given[order]
+        if distinct and len(key) > 1 and not bool((key[1:] != key[:-1]).all()):
+            order = np.argsort(given, kind="stable")
+            key = given[order]
     else:
         order = sorted_by
     by_chunk = assemble.chunk_major(key, period, layout)
@@ -94,7 +101,7 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids_table: pa.Table, ids: str, fil
     bins, plus the weighted samples of :func:`sql.weighted_query` when some entry says there are
     any, become the sketches (:func:`merge_lists`, markers skipped)."""
     t = con.sql(sql.raw_query(files, period, lo, hi, percentiles, ids)).arrow().read_all()
-    order, key, starts = _ordered(to_numpy(t["key"], np.int64), period, layout=layout)
+    order, key, starts = _ordered(to_numpy(t["key"], np.int64), period, layout=layout, distinct=True)
     if len(starts) - 1 == t.num_rows:  # one source group per row (always, unless an id is spelt two ways)
         columns = {c: t[c].take(from_numpy(order)) for c in ("sample_count", "sum", "min", "max")}
     else:
