@@ -29,7 +29,6 @@ replace rows by key columns and/or a predicate and add new rows in one call.
 from __future__ import annotations
 
 import os
-
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field

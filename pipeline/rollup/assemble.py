@@ -58,13 +58,13 @@ def chunk_major(key: np.ndarray, period: int, layout: Callable[[np.ndarray], np.
     :mod:`pipeline.rollup.chunks`), then as they were (series, bucket). Each file's rows are then
     one run, which :func:`pipeline.rollup.chunks.split` writes as a slice instead of gathering
     them from all over the table."""
-    from pipeline.rollup.chunks import CHUNK_BUCKETS, by_bucket
+    from pipeline.rollup.chunks import CHUNK_BUCKETS, distinct_buckets
 
     bucket = key & 0xFFFFFFFF
     if layout is None or not len(key):
         return np.argsort(bucket // CHUNK_BUCKETS.get(period, 10), kind="stable")
-    step = period * 1000
-    at = by_bucket(bucket * step, period, lambda b, _p: (layout(b),))[0]
+    buckets, which = distinct_buckets(bucket * (period * 1000), period)
+    at = layout(buckets)[which]
     if int(at.min()) == int(at.max()):  # one file (a closed partition): as they are
         return np.arange(len(key))
     return np.argsort(at, kind="stable")

@@ -33,6 +33,7 @@ amortised compaction, bounded by one chunk).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -174,18 +175,17 @@ def file_starts(buckets: np.ndarray, period: int, clock_ms: int, p_lo: int, p_hi
     return key, widths, spans
 
 
-def by_bucket(ms: np.ndarray, period: int, f, *args):  # noqa: ANN001, ANN201
-    """``f(buckets, period, *args)`` for the distinct bucket starts (aligned epoch ms) of the rows
-    ``ms``, its first result (one value per bucket) spread to the rows: bucket starts of one
-    partition are few and dense, so a table over their range replaces a sort of the rows."""
+def distinct_buckets(ms: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct bucket starts (aligned epoch ms) of rows ``ms`` (non-empty), ascending, and
+    per row the index of its bucket among them: bucket starts of one partition are few and dense,
+    so a table over their range replaces a sort of the rows."""
     step = period * 1000
     first = int(ms.min())
     idx = (ms - first) // step
     present = np.flatnonzero(np.bincount(idx))
-    at, *rest = f(first + present * step, period, *args)
-    table = np.zeros(int(present[-1]) + 1, np.int64)
-    table[present] = at
-    return (table[idx], *rest)
+    position = np.zeros(int(present[-1]) + 1, np.int64)
+    position[present] = np.arange(len(present))
+    return first + present * step, position[idx]
 
 
 def _first_of_each(key: np.ndarray, flag: np.ndarray) -> tuple[list[int], list[bool]]:
@@ -194,7 +194,7 @@ def _first_of_each(key: np.ndarray, flag: np.ndarray) -> tuple[list[int], list[b
     return uniq.tolist(), flag[first].tolist()
 
 
-def layout(period: int, clock_ms: int, values: dict[str, str], closed: bool):  # noqa: ANN201
+def layout(period: int, clock_ms: int, values: dict[str, str], closed: bool) -> Callable[[np.ndarray], np.ndarray]:
     """The file of each bucket start of a job's rows written into the partition ``values`` holding
     no other files (a first build): :func:`file_starts` as a function of the bucket starts, for
     :attr:`pipeline.rollup.engine.Task.layout`."""
@@ -209,14 +209,15 @@ def layout(period: int, clock_ms: int, values: dict[str, str], closed: bool):  #
 def split(rows: pa.Table, period: int, clock_ms: int, p_lo: int, p_hi: int, kept: list[Run] | None = None,
           closed: bool = False) -> tuple[list[tuple[int, int, pa.Table]], list[Run]]:
     """``rows`` as ``(start, span, rows)`` per output file (:func:`file_starts`; order of ``rows``
-    kept inside each), and the blocks of the partition. A file whose rows are one run of ``rows`` is a zero-copy slice (the
-    engines put rows in file order: :attr:`pipeline.rollup.engine.Task.layout`), any other a
-    ``take`` of its rows (a filter per file cost a pass over every row and its sketch lists:
-    0.7 s for 1.7 M 1m rows)."""
+    kept inside each), and the blocks of the partition. A file whose rows are one run of
+    ``rows`` is a zero-copy slice (the engines put rows in file order:
+    :attr:`pipeline.rollup.engine.Task.layout`), any other a ``take`` of its rows (a filter per
+    file cost a pass over every row and its sketch lists: 0.7 s for 1.7 M 1m rows)."""
     if not rows.num_rows:
         return [], file_starts(np.zeros(0, np.int64), period, clock_ms, p_lo, p_hi, kept, closed)[2]
-    ms = _ms(rows)
-    key, widths, spans = by_bucket(ms, period, file_starts, clock_ms, p_lo, p_hi, kept, closed)
+    buckets, which = distinct_buckets(_ms(rows), period)
+    at, widths, spans = file_starts(buckets, period, clock_ms, p_lo, p_hi, kept, closed)
+    key = at[which]
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))).tolist()
@@ -257,9 +258,9 @@ def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], run
             victims.append(rel)
     parts = []
     for rel in victims:
-        kept = _outside(tx.read(rel, ROLLUP), runs, series)
-        if kept.num_rows:
-            parts.append(kept)
+        rest = _outside(tx.read(rel, ROLLUP), runs, series)
+        if rest.num_rows:
+            parts.append(rest)
         tx.retire(rel)
         if written is not None:
             written[rel] = None
@@ -279,7 +280,7 @@ def replace_runs(tx: Replace, job: Job, folder: str, values: dict[str, str], run
                 if written is not None:
                     written[rel] = None
         out.append((lo, hi - lo, pa.concat_tables(inside) if len(inside) > 1 else inside[0], SORT_KEYS))
-    # a partition file or a block: sorted by series and time (the engine's rows already are)
+    # chunk and bucket files as the rows are; a partition file sorted (the engine's rows already are)
     out += [(a, w, t, SORT_KEYS if closed else sort_by) for a, (w, t) in pieces.items()]
     n = 0
     for start, width, t, order in out:  # a partition or block file: series-aligned row groups (rowgroups.py)

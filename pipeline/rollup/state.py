@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.lake import layout
@@ -67,7 +67,9 @@ def consumed(state: dict[str, Any], job_name: str, source_folder: str) -> bool:
 
 def newest_time(lake: Lake, table_name: str, files: dict[str, list[SourceFile]] | None = None
                 ) -> datetime | None:
-    """The newest event time in a raw table (read from its newest partition only)."""
+    """The newest event time in a raw table (read from its newest partition only): from the
+    files' Parquet footers (each row group's maximum) when every row group has one, else by
+    reading the column."""
     import duckdb
 
     files = listing(lake, table_name) if files is None else files
@@ -75,6 +77,9 @@ def newest_time(lake: Lake, table_name: str, files: dict[str, list[SourceFile]] 
         return None
     column = EVENT_TIME.get(table_name, "timestamp")
     newest = max(files, key=lambda folder: tuple(layout.parse_partition_path(table_name, folder).values()))
+    found = footer_max(lake, [f.rel for f in files[newest]], column)
+    if found is None or isinstance(found, datetime):
+        return found
     uris = [lake.uri(f.rel) for f in files[newest]]
     con = duckdb.connect()
     try:
@@ -85,6 +90,43 @@ def newest_time(lake: Lake, table_name: str, files: dict[str, list[SourceFile]] 
         con.close()
     value = row[0] if row else None
     return value if isinstance(value, datetime) else None
+
+
+_PER_SECOND = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def footer_max(lake: Lake, rels: list[str], column: str) -> datetime | None | bool:
+    """The largest value of the timestamp ``column`` of Parquet files ``rels``, from the maxima
+    their footers keep per row group (to the microsecond, as DuckDB's ``max`` reads it; ``None``
+    when every value is null or there are no rows); ``False`` when some file lacks the column as
+    a timestamp or some row group with values lacks its maximum (the caller reads the column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    best: int | None = None
+    for rel in rels:
+        with lake.fs.open_input_file(lake.path(rel)) as fh:
+            md = pq.read_metadata(fh)
+        arrow = md.schema.to_arrow_schema()
+        typ = arrow.field(column).type if arrow.get_field_index(column) >= 0 else None
+        if typ is None or not pa.types.is_timestamp(typ) or typ.tz is None:
+            return False
+        unit = _PER_SECOND[typ.unit]
+        leaf = next((j for j in range(md.num_columns) if md.schema.column(j).path == column), None)
+        if leaf is None:
+            return False
+        for g in range(md.num_row_groups):
+            rg = md.row_group(g)
+            stats = rg.column(leaf).statistics
+            if rg.num_rows == 0 or (stats is not None and stats.null_count == rg.num_rows):
+                continue  # nothing, or only nulls, in this row group
+            if stats is None or not stats.has_min_max or stats.physical_type != "INT64":
+                return False
+            us = stats.max_raw * 1_000_000 // unit
+            best = us if best is None else max(best, us)
+    if best is None:
+        return None
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=best)
 
 
 def data_clock(lake: Lake) -> datetime | None:
