@@ -7,21 +7,30 @@ a hash dictionary per column chunk only to give it up when the dictionary page o
 cost ~20 % of the write time of a CloudTrail partition and made files larger.
 
 :func:`dictionary_columns` samples each leaf column (nested struct fields and list elements
-included) and picks the ones whose sample repeats enough; the answer depends only on the
-values, never on column names, so it carries over to any table and any source.
+included) and picks the ones whose values repeat enough; the answer depends only on the
+values, never on column names, so it carries over to any table and any source. The sample is
+spread over the table and the number of distinct values in the whole table is estimated from it
+(:func:`estimated_distinct`): raw metrics arrive in time order, 10,000 series taking turns, so
+the first thousand rows hold a thousand different series ids although the file holds each
+one hundreds of times — judged on those rows alone the ids and dimensions were written plain,
+4.5x larger, and DuckDB grouped them 5x slower.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pyarrow as pa
 
 SAMPLE_ROWS = 1024
-"""Rows sampled per column: the first ``SAMPLE_ROWS`` (a zero-copy slice; a sample spread over
-the table cost more than the encoding it saved on partitions of a few thousand rows)."""
+"""Rows sampled per column: all of a table this small, else this many spread evenly over it."""
 MAX_DISTINCT_RATIO = 0.5
-"""A leaf is dictionary-encoded when its sample has at most this share of distinct values."""
+"""A leaf is dictionary-encoded when its distinct values are estimated at most this share of its
+values in the table."""
+REDECIDE_ROWS = 8
+""":func:`dictionary_columns_cached` decides again for a table this many times larger than the one
+it decided on (small live batches say little about the repeats a large file holds)."""
 
 
 def _leaves(path: str, arr: pa.Array) -> Iterator[tuple[str, pa.Array]]:
@@ -36,36 +45,63 @@ def _leaves(path: str, arr: pa.Array) -> Iterator[tuple[str, pa.Array]]:
         yield path, arr
 
 
-_DECIDED: dict[pa.Schema, list[str]] = {}
+_DECIDED: dict[pa.Schema, tuple[int, list[str]]] = {}
 
 
 def dictionary_columns_cached(table: pa.Table) -> list[str]:
     """:func:`dictionary_columns`, decided once per schema in this process from the first table
-    with at least :data:`SAMPLE_ROWS` rows (smaller tables decide for themselves): sampling every
-    small partition file cost more than the encoding saved, and which columns repeat is a
-    property of the columns, not of one partition."""
+    with at least :data:`SAMPLE_ROWS` rows (smaller tables decide for themselves), and again for a
+    table :data:`REDECIDE_ROWS` times larger than the one that decided: sampling every small
+    partition file cost more than the encoding saved, and which columns repeat is a property of
+    the columns, not of one partition."""
     hit = _DECIDED.get(table.schema)
-    if hit is not None:
-        return hit
+    if hit is not None and table.num_rows <= REDECIDE_ROWS * hit[0]:
+        return hit[1]
     cols = dictionary_columns(table)
     if table.num_rows >= SAMPLE_ROWS:
-        _DECIDED[table.schema] = cols
+        _DECIDED[table.schema] = (table.num_rows, cols)
     return cols
+
+
+def estimated_distinct(distinct: int, sampled: int, total: int) -> float:
+    """The number of distinct values among ``total`` values of which ``sampled``, drawn evenly,
+    held ``distinct``: the ``N`` with ``N · (1 − e^(−sampled/N)) = distinct`` (the expected
+    distinct count of ``sampled`` draws from ``N`` equally common values), at most ``total``;
+    ``distinct`` itself when the sample is everything, ``total`` when no value repeated."""
+    if sampled >= total or distinct <= 0:
+        return float(distinct)
+    if distinct >= sampled:
+        return float(total)
+    lo, hi = math.log(distinct), math.log(total) + 1.0  # bisection on log N: f grows with N
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        n = math.exp(mid)
+        if n * -math.expm1(-sampled / n) < distinct:
+            lo = mid
+        else:
+            hi = mid
+    return min(math.exp(hi), float(total))
 
 
 def dictionary_columns(table: pa.Table, *, sample_rows: int = SAMPLE_ROWS,
                        max_ratio: float = MAX_DISTINCT_RATIO) -> list[str]:
     """Parquet column paths (``a.b`` for struct fields, ``a.list.element`` for list items) whose
-    sampled values repeat: at most ``max_ratio`` distinct among the non-null sample (an all-null
-    sample gets plain encoding, which is cheaper to write and as small).
+    values repeat: at most ``max_ratio`` distinct among the non-null values, the distinct count
+    of a large table estimated from ``sample_rows`` rows spread evenly over it
+    (:func:`estimated_distinct`; an all-null sample gets plain encoding, which is cheaper to write
+    and as small).
 
     Booleans are left out (Parquet encodes them as bits already). Deterministic for a given table.
     """
     import pyarrow.compute as pc  # here, not at import: it costs every short command 0.05–0.1 s
 
-    if table.num_rows == 0:
+    rows = table.num_rows
+    if rows == 0:
         return []
-    table = table.slice(0, sample_rows)
+    if rows > sample_rows:
+        step = rows / sample_rows
+        table = table.take(pa.array([int(i * step) for i in range(sample_rows)], pa.int64()))
+    scale = rows / table.num_rows  # values in the table per value sampled
     out: list[str] = []
     for name in table.column_names:
         col = table.column(name).combine_chunks()
@@ -73,6 +109,9 @@ def dictionary_columns(table: pa.Table, *, sample_rows: int = SAMPLE_ROWS,
             if pa.types.is_boolean(values.type):
                 continue
             present = len(values) - values.null_count
-            if present and pc.count_distinct(values).as_py() <= max_ratio * present:
+            if not present:
+                continue
+            total = round(present * scale)
+            if estimated_distinct(pc.count_distinct(values).as_py(), present, total) <= max_ratio * total:
                 out.append(path)
     return out

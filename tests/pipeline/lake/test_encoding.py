@@ -52,3 +52,31 @@ def test_cached_decision_is_taken_from_a_large_enough_table_and_reused():
     small = pa.table({c: big.column(c).slice(0, 1) for c in big.column_names})
     assert dictionary_columns(small) != cols
     assert dictionary_columns_cached(small) == cols
+
+
+def test_the_distinct_count_of_a_table_is_estimated_from_an_even_sample():
+    from pipeline.lake.encoding import estimated_distinct
+
+    assert estimated_distinct(7, 50, 50) == 7  # the sample is the table
+    assert estimated_distinct(1024, 1024, 100_000) == 100_000  # no value repeated
+    # 2,048 draws from 10,000 equally common values hold 10,000 · (1 − e^(−0.2048)) ≈ 1,852.6
+    assert abs(estimated_distinct(1853, 2048, 1_000_000) - 10_000) < 100
+    assert estimated_distinct(3, 1024, 1_000_000) < 4
+
+
+def test_ids_that_take_turns_in_time_order_get_a_dictionary():
+    # 2,000 series reporting in turn: the first 1,024 rows hold 1,024 different ids, yet the
+    # table holds each id 50 times; a unique request id stays plain
+    n = 100_000
+    t = pa.table({"series": [f"{i % 2000:016x}" for i in range(n)], "request": [f"r{i}" for i in range(n)]})
+    assert dictionary_columns(t) == ["series"]
+    assert dictionary_columns(t.slice(0, 1024)) == []  # judged on those rows alone: no repeats
+
+
+def test_a_much_larger_table_decides_again():
+    n = 100_000
+    big = pa.table({"series": [f"{i % 2000:016x}" for i in range(n)], "note": ["x"] * n})
+    first = big.slice(0, 2000)  # a small live batch: every id once
+    assert dictionary_columns_cached(first) == ["note"]
+    assert dictionary_columns_cached(big.slice(0, 8 * 2000)) == ["note"]  # not much larger: reused
+    assert dictionary_columns_cached(big) == ["series", "note"]
