@@ -95,6 +95,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # reference only, not streaming: ARTime's probation from the file's length (15 %, at most 750)
     "art alone file-probation": {"lever": "art_alone", "art": {"probation": "file"}},
     "art alone file-probation file-range": {"lever": "art_alone", "art": {"probation": "file", "range": "file"}},
+    # issue 18, session 7: a CAD OSE-style context-novelty judge (pipeline/anomaly/cad.py), its
+    # paper's parameters (8 levels, contexts up to 7 long, threshold 0.75, rest 150); the four
+    # readings declared together before any was scored
+    "cad alone": {"lever": "cad_alone"},
+    "cad": {"lever": "cad", "pen": 0.602},
+    "cad w=10": {"lever": "cad", "pen": 0.602, "window": 10},
+    "cad direct": {"lever": "cad_direct", "pen": 0.602},
+    # after those four were scored (the judge alone far below CAD OSE's own 69.34: runs of 7 are
+    # nearly always new): shorter runs and coarser levels, declared together before scoring
+    **{f"cad{' alone' if a else ''} depth={d} levels={lv}": {"lever": "cad_alone" if a else "cad",
+       "pen": 0.602, "cad": {"depth": d, "levels": lv}} for a in (False, True) for d, lv in ((3, 8), (7, 4), (3, 4))},
 }
 #: Spectral Residual evaluated every k values (1: every value, the paper's own use).
 SR_EVERY = (1, 16, 64)
@@ -116,6 +127,8 @@ class Components:
     order: list[int] | None = None  # the streaming order of the rows (None: file order)
     #: the ART judge's confidence per row (NaN: not judged), per parameter set (filled on demand)
     art: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the CAD-style judge's raw novelty per row, per parameter set (filled on demand)
+    cad: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def components(path: Path, calibrator: str = "histogram", sr: bool = True) -> Components:
@@ -191,17 +204,36 @@ def art_raw(c: Components, params: dict[str, Any] | None = None) -> np.ndarray:
     return c.art[key]
 
 
+def cad_raw_rows(c: Components, params: dict[str, Any] | None = None) -> np.ndarray:
+    """The CAD-style judge's raw novelty per row of ``c`` (0 where no value), the present values
+    streamed in order through one :class:`~pipeline.anomaly.cad.CadJudge` (memoised)."""
+    from pipeline.anomaly.cad import cad_raw
+
+    memo = c.__dict__.setdefault("cad", {})  # recordings pickled before the field existed
+    key = repr(sorted((params or {}).items()))
+    if key not in memo:
+        assert c.x is not None
+        rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
+        out = np.zeros(len(c.s))
+        out[rows] = cad_raw(c.x[rows], **(params or {}))
+        memo[key] = out
+    return memo[key]
+
+
 def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: float = 0.5,
             pen: float = 0.477, halflife: float = 1000.0, scale: float = 3.0, alert: float = 0.5,
             refractory: int = 36, q: float = 1e-4, every: int = 1, w: int = 10,
             long: int = 120, unbounded: bool = False, art: dict[str, Any] | None = None,
-            gated: bool = False) -> list[float]:
+            gated: bool = False, cad: dict[str, Any] | None = None, window: int = 1,
+            report_after: int = 600) -> list[float]:
     """Scores from the judges, with an optional lever (module docstring); ``lever=None`` is
     exactly ``ContextDetector.step`` (same surprise → score map, same silence after an alert).
     ``pen`` defaults to ``log10 3``, the correction the detector applies to each of its judges;
     ``q`` is SPOT's risk (``unbounded``: no fitted end point), ``every`` how often SR judges,
     ``art`` the ART judge's parameters (``gated``: ART counts only in a block where the
-    context's own surprise was positive somewhere). Rows are taken in the streaming order."""
+    context's own surprise was positive somewhere), ``cad`` the CAD-style judge's (``window``:
+    its raw novelty averaged over that many values before calibration; ``report_after``: values
+    before it counts). Rows are taken in the streaming order."""
     from pipeline.anomaly.calibrate import TailCalibrator
     from pipeline.anomaly.evt import DriftSpot, Spot
 
@@ -216,6 +248,18 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
         assert a_raw is not None
         return [float(v) if v == v else 0.0 for v in a_raw]
     rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
+    c_raw = None
+    if lever in ("cad", "cad_direct", "cad_alone"):
+        from pipeline.anomaly.cad import cad_rest
+
+        c_raw = cad_raw_rows(c, cad)
+        if lever != "cad":
+            rested = np.zeros(len(c.s))
+            rested[rows] = cad_rest(c_raw[rows])
+            if lever == "cad_alone":
+                return [float(v) for v in rested]
+            c_raw = rested
+    seen = 0
     for i in rows:
         s, q_ = float(c.s[i]), float(c.q[i])
         best = s if s > q_ else q_
@@ -256,6 +300,18 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
                 if a > best and (not gated or g > 0):
                     best = a
                 g = 0.0
+        elif c_raw is not None:
+            r = float(c_raw[i])
+            if lever == "cad":
+                hist.append(r)
+                if len(hist) > window:
+                    hist.pop(0)
+                a = cal.surprise_learn1(10.0 * sum(hist) / len(hist)) - pen
+            else:
+                a = (scale * r / (1.0 - r) if r < 1.0 else 300.0) - pen if r > 0 else 0.0
+            seen += 1
+            if a > best and seen > report_after:
+                best = a
         elif lever in ("dspot", "dspot_alone"):
             assert c.x is not None
             a = dspot.surprise_learn(float(c.x[i])) - (pen if lever == "dspot" else 0.0)
@@ -370,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
                 "spot": ["default", "spot q=1e-4", "spot q=1e-3", "spot free"],
                 "sr": ["default", "sr", "sr every=16", "sr every=64"],
                 "shift": ["default", "shift w=10"], "dspot": ["default", "dspot"],
-                "art": ["default", *(n for n in variants if n.startswith("art") and "alone" not in n)]}
+                "art": ["default", *(n for n in variants if n.startswith("art") and "alone" not in n)],
+                "cad": ["default", *(n for n in variants if n.startswith("cad") and "alone" not in n)]}
     for fam, names in families.items():
         names = [n for n in names if n in variants]
         if len(names) < 2:
