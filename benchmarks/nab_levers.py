@@ -106,6 +106,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # nearly always new): shorter runs and coarser levels, declared together before scoring
     **{f"cad{' alone' if a else ''} depth={d} levels={lv}": {"lever": "cad_alone" if a else "cad",
        "pen": 0.602, "cad": {"depth": d, "levels": lv}} for a in (False, True) for d, lv in ((3, 8), (7, 4), (3, 4))},
+    # CAD OSE's own mechanism (pipeline/anomaly/cad_ose.py): the reference with NAB's look-aheads,
+    # then streaming (range of the first 300 values, rest 150) alone and as a fourth judge
+    "ose alone file-range file-rest": {"lever": "ose_alone", "cad": {"range": "file", "rest": "file"}},
+    "ose alone": {"lever": "ose_alone"},
+    "ose": {"lever": "ose", "pen": 0.602},
+    "ose w=10": {"lever": "ose", "pen": 0.602, "window": 10},
+    "ose direct": {"lever": "ose_direct", "pen": 0.602},
 }
 #: Spectral Residual evaluated every k values (1: every value, the paper's own use).
 SR_EVERY = (1, 16, 64)
@@ -220,6 +227,32 @@ def cad_raw_rows(c: Components, params: dict[str, Any] | None = None) -> np.ndar
     return memo[key]
 
 
+def cad_ose_rows(c: Components, params: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """CAD OSE's raw and reported anomalies per row of ``c`` (:mod:`pipeline.anomaly.cad_ose`;
+    memoised). ``range="file"`` / ``rest="file"``: NAB's look-aheads (the file's extremes; rest =
+    its probation / 5) — a reference, not streaming; otherwise the range of the first ``warmup``
+    values (default 300) and a rest of 150."""
+    from pipeline.anomaly.cad_ose import cad_ose_scores
+
+    memo = c.__dict__.setdefault("cad", {})
+    kw = dict(params or {})
+    key = "ose " + repr(sorted(kw.items()))
+    if key not in memo:
+        assert c.x is not None
+        rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
+        xs = c.x[rows]
+        if kw.pop("range", None) == "file":
+            kw["lo"], kw["hi"] = float(xs.min()), float(xs.max())
+        else:
+            kw.setdefault("warmup", 300)
+        if kw.get("rest") == "file":
+            kw["rest"] = min(int(0.15 * len(c.s)), 750) / 5.0
+        raw, out = np.zeros(len(c.s)), np.zeros(len(c.s))
+        raw[rows], out[rows] = cad_ose_scores(xs, **kw)
+        memo[key] = (raw, out)
+    return memo[key]
+
+
 def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: float = 0.5,
             pen: float = 0.477, halflife: float = 1000.0, scale: float = 3.0, alert: float = 0.5,
             refractory: int = 36, q: float = 1e-4, every: int = 1, w: int = 10,
@@ -249,7 +282,13 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
         return [float(v) if v == v else 0.0 for v in a_raw]
     rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
     c_raw = None
-    if lever in ("cad", "cad_direct", "cad_alone"):
+    if lever in ("ose", "ose_direct", "ose_alone"):
+        raw_o, out_o = cad_ose_rows(c, cad)
+        if lever == "ose_alone":
+            return [float(v) for v in out_o]
+        c_raw = raw_o if lever == "ose" else out_o
+        lever = "cad" if lever == "ose" else "cad_direct"
+    elif lever in ("cad", "cad_direct", "cad_alone"):
         from pipeline.anomaly.cad import cad_rest
 
         c_raw = cad_raw_rows(c, cad)
@@ -412,6 +451,10 @@ def main(argv: list[str] | None = None) -> int:
 
             args.cache.write_bytes(pickle.dumps(comps))
     variants = {name: [Scored(lab, rescore(c, **kw)) for lab, c in comps] for name, kw in chosen.items()}
+    if args.cache is not None:  # keep the judges computed on demand (ART, CAD) for the next run
+        import pickle
+
+        args.cache.write_bytes(pickle.dumps(comps))
     print("standard / reward_low_FP / reward_low_FN")
     for name, sc in variants.items():
         print(_line(name, sc))
@@ -427,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
                 "sr": ["default", "sr", "sr every=16", "sr every=64"],
                 "shift": ["default", "shift w=10"], "dspot": ["default", "dspot"],
                 "art": ["default", *(n for n in variants if n.startswith("art") and "alone" not in n)],
-                "cad": ["default", *(n for n in variants if n.startswith("cad") and "alone" not in n)]}
+                "cad": ["default", *(n for n in variants if n.startswith("cad") and "alone" not in n)],
+                "ose": ["default", *(n for n in variants if n.startswith("ose") and "alone" not in n)]}
     for fam, names in families.items():
         names = [n for n in names if n in variants]
         if len(names) < 2:
