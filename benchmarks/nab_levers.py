@@ -32,6 +32,13 @@ become a score, so each variant is rescored in seconds (:func:`rescore`; with no
   through the score map's inverse (``scale · c / (1 − c)``) less ``pen``; ``art_alone``: the
   judge alone, its confidence the score (:class:`ArtDetector`'s scores); ``gated``: ART counts
   only in a block where the context's own surprise was positive. Results: :mod:`pipeline.anomaly.art`.
+* ``cad``: the CAD OSE-style run-novelty judge (:mod:`pipeline.anomaly.cad`; ``cad`` its
+  parameters) as a further judge: ``10 ·`` its raw novelty (mean of the last ``window``) calibrated
+  like the others, less ``pen``, after ``report_after`` values; ``cad_direct``: CAD's reported score
+  read through the score map's inverse; ``cad_alone``: the reported score itself; ``ose``,
+  ``ose_direct``, ``ose_alone``: the same with CAD OSE's own context operator
+  (:mod:`pipeline.anomaly.cad_ose`); ``replace``: the judge takes the place of the sequence judge
+  on values (``"seq"``) or of both (``"both"``). Results: those modules.
 
 Printed: all-41 and leave-one-group-out scores per variant (standard / low-FP / low-FN), nested
 leave-one-group-out over all variants and per family (the honest number for picking one), and the
@@ -52,6 +59,7 @@ import numpy as np
 
 from benchmarks import nab
 from benchmarks.nab_eval import CORPUS, Scored, diagnose, evaluate, nested_logo, render_diagnosis
+from benchmarks.nab_judges import art_raw, cad_ose_rows, cad_raw_rows, sequence_parts
 
 PROFILES = ("standard", "reward_low_FP", "reward_low_FN")
 #: The variants measured (name → lever parameters); ``{}`` is the default detector.
@@ -189,101 +197,6 @@ def series_components(times: Sequence[float], values: Sequence[float | None],
         srs[every][rows] = sr_scores(x_arr[rows], every=every)
     return Components(s_arr, q_arr, present, scores, x_arr, srs,
                       None if order is None else list(order))
-
-
-def art_raw(c: Components, params: dict[str, Any] | None = None) -> np.ndarray:
-    """The ART judge's confidence per row of ``c`` (NaN where it does not judge), the present
-    values streamed in order through one :class:`~pipeline.anomaly.art.ArtJudge` (memoised;
-    ``probation="file"``: ARTime's own probation, 15 % of the file's rows, at most 750 — it needs
-    the length in advance, so it is a reference, not a streaming option; ``range="file"``: the
-    file's minimum and maximum given in advance, as NAB gives them to ARTime — also a reference)."""
-    from pipeline.anomaly.art import art_scores
-
-    key = repr(sorted((params or {}).items()))
-    if key not in c.art:
-        assert c.x is not None
-        rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
-        kw = dict(params or {})
-        if kw.get("probation") == "file":  # ARTime's own rule; needs the length: a reference only
-            n = len(c.s)
-            p = int(0.15 * n) if n < 5000 else 750
-            kw["probation"] = p - p % 2
-        if kw.pop("range", None) == "file":  # ARTime's NAB range: the file's extremes, in advance
-            kw["value_range"] = (float(c.x[rows].min()), float(c.x[rows].max()))
-        out = np.full(len(c.s), np.nan)
-        out[rows] = art_scores(c.x[rows], **kw)
-        c.art[key] = out
-    return c.art[key]
-
-
-def cad_raw_rows(c: Components, params: dict[str, Any] | None = None) -> np.ndarray:
-    """The CAD-style judge's raw novelty per row of ``c`` (0 where no value), the present values
-    streamed in order through one :class:`~pipeline.anomaly.cad.CadJudge` (memoised)."""
-    from pipeline.anomaly.cad import cad_raw
-
-    memo = c.__dict__.setdefault("cad", {})  # recordings pickled before the field existed
-    key = repr(sorted((params or {}).items()))
-    if key not in memo:
-        assert c.x is not None
-        rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
-        out = np.zeros(len(c.s))
-        out[rows] = cad_raw(c.x[rows], **(params or {}))
-        memo[key] = out
-    return memo[key]
-
-
-def sequence_parts(c: Components) -> tuple[np.ndarray, np.ndarray]:
-    """The two sequence judges of ``c`` apart (each less the judges' ``log10 3``, as ``q`` holds
-    their maximum): the judge on values, and the judge on 4-value means (NaN where no block
-    closes). Recomputed from the values through the default's own :class:`SequenceModel` settings
-    and checked against the recorded ``q`` (memoised)."""
-    from pipeline.anomaly.context import ContextDetector
-
-    memo = c.__dict__.setdefault("cad", {})
-    if "seq parts" not in memo:
-        assert c.x is not None
-        d = ContextDetector()
-        qs, qb = np.zeros(len(c.s)), np.full(len(c.s), np.nan)
-        rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
-        for i in rows:
-            x = float(c.x[i])
-            qs[i] = d.seq.surprise(x) - d.judges
-            if d.acc_n + 1 == d.block_len:
-                qb[i] = d.block.surprise((d.acc + x) / d.block_len) - d.judges
-                d.acc, d.acc_n = 0.0, 0
-            else:
-                d.acc += x
-                d.acc_n += 1
-        both = np.where(np.isnan(qb), qs, np.maximum(qs, np.nan_to_num(qb, nan=-1e9)))
-        assert np.array_equal(both[rows], c.q[rows]), "sequence judges do not reproduce the recording"
-        memo["seq parts"] = (qs, qb)
-    return memo["seq parts"]
-
-
-def cad_ose_rows(c: Components, params: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """CAD OSE's raw and reported anomalies per row of ``c`` (:mod:`pipeline.anomaly.cad_ose`;
-    memoised). ``range="file"`` / ``rest="file"``: NAB's look-aheads (the file's extremes; rest =
-    its probation / 5) — a reference, not streaming; otherwise the range of the first ``warmup``
-    values (default 300) and a rest of 150."""
-    from pipeline.anomaly.cad_ose import cad_ose_scores
-
-    memo = c.__dict__.setdefault("cad", {})
-    kw = dict(params or {})
-    key = "ose " + repr(sorted(kw.items()))
-    if key not in memo:
-        assert c.x is not None
-        rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
-        xs = c.x[rows]
-        if kw.pop("range", None) == "file":
-            kw["lo"], kw["hi"] = float(xs.min()), float(xs.max())
-        else:
-            kw.setdefault("warmup", 300)
-        if kw.get("rest") == "file":
-            kw["rest"] = min(int(0.15 * len(c.s)), 750) / 5.0
-        raw, out = np.zeros(len(c.s)), np.zeros(len(c.s))
-        raw[rows], out[rows] = cad_ose_scores(xs, **kw)
-        memo[key] = (raw, out)
-    return memo[key]
 
 
 def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: float = 0.5,

@@ -25,7 +25,17 @@ and with bounded memory:
 :meth:`CadJudge.push` returns the raw novelty of each value before the value is learnt (0 in the
 first ``warmup`` values, while the grid is unknown). CAD's own reading — a value is reported only
 if no raw novelty in the ``rest`` values before it reached ``threshold`` (0.75) — is
-:func:`cad_rest`. Measured as a judge of ``context``: :mod:`benchmarks.nab_levers` (README).
+:func:`cad_rest`.
+
+Measured on NAB's 41 development files (``python -m benchmarks.nab_levers --only …``; standard /
+low-FP / low-FN, all 41 | leave-one-group-out; the default ``context``: 72.33 / 63.40 / 77.67 |
+71.22 / 62.30 / 76.55), parameters fixed before scoring: alone (CAD's rest rule) 23.76 / 6.45 /
+32.12 — runs of 7 levels are nearly always new (median raw novelty 0.52 on a latency series), far
+from CAD OSE's own mechanism (:mod:`pipeline.anomaly.cad_ose`); as a fourth judge of ``context``
+(``10 · raw`` calibrated like the others, less ``log10 4``) 72.26 / 63.28 / 77.63 | 71.16 / 62.17
+/ 76.51; its mean over 10 values 72.04 / 61.65 / 77.87 | 70.93 / 60.54 / 76.75; shorter runs or 4
+levels (declared after those) 71.73–72.01 all 41; chosen inside each fold among the default and
+seven readings 70.85 / 62.30 / 76.36. Alone it streams 254,000 values/s. Not adopted.
 """
 
 from __future__ import annotations

@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
-
-import pytest
 
 from pipeline.anomaly.cad import CadJudge, cad_raw, cad_rest
 from pipeline.anomaly.cad_ose import NEURON, CadOse, cad_ose_scores
-
-NAB = Path(__file__).resolve().parents[2] / "data" / "nab-corpus" / "data"
 
 
 def test_levels_of_the_warmup_grid_by_hand() -> None:
