@@ -121,7 +121,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ose": {"lever": "ose", "pen": 0.602},
     "ose w=10": {"lever": "ose", "pen": 0.602, "window": 10},
     "ose direct": {"lever": "ose_direct", "pen": 0.602},
-    # after those five were scored (ose w=10 gains on realTweets only; nested 71.10): the brief's
+    # after those five were scored (the readings above, nested, below the default): the brief's
     # other reading, CAD OSE in place of the sequence judge(s), declared together before scoring
     "ose w=10 for seq": {"lever": "ose", "pen": 0.477, "window": 10, "replace": "seq"},
     "ose for seq": {"lever": "ose", "pen": 0.477, "replace": "seq"},

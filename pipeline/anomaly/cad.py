@@ -31,7 +31,7 @@ Measured on NAB's 41 development files (``python -m benchmarks.nab_levers --only
 low-FP / low-FN, all 41 | leave-one-group-out; the default ``context``: 72.33 / 63.40 / 77.67 |
 71.22 / 62.30 / 76.55), parameters fixed before scoring: alone (CAD's rest rule) 23.76 / 6.45 /
 32.12 — runs of 7 levels are nearly always new (median raw novelty 0.52 on a latency series), far
-from CAD OSE's own mechanism (:mod:`pipeline.anomaly.cad_ose`); as a fourth judge of ``context``
+from CAD OSE's own mechanism (:mod:`pipeline.anomaly.cad_ose`, which does better); as a fourth judge of ``context``
 (``10 · raw`` calibrated like the others, less ``log10 4``) 72.26 / 63.28 / 77.63 | 71.16 / 62.17
 / 76.51; its mean over 10 values 72.04 / 61.65 / 77.87 | 70.93 / 60.54 / 76.75; shorter runs or 4
 levels (declared after those) 71.73–72.01 all 41; chosen inside each fold among the default and
