@@ -74,7 +74,7 @@ def sequence_parts(c: Components) -> tuple[np.ndarray, np.ndarray]:
         for i in rows:
             x = float(c.x[i])
             qs[i] = d.seq.surprise(x) - d.judges
-            if d.acc_n + 1 == d.block_len:
+            if d.block is not None and d.acc_n + 1 == d.block_len:
                 qb[i] = d.block.surprise((d.acc + x) / d.block_len) - d.judges
                 d.acc, d.acc_n = 0.0, 0
             else:

@@ -71,7 +71,9 @@ class _Semi:
     __slots__ = ("size", "crossed", "n", "ctx")
 
     def __init__(self, size: int) -> None:
-        self.size, self.crossed, self.n, self.ctx = size, [], 0, {}
+        self.size, self.n = size, 0
+        self.crossed: list[int] = []
+        self.ctx: dict[int, int] = {}
 
 
 class ContextOperator:
