@@ -32,6 +32,13 @@ become a score, so each variant is rescored in seconds (:func:`rescore`; with no
   through the score map's inverse (``scale · c / (1 − c)``) less ``pen``; ``art_alone``: the
   judge alone, its confidence the score (:class:`ArtDetector`'s scores); ``gated``: ART counts
   only in a block where the context's own surprise was positive. Results: :mod:`pipeline.anomaly.art`.
+* ``cad``: the CAD OSE-style run-novelty judge (:mod:`pipeline.anomaly.cad`; ``cad`` its
+  parameters) as a further judge: ``10 ·`` its raw novelty (mean of the last ``window``) calibrated
+  like the others, less ``pen``, after ``report_after`` values; ``cad_direct``: CAD's reported score
+  read through the score map's inverse; ``cad_alone``: the reported score itself; ``ose``,
+  ``ose_direct``, ``ose_alone``: the same with CAD OSE's own context operator
+  (:mod:`pipeline.anomaly.cad_ose`); ``replace``: the judge takes the place of the sequence judge
+  on values (``"seq"``) or of both (``"both"``). Results: those modules.
 
 Printed: all-41 and leave-one-group-out scores per variant (standard / low-FP / low-FN), nested
 leave-one-group-out over all variants and per family (the honest number for picking one), and the
@@ -52,6 +59,7 @@ import numpy as np
 
 from benchmarks import nab
 from benchmarks.nab_eval import CORPUS, Scored, diagnose, evaluate, nested_logo, render_diagnosis
+from benchmarks.nab_judges import art_raw, cad_ose_rows, cad_raw_rows, sequence_parts
 
 PROFILES = ("standard", "reward_low_FP", "reward_low_FN")
 #: The variants measured (name → lever parameters); ``{}`` is the default detector.
@@ -95,6 +103,29 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # reference only, not streaming: ARTime's probation from the file's length (15 %, at most 750)
     "art alone file-probation": {"lever": "art_alone", "art": {"probation": "file"}},
     "art alone file-probation file-range": {"lever": "art_alone", "art": {"probation": "file", "range": "file"}},
+    # issue 18, session 7: a CAD OSE-style context-novelty judge (pipeline/anomaly/cad.py), its
+    # paper's parameters (8 levels, contexts up to 7 long, threshold 0.75, rest 150); the four
+    # readings declared together before any was scored
+    "cad alone": {"lever": "cad_alone"},
+    "cad": {"lever": "cad", "pen": 0.602},
+    "cad w=10": {"lever": "cad", "pen": 0.602, "window": 10},
+    "cad direct": {"lever": "cad_direct", "pen": 0.602},
+    # after those four were scored (the judge alone far below CAD OSE's own 69.34: runs of 7 are
+    # nearly always new): shorter runs and coarser levels, declared together before scoring
+    **{f"cad{' alone' if a else ''} depth={d} levels={lv}": {"lever": "cad_alone" if a else "cad",
+       "pen": 0.602, "cad": {"depth": d, "levels": lv}} for a in (False, True) for d, lv in ((3, 8), (7, 4), (3, 4))},
+    # CAD OSE's own mechanism (pipeline/anomaly/cad_ose.py): the reference with NAB's look-aheads,
+    # then streaming (range of the first 300 values, rest 150) alone and as a fourth judge
+    "ose alone file-range file-rest": {"lever": "ose_alone", "cad": {"range": "file", "rest": "file"}},
+    "ose alone": {"lever": "ose_alone"},
+    "ose": {"lever": "ose", "pen": 0.602},
+    "ose w=10": {"lever": "ose", "pen": 0.602, "window": 10},
+    "ose direct": {"lever": "ose_direct", "pen": 0.602},
+    # after those five were scored (the readings above, nested, below the default): the brief's
+    # other reading, CAD OSE in place of the sequence judge(s), declared together before scoring
+    "ose w=10 for seq": {"lever": "ose", "pen": 0.477, "window": 10, "replace": "seq"},
+    "ose for seq": {"lever": "ose", "pen": 0.477, "replace": "seq"},
+    "ose w=10 for both": {"lever": "ose", "pen": 0.301, "window": 10, "replace": "both"},
 }
 #: Spectral Residual evaluated every k values (1: every value, the paper's own use).
 SR_EVERY = (1, 16, 64)
@@ -116,6 +147,8 @@ class Components:
     order: list[int] | None = None  # the streaming order of the rows (None: file order)
     #: the ART judge's confidence per row (NaN: not judged), per parameter set (filled on demand)
     art: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the CAD-style judge's raw novelty per row, per parameter set (filled on demand)
+    cad: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def components(path: Path, calibrator: str = "histogram", sr: bool = True) -> Components:
@@ -166,42 +199,21 @@ def series_components(times: Sequence[float], values: Sequence[float | None],
                       None if order is None else list(order))
 
 
-def art_raw(c: Components, params: dict[str, Any] | None = None) -> np.ndarray:
-    """The ART judge's confidence per row of ``c`` (NaN where it does not judge), the present
-    values streamed in order through one :class:`~pipeline.anomaly.art.ArtJudge` (memoised;
-    ``probation="file"``: ARTime's own probation, 15 % of the file's rows, at most 750 — it needs
-    the length in advance, so it is a reference, not a streaming option; ``range="file"``: the
-    file's minimum and maximum given in advance, as NAB gives them to ARTime — also a reference)."""
-    from pipeline.anomaly.art import art_scores
-
-    key = repr(sorted((params or {}).items()))
-    if key not in c.art:
-        assert c.x is not None
-        rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
-        kw = dict(params or {})
-        if kw.get("probation") == "file":  # ARTime's own rule; needs the length: a reference only
-            n = len(c.s)
-            p = int(0.15 * n) if n < 5000 else 750
-            kw["probation"] = p - p % 2
-        if kw.pop("range", None) == "file":  # ARTime's NAB range: the file's extremes, in advance
-            kw["value_range"] = (float(c.x[rows].min()), float(c.x[rows].max()))
-        out = np.full(len(c.s), np.nan)
-        out[rows] = art_scores(c.x[rows], **kw)
-        c.art[key] = out
-    return c.art[key]
-
-
 def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: float = 0.5,
             pen: float = 0.477, halflife: float = 1000.0, scale: float = 3.0, alert: float = 0.5,
             refractory: int = 36, q: float = 1e-4, every: int = 1, w: int = 10,
             long: int = 120, unbounded: bool = False, art: dict[str, Any] | None = None,
-            gated: bool = False) -> list[float]:
+            gated: bool = False, cad: dict[str, Any] | None = None, window: int = 1,
+            report_after: int = 600, replace: str = "") -> list[float]:
     """Scores from the judges, with an optional lever (module docstring); ``lever=None`` is
     exactly ``ContextDetector.step`` (same surprise → score map, same silence after an alert).
     ``pen`` defaults to ``log10 3``, the correction the detector applies to each of its judges;
     ``q`` is SPOT's risk (``unbounded``: no fitted end point), ``every`` how often SR judges,
     ``art`` the ART judge's parameters (``gated``: ART counts only in a block where the
-    context's own surprise was positive somewhere). Rows are taken in the streaming order."""
+    context's own surprise was positive somewhere), ``cad`` the CAD-style judge's (``window``:
+    its raw novelty averaged over that many values before calibration; ``report_after``: values
+    before it counts; ``replace``: ``"seq"`` drops the sequence judge on values, ``"both"`` both
+    sequence judges, so the lever's judge takes their place). Rows are taken in the streaming order."""
     from pipeline.anomaly.calibrate import TailCalibrator
     from pipeline.anomaly.evt import DriftSpot, Spot
 
@@ -216,8 +228,30 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
         assert a_raw is not None
         return [float(v) if v == v else 0.0 for v in a_raw]
     rows = np.flatnonzero(c.present) if c.order is None else [i for i in c.order if c.present[i]]
+    c_raw = None
+    q_arr = c.q
+    if replace:  # the CAD OSE judge takes the place of the sequence judge on values
+        qs, qb = sequence_parts(c)
+        q_arr = np.where(np.isnan(qb), -1e9, qb) if replace == "seq" else np.full(len(c.s), -1e9)
+    if lever in ("ose", "ose_direct", "ose_alone"):
+        raw_o, out_o = cad_ose_rows(c, cad)
+        if lever == "ose_alone":
+            return [float(v) for v in out_o]
+        c_raw = raw_o if lever == "ose" else out_o
+        lever = "cad" if lever == "ose" else "cad_direct"
+    elif lever in ("cad", "cad_direct", "cad_alone"):
+        from pipeline.anomaly.cad import cad_rest
+
+        c_raw = cad_raw_rows(c, cad)
+        if lever != "cad":
+            rested = np.zeros(len(c.s))
+            rested[rows] = cad_rest(c_raw[rows])
+            if lever == "cad_alone":
+                return [float(v) for v in rested]
+            c_raw = rested
+    seen = 0
     for i in rows:
-        s, q_ = float(c.s[i]), float(c.q[i])
+        s, q_ = float(c.s[i]), float(q_arr[i])
         best = s if s > q_ else q_
         if lever in ("sr", "sr_alone"):
             assert c.sr is not None
@@ -256,6 +290,18 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
                 if a > best and (not gated or g > 0):
                     best = a
                 g = 0.0
+        elif c_raw is not None:
+            r = float(c_raw[i])
+            if lever == "cad":
+                hist.append(r)
+                if len(hist) > window:
+                    hist.pop(0)
+                a = cal.surprise_learn1(10.0 * sum(hist) / len(hist)) - pen
+            else:
+                a = (scale * r / (1.0 - r) if r < 1.0 else 300.0) - pen if r > 0 else 0.0
+            seen += 1
+            if a > best and seen > report_after:
+                best = a
         elif lever in ("dspot", "dspot_alone"):
             assert c.x is not None
             a = dspot.surprise_learn(float(c.x[i])) - (pen if lever == "dspot" else 0.0)
@@ -356,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
 
             args.cache.write_bytes(pickle.dumps(comps))
     variants = {name: [Scored(lab, rescore(c, **kw)) for lab, c in comps] for name, kw in chosen.items()}
+    if args.cache is not None:  # keep the judges computed on demand (ART, CAD) for the next run
+        import pickle
+
+        args.cache.write_bytes(pickle.dumps(comps))
     print("standard / reward_low_FP / reward_low_FN")
     for name, sc in variants.items():
         print(_line(name, sc))
@@ -370,7 +420,9 @@ def main(argv: list[str] | None = None) -> int:
                 "spot": ["default", "spot q=1e-4", "spot q=1e-3", "spot free"],
                 "sr": ["default", "sr", "sr every=16", "sr every=64"],
                 "shift": ["default", "shift w=10"], "dspot": ["default", "dspot"],
-                "art": ["default", *(n for n in variants if n.startswith("art") and "alone" not in n)]}
+                "art": ["default", *(n for n in variants if n.startswith("art") and "alone" not in n)],
+                "cad": ["default", *(n for n in variants if n.startswith("cad") and "alone" not in n)],
+                "ose": ["default", *(n for n in variants if n.startswith("ose") and "alone" not in n)]}
     for fam, names in families.items():
         names = [n for n in names if n in variants]
         if len(names) < 2:

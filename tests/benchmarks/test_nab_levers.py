@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.nab_judges import cad_ose_rows, sequence_parts
 from benchmarks.nab_levers import components, rescore
 
 NAB = Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data"
@@ -22,7 +23,7 @@ def test_no_lever_is_the_detectors_own_score_bit_for_bit(comps) -> None:
     assert max(comps.scores) >= 0.5  # the file's failure is alerted: the comparison is not all zeros
 
 
-@pytest.mark.parametrize("lever", ["ew", "cusum", "sr", "dspot", "art", "art_direct"])
+@pytest.mark.parametrize("lever", ["ew", "cusum", "sr", "dspot", "art", "art_direct", "cad", "ose"])
 def test_a_lever_is_one_more_judge(comps, lever: str) -> None:
     base, more = rescore(comps), rescore(comps, lever=lever)
     # before the first alert nothing is silenced, so the extra judge can only raise a score
@@ -60,3 +61,37 @@ def test_the_recorded_art_judge_is_the_art_detectors_score(comps) -> None:
         own[i] = det.step(sf.times[i], sf.values[i]).score
     assert rescore(comps, lever="art_alone") == own
     assert max(own) > 0  # ART does report on this file: the comparison is not all zeros
+
+
+def test_the_sequence_judges_apart_make_the_recorded_one(comps) -> None:
+    import numpy as np
+
+    qs, qb = sequence_parts(comps)  # checks max(qs, qb) == the recorded q itself
+    closes = np.flatnonzero(~np.isnan(qb))
+    assert len(closes) == int(comps.present.sum()) // 4  # a block of 4 values closes every 4th
+    assert (qs[comps.present] <= comps.q[comps.present]).all()
+
+
+def test_replacing_both_sequence_judges_leaves_multiviews_judge(comps) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    alone = dataclasses.replace(comps, q=np.full(len(comps.q), -1e9))
+    assert rescore(comps, replace="both") == rescore(alone)
+    assert rescore(comps, replace="both") != rescore(comps)
+
+
+def test_the_recorded_cad_ose_judge_is_cad_oses_reported_score(comps) -> None:
+    import numpy as np
+
+    from pipeline.anomaly.cad_ose import cad_ose_scores
+
+    rows = [i for i in comps.order if comps.present[i]] if comps.order else np.flatnonzero(comps.present)
+    xs = comps.x[rows]
+    _, out = cad_ose_scores(xs, float(xs.min()), float(xs.max()), rest=min(int(0.15 * len(comps.s)), 750) / 5)
+    got = rescore(comps, lever="ose_alone", cad={"range": "file", "rest": "file"})
+    assert [got[i] for i in rows] == out.tolist()
+    assert max(out) > 0.5
+    raw, _ = cad_ose_rows(comps)  # streaming: the first 300 values fix the range and score 0
+    assert not raw[rows[:300]].any() and raw[rows[300:]].any()
