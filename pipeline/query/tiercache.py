@@ -107,7 +107,6 @@ def series_rows(con: Any, files: list[tuple[str, Entry]], namespace: str, metric
         UnmatchedFiles: rows DuckDB attributes to a file name not given.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     keys: list[Key] = [(uri, e.bytes, e.mtime_ns, namespace, metric_name, dimensions, sketch) for uri, e in files]
     got: list[pa.Table | None] = [cache.get(k) for k in keys]
@@ -118,14 +117,36 @@ def series_rows(con: Any, files: list[tuple[str, Entry]], namespace: str, metric
                         "WHERE namespace = $ns AND metric_name = $metric AND dimensions = $dims",
                         params={"files": [files[i][0] for i in missing], "ns": namespace, "metric": metric_name,
                                 "dims": dimensions}).to_arrow_table()
-        names = fresh.column("filename")
-        fresh = fresh.drop_columns(["filename"])
-        split = [fresh.filter(pc.equal(names, files[i][0])).combine_chunks() if fresh.num_rows else fresh
-                 for i in missing]
-        if sum(t.num_rows for t in split) != fresh.num_rows:
-            raise UnmatchedFiles(f"DuckDB named the files of {fresh.num_rows} rows otherwise than they were given")
+        split = _by_file(fresh, [files[i][0] for i in missing])
         for i, rows in zip(missing, split, strict=True):
             cache.put(keys[i], rows)
             got[i] = rows
     tables = [t for t in got if t is not None]
     return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def _by_file(rows: pa.Table, locations: list[str]) -> list[pa.Table]:
+    """``rows`` (with DuckDB's ``filename`` column) as one table per location, in the order of
+    ``locations``, rows in their order inside each, without the ``filename`` column: one stable
+    sort by the location's position, then slices (a filter per file cost ~2.5 ms over 30 files).
+
+    Raises:
+        UnmatchedFiles: some row's file name is none of ``locations``.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.rollup.merge import to_numpy
+
+    at = pc.index_in(rows.column("filename"), value_set=pa.array(locations, pa.string()))
+    rows = rows.drop_columns(["filename"])
+    if at.null_count:
+        raise UnmatchedFiles(f"DuckDB named the files of {at.null_count} rows otherwise than they were given")
+    position = to_numpy(at, np.int64)
+    if len(position) and not bool((position[1:] >= position[:-1]).all()):
+        order = np.argsort(position, kind="stable")
+        rows, position = rows.take(pa.array(order)), position[order]
+    rows = rows.combine_chunks()
+    ends = np.cumsum(np.bincount(position, minlength=len(locations)))
+    return [rows.slice(int(e) - int(n), int(n)) for e, n in zip(ends, np.diff(np.append(0, ends)), strict=True)]

@@ -118,3 +118,15 @@ def test_a_window_inside_the_cached_rows_answers_as_the_file_query(lake, rolled,
         assert got[p].values == pytest.approx(want[p].values, rel=1e-12, abs=0)
         if stat.startswith("p") or stat == "SampleCount":
             assert got[p].values == want[p].values  # the same bins; counts are integers
+
+
+def test_scanned_rows_are_split_per_file_in_the_order_given():
+    from pipeline.query.tiercache import UnmatchedFiles, _by_file
+
+    # DuckDB may hand the files' rows interleaved; a file without the series gets no rows
+    rows = pa.table({"filename": ["b", "a", "b", "a", "c"], "v": [1, 2, 3, 4, 5]})
+    parts = _by_file(rows, ["a", "b", "empty", "c"])
+    assert [p.column("v").to_pylist() for p in parts] == [[2, 4], [1, 3], [], [5]]
+    assert all(p.column_names == ["v"] for p in parts)
+    with pytest.raises(UnmatchedFiles):
+        _by_file(rows, ["a", "b"])
