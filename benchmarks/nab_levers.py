@@ -346,36 +346,6 @@ def _line(name: str, sc: Sequence[Scored]) -> str:
     return f"  {name:20s} all 41 {a:23s} leave-one-group-out {lo}"
 
 
-def checks(names: Sequence[str] = CHECKED) -> list[str]:
-    """The variants on the labelled synthetic corpora (optimised standard / low-FP / low-FN, and
-    standard at the fixed 0.5) and their alerts per model per week on 28 days of generated normal
-    traffic for the 15 sample series (at 0.5), as ``bench_anomaly`` measures the default."""
-    from benchmarks.anomaly_synth import corpus, heldout_corpus
-    from benchmarks.bench_anomaly import sample_month
-    from pipeline.anomaly import DEFAULT_THRESHOLD
-
-    out = []
-    sr = any(str(VARIANTS[n].get("lever", "")).startswith("sr") for n in names)
-    for set_name, series in (("synthetic threshold-choice set (70)", corpus(range(0, 70))),
-                             ("synthetic held-out shapes (60)", heldout_corpus(range(5000, 5060)))):
-        comps = [(series_components([t.timestamp() for t in s.timestamps], s.values, sr=sr), s.windows)
-                 for s in series]
-        for name in names:
-            files = [(rescore(c, **VARIANTS[name]), w) for c, w in comps]
-            res = [nab.optimise_threshold(files, p) for p in nab.PROFILES.values()]
-            at = nab.corpus_score(files, DEFAULT_THRESHOLD)
-            out.append(f"  {set_name:37s} {name:20s} " + " / ".join(f"{r[1]:.2f}" for r in res)
-                       + f" (thr {res[0][0]:.3f}); at 0.5 {at:.2f}")
-    normal, _ = sample_month()
-    comps = [series_components(ts, vs, sr=sr) for _, ts, vs in normal]
-    weeks = len(normal) * 28 / 7
-    for name in names:
-        alerts = sum(sum(v >= DEFAULT_THRESHOLD for v in rescore(c, **VARIANTS[name])) for c in comps)
-        out.append(f"  28 days of normal sample traffic ({len(normal)} models) {name:20s} "
-                   f"{alerts / weeks:.2f} alerts per model per week")
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="score levers on top of the context detector (NAB)")
     ap.add_argument("--workers", type=int, default=1, help="extra processes computing the judges")
@@ -391,20 +361,14 @@ def main(argv: list[str] | None = None) -> int:
     chosen = {n: VARIANTS[n] for n in (args.only.split(",") if args.only else VARIANTS)}
     chosen.setdefault("default", {})
     need_sr = any(str(kw.get("lever", "")).startswith("sr") for kw in chosen.values())
-    if args.cache is not None and args.cache.exists():
-        import pickle
+    import pickle
 
+    if args.cache is not None and args.cache.exists():
         comps = pickle.loads(args.cache.read_bytes())
     else:
         comps = _components_all(args.workers, args.calibrator, need_sr)
-        if args.cache is not None:
-            import pickle
-
-            args.cache.write_bytes(pickle.dumps(comps))
     variants = {name: [Scored(lab, rescore(c, **kw)) for lab, c in comps] for name, kw in chosen.items()}
-    if args.cache is not None:  # keep the judges computed on demand (ART, CAD) for the next run
-        import pickle
-
+    if args.cache is not None:  # with the judges computed on demand (ART, CAD), for the next run
         args.cache.write_bytes(pickle.dumps(comps))
     print("standard / reward_low_FP / reward_low_FN")
     for name, sc in variants.items():
@@ -434,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     thr = evaluate(variants["default"]).overall["standard"][0]
     print("\n".join(render_diagnosis(diagnose(variants["default"], thr), thr)))
     if args.checks:
+        from benchmarks.nab_checks import checks
+
         print("\n".join(checks([n for n in CHECKED if n in variants] + [n for n in variants if n not in CHECKED])))
     return 0
 
