@@ -34,6 +34,10 @@ def flink_home() -> Path:
     return Path(pyflink.__file__).parent
 
 
+class JobManagerEnded(RuntimeError):
+    """The JobManager process ended while the cluster was waited for."""
+
+
 class LocalCluster:
     """A JobManager and ``taskmanagers`` TaskManagers (``slots`` each) on 127.0.0.1."""
 
@@ -77,13 +81,24 @@ class LocalCluster:
         return subprocess.Popen([str(flink_home() / "bin" / script), "start-foreground"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def start(self, timeout: float = 120.0) -> LocalCluster:
-        """Start every process and wait until all TaskManagers have registered."""
-        self._conf()
-        self.jobmanager = self._spawn("jobmanager.sh", "jobmanager")
-        for i in range(len(self.taskmanagers)):
-            self.taskmanagers[i] = self._spawn("taskmanager.sh", f"taskmanager-{i}")
-        self.wait_taskmanagers(len(self.taskmanagers), timeout)
+    def start(self, timeout: float = 120.0, attempts: int = 3) -> LocalCluster:
+        """Start every process and wait until all TaskManagers have registered. A JobManager that
+        ends while starting (its ports, free when picked, taken since by another process: an
+        outgoing connection's ephemeral port) is started again on new ports, up to ``attempts``
+        times in all."""
+        for attempt in range(attempts):
+            self._conf()
+            self.jobmanager = self._spawn("jobmanager.sh", "jobmanager")
+            for i in range(len(self.taskmanagers)):
+                self.taskmanagers[i] = self._spawn("taskmanager.sh", f"taskmanager-{i}")
+            try:
+                self.wait_taskmanagers(len(self.taskmanagers), timeout)
+                return self
+            except JobManagerEnded:
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
+                self.rest_port, self.rpc_port = _free_port(), _free_port()
         return self
 
     def kill_taskmanager(self, i: int) -> None:
@@ -114,6 +129,9 @@ class LocalCluster:
                     return
             except OSError:
                 pass
+            if self.jobmanager is not None and self.jobmanager.poll() is not None:
+                raise JobManagerEnded(f"the JobManager ended (exit {self.jobmanager.returncode}; logs in "
+                                      f"{self.workdir / 'log'})")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"fewer than {n} TaskManagers registered within {timeout:.0f} s "
                                    f"(logs in {self.workdir / 'log'})")
