@@ -21,15 +21,15 @@ always (a task is served from memory only when all its files are kept).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 
 from pipeline.rollup.merge import from_numpy, to_numpy
 from pipeline.rollup.schema import SERIES_ID
+from pipeline.timeutil import EPOCH
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HEX = np.full(256, 255, np.uint8)
 _HEX[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10, dtype=np.uint8)
 _HEX[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
@@ -138,7 +138,7 @@ def _run_ids(col: pa.ChunkedArray) -> np.ndarray | None:
 
 
 def _us(t: datetime) -> int:
-    return (t - _EPOCH) // timedelta(microseconds=1)
+    return (t - EPOCH) // timedelta(microseconds=1)
 
 
 def sources(tables: tuple[pa.Table, ...], period: int, lo: datetime, hi: datetime) -> tuple[pa.Table, pa.Table] | None:

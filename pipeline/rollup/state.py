@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.lake import layout
 from pipeline.schemas import EVENT_TIME
+from pipeline.timeutil import EPOCH
 
 if TYPE_CHECKING:
     from pipeline.lake import Lake
@@ -126,7 +127,7 @@ def footer_max(lake: Lake, rels: list[str], column: str) -> datetime | None | bo
             best = us if best is None else max(best, us)
     if best is None:
         return None
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=best)
+    return EPOCH + timedelta(microseconds=best)
 
 
 def data_clock(lake: Lake) -> datetime | None:
