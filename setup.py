@@ -1,5 +1,6 @@
 """Build the native modules: pipeline.sources._jsoncols (JSON → Arrow buffers, with yyjson) and
-pipeline.rollup._sketchmerge (merging columnar quantile sketches).
+pipeline.rollup._sketchmerge (merging columnar quantile sketches) and pipeline.rollup._rawgroup
+(grouping raw datapoints into buckets in one pass).
 
 Everything else about the package is in pyproject.toml.
 """
@@ -13,4 +14,5 @@ setup(ext_modules=[
               sources=["pipeline/sources/_jsoncols.c", "pipeline/sources/vendor/yyjson/yyjson.c"],
               include_dirs=["pipeline/sources/vendor/yyjson"], extra_compile_args=FLAGS),
     Extension("pipeline.rollup._sketchmerge", sources=["pipeline/rollup/_sketchmerge.c"], extra_compile_args=FLAGS),
+    Extension("pipeline.rollup._rawgroup", sources=["pipeline/rollup/_rawgroup.c"], extra_compile_args=FLAGS),
 ])

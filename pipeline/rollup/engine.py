@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.errors import InputError
-from pipeline.rollup import assemble, carry, sql
+from pipeline.rollup import assemble, carry, rawgroup, sql
 from pipeline.rollup.merge import build_sketches, flat_entries, from_numpy, list_values, merge_counted, to_numpy
 from pipeline.rollup.percentiles import Patterns
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, empty_sketches
@@ -100,6 +100,9 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids_table: pa.Table, ids: str, fil
     (:func:`_ordered`): :func:`sql.raw_query` aggregates and lists each row's entries; the listed
     bins, plus the weighted samples of :func:`sql.weighted_query` when some entry says there are
     any, become the sketches (:func:`merge_lists`, markers skipped)."""
+    fast = rawgroup.groups(ids_table, files, period, lo, hi, percentiles)
+    if fast is not None:
+        return _grouped(fast, period, percentiles, layout)
     t = con.sql(sql.raw_query(files, period, lo, hi, percentiles, ids)).arrow().read_all()
     order, key, starts = _ordered(to_numpy(t["key"], np.int64), period, layout=layout, distinct=True)
     if len(starts) - 1 == t.num_rows:  # one source group per row (always, unless an id is spelt two ways)
@@ -127,6 +130,26 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids_table: pa.Table, ids: str, fil
         bins, counts = build_sketches(n, np.concatenate([rows, w_rows]),
                                       np.concatenate([flat_bins, to_numpy(w["bn"], np.int64)]),
                                       np.concatenate([np.ones(len(rows)), w_counts]))
+    columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=from_numpy(sketch_count))
+    return key[starts[:-1]], columns
+
+
+def _grouped(g: rawgroup.Groups, period: int, percentiles: Patterns,
+             layout: Callable[[np.ndarray], np.ndarray] | None) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """:func:`_raw_rows` from the groups of :func:`rawgroup.groups` (the same rows as the SQL)."""
+    order, key, starts = _ordered(g.key, period, layout=layout, distinct=not g.repeats)
+    n = len(starts) - 1
+    if n == len(g.key):  # one group per row: rows came in time order
+        columns = {c: from_numpy(v[order]) for c, v in g.partials.items()}
+    else:
+        columns = assemble.partials(pa.table({c: from_numpy(v) for c, v in g.partials.items()}), order, starts)
+    if percentiles == ():
+        bins, counts = empty_sketches(n)
+        sketch_count = np.zeros(n)
+    else:
+        dest = np.empty(len(g.key), np.int32)  # each group's output row
+        dest[order] = np.repeat(np.arange(n, dtype=np.int32), np.diff(starts))
+        bins, counts, sketch_count = g.sketches(dest, n)
     columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=from_numpy(sketch_count))
     return key[starts[:-1]], columns
 

@@ -205,20 +205,27 @@ def merge_lists(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.A
     return out_bins, out_counts
 
 
+def merge_chunks(chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], order: np.ndarray,
+                 starts: np.ndarray, floor: int | None = None) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """:func:`merge_counted` of a list column given as the native module takes it: per chunk its
+    int32 ``offsets``, int32 ``bins`` and float64 ``counts`` (``None`` in every chunk: each entry
+    counts 1), rows numbered across the chunks. Needs the native module (:func:`native`)."""
+    out_off, out_bins, out_counts, out_totals = _sketchmerge.merge(
+        chunks, np.ascontiguousarray(order, np.int64), np.ascontiguousarray(starts, np.int64),
+        *(() if floor is None else (int(floor),)))
+    offsets = _from_bytes(out_off, pa.int32(), np.int32)
+    return (pa.ListArray.from_arrays(offsets, _from_bytes(out_bins, pa.int32(), np.int32), type=SKETCH_BINS),
+            pa.ListArray.from_arrays(offsets, _from_bytes(out_counts, pa.float64(), np.float64), type=SKETCH_COUNTS),
+            np.frombuffer(out_totals, dtype=np.float64))
+
+
 def merge_counted(bins: pa.ChunkedArray | pa.Array, counts: pa.ChunkedArray | pa.Array | None,
                   order: np.ndarray, starts: np.ndarray, floor: int | None = None
                   ) -> tuple[pa.Array, pa.Array, np.ndarray]:
     """:func:`merge_lists`, and per group the sum of its counts (float64, added in entry order)."""
     chunks = _native_chunks(bins, counts) if native() else None
     if chunks is not None:  # the column is read where it lies: chunks are not combined
-        out_off, out_bins, out_counts, out_totals = _sketchmerge.merge(
-            chunks, np.ascontiguousarray(order, np.int64), np.ascontiguousarray(starts, np.int64),
-            *(() if floor is None else (int(floor),)))
-        offsets = _from_bytes(out_off, pa.int32(), np.int32)
-        return (pa.ListArray.from_arrays(offsets, _from_bytes(out_bins, pa.int32(), np.int32), type=SKETCH_BINS),
-                pa.ListArray.from_arrays(offsets, _from_bytes(out_counts, pa.float64(), np.float64),
-                                         type=SKETCH_COUNTS),
-                np.frombuffer(out_totals, dtype=np.float64))
+        return merge_chunks(chunks, order, starts, floor)
     b = _list(bins)
     c = None if counts is None else _list(counts)
     if c is not None and not np.array_equal(to_numpy(b.offsets, np.int32), to_numpy(c.offsets, np.int32)):

@@ -1,0 +1,206 @@
+"""The raw tier's groups without SQL: raw datapoints read with pyarrow, grouped in one pass in C.
+
+:func:`pipeline.rollup.sql.raw_query` groups 10 M rows in a hash aggregate that lists every
+row's sketch bin; the aggregate and ``list()`` cost DuckDB 1.5× a bare count/sum/min/max.
+Raw metrics arrive in time order, so one series' rows of one bucket are consecutive *for that
+series*: the native module ``pipeline.rollup._rawgroup`` keeps one open group per series (an
+array indexed by series rank, which stays in cache) and adds each row to it in one pass
+(:func:`groups`), with each row's group and bin; its counting sort then lists each output
+row's entries for :func:`pipeline.rollup.merge.merge_chunks` (:meth:`Groups.sketches`).
+
+The result is what the SQL gives (the tests compare both on the same files): the same groups,
+SampleCount/Sum/Minimum/Maximum (Sum added in file order, so equal up to the rounding of a
+different addition order) and identical sketches. The pass handles the usual source, single
+datapoints and statistic sets (`values` null); :func:`groups` returns ``None`` — the caller
+runs the SQL — for anything else: ``values``/``counts`` lists, a null or non-finite partial, a
+null or unknown series id, a column of another type, files not on local disk, or the native
+module not built (``WATCHLAKE_NATIVE=0``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.rollup import sql
+from pipeline.rollup.merge import merge_chunks, native, to_numpy
+from pipeline.rollup.percentiles import Patterns, kept
+from pipeline.rollup.schema import SERIES_ID
+from pipeline.rollup.sketch import INV_LN_GAMMA, OFFSET
+from pipeline.timeutil import EPOCH
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
+
+try:
+    from pipeline.rollup import _rawgroup  # type: ignore[attr-defined]
+except ImportError:  # not built: the SQL path
+    _rawgroup = None
+
+PARTIALS = ("sample_count", "sum", "min", "max")
+COLUMNS = (SERIES_ID, "timestamp", *PARTIALS)
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_WEIGHTED, _NONFINITE, _BACK = 1, 2, 4
+_HEX = re.compile(r"[0-9a-fA-F]{1,16}")
+
+
+@dataclass
+class Groups:
+    """The groups of a raw tier task with their row ``key`` (:func:`pipeline.rollup.assemble.keys`)
+    and partials — one per (series, bucket), or several where rows came out of time order
+    (``repeats``) — and per source row (in batches) its group and sketch entry."""
+
+    key: np.ndarray
+    partials: dict[str, np.ndarray]
+    grps: list[np.ndarray]
+    bins: list[np.ndarray]
+    counts: list[np.ndarray]
+    weighted: bool  # some entry counts more than 1 sample
+    repeats: bool  # rows came out of time order: groups of one key may repeat
+
+    def sketches(self, dest: np.ndarray, n: int) -> tuple[pa.Array, pa.Array, np.ndarray]:
+        """``(sketch_bins, sketch_bin_counts, sketch_count)`` of ``n`` output rows, group ``g``
+        going to output row ``dest[g]``: the entries of each output row's source rows, in file
+        order, added up."""
+        off, bins, counts = _rawgroup.entries(self.grps, self.bins, self.counts if self.weighted else None,
+                                              np.ascontiguousarray(dest, np.int32), n, sql.UNLISTED)
+        chunk = (np.frombuffer(off, np.int32), np.frombuffer(bins, np.int32),
+                 None if counts is None else np.frombuffer(counts, np.float64))
+        return merge_chunks([chunk], np.arange(n, dtype=np.int64), np.arange(n + 1, dtype=np.int64))
+
+
+def available(files: list[str]) -> bool:
+    """Whether :func:`groups` can read ``files`` (local Parquet, native module built)."""
+    return _rawgroup is not None and native() and all("://" not in f for f in files)
+
+
+def _ticks(when: datetime, unit: str) -> int:
+    """The first tick of ``unit`` at or after ``when``."""
+    us = (when - EPOCH) // timedelta(microseconds=1)
+    per = _PER_SECOND[unit]
+    return us * (per // 1_000_000) if per >= 1_000_000 else -(-us // (1_000_000 // per))
+
+
+def _lists_null(pf: pq.ParquetFile) -> bool:
+    """Whether every row group's ``values`` are null (or the file has none), by the footer."""
+    names = pf.schema_arrow.names
+    if "values" not in names:
+        return True
+    md = pf.metadata
+    paths = [md.row_group(0).column(i).path_in_schema for i in range(md.num_columns)] if md.num_row_groups else []
+    for i in range(md.num_row_groups):
+        rg = md.row_group(i)
+        for j, path in enumerate(paths):
+            if path.startswith("values."):
+                stats = rg.column(j).statistics
+                if stats is None or stats.null_count != rg.num_rows:
+                    return False
+    return True
+
+
+def _ranks(col: pa.ChunkedArray, lookup: _Lookup) -> np.ndarray | None:
+    parts = []
+    for chunk in col.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = chunk.dictionary_encode()
+        if chunk.null_count:
+            return None
+        of_entry = lookup(chunk.dictionary)
+        if of_entry is None:
+            return None
+        parts.append(of_entry[to_numpy(chunk.indices, np.int64)])
+    return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+
+class _Lookup:
+    """Series id strings → rank in ``ids`` (:func:`pipeline.rollup.sql.ids_query`, ranked in
+    output order), as the SQL joins them: on the id as an integer (two spellings, one series)."""
+
+    def __init__(self, ids: pa.Table) -> None:
+        self.canonical = ids[SERIES_ID].combine_chunks()
+        self.by_sid: dict[int, int] | None = None
+        self.sids = to_numpy(ids["sid"], np.uint64)
+
+    def __call__(self, names: pa.Array) -> np.ndarray | None:
+        import pyarrow.compute as pc
+
+        found = pc.index_in(names, value_set=self.canonical)
+        out = to_numpy(pc.fill_null(found, -1), np.int32)
+        if found.null_count:
+            if self.by_sid is None:
+                self.by_sid = {int(s): i for i, s in enumerate(self.sids)}
+            for i in np.flatnonzero(out < 0):
+                name = names[i].as_py()
+                if not _HEX.fullmatch(name):  # the SQL's cast decides (and names the id)
+                    return None
+                out[i] = self.by_sid.get(int(name, 16), -1)
+            if bool((out < 0).any()):
+                return None
+        return out
+
+
+def groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: datetime,
+           percentiles: Patterns = None) -> Groups | None:
+    """Raw datapoints of ``files`` with ``lo <= timestamp < hi`` grouped per (series, bucket of
+    ``period`` seconds), the series ranked as in ``ids``; ``None`` where only the SQL can
+    (module docstring), and for a file pyarrow cannot read (the SQL then says what is wrong,
+    as it did before this pass)."""
+    if not available(files):
+        return None
+    try:
+        return _groups(ids, files, period, lo, hi, percentiles)
+    except (pa.ArrowException, OSError):
+        return None
+
+
+def _groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: datetime,
+            percentiles: Patterns) -> Groups | None:
+    import pyarrow.parquet as pq
+
+    nseries = ids.num_rows
+    keep = np.ascontiguousarray(to_numpy(kept(ids["namespace"], percentiles), np.uint8)) if nseries \
+        else np.zeros(0, np.uint8)
+    lookup = _Lookup(ids)
+    state = _rawgroup.new(nseries)
+    out = Groups(np.zeros(0, np.int64), {}, [], [], [], False, False)
+    for path in files:
+        pf = pq.ParquetFile(path, read_dictionary=[SERIES_ID])
+        if not set(COLUMNS) <= set(pf.schema_arrow.names) or not _lists_null(pf):
+            return None
+        for i in range(pf.metadata.num_row_groups):
+            batch = pf.read_row_group(i, columns=list(COLUMNS), use_threads=False)
+            ts_type = batch.schema.field("timestamp").type
+            if not pa.types.is_timestamp(ts_type) or not all(
+                    pa.types.is_floating(batch.schema.field(c).type) or pa.types.is_integer(batch.schema.field(c).type)
+                    for c in PARTIALS) or any(batch[c].null_count for c in PARTIALS):
+                return None
+            rank = _ranks(batch[SERIES_ID], lookup)
+            if rank is None:
+                return None
+            ts = batch["timestamp"].cast(pa.int64())
+            tsn = to_numpy(ts, np.int64)
+            if ts.null_count:
+                tsn = np.where(to_numpy(ts.is_valid(), np.bool_), tsn, np.iinfo(np.int64).min)
+            n = batch.num_rows
+            grp, bins, counts = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float64)
+            per = _PER_SECOND[ts_type.unit]
+            flags = _rawgroup.accumulate(
+                state, np.ascontiguousarray(rank, np.int32), np.ascontiguousarray(tsn),
+                *(np.ascontiguousarray(to_numpy(batch[c], np.float64)) for c in PARTIALS), keep, grp, bins, counts,
+                _ticks(lo, ts_type.unit), _ticks(hi, ts_type.unit), period * per, INV_LN_GAMMA, OFFSET, sql.UNLISTED)
+            if flags & _NONFINITE:
+                return None
+            out.weighted |= bool(flags & _WEIGHTED)
+            out.repeats |= bool(flags & _BACK)
+            out.grps.append(grp)
+            out.bins.append(bins)
+            out.counts.append(counts)
+    g_rank, g_bucket, *partials = _rawgroup.groups(state)
+    out.key = (np.frombuffer(g_rank, np.int32).astype(np.int64) << 32) + np.frombuffer(g_bucket, np.int64)
+    out.partials = {c: np.frombuffer(v, np.float64) for c, v in zip(PARTIALS, partials, strict=True)}
+    return out
