@@ -197,11 +197,12 @@ class Lake:
         buf = io.BytesIO()  # chunked input is written as is: same row groups, no copy to combine it
         if row_groups is None:
             pq.write_table(table, buf, compression=PARQUET_COMPRESSION, row_group_size=row_group_size,
-                           use_dictionary=dictionary_columns_cached(table))
+                           use_dictionary=dictionary_columns_cached(table, row_group_size))
         else:
+            lengths = row_groups(table)
             with pq.ParquetWriter(buf, table.schema, compression=PARQUET_COMPRESSION,
-                                  use_dictionary=dictionary_columns_cached(table)) as writer:
-                write_row_groups(writer, table, row_groups(table))
+                                  use_dictionary=dictionary_columns_cached(table, max(lengths, default=0))) as writer:
+                write_row_groups(writer, table, lengths)
         info = self.write_bytes(rel, buf.getvalue())
         return FileInfo(rel, table.num_rows, info.bytes)
 

@@ -129,7 +129,7 @@ def _writer(sink: BinaryIO, first: pa.Table) -> pq.ParquetWriter:
     from pipeline.lake.store import PARQUET_COMPRESSION
 
     return pq.ParquetWriter(sink, ROLLUP, compression=PARQUET_COMPRESSION,
-                            use_dictionary=dictionary_columns_cached(first))
+                            use_dictionary=dictionary_columns_cached(first, rowgroups.SERIES_GROUP_ROWS))
 
 
 def write_sorted(lake: Lake, rels: list[str], pending: str) -> int:

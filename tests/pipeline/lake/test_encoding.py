@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -80,3 +81,23 @@ def test_a_much_larger_table_decides_again():
     assert dictionary_columns_cached(first) == ["note"]
     assert dictionary_columns_cached(big.slice(0, 8 * 2000)) == ["note"]  # not much larger: reused
     assert dictionary_columns_cached(big) == ["series", "note"]
+
+
+def test_with_row_groups_the_repeats_that_count_are_those_inside_one():
+    # 200,000 rows written in groups of 8,192: ``spread`` draws from 20,000 values (each repeats
+    # 10 times in the table, but a group holds 8,192 draws of 20,000: ~6,700 distinct);
+    # ``clustered`` is sorted, 5 rows a value (its spread sample looks unique; a group holds
+    # ~1,640 distinct); ``series`` takes 500 values in turns
+    n, g = 200_000, 8192
+    rnd = random.Random(3)
+    t = pa.table({"spread": [float(rnd.randrange(20_000)) for _ in range(n)],
+                  "clustered": [i // 5 for i in range(n)],
+                  "series": [f"{i % 500:016x}" for i in range(n)]})
+    assert dictionary_columns(t) == ["spread", "series"]  # the table as one group
+    assert dictionary_columns(t, group_rows=g) == ["clustered", "series"]
+    buf = {}
+    for name, cols in (("table", dictionary_columns(t)), ("groups", dictionary_columns(t, group_rows=g))):
+        b = io.BytesIO()
+        pq.write_table(t, b, row_group_size=g, use_dictionary=cols, compression="zstd")
+        buf[name] = len(b.getvalue())
+    assert buf["groups"] < buf["table"]  # the per-group choice writes the smaller file
