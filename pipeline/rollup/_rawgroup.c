@@ -5,6 +5,7 @@
  *   accumulate(state, rank, ts, sample_count, sum, min, max, keep, grp, bins, counts,
  *              lo, hi, period, inv_ln_gamma, offset, unlisted) -> flags
  *   groups(state) -> (rank, bucket, sample_count, sum, min, max)
+ *   order(state) -> order or None
  *   entries(grps, bins, counts, dest, nout, unlisted) -> (offsets, bins, counts)
  *
  * accumulate takes one batch of source rows (numpy buffers; rows in file order). Row i of
@@ -25,6 +26,10 @@
  * defines what those mean).
  *
  * groups copies out the groups (group g: series rank, bucket index, partials), as bytes.
+ *
+ * order gives the groups sorted by (rank, bucket), groups of one key in the order they were
+ * opened (int64 bytes): two stable counting sorts (by bucket, then by rank), as the buckets of a
+ * task span a few thousand at most; None when they span more than 4 per group + 65,536.
  *
  * entries lists the sketch entries of every batch (grps/bins/counts: the arrays of each batch in
  * order; counts None: every entry counts 1) by output row -- group g goes to output row dest[g]
@@ -287,6 +292,59 @@ static PyObject *groups(PyObject *self, PyObject *args) {
                          (char *)st->g_max, n * 8);
 }
 
+static PyObject *order(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *capsule;
+    if (!PyArg_ParseTuple(args, "O", &capsule))
+        return NULL;
+    state_t *st = PyCapsule_GetPointer(capsule, "rawgroup.state");
+    if (!st)
+        return NULL;
+    Py_ssize_t n = st->ngroups;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (Py_ssize_t g = 0; g < n; g++) {
+        if (st->g_bucket[g] < lo)
+            lo = st->g_bucket[g];
+        if (st->g_bucket[g] > hi)
+            hi = st->g_bucket[g];
+    }
+    if (n && (hi - lo > 4 * (int64_t)n + 65536))
+        Py_RETURN_NONE;
+    Py_ssize_t width = n ? (Py_ssize_t)(hi - lo + 1) : 0, bins = width > st->nseries ? width : st->nseries;
+    PyObject *b_out = PyBytes_FromStringAndSize(NULL, (n ? n : 1) * 8);
+    int64_t *by_bucket = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    int64_t *count = calloc((size_t)bins + 1, sizeof(int64_t));
+    if (!b_out || !by_bucket || !count) {
+        Py_XDECREF(b_out);
+        free(by_bucket);
+        free(count);
+        return PyErr_NoMemory();
+    }
+    int64_t *out = (int64_t *)PyBytes_AS_STRING(b_out);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t g = 0; g < n; g++)
+        count[st->g_bucket[g] - lo + 1]++;
+    for (Py_ssize_t b = 0; b < width; b++)
+        count[b + 1] += count[b];
+    for (Py_ssize_t g = 0; g < n; g++)
+        by_bucket[count[st->g_bucket[g] - lo]++] = g;
+    memset(count, 0, ((size_t)bins + 1) * sizeof(int64_t));
+    for (Py_ssize_t g = 0; g < n; g++)
+        count[st->g_rank[g] + 1]++;
+    for (Py_ssize_t r = 0; r < st->nseries; r++)
+        count[r + 1] += count[r];
+    for (Py_ssize_t k = 0; k < n; k++) {
+        int64_t g = by_bucket[k];
+        out[count[st->g_rank[g]]++] = g;
+    }
+    Py_END_ALLOW_THREADS
+    free(by_bucket);
+    free(count);
+    if (!n && _PyBytes_Resize(&b_out, 0) < 0)
+        return NULL;
+    return b_out;
+}
+
 static PyObject *entries(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *o_grps, *o_bins, *o_counts, *o_dest;
@@ -416,6 +474,7 @@ static PyMethodDef methods[] = {
     {"new", new_state, METH_VARARGS, "A grouping state for nseries series."},
     {"accumulate", accumulate, METH_VARARGS, "Add a batch of raw rows to the (series, bucket) groups."},
     {"groups", groups, METH_VARARGS, "The groups: series rank, bucket and partials."},
+    {"order", order, METH_VARARGS, "The groups sorted by (rank, bucket), stably."},
     {"entries", entries, METH_VARARGS, "The sketch entries of every batch by output row (a counting sort)."},
     {NULL, NULL, 0, NULL},
 };

@@ -58,16 +58,17 @@ def chunk_major(key: np.ndarray, period: int, layout: Callable[[np.ndarray], np.
     :mod:`pipeline.rollup.chunks`), then as they were (series, bucket). Each file's rows are then
     one run, which :func:`pipeline.rollup.chunks.split` writes as a slice instead of gathering
     them from all over the table."""
-    from pipeline.rollup.chunks import CHUNK_BUCKETS, distinct_buckets
+    from pipeline.rollup.chunks import CHUNK_BUCKETS, distinct_buckets, order_by
 
-    bucket = key & 0xFFFFFFFF
-    if layout is None or not len(key):
-        return np.argsort(bucket // CHUNK_BUCKETS.get(period, 10), kind="stable")
-    buckets, which = distinct_buckets(bucket * (period * 1000), period)
-    at = layout(buckets)[which]
+    if not len(key):
+        return np.zeros(0, np.int64)
+    buckets, which = distinct_buckets((key & 0xFFFFFFFF) * (period * 1000), period)
+    if layout is None:
+        return order_by(buckets // (period * 1000) // CHUNK_BUCKETS.get(period, 10), which)[0]
+    at = layout(buckets)
     if int(at.min()) == int(at.max()):  # one file (a closed partition): as they are
         return np.arange(len(key))
-    return np.argsort(at, kind="stable")
+    return order_by(at, which)[0]
 
 
 def table(ids: pa.Table, rank: np.ndarray, bucket: np.ndarray, period: int, columns: dict[str, pa.Array]

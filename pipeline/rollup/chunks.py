@@ -188,6 +188,17 @@ def distinct_buckets(ms: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarra
     return first + present * step, position[idx]
 
 
+def order_by(of_bucket: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stable permutation that sorts rows by ``of_bucket[which]`` (a value per distinct bucket,
+    ``which`` each row's bucket: :func:`distinct_buckets`), and those values in that order. The
+    values are few (a partition's files), so rows are sorted by their rank among them, a 16-bit
+    code numpy sorts by radix: a stable sort of 1.7 M int64 keys took 0.15 s, this 0.01 s."""
+    values, code = np.unique(of_bucket, return_inverse=True)
+    dtype = np.uint8 if len(values) <= 1 << 8 else np.uint16 if len(values) <= 1 << 16 else np.int64
+    order = np.argsort(code.astype(dtype)[which], kind="stable")
+    return order, values[code[which[order]]]
+
+
 def _first_of_each(key: np.ndarray, flag: np.ndarray) -> tuple[list[int], list[bool]]:
     """The distinct values of ``key`` and ``flag`` at the first of each (few distinct keys)."""
     uniq, first = np.unique(key, return_index=True)
@@ -217,9 +228,7 @@ def split(rows: pa.Table, period: int, clock_ms: int, p_lo: int, p_hi: int, kept
         return [], file_starts(np.zeros(0, np.int64), period, clock_ms, p_lo, p_hi, kept, closed)[2]
     buckets, which = distinct_buckets(_ms(rows), period)
     at, widths, spans = file_starts(buckets, period, clock_ms, p_lo, p_hi, kept, closed)
-    key = at[which]
-    order = np.argsort(key, kind="stable")
-    key = key[order]
+    order, key = order_by(at, which)
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))).tolist()
     out = []
     for a, b in zip(starts, [*starts[1:], len(key)], strict=True):

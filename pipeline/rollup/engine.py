@@ -137,7 +137,10 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids_table: pa.Table, ids: str, fil
 def _grouped(g: rawgroup.Groups, period: int, percentiles: Patterns,
              layout: Callable[[np.ndarray], np.ndarray] | None) -> tuple[np.ndarray, dict[str, pa.Array]]:
     """:func:`_raw_rows` from the groups of :func:`rawgroup.groups` (the same rows as the SQL)."""
-    order, key, starts = _ordered(g.key, period, layout=layout, distinct=not g.repeats)
+    if g.order is not None:
+        order, key, starts = _ordered(g.key[g.order], period, sorted_by=g.order, layout=layout)
+    else:
+        order, key, starts = _ordered(g.key, period, layout=layout, distinct=not g.repeats)
     n = len(starts) - 1
     if n == len(g.key):  # one group per row: rows came in time order
         columns = {c: from_numpy(v[order]) for c, v in g.partials.items()}

@@ -19,7 +19,10 @@ module not built (``WATCHLAKE_NATIVE=0``).
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -62,6 +65,7 @@ class Groups:
     counts: list[np.ndarray]
     weighted: bool  # some entry counts more than 1 sample
     repeats: bool  # rows came out of time order: groups of one key may repeat
+    order: np.ndarray | None = None  # the groups sorted by key, stably (None: not known)
 
     def sketches(self, dest: np.ndarray, n: int) -> tuple[pa.Array, pa.Array, np.ndarray]:
         """``(sketch_bins, sketch_bin_counts, sketch_count)`` of ``n`` output rows, group ``g``
@@ -158,49 +162,89 @@ def groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: datet
         return None
 
 
-def _groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: datetime,
-            percentiles: Patterns) -> Groups | None:
+def _row_groups(files: list[str], lo: datetime, hi: datetime) -> list[tuple[pq.ParquetFile, int]] | None:
+    """The row groups of ``files`` that may hold times in ``[lo, hi)`` (by their footer's
+    statistics, as DuckDB skips them), or ``None`` when a file lacks a column the pass reads or
+    holds ``values`` lists."""
     import pyarrow.parquet as pq
 
+    out = []
+    for path in files:
+        pf = pq.ParquetFile(path, read_dictionary=[SERIES_ID])
+        if not set(COLUMNS) <= set(pf.schema_arrow.names) or not _lists_null(pf):
+            return None
+        md = pf.metadata
+        paths = [md.row_group(0).column(j).path_in_schema for j in range(md.num_columns)] if md.num_row_groups else []
+        col = paths.index("timestamp") if "timestamp" in paths else None
+        for i in range(md.num_row_groups):
+            stats = md.row_group(i).column(col).statistics if col is not None else None
+            if stats is not None and stats.has_min_max and isinstance(stats.min, datetime) \
+                    and stats.min.tzinfo is not None and (stats.max < lo or stats.min >= hi):
+                continue
+            out.append((pf, i))
+    return out
+
+
+def _batches(parts: list[tuple[pq.ParquetFile, int]]) -> Iterator[pa.Table]:
+    """The row groups ``parts`` in order, each read by a thread while the one before is added
+    (pyarrow decodes without the GIL): at most two ahead, so memory stays that of a few."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(part: tuple[pq.ParquetFile, int]) -> pa.Table:
+        return part[0].read_row_group(part[1], columns=list(COLUMNS), use_threads=False)
+
+    todo = iter(parts)
+    with ThreadPoolExecutor(1, thread_name_prefix="wl-read") as pool:
+        ahead = deque(pool.submit(read, p) for p in itertools.islice(todo, 2))
+        while ahead:
+            batch = ahead.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                ahead.append(pool.submit(read, nxt))
+            yield batch
+
+
+def _groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: datetime,
+            percentiles: Patterns) -> Groups | None:
+    parts = _row_groups(files, lo, hi)
+    if parts is None:
+        return None
     nseries = ids.num_rows
     keep = np.ascontiguousarray(to_numpy(kept(ids["namespace"], percentiles), np.uint8)) if nseries \
         else np.zeros(0, np.uint8)
     lookup = _Lookup(ids)
     state = _rawgroup.new(nseries)
     out = Groups(np.zeros(0, np.int64), {}, [], [], [], False, False)
-    for path in files:
-        pf = pq.ParquetFile(path, read_dictionary=[SERIES_ID])
-        if not set(COLUMNS) <= set(pf.schema_arrow.names) or not _lists_null(pf):
+    for batch in _batches(parts):
+        ts_type = batch.schema.field("timestamp").type
+        if not pa.types.is_timestamp(ts_type) or not all(
+                pa.types.is_floating(batch.schema.field(c).type) or pa.types.is_integer(batch.schema.field(c).type)
+                for c in PARTIALS) or any(batch[c].null_count for c in PARTIALS):
             return None
-        for i in range(pf.metadata.num_row_groups):
-            batch = pf.read_row_group(i, columns=list(COLUMNS), use_threads=False)
-            ts_type = batch.schema.field("timestamp").type
-            if not pa.types.is_timestamp(ts_type) or not all(
-                    pa.types.is_floating(batch.schema.field(c).type) or pa.types.is_integer(batch.schema.field(c).type)
-                    for c in PARTIALS) or any(batch[c].null_count for c in PARTIALS):
-                return None
-            rank = _ranks(batch[SERIES_ID], lookup)
-            if rank is None:
-                return None
-            ts = batch["timestamp"].cast(pa.int64())
-            tsn = to_numpy(ts, np.int64)
-            if ts.null_count:
-                tsn = np.where(to_numpy(ts.is_valid(), np.bool_), tsn, np.iinfo(np.int64).min)
-            n = batch.num_rows
-            grp, bins, counts = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float64)
-            per = _PER_SECOND[ts_type.unit]
-            flags = _rawgroup.accumulate(
-                state, np.ascontiguousarray(rank, np.int32), np.ascontiguousarray(tsn),
-                *(np.ascontiguousarray(to_numpy(batch[c], np.float64)) for c in PARTIALS), keep, grp, bins, counts,
-                _ticks(lo, ts_type.unit), _ticks(hi, ts_type.unit), period * per, INV_LN_GAMMA, OFFSET, sql.UNLISTED)
-            if flags & _NONFINITE:
-                return None
-            out.weighted |= bool(flags & _WEIGHTED)
-            out.repeats |= bool(flags & _BACK)
-            out.grps.append(grp)
-            out.bins.append(bins)
-            out.counts.append(counts)
+        rank = _ranks(batch[SERIES_ID], lookup)
+        if rank is None:
+            return None
+        ts = batch["timestamp"].cast(pa.int64())
+        tsn = to_numpy(ts, np.int64)
+        if ts.null_count:
+            tsn = np.where(to_numpy(ts.is_valid(), np.bool_), tsn, np.iinfo(np.int64).min)
+        n = batch.num_rows
+        grp, bins, counts = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float64)
+        per = _PER_SECOND[ts_type.unit]
+        flags = _rawgroup.accumulate(
+            state, np.ascontiguousarray(rank, np.int32), np.ascontiguousarray(tsn),
+            *(np.ascontiguousarray(to_numpy(batch[c], np.float64)) for c in PARTIALS), keep, grp, bins, counts,
+            _ticks(lo, ts_type.unit), _ticks(hi, ts_type.unit), period * per, INV_LN_GAMMA, OFFSET, sql.UNLISTED)
+        if flags & _NONFINITE:
+            return None
+        out.weighted |= bool(flags & _WEIGHTED)
+        out.repeats |= bool(flags & _BACK)
+        out.grps.append(grp)
+        out.bins.append(bins)
+        out.counts.append(counts)
     g_rank, g_bucket, *partials = _rawgroup.groups(state)
+    by_key = _rawgroup.order(state)
+    out.order = None if by_key is None else np.frombuffer(by_key, np.int64)
     out.key = (np.frombuffer(g_rank, np.int32).astype(np.int64) << 32) + np.frombuffer(g_bucket, np.int64)
     out.partials = {c: np.frombuffer(v, np.float64) for c, v in zip(PARTIALS, partials, strict=True)}
     return out

@@ -166,3 +166,17 @@ def test_what_the_pass_cannot_promise_is_left_to_the_sql(tmp_path, con, monkeypa
         out = rollup_table(con, "raw", files, 60, T0, T0 + timedelta(days=1))
         assert out["sample_count"].to_pylist() == ([10.0, 6.0, 6.0, 2.0] if bad == "values" else [6.0, 6.0, 6.0, 2.0])
         assert out["sketch_count"].to_pylist()[0] == (10.0 if bad == "values" else 5.0)  # the null min: unlisted
+
+
+def test_row_groups_outside_the_range_are_not_read(tmp_path, con, monkeypatch):
+    """A day of time-ordered rows in 24 hourly row groups, rolled up for two hours: only the row
+    groups whose footer times meet the range are read (as DuckDB skips them), and the rows are
+    the SQL's."""
+    rows = [point(T0 + timedelta(minutes=m), float(m % 17)) for m in range(24 * 60)]
+    files = [write(tmp_path / "raw.parquet", rows, row_group_size=60)]
+    lo, hi = T0 + timedelta(hours=5), T0 + timedelta(hours=7)
+    parts = rawgroup._row_groups(files, lo, hi)
+    assert [i for _, i in parts] == [5, 6]
+    native, sql_rows = both(con, monkeypatch, files, 60, lo, hi)
+    same(native, sql_rows)
+    assert native.num_rows == 120
