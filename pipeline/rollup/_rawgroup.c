@@ -278,12 +278,17 @@ done:
     return result;
 }
 
-static PyObject *groups(PyObject *self, PyObject *args) {
-    (void)self;
+/* The state a function of one argument is given (NULL and an exception if it is none). */
+static state_t *state_arg(PyObject *args) {
     PyObject *capsule;
     if (!PyArg_ParseTuple(args, "O", &capsule))
         return NULL;
-    state_t *st = PyCapsule_GetPointer(capsule, "rawgroup.state");
+    return PyCapsule_GetPointer(capsule, "rawgroup.state");
+}
+
+static PyObject *groups(PyObject *self, PyObject *args) {
+    (void)self;
+    state_t *st = state_arg(args);
     if (!st)
         return NULL;
     Py_ssize_t n = st->ngroups;
@@ -294,10 +299,7 @@ static PyObject *groups(PyObject *self, PyObject *args) {
 
 static PyObject *order(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *capsule;
-    if (!PyArg_ParseTuple(args, "O", &capsule))
-        return NULL;
-    state_t *st = PyCapsule_GetPointer(capsule, "rawgroup.state");
+    state_t *st = state_arg(args);
     if (!st)
         return NULL;
     Py_ssize_t n = st->ngroups;

@@ -16,14 +16,6 @@ from pipeline.schemas import METRICS
 from tests.pipeline.rollup.gen import T0, point
 
 
-@pytest.fixture
-def con():
-    c = duckdb.connect()
-    c.execute("SET TimeZone = 'UTC'")
-    yield c
-    c.close()
-
-
 def test_an_id_spelt_two_ways_is_one_series(tmp_path, con):
     """The raw query groups on the id string as stored; ids are 16 hex digits, so an upper-case
     spelling is the same series (as the identity query reads it): its rows merge into the same

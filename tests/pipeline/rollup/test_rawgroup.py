@@ -29,14 +29,6 @@ NAB = REPO / "tests" / "data" / "nab-corpus"
 GROUPS = rawgroup.groups
 
 
-@pytest.fixture
-def con():
-    c = duckdb.connect()
-    c.execute("SET TimeZone = 'UTC'")
-    yield c
-    c.close()
-
-
 def both(con, monkeypatch, files, period=60, lo=T0, hi=None, percentiles=None, fast=True):
     """The rows of the native pass and of the SQL on ``files`` (asserting which one ran)."""
     hi = hi or lo + timedelta(days=2)
