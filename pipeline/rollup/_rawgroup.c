@@ -2,14 +2,15 @@
  * pipeline.rollup.rawgroup; read that module's docstring first).
  *
  *   state = new(nseries)
- *   accumulate(state, rank, ts, sample_count, sum, min, max, keep, grp, bins, counts,
+ *   accumulate(state, ids, rank_of, ts, sample_count, sum, min, max, keep, grp, bins, counts,
  *              lo, hi, period, inv_ln_gamma, offset, unlisted) -> flags
  *   groups(state) -> (rank, bucket, sample_count, sum, min, max)
  *   order(state) -> order or None
  *   entries(grps, bins, counts, dest, nout, unlisted) -> (offsets, bins, counts)
  *
  * accumulate takes one batch of source rows (numpy buffers; rows in file order). Row i of
- * series rank[i] (0 <= rank < nseries) at time ts[i] (any unit; lo, hi and period in the same
+ * series rank_of[ids[i]] (ids: int32 indices into the batch's dictionary of series ids, rank_of:
+ * int32 per dictionary entry, 0 <= rank < nseries) at time ts[i] (any unit; lo, hi and period in the same
  * unit) is kept when lo <= ts < hi and falls into bucket floor(ts / period). Each series has one
  * open group (state kept between calls): a row of its bucket is added to it, a row of any other
  * bucket opens a new group. Rows arrive in time order, so a (series, bucket) is nearly always one
@@ -110,6 +111,30 @@ static void state_free(PyObject *capsule) {
     free(st);
 }
 
+static int grow_groups(state_t *st, Py_ssize_t need) {
+    if (need <= st->gcap)
+        return 0;
+    Py_ssize_t cap = need > 2 * st->gcap ? need : 2 * st->gcap;
+    void *p[6] = {st->g_rank, st->g_bucket, st->g_count, st->g_sum, st->g_min, st->g_max};
+    size_t size[6] = {4, 8, 8, 8, 8, 8};
+    for (int k = 0; k < 6; k++) {
+        void *q = realloc(p[k], (size_t)cap * size[k]);
+        if (!q)
+            return -1;
+        p[k] = q;
+        switch (k) {
+        case 0: st->g_rank = q; break;
+        case 1: st->g_bucket = q; break;
+        case 2: st->g_count = q; break;
+        case 3: st->g_sum = q; break;
+        case 4: st->g_min = q; break;
+        default: st->g_max = q;
+        }
+    }
+    st->gcap = cap;
+    return 0;
+}
+
 static PyObject *new_state(PyObject *self, PyObject *args) {
     (void)self;
     Py_ssize_t nseries;
@@ -139,31 +164,7 @@ static PyObject *new_state(PyObject *self, PyObject *args) {
     return capsule;
 }
 
-static int grow_groups(state_t *st, Py_ssize_t need) {
-    if (need <= st->gcap)
-        return 0;
-    Py_ssize_t cap = need > 2 * st->gcap ? need : 2 * st->gcap;
-    void *p[6] = {st->g_rank, st->g_bucket, st->g_count, st->g_sum, st->g_min, st->g_max};
-    size_t size[6] = {4, 8, 8, 8, 8, 8};
-    for (int k = 0; k < 6; k++) {
-        void *q = realloc(p[k], (size_t)cap * size[k]);
-        if (!q)
-            return -1;
-        p[k] = q;
-        switch (k) {
-        case 0: st->g_rank = q; break;
-        case 1: st->g_bucket = q; break;
-        case 2: st->g_count = q; break;
-        case 3: st->g_sum = q; break;
-        case 4: st->g_min = q; break;
-        default: st->g_max = q;
-        }
-    }
-    st->gcap = cap;
-    return 0;
-}
-
-enum { RANK, TS, SC, SUM, MIN, MAX, KEEP, GRP, BINS, COUNTS, NVIEWS };
+enum { IDS, RANK_OF, TS, SC, SUM, MIN, MAX, KEEP, GRP, BINS, COUNTS, NVIEWS };
 
 static PyObject *accumulate(PyObject *self, PyObject *args) {
     (void)self;
@@ -171,22 +172,23 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
     long long lo, hi, period;
     double inv;
     int offset, unlisted;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOLLLdii", &capsule, &o[RANK], &o[TS], &o[SC], &o[SUM], &o[MIN], &o[MAX],
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOLLLdii", &capsule, &o[IDS], &o[RANK_OF], &o[TS], &o[SC], &o[SUM],
+                          &o[MIN], &o[MAX],
                           &o[KEEP], &o[GRP], &o[BINS], &o[COUNTS], &lo, &hi, &period, &inv, &offset, &unlisted))
         return NULL;
     state_t *st = PyCapsule_GetPointer(capsule, "rawgroup.state");
     if (!st)
         return NULL;
-    static const Py_ssize_t size[NVIEWS] = {4, 8, 8, 8, 8, 8, 1, 4, 4, 8};
-    static const int writable[NVIEWS] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 1};
-    static const char *names[NVIEWS] = {"rank", "ts", "sample_count", "sum", "min", "max", "keep", "grp", "bins",
-                                        "counts"};
+    static const Py_ssize_t size[NVIEWS] = {4, 4, 8, 8, 8, 8, 8, 1, 4, 4, 8};
+    static const int writable[NVIEWS] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1};
+    static const char *names[NVIEWS] = {"ids", "rank_of", "ts", "sample_count", "sum", "min", "max", "keep", "grp",
+                                        "bins", "counts"};
     view_t v[NVIEWS] = {0};
     PyObject *result = NULL;
     for (int k = 0; k < NVIEWS; k++)
         if (view(o[k], &v[k], size[k], writable[k], names[k]) < 0)
             goto done;
-    Py_ssize_t n = v[RANK].b.len / 4;
+    Py_ssize_t n = v[IDS].b.len / 4, nranks = v[RANK_OF].b.len / 4;
     if (period <= 0) {
         PyErr_SetString(PyExc_ValueError, "period must be positive");
         goto done;
@@ -197,14 +199,14 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
     }
     for (int k = TS; k < NVIEWS; k++)
         if (k != KEEP && v[k].b.len / size[k] != n) {
-            PyErr_Format(PyExc_ValueError, "%s: %zd rows, rank has %zd", names[k], v[k].b.len / size[k], n);
+            PyErr_Format(PyExc_ValueError, "%s: %zd rows, ids has %zd", names[k], v[k].b.len / size[k], n);
             goto done;
         }
     if (grow_groups(st, st->ngroups + n) < 0) {
         PyErr_NoMemory();
         goto done;
     }
-    const int32_t *rank = v[RANK].b.buf;
+    const int32_t *ids = v[IDS].b.buf, *rank_of = v[RANK_OF].b.buf;
     const int64_t *ts = v[TS].b.buf;
     const double *sc = v[SC].b.buf, *sm = v[SUM].b.buf, *mn = v[MIN].b.buf, *mx = v[MAX].b.buf;
     const uint8_t *keep = v[KEEP].b.buf;
@@ -220,7 +222,8 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
         counts[i] = 0.0;
         if (t < lo || t >= hi)
             continue;
-        int32_t r = rank[i];
+        int32_t id = ids[i];
+        int32_t r = id >= 0 && id < nranks ? rank_of[id] : -1;
         if (r < 0 || r >= st->nseries) {
             bad = i;
             break;
@@ -265,7 +268,8 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     if (bad >= 0) {
-        PyErr_Format(PyExc_ValueError, "row %zd: series rank %d is not below %zd", bad, (int)rank[bad], st->nseries);
+        PyErr_Format(PyExc_ValueError, "row %zd: series id index %d has no rank below %zd", bad, (int)ids[bad],
+                     st->nseries);
         goto done;
     }
     if (toomany) {

@@ -107,18 +107,18 @@ def _lists_null(pf: pq.ParquetFile) -> bool:
     return True
 
 
-def _ranks(col: pa.ChunkedArray, lookup: _Lookup) -> np.ndarray | None:
-    parts = []
-    for chunk in col.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = chunk.dictionary_encode()
-        if chunk.null_count:
-            return None
-        of_entry = lookup(chunk.dictionary)
-        if of_entry is None:
-            return None
-        parts.append(of_entry[to_numpy(chunk.indices, np.int64)])
-    return np.concatenate(parts) if len(parts) != 1 else parts[0]
+def _ids(col: pa.ChunkedArray, lookup: _Lookup) -> tuple[np.ndarray, np.ndarray] | None:
+    """A batch's series ids as the pass reads them: per row its index into the batch's dictionary
+    of ids, and per dictionary entry its rank (``None``: a null or unknown id)."""
+    chunk = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    if not pa.types.is_dictionary(chunk.type):
+        chunk = chunk.dictionary_encode()
+    if chunk.null_count:
+        return None
+    rank_of = lookup(chunk.dictionary)
+    if rank_of is None:
+        return None
+    return np.ascontiguousarray(to_numpy(chunk.indices, np.int32)), rank_of
 
 
 class _Lookup:
@@ -221,8 +221,10 @@ def _groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: date
                 pa.types.is_floating(batch.schema.field(c).type) or pa.types.is_integer(batch.schema.field(c).type)
                 for c in PARTIALS) or any(batch[c].null_count for c in PARTIALS):
             return None
-        rank = _ranks(batch[SERIES_ID], lookup)
-        if rank is None:
+        if batch[SERIES_ID].num_chunks > 1:
+            batch = batch.unify_dictionaries()
+        ids_of = _ids(batch[SERIES_ID], lookup)
+        if ids_of is None:
             return None
         ts = batch["timestamp"].cast(pa.int64())
         tsn = to_numpy(ts, np.int64)
@@ -232,7 +234,7 @@ def _groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: date
         grp, bins, counts = np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float64)
         per = _PER_SECOND[ts_type.unit]
         flags = _rawgroup.accumulate(
-            state, np.ascontiguousarray(rank, np.int32), np.ascontiguousarray(tsn),
+            state, *ids_of, np.ascontiguousarray(tsn),
             *(np.ascontiguousarray(to_numpy(batch[c], np.float64)) for c in PARTIALS), keep, grp, bins, counts,
             _ticks(lo, ts_type.unit), _ticks(hi, ts_type.unit), period * per, INV_LN_GAMMA, OFFSET, sql.UNLISTED)
         if flags & _NONFINITE:
