@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -357,12 +358,21 @@ def snapshot(lake: Lake, settings: Settings, clock: datetime | None) -> dict[str
     """The incremental state of a lake whose every file listed now is rolled up (taken *before*
     a batch run that builds them all: files that land meanwhile count as new at the next step).
     ``None`` for a lake without data."""
+    return snapshot_listed(lake, settings, clock)()
+
+
+def snapshot_listed(lake: Lake, settings: Settings, clock: datetime | None
+                    ) -> Callable[[], dict[str, Any] | None]:
+    """:func:`snapshot` in two steps: the files are listed now, and the returned function reads
+    what they hold (a grouped scan of their times) — it can run while the jobs build them, since
+    it reads only files listed before they started."""
     if clock is None:
-        return None
+        return lambda: None
     incr: dict[str, Any] = {"clock": epoch_ms(clock), "jobs": {}, "pending": {}}
     step = Step.__new__(Step)
     step.clock_ms, step.window = epoch_ms(clock), timedelta(minutes=settings.tiers.recompute_window_minutes)
     days: set[str] = set()
+    todo: list[tuple[Job, dict[str, Any], list[SourceFile]]] = []
     for job in JOBS:
         if job.kind == "merge":
             incr["jobs"][job.name] = {}
@@ -378,10 +388,16 @@ def snapshot(lake: Lake, settings: Settings, clock: datetime | None) -> dict[str
                 st["frozen"][folder] = [fingerprint(files), rows_in(lake, files)]
             else:
                 live += files
-        scanned = scan(lake, job.source, [f.rel for f in live], job.period)
-        st["files"] = {f.rel: _entry(f, *scanned[f.rel][:2]) for f in live}
+        todo.append((job, st, live))
     incr["open"] = settle.open_targets(days, {j.name: step.cutoff_ms(j.period) for j in JOBS})
-    return incr
+
+    def scanned() -> dict[str, Any]:
+        for job, st, live in todo:
+            found = scan(lake, job.source, [f.rel for f in live], job.period)
+            st["files"] = {f.rel: _entry(f, *found[f.rel][:2]) for f in live}
+        return incr
+
+    return scanned
 
 
 def clock_of(ms: int) -> datetime | None:

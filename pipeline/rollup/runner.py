@@ -29,6 +29,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -202,17 +203,21 @@ def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = 
     report = RollupReport(engine.name, clock)
     if clock is None:
         return report
-    snap = incremental.snapshot(lake, settings, clock) if jobs is None else None
+    # the files are listed before any job runs; what they hold is read while the jobs run
+    snap = incremental.snapshot_listed(lake, settings, clock) if jobs is None else None
     todo = jobs or JOBS
     # an engine that merges rows in memory (Task.rows) gets the tier below as this run wrote it
     kept = Carry(j.source for j in todo if j.kind == "merge") if getattr(engine, "merges_rows", False) else None
-    for i, job in enumerate(todo):
-        report.jobs.append(run_job(lake, settings, engine, job, state, clock, full=full,
-                                   progress=progress, kept=kept))
-        if kept is not None:
-            kept.keep_only(j.source for j in todo[i + 1:] if j.kind == "merge")
-    if snap is not None:
-        state[incremental.KEY] = snap
+    with ThreadPoolExecutor(1, thread_name_prefix="wl-snapshot") as pool:
+        scanned = pool.submit(snap) if snap is not None else None
+        for i, job in enumerate(todo):
+            report.jobs.append(run_job(lake, settings, engine, job, state, clock, full=full,
+                                       progress=progress, kept=kept))
+            if kept is not None:
+                kept.keep_only(j.source for j in todo[i + 1:] if j.kind == "merge")
+        incr = scanned.result() if scanned is not None else None
+    if incr is not None:
+        state[incremental.KEY] = incr
     else:
         state.pop(incremental.KEY, None)  # some jobs ran alone: the next run rebuilds the state
     save_state(lake, state)
