@@ -13,8 +13,9 @@ SampleCount/Sum/Minimum/Maximum (Sum added in file order, so equal up to the rou
 different addition order) and identical sketches. The pass handles the usual source, single
 datapoints and statistic sets (`values` null); :func:`groups` returns ``None`` — the caller
 runs the SQL — for anything else: ``values``/``counts`` lists, a null or non-finite partial, a
-null or unknown series id, a column of another type, files not on local disk, or the native
-module not built (``WATCHLAKE_NATIVE=0``).
+null or unknown series id, a column of another type, files not on local disk, more than
+:data:`MAX_ROWS` rows in one task (the SQL's aggregate can spill to disk), or the native module
+not built (``WATCHLAKE_NATIVE=0``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ COLUMNS = (SERIES_ID, "timestamp", *PARTIALS)
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 _WEIGHTED, _NONFINITE, _BACK = 1, 2, 4
 _HEX = re.compile(r"[0-9a-fA-F]{1,16}")
+MAX_ROWS = 50_000_000
+"""Tasks with more source rows than this take the SQL (whose aggregate can spill to disk): the
+pass holds 16 bytes per row until the sketches are built (800 MB here)."""
 
 
 @dataclass
@@ -207,7 +211,7 @@ def _batches(parts: list[tuple[pq.ParquetFile, int]]) -> Iterator[pa.Table]:
 def _groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: datetime,
             percentiles: Patterns) -> Groups | None:
     parts = _row_groups(files, lo, hi)
-    if parts is None:
+    if parts is None or sum(pf.metadata.row_group(i).num_rows for pf, i in parts) > MAX_ROWS:
         return None
     nseries = ids.num_rows
     keep = np.ascontiguousarray(to_numpy(kept(ids["namespace"], percentiles), np.uint8)) if nseries \

@@ -172,3 +172,12 @@ def test_row_groups_outside_the_range_are_not_read(tmp_path, con, monkeypatch):
     native, sql_rows = both(con, monkeypatch, files, 60, lo, hi)
     same(native, sql_rows)
     assert native.num_rows == 120
+
+
+def test_a_task_too_large_for_the_pass_takes_the_sql(tmp_path, con, monkeypatch):
+    """More source rows than MAX_ROWS: the SQL (which can spill) rolls them up, not the pass."""
+    rows = [point(T0 + timedelta(seconds=10 * i), float(i)) for i in range(30)]
+    files = [write(tmp_path / "raw.parquet", rows)]
+    monkeypatch.setattr(rawgroup, "MAX_ROWS", 29)
+    native, sql_rows = both(con, monkeypatch, files, fast=False)
+    assert native.equals(sql_rows) and native.num_rows == 5
