@@ -354,18 +354,13 @@ class Step:
             job_state.setdefault(tfolder, {"sources": {}})["sources"][folder] = fingerprint(files)
 
 
-def snapshot(lake: Lake, settings: Settings, clock: datetime | None) -> dict[str, Any] | None:
-    """The incremental state of a lake whose every file listed now is rolled up (taken *before*
-    a batch run that builds them all: files that land meanwhile count as new at the next step).
-    ``None`` for a lake without data."""
-    return snapshot_listed(lake, settings, clock)()
-
-
 def snapshot_listed(lake: Lake, settings: Settings, clock: datetime | None
                     ) -> Callable[[], dict[str, Any] | None]:
-    """:func:`snapshot` in two steps: the files are listed now, and the returned function reads
-    what they hold (a grouped scan of their times) — it can run while the jobs build them, since
-    it reads only files listed before they started."""
+    """The incremental state of a lake whose every file listed now is rolled up (taken *before*
+    a batch run that builds them all: files that land meanwhile count as new at the next step;
+    ``None`` for a lake without data), in two steps: the files are listed now, and the returned
+    function reads what they hold (a grouped scan of their times) — it can run while the jobs
+    build them, since it reads only files listed before they started."""
     if clock is None:
         return lambda: None
     incr: dict[str, Any] = {"clock": epoch_ms(clock), "jobs": {}, "pending": {}}
