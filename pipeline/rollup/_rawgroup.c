@@ -4,6 +4,7 @@
  *   state = new(nseries)
  *   accumulate(state, ids, rank_of, ts, sample_count, sum, min, max, keep, grp, bins, counts,
  *              lo, hi, period, inv_ln_gamma, offset, unlisted) -> flags
+ *   rerank(state, rank_map)
  *   groups(state) -> (rank, bucket, sample_count, sum, min, max)
  *   order(state) -> order or None
  *   entries(grps, bins, counts, dest, nout, unlisted) -> (offsets, bins, counts)
@@ -25,6 +26,10 @@
  * may repeat; bit 1 -- a row in range holds
  * a NaN or an infinity (the batch is then left half added: the caller falls back to SQL, which
  * defines what those mean).
+ *
+ * The series are numbered as the caller registers them (keep grows with them: its length is the
+ * number of series so far); rerank numbers them anew (series r becomes rank_map[r], a
+ * permutation), e.g. in output order once every batch is in.
  *
  * groups copies out the groups (group g: series rank, bucket index, partials), as bytes.
  *
@@ -111,6 +116,25 @@ static void state_free(PyObject *capsule) {
     free(st);
 }
 
+/* Room for nseries series (more are registered as the batches name them); the new ones have no
+ * open group. 0, or -1 when out of memory (the state unchanged). */
+static int grow_series(state_t *st, Py_ssize_t nseries) {
+    if (nseries > INT32_MAX)
+        return -1;
+    int64_t *b = realloc(st->cur_b, (size_t)nseries * sizeof(int64_t));
+    if (!b)
+        return -1;
+    st->cur_b = b;
+    int32_t *g = realloc(st->cur_g, (size_t)nseries * sizeof(int32_t));
+    if (!g)
+        return -1;
+    st->cur_g = g;
+    for (Py_ssize_t r = st->nseries; r < nseries; r++)
+        st->cur_g[r] = -1;
+    st->nseries = nseries;
+    return 0;
+}
+
 static int grow_groups(state_t *st, Py_ssize_t need) {
     if (need <= st->gcap)
         return 0;
@@ -193,8 +217,12 @@ static PyObject *accumulate(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "period must be positive");
         goto done;
     }
-    if (v[KEEP].b.len != st->nseries) {
+    if (v[KEEP].b.len < st->nseries) {
         PyErr_SetString(PyExc_ValueError, "keep must have one item per series");
+        goto done;
+    }
+    if (v[KEEP].b.len > st->nseries && grow_series(st, v[KEEP].b.len) < 0) {
+        PyErr_NoMemory();
         goto done;
     }
     for (int k = TS; k < NVIEWS; k++)
@@ -299,6 +327,40 @@ static PyObject *groups(PyObject *self, PyObject *args) {
     return Py_BuildValue("y#y#y#y#y#y#", (char *)st->g_rank, n * 4, (char *)st->g_bucket, n * 8,
                          (char *)st->g_count, n * 8, (char *)st->g_sum, n * 8, (char *)st->g_min, n * 8,
                          (char *)st->g_max, n * 8);
+}
+
+static PyObject *rerank(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *capsule, *o_map;
+    if (!PyArg_ParseTuple(args, "OO", &capsule, &o_map))
+        return NULL;
+    state_t *st = PyCapsule_GetPointer(capsule, "rawgroup.state");
+    if (!st)
+        return NULL;
+    view_t map = {0};
+    if (view(o_map, &map, 4, 0, "rank_map") < 0) {
+        release(&map, 1);
+        return NULL;
+    }
+    const int32_t *to = map.b.buf;
+    Py_ssize_t n = map.b.len / 4;
+    if (n != st->nseries) {
+        release(&map, 1);
+        PyErr_SetString(PyExc_ValueError, "rank_map must have one item per series");
+        return NULL;
+    }
+    for (Py_ssize_t r = 0; r < n; r++)
+        if (to[r] < 0 || to[r] >= n) {
+            release(&map, 1);
+            PyErr_SetString(PyExc_ValueError, "rank_map must map the series onto 0 .. nseries - 1");
+            return NULL;
+        }
+    for (Py_ssize_t g = 0; g < st->ngroups; g++)
+        st->g_rank[g] = to[st->g_rank[g]];
+    for (Py_ssize_t r = 0; r < n; r++)
+        st->cur_g[r] = -1; /* the series are numbered anew: no group is open */
+    release(&map, 1);
+    Py_RETURN_NONE;
 }
 
 static PyObject *order(PyObject *self, PyObject *args) {
@@ -480,6 +542,7 @@ static PyMethodDef methods[] = {
     {"new", new_state, METH_VARARGS, "A grouping state for nseries series."},
     {"accumulate", accumulate, METH_VARARGS, "Add a batch of raw rows to the (series, bucket) groups."},
     {"groups", groups, METH_VARARGS, "The groups: series rank, bucket and partials."},
+    {"rerank", rerank, METH_VARARGS, "Number the series of every group anew."},
     {"order", order, METH_VARARGS, "The groups sorted by (rank, bucket), stably."},
     {"entries", entries, METH_VARARGS, "The sketch entries of every batch by output row (a counting sort)."},
     {NULL, NULL, 0, NULL},

@@ -160,12 +160,21 @@ def sources(tables: tuple[pa.Table, ...], period: int, lo: datetime, hi: datetim
         return None
     heads = np.flatnonzero(np.concatenate(([True], sid[1:] != sid[:-1]))) if len(sid) else np.zeros(0, np.int64)
     uniq, first = np.unique(sid[heads], return_index=True)
-    ident = t.select(_IDENTITY).take(from_numpy(heads[first])).append_column("sid", from_numpy(uniq))
-    ident = ident.take(_order(ident))
-    ids = ident.append_column(SERIES_ID, hex_ids(to_numpy(ident["sid"], np.uint64)))
+    ids, _ = ranked_ids(t.select(_IDENTITY).take(from_numpy(heads[first])), uniq)
     src = t.select(["sample_count", "sum", "min", "max", "sketch_count", "sketch_bins", "sketch_bin_counts"])
     src = src.append_column("sid", from_numpy(sid)).append_column("b", from_numpy(ms // (period * 1000)))
     return ids, src
+
+
+def ranked_ids(ident: pa.Table, sid: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+    """The series ``ident`` (identity columns, one row per series) with their ids ``sid`` as
+    :func:`pipeline.rollup.sql.ids_query` gives them — in output order (namespace, metric,
+    dimensions, unit, sid; nulls last), with ``sid`` and the id as 16 hex digits — and the
+    permutation of ``ident``'s rows that gives that order."""
+    ident = ident.append_column("sid", from_numpy(sid))
+    order = _order(ident)
+    ident = ident.take(order)
+    return ident.append_column(SERIES_ID, hex_ids(to_numpy(ident["sid"], np.uint64))), to_numpy(order, np.int64)
 
 
 def _order(ident: pa.Table) -> pa.Array:

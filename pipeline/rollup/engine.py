@@ -100,9 +100,6 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids_table: pa.Table, ids: str, fil
     (:func:`_ordered`): :func:`sql.raw_query` aggregates and lists each row's entries; the listed
     bins, plus the weighted samples of :func:`sql.weighted_query` when some entry says there are
     any, become the sketches (:func:`merge_lists`, markers skipped)."""
-    fast = rawgroup.groups(ids_table, files, period, lo, hi, percentiles)
-    if fast is not None:
-        return _grouped(fast, period, percentiles, layout)
     t = con.sql(sql.raw_query(files, period, lo, hi, percentiles, ids)).arrow().read_all()
     order, key, starts = _ordered(to_numpy(t["key"], np.int64), period, layout=layout, distinct=True)
     if len(starts) - 1 == t.num_rows:  # one source group per row (always, unless an id is spelt two ways)
@@ -186,6 +183,12 @@ def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], pe
         from_memory = carry.sources(tables, period, lo, hi)
         if from_memory is not None:
             return _merged(*from_memory, period, percentiles, layout)
+    if kind == "raw":
+        fast = rawgroup.groups(files, period, lo, hi, percentiles)
+        if fast is not None:  # the usual raw datapoints: one native pass (its own series table)
+            ids, g = fast
+            key, columns = _grouped(g, period, percentiles, layout)
+            return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)
     ids = con.sql(sql.ids_query(files, lo, hi)).arrow().read_all()
     if kind == "raw":
         name = f"_wl_ids_{next(_NAMES)}"

@@ -21,7 +21,6 @@ not built (``WATCHLAKE_NATIVE=0``).
 from __future__ import annotations
 
 import itertools
-import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.rollup import sql
-from pipeline.rollup.merge import merge_chunks, native, to_numpy
+from pipeline.rollup.carry import parse_ids, ranked_ids
+from pipeline.rollup.merge import from_numpy, merge_chunks, native, to_numpy
 from pipeline.rollup.percentiles import Patterns, kept
 from pipeline.rollup.schema import SERIES_ID
 from pipeline.rollup.sketch import INV_LN_GAMMA, OFFSET
@@ -47,10 +47,10 @@ except ImportError:  # not built: the SQL path
     _rawgroup = None
 
 PARTIALS = ("sample_count", "sum", "min", "max")
-COLUMNS = (SERIES_ID, "timestamp", *PARTIALS)
+_IDENTITY = ["namespace", "metric_name", "dimensions", "unit"]
+COLUMNS = (SERIES_ID, *_IDENTITY, "timestamp", *PARTIALS)
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 _WEIGHTED, _NONFINITE, _BACK = 1, 2, 4
-_HEX = re.compile(r"[0-9a-fA-F]{1,16}")
 MAX_ROWS = 50_000_000
 """Tasks with more source rows than this take the SQL (whose aggregate can spill to disk): the
 pass holds 16 bytes per row until the sketches are built (800 MB here)."""
@@ -111,57 +111,90 @@ def _lists_null(pf: pq.ParquetFile) -> bool:
     return True
 
 
-def _ids(col: pa.ChunkedArray, lookup: _Lookup) -> tuple[np.ndarray, np.ndarray] | None:
-    """A batch's series ids as the pass reads them: per row its index into the batch's dictionary
-    of ids, and per dictionary entry its rank (``None``: a null or unknown id)."""
-    chunk = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-    if not pa.types.is_dictionary(chunk.type):
-        chunk = chunk.dictionary_encode()
-    if chunk.null_count:
-        return None
-    rank_of = lookup(chunk.dictionary)
-    if rank_of is None:
-        return None
-    return np.ascontiguousarray(to_numpy(chunk.indices, np.int32)), rank_of
+class _Series:
+    """The series the batches name, numbered as they come (two spellings of one id are one
+    series, as the SQL joins them on the id as an integer), with the identity of the first row
+    naming each and whether it keeps a sketch; :meth:`ranked` puts them in output order, as
+    :func:`pipeline.rollup.sql.ids_query` does."""
 
+    def __init__(self, percentiles: Patterns) -> None:
+        self.percentiles = percentiles
+        self.names = pa.array([], pa.string())  # every spelling seen, and its series
+        self.of_name = np.zeros(0, np.int32)
+        self.by_sid: dict[int, int] = {}
+        self.sids: list[np.ndarray] = []
+        self.idents: list[pa.Table] = []
+        self.keep = np.zeros(0, np.uint8)
 
-class _Lookup:
-    """Series id strings → rank in ``ids`` (:func:`pipeline.rollup.sql.ids_query`, ranked in
-    output order), as the SQL joins them: on the id as an integer (two spellings, one series)."""
-
-    def __init__(self, ids: pa.Table) -> None:
-        self.canonical = ids[SERIES_ID].combine_chunks()
-        self.by_sid: dict[int, int] | None = None
-        self.sids = to_numpy(ids["sid"], np.uint64)
-
-    def __call__(self, names: pa.Array) -> np.ndarray | None:
+    def lookup(self, batch: pa.Table) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per row of ``batch`` its index into the batch's dictionary of series ids, and per
+        entry its series (``None``: a null id, or one not of 16 hex digits — the SQL decides)."""
         import pyarrow.compute as pc
 
-        found = pc.index_in(names, value_set=self.canonical)
-        out = to_numpy(pc.fill_null(found, -1), np.int32)
+        col = batch[SERIES_ID]
+        chunk = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = chunk.dictionary_encode()
+        if chunk.null_count:
+            return None
+        names, indices = chunk.dictionary, np.ascontiguousarray(to_numpy(chunk.indices, np.int32))
+        found = pc.index_in(names, value_set=self.names)
         if found.null_count:
-            if self.by_sid is None:
-                self.by_sid = {int(s): i for i, s in enumerate(self.sids)}
-            for i in np.flatnonzero(out < 0):
-                name = names[i].as_py()
-                if not _HEX.fullmatch(name):  # the SQL's cast decides (and names the id)
-                    return None
-                out[i] = self.by_sid.get(int(name, 16), -1)
-            if bool((out < 0).any()):
+            if not self._register(batch, names, found, indices):
                 return None
-        return out
+            found = pc.index_in(names, value_set=self.names)
+        return indices, np.ascontiguousarray(self.of_name[to_numpy(found, np.int64)])
+
+    def _register(self, batch: pa.Table, names: pa.Array, found: pa.Array, indices: np.ndarray) -> bool:
+        """Register the spellings ``names`` holds that are new (``found`` null); False when one
+        is not an id."""
+        new = np.flatnonzero(to_numpy(found.is_null(), np.bool_))
+        spelt = names.take(from_numpy(new)).cast(pa.string())
+        sid = parse_ids(spelt)
+        if sid is None:
+            return False
+        entries, first_row = np.unique(indices, return_index=True)
+        row_of = np.zeros(len(names), np.int64)  # the first row naming each entry
+        row_of[entries] = first_row
+        of_new = np.empty(len(new), np.int32)
+        fresh = []
+        for k, s in enumerate(sid.tolist()):
+            series = self.by_sid.get(s)
+            if series is None:
+                series = self.by_sid[s] = len(self.by_sid)
+                fresh.append(k)
+            of_new[k] = series
+        if fresh:
+            ident = batch.select(_IDENTITY).take(from_numpy(row_of[new[fresh]]))
+            ident = pa.table({c: ident[c].cast(pa.string()) for c in _IDENTITY})
+            self.idents.append(ident)
+            self.sids.append(sid[fresh])
+            self.keep = np.concatenate([self.keep, to_numpy(kept(ident["namespace"], self.percentiles), np.uint8)])
+        self.names = pa.concat_arrays([self.names, spelt])
+        self.of_name = np.concatenate([self.of_name, of_new])
+        return True
+
+    def ranked(self) -> tuple[pa.Table, np.ndarray]:
+        """The series table in output order, and each series' rank in it (its row)."""
+        ident = pa.concat_tables(self.idents) if self.idents else \
+            pa.table({c: pa.array([], pa.string()) for c in _IDENTITY})
+        sid = np.concatenate(self.sids) if self.sids else np.zeros(0, np.uint64)
+        ids, order = ranked_ids(ident, sid)
+        rank = np.empty(len(order), np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        return ids, rank
 
 
-def groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: datetime,
-           percentiles: Patterns = None) -> Groups | None:
+def groups(files: list[str], period: int, lo: datetime, hi: datetime,
+           percentiles: Patterns = None) -> tuple[pa.Table, Groups] | None:
     """Raw datapoints of ``files`` with ``lo <= timestamp < hi`` grouped per (series, bucket of
-    ``period`` seconds), the series ranked as in ``ids``; ``None`` where only the SQL can
-    (module docstring), and for a file pyarrow cannot read (the SQL then says what is wrong,
-    as it did before this pass)."""
+    ``period`` seconds), with the series table (:func:`pipeline.rollup.sql.ids_query`'s: a
+    group's rank is its series' row); ``None`` where only the SQL can (module docstring), and for
+    a file pyarrow cannot read (the SQL then says what is wrong, as it did before this pass)."""
     if not available(files):
         return None
     try:
-        return _groups(ids, files, period, lo, hi, percentiles)
+        return _groups(files, period, lo, hi, percentiles)
     except (pa.ArrowException, OSError):
         return None
 
@@ -174,7 +207,7 @@ def _row_groups(files: list[str], lo: datetime, hi: datetime) -> list[tuple[pq.P
 
     out = []
     for path in files:
-        pf = pq.ParquetFile(path, read_dictionary=[SERIES_ID])
+        pf = pq.ParquetFile(path, read_dictionary=[SERIES_ID, *_IDENTITY])
         if not set(COLUMNS) <= set(pf.schema_arrow.names) or not _lists_null(pf):
             return None
         md = pf.metadata
@@ -208,16 +241,13 @@ def _batches(parts: list[tuple[pq.ParquetFile, int]]) -> Iterator[pa.Table]:
             yield batch
 
 
-def _groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: datetime,
-            percentiles: Patterns) -> Groups | None:
+def _groups(files: list[str], period: int, lo: datetime, hi: datetime,
+            percentiles: Patterns) -> tuple[pa.Table, Groups] | None:
     parts = _row_groups(files, lo, hi)
     if parts is None or sum(pf.metadata.row_group(i).num_rows for pf, i in parts) > MAX_ROWS:
         return None
-    nseries = ids.num_rows
-    keep = np.ascontiguousarray(to_numpy(kept(ids["namespace"], percentiles), np.uint8)) if nseries \
-        else np.zeros(0, np.uint8)
-    lookup = _Lookup(ids)
-    state = _rawgroup.new(nseries)
+    series = _Series(percentiles)
+    state = _rawgroup.new(0)
     out = Groups(np.zeros(0, np.int64), {}, [], [], [], False, False)
     for batch in _batches(parts):
         ts_type = batch.schema.field("timestamp").type
@@ -227,7 +257,7 @@ def _groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: date
             return None
         if batch[SERIES_ID].num_chunks > 1:
             batch = batch.unify_dictionaries()
-        ids_of = _ids(batch[SERIES_ID], lookup)
+        ids_of = series.lookup(batch)
         if ids_of is None:
             return None
         ts = batch["timestamp"].cast(pa.int64())
@@ -239,7 +269,7 @@ def _groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: date
         per = _PER_SECOND[ts_type.unit]
         flags = _rawgroup.accumulate(
             state, *ids_of, np.ascontiguousarray(tsn),
-            *(np.ascontiguousarray(to_numpy(batch[c], np.float64)) for c in PARTIALS), keep, grp, bins, counts,
+            *(np.ascontiguousarray(to_numpy(batch[c], np.float64)) for c in PARTIALS), series.keep, grp, bins, counts,
             _ticks(lo, ts_type.unit), _ticks(hi, ts_type.unit), period * per, INV_LN_GAMMA, OFFSET, sql.UNLISTED)
         if flags & _NONFINITE:
             return None
@@ -248,9 +278,11 @@ def _groups(ids: pa.Table, files: list[str], period: int, lo: datetime, hi: date
         out.grps.append(grp)
         out.bins.append(bins)
         out.counts.append(counts)
+    ids, rank = series.ranked()
+    _rawgroup.rerank(state, rank)
     g_rank, g_bucket, *partials = _rawgroup.groups(state)
     by_key = _rawgroup.order(state)
     out.order = None if by_key is None else np.frombuffer(by_key, np.int64)
     out.key = (np.frombuffer(g_rank, np.int32).astype(np.int64) << 32) + np.frombuffer(g_bucket, np.int64)
     out.partials = {c: np.frombuffer(v, np.float64) for c, v in zip(PARTIALS, partials, strict=True)}
-    return out
+    return ids, out

@@ -19,6 +19,7 @@ from pipeline.config import LoaderSettings
 from pipeline.loader.ingest import ingest
 from pipeline.rollup import rawgroup, sql
 from pipeline.rollup.engine import rollup_table
+from pipeline.rollup.schema import SERIES_ID
 from pipeline.schemas import METRICS
 from tests.conftest import REPO, SAMPLE_DATA
 from tests.pipeline.rollup.gen import T0, point
@@ -132,9 +133,15 @@ def test_rows_out_of_time_order_outside_the_range_and_of_every_kind(tmp_path, co
              write(tmp_path / "c.parquet", rows[2400:], schema=us)]
     for period in (60, 300):
         for pct in (None, ("App",), ()):
-            native, sql = both(con, monkeypatch, files, period, T0, T0 + timedelta(hours=3), pct)
-            same(native, sql)
+            native, sql_rows = both(con, monkeypatch, files, period, T0, T0 + timedelta(hours=3), pct)
+            same(native, sql_rows)
     assert set(native["sketch_count"].to_pylist()) == {0.0}
+    # the pass's series table is the SQL's: one row per series (the upper-case spelling too), in
+    # output order, with the id in lower case
+    lo, hi = T0 - timedelta(hours=1), T0 + timedelta(hours=5)
+    ids, _ = GROUPS(files, 60, lo, hi)
+    assert ids.select(["sid", SERIES_ID, "namespace", "metric_name", "dimensions", "unit"]).equals(
+        con.sql(sql.ids_query(files, lo, hi)).arrow().read_all())
 
 
 @pytest.mark.parametrize("bad", ["values", "nan", "null", "inf"])
@@ -149,8 +156,7 @@ def test_what_the_pass_cannot_promise_is_left_to_the_sql(tmp_path, con, monkeypa
     else:
         rows[3]["sum"] = rows[3]["min"] = rows[3]["max"] = float(bad)
     files = [write(tmp_path / "raw.parquet", rows)]
-    ids = con.sql(sql.ids_query(files, T0, T0 + timedelta(days=1))).arrow().read_all()
-    assert GROUPS(ids, files, 60, T0, T0 + timedelta(days=1)) is None
+    assert GROUPS(files, 60, T0, T0 + timedelta(days=1)) is None
     if bad in ("nan", "inf"):  # the SQL refuses a non-finite value's bin, as before the pass
         with pytest.raises(duckdb.Error):
             rollup_table(con, "raw", files, 60, T0, T0 + timedelta(days=1))
