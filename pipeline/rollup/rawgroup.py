@@ -6,7 +6,10 @@ Raw metrics arrive in time order, so one series' rows of one bucket are consecut
 series*: the native module ``pipeline.rollup._rawgroup`` keeps one open group per series (an
 array indexed by series rank, which stays in cache) and adds each row to it in one pass
 (:func:`groups`), with each row's group and bin; its counting sort then lists each output
-row's entries for :func:`pipeline.rollup.merge.merge_chunks` (:meth:`Groups.sketches`).
+row's entries for :func:`pipeline.rollup.merge.merge_chunks` (:meth:`Groups.sketches`). The
+series are numbered as the row groups' dictionaries name them and ranked in output order at the
+end (:class:`_Series`), so the files are read once (the SQL path reads them twice: the series
+first, :func:`pipeline.rollup.sql.ids_query`).
 
 The result is what the SQL gives (the tests compare both on the same files): the same groups,
 SampleCount/Sum/Minimum/Maximum (Sum added in file order, so equal up to the rounding of a
