@@ -51,7 +51,9 @@ except ImportError:  # not built: the SQL path
 
 PARTIALS = ("sample_count", "sum", "min", "max")
 _IDENTITY = ["namespace", "metric_name", "dimensions", "unit"]
-COLUMNS = (SERIES_ID, *_IDENTITY, "timestamp", *PARTIALS)
+COLUMNS = (SERIES_ID, "timestamp", *PARTIALS)
+"""What the pass reads of every row group; the identity columns only of a row group that names
+a series first (nearly always the first few)."""
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 _WEIGHTED, _NONFINITE, _BACK = 1, 2, 4
 MAX_ROWS = 50_000_000
@@ -129,9 +131,10 @@ class _Series:
         self.idents: list[pa.Table] = []
         self.keep = np.zeros(0, np.uint8)
 
-    def lookup(self, batch: pa.Table) -> tuple[np.ndarray, np.ndarray] | None:
-        """Per row of ``batch`` its index into the batch's dictionary of series ids, and per
-        entry its series (``None``: a null id, or one not of 16 hex digits — the SQL decides)."""
+    def lookup(self, batch: pa.Table, part: tuple[pq.ParquetFile, int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per row of ``batch`` (row group ``part``) its index into the batch's dictionary of
+        series ids, and per entry its series (``None``: a null id, or one not of 16 hex digits —
+        the SQL decides)."""
         import pyarrow.compute as pc
 
         col = batch[SERIES_ID]
@@ -143,14 +146,16 @@ class _Series:
         names, indices = chunk.dictionary, np.ascontiguousarray(to_numpy(chunk.indices, np.int32))
         found = pc.index_in(names, value_set=self.names)
         if found.null_count:
-            if not self._register(batch, names, found, indices):
+            if not self._register(part, names, found, indices):
                 return None
             found = pc.index_in(names, value_set=self.names)
         return indices, np.ascontiguousarray(self.of_name[to_numpy(found, np.int64)])
 
-    def _register(self, batch: pa.Table, names: pa.Array, found: pa.Array, indices: np.ndarray) -> bool:
-        """Register the spellings ``names`` holds that are new (``found`` null); False when one
-        is not an id."""
+    def _register(self, part: tuple[pq.ParquetFile, int], names: pa.Array, found: pa.Array,
+                  indices: np.ndarray) -> bool:
+        """Register the spellings ``names`` holds that are new (``found`` null), with the identity
+        of the first row naming each (read now, from row group ``part``); False when one is not
+        an id."""
         new = np.flatnonzero(to_numpy(found.is_null(), np.bool_))
         spelt = names.take(from_numpy(new)).cast(pa.string())
         sid = parse_ids(spelt)
@@ -168,7 +173,8 @@ class _Series:
                 fresh.append(k)
             of_new[k] = series
         if fresh:
-            ident = batch.select(_IDENTITY).take(from_numpy(row_of[new[fresh]]))
+            ident = part[0].read_row_group(part[1], columns=_IDENTITY, use_threads=False)
+            ident = ident.take(from_numpy(row_of[new[fresh]]))
             ident = pa.table({c: ident[c].cast(pa.string()) for c in _IDENTITY})
             self.idents.append(ident)
             self.sids.append(sid[fresh])
@@ -211,7 +217,7 @@ def _row_groups(files: list[str], lo: datetime, hi: datetime) -> list[tuple[pq.P
     out = []
     for path in files:
         pf = pq.ParquetFile(path, read_dictionary=[SERIES_ID, *_IDENTITY])
-        if not set(COLUMNS) <= set(pf.schema_arrow.names) or not _lists_null(pf):
+        if not {*COLUMNS, *_IDENTITY} <= set(pf.schema_arrow.names) or not _lists_null(pf):
             return None
         md = pf.metadata
         paths = [md.row_group(0).column(j).path_in_schema for j in range(md.num_columns)] if md.num_row_groups else []
@@ -225,23 +231,23 @@ def _row_groups(files: list[str], lo: datetime, hi: datetime) -> list[tuple[pq.P
     return out
 
 
-def _batches(parts: list[tuple[pq.ParquetFile, int]]) -> Iterator[pa.Table]:
+def _batches(parts: list[tuple[pq.ParquetFile, int]]) -> Iterator[tuple[pa.Table, tuple[pq.ParquetFile, int]]]:
     """The row groups ``parts`` in order, each read by a thread while the one before is added
     (pyarrow decodes without the GIL): at most two ahead, so memory stays that of a few."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def read(part: tuple[pq.ParquetFile, int]) -> pa.Table:
-        return part[0].read_row_group(part[1], columns=list(COLUMNS), use_threads=False)
+    def read(part: tuple[pq.ParquetFile, int]) -> tuple[pa.Table, tuple[pq.ParquetFile, int]]:
+        return part[0].read_row_group(part[1], columns=list(COLUMNS), use_threads=False), part
 
     todo = iter(parts)
     with ThreadPoolExecutor(1, thread_name_prefix="wl-read") as pool:
         ahead = deque(pool.submit(read, p) for p in itertools.islice(todo, 2))
         while ahead:
-            batch = ahead.popleft().result()
+            done = ahead.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
                 ahead.append(pool.submit(read, nxt))
-            yield batch
+            yield done
 
 
 def _groups(files: list[str], period: int, lo: datetime, hi: datetime,
@@ -252,7 +258,7 @@ def _groups(files: list[str], period: int, lo: datetime, hi: datetime,
     series = _Series(percentiles)
     state = _rawgroup.new(0)
     out = Groups(np.zeros(0, np.int64), {}, [], [], [], False, False)
-    for batch in _batches(parts):
+    for batch, part in _batches(parts):
         ts_type = batch.schema.field("timestamp").type
         if not pa.types.is_timestamp(ts_type) or not all(
                 pa.types.is_floating(batch.schema.field(c).type) or pa.types.is_integer(batch.schema.field(c).type)
@@ -260,7 +266,7 @@ def _groups(files: list[str], period: int, lo: datetime, hi: datetime,
             return None
         if batch[SERIES_ID].num_chunks > 1:
             batch = batch.unify_dictionaries()
-        ids_of = series.lookup(batch)
+        ids_of = series.lookup(batch, part)
         if ids_of is None:
             return None
         ts = batch["timestamp"].cast(pa.int64())
