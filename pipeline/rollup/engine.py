@@ -171,8 +171,10 @@ def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], pe
     :func:`assemble.chunk_major`): ``raw`` datapoints or
     ``merge`` of a finer tier into buckets of ``period`` seconds, or CloudTrail ``activity``
     (1m). Sketches are built only for the namespaces ``percentiles`` names (all by default); see
-    :mod:`pipeline.rollup.percentiles`. For ``raw`` the series ranks are registered on ``con`` for
-    :func:`sql.raw_query`'s join while it runs (under a name of their own, unregistered after).
+    :mod:`pipeline.rollup.percentiles`. ``raw`` datapoints are grouped by the native pass of
+    :mod:`pipeline.rollup.rawgroup` where it applies (the same rows); otherwise the series ranks are
+    registered on ``con`` for :func:`sql.raw_query`'s join while it runs (under a name of their
+    own, unregistered after).
     ``tables``: the contents of ``files`` of a ``merge`` in memory, used instead of reading them
     (:func:`pipeline.rollup.carry.sources`: the same rows)."""
     if kind == "activity":
