@@ -321,3 +321,32 @@ def test_late_rows_recompute_only_their_series(tmp_path):
     got = {t: tier_rows(lake, t) for t in TIERS}
     run_rollups(lake, settings, engine, full=True)
     assert_same_tiers(got, {t: tier_rows(lake, t) for t in TIERS})
+
+
+def test_a_file_landing_while_the_first_build_runs_is_rolled_up_by_the_next_step(tmp_path, monkeypatch):
+    """The first build lists the raw files before its jobs run and scans them for the incremental
+    state while they run: a raw file that lands meanwhile (here: once the 1m job is done) is not
+    in that state, so the next step finds it new and rolls it up — ending where a full rebuild
+    ends."""
+    from pipeline.rollup import runner
+
+    lake, settings, engine = Lake(tmp_path), _settings(str(tmp_path)), DuckDBEngine()
+    write_metrics(lake, [point(T0 + timedelta(minutes=m), 1.0) for m in range(90)])
+    real, calls = runner.run_job, []
+
+    def run_job(*a, **k):
+        calls.append(a[3].name)
+        if len(calls) == 3:  # the 1m jobs (metrics, cloudtrail) are done: a file lands
+            write_metrics(lake, [point(T0 + timedelta(minutes=95, seconds=7), 5.0)])
+        return real(*a, **k)
+
+    monkeypatch.setattr(runner, "run_job", run_job)
+    run_rollups(lake, settings, engine)
+    monkeypatch.setattr(runner, "run_job", real)
+    minute = T0 + timedelta(minutes=95)
+    assert all(k[5] != minute for k in tier_rows(lake, "metrics_1m"))  # not in the first build
+    run_rollups(lake, settings, engine)                                 # the next step
+    assert any(k[5] == minute and v[1] == 5.0 for k, v in tier_rows(lake, "metrics_1m").items())
+    got = {t: tier_rows(lake, t) for t in TIERS}
+    run_rollups(lake, settings, engine, full=True)
+    assert_same_tiers(got, {t: tier_rows(lake, t) for t in TIERS})
