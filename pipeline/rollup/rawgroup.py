@@ -99,23 +99,6 @@ def _ticks(when: datetime, unit: str) -> int:
     return us * (per // 1_000_000) if per >= 1_000_000 else -(-us // (1_000_000 // per))
 
 
-def _lists_null(pf: pq.ParquetFile) -> bool:
-    """Whether every row group's ``values`` are null (or the file has none), by the footer."""
-    names = pf.schema_arrow.names
-    if "values" not in names:
-        return True
-    md = pf.metadata
-    paths = [md.row_group(0).column(i).path_in_schema for i in range(md.num_columns)] if md.num_row_groups else []
-    for i in range(md.num_row_groups):
-        rg = md.row_group(i)
-        for j, path in enumerate(paths):
-            if path.startswith("values."):
-                stats = rg.column(j).statistics
-                if stats is None or stats.null_count != rg.num_rows:
-                    return False
-    return True
-
-
 class _Series:
     """The series the batches name, numbered as they come (two spellings of one id are one
     series, as the SQL joins them on the id as an integer), with the identity of the first row
@@ -217,16 +200,22 @@ def _row_groups(files: list[str], lo: datetime, hi: datetime) -> list[tuple[pq.P
     out = []
     for path in files:
         pf = pq.ParquetFile(path, read_dictionary=[SERIES_ID, *_IDENTITY])
-        if not {*COLUMNS, *_IDENTITY} <= set(pf.schema_arrow.names) or not _lists_null(pf):
+        if not {*COLUMNS, *_IDENTITY} <= set(pf.schema_arrow.names):
             return None
         md = pf.metadata
         paths = [md.row_group(0).column(j).path_in_schema for j in range(md.num_columns)] if md.num_row_groups else []
         col = paths.index("timestamp") if "timestamp" in paths else None
+        lists = [j for j, p in enumerate(paths) if p.startswith("values.")]
         for i in range(md.num_row_groups):
-            stats = md.row_group(i).column(col).statistics if col is not None else None
+            rg = md.row_group(i)
+            stats = rg.column(col).statistics if col is not None else None
             if stats is not None and stats.has_min_max and isinstance(stats.min, datetime) \
                     and stats.min.tzinfo is not None and (stats.max < lo or stats.min >= hi):
                 continue
+            for j in lists:  # every value list null, by the footer
+                nulls = rg.column(j).statistics
+                if nulls is None or nulls.null_count != rg.num_rows:
+                    return None
             out.append((pf, i))
     return out
 
