@@ -138,6 +138,29 @@ class Replace:
         self._adds.append(_Add(rel, None, pending=pending, rows=rows))
         return rel
 
+    @property
+    def added(self) -> list[str]:
+        """The files this commit adds (so far)."""
+        return [a.path for a in self._adds]
+
+    @property
+    def retired(self) -> list[str]:
+        """The files this commit retires (so far)."""
+        return sorted(self._retires)
+
+    def finish(self) -> ReplaceResult:
+        """Commit (see the module docstring) and release the locks; the result is also on
+        ``result``. Nothing is committed if it raises, and the locks are released either way."""
+        try:
+            self.result = self._commit()
+        finally:
+            self._stack.close()
+        return self.result
+
+    def abort(self) -> None:
+        """Release the locks without committing anything."""
+        self._stack.close()
+
     def _commit(self) -> ReplaceResult:
         res = ReplaceResult()
         if not self._adds and not self._retires:
@@ -254,12 +277,28 @@ def replacing(lake: Lake, table_name: str, *, commit: str | None = None) -> Iter
     :class:`Replace`; commits when the block ends without an exception. The result is on
     ``tx.result`` afterwards. ``commit`` names the commit (default: a fresh id); a writer that
     tags its files with the commit id passes it."""
-    with ExitStack() as stack:
+    tx = open_commit(lake, table_name, commit=commit)
+    try:
+        yield tx
+    except BaseException:
+        tx.abort()
+        raise
+    tx.finish()
+
+
+def open_commit(lake: Lake, table_name: str, *, commit: str | None = None) -> Replace:
+    """:func:`replacing` in two steps, for a writer that commits on another thread: the returned
+    :class:`Replace` holds the table's lock (crashed commits recovered) until its
+    :meth:`~Replace.finish` (commit) or :meth:`~Replace.abort` (nothing written), which may be
+    called from any thread; the caller must call one of them."""
+    stack = ExitStack()
+    try:
         stack.enter_context(locked(lake, files.table_lock(table_name)))
         recover(lake, table_name)
-        tx = Replace(lake, table_name, stack, commit or ledger.new_run_id() + "000000")
-        yield tx
-        tx.result = tx._commit()
+    except BaseException:
+        stack.close()
+        raise
+    return Replace(lake, table_name, stack, commit or ledger.new_run_id() + "000000")
 
 
 Predicate = Callable[[pa.Table], "pa.Array | pa.ChunkedArray"]

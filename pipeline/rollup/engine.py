@@ -46,6 +46,9 @@ class Task:
     (:func:`pipeline.rollup.chunks.layout`): an engine that orders its rows by it, then by series
     and bucket, has each file's rows as one run, already sorted (the DuckDB engine does; ``None``:
     by chunk, :func:`assemble.chunk_major`)."""
+    ready: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    """Call before reading ``files``: some are still being written (:mod:`pipeline.rollup.commits`);
+    ``rows`` need no wait."""
 
 
 class Engine(Protocol):
@@ -164,7 +167,8 @@ def _row_of_key(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], period: int,
                  lo: datetime, hi: datetime, percentiles: Patterns = None,
                  tables: tuple[pa.Table, ...] | None = None,
-                 layout: Callable[[np.ndarray], np.ndarray] | None = None) -> pa.Table:
+                 layout: Callable[[np.ndarray], np.ndarray] | None = None,
+                 ready: Callable[[], None] | None = None) -> pa.Table:
     """One rollup computed by DuckDB (aggregates) and numpy/C (order, identity, sketches:
     :mod:`pipeline.rollup.assemble`), in :data:`ROLLUP` schema, in ``SORT_KEYS`` order inside
     each file of the target tier (``layout``: :attr:`Task.layout`; by default each chunk,
@@ -176,15 +180,18 @@ def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], pe
     registered on ``con`` for :func:`sql.raw_query`'s join while it runs (under a name of their
     own, unregistered after).
     ``tables``: the contents of ``files`` of a ``merge`` in memory, used instead of reading them
-    (:func:`pipeline.rollup.carry.sources`: the same rows)."""
-    if kind == "activity":
-        return conform(con.sql(sql.activity_query(files, lo, hi)).arrow().read_all())
-    if kind not in ("raw", "merge"):
-        raise ValueError(f"unknown job kind {kind!r}")
+    (:func:`pipeline.rollup.carry.sources`: the same rows). ``ready``: called before ``files``
+    are read (:attr:`Task.ready`)."""
     if kind == "merge" and tables is not None:
         from_memory = carry.sources(tables, period, lo, hi)
         if from_memory is not None:
             return _merged(*from_memory, period, percentiles, layout)
+    if ready is not None:
+        ready()
+    if kind == "activity":
+        return conform(con.sql(sql.activity_query(files, lo, hi)).arrow().read_all())
+    if kind not in ("raw", "merge"):
+        raise ValueError(f"unknown job kind {kind!r}")
     if kind == "raw":
         fast = rawgroup.groups(files, period, lo, hi, percentiles)
         if fast is not None:  # the usual raw datapoints: one native pass (its own series table)
@@ -256,7 +263,7 @@ class DuckDBEngine:
                 continue
             try:
                 table = rollup_table(self.con, job.kind, list(task.files), job.period, task.lo, task.hi,
-                                     task.percentiles, task.rows, task.layout)
+                                     task.percentiles, task.rows, task.layout, task.ready)
             except duckdb.ConversionException as exc:
                 raise InputError(f"cannot roll up: {str(exc).splitlines()[0]} (series ids must be the "
                                  "16 hex digits of pipeline.sources.cloudwatch.series_id)",

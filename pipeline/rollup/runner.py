@@ -30,8 +30,10 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -39,8 +41,9 @@ import pyarrow as pa
 from pipeline.lake import layout
 from pipeline.rollup import chunks, incremental, percentiles
 from pipeline.rollup.carry import Carry
+from pipeline.rollup.commits import Commits
 from pipeline.rollup.engine import Engine, Task
-from pipeline.rollup.state import data_clock, fingerprint, listing, load_state, save_state
+from pipeline.rollup.state import data_clock, fingerprint, load_state, save_state
 from pipeline.rollup.tiers import JOBS, Job, partition_range, target_partition
 from pipeline.tierchain import DAY, parse_percentiles
 from pipeline.timeutil import ceil, epoch_ms, floor
@@ -89,34 +92,42 @@ def _job_files(lake: Lake, job: Job, folder: str, values: dict[str, str]) -> lis
 
 
 def _write(lake: Lake, task: Task, job: Job, rows: pa.Table, clock: datetime, closed: datetime,
-           kept: Carry | None = None) -> int:
+           kept: Carry | None, commits: Commits, record: Callable[[], None]) -> int:
     """Replace ``job``'s rows of ``task``'s partition in ``[task.lo, task.hi)`` with ``rows`` (the
-    other rows kept), in one atomic commit (:mod:`pipeline.lake.replace`); returns the rows
-    written. A partition ending at or before ``closed`` (the recompute cutoff, ``--full`` or not)
-    is written as one file, as the incremental step lays out closed partitions
-    (:mod:`pipeline.rollup.settle`). The files added and retired are recorded in ``kept``, once
-    committed."""
-    from pipeline.lake.replace import replacing
+    other rows kept), in one atomic commit (:mod:`pipeline.lake.replace`) made by ``commits`` in
+    the background (``record`` called once it is made); returns the rows written. A partition
+    ending at or before ``closed`` (the recompute cutoff, ``--full`` or not) is written as one
+    file, as the incremental step lays out closed partitions (:mod:`pipeline.rollup.settle`).
+    The files added and retired are recorded in ``kept`` when handed over."""
+    from pipeline.lake.replace import open_commit
 
     written: dict[str, pa.Table | None] | None = {} if kept is not None else None
-    with replacing(lake, job.target) as tx:
+    tx = open_commit(lake, job.target)
+    try:
         n = chunks.replace_runs(tx, job, task.folder, task.values, [(epoch_ms(task.lo), epoch_ms(task.hi))],
                                 rows, epoch_ms(clock), cutoff_ms=epoch_ms(closed), written=written)
+    except BaseException:
+        tx.abort()
+        raise
     if kept is not None and written is not None:
         kept.record(job.target, written)
+    commits.submit(job.target, tx, record)
     return n
 
 
 def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dict,
-            clock: datetime, *, full: bool = False,
+            clock: datetime, commits: Commits, *, full: bool = False,
             progress: Callable[[str], None] | None = None, kept: Carry | None = None) -> JobReport:
     """Run one job over every target partition whose sources changed (see module docstring).
+    ``commits`` makes its writes in the background (:mod:`pipeline.rollup.commits`): the job
+    plans from the source listing as it will be once the earlier jobs' commits are made, and
+    records a partition's state once its commit is made (the caller waits for the last ones).
     ``kept``: the files earlier jobs of this run wrote, still in memory (a merge task whose
     source files are all there merges those tables instead of reading the files); this job's
     writes are recorded there too."""
     t0, c0 = time.perf_counter(), time.process_time()
     report = JobReport(job.name, job.target)
-    sources = listing(lake, job.source)
+    sources, touched = commits.listing(job.source)
     groups: dict[str, tuple[dict[str, str], list[str]]] = {}
     for folder in sources:
         values = target_partition(job, layout.parse_partition_path(job.source, folder))
@@ -128,14 +139,15 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
         cutoff = ceil(clock - timedelta(seconds=_source_keep(settings, job)), job.period)
     else:
         cutoff = floor(clock - window, job.period)
-    tasks: list[tuple[Task, dict[str, str]]] = []
+    tasks: list[tuple[Task, dict[str, str | None]]] = []
     patterns = parse_percentiles(settings.tiers.percentiles)
     for tfolder, (values, folders) in sorted(groups.items()):
-        fps = {folder: fingerprint(sources[folder]) for folder in folders}
+        # a folder an earlier commit of the run is writing has changed; its fingerprint is taken once written
+        fps: dict[str, str | None] = {f: None if f in touched else fingerprint(sources[f]) for f in folders}
         exists = bool(_job_files(lake, job, tfolder, values))
         recorded = job_state.get(tfolder, {}).get("sources", {})
         # sources that disappeared (retention) do not count as a change
-        if exists and not full and all(recorded.get(f) == fp for f, fp in fps.items()):
+        if exists and not full and all(fp is not None and recorded.get(f) == fp for f, fp in fps.items()):
             report.unchanged += 1
             continue
         lo, hi = partition_range(values)
@@ -155,26 +167,34 @@ def run_job(lake: Lake, settings: Settings, engine: Engine, job: Job, state: dic
         # partition is closed (one file): the engine puts each file's rows in one sorted run
         shape = (chunks.layout(job.period, epoch_ms(clock), values, closed=hi <= closes)
                  if not exists or hi <= closes else None)
-        task = Task(tfolder, values, tuple(lake.uri(f) for f in files), lo, hi, patterns, in_memory, shape)
+        ready = partial(commits.wait, job.source) if touched else None  # before reading the files
+        task = Task(tfolder, values, tuple(lake.uri(f) for f in files), lo, hi, patterns, in_memory, shape, ready)
         tasks.append((task, {**recorded, **fps}))
     by_folder = {t.folder: fps for t, fps in tasks}
+    if not getattr(engine, "merges_rows", False) and any(t.ready for t, _ in tasks):
+        commits.wait(job.source)  # an engine that reads every source file
     saved = time.perf_counter()
     for task, rows in engine.compute(job, [t for t, _ in tasks]):
-        fps = by_folder[task.folder]
         rows = percentiles.strip(rows, patterns)  # whatever the engine built
         report.rows_in += rows.num_rows
-        report.rows += _write(lake, task, job, rows, clock, floor(clock - window, job.period), kept)
-        job_state[task.folder] = {"sources": fps}
+        report.rows += _write(lake, task, job, rows, clock, floor(clock - window, job.period), kept, commits,
+                              partial(_record, commits, job, job_state, task.folder, by_folder[task.folder]))
         report.built.append(task.folder)
         if time.perf_counter() - saved > 5:  # a crash re-does at most ~5 s of (idempotent) work
+            commits.settle()
             save_state(lake, state)
             saved = time.perf_counter()
         if progress:
             progress(f"{job.name} {task.folder.rsplit('/', 1)[-1]}: {rows.num_rows:,} rows")
-    if tasks:
-        save_state(lake, state)
     report.seconds, report.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     return report
+
+
+def _record(commits: Commits, job: Job, job_state: dict, folder: str, fps: dict[str, str | None]) -> None:
+    """Record that ``job`` built target ``folder`` from sources of fingerprints ``fps`` (those
+    ``None``, written by this run, are taken now: call once their commits are made)."""
+    todo = [f for f, fp in fps.items() if fp is None]
+    job_state[folder] = {"sources": {**fps, **commits.fingerprints(job.source, todo)} if todo else fps}
 
 
 def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = False,
@@ -208,13 +228,20 @@ def run_rollups(lake: Lake, settings: Settings, engine: Engine, *, full: bool = 
     todo = jobs or JOBS
     # an engine that merges rows in memory (Task.rows) gets the tier below as this run wrote it
     kept = Carry(j.source for j in todo if j.kind == "merge") if getattr(engine, "merges_rows", False) else None
-    with ThreadPoolExecutor(1, thread_name_prefix="wl-snapshot") as pool:
+    with ThreadPoolExecutor(1, thread_name_prefix="wl-snapshot") as pool, Commits(lake) as commits:
         scanned = pool.submit(snap) if snap is not None else None
-        for i, job in enumerate(todo):
-            report.jobs.append(run_job(lake, settings, engine, job, state, clock, full=full,
-                                       progress=progress, kept=kept))
-            if kept is not None:
-                kept.keep_only(j.source for j in todo[i + 1:] if j.kind == "merge")
+        try:
+            for i, job in enumerate(todo):
+                report.jobs.append(run_job(lake, settings, engine, job, state, clock, commits, full=full,
+                                           progress=progress, kept=kept))
+                if kept is not None:
+                    kept.keep_only(j.source for j in todo[i + 1:] if j.kind == "merge")
+            commits.wait()
+        except BaseException:
+            with suppress(Exception):  # what was committed is recorded; the rest is redone next run
+                commits.wait()
+            save_state(lake, state)
+            raise
         incr = scanned.result() if scanned is not None else None
     if incr is not None:
         state[incremental.KEY] = incr

@@ -369,3 +369,30 @@ def test_two_writers_at_once_lose_no_update(lake_root: Path):
     got = content(Lake(lake_root))
     assert sorted(k for k, *_ in got) == sorted(f"{w}{n:02d}" for w in "ab" for n in range(40))
     assert len(Lake(lake_root).table_files(TABLE)) == 2
+
+
+def test_a_commit_opened_here_is_made_on_another_thread_and_an_aborted_one_changes_nothing(lake: Lake):
+    import threading
+
+    from pipeline.lake.replace import open_commit
+
+    replace_rows(lake, TABLE, rows([("a", "r1", 1, "2025-01-01 03")]), schema=SCHEMA, partition_of=by_day, key=["k"])
+    before = lake.table_files(TABLE)
+    tx = open_commit(lake, TABLE)
+    folder = before[0].rsplit("/", 1)[0]
+    tx.retire(before[0])
+    new = tx.add({"dt": "2025-01-01"}, rows([("b", "r1", 2, "2025-01-01 04")]))
+    assert tx.added == [new] and tx.retired == before and folder in new
+    assert lake.table_files(TABLE) == before  # nothing visible before the commit is made
+    done = threading.Thread(target=tx.finish)
+    done.start()
+    done.join()
+    assert tx.result.added == [new] and lake.table_files(TABLE) == [new]
+    assert content(lake) == [("b", "r1", 2, "2025-01-01 04")]
+    tx = open_commit(lake, TABLE)
+    tx.add({"dt": "2025-01-02"}, rows([("c", "r1", 3, "2025-01-02 04")]))
+    tx.abort()
+    assert lake.table_files(TABLE) == [new]
+    with replacing(lake, TABLE) as again:  # the lock was released
+        again.retire(new)
+    assert lake.table_files(TABLE) == []
