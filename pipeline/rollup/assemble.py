@@ -75,10 +75,21 @@ def table(ids: pa.Table, rank: np.ndarray, bucket: np.ndarray, period: int, colu
           ) -> pa.Table:
     """A table in :data:`~pipeline.rollup.schema.ROLLUP` schema: identity from ``ids`` at
     ``rank``, bucket start ``bucket · period``, the other ``columns`` as given (same length)."""
-    out: dict[str, pa.Array | pa.ChunkedArray] = {c: ids[c].take(from_numpy(rank)) for c in _IDENTITY}
+    return finish(identity(ids, rank, bucket, period), columns)
+
+
+def identity(ids: pa.Table, rank: np.ndarray, bucket: np.ndarray, period: int) -> dict[str, pa.Array]:
+    """The identity and time columns of :func:`table` (series from ``ids`` at ``rank``, bucket
+    start ``bucket · period``)."""
+    out: dict[str, pa.Array] = {c: ids[c].take(from_numpy(rank)) for c in _IDENTITY}
     out["timestamp"] = from_numpy((bucket * (period * 1000)).astype(np.int64)).cast(ROLLUP.field("timestamp").type)
     out["period"] = from_numpy(np.full(len(bucket), period, dtype=np.int32))
-    out.update(columns)
+    return out
+
+
+def finish(ident: dict[str, pa.Array], columns: dict[str, pa.Array]) -> pa.Table:
+    """:func:`table` from the columns of :func:`identity` and the other ``columns``."""
+    out = {**ident, **columns}
     return pa.table([out[name] for name in ROLLUP.names], schema=ROLLUP)
 
 

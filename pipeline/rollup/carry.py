@@ -133,8 +133,27 @@ def _run_ids(col: pa.ChunkedArray) -> np.ndarray | None:
     new = np.ones(n, dtype=bool)
     new[1:] = to_numpy(pc.cast(pc.not_equal(col.slice(1), col.slice(0, n - 1)), pa.uint8()), np.uint8) != 0
     heads = np.flatnonzero(new)
-    first = parse_ids(col.take(from_numpy(heads)))
+    first = parse_ids(take_rows(pa.table({"c": col}), heads)["c"])
     return None if first is None else np.repeat(first, np.diff(np.append(heads, n)))
+
+
+def take_rows(t: pa.Table, rows: np.ndarray) -> pa.Table:
+    """``t.take(rows)``, reading each of ``t``'s record batches for the rows it holds: pyarrow's
+    take over a table of many chunks first combines each column whole (10 k identities out of the
+    1.7 M rows of 119 chunked 1m files: 40 ms, against 2 ms here)."""
+    batches = t.to_batches()
+    if len(batches) < 2 or not len(rows):
+        return t.take(from_numpy(np.asarray(rows, np.int64)))
+    bounds = np.cumsum([0] + [b.num_rows for b in batches])
+    by_row = np.argsort(rows, kind="stable")
+    ordered = np.asarray(rows, np.int64)[by_row]
+    which = np.searchsorted(bounds, ordered, side="right") - 1
+    cuts = np.searchsorted(which, np.arange(len(batches) + 1))
+    parts = [batches[b].take(from_numpy(ordered[cuts[b]:cuts[b + 1]] - bounds[b]))
+             for b in range(len(batches)) if cuts[b] < cuts[b + 1]]
+    back = np.empty(len(rows), np.int64)
+    back[by_row] = np.arange(len(rows))
+    return pa.Table.from_batches(parts, t.schema).combine_chunks().take(from_numpy(back))
 
 
 def _us(t: datetime) -> int:
@@ -160,7 +179,7 @@ def sources(tables: tuple[pa.Table, ...], period: int, lo: datetime, hi: datetim
         return None
     heads = np.flatnonzero(np.concatenate(([True], sid[1:] != sid[:-1]))) if len(sid) else np.zeros(0, np.int64)
     uniq, first = np.unique(sid[heads], return_index=True)
-    ids, _ = ranked_ids(t.select(_IDENTITY).take(from_numpy(heads[first])), uniq)
+    ids, _ = ranked_ids(take_rows(t.select(_IDENTITY), heads[first]), uniq)
     src = t.select(["sample_count", "sum", "min", "max", "sketch_count", "sketch_bins", "sketch_bin_counts"])
     src = src.append_column("sid", from_numpy(sid)).append_column("b", from_numpy(ms // (period * 1000)))
     return ids, src

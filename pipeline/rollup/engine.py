@@ -134,27 +134,37 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, ids_table: pa.Table, ids: str, fil
     return key[starts[:-1]], columns
 
 
-def _grouped(g: rawgroup.Groups, period: int, percentiles: Patterns,
-             layout: Callable[[np.ndarray], np.ndarray] | None) -> tuple[np.ndarray, dict[str, pa.Array]]:
-    """:func:`_raw_rows` from the groups of :func:`rawgroup.groups` (the same rows as the SQL)."""
+def _grouped(ids: pa.Table, g: rawgroup.Groups, period: int, percentiles: Patterns,
+             layout: Callable[[np.ndarray], np.ndarray] | None) -> pa.Table:
+    """The rows of :func:`_raw_rows` from the groups of :func:`rawgroup.groups` (the same rows as
+    the SQL), as :func:`assemble.table` puts them together."""
     if g.order is not None:
         order, key, starts = _ordered(g.key[g.order], period, sorted_by=g.order, layout=layout)
     else:
         order, key, starts = _ordered(g.key, period, layout=layout, distinct=not g.repeats)
     n = len(starts) - 1
+    sketches = None
+    if percentiles != ():  # built on a thread (the native merge releases the GIL) while the partials are
+        from concurrent.futures import ThreadPoolExecutor
+
+        dest = np.empty(len(g.key), np.int32)  # each group's output row
+        dest[order] = np.repeat(np.arange(n, dtype=np.int32), np.diff(starts))
+        pool = ThreadPoolExecutor(1, thread_name_prefix="wl-sketch")
+        sketches = pool.submit(g.sketches, dest, n)
+        pool.shutdown(wait=False)
     if n == len(g.key):  # one group per row: rows came in time order
         columns = {c: from_numpy(v[order]) for c, v in g.partials.items()}
     else:
         columns = assemble.partials(pa.table({c: from_numpy(v) for c, v in g.partials.items()}), order, starts)
-    if percentiles == ():
+    key = key[starts[:-1]]
+    ident = assemble.identity(ids, key >> 32, key & 0xFFFFFFFF, period)
+    if sketches is None:
         bins, counts = empty_sketches(n)
         sketch_count = np.zeros(n)
     else:
-        dest = np.empty(len(g.key), np.int32)  # each group's output row
-        dest[order] = np.repeat(np.arange(n, dtype=np.int32), np.diff(starts))
-        bins, counts, sketch_count = g.sketches(dest, n)
+        bins, counts, sketch_count = sketches.result()
     columns.update(sketch_bins=bins, sketch_bin_counts=counts, sketch_count=from_numpy(sketch_count))
-    return key[starts[:-1]], columns
+    return assemble.finish(ident, columns)
 
 
 def _row_of_key(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -195,9 +205,7 @@ def rollup_table(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], pe
     if kind == "raw":
         fast = rawgroup.groups(files, period, lo, hi, percentiles)
         if fast is not None:  # the usual raw datapoints: one native pass (its own series table)
-            ids, g = fast
-            key, columns = _grouped(g, period, percentiles, layout)
-            return assemble.table(ids, key >> 32, key & 0xFFFFFFFF, period, columns)
+            return _grouped(*fast, period, percentiles, layout)
     ids = con.sql(sql.ids_query(files, lo, hi)).arrow().read_all()
     if kind == "raw":
         name = f"_wl_ids_{next(_NAMES)}"
@@ -219,10 +227,34 @@ def _merged(ids: pa.Table, src: pa.Table, period: int, percentiles: Patterns,
         none = empty_sketches(src.num_rows)
         src = src.set_column(src.schema.get_field_index("sketch_bins"), "sketch_bins", none[0])
         src = src.set_column(src.schema.get_field_index("sketch_bin_counts"), "sketch_bin_counts", none[1])
-    # source files are sorted by series and time: nearly in order, and the stable sort adds a
-    # bucket's rows in time order, as a rebuild does
-    order, key, starts = _ordered(assemble.keys(assemble.ranks(ids, src["sid"]), src["b"]), period, layout=layout)
+    order, key, starts = _ordered_runs(assemble.keys(assemble.ranks(ids, src["sid"]), src["b"]), period, layout)
     return assemble.merge_rows(ids, src, order, key, starts, period)
+
+
+def _ordered_runs(key: np.ndarray, period: int, layout: Callable[[np.ndarray], np.ndarray] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_ordered` of a finer tier's rows, ordering their runs of equal keys instead of
+    the rows: source files hold each series' rows in time order, so a coarser bucket's rows
+    mostly come as one run (five 1m rows of a 5m bucket). The runs are put in output order by a
+    stable sort (a key split over several runs — several files — keeps them in file order), then
+    each run's rows in place: the same order as a stable sort of the rows, a fifth of the keys
+    sorted."""
+    n = len(key)
+    if n < 2:
+        return _ordered(key, period, layout=layout)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    heads = np.flatnonzero(new)
+    del new
+    by_run, run_key, run_starts = _ordered(key[heads], period, layout=layout)
+    length = np.diff(np.append(heads, n))[by_run]
+    first = heads[by_run]  # each run's first row, runs in output order
+    ends = np.cumsum(length)
+    order = np.arange(n, dtype=np.int64)
+    order += np.repeat(first - (ends - length), length)  # row j of run r: first[r] + j
+    starts = np.append(0, ends)[run_starts]
+    return order, np.repeat(run_key, length), starts
 
 
 _NAMES = itertools.count()

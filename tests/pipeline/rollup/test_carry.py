@@ -215,3 +215,17 @@ def test_sources_equal_the_sql_over_the_files(tmp_path):
     early = tables[0].set_column(5, "timestamp",
                                  pa.array([-60_000] * n, pa.int64()).cast(ROLLUP.field("timestamp").type))
     assert sources((early,), 300, T0 - timedelta(days=30_000), hi) is None
+
+
+def test_take_rows_equals_take_over_many_chunks():
+    import numpy as np
+
+    from pipeline.rollup.carry import take_rows
+
+    rng = np.random.default_rng(5)
+    parts = [pa.table({"s": pa.array([f"v{i}-{j}" for j in range(n)], pa.string()), "x": rng.random(n)})
+             for i, n in enumerate([3, 0, 7, 1, 12])]
+    t = pa.concat_tables(parts)
+    for rows in (rng.integers(0, t.num_rows, 40), np.arange(t.num_rows)[::-1], np.array([22, 0, 0, 5]),
+                 np.zeros(0, np.int64)):
+        assert take_rows(t, rows).equals(t.take(pa.array(rows, pa.int64())))

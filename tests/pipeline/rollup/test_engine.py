@@ -55,3 +55,33 @@ def test_the_series_ranks_are_unregistered_after_each_rollup(tmp_path, con):
     with pytest.raises(duckdb.Error):
         rollup_table(con, "raw", [str(tmp_path / "bad.parquet")], 60, T0, T0 + timedelta(hours=1))
     assert names() == before
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ordering_runs_gives_the_stable_order_of_the_rows(seed):
+    """Rows in runs of equal keys — files sorted by series and time, a bucket's rows in one file
+    or split over several, keys repeating across files — ordered by their runs equal a stable
+    sort of every row (rows of one key in file order), with and without a file layout."""
+    import numpy as np
+
+    from pipeline.rollup.chunks import layout
+    from pipeline.rollup.engine import _ordered, _ordered_runs
+
+    rng = np.random.default_rng(seed)
+    period = 300
+    day = int(T0.timestamp()) // 86_400 * 86_400
+    files = []
+    for _ in range(rng.integers(1, 12)):  # each file: series in order, each with a few buckets in order
+        series = np.sort(rng.choice(50, size=rng.integers(1, 20), replace=False))
+        start = day // period + int(rng.integers(0, 200))
+        for s in series:
+            buckets = start + np.sort(rng.integers(0, 6, size=rng.integers(1, 15)))
+            files.append((s << 32) + buckets)
+    key = np.concatenate(files).astype(np.int64)
+    clock = (day + 86_000) * 1000
+    for shape in (None, layout(period, clock, {"dt": T0.strftime("%Y-%m-%d")}, closed=False)):
+        want = _ordered(key, period, layout=shape)
+        got = _ordered_runs(key, period, shape)
+        for w, g in zip(want, got, strict=True):
+            assert np.array_equal(w, g)
+    assert len(np.unique(key)) < len(key)  # the keys did repeat, within runs and across files
