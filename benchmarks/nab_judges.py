@@ -110,3 +110,20 @@ def cad_ose_rows(c: Components, params: dict[str, Any] | None = None) -> tuple[n
         raw[rows], out[rows] = cad_ose_scores(xs, **kw)
         memo[key] = (raw, out)
     return memo[key]
+
+
+def bocpd_rows(c: Components, params: dict[str, Any] | None = None, short: bool = False) -> np.ndarray:
+    """The BOCPD judge's raw value per row of ``c`` (0 where no value; ``short``: the mass of
+    runs shorter than 10 values instead), the present values streamed in order through one
+    :class:`~pipeline.anomaly.bocpd.Bocpd` (memoised)."""
+    from pipeline.anomaly.bocpd import bocpd_raw
+
+    memo = c.__dict__.setdefault("bocpd", {})
+    key = repr(sorted((params or {}).items()))
+    if key not in memo:
+        assert c.x is not None
+        rows = _rows(c)
+        raw, mass = np.zeros(len(c.s)), np.zeros(len(c.s))
+        raw[rows], mass[rows] = bocpd_raw(c.x[rows], **(params or {}))
+        memo[key] = (raw, mass)
+    return memo[key][1 if short else 0]
