@@ -41,9 +41,11 @@ if TYPE_CHECKING:
     from pipeline.lake import Lake
     from pipeline.lake.replace import Replace
 
-QUEUE = 2
+QUEUE = 3
 """At most this many commits are handed over and not yet made (and as many made at once);
-:meth:`Commits.submit` waits."""
+:meth:`Commits.submit` waits. A table has at most one (its lock), so a chain's three tiers
+(1m, 5m, 1h) never wait for a slot: a large first build holds at most one tier's table per
+target being written, besides what :class:`~pipeline.rollup.carry.Carry` keeps."""
 
 
 @dataclass
