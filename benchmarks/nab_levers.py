@@ -39,6 +39,8 @@ become a score, so each variant is rescored in seconds (:func:`rescore`; with no
   ``ose_direct``, ``ose_alone``: the same with CAD OSE's own context operator
   (:mod:`pipeline.anomaly.cad_ose`); ``replace``: the judge takes the place of the sequence judge
   on values (``"seq"``) or of both (``"both"``). Results: those modules.
+* ``bocpd``: Bayesian online change-point detection (:mod:`pipeline.anomaly.bocpd`) read like
+  ``cad`` (its z-like value, ``window``-averaged, calibrated); ``bocpd_cp``: its short-run mass.
 
 Printed: all-41 and leave-one-group-out scores per variant (standard / low-FP / low-FN), nested
 leave-one-group-out over all variants and per family (the honest number for picking one), and the
@@ -387,15 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, sc in variants.items():
             print(f"  {name}:")
             print("\n".join(render(evaluate(sc))))
-    families = {"all variants": list(variants), "ew": [n for n in variants if n == "default" or n.startswith("ew")],
-                "cusum": [n for n in variants if n == "default" or n.startswith("cusum")],
-                "spot": ["default", "spot q=1e-4", "spot q=1e-3", "spot free"],
-                "sr": ["default", "sr", "sr every=16", "sr every=64"],
-                "shift": ["default", "shift w=10"], "dspot": ["default", "dspot"],
-                "art": ["default", *(n for n in variants if n.startswith("art") and "alone" not in n)],
-                "cad": ["default", *(n for n in variants if n.startswith("cad") and "alone" not in n)],
-                "ose": ["default", *(n for n in variants if n.startswith("ose") and "alone" not in n)],
-                "bocpd": ["default", *(n for n in variants if n.startswith("bocpd"))]}
+    families = {"all variants": list(variants),
+                **{fam: ["default", *(n for n in variants if n.split()[0] == fam and "alone" not in n)]
+                   for fam in ("ew", "cusum", "spot", "sr", "shift", "dspot", "art", "cad", "ose", "bocpd")}}
     for fam, names in families.items():
         names = [n for n in names if n in variants]
         if len(names) < 2:
