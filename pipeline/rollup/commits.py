@@ -139,7 +139,7 @@ class Commits:
                 p.record()
 
     def close(self) -> None:
-        """Wait for the commits handed over (made or failed), then stop the thread."""
+        """Wait for the commits handed over (made or failed), then stop the threads."""
         self._pool.shutdown(wait=True)
 
     def __enter__(self) -> Commits:
