@@ -104,6 +104,37 @@ def test_slow_commits_overlap_the_next_job_and_end_as_committed_writes(tmp_path,
     assert not any(j.built for j in report.jobs) and all(j.unchanged for j in report.jobs)
 
 
+class _ReadsFiles(DuckDBEngine):
+    """An engine that reads every source file (as Flink does): records, per merge task, whether
+    all its files were there when it started."""
+
+    merges_rows = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.complete: list[bool] = []
+
+    def compute(self, job, tasks):  # type: ignore[no-untyped-def]
+        import os
+
+        if job.kind == "merge":
+            self.complete += [all(os.path.exists(f) for f in t.files) for t in tasks]
+        yield from super().compute(job, tasks)
+
+
+def test_an_engine_that_reads_files_starts_once_they_are_committed(tmp_path, monkeypatch):
+    ref, ref_settings = _lake(tmp_path, "ref")
+    run_rollups(ref, ref_settings, DuckDBEngine())
+    _slow_commits(monkeypatch, 0.4)
+    lake, settings = _lake(tmp_path, "slow")
+    engine = _ReadsFiles()
+    run_rollups(lake, settings, engine)
+    assert engine.complete and all(engine.complete)
+    got, want = _tables(lake), _tables(ref)
+    for t in TIERS:
+        assert got[t].equals(want[t]), t
+
+
 def test_a_failed_commit_fails_the_run_and_the_next_run_builds_everything(tmp_path, monkeypatch):
     real = Replace.finish
 
