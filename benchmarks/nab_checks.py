@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from benchmarks import nab
-from benchmarks.nab_levers import CHECKED, VARIANTS, rescore, series_components
+from benchmarks.nab_levers import rescore, series_components
+from benchmarks.nab_variants import CHECKED, VARIANTS
 
 
 def checks(names: Sequence[str] = CHECKED) -> list[str]:
