@@ -25,15 +25,17 @@ Written from the paper; what is this module's own:
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 
-_LN10 = math.log(10.0)
 _TABLE = 4096
 
 
+@cache
 def _log_norm_table(alpha0: float) -> np.ndarray:
-    """``lgamma((ν + 1) / 2) − lgamma(ν / 2) − ½ log(ν π)`` for ``ν = 2 α₀ + r``, ``r`` < :data:`_TABLE`."""
+    """``lgamma((ν + 1) / 2) − lgamma(ν / 2) − ½ log(ν π)`` for ``ν = 2 α₀ + r``, ``r`` < :data:`_TABLE`
+    (one table per ``α₀``, shared by every series; read only)."""
     out = np.empty(_TABLE)
     for r in range(_TABLE):
         nu = 2.0 * alpha0 + r

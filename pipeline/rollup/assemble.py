@@ -20,10 +20,11 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 
+from pipeline.rollup.carry import IDENTITY
 from pipeline.rollup.merge import from_numpy, merge_lists, to_numpy
 from pipeline.rollup.schema import ROLLUP, SERIES_ID, SORT_KEYS
 
-_IDENTITY = [SERIES_ID, "namespace", "metric_name", "dimensions", "unit"]
+_IDENTITY = [SERIES_ID, *IDENTITY]
 
 
 def _u64(a: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -35,7 +35,8 @@ _HEX[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10, dtype=np.uint8)
 _HEX[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
 _HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
 _DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
-_IDENTITY = ["namespace", "metric_name", "dimensions", "unit"]
+IDENTITY = ["namespace", "metric_name", "dimensions", "unit"]
+"""A series' identity columns besides its id, in output order."""
 
 
 BUDGET_BYTES = 1 << 30
@@ -179,7 +180,7 @@ def sources(tables: tuple[pa.Table, ...], period: int, lo: datetime, hi: datetim
         return None
     heads = np.flatnonzero(np.concatenate(([True], sid[1:] != sid[:-1]))) if len(sid) else np.zeros(0, np.int64)
     uniq, first = np.unique(sid[heads], return_index=True)
-    ids, _ = ranked_ids(take_rows(t.select(_IDENTITY), heads[first]), uniq)
+    ids, _ = ranked_ids(take_rows(t.select(IDENTITY), heads[first]), uniq)
     src = t.select(["sample_count", "sum", "min", "max", "sketch_count", "sketch_bins", "sketch_bin_counts"])
     src = src.append_column("sid", from_numpy(sid)).append_column("b", from_numpy(ms // (period * 1000)))
     return ids, src
@@ -199,4 +200,4 @@ def ranked_ids(ident: pa.Table, sid: np.ndarray) -> tuple[pa.Table, np.ndarray]:
 def _order(ident: pa.Table) -> pa.Array:
     import pyarrow.compute as pc
 
-    return pc.sort_indices(ident, sort_keys=[(c, "ascending") for c in [*_IDENTITY, "sid"]])
+    return pc.sort_indices(ident, sort_keys=[(c, "ascending") for c in [*IDENTITY, "sid"]])

@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.rollup import sql
-from pipeline.rollup.carry import parse_ids, ranked_ids
+from pipeline.rollup.carry import IDENTITY, parse_ids, ranked_ids
 from pipeline.rollup.merge import from_numpy, merge_chunks, native, to_numpy
 from pipeline.rollup.percentiles import Patterns, kept
 from pipeline.rollup.schema import SERIES_ID
@@ -50,7 +50,6 @@ except ImportError:  # not built: the SQL path
     _rawgroup = None
 
 PARTIALS = ("sample_count", "sum", "min", "max")
-_IDENTITY = ["namespace", "metric_name", "dimensions", "unit"]
 COLUMNS = (SERIES_ID, "timestamp", *PARTIALS)
 """What the pass reads of every row group; the identity columns only of a row group that names
 a series first (nearly always the first few)."""
@@ -156,9 +155,9 @@ class _Series:
                 fresh.append(k)
             of_new[k] = series
         if fresh:
-            ident = part[0].read_row_group(part[1], columns=_IDENTITY, use_threads=False)
+            ident = part[0].read_row_group(part[1], columns=IDENTITY, use_threads=False)
             ident = ident.take(from_numpy(row_of[new[fresh]]))
-            ident = pa.table({c: ident[c].cast(pa.string()) for c in _IDENTITY})
+            ident = pa.table({c: ident[c].cast(pa.string()) for c in IDENTITY})
             self.idents.append(ident)
             self.sids.append(sid[fresh])
             self.keep = np.concatenate([self.keep, to_numpy(kept(ident["namespace"], self.percentiles), np.uint8)])
@@ -169,7 +168,7 @@ class _Series:
     def ranked(self) -> tuple[pa.Table, np.ndarray]:
         """The series table in output order, and each series' rank in it (its row)."""
         ident = pa.concat_tables(self.idents) if self.idents else \
-            pa.table({c: pa.array([], pa.string()) for c in _IDENTITY})
+            pa.table({c: pa.array([], pa.string()) for c in IDENTITY})
         sid = np.concatenate(self.sids) if self.sids else np.zeros(0, np.uint64)
         ids, order = ranked_ids(ident, sid)
         rank = np.empty(len(order), np.int32)
@@ -199,8 +198,8 @@ def _row_groups(files: list[str], lo: datetime, hi: datetime) -> list[tuple[pq.P
 
     out = []
     for path in files:
-        pf = pq.ParquetFile(path, read_dictionary=[SERIES_ID, *_IDENTITY])
-        if not {*COLUMNS, *_IDENTITY} <= set(pf.schema_arrow.names):
+        pf = pq.ParquetFile(path, read_dictionary=[SERIES_ID, *IDENTITY])
+        if not {*COLUMNS, *IDENTITY} <= set(pf.schema_arrow.names):
             return None
         md = pf.metadata
         paths = [md.row_group(0).column(j).path_in_schema for j in range(md.num_columns)] if md.num_row_groups else []
