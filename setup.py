@@ -1,6 +1,7 @@
 """Build the native modules: pipeline.sources._jsoncols (JSON → Arrow buffers, with yyjson) and
 pipeline.rollup._sketchmerge (merging columnar quantile sketches) and pipeline.rollup._rawgroup
-(grouping raw datapoints into buckets in one pass).
+(grouping raw datapoints into buckets in one pass) and pipeline.anomaly._art (the adaptive-resonance
+anomaly judge after its probation).
 
 Everything else about the package is in pyproject.toml.
 """
@@ -15,4 +16,5 @@ setup(ext_modules=[
               include_dirs=["pipeline/sources/vendor/yyjson"], extra_compile_args=FLAGS),
     Extension("pipeline.rollup._sketchmerge", sources=["pipeline/rollup/_sketchmerge.c"], extra_compile_args=FLAGS),
     Extension("pipeline.rollup._rawgroup", sources=["pipeline/rollup/_rawgroup.c"], extra_compile_args=FLAGS),
+    Extension("pipeline.anomaly._art", sources=["pipeline/anomaly/_art.c"], extra_compile_args=FLAGS),
 ])

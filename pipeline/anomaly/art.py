@@ -86,10 +86,12 @@ import numpy as np
 from pipeline.anomaly.base import WARMUP_SCORE, Score
 from pipeline.anomaly.fuzzy_art import (
     MAX_CATEGORIES,
+    _art,
     DualVigilanceArt,
     complement,
     confidence,
     initial_rho,
+    native,
     window_features,
 )
 
@@ -265,9 +267,13 @@ class ArtJudge:
         else:
             decr = 0.0
             if i > 2 * self.trend:
-                short = [min(0.37, d) for d in self.sim_diff if d > 0.05]
-                if short:
-                    decr = sum(short) / len(short)
+                tot, cnt = 0.0, 0  # summed in order (as the compiled judge does; not sum())
+                for d in self.sim_diff:
+                    if d > 0.05:
+                        tot += min(0.37, d)
+                        cnt += 1
+                if cnt:
+                    decr = tot / cnt
             lb -= max(0.01, decr) / 2
             if self.hist_n:
                 lb = max(self.hist_sum / self.hist_n, lb)
@@ -296,10 +302,27 @@ class ArtJudge:
         return d
 
 
+def compiled(judge: Any) -> Any:
+    """``judge`` as the compiled core (``_art.ArtCore``: the same numbers bit for bit, its
+    :meth:`~ArtJudge.push` and :meth:`~ArtJudge.state` alike) once its probation is over and the
+    module is in use; otherwise ``judge`` itself."""
+    if judge.__class__ is ArtJudge and judge.buf is None and native():
+        return _art.ArtCore(judge.state())
+    return judge
+
+
+def restore_judge(state: dict[str, Any]) -> Any:
+    """A judge from :meth:`ArtJudge.state` (or the compiled core's, the same dict): compiled when
+    :func:`compiled` would make it so."""
+    if state["buf"] is None and native():
+        return _art.ArtCore(state)
+    return ArtJudge.from_state(state)
+
+
 def art_scores(values: Sequence[float | None] | np.ndarray, **params: Any) -> np.ndarray:
     """:class:`ArtJudge`'s confidence for every value of a series (NaN where a value does not
     close a block — no judgement — or is missing)."""
-    judge = ArtJudge(**params)
+    judge: Any = ArtJudge(**params)
     push = judge.push
     out = np.full(len(values), np.nan)
     for i, x in enumerate(values):
@@ -308,6 +331,9 @@ def art_scores(values: Sequence[float | None] | np.ndarray, **params: Any) -> np
         r = push(float(x))
         if r is not None:
             out[i] = r
+            if r == 0.0 and judge.__class__ is ArtJudge and judge.buf is None:
+                judge = compiled(judge)
+                push = judge.push
     return out
 
 
@@ -327,8 +353,11 @@ class ArtDetector:
         """Score then learn one value (missing values are skipped)."""
         if x is None or x - x != 0.0:
             return WARMUP_SCORE
-        r = self.judge.push(x)
-        return Score(r or 0.0, None, None, None, self.judge.warm)
+        judge = self.judge
+        r = judge.push(x)
+        if r == 0.0 and judge.__class__ is ArtJudge and judge.buf is None:
+            self.judge = compiled(judge)  # the probation is over
+        return Score(r or 0.0, None, None, None, judge.warm)
 
     def score_one(self, t: float, x: float | None) -> Score:
         """Judge ``x`` from earlier values only (does not change the state; costs a state copy)."""
@@ -346,5 +375,5 @@ class ArtDetector:
     def from_state(cls, s: dict[str, Any]) -> ArtDetector:
         """Inverse of :meth:`state`."""
         d = cls.__new__(cls)
-        d.judge = ArtJudge.from_state(s["judge"])
+        d.judge = restore_judge(s["judge"])
         return d

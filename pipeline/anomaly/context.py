@@ -40,9 +40,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pipeline.anomaly.art import ArtJudge, compiled, restore_judge
 from pipeline.anomaly.base import WARMUP_SCORE, Score, after_refractory, make_score
 from pipeline.anomaly.multiview import MultiViewDetector
 from pipeline.anomaly.sequence import SequenceModel
+
+#: The adaptive-resonance judge's correction: ``log10 4``, one of four judges.
+ART_PEN = math.log10(4.0)
 
 
 class ContextDetector:
@@ -50,12 +54,12 @@ class ContextDetector:
 
     name = "context"
     __slots__ = ("scale", "alert", "refractory", "mv", "seq", "block", "block_len", "acc",
-                 "acc_n", "judges", "since_alert")
+                 "acc_n", "judges", "since_alert", "art")
 
     def __init__(self, *, k: float = 2.0, scale: float = 3.0, alert: float = 0.5,
                  refractory: int = 36, warmup: int = 30, bins: int = 12, window: int = 10,
                  report_after: int = 600, block: int = 4, halflife: float = 1000.0,
-                 slow_views: bool = False) -> None:
+                 slow_views: bool = False, art: bool = True) -> None:
         self.scale, self.alert, self.refractory = scale, alert, refractory
         self.mv = MultiViewDetector(k=k, scale=scale, warmup=warmup, halflife=halflife,
                                     slow_views=slow_views)
@@ -66,6 +70,22 @@ class ContextDetector:
         self.acc, self.acc_n = 0.0, 0  # sum and count of the block being filled
         self.judges = math.log10(3.0 if block > 0 else 2.0)  # − log10(number of judges)
         self.since_alert = 1 << 30
+        self.art: Any = ArtJudge() if art else None
+
+    def _art(self, x: float, c: float, learn: bool) -> float:
+        """``c`` raised to the adaptive-resonance judge's surprise when ``x`` closes one of its
+        blocks as an anomaly (its confidence ``o`` read as ``scale · o / (1 − o)``, less
+        :data:`ART_PEN`); the judge learns ``x`` only with ``learn``."""
+        judge = self.art if learn else restore_judge(self.art.state())
+        o = judge.push(x)
+        if o is not None:
+            if o > 0.0:
+                a = (self.scale * o / (1.0 - o) if o < 1.0 else 300.0) - ART_PEN
+                if a > c:
+                    c = a
+            elif learn and judge.__class__ is ArtJudge and judge.buf is None:
+                self.art = compiled(judge)  # its probation is over
+        return c
 
     def _judge(self, t: float, x: float, learn: bool) -> Score:
         mv = self.mv
@@ -85,6 +105,8 @@ class ContextDetector:
             mv.absorb(t, x, j, s)
         p, sigma = (None, 0.0) if j is None else (j[3], j[4])
         c = s if s > q else q
+        if self.art is not None:
+            c = self._art(x, c, learn)
         full = c / (c + self.scale) if c > 0 else 0.0
         score, since_alert = after_refractory(full, self.since_alert, self.refractory, self.alert)
         if learn:
@@ -131,6 +153,16 @@ class ContextDetector:
                 self.acc_n = n
         mv._learn(t, x, j, s / (s + mv.scale) if s > 0 else 0.0)
         c = s if s > q else q
+        art = self.art
+        if art is not None:
+            o = art.push(x)
+            if o is not None:
+                if o > 0.0:
+                    a = (self.scale * o / (1.0 - o) if o < 1.0 else 300.0) - ART_PEN
+                    if a > c:
+                        c = a
+                elif art.__class__ is ArtJudge and art.buf is None:
+                    self.art = compiled(art)  # its probation is over
         full = c / (c + self.scale) if c > 0 else 0.0
         score, self.since_alert = after_refractory(full, self.since_alert, self.refractory, self.alert)
         if j is None:
@@ -148,7 +180,8 @@ class ContextDetector:
                 "since_alert": self.since_alert, "block_len": self.block_len, "acc": self.acc,
                 "acc_n": self.acc_n, "judges": self.judges, "mv": self.mv.state(),
                 "seq": self.seq.state(),
-                "block": None if self.block is None else self.block.state()}
+                "block": None if self.block is None else self.block.state(),
+                "art": None if self.art is None else self.art.state()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ContextDetector:
@@ -161,4 +194,6 @@ class ContextDetector:
         d.mv = MultiViewDetector.from_state(state["mv"])
         d.seq = SequenceModel.from_state(state["seq"])
         d.block = None if state["block"] is None else SequenceModel.from_state(state["block"])
+        art = state.get("art")  # absent from states saved before the judge existed: none
+        d.art = None if art is None else restore_judge(art)
         return d

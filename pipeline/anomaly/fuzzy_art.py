@@ -8,13 +8,24 @@ anomaly's confidence.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+try:  # compiled present and the judge after its probation (pipeline/anomaly/_art.c): same numbers
+    from pipeline.anomaly import _art  # type: ignore[attr-defined]
+except ImportError:  # not built: numpy
+    _art = None
+
 INITIAL_RHO, MAX_CATEGORIES = 0.80, 256
 _R2 = math.sqrt(0.5)
+
+
+def native() -> bool:
+    """Whether the compiled module is used (built, and ``WATCHLAKE_NATIVE`` ≠ 0)."""
+    return _art is not None and os.environ.get("WATCHLAKE_NATIVE", "1") != "0"
 
 
 def complement(f: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -34,7 +45,7 @@ def similarity(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = x.shape[0] // 2
     ne, de = em[:, d - 1] + em[:, -1], w[:, d - 1] + w[:, -1]
     e = np.divide(ne, de, out=np.ones_like(ne), where=de > 0)
-    return f ** 3 * e ** 2, e
+    return f * f * f * (e * e), e  # products, not powers: the compiled judge multiplies alike
 
 
 def haar(v: Sequence[float]) -> list[float]:
@@ -85,6 +96,10 @@ class DualVigilanceArt:
         ``E``, all judged before ``x`` is learnt; then (``learn``) every category at ``ρ_ub`` or
         above learns ``x``, or ``x`` becomes a new category."""
         self.clock += 1
+        if learn and native():  # the same steps compiled, on these arrays
+            mismatch, s, e, self.n = _art.present(self.w, self.used, self.n, x, self.rho_lb, self.rho_ub,
+                                                  self.clock)
+            return mismatch, s, e
         if self.n == 0:
             if learn:
                 self._add(x)

@@ -8,6 +8,8 @@ import pytest
 
 from benchmarks.nab_judges import cad_ose_rows, sequence_parts
 from benchmarks.nab_levers import components, rescore
+from pipeline.anomaly.context import ART_PEN, ContextDetector
+from pipeline.anomaly.series_io import read_series
 
 NAB = Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data"
 
@@ -19,8 +21,20 @@ def comps():
 
 
 def test_no_lever_is_the_detectors_own_score_bit_for_bit(comps) -> None:
-    assert rescore(comps) == comps.scores
+    assert rescore(comps) == comps.scores  # the judges S and Q: the context detector without ART
     assert max(comps.scores) >= 0.5  # the file's failure is alerted: the comparison is not all zeros
+
+
+def test_the_art_direct_lever_is_the_default_detector_bit_for_bit(comps) -> None:
+    """The default ``context`` adds the adaptive-resonance judge read directly (its confidence
+    ``o`` as ``3o / (1 − o)`` less ``log10 4``): exactly the ``art_direct`` lever."""
+    sf = read_series(NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv")
+    det = ContextDetector()
+    own = [0.0] * len(sf.values)
+    for i in sf.order:
+        own[i] = det.step(sf.times[i], sf.values[i]).score
+    assert rescore(comps, lever="art_direct", pen=ART_PEN) == own
+    assert own != comps.scores  # the judge does change scores on this file
 
 
 @pytest.mark.parametrize("lever", ["ew", "cusum", "sr", "dspot", "art", "art_direct", "cad", "ose"])

@@ -38,15 +38,22 @@ def test_default_is_context_and_score_one_does_not_learn() -> None:
 
 
 @pytest.mark.parametrize("block", [0, 4])
-def test_state_is_fixed_size_and_round_trips(block: int) -> None:
+def test_state_is_bounded_and_round_trips(block: int) -> None:
     d = ContextDetector(block=block)
     vals = _rhythm(20000, seed=3)
-    sizes = []
+    sizes, arts = [], []
     for i, v in enumerate(vals):
         d.step(60.0 * i, v)
         if i in (5000, 19999):
-            sizes.append(_leaves(d.state()))
+            st = d.state()
+            art = st.pop("art")
+            sizes.append(_leaves(st))
+            arts.append((_leaves(art), len(art["art"]["w"])))
     assert sizes[0] == sizes[1] < (3500 if block == 0 else 5700)  # numbers change, not their count
+    # the adaptive-resonance judge: at most 256 categories of 32 bounds (and their use times),
+    # 81 level counts, 8 levels, 54 + 108 recent similarities and ~35 scalars
+    for leaves, cats in arts:
+        assert 0 < cats <= 256 and leaves <= 256 * 33 + 81 + 8 + 54 + 108 + 40
     copy = restore_detector("context", json.loads(json.dumps(d.state())))
     more = _rhythm(700, seed=9)
     assert ([d.step(60.0 * (20000 + i), v) for i, v in enumerate(more)]
@@ -56,12 +63,12 @@ def test_state_is_fixed_size_and_round_trips(block: int) -> None:
 def test_a_state_saved_before_the_view_choice_restores_all_five_views() -> None:
     """States saved by the previous default (no ``slow_views`` key: all five multiview views)
     restore as the five-view detector and score exactly as the detector that saved them."""
-    d = ContextDetector(slow_views=True)
+    d = ContextDetector(slow_views=True, art=False)
     vals = _rhythm(3000, seed=4)
     for i, v in enumerate(vals[:2000]):
         d.step(60.0 * i, v)
     old = json.loads(json.dumps(d.state()))
-    del old["mv"]["slow_views"]
+    del old["mv"]["slow_views"], old["art"]
     copy = restore_detector("context", old)
     assert copy.mv.slow_views is True
     assert ([d.step(60.0 * i, v) for i, v in enumerate(vals[2000:], 2000)]
@@ -141,16 +148,25 @@ def test_nab_41_beats_published_rcf_and_multiview() -> None:
 
 @pytest.mark.slow
 def test_nab_41_default_beats_the_previous_defaults_held_out_and_htm() -> None:
-    """The default (three views, 4-point judge, 1,000-point calibration half-life) against the
-    previous defaults (all five views: ``slow_views=True``; before that also ``block=0,
-    halflife=3000``) on the 41 NAB files: better on every profile under leave-one-group-out
-    (thresholds from the other five groups), and above Numenta HTM's published 68.94 / 62.19 /
-    73.48 on the same files with NAB's threshold optimisation."""
+    """The default (the previous default plus the adaptive-resonance judge read directly) against
+    the previous defaults on the 41 NAB files. Against the one before it (``art=False``): better on
+    every profile with NAB's threshold optimisation, and by more than 2 points held out (thresholds
+    from the other five groups) on standard and low-FN; held out on low-FP it is lower (60.88 vs
+    62.30: with realAdExchange held out the other groups' threshold moves to 0.493 — README), and
+    that loss stays under 2 points. Against the older ones (all five views; before that also no
+    4-point judge and a 3,000-point half-life): better on every profile held out. And above
+    Numenta HTM's published 68.94 / 62.19 / 73.48 on the same files."""
     from benchmarks.nab_eval import evaluate, run
 
     new = evaluate(run("context", {}, NAB_CORPUS)[0])
+    prev = evaluate(run("context", {"art": False}, NAB_CORPUS)[0])
+    for prof in nab.PROFILES:
+        assert new.overall[prof][1] > prev.overall[prof][1], (prof, new.overall[prof], prev.overall[prof])
+    for prof in ("standard", "reward_low_FN"):
+        assert new.logo[prof] > prev.logo[prof] + 2.0, (prof, new.logo[prof], prev.logo[prof])
+    assert new.logo["reward_low_FP"] > prev.logo["reward_low_FP"] - 2.0
     for params in ({"slow_views": True}, {"block": 0, "halflife": 3000.0, "slow_views": True}):
-        old = evaluate(run("context", params, NAB_CORPUS)[0])
+        old = evaluate(run("context", {**params, "art": False}, NAB_CORPUS)[0])
         for prof in nab.PROFILES:
             assert new.logo[prof] > old.logo[prof], (params, prof, new.logo[prof], old.logo[prof])
     for prof, htm in (("standard", 68.94), ("reward_low_FP", 62.19), ("reward_low_FN", 73.48)):
