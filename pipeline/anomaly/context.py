@@ -1,6 +1,7 @@
-"""The ``context`` detector: multiview's calibrated residual views plus sequence novelty.
+"""The ``context`` detector: multiview's calibrated residual views, sequence novelty and an
+adaptive-resonance judge of the series' shapes.
 
-Three judges look at each point before it is learnt:
+Four judges look at each point before it is learnt:
 
 * :class:`~pipeline.anomaly.multiview.MultiViewDetector`'s views, each calibrated against the
   series' own recent history (decaying histograms, half-life ``halflife`` points, 1,000 by
@@ -9,30 +10,37 @@ Three judges look at each point before it is learnt:
   (``slow_views=False``); multiview's shift and drift views (EW mean of residuals, short average
   against the slow level) raised more false alerts than they found once the 4-point sequence judge
   watches slow patterns (NAB, leave-one-group-out: README), and dropping them makes a step ~15 %
-  cheaper. ``slow_views=True`` judges all five (the previous default; states saved before the
-  choice existed restore that way);
+  cheaper. ``slow_views=True`` judges all five (states saved before the choice existed restore
+  that way);
 * :class:`~pipeline.anomaly.sequence.SequenceModel`: how rare the last ``window`` points' run of
   Markov surprises is for this series — the surprise ``Q``;
 * the same sequence judge on the means of ``block`` consecutive values (4 by default; judged when a
   block closes; ``block=0`` turns it off), for slower patterns. Both sequence surprises are less
-  ``log10 3`` (``log10 2`` without the block judge): the number of judges.
+  ``log10 3`` (``log10 2`` without the block judge): the number of judges;
+* the adaptive-resonance judge (:class:`~pipeline.anomaly.art.ArtJudge`, ARTime's method: windows
+  of downsampled levels matched against the categories of shapes seen so far), whose confidence
+  ``o`` in a mismatch is read directly as a surprise ``scale · o / (1 − o)``, less ``log10 4``
+  (:data:`ART_PEN`): a shape never seen before (a daily cycle that stops, a drop to a level seen
+  long ago) that no residual or sequence view finds rare. It judges once its 750-value probation
+  is over, compiled after it (:mod:`pipeline.anomaly._art`, bit-equal to the Python judge);
+  ``art=False`` turns it off (the previous default; states saved before it existed restore that way).
 
-``block=4``, the 1,000-point half-life and the three views were chosen on NAB's 41 development
-files under leave-one-group-out, the choice itself checked inside each fold
-(``benchmarks/nab_eval.py``, ``benchmarks/bench_anomaly.py``; README): ``ContextDetector(
-slow_views=True)`` is the previous default, ``ContextDetector(block=0, halflife=3000,
-slow_views=True)`` the one before.
+Each setting was chosen on NAB's 41 development files under leave-one-group-out, the choice itself
+checked inside each fold (``benchmarks/nab_eval.py``, ``benchmarks/bench_anomaly.py``; README):
+``ContextDetector(art=False)`` is the previous default, ``ContextDetector(slow_views=True,
+art=False)`` and ``ContextDetector(block=0, halflife=3000, slow_views=True, art=False)`` the ones
+before.
 
-The score is ``C / (C + scale)`` with ``C = max(S, Q)`` (0.5 at one-in-``10^scale`` rarity). Silence
-after an alert: once a point scores ≥ ``alert``, the next ``refractory`` points are reported at half
-their score, so one incident gives one alert. The forecaster learns exactly as multiview's does (a
-point multiview flags is not learnt); its band (``expected ∓ k·σ``) is the one
+The score is ``C / (C + scale)`` with ``C`` the largest surprise (0.5 at one-in-``10^scale``
+rarity). Silence after an alert: once a point scores ≥ ``alert``, the next ``refractory`` points
+are reported at half their score, so one incident gives one alert. The forecaster learns exactly as
+multiview's does (a point multiview flags is not learnt); its band (``expected ∓ k·σ``) is the one
 ``ANOMALY_DETECTION_BAND`` alarms and the dashboards draw (:mod:`pipeline.anomaly.band`).
 
-State is fixed-size: multiview's ~1,100 numbers (all ten histograms are kept either way) plus two
-sequence models' ~2,100 each. (The
-calibrator's shortcut for common values, exact under multiview's ``log10 5`` correction, can zero a
-sequence surprise below 0.4, i.e. a score below 0.12 — never an alert.)
+State is bounded: multiview's ~1,100 numbers (all ten histograms are kept either way) plus two
+sequence models' ~2,100 each, and the resonance judge's at most 256 categories of 32 bounds plus
+~300 numbers. (The calibrator's shortcut for common values, exact under multiview's ``log10 5``
+correction, can zero a sequence surprise below 0.4, i.e. a score below 0.12 — never an alert.)
 """
 
 from __future__ import annotations
