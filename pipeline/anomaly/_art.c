@@ -70,22 +70,26 @@ static double pairwise(const double *a, long n) {
 
 /* ---- state in and out ---------------------------------------------------------------- */
 
-static int get_double(PyObject *d, const char *key, double *out) {
+/* d[key], borrowed; NULL with a KeyError naming the key */
+static PyObject *item(PyObject *d, const char *key) {
     PyObject *v = PyDict_GetItemString(d, key);
-    if (v == NULL) {
+    if (v == NULL)
         PyErr_Format(PyExc_KeyError, "ART state has no %s", key);
+    return v;
+}
+
+static int get_double(PyObject *d, const char *key, double *out) {
+    PyObject *v = item(d, key);
+    if (v == NULL)
         return -1;
-    }
     *out = PyFloat_AsDouble(v);
     return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
 static int get_long(PyObject *d, const char *key, long *out) {
-    PyObject *v = PyDict_GetItemString(d, key);
-    if (v == NULL) {
-        PyErr_Format(PyExc_KeyError, "ART state has no %s", key);
+    PyObject *v = item(d, key);
+    if (v == NULL)
         return -1;
-    }
     *out = PyLong_AsLong(v);
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
@@ -125,12 +129,8 @@ static void *get_array(PyObject *seq, const char *key, long want, long *n, int a
 }
 
 static void *get_list(PyObject *d, const char *key, long want, long *n, int as_long) {
-    PyObject *v = PyDict_GetItemString(d, key);
-    if (v == NULL) {
-        PyErr_Format(PyExc_KeyError, "ART state has no %s", key);
-        return NULL;
-    }
-    return get_array(v, key, want, n, as_long);
+    PyObject *v = item(d, key);
+    return v == NULL ? NULL : get_array(v, key, want, n, as_long);
 }
 
 static void core_free_arrays(ArtCore *c) {
@@ -182,11 +182,9 @@ static int core_init(ArtCore *c, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_ValueError, "ART state: bad window (a power of two ≤ 64), step or levels");
         return -1;
     }
-    PyObject *mc = PyDict_GetItemString(s, "mask_cat");
-    if (mc == NULL) {
-        PyErr_SetString(PyExc_KeyError, "ART state has no mask_cat");
+    PyObject *mc = item(s, "mask_cat");
+    if (mc == NULL)
         return -1;
-    }
     c->mask_cat = PyObject_IsTrue(mc);
     if (c->mask_cat < 0)
         return -1;
@@ -226,13 +224,26 @@ static int core_init(ArtCore *c, PyObject *args, PyObject *kwds) {
         PyErr_NoMemory();
         return -1;
     }
-    PyObject *rows = PyDict_GetItemString(art, "w");
-    double *used = get_list(art, "used", -1, &c->n_cat, 0);
-    if (rows == NULL || used == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_KeyError, "ART state has no categories");
+    PyObject *rows = item(art, "w"), *used_obj = item(art, "used");
+    if (rows == NULL || used_obj == NULL)
         return -1;
+    if (PyBytes_Check(rows) && PyBytes_Check(used_obj)) { /* the pickled form (core_reduce) */
+        Py_ssize_t nb = PyBytes_GET_SIZE(used_obj);
+        c->n_cat = (long)(nb / (Py_ssize_t)sizeof(double));
+        if (nb % (Py_ssize_t)sizeof(double) || c->n_cat > c->cap ||
+            PyBytes_GET_SIZE(rows) != (Py_ssize_t)(c->n_cat * c->dim2 * (long)sizeof(double))) {
+            PyErr_SetString(PyExc_ValueError, "ART state: categories and their use times disagree");
+            return -1;
+        }
+        memcpy(c->used, PyBytes_AS_STRING(used_obj), (size_t)nb);
+        memcpy(c->w, PyBytes_AS_STRING(rows), (size_t)PyBytes_GET_SIZE(rows));
+        for (long k = 0; k < c->n_cat; k++)
+            c->wsum[k] = pairwise(c->w + k * c->dim2, c->dim2);
+        return 0;
     }
+    double *used = get_array(used_obj, "used", -1, &c->n_cat, 0);
+    if (used == NULL)
+        return -1;
     if (c->n_cat > c->cap || PySequence_Size(rows) != c->n_cat) {
         PyMem_Free(used);
         PyErr_SetString(PyExc_ValueError, "ART state: categories and their use times disagree");
@@ -270,25 +281,36 @@ static PyObject *list_of(const double *a, long n) {
     return out;
 }
 
-static PyObject *core_state(ArtCore *c, PyObject *Py_UNUSED(ignored)) {
-    PyObject *medbin = PyList_New(c->levels + 1), *rows = PyList_New(c->n_cat);
-    if (medbin == NULL || rows == NULL)
-        goto fail_lists;
+/* ArtJudge.state()'s dict; `raw`: the categories and their use times as bytes of doubles (the
+ * pickled form, a fraction of the cost of lists of floats) */
+static PyObject *state_dict(ArtCore *c, int raw) {
+    PyObject *medbin = PyList_New(c->levels + 1), *rows = NULL, *used = NULL;
+    if (medbin == NULL)
+        return NULL;
     for (long i = 0; i <= c->levels; i++) {
         PyObject *v = PyLong_FromLong(c->medbin[i]);
         if (v == NULL)
-            goto fail_lists;
+            goto fail;
         PyList_SET_ITEM(medbin, i, v);
     }
-    for (long k = 0; k < c->n_cat; k++) {
-        PyObject *r = list_of(c->w + k * c->dim2, c->dim2);
-        if (r == NULL)
-            goto fail_lists;
-        PyList_SET_ITEM(rows, k, r);
+    if (raw) {
+        rows = PyBytes_FromStringAndSize((const char *)c->w, (Py_ssize_t)(c->n_cat * c->dim2 * (long)sizeof(double)));
+        used = PyBytes_FromStringAndSize((const char *)c->used, (Py_ssize_t)(c->n_cat * (long)sizeof(double)));
+    } else {
+        rows = PyList_New(c->n_cat);
+        for (long k = 0; rows != NULL && k < c->n_cat; k++) {
+            PyObject *r = list_of(c->w + k * c->dim2, c->dim2);
+            if (r == NULL)
+                goto fail;
+            PyList_SET_ITEM(rows, k, r);
+        }
+        used = list_of(c->used, c->n_cat);
     }
+    if (rows == NULL || used == NULL)
+        goto fail;
     PyObject *art = Py_BuildValue("{s:l,s:l,s:N,s:N,s:d,s:d,s:l}", "dim2", c->dim2, "cap", c->cap,
-                                  "w", rows, "used", list_of(c->used, c->n_cat), "rho_lb", c->rho_lb,
-                                  "rho_ub", c->rho_ub, "clock", c->clock);
+                                  "w", rows, "used", used, "rho_lb", c->rho_lb, "rho_ub", c->rho_ub,
+                                  "clock", c->clock);
     if (art == NULL) {
         Py_DECREF(medbin);
         return NULL;
@@ -305,11 +327,14 @@ static PyObject *core_state(ArtCore *c, PyObject *Py_UNUSED(ignored)) {
         c->hist_sum, "hist_n", c->hist_n, "hist_last", c->hist_last, "last_anom_i", c->last_anom_i,
         "last_anom_sim", c->last_anom_sim, "last_rho_i", c->last_rho_i, "mask_cat",
         c->mask_cat ? Py_True : Py_False, "no_new", c->no_new);
-fail_lists:
-    Py_XDECREF(medbin);
+fail:
+    Py_DECREF(medbin);
     Py_XDECREF(rows);
+    Py_XDECREF(used);
     return NULL;
 }
+
+static PyObject *core_state(ArtCore *c, PyObject *Py_UNUSED(ignored)) { return state_dict(c, 0); }
 
 /* ---- the judge ------------------------------------------------------------------------- */
 
@@ -643,10 +668,8 @@ static PyObject *core_push(ArtCore *c, PyObject *arg) {
 }
 
 static PyObject *core_reduce(ArtCore *c, PyObject *Py_UNUSED(ignored)) {
-    PyObject *st = core_state(c, NULL);
-    if (st == NULL)
-        return NULL;
-    return Py_BuildValue("(O(N))", (PyObject *)Py_TYPE(c), st);
+    PyObject *st = state_dict(c, 1);
+    return st == NULL ? NULL : Py_BuildValue("(O(N))", (PyObject *)Py_TYPE(c), st);
 }
 
 static PyObject *core_warm(ArtCore *Py_UNUSED(c), void *Py_UNUSED(closure)) { Py_RETURN_TRUE; }

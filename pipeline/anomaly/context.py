@@ -81,18 +81,21 @@ class ContextDetector:
         self.art: Any = ArtJudge() if art else None
 
     def _art(self, x: float, c: float, learn: bool) -> float:
-        """``c`` raised to the adaptive-resonance judge's surprise when ``x`` closes one of its
-        blocks as an anomaly (its confidence ``o`` read as ``scale · o / (1 − o)``, less
-        :data:`ART_PEN`); the judge learns ``x`` only with ``learn``."""
+        """:meth:`_block` of ``x`` pushed into the adaptive-resonance judge, which learns it only
+        with ``learn`` (otherwise a copy does)."""
         judge = self.art if learn else restore_judge(self.art.state())
         o = judge.push(x)
-        if o is not None:
-            if o > 0.0:
-                a = (self.scale * o / (1.0 - o) if o < 1.0 else 300.0) - ART_PEN
-                if a > c:
-                    c = a
-            elif learn and judge.__class__ is ArtJudge and judge.buf is None:
-                self.art = compiled(judge)  # its probation is over
+        return c if o is None else self._block(o, c, judge if learn else None)
+
+    def _block(self, o: float, c: float, judge: Any) -> float:
+        """``c`` raised to the adaptive-resonance judge's surprise for a closed block of confidence
+        ``o`` (``scale · o / (1 − o)``, less :data:`ART_PEN`; 0: no anomaly); ``judge``, the one
+        that judged it, is swapped for the compiled one once its probation is over."""
+        if o > 0.0:
+            a = (self.scale * o / (1.0 - o) if o < 1.0 else 300.0) - ART_PEN
+            return a if a > c else c
+        if judge is not None and judge.__class__ is ArtJudge and judge.buf is None:
+            self.art = compiled(judge)
         return c
 
     def _judge(self, t: float, x: float, learn: bool) -> Score:
@@ -164,13 +167,8 @@ class ContextDetector:
         art = self.art
         if art is not None:
             o = art.push(x)
-            if o is not None:
-                if o > 0.0:
-                    a = (self.scale * o / (1.0 - o) if o < 1.0 else 300.0) - ART_PEN
-                    if a > c:
-                        c = a
-                elif art.__class__ is ArtJudge and art.buf is None:
-                    self.art = compiled(art)  # its probation is over
+            if o is not None:  # the value closed one of the judge's blocks
+                c = self._block(o, c, art)
         full = c / (c + self.scale) if c > 0 else 0.0
         score, self.since_alert = after_refractory(full, self.since_alert, self.refractory, self.alert)
         if j is None:

@@ -100,6 +100,10 @@ def test_a_bad_state_is_refused_with_its_reason() -> None:
         _art.ArtCore({**st, "medbin": [1, 2, 3]})
     with pytest.raises(ValueError, match="window"):
         _art.ArtCore({**st, "window": 6})
+    pickled = _art.ArtCore(st).__reduce__()[1][0]  # categories as raw doubles
+    assert isinstance(pickled["art"]["w"], bytes)
+    with pytest.raises(ValueError, match="disagree"):
+        _art.ArtCore({**pickled, "art": {**pickled["art"], "w": pickled["art"]["w"][:-8]}})
 
 
 def test_compiled_present_equals_numpy_on_the_same_arrays(monkeypatch) -> None:
