@@ -3,7 +3,8 @@
  *
  *   ArtCore(state)      the judge whose ArtJudge.state() is `state` (its probation over)
  *   core.push(x)        ArtJudge.push: None, or the closed block's confidence (0.0: no anomaly)
- *   core.state()        the same dict ArtJudge.state() gives, so either can carry on from it
+ *   core.state(raw=False)  the same dict ArtJudge.state() gives, so either can carry on from it
+ *                       (raw: the categories and their use times as bytes of doubles)
  *   present(w, used, n, x, rho_lb, rho_ub, clock) -> (mismatch, s, e, n)
  *                       DualVigilanceArt.present on its numpy arrays, in place (the probation's)
  *
@@ -334,7 +335,13 @@ fail:
     return NULL;
 }
 
-static PyObject *core_state(ArtCore *c, PyObject *Py_UNUSED(ignored)) { return state_dict(c, 0); }
+static PyObject *core_state(ArtCore *c, PyObject *args, PyObject *kwds) {
+    static char *kw[] = {"raw", NULL};
+    int raw = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p", kw, &raw))
+        return NULL;
+    return state_dict(c, raw);
+}
 
 /* ---- the judge ------------------------------------------------------------------------- */
 
@@ -676,7 +683,8 @@ static PyObject *core_warm(ArtCore *Py_UNUSED(c), void *Py_UNUSED(closure)) { Py
 
 static PyMethodDef core_methods[] = {
     {"push", (PyCFunction)core_push, METH_O, "ArtJudge.push: None, or the block's confidence."},
-    {"state", (PyCFunction)core_state, METH_NOARGS, "ArtJudge.state()'s dict."},
+    {"state", (PyCFunction)(void (*)(void))core_state, METH_VARARGS | METH_KEYWORDS,
+     "ArtJudge.state()'s dict (raw=True: the categories and their use times as bytes)."},
     {"__reduce__", (PyCFunction)core_reduce, METH_NOARGS, "Pickle through the state."},
     {NULL, NULL, 0, NULL}};
 

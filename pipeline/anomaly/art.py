@@ -85,6 +85,7 @@ numbers bit for bit, tests/pipeline/anomaly/test_art_native.py): ~900,000 values
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -289,10 +290,11 @@ class ArtJudge:
         self.last_rho_i = i
         self.mask_cat = True
 
-    def state(self) -> dict[str, Any]:
-        """JSON-serialisable snapshot (bounded: module docstring)."""
+    def state(self, raw: bool = False) -> dict[str, Any]:
+        """JSON-serialisable snapshot (bounded: module docstring); ``raw``: the categories as
+        bytes (:meth:`DualVigilanceArt.state`)."""
         out = {k: getattr(self, k) for k in self.__slots__ if k != "art"}
-        out["art"] = self.art.state()
+        out["art"] = self.art.state(raw)
         for k in ("fwin", "medbin", "sim_win", "sim_diff"):
             out[k] = list(out[k])
         out["buf"] = None if self.buf is None else list(self.buf)
@@ -319,9 +321,23 @@ def compiled(judge: Any) -> Any:
     return judge
 
 
+def packed_state(judge: Any) -> dict[str, Any]:
+    """``judge.state()`` with the categories and their use times as base64 text of little-endian
+    float64 (the same numbers in ~40 % less JSON, encoded and parsed ~10× faster than decimal
+    floats: the live anomaly stage checkpoints every series' state each step)."""
+    st = judge.state(raw=True)
+    st["art"] = {**st["art"], "w": base64.b64encode(st["art"]["w"]).decode("ascii"),
+                 "used": base64.b64encode(st["art"]["used"]).decode("ascii")}
+    return st
+
+
 def restore_judge(state: dict[str, Any]) -> Any:
-    """A judge from :meth:`ArtJudge.state` (or the compiled core's, the same dict): compiled when
-    :func:`compiled` would make it so."""
+    """A judge from :meth:`ArtJudge.state` (either form), the compiled core's (the same dict) or
+    :func:`packed_state`: compiled when :func:`compiled` would make it so."""
+    art = state["art"]
+    if isinstance(art["w"], str):  # packed
+        state = {**state, "art": {**art, "w": base64.b64decode(art["w"]),
+                                  "used": base64.b64decode(art["used"])}}
     if state["buf"] is None and native():
         return _art.ArtCore(state)
     return ArtJudge.from_state(state)

@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.anomaly.art import ArtJudge, compiled, restore_judge
+from pipeline.anomaly.art import ArtJudge, compiled, packed_state, restore_judge
 from pipeline.anomaly.base import WARMUP_SCORE, Score, after_refractory, make_score
 from pipeline.anomaly.multiview import MultiViewDetector
 from pipeline.anomaly.sequence import SequenceModel
@@ -187,7 +187,7 @@ class ContextDetector:
                 "acc_n": self.acc_n, "judges": self.judges, "mv": self.mv.state(),
                 "seq": self.seq.state(),
                 "block": None if self.block is None else self.block.state(),
-                "art": None if self.art is None else self.art.state()}
+                "art": None if self.art is None else packed_state(self.art)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ContextDetector:

@@ -135,18 +135,29 @@ class DualVigilanceArt:
         w[:, lo:hi] = a * w[:, lo:hi] + b
         w[:, d + lo:d + hi] = 1.0 - (a * (1.0 - w[:, d + lo:d + hi]) + b)
 
-    def state(self) -> dict[str, Any]:
-        return {"dim2": self.dim2, "cap": self.cap, "w": self.w[:self.n].tolist(),
-                "used": self.used[:self.n].tolist(), "rho_lb": self.rho_lb, "rho_ub": self.rho_ub,
-                "clock": self.clock}
+    def state(self, raw: bool = False) -> dict[str, Any]:
+        """JSON-serialisable snapshot; ``raw``: the categories and their use times as bytes of
+        little-endian float64 instead of lists (what :func:`pipeline.anomaly.art.packed_state`
+        encodes)."""
+        w, used = self.w[:self.n], self.used[:self.n]
+        return {"dim2": self.dim2, "cap": self.cap,
+                "w": w.astype("<f8").tobytes() if raw else w.tolist(),
+                "used": used.astype("<f8").tobytes() if raw else used.tolist(),
+                "rho_lb": self.rho_lb, "rho_ub": self.rho_ub, "clock": self.clock}
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> DualVigilanceArt:
+        """Inverse of :meth:`state` (either form)."""
         a = cls(s["dim2"], s["cap"], s["rho_lb"], s["rho_ub"])
-        a.n = len(s["w"])
+        if isinstance(s["w"], bytes):
+            w = np.frombuffer(s["w"], dtype="<f8").reshape(-1, a.dim2)
+            used = np.frombuffer(s["used"], dtype="<f8")
+        else:
+            w, used = np.asarray(s["w"], dtype=np.float64), np.asarray(s["used"], dtype=np.float64)
+        a.n = len(w)
         if a.n:
-            a.w[:a.n] = np.asarray(s["w"], dtype=np.float64)
-            a.used[:a.n] = np.asarray(s["used"], dtype=np.float64)
+            a.w[:a.n] = w
+            a.used[:a.n] = used
         a.clock = s["clock"]
         return a
 

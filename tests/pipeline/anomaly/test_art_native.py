@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.anomaly import _art  # type: ignore[attr-defined]  # built by make install
 from pipeline.anomaly import art as art_mod
-from pipeline.anomaly.art import ArtJudge, art_scores, compiled, restore_judge
+from pipeline.anomaly.art import ArtJudge, art_scores, compiled, packed_state, restore_judge
 from pipeline.anomaly.context import ContextDetector
 from pipeline.anomaly.fuzzy_art import DualVigilanceArt, complement
 from pipeline.anomaly.series_io import read_series
@@ -72,6 +72,23 @@ def test_the_core_carries_on_from_a_python_state_and_back(monkeypatch) -> None:
     copy = pickle.loads(pickle.dumps(core))
     assert isinstance(copy, _art.ArtCore) and copy.state() == core.state()
     assert restore_judge(core.state()).state() == core.state()
+
+
+@pytest.mark.parametrize("env", ["0", "1"])
+def test_the_packed_state_is_the_same_numbers_in_less_json(env: str, monkeypatch) -> None:
+    monkeypatch.setenv("WATCHLAKE_NATIVE", env)
+    _, values = _values(FILES[2])
+    judge: object = ArtJudge()
+    for x in values[:14000]:
+        if x is not None and judge.push(x) == 0.0:
+            judge = compiled(judge)
+    plain, packed = judge.state(), packed_state(judge)
+    assert isinstance(packed["art"]["w"], str) and len(json.dumps(packed)) < 0.8 * len(json.dumps(plain))
+    back = restore_judge(json.loads(json.dumps(packed)))
+    assert type(back) is type(judge) and back.state() == plain
+    for x in values[14000:]:
+        if x is not None:
+            assert back.push(x) == judge.push(x)
 
 
 def test_no_compiled_judge_during_the_probation_or_when_turned_off(monkeypatch) -> None:

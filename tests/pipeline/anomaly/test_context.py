@@ -46,8 +46,9 @@ def test_state_is_bounded_and_round_trips(block: int) -> None:
         d.step(60.0 * i, v)
         if i in (5000, 19999):
             st = d.state()
-            art = st.pop("art")
+            st.pop("art")  # packed: its categories as base64 text
             sizes.append(_leaves(st))
+            art = d.art.state()
             arts.append((_leaves(art), len(art["art"]["w"])))
     assert sizes[0] == sizes[1] < (3500 if block == 0 else 5700)  # numbers change, not their count
     # the adaptive-resonance judge: at most 256 categories of 32 bounds (and their use times),
