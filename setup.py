@@ -16,5 +16,6 @@ setup(ext_modules=[
               include_dirs=["pipeline/sources/vendor/yyjson"], extra_compile_args=FLAGS),
     Extension("pipeline.rollup._sketchmerge", sources=["pipeline/rollup/_sketchmerge.c"], extra_compile_args=FLAGS),
     Extension("pipeline.rollup._rawgroup", sources=["pipeline/rollup/_rawgroup.c"], extra_compile_args=FLAGS),
-    Extension("pipeline.anomaly._art", sources=["pipeline/anomaly/_art.c"], extra_compile_args=FLAGS),
+    Extension("pipeline.anomaly._art", sources=["pipeline/anomaly/_art.c", "pipeline/anomaly/_art_state.c"],
+              depends=["pipeline/anomaly/_art.h"], extra_compile_args=FLAGS),
 ])

@@ -14,37 +14,17 @@
  * similarity is (F·F·F)·(E·E) as the Python writes it, rounding is to nearest even as Python's
  * round(), and the Python min/max/argmax tie rules are kept. The probation (ArtJudge._start:
  * initial vigilance over the probation's windows) stays in Python; the judge moves here after it.
- * Pickles through its state.
+ * Pickles through its state. The state's way in and out is _art_state.c.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_art.h"
 #include <math.h>
 #include <string.h>
-
-typedef struct {
-    PyObject_HEAD
-    long window, probation, step, trend, mask, levels, cap, dim2;
-    double chomp, margin;
-    long n, b_n, dsi, med_n, ub_n, hist_n, last_anom_i, last_rho_i, no_new;
-    double b_sum, b_min, b_max, ma, lo, hi, ub_sum, hist_sum, hist_last, last_anom_sim;
-    int mask_cat;
-    long *medbin;               /* levels + 1 */
-    double *fwin;               /* window */
-    double *sim_win, *sim_diff; /* n_win, n_diff */
-    long n_win, n_diff;
-    /* fuzzy ART */
-    double *w, *used; /* cap × dim2, cap */
-    double *wsum;     /* |w| of each category (numpy's pairwise sum), kept up to date */
-    long n_cat, clock;
-    double rho_lb, rho_ub;
-    double *m, *e, *x, *feat; /* scratch: cap, cap, dim2, dim2 / 2 */
-} ArtCore;
 
 static const double R2 = 0.70710678118654757; /* math.sqrt(0.5) */
 static const double RHO_UB_CAP = 0.97;
 
 /* numpy's pairwise sum of n contiguous doubles (what ndarray.sum(axis=1) does per row) */
-static double pairwise(const double *a, long n) {
+double art_pairwise(const double *a, long n) {
     if (n < 8) {
         double res = 0.;
         for (long i = 0; i < n; i++)
@@ -66,281 +46,7 @@ static double pairwise(const double *a, long n) {
     }
     long n2 = n / 2;
     n2 -= n2 % 8;
-    return pairwise(a, n2) + pairwise(a + n2, n - n2);
-}
-
-/* ---- state in and out ---------------------------------------------------------------- */
-
-/* d[key], borrowed; NULL with a KeyError naming the key */
-static PyObject *item(PyObject *d, const char *key) {
-    PyObject *v = PyDict_GetItemString(d, key);
-    if (v == NULL)
-        PyErr_Format(PyExc_KeyError, "ART state has no %s", key);
-    return v;
-}
-
-static int get_double(PyObject *d, const char *key, double *out) {
-    PyObject *v = item(d, key);
-    if (v == NULL)
-        return -1;
-    *out = PyFloat_AsDouble(v);
-    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
-}
-
-static int get_long(PyObject *d, const char *key, long *out) {
-    PyObject *v = item(d, key);
-    if (v == NULL)
-        return -1;
-    *out = PyLong_AsLong(v);
-    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
-}
-
-/* a list of numbers into a fresh array (doubles or longs); *n receives its length when want < 0 */
-static void *get_array(PyObject *seq, const char *key, long want, long *n, int as_long) {
-    PyObject *fast = PySequence_Fast(seq, key);
-    if (fast == NULL)
-        return NULL;
-    Py_ssize_t len = PySequence_Fast_GET_SIZE(fast);
-    if (want >= 0 && len != want) {
-        PyErr_Format(PyExc_ValueError, "ART state: %s has %zd values, expected %ld", key, len, want);
-        Py_DECREF(fast);
-        return NULL;
-    }
-    void *buf = PyMem_Calloc(len > 0 ? (size_t)len : 1, as_long ? sizeof(long) : sizeof(double));
-    if (buf == NULL) {
-        Py_DECREF(fast);
-        PyErr_NoMemory();
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < len; i++) {
-        PyObject *v = PySequence_Fast_GET_ITEM(fast, i);
-        if (as_long)
-            ((long *)buf)[i] = PyLong_AsLong(v);
-        else
-            ((double *)buf)[i] = PyFloat_AsDouble(v);
-    }
-    Py_DECREF(fast);
-    if (PyErr_Occurred()) {
-        PyMem_Free(buf);
-        return NULL;
-    }
-    if (n != NULL)
-        *n = (long)len;
-    return buf;
-}
-
-static void *get_list(PyObject *d, const char *key, long want, long *n, int as_long) {
-    PyObject *v = item(d, key);
-    return v == NULL ? NULL : get_array(v, key, want, n, as_long);
-}
-
-static void core_free_arrays(ArtCore *c) {
-    PyMem_Free(c->medbin);
-    PyMem_Free(c->fwin);
-    PyMem_Free(c->sim_win);
-    PyMem_Free(c->sim_diff);
-    PyMem_Free(c->w);
-    PyMem_Free(c->used);
-    PyMem_Free(c->wsum);
-    PyMem_Free(c->m);
-    PyMem_Free(c->e);
-    PyMem_Free(c->x);
-    PyMem_Free(c->feat);
-}
-
-static void core_dealloc(ArtCore *c) {
-    core_free_arrays(c);
-    Py_TYPE(c)->tp_free((PyObject *)c);
-}
-
-static int core_init(ArtCore *c, PyObject *args, PyObject *kwds) {
-    PyObject *s, *art;
-    static char *kw[] = {"state", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!", kw, &PyDict_Type, &s))
-        return -1;
-    PyObject *buf = PyDict_GetItemString(s, "buf");
-    if (buf == NULL || buf != Py_None) {
-        PyErr_SetString(PyExc_ValueError, "ART state: the probation is not over (buf is not None)");
-        return -1;
-    }
-    if (get_long(s, "window", &c->window) || get_long(s, "probation", &c->probation) ||
-        get_long(s, "step", &c->step) || get_long(s, "trend", &c->trend) ||
-        get_long(s, "mask", &c->mask) || get_long(s, "levels", &c->levels) ||
-        get_double(s, "chomp", &c->chomp) || get_double(s, "margin", &c->margin) ||
-        get_long(s, "n", &c->n) || get_double(s, "b_sum", &c->b_sum) ||
-        get_double(s, "b_min", &c->b_min) || get_double(s, "b_max", &c->b_max) ||
-        get_long(s, "b_n", &c->b_n) || get_double(s, "ma", &c->ma) || get_double(s, "lo", &c->lo) ||
-        get_double(s, "hi", &c->hi) || get_long(s, "dsi", &c->dsi) ||
-        get_long(s, "med_n", &c->med_n) || get_double(s, "ub_sum", &c->ub_sum) ||
-        get_long(s, "ub_n", &c->ub_n) || get_double(s, "hist_sum", &c->hist_sum) ||
-        get_long(s, "hist_n", &c->hist_n) || get_double(s, "hist_last", &c->hist_last) ||
-        get_long(s, "last_anom_i", &c->last_anom_i) ||
-        get_double(s, "last_anom_sim", &c->last_anom_sim) ||
-        get_long(s, "last_rho_i", &c->last_rho_i) || get_long(s, "no_new", &c->no_new))
-        return -1;
-    if (c->window < 2 || c->window > 64 || (c->window & (c->window - 1)) || c->step < 1 ||
-        c->levels < 1) {
-        PyErr_SetString(PyExc_ValueError, "ART state: bad window (a power of two ≤ 64), step or levels");
-        return -1;
-    }
-    PyObject *mc = item(s, "mask_cat");
-    if (mc == NULL)
-        return -1;
-    c->mask_cat = PyObject_IsTrue(mc);
-    if (c->mask_cat < 0)
-        return -1;
-    core_free_arrays(c);
-    c->medbin = NULL, c->fwin = NULL, c->sim_win = NULL, c->sim_diff = NULL;
-    c->w = NULL, c->used = NULL, c->wsum = NULL, c->m = NULL, c->e = NULL, c->x = NULL, c->feat = NULL;
-    if (!(c->medbin = get_list(s, "medbin", c->levels + 1, NULL, 1)) ||
-        !(c->fwin = get_list(s, "fwin", c->window, NULL, 0)) ||
-        !(c->sim_win = get_list(s, "sim_win", -1, &c->n_win, 0)) ||
-        !(c->sim_diff = get_list(s, "sim_diff", -1, &c->n_diff, 0)))
-        return -1;
-    if (c->n_win < 1 || c->n_diff < 1) {
-        PyErr_SetString(PyExc_ValueError, "ART state: empty similarity windows");
-        return -1;
-    }
-    art = PyDict_GetItemString(s, "art");
-    if (art == NULL || !PyDict_Check(art)) {
-        PyErr_SetString(PyExc_KeyError, "ART state has no art dict");
-        return -1;
-    }
-    if (get_long(art, "dim2", &c->dim2) || get_long(art, "cap", &c->cap) ||
-        get_double(art, "rho_lb", &c->rho_lb) || get_double(art, "rho_ub", &c->rho_ub) ||
-        get_long(art, "clock", &c->clock))
-        return -1;
-    if (c->dim2 != 4 * c->window || c->cap < 1) {
-        PyErr_SetString(PyExc_ValueError, "ART state: dim2 must be 4 × window and cap ≥ 1");
-        return -1;
-    }
-    c->w = PyMem_Calloc((size_t)(c->cap * c->dim2), sizeof(double));
-    c->used = PyMem_Calloc((size_t)c->cap, sizeof(double));
-    c->wsum = PyMem_Calloc((size_t)c->cap, sizeof(double));
-    c->m = PyMem_Calloc((size_t)c->cap, sizeof(double));
-    c->e = PyMem_Calloc((size_t)c->cap, sizeof(double));
-    c->x = PyMem_Calloc((size_t)c->dim2, sizeof(double));
-    c->feat = PyMem_Calloc((size_t)c->dim2, sizeof(double));
-    if (!c->w || !c->used || !c->wsum || !c->m || !c->e || !c->x || !c->feat) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    PyObject *rows = item(art, "w"), *used_obj = item(art, "used");
-    if (rows == NULL || used_obj == NULL)
-        return -1;
-    if (PyBytes_Check(rows) && PyBytes_Check(used_obj)) { /* the pickled form (core_reduce) */
-        Py_ssize_t nb = PyBytes_GET_SIZE(used_obj);
-        c->n_cat = (long)(nb / (Py_ssize_t)sizeof(double));
-        if (nb % (Py_ssize_t)sizeof(double) || c->n_cat > c->cap ||
-            PyBytes_GET_SIZE(rows) != (Py_ssize_t)(c->n_cat * c->dim2 * (long)sizeof(double))) {
-            PyErr_SetString(PyExc_ValueError, "ART state: categories and their use times disagree");
-            return -1;
-        }
-        memcpy(c->used, PyBytes_AS_STRING(used_obj), (size_t)nb);
-        memcpy(c->w, PyBytes_AS_STRING(rows), (size_t)PyBytes_GET_SIZE(rows));
-        for (long k = 0; k < c->n_cat; k++)
-            c->wsum[k] = pairwise(c->w + k * c->dim2, c->dim2);
-        return 0;
-    }
-    double *used = get_array(used_obj, "used", -1, &c->n_cat, 0);
-    if (used == NULL)
-        return -1;
-    if (c->n_cat > c->cap || PySequence_Size(rows) != c->n_cat) {
-        PyMem_Free(used);
-        PyErr_SetString(PyExc_ValueError, "ART state: categories and their use times disagree");
-        return -1;
-    }
-    memcpy(c->used, used, (size_t)c->n_cat * sizeof(double));
-    PyMem_Free(used);
-    for (long k = 0; k < c->n_cat; k++) {
-        PyObject *row = PySequence_GetItem(rows, k);
-        if (row == NULL)
-            return -1;
-        double *r = get_array(row, "w row", c->dim2, NULL, 0);
-        Py_DECREF(row);
-        if (r == NULL)
-            return -1;
-        memcpy(c->w + k * c->dim2, r, (size_t)c->dim2 * sizeof(double));
-        PyMem_Free(r);
-        c->wsum[k] = pairwise(c->w + k * c->dim2, c->dim2);
-    }
-    return 0;
-}
-
-static PyObject *list_of(const double *a, long n) {
-    PyObject *out = PyList_New(n);
-    if (out == NULL)
-        return NULL;
-    for (long i = 0; i < n; i++) {
-        PyObject *v = PyFloat_FromDouble(a[i]);
-        if (v == NULL) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyList_SET_ITEM(out, i, v);
-    }
-    return out;
-}
-
-/* ArtJudge.state()'s dict; `raw`: the categories and their use times as bytes of doubles (the
- * pickled form, a fraction of the cost of lists of floats) */
-static PyObject *state_dict(ArtCore *c, int raw) {
-    PyObject *medbin = PyList_New(c->levels + 1), *rows = NULL, *used = NULL;
-    if (medbin == NULL)
-        return NULL;
-    for (long i = 0; i <= c->levels; i++) {
-        PyObject *v = PyLong_FromLong(c->medbin[i]);
-        if (v == NULL)
-            goto fail;
-        PyList_SET_ITEM(medbin, i, v);
-    }
-    if (raw) {
-        rows = PyBytes_FromStringAndSize((const char *)c->w, (Py_ssize_t)(c->n_cat * c->dim2 * (long)sizeof(double)));
-        used = PyBytes_FromStringAndSize((const char *)c->used, (Py_ssize_t)(c->n_cat * (long)sizeof(double)));
-    } else {
-        rows = PyList_New(c->n_cat);
-        for (long k = 0; rows != NULL && k < c->n_cat; k++) {
-            PyObject *r = list_of(c->w + k * c->dim2, c->dim2);
-            if (r == NULL)
-                goto fail;
-            PyList_SET_ITEM(rows, k, r);
-        }
-        used = list_of(c->used, c->n_cat);
-    }
-    if (rows == NULL || used == NULL)
-        goto fail;
-    PyObject *art = Py_BuildValue("{s:l,s:l,s:N,s:N,s:d,s:d,s:l}", "dim2", c->dim2, "cap", c->cap,
-                                  "w", rows, "used", used, "rho_lb", c->rho_lb, "rho_ub", c->rho_ub,
-                                  "clock", c->clock);
-    if (art == NULL) {
-        Py_DECREF(medbin);
-        return NULL;
-    }
-    return Py_BuildValue(
-        "{s:l,s:l,s:l,s:l,s:l,s:l,s:d,s:d,s:N,s:l,s:d,s:d,s:d,s:l,s:d,s:d,s:d,s:O,s:l,s:N,s:l,s:N,"
-        "s:d,s:l,s:N,s:N,s:d,s:l,s:d,s:l,s:d,s:l,s:O,s:l}",
-        "window", c->window, "probation", c->probation, "step", c->step, "trend", c->trend,
-        "mask", c->mask, "levels", c->levels, "chomp", c->chomp, "margin", c->margin, "art", art,
-        "n", c->n, "b_sum", c->b_sum, "b_min", c->b_min, "b_max", c->b_max, "b_n", c->b_n, "ma", c->ma,
-        "lo", c->lo, "hi", c->hi, "buf", Py_None, "dsi", c->dsi, "medbin", medbin, "med_n", c->med_n,
-        "fwin", list_of(c->fwin, c->window), "ub_sum", c->ub_sum, "ub_n", c->ub_n, "sim_win",
-        list_of(c->sim_win, c->n_win), "sim_diff", list_of(c->sim_diff, c->n_diff), "hist_sum",
-        c->hist_sum, "hist_n", c->hist_n, "hist_last", c->hist_last, "last_anom_i", c->last_anom_i,
-        "last_anom_sim", c->last_anom_sim, "last_rho_i", c->last_rho_i, "mask_cat",
-        c->mask_cat ? Py_True : Py_False, "no_new", c->no_new);
-fail:
-    Py_DECREF(medbin);
-    Py_XDECREF(rows);
-    Py_XDECREF(used);
-    return NULL;
-}
-
-static PyObject *core_state(ArtCore *c, PyObject *args, PyObject *kwds) {
-    static char *kw[] = {"raw", NULL};
-    int raw = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p", kw, &raw))
-        return NULL;
-    return state_dict(c, raw);
+    return art_pairwise(a, n2) + art_pairwise(a + n2, n - n2);
 }
 
 /* ---- the judge ------------------------------------------------------------------------- */
@@ -378,7 +84,7 @@ static void widen(ArtCore *c, double lo, double hi) {
             row[j] = a * row[j] + b;
             row[d + j] = 1.0 - (a * (1.0 - row[d + j]) + b);
         }
-        c->wsum[k] = pairwise(row, c->dim2);
+        c->wsum[k] = art_pairwise(row, c->dim2);
     }
     long nl = c->levels;
     long *bins = PyMem_Calloc((size_t)(nl + 1), sizeof(long));
@@ -442,7 +148,7 @@ static double min_sum(const double *row, const double *x, long n) {
         double em[256];
         for (long j = 0; j < n; j++)
             em[j] = row[j] <= x[j] ? row[j] : x[j];
-        return pairwise(em, n);
+        return art_pairwise(em, n);
     }
     double r[8];
     long i;
@@ -469,7 +175,7 @@ static int art_present(double *w, double *used, double *wsum, long *n_cat, long 
         k = (*n_cat)++;
         memcpy(w, x, (size_t)dim2 * sizeof(double));
         if (wsum != NULL)
-            wsum[0] = pairwise(x, dim2);
+            wsum[0] = art_pairwise(x, dim2);
         used[0] = (double)clock;
         return 1;
     }
@@ -477,7 +183,7 @@ static int art_present(double *w, double *used, double *wsum, long *n_cat, long 
     double xa = x[d - 1], xb = x[dim2 - 1];
     for (k = 0; k < n; k++) {
         const double *row = w + k * dim2;
-        double num = min_sum(row, x, dim2), den = wsum != NULL ? wsum[k] : pairwise(row, dim2);
+        double num = min_sum(row, x, dim2), den = wsum != NULL ? wsum[k] : art_pairwise(row, dim2);
         double f = den > 0 ? num / den : 1.0;
         double ra = row[d - 1], rb = row[dim2 - 1];
         double ne = (ra <= xa ? ra : xa) + (rb <= xb ? rb : xb), de = ra + rb;
@@ -496,7 +202,7 @@ static int art_present(double *w, double *used, double *wsum, long *n_cat, long 
             for (long j = 0; j < dim2; j++)
                 row[j] = row[j] <= x[j] ? row[j] : x[j];
             if (wsum != NULL)
-                wsum[k] = pairwise(row, dim2);
+                wsum[k] = art_pairwise(row, dim2);
             used[k] = (double)clock;
             any = 1;
         }
@@ -513,7 +219,7 @@ static int art_present(double *w, double *used, double *wsum, long *n_cat, long 
     }
     memcpy(w + k * dim2, x, (size_t)dim2 * sizeof(double));
     if (wsum != NULL)
-        wsum[k] = pairwise(x, dim2);
+        wsum[k] = art_pairwise(x, dim2);
     used[k] = (double)clock;
     return s < rho_lb;
 }
@@ -675,7 +381,7 @@ static PyObject *core_push(ArtCore *c, PyObject *arg) {
 }
 
 static PyObject *core_reduce(ArtCore *c, PyObject *Py_UNUSED(ignored)) {
-    PyObject *st = state_dict(c, 1);
+    PyObject *st = art_state_dict(c, 1);
     return st == NULL ? NULL : Py_BuildValue("(O(N))", (PyObject *)Py_TYPE(c), st);
 }
 
@@ -683,7 +389,7 @@ static PyObject *core_warm(ArtCore *Py_UNUSED(c), void *Py_UNUSED(closure)) { Py
 
 static PyMethodDef core_methods[] = {
     {"push", (PyCFunction)core_push, METH_O, "ArtJudge.push: None, or the block's confidence."},
-    {"state", (PyCFunction)(void (*)(void))core_state, METH_VARARGS | METH_KEYWORDS,
+    {"state", (PyCFunction)(void (*)(void))art_state, METH_VARARGS | METH_KEYWORDS,
      "ArtJudge.state()'s dict (raw=True: the categories and their use times as bytes)."},
     {"__reduce__", (PyCFunction)core_reduce, METH_NOARGS, "Pickle through the state."},
     {NULL, NULL, 0, NULL}};
@@ -698,8 +404,8 @@ static PyTypeObject ArtCoreType = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "The adaptive-resonance judge after its probation (see the module source).",
     .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)core_init,
-    .tp_dealloc = (destructor)core_dealloc,
+    .tp_init = (initproc)art_init,
+    .tp_dealloc = (destructor)art_dealloc,
     .tp_methods = core_methods,
     .tp_getset = core_getset,
 };
