@@ -352,7 +352,7 @@ def art_scores(values: Sequence[float | None] | np.ndarray, **params: Any) -> np
         r = push(float(x))
         if r is not None:
             out[i] = r
-            if r == 0.0 and judge.__class__ is ArtJudge and judge.buf is None:
+            if r == 0.0:  # the block may have ended the probation
                 judge = compiled(judge)
                 push = judge.push
     return out
@@ -376,8 +376,8 @@ class ArtDetector:
             return WARMUP_SCORE
         judge = self.judge
         r = judge.push(x)
-        if r == 0.0 and judge.__class__ is ArtJudge and judge.buf is None:
-            self.judge = compiled(judge)  # the probation is over
+        if r == 0.0:
+            self.judge = compiled(judge)  # the block may have ended the probation
         return Score(r or 0.0, None, None, None, judge.warm)
 
     def score_one(self, t: float, x: float | None) -> Score:

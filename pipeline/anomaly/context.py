@@ -94,8 +94,8 @@ class ContextDetector:
         if o > 0.0:
             a = (self.scale * o / (1.0 - o) if o < 1.0 else 300.0) - ART_PEN
             return a if a > c else c
-        if judge is not None and judge.__class__ is ArtJudge and judge.buf is None:
-            self.art = compiled(judge)
+        if judge is not None:
+            self.art = compiled(judge)  # the block may have ended the probation
         return c
 
     def _judge(self, t: float, x: float, learn: bool) -> Score:
