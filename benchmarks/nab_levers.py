@@ -39,7 +39,8 @@ become a score, so each variant is rescored in seconds (:func:`rescore`; with no
   read through the score map's inverse; ``cad_alone``: the reported score itself; ``ose``,
   ``ose_direct``, ``ose_alone``: the same with CAD OSE's own context operator
   (:mod:`pipeline.anomaly.cad_ose`); ``replace``: the judge takes the place of the sequence judge
-  on values (``"seq"``) or of both (``"both"``). Results: those modules.
+  on values (``"seq"``) or of both (``"both"``); ``"block"`` drops only the judge on 4-value
+  means (an ablation: no lever judge takes its place). Results: those modules.
 * ``bocpd``: Bayesian online change-point detection (:mod:`pipeline.anomaly.bocpd`) read like
   ``cad`` (its z-like value, ``window``-averaged, calibrated); ``bocpd_cp``: its short-run mass.
 
@@ -141,7 +142,7 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
             refractory: int = 36, q: float = 1e-4, every: int = 1, w: int = 10,
             long: int = 120, unbounded: bool = False, art: dict[str, Any] | None = None,
             gated: bool = False, cad: dict[str, Any] | None = None, window: int = 1,
-            report_after: int = 600, replace: str = "") -> list[float]:
+            report_after: int = 600, replace: str = "", escalate: int = 0) -> list[float]:
     """Scores from the judges, with an optional lever (module docstring); ``lever=None`` is
     exactly ``ContextDetector.step`` (same surprise → score map, same silence after an alert).
     ``pen`` defaults to ``log10 3``, the correction the detector applies to each of its judges;
@@ -150,14 +151,17 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
     context's own surprise was positive somewhere), ``cad`` the CAD-style judge's (``window``:
     its raw novelty averaged over that many values before calibration; ``report_after``: values
     before it counts; ``replace``: ``"seq"`` drops the sequence judge on values, ``"both"`` both
-    sequence judges, so the lever's judge takes their place). Rows are taken in the streaming order."""
+    sequence judges, so the lever's judge takes their place; ``"block"``: the 4-value judge only,
+    an ablation); ``escalate``: after the silence,
+    until that many points from the alert, only a score above the alert's re-alerts (the others
+    are halved too). Rows are taken in the streaming order."""
     from pipeline.anomaly.calibrate import TailCalibrator
     from pipeline.anomaly.evt import DriftSpot, Spot
 
     cal = TailCalibrator(1, halflife)
     spot = Spot(q=q, unbounded=unbounded)
     dspot = DriftSpot()
-    g, since = 0.0, 1 << 30
+    g, since, last = 0.0, 1 << 30, 0.0
     hist: list[float] = []
     out = [0.0] * len(c.s)
     a_raw = art_raw(c, art) if lever in ("art", "art_direct", "art_alone") else None
@@ -169,7 +173,8 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
     q_arr = c.q
     if replace:  # the CAD OSE judge takes the place of the sequence judge on values
         qs, qb = sequence_parts(c)
-        q_arr = np.where(np.isnan(qb), -1e9, qb) if replace == "seq" else np.full(len(c.s), -1e9)
+        q_arr = (np.where(np.isnan(qb), -1e9, qb) if replace == "seq" else qs if replace == "block"
+                 else np.full(len(c.s), -1e9))
     if lever in ("ose", "ose_direct", "ose_alone"):
         raw_o, out_o = cad_ose_rows(c, cad)
         if lever == "ose_alone":
@@ -256,12 +261,12 @@ def rescore(c: Components, lever: str | None = None, alpha: float = 0.3, k: floa
             if a > best:
                 best = a
         full = best / (best + scale) if best > 0 else 0.0
-        if since < refractory:
+        if since < refractory or (since < escalate and full <= last):
             out[i] = full * 0.5
             since += 1
         else:
             out[i] = full
-            since = 1 if full >= alert else since + 1
+            since, last = (1, full) if full >= alert else (since + 1, last)
     return out
 
 

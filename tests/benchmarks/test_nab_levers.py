@@ -109,3 +109,41 @@ def test_the_recorded_cad_ose_judge_is_cad_oses_reported_score(comps) -> None:
     assert max(out) > 0.5
     raw, _ = cad_ose_rows(comps)  # streaming: the first 300 values fix the range and score 0
     assert not raw[rows[:300]].any() and raw[rows[300:]].any()
+
+
+def test_dropping_the_block_judge_is_the_detector_without_it(comps) -> None:
+    """The ``"block"`` ablation is ``ContextDetector(block=0, art=False)``'s sequence judge, except
+    that it keeps the ``log10 3`` correction (a detector without the block judge uses ``log10 2``):
+    checked by recording that detector's own judge."""
+    import dataclasses
+    import math
+
+    import numpy as np
+
+    sf = read_series(NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv")
+    det = ContextDetector(block=0, art=False)
+    q = np.full(len(sf.values), -1e9)
+    for i in sf.order:
+        x = sf.values[i]
+        if x is not None:
+            q[i] = det.seq.surprise(x, learn=False) - math.log10(3.0)
+        det.step(sf.times[i], x)
+    assert det.judges == math.log10(2.0) and (q[comps.present] > 0).any()
+    assert rescore(comps, replace="block") == rescore(dataclasses.replace(comps, q=q))
+    assert rescore(comps, replace="block") != rescore(comps)
+
+
+def test_escalation_silences_all_but_higher_scores_until_its_end(comps) -> None:
+    base = rescore(comps, lever="art_direct", pen=ART_PEN)
+    esc = rescore(comps, lever="art_direct", pen=ART_PEN, escalate=144)
+    assert esc != base
+    # the unsilenced score of every row (no silence at all), to read the rule off it
+    full = rescore(comps, lever="art_direct", pen=ART_PEN, refractory=0)
+    last, since = 0.0, 1 << 30
+    for i in [i for i in range(len(full)) if comps.present[i]]:
+        if since < 36 or (since < 144 and full[i] <= last):
+            assert esc[i] == full[i] * 0.5
+            since += 1
+        else:
+            assert esc[i] == full[i]
+            last, since = (full[i], 1) if full[i] >= 0.5 else (last, since + 1)
