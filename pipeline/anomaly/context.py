@@ -51,7 +51,7 @@ from typing import Any
 from pipeline.anomaly.art import ArtJudge, compiled, packed_state, restore_judge
 from pipeline.anomaly.base import WARMUP_SCORE, Score, after_refractory, make_score
 from pipeline.anomaly.multiview import MultiViewDetector
-from pipeline.anomaly.sequence import SequenceModel
+from pipeline.anomaly.sequence import restore_sequence, sequence_model
 
 #: The adaptive-resonance judge's correction: ``log10 4``, one of four judges.
 ART_PEN = math.log10(4.0)
@@ -71,8 +71,8 @@ class ContextDetector:
         self.scale, self.alert, self.refractory = scale, alert, refractory
         self.mv = MultiViewDetector(k=k, scale=scale, warmup=warmup, halflife=halflife,
                                     slow_views=slow_views)
-        self.seq = SequenceModel(bins=bins, window=window, report_after=report_after)
-        self.block = (SequenceModel(bins=bins, window=window, warmup=300 // block,
+        self.seq = sequence_model(bins=bins, window=window, report_after=report_after)
+        self.block = (sequence_model(bins=bins, window=window, warmup=300 // block,
                                     report_after=report_after // block) if block > 0 else None)
         self.block_len = block
         self.acc, self.acc_n = 0.0, 0  # sum and count of the block being filled
@@ -198,8 +198,8 @@ class ContextDetector:
         d.block_len, d.acc, d.acc_n = state["block_len"], state["acc"], state["acc_n"]
         d.judges = state["judges"]
         d.mv = MultiViewDetector.from_state(state["mv"])
-        d.seq = SequenceModel.from_state(state["seq"])
-        d.block = None if state["block"] is None else SequenceModel.from_state(state["block"])
+        d.seq = restore_sequence(state["seq"])
+        d.block = None if state["block"] is None else restore_sequence(state["block"])
         art = state.get("art")  # absent from states saved before the judge existed: none
         d.art = None if art is None else restore_judge(art)
         return d

@@ -8,11 +8,12 @@ anomaly's confidence.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from pipeline.anomaly.base import use_native
 
 try:  # compiled present and the judge after its probation (pipeline/anomaly/_art.c): same numbers
     from pipeline.anomaly import _art  # type: ignore[attr-defined]
@@ -24,8 +25,8 @@ _R2 = math.sqrt(0.5)
 
 
 def native() -> bool:
-    """Whether the compiled module is used (built, and ``WATCHLAKE_NATIVE`` ≠ 0)."""
-    return _art is not None and os.environ.get("WATCHLAKE_NATIVE", "1") != "0"
+    """Whether the compiled module is used (built, and ``WATCHLAKE_NATIVE`` ≠ 0: :func:`use_native`)."""
+    return use_native(_art)
 
 
 def complement(f: Sequence[float] | np.ndarray) -> np.ndarray:

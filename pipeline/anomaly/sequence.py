@@ -19,6 +19,13 @@ of HTM's and CAD OSE's context novelty, learns which value follows which:
 
 Memory is fixed: ``bins² × (bins + 2)`` floats of counts (2,016 for 12 bins), the window, and one
 64-bin histogram. The warm-up buffer (``warmup`` floats) is dropped once the grid is fixed.
+
+Compiled: :func:`sequence_model` and :func:`restore_sequence` give ``_seq.SeqCore``
+(``pipeline/anomaly/_seq.c``) when it is built and ``WATCHLAKE_NATIVE`` ≠ 0 — the same numbers and
+the same :meth:`~SequenceModel.state` bit for bit (tests/pipeline/anomaly/test_seq_native.py), so
+either carries on from the other's state; :class:`SequenceModel` stays the reference. (It takes
+``bins`` 3 to 256, holds values as floats: an int fed to the Python model stays an int in its
+warm-up list, the same number.)
 """
 
 from __future__ import annotations
@@ -26,7 +33,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pipeline.anomaly.base import use_native
 from pipeline.anomaly.calibrate import TailCalibrator
+
+try:  # compiled present (pipeline/anomaly/_seq.c): the same numbers
+    from pipeline.anomaly import _seq  # type: ignore[attr-defined]
+except ImportError:  # not built: the Python model
+    _seq = None
 
 _LOG10 = math.log(10.0)
 _PRIOR = 0.1
@@ -151,3 +164,13 @@ class SequenceModel:
                 setattr(m, k, list(v) if isinstance(v, list) else v)
         m.calib = TailCalibrator.from_state(state["calib"])
         return m
+
+
+def sequence_model(**settings: Any) -> Any:
+    """``SequenceModel(**settings)``, compiled when it can be (module docstring)."""
+    return _seq.SeqCore(**settings) if use_native(_seq) else SequenceModel(**settings)
+
+
+def restore_sequence(state: dict[str, Any]) -> Any:
+    """The model of :meth:`SequenceModel.state` (either's), compiled when it can be."""
+    return _seq.SeqCore(state) if use_native(_seq) else SequenceModel.from_state(state)
