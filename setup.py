@@ -1,7 +1,8 @@
 """Build the native modules: pipeline.sources._jsoncols (JSON → Arrow buffers, with yyjson) and
 pipeline.rollup._sketchmerge (merging columnar quantile sketches) and pipeline.rollup._rawgroup
 (grouping raw datapoints into buckets in one pass) and pipeline.anomaly._art (the adaptive-resonance
-anomaly judge after its probation).
+anomaly judge after its probation) and pipeline.anomaly._mv (the multiview detector's surprise and
+learning, with its forecaster and calibrator).
 
 Everything else about the package is in pyproject.toml.
 """
@@ -18,4 +19,7 @@ setup(ext_modules=[
     Extension("pipeline.rollup._rawgroup", sources=["pipeline/rollup/_rawgroup.c"], extra_compile_args=FLAGS),
     Extension("pipeline.anomaly._art", sources=["pipeline/anomaly/_art.c", "pipeline/anomaly/_art_state.c"],
               depends=["pipeline/anomaly/_art.h"], extra_compile_args=FLAGS),
+    # bit for bit the Python's arithmetic: no a*b+c fused into one rounding, whatever the default
+    Extension("pipeline.anomaly._mv", sources=["pipeline/anomaly/_mv.c", "pipeline/anomaly/_mv_state.c"],
+              depends=["pipeline/anomaly/_mv.h"], extra_compile_args=[*FLAGS, "-ffp-contract=off"]),
 ])
