@@ -20,6 +20,7 @@ setup(ext_modules=[
     Extension("pipeline.anomaly._art", sources=["pipeline/anomaly/_art.c", "pipeline/anomaly/_art_state.c"],
               depends=["pipeline/anomaly/_art.h"], extra_compile_args=FLAGS),
     # bit for bit the Python's arithmetic: no a*b+c fused into one rounding, whatever the default
-    Extension("pipeline.anomaly._mv", sources=["pipeline/anomaly/_mv.c", "pipeline/anomaly/_mv_state.c"],
+    Extension("pipeline.anomaly._mv", sources=["pipeline/anomaly/_mv.c", "pipeline/anomaly/_mv_model.c",
+                                                        "pipeline/anomaly/_mv_state.c"],
               depends=["pipeline/anomaly/_mv.h"], extra_compile_args=[*FLAGS, "-ffp-contract=off"]),
 ])
