@@ -10,8 +10,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: demo test test-fast lint layers typecheck java chromium toolchain install sample-data bench clean
 
 # Python packages: one version set that resolves with apache-flink's pins (constraints.txt),
-# plus the native modules (pipeline/sources/_jsoncols.c, pipeline/rollup/_sketchmerge.c, pipeline/rollup/_rawgroup.c, pipeline/anomaly/_art*.c, pipeline/anomaly/_seq*.c), compiled by the editable install.
-$(BIN)/.installed: pyproject.toml constraints.txt setup.py pipeline/sources/_jsoncols.c pipeline/rollup/_sketchmerge.c pipeline/rollup/_rawgroup.c pipeline/anomaly/_art.c pipeline/anomaly/_art_state.c pipeline/anomaly/_art.h pipeline/anomaly/_seq.c pipeline/anomaly/_seq_state.c pipeline/anomaly/_seq.h | toolchain
+# plus the native modules (pipeline/sources/_jsoncols.c, pipeline/rollup/_sketchmerge.c, pipeline/rollup/_rawgroup.c, pipeline/anomaly/_art*.c, _seq*.c, _mv*.c), compiled by the editable install.
+$(BIN)/.installed: pyproject.toml constraints.txt setup.py pipeline/sources/_jsoncols.c pipeline/rollup/_sketchmerge.c pipeline/rollup/_rawgroup.c pipeline/anomaly/_art.c pipeline/anomaly/_art_state.c pipeline/anomaly/_art.h pipeline/anomaly/_seq.c pipeline/anomaly/_seq_state.c pipeline/anomaly/_seq.h pipeline/anomaly/_mv.c pipeline/anomaly/_mv_model.c pipeline/anomaly/_mv_state.c pipeline/anomaly/_mv.h | toolchain
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -e '.[flink,dashboards,s3,dev]'
 	@touch $@
@@ -41,13 +41,14 @@ chromium:
 demo: install
 	$(BIN)/watchlake --lake $(LAKE) demo
 
-# The whole suite, then the source and loader tests once more on the pure-Python CloudTrail path
-# (the one a checkout without the native module takes).
+# The whole suite, then the source, loader and anomaly tests once more on the pure-Python paths
+# (the ones a checkout without the native modules takes).
 test: install chromium
 	$(BIN)/ruff check pipeline jobs dashboards tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 	WATCHLAKE_NATIVE=0 $(BIN)/python -m pytest -q -m "not slow" tests/pipeline/sources tests/pipeline/loader \
+	  tests/pipeline/anomaly \
 	  --ignore=tests/pipeline/sources/test_jsoncols.py --ignore=tests/pipeline/sources/test_cloudtrail_typed.py
 
 test-fast: install

@@ -1,7 +1,9 @@
 """Build the native modules: pipeline.sources._jsoncols (JSON → Arrow buffers, with yyjson) and
 pipeline.rollup._sketchmerge (merging columnar quantile sketches) and pipeline.rollup._rawgroup
 (grouping raw datapoints into buckets in one pass) and pipeline.anomaly._art (the adaptive-resonance
-anomaly judge after its probation) and pipeline.anomaly._seq (the sequence judge, SequenceModel).
+anomaly judge after its probation), pipeline.anomaly._seq (the sequence judge, SequenceModel) and
+pipeline.anomaly._mv (the multiview detector's surprise and learning, with its forecaster and
+calibrator).
 
 Everything else about the package is in pyproject.toml.
 """
@@ -18,6 +20,10 @@ setup(ext_modules=[
     Extension("pipeline.rollup._rawgroup", sources=["pipeline/rollup/_rawgroup.c"], extra_compile_args=FLAGS),
     Extension("pipeline.anomaly._art", sources=["pipeline/anomaly/_art.c", "pipeline/anomaly/_art_state.c"],
               depends=["pipeline/anomaly/_art.h"], extra_compile_args=FLAGS),
+    # _seq and _mv: bit for bit the Python's arithmetic, so no a*b+c fused into one rounding
     Extension("pipeline.anomaly._seq", sources=["pipeline/anomaly/_seq.c", "pipeline/anomaly/_seq_state.c"],
-              depends=["pipeline/anomaly/_seq.h"], extra_compile_args=FLAGS + ["-ffp-contract=off"]),
+              depends=["pipeline/anomaly/_seq.h"], extra_compile_args=[*FLAGS, "-ffp-contract=off"]),
+    Extension("pipeline.anomaly._mv", sources=["pipeline/anomaly/_mv.c", "pipeline/anomaly/_mv_model.c",
+                                               "pipeline/anomaly/_mv_state.c"],
+              depends=["pipeline/anomaly/_mv.h"], extra_compile_args=[*FLAGS, "-ffp-contract=off"]),
 ])

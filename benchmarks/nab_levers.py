@@ -109,8 +109,10 @@ def series_components(times: Sequence[float], values: Sequence[float | None],
     d = ContextDetector(art=False)  # the judges S and Q; the ART judge is the lever art_direct
     if calibrator in ("spot", "spot-free"):
         from pipeline.anomaly.evt import SpotTailCalibrator
+        from pipeline.anomaly.multiview import MultiViewDetector
 
         free = calibrator == "spot-free"  # every value learnt, no bounded tails (chosen post hoc)
+        d.mv = MultiViewDetector.from_state(d.mv.state())  # the Python views: their calibrator swapped
         d.mv.calib = SpotTailCalibrator(d.mv.calib.n_views, math.log(2.0) / math.log(d.mv.calib.growth),
                                         q=0.0 if free else 1e-4, unbounded=free)
     n = len(values)
@@ -120,7 +122,8 @@ def series_components(times: Sequence[float], values: Sequence[float | None],
     for i in (range(n) if order is None else order):
         t, x = times[i], values[i]
         if x is not None and x - x == 0.0:
-            s, _ = d.mv.surprise(t, x)
+            j = d.mv.peek(t, x)
+            s = 0.0 if j is None else j[0]
             q = d.seq.surprise(x, learn=False) - d.judges
             if d.block is not None and d.acc_n + 1 == d.block_len:
                 q = max(q, d.block.surprise((d.acc + x) / d.block_len, learn=False) - d.judges)

@@ -49,7 +49,7 @@ def expected_band(timestamps: Sequence[datetime], values: Sequence[float | None]
     not widen the band after it. ``timestamps`` must be in ascending order.
     """
     det = make_detector(DEFAULT_DETECTOR, k=k)
-    model = det.mv.model
+    mv = det.mv
     expected: list[float | None] = []
     lower: list[float | None] = []
     upper: list[float | None] = []
@@ -58,11 +58,11 @@ def expected_band(timestamps: Sequence[datetime], values: Sequence[float | None]
         x = None if v is None else float(v)
         sc = det.step(t, x)
         if sc.expected is None and (x is None or x - x != 0.0):
-            b = model.best(t)
+            b = mv.forecast(t)
             if b is not None:
                 lo = b[0] - k * b[1]
                 expected.append(b[0])
-                lower.append(0.0 if model.nonneg and lo < 0 else lo)
+                lower.append(0.0 if mv.nonneg and lo < 0 else lo)
                 upper.append(b[0] + k * b[1])
                 continue
         expected.append(sc.expected)

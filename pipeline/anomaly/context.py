@@ -50,7 +50,7 @@ from typing import Any
 
 from pipeline.anomaly.art import ArtJudge, compiled, packed_state, restore_judge
 from pipeline.anomaly.base import WARMUP_SCORE, Score, after_refractory, make_score
-from pipeline.anomaly.multiview import MultiViewDetector
+from pipeline.anomaly.multiview import MultiViewDetector, mv_core, restore_mv
 from pipeline.anomaly.sequence import restore_sequence, sequence_model
 
 #: The adaptive-resonance judge's correction: ``log10 4``, one of four judges.
@@ -69,8 +69,9 @@ class ContextDetector:
                  report_after: int = 600, block: int = 4, halflife: float = 1000.0,
                  slow_views: bool = False, art: bool = True) -> None:
         self.scale, self.alert, self.refractory = scale, alert, refractory
-        self.mv = MultiViewDetector(k=k, scale=scale, warmup=warmup, halflife=halflife,
-                                    slow_views=slow_views)
+        mv = MultiViewDetector(k=k, scale=scale, warmup=warmup, halflife=halflife,
+                               slow_views=slow_views)
+        self.mv: Any = mv_core(mv) or mv  # compiled when it can be (the same numbers)
         self.seq = sequence_model(bins=bins, window=window, report_after=report_after)
         self.block = (sequence_model(bins=bins, window=window, warmup=300 // block,
                                     report_after=report_after // block) if block > 0 else None)
@@ -100,7 +101,8 @@ class ContextDetector:
 
     def _judge(self, t: float, x: float, learn: bool) -> Score:
         mv = self.mv
-        s, j = mv.surprise(t, x)
+        j = mv.judge(t, x) if learn else mv.peek(t, x)
+        s = 0.0 if j is None else j[0]
         q = self.seq.surprise(x, learn=learn) - self.judges
         if self.block is not None:
             if self.acc_n + 1 == self.block_len:  # this point closes a block: judge its mean
@@ -112,9 +114,6 @@ class ContextDetector:
             elif learn:
                 self.acc += x
                 self.acc_n += 1
-        if learn:
-            mv.absorb(t, x, j, s)
-        p, sigma = (None, 0.0) if j is None else (j[3], j[4])
         c = s if s > q else q
         if self.art is not None:
             c = self._art(x, c, learn)
@@ -122,11 +121,12 @@ class ContextDetector:
         score, since_alert = after_refractory(full, self.since_alert, self.refractory, self.alert)
         if learn:
             self.since_alert = since_alert
-        if p is None:
+        if j is None:
             return WARMUP_SCORE._replace(score=score)
+        p, sigma = j[1], j[2]
         k = mv.k
         lo = p - k * sigma
-        if mv.model.nonneg and lo < 0:
+        if mv.nonneg and lo < 0:
             lo = 0.0
         return Score(score, p, lo, p + k * sigma, True)
 
@@ -147,8 +147,8 @@ class ContextDetector:
         if x is None or x - x != 0.0:
             return WARMUP_SCORE
         mv = self.mv
-        j = mv._views(t, x)
-        s = 0.0 if j is None else mv.calib.surprise(j[0], j[1], j[2]) - 0.7
+        j = mv.judge(t, x)  # multiview's surprise, then it learns x
+        s = 0.0 if j is None else j[0]
         judges = self.judges
         q = self.seq.surprise(x) - judges
         blk = self.block
@@ -162,7 +162,6 @@ class ContextDetector:
             else:
                 self.acc += x
                 self.acc_n = n
-        mv._learn(t, x, j, s / (s + mv.scale) if s > 0 else 0.0)
         c = s if s > q else q
         art = self.art
         if art is not None:
@@ -173,10 +172,10 @@ class ContextDetector:
         score, self.since_alert = after_refractory(full, self.since_alert, self.refractory, self.alert)
         if j is None:
             return WARMUP_SCORE._replace(score=score)
-        p, sigma = j[3], j[4]
+        p, sigma = j[1], j[2]
         k = mv.k
         lo = p - k * sigma
-        if lo < 0 and mv.model.nonneg:
+        if lo < 0 and mv.nonneg:
             lo = 0.0
         return make_score(score, p, lo, p + k * sigma)
 
@@ -197,7 +196,7 @@ class ContextDetector:
         d.since_alert = state["since_alert"]
         d.block_len, d.acc, d.acc_n = state["block_len"], state["acc"], state["acc_n"]
         d.judges = state["judges"]
-        d.mv = MultiViewDetector.from_state(state["mv"])
+        d.mv = restore_mv(state["mv"])
         d.seq = restore_sequence(state["seq"])
         d.block = None if state["block"] is None else restore_sequence(state["block"])
         art = state.get("art")  # absent from states saved before the judge existed: none

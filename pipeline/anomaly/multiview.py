@@ -32,6 +32,12 @@ consecutive flagged points it accepts the new level (a level shift becomes the n
 an episode has been reported, points within ``refractory`` points of the alert are reported at half
 their score, so one incident yields one alert rather than a burst. State is a fixed number of
 floats per series (about 1,100).
+
+Speed: :meth:`~MultiViewDetector.surprise` then :meth:`~MultiViewDetector.absorb` (what the
+``context`` detector asks of it, with the forecaster and the calibrator) run compiled as
+:func:`mv_core` (:mod:`pipeline.anomaly._mv`, the same numbers and state bit for bit,
+tests/pipeline/anomaly/test_mv_native.py): ~15× the Python's points per second.
+:class:`MultiViewDetector` stays the reference.
 """
 
 from __future__ import annotations
@@ -39,9 +45,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score, make_score
+from pipeline.anomaly.base import WARMUP_SCORE, Score, make_score, use_native
 from pipeline.anomaly.calibrate import TailCalibrator
 from pipeline.anomaly.model import SeasonalModel
+
+try:  # the compiled surprise and learning (pipeline/anomaly/_mv.c): the same numbers
+    from pipeline.anomaly import _mv  # type: ignore[attr-defined]
+except ImportError:  # not built: the Python detector
+    _mv = None
 
 MEDIAN_OF = 7
 # (views, raw values, bins, forecast, sigma, new EW mean of residuals, new short average)
@@ -129,6 +140,29 @@ class MultiViewDetector:
         :meth:`step` learns."""
         self._learn(t, x, judged, surprise / (surprise + self.scale) if surprise > 0 else 0.0)
 
+    def judge(self, t: float, x: float) -> tuple[float, float, float] | None:
+        """:meth:`surprise` then :meth:`absorb` of present value ``x``: ``(S, expected, sigma)``,
+        or None in the forecaster's warm-up (``x`` is learnt either way). The compiled core's
+        ``judge`` (:func:`mv_core`) gives the same, bit for bit."""
+        s, j = self.surprise(t, x)
+        self.absorb(t, x, j, s)
+        return None if j is None else (s, j[3], j[4])
+
+    def peek(self, t: float, x: float) -> tuple[float, float, float] | None:
+        """:meth:`judge` without learning ``x``."""
+        s, j = self.surprise(t, x)
+        return None if j is None else (s, j[3], j[4])
+
+    def forecast(self, t: float) -> tuple[float, float] | None:
+        """``(expected, sigma)`` at ``t`` (the forecaster's :meth:`~SeasonalModel.best`), None in
+        its warm-up; nothing is learnt."""
+        return self.model.best(t)
+
+    @property
+    def nonneg(self) -> bool:
+        """No negative value seen yet (the band's lower edge is then floored at 0)."""
+        return self.model.nonneg
+
     def score_one(self, t: float, x: float | None) -> Score:
         """Judge ``x`` at ``t`` from earlier points only (does not change the state)."""
         return self._judge(t, x)[0]
@@ -210,7 +244,23 @@ class MultiViewDetector:
         d = cls.__new__(cls)
         for k in cls.__slots__:
             if k not in ("model", "calib"):
-                setattr(d, k, state.get(k, True) if k == "slow_views" else state[k])
+                v = state.get(k, True) if k == "slow_views" else state[k]
+                setattr(d, k, list(v) if isinstance(v, list) else v)  # never the caller's list
         d.model = SeasonalModel.from_state(state["model"])
         d.calib = TailCalibrator.from_state(state["calib"])
         return d
+
+
+def mv_core(det: MultiViewDetector) -> Any:
+    """``det`` as the compiled core when it is in use, else None. The core (``_mv.MvCore``) starts
+    from ``det.state()`` and carries on alone: ``step(t, x)`` is ``det.surprise(t, x)`` then
+    ``det.absorb`` of the same point (None in the warm-up, else ``(surprise, expected, sigma)``),
+    ``peek(t, x)`` the surprise alone, ``state()`` ``det.state()``'s dict; ``k``, ``scale`` and
+    ``nonneg`` (the forecaster's) are read-only; it pickles."""
+    return _mv.MvCore(det.state()) if use_native(_mv) else None
+
+
+def restore_mv(state: dict[str, Any]) -> Any:
+    """From :meth:`MultiViewDetector.state` or the core's (the same dict): the compiled core when
+    :func:`mv_core` would give one, else the :class:`MultiViewDetector`."""
+    return _mv.MvCore(state) if use_native(_mv) else MultiViewDetector.from_state(state)

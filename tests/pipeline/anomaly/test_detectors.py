@@ -91,6 +91,22 @@ def test_state_is_bounded_and_round_trips() -> None:
     assert a == b
 
 
+def test_restoring_twice_from_one_state_gives_the_same_detector() -> None:
+    """A restored detector owns its lists: learning does not change the dict it came from (it
+    did — the residual ring buffer was the caller's list — so a second restore scored differently)."""
+    d = MultiViewDetector()
+    for i, v in enumerate(_noise(3000, seed=3)):
+        d.step(60.0 * i, v)
+    state = d.state()
+    saved = json.dumps(state)
+    more = _noise(300, seed=8, level=45)
+    first = MultiViewDetector.from_state(state)
+    a = [first.step(60.0 * (3000 + i), v) for i, v in enumerate(more)]
+    assert json.dumps(state) == saved
+    second = MultiViewDetector.from_state(state)
+    assert [second.step(60.0 * (3000 + i), v) for i, v in enumerate(more)] == a
+
+
 def test_synthetic_generator_is_reproducible_and_labelled() -> None:
     a, b = make_series(3), make_series(3)
     assert a.values == b.values and a.onsets == b.onsets
