@@ -13,7 +13,6 @@ skipped without learning).
 
 from __future__ import annotations
 
-import os
 from typing import Any, NamedTuple, Protocol
 
 
@@ -55,12 +54,6 @@ def make_score(score: float, expected: float, lower: float, upper: float) -> Sco
 
 _tuple_new: Any = tuple.__new__
 
-
-def use_native(module: object | None) -> bool:
-    """Whether a compiled module of this package is used: it is built (``module``, its import, is not
-    ``None``) and ``WATCHLAKE_NATIVE`` is not ``0`` (the one place that reads it here; read at each
-    call, so a test can switch it)."""
-    return module is not None and os.environ.get("WATCHLAKE_NATIVE", "1") != "0"
 
 
 class Detector(Protocol):

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.anomaly.base import use_native
+from pipeline.native import use_native
 
 try:  # compiled present and the judge after its probation (pipeline/anomaly/_art.c): same numbers
     from pipeline.anomaly import _art  # type: ignore[attr-defined]

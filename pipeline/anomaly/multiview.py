@@ -45,9 +45,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score, make_score, use_native
+from pipeline.anomaly.base import WARMUP_SCORE, Score, make_score
 from pipeline.anomaly.calibrate import TailCalibrator
 from pipeline.anomaly.model import SeasonalModel
+from pipeline.native import use_native
 
 try:  # the compiled surprise and learning (pipeline/anomaly/_mv.c): the same numbers
     from pipeline.anomaly import _mv  # type: ignore[attr-defined]

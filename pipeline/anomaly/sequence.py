@@ -33,8 +33,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.anomaly.base import use_native
 from pipeline.anomaly.calibrate import TailCalibrator
+from pipeline.native import use_native
 
 try:  # compiled present (pipeline/anomaly/_seq.c): the same numbers
     from pipeline.anomaly import _seq  # type: ignore[attr-defined]

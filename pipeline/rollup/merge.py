@@ -28,11 +28,10 @@ rows whose samples are not a single value) and returns each group's total count
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pyarrow as pa
 
+from pipeline.native import use_native
 from pipeline.rollup.schema import SKETCH_BINS, SKETCH_COUNTS, empty_sketches
 
 try:
@@ -149,7 +148,7 @@ def build_sketches(n_rows: int, target: np.ndarray, bins: np.ndarray, counts: np
 
 def native() -> bool:
     """Whether :func:`merge_lists` uses the native module (built, and ``WATCHLAKE_NATIVE`` ≠ 0)."""
-    return _sketchmerge is not None and os.environ.get("WATCHLAKE_NATIVE", "1") != "0"
+    return use_native(_sketchmerge)
 
 
 def _from_bytes(data: bytes, typ: pa.DataType, dtype: type) -> pa.Array:

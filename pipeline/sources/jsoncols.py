@@ -21,11 +21,12 @@ Guarantees of :meth:`Schema.read`:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
+
+from pipeline.native import turned_off
 
 try:
     from pipeline.sources import _jsoncols  # type: ignore[attr-defined]
@@ -35,7 +36,7 @@ except ImportError:  # a checkout that was never built: callers take the pure-Py
 UNAVAILABLE = ("the native JSON module pipeline.sources._jsoncols is not built (run `make install`)"
                if _jsoncols is None else
                "the native JSON module is turned off (WATCHLAKE_NATIVE=0)"
-               if os.environ.get("WATCHLAKE_NATIVE", "1") == "0" else "")
+               if turned_off() else "")
 """Why :class:`Schema` cannot be used here (``""`` when it can): callers check it and take their
 general, pure-Python path instead."""
 
