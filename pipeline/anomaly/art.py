@@ -75,9 +75,9 @@ parameter set fixed before scoring; standard / low-FP / low-FN, all 41 | leave-o
   (README: they fit NAB, not the synthetic corpora or normal traffic).
 
 Speed: after its probation the judge runs compiled (:mod:`pipeline.anomaly._art`, the same
-numbers bit for bit, tests/pipeline/anomaly/test_art_native.py): ~900,000 values/s alone, and
-``context`` with it ~105,000 values/s per core (without it ~118,000); the Python judge alone
-~170,000 values/s (``WATCHLAKE_NATIVE=0``).
+numbers bit for bit, tests/pipeline/anomaly/test_art_native.py): ~900,000 values/s alone;
+``context``, its other judges compiled too, ~590,000 values/s per core with it and ~790,000
+without; the Python judge alone ~170,000 values/s (``WATCHLAKE_NATIVE=0``).
 """
 
 from __future__ import annotations
