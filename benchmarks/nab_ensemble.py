@@ -52,9 +52,48 @@ def combine(members: Sequence[Sequence[float]], how: str, refractory: int = 36,
     return out
 
 
+def _member_scores(times: Sequence[float], values: Sequence[float | None], h: float) -> list[float]:
+    from pipeline.anomaly.context import ContextDetector
+
+    d = ContextDetector(halflife=h, refractory=0)
+    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
+
+
+def checks(names: Sequence[str]) -> list[str]:
+    """The variants on the labelled synthetic corpora (optimised standard / low-FP / low-FN) and
+    their alerts per model per week on 28 days of generated normal traffic (at 0.5), as
+    :func:`benchmarks.nab_checks.checks` measures the levers."""
+    from benchmarks import nab
+    from benchmarks.anomaly_synth import corpus, heldout_corpus
+    from benchmarks.bench_anomaly import sample_month
+    from pipeline.anomaly import DEFAULT_THRESHOLD
+
+    runs = {"default": ((1000.0,), "median"), **{n: VARIANTS[n] for n in names}}
+    halflives = sorted({h for hs, _ in runs.values() for h in hs})
+    out = []
+    for set_name, series in (("synthetic threshold-choice set (70)", corpus(range(0, 70))),
+                             ("synthetic held-out shapes (60)", heldout_corpus(range(5000, 5060)))):
+        raw = [({h: _member_scores([t.timestamp() for t in s.timestamps], s.values, h)
+                 for h in halflives}, s.windows) for s in series]
+        for name, (hs, how) in runs.items():
+            files = [(combine([m[h] for h in hs], how), w) for m, w in raw]
+            res = [nab.optimise_threshold(files, p) for p in nab.PROFILES.values()]
+            out.append(f"  {set_name:37s} {name:24s} " + " / ".join(f"{r[1]:.2f}" for r in res)
+                       + f" (thr {res[0][0]:.3f})")
+    normal, _ = sample_month()
+    weeks = len(normal) * 28 / 7
+    raw_n = [{h: _member_scores(ts, vs, h) for h in halflives} for _, ts, vs in normal]
+    for name, (hs, how) in runs.items():
+        alerts = sum(sum(v >= DEFAULT_THRESHOLD for v in combine([m[h] for h in hs], how)) for m in raw_n)
+        out.append(f"  28 days of normal sample traffic ({len(normal)} models) {name:24s} "
+                   f"{alerts / weeks:.2f} alerts per model per week")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="bagged context detectors on NAB (declared variants)")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--checks", action="store_true", help="also the synthetic corpora and normal traffic")
     args = ap.parse_args(argv)
     halflives = sorted({h for hs, _ in VARIANTS.values() for h in hs})
     raw = {h: run("context", {"halflife": h, "refractory": 0}, workers=args.workers)[0] for h in halflives}
@@ -71,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     res = nested_logo(variants)
     print("  nested (default + the three): " + " / ".join(f"{res[p][0]:.2f}" for p in profiles)
           + "; standard picks " + ", ".join(res["standard"][1]))
+    if args.checks:
+        print("\n".join(checks(list(VARIANTS))))
     return 0
 
 

@@ -1,0 +1,35 @@
+"""nab_ensemble: a one-member bag is the detector itself; the bag silences once, after combining."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.nab_ensemble import combine
+from pipeline.anomaly.context import ContextDetector
+from pipeline.anomaly.series_io import read_series
+
+NAB = Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data"
+
+
+def _scores(**params: float) -> list[float]:
+    sf = read_series(NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv")
+    d = ContextDetector(**params)
+    out = [0.0] * len(sf.values)
+    for i in sf.order:
+        out[i] = d.step(sf.times[i], sf.values[i]).score
+    return out
+
+
+def test_a_bag_of_one_unsilenced_detector_is_the_default_detector() -> None:
+    own, full = _scores(), _scores(refractory=0)
+    assert combine([full], "median") == own
+    assert full != own and max(own) >= 0.5  # the silence did act: an alert was raised
+
+
+def test_the_median_of_three_takes_the_middle_member_point_by_point() -> None:
+    a, b, c = [0.1, 0.6, 0.2, 0.9], [0.3, 0.2, 0.55, 0.1], [0.2, 0.7, 0.1, 0.3]
+    assert combine([a, b, c], "median", refractory=0) == [0.2, 0.6, 0.2, 0.3]
+    # the alert at the second point (0.6) starts the count at 1: points until it reaches
+    # ``refractory`` are halved (here the third), as in every detector's silence
+    assert combine([a, b, c], "median", refractory=2) == [0.2, 0.6, 0.1, 0.3]
+    assert combine([a, b, c], "median", refractory=3) == [0.2, 0.6, 0.1, 0.15]
