@@ -90,6 +90,26 @@ def test_the_core_equals_the_python_detector_bit_for_bit_on_nab(name: str) -> No
         assert core.k == det.k and core.scale == det.scale and core.nonneg is det.model.nonneg
 
 
+def test_the_python_detector_answers_as_the_core_judge_peek_forecast() -> None:
+    """What ``context`` and the band ask of either form: ``judge`` (surprise then absorb),
+    ``peek`` and ``forecast`` (the forecaster's ``best``, also before and between points)."""
+    points = _points(FILES[0])
+    det = MultiViewDetector(halflife=1000.0, slow_views=False)
+    ref = MultiViewDetector(halflife=1000.0, slow_views=False)
+    core = _mv.MvCore(det.state())
+    for i, (t, x) in enumerate(points):
+        for when in (t, t + 150.0, t + 7 * 86400.0):
+            want = ref.model.best(when)
+            assert same(det.forecast(when), want) and same(core.forecast(when), want)
+        assert same(det.peek(t, x), core.peek(t, x))
+        want = _py_step(ref, t, x)
+        assert same(det.judge(t, x), want) and same(core.judge(t, x), want), i
+        assert det.nonneg is core.nonneg is ref.model.nonneg
+    assert core.forecast(points[-1][0] + 300.0) is not None
+    assert _mv.MvCore(MultiViewDetector().state()).forecast(0.0) is None  # the warm-up
+    assert same(det.state(), ref.state()) and same(core.state(), ref.state())
+
+
 def test_the_core_carries_on_from_a_python_state_and_back(monkeypatch) -> None:
     monkeypatch.setenv("WATCHLAKE_NATIVE", "1")
     points = _points(FILES[2])
