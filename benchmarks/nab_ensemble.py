@@ -35,6 +35,11 @@ VARIANTS: dict[str, tuple[tuple[float, ...], str]] = {
     "median 600/1000/2000": ((600.0, 1000.0, 2000.0), "median"),
     "mean 600/1000/2000": ((600.0, 1000.0, 2000.0), "mean"),
     "median 1000/2000/3000": ((1000.0, 2000.0, 3000.0), "median"),
+    # declared after the three above were scored (they pass NAB held out, the nested selection
+    # among them does not: with realAdExchange held out the other groups pick 1000/2000/3000):
+    # the whole grid the half-life was once chosen from (bench_anomaly's nested variants), bagged
+    # instead of chosen; judged by the same rule, nested over the default and all four
+    "median 600/1000/2000/3000": ((600.0, 1000.0, 2000.0, 3000.0), "median"),
 }
 _COMBINE: dict[str, Callable[[Sequence[float]], float]] = {"median": statistics.median,
                                                             "mean": statistics.fmean}
