@@ -113,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:24s} all 41 " + " / ".join(f"{rep.overall[p][1]:.2f}" for p in profiles)
               + "   held out " + " / ".join(f"{rep.logo[p]:.2f}" for p in profiles))
     res = nested_logo(variants)
-    print("  nested (default + the three): " + " / ".join(f"{res[p][0]:.2f}" for p in profiles)
-          + "; standard picks " + ", ".join(res["standard"][1]))
+    print(f"  nested (the default and the {len(VARIANTS)} bags): "
+          + " / ".join(f"{res[p][0]:.2f}" for p in profiles))
+    for p in profiles:
+        print(f"    {p} picks " + ", ".join(res[p][1]))
     if args.checks:
         print("\n".join(checks(list(VARIANTS))))
     return 0
