@@ -168,13 +168,27 @@ static int two_floats(PyObject *const *args, Py_ssize_t nargs, double *t, double
     return (*x == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* the views and the calibrated surprise (less log10 5, into *s) of (t, x) from args, nothing
+ * learnt: -1 raised, 0 in the forecaster's warm-up, 1 judged */
+static int surprise(MvCore *c, PyObject *const *args, Py_ssize_t nargs, double *t, double *x,
+                    Judged *j, double *s) {
+    double top;
+    if (two_floats(args, nargs, t, x))
+        return -1;
+    int k = views(c, *t, *x, j);
+    if (k <= 0)
+        return k;
+    if (mv_calib_surprise(c, j, &top))
+        return -1;
+    *s = top - 0.7;
+    return 1;
+}
+
 /* core.judge(t, x): surprise then absorb */
-static PyObject *core_step(MvCore *c, PyObject *const *args, Py_ssize_t nargs) {
-    double t, x, top;
+static PyObject *core_judge(MvCore *c, PyObject *const *args, Py_ssize_t nargs) {
+    double t, x, s;
     Judged j;
-    if (two_floats(args, nargs, &t, &x))
-        return NULL;
-    int k = views(c, t, x, &j);
+    int k = surprise(c, args, nargs, &t, &x, &j, &s);
     if (k < 0)
         return NULL;
     if (k == 0) {
@@ -182,9 +196,6 @@ static PyObject *core_step(MvCore *c, PyObject *const *args, Py_ssize_t nargs) {
             return NULL;
         Py_RETURN_NONE;
     }
-    if (mv_calib_surprise(c, &j, &top))
-        return NULL;
-    double s = top - 0.7;
     if (s > 0 && s + c->scale == 0.0) {
         mv_zero_division();
         return NULL;
@@ -196,19 +207,15 @@ static PyObject *core_step(MvCore *c, PyObject *const *args, Py_ssize_t nargs) {
 
 /* core.peek(t, x): surprise alone */
 static PyObject *core_peek(MvCore *c, PyObject *const *args, Py_ssize_t nargs) {
-    double t, x, top;
+    double t, x, s;
     Judged j;
-    if (two_floats(args, nargs, &t, &x))
-        return NULL;
-    int k = views(c, t, x, &j);
+    int k = surprise(c, args, nargs, &t, &x, &j, &s);
     if (k <= 0) {
         if (k < 0)
             return NULL;
         Py_RETURN_NONE;
     }
-    if (mv_calib_surprise(c, &j, &top))
-        return NULL;
-    return Py_BuildValue("(ddd)", top - 0.7, j.p, j.sigma);
+    return Py_BuildValue("(ddd)", s, j.p, j.sigma);
 }
 
 /* core.forecast(t): SeasonalModel.best(t) (nothing learnt): None in the warm-up, else (p, sigma) */
@@ -241,7 +248,7 @@ static PyObject *get_scale(MvCore *c, void *Py_UNUSED(closure)) { return param(c
 static PyObject *get_nonneg(MvCore *c, void *Py_UNUSED(closure)) { return PyBool_FromLong(c->nonneg); }
 
 static PyMethodDef core_methods[] = {
-    {"judge", (PyCFunction)(void (*)(void))core_step, METH_FASTCALL,
+    {"judge", (PyCFunction)(void (*)(void))core_judge, METH_FASTCALL,
      "surprise(t, x) then absorb: None in the warm-up, else (s, p, sigma)."},
     {"forecast", (PyCFunction)core_forecast, METH_O,
      "SeasonalModel.best(t), nothing learnt: None in the warm-up, else (expected, sigma)."},
