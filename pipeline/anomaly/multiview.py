@@ -33,11 +33,11 @@ an episode has been reported, points within ``refractory`` points of the alert a
 their score, so one incident yields one alert rather than a burst. State is a fixed number of
 floats per series (about 1,100).
 
-Speed: :meth:`~MultiViewDetector.surprise` then :meth:`~MultiViewDetector.absorb` (what the
-``context`` detector asks of it, with the forecaster and the calibrator) run compiled as
-:func:`mv_core` (:mod:`pipeline.anomaly._mv`, the same numbers and state bit for bit,
-tests/pipeline/anomaly/test_mv_native.py): ~15× the Python's points per second.
-:class:`MultiViewDetector` stays the reference.
+Speed: what the ``context`` detector asks of it — :meth:`~MultiViewDetector.judge` (surprise then
+absorb), :meth:`~MultiViewDetector.peek` and :meth:`~MultiViewDetector.forecast`, with the
+forecaster and the calibrator — runs compiled as :func:`mv_core` (:mod:`pipeline.anomaly._mv`, the
+same numbers and state bit for bit, tests/pipeline/anomaly/test_mv_native.py): ~15× the Python's
+points per second. :class:`MultiViewDetector` stays the reference.
 """
 
 from __future__ import annotations
@@ -254,10 +254,9 @@ class MultiViewDetector:
 
 def mv_core(det: MultiViewDetector) -> Any:
     """``det`` as the compiled core when it is in use, else None. The core (``_mv.MvCore``) starts
-    from ``det.state()`` and carries on alone: ``step(t, x)`` is ``det.surprise(t, x)`` then
-    ``det.absorb`` of the same point (None in the warm-up, else ``(surprise, expected, sigma)``),
-    ``peek(t, x)`` the surprise alone, ``state()`` ``det.state()``'s dict; ``k``, ``scale`` and
-    ``nonneg`` (the forecaster's) are read-only; it pickles."""
+    from ``det.state()`` and carries on alone, answering as ``det`` would: ``judge(t, x)``,
+    ``peek(t, x)``, ``forecast(t)``, ``state()`` (``det.state()``'s dict); ``k``, ``scale`` and
+    ``nonneg`` are read-only; it pickles."""
     return _mv.MvCore(det.state()) if use_native(_mv) else None
 
 
