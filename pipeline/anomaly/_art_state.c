@@ -4,6 +4,7 @@
  * that does not fit (a missing key, a list of the wrong length, a window that is not a power of two
  * up to 64) raises KeyError or ValueError naming the field. */
 #include "_art.h"
+#include "_pylist.h"
 #include <string.h>
 
 /* d[key], borrowed; NULL with a KeyError naming the key */
@@ -202,21 +203,6 @@ int art_init(ArtCore *c, PyObject *args, PyObject *kwds) {
     return 0;
 }
 
-static PyObject *list_of(const double *a, long n) {
-    PyObject *out = PyList_New(n);
-    if (out == NULL)
-        return NULL;
-    for (long i = 0; i < n; i++) {
-        PyObject *v = PyFloat_FromDouble(a[i]);
-        if (v == NULL) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyList_SET_ITEM(out, i, v);
-    }
-    return out;
-}
-
 /* ArtJudge.state()'s dict; `raw`: the categories and their use times as bytes of doubles (the
  * pickled form, a fraction of the cost of lists of floats) */
 PyObject *art_state_dict(ArtCore *c, int raw) {
@@ -235,12 +221,12 @@ PyObject *art_state_dict(ArtCore *c, int raw) {
     } else {
         rows = PyList_New(c->n_cat);
         for (long k = 0; rows != NULL && k < c->n_cat; k++) {
-            PyObject *r = list_of(c->w + k * c->dim2, c->dim2);
+            PyObject *r = pylist_doubles(c->w + k * c->dim2, c->dim2, 0, 0);
             if (r == NULL)
                 goto fail;
             PyList_SET_ITEM(rows, k, r);
         }
-        used = list_of(c->used, c->n_cat);
+        used = pylist_doubles(c->used, c->n_cat, 0, 0);
     }
     if (rows == NULL || used == NULL)
         goto fail;
@@ -258,9 +244,9 @@ PyObject *art_state_dict(ArtCore *c, int raw) {
         "mask", c->mask, "levels", c->levels, "chomp", c->chomp, "margin", c->margin, "art", art,
         "n", c->n, "b_sum", c->b_sum, "b_min", c->b_min, "b_max", c->b_max, "b_n", c->b_n, "ma", c->ma,
         "lo", c->lo, "hi", c->hi, "buf", Py_None, "dsi", c->dsi, "medbin", medbin, "med_n", c->med_n,
-        "fwin", list_of(c->fwin, c->window), "ub_sum", c->ub_sum, "ub_n", c->ub_n, "sim_win",
-        list_of(c->sim_win, c->n_win), "sim_diff", list_of(c->sim_diff, c->n_diff), "hist_sum",
-        c->hist_sum, "hist_n", c->hist_n, "hist_last", c->hist_last, "last_anom_i", c->last_anom_i,
+        "fwin", pylist_doubles(c->fwin, c->window, 0, 0), "ub_sum", c->ub_sum, "ub_n", c->ub_n,
+        "sim_win", pylist_doubles(c->sim_win, c->n_win, 0, 0),
+        "sim_diff", pylist_doubles(c->sim_diff, c->n_diff, 0, 0), "hist_sum", c->hist_sum, "hist_n", c->hist_n, "hist_last", c->hist_last, "last_anom_i", c->last_anom_i,
         "last_anom_sim", c->last_anom_sim, "last_rho_i", c->last_rho_i, "mask_cat",
         c->mask_cat ? Py_True : Py_False, "no_new", c->no_new);
 fail:

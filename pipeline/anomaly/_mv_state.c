@@ -9,6 +9,7 @@
  * a state without slow_views (saved before the choice existed) judges all five views, as
  * MultiViewDetector.from_state does. */
 #include "_mv.h"
+#include "_pylist.h"
 #include <stddef.h>
 #include <string.h>
 
@@ -212,30 +213,6 @@ void mv_dealloc(MvCore *c) {
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
 
-static PyObject *doubles(const double *a, Py_ssize_t n) {
-    PyObject *out = PyList_New(n);
-    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
-        PyObject *v = PyFloat_FromDouble(a[i]);
-        if (v == NULL)
-            Py_CLEAR(out);
-        else
-            PyList_SET_ITEM(out, i, v);
-    }
-    return out;
-}
-
-static PyObject *longs(const long *a, Py_ssize_t n) {
-    PyObject *out = PyList_New(n);
-    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
-        PyObject *v = PyLong_FromLong(a[i]);
-        if (v == NULL)
-            Py_CLEAR(out);
-        else
-            PyList_SET_ITEM(out, i, v);
-    }
-    return out;
-}
-
 static PyObject *b(int v) { return v ? Py_True : Py_False; }
 
 PyObject *mv_state(MvCore *c, PyObject *Py_UNUSED(ignored)) {
@@ -245,7 +222,7 @@ PyObject *mv_state(MvCore *c, PyObject *Py_UNUSED(ignored)) {
     }
     PyObject *hist = PyList_New(MV_VIEWS);
     for (Py_ssize_t i = 0; hist != NULL && i < MV_VIEWS; i++) {
-        PyObject *row = doubles(c->hist[i], MV_BINS);
+        PyObject *row = pylist_doubles(c->hist[i], MV_BINS, 0, 0);
         if (row == NULL)
             Py_CLEAR(hist);
         else
@@ -257,19 +234,19 @@ PyObject *mv_state(MvCore *c, PyObject *Py_UNUSED(ignored)) {
         "{s:O,s:O,s:O,s:l,s:l,s:d,s:d,s:d,s:d,s:d,s:N,s:N,s:N,s:N,s:N,s:N,s:d,s:d,s:O}",
         "alpha_fast", c->o_alpha_fast, "alpha_slow", c->o_alpha_slow, "alpha_err", c->o_alpha_err,
         "warmup", c->warmup, "n", c->n, "t0", c->t0, "tl", c->tl, "dt", c->dt, "fast", c->fast,
-        "slow", c->slow, "daily", doubles(c->daily, 24), "daily_n", longs(c->daily_n, 24),
-        "weekly", doubles(c->weekly, 168), "weekly_n", longs(c->weekly_n, 168), "err",
-        doubles(c->err, 3), "err_n", longs(c->err_n, 3), "resolution", c->resolution, "prev", c->prev,
-        "nonneg", b(c->nonneg));
+        "slow", c->slow, "daily", pylist_doubles(c->daily, 24, 0, 0), "daily_n", pylist_longs(c->daily_n, 24),
+        "weekly", pylist_doubles(c->weekly, 168, 0, 0), "weekly_n", pylist_longs(c->weekly_n, 168), "err",
+        pylist_doubles(c->err, 3, 0, 0), "err_n", pylist_longs(c->err_n, 3), "resolution", c->resolution,
+        "prev", c->prev, "nonneg", b(c->nonneg));
     PyObject *calib = Py_BuildValue("{s:l,s:N,s:l,s:O,s:d,s:N,s:d,s:N}", "n", c->c_n, "low",
-                                    longs(c->low, MV_VIEWS), "n_views", (long)MV_VIEWS, "growth",
+                                    pylist_longs(c->low, MV_VIEWS), "n_views", (long)MV_VIEWS, "growth",
                                     c->o_growth, "w", c->w, "hist", hist, "total", c->total, "vmax",
-                                    doubles(c->vmax, MV_VIEWS));
+                                    pylist_doubles(c->vmax, MV_VIEWS, 0, 0));
     return Py_BuildValue(
         "{s:O,s:O,s:O,s:l,s:l,s:d,s:d,s:d,s:l,s:l,s:l,s:N,s:d,s:d,s:O,s:N,s:N}", "k", c->o_k, "flag",
         c->o_flag, "scale", c->o_scale, "relevel_after", c->relevel_after, "refractory", c->refractory,
         "m_short", c->m_short, "drift_mean", c->drift_mean, "drift_dev", c->drift_dev, "flagged_run",
         c->flagged_run, "since_alert", c->since_alert, "warm_n", c->warm_n, "recent",
-        doubles(c->recent, MV_MEDIAN_OF), "hi", c->hi, "lo", c->lo, "slow_views", b(c->slow_views),
-        "model", model, "calib", calib);
+        pylist_doubles(c->recent, MV_MEDIAN_OF, 0, 0), "hi", c->hi, "lo", c->lo,
+        "slow_views", b(c->slow_views), "model", model, "calib", calib);
 }

@@ -5,6 +5,7 @@
  * not fit (a missing or unknown key, a value of the wrong type, a list of the wrong length, a
  * previous bin outside the grid) raises ValueError naming the key. */
 #include "_seq.h"
+#include "_pylist.h"
 #include <limits.h>
 #include <math.h>
 
@@ -229,18 +230,6 @@ int seq_from_state(SeqData *d, PyObject *s) {
     return c == NULL ? -1 : calib_from_state(d, c);
 }
 
-static PyObject *list_of(const double *a, long n, long head, long ring) {
-    PyObject *out = PyList_New(n);
-    for (long i = 0; out != NULL && i < n; i++) {
-        PyObject *v = PyFloat_FromDouble(a[ring ? (head + i) % ring : i]);
-        if (v == NULL)
-            Py_CLEAR(out);
-        else
-            PyList_SET_ITEM(out, i, v);
-    }
-    return out;
-}
-
 /* d[key] = v, v stolen; -1 when v is NULL or the dict refuses it */
 static int put(PyObject *d, const char *key, PyObject *v) {
     if (v == NULL)
@@ -262,7 +251,7 @@ static PyObject *calib_state(const SeqData *d) {
             PyList_SET_ITEM(low, 0, v);
     }
     if ((hist = PyList_New(1)) != NULL) {
-        PyObject *h = list_of(d->hist, SEQ_HBINS, 0, 0);
+        PyObject *h = pylist_doubles(d->hist, SEQ_HBINS, 0, 0);
         if (h == NULL)
             Py_CLEAR(hist);
         else
@@ -271,7 +260,7 @@ static PyObject *calib_state(const SeqData *d) {
     if (put(c, "n", PyLong_FromLong(d->n)) < 0 || put(c, "low", low) < 0 ||
         put(c, "n_views", PyLong_FromLong(1)) < 0 || put(c, "growth", PyFloat_FromDouble(d->growth)) < 0 ||
         put(c, "w", PyFloat_FromDouble(d->w)) < 0 || put(c, "hist", hist) < 0 ||
-        put(c, "total", PyFloat_FromDouble(d->ctotal)) < 0 || put(c, "vmax", list_of(&d->vmax, 1, 0, 0)) < 0) {
+        put(c, "total", PyFloat_FromDouble(d->ctotal)) < 0 || put(c, "vmax", pylist_doubles(&d->vmax, 1, 0, 0)) < 0) {
         Py_DECREF(c);
         return NULL;
     }
@@ -285,13 +274,13 @@ PyObject *seq_state_dict(const SeqData *d) {
         return NULL;
     if (put(s, "bins", PyLong_FromLong(nb)) < 0 || put(s, "warmup", PyLong_FromLong(d->warmup)) < 0 ||
         put(s, "decay", PyFloat_FromDouble(d->decay)) < 0 || put(s, "window", PyLong_FromLong(d->window)) < 0 ||
-        put(s, "warm", list_of(d->warm, d->n_warm, 0, 0)) < 0 || put(s, "lo", PyFloat_FromDouble(d->lo)) < 0 ||
+        put(s, "warm", pylist_doubles(d->warm, d->n_warm, 0, 0)) < 0 || put(s, "lo", PyFloat_FromDouble(d->lo)) < 0 ||
         put(s, "hi", PyFloat_FromDouble(d->hi)) < 0 || put(s, "prev1", PyLong_FromLong(d->prev1)) < 0 ||
         put(s, "prev2", PyLong_FromLong(d->prev2)) < 0 ||
-        put(s, "counts", list_of(d->counts, nb * nb * nb, 0, 0)) < 0 ||
-        put(s, "scale", list_of(d->scale, nb * nb, 0, 0)) < 0 ||
-        put(s, "total", list_of(d->total, nb * nb, 0, 0)) < 0 ||
-        put(s, "recent", list_of(d->recent, d->n_rec, d->rec_head, d->window)) < 0 ||
+        put(s, "counts", pylist_doubles(d->counts, nb * nb * nb, 0, 0)) < 0 ||
+        put(s, "scale", pylist_doubles(d->scale, nb * nb, 0, 0)) < 0 ||
+        put(s, "total", pylist_doubles(d->total, nb * nb, 0, 0)) < 0 ||
+        put(s, "recent", pylist_doubles(d->recent, d->n_rec, d->rec_head, d->window)) < 0 ||
         put(s, "seen", PyLong_FromLong(d->seen)) < 0 ||
         put(s, "report_after", PyLong_FromLong(d->report_after)) < 0 ||
         put(s, "calib", calib_state(d)) < 0) {
