@@ -57,39 +57,57 @@ def combine(members: Sequence[Sequence[float]], how: str, refractory: int = 36,
     return out
 
 
-def _member_scores(times: Sequence[float], values: Sequence[float | None], h: float) -> list[float]:
+def _member_scores(times: Sequence[float], values: Sequence[float | None], h: float,
+                   refractory: int = 0) -> list[float]:
     from pipeline.anomaly.context import ContextDetector
 
-    d = ContextDetector(halflife=h, refractory=0)
+    d = ContextDetector(halflife=h, refractory=refractory)
     return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
 
 
+ScoreFn = Callable[[Sequence[float], Sequence[float | None]], list[float]]
+
+
 def checks(names: Sequence[str]) -> list[str]:
-    """The variants on the labelled synthetic corpora (optimised standard / low-FP / low-FN) and
-    their alerts per model per week on 28 days of generated normal traffic (at 0.5), as
-    :func:`benchmarks.nab_checks.checks` measures the levers."""
+    """The bags on the labelled synthetic corpora and on normal traffic (:func:`checks_of`)."""
+    cache: dict[tuple[int, float], tuple[Sequence[float | None], list[float]]] = {}
+
+    def member(ts: Sequence[float], vs: Sequence[float | None], h: float) -> list[float]:
+        key = (id(vs), h)  # each series' members once for all the bags (vs kept: its id stays)
+        if key not in cache:
+            cache[key] = (vs, _member_scores(ts, vs, h))
+        return cache[key][1]
+
+    def bag(hs: Sequence[float], how: str) -> ScoreFn:
+        return lambda ts, vs: combine([member(ts, vs, h) for h in hs], how)
+
+    return checks_of({n: bag(*VARIANTS[n]) for n in names})
+
+
+def checks_of(runs: dict[str, ScoreFn]) -> list[str]:
+    """Each run (name → scores of one series, in time order) beside the default detector, on the
+    labelled synthetic corpora (optimised standard / low-FP / low-FN) and as alerts per model per
+    week on 28 days of generated normal traffic (at 0.5), as ``bench_anomaly`` measures the
+    default."""
     from benchmarks import nab
     from benchmarks.anomaly_synth import corpus, heldout_corpus
     from benchmarks.bench_anomaly import sample_month
     from pipeline.anomaly import DEFAULT_THRESHOLD
 
-    runs = {"default": ((1000.0,), "median"), **{n: VARIANTS[n] for n in names}}
-    halflives = sorted({h for hs, _ in runs.values() for h in hs})
+    runs = {"default": lambda ts, vs: _member_scores(ts, vs, 1000.0, refractory=36), **runs}
     out = []
     for set_name, series in (("synthetic threshold-choice set (70)", corpus(range(0, 70))),
                              ("synthetic held-out shapes (60)", heldout_corpus(range(5000, 5060)))):
-        raw = [({h: _member_scores([t.timestamp() for t in s.timestamps], s.values, h)
-                 for h in halflives}, s.windows) for s in series]
-        for name, (hs, how) in runs.items():
-            files = [(combine([m[h] for h in hs], how), w) for m, w in raw]
+        inputs = [([t.timestamp() for t in s.timestamps], s.values, s.windows) for s in series]
+        for name, fn in runs.items():
+            files = [(fn(ts, vs), w) for ts, vs, w in inputs]
             res = [nab.optimise_threshold(files, p) for p in nab.PROFILES.values()]
             out.append(f"  {set_name:37s} {name:24s} " + " / ".join(f"{r[1]:.2f}" for r in res)
                        + f" (thr {res[0][0]:.3f})")
     normal, _ = sample_month()
     weeks = len(normal) * 28 / 7
-    raw_n = [{h: _member_scores(ts, vs, h) for h in halflives} for _, ts, vs in normal]
-    for name, (hs, how) in runs.items():
-        alerts = sum(sum(v >= DEFAULT_THRESHOLD for v in combine([m[h] for h in hs], how)) for m in raw_n)
+    for name, fn in runs.items():
+        alerts = sum(sum(v >= DEFAULT_THRESHOLD for v in fn(ts, vs)) for _, ts, vs in normal)
         out.append(f"  28 days of normal sample traffic ({len(normal)} models) {name:24s} "
                    f"{alerts / weeks:.2f} alerts per model per week")
     return out
