@@ -41,6 +41,12 @@ VARIANTS: dict[str, tuple[tuple[float, ...], str]] = {
     # instead of chosen; judged by the same rule, nested over the default and all four
     "median 600/1000/2000/3000": ((600.0, 1000.0, 2000.0, 3000.0), "median"),
 }
+#: Declared in the thirteenth session, before it was scored, after the whole-detector bags above
+#: passed NAB held out but not the nested selection among them: one bag, of multiview's views
+#: only (their median surprise; each member's forecaster learns by its own flags), the sequence
+#: and resonance judges once — an odd number of members, so the median is one member's surprise.
+#: Same rule, nested over the default and this one alone.
+MV_BAGS: dict[str, tuple[float, ...]] = {"mv median 600/1000/2000": (600.0, 1000.0, 2000.0)}
 _COMBINE: dict[str, Callable[[Sequence[float]], float]] = {"median": statistics.median,
                                                             "mean": statistics.fmean}
 
