@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,31 @@ def score_file(path: Path, detector: str, params: dict[str, Any]) -> list[float]
     for i in sf.order:
         out[i] = step(sf.times[i], sf.values[i]).score
     return out
+
+
+def file_scores(path: Path, fn: Callable[..., list[float]], *args: Any) -> list[float]:
+    """Scores of every row of one file, in file order, from ``fn(times, values, *args)`` — a
+    scorer of one series in time order (a module-level function: it crosses processes)."""
+    from pipeline.anomaly.series_io import read_series
+
+    sf = read_series(path)
+    order = list(sf.order)
+    got = fn([sf.times[i] for i in order], [sf.values[i] for i in order], *args)
+    out = [0.0] * len(sf.values)
+    for i, v in zip(order, got, strict=True):
+        out[i] = v
+    return out
+
+
+def run_scorer(fn: Callable[..., list[float]], *args: Any, root: Path = CORPUS,
+               workers: int = 2) -> list[Scored]:
+    """Every file of the corpus through :func:`file_scores` (``workers`` processes)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    files = nab.labelled(root)
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        futs = [ex.submit(file_scores, p, fn, *args) for _, p in files]
+        return [Scored(lab, f.result()) for (lab, _), f in zip(files, futs, strict=True)]
 
 
 def run(detector: str = "multiview", params: dict[str, Any] | None = None,

@@ -36,7 +36,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks.nab_eval import Scored, evaluate, nested_logo
+from benchmarks.nab_eval import Scored
 from pipeline.anomaly.base import Score
 from pipeline.anomaly.context import ContextDetector
 
@@ -68,8 +68,11 @@ def scale_of(values: Sequence[float], frac: float) -> float:
 
 
 def transformed_scores(times: Sequence[float], values: Sequence[float | None], where: str,
-                       frac: float) -> list[float]:
-    """Scores of one series, in order, under one declared variant."""
+                       frac: float, fn: Callable[[float, float], float] | None = None
+                       ) -> list[float]:
+    """Scores of one series, in time order, under one declared variant: ``where`` ("all" or
+    "mv") judges ``asinh(x / s)`` (or ``fn(x, s)``), ``s`` fixed by :func:`scale_of` on the first :data:`SCALE_FROM`
+    values (replayed into the detector once it is known)."""
     out: list[float] = []
     det: Any = None
     seen: list[tuple[int, float, float]] = []
@@ -84,7 +87,7 @@ def transformed_scores(times: Sequence[float], values: Sequence[float | None], w
             s = scale_of([x for _, _, x in seen], frac)
 
             def f(x: float, s: float = s) -> float:
-                return math.asinh(x / s)
+                return math.asinh(x / s) if fn is None else fn(x, s)
 
             det = ContextDetector()
             if where == "all":
@@ -108,18 +111,6 @@ class _Fed:
         return self.inner.step(t, x if x is None or x - x != 0.0 else self.f(x))
 
 
-def _file_scores(path: Any, where: str, frac: float) -> list[float]:
-    from pipeline.anomaly.series_io import read_series
-
-    sf = read_series(path)
-    order = list(sf.order)
-    got = transformed_scores([sf.times[i] for i in order], [sf.values[i] for i in order], where, frac)
-    out = [0.0] * len(sf.values)
-    for i, s in zip(order, got, strict=True):
-        out[i] = s
-    return out
-
-
 def checks(names: Sequence[str]) -> list[str]:
     """The variants on the labelled synthetic corpora and on normal traffic
     (:func:`benchmarks.nab_ensemble.checks`)."""
@@ -132,32 +123,17 @@ def checks(names: Sequence[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from concurrent.futures import ProcessPoolExecutor
-
-    from benchmarks import nab
-    from benchmarks.nab_eval import CORPUS, run
+    from benchmarks.nab_ensemble import report
+    from benchmarks.nab_eval import run, run_scorer
 
     ap = argparse.ArgumentParser(description="context on an asinh scale on NAB (declared variants)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--checks", action="store_true", help="also the synthetic corpora and normal traffic")
     args = ap.parse_args(argv)
-    files = nab.labelled(CORPUS)
-    default, _ = run("context", {}, workers=args.workers)
-    variants: dict[str, list[Scored]] = {"default": default}
-    with ProcessPoolExecutor(max_workers=args.workers) as ex:
-        for name, (where, frac) in VARIANTS.items():
-            futs = [ex.submit(_file_scores, p, where, frac) for _, p in files]
-            variants[name] = [Scored(lab, f.result()) for (lab, _), f in zip(files, futs, strict=True)]
-    profiles = ("standard", "reward_low_FP", "reward_low_FN")
-    for name, sc in variants.items():
-        rep = evaluate(sc)
-        print(f"  {name:24s} all 41 " + " / ".join(f"{rep.overall[p][1]:.2f}" for p in profiles)
-              + "   held out " + " / ".join(f"{rep.logo[p]:.2f}" for p in profiles), flush=True)
-    res = nested_logo(variants)
-    print(f"  nested (the default and the {len(VARIANTS)} variants): "
-          + " / ".join(f"{res[p][0]:.2f}" for p in profiles))
-    for p in profiles:
-        print(f"    {p} picks " + ", ".join(res[p][1]))
+    variants: dict[str, list[Scored]] = {"default": run("context", {}, workers=args.workers)[0]}
+    for name, (where, frac) in VARIANTS.items():
+        variants[name] = run_scorer(transformed_scores, where, frac, workers=args.workers)
+    print("\n".join(report(variants, f"the default and the {len(VARIANTS)} variants")))
     if args.checks:
         print("\n".join(checks(list(VARIANTS))))
     return 0

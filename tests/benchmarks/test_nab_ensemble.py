@@ -33,3 +33,18 @@ def test_the_median_of_three_takes_the_middle_member_point_by_point() -> None:
     # ``refractory`` are halved (here the third), as in every detector's silence
     assert combine([a, b, c], "median", refractory=2) == [0.2, 0.6, 0.1, 0.3]
     assert combine([a, b, c], "median", refractory=3) == [0.2, 0.6, 0.1, 0.15]
+
+
+def test_the_multiview_bag_is_the_whole_detector_bag_by_another_route() -> None:
+    """The sequence and resonance judges do not depend on the calibration half-life, so the median
+    of three whole detectors (each unsilenced, silenced after combining) must equal one detector
+    whose multiview answers with its three members' median surprise."""
+    from benchmarks.nab_ensemble import mv_bag_scores
+    from benchmarks.nab_eval import file_scores
+
+    path = NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv"
+    hs = (600.0, 1000.0, 2000.0)
+    whole = combine([_scores(halflife=h, refractory=0) for h in hs], "median")
+    assert file_scores(path, mv_bag_scores, hs) == whole
+    assert file_scores(path, mv_bag_scores, (1000.0,)) == _scores()
+    assert whole != _scores()
