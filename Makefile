@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Python packages: one version set that resolves with apache-flink's pins (constraints.txt),
 # plus the native modules (pipeline/sources/_jsoncols.c, pipeline/rollup/_sketchmerge.c, pipeline/rollup/_rawgroup.c, pipeline/anomaly/_art*.c, _seq*.c, _mv*.c), compiled by the editable install.
-$(BIN)/.installed: pyproject.toml constraints.txt setup.py pipeline/sources/_jsoncols.c pipeline/rollup/_sketchmerge.c pipeline/rollup/_rawgroup.c pipeline/anomaly/_art.c pipeline/anomaly/_art_state.c pipeline/anomaly/_art.h pipeline/anomaly/_seq.c pipeline/anomaly/_seq_state.c pipeline/anomaly/_seq.h pipeline/anomaly/_mv.c pipeline/anomaly/_mv_model.c pipeline/anomaly/_mv_state.c pipeline/anomaly/_mv.h pipeline/anomaly/_pylist.h | toolchain
+$(BIN)/.installed: pyproject.toml constraints.txt setup.py pipeline/sources/_jsoncols.c pipeline/rollup/_sketchmerge.c pipeline/rollup/_rawgroup.c pipeline/anomaly/_art.c pipeline/anomaly/_art_state.c pipeline/anomaly/_art.h pipeline/anomaly/_seq.c pipeline/anomaly/_seq_state.c pipeline/anomaly/_seq.h pipeline/anomaly/_mv.c pipeline/anomaly/_mv_model.c pipeline/anomaly/_mv_state.c pipeline/anomaly/_mv.h pipeline/anomaly/_pylist.h pipeline/anomaly/_pyread.h | toolchain
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -e '.[flink,dashboards,s3,dev]'
 	@touch $@

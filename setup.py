@@ -12,7 +12,7 @@ from setuptools import Extension, setup
 
 FLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra"]  # warning-free: keep it so
 EXACT = [*FLAGS, "-ffp-contract=off"]  # bit for bit the Python's arithmetic: no fused a*b+c
-PYLIST = "pipeline/anomaly/_pylist.h"  # the judges' state writers' shared list helpers
+SHARED = ["pipeline/anomaly/_pylist.h", "pipeline/anomaly/_pyread.h"]  # the judges' state writers and readers
 
 setup(ext_modules=[
     Extension("pipeline.sources._jsoncols",
@@ -21,10 +21,10 @@ setup(ext_modules=[
     Extension("pipeline.rollup._sketchmerge", sources=["pipeline/rollup/_sketchmerge.c"], extra_compile_args=FLAGS),
     Extension("pipeline.rollup._rawgroup", sources=["pipeline/rollup/_rawgroup.c"], extra_compile_args=FLAGS),
     Extension("pipeline.anomaly._art", sources=["pipeline/anomaly/_art.c", "pipeline/anomaly/_art_state.c"],
-              depends=["pipeline/anomaly/_art.h", PYLIST], extra_compile_args=FLAGS),
+              depends=["pipeline/anomaly/_art.h", *SHARED], extra_compile_args=FLAGS),
     Extension("pipeline.anomaly._seq", sources=["pipeline/anomaly/_seq.c", "pipeline/anomaly/_seq_state.c"],
-              depends=["pipeline/anomaly/_seq.h", PYLIST], extra_compile_args=EXACT),
+              depends=["pipeline/anomaly/_seq.h", *SHARED], extra_compile_args=EXACT),
     Extension("pipeline.anomaly._mv", sources=["pipeline/anomaly/_mv.c", "pipeline/anomaly/_mv_model.c",
                                                "pipeline/anomaly/_mv_state.c"],
-              depends=["pipeline/anomaly/_mv.h", PYLIST], extra_compile_args=EXACT),
+              depends=["pipeline/anomaly/_mv.h", *SHARED], extra_compile_args=EXACT),
 ])

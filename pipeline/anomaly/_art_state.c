@@ -2,72 +2,41 @@
  * _art.c's comment first): ArtCore(state) reads ArtJudge.state()'s dict -- the categories as lists
  * of floats, or as bytes of doubles in the pickled form -- and state(raw) writes it back. A state
  * that does not fit (a missing key, a list of the wrong length, a window that is not a power of two
- * up to 64) raises KeyError or ValueError naming the field. */
+ * up to 64) raises ValueError naming the field (_pyread.h's messages). */
 #include "_art.h"
 #include "_pylist.h"
+#include "_pyread.h"
+#include <limits.h>
 #include <string.h>
 
-/* d[key], borrowed; NULL with a KeyError naming the key */
-static PyObject *item(PyObject *d, const char *key) {
-    PyObject *v = PyDict_GetItemString(d, key);
-    if (v == NULL)
-        PyErr_Format(PyExc_KeyError, "ART state has no %s", key);
-    return v;
+static const PyRead TOP = {"ART state", ""}, ART = {"ART state", "art."};
+
+static int get_double(const PyRead *r, PyObject *d, const char *key, double *out) {
+    return pyread_get_num(r, d, key, out);
 }
 
-static int get_double(PyObject *d, const char *key, double *out) {
-    PyObject *v = item(d, key);
-    if (v == NULL)
-        return -1;
-    *out = PyFloat_AsDouble(v);
-    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+static int get_long(const PyRead *r, PyObject *d, const char *key, long *out) {
+    return pyread_get_int(r, d, key, LONG_MIN, LONG_MAX, out);
 }
 
-static int get_long(PyObject *d, const char *key, long *out) {
-    PyObject *v = item(d, key);
-    if (v == NULL)
-        return -1;
-    *out = PyLong_AsLong(v);
-    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
-}
-
-/* a list of numbers into a fresh array (doubles or longs); *n receives its length when want < 0 */
-static void *get_array(PyObject *seq, const char *key, long want, long *n, int as_long) {
-    PyObject *fast = PySequence_Fast(seq, key);
-    if (fast == NULL)
+/* d[key], a list of numbers (want of them; any number when want < 0), into a fresh array of
+ * doubles or longs; *n receives its length (n may be NULL) */
+static void *get_list(const PyRead *r, PyObject *d, const char *key, long want, long *n, int as_long) {
+    PyObject *v = pyread_item(r, d, key);
+    if (v == NULL || pyread_list(r, v, key, want < 0 ? 0 : want, want < 0 ? PY_SSIZE_T_MAX : want) == NULL)
         return NULL;
-    Py_ssize_t len = PySequence_Fast_GET_SIZE(fast);
-    if (want >= 0 && len != want) {
-        PyErr_Format(PyExc_ValueError, "ART state: %s has %zd values, expected %ld", key, len, want);
-        Py_DECREF(fast);
-        return NULL;
-    }
+    Py_ssize_t len = PySequence_Fast_GET_SIZE(v);
     void *buf = PyMem_Calloc(len > 0 ? (size_t)len : 1, as_long ? sizeof(long) : sizeof(double));
     if (buf == NULL) {
-        Py_DECREF(fast);
         PyErr_NoMemory();
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < len; i++) {
-        PyObject *v = PySequence_Fast_GET_ITEM(fast, i);
-        if (as_long)
-            ((long *)buf)[i] = PyLong_AsLong(v);
-        else
-            ((double *)buf)[i] = PyFloat_AsDouble(v);
-    }
-    Py_DECREF(fast);
-    if (PyErr_Occurred()) {
+    if (as_long ? pyread_ints(r, v, key, len, len, LONG_MIN, LONG_MAX, buf, n)
+                : pyread_nums(r, v, key, len, len, buf, n)) {
         PyMem_Free(buf);
         return NULL;
     }
-    if (n != NULL)
-        *n = (long)len;
     return buf;
-}
-
-static void *get_list(PyObject *d, const char *key, long want, long *n, int as_long) {
-    PyObject *v = item(d, key);
-    return v == NULL ? NULL : get_array(v, key, want, n, as_long);
 }
 
 static void core_free_arrays(ArtCore *c) {
@@ -99,27 +68,27 @@ int art_init(ArtCore *c, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_ValueError, "ART state: the probation is not over (buf is not None)");
         return -1;
     }
-    if (get_long(s, "window", &c->window) || get_long(s, "probation", &c->probation) ||
-        get_long(s, "step", &c->step) || get_long(s, "trend", &c->trend) ||
-        get_long(s, "mask", &c->mask) || get_long(s, "levels", &c->levels) ||
-        get_double(s, "chomp", &c->chomp) || get_double(s, "margin", &c->margin) ||
-        get_long(s, "n", &c->n) || get_double(s, "b_sum", &c->b_sum) ||
-        get_double(s, "b_min", &c->b_min) || get_double(s, "b_max", &c->b_max) ||
-        get_long(s, "b_n", &c->b_n) || get_double(s, "ma", &c->ma) || get_double(s, "lo", &c->lo) ||
-        get_double(s, "hi", &c->hi) || get_long(s, "dsi", &c->dsi) ||
-        get_long(s, "med_n", &c->med_n) || get_double(s, "ub_sum", &c->ub_sum) ||
-        get_long(s, "ub_n", &c->ub_n) || get_double(s, "hist_sum", &c->hist_sum) ||
-        get_long(s, "hist_n", &c->hist_n) || get_double(s, "hist_last", &c->hist_last) ||
-        get_long(s, "last_anom_i", &c->last_anom_i) ||
-        get_double(s, "last_anom_sim", &c->last_anom_sim) ||
-        get_long(s, "last_rho_i", &c->last_rho_i) || get_long(s, "no_new", &c->no_new))
+    if (get_long(&TOP, s, "window", &c->window) || get_long(&TOP, s, "probation", &c->probation) ||
+        get_long(&TOP, s, "step", &c->step) || get_long(&TOP, s, "trend", &c->trend) ||
+        get_long(&TOP, s, "mask", &c->mask) || get_long(&TOP, s, "levels", &c->levels) ||
+        get_double(&TOP, s, "chomp", &c->chomp) || get_double(&TOP, s, "margin", &c->margin) ||
+        get_long(&TOP, s, "n", &c->n) || get_double(&TOP, s, "b_sum", &c->b_sum) ||
+        get_double(&TOP, s, "b_min", &c->b_min) || get_double(&TOP, s, "b_max", &c->b_max) ||
+        get_long(&TOP, s, "b_n", &c->b_n) || get_double(&TOP, s, "ma", &c->ma) || get_double(&TOP, s, "lo", &c->lo) ||
+        get_double(&TOP, s, "hi", &c->hi) || get_long(&TOP, s, "dsi", &c->dsi) ||
+        get_long(&TOP, s, "med_n", &c->med_n) || get_double(&TOP, s, "ub_sum", &c->ub_sum) ||
+        get_long(&TOP, s, "ub_n", &c->ub_n) || get_double(&TOP, s, "hist_sum", &c->hist_sum) ||
+        get_long(&TOP, s, "hist_n", &c->hist_n) || get_double(&TOP, s, "hist_last", &c->hist_last) ||
+        get_long(&TOP, s, "last_anom_i", &c->last_anom_i) ||
+        get_double(&TOP, s, "last_anom_sim", &c->last_anom_sim) ||
+        get_long(&TOP, s, "last_rho_i", &c->last_rho_i) || get_long(&TOP, s, "no_new", &c->no_new))
         return -1;
     if (c->window < 2 || c->window > 64 || (c->window & (c->window - 1)) || c->step < 1 ||
         c->levels < 1) {
         PyErr_SetString(PyExc_ValueError, "ART state: bad window (a power of two ≤ 64), step or levels");
         return -1;
     }
-    PyObject *mc = item(s, "mask_cat");
+    PyObject *mc = pyread_item(&TOP, s, "mask_cat");
     if (mc == NULL)
         return -1;
     c->mask_cat = PyObject_IsTrue(mc);
@@ -128,23 +97,20 @@ int art_init(ArtCore *c, PyObject *args, PyObject *kwds) {
     core_free_arrays(c);
     c->medbin = NULL, c->fwin = NULL, c->sim_win = NULL, c->sim_diff = NULL;
     c->w = NULL, c->used = NULL, c->wsum = NULL, c->m = NULL, c->e = NULL, c->x = NULL, c->feat = NULL;
-    if (!(c->medbin = get_list(s, "medbin", c->levels + 1, NULL, 1)) ||
-        !(c->fwin = get_list(s, "fwin", c->window, NULL, 0)) ||
-        !(c->sim_win = get_list(s, "sim_win", -1, &c->n_win, 0)) ||
-        !(c->sim_diff = get_list(s, "sim_diff", -1, &c->n_diff, 0)))
+    if (!(c->medbin = get_list(&TOP, s, "medbin", c->levels + 1, NULL, 1)) ||
+        !(c->fwin = get_list(&TOP, s, "fwin", c->window, NULL, 0)) ||
+        !(c->sim_win = get_list(&TOP, s, "sim_win", -1, &c->n_win, 0)) ||
+        !(c->sim_diff = get_list(&TOP, s, "sim_diff", -1, &c->n_diff, 0)))
         return -1;
     if (c->n_win < 1 || c->n_diff < 1) {
         PyErr_SetString(PyExc_ValueError, "ART state: empty similarity windows");
         return -1;
     }
-    art = PyDict_GetItemString(s, "art");
-    if (art == NULL || !PyDict_Check(art)) {
-        PyErr_SetString(PyExc_KeyError, "ART state has no art dict");
+    if ((art = pyread_dict(&TOP, s, "art")) == NULL)
         return -1;
-    }
-    if (get_long(art, "dim2", &c->dim2) || get_long(art, "cap", &c->cap) ||
-        get_double(art, "rho_lb", &c->rho_lb) || get_double(art, "rho_ub", &c->rho_ub) ||
-        get_long(art, "clock", &c->clock))
+    if (get_long(&ART, art, "dim2", &c->dim2) || get_long(&ART, art, "cap", &c->cap) ||
+        get_double(&ART, art, "rho_lb", &c->rho_lb) || get_double(&ART, art, "rho_ub", &c->rho_ub) ||
+        get_long(&ART, art, "clock", &c->clock))
         return -1;
     if (c->dim2 != 4 * c->window || c->cap < 1) {
         PyErr_SetString(PyExc_ValueError, "ART state: dim2 must be 4 × window and cap ≥ 1");
@@ -161,7 +127,7 @@ int art_init(ArtCore *c, PyObject *args, PyObject *kwds) {
         PyErr_NoMemory();
         return -1;
     }
-    PyObject *rows = item(art, "w"), *used_obj = item(art, "used");
+    PyObject *rows = pyread_item(&ART, art, "w"), *used_obj = pyread_item(&ART, art, "used");
     if (rows == NULL || used_obj == NULL)
         return -1;
     if (PyBytes_Check(rows) && PyBytes_Check(used_obj)) { /* the pickled form (core_reduce) */
@@ -178,26 +144,12 @@ int art_init(ArtCore *c, PyObject *args, PyObject *kwds) {
             c->wsum[k] = art_pairwise(c->w + k * c->dim2, c->dim2);
         return 0;
     }
-    double *used = get_array(used_obj, "used", -1, &c->n_cat, 0);
-    if (used == NULL)
+    if (pyread_nums(&ART, used_obj, "used", 0, c->cap, c->used, &c->n_cat) ||
+        pyread_list(&ART, rows, "w", c->n_cat, c->n_cat) == NULL)
         return -1;
-    if (c->n_cat > c->cap || PySequence_Size(rows) != c->n_cat) {
-        PyMem_Free(used);
-        PyErr_SetString(PyExc_ValueError, "ART state: categories and their use times disagree");
-        return -1;
-    }
-    memcpy(c->used, used, (size_t)c->n_cat * sizeof(double));
-    PyMem_Free(used);
     for (long k = 0; k < c->n_cat; k++) {
-        PyObject *row = PySequence_GetItem(rows, k);
-        if (row == NULL)
+        if (pyread_nums(&ART, PySequence_Fast_GET_ITEM(rows, k), "w", c->dim2, c->dim2, c->w + k * c->dim2, NULL))
             return -1;
-        double *r = get_array(row, "w row", c->dim2, NULL, 0);
-        Py_DECREF(row);
-        if (r == NULL)
-            return -1;
-        memcpy(c->w + k * c->dim2, r, (size_t)c->dim2 * sizeof(double));
-        PyMem_Free(r);
         c->wsum[k] = art_pairwise(c->w + k * c->dim2, c->dim2);
     }
     return 0;

@@ -10,117 +10,26 @@
  * MultiViewDetector.from_state does. */
 #include "_mv.h"
 #include "_pylist.h"
+#include "_pyread.h"
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
 
-#define WHO "MultiViewDetector state"
-
-/* d[key] (borrowed), or NULL with a ValueError naming it; sub: "", "model." or "calib." */
-static PyObject *item(PyObject *d, const char *sub, const char *key) {
-    PyObject *v = PyDict_GetItemString(d, key);
-    if (v == NULL)
-        PyErr_Format(PyExc_ValueError, WHO " has no %s%s", sub, key);
-    return v;
-}
-
-static int bad(const char *sub, const char *key, const char *what) {
-    PyErr_Format(PyExc_ValueError, WHO ": %s%s must be %s", sub, key, what);
-    return -1;
-}
-
-/* an int or a float, as a double */
-static int as_double(PyObject *v, const char *sub, const char *key, double *out) {
-    if (!PyFloat_Check(v) && !PyLong_Check(v))
-        return bad(sub, key, "a number");
-    *out = PyFloat_AsDouble(v);
-    if (*out == -1.0 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return bad(sub, key, "a number within a float's range");
-    }
-    return 0;
-}
-
-static int as_long(PyObject *v, const char *sub, const char *key, long *out, int nonneg) {
-    if (!PyLong_Check(v))
-        return bad(sub, key, nonneg ? "an int ≥ 0" : "an int");
-    *out = PyLong_AsLong(v);
-    if (*out == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return bad(sub, key, "an int of 64 bits");
-    }
-    return nonneg && *out < 0 ? bad(sub, key, "an int ≥ 0") : 0;
-}
-
-static int get_double(PyObject *d, const char *sub, const char *key, double *out) {
-    PyObject *v = item(d, sub, key);
-    return v == NULL ? -1 : as_double(v, sub, key, out);
-}
+static const PyRead TOP = {"MultiViewDetector state", ""}, MODEL = {"MultiViewDetector state", "model."},
+                    CALIB = {"MultiViewDetector state", "calib."};
 
 /* a parameter: its double, and the object itself (a new reference) for state() */
-static int get_param(PyObject *d, const char *sub, const char *key, double *out, PyObject **obj) {
-    PyObject *v = item(d, sub, key);
-    if (v == NULL || as_double(v, sub, key, out))
+static int get_param(const PyRead *r, PyObject *d, const char *key, double *out, PyObject **obj) {
+    PyObject *v = pyread_item(r, d, key);
+    if (v == NULL || pyread_num(r, v, key, out))
         return -1;
     *obj = Py_NewRef(v);
     return 0;
 }
 
-static int get_long(PyObject *d, const char *sub, const char *key, long *out, int nonneg) {
-    PyObject *v = item(d, sub, key);
-    return v == NULL ? -1 : as_long(v, sub, key, out, nonneg);
-}
-
-static int as_bool(PyObject *v, const char *sub, const char *key, int *out) {
-    if (!PyBool_Check(v))
-        return bad(sub, key, "a bool");
-    *out = v == Py_True;
-    return 0;
-}
-
-/* a list (or tuple) of n values */
-static PyObject *get_seq(PyObject *d, const char *sub, const char *key, Py_ssize_t n) {
-    PyObject *v = item(d, sub, key);
-    if (v == NULL)
-        return NULL;
-    if (!PyList_Check(v) && !PyTuple_Check(v)) {
-        bad(sub, key, "a list");
-        return NULL;
-    }
-    if (PySequence_Fast_GET_SIZE(v) != n) {
-        PyErr_Format(PyExc_ValueError, WHO ": %s%s has %zd values, expected %zd", sub, key,
-                     PySequence_Fast_GET_SIZE(v), n);
-        return NULL;
-    }
-    return v;
-}
-
-static int get_doubles(PyObject *d, const char *sub, const char *key, double *out, Py_ssize_t n) {
-    PyObject *v = get_seq(d, sub, key, n);
-    if (v == NULL)
-        return -1;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (as_double(PySequence_Fast_GET_ITEM(v, i), sub, key, out + i))
-            return -1;
-    return 0;
-}
-
-static int get_longs(PyObject *d, const char *sub, const char *key, long *out, Py_ssize_t n, int nonneg) {
-    PyObject *v = get_seq(d, sub, key, n);
-    if (v == NULL)
-        return -1;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (as_long(PySequence_Fast_GET_ITEM(v, i), sub, key, out + i, nonneg))
-            return -1;
-    return 0;
-}
-
-static PyObject *get_dict(PyObject *d, const char *key) {
-    PyObject *v = item(d, "", key);
-    if (v != NULL && !PyDict_Check(v)) {
-        bad("", key, "a dict");
-        return NULL;
-    }
-    return v;
+/* d[key], an int ≥ lo */
+static int get_long(const PyRead *r, PyObject *d, const char *key, long *out, long lo) {
+    return pyread_get_int(r, d, key, lo, LONG_MAX, out);
 }
 
 #define OBJECTS(c) {&(c)->o_k, &(c)->o_flag, &(c)->o_scale, &(c)->o_alpha_fast, &(c)->o_alpha_slow, \
@@ -133,60 +42,64 @@ static void release(MvCore *c) {
 }
 
 static int parse(MvCore *c, PyObject *s) {
-    const char *M = "model.", *C = "calib.";
+    const PyRead *T = &TOP, *M = &MODEL, *C = &CALIB;
+    const long ANY = LONG_MIN;
     PyObject *model, *calib, *v;
-    if (get_param(s, "", "k", &c->k, &c->o_k) || get_param(s, "", "flag", &c->flag, &c->o_flag) ||
-        get_param(s, "", "scale", &c->scale, &c->o_scale) ||
-        get_long(s, "", "relevel_after", &c->relevel_after, 0) ||
-        get_long(s, "", "refractory", &c->refractory, 0) || get_double(s, "", "m_short", &c->m_short) ||
-        get_double(s, "", "drift_mean", &c->drift_mean) || get_double(s, "", "drift_dev", &c->drift_dev) ||
-        get_long(s, "", "flagged_run", &c->flagged_run, 0) ||
-        get_long(s, "", "since_alert", &c->since_alert, 0) || get_long(s, "", "warm_n", &c->warm_n, 0) ||
-        get_doubles(s, "", "recent", c->recent, MV_MEDIAN_OF) || get_double(s, "", "hi", &c->hi) ||
-        get_double(s, "", "lo", &c->lo))
+    if (get_param(T, s, "k", &c->k, &c->o_k) || get_param(T, s, "flag", &c->flag, &c->o_flag) ||
+        get_param(T, s, "scale", &c->scale, &c->o_scale) ||
+        get_long(T, s, "relevel_after", &c->relevel_after, ANY) ||
+        get_long(T, s, "refractory", &c->refractory, ANY) || pyread_get_num(T, s, "m_short", &c->m_short) ||
+        pyread_get_num(T, s, "drift_mean", &c->drift_mean) || pyread_get_num(T, s, "drift_dev", &c->drift_dev) ||
+        get_long(T, s, "flagged_run", &c->flagged_run, ANY) ||
+        get_long(T, s, "since_alert", &c->since_alert, ANY) || get_long(T, s, "warm_n", &c->warm_n, ANY) ||
+        pyread_get_nums(T, s, "recent", MV_MEDIAN_OF, MV_MEDIAN_OF, c->recent, NULL) ||
+        pyread_get_num(T, s, "hi", &c->hi) || pyread_get_num(T, s, "lo", &c->lo))
         return -1;
     v = PyDict_GetItemString(s, "slow_views"); /* absent from older states: all five views */
     c->slow_views = 1;
-    if (v != NULL && as_bool(v, "", "slow_views", &c->slow_views))
+    if (v != NULL && pyread_bool(T, v, "slow_views", &c->slow_views))
         return -1;
-    if ((model = get_dict(s, "model")) == NULL || (calib = get_dict(s, "calib")) == NULL)
+    if ((model = pyread_dict(T, s, "model")) == NULL || (calib = pyread_dict(T, s, "calib")) == NULL)
         return -1;
-    if (get_param(model, M, "alpha_fast", &c->alpha_fast, &c->o_alpha_fast) ||
-        get_param(model, M, "alpha_slow", &c->alpha_slow, &c->o_alpha_slow) ||
-        get_param(model, M, "alpha_err", &c->alpha_err, &c->o_alpha_err) ||
-        get_long(model, M, "warmup", &c->warmup, 0) || get_long(model, M, "n", &c->n, 1) ||
-        get_double(model, M, "t0", &c->t0) || get_double(model, M, "tl", &c->tl) ||
-        get_double(model, M, "dt", &c->dt) || get_double(model, M, "fast", &c->fast) ||
-        get_double(model, M, "slow", &c->slow) || get_doubles(model, M, "daily", c->daily, 24) ||
-        get_longs(model, M, "daily_n", c->daily_n, 24, 1) ||
-        get_doubles(model, M, "weekly", c->weekly, 168) ||
-        get_longs(model, M, "weekly_n", c->weekly_n, 168, 1) || get_doubles(model, M, "err", c->err, 3) ||
-        get_longs(model, M, "err_n", c->err_n, 3, 1) || get_double(model, M, "resolution", &c->resolution) ||
-        get_double(model, M, "prev", &c->prev))
+    if (get_param(M, model, "alpha_fast", &c->alpha_fast, &c->o_alpha_fast) ||
+        get_param(M, model, "alpha_slow", &c->alpha_slow, &c->o_alpha_slow) ||
+        get_param(M, model, "alpha_err", &c->alpha_err, &c->o_alpha_err) ||
+        get_long(M, model, "warmup", &c->warmup, ANY) || get_long(M, model, "n", &c->n, 0) ||
+        pyread_get_num(M, model, "t0", &c->t0) || pyread_get_num(M, model, "tl", &c->tl) ||
+        pyread_get_num(M, model, "dt", &c->dt) || pyread_get_num(M, model, "fast", &c->fast) ||
+        pyread_get_num(M, model, "slow", &c->slow) ||
+        pyread_get_nums(M, model, "daily", 24, 24, c->daily, NULL) ||
+        pyread_get_ints(M, model, "daily_n", 24, 24, 0, LONG_MAX, c->daily_n, NULL) ||
+        pyread_get_nums(M, model, "weekly", 168, 168, c->weekly, NULL) ||
+        pyread_get_ints(M, model, "weekly_n", 168, 168, 0, LONG_MAX, c->weekly_n, NULL) ||
+        pyread_get_nums(M, model, "err", 3, 3, c->err, NULL) ||
+        pyread_get_ints(M, model, "err_n", 3, 3, 0, LONG_MAX, c->err_n, NULL) ||
+        pyread_get_num(M, model, "resolution", &c->resolution) || pyread_get_num(M, model, "prev", &c->prev))
         return -1;
-    if ((v = item(model, M, "nonneg")) == NULL || as_bool(v, M, "nonneg", &c->nonneg))
+    if ((v = pyread_item(M, model, "nonneg")) == NULL || pyread_bool(M, v, "nonneg", &c->nonneg))
         return -1;
     long n_views;
-    if (get_long(calib, C, "n_views", &n_views, 0))
+    if (get_long(C, calib, "n_views", &n_views, ANY))
         return -1;
     if (n_views != MV_VIEWS)
-        return bad(C, "n_views", "10 (five views × up, down)");
-    if (get_long(calib, C, "n", &c->c_n, 1) || get_longs(calib, C, "low", c->low, MV_VIEWS, 0) ||
-        get_param(calib, C, "growth", &c->growth, &c->o_growth) || get_double(calib, C, "w", &c->w) ||
-        get_double(calib, C, "total", &c->total) || get_doubles(calib, C, "vmax", c->vmax, MV_VIEWS))
+        return pyread_bad(C, "n_views", "must be 10 (five views × up, down)");
+    if (get_long(C, calib, "n", &c->c_n, 0) ||
+        pyread_get_ints(C, calib, "low", MV_VIEWS, MV_VIEWS, ANY, LONG_MAX, c->low, NULL) ||
+        get_param(C, calib, "growth", &c->growth, &c->o_growth) || pyread_get_num(C, calib, "w", &c->w) ||
+        pyread_get_num(C, calib, "total", &c->total) ||
+        pyread_get_nums(C, calib, "vmax", MV_VIEWS, MV_VIEWS, c->vmax, NULL))
         return -1;
-    PyObject *hist = get_seq(calib, C, "hist", MV_VIEWS);
-    if (hist == NULL)
+    PyObject *hist = pyread_item(C, calib, "hist");
+    if (hist == NULL || pyread_list(C, hist, "hist", MV_VIEWS, MV_VIEWS) == NULL)
         return -1;
     for (Py_ssize_t i = 0; i < MV_VIEWS; i++) {
         PyObject *row = PySequence_Fast_GET_ITEM(hist, i);
         if (!PyList_Check(row) && !PyTuple_Check(row))
-            return bad(C, "hist", "a list of 10 lists");
+            return pyread_bad(C, "hist", "must be a list of 10 lists");
         if (PySequence_Fast_GET_SIZE(row) != MV_BINS)
-            return bad(C, "hist", "10 lists of 64 values");
-        for (Py_ssize_t b = 0; b < MV_BINS; b++)
-            if (as_double(PySequence_Fast_GET_ITEM(row, b), C, "hist", &c->hist[i][b]))
-                return -1;
+            return pyread_bad(C, "hist", "must be 10 lists of 64 values");
+        if (pyread_nums(C, row, "hist", MV_BINS, MV_BINS, c->hist[i], NULL))
+            return -1;
     }
     return 0;
 }

@@ -6,6 +6,7 @@
  * previous bin outside the grid) raises ValueError naming the key. */
 #include "_seq.h"
 #include "_pylist.h"
+#include "_pyread.h"
 #include <limits.h>
 #include <math.h>
 
@@ -22,95 +23,7 @@ void seq_free(SeqData *d) {
     PyMem_Free(d->recent);
 }
 
-static int bad(const char *where, const char *key, const char *what) {
-    PyErr_Format(PyExc_ValueError, "sequence state: %s%s %s", where, key, what);
-    return -1;
-}
-
-/* every key of dict d is one of keys */
-static int known_keys(PyObject *d, const char *where, const char *const *keys) {
-    PyObject *k, *v;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(d, &pos, &k, &v)) {
-        int found = 0;
-        for (const char *const *p = keys; *p != NULL && !found; p++)
-            found = PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, *p) == 0;
-        if (!found) {
-            PyErr_Format(PyExc_ValueError, "sequence state: unknown key %R%s", k, *where ? " in calib" : "");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* d[key], borrowed; NULL with ValueError naming the key */
-static PyObject *field(PyObject *d, const char *where, const char *key) {
-    PyObject *v = PyDict_GetItemString(d, key);
-    if (v == NULL)
-        bad(where, key, "is missing");
-    return v;
-}
-
-static int get_int(PyObject *d, const char *where, const char *key, long lo, long hi, long *out) {
-    PyObject *v = field(d, where, key);
-    if (v == NULL)
-        return -1;
-    if (!PyLong_Check(v))
-        return bad(where, key, "must be an int");
-    int overflow;
-    *out = PyLong_AsLongAndOverflow(v, &overflow);
-    if (*out == -1 && PyErr_Occurred())
-        return -1;
-    if (overflow || *out < lo || *out > hi) {
-        PyErr_Format(PyExc_ValueError, "sequence state: %s%s = %R is outside %ld to %ld", where, key, v, lo, hi);
-        return -1;
-    }
-    return 0;
-}
-
-/* a float (or an int) into *out */
-static int as_num(PyObject *v, const char *where, const char *key, double *out) {
-    if (!PyFloat_Check(v) && !PyLong_Check(v))
-        return bad(where, key, "must hold numbers");
-    *out = PyFloat_AsDouble(v);
-    if (*out == -1.0 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return bad(where, key, "holds a number out of range");
-    }
-    return 0;
-}
-
-static int get_num(PyObject *d, const char *where, const char *key, double *out) {
-    PyObject *v = field(d, where, key);
-    return v == NULL ? -1 : as_num(v, where, key, out);
-}
-
-/* list (or tuple) v of lo … hi numbers into dst; *n its length (may be NULL when lo == hi) */
-static int as_nums(PyObject *v, const char *where, const char *key, long lo, long hi, double *dst, long *n) {
-    if (!PyList_Check(v) && !PyTuple_Check(v))
-        return bad(where, key, "must be a list");
-    Py_ssize_t len = PySequence_Fast_GET_SIZE(v);
-    if (len < lo || len > hi) {
-        if (lo == hi)
-            PyErr_Format(PyExc_ValueError, "sequence state: %s%s has %zd values, expected %ld", where, key, len, lo);
-        else
-            PyErr_Format(PyExc_ValueError, "sequence state: %s%s has %zd values, expected %ld to %ld", where,
-                         key, len, lo, hi);
-        return -1;
-    }
-    PyObject **items = PySequence_Fast_ITEMS(v);
-    for (Py_ssize_t i = 0; i < len; i++)
-        if (as_num(items[i], where, key, dst + i) < 0)
-            return -1;
-    if (n != NULL)
-        *n = (long)len;
-    return 0;
-}
-
-static int get_nums(PyObject *d, const char *where, const char *key, long lo, long hi, double *dst, long *n) {
-    PyObject *v = field(d, where, key);
-    return v == NULL ? -1 : as_nums(v, where, key, lo, hi, dst, n);
-}
+static const PyRead TOP = {"sequence state", ""}, CAL = {"sequence state", "calib."};
 
 static double *alloc(long n) {
     double *a = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(double));
@@ -165,69 +78,54 @@ int seq_fresh(SeqData *d, long bins, long warmup, double decay, long window, dou
     return 0;
 }
 
-static int calib_from_state(SeqData *d, PyObject *c) {
-    const char *at = "calib.";
-    long n_views;
-    if (!PyDict_Check(c))
-        return bad("", "calib", "must be a dict");
-    if (known_keys(c, at, CALIB_KEYS) < 0 || get_int(c, at, "n_views", 1, 1, &n_views) < 0 ||
-        get_int(c, at, "n", 0, LONG_MAX - 1, &d->n) < 0 || get_num(c, at, "growth", &d->growth) < 0 ||
-        get_num(c, at, "w", &d->w) < 0 || get_num(c, at, "total", &d->ctotal) < 0 ||
-        get_nums(c, at, "vmax", 1, 1, &d->vmax, NULL) < 0)
+static int calib_from_state(SeqData *d, PyObject *s) {
+    const PyRead *r = &CAL;
+    long n_views, one;
+    PyObject *c = pyread_dict(&TOP, s, "calib"), *hist;
+    if (c == NULL || pyread_known_keys(r, c, CALIB_KEYS) < 0 ||
+        pyread_get_int(r, c, "n_views", 1, 1, &n_views) < 0 ||
+        pyread_get_int(r, c, "n", 0, LONG_MAX - 1, &d->n) < 0 || pyread_get_num(r, c, "growth", &d->growth) < 0 ||
+        pyread_get_num(r, c, "w", &d->w) < 0 || pyread_get_num(r, c, "total", &d->ctotal) < 0 ||
+        pyread_get_nums(r, c, "vmax", 1, 1, &d->vmax, NULL) < 0 ||
+        pyread_get_ints(r, c, "low", 1, 1, 0, SEQ_HBINS - 1, &d->low, &one) < 0 ||
+        (hist = pyread_item(r, c, "hist")) == NULL || pyread_list(r, hist, "hist", 1, 1) == NULL)
         return -1;
-    PyObject *low = field(c, at, "low"), *hist = field(c, at, "hist");
-    if (low == NULL || hist == NULL)
-        return -1;
-    if (!PyList_Check(low) && !PyTuple_Check(low))
-        return bad(at, "low", "must be a list");
-    if (PySequence_Fast_GET_SIZE(low) != 1)
-        return bad(at, "low", "must hold one bin");
-    PyObject *l0 = PySequence_Fast_GET_ITEM(low, 0);
-    d->low = PyLong_Check(l0) ? PyLong_AsLong(l0) : -1;
-    if (d->low < 0 || d->low >= SEQ_HBINS) {
-        PyErr_Clear();
-        return bad(at, "low", "must hold one int bin, 0 to 63");
-    }
-    if (!PyList_Check(hist) && !PyTuple_Check(hist))
-        return bad(at, "hist", "must be a list");
-    if (PySequence_Fast_GET_SIZE(hist) != 1)
-        return bad(at, "hist", "must hold one histogram");
-    return as_nums(PySequence_Fast_GET_ITEM(hist, 0), at, "hist", SEQ_HBINS, SEQ_HBINS, d->hist, NULL);
+    return pyread_nums(r, PySequence_Fast_GET_ITEM(hist, 0), "hist", SEQ_HBINS, SEQ_HBINS, d->hist, NULL);
 }
 
 int seq_from_state(SeqData *d, PyObject *s) {
-    const char *at = "";
-    if (known_keys(s, at, SEQ_KEYS) < 0 || get_int(s, at, "bins", 3, SEQ_MAX_BINS, &d->bins) < 0 ||
-        get_int(s, at, "warmup", 0, SEQ_MAX_WARMUP, &d->warmup) < 0 ||
-        get_int(s, at, "window", 1, SEQ_MAX_WINDOW, &d->window) < 0 ||
-        get_int(s, at, "report_after", LONG_MIN, LONG_MAX, &d->report_after) < 0 ||
-        get_int(s, at, "seen", 0, LONG_MAX - 1, &d->seen) < 0 ||
-        get_int(s, at, "prev1", -1, d->bins - 1, &d->prev1) < 0 ||
-        get_int(s, at, "prev2", -1, d->bins - 1, &d->prev2) < 0 || get_num(s, at, "decay", &d->decay) < 0 ||
-        get_num(s, at, "lo", &d->lo) < 0 || get_num(s, at, "hi", &d->hi) < 0)
+    const PyRead *r = &TOP;
+    if (pyread_known_keys(r, s, SEQ_KEYS) < 0 || pyread_get_int(r, s, "bins", 3, SEQ_MAX_BINS, &d->bins) < 0 ||
+        pyread_get_int(r, s, "warmup", 0, SEQ_MAX_WARMUP, &d->warmup) < 0 ||
+        pyread_get_int(r, s, "window", 1, SEQ_MAX_WINDOW, &d->window) < 0 ||
+        pyread_get_int(r, s, "report_after", LONG_MIN, LONG_MAX, &d->report_after) < 0 ||
+        pyread_get_int(r, s, "seen", 0, LONG_MAX - 1, &d->seen) < 0 ||
+        pyread_get_int(r, s, "prev1", -1, d->bins - 1, &d->prev1) < 0 ||
+        pyread_get_int(r, s, "prev2", -1, d->bins - 1, &d->prev2) < 0 ||
+        pyread_get_num(r, s, "decay", &d->decay) < 0 || pyread_get_num(r, s, "lo", &d->lo) < 0 ||
+        pyread_get_num(r, s, "hi", &d->hi) < 0)
         return -1;
     if (d->prev2 >= 0 && d->prev1 < 0)
-        return bad(at, "prev1", "is -1 (no value) while prev2 is a bin");
+        return pyread_bad(r, "prev1", "is -1 (no value) while prev2 is a bin");
     if (alloc_arrays(d) < 0)
         return -1;
     long nb = d->bins, max_warm = d->warmup > 1 ? d->warmup - 1 : 0;
     int fixed = d->lo == d->lo;
-    if (get_nums(s, at, "counts", nb * nb * nb, nb * nb * nb, d->counts, NULL) < 0 ||
-        get_nums(s, at, "scale", nb * nb, nb * nb, d->scale, NULL) < 0 ||
-        get_nums(s, at, "total", nb * nb, nb * nb, d->total, NULL) < 0 ||
-        get_nums(s, at, "recent", 0, d->window, d->recent, &d->n_rec) < 0)
+    if (pyread_get_nums(r, s, "counts", nb * nb * nb, nb * nb * nb, d->counts, NULL) < 0 ||
+        pyread_get_nums(r, s, "scale", nb * nb, nb * nb, d->scale, NULL) < 0 ||
+        pyread_get_nums(r, s, "total", nb * nb, nb * nb, d->total, NULL) < 0 ||
+        pyread_get_nums(r, s, "recent", 0, d->window, d->recent, &d->n_rec) < 0)
         return -1;
-    PyObject *warm = field(s, at, "warm");
+    PyObject *warm = pyread_item(r, s, "warm");
     if (warm == NULL)
         return -1;
     if (fixed && (PyList_Check(warm) || PyTuple_Check(warm)) && PySequence_Fast_GET_SIZE(warm) != 0)
-        return bad(at, "warm", "must be empty once the grid is fixed (lo is a number)");
+        return pyread_bad(r, "warm", "must be empty once the grid is fixed (lo is a number)");
     double none;
-    if (as_nums(warm, at, "warm", 0, fixed ? 0 : max_warm, fixed ? &none : d->warm, &d->n_warm) < 0)
+    if (pyread_nums(r, warm, "warm", 0, fixed ? 0 : max_warm, fixed ? &none : d->warm, &d->n_warm) < 0)
         return -1;
     d->rec_head = 0;
-    PyObject *c = field(s, at, "calib");
-    return c == NULL ? -1 : calib_from_state(d, c);
+    return calib_from_state(d, s);
 }
 
 /* d[key] = v, v stolen; -1 when v is NULL or the dict refuses it */

@@ -108,8 +108,14 @@ def test_a_bad_state_is_refused_with_its_reason() -> None:
     for i in range(800):
         judge.push(float(i % 5))
     st = judge.state()
-    with pytest.raises(KeyError, match="fwin"):
+    with pytest.raises(ValueError, match="ART state: fwin is missing"):
         _art.ArtCore({k: v for k, v in st.items() if k != "fwin"})
+    with pytest.raises(ValueError, match="ART state: lo must be a number"):
+        _art.ArtCore({**st, "lo": "0"})
+    with pytest.raises(ValueError, match="ART state: art.w has 1 values, expected"):
+        _art.ArtCore({**st, "art": {**st["art"], "w": st["art"]["w"][:1]}})
+    with pytest.raises(ValueError, match="ART state: art.w has 3 values, expected 32"):
+        _art.ArtCore({**st, "art": {**st["art"], "w": [[0.5] * 3] * len(st["art"]["w"])}})
     with pytest.raises(ValueError, match="medbin has 3 values"):
         _art.ArtCore({**st, "medbin": [1, 2, 3]})
     with pytest.raises(ValueError, match="window"):
