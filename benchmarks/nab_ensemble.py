@@ -17,8 +17,8 @@ points at half score, started at 0.5) is applied once. Declared variants:
 Rule, fixed with them: the variant the nested selection among the default and these three picks
 replaces the default only if its nested held-out score is at least the default's own held-out
 score (74.58 / 60.88 / 81.28) on all three profiles, it is no worse on the synthetic held-out
-shapes and it raises under 1 false alert a week on normal traffic. Results: README (twelfth
-session).
+shapes and it raises under 1 false alert a week on normal traffic. Results:
+benchmarks/anomaly-experiments.md (twelfth and thirteenth sessions).
 """
 
 from __future__ import annotations

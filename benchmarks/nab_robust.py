@@ -27,7 +27,8 @@ these two picks replaces the default only if its nested held-out score is at lea
 own held-out score (74.58 / 60.88 / 81.28) on all three profiles, it is no worse on the synthetic
 held-out shapes and it raises under 1 false alert a week on normal traffic. Measured on the
 Python path (multiview's compiled core has no such option; the other judges stay compiled); the
-default's own scores are the same there bit for bit. Results: README (thirteenth session).
+default's own scores are the same there bit for bit. Results:
+benchmarks/anomaly-experiments.md (thirteenth session).
 """
 
 from __future__ import annotations

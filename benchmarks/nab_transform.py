@@ -24,8 +24,8 @@ Declared variants (all with the default's settings otherwise):
 Rule, fixed with them: the variant the nested leave-one-group-out selection among the default and
 these four picks replaces the default only if its nested held-out score is at least the default's
 own held-out score (74.58 / 60.88 / 81.28) on all three profiles, it is no worse on the synthetic
-held-out shapes and it raises under 1 false alert a week on normal traffic. Results: README
-(thirteenth session).
+held-out shapes and it raises under 1 false alert a week on normal traffic. Results:
+benchmarks/anomaly-experiments.md (thirteenth session).
 """
 
 from __future__ import annotations

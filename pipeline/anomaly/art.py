@@ -72,7 +72,7 @@ parameter set fixed before scoring; standard / low-FP / low-FN, all 41 | leave-o
   with realAdExchange held out the other groups' threshold moves to 0.493 and loses a window
   there. The readings chosen after seeing these scores (less 1; the probation's range widened by
   ``margin`` spans, a stand-in for the range look-ahead) and coarser blocks were not adopted
-  (README: they fit NAB, not the synthetic corpora or normal traffic).
+  (benchmarks/anomaly-experiments.md: they fit NAB, not the synthetic corpora or normal traffic).
 
 Speed: after its probation the judge runs compiled (:mod:`pipeline.anomaly._art`, the same
 numbers bit for bit, tests/pipeline/anomaly/test_art_native.py): ~900,000 values/s alone;
