@@ -10,8 +10,8 @@ Four judges look at each point before it is learnt:
   (``slow_views=False``); multiview's shift and drift views (EW mean of residuals, short average
   against the slow level) raised more false alerts than they found once the 4-point sequence judge
   watches slow patterns (NAB, leave-one-group-out: benchmarks/anomaly-experiments.md), and
-  dropping them makes a step ~15 % cheaper. ``slow_views=True`` judges all five (states saved before the choice existed restore
-  that way);
+  dropping them makes a step ~15 % cheaper. ``slow_views=True`` judges all five (states saved
+  before the choice existed restore that way);
 * :class:`~pipeline.anomaly.sequence.SequenceModel`: how rare the last ``window`` points' run of
   Markov surprises is for this series — the surprise ``Q``;
 * the same sequence judge on the means of ``block`` consecutive values (4 by default; judged when a
@@ -26,7 +26,8 @@ Four judges look at each point before it is learnt:
   ``art=False`` turns it off (the previous default; states saved before it existed restore that way).
 
 Each setting was chosen on NAB's 41 development files under leave-one-group-out, the choice itself
-checked inside each fold (``benchmarks/nab_eval.py``, ``benchmarks/bench_anomaly.py``; benchmarks/anomaly-experiments.md):
+checked inside each fold (``benchmarks/nab_eval.py``, ``benchmarks/bench_anomaly.py``;
+``benchmarks/anomaly-experiments.md``):
 ``ContextDetector(art=False)`` is the previous default, ``ContextDetector(slow_views=True,
 art=False)`` and ``ContextDetector(block=0, halflife=3000, slow_views=True, art=False)`` the ones
 before.
