@@ -64,13 +64,31 @@ class NearestMultiView(MultiViewDetector):
         return j
 
 
-def nearest_scores(times: Sequence[float], values: Sequence[float | None], nearest: bool) -> list[float]:
-    """The default detector's scores with multiview on the Python path, reading the nearest
-    forecast when ``nearest``."""
+class NoShiftMultiView(MultiViewDetector):
+    """:class:`MultiViewDetector` judging the spike and range-novelty views only."""
+
+    __slots__ = ()
+
+    def _views(self, t: float, x: float) -> Any:
+        j = super()._views(t, x)
+        if j is None:
+            return None
+        views, raws = j[0], j[1]
+        return ([views[0], views[2]], [raws[0], raws[2]], *j[2:])
+
+
+_KINDS: dict[str, type[MultiViewDetector]] = {"default": MultiViewDetector,
+                                              "nearest forecast": NearestMultiView,
+                                              "no robust shift": NoShiftMultiView}
+
+
+def nearest_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
+    """The default detector's scores with multiview on the Python path, as ``kind`` (a variant's
+    name, or "default")."""
     from pipeline.anomaly.context import ContextDetector
 
     d = ContextDetector()
-    d.mv = (NearestMultiView if nearest else MultiViewDetector)(halflife=1000.0, slow_views=False)
+    d.mv = _KINDS[kind](halflife=1000.0, slow_views=False)
     return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
 
 
@@ -82,12 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--checks", action="store_true", help="also the synthetic corpora and normal traffic")
     args = ap.parse_args(argv)
-    variants: dict[str, list[Scored]] = {
-        "default": run_scorer(nearest_scores, False, workers=args.workers),
-        "nearest forecast": run_scorer(nearest_scores, True, workers=args.workers)}
-    print("\n".join(report(variants, "the default and the nearest forecast")), flush=True)
+    runs = {k: run_scorer(nearest_scores, k, workers=args.workers) for k in _KINDS}
+    for name in VARIANTS:  # each judged alone against the default (declared one at a time)
+        variants: dict[str, list[Scored]] = {"default": runs["default"], name: runs[name]}
+        print("\n".join(report(variants, f"the default and {name}")), flush=True)
     if args.checks:
-        print("\n".join(checks_of({"nearest forecast": lambda ts, vs: nearest_scores(ts, vs, True)})))
+        print("\n".join(checks_of({n: (lambda ts, vs, n=n: nearest_scores(ts, vs, n)) for n in VARIANTS})))
     return 0
 
 
