@@ -26,8 +26,9 @@ from __future__ import annotations
 import argparse
 import statistics
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from benchmarks.nab_eval import Scored, evaluate, nested_logo, run, run_scorer
+from benchmarks.nab_eval import Scored, context_scores, evaluate, nested_logo, run, run_scorer
 from pipeline.anomaly.base import after_refractory
 
 #: name → (half-lives, combination)
@@ -61,14 +62,6 @@ def combine(members: Sequence[Sequence[float]], how: str, refractory: int = 36,
         score, since = after_refractory(f(vals), since, refractory, alert)
         out.append(score)
     return out
-
-
-def _member_scores(times: Sequence[float], values: Sequence[float | None], h: float,
-                   refractory: int = 0) -> list[float]:
-    from pipeline.anomaly.context import ContextDetector
-
-    d = ContextDetector(halflife=h, refractory=refractory)
-    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
 
 
 ScoreFn = Callable[[Sequence[float], Sequence[float | None]], list[float]]
@@ -115,7 +108,7 @@ def checks(names: Sequence[str]) -> list[str]:
     def member(ts: Sequence[float], vs: Sequence[float | None], h: float) -> list[float]:
         key = (id(vs), h)  # each series' members once for all the bags (vs kept: its id stays)
         if key not in cache:
-            cache[key] = (vs, _member_scores(ts, vs, h))
+            cache[key] = (vs, context_scores(ts, vs, halflife=h, refractory=0))
         return cache[key][1]
 
     def bag(hs: Sequence[float], how: str) -> ScoreFn:
@@ -138,7 +131,7 @@ def checks_of(runs: dict[str, ScoreFn]) -> list[str]:
     from benchmarks.bench_anomaly import sample_month
     from pipeline.anomaly import DEFAULT_THRESHOLD
 
-    runs = {"default": lambda ts, vs: _member_scores(ts, vs, 1000.0, refractory=36), **runs}
+    runs = {"default": context_scores, **runs}
     out = []
     for set_name, series in (("synthetic threshold-choice set (70)", corpus(range(0, 70))),
                              ("synthetic held-out shapes (60)", heldout_corpus(range(5000, 5060)))):
@@ -175,6 +168,27 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(report(mv, "the default and the multiview bag")))
     if args.checks:
         print("\n".join(checks([*VARIANTS, *MV_BAGS])))
+    return 0
+
+
+def family_main(argv: list[str] | None, description: str, scorer: Callable[..., list[float]],
+                variants: dict[str, tuple[Any, ...]], alone: bool = False) -> int:
+    """The command of a declared family: every variant (name → ``scorer``'s extra arguments) on
+    NAB beside the default detector, with the nested selection among them all — or, with
+    ``alone``, between the default and each variant in turn (variants declared one at a time) —
+    and with ``--checks`` on the synthetic corpora and normal traffic (:func:`checks_of`)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--checks", action="store_true", help="also the synthetic corpora and normal traffic")
+    args = ap.parse_args(argv)
+    runs = {"default": run_scorer(context_scores, workers=args.workers),
+            **{n: run_scorer(scorer, *a, workers=args.workers) for n, a in variants.items()}}
+    groups = [["default", n] for n in variants] if alone else [list(runs)]
+    for names in groups:
+        label = f"the default and {names[1]}" if alone else f"the default and the {len(variants)} variants"
+        print("\n".join(report({n: runs[n] for n in names}, label)), flush=True)
+    if args.checks:
+        print("\n".join(checks_of({n: (lambda ts, vs, a=a: scorer(ts, vs, *a)) for n, a in variants.items()})))
     return 0
 
 

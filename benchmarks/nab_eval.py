@@ -52,6 +52,15 @@ def score_file(path: Path, detector: str, params: dict[str, Any]) -> list[float]
     return out
 
 
+def context_scores(times: Sequence[float], values: Sequence[float | None], **params: Any) -> list[float]:
+    """Scores of one series, in time order, streamed through a fresh ``ContextDetector(**params)``
+    (the default detector without ``params``)."""
+    from pipeline.anomaly.context import ContextDetector
+
+    d = ContextDetector(**params)
+    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
+
+
 def file_scores(path: Path, fn: Callable[..., list[float]], *args: Any) -> list[float]:
     """Scores of every row of one file, in file order, from ``fn(times, values, *args)`` — a
     scorer of one series in time order (a module-level function: it crosses processes)."""

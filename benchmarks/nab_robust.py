@@ -33,10 +33,8 @@ benchmarks/anomaly-experiments.md (thirteenth session).
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
-from benchmarks.nab_eval import Scored
 from pipeline.anomaly.model import SeasonalModel
 
 #: name → Huber's k
@@ -88,21 +86,10 @@ def robust_scores(times: Sequence[float], values: Sequence[float | None], k: flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.nab_ensemble import checks_of, report
-    from benchmarks.nab_eval import run_scorer
+    from benchmarks.nab_ensemble import family_main
 
-    ap = argparse.ArgumentParser(description="context with a robust forecaster on NAB (declared variants)")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--checks", action="store_true", help="also the synthetic corpora and normal traffic")
-    args = ap.parse_args(argv)
-    variants: dict[str, list[Scored]] = {"default": run_scorer(robust_scores, 0.0, workers=args.workers)}
-    for name, k in VARIANTS.items():
-        variants[name] = run_scorer(robust_scores, k, workers=args.workers)
-    print("\n".join(report(variants, f"the default and the {len(VARIANTS)} variants")), flush=True)
-    if args.checks:
-        print("\n".join(checks_of({n: (lambda ts, vs, k=k: robust_scores(ts, vs, k))
-                                   for n, k in VARIANTS.items()})))
-    return 0
+    return family_main(argv, "context with a robust forecaster on NAB (declared variants)", robust_scores,
+                       {n: (k,) for n, k in VARIANTS.items()})
 
 
 if __name__ == "__main__":

@@ -30,13 +30,11 @@ benchmarks/anomaly-experiments.md (thirteenth session).
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks.nab_eval import Scored
 from pipeline.anomaly.base import Score
 from pipeline.anomaly.context import ContextDetector
 
@@ -71,8 +69,8 @@ def transformed_scores(times: Sequence[float], values: Sequence[float | None], w
                        frac: float, fn: Callable[[float, float], float] | None = None
                        ) -> list[float]:
     """Scores of one series, in time order, under one declared variant: ``where`` ("all" or
-    "mv") judges ``asinh(x / s)`` (or ``fn(x, s)``), ``s`` fixed by :func:`scale_of` on the first :data:`SCALE_FROM`
-    values (replayed into the detector once it is known)."""
+    "mv") judges ``asinh(x / s)`` (or ``fn(x, s)``), ``s`` fixed by :func:`scale_of` on the first
+    :data:`SCALE_FROM` values (replayed into the detector once it is known)."""
     out: list[float] = []
     det: Any = None
     seen: list[tuple[int, float, float]] = []
@@ -111,32 +109,11 @@ class _Fed:
         return self.inner.step(t, x if x is None or x - x != 0.0 else self.f(x))
 
 
-def checks(names: Sequence[str]) -> list[str]:
-    """The variants on the labelled synthetic corpora and on normal traffic
-    (:func:`benchmarks.nab_ensemble.checks`)."""
-    from benchmarks.nab_ensemble import checks_of
-
-    runs: dict[str, Callable[[Sequence[float], Sequence[float | None]], list[float]]] = {
-        n: (lambda ts, vs, w=VARIANTS[n][0], fr=VARIANTS[n][1]: transformed_scores(ts, vs, w, fr))
-        for n in names}
-    return checks_of(runs)
-
-
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.nab_ensemble import report
-    from benchmarks.nab_eval import run, run_scorer
+    from benchmarks.nab_ensemble import family_main
 
-    ap = argparse.ArgumentParser(description="context on an asinh scale on NAB (declared variants)")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--checks", action="store_true", help="also the synthetic corpora and normal traffic")
-    args = ap.parse_args(argv)
-    variants: dict[str, list[Scored]] = {"default": run("context", {}, workers=args.workers)[0]}
-    for name, (where, frac) in VARIANTS.items():
-        variants[name] = run_scorer(transformed_scores, where, frac, workers=args.workers)
-    print("\n".join(report(variants, f"the default and the {len(VARIANTS)} variants")))
-    if args.checks:
-        print("\n".join(checks(list(VARIANTS))))
-    return 0
+    return family_main(argv, "context on an asinh scale on NAB (declared variants)", transformed_scores,
+                       dict(VARIANTS))
 
 
 if __name__ == "__main__":

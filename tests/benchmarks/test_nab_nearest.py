@@ -6,22 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.nab_eval import file_scores
+from benchmarks.nab_eval import context_scores, file_scores
 from benchmarks.nab_nearest import NearestMultiView, NoShiftMultiView, nearest_scores
-from pipeline.anomaly.context import ContextDetector
 from pipeline.anomaly.multiview import MultiViewDetector
 
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "realKnownCause"
         / "ec2_request_latency_system_failure.csv")
 
 
-def _default(times: list[float], values: list[float | None]) -> list[float]:
-    d = ContextDetector()
-    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
-
-
 def test_the_default_kind_is_the_default_detector_and_the_variants_differ() -> None:
-    own = file_scores(FILE, _default)
+    own = file_scores(FILE, context_scores)
     assert max(own) >= 0.5
     assert file_scores(FILE, nearest_scores, "default") == own
     assert file_scores(FILE, nearest_scores, "nearest forecast") != own

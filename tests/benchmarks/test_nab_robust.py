@@ -5,22 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.nab_eval import file_scores
+from benchmarks.nab_eval import context_scores, file_scores
 from benchmarks.nab_robust import _Robust, robust_scores
-from pipeline.anomaly.context import ContextDetector
 from pipeline.anomaly.model import SeasonalModel
 
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "realKnownCause"
         / "ec2_request_latency_system_failure.csv")
 
 
-def _default(times: list[float], values: list[float | None]) -> list[float]:
-    d = ContextDetector()
-    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
-
-
 def test_a_clip_that_never_binds_is_the_default_detector() -> None:
-    own = file_scores(FILE, _default)
+    own = file_scores(FILE, context_scores)
     assert max(own) >= 0.5
     assert file_scores(FILE, robust_scores, 0.0) == own
     assert file_scores(FILE, robust_scores, 1e300) == own

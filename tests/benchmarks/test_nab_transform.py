@@ -7,22 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.nab_eval import file_scores
+from benchmarks.nab_eval import context_scores, file_scores
 from benchmarks.nab_transform import SCALE_FROM, scale_of, transformed_scores
-from pipeline.anomaly.context import ContextDetector
 
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "realKnownCause"
         / "ec2_request_latency_system_failure.csv")
 
 
-def _default(times: list[float], values: list[float | None]) -> list[float]:
-    d = ContextDetector()
-    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
-
-
 @pytest.mark.parametrize("where", ["all", "mv"])
 def test_the_identity_transform_is_the_default_detector(where: str) -> None:
-    own = file_scores(FILE, _default)
+    own = file_scores(FILE, context_scores)
     assert max(own) >= 0.5  # a file where the detector alerts
     scales: list[float] = []
 
@@ -36,7 +30,7 @@ def test_the_identity_transform_is_the_default_detector(where: str) -> None:
 
 def test_asinh_changes_the_scores_and_the_scale_is_the_median_of_the_first_values() -> None:
     assert scale_of([1.0, -3.0, 2.0], 1.0) == 2.0 and scale_of([0.0, 0.0], 0.1) == 1.0
-    own = file_scores(FILE, _default)
+    own = file_scores(FILE, context_scores)
     assert file_scores(FILE, transformed_scores, "mv", 1.0) != own
 
 
