@@ -87,6 +87,10 @@ class DetectResult:
     """A follow step's end: every point before it read (None: all there were)."""
     checkpoint: ckpt.Checkpoint | None = None
     """A follow step's checkpoint after it (pass it as ``state`` to the next step)."""
+    reset: list[str] = field(default_factory=list)
+    """Series whose saved state could not be restored, with the reason: each starts a fresh
+    detector after its last scored point (its next points score as a warm-up would) instead of
+    stopping the run."""
 
 
 def job_key(detector: str, table: str, stat: str) -> str:
@@ -261,11 +265,16 @@ def _score(res: DetectResult, series: Iterator[SeriesData], saved_state: dict[st
     for sd in series:
         res.series += 1
         saved = saved_state.get(sd.series_id)
+        det: Any = None
+        last = -1.0
         if saved is not None and detector in RESTORABLE:
-            det: Any = restore_detector(detector, saved["det"])
-            last = float(saved["last"])
-        else:
-            det, last = make_detector(detector), -1.0
+            try:
+                last = float(saved["last"])
+                det = restore_detector(detector, saved["det"])
+            except (ValueError, KeyError, TypeError) as e:  # damaged or foreign: start afresh
+                res.reset.append(f"{sd.series_id}: {type(e).__name__}: {e}")
+        if det is None:
+            det = make_detector(detector)
         in_episode = bool(saved.get("flag", False)) if saved is not None else False
         step = det.step
         scored = False

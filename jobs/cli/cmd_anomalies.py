@@ -129,6 +129,9 @@ def _print(ctx: Context, args: argparse.Namespace, res: Any, threshold: float, k
         "anomalies": res.anomalies,
         "top": "; ".join(f"{m} @ {t:%Y-%m-%d %H:%M} ({s:.2f})" for s, m, t in res.top[:3])
         or "-",
+        **({"states reset": f"{len(res.reset)} (saved state not restorable, started afresh): "
+                            + "; ".join(res.reset[:2]) + (" …" if len(res.reset) > 2 else "")}
+           if res.reset else {}),
     })
 
 

@@ -159,7 +159,9 @@ class AnomalyStage:
             self._scored_to = res.scored_to
         return StepReport(self.name, records_in=res.points, records_out=res.anomalies, notifications=self._sent,
                           watermark=self._scored_to,
-                          detail=f"{res.series} series, {res.rows_read} rows of {res.read_files} files read")
+                          detail=f"{res.series} series, {res.rows_read} rows of {res.read_files} files read"
+                          + (f"; {len(res.reset)} saved states not restorable, started afresh ({res.reset[0]})"
+                             if res.reset else ""))
 
     def close(self) -> StepReport | None:
         return None

@@ -112,3 +112,32 @@ def test_filtered_replay_keeps_other_series(lake) -> None:
     new = (aaa, int(t.timestamp() * 1000), 1.0, 0.0, None, False)
     assert [r for r in after if r[0] == aaa] == [*kept, new]
     assert full.rows == len(rows)
+
+
+def test_a_saved_state_that_cannot_be_restored_starts_that_series_afresh(lake) -> None:
+    """A damaged (or foreign) saved state must not stop the follow job: that series gets a fresh
+    detector after its last scored point, the run names it, and the other series carry on."""
+    from jobs import anomaly_checkpoint as ckpt
+    from jobs.anomaly_job import job_key
+
+    write_rollups(lake, n=1000, spike_at=None)
+    first = detect(lake)
+    key = job_key(DEFAULT_DETECTOR, "metrics_5m", "Average")
+    cp = ckpt.load(lake, key)
+    bad = next(s for s in cp.series if "i-aaa" in s)
+    good = next(s for s in cp.series if s != bad)
+    del cp.series[bad]["det"]["mv"]["calib"]  # a state cut short
+    ckpt.save(lake, key, cp)
+    write_rollups(lake, n=1500, start=1000, spike_at=None)
+    second = detect(lake)
+    assert first.reset == [] and len(second.reset) == 1
+    assert second.reset[0].startswith(bad) and "calib" in second.reset[0]
+    assert second.points == 1000  # only new points, for both series
+    rows = _rows(lake)
+
+    def ms(i: int) -> int:
+        return int((T0 + timedelta(minutes=5 * i)).timestamp() * 1000)
+
+    # the fresh detector warms up again (30 points, no rows); the other series scores on at once
+    assert min(r[1] for r in rows if r[0] == bad and r[1] >= ms(1000)) == ms(1030)
+    assert min(r[1] for r in rows if r[0] == good and r[1] >= ms(1000)) == ms(1000)
