@@ -93,15 +93,19 @@ def test_streaming_rollup_equals_duckdb_through_a_restart(tmp_path):
         want = _duckdb(lake, end)
         assert len(want) > 300
         deadline = time.monotonic() + 180
-        got = []
+        got, details = [], []
         while time.monotonic() < deadline:
             rep = stage.step()
             assert not rep.error, rep.error
+            if rep.detail:
+                details.append(rep.detail)
             got = _tier(lake, int(end.timestamp() * 1000))
             if _same(got, want):
                 break
             time.sleep(1)
-        assert _same(got, want), (len(got), len(want))
+        missing = sorted({w[:2] for w in want} - {g[:2] for g in got})
+        # what to read if this fails: the (series, minute) keys missing, and what the steps reported
+        assert _same(got, want), (len(got), len(want), missing[:8], stage.late_repaired, details[-6:])
         assert stage.late_repaired >= 1                             # the late rows went through the repair path
         assert lake.table_files("metrics_5m")              # the cascade ran
         assert os.listdir(os.path.dirname(plan_file)) == [os.path.basename(plan_file)]
