@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 import streamlit as st
@@ -16,6 +17,10 @@ import streamlit as st
 from dashboards import data, timerange
 
 RANGE_KEY = "wl_range"
+ECHO_SECONDS = 5.0
+"""How long after this session wrote a new value to the URL the value it replaced is taken for a
+stale echo, not a new link: a rerun the browser sent before it saw the new URL (an auto-refresh
+tick, a fragment) carries the old query string, and must not undo the choice just made."""
 STATE_COLORS = {"ALARM": "red", "OK": "green", "INSUFFICIENT_DATA": "gray"}
 STATE_HEX = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#9e9e9e"}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
@@ -74,7 +79,8 @@ def _range_from_url() -> None:
     if want not in timerange.CHOICES:
         return
     span = (st.query_params.get("from"), st.query_params.get("to"))
-    if (want, span if want == timerange.CUSTOM else None) == last.get("range"):
+    got = (want, span if want == timerange.CUSTOM else None)
+    if got == last.get("range") or _echo(last, "range", got):
         return
     if want == timerange.CUSTOM:
         try:
@@ -93,12 +99,27 @@ def _range_to_url(choice: str, start: datetime, end: datetime) -> None:
     if choice == timerange.CUSTOM:
         span = (f"{start:%Y-%m-%dT%H:%MZ}", f"{end:%Y-%m-%dT%H:%MZ}")
         st.query_params["from"], st.query_params["to"] = span
-        last["range"] = (choice, span)
+        _wrote(last, "range", (choice, span))
     else:
         for key in ("from", "to"):
             if key in st.query_params:
                 del st.query_params[key]
-        last["range"] = (choice, None)
+        _wrote(last, "range", (choice, None))
+
+
+def _wrote(last: dict[str, Any], key: str, value: Any) -> None:
+    """Remember ``value`` as what this session last wrote to the URL for ``key``, and the value
+    it replaced (with the time) for :func:`_echo`."""
+    if key in last and last[key] != value:
+        last.setdefault("_replaced", {})[key] = (last[key], monotonic())
+    last[key] = value
+
+
+def _echo(last: dict[str, Any], key: str, value: Any) -> bool:
+    """``value`` is the one this session replaced in the URL less than :data:`ECHO_SECONDS` ago:
+    a rerun sent before the browser saw the new URL, not a link to follow."""
+    old = last.get("_replaced", {}).get(key)
+    return old is not None and old[0] == value and monotonic() - old[1] < ECHO_SECONDS
 
 
 def range_link(start: datetime, end: datetime) -> dict[str, str]:
@@ -236,8 +257,9 @@ def empty_in_range(what: str, table: str, key: str, hint: str = "") -> None:
 
 def from_url(keys: dict[str, Any]) -> None:
     """Seed widget state from the page URL (``st.query_params``) whenever the URL carries a value
-    this session did not write itself — a pasted link or a cross-page link — or the widget has no
-    state (back on a page after visiting another), so a link reproduces the view. ``keys`` maps
+    this session did not write itself — a pasted link or a cross-page link, not a stale echo of
+    the value it just replaced (:func:`_echo`) — or the widget has no state (back on a page after
+    visiting another), so a link reproduces the view. ``keys`` maps
     widget key → ``list`` (multi-value) or a converter from the URL text (``str``, ``int`` …); a
     value the converter refuses is ignored."""
     last = st.session_state.setdefault("_wl_url", {})
@@ -248,8 +270,8 @@ def from_url(keys: dict[str, Any]) -> None:
             value = st.query_params.get_all(key) if kind is list else kind(st.query_params[key])
         except (TypeError, ValueError):
             continue
-        if last.get(key) != value or key not in st.session_state:  # a new URL, or back on this page
-            st.session_state[key] = value
+        if key not in st.session_state or (last.get(key) != value and not _echo(last, key, value)):
+            st.session_state[key] = value  # a new URL, or back on this page
             last[key] = value
 
 
@@ -266,10 +288,10 @@ def to_url(keys: list[str]) -> None:
             continue
         if isinstance(value, list | tuple):
             st.query_params[key] = [str(v) for v in value]
-            last[key] = [str(v) for v in value]
+            _wrote(last, key, [str(v) for v in value])
         else:
             st.query_params[key] = str(value)
-            last[key] = value
+            _wrote(last, key, value)
 
 
 def period_or_auto(text: str) -> int | str:
