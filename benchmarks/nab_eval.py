@@ -40,25 +40,22 @@ class Scored:
 
 def score_file(path: Path, detector: str, params: dict[str, Any]) -> list[float]:
     """Scores of every row of one file, streamed through a fresh detector."""
-    from pipeline.anomaly import make_detector
-    from pipeline.anomaly.series_io import read_series
+    return file_scores(path, detector_scores, detector, params)
 
-    sf = read_series(path)
-    det = make_detector(detector, **params)
-    step = det.step
-    out = [0.0] * len(sf.values)
-    for i in sf.order:
-        out[i] = step(sf.times[i], sf.values[i]).score
-    return out
+
+def detector_scores(times: Sequence[float], values: Sequence[float | None], detector: str,
+                    params: dict[str, Any]) -> list[float]:
+    """Scores of one series, in time order, streamed through a fresh ``detector``."""
+    from pipeline.anomaly import make_detector
+
+    step = make_detector(detector, **params).step
+    return [step(t, v).score for t, v in zip(times, values, strict=True)]
 
 
 def context_scores(times: Sequence[float], values: Sequence[float | None], **params: Any) -> list[float]:
     """Scores of one series, in time order, streamed through a fresh ``ContextDetector(**params)``
     (the default detector without ``params``)."""
-    from pipeline.anomaly.context import ContextDetector
-
-    d = ContextDetector(**params)
-    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
+    return detector_scores(times, values, "context", params)
 
 
 def file_scores(path: Path, fn: Callable[..., list[float]], *args: Any) -> list[float]:
