@@ -89,7 +89,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score
+from pipeline.anomaly.base import WARMUP_SCORE, Score, restore_slots, slots_state
 from pipeline.anomaly.fuzzy_art import (
     MAX_CATEGORIES,
     DualVigilanceArt,
@@ -290,21 +290,14 @@ class ArtJudge:
     def state(self, raw: bool = False) -> dict[str, Any]:
         """JSON-serialisable snapshot (bounded: module docstring); ``raw``: the categories as
         bytes (:meth:`DualVigilanceArt.state`)."""
-        out = {k: getattr(self, k) for k in self.__slots__ if k != "art"}
+        out = slots_state(self, ("art",))
         out["art"] = self.art.state(raw)
-        for k in ("fwin", "medbin", "sim_win", "sim_diff"):
-            out[k] = list(out[k])
-        out["buf"] = None if self.buf is None else list(self.buf)
         return out
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> ArtJudge:
         """Inverse of :meth:`state`."""
-        d = cls.__new__(cls)
-        for k in cls.__slots__:
-            if k != "art":
-                v = s[k]
-                setattr(d, k, list(v) if isinstance(v, list) else v)
+        d: ArtJudge = restore_slots(cls, s, ("art",))
         d.art = DualVigilanceArt.from_state(s["art"])
         return d
 

@@ -37,6 +37,32 @@ class Score(NamedTuple):
 WARMUP_SCORE = Score(0.0, None, None, None, False)
 
 
+def _slots(cls: type) -> list[str]:
+    """Every slot of ``cls`` and its bases, base first."""
+    return [k for c in reversed(cls.__mro__) for k in c.__dict__.get("__slots__", ())]
+
+
+def slots_state(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``obj``'s slots (all but ``skip``) as a dict; a list is copied, so the snapshot never
+    shares a list with the live object. What each state's sub-objects hold is the caller's."""
+    return {k: (list(v) if isinstance(v, list) else v)
+            for k in _slots(type(obj)) if k not in skip for v in (getattr(obj, k),)}
+
+
+def restore_slots(cls: type, state: dict[str, Any], skip: tuple[str, ...] = (),
+                  missing: dict[str, Any] | None = None) -> Any:
+    """Inverse of :func:`slots_state`: a new ``cls`` (``__init__`` not run) with every slot but
+    ``skip`` set from ``state`` (lists copied); a key absent from ``state`` takes its value from
+    ``missing`` (states saved before that slot existed), else raises ``KeyError``."""
+    obj: Any = object.__new__(cls)
+    for k in _slots(cls):
+        if k in skip:
+            continue
+        v = state[k] if missing is None or k in state else missing[k]
+        setattr(obj, k, list(v) if isinstance(v, list) else v)
+    return obj
+
+
 def after_refractory(full: float, since_alert: int, refractory: int, alert: float) -> tuple[float, int]:
     """A point's score and the count of points since the last alert once it is learnt: within
     ``refractory`` points of an alert a score is halved and cannot start a new alert (an episode

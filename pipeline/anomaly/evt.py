@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.anomaly.base import restore_slots, slots_state
 from pipeline.anomaly.calibrate import TailCalibrator
 
 _LOG10 = math.log(10.0)
@@ -180,16 +181,12 @@ class Spot:
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable snapshot (bounded: ≤ ``n_init`` + ``max_peaks`` numbers)."""
-        return {k: (list(v) if isinstance(v, list) else v) for k in self.__slots__
-                for v in (getattr(self, k),)}
+        return slots_state(self)
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> Spot:
         """Inverse of :meth:`state`."""
-        d = cls.__new__(cls)
-        for k in cls.__slots__:
-            v = s[k]
-            setattr(d, k, list(v) if isinstance(v, list) else v)
+        d: Spot = restore_slots(cls, s)
         return d
 
 

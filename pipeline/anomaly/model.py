@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pipeline.anomaly.base import restore_slots, slots_state
+
 _SQRT_PI_2 = math.sqrt(math.pi / 2)  # E|N(0,1)|⁻¹: σ = 1.2533 · mean |residual|
 _DAY = 86400.0
 _WEEK = 7 * _DAY
@@ -156,17 +158,11 @@ class SeasonalModel:
     # -- state -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """JSON-serialisable snapshot (fixed size: ~400 numbers)."""
-        return {k: (list(v) if isinstance(v, list) else v) for k in self.__slots__
-                if k != "_cache" for v in [getattr(self, k)]}
+        return slots_state(self, ("_cache",))
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> SeasonalModel:
         """Inverse of :meth:`state`."""
-        m = cls.__new__(cls)
-        for k in cls.__slots__:
-            if k == "_cache":
-                continue
-            v = state[k]
-            setattr(m, k, list(v) if isinstance(v, list) else v)
+        m: SeasonalModel = restore_slots(cls, state, ("_cache",))
         m._cache = None
         return m

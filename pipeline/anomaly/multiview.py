@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score, make_score
+from pipeline.anomaly.base import WARMUP_SCORE, Score, make_score, restore_slots, slots_state
 from pipeline.anomaly.calibrate import TailCalibrator
 from pipeline.anomaly.model import SeasonalModel
 from pipeline.native import use_native
@@ -233,8 +233,7 @@ class MultiViewDetector:
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable snapshot of the whole state (fixed size)."""
-        out: dict[str, Any] = {k: getattr(self, k) for k in self.__slots__
-                               if k not in ("model", "calib")}
+        out = slots_state(self, ("model", "calib"))
         out["model"] = self.model.state()
         out["calib"] = self.calib.state()
         return out
@@ -242,11 +241,8 @@ class MultiViewDetector:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> MultiViewDetector:
         """Inverse of :meth:`state`."""
-        d = cls.__new__(cls)
-        for k in cls.__slots__:
-            if k not in ("model", "calib"):
-                v = state.get(k, True) if k == "slow_views" else state[k]
-                setattr(d, k, list(v) if isinstance(v, list) else v)  # never the caller's list
+        # states saved before ``slow_views`` existed judged all five views
+        d: MultiViewDetector = restore_slots(cls, state, ("model", "calib"), {"slow_views": True})
         d.model = SeasonalModel.from_state(state["model"])
         d.calib = TailCalibrator.from_state(state["calib"])
         return d

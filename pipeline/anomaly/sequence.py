@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pipeline.anomaly.base import restore_slots, slots_state
 from pipeline.anomaly.calibrate import TailCalibrator
 from pipeline.native import use_native
 
@@ -149,19 +150,14 @@ class SequenceModel:
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable snapshot (fixed size once warm)."""
-        out: dict[str, Any] = {k: getattr(self, k) for k in self.__slots__ if k != "calib"}
-        out = {k: (list(v) if isinstance(v, list) else v) for k, v in out.items()}
+        out = slots_state(self, ("calib",))
         out["calib"] = self.calib.state()
         return out
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> SequenceModel:
         """Inverse of :meth:`state`."""
-        m = cls.__new__(cls)
-        for k in cls.__slots__:
-            if k != "calib":
-                v = state[k]
-                setattr(m, k, list(v) if isinstance(v, list) else v)
+        m: SequenceModel = restore_slots(cls, state, ("calib",))
         m.calib = TailCalibrator.from_state(state["calib"])
         return m
 
