@@ -11,7 +11,14 @@ Recognised, whatever the file name or extension (gzip or not):
 * EventBridge envelopes ``{"detail-type": "AWS API Call via CloudTrail", "detail": event}``;
 * Insight events (``eventType`` ``AwsCloudTrailInsight``) like any other event;
 * digest files (``digestStartTime`` + ``logFiles``): recognised and skipped, counted in
-  ``Batch.skipped["digest_files"]``.
+  ``Batch.skipped["digest_files"]``;
+* CloudTrail delivered to CloudWatch Logs (the trail's log group), each log event's ``message``
+  one event: subscription-filter payloads ``{"messageType": "DATA_MESSAGE", "logEvents": […]}``
+  (as a subscription writes them to Kinesis, Firehose or Lambda — gzip, several gzip members,
+  base64), the Lambda subscriber event ``{"awslogs": {"data": …}}`` and ``aws logs
+  filter-log-events`` output ``{"events": […]}`` (position = the log event's index among the
+  file's log events, or in ``events``); ``CONTROL_MESSAGE`` payloads are counted in
+  ``Batch.skipped["control_messages"]``, a message that is not JSON is rejected naming it.
 
 Anything else becomes a rejection with the file, position and reason; a damaged file keeps the
 events before the damage (see :mod:`pipeline.sources.jsondocs`).
@@ -36,6 +43,7 @@ from pipeline.sources.conform import no_gc, raw_bytes
 from pipeline.sources.jsondocs import documents
 from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 from pipeline.sources.locations import Decoded
+from pipeline.sources.logs_files import decode_payload
 
 BATCH_SIZE = 100_000
 
@@ -56,6 +64,7 @@ class _FileState:
         self.positions: list[int] = []
         self.rejections: list[Rejection] = []
         self.skipped: dict[str, int] = {}
+        self.log_events = 0  # log events seen in CloudWatch Logs payloads (their positions)
 
     def reject(self, pos: int | None, reason: str, raw: bytes = b"", field: str | None = None) -> None:
         self.rejections.append(Rejection(SOURCE, self.origin, pos, field, reason, raw))
@@ -91,6 +100,68 @@ def _lookup_item(st: _FileState, pos: int, item: dict[str, Any]) -> None:
                   "CloudTrailEvent")
 
 
+def _message(st: _FileState, pos: int, e: Any) -> None:
+    """One CloudWatch Logs log event whose ``message`` is a CloudTrail event."""
+    text = e.get("message") if isinstance(e, dict) else None
+    if not isinstance(text, str):
+        st.reject(pos, "CloudWatch Logs log event without a string `message`", raw_bytes(e), "message")
+        return
+    try:
+        _element(st, pos, orjson.loads(text))
+    except orjson.JSONDecodeError as exc:
+        st.reject(pos, f"CloudWatch Logs message is not a CloudTrail JSON event: {exc}", text.encode(), "message")
+
+
+def _logs(st: _FileState, pos: int, value: dict[str, Any]) -> bool:
+    """CloudTrail delivered through CloudWatch Logs (module docstring): its events into ``st``;
+    False when ``value`` is none of those layouts."""
+    kind = value.get("messageType")
+    if kind == "CONTROL_MESSAGE":
+        st.skipped["control_messages"] = st.skipped.get("control_messages", 0) + 1
+    elif kind == "DATA_MESSAGE" and isinstance(value.get("logEvents"), list):
+        for e in value["logEvents"]:
+            _message(st, st.log_events, e)
+            st.log_events += 1
+    elif kind is not None:
+        st.reject(pos, f"unknown CloudWatch Logs payload (messageType {kind!r})", raw_bytes(value), "messageType")
+    elif isinstance(value.get("awslogs"), dict):
+        data, problem = decode_payload(str(value["awslogs"].get("data", "")).encode())
+        try:
+            inner = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            inner = None
+            problem = problem or str(exc)
+        if not isinstance(inner, dict) or not _logs(st, pos, inner):
+            st.reject(pos, f"awslogs.data is not a CloudWatch Logs payload: {problem or 'no messageType'}",
+                      raw_bytes(value),
+                      "awslogs.data")
+    elif isinstance(value.get("events"), list) and "eventVersion" not in value:
+        for i, e in enumerate(value["events"]):
+            _message(st, i, e)
+    else:
+        return False
+    return True
+
+
+def trail_log_events(payload: dict[str, Any]) -> list[Any] | None:
+    """The CloudTrail events of a ``DATA_MESSAGE`` subscription payload from a trail's log group —
+    every message one JSON CloudTrail event (``eventVersion``, ``eventID``, ``eventTime``) — or
+    None when any message is something else (the payload is then ordinary log data)."""
+    out = []
+    for e in payload.get("logEvents") or ():
+        text = e.get("message") if isinstance(e, dict) else None
+        if not isinstance(text, str) or not text.startswith("{"):
+            return None
+        try:
+            event = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+        if not (isinstance(event, dict) and "eventVersion" in event and "eventID" in event and "eventTime" in event):
+            return None
+        out.append(event)
+    return out if out and payload.get("messageType") == "DATA_MESSAGE" else None
+
+
 def _element(st: _FileState, pos: int, value: Any) -> None:
     """One array element or line: an event, a lookup-events item or an EventBridge envelope."""
     if isinstance(value, dict):
@@ -100,16 +171,19 @@ def _element(st: _FileState, pos: int, value: Any) -> None:
         if "detail-type" in value and isinstance(value.get("detail"), dict):
             st.add(pos, value["detail"])
             return
+        if ("messageType" in value or "awslogs" in value) and _logs(st, pos, value):
+            return
     st.add(pos, value)
 
 
 def _plain_events(items: list[Any]) -> bool:
     """True when :func:`_element` would add every item unchanged: all are objects and none
-    is a lookup-events item or an EventBridge envelope (checked on the union of their keys)."""
+    is a lookup-events item, an EventBridge envelope or a CloudWatch Logs payload (checked on the
+    union of their keys)."""
     if not items or set(map(type, items)) != {dict}:
         return False
     keys: set[str] = set().union(*items)
-    return "CloudTrailEvent" not in keys and "detail-type" not in keys
+    return not keys & {"CloudTrailEvent", "detail-type", "messageType", "awslogs"}
 
 
 def _value(st: _FileState, line: int | None, value: Any, first: int = 0) -> Iterator[Batch]:
@@ -124,6 +198,9 @@ def _value(st: _FileState, line: int | None, value: Any, first: int = 0) -> Iter
         elif is_digest(value):
             st.skipped["digest_files"] = st.skipped.get("digest_files", 0) + 1
             return
+        elif _logs(st, line if line is not None else first, value):
+            yield from _flush_full(st)
+            return
     elif isinstance(value, list):
         items = value
     if items is None:
@@ -137,17 +214,16 @@ def _value(st: _FileState, line: int | None, value: Any, first: int = 0) -> Iter
             st.events.extend(items[i:i + k])
             st.positions.extend(range(first + i, first + i + k) if line is None else itertools.repeat(line, k))
             i += k
-            if st.full():
-                b = st.flush()
-                if b is not None:
-                    yield b
+            yield from _flush_full(st)
     else:
         for i, item in enumerate(items):
             _element(st, first + i if line is None else line, item)
-            if st.full():
-                b = st.flush()
-                if b is not None:
-                    yield b
+            yield from _flush_full(st)
+    yield from _flush_full(st)
+
+
+def _flush_full(st: _FileState) -> Iterator[Batch]:
+    """The batch of ``st``'s events once it holds ``batch_size`` of them."""
     if st.full():
         b = st.flush()
         if b is not None:

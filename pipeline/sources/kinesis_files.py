@@ -9,7 +9,8 @@ Recognised by content:
   "<shard>:<seq>", "eventSourceARN": "arn:…:stream/<name>"}]}``.
 
 ``Data`` is base64-decoded. A payload that is itself CloudTrail (an event, a ``Records`` file or
-an EventBridge envelope), a CloudWatch Logs subscription payload (gzip, as subscriptions write
+an EventBridge envelope, or a subscription payload from a trail's log group whose every message is
+a CloudTrail event), a CloudWatch Logs subscription payload (gzip, as subscriptions write
 to Kinesis) or Metric Streams JSON lines is **routed**: its rows go to a ``cloudtrail``,
 ``logs`` or ``metrics`` batch (origin ``file:index``) and the Kinesis record is counted in
 ``skipped["routed_to_<table>"]`` of the ``records`` batch instead of becoming a row there. Every
@@ -34,6 +35,7 @@ import pyarrow as pa
 from pipeline.sources import logs_files
 from pipeline.sources.base import Batch
 from pipeline.sources.cloudtrail import events_to_table
+from pipeline.sources.cloudtrail_files import trail_log_events
 from pipeline.sources.conform import Bad, no_gc, parse_ts
 from pipeline.sources.jsondocs import documents
 from pipeline.sources.limits import DEFAULT_LIMITS, Limits
@@ -68,8 +70,9 @@ def classify(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[str, Any]:
             return "records", None
         return ("metrics", body) if isinstance(v, dict) and "metric_name" in v and "value" in v else ("records", None)
     if isinstance(v, dict):
-        if "messageType" in v and "logEvents" in v:
-            return "logs", v
+        if "messageType" in v and "logEvents" in v:  # a trail's log group: its events are CloudTrail
+            events = trail_log_events(v)
+            return ("cloudtrail", events) if events is not None else ("logs", v)
         if "metric_name" in v and "namespace" in v and "value" in v:
             return "metrics", body
         if "detail-type" in v and isinstance(v.get("detail"), dict) and "eventID" in v["detail"]:

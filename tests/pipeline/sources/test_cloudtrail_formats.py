@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from pathlib import Path
@@ -121,3 +122,74 @@ def test_since_until_bound_the_date_folders(tmp_path: Path, stratus_events: list
     assert [r["eventID"] for r in rows] == ["d02", "d03"]
     rows, _, _ = collect(read("cloudtrail", tmp_path, until="2026-11-02T00:00:01Z"))
     assert [r["eventID"] for r in rows] == ["d01", "d02"]
+
+
+def _trail_payload(events: list[dict[str, Any]], first_id: int = 0) -> dict[str, Any]:
+    """A subscription payload from a trail's CloudWatch Logs group: one event per log event."""
+    return {"messageType": "DATA_MESSAGE", "owner": "111122223333",
+            "logGroup": "aws-cloudtrail-logs-111122223333-0f1e", "logStream": "111122223333_CloudTrail_us-east-1",
+            "subscriptionFilters": ["to-firehose"],
+            "logEvents": [{"id": str(36000000000000000000000000000000000000000000000000000000 + first_id + i),
+                           "timestamp": 1793527200000 + i, "message": json.dumps(e)} for i, e in enumerate(events)]}
+
+
+CONTROL = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
+           "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 1793527200000,
+                                                     "message": "CWL CONTROL MESSAGE: Checking health of destination"}]}
+
+
+def test_cloudtrail_through_cloudwatch_logs_every_transport(tmp_path: Path,
+                                                            stratus_events: list[dict[str, Any]]) -> None:
+    """A trail delivered to CloudWatch Logs, then by a subscription to Firehose (gzip members
+    concatenated, a health check among them), to Lambda, or read back with filter-log-events."""
+    evs = stratus_events[:7]
+    first, second = _trail_payload(evs[:4]), _trail_payload(evs[4:], 4)
+    firehose = b"".join(gzip.compress(json.dumps(p).encode()) for p in (first, CONTROL, second))
+    (tmp_path / "firehose-1-2026-12-05-10-00-00-abcd").write_bytes(firehose)
+    data = base64.b64encode(gzip.compress(json.dumps(first).encode())).decode()
+    (tmp_path / "lambda.json").write_text(json.dumps({"awslogs": {"data": data}}))
+    fle = {"events": [{"logStreamName": first["logStream"], "timestamp": e["timestamp"], "message": e["message"],
+                       "ingestionTime": e["timestamp"] + 900, "eventId": e["id"]} for e in first["logEvents"]],
+           "searchedLogStreams": []}
+    (tmp_path / "filter.json").write_text(json.dumps(fle, indent=2))
+    rows, rej, skipped = collect(read("cloudtrail", tmp_path / "firehose-1-2026-12-05-10-00-00-abcd"))
+    assert not rej and skipped == {"control_messages": 1}
+    assert [r["eventID"] for r in rows] == _ids(evs)
+    origin = tmp_path / "firehose-1-2026-12-05-10-00-00-abcd"
+    assert [r["_wl_origin"] for r in rows] == [f"{origin}:{i}" for i in range(7)]  # index among log events
+    for name in ("lambda.json", "filter.json"):
+        rows, rej, _ = collect(read("cloudtrail", tmp_path / name))
+        assert not rej and [r["eventID"] for r in rows] == _ids(evs[:4]), name
+
+
+def test_a_log_message_that_is_not_an_event_is_rejected_naming_it(tmp_path: Path,
+                                                                  stratus_events: list[dict[str, Any]]) -> None:
+    p = _trail_payload(stratus_events[:3])
+    p["logEvents"][1]["message"] = "2026-12-05T10:00:00Z not json"
+    p["logEvents"].append({"id": "9", "timestamp": 1793527200000})
+    (tmp_path / "sub.json.gz").write_bytes(gzip.compress(json.dumps(p).encode()))
+    rows, rej, _ = collect(read("cloudtrail", tmp_path / "sub.json.gz"))
+    assert [r["eventID"] for r in rows] == [stratus_events[0]["eventID"], stratus_events[2]["eventID"]]
+    assert [(r.line, r.field) for r in rej] == [(1, "message"), (3, "message")]
+    assert "not a CloudTrail JSON event" in rej[0].reason and "without a string `message`" in rej[1].reason
+    assert len(rows) + len(rej) == len(p["logEvents"])  # in = loaded + rejected
+
+
+def test_kinesis_routes_a_trail_log_group_to_cloudtrail_and_other_log_data_to_logs(
+        tmp_path: Path, stratus_events: list[dict[str, Any]]) -> None:
+    trail = _trail_payload(stratus_events[:3])
+    mixed = _trail_payload(stratus_events[3:5], 3)
+    mixed["logEvents"][1]["message"] = "START RequestId: 42"  # not CloudTrail: the payload is log data
+    recs = {"Records": [{"SequenceNumber": str(i), "ApproximateArrivalTimestamp": "2026-11-08T10:00:00Z",
+                         "PartitionKey": "k", "Data": base64.b64encode(gzip.compress(json.dumps(p).encode())).decode()}
+                        for i, p in enumerate((trail, mixed))]}
+    (tmp_path / "get-records.json").write_text(json.dumps(recs))
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    skipped: dict[str, int] = {}
+    for b in read("records", tmp_path / "get-records.json", stream_name="trail"):
+        assert not b.rejections
+        by_table.setdefault(b.table_name, []).extend(b.table.to_pylist())
+        skipped.update(b.skipped)
+    assert [r["eventID"] for r in by_table["cloudtrail"]] == _ids(stratus_events[:3])
+    assert [r["message"] for r in by_table["logs"]] == [e["message"] for e in mixed["logEvents"]]
+    assert skipped == {"routed_to_cloudtrail": 1, "routed_to_logs": 1} and not by_table["records"]
