@@ -131,6 +131,9 @@ class FlinkCommitter:
         """When the job's current run was started (the run stage sets it before each submit):
         segments are retired only by checkpoints of a run that has lasted the retention since."""
         self._newest: dict[tuple[str, int], int | None] = {}
+        self._repaired: dict[str, int] = {}
+        """Keys (``series|bucket ms``) of the buckets recomputed for late lines, by bucket: a window
+        row for one of them that arrives in a later step is recomputed again (:meth:`step`)."""
 
     # -- reading the job's output ------------------------------------------------------------
 
@@ -183,8 +186,6 @@ class FlinkCommitter:
         reads the segments it finds in one directory scan in listing order, not commit order, so
         after a backlog (a restart, a slow job) its watermark can run hours ahead of lines that
         were on time when the lake received them."""
-        from pipeline.rollup.engine import rollup_table
-
         if late.num_rows == 0:
             return ROLLUP.empty_table()
         ms = fassemble.to_numpy(late["ms"], np.int64)
@@ -199,15 +200,30 @@ class FlinkCommitter:
         report.late_dropped += int((~inside).sum())
         if not inside.any():
             return ROLLUP.empty_table()
-        lo, hi = int(b[inside].min()), int(b[inside].max()) + 60_000
+        rows = self._recompute(late["sid"].filter(pa.array(inside)), b[inside])
+        report.late_repaired += rows.num_rows
+        return rows
+
+    def _recompute(self, sids: pa.Array | pa.ChunkedArray, buckets: np.ndarray) -> pa.Table:
+        """The 1-minute rows of (``sids[i]``, bucket start ``buckets[i]`` in epoch ms), computed
+        from the lake's raw metrics by the DuckDB engine."""
+        from pipeline.rollup.engine import rollup_table
+
+        lo, hi = int(buckets.min()), int(buckets.max()) + 60_000
         files = self._raw_files(lo, hi)
         rows = rollup_table(self.con, "raw", files, 60, datetime.fromtimestamp(lo / 1000, UTC),
                             datetime.fromtimestamp(hi / 1000, UTC), self.patterns)
-        wanted = pc.binary_join_element_wise(late["sid"].filter(pa.array(inside)),
-                                             pc.cast(pa.array(b[inside]), pa.string()), "|")
+        wanted = pc.binary_join_element_wise(sids, pc.cast(pa.array(buckets), pa.string()), "|")
         rows = rows.filter(pc.is_in(_keys(rows), value_set=pc.unique(wanted)))
-        report.late_repaired += rows.num_rows
         return percentiles.strip(rows, self.patterns)
+
+    def _remember(self, repaired: pa.Table) -> None:
+        """Add the keys of ``repaired`` to :attr:`_repaired`, keeping the buckets of the recompute
+        window behind the newest one (a late line older than that is not repaired anyway)."""
+        ms = fassemble.to_numpy(pc.cast(repaired["timestamp"], pa.int64()), np.int64)
+        self._repaired.update(zip(_keys(repaired).to_pylist(), ms.tolist(), strict=True))
+        cut = max(self._repaired.values()) - int(self.window.total_seconds() * 1000) - 60_000
+        self._repaired = {k: b for k, b in self._repaired.items() if b >= cut}
 
     def load_clocks(self, names: set[str]) -> dict[str, int]:
         """For segment file names in the inbox: the lake's data clock (epoch ms) when each was
@@ -261,9 +277,18 @@ class FlinkCommitter:
             report.windows, report.late = out.num_rows, late.num_rows
             rows = self._windows(out)
             repaired = self._repair(late, report)
+            # A window row of a bucket repaired in an earlier step may have fired before the late
+            # line reached the job: the two sinks' part files become visible at the checkpoints
+            # after each rolls, so it can come a step after the repair. Recompute it again.
+            again = rows.filter(pc.and_(pc.is_in(_keys(rows), value_set=pa.array(list(self._repaired), pa.string())),
+                                        pc.invert(pc.is_in(_keys(rows), value_set=_keys(repaired)))))
+            if again.num_rows:
+                ms = fassemble.to_numpy(pc.cast(again["timestamp"], pa.int64()), np.int64)
+                repaired = pa.concat_tables([repaired, self._recompute(again[SERIES_ID].combine_chunks(), ms)])
             if repaired.num_rows:  # a repaired bucket wins over the same bucket's on-time result
                 rows = pa.concat_tables([rows.filter(pc.invert(pc.is_in(_keys(rows), value_set=_keys(repaired)))),
                                          repaired])
+                self._remember(repaired)
             report.commit, report.folders = commit_rows(self.lake, rows)
             report.rows = rows.num_rows
             if rows.num_rows:

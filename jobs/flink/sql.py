@@ -20,11 +20,18 @@ weight-1 sample as its bin, another as ``bin:weight``. The committer
 by (series, minute, bin) in Flink would cost a keyed state entry per sample (at α = 1 % nearly
 every value has a bin of its own).
 
-Late lines — event time at or below the watermark when they pass the source
-(``CURRENT_WATERMARK``) — also go to a ``late`` output with how far the watermark was ahead and
-their segment (the ``file.path`` metadata column), so the committer can recompute the buckets they
-belong to from the lake when they arrived inside the recompute window; every line the window
-operator drops is in it (its watermark never runs ahead of the source's).
+Late lines — event time at or below the job's watermark when they pass the source — also go to a
+``late`` output with how far the watermark was ahead and their segment (the ``file.path`` metadata
+column), so the committer can recompute the buckets they belong to from the lake when they arrived
+inside the recompute window. Every line the window operator drops must be in it. The window
+operator keeps its watermark in its state and restores it (FLINK-24501), while a watermark
+assigner, and ``CURRENT_WATERMARK`` after it, start afresh (null, then the newest line read since
+the restore minus the out-of-orderness): lines behind the restored watermark read before any newer
+line — late data committed while the job was stopped, or a failover replaying from a checkpoint —
+were dropped by the window and not seen as late by ``CURRENT_WATERMARK``. So the late output tests
+a line against the newest event time the job has read, a running ``MAX`` (an ``OVER`` aggregate)
+kept in the job's state and restored with the window's: late when ``ms ≤ newest − out-of-orderness``,
+a bound the window's watermark never exceeds (:func:`late_insert`).
 
 Speed (``benchmarks/bench_flink.py``): both outputs read one view (:func:`views`) which, with
 :data:`PLANNER_OPTIONS`, the planner builds once (source, timestamp, watermark); each output
@@ -38,11 +45,11 @@ from __future__ import annotations
 
 from pipeline.rollup.sketch import sql_bin
 
-JOB_VERSION = 3
-"""The streaming rollup's operator layout. Bump it whenever a change to the SQL or its options
-changes the operators or their state (Flink cannot restore such a snapshot): the run stage then
-starts the job afresh from the inbox instead of failing to restore, see
-:meth:`jobs.run.flink_stages.FlinkRollupStage._restore_point`."""
+JOB_VERSION = 4
+"""The streaming rollup's operator layout (4: the late output's high-water mark in state). Bump it
+whenever a change to the SQL or its options changes the operators or their state (Flink cannot
+restore such a snapshot): the run stage then starts the job afresh from the inbox instead of
+failing to restore, see :meth:`jobs.run.flink_stages.FlinkRollupStage._restore_point`."""
 
 SEGMENT_COLUMNS = ["sid", "ms", "k", "n", "s", "lo", "hi", "lv", "lc"]
 """Columns of a segment line (:mod:`pipeline.loader.segments` writes them)."""
@@ -52,8 +59,9 @@ SOURCE_SCHEMA = ("sid STRING, ms BIGINT, k INT, n DOUBLE, s DOUBLE, lo DOUBLE, h
 OUT_SCHEMA = "sid STRING, b BIGINT, n DOUBLE, s DOUBLE, lo DOUBLE, hi DOUBLE, skn DOUBLE, bins STRING"
 """One row per (series, bucket): ``b`` is the bucket start in epoch ms."""
 LATE_SCHEMA = "sid STRING, ms BIGINT, behind INT, seg STRING"
-"""A late line: its series, event time, how many seconds the watermark was ahead of it and the
-segment it came from (the file's path)."""
+"""A late line: its series, event time, how many seconds the job's watermark (the newest event time
+it had read minus the out-of-orderness) was ahead of it and the segment it came from (the file's
+path)."""
 CSV = "'format' = 'csv', 'csv.ignore-parse-errors' = 'false', 'csv.null-literal' = ''"
 PLANNER_OPTIONS = {
     # the view both outputs read (views) becomes one shared node: one watermark assigner,
@@ -121,8 +129,17 @@ def rollup_insert(sink: str, points: str, period: int = 60) -> str:
             f"FROM {window} GROUP BY sid, window_start, window_end")
 
 
-def late_insert(sink: str, points: str) -> str:
-    """``INSERT`` of the lines at or below the watermark when they pass (late) into ``sink``, with
-    the seconds the watermark was ahead of them."""
-    return (f"INSERT INTO {sink} SELECT sid, ms, TIMESTAMPDIFF(SECOND, ts, CURRENT_WATERMARK(ts)), seg "
-            f"FROM {points} WHERE ts <= CURRENT_WATERMARK(ts)")
+def late_insert(sink: str, points: str, out_of_orderness: int = 60) -> str:
+    """``INSERT`` of the lines at or below the job's watermark when they pass (late) into ``sink``,
+    with the seconds the watermark was ahead of them. The watermark here is the newest event time
+    the job has read (a running ``MAX`` over processing time, in the job's state) minus
+    ``out_of_orderness`` (the source's watermark delay, seconds), not ``CURRENT_WATERMARK``: after a
+    restore that starts afresh while the window operator's restored watermark drops the lines
+    behind it (module docstring). The window's watermark never exceeds this bound, so every line it
+    drops is here; a line here whose window was still open is also in the window's result, which
+    the committer's recomputed bucket equals."""
+    ooo = int(out_of_orderness) * 1000
+    newest = "MAX(ms) OVER (ORDER BY pt ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    return (f"INSERT INTO {sink} SELECT sid, ms, CAST((hw - {ooo} - ms) / 1000 AS INT), seg FROM ("
+            f"SELECT sid, ms, seg, {newest} AS hw FROM (SELECT sid, ms, seg, PROCTIME() AS pt FROM {points})) "
+            f"WHERE ms <= hw - {ooo}")

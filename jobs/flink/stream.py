@@ -94,7 +94,8 @@ def statements(cfg: StreamConfig) -> tuple[list[str], list[str]]:
               fsql.sink_ddl("wl_late", fsql.LATE_SCHEMA, cfg.late, roll_seconds=cfg.roll_seconds)]
     ddl = [t.replace("CREATE TEMPORARY TABLE ", "CREATE TABLE ", 1) for t in tables]
     ddl += fsql.views("wl_points", "wl_segments")
-    return ddl, [fsql.rollup_insert("wl_rollup_1m", "wl_points"), fsql.late_insert("wl_late", "wl_points")]
+    return ddl, [fsql.rollup_insert("wl_rollup_1m", "wl_points"),
+                 fsql.late_insert("wl_late", "wl_points", out_of_orderness=cfg.out_of_orderness)]
 
 
 def submit(cfg: StreamConfig, *, restore: str | None = None, remote: str | None = None) -> Any:

@@ -85,6 +85,23 @@ def test_late_lines_recompute_their_bucket_from_the_lake(lake):
     assert first[3:12] == (MS0, 60, 3.0, 6.0, 1.0, 3.0, sorted(bin_of(v) for v in (1.0, 2.0, 3.0)), [1.0] * 3, 3.0)
 
 
+def test_a_window_published_after_its_bucket_was_repaired_does_not_undo_the_repair(lake):
+    # The two sinks' part files become visible at the checkpoint after each rolls, so the window of
+    # minute 0, fired before the late line reached the job (dropped), can reach the committer a step
+    # after that line's repair: the bucket is recomputed from the lake again, never the partial window.
+    lake, settings = lake
+    write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0)])
+    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{60},\n")
+    c = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0)
+    assert (c.step(cascade=False).late_repaired, _rows(lake)[0][3], _rows(lake)[0][5]) == (1, MS0, 3.0)
+    _part(lake, OUT, "part-0-1", WINDOWS)                     # minute 0 without the late line
+    rep = c.step(cascade=False)
+    assert (rep.windows, rep.rows) == (2, 2)
+    first = _rows(lake)[0]
+    assert first[3:12] == (MS0, 60, 3.0, 6.0, 1.0, 3.0, sorted(bin_of(v) for v in (1.0, 2.0, 3.0)), [1.0] * 3, 3.0)
+    assert _rows(lake)[1][5] == 2.0                          # minute 1, never repaired: the window's row
+
+
 def test_late_lines_older_than_the_recompute_window_are_counted_not_applied(lake):
     lake, settings = lake
     write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0)])
