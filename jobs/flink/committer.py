@@ -211,6 +211,8 @@ class FlinkCommitter:
 
         lo, hi = int(buckets.min()), int(buckets.max()) + 60_000
         files = self._raw_files(lo, hi)
+        if not files:  # the lake holds no raw metrics there (retention took them): nothing to recompute
+            return ROLLUP.empty_table()
         rows = rollup_table(self.con, "raw", files, 60, datetime.fromtimestamp(lo / 1000, UTC),
                             datetime.fromtimestamp(hi / 1000, UTC), self.patterns)
         wanted = pc.binary_join_element_wise(sids, pc.cast(pa.array(buckets), pa.string()), "|")

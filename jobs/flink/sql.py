@@ -137,9 +137,12 @@ def late_insert(sink: str, points: str, out_of_orderness: int = 60) -> str:
     restore that starts afresh while the window operator's restored watermark drops the lines
     behind it (module docstring). The window's watermark never exceeds this bound, so every line it
     drops is here; a line here whose window was still open is also in the window's result, which
-    the committer's recomputed bucket equals."""
+    the committer's recomputed bucket equals. The running ``MAX`` includes the line itself, so a
+    line is late only when older than it (``ms < hw``): with no out-of-orderness every line would
+    otherwise be its own late line (the one line that could then be missed is one at the newest
+    time seen that is also its window's last millisecond)."""
     ooo = int(out_of_orderness) * 1000
     newest = "MAX(ms) OVER (ORDER BY pt ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     return (f"INSERT INTO {sink} SELECT sid, ms, CAST((hw - {ooo} - ms) / 1000 AS INT), seg FROM ("
             f"SELECT sid, ms, seg, {newest} AS hw FROM (SELECT sid, ms, seg, PROCTIME() AS pt FROM {points})) "
-            f"WHERE ms <= hw - {ooo}")
+            f"WHERE ms <= hw - {ooo} AND ms < hw")

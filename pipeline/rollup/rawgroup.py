@@ -278,6 +278,8 @@ def _groups(files: list[str], period: int, lo: datetime, hi: datetime,
     ids, rank = series.ranked()
     _rawgroup.rerank(state, rank)
     g_rank, g_bucket, *partials = _rawgroup.groups(state)
+    if g_rank is None:  # no datapoint in [lo, hi) (no file, or none of its row groups meets it)
+        g_rank, g_bucket, partials = b"", b"", [b""] * len(PARTIALS)
     by_key = _rawgroup.order(state)
     out.order = None if by_key is None else np.frombuffer(by_key, np.int64)
     out.key = (np.frombuffer(g_rank, np.int32).astype(np.int64) << 32) + np.frombuffer(g_bucket, np.int64)

@@ -26,3 +26,24 @@ def test_flink_bins_equal_the_reference(flink_t_env):
     for i, v in enumerate(BOUNDARIES, start=len(EDGES)):
         assert abs(got[i] - bin_of(v)) <= 1, v
     assert got[0] == got[1] == 0 and got[2] == 1 << 16 and got[3] == -(1 << 16)
+
+
+def test_the_late_output_holds_the_lines_behind_the_newest_read_and_only_those(tmp_path):
+    """``late_insert``'s test on a stream read in order: late is older than the newest event time
+    read so far (that line included) by more than the out-of-orderness; a line at the newest time
+    is never its own late line, even with no out-of-orderness (every line was before)."""
+    from jobs.flink.sql import late_insert
+    from jobs.flink_rollup import create_table_env
+
+    t_env = create_table_env(checkpoint_dir=f"file://{tmp_path}/ckpt")
+    lines = [("a", 60_000), ("b", 60_000), ("a", 120_000), ("a", 61_000), ("a", 200_000), ("b", 130_000),
+             ("b", 200_000), ("a", 139_000)]
+    values = ", ".join(f"('{s}', CAST({ms} AS BIGINT), 'seg-{i}')" for i, (s, ms) in enumerate(lines))
+    t_env.create_temporary_view("pts", t_env.sql_query(f"SELECT * FROM (VALUES {values}) AS t(sid, ms, seg)"))
+    got = {}
+    for ooo in (0, 60):
+        select = late_insert("sink", "pts", out_of_orderness=ooo).removeprefix("INSERT INTO sink ")
+        with t_env.execute_sql(select).collect() as it:
+            got[ooo] = sorted((r[0], r[1], r[2]) for r in it)
+    assert got[0] == [("a", 61_000, 59), ("a", 139_000, 61), ("b", 130_000, 70)]
+    assert got[60] == [("a", 139_000, 1), ("b", 130_000, 10)]

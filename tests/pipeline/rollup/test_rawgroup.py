@@ -187,3 +187,15 @@ def test_a_task_too_large_for_the_pass_takes_the_sql(tmp_path, con, monkeypatch)
     monkeypatch.setattr(rawgroup, "MAX_ROWS", 29)
     native, sql_rows = both(con, monkeypatch, files, fast=False)
     assert native.equals(sql_rows) and native.num_rows == 5
+
+
+def test_a_range_without_datapoints_gives_no_rows_as_the_sql_does(tmp_path, con, monkeypatch):
+    """A range no row group of the files meets (the Flink committer recomputes late buckets from
+    whatever raw files the lake holds around them): no rows, the SQL's empty table, no error; and
+    no file at all, no group."""
+    files = [write(tmp_path / "raw.parquet", [point(T0 + timedelta(minutes=m), 1.0) for m in range(60)])]
+    lo = T0 + timedelta(days=30)
+    native, sql_rows = both(con, monkeypatch, files, 60, lo, lo + timedelta(hours=1))
+    assert native.num_rows == sql_rows.num_rows == 0 and native.schema == sql_rows.schema
+    fast = GROUPS([], 60, lo, lo + timedelta(hours=1), None)
+    assert fast is not None and fast[1].key.size == 0
