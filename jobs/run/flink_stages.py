@@ -36,6 +36,8 @@ SEEDED = "_flink/seeded.json"
 SAVEPOINT = "_flink/savepoint.json"  # the savepoint the last close() stopped the job with
 VERSION = "_flink/job_version.json"  # JOB_VERSION of the job whose snapshots are retained
 _ENDED = {"FAILED", "CANCELED", "FINISHED", "SUSPENDED"}
+UNKNOWN_RETRIES = 2
+"""Times a failed status query is repeated (0.5 s apart) before the job is taken for gone."""
 
 
 def first_start(lake: Lake, settings: Settings) -> int:
@@ -112,8 +114,15 @@ class FlinkRollupStage:
         from pipeline.loader import segments
 
         status = self._status()
+        for _ in range(UNKNOWN_RETRIES):  # a status query can fail on a busy box: ask again first
+            if status != "UNKNOWN":
+                break
+            time.sleep(0.5)
+            status = self._status()
         if status not in _ENDED | {"NONE", "UNKNOWN"}:
             return ""
+        if status == "UNKNOWN":  # still no answer: make sure the old job is gone before another starts
+            self._cancel()
         t0 = time.perf_counter()
         seeded = first_start(self.lake, self.settings)
         segments.settle(self.lake)  # segments a crashed run's last commits owe the job
@@ -128,6 +137,17 @@ class FlinkRollupStage:
         if seeded:
             how += f", seeded {seeded:,} lines"
         return f"job {how}" if status == "NONE" else f"job was {status}; {how}"
+
+    def _cancel(self) -> None:
+        """Cancel the job this stage submitted last, if the cluster still runs it (best effort: a
+        job it no longer knows has nothing to cancel). Two jobs must never read one inbox."""
+        client = self.result.get_job_client() if self.result is not None else None
+        if client is None:
+            return
+        try:
+            client.cancel().result()
+        except Exception:  # noqa: BLE001 - unknown to the cluster: already gone
+            pass
 
     def _restore_point(self) -> str | None:
         """The newer of the savepoint of the last stop and the newest retained checkpoint — when

@@ -89,3 +89,58 @@ def test_the_anomaly_stage_drops_snapshots_of_another_job_version(tmp_path):
     new = _fake_snapshot(tmp_path / "work" / "savepoints")
     stage._drop_foreign_snapshots()
     assert new.exists() and stage.note == ""
+
+
+class _Answer:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
+class _Client:
+    """A job client whose status queries fail ``fails`` times (a busy JobManager), then answer."""
+
+    def __init__(self, fails, status="JobStatus.RUNNING"):
+        self.fails, self.status, self.cancelled = fails, status, 0
+
+    def get_job_status(self):
+        if self.fails:
+            self.fails -= 1
+            return _Answer(TimeoutError("status query timed out"))
+        return _Answer(self.status)
+
+    def cancel(self):
+        self.cancelled += 1
+        return _Answer(None)
+
+
+class _Result:
+    def __init__(self, client):
+        self.client = client
+
+    def get_job_client(self):
+        return self.client
+
+
+def test_a_failed_status_query_is_asked_again_before_a_second_job_starts(tmp_path, monkeypatch):
+    """A status query that fails once is not a lost job (a second job on one inbox would double
+    every window); one that keeps failing cancels the old job before the new one is submitted."""
+    import jobs.flink.stream
+    import jobs.run.flink_stages as fs
+
+    monkeypatch.setattr(fs.time, "sleep", lambda s: None)
+    submitted = []
+    monkeypatch.setattr(jobs.flink.stream, "submit", lambda cfg, **kw: submitted.append(kw) or _Result(_Client(0)))
+    stage = _stage(tmp_path, "flink")
+    stage.result = _Result(_Client(fs.UNKNOWN_RETRIES))  # fails, fails, then RUNNING
+    assert stage.ensure_running() == "" and submitted == []
+
+    gone = _Client(10**6)  # never answers again
+    stage.result = _Result(gone)
+    note = stage.ensure_running()
+    assert note.startswith("job was UNKNOWN; started") and gone.cancelled == 1 and len(submitted) == 1
+    assert stage.ensure_running() == ""  # the new job answers: nothing more
