@@ -69,13 +69,17 @@ CODE_ROOT = str(Path(__file__).resolve().parents[1])
 BUNDLE_SIZE = 100_000
 #: Live windows: a series' points reach the detector once their 5-minute window closes.
 LIVE_WINDOW_S = 300
-JOB_VERSION = 4
+JOB_VERSION = 5
 """The anomaly job's operator layout (uids, keying, state encoding). Bump it whenever a change
 makes older snapshots unrestorable: the run stage then scores from the first point again instead
 of failing to restore (:meth:`jobs.run.flink_anomaly_stage.FlinkAnomalyStage._start`). Version 3:
 the detector state became a snapshot, a log and a version (:mod:`jobs.flink_anomaly_score`);
 version 4: the inbox is read by Flink's file monitor in modification-time order, and the points
-behind the watermark are a second branch of the window query (:mod:`jobs.flink_anomaly_source`)."""
+behind the watermark are a second branch of the window query (:mod:`jobs.flink_anomaly_source`);
+version 5: a point is behind by the job's high-water mark (an ``OVER`` aggregate with its own
+state, ahead of the window operator) and taken out of the window's input — the SQL operators'
+generated ids change, and a version-4 snapshot does not restore (its window state maps to no
+operator)."""
 
 
 def worker_path() -> list[str]:
@@ -261,7 +265,7 @@ def build(env: Any, t_env: Any, inbox: str, out_dir: str, *, detector: str = DEF
         raise ValueError(f"window ({window_s} s) must be > 0 and lateness ({lateness_s} s) ≥ 0")
     t_env.create_temporary_view("wl_points", inbox_table(env, t_env, _uri(inbox), lateness_s=lateness_s,
                                                          monitor_s=monitor_s))
-    windows = windows_and_behind(t_env, "wl_points", window_s)
+    windows = windows_and_behind(t_env, "wl_points", window_s, lateness_s)
     par = env.get_parallelism()  # set on the operators too: a remote environment's default is the cluster's
     scored = (_keyed_by_first_column(t_env.to_data_stream(windows), INNER)
               .process(ScoreOrReject(detector, threshold, cache_series=cache_series,

@@ -20,11 +20,29 @@ path does the same for the new source.) The one rule it imposes: a file must be 
 every file read before it, or it is skipped — hence the stamps, and a single writer.
 
 **Late points.** The window operator drops a point whose window has already fired: event-time
-window end − 1 ms at or below the current watermark (Flink's ``isWindowFired``). The same
-condition, evaluated with ``CURRENT_WATERMARK`` in the same single-parallel chain (records and
-watermarks reach both in one order), selects exactly those points into a second branch of the same
-query; :class:`ScoreOrReject` passes them through unscored with the seconds the watermark was ahead,
-and the collector keeps them in ``errors/anomalies/``. Nothing the window drops goes unreported.
+window end − 1 ms at or below its watermark (Flink's ``isWindowFired``). That watermark is not
+the one ``CURRENT_WATERMARK`` sees after a restore: the window operator keeps its watermark in its
+state and restores it from a savepoint or checkpoint (FLINK-24501; ``WindowAggOperator``'s
+``initializeState`` reads its ``watermark`` list state), while the watermark assigner keeps none
+and starts afresh (null, then the newest point read since the restore − lateness). A point older
+than the restored watermark and read before any newer one — written to the inbox while the job
+was stopped, or replayed after a failover — was dropped by the window and not selected by a
+``CURRENT_WATERMARK`` test either: lost. So :func:`windows_and_behind` decides lateness itself,
+once per point, from the **high-water mark** ``hw``: the newest event time the job has read, this
+point included (a running ``MAX`` over processing time, an ``OVER`` aggregate whose state is
+checkpointed and restored with the window's). A point is *behind* when its window has fired by the
+bound ``hw − lateness``, which the window operator's watermark never exceeds — every watermark it
+has (restored or not) was made from points read before this one, in the single-parallel SQL
+chain (source, watermark assigner, ``OVER``, window: one subtask each, records and watermarks
+reach each in one order). Behind points go to a second branch of the same query **and are taken
+out of the window's input**, so the window only ever sees points its watermark cannot have passed:
+it drops nothing, and each point is either windowed (scored) or behind, exactly once.
+:class:`ScoreOrReject` passes the behind ones through unscored with the seconds ``hw − lateness``
+was ahead, and the collector keeps them in ``errors/anomalies/``. Nothing goes unreported, and the
+split no longer depends on when watermarks happen to be emitted (every 200 ms of processing
+time). The one point marked behind although the window would still have taken it: with lateness
+0, the newest point read when it sits in the last millisecond of its window (``hw`` includes the
+point; a bound without it would need a second ``OVER``) — reported, not lost.
 """
 
 from __future__ import annotations
@@ -41,7 +59,8 @@ from jobs.flink_anomaly_score import ScoreBatches
 
 INNER = Types.ROW([Types.STRING(), Types.BASIC_ARRAY(Types.LONG()), Types.BASIC_ARRAY(Types.DOUBLE()), Types.INT()])
 """A row of :func:`windows_and_behind` as the Python operator takes it: ``(sid, ts, vs, behind)`` —
-a series' window (``behind`` null) or one point that came behind the watermark (``behind``: seconds)."""
+a series' window (``behind`` null) or one point that came behind the watermark (``behind``: seconds,
+see :func:`windows_and_behind`)."""
 
 
 T = "CAST(SPLIT_INDEX(f0, ',', 0) AS BIGINT)"
@@ -89,28 +108,36 @@ def inbox_table(env: Any, t_env: Any, inbox_uri: str, *, lateness_s: int, monito
     return t_env.from_data_stream(DataStream(reader), schema)
 
 
-def windows_and_behind(t_env: Any, points: str, window_s: int) -> Any:
-    """One table ``(k, w)`` (``w`` as :data:`INNER`) from the view ``points``: every series'
-    event-time ``TUMBLE`` window of ``window_s`` (``ARRAY_AGG`` of its points) and, for each point
-    whose window had fired when it came, that point alone with the seconds the watermark was ahead.
-    One query, so both branches read one source and see one watermark."""
-    w_ms = window_s * 1000
-    fired = f"CURRENT_WATERMARK(ts) >= TO_TIMESTAMP_LTZ(t - MOD(t, {w_ms}) + {w_ms - 1}, 3)"
+def windows_and_behind(t_env: Any, points: str, window_s: int, lateness_s: int) -> Any:
+    """One table ``(k, w)`` (``w`` as :data:`INNER`) from the view ``points`` (with a watermark
+    ``lateness_s`` behind its newest point): every series' event-time ``TUMBLE`` window of
+    ``window_s`` (``ARRAY_AGG`` of its points) and, for each point whose window had fired by the
+    job's high-water mark when it came (module docstring), that point alone with the seconds the
+    bound was ahead — taken out of the window's input. One query over one ``OVER`` node (the
+    planner reuses it for both branches), so both read one source and one high-water mark; the
+    event-time attribute ``ts`` passes the ``OVER`` unchanged, so ``TUMBLE`` still windows on it."""
+    w_ms, late_ms = window_s * 1000, lateness_s * 1000
+    newest = "MAX(t) OVER (ORDER BY pt ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    marked = f"{points}_marked"
+    t_env.create_temporary_view(marked, t_env.sql_query(f"""
+        SELECT sid, t, v, ts, hw - {late_ms} - t AS ahead,
+               t - MOD(t, {w_ms}) + {w_ms - 1} <= hw - {late_ms} AS behind FROM (
+            SELECT sid, t, v, ts, {newest} AS hw FROM (SELECT sid, t, v, ts, PROCTIME() AS pt FROM {points}))"""))
     return t_env.sql_query(f"""
         SELECT sid AS k, ROW(sid, ts, vs, CAST(NULL AS INT)) AS w FROM (
             SELECT sid, ARRAY_AGG(t) AS ts, ARRAY_AGG(v) AS vs
-            FROM TABLE(TUMBLE(TABLE {points}, DESCRIPTOR(ts), {interval(window_s)}))
+            FROM TABLE(TUMBLE((SELECT sid, t, v, ts FROM {marked} WHERE NOT behind), DESCRIPTOR(ts),
+                              {interval(window_s)}))
             GROUP BY sid, window_start, window_end)
         UNION ALL
-        SELECT sid AS k,
-               ROW(sid, ARRAY[t], ARRAY[v], CAST(TIMESTAMPDIFF(SECOND, ts, CURRENT_WATERMARK(ts)) AS INT)) AS w
-        FROM {points} WHERE {fired}""")
+        SELECT sid AS k, ROW(sid, ARRAY[t], ARRAY[v], CAST(ahead / 1000 AS INT)) AS w
+        FROM {marked} WHERE behind""")
 
 
 class ScoreOrReject(ScoreBatches):
     """:class:`~jobs.flink_anomaly_score.ScoreBatches` over the rows of :func:`windows_and_behind`:
-    a window is scored as there; a point that came behind the watermark is emitted unscored in the
-    line's ``behind`` (``[t, v, seconds]``), the series' state untouched."""
+    a window is scored as there; a point that came behind the job's high-water mark − lateness is
+    emitted unscored in the line's ``behind`` (``[t, v, seconds]``), the series' state untouched."""
 
     def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterable[str]:
         if value[3] is None:

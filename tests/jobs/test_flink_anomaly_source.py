@@ -1,7 +1,7 @@
 """The streaming anomaly job's input side on a real stream (a continuous job on the mini-cluster):
 files one directory scan finds are read in the order they were written, and a point that comes
-behind the watermark is reported with its reason — never dropped silently; fed = scored + behind +
-duplicates."""
+behind the watermark is reported with its reason — never dropped silently, also when it is read
+first after a resume from a savepoint; fed = scored + behind + duplicates."""
 
 from __future__ import annotations
 
@@ -35,17 +35,20 @@ def _ms(t: float) -> int:
 
 
 @contextlib.contextmanager
-def streaming_job(tmp_path: Path, inbox: Path, out: Path) -> Iterator[None]:
-    """The job watching ``inbox`` (every 0.2 s) with 500 ms checkpoints, cancelled on exit."""
+def streaming_job(tmp_path: Path, inbox: Path, out: Path, *, restore: str | None = None) -> Iterator[Any]:
+    """The job watching ``inbox`` (every 0.2 s) with 500 ms checkpoints (``restore``: resumed from
+    that savepoint); yields its client; cancelled on exit unless it has ended."""
     from jobs.flink_anomaly import build, configure
 
-    env, t_env = configure(2, checkpoint_dir=str(tmp_path / "checkpoints"), checkpoint_ms=500, workers="process")
+    env, t_env = configure(2, checkpoint_dir=str(tmp_path / "checkpoints"), checkpoint_ms=500, workers="process",
+                           restore=restore)
     build(env, t_env, str(inbox), str(out), window_s=WINDOW_S, lateness_s=LATENESS_S, monitor_s=0.2)
     client = env.execute_async("watchlake-anomalies-test")
     try:
-        yield
+        yield client
     finally:
-        client.cancel().result()
+        if not str(client.get_job_status().result()).endswith(("FAILED", "CANCELED", "FINISHED")):
+            client.cancel().result()
 
 
 def _windows(out: Path) -> list[dict[str, Any]]:
@@ -145,3 +148,57 @@ def test_points_behind_the_watermark_are_reported_kept_and_counted(tmp_path, lak
     assert len(kept) == len(want_behind)
     assert all(r["source"] == "anomalies" and "behind the Flink anomaly job's watermark" in r["reason"] for r in kept)
     assert not _windows(out)  # collected part files are gone
+
+
+def test_points_behind_a_restored_watermark_are_reported_not_lost(tmp_path, lake) -> None:
+    """The window operator restores its watermark from a savepoint (FLINK-24501: its state holds
+    it), while the watermark assigner — and ``CURRENT_WATERMARK`` — start afresh. Points written
+    while the job was stopped, older than the watermark it stopped at and read first after the
+    resume, were dropped by the window and not reported behind the watermark either (the old
+    ``CURRENT_WATERMARK`` test: null). Now each is reported behind, exactly once: fed = scored +
+    behind, every point of the windows still open at the stop scored once, scores unchanged."""
+    from jobs.flink_anomaly_io import collect_windows, write_inbox
+    from jobs.run.flink_anomaly_stage import _savepoint_then_cancel
+
+    a, b, c = sample_minutes()[:3]
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    first = [_part(a, 0, 300), _part(b, 0, 300)]
+    fed = write_inbox(inbox, first, seq=0).points
+    wm0 = max(_ms(sd.times[-1]) for sd in first) - LATENESS_S * 1000  # the watermark the job stops at
+    w_ms = WINDOW_S * 1000
+    closed = sum(1 for sd in first for t in sd.times if _ms(t) - _ms(t) % w_ms + w_ms - 1 <= wm0)
+    with streaming_job(tmp_path, inbox, out) as client:
+        # every window the watermark wm0 closes is scored and committed: the window operator's
+        # watermark has reached wm0 before the savepoint
+        until(lambda: _accounted(out) >= closed, 180, "the first file's closed windows were not scored")
+        savepoint = _savepoint_then_cancel(client, (tmp_path / "savepoints").resolve().as_uri())
+    # written while the job is stopped: a new series' history and an old stretch of a scored one,
+    # all in windows wm0 had closed (the next file: a sentinel a day later closes every window)
+    second = [_part(c, 0, 60), _part(a, 100, 150)]
+    behind_want = {(sd.series_id, _ms(t)) for sd in second for t in sd.times}
+    assert all(t - t % w_ms + w_ms - 1 <= wm0 for _, t in behind_want) and len(behind_want) == 110
+    fed += write_inbox(inbox, second, seq=1).points
+    fed += write_inbox(inbox, [SeriesData("sentinel", "T", "m", "{}", "None", 60, [a.times[299] + 86400], [1.0])],
+                       seq=2).points
+    with streaming_job(tmp_path, inbox, out, restore=savepoint):
+        # the sentinel fires the windows still open at the stop: once they are committed, so is
+        # everything the job read before the sentinel (one SQL subtask, barriers in stream order)
+        until(lambda: sum(len(w["t"]) for w in _windows(out)) >= 600, 180, "the open windows were not scored")
+    windows = _windows(out)
+    behind = [(w["sid"], t) for w in windows for t, _, _ in w["behind"]]
+    scored = [(w["sid"], t) for w in windows for t in w["t"]]
+    dups = [(w["sid"], t) for w in windows for t in w["late"]]
+    lost = behind_want - set(behind)
+    assert not lost, f"{len(lost)} of {len(behind_want)} points behind the restored watermark: not scored, not reported"
+    assert sorted(behind) == sorted(behind_want)  # each once
+    assert all(s >= 0 for w in windows for _, _, s in w["behind"])
+    assert len(scored) == len(set(scored)) == 600 and not dups  # a's and b's first 300 points, once
+    assert len(scored) + len(behind) == fed - 1  # fed = scored + behind (not the sentinel, still open)
+    for sd in (a, b):
+        got = sorted(row for w in windows if w["sid"] == sd.series_id
+                     for row in zip(w["t"], w["v"], w["score"], w["expected"], w["lower"], w["upper"], w["warm"],
+                                    strict=True))
+        assert got == library_scores(_part(sd, 0, 300)), sd.series_id
+    collected = collect_windows(lake, out, {sd.series_id: sd for sd in (a, b, c)}, stat="Average",
+                          key=job_key(DEFAULT_DETECTOR, "metrics_1m", "Average") + "-flink", detector=DEFAULT_DETECTOR)
+    assert len(collected.behind) == len(behind_want)  # kept in errors/anomalies by the collector
