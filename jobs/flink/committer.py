@@ -279,16 +279,19 @@ class FlinkCommitter:
             report.windows, report.late = out.num_rows, late.num_rows
             rows = self._windows(out)
             repaired = self._repair(late, report)
+            # the window rows' keys, built once a step and only when a repair needs them
+            keys = _keys(rows) if repaired.num_rows or self._repaired else pa.array([], pa.string())
             # A window row of a bucket repaired in an earlier step may have fired before the late
             # line reached the job: the two sinks' part files become visible at the checkpoints
             # after each rolls, so it can come a step after the repair. Recompute it again.
-            again = rows.filter(pc.and_(pc.is_in(_keys(rows), value_set=pa.array(list(self._repaired), pa.string())),
-                                        pc.invert(pc.is_in(_keys(rows), value_set=_keys(repaired)))))
-            if again.num_rows:
-                ms = fassemble.to_numpy(pc.cast(again["timestamp"], pa.int64()), np.int64)
-                repaired = pa.concat_tables([repaired, self._recompute(again[SERIES_ID].combine_chunks(), ms)])
+            if self._repaired:
+                again = rows.filter(pc.and_(pc.is_in(keys, value_set=pa.array(list(self._repaired), pa.string())),
+                                            pc.invert(pc.is_in(keys, value_set=_keys(repaired)))))
+                if again.num_rows:
+                    ms = fassemble.to_numpy(pc.cast(again["timestamp"], pa.int64()), np.int64)
+                    repaired = pa.concat_tables([repaired, self._recompute(again[SERIES_ID].combine_chunks(), ms)])
             if repaired.num_rows:  # a repaired bucket wins over the same bucket's on-time result
-                rows = pa.concat_tables([rows.filter(pc.invert(pc.is_in(_keys(rows), value_set=_keys(repaired)))),
+                rows = pa.concat_tables([rows.filter(pc.invert(pc.is_in(keys, value_set=_keys(repaired)))),
                                          repaired])
                 self._remember(repaired)
             report.commit, report.folders = commit_rows(self.lake, rows)

@@ -100,16 +100,25 @@ def _lookup_item(st: _FileState, pos: int, item: dict[str, Any]) -> None:
                   "CloudTrailEvent")
 
 
-def _message(st: _FileState, pos: int, e: Any) -> None:
-    """One CloudWatch Logs log event whose ``message`` is a CloudTrail event."""
+def _log_message(e: Any) -> tuple[Any, str, bytes]:
+    """A CloudWatch Logs log event's ``message`` parsed as JSON: ``(value, "", b"")``, or
+    ``(None, reason, raw)`` when it has no string message or the message is not JSON."""
     text = e.get("message") if isinstance(e, dict) else None
     if not isinstance(text, str):
-        st.reject(pos, "CloudWatch Logs log event without a string `message`", raw_bytes(e), "message")
-        return
+        return None, "CloudWatch Logs log event without a string `message`", raw_bytes(e)
     try:
-        _element(st, pos, orjson.loads(text))
+        return orjson.loads(text), "", b""
     except orjson.JSONDecodeError as exc:
-        st.reject(pos, f"CloudWatch Logs message is not a CloudTrail JSON event: {exc}", text.encode(), "message")
+        return None, f"CloudWatch Logs message is not a CloudTrail JSON event: {exc}", text.encode()
+
+
+def _message(st: _FileState, pos: int, e: Any) -> None:
+    """One CloudWatch Logs log event whose ``message`` is a CloudTrail event."""
+    value, reason, raw = _log_message(e)
+    if reason:
+        st.reject(pos, reason, raw, "message")
+    else:
+        _element(st, pos, value)
 
 
 def _logs(st: _FileState, pos: int, value: dict[str, Any]) -> bool:
@@ -133,8 +142,7 @@ def _logs(st: _FileState, pos: int, value: dict[str, Any]) -> bool:
             problem = problem or str(exc)
         if not isinstance(inner, dict) or not _logs(st, pos, inner):
             st.reject(pos, f"awslogs.data is not a CloudWatch Logs payload: {problem or 'no messageType'}",
-                      raw_bytes(value),
-                      "awslogs.data")
+                      raw_bytes(value), "awslogs.data")
     elif isinstance(value.get("events"), list) and "eventVersion" not in value:
         for i, e in enumerate(value["events"]):
             _message(st, i, e)
@@ -149,14 +157,8 @@ def trail_log_events(payload: dict[str, Any]) -> list[Any] | None:
     None when any message is something else (the payload is then ordinary log data)."""
     out = []
     for e in payload.get("logEvents") or ():
-        text = e.get("message") if isinstance(e, dict) else None
-        if not isinstance(text, str) or not text.startswith("{"):
-            return None
-        try:
-            event = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return None
-        if not (isinstance(event, dict) and "eventVersion" in event and "eventID" in event and "eventTime" in event):
+        event, reason, _ = _log_message(e)
+        if reason or not (isinstance(event, dict) and {"eventVersion", "eventID", "eventTime"} <= event.keys()):
             return None
         out.append(event)
     return out if out and payload.get("messageType") == "DATA_MESSAGE" else None
