@@ -12,7 +12,9 @@ sink), under ``_flink/out/``. :meth:`FlinkCommitter.step`, plain Python outside 
    rollup``) of the lake's data clock when their segment was committed (not of the job's clock:
    the source reads segments in listing order, so after a backlog its watermark can be hours
    ahead of lines that were on time), counted as ``late_dropped`` otherwise (they stay in the raw
-   table; ``rollup --full`` folds them in);
+   table; ``rollup --full`` folds them in). The repaired buckets are remembered, in the lake
+   (:mod:`jobs.flink.repaired`), so that a window row of one that comes later — after a restart
+   too — is recomputed again rather than undo the repair;
 3. commits both as **one keyed replace** of ``metrics_1m`` (:func:`commit_rows`, through
    :func:`pipeline.lake.replace.replacing`): a row replaces the row of the same series and minute,
    so re-delivering a window (a crash between the commit and step 4, a job restored from an older
@@ -41,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.flink import assemble as fassemble
+from jobs.flink import repaired as frepaired
 from pipeline.lake import layout
 from pipeline.lake.replace import replacing
 from pipeline.rollup import percentiles
@@ -62,7 +65,8 @@ _IDENTITY = [SERIES_ID, "namespace", "metric_name", "dimensions", "unit"]
 
 @dataclass
 class CommitReport:
-    """One committer step: part files and lines read, rows written, late lines handled."""
+    """One committer step: part files and lines read, rows written, late lines handled; ``note``:
+    what else the run's log should say (a damaged repaired-buckets state, started without)."""
 
     parts: int = 0
     windows: int = 0
@@ -76,6 +80,7 @@ class CommitReport:
     seconds: float = 0.0
     commit: str | None = None
     folders: list[str] = field(default_factory=list)
+    note: str = ""
 
 
 def _keys(t: pa.Table) -> pa.Array:
@@ -131,9 +136,11 @@ class FlinkCommitter:
         """When the job's current run was started (the run stage sets it before each submit):
         segments are retired only by checkpoints of a run that has lasted the retention since."""
         self._newest: dict[tuple[str, int], int | None] = {}
-        self._repaired: dict[str, int] = {}
+        self._repaired, self._note = frepaired.load(lake)
         """Keys (``series|bucket ms``) of the buckets recomputed for late lines, by bucket: a window
-        row for one of them that arrives in a later step is recomputed again (:meth:`step`)."""
+        row for one of them that arrives in a later step — or after a restart: the set is kept in
+        the lake (:mod:`jobs.flink.repaired`) — is recomputed again (:meth:`step`). ``_note``: why
+        it was not loaded, for the next step's report."""
 
     # -- reading the job's output ------------------------------------------------------------
 
@@ -221,11 +228,18 @@ class FlinkCommitter:
 
     def _remember(self, repaired: pa.Table) -> None:
         """Add the keys of ``repaired`` to :attr:`_repaired`, keeping the buckets of the recompute
-        window behind the newest one (a late line older than that is not repaired anyway)."""
+        window behind the newest one (a late line older than that is not repaired anyway), and save
+        the set when it changed (:func:`jobs.flink.repaired.save`, atomic). Called before the commit
+        of ``repaired``: a crash between the two costs a bucket recomputed once more, never a repair
+        forgotten by the next committer."""
         ms = fassemble.to_numpy(pc.cast(repaired["timestamp"], pa.int64()), np.int64)
-        self._repaired.update(zip(_keys(repaired).to_pylist(), ms.tolist(), strict=True))
-        cut = max(self._repaired.values()) - int(self.window.total_seconds() * 1000) - 60_000
-        self._repaired = {k: b for k, b in self._repaired.items() if b >= cut}
+        before = self._repaired
+        merged = dict(before)
+        merged.update(zip(_keys(repaired).to_pylist(), ms.tolist(), strict=True))
+        cut = max(merged.values()) - int(self.window.total_seconds() * 1000) - 60_000
+        self._repaired = {k: b for k, b in merged.items() if b >= cut}
+        if self._repaired != before:
+            frepaired.save(self.lake, self._repaired)
 
     def load_clocks(self, names: set[str]) -> dict[str, int]:
         """For segment file names in the inbox: the lake's data clock (epoch ms) when each was
@@ -268,9 +282,10 @@ class FlinkCommitter:
     # -- one step ----------------------------------------------------------------------------
 
     def step(self, *, cascade: bool = True) -> CommitReport:
-        """Commit what the job has committed since the last step (see the module docstring)."""
+        """Commit what the job has committed since the last step (see the module docstring). The
+        first step's report notes a saved repaired-buckets set that could not be loaded."""
         t0 = time.perf_counter()
-        report = CommitReport()
+        report = CommitReport(note=self._note)
         outs, lates = self.visible(OUT), self.visible(LATE)
         report.parts = len(outs) + len(lates)
         if report.parts:
@@ -310,6 +325,7 @@ class FlinkCommitter:
             if cut is not None:
                 report.segments_retired = segments.retire_older_than(self.lake, cut)
         report.seconds = time.perf_counter() - t0
+        self._note = ""  # said once
         return report
 
     def retire_cut_ns(self) -> int | None:

@@ -187,6 +187,8 @@ class FlinkRollupStage:
         rep = self.committer.step()
         self.late_repaired += rep.late_repaired
         detail = [note] if note else []
+        if rep.note:  # e.g. the committer's repaired-buckets state was damaged: started without
+            detail.append(rep.note)
         if rep.rows:
             detail.append(f"{rep.windows:,} windows, {rep.late_repaired:,} late buckets repaired")
         if rep.late_dropped:
@@ -202,7 +204,7 @@ class FlinkRollupStage:
             detail = self._stop()
             self.committer.close()
         return StepReport(self.name, records_in=rep.windows + rep.late, records_out=rep.rows + rep.cascade_rows,
-                          detail=detail)
+                          detail="; ".join(d for d in (rep.note, detail) if d))
 
     def _wait_rolled(self, timeout: float = 15.0) -> None:
         """Wait (bounded) until the sinks hold no unfinished part file with data: a part file still

@@ -10,6 +10,7 @@ from datetime import timedelta
 import duckdb
 import pytest
 
+from jobs.flink import repaired as frepaired
 from jobs.flink.committer import LATE, OUT, FlinkCommitter
 from pipeline.config import load_settings
 from pipeline.lake import Lake
@@ -100,6 +101,57 @@ def test_a_window_published_after_its_bucket_was_repaired_does_not_undo_the_repa
     first = _rows(lake)[0]
     assert first[3:12] == (MS0, 60, 3.0, 6.0, 1.0, 3.0, sorted(bin_of(v) for v in (1.0, 2.0, 3.0)), [1.0] * 3, 3.0)
     assert _rows(lake)[1][5] == 2.0                          # minute 1, never repaired: the window's row
+
+
+def test_a_repair_survives_a_restart_of_the_committer(lake):
+    # The stage restarts (a new committer on the same lake) between the late line's repair and the
+    # window of its bucket: the bucket is still recomputed from the lake, never the partial window.
+    lake, settings = lake
+    write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0)])
+    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{60},\n")
+    c = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0)
+    assert (c.step(cascade=False).late_repaired, _rows(lake)[0][5]) == (1, 3.0)
+    c.close()
+    del c
+    c = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0)
+    _part(lake, OUT, "part-0-1", WINDOWS)                     # minute 0 without the late line
+    rep = c.step(cascade=False)
+    assert (rep.windows, rep.rows) == (2, 2)
+    first = _rows(lake)[0]
+    assert first[3:12] == (MS0, 60, 3.0, 6.0, 1.0, 3.0, sorted(bin_of(v) for v in (1.0, 2.0, 3.0)), [1.0] * 3, 3.0)
+    assert _rows(lake)[1][5] == 2.0                          # minute 1, never repaired: the window's row
+    assert (rep.note, frepaired.load(lake)) == ("", ({f"{A}|{MS0}": MS0}, ""))
+
+
+def test_the_saved_repairs_keep_only_the_recompute_window_behind_the_newest(lake):
+    lake, settings = lake
+    later = MS0 + 3 * 3600_000                               # 3 h on: the 2 h window has left minute 0
+    write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0), point(T0 + timedelta(hours=3, seconds=5), 5.0)])
+    c = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0)
+    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{60},\n")
+    c.step(cascade=False)
+    assert frepaired.load(lake) == ({f"{A}|{MS0}": MS0}, "")
+    _part(lake, LATE, "part-0-1", f"{A},{later + 5_000},{60},\n")
+    assert c.step(cascade=False).late_repaired == 1
+    assert frepaired.load(lake) == ({f"{A}|{later}": later}, "")
+
+
+@pytest.mark.parametrize("damage", [b'{"version": 1, "buckets": {"17938368', b"\xff\xfe\x00",
+                                    b'{"version": 1, "buckets": {"minute 0": ["a"]}}', b"[1, 2]"],
+                         ids=["truncated", "not-utf8", "bad-bucket", "not-a-map"])
+def test_a_damaged_repaired_state_starts_empty_and_says_so(lake, damage):
+    lake, settings = lake
+    write_metrics(lake, [point(T0 + timedelta(seconds=30), 2.0)])
+    lake.write_bytes(frepaired.PATH, damage)
+    c = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0)
+    assert c._repaired == {}
+    first = c.step(cascade=False)
+    assert first.note.startswith(f"repaired buckets state {frepaired.PATH} unreadable (")
+    assert first.note.endswith("): started with none")
+    assert c.step(cascade=False).note == ""                  # said once
+    _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{60},\n")
+    assert c.step(cascade=False).late_repaired == 1          # the next repair writes the state anew
+    assert frepaired.load(lake) == ({f"{A}|{MS0}": MS0}, "")
 
 
 def test_late_lines_older_than_the_recompute_window_are_counted_not_applied(lake):
