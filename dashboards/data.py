@@ -145,6 +145,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "al.intervals": q_al.intervals,
     "al.trees": q_al.composite_trees,
     "al.definition": q_al.definition,
+    "al.math_data": q_al.math_data,
     "de.findings": q_de.findings,
     "de.finding_counts": q_de.finding_counts,
     "de.finding_events": q_de.finding_events,
@@ -332,6 +333,10 @@ def alarm_intervals(start: datetime, end: datetime) -> Any:
 
 def alarm_definition(name: str) -> dict[str, Any] | None:
     return run("al.definition", name)
+
+
+def alarm_math_data(name: str, start: datetime, end: datetime) -> dict[str, Any]:
+    return run("al.math_data", name, start, end)
 
 
 def changed_before(alarm: str, at: datetime, hours: int) -> dict[str, Any]:

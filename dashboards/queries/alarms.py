@@ -112,7 +112,9 @@ def render_tree(tree: dict[str, Any]) -> str:
 
 def definition(db: LakeDB, name: str) -> dict[str, Any] | None:
     """A metric alarm's series and evaluation (namespace, metric_name, dimensions as canonical
-    JSON, unit, stat, period, threshold, operator); None for a composite alarm or an unknown name."""
+    JSON, unit, stat, period, threshold, operator; ``expression`` the watched metric-math
+    expression, the metric fields then its first metric query's); None for a composite alarm or
+    an unknown name."""
     from pipeline.alarms.model import MetricAlarm
     from pipeline.alarms.store import AlarmStore
     from pipeline.query.metrics import canonical
@@ -122,5 +124,26 @@ def definition(db: LakeDB, name: str) -> dict[str, Any] | None:
             m = a.metric
             return {"namespace": m.namespace, "metric_name": m.metric_name,
                     "dimensions": canonical(m.dimension_dict), "unit": m.unit, "stat": m.stat,
-                    "period": a.period, "threshold": a.threshold, "operator": a.comparison_operator}
+                    "period": a.period, "threshold": a.threshold, "operator": a.comparison_operator,
+                    "expression": None if a.math is None else a.math.texts[a.math.returned]}
     return None
+
+
+def math_data(db: LakeDB, name: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """A metric-math alarm's expression over ``[start, end)`` as the alarm evaluates it (its windows
+    every minute, each ``period`` long): ``timestamps`` (window starts) and ``values`` (None where
+    the expression has no point); empty for an unknown or non-math alarm."""
+    from datetime import UTC
+
+    from pipeline.alarms.evaluate import math_datapoints
+    from pipeline.alarms.model import MetricAlarm
+    from pipeline.alarms.source import LakeSource, epoch, grid_step
+    from pipeline.alarms.store import AlarmStore
+
+    for a in AlarmStore(db.lake).metric_alarms():
+        if a.name == name and isinstance(a, MetricAlarm) and a.math is not None:
+            s = epoch(start) - epoch(start) % grid_step(a.period)
+            dp = math_datapoints(a, LakeSource(db.lake), s, end)
+            times = [datetime.fromtimestamp(dp.start + i * dp.step, UTC) for i in range(len(dp.values))]
+            return {"timestamps": times, "values": [None if v != v else float(v) for v in dp.values]}
+    return {"timestamps": [], "values": []}

@@ -90,27 +90,31 @@ def drill_down(name: str, moments: list[str]) -> None:
     if d is None:
         ui.notice("info", f"{name} is a composite alarm: it watches other alarms, not a metric.")
     else:
-        view = f"{d['stat']} per {ui.period_label(d['period'])}"
+        math = d["expression"]
+        view = f"{d['stat']} per {ui.period_label(d['period'])}" if math is None else \
+            f"every minute, {ui.period_label(d['period'])} windows"
         res = data.metric_data(d["namespace"], d["metric_name"], d["dimensions"], d["stat"], t0, t1,
-                               d["period"], d["unit"])
+                               d["period"], d["unit"]) if math is None else data.alarm_math_data(name, t0, t1)
         fig = go.Figure()
         for seg in data.alarm_intervals(t0, t1).iter_rows(named=True):
             if seg["alarm_name"] == name and seg["state"] == "ALARM":
                 fig.add_vrect(x0=seg["start"], x1=seg["end"], fillcolor=ui.STATE_HEX["ALARM"], opacity=0.15,
                               line_width=0, annotation_text="ALARM", annotation_position="top left")
         fig.add_trace(go.Scatter(x=res["timestamps"], y=res["values"], mode="lines+markers",
-                                 name=ui.esc(f"{d['metric_name']} · {view}")))
+                                 name=ui.esc(f"{d['metric_name'] if math is None else math} · {view}")))
         if d["threshold"] is not None:
             fig.add_hline(y=d["threshold"], line_dash="dash", line_color=ui.STATE_HEX["ALARM"],
                           annotation_text=ui.esc(f"{d['operator']} {d['threshold']:g}"))
         fig.add_vline(x=t, line_dash="dot", line_color="#555")
-        fig.update_layout(title=ui.esc(f"{d['namespace']} · {d['metric_name']} · {ui.dims_label(d['dimensions'])}"
-                                       f" · {view} (the alarm's own view)"))
+        what = f"{d['namespace']} · {d['metric_name']} · {ui.dims_label(d['dimensions'])}" if math is None \
+            else f"metric math {math}"
+        fig.update_layout(title=ui.esc(f"{what} · {view} (the alarm's own view)"))
         ui.chart(ui.utc_axis(fig, t0, t1), key="al_metric")
-        st.page_link("views/metrics.py", label="Open this series in Metrics (±1 h)", query_params={
-            "mx_ns": d["namespace"], "mx_metric": d["metric_name"],
-            "mx_dims": [f"{d['dimensions']}\t{d['unit'] or res.get('unit') or ''}"], "mx_stats": [d["stat"]],
-            "mx_period": str(d["period"]), **ui.range_link(t0, t1)})
+        if math is None:
+            st.page_link("views/metrics.py", label="Open this series in Metrics (±1 h)", query_params={
+                "mx_ns": d["namespace"], "mx_metric": d["metric_name"],
+                "mx_dims": [f"{d['dimensions']}\t{d['unit'] or res.get('unit') or ''}"], "mx_stats": [d["stat"]],
+                "mx_period": str(d["period"]), **ui.range_link(t0, t1)})
         st.markdown("**What changed before it** (CloudTrail writes on the alarm's resources, 2 h)")
         changes = data.changed_before(name, t, 2)
         if changes["error"]:

@@ -30,7 +30,7 @@ def _metric_refs(docs: list[dict[str, Any]]) -> list[MetricRef]:
     from pipeline.alarms.model import MetricAlarm
     from pipeline.alarms.validate import parse_alarm
 
-    return [a.metric for a in (parse_alarm(d) for d in docs) if isinstance(a, MetricAlarm)]
+    return [m for a in (parse_alarm(d) for d in docs) if isinstance(a, MetricAlarm) for m in a.metrics]
 
 
 def _lake_window(lake: Any, refs: list[MetricRef]) -> tuple[datetime, datetime] | None:

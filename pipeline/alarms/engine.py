@@ -168,7 +168,7 @@ class Engine:
         preload = getattr(self.source, "preload", None)
         if preload is not None and metric_alarms:
             first = min(fetch_start(a, floor(at, 60)) for a in metric_alarms)
-            _try_preload(preload, [a.metric for a in metric_alarms], _at(first), floor(at, 60))
+            _try_preload(preload, [m for a in metric_alarms for m in a.metrics], _at(first), floor(at, 60))
         for alarm in metric_alarms:
             b = floor(at, grid_step(alarm.period))
             st = self.store.state(alarm.name)
@@ -251,7 +251,7 @@ class Engine:
         preload = getattr(self.source, "preload", None)
         if preload is not None and metric_alarms:
             first = min(fetch_start(a, start) for a in metric_alarms)
-            _try_preload(preload, [a.metric for a in metric_alarms], _at(first), end)
+            _try_preload(preload, [m for a in metric_alarms for m in a.metrics], _at(first), end)
         for alarm in selected:
             if not isinstance(alarm, MetricAlarm):
                 continue

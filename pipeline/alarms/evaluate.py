@@ -8,7 +8,8 @@ percentile alarm keeps its state while the newest real window has fewer samples 
 ``10 / (1 − p)`` (p ≥ 0.5) or ``10 / p`` (p < 0.5).
 
 :func:`prepare` fetches a metric once for a whole range (plus the band's history for anomaly
-alarms); :func:`evaluate_one` and :func:`evaluate_many` then work in memory only.
+alarms; for a metric-math alarm every metric query, then its expression: :func:`math_datapoints`);
+:func:`evaluate_one` and :func:`evaluate_many` then work in memory only.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ def prepare(alarm: MetricAlarm, source: MetricSource, first: datetime, last: dat
             as_of: datetime | None = None, band_fn: BandFn | None = None) -> Prepared:
     """Fetch and classify everything needed to evaluate at every boundary in ``[first, last]``."""
     start = fetch_start(alarm, first)
+    if alarm.math is not None:
+        dp = math_datapoints(alarm, source, start, last, as_of=as_of)
+        return Prepared(alarm, dp, classify(alarm, dp.values))
     dp = source.datapoints(alarm.metric, alarm.period, EPOCH + timedelta(seconds=start), last, as_of=as_of)
     lower = upper = None
     if alarm.band is not None:
@@ -114,6 +118,25 @@ def prepare(alarm: MetricAlarm, source: MetricSource, first: datetime, last: dat
     if alarm.evaluate_low_sample_count_percentile == "ignore" and need is not None and dp.counts is not None:
         low = np.nan_to_num(dp.counts, nan=0.0) < need
     return Prepared(alarm, dp, classify(alarm, dp.values, lower, upper), lower, upper, low)
+
+
+def math_datapoints(alarm: MetricAlarm, source: MetricSource, start: int, last: datetime, *,
+                    as_of: datetime | None = None) -> Datapoints:
+    """A metric-math alarm's returned expression over its windows from epoch second ``start``:
+    every metric query fetched on the alarm's grid, then the expression evaluated window by window
+    (:mod:`pipeline.alarms.matheval`)."""
+    from pipeline.alarms.matheval import evaluate
+    from pipeline.alarms.metricmath import Grid
+
+    spec = alarm.math
+    assert spec is not None
+    got = {q: source.datapoints(ref, alarm.period, EPOCH + timedelta(seconds=start), last, as_of=as_of)
+           for q, ref in spec.metrics.items()}
+    one = next(iter(got.values()))
+    n = min(len(d.values) for d in got.values())
+    grid = Grid(one.start, one.step, one.period, n)
+    values = evaluate(spec.returned, spec.trees, spec.texts, {q: d.values[:n] for q, d in got.items()}, grid)
+    return Datapoints(one.start, one.step, one.period, np.asarray(values, dtype=np.float64))
 
 
 def _take(arr: np.ndarray, idx: np.ndarray, fill: float) -> np.ndarray:

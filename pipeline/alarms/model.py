@@ -72,10 +72,23 @@ class BandSpec:
 
 
 @dataclass(frozen=True)
+class MathSpec:
+    """A metric-math alarm's queries: ``returned`` is the Id of the expression the alarm watches,
+    ``trees`` / ``texts`` every expression's syntax tree and text, ``metrics`` every MetricStat
+    query (Id → metric, in the order of ``Metrics``; they share the alarm's period)."""
+
+    returned: str
+    trees: dict[str, Any] = field(hash=False)
+    texts: dict[str, str] = field(hash=False)
+    metrics: dict[str, MetricRef] = field(hash=False)
+
+
+@dataclass(frozen=True)
 class MetricAlarm:
     """A validated PutMetricAlarm definition.
 
-    ``band`` is set for anomaly-detection alarms (then ``threshold`` is None); ``datapoints_to_alarm``
+    ``band`` is set for anomaly-detection alarms (then ``threshold`` is None), ``math`` for alarms on a
+    metric-math expression (then ``metric`` is the first metric query's); ``datapoints_to_alarm``
     is M (defaults to N); ``treat_missing_data`` is one of :data:`TREAT_MISSING`.
     """
 
@@ -96,13 +109,20 @@ class MetricAlarm:
     insufficient_data_actions: tuple[str, ...] = ()
     extended: bool = False
     definition: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    math: MathSpec | None = field(default=None, compare=False, hash=False)
 
     kind = "MetricAlarm"
 
     @property
+    def metrics(self) -> tuple[MetricRef, ...]:
+        """Every metric the alarm reads (the math expression's metric queries, or its one metric)."""
+        return tuple(self.math.metrics.values()) if self.math is not None else (self.metric,)
+
+    @property
     def effective_treat_missing(self) -> str:
         """TreatMissingData as applied: ``AWS/DynamoDB`` alarms always behave as ``ignore``."""
-        return "ignore" if self.metric.namespace == "AWS/DynamoDB" else self.treat_missing_data
+        dynamo = self.math is None and self.metric.namespace == "AWS/DynamoDB"
+        return "ignore" if dynamo else self.treat_missing_data
 
     def actions_for(self, state: str) -> tuple[str, ...]:
         return {OK: self.ok_actions, ALARM: self.alarm_actions,

@@ -86,8 +86,9 @@ def metric_reason(alarm: MetricAlarm, decision: Decision, old_state: str, query_
     data: dict[str, Any] = {"version": "1.0", "queryDate": cw_time(query_time)}
     if used:
         data["startDate"] = cw_time(EPOCH + timedelta(seconds=int(slot_times[used[0]])))
-    data.update(statistic=alarm.metric.stat, period=alarm.period,
-                recentDatapoints=[float(slot_values[i]) for i in used])
+    if alarm.math is None:  # a math alarm's value is its expression's, not one statistic's
+        data["statistic"] = alarm.metric.stat
+    data.update(period=alarm.period, recentDatapoints=[float(slot_values[i]) for i in used])
     if alarm.band is None:
         data["threshold"] = alarm.threshold
     else:

@@ -10,6 +10,9 @@ names are CloudWatch's; a document with ``AlarmRule`` is a composite alarm. Ever
 * exactly one of ``Statistic`` / ``ExtendedStatistic`` (or a ``Metrics`` array); ≤ 30 dimensions;
 * ``Threshold`` for static operators, ``ThresholdMetricId`` naming an ``ANOMALY_DETECTION_BAND(m, k)``
   expression for the band operators (Period ≥ 60);
+* a ``Metrics`` array: ≤ 10 MetricStat and ≤ 10 Expression queries, one period, exactly one with
+  ``ReturnData`` true; every expression parsed and type-checked (:mod:`pipeline.alarms.metricmath`),
+  the returned one giving one time series;
 * ≤ 5 ARNs per action list; AlarmName 1–255 characters without control characters.
 
 ``Dimensions`` may be CloudWatch's list of ``{Name, Value}`` or a plain mapping.
@@ -22,6 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from pipeline.alarms import matheval, metricmath
 from pipeline.alarms import rule as rules
 from pipeline.alarms.model import (
     BAND_OPERATORS,
@@ -31,6 +35,7 @@ from pipeline.alarms.model import (
     Alarm,
     BandSpec,
     CompositeAlarm,
+    MathSpec,
     MetricAlarm,
     MetricRef,
 )
@@ -162,7 +167,7 @@ def _period(c: _Ctx, period: int, field: str = "Period") -> None:
         raise c.err(field, "must be 10, 20, 30 or a multiple of 60 seconds", period)
 
 
-def _metrics(c: _Ctx, band_operator: bool) -> tuple[MetricRef, int, BandSpec | None, bool]:
+def _metrics(c: _Ctx, band_operator: bool) -> tuple[MetricRef, int, BandSpec | None, bool, MathSpec | None]:
     items = c.doc["Metrics"]
     if not isinstance(items, list) or not 1 <= len(items) <= 20:
         raise c.err("Metrics", "must be a list of 1 to 20 metric data queries", items)
@@ -227,16 +232,39 @@ def _metrics(c: _Ctx, band_operator: bool) -> tuple[MetricRef, int, BandSpec | N
         others = set(exprs) - {threshold_id}
         if others:
             raise c.err("Metrics", "only ANOMALY_DETECTION_BAND expressions are supported", sorted(others))
-        return ref, period, band, ext
+        return ref, period, band, ext, None
     if threshold_id is not None:
         raise c.err("ThresholdMetricId", "only valid with the anomaly band comparison operators", threshold_id)
-    if exprs:
-        raise c.err("Metrics", "metric math other than ANOMALY_DETECTION_BAND is not supported",
-                    sorted(exprs.values()))
     if len(returned) != 1:
         raise c.err("Metrics", "exactly one query must have ReturnData true", returned)
+    math = _math(c, exprs, stats, returned[0]) if exprs else None
+    if math is not None:
+        ref, period, _ = next(iter(stats.values()))
+        return ref, period, None, False, math
     ref, period, ext = stats[returned[0]]
-    return ref, period, None, ext
+    return ref, period, None, ext, None
+
+
+def _math(c: _Ctx, exprs: dict[str, str], stats: dict[str, tuple[MetricRef, int, bool]],
+          returned: str) -> MathSpec | None:
+    """Every expression parsed and type-checked (an error names its query); the spec when the
+    returned query is one of them, None when it is a metric query."""
+    trees: dict[str, Any] = {}
+    try:
+        for qid, text in exprs.items():
+            trees[qid] = metricmath.parse(qid, text)
+        kinds = {qid: matheval.check(qid, trees, exprs, list(stats)) for qid in exprs}
+    except metricmath.MathError as e:
+        raise c.err(e.field or "Metrics", e.reason, e.expression) from None
+    if returned not in exprs:
+        return None
+    if kinds[returned] != matheval.TS:
+        what = "a number" if kinds[returned] == matheval.S else "an array of series"
+        raise c.err("Metrics", f"the returned expression gives {what}; an alarm watches one time series "
+                    "(reduce an array with SUM, AVG, MIN, MAX or FIRST)", exprs[returned])
+    if not stats:
+        raise c.err("Metrics", "a metric-math alarm needs at least one MetricStat query (it sets the period)")
+    return MathSpec(returned, trees, dict(exprs), {q: ref for q, (ref, _, _) in stats.items()})
 
 
 def parse_metric_alarm(doc: dict[str, Any], path: str | None = None) -> MetricAlarm:
@@ -254,7 +282,7 @@ def parse_metric_alarm(doc: dict[str, Any], path: str | None = None) -> MetricAl
         for k in ("Namespace", "MetricName", "Dimensions", "Statistic", "ExtendedStatistic", "Period", "Unit"):
             if k in doc:
                 raise c.err(k, "not allowed together with Metrics")
-        metric, period, band, extended = _metrics(c, band_op)
+        metric, period, band, extended, math = _metrics(c, band_op)
     else:
         if band_op:
             raise c.err("ComparisonOperator", "band operators need Metrics with ANOMALY_DETECTION_BAND "
@@ -277,7 +305,7 @@ def parse_metric_alarm(doc: dict[str, Any], path: str | None = None) -> MetricAl
                            c.str_("Unit"))
         p = c.int_("Period")
         assert p is not None
-        period, band = p, None
+        period, band, math = p, None, None
     _period(c, period)
     n = c.int_("EvaluationPeriods")
     assert n is not None
@@ -300,7 +328,7 @@ def parse_metric_alarm(doc: dict[str, Any], path: str | None = None) -> MetricAl
         metric=metric, period=period, evaluation_periods=n, datapoints_to_alarm=m,
         comparison_operator=op, threshold=None if band_op else float(threshold),  # type: ignore[arg-type]
         band=band, treat_missing_data=tmd, evaluate_low_sample_count_percentile=lsc,
-        extended=extended, definition=dict(doc), **common)
+        extended=extended, definition=dict(doc), math=math, **common)
 
 
 def parse_composite_alarm(doc: dict[str, Any], path: str | None = None) -> CompositeAlarm:

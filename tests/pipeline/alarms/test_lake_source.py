@@ -117,3 +117,45 @@ def test_replay_with_preload_equals_replay_without(rolled, tmp_path):
     assert [(t.alarm_name, t.at, t.new_state, t.reason) for t in fast.transitions] == \
         [(t.alarm_name, t.at, t.new_state, t.reason) for t in slow.transitions]
     assert len(fast.transitions) > 4
+
+
+def test_a_math_alarm_on_the_lake_and_its_dashboard_series(rolled, tmp_path, capsys):
+    """A metric-math alarm through `watchlake alarms` on rolled-up metrics, and the series the
+    Alarms page draws for it: its expression over the lake's windows equals the same expression
+    on the in-memory source's windows (computed from the raw samples), point for point."""
+    from dashboards.lakedb import LakeDB
+    from dashboards.queries.alarms import definition, math_data
+
+    lake, mem = rolled
+    stat = {"Metric": {"Namespace": "App", "MetricName": "Latency", "Dimensions": [{"Name": "Host", "Value": "a"}]},
+            "Period": 300}
+    doc = {"AlarmName": "lat-spread", "EvaluationPeriods": 1, "Threshold": 9,
+           "ComparisonOperator": "GreaterThanThreshold",
+           "Metrics": [{"Id": "hi", "ReturnData": False, "MetricStat": {**stat, "Stat": "Maximum"}},
+                       {"Id": "lo", "ReturnData": False, "MetricStat": {**stat, "Stat": "Minimum"}},
+                       {"Id": "spread", "Expression": "hi - lo", "Label": "max - min per 5 min"}]}
+    f = tmp_path / "math.json"
+    f.write_text(json.dumps(doc))
+    base = ["--lake", lake.root]
+    assert main(base + ["alarms", "put", str(f)]) == 0
+    capsys.readouterr()
+    assert main(base + ["alarms", "replay", "--from", "2026-11-05T00:10:00Z", "--to", "2026-11-05T02:50:00Z",
+                        "--format", "json"]) == 0
+    out = [t for t in json.loads(capsys.readouterr().out)["Transitions"] if t["AlarmName"] == "lat-spread"]
+    # a minute's samples are v, v + 2, v + 4 (v = 7m mod 13), so a 5-minute window's spread is
+    # max v + 4 − min v; the first evaluation (00:10) reads minutes 5-9: v = 9, 3, 10, 4, 11 →
+    # 15 − 3 = 12 > 9: ALARM at once
+    assert out[0]["NewStateValue"] == "ALARM" and out[0]["Timestamp"].startswith("2026-11-05T00:10")
+
+    db = LakeDB(lake)
+    assert definition(db, "lat-spread")["expression"] == "hi - lo"
+    start, end = T0 + timedelta(minutes=10), T0 + timedelta(minutes=170)
+    got = math_data(db, "lat-spread", start, end)
+    hi = mem.datapoints(MetricRef("App", "Latency", (("Host", "a"),), "Maximum"), 300, start, end).values
+    lo = mem.datapoints(MetricRef("App", "Latency", (("Host", "a"),), "Minimum"), 300, start, end).values
+    want = [None if np.isnan(h) and np.isnan(low) else float(np.nan_to_num(h) - np.nan_to_num(low))
+            for h, low in zip(hi, lo, strict=True)]
+    assert len(got["values"]) == len(want) == 156
+    np.testing.assert_allclose(np.array(got["values"], dtype=float), np.array(want, dtype=float),
+                               rtol=1e-9, equal_nan=True)
+    assert got["timestamps"][0] == start and got["timestamps"][1] - start == timedelta(minutes=1)
