@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from pipeline.alarms.metricmath import CLOCK, ELEMENTWISE, REDUCERS, Grid, MathError, Node
+from pipeline.alarms.metricmath import CLOCK, ELEMENTWISE, RANGE_DEPENDENT, REDUCERS, Grid, MathError, Node
 
 Value = float | np.ndarray | list[np.ndarray]
 S, TS, TSA = "S", "TS", "TSA"
@@ -38,6 +38,7 @@ class _Ctx:
     def __init__(self, trees: Mapping[str, Node], texts: Mapping[str, str], metric_ids: list[str]):
         self.trees, self.texts, self.metric_ids = trees, texts, metric_ids
         self.stack: list[str] = []
+        self.alarm = True
 
     def err(self, qid: str, reason: str) -> MathError:
         return MathError(qid, self.texts.get(qid, ""), reason)
@@ -45,10 +46,14 @@ class _Ctx:
 
 # -- kinds ---------------------------------------------------------------------------------------
 
-def check(qid: str, trees: Mapping[str, Node], texts: Mapping[str, str], metric_ids: list[str]) -> str:
+def check(qid: str, trees: Mapping[str, Node], texts: Mapping[str, str], metric_ids: list[str], *,
+          alarm: bool = True) -> str:
     """The kind of expression ``qid`` (``S``, ``TS`` or ``TSA``); :class:`MathError` for an unknown
-    Id, a cycle, or a function given a kind it does not take."""
-    return _kind_of(_Ctx(trees, texts, metric_ids), qid)
+    Id, a cycle, or a function given a kind it does not take — and, for an ``alarm``, a function
+    whose value depends on how many points are fetched."""
+    c = _Ctx(trees, texts, metric_ids)
+    c.alarm = alarm
+    return _kind_of(c, qid)
 
 
 def _kind_of(c: _Ctx, qid: str) -> str:
@@ -100,10 +105,19 @@ def _kind(c: _Ctx, qid: str, n: Node) -> str:
             raise c.err(qid, f"{name} needs a series")
         return kinds[0]
     if name in REDUCERS:
-        if kinds[0] != TSA:
+        if kinds[0] == TSA:
+            return TS
+        if c.alarm or kinds[0] == S:
             raise c.err(qid, f"{name} of one series is a single number over however many points the alarm "
-                             f"fetches — use it on an array, e.g. {name}(METRICS())")
-        return TS
+                             f"fetches — use it on an array, e.g. {name}(METRICS())" if c.alarm else
+                        f"{name} needs a series or an array of series")
+        return S
+    if name in RANGE_DEPENDENT:
+        if c.alarm:
+            raise c.err(qid, f"{name} depends on how many points the alarm fetches (not accepted in alarms)")
+        if kinds[0] != TS:
+            raise c.err(qid, f"{name} needs one series")
+        return TS if name == "RUNNING_SUM" else S
     if name in ("FIRST", "LAST"):
         if kinds[0] != TSA:
             raise c.err(qid, f"{name} needs an array of series")
@@ -184,7 +198,14 @@ class _Eval:
         if name in ("RATE", "DIFF", "DIFF_TIME"):
             return _map(v, lambda a: _previous(a, g, name))
         if name in REDUCERS:
+            if isinstance(v, np.ndarray):  # one series: a number over the range (requests only)
+                have = v[~np.isnan(v)]
+                return float(_REDUCE[name](have)) if len(have) else float("nan")
             return _reduce(name, v, g.n)  # type: ignore[arg-type]
+        if name == "DATAPOINT_COUNT":
+            return float((~np.isnan(v)).sum())  # type: ignore[operator]
+        if name == "RUNNING_SUM":
+            return _running_sum(v, g)  # type: ignore[arg-type]
         if name in ("FIRST", "LAST"):
             arr = v if isinstance(v, list) else [v]
             return (arr[0] if name == "FIRST" else arr[-1]) if arr else np.full(g.n, np.nan)  # type: ignore[return-value]
@@ -282,6 +303,16 @@ def _fill(a: np.ndarray, how: Node, ev: _Eval, g: Grid) -> np.ndarray:
         else:  # LINEAR: between two points only
             filled = np.interp(np.arange(len(sub)), have, sub[have], left=np.nan, right=np.nan)
         out[idx] = filled
+    return out
+
+
+def _running_sum(a: np.ndarray, g: Grid) -> np.ndarray:
+    """The sum of each phase's points so far, at each of its points (a missing point stays missing)."""
+    out = np.full(len(a), np.nan)
+    for idx in _phases(g):
+        sub = a[idx]
+        have = ~np.isnan(sub)
+        out[idx[have]] = np.cumsum(sub[have])
     return out
 
 

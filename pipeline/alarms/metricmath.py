@@ -1,10 +1,13 @@
-"""CloudWatch metric math for alarms: parse an ``Expression`` and evaluate it over the alarm's windows.
+"""CloudWatch metric math: parse an ``Expression`` and evaluate it over a grid of windows.
 
-An alarm's queries are evaluated on its own grid of sliding windows (window ``i`` starts at
-``start + i·step`` and lasts ``period``; :class:`~pipeline.alarms.source.Datapoints`), so every
-series is one float array over the same windows, ``NaN`` where it has no datapoint. The windows
-one ``period`` apart form the series CloudWatch would return for that phase; functions that look
-at "the previous point" (``RATE``, ``DIFF``, ``FILL(m, REPEAT)``…) look along those.
+Used by alarms (:mod:`pipeline.alarms.validate`, :mod:`pipeline.alarms.evaluate`) and by
+GetMetricData-style requests (:mod:`pipeline.query.metricdata`). An alarm's queries are evaluated
+on its own grid of sliding windows (window ``i`` starts at ``start + i·step`` and lasts
+``period``; :class:`~pipeline.alarms.source.Datapoints`), a request's on its periods (``step`` =
+``period``); either way every series is one float array over the same windows, ``NaN`` where it
+has no datapoint. The windows one ``period`` apart form the series CloudWatch would return for
+that phase; functions that look at "the previous point" (``RATE``, ``DIFF``, ``FILL(m,
+REPEAT)``…) look along those.
 
 Semantics, as CloudWatch documents them (``shared/reference/aws-semantics.md`` §1.7):
 
@@ -21,11 +24,12 @@ Semantics, as CloudWatch documents them (``shared/reference/aws-semantics.md`` �
   ``PERIOD(m)``; ``MINUTE HOUR DAY DATE MONTH YEAR EPOCH (m)`` of each window's start (UTC,
   ``DAY`` 1 = Monday).
 
-Not accepted in alarms, each refused by name (:class:`MathError`): the scalar forms of ``SUM AVG
-MIN MAX STDDEV`` on one series, ``RUNNING_SUM`` and ``DATAPOINT_COUNT`` (their result depends on
-how many points an alarm happens to fetch — CloudWatch advises against them in alarms), ``SEARCH``
-(not allowed in alarms), ``SORT``, ``SLICE``, ``INSIGHT_RULE_METRIC``, ``SERVICE_QUOTA``, and
-``ANOMALY_DETECTION_BAND`` inside another expression.
+In requests, also ``SUM AVG MIN MAX STDDEV`` of one series (a number over the request's range),
+``RUNNING_SUM`` (along each phase; a missing point stays missing) and ``DATAPOINT_COUNT``; alarms
+refuse these by name (:class:`MathError`): their result depends on how many points an alarm happens
+to fetch, and CloudWatch advises against them there. Refused everywhere: ``SEARCH``, ``SORT``,
+``SLICE``, ``INSIGHT_RULE_METRIC``, ``SERVICE_QUOTA``, and ``ANOMALY_DETECTION_BAND`` inside
+another expression.
 """
 
 from __future__ import annotations
@@ -50,15 +54,15 @@ ELEMENTWISE = {"ABS": np.abs, "CEIL": np.ceil, "FLOOR": np.floor, "LOG": np.log,
 REDUCERS = ("SUM", "AVG", "MIN", "MAX", "STDDEV")
 CLOCK = ("MINUTE", "HOUR", "DAY", "DATE", "MONTH", "YEAR", "EPOCH")
 REFUSED = {
-    "RUNNING_SUM": "depends on how many points the alarm fetches",
-    "DATAPOINT_COUNT": "depends on how many points the alarm fetches",
-    "SEARCH": "is not allowed in alarms",
-    "SORT": "is not supported in alarms here", "SLICE": "is not supported in alarms here",
+    "SEARCH": "is not supported here (name the metrics in MetricStat queries)",
+    "SORT": "is not supported here", "SLICE": "is not supported here",
     "INSIGHT_RULE_METRIC": "is not supported here", "SERVICE_QUOTA": "is not supported here",
     "ANOMALY_DETECTION_BAND": "can only be an alarm's ThresholdMetricId expression, not part of another",
 }
-ARITY = {**{f: (1, 1) for f in (*ELEMENTWISE, *REDUCERS, *CLOCK, "RATE", "DIFF", "DIFF_TIME", "PERIOD",
-                                "TIME_SERIES", "FIRST", "LAST", "REMOVE_EMPTY", "METRIC_COUNT")},
+RANGE_DEPENDENT = ("RUNNING_SUM", "DATAPOINT_COUNT")
+"""Functions whose value depends on how many points are fetched: refused in alarms."""
+ARITY = {**{f: (1, 1) for f in (*ELEMENTWISE, *REDUCERS, *CLOCK, *RANGE_DEPENDENT, "RATE", "DIFF", "DIFF_TIME",
+                                "PERIOD", "TIME_SERIES", "FIRST", "LAST", "REMOVE_EMPTY", "METRIC_COUNT")},
          "IF": (2, 3), "FILL": (2, 2), "METRICS": (0, 1)}
 
 

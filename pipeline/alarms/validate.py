@@ -20,7 +20,6 @@ names are CloudWatch's; a document with ``AlarmRule`` is a composite alarm. Ever
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,8 @@ from pipeline.alarms.model import (
     MetricAlarm,
     MetricRef,
 )
-from pipeline.errors import InputError, InputNotFoundError, RuleError
+from pipeline.documents import read_document
+from pipeline.errors import InputError, RuleError
 
 _COMMON = {"AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
            "InsufficientDataActions", "Tags"}
@@ -360,22 +360,7 @@ def parse_alarm(doc: Any, path: str | None = None) -> Alarm:
 def load_documents(path: str | Path) -> list[dict[str, Any]]:
     """Read a YAML or JSON file holding one alarm, a list, or {MetricAlarms, CompositeAlarms}."""
     p = Path(path)
-    if not p.is_file():
-        raise InputNotFoundError(str(p), "alarm definition file not found")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg}", path=str(p), line=e.lineno) from None
-    except Exception as e:  # yaml.YAMLError carries a mark with the line
-        mark = getattr(e, "problem_mark", None)
-        raise InputError(f"not valid YAML: {getattr(e, 'problem', e)}", path=str(p),
-                         line=mark.line + 1 if mark else None) from None
+    data = read_document(p, "alarm definition file")
     if isinstance(data, dict) and ("MetricAlarms" in data or "CompositeAlarms" in data):
         data = list(data.get("MetricAlarms") or []) + list(data.get("CompositeAlarms") or [])
     if isinstance(data, dict):
