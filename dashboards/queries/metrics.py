@@ -96,7 +96,8 @@ def band(timestamps: list[datetime], values: list[float], k: float) -> dict[str,
 
 
 def thresholds(db: LakeDB, namespace: str, metric_name: str, dimensions: str) -> list[dict[str, Any]]:
-    """Static-threshold alarms on this series: name, threshold, operator, stat, period, state."""
+    """Static-threshold alarms on this series (not metric-math alarms that read it: their threshold
+    is the expression's): name, threshold, operator, stat, period, state."""
     from pipeline.alarms.model import MetricAlarm
     from pipeline.alarms.store import AlarmStore
 
@@ -104,8 +105,8 @@ def thresholds(db: LakeDB, namespace: str, metric_name: str, dimensions: str) ->
     store = AlarmStore(db.lake)
     out = []
     for a in store.metric_alarms():
-        if not isinstance(a, MetricAlarm) or a.threshold is None:
-            continue
+        if not isinstance(a, MetricAlarm) or a.threshold is None or a.math is not None:
+            continue  # a metric-math alarm's threshold is its expression's, not this series
         m = a.metric
         if (m.namespace, m.metric_name, m.dimension_dict) != (namespace, metric_name, dims):
             continue

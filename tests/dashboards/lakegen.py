@@ -175,6 +175,13 @@ ALARMS = [
      "EvaluationPeriods": 3, "DatapointsToAlarm": 3, "Threshold": 50.0,
      "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "missing"},
     {"AlarmName": "any-cpu-high", "AlarmRule": 'ALARM("cpu-high-bbb") OR ALARM("cpu-high-aaa")'},
+    {"AlarmName": "cpu-gap", "EvaluationPeriods": 1, "Threshold": 1000.0,  # metric math; never ALARM
+     "ComparisonOperator": "GreaterThanThreshold",
+     "Metrics": [{"Id": f"m{i}", "ReturnData": False, "MetricStat": {
+         "Metric": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
+                    "Dimensions": [{"Name": "InstanceId", "Value": f"i-0{i * 3}"}]},
+         "Period": 60, "Stat": "Average"}} for i in ("b", "a")]
+     + [{"Id": "gap", "Expression": "mb - ma", "Label": "bbb minus aaa"}]},
 ]
 
 

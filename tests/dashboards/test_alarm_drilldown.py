@@ -5,7 +5,7 @@ links carry the view in their query parameters. Expected values come from the fi
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -92,3 +92,28 @@ def test_the_metrics_link_reproduces_the_alarms_view(drilled, app_env, monkeypat
     hi = (t + timedelta(hours=1)).replace(second=0, microsecond=0)
     want = cpu(app_env, "i-0bbb").filter(pl.col("timestamp") >= lo, pl.col("timestamp") < hi)
     assert shown(fresh)["Period"] == "1 min" and shown(fresh)["Datapoints"] == expect.fmt(want.height)
+
+
+def test_a_metric_math_alarm_draws_its_expression(at, app_env):
+    """The fixture's `cpu-gap` watches `mb - ma` (i-0bbb's CPU less i-0aaa's): its transition
+    shows that expression, minute by minute, equal to the difference of the two inputs."""
+    import json
+
+    at.sidebar.selectbox(key="wl_range").select("All data").run()
+    at = go(at, "alarms")
+    at.selectbox(key="al_pick").select("cpu-gap").run()
+    hist = _history(app_env).filter(pl.col("alarm_name") == "cpu-gap", pl.col("history_item_type") == "StateUpdate")
+    t = hist.sort("timestamp")["timestamp"][0]
+    at.selectbox(key="al_transition").select(f"{t:%Y-%m-%dT%H:%M:%SZ}").run()
+    assert not at.exception, [e.message for e in at.exception]
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "al_metric" in c.proto.id).proto.spec)
+    line = next(tr for tr in spec["data"] if tr.get("name", "").startswith("mb - ma"))
+    assert "metric math mb - ma" in spec["layout"]["title"]["text"]
+    b = {r["timestamp"]: r["sum"] for r in cpu(app_env, "i-0bbb").iter_rows(named=True)}
+    a = {r["timestamp"]: r["sum"] for r in cpu(app_env, "i-0aaa").iter_rows(named=True)}
+    xs = [datetime.fromisoformat(x.replace("Z", "+00:00")) for x in arr(line["x"])]
+    want = [None if x not in a and x not in b else b.get(x, 0.0) - a.get(x, 0.0) for x in xs]
+    got = arr(line["y"])
+    assert len(xs) == 120 and sum(w is not None for w in want) >= 60    # the metric day starts at t
+    assert [None if g is None or g != g else pytest.approx(g) for g in got] == want
+    assert not any(e.proto.label.startswith("Open this series") for e in at.get("page_link"))
