@@ -32,6 +32,12 @@ _REDUCE: dict[str, Callable[..., np.ndarray]] = {
     "SUM": np.nansum, "AVG": np.nanmean, "MIN": np.nanmin, "MAX": np.nanmax, "STDDEV": np.nanstd}
 
 
+#: functions of one argument of a fixed kind: name → (the kind it takes, the kind it gives)
+_TAKES = {"FIRST": (TSA, TS), "LAST": (TSA, TS), "REMOVE_EMPTY": (TSA, TSA), "METRIC_COUNT": (TSA, S),
+          "TIME_SERIES": (S, TS)}
+_WORDS = {S: "a number", TS: "a series", TSA: "an array of series"}
+
+
 class _Ctx:
     """One alarm's queries: ``texts`` (Id → expression text) for errors, ``trees`` their syntax."""
 
@@ -118,22 +124,11 @@ def _kind(c: _Ctx, qid: str, n: Node) -> str:
         if kinds[0] != TS:
             raise c.err(qid, f"{name} needs one series")
         return TS if name == "RUNNING_SUM" else S
-    if name in ("FIRST", "LAST"):
-        if kinds[0] != TSA:
-            raise c.err(qid, f"{name} needs an array of series")
-        return TS
-    if name == "REMOVE_EMPTY":
-        if kinds[0] != TSA:
-            raise c.err(qid, "REMOVE_EMPTY needs an array of series")
-        return TSA
-    if name == "METRIC_COUNT":
-        if kinds[0] != TSA:
-            raise c.err(qid, "METRIC_COUNT needs an array of series")
-        return S
-    if name == "TIME_SERIES":
-        if kinds[0] != S:
-            raise c.err(qid, "TIME_SERIES needs a number")
-        return TS
+    if name in _TAKES:
+        takes, gives = _TAKES[name]
+        if kinds[0] != takes:
+            raise c.err(qid, f"{name} needs {_WORDS[takes]}")
+        return gives
     if name == "PERIOD":
         if args[0][0] != "ref" or args[0][1] not in c.metric_ids:
             raise c.err(qid, "PERIOD needs the Id of a metric query")

@@ -95,12 +95,19 @@ def test_a_window_published_after_its_bucket_was_repaired_does_not_undo_the_repa
     _part(lake, LATE, "part-0-0", f"{A},{MS0 + 30_000},{60},\n")
     c = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0)
     assert (c.step(cascade=False).late_repaired, _rows(lake)[0][3], _rows(lake)[0][5]) == (1, MS0, 3.0)
-    _part(lake, OUT, "part-0-1", WINDOWS)                     # minute 0 without the late line
+    _window_after_repair(lake, c)
+
+
+def _window_after_repair(lake, c):
+    """Publish minute 0's window (without the late line) and minute 1's; check that minute 0 is the
+    recomputed bucket (3 samples), not the window's 2, and minute 1 the window's row."""
+    _part(lake, OUT, "part-0-1", WINDOWS)
     rep = c.step(cascade=False)
     assert (rep.windows, rep.rows) == (2, 2)
     first = _rows(lake)[0]
     assert first[3:12] == (MS0, 60, 3.0, 6.0, 1.0, 3.0, sorted(bin_of(v) for v in (1.0, 2.0, 3.0)), [1.0] * 3, 3.0)
     assert _rows(lake)[1][5] == 2.0                          # minute 1, never repaired: the window's row
+    return rep
 
 
 def test_a_repair_survives_a_restart_of_the_committer(lake):
@@ -114,12 +121,7 @@ def test_a_repair_survives_a_restart_of_the_committer(lake):
     c.close()
     del c
     c = FlinkCommitter(lake, settings, segment_retention_seconds=-1, out_of_orderness=0)
-    _part(lake, OUT, "part-0-1", WINDOWS)                     # minute 0 without the late line
-    rep = c.step(cascade=False)
-    assert (rep.windows, rep.rows) == (2, 2)
-    first = _rows(lake)[0]
-    assert first[3:12] == (MS0, 60, 3.0, 6.0, 1.0, 3.0, sorted(bin_of(v) for v in (1.0, 2.0, 3.0)), [1.0] * 3, 3.0)
-    assert _rows(lake)[1][5] == 2.0                          # minute 1, never repaired: the window's row
+    rep = _window_after_repair(lake, c)
     assert (rep.note, frepaired.load(lake)) == ("", ({f"{A}|{MS0}": MS0}, ""))
 
 
