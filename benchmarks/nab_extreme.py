@@ -16,10 +16,10 @@ Declared variants: ``week+β`` for β in 0.5 / 1.0 / 1.5: a value strictly above
 the smallest value of the previous 7 days (the extremes of the clock hours ``h − 168 … h``, the
 current hour's earlier values included; only once the series is a day old and the week holds a
 value) has its largest surprise ``C`` replaced by ``max(C, 0) + β`` before the score
-``C / (C + 3)`` and the silence after an alert; nothing else changes. Rule, fixed with them: the nested pick replaces the default only
-if its nested held-out score is at least the default's own held-out score (74.58 / 60.88 / 81.28)
-on all three profiles, it is no worse on the synthetic held-out shapes (62.44 / 54.09 / 68.09) and
-it raises under 1 false alert a week on normal traffic.
+``C / (C + 3)`` and the silence after an alert; nothing else changes. Rule, fixed with them: the
+nested pick replaces the default only if its nested held-out score is at least the default's own
+held-out score (74.58 / 60.88 / 81.28) on all three profiles, it is no worse on the synthetic
+held-out shapes (62.44 / 54.09 / 68.09) and it raises under 1 false alert a week on normal traffic.
 
 Results: benchmarks/anomaly-experiments.md (fifteenth session).
 """

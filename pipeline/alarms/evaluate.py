@@ -124,9 +124,9 @@ def math_datapoints(alarm: MetricAlarm, source: MetricSource, start: int, last: 
                     as_of: datetime | None = None) -> Datapoints:
     """A metric-math alarm's returned expression over its windows from epoch second ``start``:
     every metric query fetched on the alarm's grid, then the expression evaluated window by window
-    (:mod:`pipeline.alarms.matheval`)."""
-    from pipeline.alarms.matheval import evaluate
-    from pipeline.alarms.metricmath import Grid
+    (:mod:`pipeline.metricmath.evaluate`)."""
+    from pipeline.metricmath.evaluate import evaluate
+    from pipeline.metricmath.parse import Grid
 
     spec = alarm.math
     assert spec is not None

@@ -11,7 +11,7 @@ names are CloudWatch's; a document with ``AlarmRule`` is a composite alarm. Ever
 * ``Threshold`` for static operators, ``ThresholdMetricId`` naming an ``ANOMALY_DETECTION_BAND(m, k)``
   expression for the band operators (Period ≥ 60);
 * a ``Metrics`` array: ≤ 10 MetricStat and ≤ 10 Expression queries, one period, exactly one with
-  ``ReturnData`` true; every expression parsed and type-checked (:mod:`pipeline.alarms.metricmath`),
+  ``ReturnData`` true; every expression parsed and type-checked (:mod:`pipeline.metricmath.parse`),
   the returned one giving one time series;
 * ≤ 5 ARNs per action list; AlarmName 1–255 characters without control characters.
 
@@ -24,7 +24,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pipeline.alarms import matheval, metricmath
 from pipeline.alarms import rule as rules
 from pipeline.alarms.model import (
     BAND_OPERATORS,
@@ -40,6 +39,8 @@ from pipeline.alarms.model import (
 )
 from pipeline.documents import read_document
 from pipeline.errors import InputError, RuleError
+from pipeline.metricmath import evaluate as matheval
+from pipeline.metricmath import parse as metricmath
 
 _COMMON = {"AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
            "InsufficientDataActions", "Tags"}

@@ -9,7 +9,7 @@ returned query, or per series of a returned array; ``Timestamps`` / ``Values`` n
 
 Each ``MetricStat`` is answered by :func:`pipeline.query.metrics.get_metric_data` (tier chosen by
 age, period starts in UTC); expressions are evaluated period by period on those values
-(:mod:`pipeline.alarms.metricmath`, with the request-only functions: ``SUM(m1)`` of one series over
+(:mod:`pipeline.metricmath.parse`, with the request-only functions: ``SUM(m1)`` of one series over
 the range, ``RUNNING_SUM``, ``DATAPOINT_COUNT``). Every ``MetricStat`` of a request with an
 expression must share one ``Period`` (CloudWatch allows mixing; here expressions work on one grid),
 and a returned expression must give a series or an array of series. Errors are
@@ -76,7 +76,8 @@ def _queries(doc: dict[str, Any]) -> list[dict[str, Any]]:
 def metric_data_request(lake: Lake, doc: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """The GetMetricData response for request ``doc`` (module docstring); ``now`` is the query's
     clock (which tiers a range may use)."""
-    from pipeline.alarms import matheval, metricmath
+    from pipeline.metricmath import evaluate as matheval
+    from pipeline.metricmath import parse as metricmath
     from pipeline.query.metrics import get_metric_data
     from pipeline.timeutil import parse_time
 

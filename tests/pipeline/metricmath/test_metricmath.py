@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.alarms.matheval import check, evaluate
-from pipeline.alarms.metricmath import Grid, MathError, parse
 from pipeline.alarms.model import MetricRef
 from pipeline.alarms.validate import parse_alarm
 from pipeline.errors import RuleError
+from pipeline.metricmath.evaluate import check, evaluate
+from pipeline.metricmath.parse import Grid, MathError, parse
 from tests.pipeline.alarms.helpers import (
     T0,
     alarm_doc,

@@ -1,5 +1,5 @@
-"""Type-checking and evaluating the metric math of :mod:`pipeline.alarms.metricmath` over a
-:class:`~pipeline.alarms.metricmath.Grid`.
+"""Type-checking and evaluating the metric math of :mod:`pipeline.metricmath.parse` over a
+:class:`~pipeline.metricmath.parse.Grid`.
 
 Kinds: ``S`` a scalar (float), ``TS`` a series (float array over the grid, ``NaN`` = no point),
 ``TSA`` an array of series (list of arrays). :func:`check` decides every node's kind when the
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from pipeline.alarms.metricmath import CLOCK, ELEMENTWISE, RANGE_DEPENDENT, REDUCERS, Grid, MathError, Node
+from pipeline.metricmath.parse import CLOCK, ELEMENTWISE, RANGE_DEPENDENT, REDUCERS, Grid, MathError, Node
 
 Value = float | np.ndarray | list[np.ndarray]
 S, TS, TSA = "S", "TS", "TSA"
