@@ -2,7 +2,8 @@
 
 * ``anomalies detect`` — run the streaming detector over a rollup table and write the
   ``anomalies`` table (replay a range with ``--start/--end``, or follow new data);
-* ``anomalies score --input FILE.csv --output OUT.csv`` — NAB format in and out;
+* ``anomalies score --input FILE --output OUT.csv`` — NAB CSV (or the AWS CLI's CloudWatch JSON)
+  in, NAB format out;
 * ``anomalies insights`` — CloudTrail Insights (call-rate and error-rate) into ``insights``.
 """
 
@@ -42,8 +43,12 @@ def register(sub: Any) -> None:
                    help="python (default) or a PyFlink streaming job (same scores)")
     d.set_defaults(func=run_detect)
 
-    c = s.add_parser("score", help="score one series in NAB CSV format")
-    c.add_argument("--input", required=True, help="CSV with header timestamp,value")
+    c = s.add_parser("score", help="score one series (NAB CSV, or AWS CLI get-metric-data / "
+                     "get-metric-statistics JSON)")
+    c.add_argument("--input", required=True, help="CSV with header timestamp,value, or the JSON "
+                   "`aws cloudwatch get-metric-data` / `get-metric-statistics` prints")
+    c.add_argument("--series", help="get-metric-data output with several results: the Id or Label to score")
+    c.add_argument("--stat", help="get-metric-statistics output with several statistics: the one to score")
     c.add_argument("--output", required=True, help="CSV timestamp,value,anomaly_score")
     c.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     c.set_defaults(func=run_score)
@@ -59,7 +64,7 @@ def run_score(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.anomaly.series_io import read_series, run_detector, write_scores
     from pipeline.console import summary
 
-    series = read_series(args.input)
+    series = read_series(args.input, series=args.series, stat=args.stat)
     scores = run_detector(series, args.detector)
     n = write_scores(args.output, series, scores)
     flagged = [(s.score, r) for s, r in zip(scores, series.raw_times, strict=True)

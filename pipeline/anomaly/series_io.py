@@ -1,8 +1,9 @@
 """Reading and writing one series in NAB's CSV format, and running a detector over it.
 
 Input: ``timestamp,value`` with a header; timestamps as ISO 8601 or ``YYYY-MM-DD HH:MM:SS``
-(naive = UTC) or epoch seconds/milliseconds. Output adds ``anomaly_score``, one per input row in
-file order.
+(naive = UTC) or epoch seconds/milliseconds — or what `aws cloudwatch get-metric-data` /
+`get-metric-statistics` print (:mod:`pipeline.anomaly.series_json`). Output adds
+``anomaly_score``, one per input row (datapoint) in file order.
 
 Real files are messy and a readable file is never refused. What :func:`read_series` does about
 each problem is written to :attr:`SeriesFile.notes` (one line each, naming the line):
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
 from pipeline.anomaly.base import Score
+from pipeline.anomaly.series_json import as_float, read_json_rows
 from pipeline.errors import InputError, InputNotFoundError
 from pipeline.timeutil import parse_time
 
@@ -74,12 +76,38 @@ class _Notes:
         return out
 
 
-def read_series(path: str | Path) -> SeriesFile:
-    """Read a NAB-style CSV: every data row becomes one point (see the module docstring)."""
+def read_series(path: str | Path, *, series: str | None = None, stat: str | None = None) -> SeriesFile:
+    """Read one series: a NAB-style CSV, or the JSON `aws cloudwatch get-metric-data` /
+    `get-metric-statistics` print (:mod:`pipeline.anomaly.series_json`; ``series`` / ``stat``
+    choose among several); every row or datapoint becomes one point (see the module docstring)."""
     p = Path(path)
     if not p.is_file():
         raise InputNotFoundError(str(p), "no such file")
+    with p.open("rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     notes = _Notes()
+    rows = _json_rows(p, series, stat, notes) if head in (b"{", b"[") else _csv_rows(p, notes)
+    raw, raw_v, parsed, values, lines = rows
+    times, order = _clock(parsed, lines, p.name, notes)
+    return SeriesFile(str(p), raw, raw_v, values, times, order, notes.lines())
+
+
+_Rows = tuple[list[str], list[str], list[float | None], list[float | None], list[int]]
+
+
+def _point(text_t: str, text_v: str, where: str, notes: _Notes, v: float | None) -> float | None:
+    """The row's time (None if unparseable), noting what was done about a bad time or value."""
+    try:
+        t: float | None = parse_time(text_t).timestamp()
+    except InputError:
+        t = None
+        notes.add("bad `timestamp` (row placed one step after the previous one)", f"{where} {text_t[:40]!r}")
+    if v is None and text_v:
+        notes.add("`value` not a finite number (row scored 0, not learnt)", f"{where} {text_v[:40]!r}")
+    return t
+
+
+def _csv_rows(p: Path, notes: _Notes) -> _Rows:
     parsed: list[float | None] = []
     values: list[float | None] = []
     raw: list[str] = []
@@ -97,29 +125,23 @@ def read_series(path: str | Path) -> SeriesFile:
                 continue
             text_t = row[0].strip()
             text_v = row[1].strip() if len(row) > 1 else ""
-            try:
-                t: float | None = parse_time(text_t).timestamp()
-            except InputError:
-                t = None
-                notes.add("bad `timestamp` (row placed one step after the previous one)",
-                          f"{p.name}:{line} {text_t[:40]!r}")
-            v: float | None
-            try:
-                v = float(text_v) if text_v else None
-            except ValueError:
-                v = None
-            if v is None or not math.isfinite(v):
-                if text_v:
-                    notes.add("`value` not a finite number (row scored 0, not learnt)",
-                              f"{p.name}:{line} {text_v[:40]!r}")
-                v = None
-            parsed.append(t)
+            v = as_float(text_v) if text_v else None
+            parsed.append(_point(text_t, text_v, f"{p.name}:{line}", notes, v))
             values.append(v)
             raw.append(text_t)
             raw_v.append(text_v)
             lines.append(line)
-    times, order = _clock(parsed, lines, p.name, notes)
-    return SeriesFile(str(p), raw, raw_v, values, times, order, notes.lines())
+    return raw, raw_v, parsed, values, lines
+
+
+def _json_rows(p: Path, series: str | None, stat: str | None, notes: _Notes) -> _Rows:
+    got = read_json_rows(p, series, stat)
+    notes.add(f"read {got.what}", p.name)
+    values = [as_float(v) for v in got.values]
+    raw_v = ["" if v is None else repr(v) if isinstance(v, float) else str(v) for v in got.values]
+    parsed = [_point(t, rv, f"{p.name} datapoint {i + 1}", notes, v)
+              for i, (t, rv, v) in enumerate(zip(got.times, raw_v, values, strict=True))]
+    return got.times, raw_v, parsed, values, list(range(1, len(values) + 1))
 
 
 def _typical_step(parsed: Sequence[float | None]) -> float:

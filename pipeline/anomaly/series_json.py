@@ -1,0 +1,99 @@
+"""One series from what the AWS CLI prints for CloudWatch metrics, for ``anomalies score``.
+
+* ``aws cloudwatch get-metric-data`` output: ``{"MetricDataResults": [{"Id", "Label",
+  "Timestamps": [...], "Values": [...]}, ...]}`` — newest first unless ``ScanBy`` said otherwise;
+  the result is chosen by ``series`` (its ``Id`` or ``Label``), or is the only one;
+* ``aws cloudwatch get-metric-statistics`` output: ``{"Label", "Datapoints": [{"Timestamp",
+  "Average" | "Sum" | "Minimum" | "Maximum" | "SampleCount", "ExtendedStatistics": {"p99": …},
+  "Unit"}, ...]}`` — in no particular order; the statistic is ``stat``, or the only one present.
+
+Rows come back in the file's order with their raw text, as the CSV reader gives them
+(:func:`pipeline.anomaly.series_io.read_series` orders the times and writes the scores back in
+this order). A file that is neither shape, or whose series or statistic is ambiguous, raises
+:class:`~pipeline.errors.InputError` naming what it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import InputError
+
+STATS = ("Average", "Sum", "Minimum", "Maximum", "SampleCount")
+
+
+@dataclass
+class JsonRows:
+    """Raw ``times`` / ``values`` text per row, and what the reader had to say."""
+
+    times: list[str] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+    what: str = ""
+
+
+def read_json_rows(p: Path, series: str | None = None, stat: str | None = None) -> JsonRows:
+    """The rows of one series of a get-metric-data or get-metric-statistics output file."""
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8", errors="replace"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON: {e.msg}", path=str(p), line=e.lineno) from None
+    if isinstance(doc, dict) and isinstance(doc.get("MetricDataResults"), list):
+        return _metric_data(p, doc["MetricDataResults"], series)
+    if isinstance(doc, dict) and isinstance(doc.get("Datapoints"), list):
+        return _statistics(p, doc, stat)
+    raise InputError("expected `aws cloudwatch get-metric-data` output (MetricDataResults) or "
+                     "`get-metric-statistics` output (Datapoints), or a CSV `timestamp,value`", path=str(p))
+
+
+def _metric_data(p: Path, results: list[Any], series: str | None) -> JsonRows:
+    ok = [r for r in results if isinstance(r, dict)]
+    names = [f"{r.get('Id')} ({r.get('Label')})" for r in ok]
+    if series is not None:
+        ok = [r for r in ok if series in (r.get("Id"), r.get("Label"))]
+        if not ok:
+            raise InputError(f"no result with Id or Label {series!r}; the file holds: {', '.join(names) or 'none'}",
+                             path=str(p), field="--series", value=series)
+    if len(ok) != 1:
+        raise InputError(f"{len(ok)} results ({', '.join(names) or 'none'}): choose one with --series ID",
+                         path=str(p), field="MetricDataResults")
+    r = ok[0]
+    ts, vs = r.get("Timestamps") or [], r.get("Values") or []
+    if not isinstance(ts, list) or not isinstance(vs, list) or len(ts) != len(vs):
+        raise InputError("Timestamps and Values must be lists of the same length", path=str(p),
+                         field=f"MetricDataResults[{r.get('Id')}]", value=(len(ts), len(vs)))
+    return JsonRows([str(t) for t in ts], list(vs), f"result {r.get('Id')} ({r.get('Label')})")
+
+
+def _statistics(p: Path, doc: dict[str, Any], stat: str | None) -> JsonRows:
+    points = [d for d in doc["Datapoints"] if isinstance(d, dict)]
+    present = sorted({k for d in points for k in d if k in STATS}
+                     | {k for d in points for k in (d.get("ExtendedStatistics") or {})})
+    if stat is None:
+        if len(present) != 1:
+            raise InputError(f"the datapoints hold {', '.join(present) or 'no statistic'}: choose one with --stat",
+                             path=str(p), field="Datapoints")
+        stat = present[0]
+    elif stat not in present:
+        raise InputError(f"no {stat} in the datapoints (they hold {', '.join(present) or 'nothing'})",
+                         path=str(p), field="--stat", value=stat)
+    rows = JsonRows(what=f"{doc.get('Label') or 'datapoints'} {stat}")
+    for d in points:
+        v = d.get(stat, (d.get("ExtendedStatistics") or {}).get(stat))
+        rows.times.append(str(d.get("Timestamp", "")))
+        rows.values.append(v)
+    return rows
+
+
+def as_float(v: Any) -> float | None:
+    """A JSON value as a finite float, or None."""
+    if isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
