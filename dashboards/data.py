@@ -312,6 +312,11 @@ def metric_band(timestamps: list[datetime], values: list[float], k: float) -> di
     return q_mx.band(timestamps, values, k)
 
 
+@st.cache_data(show_spinner=False, max_entries=128)
+def metric_expression(text: str, lines: list[tuple[list[datetime], list[float]]], period: int) -> dict[str, Any]:
+    return q_mx.expression(text, lines, period)
+
+
 def metric_thresholds(namespace: str, metric_name: str, dimensions: str) -> list[dict[str, Any]]:
     return run("mx.thresholds", namespace, metric_name, dimensions)
 

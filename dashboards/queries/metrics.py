@@ -115,3 +115,41 @@ def thresholds(db: LakeDB, namespace: str, metric_name: str, dimensions: str) ->
                     "stat": m.stat, "period": a.period,
                     "state": state.state_value if state else "INSUFFICIENT_DATA"})
     return sorted(out, key=lambda r: r["alarm"])
+
+
+def expression(text: str, lines: list[tuple[list[datetime], list[float]]], period: int) -> dict[str, Any]:
+    """Metric math over the chart's lines (``m1``, ``m2``, … in order; :mod:`pipeline.metricmath`,
+    as a GetMetricData request evaluates it, period by period): ``series`` (a list of
+    ``(timestamps, values)``, one per result series, points without a value left out) and ``error``
+    (the expression's problem, ``metric math: …`` naming the character)."""
+    from datetime import UTC, timedelta
+
+    import numpy as np
+
+    from pipeline.metricmath.evaluate import S, check, evaluate
+    from pipeline.metricmath.parse import Grid, MathError, parse
+
+    stamps = [t for ts, _ in lines for t in ts]
+    if not stamps:
+        return {"series": [], "error": None}
+    first = int(min(stamps).timestamp())
+    grid = Grid(first, period, period, (int(max(stamps).timestamp()) - first) // period + 1)
+    arrays = {}
+    for i, (ts, vs) in enumerate(lines):
+        a = np.full(grid.n, np.nan)
+        for t, v in zip(ts, vs, strict=True):
+            a[(int(t.timestamp()) - first) // period] = v
+        arrays[f"m{i + 1}"] = a
+    try:
+        tree = {"e": parse("e", text)}
+        if check("e", tree, {"e": text}, list(arrays), alarm=False) == S:
+            return {"series": [], "error": "metric math: the expression gives a number, not a series"}
+        value = evaluate("e", tree, {"e": text}, arrays, grid)
+    except MathError as e:
+        return {"series": [], "error": e.reason}
+    times = [datetime.fromtimestamp(first, UTC) + timedelta(seconds=i * period) for i in range(grid.n)]
+    out = []
+    for arr in value if isinstance(value, list) else [np.asarray(value)]:
+        keep = [i for i in range(grid.n) if not np.isnan(arr[i])]
+        out.append(([times[i] for i in keep], [float(arr[i]) for i in keep]))
+    return {"series": out, "error": None}

@@ -15,7 +15,8 @@ from dashboards import components as ui
 from dashboards import data, timerange
 
 ALARM_POINTS = 10_080  # points allowed for an alarm's own view (a week of 1-minute periods)
-URL_KEYS = {"mx_ns": str, "mx_metric": str, "mx_dims": list, "mx_stats": list, "mx_period": ui.period_or_auto}
+URL_KEYS = {"mx_ns": str, "mx_metric": str, "mx_dims": list, "mx_stats": list, "mx_period": ui.period_or_auto,
+            "mx_expr": str}
 
 st.title("Metrics explorer")
 start, end = ui.time_range()
@@ -66,6 +67,9 @@ period_choice = c5.selectbox("Period", ["auto", *data.METRIC_PERIODS], key="mx_p
 show_band = c6.toggle("Anomaly band", value=True, key="mx_band")
 k = c7.number_input("Band width (σ)", min_value=0.5, max_value=10.0, value=2.0, step=0.5, key="mx_k")
 show_alarms = c6.toggle("Alarm thresholds", value=True, key="mx_alarms")
+expr = st.text_input("Metric math over the lines (m1, m2, … in the legend's order)", key="mx_expr",
+                     placeholder="e.g. m2 - m1, 100 * m1 / m2, SUM(METRICS())",
+                     help="CloudWatch metric math, evaluated period by period on the lines drawn")
 
 ui.to_url(list(URL_KEYS))
 if not chosen or not stats:
@@ -87,6 +91,7 @@ plans: set[tuple[int, str]] = set()
 drawn: set[tuple[str, str, int]] = set()  # (series, stat, period) already on the chart
 points = 0
 colour_of: dict[str, str] = {}
+lines: list[tuple[str, list, list]] = []  # (name, timestamps, values) of each line, m1, m2, … for metric math
 for opt in chosen:
     dims, unit = opt.split("\t")
     for stat in stats:
@@ -113,6 +118,21 @@ for opt in chosen:
                                      name=ui.esc(f"band ±{k:g}σ · {name}"), hoverinfo="skip", yaxis=yaxis))
         fig.add_trace(go.Scatter(x=res["timestamps"], y=res["values"], mode="lines", name=ui.esc(name),
                                  line={"color": colour}, legendgroup=name, yaxis=yaxis))
+        lines.append((name, res["timestamps"], res["values"]))
+
+if expr.strip() and lines:
+    st.caption(ui.md_escape(", ".join(f"m{i + 1} = {name}" for i, (name, _, _) in enumerate(lines))))
+    periods = {p for p, _ in plans}
+    if len(periods) != 1:
+        ui.notice("warning", "metric math needs the lines at one period: choose a period")
+    else:
+        got = data.metric_expression(expr, [(ts, vs) for _, ts, vs in lines], periods.pop())
+        if got["error"]:
+            ui.notice("warning", got["error"])
+        for j, (ts, vs) in enumerate(got["series"]):
+            fig.add_trace(go.Scatter(x=ts, y=vs, mode="lines", line={"dash": "dash"},
+                                     name=ui.esc(expr if len(got["series"]) == 1 else f"{expr} [{j + 1}]"),
+                                     yaxis=axis_of("expression")))
 
 alarm_rows = []
 if show_alarms:

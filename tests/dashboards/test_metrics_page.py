@@ -97,3 +97,25 @@ def test_an_empty_range_says_where_the_data_is_and_offers_it(at, app_env):
     at.button(key="mx_all_data").click().run()
     assert at.sidebar.selectbox(key="wl_range").value == "All data"
     assert at.get("plotly_chart")
+
+
+def test_metric_math_over_the_lines(all_data, app_env):
+    """`m2 - m1` over i-0bbb's Average (m1) and Maximum (m2) at the page's 2-minute period: each
+    period's maximum less its mean, computed here with polars from the fixture's one value a
+    minute; a bad expression names the character."""
+    import polars as pl
+
+    at = _series(go(all_data, "metrics"), BBB)
+    at = at.multiselect(key="mx_stats").set_value(["Average", "Maximum"]).run()
+    at = at.text_input(key="mx_expr").input("m2 - m1").run()
+    assert not at.exception, [e.message for e in at.exception]
+    line = next(t for t in chart(at)["data"] if t.get("name") == "m2 - m1")
+    per = (cpu(app_env, "i-0bbb").sort("timestamp").group_by_dynamic("timestamp", every="2m")
+           .agg((pl.col("sum").max() - pl.col("sum").mean()).alias("gap")))
+    assert arr(line["y"]) == pytest.approx(per["gap"].to_list())
+    shown_text = [c.value.replace("\\", "") for c in at.caption]           # captions are markdown-escaped
+    assert "m1 = InstanceId=i-0bbb · Average, m2 = InstanceId=i-0bbb · Maximum" in shown_text
+    at = at.text_input(key="mx_expr").input("m2 -").run()
+    assert [w.value.replace("\\", "") for w in at.warning] == [
+        "metric math: the expression ends too early at character 5"]
+    assert not any(t.get("name") == "m2 -" for t in chart(at)["data"])
