@@ -28,6 +28,7 @@ from pipeline.detections.grouping import LakeFindings, lake_findings
 from pipeline.detections.live import OpenWindows
 from pipeline.detections.model import Rule
 from pipeline.lake import Lake
+from pipeline.lake.follow import NewFiles, read_rows
 from pipeline.query.duck import connect
 
 STATE = "_state/detect/follow.json"
@@ -119,104 +120,20 @@ def run_retro(lake: Lake, rules: list[Rule], start: datetime | None = None, end:
     return res
 
 
-def read_rows(lake: Lake, rel: str, ranges: list[tuple[int, int]] | None = None) -> list[dict[str, Any]]:
-    """The rows of one committed cloudtrail file as event dicts (JSON columns stay text); with
-    ``ranges`` ((first row, row count) pairs) only those rows, reading only the row groups that hold
-    them."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    with lake.fs.open_input_file(lake.path(rel)) as fh:
-        if ranges is None:
-            return pq.read_table(fh).to_pylist()  # type: ignore[no-any-return]
-        pf = pq.ParquetFile(fh)
-        out: list[dict[str, Any]] = []
-        for first, count in ranges:
-            start, parts = 0, []
-            for g in range(pf.metadata.num_row_groups):
-                n = pf.metadata.row_group(g).num_rows
-                lo, hi = max(first, start), min(first + count, start + n)
-                if lo < hi:
-                    parts.append(pf.read_row_group(g).slice(lo - start, hi - lo))
-                start += n
-            if parts:
-                out += pa.concat_tables(parts).to_pylist()
-        return out
-
-
 class Follower:
     """Evaluates new committed cloudtrail files as they appear (see the module docstring)."""
 
     def __init__(self, lake: Lake, rules: list[Rule], *, from_start: bool = False, resume: bool = True,
                  notify_topic: str | None = None):
         self.lake, self.rules, self.notify_topic = lake, rules, notify_topic
-        self.seen: set[str] = set()
+        self.files = NewFiles(lake, "cloudtrail", STATE, from_start=from_start, resume=resume)
         self.open = OpenWindows(rules)  # open findings and counting windows: memory follows them, not history
-        if resume and lake.exists(STATE):
-            self.seen = set(lake.read_json(STATE).get("files", []))
-        elif not from_start:
-            self.seen = set(lake.table_files("cloudtrail"))
-            if resume:  # the starting point is a checkpoint too: a restart must not skip what came since
-                lake.write_json(STATE, {"files": sorted(self.seen)})
         self.events = 0
 
-    def _rewrites(self, rel: str) -> list[str] | None:
-        """The files ``rel`` replaced when a commit of :mod:`pipeline.lake.replace` made it (a
-        compaction: the same rows in a new file), or None when it holds new rows (a load)."""
-        from pipeline.lake import ledger
-
-        commit = ledger.commit_of(rel)
-        if commit is None:
-            return None
-        entry = ledger.entry_path("cloudtrail", rel.rsplit("/", 1)[0], commit)
-        for doc_path in (entry, ledger.marker_path("cloudtrail", commit, "committed")):
-            try:
-                doc = self.lake.read_json(doc_path) if self.lake.exists(doc_path) else None
-            except (OSError, ValueError):
-                doc = None
-            if doc is not None and doc.get("retires"):
-                return [str(r["path"] if isinstance(r, dict) else r) for r in doc["retires"]]
-        return None
-
-    def _unseen_ranges(self, rel: str, retired: list[str]) -> list[tuple[int, int]] | None:
-        """The (first row, row count) ranges of compaction output ``rel`` that hold the rows of
-        ``retired`` inputs not processed yet ([] when all were). Compaction writes its inputs whole,
-        in the order of their sorted paths (:mod:`pipeline.loader.compact`), so each input is one
-        range; sizes come from the inputs' ledger entries. None (read the whole file) when a size
-        is unknown or the sizes do not add up to the file's rows."""
-        import pyarrow.parquet as pq
-
-        from pipeline.lake import ledger
-
-        if all(r in self.seen for r in retired):
-            return []
-        def listed(doc: dict[str, Any], rel: str) -> list[int]:
-            return [int(f["rows"]) for f in doc.get("files", []) if isinstance(f, dict) and f.get("path") == rel]
-
-        sizes: list[int] = []
-        every: dict[str, dict[str, Any]] | None = None
-        for r in sorted(retired):
-            commit, folder = ledger.commit_of(r), r.rsplit("/", 1)[0]
-            entry = ledger.entry_path("cloudtrail", folder, commit) if commit else None
-            try:
-                rows = listed(self.lake.read_json(entry), r) if entry and self.lake.exists(entry) else []
-                if len(rows) != 1:  # an adopted file's entry is not named after its commit: look through all
-                    every = every if every is not None else ledger.entries(self.lake, "cloudtrail", folder)
-                    rows = [n for doc in every.values() for n in listed(doc, r)]
-            except (OSError, ValueError):
-                return None
-            if len(rows) != 1:
-                return None
-            sizes.append(rows[0])
-        with self.lake.fs.open_input_file(self.lake.path(rel)) as fh:
-            if pq.read_metadata(fh).num_rows != sum(sizes):
-                return None
-        out, start = [], 0
-        for r, n in zip(sorted(retired), sizes, strict=True):
-            if r not in self.seen and n:
-                out.append((start, n))
-            start += n
-        return out
+    @property
+    def seen(self) -> set[str]:
+        """The cloudtrail files processed (the checkpoint's)."""
+        return self.files.seen
 
     def poll(self) -> PollReport:
         """Process files committed since the last poll; the report lists findings that are new or
@@ -224,20 +141,12 @@ class Follower:
         A file that compaction made of files already processed is not read again (its events were
         matched), and of one that also holds files not processed yet only their rows are read:
         each event matches a rule at most once."""
-        new = [f for f in self.lake.table_files("cloudtrail") if f not in self.seen]
+        new, to_read = self.files.poll()
         report = PollReport(files=len(new))
         if not new:
             return report
         fresh: list[Match] = []
-        for rel in new:
-            retired = self._rewrites(rel)
-            ranges = None
-            if retired is not None:  # a compaction: read only the rows of inputs not processed yet
-                ranges = self._unseen_ranges(rel, retired)
-                self.seen.difference_update(retired)  # the checkpoint names the file that holds them now
-                if ranges == []:
-                    self.seen.add(rel)
-                    continue
+        for rel, ranges in to_read:
             rows = read_rows(self.lake, rel, ranges)
             report.events += len(rows)
             fresh += match_events(self.rules, rows)
@@ -249,7 +158,6 @@ class Follower:
                 write_findings(self.lake, findings_table(changed, "python"))
             if self.notify_topic and changed:
                 report.notified = notify_findings(self.lake, self.notify_topic, changed, report.notify_errors)
-        self.seen.update(new)
-        self.lake.write_json(STATE, {"files": sorted(self.seen)})
+        self.files.done(new)
         report.changed = changed
         return report
