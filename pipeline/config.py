@@ -167,7 +167,8 @@ class DashboardSettings:
         _range("dashboard.refresh_seconds", self.refresh_seconds, 0, 86400)
 
 
-RUN_STAGES = ("load", "rollup", "alarms", "anomalies", "insights", "detect", "retention", "compact")
+RUN_STAGES = ("load", "rollup", "alarms", "anomalies", "insights", "detect", "metricfilters", "retention",
+              "compact")
 SOURCE_KINDS = ("cloudtrail", "metrics", "logs", "records")
 
 
@@ -188,6 +189,7 @@ class RunSettings:
     anomaly_seconds: float = 2.0     # a step with no newly closed minute costs a file listing
     detect_seconds: float = 1.0      # runs right after the loader: a finding waits for its commit, then ≤ 1 s
     insights_seconds: float = 60.0
+    metricfilter_seconds: float = 1.0  # right after the loader: a matching log line is a datapoint before the rollup
     compact_seconds: float = 600.0
     retention_seconds: float = 86_400.0
     anomaly_topic: str = ""          # anomaly alerts (like CloudWatch anomaly-detection alarms); "" = none
@@ -212,7 +214,7 @@ class RunSettings:
             raise ConfigError("run.kinesis_streams", "needs run.kinesis_endpoint", self.kinesis_streams)
         _range("run.buffer_seconds", self.buffer_seconds, 0, 900)
         for name in ("poll_seconds", "rollup_seconds", "alarm_seconds", "anomaly_seconds", "detect_seconds",
-                     "insights_seconds", "compact_seconds", "retention_seconds"):
+                     "insights_seconds", "metricfilter_seconds", "compact_seconds", "retention_seconds"):
             _range(f"run.{name}", getattr(self, name), 0.1, 7 * 86_400)
         _range("run.anomaly_threshold", self.anomaly_threshold, 0.0, 1.0)
 

@@ -50,7 +50,8 @@ def build_stages(lake: Lake, settings: Settings) -> list[Stage]:
     # never a wait behind the rollup and anomaly steps of the same tick (those wait for a minute
     # to close anyway)
     factories: list[tuple[str, Callable[[Lake, Settings], Stage]]] = [
-        ("detect", st.DetectStage), ("rollup", rollup), ("alarms", st.AlarmStage), ("anomalies", anomalies),
+        ("detect", st.DetectStage), ("metricfilters", st.MetricFilterStage), ("rollup", rollup),
+        ("alarms", st.AlarmStage), ("anomalies", anomalies),
         ("insights", st.InsightsStage), ("retention", st.RetentionStage), ("compact", st.CompactStage)]
     out += [make(lake, settings) for name, make in factories if run.enabled(name)]
     return out

@@ -220,6 +220,32 @@ class DetectStage:
         return None
 
 
+class MetricFilterStage:
+    """``metricfilters``: the lake's CloudWatch Logs metric filters over every ``logs`` file
+    committed since the run first started (:class:`pipeline.metricfilters.apply.FilterFollower`:
+    checkpointed, each event once, compactions included); the datapoints go to ``metrics`` before
+    the rollup stage of the same round reads them."""
+
+    name = "metricfilters"
+
+    def __init__(self, lake: Lake, settings: Settings):
+        from pipeline.metricfilters.apply import FilterFollower
+
+        self.follower = FilterFollower(lake)
+        self.schedule = Schedule(settings.run.metricfilter_seconds)
+
+    def step(self) -> StepReport:
+        rep = self.follower.poll()
+        detail = f"{rep.matched:,} events matched, {rep.no_value:,} without a value" if rep.events else ""
+        if self.follower.recovered:
+            detail = f"{detail}; an unfinished step's {self.follower.recovered} files removed".lstrip("; ")
+            self.follower.recovered = 0
+        return StepReport(self.name, records_in=rep.events, records_out=rep.datapoints, detail=detail)
+
+    def close(self) -> StepReport | None:
+        return None
+
+
 class RetentionStage:
     """``retention``: expired partitions of raw metrics and every tier dropped, daily."""
 

@@ -207,3 +207,66 @@ def test_sigkill_and_restart_lose_and_double_nothing(tmp_path):
     lines = (lake_root / "notify" / "oncall.jsonl").read_text().splitlines()
     ids = [json.loads(line)["MessageId"] for line in lines]
     assert ids and len(ids) == len(set(ids))  # no notification twice, whatever the kill interrupted
+
+
+def _log_payload(group: str, events: list[tuple[datetime, str]], start_id: int) -> bytes:
+    """A CloudWatch Logs subscription payload (gzip JSON), as Kinesis or Firehose would carry it."""
+    import gzip
+
+    return gzip.compress(json.dumps({
+        "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": group, "logStream": "web-1",
+        "subscriptionFilters": ["to-lake"],
+        "logEvents": [{"id": f"{start_id + i:056d}", "timestamp": int(t.timestamp() * 1000), "message": m}
+                      for i, (t, m) in enumerate(events)]}).encode())
+
+
+def test_log_lines_become_a_metric_that_alarms_live(tmp_path):
+    """The CloudWatch loop, live: log lines arrive on a stream, a metric filter counts the ERRORs,
+    the rollup and an alarm on the filter's metric turn 5 of them in one minute into an ALARM
+    notification — and after a SIGTERM the metric holds each matching line once."""
+    from pipeline.lake import Lake
+    from pipeline.metricfilters.model import FilterStore, parse_filter
+    from pipeline.query.metrics import get_metric_data
+
+    lake_root = tmp_path / "lake"
+    lake = Lake(str(lake_root))
+    store = TopicStore(lake)
+    store.subscribe("oncall", "file", "notify/oncall.jsonl")
+    store.save()
+    filters = FilterStore(lake)
+    filters.put([parse_filter({"filterName": "errors", "logGroupName": "/app/web",
+                               "filterPattern": "ERROR -HEALTHCHECK",
+                               "metricTransformations": [{"metricName": "LogErrors", "metricNamespace": "App",
+                                                          "metricValue": "1", "unit": "Count"}]})],
+                datetime.now(UTC))
+    filters.save()
+    alarms = AlarmStore(lake)
+    alarms.put([parse_alarm({"AlarmName": "log-errors", "Namespace": "App", "MetricName": "LogErrors",
+                             "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 4,
+                             "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+                             "Unit": "Count", "AlarmActions": ["oncall"]})])
+    alarms.save()
+    stream = Stream.create(str(tmp_path / "streams"), "live", 2)
+    proc = _start(tmp_path, lake_root)
+    try:
+        minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+        lines = [(minute + timedelta(seconds=s), msg) for s, msg in [
+            (1, "ERROR db timeout"), (5, "INFO ok"), (9, "ERROR db timeout"), (14, "ERROR HEALTHCHECK failed"),
+            (20, "ERROR upstream 502"), (31, "WARN slow"), (40, "ERROR upstream 502"), (52, "ERROR disk full")]]
+        stream.put([("logs-1", _log_payload("/app/web", lines, 1)),
+                    ("logs-2", _log_payload("/app/other", [(minute, "ERROR elsewhere")], 100))])
+        file_out = lake_root / "notify" / "oncall.jsonl"
+        _wait(lambda: any(m.get("AlarmName") == "log-errors" and m.get("NewStateValue") == "ALARM"
+                          for m in _messages(file_out)), 90, proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # 5 ERROR lines in /app/web without HEALTHCHECK, each counted once; /app/other has no filter
+    md = get_metric_data(lake, "App", "LogErrors", {}, "Sum", minute, minute + timedelta(minutes=1), 60,
+                         now=minute + timedelta(minutes=2))
+    assert md.values == [5.0]
+    reason = next(m for m in _messages(file_out) if m.get("AlarmName") == "log-errors")["NewStateReason"]
+    assert "[5.0 " in reason
