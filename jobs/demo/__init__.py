@@ -24,6 +24,7 @@ SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 STAGES: list[tuple[str, str]] = [
     ("ingest", "jobs.demo.ingest:ingest_stage"),
     ("stream", "jobs.demo.ingest:stream_stage"),
+    ("metric filters", "jobs.demo.metricfilter:metricfilter_stage"),
     ("rollups", "jobs.demo.rollup:rollup_stage"),
     ("anomalies", "jobs.demo.anomaly:anomaly_stage"),
     ("insights", "jobs.demo.anomaly:insights_stage"),
