@@ -134,6 +134,7 @@ def run_apply(args: argparse.Namespace, ctx: Context) -> int:
         summary("metric-filters apply", {
             "events read": rep.events, "matched": rep.matched, "defaults": rep.defaults,
             "without a value": rep.no_value,
+            **{f"disabled {i + 1}": d for i, d in enumerate(rep.disabled)},
             "datapoints": f"{rep.datapoints}{' (dry run: not written)' if args.dry_run else ''}",
             **{f"filter {k}": v for k, v in sorted(rep.by_filter.items())}}, stream=sys.stderr)
     del table
@@ -150,6 +151,7 @@ def run_follow(args: argparse.Namespace, ctx: Context) -> int:
         summary("metric-filters follow", {"new log files": rep.files, "events read": rep.events,
                                           "matched": rep.matched, "datapoints": rep.datapoints,
                                           "without a value": rep.no_value,
+                                          **{f"disabled {i + 1}": d for i, d in enumerate(rep.disabled)},
                                           **({"recovered": f"{fol.recovered} files of an unfinished step removed"}
                                              if fol.recovered else {})}, stream=sys.stderr)
     return 0

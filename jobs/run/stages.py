@@ -240,7 +240,8 @@ class MetricFilterStage:
         if self.follower.recovered:
             detail = f"{detail}; an unfinished step's {self.follower.recovered} files removed".lstrip("; ")
             self.follower.recovered = 0
-        return StepReport(self.name, records_in=rep.events, records_out=rep.datapoints, detail=detail)
+        return StepReport(self.name, records_in=rep.events, records_out=rep.datapoints, detail=detail,
+                          warnings=list(rep.disabled))
 
     def close(self) -> StepReport | None:
         return None

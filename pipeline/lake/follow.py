@@ -53,11 +53,11 @@ class NewFiles:
             out.append((rel, ranges))
         return new, out
 
-    def done(self, new: list[str]) -> None:
-        """Mark ``new`` processed and write the checkpoint."""
+    def done(self, new: list[str], extra: dict[str, Any] | None = None) -> None:
+        """Mark ``new`` processed and write the checkpoint (with the caller's ``extra`` keys)."""
         self.seen.update(new)
         if self.resume:
-            self.lake.write_json(self.state, {"files": sorted(self.seen)})
+            self.lake.write_json(self.state, {**(extra or {}), "files": sorted(self.seen)})
 
     def _rewrites(self, rel: str) -> list[str] | None:
         """The files ``rel`` replaced when a commit of :mod:`pipeline.lake.replace` made it (a

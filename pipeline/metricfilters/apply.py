@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 STATE = "_state/metricfilters/follow.json"
 COLUMNS = ["logGroup", "logStream", "id", "timestamp", "message"]
+DIMENSION_LIMIT = 1000
+"""Distinct dimension value sets one filter may publish within an hour: CloudWatch disables a
+filter past about 1,000 (each set is a custom metric); so does the follower, until the filter is
+put again."""
 
 
 @dataclass
@@ -49,6 +53,36 @@ class ApplyReport:
     defaults: int = 0
     no_value: int = 0
     by_filter: dict[str, int] = field(default_factory=dict)
+    disabled: list[str] = field(default_factory=list)  # filters disabled in this pass, with the reason
+
+
+class DimensionGuard:
+    """Counts each filter's distinct dimension value sets per hour of event time and disables a
+    filter (``group/name@creationTime``: putting it again starts afresh) past
+    :data:`DIMENSION_LIMIT`."""
+
+    def __init__(self, disabled: dict[str, str] | None = None):
+        self.hour: int | None = None
+        self.seen: dict[str, set[str]] = {}
+        self.disabled: dict[str, str] = dict(disabled or {})
+
+    def allow(self, f: MetricFilter, dims: str, at: datetime, report: ApplyReport) -> bool:
+        """Whether ``f`` may publish a datapoint with dimensions ``dims`` at ``at``."""
+        key = f"{f.log_group}/{f.name}@{f.created}"
+        if key in self.disabled:
+            return False
+        hour = int(at.timestamp()) // 3600
+        if hour != self.hour:
+            self.hour, self.seen = hour, {}
+        seen = self.seen.setdefault(key, set())
+        seen.add(dims)
+        if len(seen) <= DIMENSION_LIMIT:
+            return True
+        self.disabled[key] = (f"disabled: its dimensions gave over {DIMENSION_LIMIT:,} distinct values within the "
+                              f"hour from {datetime.fromtimestamp(hour * 3600, at.tzinfo).isoformat()} "
+                              "(put it again to re-enable)")
+        report.disabled.append(f"{f.log_group} {f.name}: {self.disabled[key]}")
+        return False
 
 
 def _number(v: Any) -> float | None:
@@ -62,9 +96,11 @@ def _number(v: Any) -> float | None:
 
 
 def datapoints(filters: list[MetricFilter], events: list[dict[str, Any]], report: ApplyReport,
-               now: datetime) -> list[dict[str, Any]]:
+               now: datetime, guard: DimensionGuard | None = None) -> list[dict[str, Any]]:
     """The ``metrics`` rows the ``filters`` publish for ``events`` (dicts with the ``logs`` table's
-    columns), counted in ``report`` (module docstring)."""
+    columns), counted in ``report`` (module docstring); ``guard`` disables a filter whose
+    dimensions run away (:class:`DimensionGuard`; a fresh one per call when not given)."""
+    guard = guard if guard is not None else DimensionGuard()
     from pipeline.config import ACCOUNT_ID, REGION
     from pipeline.sources.cloudwatch import canonical_dimensions, series_id_from_canonical
 
@@ -96,6 +132,8 @@ def datapoints(filters: list[MetricFilter], events: list[dict[str, Any]], report
                     report.no_value += 1
                     continue
             canon = canonical_dimensions(dims)
+            if t.dimensions and not guard.allow(f, canon, ev["timestamp"], report):
+                continue
             rows.append({"namespace": t.namespace, "metric_name": t.metric_name, "dimensions": canon,
                          "timestamp": ev["timestamp"], "unit": t.unit, "storage_resolution": 60,
                          "sample_count": 1.0, "sum": value, "min": value, "max": value,
@@ -139,6 +177,8 @@ class FilterFollower:
 
         self.lake = lake
         self.files = NewFiles(lake, "logs", STATE, from_start=from_start, resume=resume)
+        state = lake.read_json(STATE) if resume and lake.exists(STATE) else {}
+        self.guard = DimensionGuard(state.get("disabled"))
         self.recovered = self._recover() if resume else 0
 
     def _recover(self) -> int:
@@ -153,8 +193,14 @@ class FilterFollower:
         gone = [f for f in self.lake.table_files("metrics") if f.endswith(suffix)]
         for rel in gone:
             self.lake.delete(rel)
-        self.lake.write_json(STATE, {"files": sorted(self.files.seen)})
+        self.lake.write_json(STATE, self._state())
         return len(gone)
+
+    def _state(self, pending: list[str] | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"files": sorted(self.files.seen), "disabled": self.guard.disabled}
+        if pending:
+            out["pending"] = sorted(pending)
+        return out
 
     def poll(self, now: datetime | None = None) -> ApplyReport:
         """One step: the new log files through the current filters, their datapoints written, the
@@ -172,11 +218,11 @@ class FilterFollower:
             groups = {f.log_group for f in filters}
             for rel, ranges in to_read:
                 events = [e for e in read_rows(self.lake, rel, ranges, COLUMNS) if e.get("logGroup") in groups]
-                rows += datapoints(filters, events, report, now or utcnow())
+                rows += datapoints(filters, events, report, now or utcnow(), self.guard)
         if rows:
-            self.lake.write_json(STATE, {"files": sorted(self.files.seen), "pending": sorted(new)})
+            self.lake.write_json(STATE, self._state(new))
             write_datapoints(self.lake, rows, _tag(new))
-        self.files.done(new)
+        self.files.done(new, {"disabled": self.guard.disabled})
         return report
 
 

@@ -117,7 +117,7 @@ def test_a_crash_between_the_write_and_the_checkpoint_does_not_double_count(tmp_
     _put(lake, _filter())
     _write_logs(lake, _events(9))                     # ERRORs at 0, 3, 6
 
-    def crash(self, new):
+    def crash(self, new, extra=None):
         raise KeyboardInterrupt("killed after the datapoints were written")
 
     monkeypatch.setattr(NewFiles, "done", crash)
@@ -183,3 +183,21 @@ def test_the_cli_tests_a_pattern_and_backfills(tmp_path, capsys):
     assert _metric_rows(lake) == []
     assert main(base + ["metric-filters", "apply", "--from", (T0 + timedelta(minutes=4)).isoformat()]) == 0
     assert len(_metric_rows(lake)) == 2                                  # 6 and 9
+
+
+def test_a_filter_whose_dimensions_run_away_is_disabled_until_put_again(tmp_path, monkeypatch):
+    from pipeline.metricfilters import apply
+
+    monkeypatch.setattr(apply, "DIMENSION_LIMIT", 3)
+    lake = Lake(tmp_path / "lake")
+    fol = FilterFollower(lake)
+    _put(lake, _filter("by-id", "{ $.latency = * }", "$.latency", metric="Lat", dimensions={"Id": "$.latency"}))
+    _write_logs(lake, _events(6))                      # 6 distinct latencies within one hour
+    rep = fol.poll()
+    assert rep.datapoints == 3 and len(rep.disabled) == 1 and "over 3 distinct values" in rep.disabled[0]
+    _write_logs(lake, _events(2, start=6))
+    assert FilterFollower(lake).poll().datapoints == 0  # still disabled after a restart
+    _put(lake, _filter("by-id", "{ $.latency = * }", "$.latency", metric="Lat", dimensions={"Id": "$.latency"}),
+         at=T0 + timedelta(hours=1))                   # put again: a new filter
+    _write_logs(lake, _events(2, start=8))
+    assert FilterFollower(lake).poll().datapoints == 2
