@@ -30,9 +30,10 @@ from pathlib import Path
 
 from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
 from pipeline.anomaly.base import Score
-from pipeline.anomaly.series_json import as_float, read_json_rows
+from pipeline.anomaly.series_json import read_json_rows
 from pipeline.errors import InputError, InputNotFoundError
 from pipeline.timeutil import parse_time
+from pipeline.values import finite_float
 
 #: Backward steps (as a share of all steps) above which a file is scored in time order.
 SORT_ABOVE = 0.01
@@ -125,7 +126,7 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
                 continue
             text_t = row[0].strip()
             text_v = row[1].strip() if len(row) > 1 else ""
-            v = as_float(text_v) if text_v else None
+            v = finite_float(text_v) if text_v else None
             parsed.append(_point(text_t, text_v, f"{p.name}:{line}", notes, v))
             values.append(v)
             raw.append(text_t)
@@ -137,7 +138,7 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
 def _json_rows(p: Path, series: str | None, stat: str | None, notes: _Notes) -> _Rows:
     got = read_json_rows(p, series, stat)
     notes.add(f"read {got.what}", p.name)
-    values = [as_float(v) for v in got.values]
+    values = [finite_float(v) for v in got.values]
     raw_v = ["" if v is None else repr(v) if isinstance(v, float) else str(v) for v in got.values]
     parsed = [_point(t, rv, f"{p.name} datapoint {i + 1}", notes, v)
               for i, (t, rv, v) in enumerate(zip(got.times, raw_v, values, strict=True))]

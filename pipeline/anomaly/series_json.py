@@ -16,7 +16,6 @@ this order). A file that is neither shape, or whose series or statistic is ambig
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,14 +85,3 @@ def _statistics(p: Path, doc: dict[str, Any], stat: str | None) -> JsonRows:
         rows.times.append(str(d.get("Timestamp", "")))
         rows.values.append(v)
     return rows
-
-
-def as_float(v: Any) -> float | None:
-    """A JSON value as a finite float, or None."""
-    if isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.metricfilters.model import FilterStore, MetricFilter
+from pipeline.values import finite_float
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,16 +86,6 @@ class DimensionGuard:
         return False
 
 
-def _number(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if f == f and abs(f) != float("inf") else None
-
-
 def datapoints(filters: list[MetricFilter], events: list[dict[str, Any]], report: ApplyReport,
                now: datetime, guard: DimensionGuard | None = None) -> list[dict[str, Any]]:
     """The ``metrics`` rows the ``filters`` publish for ``events`` (dicts with the ``logs`` table's
@@ -121,7 +112,7 @@ def datapoints(filters: list[MetricFilter], events: list[dict[str, Any]], report
                 report.defaults += 1
             else:
                 report.matched += 1
-                value = t.literal if t.literal is not None else _number(m.value_of(t.value))
+                value = t.literal if t.literal is not None else finite_float(m.value_of(t.value))
                 for name, ref in t.dimensions:
                     got = m.value_of(ref)
                     if got is None:
