@@ -91,9 +91,10 @@ def datapoints(filters: list[MetricFilter], events: list[dict[str, Any]], report
     """The ``metrics`` rows the ``filters`` publish for ``events`` (dicts with the ``logs`` table's
     columns), counted in ``report`` (module docstring); ``guard`` disables a filter whose
     dimensions run away (:class:`DimensionGuard`; a fresh one per call when not given)."""
-    guard = guard if guard is not None else DimensionGuard()
     from pipeline.config import ACCOUNT_ID, REGION
     from pipeline.sources.cloudwatch import canonical_dimensions, series_id_from_canonical
+
+    guard = guard if guard is not None else DimensionGuard()
 
     by_group: dict[str, list[MetricFilter]] = defaultdict(list)
     for f in filters:
@@ -112,7 +113,7 @@ def datapoints(filters: list[MetricFilter], events: list[dict[str, Any]], report
                 report.defaults += 1
             else:
                 report.matched += 1
-                value = t.literal if t.literal is not None else finite_float(m.value_of(t.value))
+                value = t.number if t.number is not None else finite_float(m.value_of(t.value))
                 for name, ref in t.dimensions:
                     got = m.value_of(ref)
                     if got is None:

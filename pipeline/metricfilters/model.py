@@ -46,11 +46,11 @@ class Transformation:
     default: float | None = None
     dimensions: tuple[tuple[str, str], ...] = ()  # (dimension name, field reference)
     unit: str = "None"
+    number: float | None = field(init=False, default=None)
+    """The value when it is a number rather than a field reference (parsed once)."""
 
-    @property
-    def literal(self) -> float | None:
-        """The value when it is a number rather than a field reference."""
-        return None if self.value.startswith("$") else float(self.value)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "number", None if self.value.startswith("$") else float(self.value))
 
 
 @dataclass(frozen=True)
