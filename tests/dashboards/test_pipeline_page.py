@@ -54,5 +54,5 @@ def test_pipeline_page_after_a_run(tmp_path, monkeypatch):
     stages = next(d.value for d in at.dataframe if "stage" in d.value.columns)
     row = stages[stages["stage"] == "load"].iloc[0]
     assert row["records in"] == 40 and row["records out"] == 40
-    assert set(stages["stage"]) == {"load", "rollup", "alarms", "anomalies", "detect", "retention"}
+    assert set(stages["stage"]) == {"load", "rollup", "alarms", "anomalies", "detect", "metricfilters", "retention"}
     assert len(at.get("plotly_chart")) == 2  # the run's own metrics, drawn per stage
