@@ -29,17 +29,21 @@ def test_flink_bins_equal_the_reference(flink_t_env):
 
 
 def test_the_late_output_holds_the_lines_behind_the_newest_read_and_only_those(tmp_path):
-    """``late_insert``'s test on a stream read in order: late is older than the newest event time
-    read so far (that line included) by more than the out-of-orderness; a line at the newest time
-    is never its own late line, even with no out-of-orderness (every line was before)."""
-    from jobs.flink.sql import late_insert
+    """``late_insert``'s test on a stream read in order — one segment file through the job's own
+    source, read line by line as the job reads it (a ``VALUES`` list was not delivered in order
+    every time): late is older than the newest event time read so far (that line included) by more
+    than the out-of-orderness; a line at the newest time is never its own late line, even with no
+    out-of-orderness (every line was before)."""
+    from jobs.flink.sql import late_insert, source_ddl
     from jobs.flink_rollup import create_table_env
 
     t_env = create_table_env(checkpoint_dir=f"file://{tmp_path}/ckpt")
     lines = [("a", 60_000), ("b", 60_000), ("a", 120_000), ("a", 61_000), ("a", 200_000), ("b", 130_000),
              ("b", 200_000), ("a", 139_000)]
-    values = ", ".join(f"('{s}', CAST({ms} AS BIGINT), 'seg-{i}')" for i, (s, ms) in enumerate(lines))
-    t_env.create_temporary_view("pts", t_env.sql_query(f"SELECT * FROM (VALUES {values}) AS t(sid, ms, seg)"))
+    (tmp_path / "seg").mkdir()
+    (tmp_path / "seg" / "segment-0.csv").write_text("".join(f"{s},{ms},1,1,1,1,1,,\n" for s, ms in lines))
+    t_env.execute_sql(source_ddl("seg_src", f"file://{tmp_path}/seg", out_of_orderness=0))
+    t_env.create_temporary_view("pts", t_env.sql_query("SELECT sid, ms, seg FROM seg_src"))
     got = {}
     for ooo in (0, 60):
         select = late_insert("sink", "pts", out_of_orderness=ooo).removeprefix("INSERT INTO sink ")
