@@ -231,7 +231,8 @@ def apply_range(lake: Lake, start: datetime | None, end: datetime | None, *,
 
     filters = [f for f in FilterStore(lake).filters.values() if not names or f.name in names]
     report = ApplyReport()
-    if not filters or not lake.table_files("logs"):
+    logs = lake.table_files("logs")
+    if not filters or not logs:
         return report, METRICS.empty_table()
     con = connect(lake, ["logs"])
     where = ["logGroup IN (SELECT unnest($groups))"]
@@ -244,7 +245,7 @@ def apply_range(lake: Lake, start: datetime | None, end: datetime | None, *,
         params["end"] = end
     events = con.sql(f"SELECT {', '.join(COLUMNS)} FROM logs WHERE {' AND '.join(where)} ORDER BY timestamp, id",
                      params=params).to_arrow_table().to_pylist()
-    report.files = len(lake.table_files("logs"))
+    report.files = len(logs)
     now = utcnow()
     rows = datapoints(filters, events, report, now)
     if rows and not dry_run:
