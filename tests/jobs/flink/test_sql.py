@@ -32,9 +32,9 @@ def test_the_late_output_holds_the_lines_behind_the_newest_read_and_only_those(t
     """``late_insert``'s test on a stream read in order — one segment file through the job's own
     source, read line by line as the job reads it (not a ``VALUES`` list: the planner rewrites one
     into a ``Union`` of one constant ``Calc`` per row, which reaches the ``OVER`` in no defined
-    order — ``explain_sql`` shows it): late is older than the newest event time read so far (that line included) by more
-    than the out-of-orderness; a line at the newest time is never its own late line, even with no
-    out-of-orderness (every line was before)."""
+    order — ``explain_sql`` shows it): late is older than the newest event time read so far (that
+    line included) by more than the out-of-orderness; a line at the newest time is never its own
+    late line, even with no out-of-orderness (every line was before)."""
     from jobs.flink.sql import late_insert, source_ddl
     from jobs.flink_rollup import create_table_env
 
