@@ -1,6 +1,7 @@
 """The three nearest misses of sessions 12–14 together: bag, sequence judge on values only, bin 0.
 
     .venv/bin/python -m benchmarks.nab_near [--workers N] [--checks]
+    .venv/bin/python -m benchmarks.nab_near --fresh     # the fresh held-out check (amendment below)
 
 Why (declared in the sixteenth session, before any of these was scored). Each of the three was
 held out above the default on all three profiles on NAB, and each failed its own rule by a hair:
