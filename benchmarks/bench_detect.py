@@ -15,7 +15,11 @@ Measures, in one run on the same Parquet:
   those 17 columns, which made the ratio look worse than it is);
 * watchlake DuckDB engine: what ``watchlake detect`` does before writing — ``lake_findings``
   (one scan, all rules, matches grouped into findings in bulk) and the ``findings`` rows;
-* watchlake Python engine (the ``--follow`` path) on a 50k-row sample, as events/s.
+* watchlake Python engine on a 50k-row sample, as events/s;
+* the live follow path: the same 50k rows committed as files of 2,000 events and followed one file
+  per poll by the detect follower (DuckDB over each new file), beside reading each file's rows and
+  matching them with the Python engine (the follower's path until December 2026); and the same
+  files as one backlog, read by a fresh follower in one poll.
 
     .venv/bin/python -m benchmarks.bench_detect [--small] [--events N]
 """
@@ -34,6 +38,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jobs.detect_job import PollReport
 from pipeline.detections import fields, ir
 from pipeline.detections.engine import BASE_PATHS, match_events
 from pipeline.detections.grouping import lake_findings
@@ -123,6 +128,63 @@ def bare_scan_sql(rules: list) -> str:
     return f"SELECT {', '.join(sums)}, max(\"eventTime\") FROM cloudtrail"
 
 
+FOLLOW_FILE = 2_000
+"""Events per committed file in the live follow measure: one loader step at the aim's 2,000 events/s."""
+
+
+def follow_steps(rules: list, sample: pa.Table) -> tuple[int, float, float, int]:
+    """``sample`` committed as files of :data:`FOLLOW_FILE` events into a scratch lake, then
+    followed one file per poll — as the live detect stage reads a loader's commits — by the
+    :class:`~jobs.detect_job.Follower` (DuckDB over the new file) and by the Python engine over the
+    same file's rows (the follower's path until December 2026). Returns (files, follower seconds,
+    Python seconds, events); the engines agree by test (tests/pipeline/detections/test_parity_property.py)."""
+    import shutil
+
+    from jobs.detect_job import Follower
+    from pipeline.lake.follow import read_rows
+
+    root = DATA / "detect_follow"
+    shutil.rmtree(root, ignore_errors=True)
+    lake = Lake(root / "lake")
+    fol = Follower(lake, rules, from_start=True)
+    fol._match([], PollReport())  # the connection and compiled query: once per follower, not counted
+    t_fol = t_py = 0.0
+    files, n_fol, n_py = 0, 0, 0
+    for i in range(0, sample.num_rows, FOLLOW_FILE):
+        part = sample.slice(i, FOLLOW_FILE)
+        rel = lake.write_partition("cloudtrail", {"dt": "2026-11-01", "hour": f"{files % 24:02d}"}, part).path
+        t0 = time.perf_counter()
+        rep = fol.poll()
+        t_fol += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        n_py += len(match_events(rules, read_rows(lake, rel)))
+        t_py += time.perf_counter() - t0
+        n_fol += rep.events
+        files += 1
+    assert n_fol == sample.num_rows, (n_fol, sample.num_rows)
+    return files, t_fol, t_py, n_fol
+
+
+def follow_backlog(rules: list) -> tuple[float, float, int]:
+    """The scratch lake of :func:`follow_steps` read in one poll by a fresh follower — a backlog
+    after downtime — beside reading and matching the same files with the Python engine: (follower
+    seconds, Python seconds, events)."""
+    from jobs.detect_job import Follower
+    from pipeline.lake.follow import read_rows
+
+    lake = Lake(DATA / "detect_follow" / "lake")
+    (Path(lake.root) / "_state" / "detect" / "follow.json").unlink(missing_ok=True)
+    fol = Follower(lake, rules, from_start=True, resume=False)
+    fol._match([], PollReport())
+    t0 = time.perf_counter()
+    rep = fol.poll()
+    t_fol = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for rel in lake.table_files("cloudtrail"):
+        match_events(rules, read_rows(lake, rel))
+    return t_fol, time.perf_counter() - t0, rep.events
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", action="store_true", help="200k events instead of 10M")
@@ -163,10 +225,13 @@ def main() -> None:
     t_bare = statistics.median(x[0] for x in scans)
     c_bare = statistics.median(x[1] for x in scans)
     bare = scans[-1][2]
-    sample = con.sql("SELECT * EXCLUDE (dt, hour) FROM cloudtrail LIMIT 50000").to_arrow_table().to_pylist()
+    sample_table = con.sql("SELECT * EXCLUDE (dt, hour) FROM cloudtrail LIMIT 50000").to_arrow_table()
+    sample = sample_table.to_pylist()
     t0 = time.perf_counter()
     match_events(rules, sample)
     t_py = time.perf_counter() - t0
+    live = follow_steps(rules, sample_table)
+    backlog = follow_backlog(rules)
     total, c_total = t_match + t_find, c_match + c_find
     print(f"events                  {rows:,}  ({len(rules)} rules; load average {os.getloadavg()[0]:.1f})")
     print(f"bare DuckDB scan        {t_bare:8.2f} s  {rows / t_bare:14,.0f} ev/s  ({len(bare[0]) - 1} columns; "
@@ -176,7 +241,13 @@ def main() -> None:
           f"rows in {t_find:.2f} s; "
           f"{c_total:.2f} s CPU)")
     print(f"(first call of the process, an empty range: {t_first:.2f} s — imports, not counted)")
-    print(f"watchlake Python engine {t_py:8.2f} s  {len(sample) / t_py:14,.0f} ev/s  (50k-row sample, --follow path)")
+    print(f"watchlake Python engine {t_py:8.2f} s  {len(sample) / t_py:14,.0f} ev/s  (50k-row sample, in memory)")
+    print(f"live follow, {live[0]} files of {FOLLOW_FILE:,} events, one poll each: the follower (DuckDB) "
+          f"{live[1]:.2f} s ({live[3] / live[1]:,.0f} ev/s), read + Python engine {live[2]:.2f} s "
+          f"({live[3] / live[2]:,.0f} ev/s): {live[2] / live[1]:.1f}x")
+    print(f"backlog, the same {live[0]} files in one poll: the follower {backlog[0]:.2f} s "
+          f"({backlog[2] / backlog[0]:,.0f} ev/s), read + Python engine {backlog[1]:.2f} s: "
+          f"{backlog[1] / backlog[0]:.1f}x")
     print(f"ratio watchlake/bare    {total / t_bare:8.1f} x wall, {c_total / c_bare:.1f} x CPU (target ≤ 3x)")
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
-"""The detection job: run rules retroactively over the lake (DuckDB) or follow new files (Python).
+"""The detection job: run rules retroactively over the lake or follow new files (both DuckDB).
 
 * :func:`run_retro` — one DuckDB scan of ``cloudtrail`` in ``[start, end)`` evaluates every rule,
   findings are built in bulk (:mod:`pipeline.detections.grouping`) and merged into the
   ``findings`` table (a re-run of the same range replaces the rules' earlier findings there).
 * :class:`Follower` — one :meth:`Follower.poll` takes the ``cloudtrail`` files committed since
-  the last one (checkpoint in ``_state/detect/follow.json``), evaluates their rows with the Python
-  engine and updates findings; ``detect --follow`` runs it on :mod:`jobs.follow`'s schedule.
+  the last one (checkpoint in ``_state/detect/follow.json``), evaluates their rows with the DuckDB
+  engine (the rules' query planned once) and updates findings;
+  ``detect --follow`` runs it on :mod:`jobs.follow`'s schedule.
   Only the open findings and the counting windows not yet reached are kept
   (:class:`pipeline.detections.live.OpenWindows`: a finding with its first ``MAX_EVENT_IDS``
   ids and its count, never the matches of the history), so memory and work per poll stay bounded
@@ -22,16 +23,22 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from pipeline.detections.engine import Match, match_events, time_filter
+import pyarrow as pa
+
+from pipeline.detections.engine import LakeMatcher, Match, match_events, time_filter
 from pipeline.detections.findings import Finding, findings_table, write_findings
 from pipeline.detections.grouping import LakeFindings, lake_findings
 from pipeline.detections.live import OpenWindows
 from pipeline.detections.model import Rule
+from pipeline.errors import SchemaMismatchError
 from pipeline.lake import Lake
-from pipeline.lake.follow import NewFiles, read_rows
+from pipeline.lake.follow import NewFiles, Ranges, read_table
+from pipeline.loader.partition import conform
 from pipeline.query.duck import connect
 
 STATE = "_state/detect/follow.json"
+NEW_VIEW = "cloudtrail_new"
+"""The name the follower's new rows go by in the rules' query."""
 
 
 @dataclass
@@ -129,6 +136,26 @@ class Follower:
         self.files = NewFiles(lake, "cloudtrail", STATE, from_start=from_start, resume=resume)
         self.open = OpenWindows(rules)  # open findings and counting windows: memory follows them, not history
         self.events = 0
+        self._matcher = LakeMatcher(rules, NEW_VIEW)
+
+    def _match(self, to_read: list[tuple[str, Ranges | None]], report: PollReport) -> list[Match]:
+        """The rules' matches in the rows to read (whole files, or the new rows of a compaction's),
+        counted into ``report.events``: read with pyarrow, in the lake's cloudtrail schema, and
+        matched by the DuckDB engine in one query planned once for the follower's life
+        (:meth:`~pipeline.detections.engine.LakeMatcher.run_table`). A file not in that schema (not
+        written by the loader) is matched by the Python engine instead — the two agree
+        (tests/pipeline/detections/test_parity_property.py)."""
+        tables, out = [], []
+        for rel, ranges in to_read:
+            table = read_table(self.lake, rel, ranges)
+            report.events += table.num_rows
+            try:
+                tables.append(conform("cloudtrail", table, rel))
+            except SchemaMismatchError:
+                out += match_events(self.rules, table.to_pylist())
+        if tables:
+            out += self._matcher.run_table(pa.concat_tables(tables))
+        return out
 
     @property
     def seen(self) -> set[str]:
@@ -145,11 +172,7 @@ class Follower:
         report = PollReport(files=len(new))
         if not new:
             return report
-        fresh: list[Match] = []
-        for rel, ranges in to_read:
-            rows = read_rows(self.lake, rel, ranges)
-            report.events += len(rows)
-            fresh += match_events(self.rules, rows)
+        fresh = self._match(to_read, report)
         self.events += report.events
         changed: list[Finding] = []
         if fresh:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from pipeline.lake import Lake
 
 Ranges = list[tuple[int, int]]
@@ -123,22 +125,30 @@ def read_rows(lake: Lake, rel: str, ranges: Ranges | None = None,
               columns: list[str] | None = None) -> list[dict[str, Any]]:
     """The rows of one committed file as dicts (``columns`` only, if given); with ``ranges`` only
     those rows, reading only the row groups that hold them."""
+    return read_table(lake, rel, ranges, columns).to_pylist()  # type: ignore[no-any-return]
+
+
+def read_table(lake: Lake, rel: str, ranges: Ranges | None = None,
+               columns: list[str] | None = None) -> pa.Table:
+    """:func:`read_rows` as one Arrow table (the file's own schema; empty when ``ranges`` select
+    no row)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     with lake.fs.open_input_file(lake.path(rel)) as fh:
         if ranges is None:
-            return pq.read_table(fh, columns=columns).to_pylist()  # type: ignore[no-any-return]
+            return pq.read_table(fh, columns=columns)
         pf = pq.ParquetFile(fh)
-        out: list[dict[str, Any]] = []
+        parts = []
         for first, count in ranges:
-            start, parts = 0, []
+            start = 0
             for g in range(pf.metadata.num_row_groups):
                 n = pf.metadata.row_group(g).num_rows
                 lo, hi = max(first, start), min(first + count, start + n)
                 if lo < hi:
                     parts.append(pf.read_row_group(g, columns=columns).slice(lo - start, hi - lo))
                 start += n
-            if parts:
-                out += pa.concat_tables(parts).to_pylist()
-        return out
+        if not parts:
+            return pf.schema_arrow.empty_table() if columns is None else \
+                pf.schema_arrow.empty_table().select(columns)
+        return pa.concat_tables(parts)
