@@ -55,6 +55,8 @@ def live_loader(lake: Lake, settings: Settings) -> Loader:
 class StreamsStage:
     """``load``: every followed stream into the lake (see the module docstring)."""
 
+    urgent = True  # the supervisor runs it between other stages' steps when due
+
     name = "load"
 
     def __init__(self, lake: Lake, settings: Settings, *, max_polls: int = 20):
@@ -110,6 +112,8 @@ class KinesisStage:
     the run starts all the same. Calls time out after ``TIMEOUT_SECONDS`` with one retry, so a dead
     endpoint holds the supervisor's loop for seconds, not minutes.
     """
+
+    urgent = True  # the supervisor runs it between other stages' steps when due
 
     TIMEOUT_SECONDS = 5
 
@@ -209,6 +213,8 @@ class S3Lister:
 
 class FolderStage:
     """``load``: one ``KIND=LOCATION`` polled for new objects (see the module docstring)."""
+
+    urgent = True  # the supervisor runs it between other stages' steps when due
 
     def __init__(self, lake: Lake, settings: Settings, source: str):
         kind, _, location = source.partition("=")

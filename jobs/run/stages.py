@@ -18,37 +18,6 @@ from pipeline.timeutil import utcnow
 if TYPE_CHECKING:
     from pipeline.config import Settings
     from pipeline.lake import Lake
-    from pipeline.loader.from_stream import StreamDelivery
-
-
-def _delta(after: Any, before: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    return (after.records_in - before[0], after.loaded - before[1], after.rejected - before[2],
-            after.duplicates - before[3])
-
-
-def _counts(s: Any) -> tuple[int, int, int, int]:
-    return s.records_in, s.loaded, s.rejected, s.duplicates
-
-
-class LoadStage:
-    """``load``: one stream (local or Kinesis) into the lake, routed by content."""
-
-    def __init__(self, name: str, delivery: StreamDelivery, every: float, *, max_polls: int = 20):
-        self.name, self.delivery, self.max_polls = name, delivery, max_polls
-        self.schedule = Schedule(every)
-
-    def step(self) -> StepReport:
-        before = _counts(self.delivery.loader.summary)
-        read = self.delivery.step(self.max_polls)
-        _, loaded, rejected, dups = _delta(self.delivery.loader.summary, before)
-        return StepReport(self.name, records_in=read, records_out=loaded, rejected=rejected,
-                          backlog=not self.delivery.caught_up,
-                          detail=f"{dups} duplicates dropped" if dups else "")
-
-    def close(self) -> StepReport | None:
-        before = _counts(self.delivery.loader.summary)
-        _, loaded, rejected, _ = _delta(self.delivery.close(), before)
-        return StepReport(self.name, records_out=loaded, rejected=rejected, detail="drained")
 
 
 class RollupStage:
@@ -196,6 +165,7 @@ class DetectStage:
     or grew go to ``run.findings_topic``."""
 
     name = "detect"
+    urgent = True  # the supervisor runs it between other stages' steps when due
 
     def __init__(self, lake: Lake, settings: Settings):
         from jobs.detect_job import Follower

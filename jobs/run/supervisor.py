@@ -4,7 +4,8 @@ Guarantees:
 
 * stages run one at a time in pipeline order (load → detect → rollup → alarms → anomalies →
   insights → retention → compact) whenever they are due, on the one follow loop of
-  :mod:`jobs.follow`; a stage never runs twice at once;
+  :mod:`jobs.follow`; a stage never runs twice at once; the urgent ones (load, detect) also get a
+  turn between the others' steps when they have come due (:meth:`Supervisor.tick`);
 * an exception in a step is one log line naming the stage and the error; the stage is retried
   after a backoff that doubles from 1 s up to 5 minutes and resets on success — the run never
   stops for it (a vanished folder, an unreachable endpoint, an object that cannot be fetched);
@@ -32,6 +33,13 @@ from jobs.run.stage import Stage, StepReport
 TICK_SECONDS = 0.25
 MAX_BACKOFF = 300.0
 TRIM_SECONDS = 60.0
+
+
+def urgent(stage: Stage) -> bool:
+    """A stage that gets a turn between the other stages' steps: one whose ``urgent`` attribute is
+    true (the loaders: everything waits for their commits; detect: a finding's notification is
+    the pipeline's tightest latency aim)."""
+    return bool(getattr(stage, "urgent", False))
 
 
 @dataclass
@@ -102,8 +110,19 @@ class Supervisor:
         return rep
 
     def tick(self) -> list[StepReport]:
-        """Run every stage that is due now, in order; returns their reports."""
-        out = [self._run_step(st) for st in self.states if st.due <= self.clock()]
+        """Run every stage that is due now, in order; returns their reports. After each step of
+        another stage, the urgent stages (:func:`urgent`: the loaders and detect) that have come
+        due meanwhile run first, in pipeline order: a slow rollup or anomaly step no longer holds
+        an attack's finding until the end of the tick. Each runs at most once between two other
+        steps, so the others are never starved."""
+        out: list[StepReport] = []
+        quick = [st for st in self.states if urgent(st.stage)]
+        for st in self.states:
+            if st.due > self.clock():
+                continue
+            out.append(self._run_step(st))
+            if not urgent(st.stage):
+                out += [self._run_step(u) for u in quick if u.due <= self.clock()]
         if self.clock() - self._trimmed_at >= TRIM_SECONDS:
             self._trimmed_at = self.clock()
             memory.trim()

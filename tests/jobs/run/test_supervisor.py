@@ -116,3 +116,36 @@ def test_freed_heap_is_trimmed_once_a_minute_and_memory_is_in_the_status(lake, s
     assert sup.trims == 1
     mem = lake.read_json("_state/run/status.json")["memory"]
     assert mem["rss_mib"] > 10 and mem["heap_used_mib"] > 0
+
+
+class Slow(Counting):
+    """A stage whose step takes ``seconds`` of the fake clock."""
+
+    def __init__(self, name: str, every: float, calls: list[str], clock: Clock, seconds: float):
+        super().__init__(name, every, calls)
+        self.clock, self.seconds = clock, seconds
+
+    def step(self) -> StepReport:
+        self.clock.now += self.seconds
+        return super().step()
+
+
+def test_load_and_detect_get_a_turn_between_slow_steps_of_the_others(lake, settings):
+    """A slow rollup and anomaly step (3 s each) no longer hold a loaded event's detection until
+    the end of the tick: the urgent stages, due again after 1 s, run after each of them — once
+    between two other steps, never more, and never before a step of their own came due."""
+    calls: list[str] = []
+    clock = Clock()
+    load, detect = Counting("load", 1, calls), Counting("detect", 1, calls)
+    load.urgent = detect.urgent = True  # type: ignore[attr-defined]
+    quick_alarms = Counting("alarms", 1, calls)
+    stages = [load, detect, Slow("rollup", 60, calls, clock, 3.0), quick_alarms,
+              Slow("anomalies", 60, calls, clock, 3.0)]
+    sup = _sup(lake, settings, stages, clock, [])
+    sup.tick()
+    assert calls == ["load", "detect", "rollup", "load", "detect", "alarms", "anomalies", "load", "detect"]
+    # the quick alarms step left them not due: nothing ran between it and anomalies
+    calls.clear()
+    clock.now += 1
+    sup.tick()  # only the 1-second stages are due, and run once each
+    assert calls == ["load", "detect", "alarms"]
