@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from pipeline.config import load_settings
+from pipeline.config import Settings, load_settings
 from pipeline.lake import Lake
 from pipeline.loader import Loader
 from pipeline.loader.compact import compact
@@ -24,14 +24,19 @@ def s3():
         yield url
 
 
-@pytest.mark.slow
-def test_load_dedup_errors_and_compact_on_s3(s3, monkeypatch, tmp_path: Path):
+def _s3_lake(s3: str, monkeypatch, bucket: str) -> tuple[Settings, Lake]:
+    """Settings and a lake at ``s3://BUCKET/wl`` on the moto server (the bucket created)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    boto3.client("s3", endpoint_url=s3, region_name="us-east-1").create_bucket(Bucket="lake")
-    settings = load_settings(env={}, overrides={"lake.root": "s3://lake/wl", "lake.s3_endpoint_url": s3,
+    boto3.client("s3", endpoint_url=s3, region_name="us-east-1").create_bucket(Bucket=bucket)
+    settings = load_settings(env={}, overrides={"lake.root": f"s3://{bucket}/wl", "lake.s3_endpoint_url": s3,
                                                 "loader.buffer_seconds": "0"})
-    lake = Lake.from_settings(settings)
+    return settings, Lake.from_settings(settings)
+
+
+@pytest.mark.slow
+def test_load_dedup_errors_and_compact_on_s3(s3, monkeypatch, tmp_path: Path):
+    settings, lake = _s3_lake(s3, monkeypatch, "lake")
     rows = ct_rows(50)
     rows[3]["eventTime"] = None
     s = Loader(lake, settings.loader).add_all([ct_batch(rows[:30]), ct_batch(rows[20:])])
@@ -57,12 +62,7 @@ def test_the_detect_follower_matches_new_files_on_s3(s3, monkeypatch):
     from pipeline.detections.ir import Pred
     from pipeline.detections.model import Rule
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    boto3.client("s3", endpoint_url=s3, region_name="us-east-1").create_bucket(Bucket="follow")
-    settings = load_settings(env={}, overrides={"lake.root": "s3://follow/wl", "lake.s3_endpoint_url": s3,
-                                                "loader.buffer_seconds": "0"})
-    lake = Lake.from_settings(settings)
+    settings, lake = _s3_lake(s3, monkeypatch, "follow")
     rule = Rule(id="r-u3", title="u3 reads", kind="sigma", predicate=Pred("userIdentity.userName", "eq", "u3"))
     rows = ct_rows(60)
     fol = Follower(lake, [rule], from_start=True)
