@@ -37,7 +37,7 @@ from pipeline.loader.partition import conform
 from pipeline.query.duck import connect
 
 STATE = "_state/detect/follow.json"
-NEW_VIEW = "cloudtrail_new"
+NEW_ROWS = "cloudtrail_new"
 """The name the follower's new rows go by in the rules' query."""
 
 
@@ -136,7 +136,7 @@ class Follower:
         self.files = NewFiles(lake, "cloudtrail", STATE, from_start=from_start, resume=resume)
         self.open = OpenWindows(rules)  # open findings and counting windows: memory follows them, not history
         self.events = 0
-        self._matcher = LakeMatcher(rules, NEW_VIEW)
+        self._matcher = LakeMatcher(rules, NEW_ROWS)
 
     def _match(self, to_read: list[tuple[str, Ranges | None]], report: PollReport) -> list[Match]:
         """The rules' matches in the rows to read (whole files, or the new rows of a compaction's),

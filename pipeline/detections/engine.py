@@ -185,8 +185,9 @@ def _repeated_strings(column: pa.ChunkedArray) -> list[str | None]:
 class LakeMatcher:
     """The DuckDB engine's query for one rule set over one table or view, compiled once: a
     follower runs it on every poll over its new rows (:meth:`run_table`), so the 57 SigmaHQ rules
-    are not compiled, nor planned, again each second. :meth:`run` returns what :func:`match_events` returns for the
-    same rows (both sorted by (rule, time, eventID); tests/pipeline/detections/test_parity_property.py)."""
+    are not compiled, nor planned, again each second. :meth:`run` returns what
+    :func:`match_events` returns for the same rows, both sorted by (rule, time, eventID)
+    (tests/pipeline/detections/test_parity_property.py)."""
 
     def __init__(self, rules: list[Rule], source: str = "cloudtrail", where: str = "true") -> None:
         self.rules, self.source = rules, source
