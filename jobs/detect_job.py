@@ -39,6 +39,11 @@ from pipeline.query.duck import connect
 STATE = "_state/detect/follow.json"
 NEW_ROWS = "cloudtrail_new"
 """The name the follower's new rows go by in the rules' query."""
+DUCKDB_FROM = 800
+"""New rows from which a poll matches them with DuckDB: below, the Python engine is cheaper — a
+DuckDB query of the 57 SigmaHQ rules costs ~40 ms whatever its size, the Python engine ~50 µs a
+row (50 rows: 5 ms against 45; 2,000: 100 against 38; measured with ``benchmarks/bench_detect.py``'s
+data)."""
 
 
 @dataclass
@@ -131,28 +136,32 @@ class Follower:
     """Evaluates new committed cloudtrail files as they appear (see the module docstring)."""
 
     def __init__(self, lake: Lake, rules: list[Rule], *, from_start: bool = False, resume: bool = True,
-                 notify_topic: str | None = None):
+                 notify_topic: str | None = None, duckdb_from: int = DUCKDB_FROM):
         self.lake, self.rules, self.notify_topic = lake, rules, notify_topic
         self.files = NewFiles(lake, "cloudtrail", STATE, from_start=from_start, resume=resume)
         self.open = OpenWindows(rules)  # open findings and counting windows: memory follows them, not history
         self.events = 0
         self._matcher = LakeMatcher(rules, NEW_ROWS)
+        self.duckdb_from = duckdb_from
 
     def _match(self, to_read: list[tuple[str, Ranges | None]], report: PollReport) -> list[Match]:
         """The rules' matches in the rows to read (whole files, or the new rows of a compaction's),
-        counted into ``report.events``: read with pyarrow, in the lake's cloudtrail schema, and
-        matched by the DuckDB engine in one query planned once for the follower's life
-        (:meth:`~pipeline.detections.engine.LakeMatcher.run_table`). A file not in that schema (not
-        written by the loader) is matched by the Python engine instead — the two agree
-        (tests/pipeline/detections/test_parity_property.py)."""
-        tables, out = [], []
+        counted into ``report.events``, read with pyarrow. From ``duckdb_from`` rows on, the rows
+        in the lake's cloudtrail schema are matched by the DuckDB engine in one query planned once
+        for the follower's life (:meth:`~pipeline.detections.engine.LakeMatcher.run_table`); fewer
+        rows, or a file not in that schema (not written by the loader), go to the Python engine —
+        the two agree (tests/pipeline/detections/test_parity_property.py)."""
+        tables, odd = [], []
         for rel, ranges in to_read:
             table = read_table(self.lake, rel, ranges)
             report.events += table.num_rows
             try:
                 tables.append(conform("cloudtrail", table, rel))
             except SchemaMismatchError:
-                out += match_events(self.rules, table.to_pylist())
+                odd.append(table)
+        if sum(t.num_rows for t in tables) < self.duckdb_from:
+            odd, tables = odd + tables, []
+        out = [m for t in odd for m in match_events(self.rules, t.to_pylist())]
         if tables:
             out += self._matcher.run_table(pa.concat_tables(tables))
         return out

@@ -197,7 +197,10 @@ class FilterFollower:
     def poll(self, now: datetime | None = None) -> ApplyReport:
         """One step: the new log files through the current filters, their datapoints written, the
         checkpoint advanced."""
-        from pipeline.lake.follow import read_rows
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from pipeline.lake.follow import read_table
         from pipeline.timeutil import utcnow
 
         new, to_read = self.files.poll()
@@ -207,9 +210,10 @@ class FilterFollower:
         filters = list(FilterStore(self.lake).filters.values())
         rows: list[dict[str, Any]] = []
         if filters:
-            groups = {f.log_group for f in filters}
-            for rel, ranges in to_read:
-                events = [e for e in read_rows(self.lake, rel, ranges, COLUMNS) if e.get("logGroup") in groups]
+            groups = pa.array(sorted({f.log_group for f in filters}), pa.string())
+            for rel, ranges in to_read:  # only the filtered groups' events become dicts
+                table = read_table(self.lake, rel, ranges, COLUMNS)
+                events = table.filter(pc.is_in(table["logGroup"], value_set=groups)).to_pylist()
                 rows += datapoints(filters, events, report, now or utcnow(), self.guard)
         if rows:
             self.lake.write_json(STATE, self._state(new))

@@ -49,9 +49,10 @@ def test_run_table_equals_the_python_engine_and_replans_for_another_schema():
 
 def test_a_file_outside_the_loaders_schema_is_matched_by_the_python_engine(lake):
     """A cloudtrail file written by something other than the loader (here: fewer columns) is
-    still read and matched: the same findings as the retroactive run over both files."""
+    still read and matched, by the Python engine: the same findings as the retroactive run over
+    both files."""
     write_events(lake, _events(0, 20))
-    fol = Follower(lake, RULES, from_start=True)
+    fol = Follower(lake, RULES, from_start=True, duckdb_from=0)  # DuckDB for the loader's rows
     first = fol.poll()
     assert first.events == 20
     table, _ = events_to_table(_events(20, 20), "other")
@@ -63,3 +64,26 @@ def test_a_file_outside_the_loaders_schema_is_matched_by_the_python_engine(lake)
     retro = {f.rule.id: f.event_count for f in run_retro(lake, RULES, write=False).findings}
     live = {f.rule.id: f.event_count for f in second.changed}
     assert live == retro == {"stop": 8, "u2-or-denied": 15}
+
+
+def test_small_polls_go_to_the_python_engine_and_find_the_same(lake, monkeypatch):
+    """Below ``duckdb_from`` new rows a poll matches them in Python (cheaper than a DuckDB query);
+    the findings of each poll are the same either way."""
+    import jobs.detect_job as job
+
+    python_rows: list[int] = []
+    real = job.match_events
+    monkeypatch.setattr(job, "match_events", lambda rules, rows: python_rows.append(len(rows)) or real(rules, rows))
+    followers = {t: Follower(lake, RULES, from_start=True, duckdb_from=t) for t in (0, 30, 10**9)}
+    found: dict[int, list] = {t: [] for t in followers}
+    for first, n in ((0, 20), (20, 40), (60, 5)):
+        write_events(lake, _events(first, n))
+        for t, fol in followers.items():
+            python_rows.clear()
+            rep = fol.poll()
+            assert rep.events == n
+            assert (python_rows == [n]) == (n < t) and (python_rows == []) == (n >= t), (t, n, python_rows)
+            found[t].append(sorted((f.rule.id, f.event_count, f.first.event_id) for f in rep.changed))
+    assert found[0] == found[30] == found[10**9]
+    # events 0–59 by hand: i % 5 == 0 → 12; i % 4 == 2 → 15, or i % 7 == 0 besides → 0 7 21 28 35 49 56
+    assert found[0][1] == [("stop", 12, "ev-00000"), ("u2-or-denied", 22, "ev-00000")]

@@ -65,7 +65,7 @@ def test_the_detect_follower_matches_new_files_on_s3(s3, monkeypatch):
     settings, lake = _s3_lake(s3, monkeypatch, "follow")
     rule = Rule(id="r-u3", title="u3 reads", kind="sigma", predicate=Pred("userIdentity.userName", "eq", "u3"))
     rows = ct_rows(60)
-    fol = Follower(lake, [rule], from_start=True)
+    fol = Follower(lake, [rule], from_start=True, duckdb_from=0)  # the DuckDB path, however few rows
     Loader(lake, settings.loader).add_all([ct_batch(rows[:20], origin="a")])
     first = fol.poll()
     assert (first.files, first.events) == (1, 20)
