@@ -192,6 +192,28 @@ def family_main(argv: list[str] | None, description: str, scorer: Callable[..., 
     return 0
 
 
+def fresh_check(variants: dict[str, tuple[Any, ...]], seeds: range, workers: int = 2) -> list[str]:
+    """The default and each variant (name → ``(scorer, *its extra arguments)``) on ``seeds`` of
+    the held-out generator (:func:`~benchmarks.anomaly_synth.heldout_corpus`), NAB scores at each
+    profile's optimised threshold (``workers`` processes)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from benchmarks import nab
+    from benchmarks.anomaly_synth import heldout_corpus
+
+    series = heldout_corpus(seeds)
+    inputs = [([t.timestamp() for t in s.timestamps], s.values) for s in series]
+    out = [f"  fresh held-out shapes ({len(series)} series, {sum(len(v) for _, v in inputs):,} points)"]
+    runs = {"default": (context_scores,), **variants}
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        for name, (fn, *args) in runs.items():
+            scores = list(ex.map(fn, *zip(*inputs, strict=True), *([a] * len(inputs) for a in args)))
+            files = [(sc, s.windows) for sc, s in zip(scores, series, strict=True)]
+            res = [nab.optimise_threshold(files, p) for p in nab.PROFILES.values()]
+            out.append(f"    {name:24s} " + " / ".join(f"{r[1]:.2f}" for r in res) + f" (thr {res[0][0]:.3f})")
+    return out
+
+
 def report(variants: dict[str, list[Scored]], nested: str) -> list[str]:
     """Each variant's all-41 and held-out scores, then the nested selection among them."""
     profiles = ("standard", "reward_low_FP", "reward_low_FN")

@@ -96,25 +96,11 @@ FRESH_SEEDS = range(20_000, 20_300)
 
 
 def fresh_check(workers: int = 2) -> list[str]:
-    """The default and both variants on :data:`FRESH_SEEDS` of the held-out generator, NAB scores
-    at each profile's optimised threshold (``workers`` processes)."""
-    from concurrent.futures import ProcessPoolExecutor
+    """The default and both variants on :data:`FRESH_SEEDS` of the held-out generator
+    (:func:`benchmarks.nab_ensemble.fresh_check`)."""
+    from benchmarks.nab_ensemble import fresh_check as check
 
-    from benchmarks import nab
-    from benchmarks.anomaly_synth import heldout_corpus
-    from benchmarks.nab_eval import context_scores
-
-    series = heldout_corpus(FRESH_SEEDS)
-    inputs = [([t.timestamp() for t in s.timestamps], s.values) for s in series]
-    out = [f"  fresh held-out shapes ({len(series)} series, {sum(len(v) for _, v in inputs):,} points)"]
-    runs = {"default": (context_scores,), **{n: (near_scores, *a) for n, a in VARIANTS.items()}}
-    with ProcessPoolExecutor(max_workers=workers) as ex:
-        for name, (fn, *args) in runs.items():
-            scores = list(ex.map(fn, *zip(*inputs, strict=True), *([a] * len(inputs) for a in args)))
-            files = [(sc, s.windows) for sc, s in zip(scores, series, strict=True)]
-            res = [nab.optimise_threshold(files, p) for p in nab.PROFILES.values()]
-            out.append(f"    {name:24s} " + " / ".join(f"{r[1]:.2f}" for r in res) + f" (thr {res[0][0]:.3f})")
-    return out
+    return check({n: (near_scores, *a) for n, a in VARIANTS.items()}, FRESH_SEEDS, workers)
 
 
 def main(argv: list[str] | None = None) -> int:
