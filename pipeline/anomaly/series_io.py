@@ -103,8 +103,10 @@ def _point(text_t: str, text_v: str, where: str, notes: _Notes, v: float | None)
     except InputError:
         t = None
         notes.add("bad `timestamp` (row placed one step after the previous one)", f"{where} {text_t[:40]!r}")
-    if v is None and text_v:
+    if v is None and text_v.strip():
         notes.add("`value` not a finite number (row scored 0, not learnt)", f"{where} {text_v[:40]!r}")
+    elif v is None:
+        notes.add("`value` empty: a missing datapoint (row scored 0, not learnt)", where)
     return t
 
 

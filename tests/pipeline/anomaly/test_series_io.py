@@ -51,17 +51,19 @@ def test_bad_values_timestamps_and_repeats_are_scored_and_noted(tmp_path) -> Non
     body[21] = "not a time,12"
     body[30] = body[29].split(",")[0] + ",11"  # repeats the previous row's timestamp
     body[40] = body[40].split(",")[0] + ",nan"
+    body[44] = body[44].split(",")[0] + ","  # a gap
     p.write_text("\n".join(["timestamp,value", *body, ""]))
     s = read_series(p)
-    assert len(s.values) == 48 and s.values[20] is None and s.values[40] is None
+    assert len(s.values) == 48 and s.values[20] is None and s.values[40] is None and s.values[44] is None
     assert s.times[21] == s.times[20] + 300.0
     assert s.notes == [
         "`value` not a finite number (row scored 0, not learnt) ×2: messy.csv:22 'abc'; messy.csv:42 'nan'",
         "bad `timestamp` (row placed one step after the previous one) ×1: messy.csv:23 'not a time'",
+        "`value` empty: a missing datapoint (row scored 0, not learnt) ×1: messy.csv:46",
         "timestamp repeats the previous row's (scored in file order) ×1: messy.csv:32",
     ]
     scores = run_detector(s)
-    assert len(scores) == 48 and scores[20].score == scores[40].score == 0.0
+    assert len(scores) == 48 and scores[20].score == scores[40].score == scores[44].score == 0.0
 
 
 def test_only_a_missing_header_or_file_is_refused(tmp_path) -> None:
