@@ -172,15 +172,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def family_main(argv: list[str] | None, description: str, scorer: Callable[..., list[float]],
-                variants: dict[str, tuple[Any, ...]], alone: bool = False) -> int:
+                variants: dict[str, tuple[Any, ...]], alone: bool = False,
+                fresh_seeds: range | None = None) -> int:
     """The command of a declared family: every variant (name → ``scorer``'s extra arguments) on
     NAB beside the default detector, with the nested selection among them all — or, with
     ``alone``, between the default and each variant in turn (variants declared one at a time) —
-    and with ``--checks`` on the synthetic corpora and normal traffic (:func:`checks_of`)."""
+    and with ``--checks`` on the synthetic corpora and normal traffic (:func:`checks_of`); with
+    ``fresh_seeds``, ``--fresh`` runs the family's fresh held-out check instead (:func:`fresh_check`)."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--checks", action="store_true", help="also the synthetic corpora and normal traffic")
+    if fresh_seeds is not None:
+        ap.add_argument("--fresh", action="store_true",
+                        help=f"only the fresh held-out check (seeds {fresh_seeds.start:,}–{fresh_seeds.stop - 1:,})")
     args = ap.parse_args(argv)
+    if getattr(args, "fresh", False):
+        print("\n".join(fresh_check({n: (scorer, *a) for n, a in variants.items()}, fresh_seeds, args.workers)))
+        return 0
     runs = {"default": run_scorer(context_scores, workers=args.workers),
             **{n: run_scorer(scorer, *a, workers=args.workers) for n, a in variants.items()}}
     groups = [["default", n] for n in variants] if alone else [list(runs)]

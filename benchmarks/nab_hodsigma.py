@@ -127,16 +127,10 @@ FRESH_SEEDS = range(20_300, 20_600)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.nab_ensemble import family_main, fresh_check
+    from benchmarks.nab_ensemble import family_main
 
-    if argv is None:
-        import sys
-
-        argv = sys.argv[1:]
-    if "--fresh" in argv:
-        print("\n".join(fresh_check({n: (hod_scores, *a) for n, a in VARIANTS.items()}, FRESH_SEEDS)))
-        return 0
-    return family_main(argv, "context with an hour-of-day σ, on NAB (declared variants)", hod_scores, VARIANTS)
+    return family_main(argv, "context with an hour-of-day σ, on NAB (declared variants)",
+                       hod_scores, VARIANTS, fresh_seeds=FRESH_SEEDS)
 
 
 if __name__ == "__main__":

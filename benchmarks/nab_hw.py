@@ -136,17 +136,10 @@ def hw_scores(times: Sequence[float], values: Sequence[float | None], profile: s
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.nab_ensemble import family_main, fresh_check
+    from benchmarks.nab_ensemble import family_main
 
-    if argv is None:
-        import sys
-
-        argv = sys.argv[1:]
-    if "--fresh" in argv:
-        print("\n".join(fresh_check({n: (hw_scores, *a) for n, a in VARIANTS.items()}, FRESH_SEEDS)))
-        return 0
     return family_main(argv, "context with a Holt-Winters forecaster among the picks, on NAB (declared variants)",
-                       hw_scores, VARIANTS)
+                       hw_scores, VARIANTS, fresh_seeds=FRESH_SEEDS)
 
 
 if __name__ == "__main__":

@@ -95,26 +95,11 @@ FRESH_SEEDS = range(20_000, 20_300)
 """The fresh held-out check's seeds (module docstring): never generated in an earlier session."""
 
 
-def fresh_check(workers: int = 2) -> list[str]:
-    """The default and both variants on :data:`FRESH_SEEDS` of the held-out generator
-    (:func:`benchmarks.nab_ensemble.fresh_check`)."""
-    from benchmarks.nab_ensemble import fresh_check as check
-
-    return check({n: (near_scores, *a) for n, a in VARIANTS.items()}, FRESH_SEEDS, workers)
-
-
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
-    if argv is None:
-        import sys
-
-        argv = sys.argv[1:]
-    if "--fresh" in argv:
-        print("\n".join(fresh_check()))
-        return 0
     return family_main(argv, "the three nearest misses together (bag, values-only sequence judge, bin 0), on NAB",
-                       near_scores, VARIANTS)
+                       near_scores, VARIANTS, fresh_seeds=FRESH_SEEDS)
 
 
 if __name__ == "__main__":
