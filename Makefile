@@ -41,12 +41,13 @@ chromium:
 demo: install
 	$(BIN)/watchlake --lake $(LAKE) demo
 
-# The whole suite, then the source, loader and anomaly tests once more on the pure-Python paths
-# (the ones a checkout without the native modules takes).
+# The whole suite (one pytest-xdist worker per core; the Flink and Chromium tests one at a time on
+# one of them), then the source, loader and anomaly tests once more on the pure-Python paths (the
+# ones a checkout without the native modules takes).
 test: install chromium
 	$(BIN)/ruff check pipeline jobs dashboards tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 	WATCHLAKE_NATIVE=0 $(BIN)/python -m pytest -q -m "not slow" tests/pipeline/sources tests/pipeline/loader \
 	  tests/pipeline/anomaly \
 	  --ignore=tests/pipeline/sources/test_jsoncols.py --ignore=tests/pipeline/sources/test_cloudtrail_typed.py

@@ -92,3 +92,14 @@ def moto_server() -> Iterator[str]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup`` (pytest-xdist) the tests that start a Flink
+    mini-cluster or drive Chromium run one at a time on one worker: each already uses more than one
+    core, and two JVMs or browsers side by side only slow each other down."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.get_closest_marker("flink") or item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("heavy"))
