@@ -24,7 +24,13 @@ selection among the default and these four picks replaces the default only if it
 score is at least the default's own held-out score (74.58 / 60.88 / 81.28) on all three profiles,
 it is no worse than the default on all three profiles on 300 fresh held-out series (the held-out
 generator at seeds 20,300–20,599, never generated: ``--fresh``) and it raises under 1 false alert
-a week on normal traffic. Results: benchmarks/anomaly-experiments.md (seventeenth session).
+a week on normal traffic.
+
+Scored: all 41 | held out, fast 0.05 73.52 / 62.18 / 79.63 | 72.04 / 58.47 / 77.87, fast 0.2 71.80 /
+60.86 / 77.60 | 67.51 / 56.94 / 75.87, err 0.005 71.88 / 60.62 / 78.38 | 70.62 / 56.53 / 77.39, err
+0.02 74.75 / 64.00 / 80.45 | 73.52 / 60.00 / 76.83; nested 72.39 / 58.35 / 79.04: **not adopted**
+(every direction loses; the fresh check was not run). Results: benchmarks/anomaly-experiments.md
+(seventeenth session).
 """
 
 from __future__ import annotations
