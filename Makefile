@@ -53,7 +53,7 @@ test: install chromium
 	  --ignore=tests/pipeline/sources/test_jsoncols.py --ignore=tests/pipeline/sources/test_cloudtrail_typed.py
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow and not flink and not e2e"
+	$(BIN)/python -m pytest -q -n auto -m "not slow and not flink and not e2e"
 
 # The layers read in one direction: pipeline/ imports neither jobs/ nor dashboards/, no cycle between
 # its packages, jobs/ never imports dashboards/ (an import-graph test; part of `make test` too).
