@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     from pipeline.anomaly import DEFAULT_DETECTOR, DETECTORS
 
+    DETECTOR_HELP = (f"default {DEFAULT_DETECTOR} (what every stage uses); the others are the "
+                     "alternatives measured in benchmarks/anomaly-experiments.md")
     p = sub.add_parser("anomalies", help="metric anomaly detection and CloudTrail Insights",
                        description="Streaming anomaly detection on metric rollups, NAB-format "
                        "scoring of one CSV series, and CloudTrail Insights.")
@@ -28,7 +30,7 @@ def register(sub: Any) -> None:
     d.add_argument("--table", default="metrics_5m", choices=["metrics_5m", "metrics_1m"])
     d.add_argument("--stat", default="Average",
                    choices=["Average", "Sum", "Minimum", "Maximum", "SampleCount"])
-    d.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
+    d.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS, help=DETECTOR_HELP)
     d.add_argument("--threshold", type=float, default=None,
                    help="score at or above which a point is an anomaly (default 0.5)")
     d.add_argument("--namespace", help="only this namespace")
@@ -50,7 +52,7 @@ def register(sub: Any) -> None:
     c.add_argument("--series", help="get-metric-data output with several results: the Id or Label to score")
     c.add_argument("--stat", help="get-metric-statistics output with several statistics: the one to score")
     c.add_argument("--output", required=True, help="CSV timestamp,value,anomaly_score")
-    c.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
+    c.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS, help=DETECTOR_HELP)
     c.set_defaults(func=run_score)
 
     i = s.add_parser("insights", help="CloudTrail Insights from the raw cloudtrail table")
