@@ -125,8 +125,9 @@ def checks_of(runs: dict[str, ScoreFn]) -> list[str]:
     """Each run (name → scores of one series, in time order) beside the default detector, on the
     labelled synthetic corpora (optimised standard / low-FP / low-FN) and as alerts per model per
     week on 28 days of generated normal traffic (at 0.5), as ``bench_anomaly`` measures the
-    default."""
-    from benchmarks import nab
+    default, and as false alerts per week on the anomaly-free CloudWatch shapes
+    (:mod:`benchmarks.quiet_shapes`)."""
+    from benchmarks import nab, quiet_shapes
     from benchmarks.anomaly_synth import corpus, heldout_corpus
     from benchmarks.bench_anomaly import sample_month
     from pipeline.anomaly import DEFAULT_THRESHOLD
@@ -147,7 +148,7 @@ def checks_of(runs: dict[str, ScoreFn]) -> list[str]:
         alerts = sum(sum(v >= DEFAULT_THRESHOLD for v in fn(ts, vs)) for _, ts, vs in normal)
         out.append(f"  28 days of normal sample traffic ({len(normal)} models) {name:24s} "
                    f"{alerts / weeks:.2f} alerts per model per week")
-    return out
+    return out + quiet_shapes.report(runs, DEFAULT_THRESHOLD)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,90 @@
+"""False alerts on anomaly-free series of the shapes CloudWatch metrics take.
+
+    .venv/bin/python -m benchmarks.quiet_shapes
+
+The normal-traffic check (``bench_anomaly.sample_month``) replays the generator's 15 sample
+series; these are the shapes it does not make, each stationary and free of anomalies by
+construction, four weeks of 5-minute points: sparse counts (``HTTPCode_ELB_5XX_Count``, mostly 0),
+Poisson counts, percentages quantised to 0.1 or 0.001 (``CPUUtilization``), log-normal latency,
+heavy-tailed byte counts (``NetworkIn``), an hourly cron spike, a daily cycle, a random walk, daily
+counts, a flat value that starts moving halfway (an idle instance put to work: the one change,
+at row 4,032, is the only thing worth an alert), two alternating levels and a zero series with
+rare bursts. Every alert after the first week (the first week is the detectors' warm-up) is a false
+one; the first week's are counted apart. Seeded: the same series every run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+WEEK = 2016  # 5-minute points
+N = 4 * WEEK
+CHANGE = N // 2  # flat_then_noise's one change
+
+ScoreFn = Callable[[Sequence[float], Sequence[float | None]], list[float]]
+
+
+def shapes(seed: int = 7) -> dict[str, tuple[list[float], list[float]]]:
+    """name → (epoch seconds, values) of every shape (module docstring)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(N) * 300.0 + 1.7e9
+    hod = (t / 3600.0) % 24.0
+    cycle = np.sin(2 * np.pi * hod / 24.0)
+    vals = {
+        "sparse_count_p0.05": rng.poisson(0.05, N).astype(float),
+        "sparse_count_p0.5": rng.poisson(0.5, N).astype(float),
+        "count_p5": rng.poisson(5, N).astype(float),
+        "cpu_quantized_0.1": np.round(np.clip(rng.normal(2, 0.3, N), 0, None), 1),
+        "cpu_low_quantized": np.round(np.clip(rng.normal(0.07, 0.01, N), 0, None), 3),
+        "lognormal_latency": rng.lognormal(math.log(0.05), 0.5, N),
+        "hourly_cron_spike": np.where(np.arange(N) % 12 == 0, 50.0, 1.0) + rng.normal(0, 0.1, N),
+        "daily_cycle": 100 + 50 * cycle + rng.normal(0, 5, N),
+        "random_walk": np.cumsum(rng.normal(0, 1, N)),
+        "daily_counts": rng.poisson(20 + 15 * cycle).astype(float),
+        "heavy_tailed_bytes": rng.pareto(2.5, N) * 1e6,
+        "flat_then_noise": np.concatenate([np.full(CHANGE, 5.0), 5 + rng.normal(0, 0.5, N - CHANGE)]),
+        "two_levels": np.where(rng.random(N) < 0.3, 80.0, 10.0) + rng.normal(0, 1, N),
+        "zero_with_bursts": np.where(rng.random(N) < 0.01, rng.exponential(100, N), 0.0),
+    }
+    return {k: (t.tolist(), v.tolist()) for k, v in vals.items()}
+
+
+def false_alerts(fn: ScoreFn, threshold: float = 0.5, seed: int = 7) -> dict[str, tuple[float, int]]:
+    """name → (alerts per week after the first week, alerts in the first week) of ``fn``'s scores;
+    flat_then_noise's change (its first alert at or after row 4,032) is not counted."""
+    out = {}
+    for name, (t, v) in shapes(seed).items():
+        hits = np.flatnonzero(np.asarray(fn(t, v)) >= threshold)
+        later = hits[hits >= WEEK]
+        if name == "flat_then_noise":
+            first = later[later >= CHANGE][:1]
+            later = np.setdiff1d(later, first)
+        out[name] = (len(later) / ((N - WEEK) / WEEK), int((hits < WEEK).sum()))
+    return out
+
+
+def report(runs: dict[str, ScoreFn], threshold: float = 0.5) -> list[str]:
+    """Each run's false alerts per series-week on every shape, and the mean over the shapes."""
+    res = {name: false_alerts(fn, threshold) for name, fn in runs.items()}
+    names = list(next(iter(res.values())))
+    out = [f"  anomaly-free CloudWatch shapes (4 weeks each), false alerts per week after the first "
+           f"(at {threshold}): " + " | ".join(runs)]
+    for shape in names:
+        out.append(f"    {shape:22s} " + " | ".join(f"{res[r][shape][0]:5.2f}" for r in runs))
+    out.append(f"    {'mean':22s} " + " | ".join(f"{np.mean([x[0] for x in res[r].values()]):5.2f}"
+                                               for r in runs))
+    return out
+
+
+def main() -> int:
+    from benchmarks.nab_eval import context_scores
+
+    print("\n".join(report({"context": context_scores})))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""quiet_shapes: the shapes are what they say, seeded, and false alerts are counted as documented."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.quiet_shapes import CHANGE, WEEK, N, false_alerts, shapes
+
+
+def test_shapes_are_seeded_four_weeks_of_five_minute_points() -> None:
+    a, b = shapes(), shapes()
+    assert a == b
+    for t, v in a.values():
+        assert len(t) == len(v) == N == 4 * WEEK
+        assert np.all(np.diff(t) == 300.0)
+    _, flat = a["flat_then_noise"]
+    assert set(flat[:CHANGE]) == {5.0} and len(set(flat[CHANGE:])) > 1000
+    _, zeros = a["zero_with_bursts"]
+    assert 0.95 < np.mean(np.asarray(zeros) == 0.0) < 1.0
+
+
+def test_false_alerts_skip_the_first_week_and_the_one_change() -> None:
+    def fake(t: list[float], v: list[float]) -> list[float]:
+        s = np.zeros(len(v))
+        s[[10, WEEK + 5, CHANGE, CHANGE + 1]] = 0.9  # one warm-up alert, one later, the change
+        return list(s)
+
+    res = false_alerts(fake)
+    weeks = (N - WEEK) / WEEK
+    assert res["count_p5"] == (3 / weeks, 1)
+    assert res["flat_then_noise"] == (2 / weeks, 1)  # the first alert at the change is not false
