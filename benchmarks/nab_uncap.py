@@ -27,7 +27,12 @@ profiles on 300 fresh held-out series (the held-out generator at seeds 20,300–
 generated: ``--fresh``) and it raises under 1 false alert a week on normal traffic. The quiet
 shapes are reported beside (``--checks``), not part of the rule: the variant was designed on them.
 
-Results: benchmarks/anomaly-experiments.md (eighteenth session).
+Scored: all 41 | held out 74.76 / 63.49 / 80.85 | 74.09 / 59.33 / 80.01 (default 75.80 / 64.72 /
+81.91 | 74.58 / 60.88 / 81.28); nested 73.40 / 60.88 / 80.11 (the default in 5 / 6 / 5 folds):
+**not adopted** (the fresh check was not run). Synthetic held-out shapes 62.27 / 53.75 / 68.04
+(default 62.44 / 54.09 / 68.09), normal traffic 0.92 (the same); quiet shapes: flat_then_noise
+2.00 → 0.67 false alerts a week, zero_with_bursts 4.33 → 5.00, mean 1.02 → 0.98. Results:
+benchmarks/anomaly-experiments.md (eighteenth session).
 """
 
 from __future__ import annotations
