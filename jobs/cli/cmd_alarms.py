@@ -88,7 +88,10 @@ def _describe_doc(store: Any, name: str) -> dict[str, Any]:
             **({"StateReasonData": st.state_reason_data} if st.state_reason_data else {}),
             "StateUpdatedTimestamp": st.state_updated_timestamp,
             "StateTransitionedTimestamp": st.state_transitioned_timestamp,
-            "ActionsEnabled": a.actions_enabled}
+            "ActionsEnabled": a.actions_enabled,
+            **({"ActionsSuppressedBy": st.actions_suppressed_by,
+                "ActionsSuppressedReason": f"Actions suppressed by {st.actions_suppressed_by}"}
+               if st.actions_suppressed_by else {})}
 
 
 def run_describe(args: argparse.Namespace, ctx: Context) -> int:

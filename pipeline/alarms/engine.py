@@ -8,7 +8,9 @@ Guarantees:
   notification through :mod:`pipeline.notify`; every action leaves an ``Action`` history item
   (``Successfully executed action …`` / ``Failed to execute action …``); other ARN kinds (Lambda,
   EC2, Auto Scaling, SSM) are recorded as not supported locally;
-* composite alarms are evaluated after every metric alarm, children before parents;
+* composite alarms are evaluated after every metric alarm, children (and actions suppressors)
+  before parents; a composite with an ``ActionsSuppressor`` runs its actions as
+  :mod:`pipeline.alarms.suppression` decides, live and in a replay alike;
 * :meth:`Engine.replay` fetches every metric once for the whole range and evaluates each minute in
   memory (vectorised); it starts from INSUFFICIENT_DATA and, unless ``record``, changes nothing.
 """
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.alarms import notification, rule
+from pipeline.alarms import notification, rule, suppression
 from pipeline.alarms.evaluate import (
     BandFn,
     boundaries_between,
@@ -64,6 +66,11 @@ class ReplayResult:
     minutes_in_alarm: dict[str, int] = field(default_factory=dict)
     final_states: dict[str, str] = field(default_factory=dict)
     notifications: int = 0
+    # composites with an ActionsSuppressor: transitions whose actions do not run (→ what held them,
+    # None: their state was already announced), held actions run later, and the end state
+    muted: dict[tuple[str, datetime], str | None] = field(default_factory=dict)
+    releases: list[tuple[datetime, str]] = field(default_factory=list)
+    suppression: dict[str, suppression.Replayed] = field(default_factory=dict)
 
 
 def _at(epoch_s: int) -> datetime:
@@ -117,16 +124,19 @@ class Engine:
 
     # -- transitions and actions -------------------------------------------------------------------
 
-    def _transition(self, alarm: Alarm, t: Transition, *, origin: str, actions: bool = True) -> None:
+    def _transition(self, alarm: Alarm, t: Transition, *, origin: str, actions: bool = True,
+                    suppressed_by: str | None = None) -> None:
         st = self.store.state(alarm.name)
         # stable across re-evaluations and restarts: the state it leaves (and since when) and the new one
         transition_id = f"{alarm.name}:{st.state_value}@{st.state_transitioned_timestamp}->{t.new_state}"
         st.state_value, st.state_reason, st.state_reason_data = t.new_state, t.reason, t.reason_data
         st.state_updated_timestamp = st.state_transitioned_timestamp = iso(t.at)
+        held = ({"actionsSuppressedBy": suppressed_by,
+                 "actionsSuppressedReason": f"Actions suppressed by {suppressed_by}"} if suppressed_by else {})
         data = {"version": "1.0",
                 "oldState": {"stateValue": t.old_state},
                 "newState": {"stateValue": t.new_state, "stateReason": t.reason,
-                             **({"stateReasonData": t.reason_data} if t.reason_data else {})}}
+                             **({"stateReasonData": t.reason_data} if t.reason_data else {}), **held}}
         self.store.pending_history.append(history_row(
             alarm.name, alarm.kind, t.at, "StateUpdate", f"Alarm updated from {t.old_state} to {t.new_state}",
             data, old=t.old_state, new=t.new_state, reason=t.reason, reason_data=t.reason_data, origin=origin))
@@ -186,9 +196,13 @@ class Engine:
         b = floor(at, 60)
         for comp in self.store.composite_order():
             t2 = self._evaluate_composite(comp, b)
+            run = self._suppress(comp, b, t2)
             if t2 is not None:
-                self._transition(comp, t2, origin=origin)
+                st = self.store.state(comp.name)
+                self._transition(comp, t2, origin=origin, actions=run, suppressed_by=st.actions_suppressed_by)
                 out.append(t2)
+            elif run and comp.actions_enabled:
+                self._release(comp, b, origin)
         from pipeline.notify import OUTBOX_PATH
 
         if self._notifier is None and self.lake.exists(OUTBOX_PATH):
@@ -208,6 +222,35 @@ class Engine:
         trig = max(info, key=lambda x: x[2] or EPOCH)[0] if info else None
         reason, data = composite_reason(trig, new, b, info)
         return Transition(comp.name, comp.kind, b, st.state_value, new, reason, data)
+
+    def _suppress(self, comp: CompositeAlarm, b: datetime, t: Transition | None) -> bool:
+        """Step ``comp``'s action suppression for this evaluation (``t``: its transition, if any);
+        True when actions run now — ``t``'s, or (without ``t``) the held ones."""
+        st = self.store.state(comp.name)
+        if comp.suppressor is None:
+            if t is not None:
+                st.announced_state = t.new_state
+            return t is not None
+        sup = self.store.states.get(comp.suppressor)
+        held = (suppression.Held(st.held_state, st.actions_suppressed_by or "", st.held_until)
+                if st.held_state else None)
+        state = t.new_state if t is not None else st.state_value
+        held, run = suppression.step(held, st.announced_state, now=int(b.timestamp()), state=state,
+                                     transitioned=t is not None,
+                                     suppressor_in_alarm=sup is not None and sup.state_value == ALARM,
+                                     wait=comp.wait, extension=comp.extension)
+        st.held_state, st.actions_suppressed_by, st.held_until = (
+            (held.state, held.by, held.until) if held is not None else (None, None, None))
+        if run:
+            st.announced_state = state
+        return run
+
+    def _release(self, comp: CompositeAlarm, at: datetime, origin: str) -> None:
+        """Run the actions of ``comp``'s current state, held since its last transition."""
+        st = self.store.state(comp.name)
+        t = Transition(comp.name, comp.kind, at, st.state_value, st.state_value, st.state_reason,
+                       st.state_reason_data)
+        self._run_actions(comp, t, origin, f"{comp.name}:released@{st.state_transitioned_timestamp}")
 
     def set_state(self, name: str, value: str, reason: str, reason_data: str | None = None, *,
                   at: datetime) -> Transition | None:
@@ -280,6 +323,10 @@ class Engine:
             if names is not None and comp.name not in names:
                 continue
             self._replay_composite(comp, minute, codes, res)
+            if comp.suppressor is not None:
+                rep = res.suppression[comp.name] = suppression.replay_codes(comp, minute, codes)
+                res.muted.update({(comp.name, _at(int(minute[i]))): by for i, by in rep.muted.items()})
+                res.releases += [(_at(int(minute[i])), comp.name) for i in rep.releases]
         res.transitions.sort(key=lambda t: (t.at, t.alarm_type != "MetricAlarm"))
         for name, (bounds, states) in codes.items():
             step = int(bounds[1] - bounds[0]) if len(bounds) > 1 else 60
@@ -287,8 +334,23 @@ class Engine:
             res.final_states[name] = CODE_STATES[int(states[-1])] if len(states) else INSUFFICIENT_DATA
         if record:
             self.store.drop_replayed(set(res.final_states), start, end)
+            releases = sorted(res.releases)
             for t in res.transitions:
-                self._transition(self.store.alarms[t.alarm_name], t, origin="replay", actions=notify)
+                while releases and releases[0][0] < t.at:  # held actions that ran before t
+                    at, name = releases.pop(0)
+                    if notify:
+                        self._release(self.store.alarms[name], at, "replay")  # type: ignore[arg-type]
+                key = (t.alarm_name, t.at)
+                self._transition(self.store.alarms[t.alarm_name], t, origin="replay",
+                                 actions=notify and key not in res.muted, suppressed_by=res.muted.get(key))
+            for at, name in releases if notify else []:
+                self._release(self.store.alarms[name], at, "replay")  # type: ignore[arg-type]
+            for name, rep in res.suppression.items():
+                st = self.store.state(name)
+                h = rep.held
+                st.held_state, st.actions_suppressed_by, st.held_until = (
+                    (h.state, h.by, h.until) if h is not None else (None, None, None))
+                st.announced_state = rep.announced
             for name, final in res.final_states.items():
                 st = self.store.state(name)
                 st.last_evaluated = iso(end)

@@ -131,7 +131,9 @@ class MetricAlarm:
 
 @dataclass(frozen=True)
 class CompositeAlarm:
-    """A validated PutCompositeAlarm definition; ``rule`` is the parsed AlarmRule."""
+    """A validated PutCompositeAlarm definition; ``rule`` is the parsed AlarmRule; ``suppressor``
+    (an alarm name), ``wait`` and ``extension`` (seconds) its action suppression
+    (:mod:`pipeline.alarms.suppression`)."""
 
     name: str
     rule_text: str
@@ -141,6 +143,9 @@ class CompositeAlarm:
     ok_actions: tuple[str, ...] = ()
     alarm_actions: tuple[str, ...] = ()
     insufficient_data_actions: tuple[str, ...] = ()
+    suppressor: str | None = None
+    wait: int = 0
+    extension: int = 0
     definition: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     kind = "CompositeAlarm"

@@ -50,6 +50,12 @@ class AlarmState:
     state_transitioned_timestamp: str = ""
     last_evaluated: str | None = None
     actions_enabled: bool = True
+    # composites with an ActionsSuppressor (pipeline.alarms.suppression): what is held, why, until
+    # when (epoch seconds), and the state the actions last announced
+    actions_suppressed_by: str | None = None
+    held_state: str | None = None
+    held_until: int | None = None
+    announced_state: str | None = None
 
 
 def history_row(alarm_name: str, alarm_type: str, at: datetime, item_type: str, summary: str,
@@ -92,8 +98,11 @@ class AlarmStore:
         return [a for n in rules.topological(graph) if isinstance(a := self.alarms[n], CompositeAlarm)]
 
     def graph(self, alarms: dict[str, Alarm] | None = None) -> dict[str, set[str]]:
+        """Composite → the alarms it reads: its rule's children and its actions suppressor (both
+        evaluated before it, neither deletable while it references them)."""
         src = self.alarms if alarms is None else alarms
-        return {a.name: rules.children(a.rule) for a in src.values() if isinstance(a, CompositeAlarm)}
+        return {a.name: rules.children(a.rule) | ({a.suppressor} if a.suppressor else set())
+                for a in src.values() if isinstance(a, CompositeAlarm)}
 
     def put(self, new: list[Alarm], *, at: datetime | None = None) -> list[str]:
         """Create or update alarms; returns ``created``/``updated`` per alarm. Refuses bad composites."""
@@ -102,6 +111,9 @@ class AlarmStore:
         graph = self.graph(merged)
         for a in new:
             if isinstance(a, CompositeAlarm):
+                if a.suppressor and a.suppressor not in merged:
+                    raise RuleError(a.name, "ActionsSuppressor names an alarm that does not exist",
+                                    field="ActionsSuppressor", value=a.suppressor)
                 unknown = sorted(c for c in graph[a.name] if c not in merged)
                 if unknown:
                     raise RuleError(a.name, "AlarmRule references alarms that do not exist", field="AlarmRule",

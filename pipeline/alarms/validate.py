@@ -338,17 +338,32 @@ def parse_composite_alarm(doc: dict[str, Any], path: str | None = None) -> Compo
     unknown = sorted(set(doc) - COMPOSITE_FIELDS)
     if unknown:
         raise c.err(unknown[0], "unknown PutCompositeAlarm field")
-    for key in ("ActionsSuppressor", "ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod"):
-        if key in doc:
-            raise c.err(key, "composite action suppression is not supported here (remove the field)")
     common = _common(c)
+    suppressor = c.str_("ActionsSuppressor")
+    periods = {k: c.int_(f"ActionsSuppressor{k}", required=suppressor is not None, minimum=0)
+               for k in ("WaitPeriod", "ExtensionPeriod")}
+    if suppressor is None:
+        given = [f"ActionsSuppressor{k}" for k, v in periods.items() if v is not None]
+        if given:
+            raise c.err(given[0], "is only allowed with ActionsSuppressor", doc[given[0]])
+    else:
+        if not 1 <= len(suppressor) <= 1600:
+            raise c.err("ActionsSuppressor", "must be 1 to 1,600 characters", suppressor)
+        if suppressor.startswith("arn:"):  # arn:aws:cloudwatch:region:account:alarm:NAME
+            parts = suppressor.split(":", 6)
+            if len(parts) != 7 or parts[2] != "cloudwatch" or parts[5] != "alarm" or not parts[6]:
+                raise c.err("ActionsSuppressor", "must be an alarm name or a CloudWatch alarm ARN", suppressor)
+            suppressor = parts[6]
+        if suppressor == common["name"]:
+            raise c.err("ActionsSuppressor", "a composite alarm cannot suppress its own actions", suppressor)
     text = c.str_("AlarmRule", required=True)
     assert text is not None
     try:
         node = rules.parse(text, common["name"])
     except RuleError as e:
         raise RuleError(common["name"], e.reason, path=path, field="AlarmRule", value=e.value) from None
-    return CompositeAlarm(rule_text=text, rule=node, definition=dict(doc), **common)
+    return CompositeAlarm(rule_text=text, rule=node, suppressor=suppressor, wait=periods["WaitPeriod"] or 0,
+                          extension=periods["ExtensionPeriod"] or 0, definition=dict(doc), **common)
 
 
 def parse_alarm(doc: Any, path: str | None = None) -> Alarm:

@@ -5,13 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
-
 from jobs.cli import main
 from pipeline.alarms.model import MetricRef
 from pipeline.alarms.source import MemorySource
-from pipeline.alarms.validate import parse_alarm
-from pipeline.errors import RuleError
 from tests.pipeline.alarms.helpers import T0, alarm_doc, engine_with, minute, source_with
 
 
@@ -39,11 +35,6 @@ def test_dynamodb_alarms_always_ignore_missing_data(lake):
     res = eng.replay(minute(1), minute(10))
     # missing minutes afterwards keep the state (ignore), they are never "breaching" fills
     assert [(int((t.at - T0).total_seconds() // 60), t.new_state) for t in res.transitions] == [(1, "ALARM")]
-
-
-def test_suppressor_fields_refused():
-    with pytest.raises(RuleError, match="not supported"):
-        parse_alarm({"AlarmName": "c", "AlarmRule": "TRUE", "ActionsSuppressor": "x"})
 
 
 def test_evaluate_follow_and_set_state_cli(lake, tmp_path, capsys):
