@@ -161,3 +161,15 @@ def test_a_restart_keeps_what_is_held(lake, tmp_path):
     for m in range(15, 56):
         eng.evaluate(minute(m))
     assert _notified(tmp_path) == EXPECTED
+
+
+def test_describe_shows_what_is_held(lake, capsys):
+    from jobs.cli import main
+
+    with _maintenance(lake) as eng:
+        live_timeline(eng, 1, 14)
+    capsys.readouterr()
+    assert main(["--lake", lake.root, "-q", "alarms", "describe", "--format", "json", "svc"]) == 0
+    (doc,) = json.loads(capsys.readouterr().out)["CompositeAlarms"]
+    assert (doc["ActionsSuppressor"], doc["StateValue"]) == ("maint", "ALARM")
+    assert (doc["ActionsSuppressedBy"], doc["ActionsSuppressedReason"]) == ("Alarm", "Actions suppressed by Alarm")
