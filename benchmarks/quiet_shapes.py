@@ -10,7 +10,9 @@ heavy-tailed byte counts (``NetworkIn``), an hourly cron spike, a daily cycle, a
 counts, a flat value that starts moving halfway (an idle instance put to work: the one change,
 at row 4,032, is the only thing worth an alert), two alternating levels and a zero series with
 rare bursts. Every alert after the first week (the first week is the detectors' warm-up) is a false
-one; the first week's are counted apart. Seeded: the same series every run.
+one; the first week's are counted apart. The same again with six gaps of 1–12 hours in each
+shape's last three weeks (a collector down, a metric CloudWatch does not emit while it is zero).
+Seeded: the same series every run.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ CHANGE = N // 2  # flat_then_noise's one change
 ScoreFn = Callable[[Sequence[float], Sequence[float | None]], list[float]]
 
 
-def shapes(seed: int = 7) -> dict[str, tuple[list[float], list[float]]]:
-    """name → (epoch seconds, values) of every shape (module docstring)."""
+def shapes(seed: int = 7, gaps: bool = False) -> dict[str, tuple[list[float], list[float]]]:
+    """name → (epoch seconds, values) of every shape (module docstring); with ``gaps``, six seeded
+    gaps of 1–12 hours in each shape's last three weeks (the rows are left out)."""
     rng = np.random.default_rng(seed)
     t = np.arange(N) * 300.0 + 1.7e9
     hod = (t / 3600.0) % 24.0
@@ -49,33 +52,47 @@ def shapes(seed: int = 7) -> dict[str, tuple[list[float], list[float]]]:
         "two_levels": np.where(rng.random(N) < 0.3, 80.0, 10.0) + rng.normal(0, 1, N),
         "zero_with_bursts": np.where(rng.random(N) < 0.01, rng.exponential(100, N), 0.0),
     }
-    return {k: (t.tolist(), v.tolist()) for k, v in vals.items()}
-
-
-def false_alerts(fn: ScoreFn, threshold: float = 0.5, seed: int = 7) -> dict[str, tuple[float, int]]:
-    """name → (alerts per week after the first week, alerts in the first week) of ``fn``'s scores;
-    flat_then_noise's change (its first alert at or after row 4,032) is not counted."""
+    if not gaps:
+        return {k: (t.tolist(), v.tolist()) for k, v in vals.items()}
     out = {}
-    for name, (t, v) in shapes(seed).items():
-        hits = np.flatnonzero(np.asarray(fn(t, v)) >= threshold)
-        later = hits[hits >= WEEK]
+    for k, v in vals.items():
+        keep = np.ones(N, dtype=bool)
+        for _ in range(6):
+            start = int(rng.integers(WEEK, N - 200))
+            keep[start:start + int(rng.integers(12, 145))] = False
+        out[k] = (t[keep].tolist(), v[keep].tolist())
+    return out
+
+
+def false_alerts(fn: ScoreFn, threshold: float = 0.5, seed: int = 7,
+                 gaps: bool = False) -> dict[str, tuple[float, int]]:
+    """name → (alerts per week after the first week, alerts in the first week) of ``fn``'s scores
+    (weeks by the rows' times, so gaps leave them in place); flat_then_noise's change (its first
+    alert at or after the change) is not counted."""
+    out = {}
+    for name, (t, v) in shapes(seed, gaps).items():
+        ts = np.asarray(t)
+        hits = ts[np.asarray(fn(t, v)) >= threshold]
+        later = hits[hits >= ts[0] + WEEK * 300.0]
         if name == "flat_then_noise":
-            first = later[later >= CHANGE][:1]
+            first = later[later >= ts[0] + CHANGE * 300.0][:1]
             later = np.setdiff1d(later, first)
-        out[name] = (len(later) / ((N - WEEK) / WEEK), int((hits < WEEK).sum()))
+        out[name] = (len(later) / ((N - WEEK) / WEEK), int((hits < ts[0] + WEEK * 300.0).sum()))
     return out
 
 
 def report(runs: dict[str, ScoreFn], threshold: float = 0.5) -> list[str]:
-    """Each run's false alerts per series-week on every shape, and the mean over the shapes."""
-    res = {name: false_alerts(fn, threshold) for name, fn in runs.items()}
-    names = list(next(iter(res.values())))
-    out = [f"  anomaly-free CloudWatch shapes (4 weeks each), false alerts per week after the first "
-           f"(at {threshold}): " + " | ".join(runs)]
-    for shape in names:
-        out.append(f"    {shape:22s} " + " | ".join(f"{res[r][shape][0]:5.2f}" for r in runs))
-    out.append(f"    {'mean':22s} " + " | ".join(f"{np.mean([x[0] for x in res[r].values()]):5.2f}"
-                                               for r in runs))
+    """Each run's false alerts per series-week on every shape, and the mean over the shapes, without
+    and with gaps."""
+    out = []
+    for gaps in (False, True):
+        res = {name: false_alerts(fn, threshold, gaps=gaps) for name, fn in runs.items()}
+        names = list(next(iter(res.values())))
+        out.append(f"  anomaly-free CloudWatch shapes (4 weeks each{', six gaps of 1–12 h' if gaps else ''}), "
+                   f"false alerts per week after the first (at {threshold}): " + " | ".join(runs))
+        out += [f"    {shape:22s} " + " | ".join(f"{res[r][shape][0]:5.2f}" for r in runs) for shape in names]
+        out.append(f"    {'mean':22s} " + " | ".join(f"{np.mean([x[0] for x in res[r].values()]):5.2f}"
+                                                   for r in runs))
     return out
 
 

@@ -29,3 +29,23 @@ def test_false_alerts_skip_the_first_week_and_the_one_change() -> None:
     weeks = (N - WEEK) / WEEK
     assert res["count_p5"] == (3 / weeks, 1)
     assert res["flat_then_noise"] == (2 / weeks, 1)  # the first alert at the change is not false
+
+
+def test_gaps_leave_rows_out_and_keep_the_weeks() -> None:
+    full, gapped = shapes(), shapes(gaps=True)
+    for name, (t, v) in gapped.items():
+        assert 12 <= N - len(t) <= 6 * 144  # six gaps of 12–144 rows (they may overlap)
+        assert set(t) <= set(full[name][0]) and t[:WEEK] == full[name][0][:WEEK]
+        at = dict(zip(*full[name], strict=True))
+        assert v == [at[x] for x in t]  # the rows kept are the gapless series' own
+        gaps = np.diff(t)
+        assert gaps.max() >= 13 * 300.0 and sum(gaps > 300.0) <= 6
+
+
+def test_false_alerts_count_weeks_by_time() -> None:
+    def late(t: list[float], v: list[float]) -> list[float]:
+        return [0.9 if x >= t[0] + 3 * WEEK * 300.0 else 0.0 for x in t]  # the whole last week
+
+    weeks = (N - WEEK) / WEEK
+    res = false_alerts(late, gaps=True)
+    assert all(0 < rate <= WEEK / weeks and first == 0 for rate, first in res.values())

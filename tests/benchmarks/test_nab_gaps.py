@@ -1,0 +1,30 @@
+"""nab_gaps: which rows are muted, by hand; without a gap it is the default detector bit for bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_gaps import MUTE, gaps_scores, muted_rows
+
+FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "artificialWithAnomaly"
+        / "art_daily_jumpsup.csv")
+
+
+def test_muted_rows_by_hand() -> None:
+    times = [300.0 * i for i in range(200)]
+    values: list[float | None] = [1.0] * 200
+    assert muted_rows(times, values) == set()
+    # 12 intervals is not a gap, 13 are: the 56 values from the first one after it are muted
+    assert muted_rows([*times[:50], *(t + 11 * 300.0 for t in times[50:])], values) == set()
+    late = [*times[:50], *(t + 12 * 300.0 for t in times[50:])]
+    assert muted_rows(late, values) == set(range(50, 50 + MUTE))
+    # a missing value neither counts nor is muted
+    values[51] = None
+    assert muted_rows(late, values) == set(range(50, 51 + MUTE)) - {51}
+
+
+def test_without_gaps_it_is_the_default_detector_bit_for_bit() -> None:
+    default = file_scores(FILE, context_scores)
+    assert file_scores(FILE, gaps_scores, "default") == default
+    assert file_scores(FILE, gaps_scores, "gapmute") == default
