@@ -219,6 +219,8 @@ ALARM_STATE = pa.schema([  # the alarm_state view, from alarms/state.json (pipel
     ("state_value", pa.string()), ("state_reason", pa.string()), ("state_reason_data", pa.string()),
     ("state_updated_timestamp", pa.string()), ("state_transitioned_timestamp", pa.string()),
     ("last_evaluated", pa.string()), ("actions_enabled", pa.bool_()),
+    ("actions_suppressed_by", pa.string()), ("held_state", pa.string()), ("held_until", pa.int64()),
+    ("announced_state", pa.string()),
 ])
 
 RAW_SCHEMAS: dict[str, pa.Schema] = {

@@ -173,3 +173,12 @@ def test_describe_shows_what_is_held(lake, capsys):
     (doc,) = json.loads(capsys.readouterr().out)["CompositeAlarms"]
     assert (doc["ActionsSuppressor"], doc["StateValue"]) == ("maint", "ALARM")
     assert (doc["ActionsSuppressedBy"], doc["ActionsSuppressedReason"]) == ("Alarm", "Actions suppressed by Alarm")
+
+
+def test_the_alarm_state_view_schema_names_every_state_field():
+    from dataclasses import fields
+
+    from pipeline.alarms.store import AlarmState
+    from pipeline.schemas import ALARM_STATE
+
+    assert ALARM_STATE.names == [f.name for f in fields(AlarmState)]
