@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 _POLL = 0.25
+#: How Flink words a savepoint refused because a task is not running (DefaultCheckpointPlanCalculator,
+#: CheckpointFailureReason.NOT_ALL_REQUIRED_TASKS_RUNNING): the job runs on, a later trigger can succeed.
+_TASKS_NOT_RUNNING = ("Checkpoint triggering task", "is not being executed at the moment",
+                      "Not all required tasks are currently running")
 
 
 def _free_port() -> int:
@@ -165,16 +169,25 @@ class LocalCluster:
         return int(self.rest(f"/jobs/{job_id}/checkpoints")["counts"]["completed"])
 
     def stop_with_savepoint(self, job_id: str, directory: str, timeout: float = 120.0) -> str:
-        """Stop the job with a savepoint into ``directory`` (a URI); returns its location."""
-        trigger = self.rest(f"/jobs/{job_id}/stop", {"targetDirectory": directory, "drain": False})["request-id"]
+        """Stop the job with a savepoint into ``directory`` (a URI); returns its location.
+
+        A savepoint refused because some task is not running (the job is between a failover and
+        its tasks' redeployment: Flink keeps the job running and says so) is triggered again once
+        every task runs, until ``timeout``; any other failure raises."""
         deadline = time.monotonic() + timeout
+        trigger = self.rest(f"/jobs/{job_id}/stop", {"targetDirectory": directory, "drain": False})["request-id"]
         while time.monotonic() < deadline:
             doc = self.rest(f"/jobs/{job_id}/savepoints/{trigger}")
             if doc["status"]["id"] == "COMPLETED":
                 op = doc["operation"]
-                if "location" not in op:
-                    raise RuntimeError(f"savepoint failed: {str(op.get('failure-cause'))[:300]}")
-                return str(op["location"])
+                if "location" in op:
+                    return str(op["location"])
+                cause = str(op.get("failure-cause"))
+                if not any(m in cause for m in _TASKS_NOT_RUNNING):
+                    raise RuntimeError(f"savepoint failed: {cause[:300]}")
+                self.wait_running(job_id, max(1.0, deadline - time.monotonic()))
+                trigger = self.rest(f"/jobs/{job_id}/stop",
+                                    {"targetDirectory": directory, "drain": False})["request-id"]
             time.sleep(_POLL)
         raise TimeoutError(f"savepoint of {job_id} not done within {timeout:.0f} s")
 
