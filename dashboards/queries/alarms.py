@@ -14,11 +14,13 @@ STATES = ("ALARM", "INSUFFICIENT_DATA", "OK")
 
 
 def states(db: LakeDB) -> pl.DataFrame:
-    """Every alarm's current state (ALARM first), with its reason and last transition."""
+    """Every alarm's current state (ALARM first), with its reason, last transition and, for a
+    composite whose actions its ActionsSuppressor holds, what holds them."""
     import polars as pl
 
     cols = {"alarm_name": pl.String, "alarm_type": pl.String, "state_value": pl.String,
-            "state_reason": pl.String, "state_transitioned_timestamp": pl.String}
+            "state_reason": pl.String, "state_transitioned_timestamp": pl.String,
+            "actions_suppressed_by": pl.String}
     if not db.has("alarm_state"):
         return pl.DataFrame(schema=cols)
     have = set(db.columns("alarm_state"))

@@ -41,7 +41,8 @@ for i in range(0, len(rows), per_row):
         with col.container(border=True):
             st.badge(row["state_value"], color=cast(Any, ui.STATE_COLORS.get(row["state_value"], "gray")))
             st.text(row["alarm_name"])
-            st.caption(ui.md_escape(f"{row['alarm_type']} · since {row['state_transitioned_timestamp'] or '—'}"))
+            held = f" · actions held by {row['actions_suppressed_by']}" if row["actions_suppressed_by"] else ""
+            st.caption(ui.md_escape(f"{row['alarm_type']} · since {row['state_transitioned_timestamp'] or '—'}{held}"))
 
 st.subheader("Timeline")
 segments = data.alarm_intervals(start, end)

@@ -182,3 +182,14 @@ def test_the_alarm_state_view_schema_names_every_state_field():
     from pipeline.schemas import ALARM_STATE
 
     assert ALARM_STATE.names == [f.name for f in fields(AlarmState)]
+
+
+def test_the_dashboard_state_board_reads_what_is_held(lake):
+    from dashboards.lakedb import LakeDB
+    from dashboards.queries.alarms import states
+
+    with _maintenance(lake) as eng:
+        live_timeline(eng, 1, 14)
+    board = {r["alarm_name"]: r for r in states(LakeDB(lake)).iter_rows(named=True)}
+    assert (board["svc"]["state_value"], board["svc"]["actions_suppressed_by"]) == ("ALARM", "Alarm")
+    assert board["errors"]["actions_suppressed_by"] is None
