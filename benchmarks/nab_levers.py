@@ -6,8 +6,9 @@ The detector's judges are computed once per file (:func:`components`: multiview'
 surprise ``S`` and the larger of the two sequence surprises ``Q``, both less the judges'
 correction, exactly as :meth:`ContextDetector.step` forms them); a lever only changes how they
 become a score, so each variant is rescored in seconds (:func:`rescore`; with no lever it gives
-``ContextDetector(art=False).step``'s scores bit for bit — the default until the eleventh session
-—, and with ``art_direct`` at ``pen=ART_PEN`` the default's own: tests). Levers:
+``ContextDetector(art=False, gaps=False).step``'s scores bit for bit — the default until the
+eleventh session —, and with ``art_direct`` at ``pen=ART_PEN`` the default's own until the
+eighteenth, ``ContextDetector(gaps=False)``: tests). Levers:
 
 * ``ew``: an accumulated-evidence judge — the EW mean (``alpha``) of the positive part of
   ``C = max(S, Q)`` over recent points, calibrated against its own history (a
@@ -78,7 +79,7 @@ class Components:
     s: np.ndarray
     q: np.ndarray
     present: np.ndarray
-    scores: list[float]  # ContextDetector(art=False).step's own scores
+    scores: list[float]  # ContextDetector(art=False, gaps=False).step's own scores
     x: np.ndarray | None = None   # the values (0 where absent)
     #: Spectral Residual's O of each present value, judged every k values (k → array; NaN: not judged)
     sr: dict[int, np.ndarray] | None = None
@@ -106,7 +107,7 @@ def series_components(times: Sequence[float], values: Sequence[float | None],
     """:func:`components` of one series in memory (streamed in ``order``, default as given)."""
     from pipeline.anomaly.context import ContextDetector
 
-    d = ContextDetector(art=False)  # the judges S and Q; the ART judge is the lever art_direct
+    d = ContextDetector(art=False, gaps=False)  # the judges S and Q; the ART judge is the lever art_direct
     if calibrator in ("spot", "spot-free"):
         from pipeline.anomaly.evt import SpotTailCalibrator
         from pipeline.anomaly.multiview import MultiViewDetector

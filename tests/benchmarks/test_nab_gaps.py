@@ -24,7 +24,14 @@ def test_muted_rows_by_hand() -> None:
     assert muted_rows(late, values) == set(range(50, 51 + MUTE)) - {51}
 
 
-def test_without_gaps_it_is_the_default_detector_bit_for_bit() -> None:
+def test_without_gaps_both_are_the_default_detector_bit_for_bit() -> None:
     default = file_scores(FILE, context_scores)
     assert file_scores(FILE, gaps_scores, "default") == default
     assert file_scores(FILE, gaps_scores, "gapmute") == default
+
+
+def test_gapmute_is_the_adopted_default_and_differs_from_the_previous_one_across_gaps() -> None:
+    gappy = FILE.parents[1] / "realTraffic" / "TravelTime_387.csv"  # 143 gaps of over 12 intervals
+    default = file_scores(gappy, context_scores)
+    assert file_scores(gappy, gaps_scores, "gapmute") == default
+    assert file_scores(gappy, gaps_scores, "default") != default
