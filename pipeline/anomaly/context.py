@@ -207,8 +207,18 @@ class ContextDetector:
                 self.acc += x
                 self.acc_n = n
         muted = False
-        if self.gaps:
-            muted, self.gap_last, self.gap_dt, self.gap_left = self._gap(t)
+        if self.gaps:  # :meth:`_gap`, inlined (the hot path)
+            g = t - self.gap_last
+            if g == g:  # not the first value
+                dt = self.gap_dt
+                if dt > 0.0 and g > GAP * dt:
+                    self.gap_left = MUTE
+                if g > 0.0:
+                    self.gap_dt = g if dt == 0.0 else dt + 0.05 * ((g if g < 4.0 * dt else 4.0 * dt) - dt)
+            self.gap_last = t
+            if self.gap_left:
+                muted = True
+                self.gap_left -= 1
         c = s if s > q or muted else q
         art = self.art
         if art is not None:
