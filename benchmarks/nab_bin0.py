@@ -34,11 +34,16 @@ from pipeline.anomaly.calibrate import _LOG10, BINS, MIN_EXTRAPOLATE, TAIL_EXP, 
 VARIANTS = ("bin0",)
 
 
-class Bin0Calibrator(TailCalibrator):
-    """:class:`TailCalibrator` whose :meth:`surprise` does not extrapolate a bin-0 value past a
-    largest value of 0 (module docstring); everything else is the parent's."""
+class TailVariant(TailCalibrator):
+    """:class:`TailCalibrator` whose reading past the largest value seen is :meth:`extrapolated`
+    (the parent's own by default) — the calibrator families' one place for :meth:`surprise`."""
 
     __slots__ = ()
+
+    def extrapolated(self, p: float, raw: float, m: float, b: int) -> float:
+        """The tail share ``p`` of ``raw`` (in bin ``b``) read past ``m``, the view's largest value,
+        once the history allows extrapolating: the parent's Pareto tail."""
+        return p * (m / raw) ** TAIL_EXP if m > 0 else p * 1e-6
 
     def surprise(self, views: list[int], raws: list[float], bins: list[int]) -> float:
         total, half = self.total + self.w, 0.5 * self.w
@@ -54,11 +59,21 @@ class Bin0Calibrator(TailCalibrator):
                 continue
             p = (sum(self.hist[v][b:]) + half) / total
             m = self.vmax[v]
-            if raw > m and extrapolate and (m > 0 or b > 0):
-                p *= (m / raw) ** TAIL_EXP if m > 0 else 1e-6
+            if extrapolate and raw > m:
+                p = self.extrapolated(p, raw, m, b)
             s = -math.log(p) / _LOG10 if p > 0 else 300.0
             best = max(best, s)
         return best
+
+
+class Bin0Calibrator(TailVariant):
+    """:class:`TailCalibrator` that does not extrapolate a bin-0 value past a largest value of 0
+    (module docstring); everything else is the parent's."""
+
+    __slots__ = ()
+
+    def extrapolated(self, p: float, raw: float, m: float, b: int) -> float:
+        return p if m == 0 and b == 0 else super().extrapolated(p, raw, m, b)
 
 
 def bin0_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:

@@ -37,19 +37,19 @@ benchmarks/anomaly-experiments.md (eighteenth session).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
+from benchmarks.nab_bin0 import TailVariant
 from benchmarks.nab_hodsigma import FRESH_SEEDS
-from pipeline.anomaly.calibrate import _LOG10, BINS, MIN_EXTRAPOLATE, TAIL_EXP, TailCalibrator
+from pipeline.anomaly.calibrate import TAIL_EXP
 
 VARIANTS = ("floor2",)
 FLOOR = 2.0
 
 
-class FloorCalibrator(TailCalibrator):
-    """:class:`TailCalibrator` whose :meth:`surprise` extrapolates past ``max(vmax, floor)`` only
-    (module docstring); everything else is the parent's."""
+class FloorCalibrator(TailVariant):
+    """:class:`TailCalibrator` that extrapolates past ``max(vmax, floor)`` only (module
+    docstring); everything else is the parent's."""
 
     __slots__ = ("floor",)
 
@@ -57,26 +57,9 @@ class FloorCalibrator(TailCalibrator):
         super().__init__(n_views, halflife)
         self.floor = floor
 
-    def surprise(self, views: list[int], raws: list[float], bins: list[int]) -> float:
-        total, half = self.total + self.w, 0.5 * self.w
-        best = 0.0
-        extrapolate = self.n >= MIN_EXTRAPOLATE
-        for v, raw in zip(views, raws):
-            if raw <= 0.0:
-                bins.append(0)
-                continue
-            b = min(int(4.0 * math.log2(1.0 + raw)), BINS - 1)
-            bins.append(b)
-            if b < self.low[v]:
-                continue
-            p = (sum(self.hist[v][b:]) + half) / total
-            m = self.vmax[v]
-            top = m if m > self.floor else self.floor
-            if extrapolate and raw > top:
-                p *= (top / raw) ** TAIL_EXP
-            s = -math.log(p) / _LOG10 if p > 0 else 300.0
-            best = max(best, s)
-        return best
+    def extrapolated(self, p: float, raw: float, m: float, b: int) -> float:
+        top = m if m > self.floor else self.floor
+        return p * (top / raw) ** TAIL_EXP if raw > top else p
 
 
 def floor_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
