@@ -117,6 +117,14 @@ def _make(label: str) -> Any:
     return make_detector(name, **{k: float(v) for k, v in (p.split("=") for p in kv)})
 
 
+def _scorer(label: str) -> Any:
+    """Scores of one series (times, values) by a fresh detector of ``label`` (``context gaps=0``)."""
+    def scores(times: Any, values: Any) -> list[float]:
+        det: Any = _make(label)
+        return [det.step(t, v).score for t, v in zip(times, values, strict=True)]
+    return scores
+
+
 #: The previous defaults: sequence and resonance judges that read across gaps (until session 18),
 #: before that no adaptive-resonance judge (until session 11), before that all five multiview views
 #: (session 2), and before that no 4-point judge and a 3,000-point calibration half-life (session 1).
@@ -372,6 +380,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== false alarms and detection delay on generated traffic")
     print("\n".join(false_alarms(("context", PREVIOUS, "multiview"),
                                   14 if args.small else 28)))
+    if not args.small:
+        from benchmarks import quiet_shapes
+
+        print("\n".join(quiet_shapes.report({name: _scorer(name) for name in ("context", GAPLESS)})))
     j = bench_job(10 if args.small else 50, 2016 if args.small else 4032)
     print("\n== anomalies detect job (DuckDB read + detect + Parquet write, metrics_5m)")
     print(f"  {j['points']:,} points, {j['rows']:,} rows written: {j['cpu_pps']:,.0f} points/s "
