@@ -275,6 +275,9 @@ class Engine:
             return None
         t = Transition(name, alarm.kind, to_utc(at), st.state_value, value, reason, reason_data)
         self._transition(alarm, t, origin="set-state")
+        # its actions ran: nothing is held any more, and the state is the one announced
+        st.held_state = st.actions_suppressed_by = st.held_until = None
+        st.announced_state = value
         return t
 
     # -- replay --------------------------------------------------------------------------------------

@@ -193,3 +193,11 @@ def test_the_dashboard_state_board_reads_what_is_held(lake):
     board = {r["alarm_name"]: r for r in states(LakeDB(lake)).iter_rows(named=True)}
     assert (board["svc"]["state_value"], board["svc"]["actions_suppressed_by"]) == ("ALARM", "Alarm")
     assert board["errors"]["actions_suppressed_by"] is None
+
+
+def test_set_state_announces_and_the_next_evaluation_announces_the_way_back(lake, tmp_path):
+    with _maintenance(lake) as eng:
+        live_timeline(eng, 1, 2)  # OK, announced
+        eng.set_state("svc", "ALARM", "testing the pager", at=minute(2.5))
+        live_timeline(eng, 3, 3)  # the rule says OK again: a change the pager must hear
+    assert _notified(tmp_path) == [(1, "INSUFFICIENT_DATA", "OK"), (2, "OK", "ALARM"), (3, "ALARM", "OK")]
