@@ -227,7 +227,8 @@ class Engine:
         """Step ``comp``'s action suppression for this evaluation (``t``: its transition, if any);
         True when actions run now — ``t``'s, or (without ``t``) the held ones."""
         st = self.store.state(comp.name)
-        if comp.suppressor is None:
+        if comp.suppressor is None:  # (a suppressor removed by a put leaves nothing held)
+            st.held_state = st.actions_suppressed_by = st.held_until = None
             if t is not None:
                 st.announced_state = t.new_state
             return t is not None
