@@ -41,37 +41,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from benchmarks.nab_hodsigma import FRESH_SEEDS
+from pipeline.anomaly.context import muted_rows  # since adopted, the detector's own
 
 VARIANTS = ("gapmute",)
-GAP = 12.0     # sampling intervals
-MUTE = 56      # values: the resonance judge's window (8 blocks of 7)
-
-
-def muted_rows(times: Sequence[float], values: Sequence[float | None]) -> set[int]:
-    """Rows whose sequence and resonance surprises are left out: the :data:`MUTE` values from the
-    first one that comes more than :data:`GAP` running intervals after the previous value."""
-    out: set[int] = set()
-    last: float | None = None
-    dt, left = 0.0, 0
-    for i, (t, x) in enumerate(zip(times, values, strict=True)):
-        if x is None or x - x != 0.0:
-            continue
-        if last is not None:
-            g = t - last
-            if dt > 0 and g > GAP * dt:
-                left = MUTE
-            if g > 0:
-                dt = g if dt == 0.0 else dt + 0.05 * (min(g, 4.0 * dt) - dt)
-        last = t
-        if left:
-            out.add(i)
-            left -= 1
-    return out
 
 
 def gaps_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
-    """The previous default detector's scores (``kind`` "default"), or with the sequence and resonance
-    judges muted for :data:`MUTE` values after a gap of more than :data:`GAP` intervals
+    """The previous default detector's scores (``kind`` "default"), or with the sequence and
+    resonance judges muted for the values :func:`~pipeline.anomaly.context.muted_rows` names
     ("gapmute"): the default's step, written out so their surprises can be left out."""
     from pipeline.anomaly.base import after_refractory
     from pipeline.anomaly.context import ContextDetector
@@ -79,7 +56,7 @@ def gaps_scores(times: Sequence[float], values: Sequence[float | None], kind: st
     d = ContextDetector(gaps=False)  # the default before this family was adopted
     if kind == "default":
         return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
-    muted = muted_rows(times, values)
+    muted = set(muted_rows(times, values))
     out: list[float] = []
     for i, (t, x) in enumerate(zip(times, values, strict=True)):
         if x is None or x - x != 0.0:

@@ -69,6 +69,17 @@ def run_score(args: argparse.Namespace, ctx: Context) -> int:
     series = read_series(args.input, series=args.series, stat=args.stat)
     scores = run_detector(series, args.detector)
     n = write_scores(args.output, series, scores)
+    notes = list(series.notes)
+    if args.detector == "context":
+        from pipeline.anomaly.context import GAP, MUTE, muted_rows
+
+        order = series.order
+        starts = muted_rows([series.times[i] for i in order], [series.values[i] for i in order], starts=True)
+        if starts:
+            first = ", ".join(series.raw_times[order[k]] for k in starts[:3])
+            notes.append(f"gap of more than {GAP:g} sampling intervals ×{len(starts)}: the sequence and "
+                         f"resonance judges sat out the next {MUTE} values (first after: {first}"
+                         f"{', …' if len(starts) > 3 else ''})")
     flagged = [(s.score, r) for s, r in zip(scores, series.raw_times, strict=True)
                if s.score >= DEFAULT_THRESHOLD]
     if not ctx.quiet:
@@ -79,7 +90,7 @@ def run_score(args: argparse.Namespace, ctx: Context) -> int:
             f"anomalies (score ≥ {DEFAULT_THRESHOLD})": len(flagged),
             "top": ", ".join(f"{r} ({s:.2f})" for s, r in sorted(flagged, reverse=True)[:3])
             or "-",
-            **{f"note {i + 1}": note for i, note in enumerate(series.notes)},
+            **{f"note {i + 1}": note for i, note in enumerate(notes)},
         })
     return 0
 

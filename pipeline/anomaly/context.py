@@ -63,6 +63,7 @@ same numbers and states bit for bit as their Python classes, which ``WATCHLAKE_N
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from pipeline.anomaly.art import ArtJudge, compiled, packed_state, restore_judge
@@ -76,6 +77,23 @@ ART_PEN = math.log10(4.0)
 GAP = 12.0
 #: Values after a gap scored by multiview alone: the resonance judge's window (8 blocks of 7).
 MUTE = 56
+
+
+def muted_rows(times: Sequence[float], values: Sequence[float | None], *, starts: bool = False) -> list[int]:
+    """Indices (in stream order) of the values :class:`ContextDetector` scores by multiview alone
+    because they follow a gap — :meth:`ContextDetector._gap` over a whole series (missing values
+    neither count nor are muted); with ``starts``, only the first value after each gap. For notes
+    and tests; the detector itself keeps four numbers."""
+    d = ContextDetector.__new__(ContextDetector)
+    d.gap_last, d.gap_dt, d.gap_left = math.nan, 0.0, 0
+    out = []
+    for i, (t, x) in enumerate(zip(times, values, strict=True)):
+        if x is None or x - x != 0.0:
+            continue
+        muted, d.gap_last, d.gap_dt, d.gap_left = d._gap(t)
+        if muted and (not starts or d.gap_left == MUTE - 1):
+            out.append(i)
+    return out
 
 
 class ContextDetector:

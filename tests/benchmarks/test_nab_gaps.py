@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.nab_eval import context_scores, file_scores
-from benchmarks.nab_gaps import MUTE, gaps_scores, muted_rows
+from benchmarks.nab_gaps import gaps_scores
+from pipeline.anomaly.context import MUTE, muted_rows
 
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "artificialWithAnomaly"
         / "art_daily_jumpsup.csv")
@@ -14,14 +15,14 @@ FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "
 def test_muted_rows_by_hand() -> None:
     times = [300.0 * i for i in range(200)]
     values: list[float | None] = [1.0] * 200
-    assert muted_rows(times, values) == set()
+    assert muted_rows(times, values) == []
     # 12 intervals is not a gap, 13 are: the 56 values from the first one after it are muted
-    assert muted_rows([*times[:50], *(t + 11 * 300.0 for t in times[50:])], values) == set()
+    assert muted_rows([*times[:50], *(t + 11 * 300.0 for t in times[50:])], values) == []
     late = [*times[:50], *(t + 12 * 300.0 for t in times[50:])]
-    assert muted_rows(late, values) == set(range(50, 50 + MUTE))
+    assert muted_rows(late, values) == list(range(50, 50 + MUTE))
     # a missing value neither counts nor is muted
     values[51] = None
-    assert muted_rows(late, values) == set(range(50, 51 + MUTE)) - {51}
+    assert muted_rows(late, values) == [50, *range(52, 51 + MUTE)]
 
 
 def test_without_gaps_both_are_the_default_detector_bit_for_bit() -> None:

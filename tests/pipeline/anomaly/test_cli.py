@@ -49,3 +49,20 @@ def test_detect_command_writes_anomalies(lake, settings, capsys) -> None:
     err = capsys.readouterr().err
     assert "rows written" in err and "2424 into anomalies" in err
     assert "CPUUtilization" in err  # the spike is in the top list
+
+
+def test_score_notes_the_gaps_the_sequence_judges_sat_out(tmp_path, capsys) -> None:
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2026, 11, 2)
+    stamps = [t0 + timedelta(minutes=5 * i + (120 if i >= 500 else 0)) for i in range(800)]  # 2 h gap
+    inp = tmp_path / "gappy.csv"
+    inp.write_text("timestamp,value\n" + "".join(f"{t:%Y-%m-%d %H:%M:%S},{10 + i % 7}\n"
+                                                  for i, t in enumerate(stamps)))
+    assert main(["anomalies", "score", "--input", str(inp), "--output", str(tmp_path / "o.csv")]) == 0
+    err = capsys.readouterr().err
+    assert ("gap of more than 12 sampling intervals ×1: the sequence and resonance judges sat out the "
+            "next 56 values (first after: 2026-11-03 19:40:00)") in err  # row 500: 5 × 500 min + 2 h
+    assert main(["anomalies", "score", "--input", str(inp), "--output", str(tmp_path / "m.csv"),
+                 "--detector", "multiview"]) == 0
+    assert "gap of more than" not in capsys.readouterr().err  # only the context detector mutes
