@@ -79,15 +79,9 @@ class Bin0Calibrator(TailVariant):
 def bin0_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
     """The default detector's scores with multiview on the Python path, its calibrator the
     default's (``kind`` "default") or :class:`Bin0Calibrator` ("bin0")."""
-    from pipeline.anomaly.context import ContextDetector
-    from pipeline.anomaly.multiview import MultiViewDetector
+    from benchmarks.nab_eval import python_path_scores
 
-    d = ContextDetector()
-    mv = MultiViewDetector(halflife=1000.0, slow_views=False)
-    if kind == "bin0":
-        mv.calib = Bin0Calibrator(10, 1000.0)
-    d.mv = mv
-    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
+    return python_path_scores(times, values, calib=Bin0Calibrator(10, 1000.0) if kind == "bin0" else None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,6 +58,24 @@ def context_scores(times: Sequence[float], values: Sequence[float | None], **par
     return detector_scores(times, values, "context", params)
 
 
+def python_path_scores(times: Sequence[float], values: Sequence[float | None], *, model: Any = None,
+                       calib: Any = None) -> list[float]:
+    """The default detector's scores with multiview on its Python path (the same numbers as the
+    compiled one), its forecaster ``model`` and/or calibrator ``calib`` replaced when given — how
+    the forecaster and calibrator families are scored."""
+    from pipeline.anomaly.context import ContextDetector
+    from pipeline.anomaly.multiview import MultiViewDetector
+
+    d = ContextDetector()
+    mv = MultiViewDetector(halflife=1000.0, slow_views=False)  # the default's
+    if model is not None:
+        mv.model = model
+    if calib is not None:
+        mv.calib = calib
+    d.mv = mv
+    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
+
+
 def file_scores(path: Path, fn: Callable[..., list[float]], *args: Any) -> list[float]:
     """Scores of every row of one file, in file order, from ``fn(times, values, *args)`` — a
     scorer of one series in time order (a module-level function: it crosses processes)."""

@@ -84,15 +84,9 @@ class UncapModel(SeasonalModel):
 def uncap_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
     """The default detector's scores with multiview on the Python path, its forecaster the
     default's (``kind`` "default") or :class:`UncapModel` ("uncap")."""
-    from pipeline.anomaly.context import ContextDetector
-    from pipeline.anomaly.multiview import MultiViewDetector
+    from benchmarks.nab_eval import python_path_scores
 
-    d = ContextDetector()
-    mv = MultiViewDetector(halflife=1000.0, slow_views=False)  # the default's
-    if kind == "uncap":
-        mv.model = UncapModel(warmup=30)
-    d.mv = mv
-    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
+    return python_path_scores(times, values, model=UncapModel(warmup=30) if kind == "uncap" else None)
 
 
 def main(argv: list[str] | None = None) -> int:
