@@ -119,10 +119,7 @@ def _make(label: str) -> Any:
 
 def _scorer(label: str) -> Any:
     """Scores of one series (times, values) by a fresh detector of ``label`` (``context gaps=0``)."""
-    def scores(times: Any, values: Any) -> list[float]:
-        det: Any = _make(label)
-        return [det.step(t, v).score for t, v in zip(times, values, strict=True)]
-    return scores
+    return lambda times, values: [s.score for s in map(_make(label).step, times, values)]
 
 
 #: The previous defaults: sequence and resonance judges that read across gaps (until session 18),

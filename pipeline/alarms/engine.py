@@ -228,20 +228,17 @@ class Engine:
         True when actions run now — ``t``'s, or (without ``t``) the held ones."""
         st = self.store.state(comp.name)
         if comp.suppressor is None:  # (a suppressor removed by a put leaves nothing held)
-            st.held_state = st.actions_suppressed_by = st.held_until = None
+            suppression.keep(st, None)
             if t is not None:
                 st.announced_state = t.new_state
             return t is not None
         sup = self.store.states.get(comp.suppressor)
-        held = (suppression.Held(st.held_state, st.actions_suppressed_by or "", st.held_until)
-                if st.held_state else None)
         state = t.new_state if t is not None else st.state_value
-        held, run = suppression.step(held, st.announced_state, now=int(b.timestamp()), state=state,
-                                     transitioned=t is not None,
+        held, run = suppression.step(suppression.held_of(st), st.announced_state, now=int(b.timestamp()),
+                                     state=state, transitioned=t is not None,
                                      suppressor_in_alarm=sup is not None and sup.state_value == ALARM,
                                      wait=comp.wait, extension=comp.extension)
-        st.held_state, st.actions_suppressed_by, st.held_until = (
-            (held.state, held.by, held.until) if held is not None else (None, None, None))
+        suppression.keep(st, held)
         if run:
             st.announced_state = state
         return run
@@ -276,8 +273,7 @@ class Engine:
             return None
         t = Transition(name, alarm.kind, to_utc(at), st.state_value, value, reason, reason_data)
         self._transition(alarm, t, origin="set-state")
-        # its actions ran: nothing is held any more, and the state is the one announced
-        st.held_state = st.actions_suppressed_by = st.held_until = None
+        suppression.keep(st, None)  # its actions ran: nothing is held, the state is announced
         st.announced_state = value
         return t
 
@@ -350,11 +346,8 @@ class Engine:
             for at, name in releases if notify else []:
                 self._release(self.store.alarms[name], at, "replay")  # type: ignore[arg-type]
             for name, rep in res.suppression.items():
-                st = self.store.state(name)
-                h = rep.held
-                st.held_state, st.actions_suppressed_by, st.held_until = (
-                    (h.state, h.by, h.until) if h is not None else (None, None, None))
-                st.announced_state = rep.announced
+                suppression.keep(self.store.state(name), rep.held)
+                self.store.state(name).announced_state = rep.announced
             for name, final in res.final_states.items():
                 st = self.store.state(name)
                 st.last_evaluated = iso(end)

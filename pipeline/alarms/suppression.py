@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from pipeline.alarms.model import CompositeAlarm
+    from pipeline.alarms.store import AlarmState
 
 WAIT, EXTENSION, BY_ALARM = "WaitPeriod", "ExtensionPeriod", "Alarm"
 
@@ -49,6 +50,17 @@ class Held:
     @property
     def reason(self) -> str:
         return f"Actions suppressed by {self.by}"
+
+
+def held_of(st: AlarmState) -> Held | None:
+    """What an alarm's stored state says is held."""
+    return Held(st.held_state, st.actions_suppressed_by or "", st.held_until) if st.held_state else None
+
+
+def keep(st: AlarmState, held: Held | None) -> None:
+    """Store ``held`` (None: nothing is held) in an alarm's state."""
+    st.held_state, st.actions_suppressed_by, st.held_until = (
+        (held.state, held.by, held.until) if held is not None else (None, None, None))
 
 
 def step(held: Held | None, announced: str | None, *, now: int, state: str, transitioned: bool,
