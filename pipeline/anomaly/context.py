@@ -79,19 +79,32 @@ GAP = 12.0
 MUTE = 56
 
 
+def gap_step(t: float, last: float, dt: float, left: int) -> tuple[bool, float, float, int]:
+    """The gap tracker (last time, running interval, values still muted) after a value at ``t``:
+    ``(muted, last, dt, left)`` — whether that value is scored by multiview alone (within
+    :data:`MUTE` values of a gap). ``last`` is NaN before the first value."""
+    g = t - last
+    if g == g:  # not the first value
+        if dt > 0.0 and g > GAP * dt:
+            left = MUTE
+        if g > 0.0:
+            dt = g if dt == 0.0 else dt + 0.05 * ((g if g < 4.0 * dt else 4.0 * dt) - dt)
+    if left:
+        return True, t, dt, left - 1
+    return False, t, dt, 0
+
+
 def muted_rows(times: Sequence[float], values: Sequence[float | None], *, starts: bool = False) -> list[int]:
     """Indices (in stream order) of the values :class:`ContextDetector` scores by multiview alone
-    because they follow a gap — :meth:`ContextDetector._gap` over a whole series (missing values
-    neither count nor are muted); with ``starts``, only the first value after each gap. For notes
-    and tests; the detector itself keeps four numbers."""
-    d = ContextDetector.__new__(ContextDetector)
-    d.gap_last, d.gap_dt, d.gap_left = math.nan, 0.0, 0
+    because they follow a gap — :func:`gap_step` over a whole series (missing values neither count
+    nor are muted); with ``starts``, only the first value after each gap. For notes and tests."""
+    last, dt, left = math.nan, 0.0, 0
     out = []
     for i, (t, x) in enumerate(zip(times, values, strict=True)):
         if x is None or x - x != 0.0:
             continue
-        muted, d.gap_last, d.gap_dt, d.gap_left = d._gap(t)
-        if muted and (not starts or d.gap_left == MUTE - 1):
+        muted, last, dt, left = gap_step(t, last, dt, left)
+        if muted and (not starts or left == MUTE - 1):
             out.append(i)
     return out
 
@@ -140,20 +153,6 @@ class ContextDetector:
             self.art = compiled(judge)  # the block may have ended the probation
         return c
 
-    def _gap(self, t: float) -> tuple[bool, float, float, int]:
-        """Whether the value at ``t`` is scored by multiview alone (within :data:`MUTE` values of a
-        gap), and the gap tracker's state after it: ``(muted, last time, interval, muted left)``."""
-        last, dt, left = self.gap_last, self.gap_dt, self.gap_left
-        g = t - last
-        if g == g:  # not the first value
-            if dt > 0.0 and g > GAP * dt:
-                left = MUTE
-            if g > 0.0:
-                dt = g if dt == 0.0 else dt + 0.05 * ((g if g < 4.0 * dt else 4.0 * dt) - dt)
-        if left:
-            return True, t, dt, left - 1
-        return False, t, dt, 0
-
     def _judge(self, t: float, x: float, learn: bool) -> Score:
         mv = self.mv
         j = mv.judge(t, x) if learn else mv.peek(t, x)
@@ -171,7 +170,7 @@ class ContextDetector:
                 self.acc_n += 1
         muted = False
         if self.gaps:
-            muted, last, dt, left = self._gap(t)
+            muted, last, dt, left = gap_step(t, self.gap_last, self.gap_dt, self.gap_left)
             if learn:
                 self.gap_last, self.gap_dt, self.gap_left = last, dt, left
         c = s if s > q or muted else q
@@ -225,7 +224,7 @@ class ContextDetector:
                 self.acc += x
                 self.acc_n = n
         muted = False
-        if self.gaps:  # :meth:`_gap`, inlined (the hot path)
+        if self.gaps:  # :func:`gap_step`, inlined (the hot path; a test checks they agree)
             g = t - self.gap_last
             if g == g:  # not the first value
                 dt = self.gap_dt
