@@ -34,6 +34,13 @@ all three profiles on 300 fresh held-out series (the held-out generator at seeds
 never generated: ``--fresh``) and it raises under 1 false alert a week on normal traffic. Passing
 does not adopt it: it makes a bounded, compiled CAD OSE judge the next thing to build, to be
 measured again in that form.
+
+Scored: all 41 | held out ``ose10`` 75.55 / 64.16 / 81.70 | 74.34 / 60.31 / 81.12 against the
+default's 75.92 / 64.98 / 82.00 | 74.71 / 61.14 / 81.37 — lower on every profile; nested the
+default's (picked in 6 / 6 / 6 folds). It fails the rule on NAB, so the fresh check was not run
+(its seeds stay unused) and no bounded form is worth building: the resonance judge, which also
+reads shapes of values, now holds what CAD OSE's context operator added to the eighth session's
+default. Results: benchmarks/anomaly-experiments.md (nineteenth session).
 """
 
 from __future__ import annotations
