@@ -232,6 +232,24 @@ def optimise_threshold(files: Sequence[tuple[Sequence[float], Sequence[tuple[int
     return float(thresholds[j]), float(score)
 
 
+
+def paired_difference(base: Sequence[tuple[Sequence[float], Sequence[tuple[int, int]]]],
+                      other: Sequence[tuple[Sequence[float], Sequence[tuple[int, int]]]],
+                      profile: Profile = PROFILES["standard"]) -> tuple[float, float]:
+    """``(difference, standard error)`` of ``other``'s corpus score less ``base``'s, the same files
+    each at its own optimised threshold: the difference is a sum of per-file raw-score differences
+    (the normalisation is shared), so its standard error is ``√n ·`` their sample deviation, scaled
+    alike — the noise of a comparison on these files, threshold choice aside."""
+    tb, _ = optimise_threshold(base, profile)
+    to, _ = optimise_threshold(other, profile)
+    rb = [score_file(s, w, tb, profile) for s, w in base]
+    ro = [score_file(s, w, to, profile) for s, w in other]
+    den = sum(r.perfect for r in rb) - sum(r.null for r in rb)
+    if den == 0 or len(rb) < 2:
+        return 0.0, 0.0
+    d = np.array([b.raw - a.raw for a, b in zip(rb, ro, strict=True)]) * 100.0 / den
+    return float(d.sum()), float(np.sqrt(len(d)) * d.std(ddof=1))
+
 # -- reading a NAB corpus ----------------------------------------------------------------------
 def load_windows(path: str | Path) -> dict[str, list[tuple[datetime, datetime]]]:
     """NAB windows JSON ``{"group/file.csv": [[start, end], ...]}`` keyed by ``group/file.csv``

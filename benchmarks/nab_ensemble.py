@@ -214,12 +214,19 @@ def fresh_check(variants: dict[str, tuple[Any, ...]], seeds: range, workers: int
     inputs = [([t.timestamp() for t in s.timestamps], s.values) for s in series]
     out = [f"  fresh held-out shapes ({len(series)} series, {sum(len(v) for _, v in inputs):,} points)"]
     runs = {"default": (context_scores,), **variants}
+    base: list[Any] = []
     with ProcessPoolExecutor(max_workers=workers) as ex:
         for name, (fn, *args) in runs.items():
             scores = list(ex.map(fn, *zip(*inputs, strict=True), *([a] * len(inputs) for a in args)))
             files = [(sc, s.windows) for sc, s in zip(scores, series, strict=True)]
             res = [nab.optimise_threshold(files, p) for p in nab.PROFILES.values()]
-            out.append(f"    {name:24s} " + " / ".join(f"{r[1]:.2f}" for r in res) + f" (thr {res[0][0]:.3f})")
+            line = f"    {name:24s} " + " / ".join(f"{r[1]:.2f}" for r in res) + f" (thr {res[0][0]:.3f})"
+            if base:  # the difference from the default and its paired standard error, per profile
+                line += "   vs default " + " / ".join(
+                    "{:+.3f} ± {:.3f}".format(*nab.paired_difference(base, files, p)) for p in nab.PROFILES.values())
+            else:
+                base = files
+            out.append(line)
     return out
 
 

@@ -47,7 +47,7 @@ def register(sub: Any) -> None:
 
     c = s.add_parser("score", help="score one series (NAB CSV, or AWS CLI get-metric-data / "
                      "get-metric-statistics JSON)")
-    c.add_argument("--input", required=True, help="CSV with header timestamp,value, or the JSON "
+    c.add_argument("--input", required=True, help="CSV with columns timestamp,value (found by header; see README), or the JSON "
                    "`aws cloudwatch get-metric-data` / `get-metric-statistics` prints")
     c.add_argument("--series", help="get-metric-data output with several results: the Id or Label to score")
     c.add_argument("--stat", help="get-metric-statistics output with several statistics: the one to score")
@@ -84,7 +84,7 @@ def run_score(args: argparse.Namespace, ctx: Context) -> int:
                if s.score >= DEFAULT_THRESHOLD]
     if not ctx.quiet:
         summary("anomalies score", {
-            "input": f"{args.input} ({n} rows)",
+            "input": f"{args.input} ({n:,} row{'' if n == 1 else 's'})",
             "output": args.output,
             "detector": args.detector,
             f"anomalies (score ≥ {DEFAULT_THRESHOLD})": len(flagged),

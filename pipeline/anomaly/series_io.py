@@ -16,13 +16,19 @@ each problem is written to :attr:`SeriesFile.notes` (one line each, naming the l
 * a file mostly out of order (newest first, shuffled) is scored in time order (stable), and the
   scores are written back in file order.
 
-Only a missing file or a missing ``timestamp,value`` header raises (:class:`InputError` naming the
-file and line).
+The columns are found by their header, in any position and case: the time is ``timestamp`` (or
+``time`` / ``datetime`` / ``date``), the value ``value`` — or, beside the time column, the one other
+column (a metric's own name, as a console export writes it; noted). The delimiter is a comma, a
+semicolon, a tab or a bar, whichever the header splits on. A file without a header whose first row
+is a time and a number is read as ``timestamp,value`` (noted); an empty file is a series of no
+points (noted). Only a missing file, or a first line that is neither such a header nor such a
+row, raises (:class:`InputError` naming the file and line).
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +116,37 @@ def _point(text_t: str, text_v: str, where: str, notes: _Notes, v: float | None)
     return t
 
 
+#: Header names of the time column, in order of preference.
+TIME_COLUMNS = ("timestamp", "time", "datetime", "date")
+_DELIMITERS = ",;\t|"
+
+
+def _columns(header: list[str], where: str, notes: _Notes) -> tuple[int, int] | None:
+    """``(time column, value column)`` named by ``header`` (module docstring), or None."""
+    names = [h.strip().lstrip("\ufeff").strip().strip('"').lower() for h in header]
+    t = next((names.index(n) for n in TIME_COLUMNS if n in names), None)
+    if t is None:
+        return None
+    if "value" in names:
+        return t, names.index("value")
+    others = [i for i, n in enumerate(names) if i != t and n]
+    if len(others) != 1:
+        return None
+    notes.add("no `value` column: the one other column read as the value", f"{where} {header[others[0]].strip()!r}")
+    return t, others[0]
+
+
+def _is_point(row: list[str]) -> bool:
+    """Whether a headerless first row is a point: a time, then a finite number."""
+    if len(row) < 2 or finite_float(row[1].strip()) is None:
+        return False
+    try:
+        parse_time(row[0].strip().lstrip("\ufeff"))
+    except InputError:
+        return False
+    return True
+
+
 def _csv_rows(p: Path, notes: _Notes) -> _Rows:
     parsed: list[float | None] = []
     values: list[float | None] = []
@@ -117,17 +154,30 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
     raw_v: list[str] = []
     lines: list[int] = []
     with p.open(newline="", errors="replace") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or [h.strip().lower().lstrip("\ufeff") for h in header[:2]] != [
-                "timestamp", "value"]:
-            raise InputError("expected a header `timestamp,value`", path=str(p), line=1,
-                             value=header)
-        for line, row in enumerate(reader, start=2):
+        first = fh.readline()
+        fh.seek(0)
+        if not first.strip():
+            notes.add("empty file: no points to score", f"{p.name}:1")
+            return raw, raw_v, parsed, values, lines
+        delim = max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
+        reader = csv.reader(fh, delimiter=delim)
+        header = next(reader)
+        cols = _columns(header, f"{p.name}:1", notes)
+        start = 2
+        if cols is None:
+            if not _is_point(header):
+                raise InputError("expected a header naming `timestamp` and `value` columns, or a first row "
+                                 "`time,number`", path=str(p), line=1, value=header)
+            notes.add("no header: the columns read as `timestamp,value`", f"{p.name}:1")
+            cols, start = (0, 1), 1
+            header[0] = header[0].lstrip("\ufeff")
+            reader = itertools.chain([header], reader)
+        ti, vi = cols
+        for line, row in enumerate(reader, start=start):
             if not row or not any(c.strip() for c in row):
                 continue
-            text_t = row[0].strip()
-            text_v = row[1].strip() if len(row) > 1 else ""
+            text_t = row[ti].strip() if len(row) > ti else ""
+            text_v = row[vi].strip() if len(row) > vi else ""
             v = finite_float(text_v) if text_v else None
             parsed.append(_point(text_t, text_v, f"{p.name}:{line}", notes, v))
             values.append(v)

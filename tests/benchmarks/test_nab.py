@@ -61,6 +61,20 @@ def test_false_positives_before_and_after_a_window() -> None:
     assert far.raw == pytest.approx(-0.11 - 1.0)
 
 
+
+def test_paired_difference_and_its_standard_error_by_hand() -> None:
+    # three files, one window each; the base detector finds all three at the left edge (raw 1
+    # each), the other misses the third (raw −1): per-file differences 0, 0, −2 raw, over the
+    # shared Σperfect − Σnull = 3 − (−3) = 6 → 0, 0, −33.33 points; sum −33.33; sample deviation
+    # √(((11.11)² · 2 + 22.22²) / 2) = 19.245, × √3 = 33.33
+    win = [(40, 49)]
+    base = [(_scores(100, [40]), win) for _ in range(3)]
+    other = [*base[:2], (_scores(100, []), win)]
+    diff, se = nab.paired_difference(base, other)
+    assert diff == pytest.approx(-100.0 / 3, abs=1e-9)
+    assert se == pytest.approx(100.0 / 3, abs=1e-9)
+    assert nab.paired_difference(base, base) == (0.0, 0.0)
+
 def test_threshold_profiles_and_corpus_normalisation() -> None:
     s = _scores(200, [60, 150])
     s[60] = 0.4

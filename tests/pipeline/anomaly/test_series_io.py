@@ -66,10 +66,52 @@ def test_bad_values_timestamps_and_repeats_are_scored_and_noted(tmp_path) -> Non
     assert len(scores) == 48 and scores[20].score == scores[40].score == scores[44].score == 0.0
 
 
-def test_only_a_missing_header_or_file_is_refused(tmp_path) -> None:
-    p = tmp_path / "nohdr.csv"
-    p.write_text("2014-01-01 00:00:00,1\n")
-    with pytest.raises(InputError, match="nohdr.csv:1"):
+def test_only_a_missing_file_or_an_unreadable_first_line_is_refused(tmp_path) -> None:
+    p = tmp_path / "binary.csv"
+    p.write_bytes(b"\x00\x01garbage\xff\n")
+    with pytest.raises(InputError, match="binary.csv:1"):
+        read_series(p)
+    p = tmp_path / "other.csv"
+    p.write_text("host,cpu,mem\na,1,2\n")  # neither a time column nor a point
+    with pytest.raises(InputError, match="other.csv:1"):
         read_series(p)
     with pytest.raises(FileNotFoundError, match="absent.csv"):
         read_series(tmp_path / "absent.csv")
+
+
+ROWS = [("2014-01-01 00:00:00", "1"), ("2014-01-01 00:05:00", "2.5"), ("2014-01-01 00:10:00", "")]
+
+
+@pytest.mark.parametrize(("name", "text", "note"), [
+    ("plain.csv", "timestamp,value\n{rows}", None),
+    ("swapped.csv", "Value,Timestamp\n{swapped}", None),
+    ("semicolon.csv", "timestamp;value\n{semi}", None),
+    ("tabs.tsv", "time\tvalue\n{tabs}", None),
+    ("extra.csv", "label,timestamp,value,unit\n{extra}", None),
+    ("named.csv", "\ufeffTimestamp,CPUUtilization\n{rows}",
+     "no `value` column: the one other column read as the value ×1: named.csv:1 'CPUUtilization'"),
+    ("bare.csv", "{rows}", "no header: the columns read as `timestamp,value` ×1: bare.csv:1"),
+])
+def test_columns_are_found_by_name_delimiter_and_header_or_its_absence(tmp_path, name, text, note) -> None:
+    fill = {"rows": "".join(f"{t},{v}\n" for t, v in ROWS),
+            "swapped": "".join(f"{v},{t}\n" for t, v in ROWS),
+            "semi": "".join(f"{t};{v}\n" for t, v in ROWS),
+            "tabs": "".join(f"{t}\t{v}\n" for t, v in ROWS),
+            "extra": "".join(f"x,{t},{v},Percent\n" for t, v in ROWS)}
+    p = tmp_path / name
+    p.write_text(text.format(**fill))
+    s = read_series(p)
+    assert s.raw_times == [t for t, _ in ROWS] and s.values == [1.0, 2.5, None]
+    assert s.times == [1388534400.0, 1388534700.0, 1388535000.0]
+    assert s.notes[:-1] == ([note] if note else [])  # the last note: the empty value on the third row
+    assert s.notes[-1].startswith("`value` empty")
+
+
+def test_an_empty_file_is_a_series_of_no_points(tmp_path) -> None:
+    p = tmp_path / "empty.csv"
+    p.write_text("")
+    s = read_series(p)
+    assert (s.values, s.notes) == ([], ["empty file: no points to score ×1: empty.csv:1"])
+    out = tmp_path / "scored.csv"
+    assert write_scores(out, s, run_detector(s)) == 0
+    assert out.read_text().splitlines() == ["timestamp,value,anomaly_score"]
