@@ -122,21 +122,22 @@ def _scorer(label: str) -> Any:
     return lambda times, values: [s.score for s in map(_make(label).step, times, values)]
 
 
-#: The previous defaults: sequence and resonance judges that read across gaps (until session 18),
-#: before that no adaptive-resonance judge (until session 11), before that all five multiview views
-#: (session 2), and before that no 4-point judge and a 3,000-point calibration half-life (session 1).
-GAPLESS = "context gaps=0"
-PREVIOUS = "context art=0 gaps=0"
-SECOND = "context slow_views=1 art=0 gaps=0"
-FIRST = "context block=0 halflife=3000 slow_views=1 art=0 gaps=0"
+#: The previous defaults: no silence after a near-alert (until session 19), sequence and resonance
+#: judges that read across gaps (until session 18), before that no adaptive-resonance judge (until
+#: session 11), before that all five multiview views (session 2), and before that no 4-point judge
+#: and a 3,000-point calibration half-life (session 1).
+NEARLESS = "context near=0"
+GAPLESS = "context gaps=0 near=0"
+PREVIOUS = "context art=0 gaps=0 near=0"
+SECOND = "context slow_views=1 art=0 gaps=0 near=0"
+FIRST = "context block=0 halflife=3000 slow_views=1 art=0 gaps=0 near=0"
 #: The ``context`` settings that were compared on NAB (the adaptive-resonance judge on/off; without
 #: it, the shift and drift views on/off × calibration half-life 600/1,000/2,000/3,000 points ×
 #: ``block`` 0/4), all before gaps were muted: the nested leave-one-group-out score picks among
 #: them inside each fold.
-CONTEXT_VARIANTS = (GAPLESS, PREVIOUS, "context halflife=600 art=0 gaps=0", "context halflife=2000 art=0 gaps=0",
-                    "context halflife=3000 art=0 gaps=0", "context block=0 art=0 gaps=0", SECOND,
-                    "context block=0 slow_views=1 art=0 gaps=0", "context halflife=3000 slow_views=1 art=0 gaps=0",
-                    FIRST)
+CONTEXT_VARIANTS = (GAPLESS, PREVIOUS, *(f"context {v} art=0 gaps=0 near=0" for v in (
+    "halflife=600", "halflife=2000", "halflife=3000", "block=0")), SECOND,
+    *(f"context {v} slow_views=1 art=0 gaps=0 near=0" for v in ("block=0", "halflife=3000")), FIRST)
 
 
 def nab_41(names: tuple[str, ...], nested: tuple[tuple[str, ...], ...] = ()) -> list[str]:
@@ -367,8 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== NAB: the 41 development files (tests/data/nab-corpus), NAB's scorer and threshold "
           "optimisation (benchmarks/nab.py)")
     print("\n".join(nab_41(("context", "multiview") if args.small
-                            else ("context", GAPLESS, PREVIOUS, SECOND, FIRST, "multiview", "zscore"),
-                            () if args.small else (("context", GAPLESS), CONTEXT_VARIANTS))))
+                            else ("context", NEARLESS, GAPLESS, PREVIOUS, SECOND, FIRST, "multiview", "zscore"),
+                            () if args.small else (("context", NEARLESS), (NEARLESS, GAPLESS), CONTEXT_VARIANTS))))
     print("  published on these 41 (nab-corpus/README.md): ARTime 76.73/67.67/82.16, CAD OSE "
           "69.34/66.74/72.37, HTM 68.94/62.19/73.48, RCF 49.83/36.72/58.02")
     if not args.small:
@@ -380,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.small:
         from benchmarks import quiet_shapes
 
-        print("\n".join(quiet_shapes.report({name: _scorer(name) for name in ("context", GAPLESS)})))
+        print("\n".join(quiet_shapes.report({name: _scorer(name) for name in ("context", NEARLESS, GAPLESS)})))
     j = bench_job(10 if args.small else 50, 2016 if args.small else 4032)
     print("\n== anomalies detect job (DuckDB read + detect + Parquet write, metrics_5m)")
     print(f"  {j['points']:,} points, {j['rows']:,} rows written: {j['cpu_pps']:,.0f} points/s "

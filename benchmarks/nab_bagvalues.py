@@ -38,7 +38,8 @@ Results: benchmarks/anomaly-experiments.md (nineteenth session).
 from __future__ import annotations
 
 from benchmarks.nab_cadose import FRESH_SEEDS
-from benchmarks.nab_near import VARIANTS as NEAR, near_scores
+from benchmarks.nab_near import VARIANTS as NEAR
+from benchmarks.nab_near import near_scores
 
 VARIANTS = {"bag+values": NEAR["bag+values"]}
 

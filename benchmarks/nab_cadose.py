@@ -25,7 +25,7 @@ reading), less ``log10 5`` (one of five judges, as each judge is corrected by th
 judges), counted after 600 values; inside the default's step it joins multiview's and the sequence
 judges' evidence before the resonance judge raises it, and like them it is muted for the values
 after a gap. The default's step is written out so the judge can be added; without the judge it is
-``ContextDetector()`` bit for bit (a test).
+``ContextDetector()`` bit for bit (a test; ``near=False`` since the near-alert silence was adopted).
 
 Rule, fixed with it (the seventeenth session's, with fresh seeds): ``ose10`` passes only if the
 nested leave-one-group-out selection between it and the default, on all three profiles, scores at

@@ -32,7 +32,8 @@ every fold on every profile; the synthetic corpora, normal traffic (0.92) and th
 series (63.69 / 57.22 / 67.94) the same as the previous default's — their series have no gaps —,
 the quiet shapes with gaps 1.29 → 1.19 false alerts a week. **Adopted** by the rule:
 ``ContextDetector(gaps=True)`` is the default since (``gaps_scores(…, "gapmute")`` equals it bit for
-bit on all 41 files), ``kind`` "default" here is ``gaps=False``. Results:
+bit on all 41 files, ``near=False`` since the near-alert silence was adopted), ``kind`` "default"
+here is ``gaps=False``. Results:
 benchmarks/anomaly-experiments.md (eighteenth session).
 """
 
@@ -53,7 +54,7 @@ def gaps_scores(times: Sequence[float], values: Sequence[float | None], kind: st
     from pipeline.anomaly.base import after_refractory
     from pipeline.anomaly.context import ContextDetector
 
-    d = ContextDetector(gaps=False)  # the default before this family was adopted
+    d = ContextDetector(gaps=False, near=False)  # the default before this family was adopted
     if kind == "default":
         return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
     muted = set(muted_rows(times, values))

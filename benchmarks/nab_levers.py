@@ -79,7 +79,7 @@ class Components:
     s: np.ndarray
     q: np.ndarray
     present: np.ndarray
-    scores: list[float]  # ContextDetector(art=False, gaps=False).step's own scores
+    scores: list[float]  # ContextDetector(art=False, gaps=False, near=False).step's own scores
     x: np.ndarray | None = None   # the values (0 where absent)
     #: Spectral Residual's O of each present value, judged every k values (k → array; NaN: not judged)
     sr: dict[int, np.ndarray] | None = None
@@ -107,7 +107,7 @@ def series_components(times: Sequence[float], values: Sequence[float | None],
     """:func:`components` of one series in memory (streamed in ``order``, default as given)."""
     from pipeline.anomaly.context import ContextDetector
 
-    d = ContextDetector(art=False, gaps=False)  # the judges S and Q; the ART judge is the lever art_direct
+    d = ContextDetector(art=False, gaps=False, near=False)  # the judges S and Q; the ART judge is the lever art_direct
     if calibrator in ("spot", "spot-free"):
         from pipeline.anomaly.evt import SpotTailCalibrator
         from pipeline.anomaly.multiview import MultiViewDetector

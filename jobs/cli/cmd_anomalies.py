@@ -47,8 +47,8 @@ def register(sub: Any) -> None:
 
     c = s.add_parser("score", help="score one series (NAB CSV, or AWS CLI get-metric-data / "
                      "get-metric-statistics JSON)")
-    c.add_argument("--input", required=True, help="CSV with columns timestamp,value (found by header; see README), or the JSON "
-                   "`aws cloudwatch get-metric-data` / `get-metric-statistics` prints")
+    c.add_argument("--input", required=True, help="CSV with columns timestamp,value (found by header; "
+                   "see README), or the JSON `aws cloudwatch get-metric-data` / `get-metric-statistics` prints")
     c.add_argument("--series", help="get-metric-data output with several results: the Id or Label to score")
     c.add_argument("--stat", help="get-metric-statistics output with several statistics: the one to score")
     c.add_argument("--output", required=True, help="CSV timestamp,value,anomaly_score")

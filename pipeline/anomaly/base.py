@@ -72,6 +72,23 @@ def after_refractory(full: float, since_alert: int, refractory: int, alert: floa
     return full, (1 if full >= alert else since_alert + 1)
 
 
+#: A near-alert: a score at or above this (below the alert level) starts a short silence.
+NEAR = 0.45
+#: How many points after a near-alert a score below the alert level is halved.
+NEAR_SPAN = 3
+
+
+def after_near(score: float, since_near: int, alert: float) -> tuple[float, int]:
+    """A point's score after the silence that follows a near-alert, and the count of points since
+    the last near-alert once it is learnt: within :data:`NEAR_SPAN` points after a point scoring
+    ≥ :data:`NEAR` a score below ``alert`` is halved (one episode that hovers just under the alert
+    level is reported once); a score at or above ``alert`` is never changed. The trigger is the
+    score before this halving."""
+    n = since_near + 1
+    out = score * 0.5 if n <= NEAR_SPAN and score < alert else score
+    return out, (0 if score >= NEAR else n)
+
+
 def make_score(score: float, expected: float, lower: float, upper: float) -> Score:
     """``Score(score, expected, lower, upper, True)`` built without the named tuple's Python-level
     ``__new__`` (a third of the cost of a detector step's bookkeeping; same value)."""

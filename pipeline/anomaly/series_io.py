@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,7 +160,7 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
             notes.add("empty file: no points to score", f"{p.name}:1")
             return raw, raw_v, parsed, values, lines
         delim = max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
-        reader = csv.reader(fh, delimiter=delim)
+        reader: Iterator[list[str]] = csv.reader(fh, delimiter=delim)
         header = next(reader)
         cols = _columns(header, f"{p.name}:1", notes)
         start = 2

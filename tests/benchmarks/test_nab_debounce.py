@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from benchmarks.nab_debounce import debounce
+import pytest
+
+from benchmarks import nab
+from benchmarks.nab_debounce import debounce, debounce_scores
+from benchmarks.nab_eval import CORPUS, context_scores, file_scores
 
 
 def test_near_alerts_silence_the_next_three_points_below_the_alert_level() -> None:
@@ -15,3 +19,9 @@ def test_near_alerts_silence_the_next_three_points_below_the_alert_level() -> No
 def test_a_point_at_the_alert_level_is_never_halved_by_it() -> None:
     assert debounce([0.45, 0.5, 0.9, 0.44]) == [0.45, 0.5, 0.9, 0.22]
     assert debounce([0.44, 0.49]) == [0.44, 0.49]  # 0.44 is not a near-alert
+
+
+@pytest.mark.slow
+def test_near045_is_the_adopted_default_bit_for_bit_on_all_41() -> None:
+    for _, path in nab.labelled(CORPUS):
+        assert file_scores(path, debounce_scores, "near0.45") == file_scores(path, context_scores), path.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmarks.nab_debounce import debounce
 from benchmarks.nab_ensemble import combine
 from pipeline.anomaly.context import ContextDetector
 from pipeline.anomaly.series_io import read_series
@@ -11,7 +12,7 @@ from pipeline.anomaly.series_io import read_series
 NAB = Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data"
 
 
-def _scores(**params: float) -> list[float]:
+def _scores(**params: float | bool) -> list[float]:
     sf = read_series(NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv")
     d = ContextDetector(**params)
     out = [0.0] * len(sf.values)
@@ -21,9 +22,10 @@ def _scores(**params: float) -> list[float]:
 
 
 def test_a_bag_of_one_unsilenced_detector_is_the_default_detector() -> None:
-    own, full = _scores(), _scores(refractory=0)
+    own, full = _scores(near=False), _scores(refractory=0, near=False)
     assert combine([full], "median") == own
     assert full != own and max(own) >= 0.5  # the silence did act: an alert was raised
+    assert debounce(combine([full], "median")) == _scores()  # and the near-alert silence after it
 
 
 def test_the_median_of_three_takes_the_middle_member_point_by_point() -> None:
@@ -44,7 +46,7 @@ def test_the_multiview_bag_is_the_whole_detector_bag_by_another_route() -> None:
 
     path = NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv"
     hs = (600.0, 1000.0, 2000.0)
-    whole = combine([_scores(halflife=h, refractory=0) for h in hs], "median")
+    whole = debounce(combine([_scores(halflife=h, refractory=0, near=False) for h in hs], "median"))
     assert file_scores(path, mv_bag_scores, hs) == whole
     assert file_scores(path, mv_bag_scores, (1000.0,)) == _scores()
     assert whole != _scores()

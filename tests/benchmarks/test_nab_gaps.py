@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from benchmarks.nab_eval import context_scores, file_scores
 from benchmarks.nab_gaps import gaps_scores
 from pipeline.anomaly.context import MUTE, muted_rows
 
+PREVIOUS = partial(context_scores, near=False)  # the default before the near-alert silence
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "artificialWithAnomaly"
         / "art_daily_jumpsup.csv")
 
@@ -26,13 +28,13 @@ def test_muted_rows_by_hand() -> None:
 
 
 def test_without_gaps_both_are_the_default_detector_bit_for_bit() -> None:
-    default = file_scores(FILE, context_scores)
+    default = file_scores(FILE, PREVIOUS)
     assert file_scores(FILE, gaps_scores, "default") == default
     assert file_scores(FILE, gaps_scores, "gapmute") == default
 
 
 def test_gapmute_is_the_adopted_default_and_differs_from_the_previous_one_across_gaps() -> None:
     gappy = FILE.parents[1] / "realTraffic" / "TravelTime_387.csv"  # 143 gaps of over 12 intervals
-    default = file_scores(gappy, context_scores)
+    default = file_scores(gappy, PREVIOUS)
     assert file_scores(gappy, gaps_scores, "gapmute") == default
     assert file_scores(gappy, gaps_scores, "default") != default
