@@ -64,10 +64,11 @@ def register(sub: Any) -> None:
 def run_score(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.anomaly import DEFAULT_THRESHOLD
     from pipeline.anomaly.series_io import read_series, run_detector, write_scores
-    from pipeline.console import summary
+    from pipeline.console import Progress, summary
 
     series = read_series(args.input, series=args.series, stat=args.stat)
-    scores = run_detector(series, args.detector)
+    with Progress("anomalies score: points", len(series.values), enabled=not ctx.quiet) as prog:
+        scores = run_detector(series, args.detector, progress=prog.advance)
     n = write_scores(args.output, series, scores)
     notes = list(series.notes)
     if args.detector == "context":

@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -259,15 +259,26 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
-def run_detector(series: SeriesFile, detector: str = DEFAULT_DETECTOR) -> list[Score]:
+#: Points between two calls of :func:`run_detector`'s ``progress``.
+PROGRESS_EVERY = 50_000
+
+
+def run_detector(series: SeriesFile, detector: str = DEFAULT_DETECTOR,
+                 progress: Callable[[int], None] | None = None) -> list[Score]:
     """Score every row of one series with a fresh detector (causal, one pass in
-    ``series.order``); the result is in file order."""
+    ``series.order``); the result is in file order. ``progress(n)`` is told of every
+    :data:`PROGRESS_EVERY` points scored, and of the rest at the end."""
     det = make_detector(detector)
     step = det.step
     out: list[Score | None] = [None] * len(series.values)
     times, values = series.times, series.values
-    for i in series.order:
-        out[i] = step(times[i], values[i])
+    order = series.order
+    for a in range(0, len(order), PROGRESS_EVERY):
+        chunk = order[a:a + PROGRESS_EVERY]
+        for i in chunk:
+            out[i] = step(times[i], values[i])
+        if progress is not None:
+            progress(len(chunk))
     return [s for s in out if s is not None]
 
 

@@ -115,3 +115,15 @@ def test_an_empty_file_is_a_series_of_no_points(tmp_path) -> None:
     out = tmp_path / "scored.csv"
     assert write_scores(out, s, run_detector(s)) == 0
     assert out.read_text().splitlines() == ["timestamp,value,anomaly_score"]
+
+
+def test_progress_is_told_of_every_point_in_chunks(tmp_path, monkeypatch) -> None:
+    import pipeline.anomaly.series_io as sio
+
+    monkeypatch.setattr(sio, "PROGRESS_EVERY", 7)
+    p = tmp_path / "s.csv"
+    p.write_text("timestamp,value\n" + "".join(f"{1_700_000_000 + 300 * i},{i % 5}\n" for i in range(30)))
+    seen: list[int] = []
+    scores = run_detector(read_series(p), progress=seen.append)
+    assert seen == [7, 7, 7, 7, 2] and len(scores) == 30
+    assert scores == run_detector(read_series(p))  # the chunks change nothing
