@@ -56,59 +56,34 @@ WINDOW, GAIN, REPORT_AFTER, PEN = 10, 10.0, 600, math.log10(5.0)
 
 def cadose_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
     """The default detector's scores, written out (``kind`` "default"), or with the CAD OSE
-    judge of the module docstring added ("ose10")."""
+    judge of the module docstring added ("ose10"): :func:`benchmarks.nab_gaps.written_out_scores`."""
     import numpy as np
 
-    from pipeline.anomaly.base import after_refractory
+    from benchmarks.nab_gaps import written_out_scores
     from pipeline.anomaly.cad_ose import cad_ose_scores
     from pipeline.anomaly.calibrate import TailCalibrator
-    from pipeline.anomaly.context import ContextDetector, gap_step
+    from pipeline.anomaly.context import muted_rows
 
-    d = ContextDetector()
+    muted = set(muted_rows(times, values))
+    if kind != "ose10":
+        return written_out_scores(times, values, muted)
     present = [i for i, x in enumerate(values) if x is not None and x - x == 0.0]
     raw = np.zeros(len(values))
-    if kind == "ose10" and present:
+    if present:
         raw[present] = cad_ose_scores([values[i] for i in present], warmup=300, rest=150)[0]
     cal = TailCalibrator(1, 1000.0)
     hist: list[float] = []
-    seen = 0
-    last, dt, left = math.nan, 0.0, 0
-    out: list[float] = []
-    for i, (t, x) in enumerate(zip(times, values, strict=True)):
-        if x is None or x - x != 0.0:
-            out.append(d.step(t, x).score)
-            continue
-        j = d.mv.judge(t, x)
-        s = 0.0 if j is None else j[0]
-        q = d.seq.surprise(x) - d.judges
-        if d.block is not None:
-            n = d.acc_n + 1
-            if n == d.block_len:
-                q = max(q, d.block.surprise((d.acc + x) / n) - d.judges)
-                d.acc, d.acc_n = 0.0, 0
-            else:
-                d.acc += x
-                d.acc_n = n
-        muted, last, dt, left = gap_step(t, last, dt, left)
-        if kind == "ose10":
-            hist.append(float(raw[i]))
-            if len(hist) > WINDOW:
-                hist.pop(0)
-            a = cal.surprise_learn1(GAIN * sum(hist) / len(hist)) - PEN
-            seen += 1
-            if seen > REPORT_AFTER and a > q:
-                q = a
-        c = s if s > q or muted else q
-        if d.art is not None:
-            o = d.art.push(x)
-            if o is not None:
-                raised = d._block(o, c, d.art)
-                if not muted:
-                    c = raised
-        full = c / (c + d.scale) if c > 0 else 0.0
-        score, d.since_alert = after_refractory(full, d.since_alert, d.refractory, d.alert)
-        out.append(score)
-    return out
+    seen = [0]
+
+    def judge(i: int, x: float) -> float:
+        hist.append(float(raw[i]))
+        if len(hist) > WINDOW:
+            hist.pop(0)
+        a = cal.surprise_learn1(GAIN * sum(hist) / len(hist)) - PEN
+        seen[0] += 1
+        return a if seen[0] > REPORT_AFTER else -math.inf
+
+    return written_out_scores(times, values, muted, judge)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ benchmarks/anomaly-experiments.md (eighteenth session).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from benchmarks.nab_hodsigma import FRESH_SEEDS
 from pipeline.anomaly.context import muted_rows  # since adopted, the detector's own
@@ -50,14 +50,25 @@ VARIANTS = ("gapmute",)
 def gaps_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
     """The previous default detector's scores (``kind`` "default"), or with the sequence and
     resonance judges muted for the values :func:`~pipeline.anomaly.context.muted_rows` names
-    ("gapmute"): the default's step, written out so their surprises can be left out."""
+    ("gapmute"): :func:`written_out_scores`."""
+    from pipeline.anomaly.context import ContextDetector
+
+    if kind == "default":
+        d = ContextDetector(gaps=False, near=False)  # the default before this family was adopted
+        return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
+    return written_out_scores(times, values, set(muted_rows(times, values)))
+
+
+def written_out_scores(times: Sequence[float], values: Sequence[float | None], muted: set[int],
+                       extra: Callable[[int, float], float] | None = None) -> list[float]:
+    """``ContextDetector(gaps=False, near=False)``'s step written out, so judges can be left out or
+    added: the sequence and resonance judges' surprises are left out for the rows in ``muted``
+    (stream indices), and ``extra(i, x)`` — a further judge's surprise, called once per present
+    value in order — joins the sequence judges' where they count."""
     from pipeline.anomaly.base import after_refractory
     from pipeline.anomaly.context import ContextDetector
 
-    d = ContextDetector(gaps=False, near=False)  # the default before this family was adopted
-    if kind == "default":
-        return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
-    muted = set(muted_rows(times, values))
+    d = ContextDetector(gaps=False, near=False)
     out: list[float] = []
     for i, (t, x) in enumerate(zip(times, values, strict=True)):
         if x is None or x - x != 0.0:
@@ -74,6 +85,8 @@ def gaps_scores(times: Sequence[float], values: Sequence[float | None], kind: st
             else:
                 d.acc += x
                 d.acc_n = n
+        if extra is not None:
+            q = max(q, extra(i, x))
         c = s if i in muted else max(s, q)
         if d.art is not None:
             o = d.art.push(x)
