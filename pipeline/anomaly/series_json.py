@@ -7,6 +7,9 @@
   "Average" | "Sum" | "Minimum" | "Maximum" | "SampleCount", "ExtendedStatistics": {"p99": …},
   "Unit"}, ...]}`` — in no particular order; the statistic is ``stat``, or the only one present.
 
+Several outputs one after another in one file (the pages of a loop over ``NextToken``, appended)
+are merged in file order; an output with no datapoints is a series of no points.
+
 Rows come back in the file's order with their raw text, as the CSV reader gives them
 (:func:`pipeline.anomaly.series_io.read_series` orders the times and writes the scores back in
 this order). A file that is neither shape, or whose series or statistic is ambiguous, raises
@@ -35,17 +38,51 @@ class JsonRows:
 
 
 def read_json_rows(p: Path, series: str | None = None, stat: str | None = None) -> JsonRows:
-    """The rows of one series of a get-metric-data or get-metric-statistics output file."""
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8", errors="replace"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg}", path=str(p), line=e.lineno) from None
-    if isinstance(doc, dict) and isinstance(doc.get("MetricDataResults"), list):
-        return _metric_data(p, doc["MetricDataResults"], series)
-    if isinstance(doc, dict) and isinstance(doc.get("Datapoints"), list):
-        return _statistics(p, doc, stat)
+    """The rows of one series of a get-metric-data or get-metric-statistics output file — or of
+    several such outputs one after another (pages saved by a loop over ``NextToken``), merged in
+    file order: get-metric-data results by ``Id``, get-metric-statistics datapoints in turn."""
+    docs = _documents(p)
+    if all(isinstance(d, dict) and isinstance(d.get("MetricDataResults"), list) for d in docs):
+        merged: dict[Any, dict[str, Any]] = {}
+        for d in docs:
+            for r in d["MetricDataResults"]:
+                if not isinstance(r, dict):
+                    continue
+                m = merged.setdefault(r.get("Id"), {**r, "Timestamps": [], "Values": []})
+                ts, vs = r.get("Timestamps") or [], r.get("Values") or []
+                if not isinstance(ts, list) or not isinstance(vs, list) or len(ts) != len(vs):
+                    raise InputError("Timestamps and Values must be lists of the same length", path=str(p),
+                                     field=f"MetricDataResults[{r.get('Id')}]", value=(len(ts), len(vs)))
+                m["Timestamps"] += ts
+                m["Values"] += vs
+        return _paged(_metric_data(p, list(merged.values()), series), len(docs))
+    if all(isinstance(d, dict) and isinstance(d.get("Datapoints"), list) for d in docs):
+        doc = {**docs[0], "Datapoints": [x for d in docs for x in d["Datapoints"]]}
+        return _paged(_statistics(p, doc, stat), len(docs))
     raise InputError("expected `aws cloudwatch get-metric-data` output (MetricDataResults) or "
                      "`get-metric-statistics` output (Datapoints), or a CSV `timestamp,value`", path=str(p))
+
+
+def _documents(p: Path) -> list[Any]:
+    """Every JSON document in the file, one after another (whitespace between them)."""
+    text = p.read_text(encoding="utf-8", errors="replace")
+    dec, docs, i = json.JSONDecoder(), [], 0
+    while True:
+        while i < len(text) and text[i] in " \t\r\n\ufeff":
+            i += 1
+        if i >= len(text):
+            return docs
+        try:
+            doc, i = dec.raw_decode(text, i)
+        except json.JSONDecodeError as e:
+            raise InputError(f"not valid JSON: {e.msg}", path=str(p), line=e.lineno) from None
+        docs.append(doc)
+
+
+def _paged(rows: JsonRows, pages: int) -> JsonRows:
+    if pages > 1:
+        rows.what += f", {pages} pages merged"
+    return rows
 
 
 def _metric_data(p: Path, results: list[Any], series: str | None) -> JsonRows:
@@ -59,18 +96,16 @@ def _metric_data(p: Path, results: list[Any], series: str | None) -> JsonRows:
     if len(ok) != 1:
         raise InputError(f"{len(ok)} results ({', '.join(names) or 'none'}): choose one with --series ID",
                          path=str(p), field="MetricDataResults")
-    r = ok[0]
-    ts, vs = r.get("Timestamps") or [], r.get("Values") or []
-    if not isinstance(ts, list) or not isinstance(vs, list) or len(ts) != len(vs):
-        raise InputError("Timestamps and Values must be lists of the same length", path=str(p),
-                         field=f"MetricDataResults[{r.get('Id')}]", value=(len(ts), len(vs)))
-    return JsonRows([str(t) for t in ts], list(vs), f"result {r.get('Id')} ({r.get('Label')})")
+    r = ok[0]  # its Timestamps and Values checked and merged by read_json_rows
+    return JsonRows([str(t) for t in r["Timestamps"]], list(r["Values"]), f"result {r.get('Id')} ({r.get('Label')})")
 
 
 def _statistics(p: Path, doc: dict[str, Any], stat: str | None) -> JsonRows:
     points = [d for d in doc["Datapoints"] if isinstance(d, dict)]
     present = sorted({k for d in points for k in d if k in STATS}
                      | {k for d in points for k in (d.get("ExtendedStatistics") or {})})
+    if not points:
+        return JsonRows(what=f"{doc.get('Label') or 'datapoints'}: no datapoints")
     if stat is None:
         if len(present) != 1:
             raise InputError(f"the datapoints hold {', '.join(present) or 'no statistic'}: choose one with --stat",

@@ -68,6 +68,37 @@ def test_get_metric_statistics_output_in_any_order_scores_as_the_csv(tmp_path, w
     assert _by_time(s, run_detector(s)) == want
 
 
+
+def test_pages_saved_one_after_another_are_merged_and_score_as_the_csv(tmp_path, want):
+    """A loop over ``NextToken`` that appends each page's output: get-metric-data results merged
+    by Id (pages newest first, as CloudWatch returns them), get-metric-statistics datapoints in
+    turn; both score as the CSV."""
+    rows = _rows()[::-1]
+    pages = [rows[:1500], rows[1500:3000], rows[3000:]]
+    f = tmp_path / "gmd_pages.json"
+    f.write_text("\n".join(json.dumps({"MetricDataResults": [
+        {"Id": "lat", "Label": "Latency", "Timestamps": [t for t, _ in page], "Values": [v for _, v in page]},
+        {"Id": "other", "Label": "Other", "Timestamps": [], "Values": []}],
+        **({"NextToken": "t"} if k < 2 else {})}, indent=1) for k, page in enumerate(pages)))
+    s = read_series(f, series="lat")
+    assert len(s.values) == 4021 and _by_time(s, run_detector(s)) == want
+    assert any("read result lat (Latency), 3 pages merged" in n for n in s.notes)
+    g = tmp_path / "gms_pages.json"
+    g.write_text("".join(json.dumps({"Label": "Latency", "Datapoints": [
+        {"Timestamp": t, "Average": v} for t, v in page]}) for page in pages))  # not even a newline
+    s = read_series(g)
+    assert _by_time(s, run_detector(s)) == want
+
+
+def test_an_output_with_no_datapoints_is_a_series_of_no_points(tmp_path):
+    f = tmp_path / "none.json"
+    f.write_text(json.dumps({"Label": "CPUUtilization", "Datapoints": []}))
+    for stat in (None, "Average"):
+        s = read_series(f, stat=stat)
+        assert s.values == [] and s.notes == ["read CPUUtilization: no datapoints ×1: none.json"]
+    f.write_text(json.dumps({"MetricDataResults": [{"Id": "m", "Label": "CPU", "Timestamps": [], "Values": []}]}))
+    assert read_series(f).values == []
+
 def test_an_ambiguous_file_names_what_it_holds(tmp_path):
     f = tmp_path / "two.json"
     f.write_text(json.dumps({"MetricDataResults": [
