@@ -66,7 +66,8 @@ def read_json_rows(p: Path, series: str | None = None, stat: str | None = None) 
 def _documents(p: Path) -> list[Any]:
     """Every JSON document in the file, one after another (whitespace between them)."""
     text = p.read_text(encoding="utf-8", errors="replace")
-    dec, docs, i = json.JSONDecoder(), [], 0
+    dec, i = json.JSONDecoder(), 0
+    docs: list[Any] = []
     while True:
         while i < len(text) and text[i] in " \t\r\n\ufeff":
             i += 1
