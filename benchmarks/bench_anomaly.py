@@ -122,10 +122,11 @@ def _scorer(label: str) -> Any:
     return lambda times, values: [s.score for s in map(_make(label).step, times, values)]
 
 
-#: The previous defaults: no silence after a near-alert (until session 19), sequence and resonance
-#: judges that read across gaps (until session 18), before that no adaptive-resonance judge (until
-#: session 11), before that all five multiview views (session 2), and before that no 4-point judge
-#: and a 3,000-point calibration half-life (session 1).
+#: The previous defaults: a near-alert silence 3 points long, before that none (both session 19),
+#: sequence and resonance judges that read across gaps (until session 18), before that no
+#: adaptive-resonance judge (until session 11), before that all five multiview views (session 2),
+#: and before that no 4-point judge and a 3,000-point calibration half-life (session 1).
+NEAR3 = "context near=3"
 NEARLESS = "context near=0"
 GAPLESS = "context gaps=0 near=0"
 PREVIOUS = "context art=0 gaps=0 near=0"
@@ -368,8 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== NAB: the 41 development files (tests/data/nab-corpus), NAB's scorer and threshold "
           "optimisation (benchmarks/nab.py)")
     print("\n".join(nab_41(("context", "multiview") if args.small
-                            else ("context", NEARLESS, GAPLESS, PREVIOUS, SECOND, FIRST, "multiview", "zscore"),
-                            () if args.small else (("context", NEARLESS), (NEARLESS, GAPLESS), CONTEXT_VARIANTS))))
+                            else ("context", NEAR3, NEARLESS, GAPLESS, PREVIOUS, SECOND, FIRST, "multiview",
+                                  "zscore"),
+                            () if args.small else (("context", NEAR3), (NEAR3, NEARLESS), (NEARLESS, GAPLESS),
+                                                   CONTEXT_VARIANTS))))
     print("  published on these 41 (nab-corpus/README.md): ARTime 76.73/67.67/82.16, CAD OSE "
           "69.34/66.74/72.37, HTM 68.94/62.19/73.48, RCF 49.83/36.72/58.02")
     if not args.small:

@@ -34,9 +34,9 @@ picked in every fold on every profile. Fresh held-out series (seeds 20,900–21,
 1.02; 1.19 with gaps) exactly the default's: at the alert level 0.5 nothing changes, since a
 point at or above it is never halved. Synthetic threshold-choice set 66.15 / 58.34 / 71.78
 (default 66.19 / 58.14 / 71.34), held-out shapes 62.50 / 54.20 / 68.42 (62.44 / 54.09 / 68.09).
-**Adopted** by the rule: ``ContextDetector(near=True)`` is the default since; ``kind`` "default"
-here is ``near=False``, the previous default. Results: benchmarks/anomaly-experiments.md
-(nineteenth session).
+**Adopted** by the rule: ``ContextDetector(near=3)`` was the default since (then 36 points
+long, :mod:`benchmarks.nab_nearspan`); ``kind`` "default" here is ``near=0``, the default before
+it. Results: benchmarks/anomaly-experiments.md (nineteenth session).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def debounce(scores: Sequence[float], near: float = NEAR, span: int = SPAN, aler
 
 def debounce_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
     """The previous default detector's scores (``kind`` "default"; ``near=False``), or
-    :func:`debounce`-d ("near0.45": since adopted, the default's own scores — a test)."""
+    :func:`debounce`-d ("near0.45": since adopted, ``ContextDetector(near=3)``'s scores — a test)."""
     from benchmarks.nab_eval import context_scores
 
     s = context_scores(times, values, near=False)

@@ -74,18 +74,19 @@ def after_refractory(full: float, since_alert: int, refractory: int, alert: floa
 
 #: A near-alert: a score at or above this (below the alert level) starts a short silence.
 NEAR = 0.45
-#: How many points after a near-alert a score below the alert level is halved.
-NEAR_SPAN = 3
+#: How many points after a near-alert a score below the alert level is halved: as long as the
+#: silence after an alert (3 when it was first adopted, ``benchmarks/nab_nearspan.py``).
+NEAR_SPAN = 36
 
 
-def after_near(score: float, since_near: int, alert: float) -> tuple[float, int]:
+def after_near(score: float, since_near: int, alert: float, span: int = NEAR_SPAN) -> tuple[float, int]:
     """A point's score after the silence that follows a near-alert, and the count of points since
-    the last near-alert once it is learnt: within :data:`NEAR_SPAN` points after a point scoring
+    the last near-alert once it is learnt: within ``span`` points after a point scoring
     ≥ :data:`NEAR` a score below ``alert`` is halved (one episode that hovers just under the alert
     level is reported once); a score at or above ``alert`` is never changed. The trigger is the
     score before this halving."""
     n = since_near + 1
-    out = score * 0.5 if n <= NEAR_SPAN and score < alert else score
+    out = score * 0.5 if n <= span and score < alert else score
     return out, (0 if score >= NEAR else n)
 
 

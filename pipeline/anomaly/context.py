@@ -38,22 +38,24 @@ held out, picked in every fold; the same on series without gaps.
 Each setting was chosen on NAB's 41 development files under leave-one-group-out, the choice itself
 checked inside each fold (``benchmarks/nab_eval.py``, ``benchmarks/bench_anomaly.py``;
 ``benchmarks/anomaly-experiments.md``):
-``ContextDetector(near=False)`` is the previous default, ``ContextDetector(gaps=False,
-near=False)`` the one before, then the same with ``art=False``, ``ContextDetector(slow_views=True,
-art=False, …)`` and ``ContextDetector(block=0, halflife=3000, slow_views=True, art=False, …)``.
+``ContextDetector(near=3)`` is the previous default, ``ContextDetector(near=0)`` the one before,
+``ContextDetector(gaps=False, near=0)`` the one before that, then the same with ``art=False``,
+``ContextDetector(slow_views=True, art=False, …)`` and ``ContextDetector(block=0, halflife=3000,
+slow_views=True, art=False, …)``.
 
 The score is ``C / (C + scale)`` with ``C`` the largest surprise (0.5 at one-in-``10^scale``
 rarity). Silence after an alert: once a point scores ≥ ``alert``, the next ``refractory`` points
 are reported at half their score, so one incident gives one alert. Silence after a near-alert
-(:func:`~pipeline.anomaly.base.after_near`): within 3 points after a point scoring ≥ 0.45, a score
-below ``alert`` is halved, so an episode that hovers just under the alert level — a slow slide
-scoring 0.48, 0.485, 0.48, 0.5 — is reported once at any threshold between 0.45 and 0.5, as it is
-at 0.5; a score at or above ``alert`` is never changed by it, so the alerts at the default
-threshold are exactly those without it (``near=False``: the previous default, and how states saved
-before it existed restore; a missing value neither counts nor starts it). Adopted in the nineteenth
-session under the rule declared with it (``benchmarks/nab_debounce.py``): NAB 76.84 / 66.35 /
-82.62 on all 41, 76.29 / 64.88 / 81.87 held out, picked in every fold; better on 300 fresh
-synthetic series, unchanged on normal traffic. The forecaster learns exactly as
+(:func:`~pipeline.anomaly.base.after_near`): within ``near`` points (36, as long as the silence
+after an alert) after a point scoring ≥ 0.45, a score below ``alert`` is halved, so an episode that
+hovers just under the alert level — a slow slide scoring 0.48, 0.485, 0.48, 0.5 — is reported once
+at any threshold between 0.45 and 0.5, as it is at 0.5; a score at or above ``alert`` is never
+changed by it, so the alerts at the default threshold are exactly those without it (``near=0``:
+the previous default, and how states saved before it existed restore; a missing value neither
+counts nor starts it). Adopted in the nineteenth session, 3 points long, under the rule declared
+with it (``benchmarks/nab_debounce.py``), then 36 under the same rule (``benchmarks/nab_nearspan.py``):
+NAB 77.22 / 66.82 / 82.88 on all 41, 76.50 / 65.35 / 82.01 held out, picked in every fold of both;
+no worse on 300 fresh synthetic series each time, unchanged on normal traffic. The forecaster learns exactly as
 multiview's does (a point multiview flags is not learnt); its band (``expected ∓ k·σ``) is the one
 ``ANOMALY_DETECTION_BAND`` alarms and the dashboards draw (:mod:`pipeline.anomaly.band`).
 
@@ -130,7 +132,7 @@ class ContextDetector:
                  refractory: int = 36, warmup: int = 30, bins: int = 12, window: int = 10,
                  report_after: int = 600, block: int = 4, halflife: float = 1000.0,
                  slow_views: bool = False, art: bool = True, gaps: bool = True,
-                 near: bool = True) -> None:
+                 near: int = NEAR_SPAN) -> None:
         self.scale, self.alert, self.refractory = scale, alert, refractory
         mv = MultiViewDetector(k=k, scale=scale, warmup=warmup, halflife=halflife,
                                slow_views=slow_views)
@@ -145,7 +147,7 @@ class ContextDetector:
         self.art: Any = ArtJudge() if art else None
         self.gaps = bool(gaps)
         self.gap_last, self.gap_dt, self.gap_left = math.nan, 0.0, 0  # last time, interval, muted left
-        self.near = bool(near)
+        self.near = int(near)  # the near-alert silence's span in points (0: none)
         self.since_near = 1 << 30  # points since the last near-alert
 
     def _art(self, x: float, c: float, learn: bool) -> float:
@@ -196,7 +198,7 @@ class ContextDetector:
         if learn:
             self.since_alert = since_alert
         if self.near:
-            score, since_near = after_near(score, self.since_near, self.alert)
+            score, since_near = after_near(score, self.since_near, self.alert, self.near)
             if learn:
                 self.since_near = since_near
         if j is None:
@@ -266,7 +268,7 @@ class ContextDetector:
         if self.near:  # :func:`~pipeline.anomaly.base.after_near`, inlined (the hot path; tests agree)
             n = self.since_near + 1
             self.since_near = 0 if score >= NEAR else n
-            if n <= NEAR_SPAN and score < self.alert:
+            if n <= self.near and score < self.alert:
                 score *= 0.5
         if j is None:
             return WARMUP_SCORE._replace(score=score)
@@ -287,7 +289,7 @@ class ContextDetector:
                 "art": None if self.art is None else packed_state(self.art),
                 "gaps": ([None if self.gap_last != self.gap_last else self.gap_last, self.gap_dt, self.gap_left]
                          if self.gaps else None),
-                "near": self.since_near if self.near else None}
+                "near": [self.since_near, self.near] if self.near else None}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ContextDetector:
@@ -307,6 +309,6 @@ class ContextDetector:
         last, dt, left = gaps if gaps else (None, 0.0, 0)
         d.gap_last, d.gap_dt, d.gap_left = math.nan if last is None else float(last), float(dt), int(left)
         near = state.get("near")  # absent from states saved before the near-alert silence: none
-        d.near = near is not None
-        d.since_near = 1 << 30 if near is None else int(near)
+        since, span = (1 << 30, 0) if near is None else (near, 3) if isinstance(near, int) else near
+        d.near, d.since_near = int(span), int(since)  # a bare count: saved while the span was 3
         return d

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from benchmarks import nab
@@ -22,6 +24,7 @@ def test_a_point_at_the_alert_level_is_never_halved_by_it() -> None:
 
 
 @pytest.mark.slow
-def test_near045_is_the_adopted_default_bit_for_bit_on_all_41() -> None:
+def test_near045_is_the_adopted_near3_bit_for_bit_on_all_41() -> None:
+    near3 = partial(context_scores, near=3)
     for _, path in nab.labelled(CORPUS):
-        assert file_scores(path, debounce_scores, "near0.45") == file_scores(path, context_scores), path.name
+        assert file_scores(path, debounce_scores, "near0.45") == file_scores(path, near3), path.name

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from benchmarks.nab_debounce import debounce
 from benchmarks.nab_ensemble import combine
+from pipeline.anomaly.base import NEAR_SPAN
 from pipeline.anomaly.context import ContextDetector
 from pipeline.anomaly.series_io import read_series
 
@@ -25,7 +26,7 @@ def test_a_bag_of_one_unsilenced_detector_is_the_default_detector() -> None:
     own, full = _scores(near=False), _scores(refractory=0, near=False)
     assert combine([full], "median") == own
     assert full != own and max(own) >= 0.5  # the silence did act: an alert was raised
-    assert debounce(combine([full], "median")) == _scores()  # and the near-alert silence after it
+    assert debounce(combine([full], "median"), span=NEAR_SPAN) == _scores()  # and the near-alert silence
 
 
 def test_the_median_of_three_takes_the_middle_member_point_by_point() -> None:
@@ -46,7 +47,7 @@ def test_the_multiview_bag_is_the_whole_detector_bag_by_another_route() -> None:
 
     path = NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv"
     hs = (600.0, 1000.0, 2000.0)
-    whole = debounce(combine([_scores(halflife=h, refractory=0, near=False) for h in hs], "median"))
+    whole = debounce(combine([_scores(halflife=h, refractory=0, near=False) for h in hs], "median"), span=NEAR_SPAN)
     assert file_scores(path, mv_bag_scores, hs) == whole
     assert file_scores(path, mv_bag_scores, (1000.0,)) == _scores()
     assert whole != _scores()
