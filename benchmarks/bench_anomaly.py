@@ -319,8 +319,7 @@ def bench_job(n_series: int, n_points: int) -> dict:
 
 
 def bench_flink(path: Path, series: dict) -> dict:
-    """The Flink job on the same points (one bounded run; benchmarks/bench_flink_anomaly.py has the
-    full comparison: start-up, rate after start-up, CPU, equality)."""
+    """The Flink job on the same points, one bounded run (the full comparison: bench_flink_anomaly)."""
     from benchmarks.bench_flink_anomaly import as_series, flink_run
 
     n = sum(len(v) for _, v in series.values())
@@ -368,8 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     a, b = state_growth("art")  # categories accumulate up to the cap, then are replaced
     print(f"  art        after 1,000 points: {a:,} B; after 50,000 points: {b:,} B; after {n_points:,}: "
           f"{ar['state_bytes']:,} B (category weights at most {MAX_CATEGORIES * 32 * 8:,} B)")
-    print("\n== NAB: the 41 development files (tests/data/nab-corpus), NAB's scorer and threshold "
-          "optimisation (benchmarks/nab.py)")
+    print("\n== NAB: the 41 development files (tests/data/nab-corpus), NAB's scorer and threshold optimisation")
     steps = ("context", NEAR3, NEARLESS, GAPLESS)  # each adopted step, nested against the one before
     print("\n".join(nab_41(("context", "multiview") if args.small else (*steps, PREVIOUS, SECOND, FIRST, "multiview",
                             "zscore"), () if args.small else (*zip(steps, steps[1:]), CONTEXT_VARIANTS))))
