@@ -34,6 +34,7 @@ profile.
 
 from __future__ import annotations
 
+from benchmarks.nab_eval import bagless_scores
 from benchmarks.nab_near import VARIANTS as NEAR
 from benchmarks.nab_near import near_scores
 
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "bag+values on the near-alert default, on NAB",
-                       near_scores, VARIANTS, fresh_seeds=FRESH_SEEDS)
+                       near_scores, VARIANTS, fresh_seeds=FRESH_SEEDS,
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

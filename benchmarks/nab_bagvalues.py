@@ -38,6 +38,7 @@ Results: benchmarks/anomaly-experiments.md (nineteenth session).
 from __future__ import annotations
 
 from benchmarks.nab_cadose import FRESH_SEEDS
+from benchmarks.nab_eval import bagless_scores
 from benchmarks.nab_near import VARIANTS as NEAR
 from benchmarks.nab_near import near_scores
 
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "bag+values (median multiview bag, values-only sequence judge) on today's default, on NAB",
-                       near_scores, VARIANTS, fresh_seeds=FRESH_SEEDS)
+                       near_scores, VARIANTS, fresh_seeds=FRESH_SEEDS,
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from benchmarks.nab_eval import bagless_scores
 from pipeline.anomaly.calibrate import _LOG10, BINS, MIN_EXTRAPOLATE, TAIL_EXP, TailCalibrator
 
 VARIANTS = ("bin0",)
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context whose multiview calibrator does not extrapolate bin-0 values, on NAB",
-                       bin0_scores, {n: (n,) for n in VARIANTS})
+                       bin0_scores, {n: (n,) for n in VARIANTS},
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from benchmarks.nab_eval import bagless_scores
 from benchmarks.nab_hodsigma import FRESH_SEEDS
 from pipeline.anomaly.model import SeasonalModel
 
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context whose forecasts of a non-negative series are at least 0, on NAB",
-                       clamp_scores, {n: (n,) for n in VARIANTS}, fresh_seeds=FRESH_SEEDS)
+                       clamp_scores, {n: (n,) for n in VARIANTS}, fresh_seeds=FRESH_SEEDS,
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

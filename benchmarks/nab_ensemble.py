@@ -28,7 +28,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks.nab_eval import Scored, context_scores, evaluate, nested_logo, run, run_scorer
+from benchmarks.nab_eval import BAGLESS, Scored, bagless_scores, context_scores, evaluate, nested_logo, run, run_scorer
 from pipeline.anomaly.base import after_refractory
 
 #: name → (half-lives, combination)
@@ -93,10 +93,11 @@ class MvBag:
 
 def mv_bag_scores(times: Sequence[float], values: Sequence[float | None],
                   halflives: Sequence[float]) -> list[float]:
-    """The default detector's scores with multiview replaced by :class:`MvBag`."""
+    """The default-before-the-bag's scores (:data:`~benchmarks.nab_eval.BAGLESS`, as when the bag
+    was declared) with multiview replaced by :class:`MvBag`."""
     from pipeline.anomaly.context import ContextDetector
 
-    d = ContextDetector()
+    d = ContextDetector(**BAGLESS)
     d.mv = MvBag(halflives)
     return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
 
@@ -108,7 +109,7 @@ def checks(names: Sequence[str]) -> list[str]:
     def member(ts: Sequence[float], vs: Sequence[float | None], h: float) -> list[float]:
         key = (id(vs), h)  # each series' members once for all the bags (vs kept: its id stays)
         if key not in cache:
-            cache[key] = (vs, context_scores(ts, vs, halflife=h, refractory=0))
+            cache[key] = (vs, bagless_scores(ts, vs, halflife=h, refractory=0))
         return cache[key][1]
 
     def bag(hs: Sequence[float], how: str) -> ScoreFn:
@@ -121,18 +122,18 @@ def checks(names: Sequence[str]) -> list[str]:
     return checks_of(runs)
 
 
-def checks_of(runs: dict[str, ScoreFn]) -> list[str]:
+def checks_of(runs: dict[str, ScoreFn], default: ScoreFn = context_scores) -> list[str]:
     """Each run (name → scores of one series, in time order) beside the default detector, on the
     labelled synthetic corpora (optimised standard / low-FP / low-FN) and as alerts per model per
     week on 28 days of generated normal traffic (at 0.5), as ``bench_anomaly`` measures the
     default, and as false alerts per week on the anomaly-free CloudWatch shapes
-    (:mod:`benchmarks.quiet_shapes`)."""
+    (:mod:`benchmarks.quiet_shapes`). ``default``: the detector the family was declared against."""
     from benchmarks import nab, quiet_shapes
     from benchmarks.anomaly_synth import corpus, heldout_corpus
     from benchmarks.bench_anomaly import sample_month
     from pipeline.anomaly import DEFAULT_THRESHOLD
 
-    runs = {"default": context_scores, **runs}
+    runs = {"default": default, **runs}
     out = []
     for set_name, series in (("synthetic threshold-choice set (70)", corpus(range(0, 70))),
                              ("synthetic held-out shapes (60)", heldout_corpus(range(5000, 5060)))):
@@ -157,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checks", action="store_true", help="also the synthetic corpora and normal traffic")
     args = ap.parse_args(argv)
     halflives = sorted({h for hs, _ in VARIANTS.values() for h in hs})
-    raw = {h: run("context", {"halflife": h, "refractory": 0}, workers=args.workers)[0] for h in halflives}
-    default, _ = run("context", {}, workers=args.workers)
+    raw = {h: run("context", {**BAGLESS, "halflife": h, "refractory": 0}, workers=args.workers)[0]
+           for h in halflives}
+    default, _ = run("context", BAGLESS, workers=args.workers)
     variants: dict[str, list[Scored]] = {"default": default}
     for name, (hs, how) in VARIANTS.items():
         variants[name] = [Scored(files[0].label, combine([f.scores for f in files], how))
@@ -168,18 +170,20 @@ def main(argv: list[str] | None = None) -> int:
                                  for n, hs in MV_BAGS.items()}}
     print("\n".join(report(mv, "the default and the multiview bag")))
     if args.checks:
-        print("\n".join(checks([*VARIANTS, *MV_BAGS])))
+        print("\n".join(checks([*VARIANTS, *MV_BAGS])))  # beside today's default
     return 0
 
 
 def family_main(argv: list[str] | None, description: str, scorer: Callable[..., list[float]],
                 variants: dict[str, tuple[Any, ...]], alone: bool = False,
-                fresh_seeds: range | None = None) -> int:
+                fresh_seeds: range | None = None, default: ScoreFn = context_scores) -> int:
     """The command of a declared family: every variant (name → ``scorer``'s extra arguments) on
     NAB beside the default detector, with the nested selection among them all — or, with
     ``alone``, between the default and each variant in turn (variants declared one at a time) —
     and with ``--checks`` on the synthetic corpora and normal traffic (:func:`checks_of`); with
-    ``fresh_seeds``, ``--fresh`` runs the family's fresh held-out check instead (:func:`fresh_check`)."""
+    ``fresh_seeds``, ``--fresh`` runs the family's fresh held-out check instead (:func:`fresh_check`).
+    ``default``: the detector the family was declared against (today's, or :func:`bagless_scores`
+    for the families declared before the multiview bag)."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--checks", action="store_true", help="also the synthetic corpora and normal traffic")
@@ -188,20 +192,23 @@ def family_main(argv: list[str] | None, description: str, scorer: Callable[..., 
                         help=f"only the fresh held-out check (seeds {fresh_seeds.start:,}–{fresh_seeds.stop - 1:,})")
     args = ap.parse_args(argv)
     if getattr(args, "fresh", False):
-        print("\n".join(fresh_check({n: (scorer, *a) for n, a in variants.items()}, fresh_seeds, args.workers)))
+        runs = {n: (scorer, *a) for n, a in variants.items()}
+        print("\n".join(fresh_check(runs, fresh_seeds, args.workers, default)))
         return 0
-    runs = {"default": run_scorer(context_scores, workers=args.workers),
+    runs = {"default": run_scorer(default, workers=args.workers),
             **{n: run_scorer(scorer, *a, workers=args.workers) for n, a in variants.items()}}
     groups = [["default", n] for n in variants] if alone else [list(runs)]
     for names in groups:
         label = f"the default and {names[1]}" if alone else f"the default and the {len(variants)} variants"
         print("\n".join(report({n: runs[n] for n in names}, label)), flush=True)
     if args.checks:
-        print("\n".join(checks_of({n: (lambda ts, vs, a=a: scorer(ts, vs, *a)) for n, a in variants.items()})))
+        print("\n".join(checks_of({n: (lambda ts, vs, a=a: scorer(ts, vs, *a)) for n, a in variants.items()},
+                                   default)))
     return 0
 
 
-def fresh_check(variants: dict[str, tuple[Any, ...]], seeds: range, workers: int = 2) -> list[str]:
+def fresh_check(variants: dict[str, tuple[Any, ...]], seeds: range, workers: int = 2,
+                default: ScoreFn = context_scores) -> list[str]:
     """The default and each variant (name → ``(scorer, *its extra arguments)``) on ``seeds`` of
     the held-out generator (:func:`~benchmarks.anomaly_synth.heldout_corpus`), NAB scores at each
     profile's optimised threshold (``workers`` processes)."""
@@ -213,7 +220,7 @@ def fresh_check(variants: dict[str, tuple[Any, ...]], seeds: range, workers: int
     series = heldout_corpus(seeds)
     inputs = [([t.timestamp() for t in s.timestamps], s.values) for s in series]
     out = [f"  fresh held-out shapes ({len(series)} series, {sum(len(v) for _, v in inputs):,} points)"]
-    runs = {"default": (context_scores,), **variants}
+    runs = {"default": (default,), **variants}
     base: list[Any] = []
     with ProcessPoolExecutor(max_workers=workers) as ex:
         for name, (fn, *args) in runs.items():

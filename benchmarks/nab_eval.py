@@ -52,6 +52,16 @@ def detector_scores(times: Sequence[float], values: Sequence[float | None], dete
     return [step(t, v).score for t, v in zip(times, values, strict=True)]
 
 
+#: The default before the multiview bag (twentieth session): one multiview at calibration half-life
+#: 1,000 and the sequence judge on 4-value means too. The families declared before it build on it.
+BAGLESS: dict[str, Any] = {"halflife": 1000.0, "block": 4}
+
+
+def bagless_scores(times: Sequence[float], values: Sequence[float | None], **params: Any) -> list[float]:
+    """:func:`context_scores` of the default before the bag (:data:`BAGLESS`), ``params`` on top."""
+    return context_scores(times, values, **{**BAGLESS, **params})
+
+
 def context_scores(times: Sequence[float], values: Sequence[float | None], **params: Any) -> list[float]:
     """Scores of one series, in time order, streamed through a fresh ``ContextDetector(**params)``
     (the default detector without ``params``)."""
@@ -60,13 +70,13 @@ def context_scores(times: Sequence[float], values: Sequence[float | None], **par
 
 def python_path_scores(times: Sequence[float], values: Sequence[float | None], *, model: Any = None,
                        calib: Any = None) -> list[float]:
-    """The default detector's scores with multiview on its Python path (the same numbers as the
-    compiled one), its forecaster ``model`` and/or calibrator ``calib`` replaced when given — how
-    the forecaster and calibrator families are scored."""
+    """The default-before-the-bag's scores (:data:`BAGLESS`) with multiview on its Python path (the
+    same numbers as the compiled one), its forecaster ``model`` and/or calibrator ``calib`` replaced
+    when given — how the forecaster and calibrator families (all declared before the bag) are scored."""
     from pipeline.anomaly.context import ContextDetector
     from pipeline.anomaly.multiview import MultiViewDetector
 
-    d = ContextDetector()
+    d = ContextDetector(**BAGLESS)
     mv = MultiViewDetector(halflife=1000.0, slow_views=False)  # the default's
     if model is not None:
         mv.model = model

@@ -29,6 +29,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from benchmarks.nab_eval import BAGLESS, bagless_scores
+
 VARIANTS = {"week+0.5": 0.5, "week+1.0": 1.0, "week+1.5": 1.5}
 HOUR = 3600.0
 WEEK_HOURS = 168
@@ -76,7 +78,7 @@ def extreme_scores(times: Sequence[float], values: Sequence[float | None], beta:
     range raised to ``max(C, 0) + beta`` (module docstring); ``beta`` 0 is the default bit for bit."""
     from pipeline.anomaly import context
 
-    d = context.ContextDetector()
+    d = context.ContextDetector(**BAGLESS)
     week = WeekRange()
     plain = context.after_refractory
     boost = [False]
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context with a value beyond the past week's range raised, on NAB",
-                       extreme_scores, {n: (b,) for n, b in VARIANTS.items()})
+                       extreme_scores, {n: (b,) for n, b in VARIANTS.items()},
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from benchmarks.nab_bin0 import TailVariant
+from benchmarks.nab_eval import bagless_scores
 from benchmarks.nab_hodsigma import FRESH_SEEDS
 from pipeline.anomaly.calibrate import TAIL_EXP
 
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context whose multiview calibrator extrapolates only past 2, on NAB",
-                       floor_scores, {n: (n,) for n in VARIANTS}, fresh_seeds=FRESH_SEEDS)
+                       floor_scores, {n: (n,) for n in VARIANTS}, fresh_seeds=FRESH_SEEDS,
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

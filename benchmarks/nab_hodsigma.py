@@ -54,6 +54,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from benchmarks.nab_eval import BAGLESS, bagless_scores
 from pipeline.anomaly.model import SeasonalModel
 
 #: name → D, the days of each hour's residuals the factor remembers
@@ -114,7 +115,7 @@ def hod_scores(times: Sequence[float], values: Sequence[float | None], days: flo
     from pipeline.anomaly.context import ContextDetector
     from pipeline.anomaly.multiview import MultiViewDetector
 
-    d = ContextDetector()
+    d = ContextDetector(**BAGLESS)
     d.mv = MultiViewDetector(halflife=1000.0, slow_views=False)  # the default's, on the Python path
     if days > 0:
         d.mv.model = HodSigmaModel(days, warmup=d.mv.model.warmup)
@@ -130,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context with an hour-of-day σ, on NAB (declared variants)",
-                       hod_scores, VARIANTS, fresh_seeds=FRESH_SEEDS)
+                       hod_scores, VARIANTS, fresh_seeds=FRESH_SEEDS,
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

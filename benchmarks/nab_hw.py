@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from benchmarks.nab_eval import BAGLESS, bagless_scores
 from benchmarks.nab_hodsigma import FRESH_SEEDS
 from pipeline.anomaly.model import _SQRT_PI_2, SeasonalModel
 
@@ -128,7 +129,7 @@ def hw_scores(times: Sequence[float], values: Sequence[float | None], profile: s
     from pipeline.anomaly.context import ContextDetector
     from pipeline.anomaly.multiview import MultiViewDetector
 
-    d = ContextDetector()
+    d = ContextDetector(**BAGLESS)
     d.mv = MultiViewDetector(halflife=1000.0, slow_views=False)  # the default's, on the Python path
     if profile != "none":
         d.mv.model = HwModel(profile, warmup=d.mv.model.warmup)
@@ -139,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context with a Holt-Winters forecaster among the picks, on NAB (declared variants)",
-                       hw_scores, VARIANTS, fresh_seeds=FRESH_SEEDS)
+                       hw_scores, VARIANTS, fresh_seeds=FRESH_SEEDS,
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

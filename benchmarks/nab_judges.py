@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchmarks.nab_eval import BAGLESS
+
 if TYPE_CHECKING:
     from benchmarks.nab_levers import Components
 
@@ -68,7 +70,7 @@ def sequence_parts(c: Components) -> tuple[np.ndarray, np.ndarray]:
     memo = c.__dict__.setdefault("cad", {})
     if "seq parts" not in memo:
         assert c.x is not None
-        d = ContextDetector()
+        d = ContextDetector(**BAGLESS)
         qs, qb = np.zeros(len(c.s)), np.full(len(c.s), np.nan)
         rows = _rows(c)
         for i in rows:

@@ -6,9 +6,9 @@ The detector's judges are computed once per file (:func:`components`: multiview'
 surprise ``S`` and the larger of the two sequence surprises ``Q``, both less the judges'
 correction, exactly as :meth:`ContextDetector.step` forms them); a lever only changes how they
 become a score, so each variant is rescored in seconds (:func:`rescore`; with no lever it gives
-``ContextDetector(art=False, gaps=False).step``'s scores bit for bit — the default until the
+``ContextDetector(art=False, gaps=False, **BAGLESS).step``'s scores bit for bit — the default until the
 eleventh session —, and with ``art_direct`` at ``pen=ART_PEN`` the default's own until the
-eighteenth, ``ContextDetector(gaps=False)``: tests). Levers:
+eighteenth, ``ContextDetector(gaps=False, **BAGLESS)``: tests; :data:`~benchmarks.nab_eval.BAGLESS`). Levers:
 
 * ``ew``: an accumulated-evidence judge — the EW mean (``alpha``) of the positive part of
   ``C = max(S, Q)`` over recent points, calibrated against its own history (a
@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import nab
-from benchmarks.nab_eval import CORPUS, Scored, diagnose, evaluate, nested_logo, render_diagnosis
+from benchmarks.nab_eval import BAGLESS, CORPUS, Scored, diagnose, evaluate, nested_logo, render_diagnosis
 from benchmarks.nab_judges import art_raw, bocpd_rows, cad_ose_rows, cad_raw_rows, sequence_parts
 from benchmarks.nab_variants import CHECKED, VARIANTS
 
@@ -107,7 +107,8 @@ def series_components(times: Sequence[float], values: Sequence[float | None],
     """:func:`components` of one series in memory (streamed in ``order``, default as given)."""
     from pipeline.anomaly.context import ContextDetector
 
-    d = ContextDetector(art=False, gaps=False, near=False)  # the judges S and Q; the ART judge is the lever art_direct
+    # the judges S and Q; the ART judge is the lever art_direct
+    d = ContextDetector(art=False, gaps=False, near=False, **BAGLESS)
     if calibrator in ("spot", "spot-free"):
         from pipeline.anomaly.evt import SpotTailCalibrator
         from pipeline.anomaly.multiview import MultiViewDetector

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from benchmarks.nab_eval import BAGLESS, bagless_scores
 from benchmarks.nab_hodsigma import FRESH_SEEDS
 
 #: name → (alpha_fast, alpha_err)
@@ -53,7 +54,7 @@ def memory_scores(times: Sequence[float], values: Sequence[float | None], alpha_
     from pipeline.anomaly.context import ContextDetector
     from pipeline.anomaly.multiview import MultiViewDetector, mv_core
 
-    d = ContextDetector()
+    d = ContextDetector(**BAGLESS)
     mv = MultiViewDetector(halflife=1000.0, slow_views=False)  # the default's
     mv.model.alpha_fast, mv.model.alpha_err = alpha_fast, alpha_err
     d.mv = mv_core(mv) or mv
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context with the forecaster's memories halved or doubled, on NAB (declared variants)",
-                       memory_scores, VARIANTS, fresh_seeds=FRESH_SEEDS)
+                       memory_scores, VARIANTS, fresh_seeds=FRESH_SEEDS,
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from benchmarks.nab_eval import BAGLESS, bagless_scores
+
 #: name → (bag half-lives, values only, bin0 calibrators)
 VARIANTS: dict[str, tuple[tuple[float, ...], bool, bool]] = {
     "bag+values": ((600.0, 1000.0, 2000.0), True, False),
@@ -76,7 +78,7 @@ def near_scores(times: Sequence[float], values: Sequence[float | None], halflive
     from pipeline.anomaly.context import ContextDetector
     from pipeline.anomaly.multiview import MultiViewDetector
 
-    d = ContextDetector()
+    d = ContextDetector(**BAGLESS)
     bag = MvBag(halflives)
     if bin0:
         members = []
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "the three nearest misses together (bag, values-only sequence judge, bin 0), on NAB",
-                       near_scores, VARIANTS, fresh_seeds=FRESH_SEEDS)
+                       near_scores, VARIANTS, fresh_seeds=FRESH_SEEDS,
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

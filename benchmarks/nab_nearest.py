@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from benchmarks.nab_eval import BAGLESS, bagless_scores
 from pipeline.anomaly.multiview import MultiViewDetector
 
 VARIANTS = ("nearest forecast", "no robust shift")
@@ -86,7 +87,7 @@ def nearest_scores(times: Sequence[float], values: Sequence[float | None], kind:
     name, or "default")."""
     from pipeline.anomaly.context import ContextDetector
 
-    d = ContextDetector()
+    d = ContextDetector(**BAGLESS)
     d.mv = _KINDS[kind](halflife=1000.0, slow_views=False)
     return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
 
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context with multiview's declared view variants on NAB", nearest_scores,
-                       {n: (n,) for n in VARIANTS}, alone=True)
+                       {n: (n,) for n in VARIANTS}, alone=True,
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

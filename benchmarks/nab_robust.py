@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from benchmarks.nab_eval import BAGLESS, bagless_scores
 from pipeline.anomaly.model import SeasonalModel
 
 #: name → Huber's k
@@ -78,7 +79,7 @@ def robust_scores(times: Sequence[float], values: Sequence[float | None], k: flo
     from pipeline.anomaly.context import ContextDetector
     from pipeline.anomaly.multiview import MultiViewDetector
 
-    d = ContextDetector()
+    d = ContextDetector(**BAGLESS)
     d.mv = MultiViewDetector(halflife=1000.0, slow_views=False)  # the default's, on the Python path
     if k > 0:
         d.mv.model.__class__ = _KINDS.setdefault(k, type(f"Robust{k}", (_Robust,), {"__slots__": (), "K": k}))
@@ -89,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context with a robust forecaster on NAB (declared variants)", robust_scores,
-                       {n: (k,) for n, k in VARIANTS.items()})
+                       {n: (k,) for n, k in VARIANTS.items()},
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

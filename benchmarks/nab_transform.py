@@ -35,6 +35,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from benchmarks.nab_eval import BAGLESS, bagless_scores
 from pipeline.anomaly.base import Score
 from pipeline.anomaly.context import ContextDetector
 
@@ -87,7 +88,7 @@ def transformed_scores(times: Sequence[float], values: Sequence[float | None], w
             def f(x: float, s: float = s) -> float:
                 return math.asinh(x / s) if fn is None else fn(x, s)
 
-            det = ContextDetector()
+            det = ContextDetector(**BAGLESS)
             if where == "all":
                 det = _Fed(det, f)
             else:
@@ -113,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context on an asinh scale on NAB (declared variants)", transformed_scores,
-                       dict(VARIANTS))
+                       dict(VARIANTS),
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from benchmarks.nab_eval import bagless_scores
 from benchmarks.nab_hodsigma import FRESH_SEEDS
 from pipeline.anomaly.model import SeasonalModel
 
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.nab_ensemble import family_main
 
     return family_main(argv, "context whose forecaster stops capping errors once most hit the cap, on NAB",
-                       uncap_scores, {n: (n,) for n in VARIANTS}, fresh_seeds=FRESH_SEEDS)
+                       uncap_scores, {n: (n,) for n in VARIANTS}, fresh_seeds=FRESH_SEEDS,
+                       default=bagless_scores)
 
 
 if __name__ == "__main__":

@@ -78,8 +78,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.anomaly.art import ArtJudge, compiled, packed_state, restore_judge
+from pipeline.anomaly.bag import BAG, MultiViewBag, restore_multiview
 from pipeline.anomaly.base import NEAR, NEAR_SPAN, WARMUP_SCORE, Score, after_near, after_refractory, make_score
-from pipeline.anomaly.multiview import MultiViewDetector, mv_core, restore_mv
+from pipeline.anomaly.multiview import MultiViewDetector, mv_core
 from pipeline.anomaly.sequence import restore_sequence, sequence_model
 
 #: The adaptive-resonance judge's correction: ``log10 4``, one of four judges.
@@ -130,19 +131,23 @@ class ContextDetector:
 
     def __init__(self, *, k: float = 2.0, scale: float = 3.0, alert: float = 0.5,
                  refractory: int = 36, warmup: int = 30, bins: int = 12, window: int = 10,
-                 report_after: int = 600, block: int = 4, halflife: float = 1000.0,
-                 slow_views: bool = False, art: bool = True, gaps: bool = True,
-                 near: int = NEAR_SPAN) -> None:
+                 report_after: int = 600, block: int = 0, judges: float = 3.0,
+                 halflife: float | Sequence[float] = BAG, slow_views: bool = False,
+                 art: bool = True, gaps: bool = True, near: int = NEAR_SPAN) -> None:
         self.scale, self.alert, self.refractory = scale, alert, refractory
-        mv = MultiViewDetector(k=k, scale=scale, warmup=warmup, halflife=halflife,
-                               slow_views=slow_views)
-        self.mv: Any = mv_core(mv) or mv  # compiled when it can be (the same numbers)
+        params: dict[str, Any] = {"k": k, "scale": scale, "warmup": warmup, "slow_views": slow_views}
+        if isinstance(halflife, (int, float)):
+            mv = MultiViewDetector(halflife=halflife, **params)
+            self.mv: Any = mv_core(mv) or mv  # compiled when it can be (the same numbers)
+        else:
+            self.mv = MultiViewBag.of(halflife, **params)
         self.seq = sequence_model(bins=bins, window=window, report_after=report_after)
+        block = int(block)
         self.block = (sequence_model(bins=bins, window=window, warmup=300 // block,
                                     report_after=report_after // block) if block > 0 else None)
         self.block_len = block
         self.acc, self.acc_n = 0.0, 0  # sum and count of the block being filled
-        self.judges = math.log10(3.0 if block > 0 else 2.0)  # − log10(number of judges)
+        self.judges = math.log10(judges)  # the sequence surprises' correction
         self.since_alert = 1 << 30
         self.art: Any = ArtJudge() if art else None
         self.gaps = bool(gaps)
@@ -299,7 +304,7 @@ class ContextDetector:
         d.since_alert = state["since_alert"]
         d.block_len, d.acc, d.acc_n = state["block_len"], state["acc"], state["acc_n"]
         d.judges = state["judges"]
-        d.mv = restore_mv(state["mv"])
+        d.mv = restore_multiview(state["mv"])
         d.seq = restore_sequence(state["seq"])
         d.block = None if state["block"] is None else restore_sequence(state["block"])
         art = state.get("art")  # absent from states saved before the judge existed: none

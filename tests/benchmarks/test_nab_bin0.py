@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.nab_bin0 import Bin0Calibrator, bin0_scores
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from pipeline.anomaly.calibrate import TailCalibrator
 
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "realKnownCause"
@@ -14,7 +14,7 @@ FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "
 
 
 def test_the_default_kind_is_the_default_detector() -> None:
-    assert file_scores(FILE, bin0_scores, "default") == file_scores(FILE, context_scores)
+    assert file_scores(FILE, bin0_scores, "default") == file_scores(FILE, bagless_scores)
 
 
 def test_only_a_bin0_value_past_a_largest_value_of_0_is_read_differently() -> None:

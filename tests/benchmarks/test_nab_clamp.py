@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.nab_clamp import ClampedModel, clamp_scores
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from pipeline.anomaly.model import SeasonalModel
 
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "realKnownCause"
@@ -37,4 +37,4 @@ def test_the_forecast_of_a_series_that_was_never_negative_is_at_least_zero() -> 
 
 
 def test_the_default_kind_is_the_default_detector_bit_for_bit() -> None:
-    assert file_scores(FILE, clamp_scores, "default") == file_scores(FILE, context_scores)
+    assert file_scores(FILE, clamp_scores, "default") == file_scores(FILE, bagless_scores)

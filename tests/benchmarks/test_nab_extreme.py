@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from benchmarks.nab_extreme import WeekRange, extreme_scores
 
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "realKnownCause"
@@ -14,7 +14,7 @@ H = 3600.0
 
 
 def test_beta_0_is_the_default_detector() -> None:
-    assert file_scores(FILE, extreme_scores, 0.0) == file_scores(FILE, context_scores)
+    assert file_scores(FILE, extreme_scores, 0.0) == file_scores(FILE, bagless_scores)
 
 
 def test_the_week_range_holds_169_clock_hours_and_waits_a_day() -> None:

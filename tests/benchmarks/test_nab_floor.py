@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from benchmarks.nab_floor import FloorCalibrator, floor_scores
 from pipeline.anomaly.calibrate import TailCalibrator
 
@@ -41,5 +41,5 @@ def test_beyond_the_floor_the_tail_runs_from_it() -> None:
 
 
 def test_the_default_kind_is_the_default_detector_bit_for_bit() -> None:
-    assert file_scores(FILE, floor_scores, "default") == file_scores(FILE, context_scores)
-    assert file_scores(FILE, floor_scores, "floor2") != file_scores(FILE, context_scores)
+    assert file_scores(FILE, floor_scores, "default") == file_scores(FILE, bagless_scores)
+    assert file_scores(FILE, floor_scores, "floor2") != file_scores(FILE, bagless_scores)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from benchmarks.nab_hodsigma import HodSigmaModel, hod_scores
 from pipeline.anomaly.model import SeasonalModel
 
@@ -14,7 +14,7 @@ FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "
 
 
 def test_without_the_factor_it_is_the_default_detector_bit_for_bit() -> None:
-    assert file_scores(FILE, hod_scores, 0.0) == file_scores(FILE, context_scores)
+    assert file_scores(FILE, hod_scores, 0.0) == file_scores(FILE, bagless_scores)
 
 
 def test_the_factor_follows_a_noise_that_is_three_times_larger_from_noon_to_six() -> None:

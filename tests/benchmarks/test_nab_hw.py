@@ -7,7 +7,7 @@ import math
 import random
 from pathlib import Path
 
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from benchmarks.nab_hw import HwModel, hw_scores
 from pipeline.anomaly.model import SeasonalModel
 
@@ -16,7 +16,7 @@ FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "
 
 
 def test_without_the_fourth_forecaster_it_is_the_default_detector_bit_for_bit() -> None:
-    assert file_scores(FILE, hw_scores, "none") == file_scores(FILE, context_scores)
+    assert file_scores(FILE, hw_scores, "none") == file_scores(FILE, bagless_scores)
 
 
 def _day_cycle(profile: str) -> tuple[float, float]:

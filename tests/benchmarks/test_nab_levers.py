@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.nab_eval import BAGLESS
 from benchmarks.nab_judges import cad_ose_rows, sequence_parts
 from benchmarks.nab_levers import components, rescore
 from pipeline.anomaly.context import ART_PEN, ContextDetector
@@ -30,7 +31,7 @@ def test_the_art_direct_lever_is_the_default_detector_bit_for_bit(comps) -> None
     directly (its confidence ``o`` as ``3o / (1 − o)`` less ``log10 4``): exactly the
     ``art_direct`` lever."""
     sf = read_series(NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv")
-    det = ContextDetector(gaps=False, near=False)
+    det = ContextDetector(gaps=False, near=False, **BAGLESS)
     own = [0.0] * len(sf.values)
     for i in sf.order:
         own[i] = det.step(sf.times[i], sf.values[i]).score
@@ -113,16 +114,16 @@ def test_the_recorded_cad_ose_judge_is_cad_oses_reported_score(comps) -> None:
 
 
 def test_dropping_the_block_judge_is_the_detector_without_it(comps) -> None:
-    """The ``"block"`` ablation is ``ContextDetector(block=0, art=False)``'s sequence judge, except
-    that it keeps the ``log10 3`` correction (a detector without the block judge uses ``log10 2``):
-    checked by recording that detector's own judge."""
+    """The ``"block"`` ablation is the sequence judge of ``ContextDetector(block=0, judges=2,
+    art=False, halflife=1000)``, except that it keeps the ``log10 3`` correction (a detector
+    without the block judge used ``log10 2`` then): checked by recording that detector's own judge."""
     import dataclasses
     import math
 
     import numpy as np
 
     sf = read_series(NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv")
-    det = ContextDetector(block=0, art=False)
+    det = ContextDetector(block=0, judges=2, art=False, halflife=1000.0)
     q = np.full(len(sf.values), -1e9)
     for i in sf.order:
         x = sf.values[i]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from benchmarks.nab_memory import VARIANTS, memory_scores
 
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "realKnownCause"
@@ -12,10 +12,10 @@ FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "
 
 
 def test_the_default_memories_are_the_default_detector_bit_for_bit() -> None:
-    assert file_scores(FILE, memory_scores, 0.1, 0.01) == file_scores(FILE, context_scores)
+    assert file_scores(FILE, memory_scores, 0.1, 0.01) == file_scores(FILE, bagless_scores)
 
 
 def test_each_variant_reaches_the_forecaster() -> None:
-    default = file_scores(FILE, context_scores)
+    default = file_scores(FILE, bagless_scores)
     for fast, err in VARIANTS.values():
         assert file_scores(FILE, memory_scores, fast, err) != default

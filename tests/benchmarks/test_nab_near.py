@@ -6,7 +6,7 @@ from pathlib import Path
 
 from benchmarks.nab_bin0 import bin0_scores
 from benchmarks.nab_ensemble import mv_bag_scores
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from benchmarks.nab_near import near_scores
 
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "realKnownCause"
@@ -14,7 +14,7 @@ FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "
 
 
 def test_a_bag_of_one_default_member_with_both_judges_is_the_default_detector() -> None:
-    assert file_scores(FILE, near_scores, (1000.0,), False, False) == file_scores(FILE, context_scores)
+    assert file_scores(FILE, near_scores, (1000.0,), False, False) == file_scores(FILE, bagless_scores)
 
 
 def test_bin0_alone_is_the_bin0_family_and_the_bag_alone_is_the_ensemble_one() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from benchmarks.nab_nearest import NearestMultiView, NoShiftMultiView, nearest_scores
 from pipeline.anomaly.multiview import MultiViewDetector
 
@@ -15,7 +15,7 @@ FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "
 
 
 def test_the_default_kind_is_the_default_detector_and_the_variants_differ() -> None:
-    own = file_scores(FILE, context_scores)
+    own = file_scores(FILE, bagless_scores)
     assert max(own) >= 0.5
     assert file_scores(FILE, nearest_scores, "default") == own
     assert file_scores(FILE, nearest_scores, "nearest forecast") != own

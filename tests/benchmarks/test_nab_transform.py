@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from benchmarks.nab_transform import SCALE_FROM, scale_of, transformed_scores
 
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "realKnownCause"
@@ -16,7 +16,7 @@ FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "
 
 @pytest.mark.parametrize("where", ["all", "mv"])
 def test_the_identity_transform_is_the_default_detector(where: str) -> None:
-    own = file_scores(FILE, context_scores)
+    own = file_scores(FILE, bagless_scores)
     assert max(own) >= 0.5  # a file where the detector alerts
     scales: list[float] = []
 
@@ -30,7 +30,7 @@ def test_the_identity_transform_is_the_default_detector(where: str) -> None:
 
 def test_asinh_changes_the_scores_and_the_scale_is_the_median_of_the_first_values() -> None:
     assert scale_of([1.0, -3.0, 2.0], 1.0) == 2.0 and scale_of([0.0, 0.0], 0.1) == 1.0
-    own = file_scores(FILE, context_scores)
+    own = file_scores(FILE, bagless_scores)
     assert file_scores(FILE, transformed_scores, "mv", 1.0) != own
 
 

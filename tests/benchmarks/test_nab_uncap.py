@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.nab_eval import context_scores, file_scores
+from benchmarks.nab_eval import bagless_scores, file_scores
 from benchmarks.nab_uncap import UncapModel, uncap_scores
 from pipeline.anomaly.multiview import MultiViewDetector
 
@@ -16,7 +16,7 @@ FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "
 
 
 def test_where_the_cap_rarely_binds_it_is_the_default_detector_bit_for_bit() -> None:
-    default = file_scores(FILE, context_scores)
+    default = file_scores(FILE, bagless_scores)
     assert file_scores(FILE, uncap_scores, "default") == default
     assert file_scores(FILE, uncap_scores, "uncap") == default  # a latency series with spikes
 

@@ -126,7 +126,7 @@ def test_a_saved_state_that_cannot_be_restored_starts_that_series_afresh(lake) -
     cp = ckpt.load(lake, key)
     bad = next(s for s in cp.series if "i-aaa" in s)
     good = next(s for s in cp.series if s != bad)
-    del cp.series[bad]["det"]["mv"]["calib"]  # a state cut short
+    del cp.series[bad]["det"]["mv"]["bag"][0]["calib"]  # a state cut short
     ckpt.save(lake, key, cp)
     write_rollups(lake, n=1500, start=1000, spike_at=None)
     second = detect(lake)

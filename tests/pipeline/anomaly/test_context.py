@@ -43,7 +43,7 @@ def _with_gaps(n: int) -> tuple[list[float], list[float]]:
     for i in range(n):
         t += 300.0 * (13 if i == 900 else 100 if i == 1200 else 1)
         times.append(t)
-    return times, _rhythm(n, seed=5)
+    return times, _rhythm(n, seed=3)
 
 
 def test_across_a_gap_the_sequence_and_resonance_judges_wait_for_their_windows() -> None:
@@ -77,9 +77,13 @@ def test_a_state_saved_before_gaps_were_muted_restores_without_it() -> None:
     assert restore_detector("context", st).gaps is False
 
 
-@pytest.mark.parametrize("block", [0, 4])
-def test_state_is_bounded_and_round_trips(block: int) -> None:
-    d = ContextDetector(block=block)
+@pytest.mark.parametrize(("params", "bound"), [
+    ({}, 5600),  # the default: three multiview members (~1,100 numbers each), a sequence model (~2,100)
+    ({"block": 4}, 7700),  # and a second sequence model
+    ({"block": 4, "halflife": 1000.0}, 5700),  # one multiview: the previous default
+])
+def test_state_is_bounded_and_round_trips(params: dict[str, float], bound: int) -> None:
+    d = ContextDetector(**params)
     vals = _rhythm(20000, seed=3)
     sizes, arts = [], []
     for i, v in enumerate(vals):
@@ -90,7 +94,7 @@ def test_state_is_bounded_and_round_trips(block: int) -> None:
             sizes.append(_leaves(st))
             art = d.art.state()
             arts.append((_leaves(art), len(art["art"]["w"])))
-    assert sizes[0] == sizes[1] < (3500 if block == 0 else 5700)  # numbers change, not their count
+    assert sizes[0] == sizes[1] < bound  # numbers change, not their count
     # the adaptive-resonance judge: at most 256 categories of 32 bounds (and their use times),
     # 81 level counts, 8 levels, 54 + 108 recent similarities and ~35 scalars
     for leaves, cats in arts:
@@ -104,7 +108,7 @@ def test_state_is_bounded_and_round_trips(block: int) -> None:
 def test_a_state_saved_before_the_view_choice_restores_all_five_views() -> None:
     """States saved by the previous default (no ``slow_views`` key: all five multiview views)
     restore as the five-view detector and score exactly as the detector that saved them."""
-    d = ContextDetector(slow_views=True, art=False)
+    d = ContextDetector(slow_views=True, art=False, halflife=1000.0, block=4)  # as states were then
     vals = _rhythm(3000, seed=4)
     for i, v in enumerate(vals[:2000]):
         d.step(60.0 * i, v)
@@ -117,17 +121,18 @@ def test_a_state_saved_before_the_view_choice_restores_all_five_views() -> None:
 
 
 def test_default_judges_spike_robust_shift_and_range_only() -> None:
-    """The shift (histograms 2, 3) and drift (4, 5) views are not calibrated by default; with
-    ``slow_views=True`` they are."""
+    """The shift (histograms 2, 3) and drift (4, 5) views are not calibrated by default, by any
+    member of the bag; with ``slow_views=True`` they are."""
     vals = _rhythm(1500, seed=5)
     lean, full = ContextDetector(), ContextDetector(slow_views=True)
     for i, v in enumerate(vals):
         lean.step(60.0 * i, v)
         full.step(60.0 * i, v)
-    lean_hist, full_hist = lean.mv.state()["calib"]["hist"], full.mv.state()["calib"]["hist"]
-    assert all(sum(h) == 0.0 for h in lean_hist[2:6])
-    assert all(sum(lean_hist[v]) > 0.0 for v in (0, 1, 6, 7, 8))
-    assert all(sum(h) > 0.0 for h in full_hist[2:6])
+    for lean_mv, full_mv in zip(lean.mv.state()["bag"], full.mv.state()["bag"], strict=True):
+        lean_hist, full_hist = lean_mv["calib"]["hist"], full_mv["calib"]["hist"]
+        assert all(sum(h) == 0.0 for h in lean_hist[2:6])
+        assert all(sum(lean_hist[v]) > 0.0 for v in (0, 1, 6, 7, 8))
+        assert all(sum(h) > 0.0 for h in full_hist[2:6])
 
 
 def test_shift_drop_to_zero_and_spike_are_still_caught() -> None:

@@ -59,7 +59,7 @@ def test_context_detector_gives_the_same_scores_and_state_either_way(name: str, 
     runs = {}
     for env in ("0", "1"):
         monkeypatch.setenv("WATCHLAKE_NATIVE", env)
-        det = ContextDetector()
+        det = ContextDetector(block=4)  # the 4-value judge too (not in the default)
         scores, probes = [], []
         for i, (t, v) in enumerate(zip(times, values, strict=True)):
             if i % 97 == 0:  # score_one: the learn=False path of both sequence judges
