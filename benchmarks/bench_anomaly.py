@@ -128,12 +128,9 @@ def _scorer(label: str) -> Any:
     return lambda times, values: [s.score for s in map(_make(label).step, times, values)]
 
 
-#: The previous defaults: one multiview and the 4-value sequence judge (until session 20), a
-#: near-alert silence 3 points long, before that none (both session 19), sequence and resonance
-#: judges that read across gaps (until session 18), before that no adaptive-resonance judge (until
-#: session 11), before that all five multiview views (session 2), and before that no 4-point judge
-#: and a 3,000-point calibration half-life (session 1). ``judges=2``: the sequence surprise less
-#: ``log10 2``, as it was without the 4-point judge then.
+#: The previous defaults: one multiview and the 4-value judge (until session 20), a near-alert silence 3 points
+#: long, then none (session 19), judges that read across gaps (until 18), no resonance judge (until 11), all five
+#: multiview views (2), no 4-point judge (``judges=2``: less ``log10 2``) and a 3,000-point half-life (1).
 BAGLESS = "context halflife=1000 block=4"
 NEAR3 = f"{BAGLESS} near=3"
 NEARLESS = f"{BAGLESS} near=0"

@@ -12,7 +12,8 @@ the fresh series of that session (seeds 20,000–20,299) 64.54 / 58.14 / 70.18 a
 default's 64.47 / 58.14 / 70.15 — no worse. It was not adopted because the family's nested pick
 was the other variant (``+bin0``), which failed the fresh check, and the family's amendment
 adopted neither then. The default has changed since (gap muting, eighteenth session), and
-:func:`benchmarks.nab_near.near_scores` builds on ``ContextDetector()``, so it now measures
+:func:`benchmarks.nab_near.near_scores` built on ``ContextDetector()`` (since the twentieth session on
+:data:`~benchmarks.nab_eval.BAGLESS`), so it then measured
 ``bag+values`` on today's default. Declared alone, one variant against the default: it is a
 repeat of a combination already scored on the old default, which is why the fresh check below is
 on series never generated before.

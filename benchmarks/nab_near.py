@@ -69,7 +69,8 @@ VARIANTS: dict[str, tuple[tuple[float, ...], bool, bool]] = {
 
 def near_scores(times: Sequence[float], values: Sequence[float | None], halflives: Sequence[float],
                 values_only: bool, bin0: bool) -> list[float]:
-    """The default detector's scores with multiview a median bag over ``halflives``
+    """The default-before-the-bag's scores (:data:`~benchmarks.nab_eval.BAGLESS`; the default
+    detector's until the twentieth session) with multiview a median bag over ``halflives``
     (:class:`~benchmarks.nab_ensemble.MvBag`; one member is plain multiview), with ``values_only``
     the 4-value sequence judge dropped (the correction stays ``log10 3``), with ``bin0`` every
     member's calibrator :class:`~benchmarks.nab_bin0.Bin0Calibrator` (multiview on its Python path)."""

@@ -15,9 +15,9 @@ from pipeline.errors import RuleError
 DEFAULT_DETECTOR = "context"
 DETECTORS = ("multiview", "context", "zscore", "spectral", "art")
 #: Fixed alert threshold (score ≥ 0.5 ⇔ surprise ≥ ``scale``, a one-in-1,000 rarity for the
-#: series). NAB's optimised threshold for ``context`` on the 41 development files is 0.480
-#: (standard and low-FP; 0.476 low-FN), and 0.476–0.480 is chosen with any one of the six groups
-#: held out (0.493 for low-FP with realAdExchange held out; benchmarks/nab_eval.py).
+#: series). NAB's optimised threshold for ``context`` on the 41 development files is 0.476
+#: (standard and low-FN; 0.480 low-FP), and 0.476–0.480 is chosen for standard with any one of the six groups
+#: held out (benchmarks/nab_eval.py).
 DEFAULT_THRESHOLD = 0.5
 
 
