@@ -34,6 +34,7 @@ typedef struct {
     double growth, w, total;
     double hist[MV_VIEWS][MV_BINS];
     double vmax[MV_VIEWS];
+    int bin0; /* TailCalibrator.bin0 */
 } MvCore;
 
 typedef struct { /* SeasonalModel._forecasts: (fast, p1 or None, p2 or None, hod, how) */

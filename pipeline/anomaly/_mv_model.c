@@ -195,8 +195,12 @@ int mv_calib_surprise(const MvCore *c, Judged *j, double *out) {
             return mv_zero_division();
         double p = (acc + half) / total;
         double m = c->vmax[v];
-        if (raw > m && extrapolate)
-            p *= m > 0 ? pow(m / raw, TAIL_EXP) : 1e-6;
+        if (raw > m && extrapolate) {
+            if (m > 0)
+                p *= pow(m / raw, TAIL_EXP);
+            else if (b > 0 || !c->bin0) /* TailCalibrator.bin0: bin 0 is not extrapolated past 0 */
+                p *= 1e-6;
+        }
         double s = p > 0 ? -log(p) / LOG10 : 300.0;
         if (s > top)
             top = s;

@@ -89,6 +89,10 @@ static int parse(MvCore *c, PyObject *s) {
         pyread_get_num(C, calib, "total", &c->total) ||
         pyread_get_nums(C, calib, "vmax", MV_VIEWS, MV_VIEWS, c->vmax, NULL))
         return -1;
+    v = PyDict_GetItemString(calib, "bin0"); /* absent from older states and when unset */
+    c->bin0 = 0;
+    if (v != NULL && pyread_bool(C, v, "bin0", &c->bin0))
+        return -1;
     PyObject *hist = pyread_item(C, calib, "hist");
     if (hist == NULL || pyread_list(C, hist, "hist", MV_VIEWS, MV_VIEWS) == NULL)
         return -1;
@@ -155,6 +159,8 @@ PyObject *mv_state(MvCore *c, PyObject *Py_UNUSED(ignored)) {
                                     pylist_longs(c->low, MV_VIEWS), "n_views", (long)MV_VIEWS, "growth",
                                     c->o_growth, "w", c->w, "hist", hist, "total", c->total, "vmax",
                                     pylist_doubles(c->vmax, MV_VIEWS, 0, 0));
+    if (calib != NULL && c->bin0 && PyDict_SetItemString(calib, "bin0", Py_True) < 0)
+        Py_CLEAR(calib); /* as TailCalibrator.state(): the key only when set */
     return Py_BuildValue(
         "{s:O,s:O,s:O,s:l,s:l,s:d,s:d,s:d,s:l,s:l,s:l,s:N,s:d,s:d,s:O,s:N,s:N}", "k", c->o_k, "flag",
         c->o_flag, "scale", c->o_scale, "relevel_after", c->relevel_after, "refractory", c->refractory,

@@ -76,8 +76,9 @@ parameter set fixed before scoring; standard / low-FP / low-FN, all 41 | leave-o
 
 Speed: after its probation the judge runs compiled (:mod:`pipeline.anomaly._art`, the same
 numbers bit for bit, tests/pipeline/anomaly/test_art_native.py): ~900,000 values/s alone;
-``context``, its other judges compiled too, ~590,000 values/s per core with it and ~790,000
-without; the Python judge alone ~170,000 values/s (``WATCHLAKE_NATIVE=0``).
+``context`` with one multiview, its other judges compiled too, ~590,000 values/s per core with it
+and ~790,000 without (the default's bag of three multiviews: ~306,000 with it); the Python judge
+alone ~170,000 values/s (``WATCHLAKE_NATIVE=0``).
 """
 
 from __future__ import annotations

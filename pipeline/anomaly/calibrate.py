@@ -3,7 +3,10 @@
 Each view's raw value (a non-negative z-like number) goes into a decaying log-scale histogram
 (64 bins, ``bin = ⌊4·log2(1 + raw)⌋``). The tail probability of a new value is the decayed share
 of past values in its bin or above (with half a point of prior, so it is never 0); above the
-largest value seen (once 100 points are known) it is extrapolated with a Pareto tail ``∝ (max / raw)⁴``. The surprise is
+largest value seen (once 100 points are known) it is extrapolated with a Pareto tail ``∝ (max / raw)⁴``
+— past a largest value of 0, as one in a million; with ``bin0`` (multiview's calibrators in
+``context``), only a value from bin 1 up is: a value in bin 0 (raw < 0.19) is no deviation at the
+histogram's resolution, however new (``benchmarks/nab_bin0bag.py``). The surprise is
 ``−log10(p)``. A series with recurring big spikes thus learns that its spikes are ordinary, while a
 smooth series is surprised by a moderate jump. Memory: ``views × 64`` floats; decay half-life
 ``halflife`` points (old history fades, so the calibration follows regime changes).
@@ -25,10 +28,11 @@ _LOG10 = math.log(10.0)
 class TailCalibrator:
     """Decaying histograms of ``n_views`` raw views; see the module docstring."""
 
-    __slots__ = ("n_views", "growth", "w", "hist", "total", "vmax", "n", "low")
+    __slots__ = ("n_views", "growth", "w", "hist", "total", "vmax", "n", "low", "bin0")
 
-    def __init__(self, n_views: int, halflife: float = 3000.0) -> None:
+    def __init__(self, n_views: int, halflife: float = 3000.0, *, bin0: bool = False) -> None:
         self.n_views = n_views
+        self.bin0 = bool(bin0)  # :meth:`surprise` does not extrapolate bin 0 past a largest value of 0
         self.growth = 2.0 ** (1.0 / halflife)  # new points weigh more instead of decaying all
         self.w = 1.0
         self.hist = [[0.0] * BINS for _ in range(n_views)]
@@ -60,8 +64,12 @@ class TailCalibrator:
             m = vmax[v]
             if raw > m and extrapolate:
                 # beyond everything seen: Pareto tail; a series that never moved at all
-                # (m == 0) is as surprised as by a value 30× its largest deviation
-                p *= (m / raw) ** TAIL_EXP if m > 0 else 1e-6
+                # (m == 0) is as surprised as by a value 30× its largest deviation — from bin 1
+                # up only, with ``bin0``
+                if m > 0:
+                    p *= (m / raw) ** TAIL_EXP
+                elif b > 0 or not self.bin0:
+                    p *= 1e-6
             s = -log(p) / _LOG10 if p > 0 else 300.0
             if s > best:
                 best = s
@@ -167,9 +175,13 @@ class TailCalibrator:
             self.low[v] = b - 1 if b > 0 else 0
 
     def state(self) -> dict[str, Any]:
-        return {"n": self.n, "low": list(self.low), "n_views": self.n_views, "growth": self.growth, "w": self.w,
-                "hist": [list(h) for h in self.hist], "total": self.total,
-                "vmax": list(self.vmax)}
+        """JSON-serialisable snapshot (``bin0`` only when set: states without it read as unset)."""
+        s = {"n": self.n, "low": list(self.low), "n_views": self.n_views, "growth": self.growth, "w": self.w,
+             "hist": [list(h) for h in self.hist], "total": self.total,
+             "vmax": list(self.vmax)}
+        if self.bin0:
+            s["bin0"] = True
+        return s
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> TailCalibrator:
@@ -179,4 +191,5 @@ class TailCalibrator:
         c.n = s["n"]
         c.low = list(s["low"])
         c.vmax = list(s["vmax"])
+        c.bin0 = bool(s.get("bin0", False))
         return c

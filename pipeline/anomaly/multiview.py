@@ -70,12 +70,12 @@ class MultiViewDetector:
 
     def __init__(self, *, k: float = 2.0, flag: float = 0.5, scale: float = 3.0,
                  relevel_after: int = 12, refractory: int = 36, warmup: int = 30,
-                 halflife: float = 3000.0, slow_views: bool = True) -> None:
+                 halflife: float = 3000.0, slow_views: bool = True, bin0: bool = False) -> None:
         self.k, self.flag, self.scale = k, flag, scale
         self.slow_views = bool(slow_views)  # False: judge spike, robust shift and range novelty only
         self.relevel_after, self.refractory = relevel_after, refractory
         self.model = SeasonalModel(warmup=warmup)
-        self.calib = TailCalibrator(10, halflife)  # five views × (up, down)
+        self.calib = TailCalibrator(10, halflife, bin0=bin0)  # five views × (up, down)
         self.hi = self.lo = math.nan  # decaying range of normal values
         self.recent = [0.0] * MEDIAN_OF  # last standardised residuals (ring buffer)
         self.m_short = 0.0      # EW mean of residuals (α = 0.3)

@@ -4,13 +4,13 @@ adopted default bit for bit."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 import pytest
 
 from benchmarks import nab
+from benchmarks.nab_bin0bag import BEFORE as BEFORE_BIN0  # the default this family was adopted as
 from benchmarks.nab_ensemble import MvBag
-from benchmarks.nab_eval import CORPUS, context_scores, file_scores
+from benchmarks.nab_eval import BAGLESS, CORPUS, bagless_scores, file_scores
 from benchmarks.nab_near import VARIANTS
 
 FILE = CORPUS / "data" / "realTweets" / "Twitter_volume_KO.csv"
@@ -24,18 +24,18 @@ def _declared(times: Sequence[float], values: Sequence[float | None]) -> list[fl
 
     halflives, values_only, bin0 = VARIANTS["bag+values"]
     assert values_only and not bin0
-    d = ContextDetector(halflife=1000.0, block=4)
+    d = ContextDetector(**BAGLESS)
     d.mv, d.block = MvBag(halflives), None
     return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
 
 
 def test_the_declared_variant_is_the_default_and_differs_from_the_previous_one() -> None:
-    got = file_scores(FILE, context_scores)
+    got = file_scores(FILE, BEFORE_BIN0)
     assert file_scores(FILE, _declared) == got
-    assert file_scores(FILE, partial(context_scores, halflife=1000.0, block=4)) != got
+    assert file_scores(FILE, bagless_scores) != got
 
 
 @pytest.mark.slow
 def test_the_declared_variant_is_the_adopted_default_bit_for_bit_on_all_41() -> None:
     for _, path in nab.labelled(CORPUS):
-        assert file_scores(path, _declared) == file_scores(path, context_scores), path.name
+        assert file_scores(path, _declared) == file_scores(path, BEFORE_BIN0), path.name

@@ -108,7 +108,7 @@ def test_state_is_bounded_and_round_trips(params: dict[str, float], bound: int) 
 def test_a_state_saved_before_the_view_choice_restores_all_five_views() -> None:
     """States saved by the previous default (no ``slow_views`` key: all five multiview views)
     restore as the five-view detector and score exactly as the detector that saved them."""
-    d = ContextDetector(slow_views=True, art=False, halflife=1000.0, block=4)  # as states were then
+    d = ContextDetector(slow_views=True, art=False, halflife=1000.0, block=4, bin0=False)  # as states were then
     vals = _rhythm(3000, seed=4)
     for i, v in enumerate(vals[:2000]):
         d.step(60.0 * i, v)

@@ -25,8 +25,10 @@ NAB = Path(__file__).resolve().parents[2] / "data" / "nab-corpus" / "data"
 FILES = ("realKnownCause/ec2_request_latency_system_failure.csv",
          "artificialWithAnomaly/art_daily_flatmiddle.csv", "realTweets/Twitter_volume_KO.csv",
          "realTraffic/speed_7578.csv", "realAdExchange/exchange-2_cpc_results.csv")
-#: (slow_views, halflife): the context detector's (three views, 1,000) and multiview's own (five, 3,000)
-SETTINGS = [(False, 1000.0), (False, 3000.0), (True, 1000.0), (True, 3000.0)]
+#: (slow_views, halflife, bin0): the context detector's (three views, 600 / 1,000 / 2,000, bin 0 not
+#: extrapolated past 0), its previous one and multiview's own (five views, 3,000)
+SETTINGS = [(False, 1000.0, True), (False, 600.0, True), (False, 2000.0, True), (False, 1000.0, False),
+            (False, 3000.0, False), (True, 1000.0, False), (True, 3000.0, False)]
 
 
 def _points(name: str) -> list[tuple[float, float]]:
@@ -78,9 +80,10 @@ def _stream_both(det: MultiViewDetector, core: Any, points: list[tuple[float, fl
 @pytest.mark.parametrize("name", FILES)
 def test_the_core_equals_the_python_detector_bit_for_bit_on_nab(name: str) -> None:
     points = _points(name)
-    for slow_views, halflife in SETTINGS:
-        det = MultiViewDetector(halflife=halflife, slow_views=slow_views)
+    for slow_views, halflife, bin0 in SETTINGS:
+        det = MultiViewDetector(halflife=halflife, slow_views=slow_views, bin0=bin0)
         core = _mv.MvCore(det.state())
+        assert core.state()["calib"].get("bin0", False) is bin0
         assert same(core.state(), det.state())
         out = _stream_both(det, core, points, probe_every=7)
         judged = [r for r in out if r is not None]
@@ -264,10 +267,10 @@ def test_relevel_negative_constant_and_pre_1970_paths_are_equal_too(monkeypatch)
         orig(model, x)
 
     monkeypatch.setattr(SeasonalModel, "relevel", relevel)
-    for slow_views in (False, True):
+    for slow_views, bin0 in ((False, True), (False, False), (True, False)):
         for halflife in (20.0, 1000.0):  # 20: weights pass 1e100 and are renormalised
             for name, points in series.items():
-                det = MultiViewDetector(halflife=halflife, slow_views=slow_views)
+                det = MultiViewDetector(halflife=halflife, slow_views=slow_views, bin0=bin0)
                 core = _mv.MvCore(det.state())
                 ws, out = [], []
                 for i, (t, x) in enumerate(points):
