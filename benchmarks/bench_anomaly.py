@@ -131,16 +131,15 @@ def _scorer(label: str) -> Any:
 #: The previous defaults: bin 0 extrapolated, then one multiview and the 4-value judge (both session 20), a near-alert
 #: silence 3 points long, then none (19), judges that read across gaps (until 18), no resonance judge (until 11), all
 #: five multiview views (2), no 4-point judge (``judges=2``: less ``log10 2``) and a 3,000-point half-life (1).
-BAGLESS = "context halflife=1000 block=4 bin0=0"
-BIN0LESS = "context bin0=0"
+BAGLESS, BIN0LESS = "context halflife=1000 block=4 bin0=0", "context bin0=0"
 NEAR3 = f"{BAGLESS} near=3"
 NEARLESS = f"{BAGLESS} near=0"
 GAPLESS = f"{BAGLESS} gaps=0 near=0"
 PREVIOUS = f"{BAGLESS} art=0 gaps=0 near=0"
 SECOND = f"{BAGLESS} slow_views=1 art=0 gaps=0 near=0"
 FIRST = "context block=0 judges=2 halflife=3000 slow_views=1 art=0 gaps=0 near=0 bin0=0"
-#: The ``context`` settings compared on NAB before gaps were muted (the resonance judge on/off; without it, the
-#: shift and drift views on/off × calibration half-life 600–3,000 × ``block`` 0/4): nested selection picks among them.
+#: ``context`` settings compared before gaps were muted (resonance judge on/off; without it, the shift and drift
+#: views on/off × half-life 600–3,000 × ``block`` 0/4): nested selection picks among them.
 CONTEXT_VARIANTS = (GAPLESS, PREVIOUS, *(f"context {v} art=0 gaps=0 near=0 bin0=0" for v in (
     "halflife=600 block=4", "halflife=2000 block=4", "halflife=3000 block=4", "halflife=1000 block=0 judges=2")),
     SECOND, *(f"context {v} slow_views=1 art=0 gaps=0 near=0 bin0=0" for v in (

@@ -69,7 +69,9 @@ ScoreFn = Callable[[Sequence[float], Sequence[float | None]], list[float]]
 
 class MvBag:
     """Multiview at several calibration half-lives, answering ``judge`` as one multiview does:
-    the members' median surprise, with the middle member's forecast and σ."""
+    the members' median surprise, with the middle member's forecast and σ. Adopted in the twentieth
+    session as :class:`pipeline.anomaly.bag.MultiViewBag`; this one stays the families' reference
+    (``statistics.median``, written apart from it), which tests check the adopted one against."""
 
     def __init__(self, halflives: Sequence[float]) -> None:
         from pipeline.anomaly.multiview import MultiViewDetector, mv_core
