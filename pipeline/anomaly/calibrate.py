@@ -32,7 +32,7 @@ class TailCalibrator:
 
     def __init__(self, n_views: int, halflife: float = 3000.0, *, bin0: bool = False) -> None:
         self.n_views = n_views
-        self.bin0 = bool(bin0)  # :meth:`surprise` does not extrapolate bin 0 past a largest value of 0
+        self.bin0 = bool(bin0)  # :meth:`surprise` (the multi-view reading) does not extrapolate bin 0 past 0
         self.growth = 2.0 ** (1.0 / halflife)  # new points weigh more instead of decaying all
         self.w = 1.0
         self.hist = [[0.0] * BINS for _ in range(n_views)]
