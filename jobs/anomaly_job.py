@@ -133,6 +133,8 @@ def read_series(lake: Lake, table: str = "metrics_5m", stat: str = "Average", *,
         where.append(f"unit IN ({', '.join('?' for _ in units)})")
         params.extend(units)
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # the streamed read lasts the whole scoring:
+    # DuckDB's own bar would draw over the job's
     register_table(con, lake, table, files=files)
     try:
         cur = con.execute(
@@ -141,18 +143,24 @@ def read_series(lake: Lake, table: str = "metrics_5m", stat: str = "Average", *,
             f"WHERE {' AND '.join(where)} "
             f"ORDER BY namespace, metric_name, dimensions, unit, timestamp", params)
         cur_sd: SeriesData | None = None
-        while rows := cur.fetchmany(50_000):
+        cur_key: tuple[Any, ...] = ()
+        times: list[float] = []
+        values: list[float] = []
+        while batch := cur.fetchmany(50_000):
             if counter is not None:
-                counter[0] += len(rows)
-            for ns, name, dims, unit, period, t, v in rows:
-                sid = f"{ns}|{name}|{dims}|{unit}|{stat}"
-                if cur_sd is None or cur_sd.series_id != sid:
+                counter[0] += len(batch)
+            for row in batch:
+                if row[:4] != cur_key:
                     if cur_sd is not None:
                         yield cur_sd
-                    cur_sd = SeriesData(sid, ns, name, dims, unit, int(period))
+                    cur_key = row[:4]
+                    ns, name, dims, unit = cur_key
+                    cur_sd = SeriesData(f"{ns}|{name}|{dims}|{unit}|{stat}", ns, name, dims, unit, int(row[4]))
+                    times, values = cur_sd.times, cur_sd.values
+                v = row[6]
                 if v is not None:
-                    cur_sd.times.append(float(t))
-                    cur_sd.values.append(float(v))
+                    times.append(float(row[5]))
+                    values.append(float(v))
         if cur_sd is not None:
             yield cur_sd
     finally:
@@ -278,35 +286,60 @@ def _score(res: DetectResult, series: Iterator[SeriesData], saved_state: dict[st
         in_episode = bool(saved.get("flag", False)) if saved is not None else False
         step = det.step
         scored = False
+        # the rows' varying columns (plain numbers: a list of score tuples would keep the cyclic
+        # GC busy); the series' own columns are repeated once at the end
+        ts: list[int] = []
+        vs: list[float] = []
+        scores: list[float] = []
+        expected: list[float | None] = []
+        lower: list[float | None] = []
+        upper: list[float | None] = []
         for t, v in zip(sd.times, sd.values, strict=True):
             if t <= last:
                 continue
-            sc = step(t, v)
+            score, exp, lo, up, warm = step(t, v)
             scored = True
             res.points += 1
-            if not sc.warm or t < emit_from:
+            if not warm or t < emit_from:
                 continue
-            flagged = sc.score >= threshold
-            for name, val in (("series_id", sd.series_id), ("namespace", sd.namespace),
-                              ("metric_name", sd.metric_name), ("dimensions", sd.dimensions),
-                              ("unit", sd.unit), ("stat", stat), ("period", sd.period),
-                              ("timestamp", int(t * 1000)), ("value", v), ("score", sc.score),
-                              ("expected", sc.expected), ("lower", sc.lower),
-                              ("upper", sc.upper), ("is_anomaly", flagged),
-                              ("detector", detector)):
-                cols[name].append(val)
+            ts.append(int(t * 1000))
+            vs.append(v)
+            scores.append(score)
+            expected.append(exp)
+            lower.append(lo)
+            upper.append(up)
+            flagged = score >= threshold
             if flagged:
                 res.anomalies += 1
-                res.top.append((sc.score, f"{sd.metric_name} {sd.dimensions}", from_epoch(t, "s")))
+                res.top.append((score, f"{sd.metric_name} {sd.dimensions}", from_epoch(t, "s")))
                 if not in_episode:
-                    res.episodes.append(Episode(sd, from_epoch(t, "s"), v, sc.score, sc.lower, sc.upper))
+                    res.episodes.append(Episode(sd, from_epoch(t, "s"), v, score, lo, up))
             in_episode = flagged
+        _add_rows(cols, sd, stat, detector, {"timestamp": ts, "value": vs, "score": scores,
+                                             "expected": expected, "lower": lower, "upper": upper},
+                  [s >= threshold for s in scores])
         if scored and detector in RESTORABLE:
             updates[sd.series_id] = {"last": max(last, sd.times[-1]), "det": det.state(), "flag": in_episode}
         if progress is not None:
             progress.advance(1, sd.metric_name)
     res.top = sorted(res.top, reverse=True)[:5]
     return cols, updates
+
+
+def _add_rows(cols: dict[str, list[Any]], sd: SeriesData, stat: str, detector: str,
+              varying: dict[str, list[Any]], flags: list[bool]) -> None:
+    """Append one series' scored points to the ``anomalies`` columns, in order: the ``varying``
+    columns as given, ``is_anomaly`` from ``flags``, the series' own columns once per row."""
+    n = len(flags)
+    if not n:
+        return
+    for name, val in (("series_id", sd.series_id), ("namespace", sd.namespace),
+                      ("metric_name", sd.metric_name), ("dimensions", sd.dimensions),
+                      ("unit", sd.unit), ("stat", stat), ("period", sd.period), ("detector", detector)):
+        cols[name].extend([val] * n)
+    for name, col in varying.items():
+        cols[name].extend(col)
+    cols["is_anomaly"].extend(flags)
 
 
 def _write(lake: Lake, key: str, rows: pa.Table,
@@ -319,7 +352,7 @@ def _write(lake: Lake, key: str, rows: pa.Table,
     redo's rows are a superset of its rows). Returns the files written."""
     import pyarrow.compute as pc
 
-    from pipeline.lake.replace import replace_rows
+    from pipeline.lake.replace import day_partitions, replace_rows
 
     if rows.num_rows == 0 and replace is None:
         return 0
@@ -355,8 +388,7 @@ def _write(lake: Lake, key: str, rows: pa.Table,
     res = replace_rows(
         lake, "anomalies", rows, schema=ANOMALIES, partitions=partitions, where=where, tag=tag,
         sort_by=SORT_KEYS, only=only if replace is not None or step is not None else (lambda f: False),
-        partition_of=lambda t: pc.binary_join_element_wise(
-            "anomalies/dt=", pc.strftime(t["timestamp"], format="%Y-%m-%d"), ""))
+        partition_of=lambda t: day_partitions("anomalies/dt=", t["timestamp"]))
     return len(res.added)
 
 

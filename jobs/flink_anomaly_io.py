@@ -219,7 +219,7 @@ def collect_windows(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *,
         KeyError: a scored series missing from ``meta`` (the caller fed it, so it must know it).
     """
     from jobs.anomaly_job import _write
-    from pipeline.lake.replace import replace_rows
+    from pipeline.lake.replace import day_partitions, replace_rows
 
     files = read_out(out_dir)
     windows = sorted((w for _, ws in files for w in ws), key=lambda w: (w["sid"], w["t"][:1]))
@@ -261,13 +261,11 @@ def collect_windows(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *,
     if replace is not None:
         res.files = _write(lake, key, rows, replace, series=set(meta))
     elif rows.num_rows:
-        import pyarrow.compute as pc
 
         done = replace_rows(
             lake, "anomalies", rows, schema=ANOMALIES, key=["series_id", "timestamp"], tag=key,
             sort_by=SORT_KEYS, only=lambda f: f"-{key}." in f,
-            partition_of=lambda t: pc.binary_join_element_wise(
-                "anomalies/dt=", pc.strftime(t["timestamp"], format="%Y-%m-%d"), ""))
+            partition_of=lambda t: day_partitions("anomalies/dt=", t["timestamp"]))
         res.files = len(done.added)
     reject_points(lake, ((sid, t, v, f"came {s} s behind the Flink anomaly job's watermark: its window had "
                           "closed, so it was not scored") for sid, t, v, s in out.behind))

@@ -45,7 +45,7 @@ import pyarrow.compute as pc
 from jobs.flink import assemble as fassemble
 from jobs.flink import repaired as frepaired
 from pipeline.lake import layout
-from pipeline.lake.replace import replacing
+from pipeline.lake.replace import replacing, utc_days
 from pipeline.rollup import percentiles
 from pipeline.rollup.schema import ROLLUP, ROW_GROUP_ROWS, SERIES_ID, SORT_KEYS
 from pipeline.rollup.tiers import JOBS, partition_range
@@ -95,7 +95,7 @@ def commit_rows(lake: Lake, rows: pa.Table, *, max_files: int = 8) -> tuple[str 
     partition holds ``max_files`` rollup files they are merged into one."""
     if rows.num_rows == 0:
         return None, []
-    dts = pc.strftime(rows["timestamp"], format="%Y-%m-%d").combine_chunks()
+    dts = utc_days(rows["timestamp"]).combine_chunks()
     written = []
     with replacing(lake, "metrics_1m") as tx:
         for dt in sorted(set(dts.to_pylist())):

@@ -9,6 +9,7 @@
  *   core.forecast(t)  SeasonalModel.best(t), learning nothing: None in the warm-up, else (p, sigma)
  *   core.state()      the same dict MultiViewDetector.state() gives, so either can carry on from it
  *   core.k, core.scale, core.nonneg   the detector's k and scale, the forecaster's nonneg
+ *   judge3((a, b, c), t, x)  bag.MultiViewBag's judge of three cores in one call
  *
  * Every step is the Python's (MultiViewDetector._views, _learn, SeasonalModel._forecasts, best,
  * learn, relevel, TailCalibrator.surprise, learn, _refresh_low), operation for operation and in
@@ -184,25 +185,34 @@ static int surprise(MvCore *c, PyObject *const *args, Py_ssize_t nargs, double *
     return 1;
 }
 
-/* core.judge(t, x): surprise then absorb */
-static PyObject *core_judge(MvCore *c, PyObject *const *args, Py_ssize_t nargs) {
+/* surprise then absorb of (t, x) from args, into out = (s, p, sigma): -1 raised, 0 in the
+ * forecaster's warm-up (the point learnt all the same), 1 judged */
+static int judge_into(MvCore *c, PyObject *const *args, Py_ssize_t nargs, double *out) {
     double t, x, s;
     Judged j;
     int k = surprise(c, args, nargs, &t, &x, &j, &s);
     if (k < 0)
-        return NULL;
-    if (k == 0) {
-        if (mv_learn(c, t, x, NULL, 0.0))
+        return -1;
+    if (k == 0)
+        return mv_learn(c, t, x, NULL, 0.0) ? -1 : 0;
+    if (s > 0 && s + c->scale == 0.0)
+        return mv_zero_division();
+    if (mv_learn(c, t, x, &j, s > 0 ? s / (s + c->scale) : 0.0))
+        return -1;
+    out[0] = s, out[1] = j.p, out[2] = j.sigma;
+    return 1;
+}
+
+/* core.judge(t, x): surprise then absorb */
+static PyObject *core_judge(MvCore *c, PyObject *const *args, Py_ssize_t nargs) {
+    double r[3] = {0.0, 0.0, 0.0};
+    int k = judge_into(c, args, nargs, r);
+    if (k <= 0) {
+        if (k < 0)
             return NULL;
         Py_RETURN_NONE;
     }
-    if (s > 0 && s + c->scale == 0.0) {
-        mv_zero_division();
-        return NULL;
-    }
-    if (mv_learn(c, t, x, &j, s > 0 ? s / (s + c->scale) : 0.0))
-        return NULL;
-    return Py_BuildValue("(ddd)", s, j.p, j.sigma);
+    return Py_BuildValue("(ddd)", r[0], r[1], r[2]);
 }
 
 /* core.peek(t, x): surprise alone */
@@ -276,7 +286,40 @@ static PyTypeObject MvCoreType = {
     .tp_getset = core_getset,
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_mv", NULL, -1, NULL, NULL, NULL, NULL, NULL};
+/* judge3((a, b, c), t, x): bag._median([m.judge(t, x) for m in (a, b, c)]) of three cores, one
+ * call: every member judges in order (the first error stops the rest, as the list does), None if
+ * any is in its warm-up, else (median surprise, b's forecast, b's sigma) by the same comparisons */
+static PyObject *judge3(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs) {
+    double r[3][3] = {{0.0}};
+    int k[3];
+    if (nargs != 3 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 3) {
+        PyErr_SetString(PyExc_TypeError, "judge3 expects ((a, b, c), t, x)");
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++)
+        if (!Py_IS_TYPE(PyTuple_GET_ITEM(args[0], i), &MvCoreType)) {
+            PyErr_SetString(PyExc_TypeError, "judge3's members must be MvCore");
+            return NULL;
+        }
+    for (int i = 0; i < 3; i++)
+        if ((k[i] = judge_into((MvCore *)PyTuple_GET_ITEM(args[0], i), args + 1, 2, r[i])) < 0)
+            return NULL;
+    if (k[0] == 0 || k[1] == 0 || k[2] == 0)
+        Py_RETURN_NONE;
+    double x = r[0][0], y = r[1][0], z = r[2][0];
+    if (x > y) {
+        double w = x;
+        x = y, y = w;
+    }
+    return Py_BuildValue("(ddd)", y < z ? y : x > z ? x : z, r[1][1], r[1][2]);
+}
+
+static PyMethodDef module_methods[] = {
+    {"judge3", (PyCFunction)(void (*)(void))judge3, METH_FASTCALL,
+     "judge3((a, b, c), t, x): the median bag of three cores' judge (bag._median)."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_mv", NULL, -1, module_methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__mv(void) {
     mv_constants();

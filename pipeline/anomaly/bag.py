@@ -17,10 +17,16 @@ three members' steps (~1,100 numbers of state each). Adopted under the rule decl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from pipeline.anomaly.multiview import MultiViewDetector, mv_core, restore_mv
+
+try:  # the bag of three compiled cores judged in one call (pipeline/anomaly/_mv.c)
+    from pipeline.anomaly._mv import MvCore, judge3  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - the extension is not built
+    MvCore = judge3 = None
 
 #: The default bag's calibration half-lives (points), in ascending order; the middle one is the
 #: single multiview's half-life inside ``context`` before the bag.
@@ -32,13 +38,24 @@ class MultiViewBag:
     ``judge`` / ``peek`` / ``forecast`` / ``k`` / ``nonneg`` / ``state`` as one multiview does
     (see the module docstring). It pickles."""
 
-    __slots__ = ("members", "mid")
+    __slots__ = ("members", "mid", "judge")
+
+    judge: Callable[[float, float], tuple[float, float, float] | None]
+    """Every member's ``judge`` (each learns ``x`` as it would alone): ``(median surprise, middle
+    member's forecast, its σ)``, None in the warm-up (the members share its length). Three
+    compiled members are judged in one call (``_mv.judge3``, the same numbers)."""
 
     def __init__(self, members: Sequence[Any]) -> None:
         if len(members) % 2 != 1:
             raise ValueError(f"a median bag needs an odd number of members, got {len(members)}")
         self.members = list(members)
         self.mid = self.members[len(self.members) // 2]
+        trio = tuple(self.members)
+        self.judge = (partial(judge3, trio) if MvCore is not None and len(trio) == 3
+                      and all(type(m) is MvCore for m in trio) else partial(_judge_all, trio))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (MultiViewBag, (self.members,))
 
     @classmethod
     def of(cls, halflives: Sequence[float], **params: Any) -> MultiViewBag:
@@ -54,11 +71,6 @@ class MultiViewBag:
     @property
     def nonneg(self) -> bool:
         return bool(self.mid.nonneg)
-
-    def judge(self, t: float, x: float) -> tuple[float, float, float] | None:
-        """Every member's ``judge`` (each learns ``x`` as it would alone): ``(median surprise,
-        middle member's forecast, its σ)``, None in the warm-up (the members share its length)."""
-        return _median([m.judge(t, x) for m in self.members])
 
     def peek(self, t: float, x: float) -> tuple[float, float, float] | None:
         """:meth:`judge` without learning ``x``."""
@@ -76,6 +88,11 @@ class MultiViewBag:
     def from_state(cls, state: dict[str, Any]) -> MultiViewBag:
         """Inverse of :meth:`state` (each member compiled when it can be)."""
         return cls([restore_mv(s) for s in state["bag"]])
+
+
+def _judge_all(members: tuple[Any, ...], t: float, x: float) -> tuple[float, float, float] | None:
+    """:meth:`MultiViewBag.judge` member by member."""
+    return _median([m.judge(t, x) for m in members])
 
 
 def _median(js: list[tuple[float, float, float] | None]) -> tuple[float, float, float] | None:

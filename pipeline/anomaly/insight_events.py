@@ -82,7 +82,7 @@ def write_insights(lake: Lake, insights: list[Insight], start: datetime | None,
     import pyarrow.compute as pc
 
     from pipeline.lake import layout
-    from pipeline.lake.replace import replace_rows
+    from pipeline.lake.replace import day_partitions, replace_rows
     from pipeline.schemas import CLOUDTRAIL
     from pipeline.sources.cloudtrail import events_to_table
 
@@ -107,7 +107,7 @@ def write_insights(lake: Lake, insights: list[Insight], start: datetime | None,
     res = replace_rows(
         lake, "insights", new, schema=CLOUDTRAIL, tag=TAG,
         partitions=lambda: [values for values, _ in lake.iter_partitions("insights")], sort_by=["eventTime", "eventID"],
-        partition_of=lambda t: pc.binary_join_element_wise(prefix, pc.strftime(t["eventTime"], format="%Y-%m-%d"), ""),
+        partition_of=lambda t: day_partitions(prefix, t["eventTime"]),
         where=replaced)
     return len(events), len(res.added)
 

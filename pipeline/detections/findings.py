@@ -214,7 +214,7 @@ def write_findings(lake: Lake, table: pa.Table, *, replace_rules: set[str] | Non
     import pyarrow.compute as pc
 
     from pipeline.lake import layout
-    from pipeline.lake.replace import replace_rows
+    from pipeline.lake.replace import day_partitions, replace_rows
 
     def partitions() -> list[dict[str, str]]:  # the days a re-run of rules covers
         if not replace_rules:
@@ -235,6 +235,6 @@ def write_findings(lake: Lake, table: pa.Table, *, replace_rules: set[str] | Non
     prefix = layout.table("findings").prefix + "/dt="
     replace_rows(
         lake, "findings", table, schema=FINDINGS, key=["finding_id"],
-        partition_of=lambda t: pc.binary_join_element_wise(prefix, pc.strftime(t["time"], format="%Y-%m-%d"), ""),
+        partition_of=lambda t: day_partitions(prefix, t["time"]),
         where=rerun if replace_rules is not None else None, partitions=partitions, sort_by=["time", "rule_id"])
     return table.num_rows

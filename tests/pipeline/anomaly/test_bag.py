@@ -13,8 +13,9 @@ import pytest
 from pipeline.anomaly import restore_detector
 from pipeline.anomaly.bag import BAG, MultiViewBag
 from pipeline.anomaly.context import ContextDetector
-from pipeline.anomaly.multiview import MultiViewDetector
+from pipeline.anomaly.multiview import MultiViewDetector, _mv, mv_core
 from pipeline.anomaly.series_io import read_series
+from pipeline.native import use_native
 
 NAB = Path(__file__).resolve().parents[2] / "data" / "nab-corpus" / "data"
 FILE = NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv"
@@ -41,6 +42,29 @@ def test_the_bag_is_the_median_of_its_members_run_alone(monkeypatch: pytest.Monk
         assert got == (statistics.median(j[0] for j in js if j), js[1][1], js[1][2])
         differ += len({j[0] for j in js if j}) > 1
     assert differ > len(values) // 2  # the half-lives really disagree
+
+
+@pytest.mark.skipif(not use_native(_mv), reason="the compiled extension is not built")
+def test_three_compiled_members_are_judged_in_one_call_with_the_same_numbers() -> None:
+    """``_mv.judge3`` against the three cores judged one by one and ``statistics.median``."""
+    times, values = _series()
+    bag = MultiViewBag.of(BAG)
+    assert bag.judge.func is _mv.judge3  # type: ignore[attr-defined]
+    alone = [mv_core(MultiViewDetector(halflife=h)) for h in BAG]
+    judged = 0
+    for t, x in zip(times, values, strict=True):
+        got, js = bag.judge(t, x), [m.judge(t, x) for m in alone]
+        want = None if None in js else (statistics.median(j[0] for j in js), js[1][1], js[1][2])
+        assert got == want
+        judged += got is not None
+    assert judged > len(values) - 1000
+    assert [m.state() for m in bag.members] == [m.state() for m in alone]
+    with pytest.raises(ValueError, match="cannot convert float NaN to integer"):  # as a member raises
+        bag.judge(float("nan"), 1.0)
+    with pytest.raises(TypeError, match="MvCore"):
+        _mv.judge3((alone[0], alone[1], MultiViewDetector()), 0.0, 1.0)
+    with pytest.raises(TypeError, match="expects"):
+        _mv.judge3(alone, 0.0, 1.0)  # a list, not a tuple
 
 
 def test_five_members_and_an_even_bag() -> None:
