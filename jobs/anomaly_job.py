@@ -20,7 +20,7 @@ other.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +35,7 @@ from pipeline.lake import Lake
 from pipeline.timeutil import from_epoch, to_utc
 
 RESTORABLE = ("context", "multiview")  # detectors whose state the follow mode saves
+REJECT_SOURCE = "anomalies"  # points not scored are kept in errors/anomalies/ with their reason
 
 STATS = {"Average": "sum / sample_count", "Sum": "sum", "Minimum": "min", "Maximum": "max",
          "SampleCount": "sample_count"}
@@ -88,9 +89,12 @@ class DetectResult:
     checkpoint: ckpt.Checkpoint | None = None
     """A follow step's checkpoint after it (pass it as ``state`` to the next step)."""
     reset: list[str] = field(default_factory=list)
-    """Series whose saved state could not be restored, with the reason: each starts a fresh
-    detector after its last scored point (its next points score as a warm-up would) instead of
-    stopping the run."""
+    """Series whose saved state could not be restored, or whose detector raised on a point, with
+    the reason: each starts a fresh detector after its last scored point (its next points score as
+    a warm-up would) instead of stopping the run."""
+    rejected: list[tuple[str, int, float, str]] = field(default_factory=list)
+    """Points the detector raised on — ``(series, t in epoch ms, value, reason)`` — kept in
+    ``errors/anomalies/`` (:func:`reject_points`), not scored; ``points`` does not count them."""
 
 
 def job_key(detector: str, table: str, stat: str) -> str:
@@ -236,6 +240,7 @@ def detect(lake: Lake, *, table: str = "metrics_5m", stat: str = "Average",
         res.checkpoint = ckpt.Checkpoint(cp.series, files_after, cp.seq)
         return res
     res.files = _write(lake, key, table_rows, None, step=cp.seq + 1)
+    reject_points(lake, res.rejected, table)
     if before_save is not None:
         before_save(res)
     res.checkpoint = ckpt.Checkpoint({**cp.series, **updates}, files_after, cp.seq + 1)
@@ -260,6 +265,7 @@ def _replay(lake: Lake, key: str, table: str, stat: str, detector: str, threshol
     table_rows = pa.Table.from_pydict(cols, schema=ANOMALIES)
     res.rows = table_rows.num_rows
     res.files = _write(lake, key, table_rows, (start, end), series=seen)
+    reject_points(lake, res.rejected, table)
     return res
 
 
@@ -297,7 +303,16 @@ def _score(res: DetectResult, series: Iterator[SeriesData], saved_state: dict[st
         for t, v in zip(sd.times, sd.values, strict=True):
             if t <= last:
                 continue
-            score, exp, lo, up, warm = step(t, v)
+            try:
+                score, exp, lo, up, warm = step(t, v)
+            except (ValueError, ArithmeticError) as e:  # a defect, not the data's: keep the point, go on
+                why = f"the detector raised {type(e).__name__}: {e}"
+                res.rejected.append((sd.series_id, int(t * 1000), v, why + "; a fresh one scores the later points"))
+                res.reset.append(f"{sd.series_id} at {from_epoch(t, 's'):%Y-%m-%dT%H:%M:%SZ}: {why}")
+                det = make_detector(detector)
+                step = det.step
+                scored = True
+                continue
             scored = True
             res.points += 1
             if not warm or t < emit_from:
@@ -390,6 +405,22 @@ def _write(lake: Lake, key: str, rows: pa.Table,
         sort_by=SORT_KEYS, only=only if replace is not None or step is not None else (lambda f: False),
         partition_of=lambda t: day_partitions("anomalies/dt=", t["timestamp"]))
     return len(res.added)
+
+
+def reject_points(lake: Lake, points: Iterable[tuple[str, int, float, str]], table: str = "metrics_1m") -> int:
+    """Keep points an anomaly job will not score — ``(series, t in epoch ms, value, reason)``,
+    read from ``table`` — in the lake's rejected-input table ``errors/anomalies/`` (one file per
+    distinct set: writing the same set again writes nothing); returns how many were given."""
+    from pipeline.loader import rejects
+    from pipeline.sources.base import Rejection
+    from pipeline.timeutil import iso, utcnow
+
+    found = [Rejection(REJECT_SOURCE, f"{table} {sid} {iso(from_epoch(t, 'ms'))}", None, "timestamp", reason,
+                       json.dumps({"series_id": sid, "timestamp": t, "value": v}).encode())
+             for sid, t, v, reason in points]
+    if found:
+        rejects.write(lake, REJECT_SOURCE, found, utcnow())
+    return len(found)
 
 
 def notify_anomalies(lake: Lake, topic: str, res: DetectResult) -> int:

@@ -37,12 +37,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from jobs.anomaly_job import DetectResult, Episode, SeriesData
+from jobs.anomaly_job import DetectResult, Episode, SeriesData, reject_points
 from pipeline.anomaly.table import ANOMALIES, SORT_KEYS
-from pipeline.timeutil import from_epoch, iso, to_utc, utcnow
+from pipeline.timeutil import from_epoch, to_utc
 
 INBOX_PREFIX = "points-"
-REJECT_SOURCE = "anomalies"
 """The ``errors/<source>/`` folder of points the anomaly job received but did not score."""
 _NAN = float("nan")
 
@@ -177,21 +176,6 @@ class Collected:
     late: int = 0
     behind: list[tuple[str, int, float, int]] = field(default_factory=list)
     newest: int | None = None
-
-
-def reject_points(lake: Any, points: Iterable[tuple[str, int, float, str]]) -> int:
-    """Keep points the anomaly job will not score — ``(series, t in epoch ms, value, reason)`` —
-    in the lake's rejected-input table ``errors/anomalies/`` (one file per distinct set: writing
-    the same set again writes nothing); returns how many were given."""
-    from pipeline.loader import rejects
-    from pipeline.sources.base import Rejection
-
-    found = [Rejection(REJECT_SOURCE, f"metrics_1m {sid} {iso(from_epoch(t, 'ms'))}", None, "timestamp", reason,
-                       json.dumps({"series_id": sid, "timestamp": t, "value": v}).encode())
-             for sid, t, v, reason in points]
-    if found:
-        rejects.write(lake, REJECT_SOURCE, found, utcnow())
-    return len(found)
 
 
 def collect(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *, key: str, stat: str,

@@ -16,3 +16,14 @@ def finite_float(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
+
+
+#: CloudWatch's range for a metric value: PutMetricData refuses a value outside ±2^360, as it
+#: refuses NaN and ±inf.
+METRIC_LIMIT = 2.0 ** 360
+
+
+def metric_value(v: Any) -> float | None:
+    """``v`` as a value CloudWatch accepts — a finite number within ±2^360 — else None."""
+    f = finite_float(v)
+    return f if f is not None and -METRIC_LIMIT <= f <= METRIC_LIMIT else None

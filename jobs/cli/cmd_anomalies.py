@@ -148,7 +148,9 @@ def _print(ctx: Context, args: argparse.Namespace, res: Any, threshold: float, k
         "anomalies": res.anomalies,
         "top": "; ".join(f"{m} @ {t:%Y-%m-%d %H:%M} ({s:.2f})" for s, m, t in res.top[:3])
         or "-",
-        **({"states reset": f"{len(res.reset)} (saved state not restorable, started afresh): "
+        **({"points rejected": f"{len(res.rejected)} (the detector raised; kept in errors/anomalies/)"}
+           if res.rejected else {}),
+        **({"states reset": f"{len(res.reset)} (not restorable, or the detector raised; started afresh): "
                             + "; ".join(res.reset[:2]) + (" …" if len(res.reset) > 2 else "")}
            if res.reset else {}),
     })

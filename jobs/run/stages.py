@@ -126,11 +126,13 @@ class AnomalyStage:
             return StepReport(self.name, watermark=self._scored_to, detail="no new minute")
         if res.scored_to is not None and (self._scored_to is None or res.scored_to > self._scored_to):
             self._scored_to = res.scored_to
-        return StepReport(self.name, records_in=res.points, records_out=res.anomalies, notifications=self._sent,
+        return StepReport(self.name, records_in=res.points + len(res.rejected), records_out=res.anomalies,
+                          rejected=len(res.rejected), notifications=self._sent,
                           watermark=self._scored_to,
                           detail=f"{res.series} series, {res.rows_read} rows of {res.read_files} files read"
-                          + (f"; {len(res.reset)} saved states not restorable, started afresh ({res.reset[0]})"
-                             if res.reset else ""))
+                          + (f"; {len(res.rejected)} points rejected (the detector raised; errors/anomalies/)"
+                             if res.rejected else "")
+                          + (f"; {len(res.reset)} detectors started afresh ({res.reset[0]})" if res.reset else ""))
 
     def close(self) -> StepReport | None:
         return None

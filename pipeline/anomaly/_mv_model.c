@@ -144,6 +144,8 @@ int mv_model_learn(MvCore *c, double t, double x, const Forecasts *f) {
     double g = 1.0 / (3.0 * per_hour);
     if ((double)dn * g < 1.0)
         g = 1.0 / (double)dn;
+    if (g > 1.0) /* sparser than one value per bin in its memory: the newest replaces (model.py) */
+        g = 1.0;
     c->daily[hod] += g * (dev - c->daily[hod]);
     long wn = c->weekly_n[how] + 1;
     c->weekly_n[how] = wn;
@@ -152,6 +154,8 @@ int mv_model_learn(MvCore *c, double t, double x, const Forecasts *f) {
     g = 1.0 / (2.0 * per_hour);
     if ((double)wn * g < 1.0)
         g = 1.0 / (double)wn;
+    if (g > 1.0)
+        g = 1.0;
     c->weekly[how] += g * (dev - c->weekly[how]);
     c->slow += c->alpha_slow * (x - c->daily[hod] - c->slow);
     c->n += 1;

@@ -90,7 +90,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score, restore_slots, slots_state
+from pipeline.anomaly.base import VALUE_LIMIT, WARMUP_SCORE, Score, restore_slots, slots_state
 from pipeline.anomaly.fuzzy_art import (
     MAX_CATEGORIES,
     DualVigilanceArt,
@@ -341,7 +341,7 @@ def art_scores(values: Sequence[float | None] | np.ndarray, **params: Any) -> np
     push = judge.push
     out = np.full(len(values), np.nan)
     for i, x in enumerate(values):
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             continue  # missing: skipped, as the detectors do
         r = push(float(x))
         if r is not None:
@@ -366,7 +366,7 @@ class ArtDetector:
 
     def step(self, t: float, x: float | None) -> Score:
         """Score then learn one value (missing values are skipped)."""
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             return WARMUP_SCORE
         judge = self.judge
         r = judge.push(x)

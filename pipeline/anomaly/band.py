@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
+from pipeline.anomaly.base import VALUE_LIMIT
 from pipeline.timeutil import to_utc
 
 
@@ -57,7 +58,7 @@ def expected_band(timestamps: Sequence[datetime], values: Sequence[float | None]
         t = to_utc(ts).timestamp()
         x = None if v is None else float(v)
         sc = det.step(t, x)
-        if sc.expected is None and (x is None or x - x != 0.0):
+        if sc.expected is None and (x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT):
             b = mv.forecast(t)
             if b is not None:
                 lo = b[0] - k * b[1]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
 
+from pipeline.values import METRIC_LIMIT
+
 
 class Score(NamedTuple):
     """The verdict on one point.
@@ -35,6 +37,11 @@ class Score(NamedTuple):
 
 
 WARMUP_SCORE = Score(0.0, None, None, None, False)
+
+#: CloudWatch's range for a metric value (:data:`pipeline.values.METRIC_LIMIT`, ±2^360): to every
+#: detector a value outside it (or NaN, ±inf) is a missing point — scored as the warm-up, not
+#: learnt — so no residual or forecast can overflow to inf.
+VALUE_LIMIT = METRIC_LIMIT
 
 
 def _slots(cls: type) -> list[str]:

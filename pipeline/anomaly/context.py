@@ -99,7 +99,16 @@ from typing import Any
 
 from pipeline.anomaly.art import ArtJudge, compiled, packed_state, restore_judge
 from pipeline.anomaly.bag import BAG, MultiViewBag, restore_multiview
-from pipeline.anomaly.base import NEAR, NEAR_SPAN, WARMUP_SCORE, Score, after_near, after_refractory, make_score
+from pipeline.anomaly.base import (
+    NEAR,
+    NEAR_SPAN,
+    VALUE_LIMIT,
+    WARMUP_SCORE,
+    Score,
+    after_near,
+    after_refractory,
+    make_score,
+)
 from pipeline.anomaly.multiview import MultiViewDetector, mv_core
 from pipeline.anomaly.sequence import restore_sequence, sequence_model
 
@@ -133,7 +142,7 @@ def muted_rows(times: Sequence[float], values: Sequence[float | None], *, starts
     last, dt, left = math.nan, 0.0, 0
     out = []
     for i, (t, x) in enumerate(zip(times, values, strict=True)):
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             continue
         muted, last, dt, left = gap_step(t, last, dt, left)
         if muted and (not starts or left == MUTE - 1):
@@ -238,19 +247,19 @@ class ContextDetector:
 
     def score_one(self, t: float, x: float | None) -> Score:
         """Judge ``x`` at ``t`` from earlier points only (does not change the state)."""
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             return WARMUP_SCORE
         return self._judge(t, x, False)
 
     def learn_one(self, t: float, x: float | None) -> None:
         """Fold ``x`` into both judges (the forecaster skips points multiview flags)."""
-        if x is not None and x - x == 0.0:
+        if x is not None and -VALUE_LIMIT <= x <= VALUE_LIMIT:
             self._judge(t, x, True)
 
     def step(self, t: float, x: float | None) -> Score:
         """Score then learn one point (one evaluation of each judge): :meth:`_judge` with
         ``learn``, inlined (the hot path; tests check both give the same scores)."""
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             return WARMUP_SCORE
         mv = self.mv
         j = mv.judge(t, x)  # multiview's surprise, then it learns x

@@ -138,12 +138,16 @@ class SeasonalModel:
         g = 1.0 / (3.0 * per_hour)  # ~3 days of memory per bin (plain mean while filling)
         if dn * g < 1.0:
             g = 1.0 / dn
+        if g > 1.0:  # sampled sparser than 3 values a bin in 3 days: the newest replaces (a weight
+            g = 1.0  # above 1 overshoots, and daily values went to inf within a year)
         daily[hod] += g * (dev - daily[hod])
         wn = weekly_n[how] + 1
         weekly_n[how] = wn
         g = 1.0 / (2.0 * per_hour)  # ~2 weeks of memory per bin
         if wn * g < 1.0:
             g = 1.0 / wn
+        if g > 1.0:
+            g = 1.0
         weekly[how] += g * (dev - weekly[how])
         self.slow += self.alpha_slow * (x - daily[hod] - self.slow)
         self.n += 1

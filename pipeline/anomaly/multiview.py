@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score, make_score, restore_slots, slots_state
+from pipeline.anomaly.base import VALUE_LIMIT, WARMUP_SCORE, Score, make_score, restore_slots, slots_state
 from pipeline.anomaly.calibrate import TailCalibrator
 from pipeline.anomaly.model import SeasonalModel
 from pipeline.native import use_native
@@ -113,7 +113,7 @@ class MultiViewDetector:
                  6 if med >= 0 else 7, rng], [z, z_shift, z_drift, abs(med), rv], [], p, sigma, m, dm)
 
     def _judge(self, t: float, x: float | None) -> tuple[Score, _Judged | None, float]:
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             return WARMUP_SCORE, None, 0.0
         j = self._views(t, x)
         if j is None:
@@ -175,7 +175,7 @@ class MultiViewDetector:
 
     def step(self, t: float, x: float | None) -> Score:
         """Score then learn one point (one model evaluation)."""
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             return WARMUP_SCORE
         j = self._views(t, x)
         if j is None:
@@ -192,7 +192,7 @@ class MultiViewDetector:
         return make_score(score, p, lo, p + self.k * sigma)
 
     def _learn(self, t: float, x: float | None, j: _Judged | None, score: float) -> None:
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             return
         model = self.model
         if j is not None:  # the short average and EW mean of residuals _views already computed

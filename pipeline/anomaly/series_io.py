@@ -8,7 +8,8 @@ Input: ``timestamp,value`` with a header; timestamps as ISO 8601 or ``YYYY-MM-DD
 Real files are messy and a readable file is never refused. What :func:`read_series` does about
 each problem is written to :attr:`SeriesFile.notes` (one line each, naming the line):
 
-* a value that is empty or not a finite number is a missing point (scored 0, not learnt);
+* a value that is empty, not a finite number or outside CloudWatch's range ±2^360 is a missing
+  point (scored 0, not learnt);
 * a timestamp that cannot be parsed takes the previous row's time plus the typical step;
 * a repeated timestamp is scored in file order at that time;
 * a clock that goes back now and then (fewer than 1 % of the steps) is held: those rows are scored
@@ -39,7 +40,7 @@ from pipeline.anomaly.base import Score
 from pipeline.anomaly.series_json import read_json_rows
 from pipeline.errors import InputError, InputNotFoundError
 from pipeline.timeutil import parse_time
-from pipeline.values import finite_float
+from pipeline.values import finite_float, metric_value
 
 #: Backward steps (as a share of all steps) above which a file is scored in time order.
 SORT_ABOVE = 0.01
@@ -109,7 +110,9 @@ def _point(text_t: str, text_v: str, where: str, notes: _Notes, v: float | None)
     except InputError:
         t = None
         notes.add("bad `timestamp` (row placed one step after the previous one)", f"{where} {text_t[:40]!r}")
-    if v is None and text_v.strip():
+    if v is None and finite_float(text_v) is not None:
+        notes.add("`value` outside CloudWatch's range ±2^360 (row scored 0, not learnt)", f"{where} {text_v[:40]!r}")
+    elif v is None and text_v.strip():
         notes.add("`value` not a finite number (row scored 0, not learnt)", f"{where} {text_v[:40]!r}")
     elif v is None:
         notes.add("`value` empty: a missing datapoint (row scored 0, not learnt)", where)
@@ -178,7 +181,7 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
                 continue
             text_t = row[ti].strip() if len(row) > ti else ""
             text_v = row[vi].strip() if len(row) > vi else ""
-            v = finite_float(text_v) if text_v else None
+            v = metric_value(text_v) if text_v else None
             parsed.append(_point(text_t, text_v, f"{p.name}:{line}", notes, v))
             values.append(v)
             raw.append(text_t)
@@ -190,7 +193,7 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
 def _json_rows(p: Path, series: str | None, stat: str | None, notes: _Notes) -> _Rows:
     got = read_json_rows(p, series, stat)
     notes.add(f"read {got.what}", p.name)
-    values = [finite_float(v) for v in got.values]
+    values = [metric_value(v) for v in got.values]
     raw_v = ["" if v is None else repr(v) if isinstance(v, float) else str(v) for v in got.values]
     parsed = [_point(t, rv, f"{p.name} datapoint {i + 1}", notes, v)
               for i, (t, rv, v) in enumerate(zip(got.times, raw_v, values, strict=True))]

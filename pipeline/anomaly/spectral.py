@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score, after_refractory
+from pipeline.anomaly.base import VALUE_LIMIT, WARMUP_SCORE, Score, after_refractory
 from pipeline.anomaly.calibrate import TailCalibrator
 
 WINDOW, Q_AMP, Z_LOCAL, M_EXT = 1440, 3, 21, 5
@@ -216,7 +216,7 @@ class SpectralDetector:
 
     def score_one(self, t: float, x: float | None) -> Score:
         """Judge ``x`` from earlier values only (does not change the state)."""
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             return WARMUP_SCORE
         full = self._full(x, False)
         return Score(full * 0.5 if self.since_alert < self.refractory else full, None, None, None,
@@ -228,7 +228,7 @@ class SpectralDetector:
 
     def step(self, t: float, x: float | None) -> Score:
         """Score then learn one value."""
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             return WARMUP_SCORE
         warm = self.sr.n + 1 >= self.sr.min_points
         full = self._full(x, True)

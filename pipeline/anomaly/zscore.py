@@ -10,7 +10,7 @@ import math
 from collections import deque
 from typing import Any
 
-from pipeline.anomaly.base import WARMUP_SCORE, Score
+from pipeline.anomaly.base import VALUE_LIMIT, WARMUP_SCORE, Score
 
 
 class ZScoreDetector:
@@ -26,7 +26,7 @@ class ZScoreDetector:
 
     def score_one(self, t: float, x: float | None) -> Score:
         n = len(self.buf)
-        if x is None or x - x != 0.0 or n < self.warmup:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT or n < self.warmup:
             return WARMUP_SCORE
         mean = self.total / n
         sd = math.sqrt(max(self.total2 / n - mean * mean, 0.0)) or 1e-9
@@ -35,7 +35,7 @@ class ZScoreDetector:
                      mean + self.k * sd, True)
 
     def learn_one(self, t: float, x: float | None) -> None:
-        if x is None or x - x != 0.0:
+        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
             return
         self.buf.append(x)
         self.total += x

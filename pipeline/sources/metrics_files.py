@@ -20,7 +20,7 @@ A single value ``v`` is stored as the statistic set ``count 1, sum = min = max =
 raw samples (PutMetricData values, CSV lines) of one series at one time are each kept (numbered
 ``#1``, ``#2``… in ``_wl_origin``); an identical copy of an aggregate (a Metric Streams record, a
 get-metric-* datapoint) is the same datapoint again. Rejected:
-NaN/±Infinity (CloudWatch refuses them), an unknown unit, a missing timestamp or metric name,
+NaN/±Infinity and values outside ±2^360 (CloudWatch refuses them), an unknown unit, a missing timestamp or metric name,
 dimensions that are not strings, and count/sum/min/max that are not numbers.
 """
 
@@ -38,6 +38,7 @@ from pipeline.sources.jsondocs import documents, head
 from pipeline.sources.limits import DEFAULT_LIMITS, Limits
 from pipeline.sources.locations import Decoded
 from pipeline.sources.rows import RowBuffer
+from pipeline.values import METRIC_LIMIT
 
 SOURCE = "metrics"
 UNITS = frozenset((
@@ -58,9 +59,9 @@ def check_options(options: dict[str, Any]) -> None:
 
 
 def _num(v: Any, field: str) -> float:
-    if v.__class__ is float and v - v == 0.0:  # finite float: the common case
+    if v.__class__ is float and -METRIC_LIMIT <= v <= METRIC_LIMIT:  # the common case (not NaN)
         return v  # type: ignore[no-any-return]
-    if v.__class__ is int:
+    if v.__class__ is int and -_INT_LIMIT <= v <= _INT_LIMIT:
         return float(v)
     if isinstance(v, bool) or not isinstance(v, int | float | str):
         raise Bad(field, f"expected a number, got {type(v).__name__}")
@@ -68,9 +69,16 @@ def _num(v: Any, field: str) -> float:
         x = float(v)
     except ValueError:
         raise Bad(field, f"not a number: {v!r}") from None
+    except OverflowError:  # an int past float's range
+        raise Bad(field, f"{str(v)[:24]}… is outside CloudWatch's range ±2^360") from None
     if math.isnan(x) or math.isinf(x):
         raise Bad(field, "NaN and ±Infinity are not valid metric values")
+    if not -METRIC_LIMIT <= x <= METRIC_LIMIT:
+        raise Bad(field, f"{x:g} is outside CloudWatch's range ±2^360")
     return x
+
+
+_INT_LIMIT = 2 ** 360
 
 
 class _Series:

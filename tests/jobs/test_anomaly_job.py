@@ -141,3 +141,39 @@ def test_a_saved_state_that_cannot_be_restored_starts_that_series_afresh(lake) -
     # the fresh detector warms up again (30 points, no rows); the other series scores on at once
     assert min(r[1] for r in rows if r[0] == bad and r[1] >= ms(1000)) == ms(1030)
     assert min(r[1] for r in rows if r[0] == good and r[1] >= ms(1000)) == ms(1000)
+
+
+def test_a_point_the_detector_raises_on_is_kept_and_the_run_goes_on(lake, monkeypatch) -> None:
+    """A detector that raises (a defect, injected here at one point of one series) must not stop the
+    job: that point is kept in errors/anomalies/ with the exception, counted, and a fresh detector
+    scores the series' later points; the other series is untouched."""
+    import gzip
+    import json
+
+    from pipeline.anomaly.context import ContextDetector
+
+    write_rollups(lake, n=1000, spike_at=None)
+    at = (T0 + timedelta(minutes=5 * 500)).timestamp()
+    real, raised = ContextDetector.step, []
+
+    def step(self, t, x):  # the first series to reach point 500 raises there, once
+        if t == at and not raised:
+            raised.append(t)
+            raise ValueError("cannot convert float NaN to integer")
+        return real(self, t, x)
+
+    monkeypatch.setattr(ContextDetector, "step", step)
+    res = detect(lake)
+    assert res.series == 2 and res.points == 1999 and len(res.rejected) == 1  # in = scored + rejected
+    sid, t_ms, _, reason = res.rejected[0]
+    assert t_ms == int(at * 1000) and "ValueError: cannot convert float NaN to integer" in reason
+    assert len(res.reset) == 1 and res.reset[0].startswith(sid)
+    rows = _rows(lake)
+    mine = [r[1] for r in rows if r[0] == sid]
+    other = [r[1] for r in rows if r[0] != sid]
+    assert len(other) == 1000 - 30 and int(at * 1000) not in mine
+    assert min(t for t in mine if t > int(at * 1000)) == int(at * 1000) + 31 * 300_000  # warms up anew
+    files = lake.table_files("errors")
+    kept = [json.loads(line) for f in files for line in gzip.decompress(lake.read_bytes(f)).splitlines()]
+    assert [(r["source"], r["reason"]) for r in kept] == [("anomalies", reason)]
+    assert kept[0]["origin"].startswith(f"metrics_5m {sid} ")

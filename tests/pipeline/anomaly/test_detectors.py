@@ -155,6 +155,25 @@ def test_constant_series_then_change_and_non_finite_values() -> None:
     assert out[250].expected is not None and abs(out[250].expected - 2.0) < 1.0
 
 
+@pytest.mark.parametrize("name", ["context", "multiview", "zscore", "art", "spectral"])
+def test_values_outside_cloudwatchs_range_are_missing_points(name: str) -> None:
+    """±1e308 (finite, but past CloudWatch's ±2^360) made residuals overflow to inf and the
+    calibrator raise OverflowError; now every detector reads such a value as a missing point —
+    scored as the warm-up, not learnt: the detector fed them answers later points exactly as one
+    that never saw them. 2^360 itself is a value."""
+    vals = _noise(1500, seed=9)
+    with_big: list[float | None] = [1e308 * (1 if i % 2 else -1) if 1000 <= i < 1010 else v for i, v in enumerate(vals)]
+    without: list[float | None] = [None if 1000 <= i < 1010 else v for i, v in enumerate(vals)]
+    a, b = make_detector(name), make_detector(name)
+    got = [a.step(300.0 * i, v) for i, v in enumerate(with_big)]
+    assert got == [b.step(300.0 * i, v) for i, v in enumerate(without)]
+    assert all(not s.warm and s.score == 0.0 for s in got[1000:1010])
+    c = make_detector(name)
+    for i, v in enumerate(vals[:1000]):
+        c.step(300.0 * i, v)
+    assert c.step(300.0 * 1000, 2.0 ** 360).warm  # judged
+
+
 def test_score_one_then_learn_one_equals_step() -> None:
     vals = _noise(1500, seed=4)
     vals[1200] = 90.0

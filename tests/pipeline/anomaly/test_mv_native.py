@@ -292,6 +292,29 @@ def test_relevel_negative_constant_and_pre_1970_paths_are_equal_too(monkeypatch)
     assert len(relevels) >= 4 and max(relevels) > 1e5 and min(relevels) < -1e9
 
 
+def test_sparse_sampling_keeps_the_profiles_bounded_and_equal() -> None:
+    """A daily series for three years (each hour-of-day bin gets one value a day, fewer than its
+    ~3-day memory asks for) and a 5-minute series with a 5-day gap (the running interval jumps to
+    hours): the profiles' weights stay at most 1, so every profile value stays between the
+    smallest and largest deviation seen — with a weight of 8 they overshot to inf within a year,
+    and the calibrator raised on the NaN. Python and core alike."""
+    rng = random.Random(3)
+    daily = [(1.7e9 + 86400.0 * i, 100.0 + 10.0 * math.sin(i / 4) + rng.gauss(0.0, 1.0)) for i in range(1100)]
+    gap = [(1.7e9 + 300.0 * i + (5 * 86400.0 if i >= 3000 else 0.0), 50.0 + rng.gauss(0.0, 2.0))
+           for i in range(6000)]
+    for name, points in (("daily", daily), ("gap", gap)):
+        det = MultiViewDetector(halflife=1000.0, slow_views=False, bin0=True)
+        core = _mv.MvCore(det.state())
+        _stream_both(det, core, points)
+        assert same(core.state(), det.state()), name
+        m = det.model
+        assert m.dt > 7200.0 if name == "daily" else max(m.dt, 0.0) < 7200.0  # the gap has faded
+        xs = [x for _, x in points]
+        span = max(xs) - min(xs)
+        for profile in (m.daily, m.weekly):
+            assert all(math.isfinite(v) and abs(v) <= span for v in profile), (name, profile)
+
+
 def test_hours_before_and_after_1970_and_far_away_fall_in_the_same_bins() -> None:
     """int(t // 3600) % 24 and (h + 72) % 168 as Python computes them, on awkward times: the
     forecaster's hour counts record every point's hours."""

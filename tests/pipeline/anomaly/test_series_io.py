@@ -127,3 +127,13 @@ def test_progress_is_told_of_every_point_in_chunks(tmp_path, monkeypatch) -> Non
     scores = run_detector(read_series(p), progress=seen.append)
     assert seen == [7, 7, 7, 7, 2] and len(scores) == 30
     assert scores == run_detector(read_series(p))  # the chunks change nothing
+
+
+def test_a_value_outside_cloudwatchs_range_is_a_noted_missing_point(tmp_path) -> None:
+    p = tmp_path / "big.csv"
+    p.write_text("timestamp,value\n2026-01-01 00:00:00,1\n2026-01-01 00:05:00,1e308\n"
+                 "2026-01-01 00:10:00,-1e300\n2026-01-01 00:15:00,2\n")
+    s = read_series(p)
+    assert s.values == [1.0, None, None, 2.0] and s.raw_values[1] == "1e308"
+    assert s.notes == ["`value` outside CloudWatch's range ±2^360 (row scored 0, not learnt) ×2: "
+                       "big.csv:3 '1e308'; big.csv:4 '-1e300'"]

@@ -137,6 +137,24 @@ def test_bad_metric_stream_lines(tmp_path: Path) -> None:
     assert [(r.line, r.field) for r in rej] == [(2, "value"), (3, "sum"), (4, "dimensions.k"), (5, None)]
 
 
+def test_values_outside_cloudwatchs_range_are_rejected_naming_the_field(tmp_path: Path) -> None:
+    """PutMetricData takes values in [-2^360, 2^360] only (aws-semantics.md): 2^360 itself loads,
+    a float or an int beyond it is a rejected record with its field
+    (positions are the list's, from 0)."""
+    limit = 2.0 ** 360
+    data = [{"MetricName": "M", "Timestamp": "2026-11-01T00:00:00Z", "Value": v}
+            for v in (limit, -limit, 1e300, -1e300, 2 ** 361, 10 ** 400)]
+    data.append({"MetricName": "M", "Timestamp": "2026-11-01T00:01:00Z",
+                 "StatisticValues": {"SampleCount": 2, "Sum": 1e300, "Minimum": 1, "Maximum": 5}})
+    rows, rej, _ = collect(read("metrics", _write(tmp_path, "big.json", data), namespace="Shop"))
+    assert [r["sum"] for r in rows] == [limit, -limit]
+    # a single value is stored as the statistic set (1, v, v, v): the field named is its sum
+    # (10^400 is refused by the JSON reader itself: a number that is infinite as a double)
+    assert [(r.line, r.field) for r in rej] == [(2, "sum"), (3, "sum"), (4, "sum"), (5, None), (6, "sum")]
+    assert [("outside CloudWatch's range ±2^360" in r.reason, "infinity" in r.reason) for r in rej] == [
+        (True, False)] * 3 + [(False, True), (True, False)]
+
+
 def test_unknown_options_are_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         read("metrics", tmp_path, namespac="x")
