@@ -21,9 +21,13 @@ The columns are found by their header, in any position and case: the time is ``t
 ``time`` / ``datetime`` / ``date``), the value ``value`` — or, beside the time column, the one other
 column (a metric's own name, as a console export writes it; noted). The delimiter is a comma, a
 semicolon, a tab or a bar, whichever the header splits on. A file without a header whose first row
-is a time and a number is read as ``timestamp,value`` (noted); an empty file is a series of no
-points (noted). Only a missing file, or a first line that is neither such a header nor such a
-row, raises (:class:`InputError` naming the file and line).
+is a time and a number is read as ``timestamp,value``, and so is one whose header names no time
+column but whose next row is such a point (``ts,v``); one column of numbers is a series of values
+5 minutes apart (CloudWatch's basic period); an empty file is a series of no points (all noted).
+Times beyond ISO 8601 — ``… UTC``, ``2026/01/02``, ``01/02/2026 10:00 AM``, ``02.01.2026`` — are
+read in the one form that fits the file (:mod:`pipeline.anomaly.series_time`, noted). Only a
+missing file, or first lines that are none of these, raise (:class:`InputError` naming the file
+and line).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from pathlib import Path
 from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
 from pipeline.anomaly.base import Score
 from pipeline.anomaly.series_json import read_json_rows
+from pipeline.anomaly.series_time import time_reader
 from pipeline.errors import InputError, InputNotFoundError
 from pipeline.timeutil import parse_time
 from pipeline.values import finite_float, metric_value
@@ -103,20 +108,30 @@ def read_series(path: str | Path, *, series: str | None = None, stat: str | None
 _Rows = tuple[list[str], list[str], list[float | None], list[float | None], list[int]]
 
 
-def _point(text_t: str, text_v: str, where: str, notes: _Notes, v: float | None) -> float | None:
+def _iso_time(text: str) -> float:
+    return parse_time(text).timestamp()
+
+
+def _point(text_t: str, text_v: str, where: str, notes: _Notes, v: float | None,
+           parse: Callable[[str], float] = _iso_time) -> float | None:
     """The row's time (None if unparseable), noting what was done about a bad time or value."""
     try:
-        t: float | None = parse_time(text_t).timestamp()
+        t: float | None = parse(text_t)
     except InputError:
         t = None
         notes.add("bad `timestamp` (row placed one step after the previous one)", f"{where} {text_t[:40]!r}")
+    _value_note(text_v, where, notes, v)
+    return t
+
+
+def _value_note(text_v: str, where: str, notes: _Notes, v: float | None) -> None:
+    """Note a row whose value ``v`` read from ``text_v`` is missing."""
     if v is None and finite_float(text_v) is not None:
         notes.add("`value` outside CloudWatch's range ±2^360 (row scored 0, not learnt)", f"{where} {text_v[:40]!r}")
     elif v is None and text_v.strip():
         notes.add("`value` not a finite number (row scored 0, not learnt)", f"{where} {text_v[:40]!r}")
     elif v is None:
         notes.add("`value` empty: a missing datapoint (row scored 0, not learnt)", where)
-    return t
 
 
 #: Header names of the time column, in order of preference.
@@ -140,11 +155,12 @@ def _columns(header: list[str], where: str, notes: _Notes) -> tuple[int, int] | 
 
 
 def _is_point(row: list[str]) -> bool:
-    """Whether a headerless first row is a point: a time, then a finite number."""
+    """Whether a row is a point: a time (in any form :func:`time_reader` knows), then a number."""
     if len(row) < 2 or finite_float(row[1].strip()) is None:
         return False
+    text = row[0].strip().lstrip("\ufeff")
     try:
-        parse_time(row[0].strip().lstrip("\ufeff"))
+        time_reader([text])[0](text)
     except InputError:
         return False
     return True
@@ -168,26 +184,57 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
         cols = _columns(header, f"{p.name}:1", notes)
         start = 2
         if cols is None:
-            if not _is_point(header):
+            second = next(reader, [])
+            reader = itertools.chain([second], reader)
+            cols = _unnamed(header, second, f"{p.name}:1", notes)
+            if cols is None:
                 raise InputError("expected a header naming `timestamp` and `value` columns, or a first row "
                                  "`time,number`", path=str(p), line=1, value=header)
-            notes.add("no header: the columns read as `timestamp,value`", f"{p.name}:1")
-            cols, start = (0, 1), 1
-            header[0] = header[0].lstrip("\ufeff")
-            reader = itertools.chain([header], reader)
+            if cols[0] == -2:  # the first line is a point itself
+                cols, start = (0, 1), 1
+                header[0] = header[0].lstrip("\ufeff")
+                reader = itertools.chain([header], reader)
         ti, vi = cols
+        rows: list[tuple[int, str, str]] = []
         for line, row in enumerate(reader, start=start):
             if not row or not any(c.strip() for c in row):
                 continue
-            text_t = row[ti].strip() if len(row) > ti else ""
-            text_v = row[vi].strip() if len(row) > vi else ""
-            v = metric_value(text_v) if text_v else None
-            parsed.append(_point(text_t, text_v, f"{p.name}:{line}", notes, v))
-            values.append(v)
-            raw.append(text_t)
-            raw_v.append(text_v)
-            lines.append(line)
+            rows.append((line, row[ti].strip() if 0 <= ti < len(row) else "", row[vi].strip() if len(row) > vi else ""))
+    parse, how = time_reader([r[1] for r in rows]) if ti >= 0 else (_iso_time, None)
+    if how is not None:
+        notes.add(how, f"{p.name}:{rows[0][0]}")
+    for line, text_t, text_v in rows:
+        v = metric_value(text_v) if text_v else None
+        if ti >= 0:
+            parsed.append(_point(text_t, text_v, f"{p.name}:{line}", notes, v, parse))
+        else:  # values only: one every basic period
+            parsed.append(300.0 * len(parsed))
+            _value_note(text_v, f"{p.name}:{line}", notes, v)
+        values.append(v)
+        raw.append(text_t)
+        raw_v.append(text_v)
+        lines.append(line)
     return raw, raw_v, parsed, values, lines
+
+
+def _unnamed(header: list[str], second: list[str], where: str, notes: _Notes) -> tuple[int, int] | None:
+    """The columns of a file whose header names no time column, from its first two lines: ``(-2,
+    -2)`` if the first line is itself a point (no header); ``(0, 1)`` if the next line is a
+    point (the header's names are not ours: ``ts,v``); ``(-1, 0)`` for one column of numbers
+    (values only, one every 5 minutes — CloudWatch's basic period); else None. Noted."""
+    if _is_point(header):
+        notes.add("no header: the columns read as `timestamp,value`", where)
+        return -2, -2
+    names = ",".join(h.strip() for h in header)
+    if _is_point(second):
+        notes.add(f"header `{names[:40]}` names no time column: the first two columns read as `timestamp,value`",
+                  where)
+        return 0, 1
+    if len(header) == 1 and len(second) == 1 and finite_float(second[0].strip()) is not None:
+        notes.add(f"one column `{names[:40]}`, no times: the values read 5 minutes apart (CloudWatch's "
+                  "basic period) from 1970-01-01", where)
+        return -1, 0
+    return None
 
 
 def _json_rows(p: Path, series: str | None, stat: str | None, notes: _Notes) -> _Rows:

@@ -137,3 +137,31 @@ def test_a_value_outside_cloudwatchs_range_is_a_noted_missing_point(tmp_path) ->
     assert s.values == [1.0, None, None, 2.0] and s.raw_values[1] == "1e308"
     assert s.notes == ["`value` outside CloudWatch's range ±2^360 (row scored 0, not learnt) ×2: "
                        "big.csv:3 '1e308'; big.csv:4 '-1e300'"]
+
+
+def test_unnamed_columns_values_only_and_export_times_are_read_not_refused(tmp_path) -> None:
+    ts = tmp_path / "ts.csv"
+    ts.write_text("ts,v\n1700000000000,1\n1700000060000,2\n")
+    s = read_series(ts)
+    assert s.times == [1_700_000_000.0, 1_700_000_060.0] and s.values == [1.0, 2.0]
+    assert s.notes == ["header `ts,v` names no time column: the first two columns read as `timestamp,value` ×1: ts.csv:1"]
+    only = tmp_path / "only.csv"
+    only.write_text("latency\n1.5\n\nabc\n2.5\n")
+    s = read_series(only)
+    assert s.times == [0.0, 300.0, 600.0] and s.values == [1.5, None, 2.5] and s.raw_times == ["", "", ""]
+    assert s.notes == ["one column `latency`, no times: the values read 5 minutes apart (CloudWatch's basic "
+                       "period) from 1970-01-01 ×1: only.csv:1",
+                       "`value` not a finite number (row scored 0, not learnt) ×1: only.csv:4 'abc'"]
+    us = tmp_path / "us.csv"
+    us.write_text("Timestamp,Value\n12/31/2025 11:55 PM,1\n01/01/2026 12:00 AM,2\n01/01/2026 12:05 AM,3\n")
+    s = read_series(us)
+    assert [b - a for a, b in zip(s.times, s.times[1:], strict=False)] == [300.0, 300.0]
+    assert s.notes == ["times read as %m/%d/%Y %I:%M %p (UTC) ×1: us.csv:2"]
+    assert len(run_detector(s)) == 3
+    daily = tmp_path / "daily.csv"  # a clock that repeats a day's date 288 times: scored, not a crash
+    daily.write_text("date,value\n" + "".join(f"2026-01-{1 + i // 288:02d},{i % 7}\n" for i in range(1500)))
+    assert len(run_detector(read_series(daily))) == 1500
+    with pytest.raises(InputError, match="expected a header"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text("name,colour\nx,red\n")
+        read_series(bad)
