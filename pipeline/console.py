@@ -38,6 +38,7 @@ class Progress:
         self.done = 0
         self.start = time.monotonic()
         self._last = 0.0
+        self._shown = -1  # ``done`` at the last line written
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def advance(self, n: int = 1, note: str = "") -> None:
@@ -55,9 +56,11 @@ class Progress:
         end = "\n" if final or not self._tty else ""
         self.stream.write(("\r" if self._tty else "") + line + end)
         self.stream.flush()
+        self._shown = self.done
 
     def close(self) -> None:
-        if self.enabled and (self._tty or self._last):
+        """End the line on a TTY; elsewhere write the final count unless the last line showed it."""
+        if self.enabled and (self._tty or (self._last and self._shown != self.done)):
             self._emit(final=True)
 
     def __enter__(self) -> Progress:
