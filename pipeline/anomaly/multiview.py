@@ -192,7 +192,7 @@ class MultiViewDetector:
         return make_score(score, p, lo, p + self.k * sigma)
 
     def _learn(self, t: float, x: float | None, j: _Judged | None, score: float) -> None:
-        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
+        if x is None or x - x != 0.0:  # NaN, ±inf (the callers range-check: this mirrors the core)
             return
         model = self.model
         if j is not None:  # the short average and EW mean of residuals _views already computed
