@@ -27,7 +27,11 @@ fresh held-out series (the held-out generator at seeds 22,100–22,399, never ge
 worse than the default by more than two paired standard errors on any profile. (The fresh series
 and normal traffic have no gap past a few steps, so there it should equal the default.)
 
-Scored: see benchmarks/anomaly-experiments.md (twenty-first session).
+Scored: all 41 | held out ``cap4`` 76.95 / 67.04 / 82.30 | 75.04 / 65.20 / 80.26 against the
+default's 77.70 / 67.72 / 83.20 | 76.87 / 66.14 / 82.26; nested **75.99 / 66.03 / 81.28** (the
+default in 5 of 6 folds), below the default's held-out score on every profile. **Not adopted**; the
+fresh check was not run, so its seeds stay unused. Results: benchmarks/anomaly-experiments.md
+(twenty-first session).
 """
 
 from __future__ import annotations

@@ -86,7 +86,8 @@ correction, can zero a sequence surprise below 0.4, i.e. a score below 0.12 — 
 Every judge runs compiled when it can (:func:`~pipeline.anomaly.multiview.mv_core`,
 :func:`~pipeline.anomaly.sequence.sequence_model`, :func:`~pipeline.anomaly.art.compiled`; the
 same numbers and states bit for bit as their Python classes, which ``WATCHLAKE_NATIVE=0`` uses):
-~306,000 points/s per core with the bag (~480,000 with one multiview), ~51,000 in Python with one.
+~330,000–354,000 points/s per core with the bag (~445,000–480,000 with one multiview), ~51,000 in
+Python with one.
 The detector only asks multiview for ``judge`` / ``peek`` / ``forecast``, which both forms and the
 bag answer.
 """
