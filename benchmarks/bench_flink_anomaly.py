@@ -58,7 +58,7 @@ def python_engine(series: dict[str, tuple[list[float], list[float]]]) -> tuple[d
 
 
 def as_series(series: dict[str, tuple[list[float], list[float]]]) -> list[Any]:
-    from jobs.anomaly_job import SeriesData
+    from jobs.anomaly_lake import SeriesData
 
     out = []
     for sid, (ts, vs) in series.items():

@@ -320,7 +320,8 @@ def run_flink(lake: Any, *, table: str = "metrics_5m", stat: str = "Average",
     import tempfile
     import time
 
-    from jobs.anomaly_job import TRAINING, job_key, read_series
+    from jobs.anomaly_job import TRAINING, job_key
+    from jobs.anomaly_lake import read_series
     from jobs.flink_anomaly_io import collect, write_inbox
     from pipeline.timeutil import to_utc
 

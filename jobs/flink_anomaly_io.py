@@ -37,7 +37,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from jobs.anomaly_job import DetectResult, Episode, SeriesData, reject_points
+from jobs.anomaly_job import DetectResult, Episode
+from jobs.anomaly_lake import SeriesData, reject_points
 from pipeline.anomaly.table import ANOMALIES, SORT_KEYS
 from pipeline.timeutil import from_epoch, to_utc
 
@@ -202,7 +203,7 @@ def collect_windows(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *,
     Raises:
         KeyError: a scored series missing from ``meta`` (the caller fed it, so it must know it).
     """
-    from jobs.anomaly_job import _write
+    from jobs.anomaly_lake import write_rows
     from pipeline.lake.replace import day_partitions, replace_rows
 
     files = read_out(out_dir)
@@ -243,7 +244,7 @@ def collect_windows(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *,
     rows = pa.Table.from_pydict(cols, schema=ANOMALIES)
     res.rows = rows.num_rows
     if replace is not None:
-        res.files = _write(lake, key, rows, replace, series=set(meta))
+        res.files = write_rows(lake, key, rows, replace, series=set(meta))
     elif rows.num_rows:
 
         done = replace_rows(

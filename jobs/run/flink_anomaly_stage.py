@@ -197,7 +197,7 @@ class FlinkAnomalyStage:
                           seconds=time.perf_counter() - t0)
 
     def _collect(self) -> Any:
-        from jobs.anomaly_job import SeriesData
+        from jobs.anomaly_lake import SeriesData
         from jobs.flink_anomaly_io import collect_windows
 
         meta = {sid: SeriesData(sid, m["namespace"], m["metric_name"], m["dimensions"], m["unit"],
@@ -216,7 +216,7 @@ class FlinkAnomalyStage:
     def _feed(self) -> tuple[int, int]:
         """Write the new points into the inbox; returns (points fed, late points not fed — kept in
         ``errors/anomalies/`` before the feed state moves past them)."""
-        from jobs.anomaly_job import read_series
+        from jobs.anomaly_lake import read_series
         from jobs.flink_anomaly_io import reject_points, write_inbox
 
         known: dict[str, Any] = self.feed["series"]

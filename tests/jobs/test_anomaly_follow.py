@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.anomaly_job import detect, job_key, read_series
+from jobs.anomaly_job import detect, job_key
+from jobs.anomaly_lake import read_series
 from pipeline.anomaly import make_detector
 from pipeline.config import Settings
 from pipeline.lake import Lake

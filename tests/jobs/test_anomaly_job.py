@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.anomaly_job import detect, read_series
+from jobs.anomaly_job import detect
+from jobs.anomaly_lake import read_series
 from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
 from pipeline.errors import QueryError
 from pipeline.query.duck import connect
@@ -91,7 +92,8 @@ def test_unit_filter_and_sum_statistic(lake) -> None:
 def test_filtered_replay_keeps_other_series(lake) -> None:
     import pyarrow as pa
 
-    from jobs.anomaly_job import _write, job_key
+    from jobs.anomaly_job import job_key
+    from jobs.anomaly_lake import write_rows
     from pipeline.anomaly.table import ANOMALIES
 
     write_rollups(lake, n=400, spike_at=None)
@@ -102,7 +104,7 @@ def test_filtered_replay_keeps_other_series(lake) -> None:
     t = T0 + timedelta(hours=12)
     one = {n: [None] for n in ANOMALIES.names}
     one.update(series_id=[aaa], timestamp=[t], value=[1.0], score=[0.0], is_anomaly=[False])
-    _write(lake, job_key(DEFAULT_DETECTOR, "metrics_5m", "Average"),
+    write_rows(lake, job_key(DEFAULT_DETECTOR, "metrics_5m", "Average"),
            pa.Table.from_pydict(one, schema=ANOMALIES), (T0 + timedelta(hours=10), None),
            series={aaa})
     after = _rows(lake)

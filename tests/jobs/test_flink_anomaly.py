@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.anomaly_job import SeriesData, detect, read_series
+from jobs.anomaly_job import detect
+from jobs.anomaly_lake import SeriesData, read_series
 from pipeline.anomaly import make_detector
 from pipeline.query.duck import connect
 from tests.pipeline.anomaly.rollup_fixture import write_rollups

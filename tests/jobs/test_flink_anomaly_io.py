@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from jobs.anomaly_job import SeriesData
+from jobs.anomaly_lake import SeriesData
 from jobs.flink_anomaly_io import decode_window, encode_window, read_out, write_inbox
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from jobs.anomaly_job import SeriesData
+from jobs.anomaly_lake import SeriesData
 from jobs.flink_anomaly_score import ScoreBatches, StateVersionError
 from tests.jobs.test_flink_anomaly import library_scores, sample_minutes
 

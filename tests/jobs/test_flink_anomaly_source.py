@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from jobs.anomaly_job import SeriesData, job_key
+from jobs.anomaly_job import job_key
+from jobs.anomaly_lake import SeriesData
 from pipeline.anomaly import DEFAULT_DETECTOR
 from tests.jobs.flink.feed import until
 from tests.jobs.test_flink_anomaly import library_scores, sample_minutes

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from jobs.anomaly_job import SeriesData
+from jobs.anomaly_lake import SeriesData
 from tests.jobs.flink.feed import until
 from tests.jobs.test_flink_anomaly import library_scores, sample_minutes
 

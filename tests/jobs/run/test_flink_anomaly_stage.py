@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from jobs.anomaly_job import SeriesData, detect
+from jobs.anomaly_job import detect
+from jobs.anomaly_lake import SeriesData
 from pipeline.lake import Lake
 from pipeline.query.duck import connect
 from pipeline.rollup.schema import ROLLUP

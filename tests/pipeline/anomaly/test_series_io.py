@@ -144,7 +144,8 @@ def test_unnamed_columns_values_only_and_export_times_are_read_not_refused(tmp_p
     ts.write_text("ts,v\n1700000000000,1\n1700000060000,2\n")
     s = read_series(ts)
     assert s.times == [1_700_000_000.0, 1_700_000_060.0] and s.values == [1.0, 2.0]
-    assert s.notes == ["header `ts,v` names no time column: the first two columns read as `timestamp,value` ×1: ts.csv:1"]
+    assert s.notes == ["header `ts,v` names no time column: the first two columns read as `timestamp,value` "
+                       "×1: ts.csv:1"]
     only = tmp_path / "only.csv"
     only.write_text("latency\n1.5\n\nabc\n2.5\n")
     s = read_series(only)

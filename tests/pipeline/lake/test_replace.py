@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,7 +22,7 @@ from pipeline.errors import LayoutError
 from pipeline.lake import Lake, layout, ledger
 from pipeline.lake.files import table_lock
 from pipeline.lake.locks import locked
-from pipeline.lake.replace import day_partitions, recover, replace_rows, replacing, utc_days
+from pipeline.lake.replace import recover, replace_rows, replacing
 from tests.killpoints import KILL_AT_NTH_WRITE
 
 REPO = Path(__file__).resolve().parents[3]
@@ -206,7 +206,7 @@ def test_duckdb_views_see_only_committed_files(lake: Lake):
 N_KEYS = 30
 WRITER = r"""
 import os, signal, sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 import pyarrow as pa
 from pipeline.lake import Lake
 from tests.killpoints import KILL_AT_NTH_WRITE
@@ -340,7 +340,7 @@ def test_replace_on_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 TWO_WRITERS = r"""
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 import pyarrow as pa
 from pipeline.lake import Lake
 from pipeline.lake.replace import replace_rows
@@ -397,16 +397,3 @@ def test_a_commit_opened_here_is_made_on_another_thread_and_an_aborted_one_chang
         again.retire(new)
     assert lake.table_files(TABLE) == []
 
-
-def test_utc_days_match_strftime_and_python() -> None:
-    """The date cast gives the day text strftime and Python's own datetime give (the oracles),
-    before 1970, at midnight and a millisecond before it, and far ahead."""
-    rng = random.Random(5)
-    ms = [-86_400_001, -1, 0, 86_399_999, 86_400_000] + [rng.randrange(-10**12, 4 * 10**12) for _ in range(2000)]
-    ts = pa.array(ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
-    days = utc_days(ts).to_pylist()
-    assert days == pc.strftime(ts, format="%Y-%m-%d").to_pylist()
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    assert days == [(epoch + timedelta(milliseconds=m)).strftime("%Y-%m-%d") for m in ms]
-    assert days[:5] == ["1969-12-30", "1969-12-31", "1970-01-01", "1970-01-01", "1970-01-02"]
-    assert day_partitions("anomalies/dt=", ts[:1]).to_pylist() == ["anomalies/dt=1969-12-30"]
