@@ -30,7 +30,12 @@ under 1 false alert a week on normal traffic; and on 300 fresh held-out series (
 generator at seeds 22,400–22,699, never generated) it must be no worse than the default by more
 than two paired standard errors on any profile.
 
-Scored: see benchmarks/anomaly-experiments.md (twenty-first session).
+Scored: all 41 | held out ``flat5`` 76.01 / 66.18 / 81.34 | 73.99 / 65.64 / 79.36, ``nested3``
+75.01 / 63.56 / 81.01 | 74.20 / 62.89 / 80.08, against the default's 77.70 / 67.72 / 83.20 |
+76.87 / 66.14 / 82.26; nested **74.95 / 64.33 / 80.20** (the default in 5 of 6 folds, ``flat5``
+in one), below the default's held-out score on every profile. **Not adopted**; the fresh check
+was not run, so its seeds stay unused. Results: benchmarks/anomaly-experiments.md (twenty-first
+session).
 """
 
 from __future__ import annotations
