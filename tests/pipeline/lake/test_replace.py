@@ -206,7 +206,7 @@ def test_duckdb_views_see_only_committed_files(lake: Lake):
 N_KEYS = 30
 WRITER = r"""
 import os, signal, sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 from pipeline.lake import Lake
 from tests.killpoints import KILL_AT_NTH_WRITE
@@ -340,7 +340,7 @@ def test_replace_on_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 TWO_WRITERS = r"""
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 from pipeline.lake import Lake
 from pipeline.lake.replace import replace_rows
@@ -396,4 +396,3 @@ def test_a_commit_opened_here_is_made_on_another_thread_and_an_aborted_one_chang
     with replacing(lake, TABLE) as again:  # the lock was released
         again.retire(new)
     assert lake.table_files(TABLE) == []
-
