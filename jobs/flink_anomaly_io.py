@@ -40,7 +40,7 @@ import pyarrow as pa
 from jobs.anomaly_job import DetectResult, Episode
 from jobs.anomaly_lake import SeriesData, reject_points
 from pipeline.anomaly.table import ANOMALIES, SORT_KEYS
-from pipeline.timeutil import from_epoch, to_utc
+from pipeline.timeutil import from_epoch, iso, to_utc
 
 INBOX_PREFIX = "points-"
 """The ``errors/<source>/`` folder of points the anomaly job received but did not score."""
@@ -131,6 +131,8 @@ def encode_window(w: Mapping[str, Any]) -> str:
          "b": flags, "late": w["late"]}
     if w.get("behind"):
         d["behind"] = w["behind"]
+    if w.get("rejected"):
+        d["rejected"] = w["rejected"]
     return json.dumps(d, separators=(",", ":"))
 
 
@@ -143,7 +145,8 @@ def decode_window(line: str) -> dict[str, Any]:
     floats.frombytes(base64.b64decode(d["f"]))
     if sys.byteorder != "little":
         floats.byteswap()
-    out: dict[str, Any] = {"sid": d["sid"], "late": d["late"], "behind": d.get("behind", [])}
+    out: dict[str, Any] = {"sid": d["sid"], "late": d["late"], "behind": d.get("behind", []),
+                           "rejected": d.get("rejected", [])}
     for i, c in enumerate(_FLOAT_COLS):
         col = floats[i * n:(i + 1) * n].tolist()
         out[c] = ([int(x) for x in col] if c == "t" else
@@ -218,6 +221,9 @@ def collect_windows(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *,
         sd = meta[sid]
         out.late += len(w["late"])
         out.behind.extend((sid, int(t), float(v), int(s)) for t, v, s in w["behind"])
+        for t, v, why in w["rejected"]:
+            res.rejected.append((sid, int(t), float(v), why))
+            res.reset.append(f"{sid} at {iso(from_epoch(int(t), 'ms'))}: {why.split(';')[0]}")
         res.points += len(w["t"])
         if w["t"]:
             out.newest = max(out.newest or w["t"][-1], w["t"][-1])
@@ -252,8 +258,8 @@ def collect_windows(lake: Any, out_dir: Path, meta: Mapping[str, SeriesData], *,
             sort_by=SORT_KEYS, only=lambda f: f"-{key}." in f,
             partition_of=lambda t: day_partitions("anomalies/dt=", t["timestamp"]))
         res.files = len(done.added)
-    reject_points(lake, ((sid, t, v, f"came {s} s behind the Flink anomaly job's watermark: its window had "
-                          "closed, so it was not scored") for sid, t, v, s in out.behind))
+    reject_points(lake, [*((sid, t, v, f"came {s} s behind the Flink anomaly job's watermark: its window had "
+                           "closed, so it was not scored") for sid, t, v, s in out.behind), *res.rejected])
     for f, _ in files:  # only after the commit: a crash before this re-collects (same rows)
         f.unlink()
     return out

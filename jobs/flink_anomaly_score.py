@@ -21,6 +21,11 @@ costs one unpickle and one pickle per window, as without a cache.
 
 Scores are bit-equal to the library's detector stepped point by point, restore or not: the same
 code steps the same points in the same per-series order, and pickling round-trips every float.
+
+A point the detector raises on (a defect, not the data's: none is known) does not fail the job: it
+is returned in the window's ``rejected`` with the exception (the collector keeps it in
+``errors/anomalies/``), a fresh detector scores the series' later points, and a snapshot is
+written at once, so no restore replays the point again — as ``anomalies detect`` does.
 """
 
 from __future__ import annotations
@@ -161,14 +166,22 @@ class ScoreBatches(KeyedProcessFunction):
         scores = []
         flags: list[bool] = []
         firsts: list[bool] = []
+        broke: list[list[Any]] = []  # [t, v, reason]: points the detector raised on
         for t, v in sorted(zip(ts, vs, strict=True)):
             if t <= last:
                 late.append(t)
                 continue
             last = t
+            try:
+                sc = step(t / 1000.0, v)
+            except (ValueError, ArithmeticError) as e:  # a defect, not the data's: keep the point, go on
+                why = f"the detector raised {type(e).__name__}: {e}; a fresh one scores the later points"
+                broke.append([t, v, why])
+                det = make_detector(self.detector)
+                step = det.step
+                continue
             kept_t.append(t)
             kept_v.append(v)
-            sc = step(t / 1000.0, v)
             scores.append(sc)
             flag = sc.warm and sc.score >= threshold  # episodes: runs of flagged warm points
             flags.append(flag)
@@ -176,18 +189,19 @@ class ScoreBatches(KeyedProcessFunction):
             if sc.warm:
                 in_ep = flag
         pending = got.pending + len(kept_t)
-        if kept_t:
+        if kept_t or broke:
             self.last_state.update(last)
-        if pending >= self.snapshot_points or (restored and pending):
+        if pending >= self.snapshot_points or (restored and pending) or broke:
+            # (after a fresh detector the log must not replay the point the old one raised on)
             # bytes pickled now: the detector object changes again with the next window
             self.snap_state.update(pickle.dumps((det, last, in_ep), protocol=pickle.HIGHEST_PROTOCOL))
             self.log_state.clear()
             pending = 0
         elif kept_t:
             self.log_state.add((kept_t, kept_v))
-        got.last, got.in_ep, got.pending = last, in_ep, pending
+        got.det, got.last, got.in_ep, got.pending = det, last, in_ep, pending
         self.cache.put(sid, got)
         cols = list(zip(*scores)) if scores else [()] * 5
         return {"sid": sid, "t": kept_t, "v": kept_v, "score": list(cols[0]), "expected": list(cols[1]),
                 "lower": list(cols[2]), "upper": list(cols[3]), "warm": list(cols[4]), "flag": flags,
-                "first": firsts, "late": late}
+                "first": firsts, "late": late, "rejected": broke}

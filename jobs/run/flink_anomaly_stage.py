@@ -182,15 +182,16 @@ class FlinkAnomalyStage:
         sent = self._notify(got)
         fed, late = self._feed()
         self.retire_inbox()
-        behind = len(got.behind)
+        behind, broke = len(got.behind), len(got.result.rejected)
         detail = (f"{len(self.feed['series'])} series, {got.result.points} points scored"
                   + (f", {got.late} duplicates not rescored" if got.late else "")
                   + (f", {late} late points not fed" if late else "")
                   + (f", {behind} points behind the job's watermark not scored" if behind else "")
-                  + (" (kept in errors/anomalies)" if late or behind else ""))
-        if not (fed or late or behind or got.result.points):
+                  + (f", {broke} points the detector raised on ({got.result.reset[0]})" if broke else "")
+                  + (" (kept in errors/anomalies)" if late or behind or broke else ""))
+        if not (fed or late or behind or broke or got.result.points):
             detail = ""
-        return StepReport(self.name, records_in=fed, records_out=got.result.anomalies, rejected=late + behind,
+        return StepReport(self.name, records_in=fed, records_out=got.result.anomalies, rejected=late + behind + broke,
                           notifications=sent, error=error,
                           watermark=from_epoch(got.newest, "ms") if got.newest is not None else None,
                           detail="; ".join(filter(None, [started, detail])),
@@ -278,6 +279,8 @@ class FlinkAnomalyStage:
         got = self._collect()
         sent = self._notify(got)
         behind = f", {len(got.behind)} behind the job's watermark not scored" if got.behind else ""
-        return StepReport(self.name, records_out=got.result.anomalies, rejected=len(got.behind),
+        behind += f", {len(got.result.rejected)} the detector raised on" if got.result.rejected else ""
+        return StepReport(self.name, records_out=got.result.anomalies,
+                          rejected=len(got.behind) + len(got.result.rejected),
                           notifications=sent, error=err,
                           detail=f"stopped; {got.result.points} points scored in the last windows{behind}")

@@ -41,8 +41,9 @@ def test_window_lines_round_trip_bit_for_bit(tmp_path) -> None:
          "upper": [None, 1.7976931348623157e308, 3.0], "warm": [False, True, True],
          "flag": [False, True, True], "first": [False, True, False], "late": [1_789_999_940_000]}
     back = decode_window(encode_window(w))
-    assert back == {**w, "behind": []}  # a line without points behind the watermark
+    assert back == {**w, "behind": [], "rejected": []}  # a line without points behind or rejected
     w["behind"] = [[1_789_999_880_000, 0.1, 61], [1_789_999_940_000, 1e-300, 0]]
+    w["rejected"] = [[1_790_000_180_000, 2.5, "the detector raised ValueError: x"]]
     back = decode_window(encode_window(w))
     assert back == w
     assert math.copysign(1.0, back["v"][1]) == -1.0  # the sign of -0.0 survives too
@@ -136,3 +137,29 @@ def test_only_the_workers_known_hangup_is_silenced() -> None:
         assert [n for n, _ in seen] == ["read_grpc_client_inputs", "worker", "read_grpc_client_inputs"]
     finally:
         threading.excepthook = before
+
+
+def test_collected_windows_keep_the_points_the_detector_raised_on(lake, tmp_path) -> None:
+    import gzip
+    import json
+
+    from jobs.anomaly_lake import SeriesData
+    from jobs.flink_anomaly_io import collect_windows
+
+    sid = "AWS/EC2|CPU|{}|Percent|Average"
+    w = {"sid": sid, "t": [1_790_000_000_000], "v": [1.0], "score": [0.1], "expected": [1.0], "lower": [0.5],
+         "upper": [1.5], "warm": [True], "flag": [False], "first": [False], "late": [],
+         "rejected": [[1_790_000_060_000, 2.0, "the detector raised ValueError: x; a fresh one scores later points"]]}
+    out = tmp_path / "out" / "b"
+    out.mkdir(parents=True)
+    (out / "part-0-0.json").write_text(encode_window(w) + "\n")
+    meta = {sid: SeriesData(sid, "AWS/EC2", "CPU", "{}", "Percent", 60)}
+    res = collect_windows(lake, tmp_path / "out", meta, key="context-metrics1m-Average", stat="Average",
+                          detector="context").result
+    assert res.points == 1 and res.rows == 1
+    assert res.rejected == [(sid, 1_790_000_060_000, 2.0, w["rejected"][0][2])]
+    assert res.reset == [f"{sid} at 2026-09-21T14:14:20Z: the detector raised ValueError: x"]
+    kept = [json.loads(line) for f in lake.table_files("errors")
+            for line in gzip.decompress(lake.read_bytes(f)).splitlines()]
+    assert [(r["origin"], r["reason"]) for r in kept] == [
+        (f"metrics_1m {sid} 2026-09-21T14:14:20Z", w["rejected"][0][2])]

@@ -172,3 +172,41 @@ def test_late_points_are_named_and_not_rescored(series) -> None:
     w = fn.score(sd.series_id, [ts[2], ts[4], ts[3], ts[5]], [9.0, sd.values[4], 9.0, sd.values[5]])
     assert w["late"] == [ts[2], ts[3]] and w["t"] == ts[4:6]
     assert list(zip(w["t"], w["score"], strict=True)) == [(r[0], r[2]) for r in library_scores(sd)[4:6]]
+
+
+def test_a_point_the_detector_raises_on_is_returned_and_a_restore_does_not_replay_it(series, monkeypatch) -> None:
+    """A detector that raises (a defect, injected here at one point) must not fail the job: the
+    window returns the point in ``rejected``; a fresh detector scores the later points — exactly
+    as a fresh library detector started after that point —, and a subtask that restores from the
+    keyed state (no cache) scores on exactly as the one that kept its detector."""
+    from pipeline.anomaly.context import ContextDetector
+
+    sd = series[0]
+    pts = [(int(round(t * 1000)), v) for t, v in zip(sd.times, sd.values, strict=True)]
+    at = pts[100][0]
+    real = ContextDetector.step
+
+    def step(self, t, x):
+        if int(round(t * 1000)) == at:
+            raise ArithmeticError("injected")
+        return real(self, t, x)
+
+    monkeypatch.setattr(ContextDetector, "step", step)
+    keyed = Keyed()
+    keyed.key = sd.series_id
+    fn = scorer(keyed, snapshot_points=10_000)  # no snapshot due by count: the guard must write one
+    w = fn.score(sd.series_id, [t for t, _ in pts[90:110]], [v for _, v in pts[90:110]])
+    assert w["rejected"] == [[at, pts[100][1], "the detector raised ArithmeticError: injected; a fresh one "
+                              "scores the later points"]]
+    assert at not in w["t"] and len(w["t"]) == 19
+    monkeypatch.setattr(ContextDetector, "step", real)
+    fresh = ContextDetector()
+    want = [fresh.step(t / 1000.0, v).score for t, v in pts[101:200]]
+    assert w["score"][10:] == want[:9]  # the fresh detector after the rejected point
+    later = ([t for t, _ in pts[110:200]], [v for _, v in pts[110:200]])
+    restored = scorer(keyed, snapshot_points=10_000)  # a new subtask: no cache, only the state
+    saved = copy.deepcopy(keyed.data)
+    a = fn.score(sd.series_id, *later)
+    keyed.data = saved
+    b = restored.score(sd.series_id, *later)
+    assert a["score"] == b["score"] == want[9:] and not a["rejected"] and not b["rejected"]
