@@ -181,17 +181,18 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
         delim = max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
         reader: Iterator[list[str]] = csv.reader(fh, delimiter=delim)
         header = next(reader)
-        cols = _columns(header, f"{p.name}:1", notes)
+        cols: tuple[int | None, int] | None = _columns(header, f"{p.name}:1", notes)
         start = 2
         if cols is None:
             second = next(reader, [])
             reader = itertools.chain([second], reader)
-            cols = _unnamed(header, second, f"{p.name}:1", notes)
-            if cols is None:
+            found = _unnamed(header, second, f"{p.name}:1", notes)
+            if found is None:
                 raise InputError("expected a header naming `timestamp` and `value` columns, or a first row "
                                  "`time,number`", path=str(p), line=1, value=header)
-            if cols[0] == -2:  # the first line is a point itself
-                cols, start = (0, 1), 1
+            cols, headerless = found
+            if headerless:  # the first line is a point itself
+                start = 1
                 header[0] = header[0].lstrip("\ufeff")
                 reader = itertools.chain([header], reader)
         ti, vi = cols
@@ -199,13 +200,14 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
         for line, row in enumerate(reader, start=start):
             if not row or not any(c.strip() for c in row):
                 continue
-            rows.append((line, row[ti].strip() if 0 <= ti < len(row) else "", row[vi].strip() if len(row) > vi else ""))
-    parse, how = time_reader([r[1] for r in rows]) if ti >= 0 else (_iso_time, None)
+            rows.append((line, row[ti].strip() if ti is not None and ti < len(row) else "",
+                         row[vi].strip() if len(row) > vi else ""))
+    parse, how = time_reader([r[1] for r in rows]) if ti is not None else (_iso_time, None)
     if how is not None:
         notes.add(how, f"{p.name}:{rows[0][0]}")
     for line, text_t, text_v in rows:
         v = metric_value(text_v) if text_v else None
-        if ti >= 0:
+        if ti is not None:
             parsed.append(_point(text_t, text_v, f"{p.name}:{line}", notes, v, parse))
         else:  # values only: one every basic period
             parsed.append(300.0 * len(parsed))
@@ -217,23 +219,25 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
     return raw, raw_v, parsed, values, lines
 
 
-def _unnamed(header: list[str], second: list[str], where: str, notes: _Notes) -> tuple[int, int] | None:
-    """The columns of a file whose header names no time column, from its first two lines: ``(-2,
-    -2)`` if the first line is itself a point (no header); ``(0, 1)`` if the next line is a
-    point (the header's names are not ours: ``ts,v``); ``(-1, 0)`` for one column of numbers
-    (values only, one every 5 minutes — CloudWatch's basic period); else None. Noted."""
+def _unnamed(header: list[str], second: list[str], where: str,
+             notes: _Notes) -> tuple[tuple[int | None, int], bool] | None:
+    """``((time column, value column), headerless)`` of a file whose header names no time column,
+    from its first two lines: ``((0, 1), True)`` if the first line is itself a point (no header);
+    ``((0, 1), False)`` if the next line is a point (the header's names are not ours: ``ts,v``);
+    ``((None, 0), False)`` for one column of numbers (values only, one every 5 minutes —
+    CloudWatch's basic period); else None. Noted."""
     if _is_point(header):
         notes.add("no header: the columns read as `timestamp,value`", where)
-        return -2, -2
+        return (0, 1), True
     names = ",".join(h.strip() for h in header)
     if _is_point(second):
         notes.add(f"header `{names[:40]}` names no time column: the first two columns read as `timestamp,value`",
                   where)
-        return 0, 1
+        return (0, 1), False
     if len(header) == 1 and len(second) == 1 and finite_float(second[0].strip()) is not None:
         notes.add(f"one column `{names[:40]}`, no times: the values read 5 minutes apart (CloudWatch's "
                   "basic period) from 1970-01-01", where)
-        return -1, 0
+        return (None, 0), False
     return None
 
 
