@@ -29,6 +29,15 @@ default's own held-out score (76.87 / 66.14 / 82.26) and picks ``noseq``; it mus
 false alert a week on normal traffic; and on 300 fresh held-out series (the held-out generator at
 seeds 22,700–22,999, never generated) it must be no worse than the default by more than two paired
 standard errors on any profile.
+
+Scored: all 41 | held out ``noseq`` 75.36 / 65.96 / 80.47 | 74.53 / 64.50 / 79.53 against the
+default's 77.70 / 67.72 / 83.20 | 76.87 / 66.14 / 82.26; nested **76.87 / 64.33 / 82.26** (the
+default in every fold but one low-FP fold), below the default's held-out low-FP score. **Not
+adopted**; the fresh check was not run, so its seeds stay unused. At 0.4760 it removes 12 of the
+164 false positives and loses exactly the three windows the sequence judge had found first
+(exchange-4_cpc and exchange-4_cpm's first, TravelTime_387's second: best scores 0.31–0.41
+without it), which no other judge finds later: 78 of 86 windows.
+Results: benchmarks/anomaly-experiments.md (twenty-second session).
 """
 
 from __future__ import annotations
