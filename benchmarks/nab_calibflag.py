@@ -62,8 +62,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmarks.nab_eval import context_scores
-from pipeline.anomaly.calibrate import _VMAX_DECAY, REFRESH, TailCalibrator
-from pipeline.anomaly.multiview import MEDIAN_OF, MultiViewDetector
+from pipeline.anomaly.calibrate import TailCalibrator
+from pipeline.anomaly.multiview import MultiViewDetector
 
 VARIANTS = ("tenth", "ordinary")
 #: The default this family was declared against.
@@ -72,27 +72,26 @@ FRESH_SEEDS = range(23_000, 23_300)
 """The fresh held-out check's seeds (module docstring): never generated in an earlier session."""
 
 
-def _weighted_learn(c: TailCalibrator, views: list[int], raws: list[float], bins: list[int], f: float) -> None:
-    """:meth:`TailCalibrator.learn` with the point weighing ``f`` of a point (``f`` 1: the same)."""
-    w = c.w * c.growth
-    if w > 1e100:
-        for h in c.hist:
-            for i in range(len(h)):
-                h[i] /= w
-        c.total /= w
-        w = 1.0
-    c.w = w
-    c.n += 1
-    wf = w * f if f != 1.0 else w
-    c.total += wf
-    if c.n % REFRESH == 0:
-        c.vmax = [m * _VMAX_DECAY for m in c.vmax]
-        c._refresh_low()
-    hist, vmax = c.hist, c.vmax
-    for v, raw, b in zip(views, raws, bins, strict=True):
-        hist[v][b] += wf
-        if raw > vmax[v]:
-            vmax[v] = raw
+class _Weighing:
+    """A calibrator that adds the next points it learns at ``f`` of a point's weight (its
+    :meth:`~TailCalibrator.learn`, then ``1 − f`` of the weight taken back; ``f`` 1: untouched)."""
+
+    __slots__ = ("inner", "f")
+
+    def __init__(self, inner: TailCalibrator) -> None:
+        self.inner, self.f = inner, 1.0
+
+    def surprise(self, views: list[int], raws: list[float], bins: list[int]) -> float:
+        return self.inner.surprise(views, raws, bins)
+
+    def learn(self, views: list[int], raws: list[float], bins: list[int]) -> None:
+        c = self.inner
+        c.learn(views, raws, bins)
+        if self.f != 1.0:
+            cut = (1.0 - self.f) * c.w  # the weight the point was just added at
+            c.total -= cut
+            for v, b in zip(views, bins, strict=True):
+                c.hist[v][b] -= cut
 
 
 class WeighingMultiView(MultiViewDetector):
@@ -101,47 +100,11 @@ class WeighingMultiView(MultiViewDetector):
 
     __slots__ = ("kind",)
 
-    def _learn(self, t: float, x: float | None, j: Any, score: float) -> None:  # multiview's, weighted
-        if x is None or x - x != 0.0:
-            return
-        model = self.model
-        if j is not None:
-            self.drift_mean = j[6]
-        else:
-            self.drift_mean = x if self.drift_mean != self.drift_mean else (
-                self.drift_mean + 0.2 * (x - self.drift_mean))
-        dev = x - model.slow
-        self.drift_dev += 0.01 * ((dev if dev >= 0 else -dev) - self.drift_dev)
-        if j is None:
-            model.learn(t, x)
-            if not (self.hi >= x):
-                self.hi = x
-            if not (self.lo <= x):
-                self.lo = x
-            return
-        views, raws, bins, p, sigma, self.m_short, _ = j
-        f = 1.0 if self.kind == "default" else (
-            (0.1 if score >= self.flag else 1.0) if self.kind == "tenth" else 1.0 - score)
-        _weighted_learn(self.calib, views, raws, bins, f)
-        rec = self.recent
-        rec.pop(0)
-        rec.append((x - p) / sigma)
-        if score >= self.flag:
-            self.since_alert = 0 if self.since_alert >= self.refractory else self.since_alert + 1
-            self.flagged_run += 1
-            if self.flagged_run >= self.relevel_after:
-                model.relevel(x)
-                self.m_short = 0.0
-                self.recent = [0.0] * MEDIAN_OF
-                self.flagged_run = 0
-                self.hi, self.lo = max(self.hi, x), min(self.lo, x)
-            return
-        self.since_alert += 1
-        self.flagged_run = 0
-        slow = model.slow
-        self.hi = x if x > self.hi else self.hi - 0.001 * (self.hi - slow)
-        self.lo = x if x < self.lo else self.lo - 0.001 * (self.lo - slow)
-        model.learn(t, x)
+    def _learn(self, t: float, x: float | None, j: Any, score: float) -> None:
+        kind = self.kind
+        self.calib.f = 1.0 if kind == "default" else (  # type: ignore[attr-defined]
+            (0.1 if score >= self.flag else 1.0) if kind == "tenth" else 1.0 - score)
+        super()._learn(t, x, j, score)
 
 
 def calibflag_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
@@ -155,6 +118,7 @@ def calibflag_scores(times: Sequence[float], values: Sequence[float | None], kin
     for h in BAG:
         m = WeighingMultiView(halflife=h, slow_views=False, bin0=True)
         m.kind = kind
+        m.calib = _Weighing(m.calib)  # type: ignore[assignment]
         members.append(m)
     d.mv = MultiViewBag(members)
     return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
