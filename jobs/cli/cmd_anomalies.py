@@ -50,7 +50,8 @@ def register(sub: Any) -> None:
     c.add_argument("--input", required=True, help="CSV with columns timestamp,value (found by header; "
                    "see README), or the JSON `aws cloudwatch get-metric-data` / `get-metric-statistics` prints")
     c.add_argument("--series", help="get-metric-data output with several results: the Id or Label to score")
-    c.add_argument("--stat", help="get-metric-statistics output with several statistics: the one to score")
+    c.add_argument("--stat", help="the statistic to score: of get-metric-statistics output holding several, "
+                   "or the CSV column of that name (Average, Maximum, p99 …)")
     c.add_argument("--output", required=True, help="CSV timestamp,value,anomaly_score")
     c.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS, help=DETECTOR_HELP)
     c.set_defaults(func=run_score)

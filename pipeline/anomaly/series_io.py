@@ -18,9 +18,12 @@ each problem is written to :attr:`SeriesFile.notes` (one line each, naming the l
   scores are written back in file order.
 
 The columns are found by their header, in any position and case: the time is ``timestamp`` (or
-``time`` / ``datetime`` / ``date``), the value ``value`` — or, beside the time column, the one other
-column (a metric's own name, as a console export writes it; noted). The delimiter is a comma, a
-semicolon, a tab or a bar, whichever the header splits on. A file without a header whose first row
+``time`` / ``datetime`` / ``date``), the value ``value`` — or the column ``stat`` names, or beside the
+time column the one other column of numbers (a metric's own name, as a console export writes it),
+or among several the first named for a CloudWatch statistic (noted; :mod:`pipeline.anomaly.series_columns`).
+The delimiter is a comma, a semicolon, a tab or a bar, whichever the header splits on; with a
+semicolon, a value written with a decimal comma (``12,5``, ``1.234,5``) is read as that number
+(noted). A file without a header whose first row
 is a time and a number is read as ``timestamp,value``, and so is one whose header names no time
 column but whose next row is such a point (``ts,v``); one column of numbers is a series of values
 5 minutes apart (CloudWatch's basic period); an empty file is a series of no points (all noted).
@@ -41,12 +44,15 @@ from pathlib import Path
 
 from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
 from pipeline.anomaly.base import Score
+from pipeline.anomaly.series_columns import comma_number, delimiter, find_columns
 from pipeline.anomaly.series_json import read_json_rows
 from pipeline.anomaly.series_time import time_reader
 from pipeline.errors import InputError, InputNotFoundError
 from pipeline.timeutil import parse_time
 from pipeline.values import finite_float, metric_value
 
+#: Rows after the header read to find the value column among several (:func:`find_columns`).
+PEEK_ROWS = 20
 #: Backward steps (as a share of all steps) above which a file is scored in time order.
 SORT_ABOVE = 0.01
 _MAX_EXAMPLES = 3
@@ -99,7 +105,7 @@ def read_series(path: str | Path, *, series: str | None = None, stat: str | None
     with p.open("rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     notes = _Notes()
-    rows = _json_rows(p, series, stat, notes) if head in (b"{", b"[") else _csv_rows(p, notes)
+    rows = _json_rows(p, series, stat, notes) if head in (b"{", b"[") else _csv_rows(p, notes, stat)
     raw, raw_v, parsed, values, lines = rows
     times, order = _clock(parsed, lines, p.name, notes)
     return SeriesFile(str(p), raw, raw_v, values, times, order, notes.lines())
@@ -134,39 +140,7 @@ def _value_note(text_v: str, where: str, notes: _Notes, v: float | None) -> None
         notes.add("`value` empty: a missing datapoint (row scored 0, not learnt)", where)
 
 
-#: Header names of the time column, in order of preference.
-TIME_COLUMNS = ("timestamp", "time", "datetime", "date")
-_DELIMITERS = ",;\t|"
-
-
-def _columns(header: list[str], where: str, notes: _Notes) -> tuple[int, int] | None:
-    """``(time column, value column)`` named by ``header`` (module docstring), or None."""
-    names = [h.strip().lstrip("\ufeff").strip().strip('"').lower() for h in header]
-    t = next((names.index(n) for n in TIME_COLUMNS if n in names), None)
-    if t is None:
-        return None
-    if "value" in names:
-        return t, names.index("value")
-    others = [i for i, n in enumerate(names) if i != t and n]
-    if len(others) != 1:
-        return None
-    notes.add("no `value` column: the one other column read as the value", f"{where} {header[others[0]].strip()!r}")
-    return t, others[0]
-
-
-def _is_point(row: list[str]) -> bool:
-    """Whether a row is a point: a time (in any form :func:`time_reader` knows), then a number."""
-    if len(row) < 2 or finite_float(row[1].strip()) is None:
-        return False
-    text = row[0].strip().lstrip("\ufeff")
-    try:
-        time_reader([text])[0](text)
-    except InputError:
-        return False
-    return True
-
-
-def _csv_rows(p: Path, notes: _Notes) -> _Rows:
+def _csv_rows(p: Path, notes: _Notes, stat: str | None = None) -> _Rows:
     parsed: list[float | None] = []
     values: list[float | None] = []
     raw: list[str] = []
@@ -178,24 +152,23 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
         if not first.strip():
             notes.add("empty file: no points to score", f"{p.name}:1")
             return raw, raw_v, parsed, values, lines
-        delim = max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
+        delim = delimiter(first)
         reader: Iterator[list[str]] = csv.reader(fh, delimiter=delim)
         header = next(reader)
-        cols: tuple[int | None, int] | None = _columns(header, f"{p.name}:1", notes)
-        start = 2
+        peek = list(itertools.islice(reader, PEEK_ROWS))
+        reader = itertools.chain(peek, reader)
+        cols = find_columns(header, peek, stat, path=str(p))
         if cols is None:
-            second = next(reader, [])
-            reader = itertools.chain([second], reader)
-            found = _unnamed(header, second, f"{p.name}:1", notes)
-            if found is None:
-                raise InputError("expected a header naming `timestamp` and `value` columns, or a first row "
-                                 "`time,number`", path=str(p), line=1, value=header)
-            cols, headerless = found
-            if headerless:  # the first line is a point itself
-                start = 1
-                header[0] = header[0].lstrip("\ufeff")
-                reader = itertools.chain([header], reader)
-        ti, vi = cols
+            raise InputError("expected a header naming `timestamp` and `value` columns, or a first row "
+                             "`time,number`", path=str(p), line=1, value=header)
+        if cols.note is not None:
+            notes.add(cols.note[0], f"{p.name}:1{cols.note[1]}")
+        start = 2
+        if cols.headerless:  # the first line is a point itself
+            start = 1
+            header[0] = header[0].lstrip("\ufeff")
+            reader = itertools.chain([header], reader)
+        ti, vi = cols.time, cols.value
         rows: list[tuple[int, str, str]] = []
         for line, row in enumerate(reader, start=start):
             if not row or not any(c.strip() for c in row):
@@ -207,6 +180,9 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
         notes.add(how, f"{p.name}:{rows[0][0]}")
     for line, text_t, text_v in rows:
         v = metric_value(text_v) if text_v else None
+        if v is None and delim == ";" and (alt := comma_number(text_v)) is not None:
+            v = metric_value(alt)
+            notes.add("decimal commas read as points (a `;`-delimited file)", f"{p.name}:{line} {text_v[:40]!r}")
         if ti is not None:
             parsed.append(_point(text_t, text_v, f"{p.name}:{line}", notes, v, parse))
         else:  # values only: one every basic period
@@ -217,28 +193,6 @@ def _csv_rows(p: Path, notes: _Notes) -> _Rows:
         raw_v.append(text_v)
         lines.append(line)
     return raw, raw_v, parsed, values, lines
-
-
-def _unnamed(header: list[str], second: list[str], where: str,
-             notes: _Notes) -> tuple[tuple[int | None, int], bool] | None:
-    """``((time column, value column), headerless)`` of a file whose header names no time column,
-    from its first two lines: ``((0, 1), True)`` if the first line is itself a point (no header);
-    ``((0, 1), False)`` if the next line is a point (the header's names are not ours: ``ts,v``);
-    ``((None, 0), False)`` for one column of numbers (values only, one every 5 minutes —
-    CloudWatch's basic period); else None. Noted."""
-    if _is_point(header):
-        notes.add("no header: the columns read as `timestamp,value`", where)
-        return (0, 1), True
-    names = ",".join(h.strip() for h in header)
-    if _is_point(second):
-        notes.add(f"header `{names[:40]}` names no time column: the first two columns read as `timestamp,value`",
-                  where)
-        return (0, 1), False
-    if len(header) == 1 and len(second) == 1 and finite_float(second[0].strip()) is not None:
-        notes.add(f"one column `{names[:40]}`, no times: the values read 5 minutes apart (CloudWatch's "
-                  "basic period) from 1970-01-01", where)
-        return (None, 0), False
-    return None
 
 
 def _json_rows(p: Path, series: str | None, stat: str | None, notes: _Notes) -> _Rows:

@@ -91,13 +91,22 @@ ROWS = [("2014-01-01 00:00:00", "1"), ("2014-01-01 00:05:00", "2.5"), ("2014-01-
     ("named.csv", "\ufeffTimestamp,CPUUtilization\n{rows}",
      "no `value` column: the one other column read as the value ×1: named.csv:1 'CPUUtilization'"),
     ("bare.csv", "{rows}", "no header: the columns read as `timestamp,value` ×1: bare.csv:1"),
+    ("host.csv", "timestamp,host,cpu\n{host}",
+     "no `value` column: the one other column of numbers read as the value ×1: host.csv:1 'cpu'"),
+    ("stats.csv", "Unit,Timestamp,Average,Maximum\n{stats}",
+     "no `value` column: `Average` read as the value, of Average, Maximum (--stat chooses another) ×1: stats.csv:1"),
+    ("comma.csv", "timestamp;value\n{comma}",
+     "decimal commas read as points (a `;`-delimited file) ×1: comma.csv:3 '2,5'"),
 ])
 def test_columns_are_found_by_name_delimiter_and_header_or_its_absence(tmp_path, name, text, note) -> None:
     fill = {"rows": "".join(f"{t},{v}\n" for t, v in ROWS),
             "swapped": "".join(f"{v},{t}\n" for t, v in ROWS),
             "semi": "".join(f"{t};{v}\n" for t, v in ROWS),
             "tabs": "".join(f"{t}\t{v}\n" for t, v in ROWS),
-            "extra": "".join(f"x,{t},{v},Percent\n" for t, v in ROWS)}
+            "extra": "".join(f"x,{t},{v},Percent\n" for t, v in ROWS),
+            "host": "".join(f"{t},web-1,{v}\n" for t, v in ROWS),
+            "stats": "".join(f"Percent,{t},{v},9\n" for t, v in ROWS),
+            "comma": "".join(f"{t};{v.replace('.', ',')}\n" for t, v in ROWS)}
     p = tmp_path / name
     p.write_text(text.format(**fill))
     s = read_series(p)
@@ -166,3 +175,13 @@ def test_unnamed_columns_values_only_and_export_times_are_read_not_refused(tmp_p
         bad = tmp_path / "bad.csv"
         bad.write_text("name,colour\nx,red\n")
         read_series(bad)
+
+
+def test_stat_names_the_value_column_of_a_csv(tmp_path) -> None:
+    p = tmp_path / "stats.csv"
+    p.write_text("Timestamp,Average,Maximum\n2026-01-01 00:00:00,1,7\n2026-01-01 00:05:00,2,8\n")
+    s = read_series(p, stat="maximum")
+    assert s.values == [7.0, 8.0] and s.notes == []
+    with pytest.raises(InputError, match=r"stats.csv:1, field `--stat`: no `p99` column \(the header names "
+                                         r"Timestamp, Average, Maximum\)"):
+        read_series(p, stat="p99")
