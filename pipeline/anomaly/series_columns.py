@@ -8,7 +8,7 @@ beside several, the first that holds numbers, preferring one named for a CloudWa
 spreadsheet exports write them. Without a time column: a header that is itself a point, a header
 of other names over points (``ts,v``), or one column of numbers. :func:`comma_number` reads a
 number written with a decimal comma, as a ``;``-delimited export from a comma-decimal locale
-writes it (``12,5`` · ``1.234,5``).
+writes it (``12,5`` · ``1.234,5``); :func:`local_number` also reads a quoted ``"1,234.5"``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ DELIMITERS = ",;\t|"
 STATISTICS = ("average", "sum", "maximum", "minimum", "samplecount")
 _PERCENTILE = re.compile(r"(?:p|tm|wm|tc|ts)\d{1,2}(?:\.\d+)?")
 _COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+(?:[eE][+-]?\d+)?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,21 @@ def comma_number(text: str) -> str | None:
     return text.replace(".", "").replace(",", ".")
 
 
+def local_number(text: str, delim: str) -> tuple[str, str] | None:
+    """``(number, note)`` for a value a spreadsheet wrote in a locale's form, else None: with a
+    ``;`` delimiter a decimal comma (:func:`comma_number`), otherwise thousands separated by commas
+    in a quoted field (``"1,234.5"``)."""
+    if delim == ";":
+        got = comma_number(text)
+        return None if got is None else (got, "decimal commas read as points (a `;`-delimited file)")
+    if _THOUSANDS.fullmatch(text) is None:
+        return None
+    return text.replace(",", ""), "thousands separators dropped from numbers"
+
+
 def _number(text: str) -> bool:
     t = text.strip()
-    return finite_float(t) is not None or comma_number(t) is not None
+    return finite_float(t) is not None or comma_number(t) is not None or _THOUSANDS.fullmatch(t) is not None
 
 
 def _statistic(name: str) -> bool:

@@ -22,8 +22,8 @@ The columns are found by their header, in any position and case: the time is ``t
 time column the one other column of numbers (a metric's own name, as a console export writes it),
 or among several the first named for a CloudWatch statistic (noted; :mod:`pipeline.anomaly.series_columns`).
 The delimiter is a comma, a semicolon, a tab or a bar, whichever the header splits on; with a
-semicolon, a value written with a decimal comma (``12,5``, ``1.234,5``) is read as that number
-(noted). A file without a header whose first row
+semicolon, a value written with a decimal comma (``12,5``, ``1.234,5``) is read as that number,
+and otherwise one with thousands separators (``"1,234.5"``) — noted. A file without a header whose first row
 is a time and a number is read as ``timestamp,value``, and so is one whose header names no time
 column but whose next row is such a point (``ts,v``); one column of numbers is a series of values
 5 minutes apart (CloudWatch's basic period); an empty file is a series of no points (all noted).
@@ -44,7 +44,7 @@ from pathlib import Path
 
 from pipeline.anomaly import DEFAULT_DETECTOR, make_detector
 from pipeline.anomaly.base import Score
-from pipeline.anomaly.series_columns import comma_number, delimiter, find_columns
+from pipeline.anomaly.series_columns import delimiter, find_columns, local_number
 from pipeline.anomaly.series_json import read_json_rows
 from pipeline.anomaly.series_time import time_reader
 from pipeline.errors import InputError, InputNotFoundError
@@ -180,9 +180,9 @@ def _csv_rows(p: Path, notes: _Notes, stat: str | None = None) -> _Rows:
         notes.add(how, f"{p.name}:{rows[0][0]}")
     for line, text_t, text_v in rows:
         v = metric_value(text_v) if text_v else None
-        if v is None and delim == ";" and (alt := comma_number(text_v)) is not None:
-            v = metric_value(alt)
-            notes.add("decimal commas read as points (a `;`-delimited file)", f"{p.name}:{line} {text_v[:40]!r}")
+        if v is None and text_v and (alt := local_number(text_v, delim)) is not None:
+            v = metric_value(alt[0])
+            notes.add(alt[1], f"{p.name}:{line} {text_v[:40]!r}")
         if ti is not None:
             parsed.append(_point(text_t, text_v, f"{p.name}:{line}", notes, v, parse))
         else:  # values only: one every basic period

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.anomaly.series_columns import comma_number, delimiter, find_columns
+from pipeline.anomaly.series_columns import comma_number, delimiter, find_columns, local_number
 
 
 @pytest.mark.parametrize(("text", "read"), [
@@ -13,6 +13,14 @@ from pipeline.anomaly.series_columns import comma_number, delimiter, find_column
 ])
 def test_comma_number(text, read) -> None:
     assert comma_number(text) == read
+
+
+def test_local_numbers_by_delimiter() -> None:
+    assert local_number("1.234,5", ";") == ("1234.5", "decimal commas read as points (a `;`-delimited file)")
+    assert local_number("1,234.5", ",") == ("1234.5", "thousands separators dropped from numbers")
+    assert local_number("-12,345,678", "\t") == ("-12345678", "thousands separators dropped from numbers")
+    assert [local_number(t, d) for t, d in (("1,234.5", ";"), ("12,5", ","), ("1,23", ","), ("1234,567", ","))] \
+        == [None] * 4
 
 
 def test_delimiter_is_the_one_the_header_holds_most_of() -> None:

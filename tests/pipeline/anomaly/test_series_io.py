@@ -185,3 +185,12 @@ def test_stat_names_the_value_column_of_a_csv(tmp_path) -> None:
     with pytest.raises(InputError, match=r"stats.csv:1, field `--stat`: no `p99` column \(the header names "
                                          r"Timestamp, Average, Maximum\)"):
         read_series(p, stat="p99")
+
+
+def test_a_quoted_number_with_thousands_separators_is_that_number(tmp_path) -> None:
+    p = tmp_path / "thousands.csv"
+    p.write_text('timestamp,value\n2026-01-01 00:00:00,"1,234.5"\n2026-01-01 00:05:00,"12,5"\n')
+    s = read_series(p)
+    assert s.values == [1234.5, None]  # a decimal comma is not read outside a `;`-delimited file
+    assert s.notes == ["thousands separators dropped from numbers ×1: thousands.csv:2 '1,234.5'",
+                       "`value` not a finite number (row scored 0, not learnt) ×1: thousands.csv:3 '12,5'"]
