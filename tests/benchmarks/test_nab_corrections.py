@@ -6,17 +6,12 @@ from __future__ import annotations
 import math
 
 from benchmarks.nab_corrections import BEFORE, CORRECTIONS, corrections_scores
-from benchmarks.nab_eval import CORPUS, file_scores
 from pipeline.anomaly.context import ART_PEN
-
-FILE = CORPUS / "data" / "realKnownCause" / "ec2_request_latency_system_failure.csv"
+from tests.benchmarks.family import check_declared
 
 
 def test_the_default_kind_is_the_default_and_the_variants_differ() -> None:
-    before = file_scores(FILE, BEFORE)
-    assert file_scores(FILE, corrections_scores, "default") == before
-    for kind in CORRECTIONS:
-        assert file_scores(FILE, corrections_scores, kind) != before, kind
+    check_declared(corrections_scores, BEFORE, CORRECTIONS)
 
 
 def test_the_declared_counts() -> None:
