@@ -97,12 +97,12 @@ def find_columns(header: Sequence[str], rows: Sequence[Sequence[str]], stat: str
     (naming ``path``, line 1)."""
     names = [h.strip().lstrip("\ufeff").strip().strip('"').lower() for h in header]
     t = next((names.index(n) for n in TIME_COLUMNS if n in names), None)
+    if stat is not None and (t is None or stat.strip().lower() not in names):
+        named = "names no time column" if t is None else f"names {', '.join(h.strip() for h in header)}"
+        raise InputError(f"no `{stat}` column (the header {named})", path=path, line=1, field="--stat", value=stat)
     if t is None:
         return _unnamed(header, rows[0] if rows else [])
     if stat is not None:
-        if stat.strip().lower() not in names:
-            raise InputError(f"no `{stat}` column (the header names {', '.join(h.strip() for h in header)})",
-                             path=path, line=1, field="--stat", value=stat)
         return Columns(t, names.index(stat.strip().lower()))
     if "value" in names:
         return Columns(t, names.index("value"))

@@ -185,6 +185,10 @@ def test_stat_names_the_value_column_of_a_csv(tmp_path) -> None:
     with pytest.raises(InputError, match=r"stats.csv:1, field `--stat`: no `p99` column \(the header names "
                                          r"Timestamp, Average, Maximum\)"):
         read_series(p, stat="p99")
+    bare = tmp_path / "bare.csv"  # no header to name a column: asking for one is an error, not ignored
+    bare.write_text("2026-01-01 00:00:00,1\n2026-01-01 00:05:00,2\n")
+    with pytest.raises(InputError, match=r"bare.csv:1, field `--stat`: no `Maximum` column \(the header names no time"):
+        read_series(bare, stat="Maximum")
 
 
 def test_a_quoted_number_with_thousands_separators_is_that_number(tmp_path) -> None:
