@@ -3,13 +3,14 @@
 * ``anomalies detect`` — run the streaming detector over a rollup table and write the
   ``anomalies`` table (replay a range with ``--start/--end``, or follow new data);
 * ``anomalies score --input FILE --output OUT.csv`` — NAB CSV (or the AWS CLI's CloudWatch JSON)
-  in, NAB format out;
+  in, NAB format out; a folder in, the same tree of results out (:mod:`jobs.anomaly_score`);
 * ``anomalies insights`` — CloudTrail Insights (call-rate and error-rate) into ``insights``.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,13 +47,15 @@ def register(sub: Any) -> None:
     d.set_defaults(func=run_detect)
 
     c = s.add_parser("score", help="score one series (NAB CSV, or AWS CLI get-metric-data / "
-                     "get-metric-statistics JSON)")
+                     "get-metric-statistics JSON), or every one below a folder")
     c.add_argument("--input", required=True, help="CSV with columns timestamp,value (found by header; "
-                   "see README), or the JSON `aws cloudwatch get-metric-data` / `get-metric-statistics` prints")
+                   "see README), or the JSON `aws cloudwatch get-metric-data` / `get-metric-statistics` prints; "
+                   "or a folder: every .csv/.json below it")
     c.add_argument("--series", help="get-metric-data output with several results: the Id or Label to score")
     c.add_argument("--stat", help="the statistic to score: of get-metric-statistics output holding several, "
                    "or the CSV column of that name (Average, Maximum, p99 …)")
-    c.add_argument("--output", required=True, help="CSV timestamp,value,anomaly_score")
+    c.add_argument("--output", required=True, help="CSV timestamp,value,anomaly_score (a folder, for a folder: "
+                   "the same tree; exit 1 if a file was refused, the others scored)")
     c.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS, help=DETECTOR_HELP)
     c.set_defaults(func=run_score)
 
@@ -64,37 +67,63 @@ def register(sub: Any) -> None:
 
 def run_score(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.anomaly import DEFAULT_THRESHOLD
-    from pipeline.anomaly.series_io import read_series, run_detector, write_scores
     from pipeline.console import Progress, summary
 
-    series = read_series(args.input, series=args.series, stat=args.stat)
-    with Progress("anomalies score: points", len(series.values), enabled=not ctx.quiet) as prog:
-        scores = run_detector(series, args.detector, progress=prog.advance)
-    n = write_scores(args.output, series, scores)
-    notes = list(series.notes)
-    if args.detector == "context":
-        from pipeline.anomaly.context import GAP, MUTE, muted_rows
+    if Path(args.input).is_dir():
+        return _score_tree(args, ctx)
+    from jobs.anomaly_score import score_file
 
-        order = series.order
-        starts = muted_rows([series.times[i] for i in order], [series.values[i] for i in order], starts=True)
-        if starts:
-            first = ", ".join(series.raw_times[order[k]] for k in starts[:3])
-            notes.append(f"gap of more than {GAP:g} sampling intervals ×{len(starts)}: the sequence and "
-                         f"resonance judges sat out the next {MUTE} values (first after: {first}"
-                         f"{', …' if len(starts) > 3 else ''})")
-    flagged = [(s.score, r) for s, r in zip(scores, series.raw_times, strict=True)
-               if s.score >= DEFAULT_THRESHOLD]
+    with Progress("anomalies score: points", None, enabled=not ctx.quiet) as prog:
+        def known(n: int) -> None:
+            prog.total = n  # once the file is read
+
+        done = score_file(args.input, args.output, detector=args.detector, series=args.series, stat=args.stat,
+                          progress=prog.advance, total=known)
     if not ctx.quiet:
         summary("anomalies score", {
-            "input": f"{args.input} ({n:,} row{'' if n == 1 else 's'})",
+            "input": f"{args.input} ({done.rows:,} row{'' if done.rows == 1 else 's'})",
             "output": args.output,
             "detector": args.detector,
-            f"anomalies (score ≥ {DEFAULT_THRESHOLD})": len(flagged),
-            "top": ", ".join(f"{r} ({s:.2f})" for s, r in sorted(flagged, reverse=True)[:3])
-            or "-",
-            **{f"note {i + 1}": note for i, note in enumerate(notes)},
+            f"anomalies (score ≥ {DEFAULT_THRESHOLD})": len(done.flagged),
+            "top": ", ".join(f"{r} ({s:.2f})" for s, r in sorted(done.flagged, reverse=True)[:3]) or "-",
+            **{f"note {i + 1}": note for i, note in enumerate(done.notes)},
         })
     return 0
+
+
+#: Notes printed by a folder's summary (the rest are counted).
+TREE_NOTES = 10
+
+
+def _score_tree(args: argparse.Namespace, ctx: Context) -> int:
+    """``anomalies score`` of a folder (:func:`jobs.anomaly_score.score_tree`); exits 1 when a file
+    was refused (the others are scored)."""
+    from jobs.anomaly_score import score_tree, series_files
+    from pipeline.anomaly import DEFAULT_THRESHOLD
+    from pipeline.console import Progress, summary
+
+    total = len(series_files(Path(args.input), skip=Path(args.output)))
+    with Progress("anomalies score: files", total, enabled=not ctx.quiet) as prog:
+        tree = score_tree(args.input, args.output, detector=args.detector, series=args.series, stat=args.stat,
+                          each=lambda _: prog.advance(1))
+    if not ctx.quiet:
+        rows = sum(f.rows for f in tree.scored)
+        rel = {f.path: f.path.relative_to(args.input) for f in tree.scored}
+        flagged = [(s, f"{rel[f.path]} {r}") for f in tree.scored for s, r in f.flagged]
+        notes = [f"{rel[f.path]}: {n}" for f in tree.scored for n in f.notes]
+        summary("anomalies score", {
+            "input": f"{args.input} ({total:,} files: {len(tree.scored):,} scored, {len(tree.refused):,} refused; "
+                     f"{rows:,} rows)",
+            "output": args.output,
+            "detector": args.detector,
+            f"anomalies (score ≥ {DEFAULT_THRESHOLD})": f"{len(flagged):,} in "
+                                                        f"{sum(1 for f in tree.scored if f.flagged):,} files",
+            "top": ", ".join(f"{r} ({s:.2f})" for s, r in sorted(flagged, reverse=True)[:3]) or "-",
+            **{f"refused {i + 1}": why for i, (_, why) in enumerate(tree.refused)},
+            **{f"note {i + 1}": n for i, n in enumerate(notes[:TREE_NOTES])},
+            **({"notes": f"+{len(notes) - TREE_NOTES} more"} if len(notes) > TREE_NOTES else {}),
+        })
+    return 1 if tree.refused else 0
 
 
 def run_detect(args: argparse.Namespace, ctx: Context) -> int:

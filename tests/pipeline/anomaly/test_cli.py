@@ -66,3 +66,31 @@ def test_score_notes_the_gaps_the_sequence_judges_sat_out(tmp_path, capsys) -> N
     assert main(["anomalies", "score", "--input", str(inp), "--output", str(tmp_path / "m.csv"),
                  "--detector", "multiview"]) == 0
     assert "gap of more than" not in capsys.readouterr().err  # only the context detector mutes
+
+
+def test_score_a_folder_mirrors_it_and_a_refused_file_stops_no_other(tmp_path, capsys) -> None:
+    src = (Path(__file__).resolve().parents[2] / "data" / "nab-corpus" / "data" / "realKnownCause"
+           / "ec2_request_latency_system_failure.csv")
+    tree = tmp_path / "in"
+    (tree / "aws").mkdir(parents=True)
+    (tree / "other").mkdir()
+    shutil.copy(src, tree / "aws" / "latency.csv")
+    (tree / "other" / "colours.csv").write_text("name,colour\nx,red\n")  # not a series
+    (tree / "other" / "points.json").write_text('{"Label": "CPU", "Datapoints": ['
+                                                '{"Timestamp": "2026-01-01T00:05:00Z", "Average": 2.0},'
+                                                '{"Timestamp": "2026-01-01T00:00:00Z", "Average": 1.0}]}')
+    (tree / "notes.txt").write_text("not a series file: not read")
+    out = tree / "scored"  # inside the input folder: never read back as input
+    assert main(["anomalies", "score", "--input", str(tree), "--output", str(out)]) == 1
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "aws/latency.csv", "other/points.csv"]
+    alone = tmp_path / "alone.csv"
+    assert main(["anomalies", "score", "--input", str(src), "--output", str(alone)]) == 0
+    assert (out / "aws" / "latency.csv").read_bytes() == alone.read_bytes()  # as if scored alone
+    assert [r[:2] for r in csv.reader((out / "other" / "points.csv").open())] == [
+        ["timestamp", "value"], ["2026-01-01T00:05:00Z", "2.0"], ["2026-01-01T00:00:00Z", "1.0"]]
+    err = capsys.readouterr().err
+    assert "3 files: 2 scored, 1 refused; 4,034 rows" in err
+    assert "refused 1" in err and "colours.csv:1: expected a header" in err
+    assert "aws/latency.csv: timestamp repeats the previous row's" in err
+    assert main(["anomalies", "score", "--input", str(tree), "--output", str(alone)]) == 2  # a file as --output
