@@ -64,19 +64,16 @@ def bin0bag_scores(times: Sequence[float], values: Sequence[float | None], kind:
     one (members on multiview's Python path; "default": the members as they are, on that path too,
     which gives :data:`BEFORE`'s scores bit for bit — a test)."""
     from benchmarks.nab_bin0 import Bin0Calibrator
-    from pipeline.anomaly.bag import BAG, MultiViewBag
-    from pipeline.anomaly.context import ContextDetector
+    from benchmarks.nab_eval import bag_scores
     from pipeline.anomaly.multiview import MultiViewDetector
 
-    members = []
-    for h in BAG:
+    def member(h: float) -> MultiViewDetector:
         m = MultiViewDetector(halflife=h, slow_views=False)
         if kind == "bin0":
             m.calib = Bin0Calibrator(10, h)
-        members.append(m)
-    d = ContextDetector()
-    d.mv = MultiViewBag(members)
-    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
+        return m
+
+    return bag_scores(times, values, member)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,18 +110,15 @@ class WeighingMultiView(MultiViewDetector):
 def calibflag_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
     """Today's default's scores with its bag's multiviews on the Python path, their calibrators
     weighing each point as ``kind`` says (:class:`WeighingMultiView`; "default": weight 1)."""
-    from pipeline.anomaly.bag import BAG, MultiViewBag
-    from pipeline.anomaly.context import ContextDetector
+    from benchmarks.nab_eval import bag_scores
 
-    d = ContextDetector()
-    members = []
-    for h in BAG:
+    def member(h: float) -> WeighingMultiView:
         m = WeighingMultiView(halflife=h, slow_views=False, bin0=True)
         m.kind = kind
         m.calib = _Weighing(m.calib)  # type: ignore[assignment]
-        members.append(m)
-    d.mv = MultiViewBag(members)
-    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
+        return m
+
+    return bag_scores(times, values, member)
 
 
 def main(argv: list[str] | None = None) -> int:

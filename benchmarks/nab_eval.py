@@ -87,6 +87,19 @@ def python_path_scores(times: Sequence[float], values: Sequence[float | None], *
     return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
 
 
+def bag_scores(times: Sequence[float], values: Sequence[float | None], member: Callable[[float], Any]) -> list[float]:
+    """Today's default's scores with its bag's members made by ``member(halflife)`` for each of the
+    bag's half-lives — multiviews on the Python path (the same numbers as the compiled ones), a
+    family's variant swapped into each; the other judges compiled. How the families declared on
+    the bag are scored."""
+    from pipeline.anomaly.bag import BAG, MultiViewBag
+    from pipeline.anomaly.context import ContextDetector
+
+    d = ContextDetector()
+    d.mv = MultiViewBag([member(h) for h in BAG])
+    return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
+
+
 def file_scores(path: Path, fn: Callable[..., list[float]], *args: Any) -> list[float]:
     """Scores of every row of one file, in file order, from ``fn(times, values, *args)`` — a
     scorer of one series in time order (a module-level function: it crosses processes)."""
