@@ -13,7 +13,7 @@ reason, and every file is either scored or refused — ``files = scored + refuse
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,14 +80,16 @@ def series_files(root: Path, skip: Path | None = None) -> list[Path]:
 
 
 def score_tree(root: str | Path, out: str | Path, *, detector: str, series: str | None = None,
-               stat: str | None = None, each: Callable[[Path], object] | None = None) -> ScoredTree:
-    """Score every series file below ``root`` into the same place below ``out`` (module
-    docstring); ``each`` is told of every file once it is done (scored or refused)."""
+               stat: str | None = None, files: Sequence[Path] | None = None,
+               each: Callable[[Path], object] | None = None) -> ScoredTree:
+    """Score every series file below ``root`` (``files``, when the caller has listed them with
+    :func:`series_files` already) into the same place below ``out`` (module docstring); ``each`` is
+    told of every file once it is done (scored or refused)."""
     root, out = Path(root), Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("with a folder as --input, --output must be a folder", path=str(out))
     tree = ScoredTree()
-    for p in series_files(root, skip=out):
+    for p in series_files(root, skip=out) if files is None else files:
         target = (out / p.relative_to(root)).with_suffix(".csv")
         target.parent.mkdir(parents=True, exist_ok=True)
         try:

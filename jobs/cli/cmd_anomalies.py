@@ -102,10 +102,11 @@ def _score_tree(args: argparse.Namespace, ctx: Context) -> int:
     from pipeline.anomaly import DEFAULT_THRESHOLD
     from pipeline.console import Progress, summary
 
-    total = len(series_files(Path(args.input), skip=Path(args.output)))
+    files = series_files(Path(args.input), skip=Path(args.output))
+    total = len(files)
     with Progress("anomalies score: files", total, enabled=not ctx.quiet) as prog:
         tree = score_tree(args.input, args.output, detector=args.detector, series=args.series, stat=args.stat,
-                          each=lambda _: prog.advance(1))
+                          files=files, each=lambda _: prog.advance(1))
     if not ctx.quiet:
         rows = sum(f.rows for f in tree.scored)
         rel = {f.path: f.path.relative_to(args.input) for f in tree.scored}
