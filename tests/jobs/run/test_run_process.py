@@ -196,7 +196,9 @@ def test_sigkill_and_restart_lose_and_double_nothing(tmp_path):
             except duckdb.IOException:
                 return 0
         _wait(lambda: loaded() >= 3000, 90, proc)
-        time.sleep(3)  # detections catch up
+        sent = lake_root / "notify" / "oncall.jsonl"
+        _wait(lambda: sent.exists() and sent.stat().st_size > 0, 60, proc)  # detections catch up
+        time.sleep(3)  # and the restarted run has had time to send anything twice
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err[-2000:]
