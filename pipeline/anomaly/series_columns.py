@@ -81,7 +81,7 @@ def _is_point(row: Sequence[str]) -> bool:
     """Whether a row is a point: a time (in any form :func:`time_reader` knows), then a number."""
     if len(row) < 2 or finite_float(row[1].strip()) is None:
         return False
-    text = row[0].strip().lstrip("\ufeff")
+    text = row[0].lstrip("\ufeff").strip()
     try:
         time_reader([text])[0](text)
     except InputError:

@@ -36,3 +36,10 @@ def test_the_value_column_among_several() -> None:
     cols = find_columns(["date", "host", "count", "p99.9"], [["2026-01-01", "x", "5", "7"]])
     assert cols is not None and cols.value == 3  # a percentile is a statistic too
     assert find_columns(["date", "host", "zone"], [["2026-01-01", "x", "y"]]) is None  # no numbers at all
+
+
+def test_a_headerless_first_row_with_a_byte_order_mark_and_padding_is_a_point() -> None:
+    # found by tests/pipeline/anomaly/test_series_fuzz.py: the mark hid the padding from strip(),
+    # the row was taken for a header and its point was lost
+    cols = find_columns(["\ufeff 2026/11/02 08:00 ", "  0.0"], [["2026/11/02 08:05", "1.5"]])
+    assert cols is not None and cols.headerless and (cols.time, cols.value) == (0, 1)
