@@ -103,7 +103,11 @@ class InputError(TerminalError, ValueError):
         if value is not None:
             text = repr(value)
             shown = f" (got {text[:200]}{'…' if len(text) > 200 else ''})"
-        super().__init__(f"{where + ': ' if where else ''}{reason}{shown}")
+        # one line whatever the input held (a field name, label or path may carry line breaks)
+        super().__init__(f"{where + ': ' if where else ''}{reason}{shown}".translate(_ONE_LINE))
+
+
+_ONE_LINE = {ord("\n"): "\\n", ord("\r"): "\\r"}
 
 
 class SchemaMismatchError(InputError):

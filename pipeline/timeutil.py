@@ -79,11 +79,17 @@ def from_epoch(value: float, unit: str = "auto") -> datetime:
 
     ``unit`` is ``s``, ``ms`` or ``auto`` (values above 10^11 are taken as milliseconds, so
     epoch seconds work until the year 5138 and epoch milliseconds from 1973 on).
+
+    Raises:
+        InputError: the number is no time a datetime holds (beyond the years 1–9999, NaN, ±inf).
     """
     if unit == "auto":
         unit = "ms" if abs(value) >= 1e11 else "s"
     seconds = value / 1000.0 if unit == "ms" else float(value)
-    return EPOCH + timedelta(milliseconds=round(seconds * 1000))
+    try:
+        return EPOCH + timedelta(milliseconds=round(seconds * 1000))
+    except (OverflowError, ValueError):
+        raise InputError("epoch time out of range (years 1–9999)", field="time", value=value) from None
 
 
 def parse_time(value: str | int | float | datetime, *, now: datetime | None = None) -> datetime:

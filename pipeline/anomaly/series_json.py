@@ -48,11 +48,14 @@ def read_json_rows(p: Path, series: str | None = None, stat: str | None = None) 
             for r in d["MetricDataResults"]:
                 if not isinstance(r, dict):
                     continue
+                if not isinstance(r.get("Id"), str | int | None):
+                    raise InputError("a result's Id must be a string", path=str(p), field="MetricDataResults[].Id",
+                                     value=r.get("Id"))
                 m = merged.setdefault(r.get("Id"), {**r, "Timestamps": [], "Values": []})
                 ts, vs = r.get("Timestamps") or [], r.get("Values") or []
                 if not isinstance(ts, list) or not isinstance(vs, list) or len(ts) != len(vs):
                     raise InputError("Timestamps and Values must be lists of the same length", path=str(p),
-                                     field=f"MetricDataResults[{r.get('Id')}]", value=(len(ts), len(vs)))
+                                     field=f"MetricDataResults[{r.get('Id')}]", value=(_size(ts), _size(vs)))
                 m["Timestamps"] += ts
                 m["Values"] += vs
         return _paged(_metric_data(p, list(merged.values()), series), len(docs))
@@ -104,7 +107,7 @@ def _metric_data(p: Path, results: list[Any], series: str | None) -> JsonRows:
 def _statistics(p: Path, doc: dict[str, Any], stat: str | None) -> JsonRows:
     points = [d for d in doc["Datapoints"] if isinstance(d, dict)]
     present = sorted({k for d in points for k in d if k in STATS}
-                     | {k for d in points for k in (d.get("ExtendedStatistics") or {})})
+                     | {k for d in points for k in _extended(d) if isinstance(k, str)})
     if not points:
         return JsonRows(what=f"{doc.get('Label') or 'datapoints'}: no datapoints")
     if stat is None:
@@ -117,7 +120,19 @@ def _statistics(p: Path, doc: dict[str, Any], stat: str | None) -> JsonRows:
                          path=str(p), field="--stat", value=stat)
     rows = JsonRows(what=f"{doc.get('Label') or 'datapoints'} {stat}")
     for d in points:
-        v = d.get(stat, (d.get("ExtendedStatistics") or {}).get(stat))
+        v = d[stat] if stat in d else _extended(d).get(stat)
         rows.times.append(str(d.get("Timestamp", "")))
         rows.values.append(v)
     return rows
+
+
+def _extended(point: dict[str, Any]) -> dict[Any, Any]:
+    """A datapoint's ``ExtendedStatistics`` (percentiles by name), {} when it holds none or
+    something else."""
+    ext = point.get("ExtendedStatistics")
+    return ext if isinstance(ext, dict) else {}
+
+
+def _size(got: Any) -> int | str:
+    """A list's length, else the JSON type found instead (for the error naming it)."""
+    return len(got) if isinstance(got, list) else type(got).__name__

@@ -98,6 +98,13 @@ def test_parse_time_forms():
     assert err.value.value == "yesterday-ish"
 
 
+@pytest.mark.parametrize("bad", [253402300800000.0, "99999999999999999999", -1e300, float("nan"), float("inf")])
+def test_an_epoch_no_datetime_holds_is_an_input_error(bad):
+    # a get-metric-statistics Timestamp of 253402300800000 (year 10000 in ms) stopped `anomalies score`
+    with pytest.raises(InputError, match="epoch time out of range"):
+        parse_time(bad)
+
+
 def test_iso_format():
     assert iso(t("2025-02-11T08:14:09")) == "2025-02-11T08:14:09Z"
     assert iso(t("2025-02-11T08:14:09.250")) == "2025-02-11T08:14:09.250Z"

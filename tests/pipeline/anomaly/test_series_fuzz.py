@@ -5,14 +5,17 @@ stride — every data row of a readable file gets one score in [0, 1], whatever 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from datetime import UTC, datetime
+from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pipeline.anomaly.series_io import read_series, run_detector
+from pipeline.errors import InputError
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC).timestamp()
 
@@ -106,3 +109,58 @@ def test_every_row_of_a_messy_export_gets_one_score(tmp_path_factory, case):
     assert len(scores) == n
     assert all(0.0 <= s.score <= 1.0 for s in scores)
     assert all(s.score == 0.0 for v, s in zip(want, scores, strict=True) if v is None)  # no point: scored 0
+
+
+JSON_LEAF = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=8)
+JSON_ANY = st.recursive(JSON_LEAF, lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+STAMP = st.integers(0, 10_000).map(lambda i: TIME_FORMS["iso"](T0 + 300 * i))
+
+
+def _odd(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``good``, or now and then any JSON at all."""
+    return st.one_of(good, good, good, good, good, JSON_ANY)
+
+
+def _result(n: int) -> st.SearchStrategy[Any]:
+    return st.fixed_dictionaries({
+        "Id": _odd(st.sampled_from(["m1", "m2"])), "Label": _odd(st.text(max_size=5)),
+        "Timestamps": _odd(st.lists(_odd(STAMP), min_size=n, max_size=n)),
+        "Values": _odd(st.lists(_odd(st.floats(-1e9, 1e9)), min_size=n, max_size=n)),
+        "StatusCode": st.just("Complete")})
+
+
+def _datapoint(stat: str) -> st.SearchStrategy[Any]:
+    value = ({"ExtendedStatistics": _odd(st.fixed_dictionaries({"p99": st.floats(0, 100)}))} if stat == "p99"
+             else {stat: _odd(st.floats(0, 100))})
+    return _odd(st.fixed_dictionaries({"Timestamp": _odd(STAMP), "Unit": st.just("Percent"), **value}))
+
+
+@st.composite
+def cli_json(draw: st.DrawFn) -> dict[str, Any]:
+    """What `aws cloudwatch get-metric-data` / `get-metric-statistics` print, any part of it
+    replaced by any JSON now and then."""
+    n = draw(st.integers(0, 30))
+    if draw(st.booleans()):
+        results = st.lists(_result(n), min_size=1, max_size=2)
+        return {"MetricDataResults": draw(_odd(results)), "Messages": []}
+    stat = draw(st.sampled_from(["Average", "Maximum", "p99"]))
+    return {"Label": "CPUUtilization", "Datapoints": draw(_odd(st.lists(_datapoint(stat), min_size=n, max_size=n)))}
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(cli_json())
+def test_cli_json_of_any_shape_is_scored_or_refused_in_one_line(tmp_path_factory, doc):
+    path = tmp_path_factory.mktemp("fuzz") / "series.json"
+    path.write_text(json.dumps(doc))
+    try:
+        sf = read_series(path)
+    except InputError as e:
+        assert str(path) in str(e) and "\n" not in str(e)  # one line, naming the file
+        event("refused")
+        return
+    event("scored, with points" if sf.values else "scored, no points")
+    scores = run_detector(sf)
+    assert len(scores) == len(sf.values) == len(sf.times)
+    assert all(0.0 <= s.score <= 1.0 for s in scores)
