@@ -198,6 +198,8 @@ def _csv_rows(p: Path, notes: _Notes, stat: str | None = None) -> _Rows:
 def _json_rows(p: Path, series: str | None, stat: str | None, notes: _Notes) -> _Rows:
     got = read_json_rows(p, series, stat)
     notes.add(f"read {got.what}", p.name)
+    for where in got.skipped:
+        notes.add("not a JSON object (no point to score: skipped)", f"{p.name} {where}")
     values = [metric_value(v) for v in got.values]
     raw_v = ["" if v is None else repr(v) if isinstance(v, float) else str(v) for v in got.values]
     parsed = [_point(t, rv, f"{p.name} datapoint {i + 1}", notes, v)

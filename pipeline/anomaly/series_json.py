@@ -12,8 +12,12 @@ are merged in file order; an output with no datapoints is a series of no points.
 
 Rows come back in the file's order with their raw text, as the CSV reader gives them
 (:func:`pipeline.anomaly.series_io.read_series` orders the times and writes the scores back in
-this order). A file that is neither shape, or whose series or statistic is ambiguous, raises
-:class:`~pipeline.errors.InputError` naming what it holds.
+this order). A file that is neither shape, whose series or statistic is ambiguous, or whose
+results are not what the CLI prints (an ``Id`` that is no string, ``Timestamps`` and ``Values`` that
+are not lists of one length) raises :class:`~pipeline.errors.InputError` naming what it holds; a
+datapoint or result that is not a JSON object is skipped and named (``skipped``); a value that is
+no number, or a time that is none, is a missing point or a bad time as in a CSV
+(tests/pipeline/anomaly/test_series_fuzz.py).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class JsonRows:
     times: list[str] = field(default_factory=list)
     values: list[Any] = field(default_factory=list)
     what: str = ""
+    skipped: list[str] = field(default_factory=list)  # where each entry that is no JSON object was
 
 
 def read_json_rows(p: Path, series: str | None = None, stat: str | None = None) -> JsonRows:
@@ -44,9 +49,11 @@ def read_json_rows(p: Path, series: str | None = None, stat: str | None = None) 
     docs = _documents(p)
     if all(isinstance(d, dict) and isinstance(d.get("MetricDataResults"), list) for d in docs):
         merged: dict[Any, dict[str, Any]] = {}
-        for d in docs:
-            for r in d["MetricDataResults"]:
+        skipped = []
+        for page, d in enumerate(docs, start=1):
+            for i, r in enumerate(d["MetricDataResults"]):
                 if not isinstance(r, dict):
+                    skipped.append(f"page {page} MetricDataResults[{i}]")
                     continue
                 if not isinstance(r.get("Id"), str | int | None):
                     raise InputError("a result's Id must be a string", path=str(p), field="MetricDataResults[].Id",
@@ -58,7 +65,9 @@ def read_json_rows(p: Path, series: str | None = None, stat: str | None = None) 
                                      field=f"MetricDataResults[{r.get('Id')}]", value=(_size(ts), _size(vs)))
                 m["Timestamps"] += ts
                 m["Values"] += vs
-        return _paged(_metric_data(p, list(merged.values()), series), len(docs))
+        rows = _paged(_metric_data(p, list(merged.values()), series), len(docs))
+        rows.skipped = skipped
+        return rows
     if all(isinstance(d, dict) and isinstance(d.get("Datapoints"), list) for d in docs):
         doc = {**docs[0], "Datapoints": [x for d in docs for x in d["Datapoints"]]}
         return _paged(_statistics(p, doc, stat), len(docs))
@@ -106,10 +115,11 @@ def _metric_data(p: Path, results: list[Any], series: str | None) -> JsonRows:
 
 def _statistics(p: Path, doc: dict[str, Any], stat: str | None) -> JsonRows:
     points = [d for d in doc["Datapoints"] if isinstance(d, dict)]
+    skipped = [f"Datapoints[{i}]" for i, d in enumerate(doc["Datapoints"]) if not isinstance(d, dict)]
     present = sorted({k for d in points for k in d if k in STATS}
                      | {k for d in points for k in _extended(d) if isinstance(k, str)})
     if not points:
-        return JsonRows(what=f"{doc.get('Label') or 'datapoints'}: no datapoints")
+        return JsonRows(what=f"{doc.get('Label') or 'datapoints'}: no datapoints", skipped=skipped)
     if stat is None:
         if len(present) != 1:
             raise InputError(f"the datapoints hold {', '.join(present) or 'no statistic'}: choose one with --stat",
@@ -118,7 +128,7 @@ def _statistics(p: Path, doc: dict[str, Any], stat: str | None) -> JsonRows:
     elif stat not in present:
         raise InputError(f"no {stat} in the datapoints (they hold {', '.join(present) or 'nothing'})",
                          path=str(p), field="--stat", value=stat)
-    rows = JsonRows(what=f"{doc.get('Label') or 'datapoints'} {stat}")
+    rows = JsonRows(what=f"{doc.get('Label') or 'datapoints'} {stat}", skipped=skipped)
     for d in points:
         v = d[stat] if stat in d else _extended(d).get(stat)
         rows.times.append(str(d.get("Timestamp", "")))

@@ -161,6 +161,10 @@ def test_cli_json_of_any_shape_is_scored_or_refused_in_one_line(tmp_path_factory
         event("refused")
         return
     event("scored, with points" if sf.values else "scored, no points")
+    if isinstance(doc.get("Datapoints"), list):  # every datapoint is a point, or named as skipped
+        odd = sum(not isinstance(d, dict) for d in doc["Datapoints"])
+        assert len(sf.values) + odd == len(doc["Datapoints"])
+        assert not odd or any("not a JSON object" in n and f"×{odd}" in n for n in sf.notes)
     scores = run_detector(sf)
     assert len(scores) == len(sf.values) == len(sf.times)
     assert all(0.0 <= s.score <= 1.0 for s in scores)

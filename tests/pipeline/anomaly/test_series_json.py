@@ -121,6 +121,24 @@ def test_an_ambiguous_file_names_what_it_holds(tmp_path):
         read_series(h)
 
 
+def test_entries_that_are_not_objects_are_named_and_malformed_results_refused(tmp_path):
+    f = tmp_path / "stats.json"
+    f.write_text(json.dumps({"Datapoints": [{"Timestamp": "2026-01-01T00:00:00Z", "Average": 1.0}, 7, None,
+                                            {"Timestamp": "2026-01-01T00:05:00Z", "Average": 2.0,
+                                             "ExtendedStatistics": ["p99"]}]}))
+    s = read_series(f)
+    assert s.values == [1.0, 2.0]
+    assert any("not a JSON object" in n and "×2" in n and "Datapoints[1]" in n and "Datapoints[2]" in n
+               for n in s.notes)
+    g = tmp_path / "gmd.json"
+    g.write_text(json.dumps({"MetricDataResults": [{"Id": ["m1"], "Timestamps": [], "Values": []}]}))
+    with pytest.raises(InputError, match=r"\.Id`: a result's Id must be a string \(got \['m1'\]\)"):
+        read_series(g)
+    g.write_text(json.dumps({"MetricDataResults": ["junk", {"Id": "m1", "Timestamps": 5.0, "Values": []}]}))
+    with pytest.raises(InputError, match=r"must be lists of the same length \(got \('float', 0\)\)"):
+        read_series(g)
+
+
 def test_the_cli_scores_get_metric_data_output(tmp_path, capsys):
     rows = _rows()[::-1]
     f = tmp_path / "gmd.json"
