@@ -295,7 +295,7 @@ def parse_metric_alarm(doc: dict[str, Any], path: str | None = None) -> MetricAl
         if ("Statistic" in doc) == ("ExtendedStatistic" in doc):
             raise c.err("Statistic", "exactly one of Statistic or ExtendedStatistic is required")
         if "Statistic" in doc:
-            stat = c.str_("Statistic", choices=SIMPLE_STATISTICS)
+            stat = c.str_("Statistic", required=True, choices=SIMPLE_STATISTICS)
             extended = False
         else:
             stat, extended = _stat(c, doc["ExtendedStatistic"], "ExtendedStatistic")

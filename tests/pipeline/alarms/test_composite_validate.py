@@ -120,6 +120,13 @@ def test_invalid_definitions_refused_with_reason(change, field, message):
     assert e.value.field == field
 
 
+def test_a_null_statistic_is_refused_as_missing():
+    # found by tests/pipeline/alarms/test_validate_fuzz.py: `"Statistic": null` failed an internal assert
+    with pytest.raises(RuleError, match="is required") as e:
+        parse_alarm({**alarm_doc(), "Statistic": None})
+    assert e.value.field == "Statistic"
+
+
 def test_valid_edge_cases_accepted():
     assert parse_alarm(alarm_doc(Period=10, EvaluationPeriods=8640)).period == 10  # 86,400 s exactly
     assert parse_alarm(alarm_doc(Period=3600, EvaluationPeriods=168)).evaluation_periods == 168  # 7 days

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from pipeline.anomaly.series_io import read_series, run_detector
 from pipeline.errors import InputError
+from tests.strategies import any_json
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC).timestamp()
 
@@ -111,9 +112,7 @@ def test_every_row_of_a_messy_export_gets_one_score(tmp_path_factory, case):
     assert all(s.score == 0.0 for v, s in zip(want, scores, strict=True) if v is None)  # no point: scored 0
 
 
-JSON_LEAF = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=8)
-JSON_ANY = st.recursive(JSON_LEAF, lambda inner: st.lists(inner, max_size=3)
-                        | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+JSON_ANY = any_json(6)
 STAMP = st.integers(0, 10_000).map(lambda i: TIME_FORMS["iso"](T0 + 300 * i))
 
 
