@@ -3,12 +3,13 @@ NAB's result format.
 
 :func:`score_file` reads one file (:func:`~pipeline.anomaly.series_io.read_series`: a CSV, or the
 AWS CLI's CloudWatch JSON), streams it through a fresh detector and writes
-``timestamp,value,anomaly_score`` in file order. :func:`score_tree` does that for every ``*.csv`` /
-``*.json`` below a folder (sorted, the output folder itself left out), mirroring the tree into the
-output folder (``data/realTraffic/speed_6005.csv`` → ``OUT/realTraffic/speed_6005.csv``; a JSON
-input writes ``.csv``). A file the reader refuses (:class:`~pipeline.errors.InputError`: it is not a
-series), or that fails in any other way, does not stop the others: it is listed with its one-line
-reason, and every file is either scored or refused — ``files = scored + refused``.
+``timestamp,value,anomaly_score`` in file order (with ``band``, also ``expected,lower,upper``).
+:func:`score_tree` does that for every ``*.csv`` / ``*.json`` below a folder (sorted, the output
+folder itself left out), mirroring the tree into the output folder (``data/realTraffic/speed_6005.csv``
+→ ``OUT/realTraffic/speed_6005.csv``; a JSON input writes ``.csv``). A file the reader refuses
+(:class:`~pipeline.errors.InputError`: it is not a series), or that fails in any other way, does not
+stop the others: it is listed with its one-line reason, and every file is either scored or refused —
+``files = scored + refused``.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ class ScoredTree:
 
 
 def score_file(inp: str | Path, out: str | Path, *, detector: str, series: str | None = None,
-               stat: str | None = None, progress: Callable[[int], None] | None = None,
+               stat: str | None = None, band: bool = False, progress: Callable[[int], None] | None = None,
                total: Callable[[int], object] | None = None) -> ScoredFile:
-    """Score ``inp`` into ``out`` (see the module docstring); ``total`` is told the point count
+    """Score ``inp`` into ``out`` (see the module docstring; ``band`` adds each score's expected
+    band, :func:`~pipeline.anomaly.series_io.write_scores`); ``total`` is told the point count
     once the file is read, ``progress`` of the points as they are scored. Raises what the reader
     raises for a file that is not a series."""
     from pipeline.anomaly import DEFAULT_THRESHOLD
@@ -56,7 +58,7 @@ def score_file(inp: str | Path, out: str | Path, *, detector: str, series: str |
     if total is not None:
         total(len(s.values))
     scores = run_detector(s, detector, progress=progress)
-    n = write_scores(out, s, scores)
+    n = write_scores(out, s, scores, band=band)
     notes = list(s.notes)
     if detector == "context":
         from pipeline.anomaly.context import GAP, MUTE, muted_rows
@@ -80,7 +82,7 @@ def series_files(root: Path, skip: Path | None = None) -> list[Path]:
 
 
 def score_tree(root: str | Path, out: str | Path, *, detector: str, series: str | None = None,
-               stat: str | None = None, files: Sequence[Path] | None = None,
+               stat: str | None = None, band: bool = False, files: Sequence[Path] | None = None,
                each: Callable[[Path], object] | None = None) -> ScoredTree:
     """Score every series file below ``root`` (``files``, when the caller has listed them with
     :func:`series_files` already) into the same place below ``out`` (module docstring); ``each`` is
@@ -93,7 +95,7 @@ def score_tree(root: str | Path, out: str | Path, *, detector: str, series: str 
         target = (out / p.relative_to(root)).with_suffix(".csv")
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            tree.scored.append(score_file(p, target, detector=detector, series=series, stat=stat))
+            tree.scored.append(score_file(p, target, detector=detector, series=series, stat=stat, band=band))
         except InputError as exc:  # not a series: its reason names the file and line
             tree.refused.append((p, str(exc)))
         except Exception as exc:  # unreadable, or a defect: named, and the other files still scored

@@ -57,6 +57,8 @@ def register(sub: Any) -> None:
     c.add_argument("--output", required=True, help="CSV timestamp,value,anomaly_score (a folder, for a folder: "
                    "the same tree; exit 1 if a file was refused, the others scored)")
     c.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS, help=DETECTOR_HELP)
+    c.add_argument("--band", action="store_true", help="also write expected,lower,upper: the band "
+                   "ANOMALY_DETECTION_BAND(m, 2) draws (empty in the warm-up and on rows with no number)")
     c.set_defaults(func=run_score)
 
     i = s.add_parser("insights", help="CloudTrail Insights from the raw cloudtrail table")
@@ -78,7 +80,7 @@ def run_score(args: argparse.Namespace, ctx: Context) -> int:
             prog.total = n  # once the file is read
 
         done = score_file(args.input, args.output, detector=args.detector, series=args.series, stat=args.stat,
-                          progress=prog.advance, total=known)
+                          band=args.band, progress=prog.advance, total=known)
     if not ctx.quiet:
         summary("anomalies score", {
             "input": f"{args.input} ({done.rows:,} row{'' if done.rows == 1 else 's'})",
@@ -106,7 +108,7 @@ def _score_tree(args: argparse.Namespace, ctx: Context) -> int:
     total = len(files)
     with Progress("anomalies score: files", total, enabled=not ctx.quiet) as prog:
         tree = score_tree(args.input, args.output, detector=args.detector, series=args.series, stat=args.stat,
-                          files=files, each=lambda _: prog.advance(1))
+                          band=args.band, files=files, each=lambda _: prog.advance(1))
     if not ctx.quiet:
         rows = sum(f.rows for f in tree.scored)
         rel = {f.path: f.path.relative_to(args.input) for f in tree.scored}

@@ -292,14 +292,19 @@ def run_detector(series: SeriesFile, detector: str = DEFAULT_DETECTOR,
     return [s for s in out if s is not None]
 
 
-def write_scores(path: str | Path, series: SeriesFile, scores: Iterable[Score]) -> int:
+def write_scores(path: str | Path, series: SeriesFile, scores: Iterable[Score], *, band: bool = False) -> int:
     """Write ``timestamp,value,anomaly_score`` (NAB results format) in file order, timestamps and
-    values as they were read; returns rows written."""
+    values as they were read; with ``band`` also ``expected,lower,upper`` — each score's own band
+    (the detector's forecast ∓ k·σ, as ``ANOMALY_DETECTION_BAND`` draws it), empty where the detector
+    had none (its warm-up, a row with no number). Returns rows written."""
     n = 0
     with Path(path).open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["timestamp", "value", "anomaly_score"])
+        w.writerow(["timestamp", "value", "anomaly_score", *(("expected", "lower", "upper") if band else ())])
         for t, v, s in zip(series.raw_times, series.raw_values, scores, strict=True):
-            w.writerow([t, v, f"{s.score:.6f}"])
+            row = [t, v, f"{s.score:.6f}"]
+            if band:
+                row += ["" if b is None else repr(b) for b in (s.expected, s.lower, s.upper)]
+            w.writerow(row)
             n += 1
     return n

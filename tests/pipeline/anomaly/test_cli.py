@@ -94,3 +94,21 @@ def test_score_a_folder_mirrors_it_and_a_refused_file_stops_no_other(tmp_path, c
     assert "refused 1" in err and "colours.csv:1: expected a header" in err
     assert "aws/latency.csv: timestamp repeats the previous row's" in err
     assert main(["anomalies", "score", "--input", str(tree), "--output", str(alone)]) == 2  # a file as --output
+
+
+def test_score_with_band_writes_the_band_alarms_and_dashboards_draw(tmp_path, capsys) -> None:
+    from datetime import UTC, datetime
+
+    from pipeline.anomaly.band import expected_band
+
+    src = Path(__file__).resolve().parents[2] / "data" / "nab-corpus" / "data" / "realTraffic" / "speed_6005.csv"
+    out = tmp_path / "out.csv"
+    assert main(["anomalies", "score", "--input", str(src), "--output", str(out), "--band"]) == 0
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["timestamp", "value", "anomaly_score", "expected", "lower", "upper"]
+    times = [datetime.strptime(r[0], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) for r in rows[1:]]
+    band = expected_band(times, [float(r[1]) for r in rows[1:]], k=2)  # what ANOMALY_DETECTION_BAND(m, 2) gives
+    cells = [[None if c == "" else float(c) for c in r[3:]] for r in rows[1:]]
+    assert cells == [list(b) for b in zip(band.expected, band.lower, band.upper, strict=True)]
+    assert cells[0] == [None, None, None] and None not in cells[-1]       # empty in the warm-up only
+    assert all(lo <= e <= up for e, lo, up in cells[30:])
