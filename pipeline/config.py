@@ -283,7 +283,7 @@ def _coerce(key: str, raw: Any, typ: Any, source: str) -> Any:
             if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
                 raise ValueError
             return [x for x in items if x]
-    except ValueError:
+    except (ValueError, TypeError, OverflowError):  # a TOML list or table where a number belongs, too
         raise ConfigError(key, f"expected {getattr(typ, '__name__', typ)}", raw, source) from None
     return raw
 

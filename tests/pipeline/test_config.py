@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
@@ -54,3 +56,41 @@ def test_bad_file(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_settings(wrong, env={})
     assert err.value.key == "loader.buffer_mib" and err.value.source == str(wrong)
+
+
+def test_a_table_where_a_number_belongs_is_a_config_error(tmp_path):
+    # `buffer_mib = [1]` stopped every command with "unexpected error: TypeError"
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text("[loader]\nbuffer_mib = [1]\n")
+    with pytest.raises(ConfigError, match="expected int") as err:
+        load_settings(wrong, env={})
+    assert err.value.key == "loader.buffer_mib"
+
+
+def _known_keys() -> list[tuple[str, str]]:
+    import dataclasses
+    import typing
+
+    from pipeline.config import Settings
+
+    s = Settings()
+    return [(f.name, key) for f in dataclasses.fields(Settings) if f.name != "source"
+            for key in typing.get_type_hints(type(getattr(s, f.name)))]
+
+
+TOML_VALUES = st.recursive(
+    st.one_of(st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(), st.text(max_size=8)),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(min_size=1, max_size=4), inner, max_size=2),
+    max_leaves=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_known_keys()), TOML_VALUES), max_size=3))
+def test_any_value_of_any_known_key_loads_or_names_the_key(tmp_path_factory, entries):
+    empty = tmp_path_factory.mktemp("config") / "empty.toml"
+    empty.write_text("")
+    overrides = {f"{section}.{key}": value for (section, key), value in entries}  # coerced as TOML values are
+    try:
+        load_settings(empty, env={}, overrides=overrides)
+    except ConfigError as e:
+        assert "\n" not in str(e) and e.key
