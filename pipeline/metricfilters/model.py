@@ -121,7 +121,7 @@ def _transformation(doc: dict[str, Any], path: str | None, t: dict[str, Any]) ->
     if dims and default is not None:
         raise _err(doc, path, f"{where}.defaultValue", "cannot be used together with dimensions", default)
     unit = t.get("unit") or "None"
-    if unit not in UNITS:
+    if not isinstance(unit, str) or unit not in UNITS:
         raise _err(doc, path, f"{where}.unit", "not a CloudWatch unit", unit)
     return Transformation(t["metricName"], t["metricNamespace"], value,
                           None if default is None else float(default),
