@@ -7,6 +7,7 @@
 
 /* computed at import by libm as model.py and calibrate.py compute them (not folded at compile time) */
 static double SQRT_PI_2, LOG10, VMAX_DECAY, TAIL_EXP;
+static const double SIGMA_MIN = 1e-150; /* pipeline.anomaly.model.SIGMA_MIN */
 
 void mv_constants(void) {
     /* math.sqrt(math.pi / 2), math.log(10.0), 0.99995 ** REFRESH and TAIL_EXP, by libm at run time */
@@ -73,12 +74,14 @@ void mv_best(const MvCore *c, Judged *j) {
         choice = f->p2, e = c->err[2];
     double sigma = SQRT_PI_2 * e;
     double fl = c->resolution != INFINITY ? 0.5 * c->resolution : 0.0;
-    double third = 1e-9 * (fabs(choice) + 1.0);
-    double m = sigma; /* max(sigma, floor, third): the first of the largest, NaN never replacing */
+    double third = 1e-9 * fabs(choice);
+    double m = sigma; /* max(sigma, floor, third, SIGMA_MIN): the first of the largest, NaN never replacing */
     if (fl > m)
         m = fl;
     if (third > m)
         m = third;
+    if (SIGMA_MIN > m)
+        m = SIGMA_MIN;
     j->p = choice, j->sigma = m;
 }
 
