@@ -12,7 +12,14 @@ from typing import Any
 
 
 class PipelineError(Exception):
-    """Root of every error raised by watchlake."""
+    """Root of every error raised by watchlake. Its message is one line whatever the input held:
+    a line break in a quoted path, name, field or value is written ``\\n`` (``\\r``)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(a.translate(_ONE_LINE) if isinstance(a, str) else a for a in args))
+
+
+_ONE_LINE = {ord("\n"): "\\n", ord("\r"): "\\r"}
 
 
 class TransientError(PipelineError):
@@ -103,11 +110,7 @@ class InputError(TerminalError, ValueError):
         if value is not None:
             text = repr(value)
             shown = f" (got {text[:200]}{'…' if len(text) > 200 else ''})"
-        # one line whatever the input held (a field name, label or path may carry line breaks)
-        super().__init__(f"{where + ': ' if where else ''}{reason}{shown}".translate(_ONE_LINE))
-
-
-_ONE_LINE = {ord("\n"): "\\n", ord("\r"): "\\r"}
+        super().__init__(f"{where + ': ' if where else ''}{reason}{shown}")
 
 
 class SchemaMismatchError(InputError):

@@ -87,10 +87,15 @@ def run_score(args: argparse.Namespace, ctx: Context) -> int:
             "output": args.output,
             "detector": args.detector,
             f"anomalies (score ≥ {DEFAULT_THRESHOLD})": len(done.flagged),
-            "top": ", ".join(f"{r} ({s:.2f})" for s, r in sorted(done.flagged, reverse=True)[:3]) or "-",
+            "top": _top(done.flagged),
             **{f"note {i + 1}": note for i, note in enumerate(done.notes)},
         })
     return 0
+
+
+def _top(flagged: list[tuple[float, str]]) -> str:
+    """The three highest ``(score, where)`` of a summary, or "-"."""
+    return ", ".join(f"{r} ({s:.2f})" for s, r in sorted(flagged, reverse=True)[:3]) or "-"
 
 
 #: Notes printed by a folder's summary (the rest are counted).
@@ -121,7 +126,7 @@ def _score_tree(args: argparse.Namespace, ctx: Context) -> int:
             "detector": args.detector,
             f"anomalies (score ≥ {DEFAULT_THRESHOLD})": f"{len(flagged):,} in "
                                                         f"{sum(1 for f in tree.scored if f.flagged):,} files",
-            "top": ", ".join(f"{r} ({s:.2f})" for s, r in sorted(flagged, reverse=True)[:3]) or "-",
+            "top": _top(flagged),
             **{f"refused {i + 1}": why for i, (_, why) in enumerate(tree.refused)},
             **{f"note {i + 1}": n for i, n in enumerate(notes[:TREE_NOTES])},
             **({"notes": f"+{len(notes) - TREE_NOTES} more"} if len(notes) > TREE_NOTES else {}),

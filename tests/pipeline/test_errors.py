@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, RuleError
 
 
 def test_an_input_error_is_one_line_whatever_the_input_held() -> None:
@@ -13,3 +13,8 @@ def test_an_input_error_is_one_line_whatever_the_input_held() -> None:
     assert "\n" not in text and "\r" not in text
     assert text == ("a\\nb.json, field `Datapoints`: the datapoints hold \\n, p99\\r: choose one with --stat "
                     "(got 'x\\ny')")
+
+
+def test_every_watchlake_error_is_one_line():
+    e = RuleError("two\nlines", "bad", path="rules/a.yml", field="title")
+    assert str(e) == "rules/a.yml: rule `two\\nlines` field `title`: bad"
