@@ -114,15 +114,16 @@ int mv_model_learn(MvCore *c, double t, double x, const Forecasts *f) {
     }
     double ae = c->alpha_err, *err = c->err;
     long *err_n = c->err_n;
+    double ax = fabs(x); /* the caps' epsilon is relative: 1e-12 of |x| + |forecast| (unit-free) */
     double r = x >= f->p0 ? x - f->p0 : f->p0 - x;
-    double cap = 4.0 * (err_n[0] ? err[0] : r) + 1e-12;
+    double cap = 4.0 * (err_n[0] ? err[0] : r) + 1e-12 * (ax + fabs(f->p0));
     if (r > cap)
         r = cap;
     err[0] = err_n[0] == 0 ? r : err[0] + ae * (r - err[0]);
     err_n[0] += 1;
     if (f->has1) {
         r = x >= f->p1 ? x - f->p1 : f->p1 - x;
-        double c1 = err_n[1] ? 4.0 * err[1] + 1e-12 : cap;
+        double c1 = err_n[1] ? 4.0 * err[1] + 1e-12 * (ax + fabs(f->p1)) : cap;
         if (r > c1)
             r = c1;
         err[1] = err_n[1] == 0 ? r : err[1] + ae * (r - err[1]);
@@ -130,7 +131,7 @@ int mv_model_learn(MvCore *c, double t, double x, const Forecasts *f) {
     }
     if (f->has2) {
         r = x >= f->p2 ? x - f->p2 : f->p2 - x;
-        double c2 = err_n[2] ? 4.0 * err[2] + 1e-12 : cap;
+        double c2 = err_n[2] ? 4.0 * err[2] + 1e-12 * (ax + fabs(f->p2)) : cap;
         if (r > c2)
             r = c2;
         err[2] = err_n[2] == 0 ? r : err[2] + ae * (r - err[2]);

@@ -116,22 +116,23 @@ class SeasonalModel:
         p0, p1, p2, hod, how = c[1] if c is not None and c[0] == t else self._forecasts(t)
         self._cache = None
         ae, err, err_n = self.alpha_err, self.err, self.err_n
+        ax = x if x >= 0 else -x  # the caps' ε is relative: 10⁻¹² of |x| + |forecast| (unit-free)
         r = x - p0 if x >= p0 else p0 - x
-        cap = 4.0 * (err[0] if err_n[0] else r) + 1e-12
+        cap = 4.0 * (err[0] if err_n[0] else r) + 1e-12 * (ax + (p0 if p0 >= 0 else -p0))
         if r > cap:
             r = cap
         err[0] = r if err_n[0] == 0 else err[0] + ae * (r - err[0])
         err_n[0] += 1
         if p1 is not None:  # min(|x − p1|, cap₁), written out (hot path)
             r = x - p1 if x >= p1 else p1 - x
-            c1 = 4.0 * err[1] + 1e-12 if err_n[1] else cap
+            c1 = 4.0 * err[1] + 1e-12 * (ax + (p1 if p1 >= 0 else -p1)) if err_n[1] else cap
             if r > c1:
                 r = c1
             err[1] = r if err_n[1] == 0 else err[1] + ae * (r - err[1])
             err_n[1] += 1
         if p2 is not None:
             r = x - p2 if x >= p2 else p2 - x
-            c2 = 4.0 * err[2] + 1e-12 if err_n[2] else cap
+            c2 = 4.0 * err[2] + 1e-12 * (ax + (p2 if p2 >= 0 else -p2)) if err_n[2] else cap
             if r > c2:
                 r = c2
             err[2] = r if err_n[2] == 0 else err[2] + ae * (r - err[2])
