@@ -44,9 +44,17 @@ from pipeline.anomaly.model import SeasonalModel
 VARIANTS = ("clamp0",)
 
 
-class ClampedModel(SeasonalModel):
-    """:class:`SeasonalModel` whose :meth:`best` forecast is at least 0 while no negative value has
-    been seen (σ and learning unchanged)."""
+class UnclampedModel(SeasonalModel):
+    """The forecaster before this fix was adopted (twenty-fourth session, :mod:`benchmarks.nab_clampbag`):
+    a non-negative series may be forecast below 0."""
+
+    __slots__ = ()
+    floor0 = False
+
+
+class ClampedModel(UnclampedModel):
+    """:class:`UnclampedModel` whose :meth:`best` forecast is at least 0 while no negative value has
+    been seen (σ and learning unchanged): since the twenty-fourth session, :class:`SeasonalModel`."""
 
     __slots__ = ()
 
@@ -59,10 +67,12 @@ class ClampedModel(SeasonalModel):
 
 def clamp_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
     """The default detector's scores with multiview on the Python path, its forecaster the
-    default's (``kind`` "default") or :class:`ClampedModel` ("clamp0")."""
+    default's of the eighteenth session (``kind`` "default": :class:`UnclampedModel`) or
+    :class:`ClampedModel` ("clamp0", since the twenty-fourth session the forecaster's own behaviour)."""
     from benchmarks.nab_eval import python_path_scores
 
-    return python_path_scores(times, values, model=ClampedModel(warmup=30) if kind == "clamp0" else None)
+    return python_path_scores(times, values,
+                              model=ClampedModel(warmup=30) if kind == "clamp0" else UnclampedModel(warmup=30))
 
 
 def main(argv: list[str] | None = None) -> int:

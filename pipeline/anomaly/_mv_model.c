@@ -82,6 +82,8 @@ void mv_best(const MvCore *c, Judged *j) {
         m = third;
     if (SIGMA_MIN > m)
         m = SIGMA_MIN;
+    if (choice < 0.0 && c->nonneg) /* a series never below 0 is not expected below 0 */
+        choice = 0.0;
     j->p = choice, j->sigma = m;
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.nab_clamp import ClampedModel, clamp_scores
+from benchmarks.nab_clamp import ClampedModel, UnclampedModel, clamp_scores
 from benchmarks.nab_eval import bagless_scores, file_scores
 from pipeline.anomaly.model import SeasonalModel
 
@@ -23,7 +23,7 @@ def test_the_forecast_of_a_series_that_was_never_negative_is_at_least_zero() -> 
     # 0 while the hour profile still says "10 below the level" at night, so the daily forecast of a
     # night hour goes below 0 — as long as the daily forecaster is the one picked
     days = [10.0 if 6 <= h % 24 < 18 else 0.0 for h in range(72)] + [0.0] * 168
-    plain, clamped = _fed(SeasonalModel(warmup=30), days), _fed(ClampedModel(warmup=30), days)
+    plain, clamped = _fed(UnclampedModel(warmup=30), days), _fed(ClampedModel(warmup=30), days)
     night = 3600.0 * (240 + 2)
     p, sigma = plain.best(night)
     assert p < 0  # the plain forecast of 02:00 (about −0.27)
@@ -38,3 +38,9 @@ def test_the_forecast_of_a_series_that_was_never_negative_is_at_least_zero() -> 
 
 def test_the_default_kind_is_the_default_detector_bit_for_bit() -> None:
     assert file_scores(FILE, clamp_scores, "default") == file_scores(FILE, bagless_scores)
+
+
+def test_the_forecaster_clamps_since_the_twenty_fourth_session() -> None:
+    days = [10.0 if 6 <= h % 24 < 18 else 0.0 for h in range(72)] + [0.0] * 168
+    night = 3600.0 * (240 + 2)
+    assert _fed(SeasonalModel(warmup=30), days).best(night) == _fed(ClampedModel(warmup=30), days).best(night)
