@@ -29,7 +29,8 @@ class Band:
     """Expected value and band edges, aligned with the input (None where there is no model yet).
 
     Attributes:
-        expected: the default detector's one-step forecast for each point.
+        expected: the default detector's one-step forecast for each point; never below 0 for a
+            series that has never been negative.
         lower, upper: ``expected ∓ k·σ``, σ the standard deviation of the model's residuals;
             ``lower`` never goes below 0 for a series that has never been negative.
     """

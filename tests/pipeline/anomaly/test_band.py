@@ -60,6 +60,16 @@ def test_lower_clamped_at_zero_for_non_negative_series() -> None:
     assert min(v for v in b.lower if v is not None) == 0.0
 
 
+def test_a_count_that_stops_is_never_expected_below_zero() -> None:
+    # a business-hours count (10 from 06 to 18 h, 0 at night) for 3 days, then a week of 0: the
+    # slow level sinks towards 0 while the hour profile still says "10 below it" at night, so before
+    # the forecaster was floored the night forecast went down to −7 (223 points below 0)
+    vals = [10.0 if 6 <= (i // 12) % 24 < 18 else 0.0 for i in range(3 * 288)] + [0.0] * (7 * 288)
+    b = expected_band(_times(len(vals)), vals)
+    assert min(e for e in b.expected if e is not None) == 0.0
+    assert all(lo <= up for lo, up in zip(b.lower, b.upper, strict=True) if lo is not None and up is not None)
+
+
 def test_missing_values_get_a_band_but_are_not_learnt() -> None:
     vals: list[float | None] = list(_noise(200))
     vals[150] = None
