@@ -16,7 +16,7 @@ def checks(names: Sequence[str] = CHECKED) -> list[str]:
     standard at the fixed 0.5) and their alerts per model per week on 28 days of generated normal
     traffic for the 15 sample series (at 0.5), as ``bench_anomaly`` measures the default."""
     from benchmarks.anomaly_synth import corpus, heldout_corpus
-    from benchmarks.bench_anomaly import sample_month
+    from benchmarks.sample_traffic import sample_month
     from pipeline.anomaly import DEFAULT_THRESHOLD
 
     out = []

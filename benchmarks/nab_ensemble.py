@@ -132,7 +132,7 @@ def checks_of(runs: dict[str, ScoreFn], default: ScoreFn = context_scores) -> li
     (:mod:`benchmarks.quiet_shapes`). ``default``: the detector the family was declared against."""
     from benchmarks import nab, quiet_shapes
     from benchmarks.anomaly_synth import corpus, heldout_corpus
-    from benchmarks.bench_anomaly import sample_month
+    from benchmarks.sample_traffic import sample_month
     from pipeline.anomaly import DEFAULT_THRESHOLD
 
     runs = {"default": default, **runs}
