@@ -80,7 +80,7 @@ class _Ctx:
             if required:
                 raise self.err(key, "is required")
             return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or int(v) != v:
+        if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and not v.is_integer()):
             raise self.err(key, "must be an integer", v)
         if v < minimum:
             raise self.err(key, f"must be at least {minimum}", v)

@@ -51,3 +51,14 @@ def test_any_definition_is_an_alarm_or_one_line_naming_the_field(doc):
         assert "\n" not in text and text.startswith("alarms.json") and e.field
         return
     assert alarm.name == doc["AlarmName"]
+
+
+def test_an_infinite_or_nan_count_is_refused_naming_the_field() -> None:
+    # found by the property above: int(inf) raised OverflowError, int(nan) ValueError
+    import math
+
+    import pytest
+
+    for bad in (math.inf, -math.inf, math.nan, 2.5):
+        with pytest.raises(RuleError, match="EvaluationPeriods"):
+            parse_alarm({**alarm_doc(), "EvaluationPeriods": bad})
