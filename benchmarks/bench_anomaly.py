@@ -14,7 +14,8 @@
 * **Synthetic** (full run only): NAB scores on the labelled synthetic corpora
   (:mod:`benchmarks.anomaly_synth`: the set multiview's threshold was chosen on, held-out shapes).
 * **False alarms**: alerts per series per week on four weeks of generated normal traffic for the
-  15 sample series, and the detection delay on the generator's labelled incidents.
+  15 sample series (5-minute Averages, and for the default also the 1-minute ones ``watchlake run``
+  scores), and the detection delay on the generator's labelled incidents.
 * **Job**: ``anomalies detect`` end to end (DuckDB read of ``metrics_5m``, detection, Parquet
   write) on a temporary lake.
 * ``--flink``: the PyFlink job on the same points as the Python engine (one JVM start).
