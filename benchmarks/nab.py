@@ -235,13 +235,15 @@ def optimise_threshold(files: Sequence[tuple[Sequence[float], Sequence[tuple[int
 
 def paired_difference(base: Sequence[tuple[Sequence[float], Sequence[tuple[int, int]]]],
                       other: Sequence[tuple[Sequence[float], Sequence[tuple[int, int]]]],
-                      profile: Profile = PROFILES["standard"]) -> tuple[float, float]:
+                      profile: Profile = PROFILES["standard"],
+                      threshold: float | None = None) -> tuple[float, float]:
     """``(difference, standard error)`` of ``other``'s corpus score less ``base``'s, the same files
-    each at its own optimised threshold: the difference is a sum of per-file raw-score differences
-    (the normalisation is shared), so its standard error is ``√n ·`` their sample deviation, scaled
-    alike — the noise of a comparison on these files, threshold choice aside."""
-    tb, _ = optimise_threshold(base, profile)
-    to, _ = optimise_threshold(other, profile)
+    each at its own optimised threshold (or both at ``threshold``): the difference is a sum of
+    per-file raw-score differences (the normalisation is shared), so its standard error is ``√n ·``
+    their sample deviation, scaled alike — the noise of a comparison on these files, threshold
+    choice aside."""
+    tb = optimise_threshold(base, profile)[0] if threshold is None else threshold
+    to = optimise_threshold(other, profile)[0] if threshold is None else threshold
     rb = [score_file(s, w, tb, profile) for s, w in base]
     ro = [score_file(s, w, to, profile) for s, w in other]
     den = sum(r.perfect for r in rb) - sum(r.null for r in rb)
