@@ -200,9 +200,8 @@ def synthetic_sets(names: tuple[str, ...]) -> list[str]:
 def false_alarms(names: tuple[str, ...], days: int = 28) -> list[str]:
     """Alerts per series per week on normal traffic, and detection delay on labelled incidents,
     at the default threshold."""
-    from benchmarks.sample_traffic import sample_month
+    from benchmarks.sample_traffic import detection_delays, sample_month
     from pipeline.anomaly import DEFAULT_THRESHOLD
-    from pipeline.timeutil import parse_time
 
     normal, _ = sample_month(days=days)
     incidents, labels = sample_month(days=days, anomalies=True)
@@ -227,26 +226,11 @@ def false_alarms(names: tuple[str, ...], days: int = 28) -> list[str]:
                 step = _make(name).step
                 hits += sum(step(t, v).score >= DEFAULT_THRESHOLD for t, v in zip(ts, vs, strict=True))
             out.append(f"  {name:30s} normal traffic at 1 minute: {hits / per:.2f} alerts per model per week")
-        delays = []
-        for lab in labels:
-            if lab["kind"] == "gap":
-                continue
-            # from the 5-minute bucket that holds the onset to 1 h after the end, on any model
-            t0 = parse_time(lab["start"]).timestamp()
-            t1 = parse_time(lab["end"]).timestamp() + 3600
-            first = math.inf
-            for sid, ts, vs in incidents:
-                if sid != lab["series_id"]:
-                    continue
-                det = _make(name)
-                for t, v in zip(ts, vs, strict=True):
-                    sc = det.step(t, v)
-                    if t0 - 300 < t <= t1 and sc.score >= DEFAULT_THRESHOLD:
-                        first = min(first, max(t - t0, 0.0))
-                        break
-            delays.append(f"{lab['anomaly']} " + ("missed" if first == math.inf
-                                                  else f"{first / 60:.0f} min"))
-        out.append(f"  {name:30s} detection delay: " + "; ".join(delays))
+            minute, minute_labels = sample_month(days=days, anomalies=True, step=1)
+            out.append(f"  {name:30s} detection delay at 1 minute: "
+                       + detection_delays(lambda name=name: _make(name), minute, minute_labels, DEFAULT_THRESHOLD, 1))
+        out.append(f"  {name:30s} detection delay: "
+                   + detection_delays(lambda name=name: _make(name), incidents, labels, DEFAULT_THRESHOLD))
     return out
 
 

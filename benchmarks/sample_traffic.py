@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 
 def sample_month(seed: int = 7, days: int = 28, anomalies: bool = False, step: int = 5,
@@ -52,3 +55,33 @@ def sample_month(seed: int = 7, days: int = 28, anomalies: bool = False, step: i
         if s.unit == "Count":  # as the demo: count metrics also get a model of their Sum
             series.append((s.sid(), ts, sums[i][ok].tolist()))
     return series, gen._labels(start, minutes, scale, active)
+
+
+def detection_delays(make: Callable[[], Any], incidents: Sequence[tuple[str, list[float], list[float]]],
+                     labels: Sequence[dict], threshold: float, step: int = 5) -> str:
+    """``"<incident> <n> min; …"``: per labelled incident of :func:`sample_month` (``anomalies``),
+    the time from its onset to the first score ≥ ``threshold`` of a fresh ``make()`` detector on any
+    of its series' models, from the ``step``-minute bucket that holds the onset to 1 h after its end
+    ("missed" when none)."""
+    from pipeline.timeutil import parse_time
+
+    delays = []
+    for lab in labels:
+        if lab["kind"] == "gap":
+            continue
+        t0 = parse_time(lab["start"]).timestamp()
+        t1 = parse_time(lab["end"]).timestamp() + 3600
+        first = math.inf
+        for sid, ts, vs in incidents:
+            if sid != lab["series_id"]:
+                continue
+            det = make()
+            for t, v in zip(ts, vs, strict=True):
+                if t > t1:
+                    break
+                score = det.step(t, v).score  # every point is learnt, the ones before the onset too
+                if t0 - 60 * step < t and score >= threshold:
+                    first = min(first, max(t - t0, 0.0))
+                    break
+        delays.append(f"{lab['anomaly']} " + ("missed" if first == math.inf else f"{first / 60:.0f} min"))
+    return "; ".join(delays)
