@@ -99,9 +99,11 @@ def minute_corpus(seeds: range = MINUTE_SEEDS) -> list[Any]:
     return out
 
 
-def minute_check(workers: int = 2) -> list[str]:
-    """Rule parts (2)–(4): NAB scores of the default and the variant on :func:`minute_corpus` at
-    the fixed 0.5 (paired differences per file) and at each profile's optimised threshold, and
+def minute_check(workers: int = 2, scorer: Any = None, kinds: tuple[str, str] = ("default", "density"),
+                 seeds: range = MINUTE_SEEDS) -> list[str]:
+    """Rule parts (2)–(4): NAB scores of the default and the variant (``scorer(times, values, kind)``
+    for each of ``kinds``, :func:`density_scores` unless given) on :func:`minute_corpus` at ``seeds``
+    at the fixed 0.5 (paired differences per file) and at each profile's optimised threshold, and
     false alerts per model per week on 28 days of normal traffic at 5 and at 1 minute."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -109,29 +111,30 @@ def minute_check(workers: int = 2) -> list[str]:
     from benchmarks.sample_traffic import sample_month
     from pipeline.anomaly import DEFAULT_THRESHOLD
 
-    series = minute_corpus()
+    scorer = scorer or density_scores
+    series = minute_corpus(seeds)
     inputs = [([t.timestamp() for t in s.timestamps], s.values) for s in series]
     out = [f"  labelled 1-minute shapes ({len(series)} series, {sum(len(v) for _, v in inputs):,} points), "
            f"at {DEFAULT_THRESHOLD} | optimised"]
     files: dict[str, list] = {}
     with ProcessPoolExecutor(max_workers=workers) as ex:
-        for kind in ("default", "density"):
-            scores = list(ex.map(density_scores, *zip(*inputs, strict=True), [kind] * len(inputs)))
+        for kind in kinds:
+            scores = list(ex.map(scorer, *zip(*inputs, strict=True), [kind] * len(inputs)))
             files[kind] = [(sc, s.windows) for sc, s in zip(scores, series, strict=True)]
     for kind, fs in files.items():
         at = [nab.corpus_score(fs, DEFAULT_THRESHOLD, p) for p in nab.PROFILES.values()]
         opt = [nab.optimise_threshold(fs, p)[1] for p in nab.PROFILES.values()]
         line = f"    {kind:10s} " + " / ".join(f"{a:.2f}" for a in at) + " | " + " / ".join(f"{o:.2f}" for o in opt)
-        if kind != "default":
+        if kind != kinds[0]:
             line += "   at 0.5 vs default " + " / ".join(
-                "{:+.3f} ± {:.3f}".format(*nab.paired_difference(files["default"], fs, p, DEFAULT_THRESHOLD))
+                "{:+.3f} ± {:.3f}".format(*nab.paired_difference(files[kinds[0]], fs, p, DEFAULT_THRESHOLD))
                 for p in nab.PROFILES.values())
         out.append(line)
     for step in (5, 1):
         normal, _ = sample_month(step=step)
         weeks = len(normal) * 4
-        for kind in ("default", "density"):
-            hits = sum(sum(v >= DEFAULT_THRESHOLD for v in density_scores(ts, vs, kind)) for _, ts, vs in normal)
+        for kind in kinds:
+            hits = sum(sum(v >= DEFAULT_THRESHOLD for v in scorer(ts, vs, kind)) for _, ts, vs in normal)
             out.append(f"  28 days of normal traffic at {step} minute(s) ({len(normal)} models) {kind:10s} "
                        f"{hits / weeks:.2f} false alerts per model per week")
     return out
