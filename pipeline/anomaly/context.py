@@ -72,7 +72,10 @@ largest surprise is less ``log10(PER_SECONDS / interval)``; from 5 minutes up no
 the synthetic sets and 5-minute traffic bit for bit). Adopted under the rule declared with it: on
 60 labelled 1-minute series at the alert level 0.5, 60.82 / 44.29 / 68.33 against 53.12 / 21.88 /
 65.15 (+7.7 ± 2.5 / +22.4 ± 3.4 / +3.2 ± 2.3 paired), 1-minute normal traffic 2.10 false alerts a
-week. States saved before it restore without it.
+week. States saved before it restore without it. ``art_period=300`` (the resonance judge fed each
+5-minute bucket's mean on a series sampled at least twice a bucket) brings 1-minute normal
+traffic to 0.89 but loses detections there (low-FN −5.3 ± 2.5 on the labelled 1-minute series):
+not adopted, an option (``benchmarks/nab_artrate.py``).
 
 The score is ``C / (C + scale)`` with ``C`` the largest surprise (0.5 at one-in-``10^scale``
 rarity). Silence after an alert: once a point scores ≥ ``alert``, the next ``refractory`` points
@@ -171,14 +174,14 @@ class ContextDetector:
     name = "context"
     __slots__ = ("scale", "alert", "refractory", "mv", "seq", "block", "block_len", "acc",
                  "acc_n", "judges", "since_alert", "art", "gaps", "gap_last", "gap_dt", "gap_left",
-                 "near", "since_near", "density")
+                 "near", "since_near", "density", "art_period", "art_acc")
 
     def __init__(self, *, k: float = 2.0, scale: float = 3.0, alert: float = 0.5,
                  refractory: int = 36, warmup: int = 30, bins: int = 12, window: int = 10,
                  report_after: int = 600, block: int = 0, judges: float = 3.0,
                  halflife: float | Sequence[float] = BAG, slow_views: bool = False,
                  art: bool = True, gaps: bool = True, near: int = NEAR_SPAN, bin0: bool = True,
-                 density: bool = True) -> None:
+                 density: bool = True, art_period: float = 0.0) -> None:
         self.scale, self.alert, self.refractory = scale, alert, refractory
         params: dict[str, Any] = {"k": k, "scale": scale, "warmup": warmup, "slow_views": slow_views,
                                   "bin0": bin0}
@@ -201,6 +204,8 @@ class ContextDetector:
         self.near = int(near)  # the near-alert silence's span in points (0: none)
         self.since_near = 1 << 30  # points since the last near-alert
         self.density = bool(density)  # rarity per PER_SECONDS of the series (needs the gap tracker)
+        self.art_period = float(art_period)  # > 0: the resonance judge reads means of such buckets
+        self.art_acc: list[float] | None = None  # [bucket, sum, count] of the bucket being filled
 
     def _art(self, x: float, c: float, learn: bool) -> float:
         """:meth:`_block` of ``x`` pushed into the adaptive-resonance judge, which learns it only
@@ -208,6 +213,25 @@ class ContextDetector:
         judge = self.art if learn else restore_judge(self.art.state())
         o = judge.push(x)
         return c if o is None else self._block(o, c, judge if learn else None)
+
+    def _art_input(self, t: float, x: float, dt: float, learn: bool) -> float | None:
+        """What the resonance judge reads for ``x`` at ``t`` (running interval ``dt``): ``x``
+        itself, or with ``art_period`` on a series sampled at least twice a period, the mean of the
+        previous bucket once the first value of a new one arrives (None while a bucket fills).
+        Only ``learn`` changes the buckets."""
+        if not (self.art_period > 0.0 and 0.0 < dt <= 0.5 * self.art_period):
+            if learn:
+                self.art_acc = None  # sampled sparser: every value, and a half-filled bucket is dropped
+            return x
+        b = t // self.art_period
+        acc = self.art_acc
+        if acc is None or acc[0] == b:
+            if learn:
+                self.art_acc = [b, x, 1.0] if acc is None else [b, acc[1] + x, acc[2] + 1.0]
+            return None
+        if learn:
+            self.art_acc = [b, x, 1.0]
+        return acc[1] / acc[2]
 
     def _block(self, o: float, c: float, judge: Any) -> float:
         """``c`` raised to the adaptive-resonance judge's surprise for a closed block of confidence
@@ -242,7 +266,8 @@ class ContextDetector:
                 self.gap_last, self.gap_dt, self.gap_left = last, gdt, left
         c = s if s > q or muted else q
         if self.art is not None:
-            raised = self._art(x, c, learn)
+            y = self._art_input(t, x, gdt, learn) if self.art_period else x
+            raised = c if y is None else self._art(y, c, learn)
             if not muted:
                 c = raised
         if self.density and 0.0 < gdt < PER_SECONDS:
@@ -312,7 +337,8 @@ class ContextDetector:
         c = s if s > q or muted else q
         art = self.art
         if art is not None:
-            o = art.push(x)
+            y = self._art_input(t, x, self.gap_dt, True) if self.art_period else x
+            o = None if y is None else art.push(y)
             if o is not None:  # the value closed one of the judge's blocks
                 raised = self._block(o, c, art)
                 if not muted:
@@ -345,7 +371,8 @@ class ContextDetector:
                 "art": None if self.art is None else packed_state(self.art),
                 "gaps": ([None if self.gap_last != self.gap_last else self.gap_last, self.gap_dt, self.gap_left]
                          if self.gaps else None),
-                "near": [self.since_near, self.near] if self.near else None, "density": self.density}
+                "near": [self.since_near, self.near] if self.near else None, "density": self.density,
+                "art_period": [self.art_period, self.art_acc] if self.art_period else None}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ContextDetector:
@@ -368,4 +395,6 @@ class ContextDetector:
         since, span = (1 << 30, 0) if near is None else (near, 3) if isinstance(near, int) else near
         d.near, d.since_near = int(span), int(since)  # a bare count: saved while the span was 3
         d.density = bool(state.get("density", False))  # absent from states saved before it: per point
+        ap = state.get("art_period")  # absent from states saved before it: every value
+        d.art_period, d.art_acc = (0.0, None) if ap is None else (float(ap[0]), ap[1])
         return d

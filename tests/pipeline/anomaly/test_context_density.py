@@ -66,3 +66,22 @@ def test_state_round_trips_and_a_state_saved_before_it_counts_per_point() -> Non
     assert _scores(copy, times[3000:], values[3000:]) == _scores(d, times[3000:], values[3000:])
     st.pop("density")
     assert restore_detector("context", st).density is False
+
+
+def test_art_period_option_reads_one_minute_series_as_five_minute_means() -> None:
+    # not the default (benchmarks/nab_artrate.py): from 5 minutes up it changes nothing; at 1 minute
+    # the resonance judge sees one mean per 5-minute bucket, and both scoring paths and a restored
+    # state agree
+    times, values = _series(300.0)
+    assert _scores(ContextDetector(art_period=300.0), times, values) == _scores(ContextDetector(), times, values)
+    times, values = _series(60.0, days=4)
+    a, b = ContextDetector(art_period=300.0), ContextDetector(art_period=300.0)
+    got = []
+    for i, (t, v) in enumerate(zip(times, values, strict=True)):
+        got.append(b.score_one(t, v).score)
+        b.learn_one(t, v)
+        if i == 2004:  # mid-bucket
+            st = json.loads(json.dumps(b.state()))
+            assert st["art_period"][1][2] == (t % 300.0) // 60.0 + 1.0  # the bucket's values so far
+            b = restore_detector("context", st)
+    assert got == _scores(a, times, values) != _scores(ContextDetector(), times, values)
