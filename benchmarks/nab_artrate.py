@@ -43,13 +43,11 @@ an incident — are found later or not at all. ``ContextDetector(art_period=300)
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from functools import partial
 
 from benchmarks.nab_eval import context_scores
 
-VARIANTS = {"art5": ("art5",)}
 MINUTE_SEEDS = range(23_660, 23_720)
 """The labelled 1-minute series' seeds (module docstring): never generated in an earlier session."""
 
@@ -65,19 +63,10 @@ BEFORE = partial(artrate_scores, kind="default")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.nab_density import minute_check
-    from benchmarks.nab_ensemble import family_main
+    from benchmarks.nab_density import minute_family_main
 
-    ap = argparse.ArgumentParser(add_help=False)
-    ap.add_argument("--minute", action="store_true")
-    ap.add_argument("--workers", type=int, default=2)
-    known, rest = ap.parse_known_args(argv)
-    if known.minute:
-        print("\n".join(minute_check(known.workers, artrate_scores, ("default", "art5"), MINUTE_SEEDS)))
-        return 0
-    return family_main([*rest, "--workers", str(known.workers)],
-                       "context whose resonance judge reads 1-minute series as 5-minute means, on NAB",
-                       artrate_scores, VARIANTS, default=BEFORE)
+    return minute_family_main(argv, "context whose resonance judge reads 1-minute series as 5-minute means, on NAB",
+                              artrate_scores, "art5", MINUTE_SEEDS)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,6 @@ from typing import Any
 
 from benchmarks.nab_eval import context_scores
 
-VARIANTS = {"density": ("density",)}
 MINUTE_SEEDS = range(23_600, 23_660)
 """The labelled 1-minute series' seeds (module docstring): never generated in an earlier session."""
 
@@ -140,7 +139,11 @@ def minute_check(workers: int = 2, scorer: Any = None, kinds: tuple[str, str] = 
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def minute_family_main(argv: list[str] | None, description: str, scorer: Any, variant: str,
+                       seeds: range) -> int:
+    """The command of a family declared with the 1-minute checks: ``--minute`` runs
+    :func:`minute_check` (the default it was declared against, ``scorer``'s kind "default", and
+    ``variant`` on ``seeds``), anything else :func:`~benchmarks.nab_ensemble.family_main`."""
     from benchmarks.nab_ensemble import family_main
 
     ap = argparse.ArgumentParser(add_help=False)
@@ -148,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     known, rest = ap.parse_known_args(argv)
     if known.minute:
-        print("\n".join(minute_check(known.workers)))
+        print("\n".join(minute_check(known.workers, scorer, ("default", variant), seeds)))
         return 0
-    return family_main([*rest, "--workers", str(known.workers)],
-                       "context whose rarity is counted per 5 minutes, on NAB", density_scores, VARIANTS,
-                       default=BEFORE)
+    return family_main([*rest, "--workers", str(known.workers)], description, scorer, {variant: (variant,)},
+                       default=partial(scorer, kind="default"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return minute_family_main(argv, "context whose rarity is counted per 5 minutes, on NAB", density_scores,
+                              "density", MINUTE_SEEDS)
 
 
 if __name__ == "__main__":
