@@ -29,6 +29,7 @@ import pickle
 import random
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -197,10 +198,16 @@ def synthetic_sets(names: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _scores_of(name: str, times: list[float], values: list[float]) -> list[float]:
+    """The scores of one series streamed through a fresh detector ``name`` (:func:`_make`)."""
+    step = _make(name).step
+    return [step(t, v).score for t, v in zip(times, values, strict=True)]
+
+
 def false_alarms(names: tuple[str, ...], days: int = 28) -> list[str]:
     """Alerts per series per week on normal traffic, and detection delay on labelled incidents,
     at the default threshold."""
-    from benchmarks.sample_traffic import detection_delays, sample_month
+    from benchmarks.sample_traffic import alerts_per_week, detection_delays, sample_month
     from pipeline.anomaly import DEFAULT_THRESHOLD
 
     normal, _ = sample_month(days=days)
@@ -221,11 +228,9 @@ def false_alarms(names: tuple[str, ...], days: int = 28) -> list[str]:
         out.append(f"  {name:30s} normal traffic: {alerts / per:.2f} alerts, {episodes / per:.2f} "
                    "episodes per model per week")
         if name == names[0]:  # what `watchlake run` scores: the 1-minute Averages (metrics_1m)
-            hits = 0
-            for _, ts, vs in sample_month(days=days, step=1)[0]:
-                step = _make(name).step
-                hits += sum(step(t, v).score >= DEFAULT_THRESHOLD for t, v in zip(ts, vs, strict=True))
-            out.append(f"  {name:30s} normal traffic at 1 minute: {hits / per:.2f} alerts per model per week")
+            rate = alerts_per_week(partial(_scores_of, name), sample_month(days=days, step=1)[0], days,
+                                   DEFAULT_THRESHOLD)
+            out.append(f"  {name:30s} normal traffic at 1 minute: {rate:.2f} alerts per model per week")
             minute, minute_labels = sample_month(days=days, anomalies=True, step=1)
             out.append(f"  {name:30s} detection delay at 1 minute: "
                        + detection_delays(lambda name=name: _make(name), minute, minute_labels, DEFAULT_THRESHOLD, 1))

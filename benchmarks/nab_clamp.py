@@ -54,15 +54,11 @@ class UnclampedModel(SeasonalModel):
 
 class ClampedModel(UnclampedModel):
     """:class:`UnclampedModel` whose :meth:`best` forecast is at least 0 while no negative value has
-    been seen (σ and learning unchanged): since the twenty-fourth session, :class:`SeasonalModel`."""
+    been seen (σ and learning unchanged): since the twenty-fourth session :class:`SeasonalModel`'s own
+    behaviour (``floor0``), which this variant now names."""
 
     __slots__ = ()
-
-    def best(self, t: float) -> tuple[float, float] | None:
-        b = super().best(t)
-        if b is None or b[0] >= 0.0 or not self.nonneg:
-            return b
-        return 0.0, b[1]
+    floor0 = True
 
 
 def clamp_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:

@@ -107,7 +107,7 @@ def minute_check(workers: int = 2, scorer: Any = None, kinds: tuple[str, str] = 
     from concurrent.futures import ProcessPoolExecutor
 
     from benchmarks import nab
-    from benchmarks.sample_traffic import sample_month
+    from benchmarks.sample_traffic import alerts_per_week, sample_month
     from pipeline.anomaly import DEFAULT_THRESHOLD
 
     scorer = scorer or density_scores
@@ -131,11 +131,10 @@ def minute_check(workers: int = 2, scorer: Any = None, kinds: tuple[str, str] = 
         out.append(line)
     for step in (5, 1):
         normal, _ = sample_month(step=step)
-        weeks = len(normal) * 4
         for kind in kinds:
-            hits = sum(sum(v >= DEFAULT_THRESHOLD for v in scorer(ts, vs, kind)) for _, ts, vs in normal)
+            rate = alerts_per_week(partial(scorer, kind=kind), normal, 28, DEFAULT_THRESHOLD)
             out.append(f"  28 days of normal traffic at {step} minute(s) ({len(normal)} models) {kind:10s} "
-                       f"{hits / weeks:.2f} false alerts per model per week")
+                       f"{rate:.2f} false alerts per model per week")
     return out
 
 

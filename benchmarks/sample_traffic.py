@@ -85,3 +85,11 @@ def detection_delays(make: Callable[[], Any], incidents: Sequence[tuple[str, lis
                     break
         delays.append(f"{lab['anomaly']} " + ("missed" if first == math.inf else f"{first / 60:.0f} min"))
     return "; ".join(delays)
+
+
+def alerts_per_week(scores: Callable[[list[float], list[float]], Sequence[float]],
+                    traffic: Sequence[tuple[str, list[float], list[float]]], days: int, threshold: float) -> float:
+    """Scores at or above ``threshold`` per model per week: ``scores(times, values)`` of every model of
+    ``traffic`` (:func:`sample_month` over ``days``), each streamed through a fresh detector."""
+    hits = sum(sum(v >= threshold for v in scores(ts, vs)) for _, ts, vs in traffic)
+    return hits / (len(traffic) * days / 7)
