@@ -14,10 +14,8 @@ Four judges look at each point before it is learnt:
   view until a value first leaves the recent range (:mod:`pipeline.anomaly.calibrate`);
   By default only three views are judged: spike, robust shift and range novelty
   (``slow_views=False``); multiview's shift and drift views (EW mean of residuals, short average
-  against the slow level) raised more false alerts than they found once the 4-point sequence judge
-  watches slow patterns (NAB, leave-one-group-out: benchmarks/anomaly-experiments.md), and
-  dropping them makes a step ~15 % cheaper. ``slow_views=True`` judges all five (states saved
-  before the choice existed restore that way);
+  against the slow level) raised more false alerts than they found (benchmarks/anomaly-experiments.md).
+  ``slow_views=True`` judges all five (states saved before the choice existed restore that way);
 * :class:`~pipeline.anomaly.sequence.SequenceModel`: how rare the last ``window`` points' run of
   Markov surprises is for this series — the surprise ``Q``;
 * with ``block`` > 0, the same sequence judge on the means of ``block`` consecutive values (judged
@@ -46,13 +44,9 @@ held out, picked in every fold; the same on series without gaps.
 Each setting was chosen on NAB's 41 development files under leave-one-group-out, the choice itself
 checked inside each fold (``benchmarks/nab_eval.py``, ``benchmarks/bench_anomaly.py``;
 ``benchmarks/anomaly-experiments.md``):
-``ContextDetector(density=False)`` is the previous default (the same numbers on series sampled every
-5 minutes or sparser), ``ContextDetector(bin0=False, density=False)`` the one before,
-``ContextDetector(halflife=1000, block=4, bin0=False)`` the one before that (``BAGLESS`` in the
-benchmarks), the same with ``near=3`` the one before that, then ``near=0``, then ``gaps=False,
-near=0``, then the same with ``art=False``,
-``slow_views=True, art=False, …`` and ``ContextDetector(block=0, judges=2, halflife=3000,
-slow_views=True, art=False, gaps=False, near=0, bin0=False)``.
+the previous defaults were ``density=False`` (the same numbers from 5 minutes up), then also
+``bin0=False``, ``halflife=1000, block=4, bin0=False`` (``BAGLESS``), then ``near=3``, ``near=0``,
+``gaps=False``, ``art=False``, ``slow_views=True`` and ``block=0, judges=2, halflife=3000``.
 
 The bag and the values-only sequence judge were adopted together in the twentieth session under the
 rule declared with them (``benchmarks/nab_bagnear.py``): NAB 77.54 / 67.39 / 83.09 on all 41,
@@ -114,6 +108,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.anomaly.art import ArtJudge, compiled, packed_state, restore_judge
+from pipeline.anomaly.art_clock import on_clock
 from pipeline.anomaly.bag import BAG, MultiViewBag, restore_multiview
 from pipeline.anomaly.base import (
     NEAR,
@@ -174,14 +169,14 @@ class ContextDetector:
     name = "context"
     __slots__ = ("scale", "alert", "refractory", "mv", "seq", "block", "block_len", "acc",
                  "acc_n", "judges", "since_alert", "art", "gaps", "gap_last", "gap_dt", "gap_left",
-                 "near", "since_near", "density", "art_period", "art_acc")
+                 "near", "since_near", "density", "art_period", "art_acc", "art_clock")
 
     def __init__(self, *, k: float = 2.0, scale: float = 3.0, alert: float = 0.5,
                  refractory: int = 36, warmup: int = 30, bins: int = 12, window: int = 10,
                  report_after: int = 600, block: int = 0, judges: float = 3.0,
                  halflife: float | Sequence[float] = BAG, slow_views: bool = False,
                  art: bool = True, gaps: bool = True, near: int = NEAR_SPAN, bin0: bool = True,
-                 density: bool = True, art_period: float = 0.0) -> None:
+                 density: bool = True, art_period: float = 0.0, art_clock: bool = False) -> None:
         self.scale, self.alert, self.refractory = scale, alert, refractory
         params: dict[str, Any] = {"k": k, "scale": scale, "warmup": warmup, "slow_views": slow_views,
                                   "bin0": bin0}
@@ -206,11 +201,14 @@ class ContextDetector:
         self.density = bool(density)  # rarity per PER_SECONDS of the series (needs the gap tracker)
         self.art_period = float(art_period)  # > 0: the resonance judge reads means of such buckets
         self.art_acc: list[float] | None = None  # [bucket, sum, count] of the bucket being filled
+        self.art_clock = bool(art_clock)  # the resonance judge's probation and masks in time
 
-    def _art(self, x: float, c: float, learn: bool) -> float:
-        """:meth:`_block` of ``x`` pushed into the adaptive-resonance judge, which learns it only
-        with ``learn`` (otherwise a copy does)."""
+    def _art(self, x: float, c: float, learn: bool, dt: float) -> float:
+        """:meth:`_block` of ``x`` pushed into the adaptive-resonance judge (running interval
+        ``dt``), which learns it only with ``learn`` (otherwise a copy does)."""
         judge = self.art if learn else restore_judge(self.art.state())
+        if self.art_clock:
+            on_clock(judge, dt, PER_SECONDS)
         o = judge.push(x)
         return c if o is None else self._block(o, c, judge if learn else None)
 
@@ -267,7 +265,7 @@ class ContextDetector:
         c = s if s > q or muted else q
         if self.art is not None:
             y = self._art_input(t, x, gdt, learn) if self.art_period else x
-            raised = c if y is None else self._art(y, c, learn)
+            raised = c if y is None else self._art(y, c, learn, gdt)
             if not muted:
                 c = raised
         if self.density and 0.0 < gdt < PER_SECONDS:
@@ -338,6 +336,8 @@ class ContextDetector:
         art = self.art
         if art is not None:
             y = self._art_input(t, x, self.gap_dt, True) if self.art_period else x
+            if self.art_clock:
+                on_clock(art, self.gap_dt, PER_SECONDS)
             o = None if y is None else art.push(y)
             if o is not None:  # the value closed one of the judge's blocks
                 raised = self._block(o, c, art)
@@ -372,7 +372,8 @@ class ContextDetector:
                 "gaps": ([None if self.gap_last != self.gap_last else self.gap_last, self.gap_dt, self.gap_left]
                          if self.gaps else None),
                 "near": [self.since_near, self.near] if self.near else None, "density": self.density,
-                "art_period": [self.art_period, self.art_acc] if self.art_period else None}
+                "art_period": [self.art_period, self.art_acc] if self.art_period else None,
+                "art_clock": self.art_clock}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ContextDetector:
@@ -397,4 +398,5 @@ class ContextDetector:
         d.density = bool(state.get("density", False))  # absent from states saved before it: per point
         ap = state.get("art_period")  # absent from states saved before it: every value
         d.art_period, d.art_acc = (0.0, None) if ap is None else (float(ap[0]), ap[1])
+        d.art_clock = bool(state.get("art_clock", False))  # absent from states saved before it: off
         return d

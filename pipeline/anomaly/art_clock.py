@@ -1,0 +1,58 @@
+"""The resonance judge on the series' clock: ``ContextDetector(art_clock=True)``.
+
+:class:`~pipeline.anomaly.art.ArtJudge` counts everything in values: its probation is 750 values
+and its masks (the silences after a mismatch or an anomaly, the vigilance revision after one) are
+``1.5 · window`` = 12 blocks of 7 values. At 5 minutes those are 2.6 days and 7 hours; on a series
+sampled every minute, 12.5 hours — less than a day, so the probation never sees a whole day — and
+84 minutes. :func:`reclock` makes them times: once :data:`CLOCK_AT` values have been seen (still in
+the probation), a judge on a series whose running sampling interval is ``dt`` < 5 minutes is
+given a probation and masks :func:`clock_factor` ``= round(300 s / dt)`` times as long in values,
+its blocks unchanged (7 values, so a spike inside a block is still seen at full resolution). It is
+then exactly ``ArtJudge(probation=750·f, windows_per_probation=13·f)`` with masks of ``12·f``
+blocks: the same numbers, compiled or not, once the probation is over. From 5 minutes up
+nothing changes. Memory grows with ``f`` (at most :data:`MAX_FACTOR`): ~1,100 more numbers at 1
+minute. Declared and scored as a family: :mod:`benchmarks.nab_artclock`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.anomaly.art import PROBATION, ArtJudge
+
+#: The value (in the judge's own count) at which the clock is read: before the default probation
+#: ends (749 values: 107 blocks of 7), late enough for the running interval to be settled.
+CLOCK_AT = 700
+#: The largest factor: a series sampled every 5 s or faster is clocked as one sampled every 5 s.
+MAX_FACTOR = 60
+
+
+def clock_factor(dt: float, period: float = 300.0) -> int:
+    """``period / dt`` to the nearest integer (halves up) for a running interval ``0 < dt < period``, at most
+    :data:`MAX_FACTOR`; 1 otherwise (no interval yet, or sampled every ``period`` or sparser)."""
+    if not 0.0 < dt < period:
+        return 1
+    return min(MAX_FACTOR, int(period / dt + 0.5))
+
+
+def reclock(judge: Any, f: int) -> None:
+    """Stretch a default judge still in its probation (having closed fewer than its 107 blocks)
+    to a probation and masks ``f`` times as long in values (module docstring); ``f`` ≤ 1 leaves
+    it as it is. Raises ``ValueError`` for a judge past its probation or already stretched."""
+    if f <= 1:
+        return
+    if judge.__class__ is not ArtJudge or judge.buf is None or judge.probation != PROBATION \
+            or judge.dsi >= judge.trend:
+        raise ValueError("only a default resonance judge still in its probation can be reclocked")
+    judge.probation = PROBATION * f
+    judge.trend = judge.probation // judge.step
+    judge.mask = int(1.5 * judge.window) * f
+    judge.sim_win = [1.0] * (judge.trend // 2 + 1)
+    judge.sim_diff = [0.0] * (judge.trend + 1)
+
+
+def on_clock(judge: Any, dt: float, period: float = 300.0) -> None:
+    """:func:`reclock` ``judge`` by the interval ``dt`` if it is at :data:`CLOCK_AT` values in a
+    default probation (the one moment it is read); otherwise nothing."""
+    if judge.__class__ is ArtJudge and judge.n == CLOCK_AT and judge.probation == PROBATION:
+        reclock(judge, clock_factor(dt, period))
