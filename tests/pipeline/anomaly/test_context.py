@@ -96,9 +96,10 @@ def test_state_is_bounded_and_round_trips(params: dict[str, float], bound: int) 
             arts.append((_leaves(art), len(art["art"]["w"])))
     assert sizes[0] == sizes[1] < bound  # numbers change, not their count
     # the adaptive-resonance judge: at most 256 categories of 32 bounds (and their use times),
-    # 81 level counts, 8 levels, 54 + 108 recent similarities and ~35 scalars
+    # 81 level counts, 8 levels, 54 + 108 recent similarities per clock factor (5: sampled every
+    # minute, pipeline/anomaly/art_clock.py) and ~35 scalars
     for leaves, cats in arts:
-        assert 0 < cats <= 256 and leaves <= 256 * 33 + 81 + 8 + 54 + 108 + 40
+        assert 0 < cats <= 256 and leaves <= 256 * 33 + 81 + 8 + (54 + 108) * 5 + 40
     copy = restore_detector("context", json.loads(json.dumps(d.state())))
     more = _rhythm(700, seed=9)
     assert ([d.step(60.0 * (20000 + i), v) for i, v in enumerate(more)]
