@@ -49,3 +49,30 @@ def test_false_alerts_count_weeks_by_time() -> None:
     weeks = (N - WEEK) / WEEK
     res = false_alerts(late, gaps=True)
     assert all(0 < rate <= WEEK / weeks and first == 0 for rate, first in res.values())
+
+
+def test_every_minute_the_same_four_weeks_with_the_same_hourly_and_daily_events() -> None:
+    a = shapes(step=60)
+    for t, v in a.values():
+        assert len(t) == len(v) == 5 * N and np.all(np.diff(t) == 60.0)
+        assert t[-1] - t[0] == 4 * 7 * 86_400.0 - 60.0
+    t, cron = a["hourly_cron_spike"]
+    spikes = np.asarray(t)[np.asarray(cron) > 25.0]
+    assert np.all(np.diff(spikes) == 3600.0)  # still hourly
+    t, flat = a["flat_then_noise"]
+    assert set(flat[:5 * CHANGE]) == {5.0} and flat[5 * CHANGE] != 5.0  # the change still halfway
+    for t, _ in shapes(step=60, gaps=True).values():
+        gaps = np.diff(t)  # six gaps of 1–12 hours (they may overlap)
+        assert 60 <= 5 * N - len(t) <= 6 * 720 and gaps.max() > 3600.0 and sum(gaps > 60.0) <= 6
+
+
+def test_false_alerts_every_minute_count_weeks_by_time() -> None:
+    def fake(t: list[float], v: list[float]) -> list[float]:
+        s = np.zeros(len(v))
+        s[[10, 5 * WEEK + 5, 5 * CHANGE, 5 * CHANGE + 1]] = 0.9  # one warm-up alert, one later, the change
+        return list(s)
+
+    res = false_alerts(fake, step=60)
+    weeks = (N - WEEK) / WEEK
+    assert res["count_p5"] == (3 / weeks, 1)
+    assert res["flat_then_noise"] == (2 / weeks, 1)
