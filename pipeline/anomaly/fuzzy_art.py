@@ -177,9 +177,47 @@ def cosine(a: np.ndarray) -> np.ndarray:
     return c
 
 
+#: Up to this many probation windows (the default probation has 100) their typicality is summed
+#: from the full cosine matrix, as it always was (the numbers every record was measured with).
+#: More — a probation stretched for a series sampled under 5 minutes (:mod:`pipeline.anomaly.art_clock`)
+#: — by :func:`typicality_sums`: no ``n × n`` matrix (330 MB at 6,400 windows), and no
+#: multi-threaded BLAS product, whose worker threads spin on after it and whose rounding
+#: depends on the number of cores.
+MATRIX_WINDOWS = 128
+
+
+def typicality_sums(a: np.ndarray) -> np.ndarray:
+    """``cosine(a).sum(axis=0)`` in ``O(n · d)`` time and memory: row ``j``'s sum is
+    ``â_j · Σ â_i − â_j · â_j + 1`` over the non-zero rows ``â = a / |a|`` (the diagonal is 1),
+    plus ``1 − |a_j|`` per zero row; a zero row's sum is ``n − Σ |a_i|``. Every product and sum is
+    an elementwise operation in a fixed order, so the result is the same on every machine (equal
+    to the matrix's sums up to rounding)."""
+    n, d = a.shape
+    sq = np.zeros(n)
+    for k in range(d):
+        sq += a[:, k] * a[:, k]
+    nrm = np.sqrt(sq)
+    zero = nrm == 0
+    unit = a / np.where(zero, 1.0, nrm)[:, None]
+    unit[zero] = 0.0
+    total = np.zeros(d)
+    for row in unit:  # in row order
+        total += row
+    dot, self_dot = np.zeros(n), np.zeros(n)
+    for k in range(d):
+        dot += unit[:, k] * total[k]
+        self_dot += unit[:, k] * unit[:, k]
+    n_zero = int(zero.sum())
+    out = dot - self_dot + 1.0 + n_zero * (1.0 - nrm)
+    if n_zero:
+        out[zero] = n - float(np.add.accumulate(nrm)[-1])
+    return out
+
+
 def initial_rho(features: np.ndarray, cap: int = MAX_CATEGORIES, rho: float = INITIAL_RHO) -> float:
     """Step 6's initial vigilance from the probation's feature rows."""
-    order = np.argsort(cosine(features).sum(axis=0), kind="stable")
+    sums = cosine(features).sum(axis=0) if len(features) <= MATRIX_WINDOWS else typicality_sums(features)
+    order = np.argsort(sums, kind="stable")
     art = DualVigilanceArt(2 * features.shape[1], cap, rho, rho)
     sims = [art.present(complement(features[i]))[1] for i in order]
     half = len(sims) // 2

@@ -20,6 +20,7 @@ from pipeline.anomaly.fuzzy_art import (
     cosine,
     haar,
     similarity,
+    typicality_sums,
     window_features,
 )
 from pipeline.anomaly.series_io import read_series
@@ -120,6 +121,19 @@ def test_cosine_by_hand() -> None:
     c = cosine(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
     h = 1 / R2
     assert np.allclose(c, [[1, 0, h], [0, 1, h], [h, h, 1]])
+
+
+def test_typicality_sums_by_hand_and_against_the_matrix() -> None:
+    # rows (1, 0), (0, 1), (1, 1) and a zero row: the cosine matrix's column sums worked by hand —
+    # a zero row is as similar to r as 1 − |r|, and every row is 1 to itself
+    h = 1 / R2
+    want = [1 + 0 + h + 0, 0 + 1 + h + 0, h + h + 1 + (1 - R2), 0 + 0 + (1 - R2) + 1]
+    got = typicality_sums(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]]))
+    assert np.allclose(got, want, rtol=0, atol=1e-12)
+    rng = np.random.default_rng(5)
+    feats = rng.random((600, 16))
+    feats[::50] = 0.0
+    assert np.allclose(typicality_sums(feats), cosine(feats).sum(axis=0), rtol=1e-12, atol=1e-9)
 
 
 def test_block_arithmetic_of_the_default_parameters() -> None:
