@@ -1,4 +1,5 @@
-"""The resonance judge on the series' clock: ``ContextDetector(art_clock=True)``.
+"""The resonance judge on the series' clock: ``ContextDetector(art_clock=True)`` (and the
+``art_period`` option's 5-minute buckets, :func:`bucket_input`).
 
 :class:`~pipeline.anomaly.art.ArtJudge` counts everything in values: its probation is 750 values
 and its masks (the silences after a mismatch or an anomaly, the vigilance revision after one) are
@@ -64,3 +65,19 @@ def on_clock(judge: Any, dt: float, period: float = 300.0) -> None:
     default probation (the one moment it is read); otherwise nothing."""
     if judge.__class__ is ArtJudge and judge.n == CLOCK_AT and judge.probation == PROBATION:
         reclock(judge, clock_factor(dt, period))
+
+
+def bucket_input(acc: list[float] | None, t: float, x: float, dt: float,
+                 period: float) -> tuple[float | None, list[float] | None]:
+    """What the resonance judge reads for ``x`` at ``t`` under ``ContextDetector(art_period=period)``
+    (not the default: :mod:`benchmarks.nab_artrate`), and the bucket ``[bucket, sum, count]`` being
+    filled after it, from ``acc`` before it. On a series sampled at least twice a period (running
+    interval ``dt``), the mean of the previous UTC-aligned bucket once the first value of a new one
+    arrives, and None while a bucket fills; otherwise (or ``period`` 0) ``x`` itself, and a
+    half-filled bucket is dropped."""
+    if not (period > 0.0 and 0.0 < dt <= 0.5 * period):
+        return x, None
+    b = t // period
+    if acc is None or acc[0] == b:
+        return None, ([b, x, 1.0] if acc is None else [b, acc[1] + x, acc[2] + 1.0])
+    return acc[1] / acc[2], [b, x, 1.0]

@@ -109,7 +109,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.anomaly.art import ArtJudge, compiled, packed_state, restore_judge
-from pipeline.anomaly.art_clock import on_clock
+from pipeline.anomaly.art_clock import bucket_input, on_clock
 from pipeline.anomaly.bag import BAG, MultiViewBag, restore_multiview
 from pipeline.anomaly.base import (
     NEAR,
@@ -214,23 +214,12 @@ class ContextDetector:
         return c if o is None else self._block(o, c, judge if learn else None)
 
     def _art_input(self, t: float, x: float, dt: float, learn: bool) -> float | None:
-        """What the resonance judge reads for ``x`` at ``t`` (running interval ``dt``): ``x``
-        itself, or with ``art_period`` on a series sampled at least twice a period, the mean of the
-        previous bucket once the first value of a new one arrives (None while a bucket fills).
-        Only ``learn`` changes the buckets."""
-        if not (self.art_period > 0.0 and 0.0 < dt <= 0.5 * self.art_period):
-            if learn:
-                self.art_acc = None  # sampled sparser: every value, and a half-filled bucket is dropped
-            return x
-        b = t // self.art_period
-        acc = self.art_acc
-        if acc is None or acc[0] == b:
-            if learn:
-                self.art_acc = [b, x, 1.0] if acc is None else [b, acc[1] + x, acc[2] + 1.0]
-            return None
+        """:func:`~pipeline.anomaly.art_clock.bucket_input` of ``x`` (the ``art_period`` option);
+        only ``learn`` keeps the bucket it leaves."""
+        y, acc = bucket_input(self.art_acc, t, x, dt, self.art_period)
         if learn:
-            self.art_acc = [b, x, 1.0]
-        return acc[1] / acc[2]
+            self.art_acc = acc
+        return y
 
     def _block(self, o: float, c: float, judge: Any) -> float:
         """``c`` raised to the adaptive-resonance judge's surprise for a closed block of confidence
