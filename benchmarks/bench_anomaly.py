@@ -293,13 +293,15 @@ def main(argv: list[str] | None = None) -> int:
           f"({path.relative_to(REPO)})")
     bench_detector(dict(list(series.items())[:2]), "context")  # warm-up: imports, first allocations
     cx = bench_detector(series, "context")
+    cc = bench_detector(series, "context", {"art_clock": False})  # the default before the clock (1-minute data)
     cp = bench_detector(series, *_parse(BAGLESS))  # the default before the bag, the same label
     mv = bench_detector(series, "multiview")
     zs = bench_detector(series, "zscore")
     ar = bench_detector(series, "art")
     pl_ = bench_polars(path)
     print("\n== detector throughput (one point at a time, this process)")
-    for name, r in (("context (default)", cx), (f"{BAGLESS} (no bag)", cp), ("multiview", mv), ("zscore (python)", zs),
+    for name, r in (("context (default)", cx), ("context art_clock=0 (before the clock)", cc),
+                    (f"{BAGLESS} (no bag)", cp), ("multiview", mv), ("zscore (python)", zs),
                     ("art (adaptive-resonance option)", ar), ("polars rolling z-score (vectorised, bare tool)", pl_)):
         print(f"  {name:48s} {r['cpu_pps']:>12,.0f} points/s per core (CPU)  "
               f"{r['wall_pps']:>12,.0f} points/s wall")
