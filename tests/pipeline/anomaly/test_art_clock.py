@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.anomaly import restore_detector
 from pipeline.anomaly.art import ArtJudge
-from pipeline.anomaly.art_clock import CLOCK_AT, clock_factor, reclock
+from pipeline.anomaly.art_clock import CLOCK_AT, MAX_FACTOR, clock_factor, reclock
 from pipeline.anomaly.context import ContextDetector
 
 DAY = 86_400.0
@@ -78,3 +78,16 @@ def test_only_a_default_judge_in_its_probation_is_reclocked() -> None:
     st = ContextDetector().state()
     st.pop("art_clock")
     assert restore_detector("context", st).art_clock is False  # states saved before it: off
+
+
+def test_a_series_sampled_every_5_seconds_is_clocked_at_the_cap_and_stays_bounded() -> None:
+    # 60 × the probation (62.5 hours of 5-second values, ranked without a cosine matrix), then a
+    # 30-σ spike on the last day is still an alert; the judge's state is bounded by the cap
+    times, values = _series(5.0, days=3.5)
+    spike = len(values) - 500
+    det = ContextDetector()
+    scores = _scores(det, times, values)
+    st = det.art.state()
+    assert (st["probation"], st["mask"], st["buf"]) == (750 * MAX_FACTOR, 12 * MAX_FACTOR, None)
+    assert len(st["sim_win"]) + len(st["sim_diff"]) <= (54 + 108) * MAX_FACTOR
+    assert scores[spike] >= 0.5
