@@ -55,7 +55,7 @@ def reclock(judge: Any, f: int) -> None:
         raise ValueError("only a default resonance judge still in its probation can be reclocked")
     judge.probation = PROBATION * f
     judge.trend = judge.probation // judge.step
-    judge.mask = int(1.5 * judge.window) * f
+    judge.mask *= f
     judge.sim_win = [1.0] * (judge.trend // 2 + 1)
     judge.sim_diff = [0.0] * (judge.trend + 1)
 

@@ -326,7 +326,7 @@ class ContextDetector:
         art = self.art
         if art is not None:
             y = self._art_input(t, x, self.gap_dt, True) if self.art_period else x
-            if self.art_clock:
+            if self.art_clock and art.__class__ is ArtJudge:  # only in its probation (not compiled yet)
                 on_clock(art, self.gap_dt, PER_SECONDS)
             o = None if y is None else art.push(y)
             if o is not None:  # the value closed one of the judge's blocks
