@@ -99,7 +99,7 @@ def minute_corpus(seeds: range = MINUTE_SEEDS) -> list[Any]:
     return out
 
 
-def minute_check(workers: int = 2, scorer: Any = None, kinds: tuple[str, str] = ("default", "density"),
+def minute_check(workers: int = 2, scorer: Any = None, kinds: tuple[str, ...] = ("default", "density"),
                  seeds: range = MINUTE_SEEDS) -> list[str]:
     """Rule parts (2)–(4): NAB scores of the default and the variant (``scorer(times, values, kind)``
     for each of ``kinds``, :func:`density_scores` unless given) on :func:`minute_corpus` at ``seeds``

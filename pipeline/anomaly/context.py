@@ -122,6 +122,7 @@ from pipeline.anomaly.base import (
     make_score,
 )
 from pipeline.anomaly.multiview import MultiViewDetector, mv_core
+from pipeline.anomaly.runs import RunJudge
 from pipeline.anomaly.sequence import restore_sequence, sequence_model
 
 #: The adaptive-resonance judge's correction: ``log10 4``, one of four judges.
@@ -170,14 +171,15 @@ class ContextDetector:
     name = "context"
     __slots__ = ("scale", "alert", "refractory", "mv", "seq", "block", "block_len", "acc",
                  "acc_n", "judges", "since_alert", "art", "gaps", "gap_last", "gap_dt", "gap_left",
-                 "near", "since_near", "density", "art_period", "art_acc", "art_clock")
+                 "near", "since_near", "density", "art_period", "art_acc", "art_clock", "runs")
 
     def __init__(self, *, k: float = 2.0, scale: float = 3.0, alert: float = 0.5,
                  refractory: int = 36, warmup: int = 30, bins: int = 12, window: int = 10,
                  report_after: int = 600, block: int = 0, judges: float = 3.0,
                  halflife: float | Sequence[float] = BAG, slow_views: bool = False,
                  art: bool = True, gaps: bool = True, near: int = NEAR_SPAN, bin0: bool = True,
-                 density: bool = True, art_period: float = 0.0, art_clock: bool = True) -> None:
+                 density: bool = True, art_period: float = 0.0, art_clock: bool = True,
+                 runs: bool = False) -> None:
         self.scale, self.alert, self.refractory = scale, alert, refractory
         params: dict[str, Any] = {"k": k, "scale": scale, "warmup": warmup, "slow_views": slow_views,
                                   "bin0": bin0}
@@ -203,6 +205,7 @@ class ContextDetector:
         self.art_period = float(art_period)  # > 0: the resonance judge reads means of such buckets
         self.art_acc: list[float] | None = None  # [bucket, sum, count] of the bucket being filled
         self.art_clock = bool(art_clock)  # the resonance judge's probation and masks in time
+        self.runs = RunJudge() if runs else None  # how rare a run of equal values is
 
     def _art(self, x: float, c: float, learn: bool, dt: float) -> float:
         """:meth:`_block` of ``x`` pushed into the adaptive-resonance judge (running interval
@@ -258,6 +261,10 @@ class ContextDetector:
             raised = c if y is None else self._art(y, c, learn, gdt)
             if not muted:
                 c = raised
+        if self.runs is not None:
+            r = self.runs.surprise(x, learn) - self.runs.pen
+            if r > c and not muted:
+                c = r
         if self.density and 0.0 < gdt < PER_SECONDS:
             c -= math.log10(PER_SECONDS / gdt)
         full = c / (c + self.scale) if c > 0 else 0.0
@@ -333,6 +340,11 @@ class ContextDetector:
                 raised = self._block(o, c, art)
                 if not muted:
                     c = raised
+        runs = self.runs
+        if runs is not None:
+            r = runs.surprise(x) - runs.pen
+            if r > c and not muted:
+                c = r
         if self.density and 0.0 < self.gap_dt < PER_SECONDS:  # rarity per 5 minutes, not per point
             c -= math.log10(PER_SECONDS / self.gap_dt)
         full = c / (c + self.scale) if c > 0 else 0.0
@@ -363,7 +375,7 @@ class ContextDetector:
                          if self.gaps else None),
                 "near": [self.since_near, self.near] if self.near else None, "density": self.density,
                 "art_period": [self.art_period, self.art_acc] if self.art_period else None,
-                "art_clock": self.art_clock}
+                "art_clock": self.art_clock, "runs": None if self.runs is None else self.runs.state()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ContextDetector:
@@ -389,4 +401,6 @@ class ContextDetector:
         ap = state.get("art_period")  # absent from states saved before it: every value
         d.art_period, d.art_acc = (0.0, None) if ap is None else (float(ap[0]), ap[1])
         d.art_clock = bool(state.get("art_clock", False))  # absent from states saved before it: off
+        runs = state.get("runs")  # absent from states saved before it: none
+        d.runs = None if runs is None else RunJudge.from_state(runs)
         return d

@@ -1,0 +1,117 @@
+"""The run judge: how rare, for this series, is a run of this many identical values?
+
+A metric that stops changing is no single rare value — a request count stuck at 0 while its load
+balancer is down, bytes at 0 after an instance stops, an agent that keeps reporting its last
+reading. Each value was seen before, and a forecaster learns the flat line within an hour or two;
+what is rare is the *run*: a series whose values seldom repeat now repeats one for longer than it
+ever has, or than it seldom has.
+
+:class:`RunJudge` keeps the run being extended (its value and length) and a decaying histogram of
+the lengths of the runs that have ended (:data:`BINS` bins: lengths 1–16 one each, then four per
+doubling up to 65,536, longer ones in the last). A value that makes the current run ``L`` long has
+the surprise ``−log10((S + w) / (T + w))``: ``S`` the weight of the ended runs in ``L``'s bin or
+above (a whole bin counts, so the surprise is never overstated), ``T`` the weight of all ended
+runs, ``w`` one run's weight now (a prior: nothing is surprising before runs have ended). A value
+that starts a run (``L`` = 1) scores 0. Ended runs fade with a half-life of :data:`HALFLIFE`
+values, as the calibrator's largest value does, so a series that once stalled for a day learns,
+after some weeks, that a stall is rare again. Values are equal only when they are equal as numbers.
+
+Calibrated rarity, like the other judges': on a series whose runs all ended at length 1, the
+first repeat after ``N`` values scores about ``log10 N``, and a new longest run among ``N`` ended
+runs — which any stationary series has with probability ``1 / N`` — scores ``log10 N``.
+Memory: :data:`BINS` + 4 numbers. ``ContextDetector(runs=True)`` adds it as a judge (its surprise
+less :attr:`RunJudge.pen`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+#: Bins of run lengths: 1–16 one each, then four per doubling.
+BINS = 64
+#: Ended runs' half-life in values (the calibrator's largest value fades about as fast).
+HALFLIFE = 14_000.0
+#: The surprise's correction in ``context``: ``log10 4``, as the resonance judge's (one of four).
+PEN = math.log10(4.0)
+_RENORM = 1e100
+
+
+def run_bin(length: int) -> int:
+    """The histogram bin of a run ``length`` (≥ 1) values long."""
+    if length <= 16:
+        return length - 1
+    b = 16 + int(4.0 * math.log2(length / 16.0))
+    return b if b < BINS else BINS - 1
+
+
+class RunJudge:
+    """One series' run-length judge; see the module docstring."""
+
+    __slots__ = ("value", "length", "counts", "total", "w", "growth", "tail", "pen")
+
+    def __init__(self, halflife: float = HALFLIFE, pen: float = PEN) -> None:
+        self.value: float | None = None  # the current run's value (None before the first)
+        self.length = 0
+        self.counts = [0.0] * BINS  # ended runs' weights per length bin
+        self.total = 0.0
+        self.w = 1.0  # the weight of a run ending now
+        self.growth = 2.0 ** (1.0 / halflife)
+        self.tail: list[float] | None = None  # suffix sums of counts (None: to recompute)
+        self.pen = float(pen)
+
+    def _surprise(self, length: int) -> float:
+        if length < 2 or self.total == 0.0:
+            return 0.0
+        tail = self.tail
+        if tail is None:
+            tail, acc = [0.0] * BINS, 0.0
+            for b in range(BINS - 1, -1, -1):
+                acc += self.counts[b]
+                tail[b] = acc
+            self.tail = tail
+        w = self.w
+        return -math.log10((tail[run_bin(length)] + w) / (self.total + w))
+
+    def surprise(self, x: float, learn: bool = True) -> float:
+        """The surprise of ``x`` extending (or starting) the current run, judged before ``x`` is
+        learnt; with ``learn``, ``x`` is then learnt (an ended run is counted)."""
+        if x == self.value:
+            length = self.length + 1
+            if learn:
+                self.length = length
+                self.w *= self.growth
+                if self.w > _RENORM:
+                    self._renormalise()
+            return self._surprise(length)
+        if learn:
+            if self.length:
+                self.counts[run_bin(self.length)] += self.w
+                self.total += self.w
+                self.tail = None
+            self.value, self.length = x, 1
+            self.w *= self.growth
+            if self.w > _RENORM:
+                self._renormalise()
+        return 0.0
+
+    def _renormalise(self) -> None:
+        w = self.w
+        self.counts = [c / w for c in self.counts]
+        self.total /= w
+        self.w = 1.0
+        self.tail = None
+
+    def state(self) -> dict[str, Any]:
+        """JSON-serialisable state (fixed size)."""
+        return {"value": self.value, "length": self.length, "counts": list(self.counts),
+                "total": self.total, "w": self.w, "growth": self.growth, "pen": self.pen}
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any]) -> RunJudge:
+        """Inverse of :meth:`state`."""
+        j = cls.__new__(cls)
+        j.value = None if s["value"] is None else float(s["value"])
+        j.length, j.counts, j.total = int(s["length"]), [float(c) for c in s["counts"]], float(s["total"])
+        j.w, j.growth, j.pen, j.tail = float(s["w"]), float(s["growth"]), float(s["pen"]), None
+        return j
