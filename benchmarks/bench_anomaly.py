@@ -130,10 +130,12 @@ def _scorer(label: str) -> Any:
     return lambda times, values: [s.score for s in map(_make(label).step, times, values)]
 
 
-#: The previous defaults: bin 0 extrapolated, then one multiview and the 4-value judge (both session 20), a near-alert
-#: silence 3 points long, then none (19), judges that read across gaps (until 18), no resonance judge (until 11), all
-#: five multiview views (2), no 4-point judge (``judges=2``: less ``log10 2``) and a 3,000-point half-life (1).
-BAGLESS, BIN0LESS = "context halflife=1000 block=4 bin0=0", "context bin0=0"
+#: The previous defaults: no run judge (session 26), bin 0 extrapolated, then one multiview and the 4-value judge
+#: (both session 20), a near-alert silence 3 points long, then none (19), judges that read across gaps (until 18), no
+#: resonance judge (until 11), all five multiview views (2), no 4-point judge (``judges=2``: less ``log10 2``) and a
+#: 3,000-point half-life (1).
+RUNLESS, BIN0LESS = "context runs=0", "context runs=0 bin0=0"
+BAGLESS = "context halflife=1000 block=4 bin0=0"  # no run judge either (``nab_eval.BAGLESS``)
 NEAR3 = f"{BAGLESS} near=3"
 NEARLESS = f"{BAGLESS} near=0"
 GAPLESS = f"{BAGLESS} gaps=0 near=0"
@@ -293,14 +295,16 @@ def main(argv: list[str] | None = None) -> int:
           f"({path.relative_to(REPO)})")
     bench_detector(dict(list(series.items())[:2]), "context")  # warm-up: imports, first allocations
     cx = bench_detector(series, "context")
-    cc = bench_detector(series, "context", {"art_clock": False})  # the default before the clock (1-minute data)
+    cr = bench_detector(series, "context", {"runs": False})  # the default before the run judge
+    cc = bench_detector(series, "context", {"runs": False, "art_clock": False})  # before the clock (1-minute data)
     cp = bench_detector(series, *_parse(BAGLESS))  # the default before the bag, the same label
     mv = bench_detector(series, "multiview")
     zs = bench_detector(series, "zscore")
     ar = bench_detector(series, "art")
     pl_ = bench_polars(path)
     print("\n== detector throughput (one point at a time, this process)")
-    for name, r in (("context (default)", cx), ("context art_clock=0 (before the clock)", cc),
+    for name, r in (("context (default)", cx), ("context runs=0 (before the run judge)", cr),
+                    ("context runs=0 art_clock=0 (before the clock)", cc),
                     (f"{BAGLESS} (no bag)", cp), ("multiview", mv), ("zscore (python)", zs),
                     ("art (adaptive-resonance option)", ar), ("polars rolling z-score (vectorised, bare tool)", pl_)):
         print(f"  {name:48s} {r['cpu_pps']:>12,.0f} points/s per core (CPU)  "
@@ -320,20 +324,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  art        after 1,000 points: {a:,} B; after 50,000 points: {b:,} B; after {n_points:,}: "
           f"{ar['state_bytes']:,} B (category weights at most {MAX_CATEGORIES * 32 * 8:,} B)")
     print("\n== NAB: the 41 development files (tests/data/nab-corpus), NAB's scorer and threshold optimisation")
-    steps = ("context", BIN0LESS, BAGLESS, NEAR3, NEARLESS, GAPLESS)  # each adopted step, nested against the one before
+    # each adopted step, nested against the one before
+    steps = ("context", RUNLESS, BIN0LESS, BAGLESS, NEAR3, NEARLESS, GAPLESS)
     print("\n".join(nab_41(("context", "multiview") if args.small else (*steps, PREVIOUS, SECOND, FIRST, "multiview",
                             "zscore"), () if args.small else (*zip(steps, steps[1:]), CONTEXT_VARIANTS))))
     print("  published on these 41 (nab-corpus/README.md): ARTime 76.73/67.67/82.16, CAD OSE "
           "69.34/66.74/72.37, HTM 68.94/62.19/73.48, RCF 49.83/36.72/58.02")
     if not args.small:
         print("\n== NAB scoring of the labelled synthetic corpora (benchmarks/anomaly_synth.py)")
-        print("\n".join(synthetic_sets(("context", BIN0LESS, BAGLESS, PREVIOUS, "multiview"))))
+        print("\n".join(synthetic_sets(("context", RUNLESS, BIN0LESS, BAGLESS, PREVIOUS, "multiview"))))
     print("\n== false alarms and detection delay on generated traffic")
-    print("\n".join(false_alarms(("context", BIN0LESS, PREVIOUS, "multiview"), 14 if args.small else 28)))
+    print("\n".join(false_alarms(("context", RUNLESS, BIN0LESS, PREVIOUS, "multiview"), 14 if args.small else 28)))
     if not args.small:
         from benchmarks import quiet_shapes
 
-        print("\n".join(quiet_shapes.report({name: _scorer(name) for name in ("context", BIN0LESS, BAGLESS)})))
+        print("\n".join(quiet_shapes.report({name: _scorer(name) for name in ("context", RUNLESS, BIN0LESS, BAGLESS)})))
         print("\n".join(quiet_shapes.report({"context": _scorer("context")}, step=60)))  # what `watchlake run` scores
     j = bench_job(10 if args.small else 50, 2016 if args.small else 4032)
     print("\n== anomalies detect job (DuckDB read + detect + Parquet write, metrics_5m)")

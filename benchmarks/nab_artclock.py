@@ -53,7 +53,7 @@ MINUTE_SEEDS = range(23_720, 23_780)
 def artclock_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
     """The scores of the default this family was declared against (``kind`` "default") or of the
     ``clock`` variant (since its adoption, today's default)."""
-    return context_scores(times, values, art_clock=kind == "clock")
+    return context_scores(times, values, art_clock=kind == "clock", runs=False)
 
 
 #: The default this family was declared against.

@@ -54,8 +54,10 @@ MINUTE_SEEDS = range(23_660, 23_720)
 
 def artrate_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
     """The scores of the default this family was declared against (``kind`` "default") or of the
-    ``art5`` variant (both without the later ``art_clock``, :mod:`benchmarks.nab_artclock`)."""
-    return context_scores(times, values, art_clock=False, **({"art_period": 300.0} if kind == "art5" else {}))
+    ``art5`` variant (both without the later ``art_clock`` and run judge, :mod:`benchmarks.nab_artclock`,
+    :mod:`benchmarks.nab_runs`)."""
+    extra = {"art_period": 300.0} if kind == "art5" else {}
+    return context_scores(times, values, art_clock=False, runs=False, **extra)
 
 
 #: The default this family was declared against.

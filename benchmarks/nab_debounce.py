@@ -64,7 +64,7 @@ def debounce_scores(times: Sequence[float], values: Sequence[float | None], kind
     :func:`debounce`-d ("near0.45": since adopted, ``ContextDetector(near=3)``'s scores — a test)."""
     from benchmarks.nab_eval import context_scores
 
-    s = context_scores(times, values, near=False)
+    s = context_scores(times, values, near=False, runs=False)
     return s if kind == "default" else debounce(s)
 
 

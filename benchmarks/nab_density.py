@@ -61,7 +61,7 @@ def density_scores(times: Sequence[float], values: Sequence[float | None], kind:
     """The scores of the default this family was declared against (``kind`` "default":
     ``density=False``) or of the ``density`` variant (the default after its adoption; both without
     the later ``art_clock``, :mod:`benchmarks.nab_artclock`)."""
-    return context_scores(times, values, density=kind == "density", art_clock=False)
+    return context_scores(times, values, density=kind == "density", art_clock=False, runs=False)
 
 
 #: The default this family was declared against.

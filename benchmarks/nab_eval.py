@@ -55,7 +55,7 @@ def detector_scores(times: Sequence[float], values: Sequence[float | None], dete
 #: The default before the multiview bag (twentieth session): one multiview at calibration half-life
 #: 1,000, the sequence judge on 4-value means too, and multiview's calibrator extrapolating bin 0
 #: past a largest value of 0. The families declared before the bag build on it.
-BAGLESS: dict[str, Any] = {"halflife": 1000.0, "block": 4, "bin0": False}
+BAGLESS: dict[str, Any] = {"halflife": 1000.0, "block": 4, "bin0": False, "runs": False}
 
 
 def bagless_scores(times: Sequence[float], values: Sequence[float | None], **params: Any) -> list[float]:

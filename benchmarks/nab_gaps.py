@@ -54,7 +54,7 @@ def gaps_scores(times: Sequence[float], values: Sequence[float | None], kind: st
     from pipeline.anomaly.context import ContextDetector
 
     if kind == "default":
-        d = ContextDetector(gaps=False, near=False)  # the default before this family was adopted
+        d = ContextDetector(gaps=False, near=False, runs=False)  # the default before this family was adopted
         return [d.step(t, v).score for t, v in zip(times, values, strict=True)]
     return written_out_scores(times, values, set(muted_rows(times, values)))
 
@@ -68,7 +68,7 @@ def written_out_scores(times: Sequence[float], values: Sequence[float | None], m
     from pipeline.anomaly.base import after_refractory
     from pipeline.anomaly.context import ContextDetector
 
-    d = ContextDetector(gaps=False, near=False)
+    d = ContextDetector(gaps=False, near=False, runs=False)
     out: list[float] = []
     for i, (t, x) in enumerate(zip(times, values, strict=True)):
         if x is None or x - x != 0.0:

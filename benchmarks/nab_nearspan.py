@@ -54,8 +54,8 @@ def nearspan_scores(times: Sequence[float], values: Sequence[float | None], kind
     from benchmarks.nab_eval import context_scores
 
     if kind == "default":
-        return context_scores(times, values, near=3)  # the default when this family was declared
-    return debounce(context_scores(times, values, near=False), span=36)
+        return context_scores(times, values, near=3, runs=False)  # the default when this family was declared
+    return debounce(context_scores(times, values, near=False, runs=False), span=36)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,36 @@ generated) at the alert level 0.5 it is no worse than the default by more than t
 errors on any profile, and 1-minute normal traffic rises by at most 0.1 false alerts a week. If
 both pass, the one the nested selection picks in more folds (standard profile) is adopted; ``runs``
 on a tie.
+
+Scored (after commit 4bdcc2e), all 41 | held out:
+
+* ``runs`` 78.26 / 67.59 / 83.95 | 77.43 / 66.01 / 83.02; ``runs5`` 78.62 / **68.14** / 84.20 |
+  76.70 / 66.53 / 82.14; the default 77.70 / 67.72 / 83.20 | 76.87 / 66.14 / 82.26. Nested among
+  the three **77.43 / 66.84 / 83.02** (``runs5`` picked in 5 of 6 folds on every profile, ``runs``
+  in the sixth): part (1) met.
+* Normal traffic at 5 minutes 0.91 (``runs``) and 0.89 (``runs5``, the default's), the quiet shapes'
+  mean 0.95 and 1.14 with gaps for all three, every shape the same: part (2) met.
+* 300 fresh held-out series (1,443,456 points): default 63.87 / 57.81 / 70.06; ``runs`` 64.81 /
+  58.01 / 71.44 (+0.941 ± 1.184 / +0.196 ± 0.270 / +1.382 ± 0.950 paired); ``runs5`` 64.65 / 58.06 /
+  71.29 (+0.773 ± 1.227 / +0.247 ± 0.254 / +1.236 ± 1.007): part (3) met.
+* 60 labelled 1-minute series (1,340,640 points) at 0.5: 61.43 / 54.72 / 65.56 for all three
+  (every score under 0.5 the same: at 1 minute the run judge's surprise is also less ``log10 5``
+  of ``density``); at each profile's optimised threshold 62.75 / 54.82 / 67.38 (default), 67.90
+  (``runs``), 68.09 (``runs5``) low-FN. 1-minute normal traffic 1.12 for all three: part (4) met.
+* The synthetic sets (optimised): threshold-choice 67.43 / 58.78 / 73.10 (``runs5``) against 66.44 /
+  58.83 / 72.56; held-out shapes 63.65 / 54.68 / 71.51 against 62.44 / 54.68 / 70.03.
+
+**Adopted**: ``runs5`` (picked in more folds) — ``ContextDetector()`` is ``runs=True`` with the
+correction ``log10 5`` (``pipeline.anomaly.runs.PEN``); ``runs_scores(…, "default")`` is the
+previous default. Where NAB's gain comes from (``nab_eval --diagnose``, per file): Twitter GOOG's
+window is found (a count of 6 repeated four times at row 6758, where counts near 7 seldom repeat so
+long — a chance run, not an outage; 2 more false positives there), art_daily_flatmiddle's flat
+line is found a little earlier, and Twitter AMZN / FB gain 3 false positives; NAB's low-FP threshold
+moves from 0.4802 to 0.476. So the low-FP goal (≥ 68 on all 41) is met by one window of chance;
+standard held out is 0.17 lower than the default's, while the nested measure — the honest one for
+a choice among three — is higher on every profile. The judge's own reason, a metric stuck at one
+value, shows on the synthetic sets (their flatlines and drops clipped at 0), not on NAB. Results:
+benchmarks/anomaly-experiments.md (twenty-sixth session).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The ``context`` detector: multiview's calibrated residual views, sequence novelty and an
 adaptive-resonance judge of the series' shapes.
 
-Four judges look at each point before it is learnt:
+Five judges look at each point before it is learnt:
 
 * :class:`~pipeline.anomaly.multiview.MultiViewDetector`'s views, each calibrated against the
   series' own recent history (decaying histograms, half-life ``halflife`` points) — the surprise
@@ -29,7 +29,10 @@ Four judges look at each point before it is learnt:
   (:data:`ART_PEN`): a shape never seen before (a daily cycle that stops, a drop to a level seen
   long ago) that no residual or sequence view finds rare. It judges once its probation (750
   values, 2.6 days at 5 minutes) is over, compiled after it (:mod:`pipeline.anomaly._art`, bit-equal);
-  ``art=False`` turns it off (states saved before it existed restore that way).
+  ``art=False`` turns it off (states saved before it existed restore that way);
+* the run judge (:class:`~pipeline.anomaly.runs.RunJudge`, twenty-sixth session): how rare, for
+  this series, a run of this many equal values is — a metric stuck at 0 or at its last reading —
+  less ``log10 5``; ``runs=False`` turns it off (states saved before it existed restore that way).
 
 The sequence and resonance judges read the values as a sequence and ignore their times, so a
 window that spans a gap — a collector down, a metric CloudWatch does not emit while it is zero —
@@ -43,7 +46,7 @@ held out, picked in every fold; the same on series without gaps.
 
 Each setting was chosen on NAB's 41 development files under leave-one-group-out, the choice itself
 checked inside each fold (``benchmarks/anomaly-experiments.md``). The previous defaults, newest first
-(each adds to the one before): ``art_clock=False``, ``density=False`` (both the same numbers from 5
+(each adds to the one before): ``runs=False``, ``art_clock=False``, ``density=False`` (both the same numbers from 5
 minutes up), ``bin0=False``, ``halflife=1000, block=4`` (``BAGLESS``), ``near=3``, ``near=0``,
 ``gaps=False``, ``art=False``, ``slow_views=True``, ``block=0, judges=2, halflife=3000``.
 
@@ -179,7 +182,7 @@ class ContextDetector:
                  halflife: float | Sequence[float] = BAG, slow_views: bool = False,
                  art: bool = True, gaps: bool = True, near: int = NEAR_SPAN, bin0: bool = True,
                  density: bool = True, art_period: float = 0.0, art_clock: bool = True,
-                 runs: bool = False) -> None:
+                 runs: bool = True) -> None:
         self.scale, self.alert, self.refractory = scale, alert, refractory
         params: dict[str, Any] = {"k": k, "scale": scale, "warmup": warmup, "slow_views": slow_views,
                                   "bin0": bin0}

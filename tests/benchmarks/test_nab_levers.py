@@ -31,7 +31,7 @@ def test_the_art_direct_lever_is_the_default_detector_bit_for_bit(comps) -> None
     directly (its confidence ``o`` as ``3o / (1 − o)`` less ``log10 4``): exactly the
     ``art_direct`` lever."""
     sf = read_series(NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv")
-    det = ContextDetector(gaps=False, near=False, **BAGLESS)
+    det = ContextDetector(gaps=False, near=False, **BAGLESS)  # BAGLESS: no run judge
     own = [0.0] * len(sf.values)
     for i in sf.order:
         own[i] = det.step(sf.times[i], sf.values[i]).score
