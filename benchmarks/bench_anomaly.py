@@ -135,18 +135,18 @@ def _scorer(label: str) -> Any:
 #: resonance judge (until 11), all five multiview views (2), no 4-point judge (``judges=2``: less ``log10 2``) and a
 #: 3,000-point half-life (1).
 RUNLESS, BIN0LESS = "context runs=0", "context runs=0 bin0=0"
-BAGLESS = "context halflife=1000 block=4 bin0=0"  # no run judge either (``nab_eval.BAGLESS``)
+BAGLESS = "context runs=0 halflife=1000 block=4 bin0=0"  # every earlier default: no run judge
 NEAR3 = f"{BAGLESS} near=3"
 NEARLESS = f"{BAGLESS} near=0"
 GAPLESS = f"{BAGLESS} gaps=0 near=0"
 PREVIOUS = f"{BAGLESS} art=0 gaps=0 near=0"
 SECOND = f"{BAGLESS} slow_views=1 art=0 gaps=0 near=0"
-FIRST = "context block=0 judges=2 halflife=3000 slow_views=1 art=0 gaps=0 near=0 bin0=0"
+FIRST = "context runs=0 block=0 judges=2 halflife=3000 slow_views=1 art=0 gaps=0 near=0 bin0=0"
 #: ``context`` settings compared before gaps were muted (resonance judge on/off; without it, the shift and drift
 #: views on/off × half-life 600–3,000 × ``block`` 0/4): nested selection picks among them.
-CONTEXT_VARIANTS = (GAPLESS, PREVIOUS, *(f"context {v} art=0 gaps=0 near=0 bin0=0" for v in (
+CONTEXT_VARIANTS = (GAPLESS, PREVIOUS, *(f"context runs=0 {v} art=0 gaps=0 near=0 bin0=0" for v in (
     "halflife=600 block=4", "halflife=2000 block=4", "halflife=3000 block=4", "halflife=1000 block=0 judges=2")),
-    SECOND, *(f"context {v} slow_views=1 art=0 gaps=0 near=0 bin0=0" for v in (
+    SECOND, *(f"context runs=0 {v} slow_views=1 art=0 gaps=0 near=0 bin0=0" for v in (
         "halflife=1000 block=0 judges=2", "halflife=3000 block=4")), FIRST)
 
 

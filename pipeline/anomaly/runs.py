@@ -60,9 +60,9 @@ def run_bin(length: int) -> int:
 class RunJudge:
     """One series' run-length judge; see the module docstring."""
 
-    __slots__ = ("value", "length", "counts", "total", "w", "growth", "tail", "pen")
+    __slots__ = ("value", "length", "counts", "total", "w", "growth", "tail", "pen", "exponent", "longest_w")
 
-    def __init__(self, halflife: float = HALFLIFE, pen: float = PEN) -> None:
+    def __init__(self, halflife: float = HALFLIFE, pen: float = PEN, exponent: float = 0.0) -> None:
         self.value: float | None = None  # the current run's value (None before the first)
         self.length = 0
         self.counts = [0.0] * BINS  # ended runs' weights per length bin
@@ -71,6 +71,8 @@ class RunJudge:
         self.growth = 2.0 ** (1.0 / halflife)
         self.tail: list[float] | None = None  # suffix sums of counts (None: to recompute)
         self.pen = float(pen)
+        self.exponent = float(exponent)  # > 0: the tail past the longest ended run, ∝ (longest / L)^exponent
+        self.longest_w = 0.0  # the longest ended run's length times its weight (it fades as runs do)
 
     def _surprise(self, length: int) -> float:
         if length < 2 or self.total == 0.0:
@@ -83,7 +85,10 @@ class RunJudge:
                 tail[b] = acc
             self.tail = tail
         w = self.w
-        return -math.log10((tail[run_bin(length)] + w) / (self.total + w))
+        s = -math.log10((tail[run_bin(length)] + w) / (self.total + w))
+        if self.exponent and length * w > self.longest_w > 0.0:  # longer than the (faded) longest
+            s += self.exponent * math.log10(length * w / self.longest_w)
+        return s
 
     def surprise(self, x: float, learn: bool = True) -> float:
         """The surprise of ``x`` extending (or starting) the current run, judged before ``x`` is
@@ -101,6 +106,8 @@ class RunJudge:
                 self.counts[run_bin(self.length)] += self.w
                 self.total += self.w
                 self.tail = None
+                if self.length * self.w > self.longest_w:
+                    self.longest_w = self.length * self.w
             self.value, self.length = x, 1
             self.w *= self.growth
             if self.w > _RENORM:
@@ -111,13 +118,15 @@ class RunJudge:
         w = self.w
         self.counts = [c / w for c in self.counts]
         self.total /= w
+        self.longest_w /= w
         self.w = 1.0
         self.tail = None
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable state (fixed size)."""
         return {"value": self.value, "length": self.length, "counts": list(self.counts),
-                "total": self.total, "w": self.w, "growth": self.growth, "pen": self.pen}
+                "total": self.total, "w": self.w, "growth": self.growth, "pen": self.pen,
+                "exponent": self.exponent, "longest_w": self.longest_w}
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> RunJudge:
@@ -126,4 +135,5 @@ class RunJudge:
         j.value = None if s["value"] is None else float(s["value"])
         j.length, j.counts, j.total = int(s["length"]), [float(c) for c in s["counts"]], float(s["total"])
         j.w, j.growth, j.pen, j.tail = float(s["w"]), float(s["growth"]), float(s["pen"]), None
+        j.exponent, j.longest_w = float(s.get("exponent", 0.0)), float(s.get("longest_w", 0.0))
         return j
