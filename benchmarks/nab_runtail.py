@@ -29,6 +29,23 @@ errors on any profile; (4) on 60 new labelled 1-minute series (``minute_corpus``
 24,440–24,499, never generated) at the alert level 0.5 it is no worse than the default by more
 than two paired standard errors on any profile, and 1-minute normal traffic rises by at most 0.1
 false alerts a week.
+
+Scored (after commit 9e31b6a), all 41 | held out: ``tail`` 77.14 / 65.28 / 83.21 | 75.28 / 63.70 /
+81.20 against the default's 78.62 / 68.14 / 84.20 | 76.70 / 66.53 / 82.14; nested 76.70 / 66.53 /
+82.14, the default picked in every fold on every profile — part (1) is met only as the tie the rule
+admits, because the selection never takes the variant. Per file: no window gained, ~26 more false
+positives spread over 17 files (realTweets 13, realAdExchange 4, realKnownCause 5): on real counts
+and prices a run longer than any before is common enough that extrapolating its tail overstates
+it. 5-minute normal traffic 0.97 and the quiet shapes' mean 0.98 (sparse_count_p0.5 0.33 → 0.67) and
+1.14 with gaps (part 2 met). 300 fresh held-out series (1,463,616 points): 67.66 / 60.41 / 72.72
+against 65.79 / 59.40 / 71.91 (+1.865 ± 0.643 / +1.007 ± 0.759 / +0.811 ± 0.683: part 3 met — the
+generator's flatlines are exactly what it finds). 60 labelled 1-minute series (1,491,840 points)
+at 0.5: 57.72 / 45.99 / 64.09 against 59.74 / 51.81 / 64.83 (−2.021 ± 1.157 / **−5.827 ± 2.459** /
+−0.730 ± 0.932), and 1-minute normal traffic 1.30 against 1.12: **part (4) fails** on both counts.
+The synthetic threshold-choice set: 63.10 / 47.53 / 70.49 against 67.43 / 58.78 / 73.10. The flat-0
+check (``--flat``, not part of the rule): found in 5 of 5 series (+0, +1, +0, +1, +32 rows) against
+2 of 5. **Not adopted**; ``RunJudge(exponent=...)`` stays an option, 0 (off) by default. Results:
+benchmarks/anomaly-experiments.md (twenty-sixth session).
 """
 
 from __future__ import annotations
