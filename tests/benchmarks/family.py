@@ -20,3 +20,20 @@ def check_declared(scorer: Callable[..., list[float]], before: Callable[..., lis
     assert file_scores(path, scorer, "default") == want
     for v in variants:
         assert file_scores(path, scorer, v) != want, v
+
+
+def seeds_of_other_families(own: str) -> set[int]:
+    """Every ``FRESH_SEEDS`` / ``MINUTE_SEEDS`` seed of the ``benchmarks.nab_*`` family modules but
+    ``own`` (a module name): the series a new family's seeds must not repeat."""
+    import importlib
+    import pkgutil
+
+    import benchmarks
+
+    used: set[int] = set()
+    for mod in pkgutil.iter_modules(benchmarks.__path__):
+        if mod.name.startswith("nab_") and mod.name != own:
+            m = importlib.import_module(f"benchmarks.{mod.name}")
+            for name in ("FRESH_SEEDS", "MINUTE_SEEDS"):
+                used |= set(getattr(m, name, ()))
+    return used

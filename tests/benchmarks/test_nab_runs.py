@@ -4,14 +4,11 @@ an earlier family."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import partial
 
-import benchmarks
 from benchmarks.nab_eval import CORPUS, context_scores, file_scores
 from benchmarks.nab_runs import FRESH_SEEDS, MINUTE_SEEDS, VARIANTS, runs_scores
-from tests.benchmarks.family import FILE, check_declared
+from tests.benchmarks.family import FILE, check_declared, seeds_of_other_families
 
 GOOG = CORPUS / "data" / "realTweets" / "Twitter_volume_GOOG.csv"
 
@@ -26,10 +23,5 @@ def test_the_adopted_variant_is_todays_default_bit_for_bit() -> None:
 
 
 def test_its_seeds_were_never_used_by_an_earlier_family() -> None:
-    used: set[int] = set()
-    for mod in pkgutil.iter_modules(benchmarks.__path__):
-        if mod.name.startswith("nab_") and mod.name != "nab_runs":
-            m = importlib.import_module(f"benchmarks.{mod.name}")
-            for name in ("FRESH_SEEDS", "MINUTE_SEEDS"):
-                used |= set(getattr(m, name, ()))
+    used = seeds_of_other_families("nab_runs")
     assert used and not used & (set(FRESH_SEEDS) | set(MINUTE_SEEDS))

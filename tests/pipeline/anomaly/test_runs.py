@@ -89,3 +89,13 @@ def test_a_run_of_a_count_on_a_real_series_raises_its_score() -> None:
     path = TWEETS / "Twitter_volume_GOOG.csv"
     with_runs, without = file_scores(path, context_scores), file_scores(path, partial(context_scores, runs=False))
     assert max(with_runs[6728:7125]) >= 0.476 > max(without[6728:7125])
+
+
+def test_the_tail_option_extrapolates_past_the_longest_ended_run() -> None:
+    plain, tail = RunJudge(halflife=math.inf), RunJudge(halflife=math.inf, exponent=4.0)
+    xs = [1.0, 1.0, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0]  # ended: a run of 2, then two of 1; then 4.0 × 4
+    a, b = feed(plain, xs), feed(tail, xs)
+    assert a[:6] == b[:6]  # up to the longest ended run's length (2) the option changes nothing
+    assert b[6] - a[6] == pytest.approx(4.0 * math.log10(3 / 2))  # length 3 against the longest, 2
+    assert b[7] - a[7] == pytest.approx(4.0 * math.log10(4 / 2))
+    assert RunJudge.from_state(json.loads(json.dumps(tail.state()))).state() == tail.state()
