@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                     ("context runs=0 art_clock=0 (before the clock)", cc),
                     (f"{BAGLESS} (no bag)", cp), ("multiview", mv), ("zscore (python)", zs),
                     ("art (adaptive-resonance option)", ar), ("polars rolling z-score (vectorised, bare tool)", pl_)):
-        print(f"  {name:48s} {r['cpu_pps']:>12,.0f} points/s per core (CPU)  "
+        print(f"  {name:52s} {r['cpu_pps']:>12,.0f} points/s per core (CPU)  "
               f"{r['wall_pps']:>12,.0f} points/s wall")
     print(f"  ratio context / polars (CPU)                     {cx['cpu_pps'] / pl_['cpu_pps']:.3f}")
     print(f"  target ≥ 100,000 points/s per core: {'MET' if cx['cpu_pps'] >= 1e5 else 'NOT MET'}")
