@@ -25,6 +25,6 @@ def test_a_point_at_the_alert_level_is_never_halved_by_it() -> None:
 
 @pytest.mark.slow
 def test_near045_is_the_adopted_near3_bit_for_bit_on_all_41() -> None:
-    near3 = partial(context_scores, near=3)
+    near3 = partial(context_scores, near=3, runs=False)
     for _, path in nab.labelled(CORPUS):
         assert file_scores(path, debounce_scores, "near0.45") == file_scores(path, near3), path.name

@@ -48,8 +48,8 @@ def test_the_multiview_bag_is_the_whole_detector_bag_by_another_route() -> None:
 
     path = NAB / "realKnownCause" / "ec2_request_latency_system_failure.csv"
     hs = (600.0, 1000.0, 2000.0)
-    whole = debounce(combine([_scores(halflife=h, block=4, refractory=0, near=False) for h in hs], "median"),
-                     span=NEAR_SPAN)
+    members = [_scores(halflife=h, block=4, refractory=0, near=False, runs=False) for h in hs]
+    whole = debounce(combine(members, "median"), span=NEAR_SPAN)
     assert file_scores(path, mv_bag_scores, hs) == whole  # both on the default before the bag (BAGLESS)
     assert file_scores(path, mv_bag_scores, (1000.0,)) == _scores(**BAGLESS)
     assert whole != _scores(**BAGLESS)
