@@ -62,7 +62,7 @@ def cadose_scores(times: Sequence[float], values: Sequence[float | None], kind: 
     from benchmarks.nab_gaps import written_out_scores
     from pipeline.anomaly.cad_ose import cad_ose_scores
     from pipeline.anomaly.calibrate import TailCalibrator
-    from pipeline.anomaly.context import muted_rows
+    from pipeline.anomaly.gaps import muted_rows
 
     muted = set(muted_rows(times, values))
     if kind != "ose10":

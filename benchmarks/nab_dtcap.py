@@ -10,7 +10,7 @@ series keep ~3 days (~2 weeks) of memory per bin. A gap is not a step: one gap o
 5-minute series lifts the running interval to ~3.6 hours at once, and for the next ~60 values each
 profile bin forgets ~40× faster than its memory says (this session's fix bounds the rate at 1, a
 plain replacement, but the rate is still wrong). The context detector's gap tracker already counts
-each step at most 4× its running interval for the same reason (:func:`pipeline.anomaly.context.gap_step`);
+each step at most 4× its running interval for the same reason (:func:`pipeline.anomaly.gaps.gap_step`);
 the forecaster's interval should be the same kind of number. On NAB, 10 of the 41 files have a gap
 that lifts the interval past 2 hours (ambient_temperature to 9.7 hours; the rest are realTraffic's
 and realAdExchange's outages) — measured before this family was declared, while tracing this

@@ -42,14 +42,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from benchmarks.nab_hodsigma import FRESH_SEEDS
-from pipeline.anomaly.context import muted_rows  # since adopted, the detector's own
+from pipeline.anomaly.gaps import muted_rows  # since adopted, the detector's own
 
 VARIANTS = ("gapmute",)
 
 
 def gaps_scores(times: Sequence[float], values: Sequence[float | None], kind: str) -> list[float]:
     """The previous default detector's scores (``kind`` "default"), or with the sequence and
-    resonance judges muted for the values :func:`~pipeline.anomaly.context.muted_rows` names
+    resonance judges muted for the values :func:`~pipeline.anomaly.gaps.muted_rows` names
     ("gapmute"): :func:`written_out_scores`."""
     from pipeline.anomaly.context import ContextDetector
 

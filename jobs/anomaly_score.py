@@ -61,7 +61,7 @@ def score_file(inp: str | Path, out: str | Path, *, detector: str, series: str |
     n = write_scores(out, s, scores, band=band)
     notes = list(s.notes)
     if detector == "context":
-        from pipeline.anomaly.context import GAP, MUTE, muted_rows
+        from pipeline.anomaly.gaps import GAP, MUTE, muted_rows
 
         order = s.order
         starts = muted_rows([s.times[i] for i in order], [s.values[i] for i in order], starts=True)

@@ -46,7 +46,7 @@ held out, picked in every fold; the same on series without gaps.
 
 Each setting was chosen on NAB's 41 development files under leave-one-group-out, the choice itself
 checked inside each fold (``benchmarks/anomaly-experiments.md``). The previous defaults, newest first
-(each adds to the one before): ``runs=False``, ``art_clock=False``, ``density=False`` (both the same numbers from 5
+(each adds to the one before): ``runs=False``; ``art_clock=False``, ``density=False`` (those two the same numbers from 5
 minutes up), ``bin0=False``, ``halflife=1000, block=4`` (``BAGLESS``), ``near=3``, ``near=0``,
 ``gaps=False``, ``art=False``, ``slow_views=True``, ``block=0, judges=2, halflife=3000``.
 
@@ -124,48 +124,15 @@ from pipeline.anomaly.base import (
     after_refractory,
     make_score,
 )
+from pipeline.anomaly.gaps import GAP, MUTE, gap_step
 from pipeline.anomaly.multiview import MultiViewDetector, mv_core
 from pipeline.anomaly.runs import RunJudge
 from pipeline.anomaly.sequence import restore_sequence, sequence_model
 
 #: The adaptive-resonance judge's correction: ``log10 4``, one of four judges.
 ART_PEN = math.log10(4.0)
-#: A gap: more than this many running sampling intervals between two values.
-GAP = 12.0
-#: Values after a gap scored by multiview alone: the resonance judge's window (8 blocks of 7).
-MUTE = 56
 #: With ``density``, rarity is counted per this many seconds of the series (5 minutes).
 PER_SECONDS = 300.0
-
-
-def gap_step(t: float, last: float, dt: float, left: int) -> tuple[bool, float, float, int]:
-    """The gap tracker (last time, running interval, values still muted) after a value at ``t``:
-    ``(muted, last, dt, left)`` — whether that value is scored by multiview alone (within
-    :data:`MUTE` values of a gap). ``last`` is NaN before the first value."""
-    g = t - last
-    if g == g:  # not the first value
-        if dt > 0.0 and g > GAP * dt:
-            left = MUTE
-        if g > 0.0:
-            dt = g if dt == 0.0 else dt + 0.05 * ((g if g < 4.0 * dt else 4.0 * dt) - dt)
-    if left:
-        return True, t, dt, left - 1
-    return False, t, dt, 0
-
-
-def muted_rows(times: Sequence[float], values: Sequence[float | None], *, starts: bool = False) -> list[int]:
-    """Indices (in stream order) of the values :class:`ContextDetector` scores by multiview alone
-    because they follow a gap — :func:`gap_step` over a whole series (missing values neither count
-    nor are muted); with ``starts``, only the first value after each gap. For notes and tests."""
-    last, dt, left = math.nan, 0.0, 0
-    out = []
-    for i, (t, x) in enumerate(zip(times, values, strict=True)):
-        if x is None or not -VALUE_LIMIT <= x <= VALUE_LIMIT:
-            continue
-        muted, last, dt, left = gap_step(t, last, dt, left)
-        if muted and (not starts or left == MUTE - 1):
-            out.append(i)
-    return out
 
 
 class ContextDetector:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from benchmarks.nab_eval import context_scores, file_scores
 from benchmarks.nab_gaps import gaps_scores
-from pipeline.anomaly.context import MUTE, muted_rows
+from pipeline.anomaly.gaps import MUTE, muted_rows
 
 PREVIOUS = partial(context_scores, near=False, runs=False)  # the default before the near-alert silence
 FILE = (Path(__file__).resolve().parents[1] / "data" / "nab-corpus" / "data" / "artificialWithAnomaly"
